@@ -1,0 +1,237 @@
+/* buf: capped byte buffers, string vectors and aborting allocators.
+ * Every buffer carries its own cap so no input can grow one without bound. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+char buf_empty[1];
+char *strv_empty[1];
+
+static void oom(void)
+{
+	fputs("s2i-agent: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return p;
+}
+
+void buf_init(struct buf *b, size_t max)
+{
+	b->data = buf_empty;
+	b->len = 0;
+	b->alloc = 0;
+	b->max = max;
+}
+
+static int buf_grow(struct buf *b, size_t extra)
+{
+	size_t want;
+
+	if (extra > b->max || b->len > b->max - extra) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	want = b->len + extra + 1;
+	if (want <= b->alloc)
+		return 0;
+	if (want < b->alloc * 2)
+		want = b->alloc * 2;
+	if (want < 64)
+		want = 64;
+	if (b->alloc == 0) {
+		b->data = xmalloc(want);
+		b->data[0] = '\0';
+	} else {
+		b->data = xrealloc(b->data, want);
+	}
+	b->alloc = want;
+	return 0;
+}
+
+int buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (buf_grow(b, n) < 0)
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int buf_addstr(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int buf_addch(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+	char small[256];
+	va_list cp;
+	int n;
+
+	va_copy(cp, ap);
+	n = vsnprintf(small, sizeof(small), fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(small))
+		return buf_add(b, small, (size_t)n);
+	if (buf_grow(b, (size_t)n) < 0)
+		return -1;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = buf_vaddf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->alloc)
+		b->data[0] = '\0';
+}
+
+void buf_release(struct buf *b)
+{
+	if (b->alloc)
+		free(b->data);
+	buf_init(b, b->max);
+}
+
+char *buf_detach(struct buf *b, size_t *ret_len)
+{
+	char *p = b->alloc ? b->data : xstrdup("");
+
+	if (ret_len)
+		*ret_len = b->len;
+	buf_init(b, b->max);
+	return p;
+}
+
+static void strv_grow(struct strv *v)
+{
+	if (v->n + 2 <= v->alloc)
+		return;
+	v->alloc = v->alloc ? v->alloc * 2 : 8;
+	if (v->items == strv_empty)
+		v->items = xcalloc(v->alloc, sizeof(char *));
+	else
+		v->items = xrealloc(v->items, v->alloc * sizeof(char *));
+}
+
+void strv_push_nodup(struct strv *v, char *s)
+{
+	strv_grow(v);
+	v->items[v->n++] = s;
+	v->items[v->n] = NULL;
+}
+
+void strv_push(struct strv *v, const char *s)
+{
+	strv_push_nodup(v, xstrdup(s));
+}
+
+void strv_pushf(struct strv *v, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	strv_push_nodup(v, p);
+}
+
+void strv_clear(struct strv *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		free(v->items[i]);
+	if (v->items != strv_empty)
+		free(v->items);
+	v->items = strv_empty;
+	v->n = v->alloc = 0;
+}
+
+void strv_copy(struct strv *dst, const struct strv *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->n; i++)
+		strv_push(dst, src->items[i]);
+}

@@ -1,0 +1,14 @@
+/* cmds: the subcommands of the s2i-agent binary (SPEC §1), one file each.
+ * Each returns the process exit code. */
+#ifndef S2I_CMDS_H
+#define S2I_CMDS_H
+
+int cmd_serve(int argc, char **argv);	/* serve.c */
+int cmd_check(int argc, char **argv);	/* main.c */
+int cmd_build(int argc, char **argv);	/* build_cmd.c */
+int cmd_notify(int argc, char **argv);	/* notify.c */
+
+/* -c FILE handling shared by serve and check: returns the path to use. */
+const char *cmds_config_arg(int argc, char **argv);
+
+#endif

@@ -1,0 +1,99 @@
+/* config: the agent.conf model (SPEC §2), loaded with inih and validated.
+ * Every error is reported as "FILE:LINE: message"; secrets are read from files here. */
+#ifndef S2I_CONFIG_H
+#define S2I_CONFIG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+enum status_kind { STATUS_NONE, STATUS_GITHUB, STATUS_GITLAB, STATUS_GITEA };
+
+struct repo_conf {
+	char *name;
+	int line;			/* where [repo "NAME"] stands */
+	char *url;
+	char *secret_file;
+	char *secrets[SECRETS_PER_REPO];	/* read from secret_file */
+	size_t nsecrets;
+	struct strv branches;		/* globs; empty: every branch */
+	struct strv tags;		/* globs; empty: no tag builds */
+	char *builder;
+	char *tag;			/* image name template */
+	int push;
+	int incremental;
+	int cancel_superseded;
+	char *context_dir;
+	struct strv env;		/* NAME=VALUE */
+	char *runtime_image;
+	struct strv runtime_artifacts;	/* SRC:DST */
+	enum status_kind status;
+	char *status_api;
+	char *status_repo;
+	char *status_token_file;
+	char *status_token;		/* read from status_token_file */
+	char *status_context;
+	char *git_token_file;
+	char *git_token;
+	char *ssh_key_file;
+	char *known_hosts_file;
+	/* s2i build flags as keys (SPEC §2/§5); NULL or empty when unset */
+	char *scripts_url;
+	char *assemble_user;
+	char *assemble_runtime_user;
+	char *allowed_uids;
+	char *pull_policy;
+	char *incremental_pull_policy;
+	char *runtime_pull_policy;
+	char *network;
+	struct strv cap_drop;
+	struct strv exclude;
+	struct strv inject;		/* SRC:DST */
+	struct strv volume;
+	struct strv add_host;
+	char *environment_file;
+	char *description;
+	char *application_name;
+	char *destination;
+	char *callback_url;
+	int ignore_submodules;
+};
+
+struct config {
+	char *path;
+	char *listen_host;		/* without brackets for IPv6 */
+	int listen_port;
+	char *public_url;		/* no trailing slash */
+	char *state_dir;
+	char *engine;
+	char *tls_ca, *tls_cert, *tls_key;
+	int workers;
+	long build_timeout;		/* seconds */
+	size_t max_body;		/* bytes */
+	char *registry_auth_file;
+	char *admin_token_file;
+	char *admin_token;		/* read from admin_token_file; NULL: admin disabled */
+	struct repo_conf **repos;
+	size_t nrepos;
+};
+
+/* Loads and validates path. On failure every problem is appended to errors as
+ * "FILE:LINE: message" and -1 is returned; *ret is untouched. */
+int config_load(const char *path, struct config **ret, struct strv *errors);
+void config_free(struct config *c);
+struct repo_conf *config_repo(const struct config *c, const char *name);
+
+/* The path -c defaults to: $S2I_AGENT_CONFIG, else CONFIG_DEFAULT_PATH. */
+const char *config_default_path(void);
+
+/* "30m", "90s", "2h", "45" (seconds) -> seconds; "25MiB", "1k", "100" -> bytes. */
+int config_parse_duration(const char *s, long *ret);
+int config_parse_size(const char *s, size_t *ret);
+
+/* Reads a secret file: refused when readable by group or others, when empty,
+ * or when larger than SECRET_FILE_MAX. Up to max lines (trailing whitespace
+ * stripped) go into out[]; *ret_n is their number. */
+int config_read_secret(const char *path, char **out, size_t max, size_t *ret_n, struct err *e);
+
+#endif

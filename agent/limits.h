@@ -1,0 +1,56 @@
+/* limits: every limit, default and timeout of s2i-agent, in one place.
+ * Each is enforced where it is used; tests refer to these names. */
+#ifndef S2I_LIMITS_H
+#define S2I_LIMITS_H
+
+#define S2I_AGENT_VERSION	"0.1.0"
+
+/* errors and logs */
+#define ERR_MSG_MAX		1024
+#define LOG_LINE_MAX		2048
+
+/* configuration */
+#define CONFIG_DEFAULT_PATH	"/etc/s2i-agent/agent.conf"
+#define CONFIG_ENV		"S2I_AGENT_CONFIG"
+#define CONFIG_DEFAULT_LISTEN	"127.0.0.1:8080"
+#define CONFIG_DEFAULT_STATE	"/var/lib/s2i-agent"
+#define CONFIG_DEFAULT_ENGINE	"unix:///var/run/docker.sock"
+#define CONFIG_DEFAULT_WORKERS	2
+#define CONFIG_MAX_WORKERS	64
+#define CONFIG_DEFAULT_TIMEOUT	(30 * 60)	/* seconds */
+#define CONFIG_DEFAULT_MAX_BODY	(25u * 1024 * 1024)
+#define CONFIG_MAX_REPOS	1024
+#define CONFIG_MAX_VALUES	256		/* repeatable keys per repo */
+#define SECRET_FILE_MAX		4096		/* bytes read from a secret file */
+#define SECRETS_PER_REPO	2		/* current + previous, for rotation */
+#define REPO_NAME_MAX		100
+
+/* HTTP intake */
+#define HTTP_HEADER_MAX		(16 * 1024)
+#define HTTP_TIMEOUT		30		/* seconds, read/write of one request */
+#define HTTP_MAX_CONNECTIONS	4096
+#define QUEUE_MAX		10000		/* queued builds before intake answers 503 */
+#define RETRY_AFTER_SECONDS	30
+#define WEBHOOK_TIMESTAMP_SKEW	300		/* GitLab signing token: seconds */
+#define DELIVERY_ID_MAX		200
+#define REF_MAX			1024
+#define BUILDS_LIST_DEFAULT	50
+#define BUILDS_LIST_MAX		1000
+
+/* builds */
+#define BUILD_LOG_MAX		(64u * 1024 * 1024)	/* bytes kept per build log */
+#define TAR_ENTRY_MAX		(4ull * 1024 * 1024 * 1024)	/* one file from a container */
+#define TAR_TOTAL_MAX		(16ull * 1024 * 1024 * 1024)	/* one tar from a container */
+#define TAR_ENTRIES_MAX		1000000
+#define METADATA_MAX		(1024 * 1024)	/* image_metadata.json */
+#define ENGINE_RESPONSE_MAX	(16 * 1024 * 1024)	/* JSON answers from the engine */
+#define ENGINE_CONNECT_TIMEOUT	10		/* seconds */
+#define KILL_GRACE_SECONDS	10
+
+/* commit statuses */
+#define STATUS_DESCRIPTION_MAX	140
+#define STATUS_RETRY_MIN	2		/* seconds, doubled each attempt */
+#define STATUS_RETRY_MAX	3600
+#define STATUS_MAX_ATTEMPTS	20
+
+#endif

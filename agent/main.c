@@ -1,0 +1,113 @@
+/* main: dispatch of `s2i-agent COMMAND` (SPEC §1), plus `check` and `version`,
+ * which are too small for a file of their own. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <git2.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
+#include "cmds.h"
+#include "config.h"
+#include "limits.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: s2i-agent serve [-c FILE]\n"
+	      "       s2i-agent check [-c FILE]\n"
+	      "       s2i-agent build [FLAGS] SOURCE BUILDER [TAG]\n"
+	      "       s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
+	      "       s2i-agent version\n", f);
+}
+
+const char *cmds_config_arg(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") && i + 1 < argc)
+			return argv[i + 1];
+		if (!strncmp(argv[i], "--config=", 9))
+			return argv[i] + 9;
+		if (!strncmp(argv[i], "-c", 2) && argv[i][2])
+			return argv[i] + 2;
+	}
+	return config_default_path();
+}
+
+int cmd_check(int argc, char **argv)
+{
+	struct strv errors = STRV_INIT;
+	struct config *c = NULL;
+	const char *path;
+	size_t i;
+
+	for (i = 1; i < (size_t)argc; i++) {
+		if (!strcmp(argv[i], "-c")) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "-c", 2) && strncmp(argv[i], "--config=", 9)) {
+			fprintf(stderr, "s2i-agent check: unexpected argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (argc >= 2 && !strcmp(argv[argc - 1], "-c")) {
+		fputs("s2i-agent check: -c needs a file\n", stderr);
+		return 2;
+	}
+	path = cmds_config_arg(argc, argv);
+	if (config_load(path, &c, &errors) < 0) {
+		for (i = 0; i < errors.n; i++)
+			printf("%s\n", errors.items[i]);
+		strv_clear(&errors);
+		return 1;
+	}
+	config_free(c);
+	printf("configuration OK\n");
+	return 0;
+}
+
+static int cmd_version(void)
+{
+	int maj, min, rev;
+
+	git_libgit2_version(&maj, &min, &rev);
+	printf("s2i-agent %s\n", S2I_AGENT_VERSION);
+	printf("libgit2 %d.%d.%d\n", maj, min, rev);
+	printf("libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
+	printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
+	printf("libevent %s\n", event_get_version());
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "serve"))
+		return cmd_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(cmd, "build"))
+		return cmd_build(argc - 1, argv + 1);
+	if (!strcmp(cmd, "notify"))
+		return cmd_notify(argc - 1, argv + 1);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
+		return cmd_version();
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "s2i-agent: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Container engine for the tests: starts dockerd (no bridge, no iptables) when none
+# answers, and makes the busybox-static base image every test builder starts FROM.
+# Usage as a script: engine.sh start. As a library: source it, call engine_ensure.
+ENGINE_SOCK=${ENGINE_SOCK:-/var/run/docker.sock}
+TEST_BASE_IMAGE=${TEST_BASE_IMAGE:-s2i-agent-test/base:latest}
+
+engine_up() {
+	curl -sf --max-time 3 --unix-socket "$ENGINE_SOCK" http://localhost/_ping >/dev/null 2>&1
+}
+
+engine_ensure() {
+	local i
+	if ! engine_up; then
+		echo "engine.sh: starting dockerd" >&2
+		nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+			>/var/log/s2i-agent-test-dockerd.log 2>&1 &
+		for i in $(seq 1 60); do
+			engine_up && break
+			sleep 0.5
+		done
+		engine_up || { echo "engine.sh: dockerd did not start" >&2; tail -20 /var/log/s2i-agent-test-dockerd.log >&2; return 1; }
+	fi
+	engine_base_image
+}
+
+# A root filesystem of busybox-static with the applets builder scripts use, and an
+# /etc/passwd with root and a named user "app" (uid 1001).
+engine_base_image() {
+	local root
+	docker image inspect "$TEST_BASE_IMAGE" >/dev/null 2>&1 && return 0
+	root=$(mktemp -d)
+	mkdir -p "$root"/bin "$root"/tmp "$root"/etc "$root"/opt/app-root/src "$root"/root
+	chmod 1777 "$root"/tmp
+	cp /bin/busybox "$root"/bin/busybox
+	for a in $("$root"/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -s busybox "$root/bin/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1001:0:app:/opt/app-root/src:/bin/sh\n' >"$root"/etc/passwd
+	printf 'root:x:0:\n' >"$root"/etc/group
+	chown -R 1001:0 "$root"/opt/app-root
+	tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' - "$TEST_BASE_IMAGE" >/dev/null
+	rm -rf "$root"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	case ${1:-} in
+	start) engine_ensure ;;
+	*) echo "usage: engine.sh start" >&2; exit 2 ;;
+	esac
+fi
