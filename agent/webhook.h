@@ -1,0 +1,71 @@
+/* webhook: provider detection, signature verification and push-event parsing
+ * for GitHub, GitLab, Gitea/Forgejo and the generic event (SPEC §3). No I/O. */
+#ifndef S2I_WEBHOOK_H
+#define S2I_WEBHOOK_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "err.h"
+
+enum provider { PROVIDER_GENERIC, PROVIDER_GITHUB, PROVIDER_GITLAB, PROVIDER_GITEA };
+
+/* "generic", "github", "gitlab", "gitea" */
+const char *webhook_provider_name(enum provider p);
+
+/* Looks a request header up by name, case-insensitively; NULL when absent. */
+typedef const char *(*webhook_header_fn)(void *ctx, const char *name);
+
+struct webhook_request {
+	webhook_header_fn header;
+	void *header_ctx;
+	const char *body;		/* raw body as received */
+	size_t body_len;
+	time_t now;			/* for the GitLab signing-token timestamp window */
+};
+
+/* From the headers alone (SPEC §3). */
+enum provider webhook_provider(const struct webhook_request *r);
+
+/* Checks the signature or token against each of the repo's secrets, in
+ * constant time, before anything parses the body (Gitea/Forgejo's form bodies
+ * are url-decoded first since they sign the JSON). Returns 0 when one secret
+ * matches, 401 when the signature is missing or wrong, 400 when a header is
+ * malformed; e says why (never quoting a secret). */
+int webhook_verify(const struct webhook_request *r, enum provider p,
+		   char *const *secrets, size_t nsecrets, struct err *e);
+
+enum webhook_action { WEBHOOK_BUILD, WEBHOOK_IGNORE };
+
+struct webhook_event {
+	enum provider provider;
+	enum webhook_action action;
+	char *ignored;			/* reason when action is WEBHOOK_IGNORE */
+	char *event;			/* provider's event name, "push" for generic */
+	char *delivery;			/* delivery id header, NULL if none */
+	char *ref;			/* full ref: refs/heads/main, refs/tags/v1 */
+	char before[41];
+	char after[41];			/* the commit to build (tags: as sent; peeled later) */
+	char *repo_full_name;		/* owner/name, GitLab path_with_namespace; NULL if unknown */
+	char *project_id;		/* GitLab numeric project id; NULL otherwise */
+	char *clone_url;		/* NULL if not in the payload */
+	char *message;			/* head commit message, NULL if unknown */
+	char *author;			/* head commit author name, NULL if unknown */
+};
+
+#define WEBHOOK_EVENT_INIT { PROVIDER_GENERIC, WEBHOOK_IGNORE, NULL, NULL, NULL, NULL, "", "", NULL, NULL, NULL, NULL, NULL }
+
+/* Parses a verified request. Returns 0 with ev filled: action BUILD for a
+ * push of a branch or tag with a new commit; IGNORE with a reason for pings,
+ * deleted refs and other events. Returns -1 (answer 400) on a malformed body. */
+int webhook_parse(const struct webhook_request *r, enum provider p,
+		  struct webhook_event *ev, struct err *e);
+
+/* Applies the repo's branches/tags globs (SPEC §2: default every branch, no
+ * tags). Turns a BUILD event into IGNORE with a reason when it does not match. */
+void webhook_match(const struct repo_conf *repo, struct webhook_event *ev);
+
+void webhook_event_release(struct webhook_event *ev);
+
+#endif
