@@ -1,0 +1,307 @@
+/* engine: a Docker Engine API client on libcurl (unix socket, tcp, tcp+TLS);
+ * Docker and Podman's compatible API. Library module: never logs, fills struct err. */
+#ifndef S2I_ENGINE_H
+#define S2I_ENGINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * Conventions
+ * - Every fallible function returns 0 or -1 and fills *e with a message that
+ *   names the object and carries the engine's own "message" from its JSON
+ *   error body, e.g. "cannot inspect image 'x': 404 No such image: x".
+ * - engine_status() tells the HTTP code of the last answer (404 = not found,
+ *   409 = conflict...), or one of the ENGINE_* pseudo codes below.
+ * - Callbacks get a struct err to fill; returning -1 aborts the transfer and
+ *   their message is what the caller of the engine function sees.
+ * - One struct engine is used by one thread at a time. Separate transfers use
+ *   separate curl handles, so a read callback of one call (e.g. an archive
+ *   upload) may itself read from an engine_stream of the same engine.
+ */
+
+struct engine;
+
+/* Pseudo status codes (engine_status) when no HTTP answer decided the outcome. */
+#define ENGINE_NO_ANSWER	0	/* connection refused, socket missing, TLS failure... */
+#define ENGINE_CANCELED		(-2)	/* the cancel flag was raised */
+#define ENGINE_TIMED_OUT	(-3)	/* the deadline or a call's timeout passed */
+#define ENGINE_STREAM_ERROR	(-4)	/* HTTP 200 but the progress stream reported an error */
+
+struct engine_tls {
+	const char *ca;		/* PEM CA bundle; NULL: system default */
+	const char *cert;	/* PEM client certificate */
+	const char *key;	/* PEM client key */
+};
+
+/* url: "unix:///var/run/docker.sock", "/path/to.sock", "tcp://host:port",
+ * "http://host:port" or "https://host:port". With tls (non-NULL, or an https
+ * URL) a tcp:// URL talks HTTPS with the client certificate. No I/O here: the API
+ * version is negotiated on the first request. Returns NULL and fills e on error. */
+struct engine *engine_new(const char *url, const struct engine_tls *tls, struct err *e);
+
+/* Like engine_new, with docker CLI defaults: url NULL or "" → $DOCKER_HOST, else
+ * unix:///var/run/docker.sock; $DOCKER_TLS_VERIFY + $DOCKER_CERT_PATH (ca.pem,
+ * cert.pem, key.pem) give the TLS files for tcp URLs. */
+struct engine *engine_new_from_env(const char *url, struct err *e);
+void engine_free(struct engine *eng);
+
+/* Registry credentials: a docker config.json, "auths": {"registry": {"auth":
+ * base64(user:pass)} or {"username", "password"}}. Used by pull and push
+ * (X-Registry-Auth). path NULL clears. */
+int engine_set_registry_auth(struct engine *eng, const char *config_json_path, struct err *e);
+
+/* Cancellation: a long call (pull, logs, wait, archive) aborts with
+ * ENGINE_CANCELED when *flag becomes non-zero (a SIGTERM handler's flag), or with
+ * ENGINE_TIMED_OUT once CLOCK_MONOTONIC passes deadline_ms (0: no deadline). */
+void engine_set_cancel(struct engine *eng, const volatile sig_atomic_t *flag);
+void engine_set_deadline(struct engine *eng, int64_t deadline_ms);
+int64_t engine_clock_ms(void);		/* CLOCK_MONOTONIC in ms, for deadlines */
+
+int engine_status(const struct engine *eng);
+
+/* The largest API version we speak; the one used is min(this, server's). */
+#define ENGINE_API_MAX		"1.41"
+#define ENGINE_API_MIN		"1.24"
+
+struct engine_version {
+	char api[16];		/* negotiated, e.g. "1.41" */
+	char server_api[16];	/* what the server reports as ApiVersion */
+	char version[64];	/* server Version, e.g. "20.10.24+dfsg1" or "4.3.1" */
+	char os[32], arch[32];
+	int is_podman;		/* a Components[].Name contains "Podman" */
+};
+
+int engine_ping(struct engine *eng, struct err *e);
+/* GET /version (negotiates if not done yet). */
+int engine_version(struct engine *eng, struct engine_version *ret, struct err *e);
+
+/* ---- images ---- */
+
+struct engine_image {
+	char *id;		/* "sha256:..." */
+	char *user;		/* Config.User, "" if unset */
+	char *workdir;		/* Config.WorkingDir, "" if unset */
+	struct strv env;	/* Config.Env "K=V" */
+	struct strv entrypoint;	/* Config.Entrypoint */
+	struct strv cmd;	/* Config.Cmd */
+	struct strv label_keys;	/* Config.Labels, parallel arrays */
+	struct strv label_vals;
+	json_t *raw;		/* the whole inspect answer (owned) */
+};
+
+#define ENGINE_IMAGE_INIT { NULL, NULL, NULL, STRV_INIT, STRV_INIT, STRV_INIT, STRV_INIT, STRV_INIT, NULL }
+
+void engine_image_release(struct engine_image *img);	/* back to ENGINE_IMAGE_INIT */
+/* The value of a label, or NULL. */
+const char *engine_image_label(const struct engine_image *img, const char *key);
+
+/* GET /images/{name}/json. Not found: -1 with engine_status() == 404. */
+int engine_image_inspect(struct engine *eng, const char *name, struct engine_image *ret, struct err *e);
+/* 1 if the image exists, 0 if not, -1 on error. */
+int engine_image_exists(struct engine *eng, const char *name, struct err *e);
+
+/* Progress of pull and push: one short human line per stream message,
+ * e.g. "a1b2c3: Pull complete". May be NULL. Return -1 (and fill e) to abort. */
+typedef int (*engine_progress_fn)(void *arg, const char *line, struct err *e);
+
+enum engine_pull_policy {
+	ENGINE_PULL_IF_NOT_PRESENT = 0,
+	ENGINE_PULL_ALWAYS,
+	ENGINE_PULL_NEVER,
+};
+
+/* "always" | "never" | "if-not-present" (s2i's names). */
+int engine_pull_policy_parse(const char *s, enum engine_pull_policy *ret, struct err *e);
+const char *engine_pull_policy_name(enum engine_pull_policy p);
+
+/* POST /images/create?fromImage=&tag= with X-Registry-Auth; the progress stream
+ * is read to its end and an errorDetail in it (which arrives with HTTP 200)
+ * makes this fail with that message. */
+int engine_image_pull(struct engine *eng, const char *ref, engine_progress_fn fn, void *arg, struct err *e);
+
+/* Applies a pull policy, then inspects: ret (may be NULL) describes the image.
+ * never + missing: -1 "image 'x' not found locally and pull policy is never". */
+int engine_image_ensure(struct engine *eng, const char *ref, enum engine_pull_policy policy,
+			engine_progress_fn fn, void *arg, struct engine_image *ret, struct err *e);
+
+/* POST /images/{image}/tag?repo=&tag=; ref is "repo[:tag]". */
+int engine_image_tag(struct engine *eng, const char *image, const char *ref, struct err *e);
+
+/* POST /images/{name}/push?tag= with X-Registry-Auth; errorDetail in the stream
+ * fails. ret_digest (may be NULL) gets the pushed manifest digest if reported. */
+int engine_image_push(struct engine *eng, const char *ref, engine_progress_fn fn, void *arg,
+		      char **ret_digest, struct err *e);
+
+/* DELETE /images/{name}?force=; a missing image is not an error when missing_ok. */
+int engine_image_remove(struct engine *eng, const char *name, int force, int missing_ok, struct err *e);
+
+/* ---- containers ---- */
+
+/* Parameters of POST /containers/create. NULL/0 fields are left out (the
+ * image's value applies). Arrays are NULL-terminated. */
+struct engine_create {
+	const char *name;			/* container name, NULL: engine picks */
+	const char *image;			/* required */
+	const char *const *cmd;
+	const char *const *entrypoint;		/* with entrypoint_set, replaces the image's; */
+	int entrypoint_set;			/* an empty array clears it */
+	const char *user;
+	const char *workdir;
+	const char *const *env;			/* "K=V" */
+	const char *const *labels;		/* "k=v" (split at the first '=') */
+	const char *network_mode;		/* "none", "host", "bridge", ... */
+	const char *const *cap_drop;
+	const char *const *binds;		/* "src:dst[:opts]" */
+	const char *const *extra_hosts;		/* "host:ip" */
+	int open_stdin;				/* OpenStdin + StdinOnce + AttachStdin */
+};
+
+#define ENGINE_CREATE_INIT { 0 }
+
+/* Returns the new container's id in *ret_id (caller frees). */
+int engine_container_create(struct engine *eng, const struct engine_create *p, char **ret_id, struct err *e);
+/* Same with a body built by the caller (a JSON object, not consumed). */
+int engine_container_create_json(struct engine *eng, const char *name, json_t *body, char **ret_id,
+				 struct err *e);
+
+int engine_container_start(struct engine *eng, const char *id, struct err *e);
+/* signal NULL: SIGKILL. A container that is not running is not an error. */
+int engine_container_kill(struct engine *eng, const char *id, const char *signal, struct err *e);
+/* DELETE /containers/{id}?force=&v=; a missing container is not an error. */
+int engine_container_remove(struct engine *eng, const char *id, int force, int volumes, struct err *e);
+
+/* POST /containers/{id}/wait: fills *ret_code with the exit code. timeout_s > 0
+ * bounds this call (ENGINE_TIMED_OUT); the engine deadline and cancel flag apply. */
+int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int *ret_code, struct err *e);
+
+/* GET /containers/json?all=1&filters={"label":[label]}; label is "k" or "k=v".
+ * Appends the ids to *ret_ids. */
+int engine_container_list(struct engine *eng, const char *label, struct strv *ret_ids, struct err *e);
+
+/* Reads raw bytes; returns the number read, 0 at the end, -1 with e filled.
+ * tarx_read_fn has the same shape, so these plug into each other. */
+typedef ssize_t (*engine_read_fn)(void *arg, void *buf, size_t len, struct err *e);
+/* Consumes len bytes; 0, or -1 with e filled to abort. */
+typedef int (*engine_write_fn)(void *arg, const void *data, size_t len, struct err *e);
+
+enum engine_stream_type { ENGINE_STDIN = 0, ENGINE_STDOUT = 1, ENGINE_STDERR = 2 };
+/* Demultiplexed container output; stream is an engine_stream_type. */
+typedef int (*engine_output_fn)(void *arg, int stream, const void *data, size_t len, struct err *e);
+
+/* PUT /containers/{id}/archive?path=dir: a tar read from rd is streamed
+ * (chunked, never held whole) and the engine extracts it into dir, which
+ * must exist. No tar binary is needed in the container. */
+int engine_archive_put(struct engine *eng, const char *id, const char *dir, engine_read_fn rd, void *arg,
+		       struct err *e);
+/* GET /containers/{id}/archive?path=: the tar is streamed to wr as it arrives. */
+int engine_archive_get(struct engine *eng, const char *id, const char *path, engine_write_fn wr, void *arg,
+		       struct err *e);
+
+/* GET /containers/{id}/logs?stdout=1&stderr=1[&follow=1], demultiplexed (the
+ * container has no TTY) and delivered to fn as it arrives. With follow, returns
+ * when the container has stopped and its output is drained. */
+int engine_container_logs(struct engine *eng, const char *id, int follow, engine_output_fn fn, void *arg,
+			  struct err *e);
+
+/* Pull-style streams: the caller reads at its own pace (curl is paused in
+ * between, so memory stays bounded). Used to pipe a container's archive or
+ * stdout into tarx and from there into another container's archive upload. */
+struct engine_stream;
+
+/* An archive download as a stream of tar bytes. */
+int engine_archive_open(struct engine *eng, const char *id, const char *path, struct engine_stream **ret,
+			struct err *e);
+/* A container's logs: stdout is what engine_stream_read returns; other streams
+ * (stderr) go to other_fn (may be NULL: dropped). */
+int engine_logs_open(struct engine *eng, const char *id, int follow, engine_output_fn other_fn, void *arg,
+		     struct engine_stream **ret, struct err *e);
+/* Has the engine_read_fn shape: pass (engine_stream_read, stream). At the end
+ * returns 0, or -1 if the transfer failed (HTTP error, truncated, canceled). */
+ssize_t engine_stream_read(void *stream, void *buf, size_t len, struct err *e);
+void engine_stream_free(struct engine_stream *s);
+
+/* POST /commit?container=&repo=&tag= with a config body. Unset fields keep the
+ * container's values (engine merge rules); labels are merged with the
+ * container's (so io.s2i-agent.build from create ends up in the image too). */
+struct engine_commit {
+	const char *container;			/* required */
+	const char *repo;			/* NULL: untagged image */
+	const char *tag;
+	const char *comment;
+	const char *author;
+	const char *const *cmd;
+	const char *const *entrypoint;
+	int entrypoint_set;			/* as in engine_create */
+	const char *user;
+	const char *workdir;
+	const char *const *env;
+	const char *const *labels;		/* "k=v" */
+};
+
+#define ENGINE_COMMIT_INIT { 0 }
+
+int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_image_id, struct err *e);
+
+/* ---- pure parsers (no I/O), separate so they can be unit-tested and fuzzed ---- */
+
+/* Demultiplexer of the engine's stdout/stderr framing: 8-byte header
+ * {stream, 0, 0, 0, big-endian uint32 length} then the payload. Frames may be
+ * split anywhere across feeds. */
+struct engine_demux {
+	unsigned char hdr[8];
+	size_t hdr_len;		/* header bytes collected so far */
+	uint32_t left;		/* payload bytes still due in the current frame */
+	int stream;
+};
+
+#define ENGINE_DEMUX_INIT { { 0 }, 0, 0, 0 }
+
+/* Calls fn for each payload piece (possibly several per frame). -1 on a bad
+ * header (stream > 2 or non-zero padding) or when fn fails. */
+int engine_demux_feed(struct engine_demux *d, const void *data, size_t len, engine_output_fn fn, void *arg,
+		      struct err *e);
+/* -1 if the input stopped in the middle of a frame. */
+int engine_demux_finish(const struct engine_demux *d, struct err *e);
+
+/* Parser of the JSON message streams of pull and push: concatenated JSON
+ * objects (newline separated, but not relied upon). */
+struct engine_jsonstream {
+	struct buf pending;		/* bytes of an incomplete message */
+	engine_progress_fn fn;
+	void *arg;
+	char *error;			/* first errorDetail.message / error seen */
+	char *digest;			/* aux.Digest (push) */
+	size_t messages;		/* complete messages parsed */
+};
+
+void engine_jsonstream_init(struct engine_jsonstream *js, engine_progress_fn fn, void *arg);
+/* -1 on malformed JSON, on a message above ENGINE_RESPONSE_MAX, or when fn fails.
+ * An errorDetail is recorded in js->error, not an error of the feed. */
+int engine_jsonstream_feed(struct engine_jsonstream *js, const void *data, size_t len, struct err *e);
+/* At the end of the stream: -1 with js->error as the message if one was
+ * reported, or if a message is incomplete. */
+int engine_jsonstream_finish(struct engine_jsonstream *js, struct err *e);
+void engine_jsonstream_release(struct engine_jsonstream *js);
+
+/* Image references. "reg:5000/a/b:tag" → name "reg:5000/a/b", tag "tag";
+ * no tag → "latest"; "a@sha256:..." → name "a", tag NULL, digest kept in name
+ * form for pulls ("a@sha256:..."). Caller frees both. */
+int engine_ref_split(const char *ref, char **ret_name, char **ret_tag, struct err *e);
+/* The registry host of a reference: "docker.io" when the first component has
+ * no '.', ':' and is not "localhost". Writes into out (size n). */
+void engine_ref_registry(const char *ref, char *out, size_t n);
+
+/* The X-Registry-Auth value (base64url of {"username","password","serveraddress"})
+ * for a registry from a parsed docker config.json; *ret NULL when it has no
+ * entry for the registry. */
+int engine_auth_header(json_t *config, const char *registry, char **ret, struct err *e);
+
+#endif
