@@ -1,0 +1,379 @@
+/* Unit tests for dash: hostile build data stays text, the pages carry their structure,
+ * the CSP hashes match the inline style and script, and Accept negotiation picks as browsers expect. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+
+#include "dash.h"
+
+static const char hostile_msg[] =
+	"<script>alert(\"x\")</script> & 'q'\nsecond line </pre><img src=x onerror=alert(1)>";
+static const char hostile_msg_esc[] =
+	"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;";
+
+static json_t *build(long long id, const char *repo, const char *state, const char *msg)
+{
+	json_t *b = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)id,
+			      "repo", repo, "ref", "refs/heads/main",
+			      "sha", "abcdef1234567890abcdef1234567890abcdef12", "state", state,
+			      "created", "2026-01-02T03:04:05Z", "provider", "github", "delivery", "d-1");
+
+	assert_non_null(b);
+	if (msg)
+		json_object_set_new(b, "message", json_string(msg));
+	return b;
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	while ((hay = strstr(hay, needle))) {
+		n++;
+		hay++;
+	}
+	return n;
+}
+
+static char *render_index(json_t *builds, const char *const *repos, time_t now)
+{
+	struct dash_index d = { builds, repos, "https://ci.example.com", "0.1.0", now };
+	struct buf out = BUF_INIT(DASH_PAGE_MAX);
+	struct err e = ERR_INIT;
+
+	assert_int_equal(dash_render_index(&d, &out, &e), 0);
+	return buf_detach(&out, NULL);
+}
+
+static char *render_build(json_t *b, time_t now)
+{
+	struct buf out = BUF_INIT(DASH_PAGE_MAX);
+	struct err e = ERR_INIT;
+
+	assert_int_equal(dash_render_build(b, now, &out, &e), 0);
+	return buf_detach(&out, NULL);
+}
+
+static void test_escape_table(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *out;
+	} t[] = {
+		{ "plain text", 10, "plain text" },
+		{ "<b>", 3, "&lt;b&gt;" },
+		{ "a&b", 3, "a&amp;b" },
+		{ "\"'", 2, "&quot;&#39;" },
+		{ "&amp;", 5, "&amp;amp;" },
+		{ "tab\tnl\ncr\r", 10, "tab\tnl\ncr\r" },
+		{ "nul\0x", 5, "nul\xef\xbf\xbdx" },
+		{ "esc\x1b[1m", 7, "esc\xef\xbf\xbd[1m" },
+		{ "del\x7f", 4, "del\xef\xbf\xbd" },
+		{ "caf\xc3\xa9", 5, "caf\xc3\xa9" },
+		{ "", 0, "" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct buf out = BUF_INIT(1024);
+
+		assert_int_equal(dash_escape(&out, t[i].in, t[i].n), 0);
+		assert_string_equal(out.data, t[i].out);
+		buf_release(&out);
+	}
+}
+
+static void test_escape_cap(void **state)
+{
+	struct buf out = BUF_INIT(8);
+
+	(void)state;
+	assert_int_equal(dash_escape(&out, "<<<", 3), -1);
+	buf_release(&out);
+}
+
+/* Everything a push controls (message, author, ref, repo, reason, image, even
+ * the state) must come out as text, never as markup. */
+static void test_hostile_index(void **state)
+{
+	json_t *builds = json_array();
+	json_t *b = build(7, "web", "failed", hostile_msg);
+	char *page;
+
+	(void)state;
+	json_object_set_new(b, "author", json_string("\"><svg onload=alert(2)> <evil@example.com>"));
+	json_object_set_new(b, "reason", json_string("<iframe src=//evil>"));
+	json_object_set_new(b, "ref", json_string("refs/heads/<b>x</b>"));
+	json_array_append_new(builds, b);
+	json_array_append_new(builds, build(8, "<script>repo</script>", "\"><script>", NULL));
+	page = render_index(builds, NULL, 0);
+	assert_null(strstr(page, "<script"));
+	assert_null(strstr(page, "<img"));
+	assert_null(strstr(page, "<svg"));
+	assert_null(strstr(page, "<iframe"));
+	assert_null(strstr(page, "<b>x"));
+	assert_non_null(strstr(page, hostile_msg_esc));
+	assert_non_null(strstr(page, "&lt;iframe src=//evil&gt;"));
+	assert_non_null(strstr(page, "&quot;&gt;&lt;svg onload=alert(2)&gt;</td>"));	/* mail dropped */
+	assert_null(strstr(page, "evil@example.com"));
+	assert_non_null(strstr(page, "&lt;script&gt;repo&lt;/script&gt;"));
+	/* an unknown state gets the neutral class, its text escaped */
+	assert_non_null(strstr(page, "class=\"st st-unknown\"><span aria-hidden=\"true\">?</span> &quot;&gt;&lt;script&gt;"));
+	/* the first line only on the dashboard, the whole message in the title attribute */
+	assert_non_null(strstr(page, "title=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;\nsecond line &lt;/pre&gt;"));
+	assert_non_null(strstr(page, "&#39;q&#39;\xe2\x80\xa6</span>"));
+	free(page);
+	json_decref(builds);
+}
+
+static void test_hostile_build_page(void **state)
+{
+	json_t *b = build(7, "web", "running", hostile_msg);
+	char *page;
+
+	(void)state;
+	json_object_set_new(b, "image", json_string("x\"><script>alert(3)</script>"));
+	json_object_set_new(b, "author", json_string("A & B"));
+	page = render_build(b, 0);
+	assert_int_equal(count(page, "<script"), 1);		/* ours, and only ours */
+	assert_int_equal(count(page, "</script>"), 1);
+	assert_int_equal(count(page, "</pre>"), 1);
+	assert_null(strstr(page, "<img"));
+	assert_non_null(strstr(page, hostile_msg_esc));
+	assert_non_null(strstr(page, "x&quot;&gt;&lt;script&gt;alert(3)&lt;/script&gt;"));
+	assert_non_null(strstr(page, "<dt>Author</dt><dd>A &amp; B</dd>"));
+	free(page);
+	json_decref(b);
+}
+
+static void test_index_structure(void **state)
+{
+	json_t *builds = json_array(), *b;
+	const char *repos[] = { "web", "api", "idle", NULL };
+	char *page, *web, *api, *idle;
+
+	(void)state;
+	b = build(12, "api", "running", "Add health check");
+	json_object_set_new(b, "started", json_string("2026-01-02T03:04:05Z"));
+	json_object_set_new(b, "author", json_string("Ada Lovelace <ada@example.com>"));
+	json_array_append_new(builds, b);
+	b = build(11, "web", "succeeded", "Fix typo");
+	json_object_set_new(b, "duration_ms", json_integer(1234));
+	json_array_append_new(builds, b);
+	b = build(10, "api", "succeeded", "First");
+	json_object_set_new(b, "duration_ms", json_integer(125000));
+	json_object_set_new(b, "ref", json_string("refs/tags/v1.0"));
+	json_array_append_new(builds, b);
+	page = render_index(builds, repos, (time_t)1767323045 + 65);	/* started + 65 s */
+
+	assert_true(strncmp(page, "<!DOCTYPE html>\n<html lang=\"en\">", 32) == 0);
+	assert_non_null(strstr(page, "<title>s2i-agent builds</title>"));
+	assert_non_null(strstr(page, "<meta http-equiv=\"refresh\""));		/* a build runs */
+	assert_null(strstr(page, "<script"));
+	assert_null(strstr(page, "http://"));	/* no external assets */
+	assert_null(strstr(page, "https://cdn"));
+	assert_non_null(strstr(page, "1 running \u00b7 2 succeeded"));
+	/* grouped per repository, the one with the newest build first, idle last */
+	api = strstr(page, "<h2 id=\"repo-0\">api</h2>");
+	web = strstr(page, "<h2 id=\"repo-1\">web</h2>");
+	idle = strstr(page, "<h2 id=\"repo-2\">idle</h2>");
+	assert_non_null(api);
+	assert_non_null(web);
+	assert_non_null(idle);
+	assert_true(api < web && web < idle);
+	assert_true(strstr(page, "href=\"builds/10\"") < web);	/* #10 sits under api */
+	assert_non_null(strstr(page, "<a href=\"builds/12\">#12</a>"));
+	assert_non_null(strstr(page, "class=\"st st-running\"><span aria-hidden=\"true\">\u25cf</span> running</span>"));
+	assert_non_null(strstr(page, "class=\"st st-succeeded\"><span aria-hidden=\"true\">\u2713</span> succeeded</span>"));
+	assert_non_null(strstr(page, "<code class=\"sha\" title=\"abcdef1234567890abcdef1234567890abcdef12\">abcdef1</code>"));
+	assert_non_null(strstr(page, "<td>Ada Lovelace</td>"));
+	assert_non_null(strstr(page, ">1.2s<"));
+	assert_non_null(strstr(page, ">2m 05s<"));
+	assert_non_null(strstr(page, ">1m 05s<"));		/* running: now - started */
+	assert_non_null(strstr(page, "<td>tag v1.0</td>"));
+	assert_non_null(strstr(page, "<td>main</td>"));
+	assert_non_null(strstr(page, "<time datetime=\"2026-01-02T03:04:05Z\">2026-01-02 03:04:05 UTC</time>"));
+	assert_non_null(strstr(page, "<th scope=\"col\">State</th>"));
+	assert_non_null(strstr(page, "No builds yet. Webhook URL: <code>https://ci.example.com/hooks/idle</code>"));
+	assert_non_null(strstr(page, "s2i-agent 0.1.0"));
+	assert_non_null(strstr(page, "<a href=\"metrics\">"));
+	free(page);
+	json_decref(builds);
+}
+
+static void test_index_idle_and_empty(void **state)
+{
+	json_t *builds = json_array();
+	char *page;
+
+	(void)state;
+	page = render_index(builds, NULL, 0);
+	assert_null(strstr(page, "http-equiv=\"refresh\""));
+	assert_non_null(strstr(page, "No builds yet."));
+	assert_non_null(strstr(page, "No repositories configured"));
+	free(page);
+	json_array_append_new(builds, build(1, "web", "canceled", NULL));
+	page = render_index(builds, NULL, 0);
+	assert_null(strstr(page, "http-equiv=\"refresh\""));	/* nothing active */
+	assert_non_null(strstr(page, "1 canceled"));
+	free(page);
+	json_decref(builds);
+}
+
+static void test_build_structure(void **state)
+{
+	json_t *b = build(7, "web", "succeeded", "Fix typo\n\nLonger body.");
+	char *page;
+
+	(void)state;
+	json_object_set_new(b, "image", json_string("registry.example.com/acme/web:main"));
+	json_object_set_new(b, "duration_ms", json_integer(61000));
+	json_object_set_new(b, "finished", json_string("2026-01-02T03:05:06Z"));
+	page = render_build(b, 0);
+	assert_non_null(strstr(page, "<main data-build=\"7\" data-state=\"succeeded\">"));
+	assert_non_null(strstr(page, "<title>succeeded \u2014 build #7 of web</title>"));
+	assert_non_null(strstr(page, "<span id=\"state\" aria-live=\"polite\" class=\"st st-succeeded\">"));
+	assert_non_null(strstr(page, "<a href=\"../\">"));
+	assert_non_null(strstr(page, "<a href=\"7/log\""));
+	assert_non_null(strstr(page, "<a href=\"../metrics\">"));
+	assert_non_null(strstr(page, "<pre id=\"log\""));
+	assert_non_null(strstr(page, "<p id=\"live\" role=\"status\">"));
+	assert_non_null(strstr(page, "<dd id=\"duration\">1m 01s</dd>"));
+	assert_non_null(strstr(page, "<dd id=\"image\"><code>registry.example.com/acme/web:main</code></dd>"));
+	assert_non_null(strstr(page, "<dd id=\"finished\"><time datetime=\"2026-01-02T03:05:06Z\">"));
+	assert_non_null(strstr(page, "<dd id=\"reason\">\u2014</dd>"));	/* placeholder the script fills */
+	assert_non_null(strstr(page, "<dd class=\"full\">Fix typo\n\nLonger body.</dd>"));
+	/* the script streams the log, then asks for JSON */
+	assert_non_null(strstr(page, "'/log'+(fin[state]?'':'?follow=1')"));
+	assert_non_null(strstr(page, "getReader()"));
+	assert_non_null(strstr(page, "Accept:'application/json'"));
+	assert_null(strstr(page, "http://"));
+	assert_null(strstr(page, " style=\""));		/* the CSP allows no style attributes */
+	free(page);
+	json_decref(b);
+}
+
+static void test_build_errors(void **state)
+{
+	json_t *b = json_pack("{s:s}", "id", "7");
+	struct buf out = BUF_INIT(DASH_PAGE_MAX), small = BUF_INIT(100);
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(dash_render_build(b, 0, &out, &e), -1);
+	assert_non_null(strstr(e.msg, "id"));
+	json_decref(b);
+	b = build(1, "web", "queued", NULL);
+	assert_int_equal(dash_render_build(b, 0, &small, &e), -1);
+	assert_non_null(strstr(e.msg, "larger than 100"));
+	json_decref(b);
+	buf_release(&out);
+	buf_release(&small);
+}
+
+/* Extracts the text between open and close and checks dash_csp() lists its hash. */
+static void check_hash(const char *page, const char *open, const char *close)
+{
+	const char *s = strstr(page, open), *end;
+	unsigned char md[EVP_MAX_MD_SIZE], b64[128];
+	unsigned int mdlen;
+	char src[160];
+
+	assert_non_null(s);
+	s += strlen(open);
+	end = strstr(s, close);
+	assert_non_null(end);
+	assert_int_equal(EVP_Digest(s, (size_t)(end - s), md, &mdlen, EVP_sha256(), NULL), 1);
+	EVP_EncodeBlock(b64, md, (int)mdlen);
+	snprintf(src, sizeof(src), "'sha256-%s'", (const char *)b64);
+	assert_non_null(strstr(dash_csp(), src));
+}
+
+static void test_csp(void **state)
+{
+	json_t *b = build(3, "web", "running", NULL);
+	char *page = render_build(b, 0);
+
+	(void)state;
+	assert_non_null(strstr(dash_csp(), "default-src 'none'"));
+	assert_non_null(strstr(dash_csp(), "connect-src 'self'"));
+	assert_null(strstr(dash_csp(), "unsafe-inline"));
+	check_hash(page, "<script>", "</script>");
+	check_hash(page, "<style>", "</style>");
+	assert_ptr_equal(dash_csp(), dash_csp());
+	free(page);
+	json_decref(b);
+}
+
+static void test_negotiation(void **state)
+{
+	static const struct {
+		const char *accept;
+		int html;
+	} t[] = {
+		/* browsers */
+		{ "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7", 1 },
+		{ "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", 1 },
+		{ "application/xhtml+xml", 1 },
+		{ "TEXT/HTML", 1 },
+		{ "text/*", 1 },
+		{ "text/html;level=1", 1 },
+		{ "application/json;q=0.5, text/html", 1 },
+		{ " text/html ; q=0.9 , application/json ; q=0.8 ", 1 },
+		/* API clients, curl, fetch() defaults */
+		{ NULL, 0 },
+		{ "", 0 },
+		{ "*/*", 0 },
+		{ "application/json", 0 },
+		{ "application/json, text/plain, */*", 0 },
+		{ "application/json, text/html", 0 },		/* a tie: JSON */
+		{ "text/html;q=0.5, application/json", 0 },
+		{ "text/html;q=0, */*", 0 },
+		{ "text/html;q=0", 0 },
+		{ "application/*, text/html;q=0.9", 0 },
+		{ "text/plain", 0 },
+		/* malformed: an invalid q drops its range */
+		{ "text/html;q=2", 0 },
+		{ "text/html;q=0.1234", 0 },
+		{ "text/html;q=abc, */*;q=0.1", 0 },
+		{ "*", 0 },
+		{ ",,,;;;", 0 },
+		{ "text/html;q=1.000", 1 },
+		{ "text/html;q=1.001", 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (dash_prefers_html(t[i].accept) != t[i].html)
+			fail_msg("Accept '%s': expected %s", t[i].accept ? t[i].accept : "(none)",
+				 t[i].html ? "HTML" : "JSON");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape_table),
+		cmocka_unit_test(test_escape_cap),
+		cmocka_unit_test(test_hostile_index),
+		cmocka_unit_test(test_hostile_build_page),
+		cmocka_unit_test(test_index_structure),
+		cmocka_unit_test(test_index_idle_and_empty),
+		cmocka_unit_test(test_build_structure),
+		cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_csp),
+		cmocka_unit_test(test_negotiation),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
