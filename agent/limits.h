@@ -37,6 +37,18 @@
 #define BUILDS_LIST_DEFAULT	50
 #define BUILDS_LIST_MAX		1000
 
+/* store (daemon): SQLite */
+#define STORE_BUSY_TIMEOUT_MS	5000		/* another process holding the write lock */
+#define STORE_CACHE_KIB		"-1024"		/* page cache: negative = KiB (keeps RSS small) */
+
+/* http (daemon) */
+#define HTTP_FD_RESERVE		256		/* fds kept for the database, logs and builds */
+#define HTTP_BATCH_MAX		512		/* deliveries committed in one transaction */
+#define HTTP_DRAIN_SECONDS	10		/* SIGTERM: time to finish answering */
+#define HTTP_ENGINE_CHECK_MS	500		/* /healthz engine probe: connect timeout */
+#define HTTP_ENGINE_CACHE_SECONDS 5		/* /healthz engine probe: result reused */
+#define HTTP_TOKEN_MAX		4096		/* Authorization header */
+
 /* builds */
 #define BUILD_LOG_MAX		(64u * 1024 * 1024)	/* bytes kept per build log */
 #define TAR_ENTRY_MAX		(4ull * 1024 * 1024 * 1024)	/* one file from a container */

@@ -1,0 +1,743 @@
+/* store: SQLite schema, prepared statements and row <-> struct build mapping.
+ * Durability rule: WAL with synchronous=FULL, so a COMMIT has reached the disk. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "buf.h"
+#include "limits.h"
+#include "store.h"
+
+static const char *const store_states[BUILD_NSTATES] = {
+	"queued", "running", "succeeded", "failed", "errored", "canceled"
+};
+
+enum {
+	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
+	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
+	ST_STATUS_ADD, ST_STATUS_NEXT, ST_STATUS_NEXT_AT, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_N
+};
+
+#define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
+	"started, finished, provider, delivery, message, author, repo_full_name, project_id, " \
+	"clone_url, attempt, pid, log_path"
+
+static const char *const store_sql[ST_N] = {
+	[ST_ADD_BUILD] = "INSERT INTO builds (repo, ref, sha, before_sha, state, created, provider, "
+		"delivery, message, author, repo_full_name, project_id, clone_url) "
+		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[ST_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = ?1 AND provider = ?2 "
+		"AND delivery = ?3",
+	[ST_ADD_DELIVERY] = "INSERT INTO deliveries (repo, provider, delivery, build_id) "
+		"VALUES (?1, ?2, ?3, ?4)",
+	[ST_GET] = "SELECT " BUILD_COLS " FROM builds WHERE id = ?1",
+	[ST_NEXT_QUEUED] = "SELECT " BUILD_COLS " FROM builds WHERE state = 'queued' "
+		"ORDER BY id LIMIT 1",
+	[ST_SET_RUNNING] = "UPDATE builds SET state = 'running', started = ?2, attempt = attempt + 1, "
+		"pid = ?3, log_path = coalesce(?4, log_path), finished = NULL "
+		"WHERE id = ?1 AND state = 'queued'",
+	[ST_SET_FINISHED] = "UPDATE builds SET state = ?2, finished = ?3, "
+		"reason = coalesce(?4, reason), image = coalesce(?5, image), "
+		"image_id = coalesce(?6, image_id), pid = NULL "
+		"WHERE id = ?1 AND state IN ('queued', 'running')",
+	[ST_REQUEUE] = "UPDATE builds SET state = 'queued', reason = coalesce(?2, reason), pid = NULL, "
+		"started = NULL WHERE id = ?1 AND state = 'running'",
+	[ST_COUNT] = "SELECT state, count(*) FROM builds GROUP BY state",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_PING] = "SELECT 1",
+	[ST_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
+		"VALUES (?1, ?2, ?3, ?4, ?4)",
+	/* statuses of one build go out in order: only the oldest of a build is eligible */
+	[ST_STATUS_NEXT] = "SELECT id, build_id, state, description, attempts, next_at, last_error "
+		"FROM statuses s WHERE next_at <= ?1 AND id = "
+		"(SELECT min(id) FROM statuses t WHERE t.build_id = s.build_id) "
+		"ORDER BY next_at, id LIMIT 1",
+	[ST_STATUS_NEXT_AT] = "SELECT min(next_at) FROM statuses s WHERE id = "
+		"(SELECT min(id) FROM statuses t WHERE t.build_id = s.build_id)",
+	[ST_STATUS_DONE] = "DELETE FROM statuses WHERE id = ?1",
+	[ST_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = ?2, "
+		"last_error = ?3 WHERE id = ?1",
+	[ST_STATE] = "SELECT state FROM builds WHERE id = ?1",
+};
+
+static const char store_schema[] =
+	"CREATE TABLE IF NOT EXISTS builds ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"	/* never reused: build URLs stay valid */
+	" repo TEXT NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL, before_sha TEXT,"
+	" state TEXT NOT NULL DEFAULT 'queued', reason TEXT, image TEXT, image_id TEXT,"
+	" created INTEGER NOT NULL, started INTEGER, finished INTEGER,"
+	" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
+	" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
+	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT);"
+	"CREATE INDEX IF NOT EXISTS builds_queued ON builds(id) WHERE state = 'queued';"
+	"CREATE INDEX IF NOT EXISTS builds_repo ON builds(repo, id);"
+	"CREATE INDEX IF NOT EXISTS builds_state ON builds(state, id);"
+	"CREATE TABLE IF NOT EXISTS deliveries ("
+	" repo TEXT NOT NULL, provider TEXT NOT NULL, delivery TEXT NOT NULL,"
+	" build_id INTEGER NOT NULL,"
+	" PRIMARY KEY (repo, provider, delivery)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS statuses ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, build_id INTEGER NOT NULL, state TEXT NOT NULL,"
+	" description TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
+	" last_error TEXT, created INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS statuses_build ON statuses(build_id, id);"
+	"PRAGMA user_version = 1;";
+
+struct store {
+	sqlite3 *st_db;
+	char *st_path;
+	sqlite3_stmt *st_stmt[ST_N];
+	/* Builds per state, kept in memory so intake's queue check and /metrics cost
+	 * nothing: committed counts, plus the changes of the open transaction. */
+	long long st_counts[BUILD_NSTATES];
+	long long st_delta[BUILD_NSTATES];
+};
+
+const char *store_state_name(enum build_state s)
+{
+	return (unsigned)s < BUILD_NSTATES ? store_states[s] : "unknown";
+}
+
+int store_state_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; i < BUILD_NSTATES; i++)
+		if (!strcmp(name, store_states[i]))
+			return i;
+	return -1;
+}
+
+int store_state_final(enum build_state s)
+{
+	return s >= BUILD_SUCCEEDED;
+}
+
+long long store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int store_fail(struct store *s, struct err *e, const char *what)
+{
+	return err_set(e, "database '%s': %s: %s", s->st_path, what, sqlite3_errmsg(s->st_db));
+}
+
+static sqlite3_stmt *store_stmt(struct store *s, int which)
+{
+	sqlite3_stmt *st = s->st_stmt[which];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Runs a statement that returns no row; the reset leaves no read transaction open. */
+static int store_exec(struct store *s, sqlite3_stmt *st, struct err *e, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, e, what);
+	return 0;
+}
+
+/* Accounts a build entering (d = 1) or leaving (d = -1) a state. */
+static void store_bump(struct store *s, enum build_state state, int d)
+{
+	if (sqlite3_get_autocommit(s->st_db))
+		s->st_counts[state] += d;
+	else
+		s->st_delta[state] += d;
+}
+
+static int store_load_counts(struct store *s, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_COUNT);
+	const unsigned char *name;
+	int rc, n;
+
+	memset(s->st_counts, 0, sizeof(s->st_counts));
+	memset(s->st_delta, 0, sizeof(s->st_delta));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		name = sqlite3_column_text(st, 0);
+		n = name ? store_state_parse((const char *)name) : -1;
+		if (n >= 0)
+			s->st_counts[n] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(s, e, "cannot count builds");
+	return 0;
+}
+
+static void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void store_bind_time(sqlite3_stmt *st, int i, long long v)
+{
+	if (v)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int store_open(const char *state_dir, struct store **ret, struct err *e)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	int i;
+
+	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
+		err_errno(e, "cannot create state directory '%s'", state_dir);
+		goto fail;
+	}
+	s->st_path = xasprintf("%s/agent.db", state_dir);
+	if (sqlite3_open_v2(s->st_path, &s->st_db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)) {
+		if (!s->st_db) {
+			err_set(e, "database '%s': cannot open", s->st_path);
+			goto fail;
+		}
+		store_fail(s, e, "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->st_db, STORE_BUSY_TIMEOUT_MS);
+	/* WAL: readers never block the writer and a commit is one sequential append;
+	 * FULL: that append is fsynced before COMMIT returns, so a 202 survives a
+	 * power loss, not only a crash of the agent. Group commit pays for the fsync. */
+	if (sqlite3_exec(s->st_db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+			 "PRAGMA foreign_keys = OFF; PRAGMA cache_size = " STORE_CACHE_KIB ";"
+			 "PRAGMA temp_store = MEMORY;", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(s, e, "cannot configure");
+		goto fail;
+	}
+	if (sqlite3_exec(s->st_db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(s, e, "cannot create tables");
+		goto fail;
+	}
+	for (i = 0; i < ST_N; i++) {
+		if (sqlite3_prepare_v3(s->st_db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->st_stmt[i], NULL) != SQLITE_OK) {
+			store_fail(s, e, "cannot prepare statement");
+			goto fail;
+		}
+	}
+	if (store_load_counts(s, e) < 0)
+		goto fail;
+	*ret = s;
+	return 0;
+fail:
+	store_free(s);
+	return -1;
+}
+
+void store_free(struct store *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < ST_N; i++)
+		sqlite3_finalize(s->st_stmt[i]);
+	sqlite3_close(s->st_db);
+	free(s->st_path);
+	free(s);
+}
+
+const char *store_path(const struct store *s)
+{
+	return s->st_path;
+}
+
+int store_ping(struct store *s, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_PING);
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return store_fail(s, e, "ping");
+	return 0;
+}
+
+int store_begin(struct store *s, struct err *e)
+{
+	memset(s->st_delta, 0, sizeof(s->st_delta));
+	return store_exec(s, store_stmt(s, ST_BEGIN), e, "cannot begin");
+}
+
+int store_commit(struct store *s, struct err *e)
+{
+	int i;
+
+	if (store_exec(s, store_stmt(s, ST_COMMIT), e, "cannot commit") < 0)
+		return -1;
+	for (i = 0; i < BUILD_NSTATES; i++)
+		s->st_counts[i] += s->st_delta[i];
+	memset(s->st_delta, 0, sizeof(s->st_delta));
+	return 0;
+}
+
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->st_db))
+		store_exec(s, store_stmt(s, ST_ROLLBACK), NULL, "rollback");
+	memset(s->st_delta, 0, sizeof(s->st_delta));
+}
+
+void build_release(struct build *b)
+{
+	free(b->repo);
+	free(b->ref);
+	free(b->reason);
+	free(b->image);
+	free(b->image_id);
+	free(b->provider);
+	free(b->delivery);
+	free(b->message);
+	free(b->author);
+	free(b->repo_full_name);
+	free(b->project_id);
+	free(b->clone_url);
+	free(b->log_path);
+	memset(b, 0, sizeof(*b));
+}
+
+void build_list_release(struct build_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		build_release(&l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+static char *store_col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static void store_col_hex(sqlite3_stmt *st, int i, char out[41])
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(out, 41, "%s", t ? (const char *)t : "");
+}
+
+/* Fills b from a row selected with BUILD_COLS. */
+static void store_row_build(sqlite3_stmt *st, struct build *b)
+{
+	const unsigned char *state;
+	int n;
+
+	memset(b, 0, sizeof(*b));
+	b->id = sqlite3_column_int64(st, 0);
+	b->repo = store_col_text(st, 1);
+	b->ref = store_col_text(st, 2);
+	store_col_hex(st, 3, b->sha);
+	store_col_hex(st, 4, b->before);
+	state = sqlite3_column_text(st, 5);
+	n = state ? store_state_parse((const char *)state) : -1;
+	b->state = n < 0 ? BUILD_ERRORED : (enum build_state)n;
+	b->reason = store_col_text(st, 6);
+	b->image = store_col_text(st, 7);
+	b->image_id = store_col_text(st, 8);
+	b->created = sqlite3_column_int64(st, 9);
+	b->started = sqlite3_column_int64(st, 10);
+	b->finished = sqlite3_column_int64(st, 11);
+	b->provider = store_col_text(st, 12);
+	b->delivery = store_col_text(st, 13);
+	b->message = store_col_text(st, 14);
+	b->author = store_col_text(st, 15);
+	b->repo_full_name = store_col_text(st, 16);
+	b->project_id = store_col_text(st, 17);
+	b->clone_url = store_col_text(st, 18);
+	b->attempt = sqlite3_column_int(st, 19);
+	b->pid = sqlite3_column_int64(st, 20);
+	b->log_path = store_col_text(st, 21);
+}
+
+int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*ret_dup = 0;
+	if (b->delivery) {
+		st = store_stmt(s, ST_FIND_DELIVERY);
+		sqlite3_bind_text(st, 1, b->repo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, b->provider, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, b->delivery, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*ret_dup = sqlite3_column_int64(st, 0);
+			sqlite3_reset(st);
+			b->id = 0;
+			return 0;
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return store_fail(s, e, "cannot look a delivery up");
+	}
+	if (!b->created)
+		b->created = store_now_ms();
+	b->state = BUILD_QUEUED;
+	st = store_stmt(s, ST_ADD_BUILD);
+	store_bind_text(st, 1, b->repo);
+	store_bind_text(st, 2, b->ref);
+	store_bind_text(st, 3, b->sha);
+	store_bind_text(st, 4, b->before[0] ? b->before : NULL);
+	sqlite3_bind_int64(st, 5, b->created);
+	store_bind_text(st, 6, b->provider);
+	store_bind_text(st, 7, b->delivery);
+	store_bind_text(st, 8, b->message);
+	store_bind_text(st, 9, b->author);
+	store_bind_text(st, 10, b->repo_full_name);
+	store_bind_text(st, 11, b->project_id);
+	store_bind_text(st, 12, b->clone_url);
+	if (store_exec(s, st, e, "cannot insert a build") < 0)
+		return -1;
+	b->id = sqlite3_last_insert_rowid(s->st_db);
+	store_bump(s, BUILD_QUEUED, 1);
+	if (b->delivery) {
+		st = store_stmt(s, ST_ADD_DELIVERY);
+		sqlite3_bind_text(st, 1, b->repo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, b->provider, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, b->delivery, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, b->id);
+		if (store_exec(s, st, e, "cannot record a delivery") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int store_get_one(struct store *s, sqlite3_stmt *st, struct build *ret, struct err *e)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		store_row_build(st, ret);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return store_fail(s, e, "cannot read a build");
+}
+
+int store_get_build(struct store *s, long long id, struct build *ret, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_GET);
+
+	sqlite3_bind_int64(st, 1, id);
+	return store_get_one(s, st, ret, e);
+}
+
+int store_next_queued(struct store *s, struct build *ret, struct err *e)
+{
+	return store_get_one(s, store_stmt(s, ST_NEXT_QUEUED), ret, e);
+}
+
+int store_list_builds(struct store *s, const struct store_filter *f, struct build_list *ret,
+		      struct err *e)
+{
+	struct buf sql = BUF_INIT(4096);
+	sqlite3_stmt *st = NULL;
+	size_t limit = f->limit ? f->limit : BUILDS_LIST_DEFAULT, alloc;
+	int rc, i = 1, res = -1;
+	const char *glue = " WHERE ";
+
+	if (limit > BUILDS_LIST_MAX)
+		limit = BUILDS_LIST_MAX;
+	buf_addstr(&sql, "SELECT " BUILD_COLS " FROM builds");
+	if (f->repo) {
+		buf_addf(&sql, "%srepo = ?%d", glue, i++);
+		glue = " AND ";
+	}
+	if (f->ref) {
+		buf_addf(&sql, "%sref = ?%d", glue, i++);
+		glue = " AND ";
+	}
+	if (f->state >= 0)
+		buf_addf(&sql, "%sstate = ?%d", glue, i++);
+	buf_addf(&sql, " ORDER BY id %s LIMIT %zu", f->oldest_first ? "ASC" : "DESC", limit);
+	if (sqlite3_prepare_v2(s->st_db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		store_fail(s, e, "cannot list builds");
+		goto out;
+	}
+	i = 1;
+	if (f->repo)
+		sqlite3_bind_text(st, i++, f->repo, -1, SQLITE_STATIC);
+	if (f->ref)
+		sqlite3_bind_text(st, i++, f->ref, -1, SQLITE_STATIC);
+	if (f->state >= 0)
+		sqlite3_bind_text(st, i++, store_state_name((enum build_state)f->state), -1,
+				  SQLITE_STATIC);
+	ret->items = NULL;
+	ret->n = 0;
+	alloc = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (ret->n == alloc) {
+			alloc = alloc ? alloc * 2 : 16;
+			ret->items = xrealloc(ret->items, alloc * sizeof(*ret->items));
+		}
+		store_row_build(st, &ret->items[ret->n++]);
+	}
+	if (rc != SQLITE_DONE) {
+		store_fail(s, e, "cannot list builds");
+		build_list_release(ret);
+		goto out;
+	}
+	res = 0;
+out:
+	sqlite3_finalize(st);
+	buf_release(&sql);
+	return res;
+}
+
+/* The state of build id, -1 with e set when absent or on error. */
+static int store_state_of(struct store *s, long long id, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_STATE);
+	const unsigned char *name;
+	int rc, n = -1;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		name = sqlite3_column_text(st, 0);
+		n = name ? store_state_parse((const char *)name) : -1;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return err_set(e, "build %lld: no such build", id);
+	if (rc != SQLITE_ROW)
+		return store_fail(s, e, "cannot read a build");
+	if (n < 0)
+		return err_set(e, "build %lld: unknown state in the database", id);
+	return n;
+}
+
+/* Returns 0 when a row changed, 1 when none did. */
+static int store_changed(struct store *s)
+{
+	return sqlite3_changes(s->st_db) > 0 ? 0 : 1;
+}
+
+int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
+		      struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_SET_RUNNING);
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	store_bind_time(st, 3, pid);
+	store_bind_text(st, 4, log_path);
+	if (store_exec(s, st, e, "cannot start a build") < 0)
+		return -1;
+	if (store_changed(s))
+		return 1;
+	store_bump(s, BUILD_QUEUED, -1);
+	store_bump(s, BUILD_RUNNING, 1);
+	return 0;
+}
+
+int store_set_finished(struct store *s, long long id, enum build_state state, const char *reason,
+		       const char *image, const char *image_id, struct err *e)
+{
+	sqlite3_stmt *st;
+	int prev;
+
+	if (!store_state_final(state))
+		return err_set(e, "build %lld: '%s' is not a final state", id,
+			       store_state_name(state));
+	if ((prev = store_state_of(s, id, e)) < 0)
+		return -1;
+	if (prev != BUILD_QUEUED && prev != BUILD_RUNNING)
+		return 1;
+	st = store_stmt(s, ST_SET_FINISHED);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, store_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, store_now_ms());
+	store_bind_text(st, 4, reason);
+	store_bind_text(st, 5, image);
+	store_bind_text(st, 6, image_id);
+	if (store_exec(s, st, e, "cannot finish a build") < 0)
+		return -1;
+	if (store_changed(s))
+		return 1;
+	store_bump(s, (enum build_state)prev, -1);
+	store_bump(s, state, 1);
+	return 0;
+}
+
+int store_requeue(struct store *s, long long id, const char *reason, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_REQUEUE);
+
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, reason);
+	if (store_exec(s, st, e, "cannot requeue a build") < 0)
+		return -1;
+	if (store_changed(s))
+		return 1;
+	store_bump(s, BUILD_RUNNING, -1);
+	store_bump(s, BUILD_QUEUED, 1);
+	return 0;
+}
+
+int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e)
+{
+	int i;
+
+	(void)e;
+	for (i = 0; i < BUILD_NSTATES; i++)
+		counts[i] = s->st_counts[i] + s->st_delta[i];
+	return 0;
+}
+
+int store_queue_depth(struct store *s, long long *ret, struct err *e)
+{
+	(void)e;
+	*ret = s->st_counts[BUILD_QUEUED] + s->st_delta[BUILD_QUEUED];
+	return 0;
+}
+
+void status_row_release(struct status_row *r)
+{
+	free(r->state);
+	free(r->description);
+	free(r->last_error);
+	memset(r, 0, sizeof(*r));
+}
+
+int store_status_add(struct store *s, long long build_id, const char *state,
+		     const char *description, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_STATUS_ADD);
+
+	sqlite3_bind_int64(st, 1, build_id);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	store_bind_text(st, 3, description);
+	sqlite3_bind_int64(st, 4, store_now_ms());
+	return store_exec(s, st, e, "cannot queue a commit status");
+}
+
+int store_status_next(struct store *s, long long now_ms, struct status_row *ret, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_STATUS_NEXT);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, now_ms);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(ret, 0, sizeof(*ret));
+		ret->id = sqlite3_column_int64(st, 0);
+		ret->build_id = sqlite3_column_int64(st, 1);
+		ret->state = store_col_text(st, 2);
+		ret->description = store_col_text(st, 3);
+		ret->attempts = sqlite3_column_int(st, 4);
+		ret->next_at = sqlite3_column_int64(st, 5);
+		ret->last_error = store_col_text(st, 6);
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return store_fail(s, e, "cannot read commit statuses");
+}
+
+int store_status_next_at(struct store *s, long long *ret, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_STATUS_NEXT_AT);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, 0);	/* NULL reads as 0 */
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return store_fail(s, e, "cannot read commit statuses");
+	return 0;
+}
+
+int store_status_done(struct store *s, long long id, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_STATUS_DONE);
+
+	sqlite3_bind_int64(st, 1, id);
+	return store_exec(s, st, e, "cannot delete a commit status");
+}
+
+int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
+		       struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_STATUS_RETRY);
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, next_at);
+	store_bind_text(st, 3, error);
+	return store_exec(s, st, e, "cannot reschedule a commit status");
+}
+
+/* RFC 3339 UTC, second precision; null when unknown. */
+static json_t *store_json_time(long long ms)
+{
+	char out[32];
+	struct tm tm;
+	time_t t;
+
+	if (!ms)
+		return json_null();
+	t = (time_t)(ms / 1000);
+	gmtime_r(&t, &tm);
+	strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(out);
+}
+
+static json_t *store_json_str(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+json_t *store_build_json(const struct build *b)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(b->id));
+	json_object_set_new(o, "repo", store_json_str(b->repo));
+	json_object_set_new(o, "ref", store_json_str(b->ref));
+	json_object_set_new(o, "sha", store_json_str(b->sha));
+	json_object_set_new(o, "state", json_string(store_state_name(b->state)));
+	json_object_set_new(o, "reason", store_json_str(b->reason));
+	json_object_set_new(o, "image", store_json_str(b->image));
+	json_object_set_new(o, "image_id", store_json_str(b->image_id));
+	json_object_set_new(o, "created", store_json_time(b->created));
+	json_object_set_new(o, "started", store_json_time(b->started));
+	json_object_set_new(o, "finished", store_json_time(b->finished));
+	json_object_set_new(o, "duration_ms", b->started && b->finished && b->finished >= b->started ?
+			    json_integer(b->finished - b->started) : json_null());
+	json_object_set_new(o, "provider", store_json_str(b->provider));
+	json_object_set_new(o, "delivery", store_json_str(b->delivery));
+	return o;
+}

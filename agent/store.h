@@ -1,0 +1,147 @@
+/* store: the agent's durable state in SQLite under state_dir (builds, delivery ids,
+ * commit statuses waiting to be posted). One connection, used from the event loop only. */
+#ifndef S2I_STORE_H
+#define S2I_STORE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+enum build_state {
+	BUILD_QUEUED, BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED, BUILD_ERRORED,
+	BUILD_CANCELED, BUILD_NSTATES
+};
+
+/* "queued", "running", ...: the names of SPEC §3 */
+const char *store_state_name(enum build_state s);
+/* -1 when the name is not a state */
+int store_state_parse(const char *name);
+int store_state_final(enum build_state s);
+
+/* A build row. Strings are owned (build_release frees them); NULL where unknown.
+ * Times are milliseconds since the epoch, 0 where unknown. */
+struct build {
+	long long id;
+	char *repo;
+	char *ref;
+	char sha[41];
+	char before[41];
+	enum build_state state;
+	char *reason;
+	char *image;
+	char *image_id;
+	long long created, started, finished;
+	char *provider;			/* "github", "gitlab", "gitea", "generic", "manual" */
+	char *delivery;
+	char *message;			/* head commit message, author: from the payload */
+	char *author;
+	char *repo_full_name;		/* owner/name on the forge (for statuses) */
+	char *project_id;		/* GitLab numeric project id */
+	char *clone_url;
+	int attempt;			/* times the build was started */
+	long long pid;			/* the build's process while running, else 0 */
+	char *log_path;
+};
+
+#define BUILD_INIT { 0 }
+
+void build_release(struct build *b);
+/* The build object of SPEC §3 (RFC 3339 UTC times, null where unknown). */
+json_t *store_build_json(const struct build *b);
+
+struct store;
+
+/* Opens (creating if needed) state_dir/agent.db: WAL, synchronous=FULL (a commit
+ * is on disk when it returns), busy timeout. state_dir is created if missing. */
+int store_open(const char *state_dir, struct store **ret, struct err *e);
+void store_free(struct store *s);
+const char *store_path(const struct store *s);
+/* Cheap "the database answers" check for /healthz. */
+int store_ping(struct store *s, struct err *e);
+
+/* Transactions: group commit wraps many writes in one. Writes outside a
+ * transaction commit on their own. */
+int store_begin(struct store *s, struct err *e);
+int store_commit(struct store *s, struct err *e);
+void store_rollback(struct store *s);
+
+/* Inserts b as a queued build (b->created set to now when 0) and, when
+ * b->delivery is set, records (repo, provider, delivery) for idempotency.
+ * Returns 0 with b->id set, or 0 with b->id = 0 and *ret_dup = the earlier
+ * build when that delivery was already seen; -1 on error. */
+int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e);
+
+/* 0 with *ret filled, 1 when there is no such build, -1 on error. */
+int store_get_build(struct store *s, long long id, struct build *ret, struct err *e);
+
+struct store_filter {
+	const char *repo;		/* NULL: any */
+	const char *ref;		/* NULL: any */
+	int state;			/* -1: any, else enum build_state */
+	size_t limit;			/* 0: BUILDS_LIST_DEFAULT; capped at BUILDS_LIST_MAX */
+	int oldest_first;		/* default newest first */
+};
+
+#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0 }
+
+struct build_list {
+	struct build *items;
+	size_t n;
+};
+
+#define BUILD_LIST_INIT { NULL, 0 }
+
+int store_list_builds(struct store *s, const struct store_filter *f, struct build_list *ret,
+		      struct err *e);
+void build_list_release(struct build_list *l);
+
+/* The oldest queued build: 0 with *ret filled, 1 when none, -1 on error. */
+int store_next_queued(struct store *s, struct build *ret, struct err *e);
+/* queued -> running: started = now, attempt + 1, pid and log path recorded.
+ * Returns 1 (nothing changed) when the build is not queued. */
+int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
+		      struct err *e);
+/* -> a final state with finished = now; reason/image/image_id may be NULL (kept
+ * as they were). Returns 1 when the build was already final. */
+int store_set_finished(struct store *s, long long id, enum build_state state, const char *reason,
+		       const char *image, const char *image_id, struct err *e);
+/* running -> queued again (for a rerun after a crash), reason kept for the record. */
+int store_requeue(struct store *s, long long id, const char *reason, struct err *e);
+
+/* counts[state] for every state, and the number of queued builds. Both are
+ * kept in memory (loaded at open, updated by the calls above), so they cost
+ * nothing; this is why build states must only change through this module. */
+int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e);
+int store_queue_depth(struct store *s, long long *ret, struct err *e);
+
+/* Commit statuses waiting to be posted to a forge (SPEC §3): kept until posted
+ * so they survive restarts. State is the forge's word ("pending", "success"...). */
+struct status_row {
+	long long id;
+	long long build_id;
+	char *state;
+	char *description;
+	int attempts;
+	long long next_at;		/* ms since the epoch */
+	char *last_error;
+};
+
+#define STATUS_ROW_INIT { 0 }
+
+void status_row_release(struct status_row *r);
+int store_status_add(struct store *s, long long build_id, const char *state,
+		     const char *description, struct err *e);
+/* The first status due at or before now_ms, oldest first: 0 found, 1 none. */
+int store_status_next(struct store *s, long long now_ms, struct status_row *ret, struct err *e);
+/* ms time of the earliest pending status, 0 when none. */
+int store_status_next_at(struct store *s, long long *ret, struct err *e);
+int store_status_done(struct store *s, long long id, struct err *e);
+int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
+		       struct err *e);
+
+/* Wall clock in ms since the epoch. */
+long long store_now_ms(void);
+
+#endif

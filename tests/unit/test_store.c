@@ -1,0 +1,253 @@
+/* Unit tests for store: builds, delivery idempotency, state changes and their
+ * cached counts, commit statuses, reopening, and the JSON build object. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "store.h"
+
+static char dir[] = "/tmp/test_store.XXXXXX";
+
+static struct store *open_store(void)
+{
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+
+	if (store_open(dir, &s, &e) < 0)
+		fail_msg("%s", e.msg);
+	return s;
+}
+
+static long long add(struct store *s, const char *repo, const char *ref, const char *delivery,
+		     long long *dup)
+{
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long id;
+
+	b.repo = xstrdup(repo);
+	b.ref = xstrdup(ref);
+	snprintf(b.sha, sizeof(b.sha), "%040d", 7);
+	b.provider = xstrdup("github");
+	b.delivery = delivery ? xstrdup(delivery) : NULL;
+	assert_int_equal(store_add_build(s, &b, dup, &e), 0);
+	id = b.id;
+	build_release(&b);
+	return id;
+}
+
+static void test_add_get_dup(void **state)
+{
+	struct store *s = open_store();
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long dup, id, id2, depth;
+
+	(void)state;
+	id = add(s, "web", "refs/heads/main", "d-1", &dup);
+	assert_true(id > 0);
+	assert_int_equal(dup, 0);
+	/* the same delivery again: no new build, the first one is named */
+	assert_int_equal(add(s, "web", "refs/heads/main", "d-1", &dup), 0);
+	assert_int_equal(dup, id);
+	/* the same id for another repo is another delivery */
+	id2 = add(s, "api", "refs/heads/main", "d-1", &dup);
+	assert_true(id2 > id);
+	assert_int_equal(dup, 0);
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, 2);
+
+	assert_int_equal(store_get_build(s, id, &b, &e), 0);
+	assert_string_equal(b.repo, "web");
+	assert_string_equal(b.delivery, "d-1");
+	assert_int_equal(b.state, BUILD_QUEUED);
+	assert_true(b.created > 0);
+	build_release(&b);
+	assert_int_equal(store_get_build(s, 999999, &b, &e), 1);
+	store_free(s);
+}
+
+static void test_states_and_counts(void **state)
+{
+	struct store *s = open_store();
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long counts[BUILD_NSTATES], dup, id, depth0, depth;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(store_queue_depth(s, &depth0, &e), 0);
+	id = add(s, "web", "refs/heads/x", NULL, &dup);
+	assert_int_equal(store_next_queued(s, &b, &e), 0);
+	assert_true(b.id <= id);
+	build_release(&b);
+	assert_int_equal(store_set_running(s, id, 1234, "/tmp/log", &e), 0);
+	assert_int_equal(store_set_running(s, id, 1234, NULL, &e), 1);	/* not queued any more */
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, depth0);
+	assert_int_equal(store_requeue(s, id, "agent restarted", &e), 0);
+	assert_int_equal(store_set_running(s, id, 1235, NULL, &e), 0);
+	assert_int_equal(store_set_finished(s, id, BUILD_SUCCEEDED, NULL, "web:main", "sha256:ab",
+					    &e), 0);
+	assert_int_equal(store_set_finished(s, id, BUILD_FAILED, "late", NULL, NULL, &e), 1);
+	assert_int_equal(store_set_finished(s, id, BUILD_RUNNING, NULL, NULL, NULL, &e), -1);
+	assert_int_equal(store_get_build(s, id, &b, &e), 0);
+	assert_int_equal(b.state, BUILD_SUCCEEDED);
+	assert_int_equal(b.attempt, 2);
+	assert_string_equal(b.log_path, "/tmp/log");
+	assert_string_equal(b.reason, "agent restarted");
+	j = store_build_json(&b);
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "succeeded");
+	assert_string_equal(json_string_value(json_object_get(j, "image_id")), "sha256:ab");
+	assert_true(json_is_integer(json_object_get(j, "duration_ms")));
+	assert_int_equal(strlen(json_string_value(json_object_get(j, "created"))), 20);
+	assert_true(json_is_null(json_object_get(j, "delivery")));
+	json_decref(j);
+	build_release(&b);
+
+	/* the cached counts agree with the table after a reopen */
+	assert_int_equal(store_count_states(s, counts, &e), 0);
+	store_free(s);
+	s = open_store();
+	{
+		long long again[BUILD_NSTATES];
+
+		assert_int_equal(store_count_states(s, again, &e), 0);
+		assert_memory_equal(counts, again, sizeof(again));
+	}
+	store_free(s);
+}
+
+static void test_rollback(void **state)
+{
+	struct store *s = open_store();
+	struct err e = ERR_INIT;
+	struct build b = BUILD_INIT;
+	long long dup, id, d0, d1;
+
+	(void)state;
+	assert_int_equal(store_queue_depth(s, &d0, &e), 0);
+	assert_int_equal(store_begin(s, &e), 0);
+	id = add(s, "web", "refs/heads/rb", "rb-1", &dup);
+	assert_int_equal(store_queue_depth(s, &d1, &e), 0);
+	assert_int_equal(d1, d0 + 1);
+	store_rollback(s);
+	assert_int_equal(store_queue_depth(s, &d1, &e), 0);
+	assert_int_equal(d1, d0);
+	assert_int_equal(store_get_build(s, id, &b, &e), 1);
+	/* the delivery was rolled back too: it can be queued again */
+	assert_true(add(s, "web", "refs/heads/rb", "rb-1", &dup) > 0);
+	store_free(s);
+}
+
+static void test_list(void **state)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	struct store *s = open_store();
+	struct err e = ERR_INIT;
+	long long dup, a, b;
+	size_t i;
+
+	(void)state;
+	a = add(s, "list1", "refs/heads/main", NULL, &dup);
+	b = add(s, "list1", "refs/heads/dev", NULL, &dup);
+	add(s, "list2", "refs/heads/main", NULL, &dup);
+	f.repo = "list1";
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.items[0].id, b);	/* newest first */
+	assert_int_equal(l.items[1].id, a);
+	build_list_release(&l);
+	f.oldest_first = 1;
+	f.limit = 1;
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.items[0].id, a);
+	build_list_release(&l);
+	f.limit = 0;
+	f.ref = "refs/heads/dev";
+	f.state = BUILD_QUEUED;
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.items[0].id, b);
+	build_list_release(&l);
+	f.state = BUILD_RUNNING;
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	assert_int_equal(l.n, 0);
+	build_list_release(&l);
+	for (i = 0; i < BUILD_NSTATES; i++)
+		assert_int_equal(store_state_parse(store_state_name((enum build_state)i)), (int)i);
+	assert_int_equal(store_state_parse("done"), -1);
+	store_free(s);
+}
+
+static void test_statuses(void **state)
+{
+	struct status_row r = STATUS_ROW_INIT;
+	struct store *s = open_store();
+	struct err e = ERR_INIT;
+	long long now = store_now_ms(), at;
+
+	(void)state;
+	assert_int_equal(store_status_add(s, 41, "pending", "queued", &e), 0);
+	assert_int_equal(store_status_add(s, 41, "success", "done", &e), 0);
+	assert_int_equal(store_status_add(s, 42, "pending", NULL, &e), 0);
+	assert_int_equal(store_status_next(s, now + 1000, &r, &e), 0);
+	assert_int_equal(r.build_id, 41);
+	assert_string_equal(r.state, "pending");
+	/* a failed post delays it and, with it, the later status of the same build */
+	assert_int_equal(store_status_retry(s, r.id, now + 60000, "502 bad gateway", &e), 0);
+	status_row_release(&r);
+	assert_int_equal(store_status_next(s, now + 1000, &r, &e), 0);
+	assert_int_equal(r.build_id, 42);
+	assert_int_equal(store_status_done(s, r.id, &e), 0);
+	status_row_release(&r);
+	assert_int_equal(store_status_next(s, now + 1000, &r, &e), 1);
+	assert_int_equal(store_status_next_at(s, &at, &e), 0);
+	assert_int_equal(at, now + 60000);
+	assert_int_equal(store_status_next(s, now + 60000, &r, &e), 0);
+	assert_int_equal(r.attempts, 1);
+	assert_string_equal(r.last_error, "502 bad gateway");
+	status_row_release(&r);
+	store_free(s);
+}
+
+static int teardown(void **state)
+{
+	char path[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/agent.db", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agent.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agent.db-shm", dir);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_get_dup),
+		cmocka_unit_test(test_states_and_counts),
+		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_statuses),
+	};
+	int rc;
+
+	if (!mkdtemp(dir))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, teardown);
+	return rc;
+}
