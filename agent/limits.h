@@ -64,6 +64,13 @@
 #define STATUS_RETRY_MIN	2		/* seconds, doubled each attempt */
 #define STATUS_RETRY_MAX	3600
 #define STATUS_MAX_ATTEMPTS	20
+/* forge: posting commit statuses */
+#define STATUS_TIMEOUT		30		/* seconds for one status post */
+#define STATUS_CONNECT_TIMEOUT	10		/* seconds */
+#define STATUS_RESPONSE_MAX	(64 * 1024)	/* bytes of a forge's answer kept */
+#define STATUS_MESSAGE_MAX	300		/* bytes of a forge's message quoted in errors */
+#define STATUS_DEFAULT_CONTEXT	"s2i-agent"
+#define STATUS_GITHUB_API	"https://api.github.com"
 
 /* dash (HTML pages) */
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */
