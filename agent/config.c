@@ -1,8 +1,22 @@
-/* config: placeholder; the intake issue replaces it with the inih loader.
- * Keeps the tree linking meanwhile. */
+/* config: loads agent.conf (SPEC §2) with inih into struct config, checks every
+ * key against one table, reads the secret files and reports all errors at once. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ini.h>
 
 #include "config.h"
+
+/* <limits.h> is shadowed by agent/limits.h under -Iagent */
+#define CFG_LONG_MAX	((long)(~0UL >> 1))
 
 const char *config_default_path(void)
 {
@@ -11,14 +25,1402 @@ const char *config_default_path(void)
 	return p && *p ? p : CONFIG_DEFAULT_PATH;
 }
 
+/* --- value parsers ------------------------------------------------------ */
+
+int config_parse_duration(const char *s, long *ret)
+{
+	long total = 0;
+	const char *p = s;
+
+	if (!s || !*s)
+		return -1;
+	/* a bare number is seconds; otherwise a sequence like 1h30m */
+	while (*p) {
+		long n = 0, mult;
+
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			if (n > (CFG_LONG_MAX - 9) / 10)
+				return -1;
+			n = n * 10 + (*p++ - '0');
+		}
+		switch (*p) {
+		case '\0':
+			if (p != s + strspn(s, "0123456789"))
+				return -1;	/* "1h30" is ambiguous */
+			mult = 1;
+			break;
+		case 's':
+			mult = 1;
+			break;
+		case 'm':
+			mult = 60;
+			break;
+		case 'h':
+			mult = 3600;
+			break;
+		case 'd':
+			mult = 86400;
+			break;
+		default:
+			return -1;
+		}
+		if (*p)
+			p++;
+		if (n > (CFG_LONG_MAX - total) / mult)
+			return -1;
+		total += n * mult;
+	}
+	*ret = total;
+	return 0;
+}
+
+int config_parse_size(const char *s, size_t *ret)
+{
+	static const struct { const char *suffix; unsigned shift; } units[] = {
+		{ "", 0 }, { "b", 0 },
+		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
+		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
+		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
+	};
+	unsigned long long n = 0;
+	const char *p = s;
+	size_t i;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p)) {
+		if (n > (~0ULL - 9) / 10)
+			return -1;
+		n = n * 10 + (unsigned long long)(*p++ - '0');
+	}
+	while (*p == ' ')
+		p++;
+	/* every unit is binary: 1k = 1024, 25MiB = 25 * 1024 * 1024 */
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(p, units[i].suffix) != 0)
+			continue;
+		if (n > (unsigned long long)(SIZE_MAX >> units[i].shift))
+			return -1;
+		*ret = (size_t)(n << units[i].shift);
+		return 0;
+	}
+	return -1;
+}
+
+/* --- secret files ------------------------------------------------------- */
+
+int config_read_secret(const char *path, char **out, size_t max, size_t *ret_n, struct err *e)
+{
+	char data[SECRET_FILE_MAX + 1];
+	size_t len = 0, n = 0, i;
+	struct stat st;
+	char *line, *next;
+	int fd, ret = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_errno(e, "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		err_errno(e, "cannot stat '%s'", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(e, "'%s' is not a regular file", path);
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		err_set(e, "'%s' is readable by group or others (mode %04o); chmod 600 it",
+			path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	while (len < sizeof(data)) {
+		ssize_t r = read(fd, data + len, sizeof(data) - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_errno(e, "cannot read '%s'", path);
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > SECRET_FILE_MAX) {
+		err_set(e, "'%s' is larger than %d bytes", path, SECRET_FILE_MAX);
+		goto out;
+	}
+	if (memchr(data, '\0', len)) {
+		err_set(e, "'%s' contains a NUL byte", path);
+		goto out;
+	}
+	data[len] = '\0';
+	for (line = data; line && *line; line = next) {
+		size_t l;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		l = strlen(line);
+		while (l > 0 && isspace((unsigned char)line[l - 1]))
+			line[--l] = '\0';
+		if (l == 0)
+			continue;
+		if (n == max) {
+			err_set(e, "'%s' holds more than %zu secret%s (one per line)", path, max,
+				max == 1 ? "" : "s");
+			goto out;
+		}
+		out[n++] = xstrdup(line);
+	}
+	if (n == 0) {
+		err_set(e, "'%s' is empty", path);
+		goto out;
+	}
+	*ret_n = n;
+	ret = 0;
+out:
+	if (ret < 0)
+		for (i = 0; i < n; i++) {
+			explicit_bzero(out[i], strlen(out[i]));
+			free(out[i]);
+			out[i] = NULL;
+		}
+	explicit_bzero(data, sizeof(data));
+	close(fd);
+	return ret;
+}
+
+/* --- the key table ------------------------------------------------------ */
+
+enum cfg_type {
+	K_STR,		/* any text */
+	K_WORD,		/* text without whitespace (image names, users) */
+	K_HTTPURL,	/* http(s) URL, trailing '/' removed */
+	K_BOOL,
+	K_DURATION,
+	K_SIZE,
+	K_WORKERS,
+	K_LISTEN,
+	K_ENGINE,
+	K_TOKEN,	/* file holding one secret, read into off2 */
+	K_SECRETS,	/* secret_file: up to SECRETS_PER_REPO secrets */
+	K_PRIVATE,	/* path of a private file the agent hands on (keys, auth) */
+	K_REPO_URL,
+	K_GLOBS,	/* repeatable, whitespace-separated globs */
+	K_TEMPLATE,
+	K_STATUS,
+	K_PULL,
+	K_ENV,		/* repeatable NAME=VALUE */
+	K_ARTIFACT,	/* repeatable /abs/src[:rel/dst] */
+	K_PAIR,		/* repeatable A:B */
+	K_LIST,		/* repeatable, one item per line */
+	K_CAPS,		/* repeatable, comma or space separated capability names */
+	K_UIDS,
+	K_SCRIPTS,
+	K_ABSPATH,
+	K_RELPATH,
+};
+
+enum cfg_sect { SECT_AGENT = 1, SECT_REPO = 2 };
+
+struct cfg_key {
+	const char *name;
+	enum cfg_sect sect;
+	enum cfg_type type;
+	size_t off;
+	size_t off2;		/* K_TOKEN: where the secret goes */
+};
+
+#define A(n, t)		{ #n, SECT_AGENT, t, offsetof(struct config, n), 0 }
+#define AT(n, t, s)	{ #n, SECT_AGENT, t, offsetof(struct config, n), offsetof(struct config, s) }
+#define R(n, t)		{ #n, SECT_REPO, t, offsetof(struct repo_conf, n), 0 }
+#define RF(k, n, t)	{ k, SECT_REPO, t, offsetof(struct repo_conf, n), 0 }
+#define RT(n, t, s)	{ #n, SECT_REPO, t, offsetof(struct repo_conf, n), offsetof(struct repo_conf, s) }
+
+static const struct cfg_key cfg_keys[] = {
+	{ "listen", SECT_AGENT, K_LISTEN, 0, 0 },
+	A(public_url, K_HTTPURL),
+	A(state_dir, K_STR),
+	A(engine, K_ENGINE),
+	A(tls_ca, K_STR),
+	A(tls_cert, K_STR),
+	A(tls_key, K_PRIVATE),
+	A(workers, K_WORKERS),
+	A(build_timeout, K_DURATION),
+	A(max_body, K_SIZE),
+	A(registry_auth_file, K_PRIVATE),
+	AT(admin_token_file, K_TOKEN, admin_token),
+
+	R(url, K_REPO_URL),
+	R(secret_file, K_SECRETS),
+	R(branches, K_GLOBS),
+	R(tags, K_GLOBS),
+	R(builder, K_WORD),
+	R(tag, K_TEMPLATE),
+	R(push, K_BOOL),
+	R(incremental, K_BOOL),
+	R(cancel_superseded, K_BOOL),
+	R(context_dir, K_RELPATH),
+	R(env, K_ENV),
+	R(runtime_image, K_WORD),
+	RF("runtime_artifact", runtime_artifacts, K_ARTIFACT),
+	R(status, K_STATUS),
+	R(status_api, K_HTTPURL),
+	R(status_repo, K_WORD),
+	RT(status_token_file, K_TOKEN, status_token),
+	R(status_context, K_STR),
+	RT(git_token_file, K_TOKEN, git_token),
+	R(ssh_key_file, K_PRIVATE),
+	R(known_hosts_file, K_STR),
+	R(scripts_url, K_SCRIPTS),
+	R(assemble_user, K_WORD),
+	R(assemble_runtime_user, K_WORD),
+	R(allowed_uids, K_UIDS),
+	R(pull_policy, K_PULL),
+	R(incremental_pull_policy, K_PULL),
+	R(runtime_pull_policy, K_PULL),
+	R(network, K_WORD),
+	R(cap_drop, K_CAPS),
+	R(exclude, K_LIST),
+	R(inject, K_PAIR),
+	R(volume, K_PAIR),
+	R(add_host, K_PAIR),
+	R(environment_file, K_STR),
+	R(description, K_STR),
+	R(application_name, K_STR),
+	R(destination, K_ABSPATH),
+	R(callback_url, K_HTTPURL),
+	R(ignore_submodules, K_BOOL),
+	R(rm, K_BOOL),
+};
+
+#define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+static int cfg_repeatable(enum cfg_type t)
+{
+	return t == K_GLOBS || t == K_ENV || t == K_ARTIFACT || t == K_PAIR ||
+	       t == K_LIST || t == K_CAPS;
+}
+
+#define FIELD(base, off, type)	((type *)(void *)((char *)(base) + (off)))
+
+/* --- parser state ------------------------------------------------------- */
+
+struct cfg_error {
+	int line;
+	char *msg;
+};
+
+enum cfg_where { IN_NONE, IN_AGENT, IN_REPO, IN_BAD };
+
+struct cfg_state {
+	const char *path;
+	struct config *c;
+	struct cfg_error *errs;
+	size_t nerrs, aerrs;
+	/* the reader's position in the file */
+	const char *data;
+	size_t len, pos;
+	int lineno;
+	/* the section the current line belongs to */
+	enum cfg_where where;
+	struct repo_conf *repo;
+	int agent_seen[NKEYS];		/* line a key was set on, 0 if not */
+	int (*repo_seen)[NKEYS];	/* the same per repo, parallel to c->repos */
+	int *seen;			/* the current section's row */
+};
+
+static void cfg_error(struct cfg_state *st, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void cfg_error(struct cfg_state *st, int line, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg)
+		abort();
+	if (st->nerrs == st->aerrs) {
+		st->aerrs = st->aerrs ? 2 * st->aerrs : 16;
+		st->errs = xrealloc(st->errs, st->aerrs * sizeof(*st->errs));
+	}
+	st->errs[st->nerrs].line = line;
+	st->errs[st->nerrs].msg = msg;
+	st->nerrs++;
+}
+
+static int cfg_has_error_on(const struct cfg_state *st, int line)
+{
+	size_t i;
+
+	for (i = 0; i < st->nerrs; i++)
+		if (st->errs[i].line == line)
+			return 1;
+	return 0;
+}
+
+/* --- value checks ------------------------------------------------------- */
+
+static int cfg_has_space(const char *v)
+{
+	for (; *v; v++)
+		if (isspace((unsigned char)*v))
+			return 1;
+	return 0;
+}
+
+static int cfg_has_ctrl(const char *v)
+{
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int cfg_bool(const char *v, int *ret)
+{
+	static const char *yes[] = { "yes", "true", "on", "1" }, *no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*ret = 1;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*ret = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int cfg_port(const char *p, int *ret)
+{
+	long n = 0;
+
+	if (!*p || strlen(p) > 5)
+		return -1;
+	for (; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	if (n < 1 || n > 65535)
+		return -1;
+	*ret = (int)n;
+	return 0;
+}
+
+/* host:port, [v6]:port. Names are not resolved here. */
+static int cfg_listen(const char *v, char **ret_host, int *ret_port, const char **why)
+{
+	unsigned char addr[16];
+	const char *colon;
+	char *host;
+	int port;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+
+		if (!close || close[1] != ':') {
+			*why = "expected [IPv6]:port";
+			return -1;
+		}
+		host = xstrndup(v + 1, (size_t)(close - v - 1));
+		if (inet_pton(AF_INET6, host, addr) != 1) {
+			free(host);
+			*why = "not an IPv6 address inside [ ]";
+			return -1;
+		}
+		colon = close + 1;
+	} else {
+		const char *p;
+
+		colon = strrchr(v, ':');
+		if (!colon || colon == v) {
+			*why = "expected host:port";
+			return -1;
+		}
+		if (memchr(v, ':', (size_t)(colon - v))) {
+			*why = "IPv6 addresses go in brackets: [::1]:8080";
+			return -1;
+		}
+		for (p = v; p < colon; p++)
+			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
+				*why = "expected host:port";
+				return -1;
+			}
+		host = xstrndup(v, (size_t)(colon - v));
+	}
+	if (cfg_port(colon + 1, &port) < 0) {
+		free(host);
+		*why = "port must be a number from 1 to 65535";
+		return -1;
+	}
+	*ret_host = host;
+	*ret_port = port;
+	return 0;
+}
+
+static int cfg_is_http_url(const char *v)
+{
+	const char *rest;
+
+	if (strncmp(v, "https://", 8) == 0)
+		rest = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		rest = v + 7;
+	else
+		return 0;
+	return *rest && *rest != '/' && !cfg_has_space(v);
+}
+
+/* No inline passwords (SPEC §2: secrets only from files). */
+static int cfg_url_has_password(const char *v)
+{
+	const char *auth = strstr(v, "://"), *end, *at, *colon;
+
+	if (!auth)
+		return 0;
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	at = memchr(auth, '@', (size_t)(end - auth));
+	if (!at)
+		return 0;
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	return colon != NULL;
+}
+
+static const char *cfg_check_repo_url(const char *v)
+{
+	static const char *schemes[] = { "https://", "http://", "ssh://", "git://", "file://" };
+	const char *sep = strstr(v, "://");
+	size_t i;
+
+	if (cfg_has_space(v))
+		return "must not contain whitespace";
+	if (sep) {
+		for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+			if (strncmp(v, schemes[i], strlen(schemes[i])) == 0)
+				break;
+		if (i == sizeof(schemes) / sizeof(schemes[0]))
+			return "scheme must be https, http, ssh, git or file";
+		if (!sep[3])
+			return "URL has no host or path";
+		if (cfg_url_has_password(v))
+			return "must not contain a password; put the token in git_token_file";
+	}
+	return NULL;
+}
+
+static int cfg_env_name_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || isdigit((unsigned char)v[0]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* A relative path without any ".." component. */
+static int cfg_relpath_ok(const char *v)
+{
+	const char *p = v;
+
+	if (*v == '/')
+		return 0;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return 0;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
+static const char *cfg_check_template(const char *v)
+{
+	static const char *names[] = { "repo", "branch", "tag", "sha", "short_sha", "build" };
+	const char *p;
+	size_t i;
+
+	if (cfg_has_space(v))
+		return "must not contain whitespace";
+	for (p = v; *p; p++) {
+		if (*p == '}')
+			return "'}' without '{'";
+		if (*p != '{')
+			continue;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			size_t n = strlen(names[i]);
+
+			if (strncmp(p + 1, names[i], n) == 0 && p[1 + n] == '}') {
+				p += n + 1;
+				break;
+			}
+		}
+		if (i == sizeof(names) / sizeof(names[0]))
+			return "unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}";
+	}
+	return NULL;
+}
+
+static int cfg_uids_ok(const char *v)
+{
+	const char *p = v;
+
+	/* s2i's syntax: comma-separated N, N- or N-M */
+	while (1) {
+		unsigned long lo = 0, hi;
+		int digits = 0;
+
+		while (isdigit((unsigned char)*p)) {
+			lo = lo * 10 + (unsigned long)(*p++ - '0');
+			if (lo > 0xffffffffUL || ++digits > 10)
+				return 0;
+		}
+		if (!digits)
+			return 0;
+		if (*p == '-') {
+			p++;
+			if (isdigit((unsigned char)*p)) {
+				hi = 0;
+				digits = 0;
+				while (isdigit((unsigned char)*p)) {
+					hi = hi * 10 + (unsigned long)(*p++ - '0');
+					if (hi > 0xffffffffUL || ++digits > 10)
+						return 0;
+				}
+				if (hi < lo)
+					return 0;
+			}
+		}
+		if (*p == '\0')
+			return 1;
+		if (*p++ != ',')
+			return 0;
+	}
+}
+
+static void cfg_set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+static void cfg_free_secret(char **s)
+{
+	if (*s) {
+		explicit_bzero(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+/* --- the handler -------------------------------------------------------- */
+
+static const char *cfg_sect_label(const struct cfg_state *st, char *buf, size_t n)
+{
+	if (st->where == IN_REPO)
+		snprintf(buf, n, "[repo \"%s\"]", st->repo->name);
+	else
+		snprintf(buf, n, "[agent]");
+	return buf;
+}
+
+/* Applies one key = value; errors go to st with the current line. */
+static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char *v)
+{
+	void *base = k->sect == SECT_AGENT ? (void *)st->c : (void *)st->repo;
+	const char *why = NULL;
+	int line = st->lineno;
+	struct err e = ERR_INIT;
+
+	if (!*v && k->type != K_GLOBS) {
+		cfg_error(st, line, "'%s' needs a value", k->name);
+		return;
+	}
+	if (cfg_has_ctrl(v)) {
+		cfg_error(st, line, "'%s': value contains control characters", k->name);
+		return;
+	}
+	switch (k->type) {
+	case K_STR:
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_WORD:
+		if (cfg_has_space(v)) {
+			why = "must not contain whitespace";
+			break;
+		}
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_HTTPURL: {
+		char *u;
+		size_t n;
+
+		if (!cfg_is_http_url(v)) {
+			why = "expected an http:// or https:// URL";
+			break;
+		}
+		if (cfg_url_has_password(v)) {
+			why = "must not contain a password";
+			break;
+		}
+		u = xstrdup(v);
+		n = strlen(u);
+		while (n > 0 && u[n - 1] == '/')
+			u[--n] = '\0';
+		free(*FIELD(base, k->off, char *));
+		*FIELD(base, k->off, char *) = u;
+		return;
+	}
+	case K_BOOL:
+		if (cfg_bool(v, FIELD(base, k->off, int)) < 0)
+			why = "expected yes or no";
+		else
+			return;
+		break;
+	case K_DURATION: {
+		long secs;
+
+		if (config_parse_duration(v, &secs) < 0 || secs <= 0)
+			why = "expected a duration like 90s, 30m, 2h or 1h30m";
+		else {
+			*FIELD(base, k->off, long) = secs;
+			return;
+		}
+		break;
+	}
+	case K_SIZE: {
+		size_t n;
+
+		if (config_parse_size(v, &n) < 0 || n == 0)
+			why = "expected a size like 512k, 25MiB or 1G";
+		else {
+			*FIELD(base, k->off, size_t) = n;
+			return;
+		}
+		break;
+	}
+	case K_WORKERS: {
+		int n;
+
+		if (cfg_port(v, &n) < 0 || n > CONFIG_MAX_WORKERS) {
+			cfg_error(st, line, "invalid value for 'workers': expected a number from 1 to %d",
+				  CONFIG_MAX_WORKERS);
+			return;
+		}
+		*FIELD(base, k->off, int) = n;
+		return;
+	}
+	case K_LISTEN: {
+		char *host;
+		int port;
+
+		if (cfg_listen(v, &host, &port, &why) < 0)
+			break;
+		free(st->c->listen_host);
+		st->c->listen_host = host;
+		st->c->listen_port = port;
+		return;
+	}
+	case K_ENGINE:
+		if (strncmp(v, "unix:///", 8) == 0 && !cfg_has_space(v)) {
+			cfg_set_str(FIELD(base, k->off, char *), v);
+			return;
+		}
+		if (strncmp(v, "tcp://", 6) == 0) {
+			char *host = NULL;
+			int port;
+
+			if (cfg_listen(v + 6, &host, &port, &why) == 0) {
+				free(host);
+				cfg_set_str(FIELD(base, k->off, char *), v);
+				return;
+			}
+		}
+		why = "expected unix:///path/to/socket or tcp://host:port";
+		break;
+	case K_TOKEN: {
+		char *tok[1] = { NULL };
+		size_t n = 0;
+
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		if (config_read_secret(v, tok, 1, &n, &e) < 0) {
+			cfg_error(st, line, "%s: %s", k->name, e.msg);
+			return;
+		}
+		cfg_free_secret(FIELD(base, k->off2, char *));
+		*FIELD(base, k->off2, char *) = tok[0];
+		return;
+	}
+	case K_SECRETS: {
+		struct repo_conf *r = st->repo;
+		char *sec[SECRETS_PER_REPO] = { NULL };
+		size_t n = 0, i;
+
+		cfg_set_str(&r->secret_file, v);
+		if (config_read_secret(v, sec, SECRETS_PER_REPO, &n, &e) < 0) {
+			cfg_error(st, line, "%s: %s", k->name, e.msg);
+			return;
+		}
+		for (i = 0; i < SECRETS_PER_REPO; i++) {
+			cfg_free_secret(&r->secrets[i]);
+			r->secrets[i] = sec[i];
+		}
+		r->nsecrets = n;
+		return;
+	}
+	case K_PRIVATE: {
+		struct stat sb;
+
+		if (stat(v, &sb) < 0) {
+			cfg_error(st, line, "%s: cannot read '%s': %s", k->name, v, strerror(errno));
+			return;
+		}
+		if (sb.st_mode & 077) {
+			cfg_error(st, line, "%s: '%s' is readable by group or others (mode %04o); chmod 600 it",
+				  k->name, v, (unsigned)(sb.st_mode & 07777));
+			return;
+		}
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	}
+	case K_REPO_URL:
+		if ((why = cfg_check_repo_url(v)))
+			break;
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_GLOBS: {
+		struct strv *sv = FIELD(base, k->off, struct strv);
+		const char *p = v;
+
+		while (*p) {
+			size_t n;
+
+			p += strspn(p, " \t");
+			n = strcspn(p, " \t");
+			if (!n)
+				break;
+			if (sv->n >= CONFIG_MAX_VALUES) {
+				cfg_error(st, line, "'%s': more than %d globs", k->name, CONFIG_MAX_VALUES);
+				return;
+			}
+			strv_push_nodup(sv, xstrndup(p, n));
+			p += n;
+		}
+		return;
+	}
+	case K_TEMPLATE:
+		if ((why = cfg_check_template(v)))
+			break;
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_STATUS: {
+		enum status_kind *s = FIELD(base, k->off, enum status_kind);
+
+		if (strcmp(v, "github") == 0)
+			*s = STATUS_GITHUB;
+		else if (strcmp(v, "gitlab") == 0)
+			*s = STATUS_GITLAB;
+		else if (strcmp(v, "gitea") == 0 || strcmp(v, "forgejo") == 0)
+			*s = STATUS_GITEA;
+		else if (strcmp(v, "none") == 0)
+			*s = STATUS_NONE;
+		else {
+			why = "expected github, gitlab, gitea or none";
+			break;
+		}
+		return;
+	}
+	case K_PULL:
+		if (strcmp(v, "always") != 0 && strcmp(v, "never") != 0 &&
+		    strcmp(v, "if-not-present") != 0) {
+			why = "expected always, never or if-not-present";
+			break;
+		}
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_ENV: {
+		const char *eq = strchr(v, '=');
+
+		if (!eq || !cfg_env_name_ok(v, (size_t)(eq - v))) {
+			why = "expected NAME=VALUE";
+			break;
+		}
+		goto push;
+	}
+	case K_ARTIFACT: {
+		const char *colon = strchr(v, ':');
+
+		if (v[0] != '/' || colon == v + 1 || (colon && (!colon[1] || !cfg_relpath_ok(colon + 1)))) {
+			why = "expected /absolute/source[:relative/destination]";
+			break;
+		}
+		goto push;
+	}
+	case K_PAIR: {
+		const char *colon = strchr(v, ':');
+
+		if (!colon || colon == v || !colon[1]) {
+			why = "expected SOURCE:DESTINATION";
+			break;
+		}
+		goto push;
+	}
+	case K_LIST:
+		goto push;
+	case K_CAPS: {
+		struct strv *sv = FIELD(base, k->off, struct strv);
+		const char *p = v;
+
+		while (*p) {
+			size_t n, i;
+
+			p += strspn(p, " \t,");
+			n = strcspn(p, " \t,");
+			if (!n)
+				break;
+			for (i = 0; i < n; i++)
+				if (!isalnum((unsigned char)p[i]) && p[i] != '_') {
+					cfg_error(st, line, "invalid value for '%s': expected capability names like KILL,MKNOD",
+						  k->name);
+					return;
+				}
+			if (sv->n >= CONFIG_MAX_VALUES) {
+				cfg_error(st, line, "'%s': more than %d values", k->name, CONFIG_MAX_VALUES);
+				return;
+			}
+			strv_push_nodup(sv, xstrndup(p, n));
+			p += n;
+		}
+		return;
+	}
+	case K_UIDS:
+		if (!cfg_uids_ok(v)) {
+			why = "expected uid ranges like 1-, 1000-2000 or 0,1000-";
+			break;
+		}
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_SCRIPTS:
+		if (cfg_has_space(v) || (strncmp(v, "image://", 8) != 0 && strncmp(v, "file://", 7) != 0 &&
+					 !cfg_is_http_url(v))) {
+			why = "expected an image://, file://, http:// or https:// URL";
+			break;
+		}
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_ABSPATH:
+		if (v[0] != '/') {
+			why = "expected an absolute path";
+			break;
+		}
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	case K_RELPATH:
+		if (!cfg_relpath_ok(v)) {
+			why = "expected a relative path without '..'";
+			break;
+		}
+		cfg_set_str(FIELD(base, k->off, char *), v);
+		return;
+	}
+	cfg_error(st, line, "invalid value for '%s': %s", k->name, why ? why : "not understood");
+	return;
+push: {
+		struct strv *sv = FIELD(base, k->off, struct strv);
+
+		if (sv->n >= CONFIG_MAX_VALUES) {
+			cfg_error(st, line, "'%s': more than %d values", k->name, CONFIG_MAX_VALUES);
+			return;
+		}
+		strv_push(sv, v);
+	}
+}
+
+static int cfg_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct cfg_state *st = user;
+	enum cfg_sect want;
+	int *seen;
+	char label[REPO_NAME_MAX + 16];
+	size_t i;
+
+	(void)section;	/* the reader tracks sections itself, with their lines */
+	if (st->where == IN_BAD)
+		return 1;	/* the section header was reported already */
+	if (st->where == IN_NONE) {
+		cfg_error(st, st->lineno, "key '%s' outside of a section; start with [agent] or [repo \"NAME\"]",
+			  name);
+		return 1;
+	}
+	want = st->where == IN_AGENT ? SECT_AGENT : SECT_REPO;
+	seen = st->seen;
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_keys[i].sect == want && strcmp(cfg_keys[i].name, name) == 0)
+			break;
+	if (i == NKEYS) {
+		cfg_error(st, st->lineno, "unknown key '%s' in %s", name, cfg_sect_label(st, label, sizeof(label)));
+		return 1;
+	}
+	if (strlen(value) > CONFIG_VALUE_MAX) {
+		cfg_error(st, st->lineno, "value of '%s' is longer than %d bytes", name, CONFIG_VALUE_MAX);
+		return 1;
+	}
+	if (seen[i] && !cfg_repeatable(cfg_keys[i].type)) {
+		cfg_error(st, st->lineno, "duplicate key '%s' (first set on line %d)", name, seen[i]);
+		return 1;
+	}
+	if (!seen[i])
+		seen[i] = st->lineno;
+	cfg_apply(st, &cfg_keys[i], value);
+	return 1;
+}
+
+/* --- sections, seen by the reader --------------------------------------- */
+
+static int cfg_repo_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > REPO_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return 0;
+	/* "." and ".." would make odd paths under state_dir */
+	return !(n <= 2 && strspn(s, ".") == n);
+}
+
+static void cfg_repo_defaults(struct repo_conf *r)
+{
+	r->cancel_superseded = 1;
+	r->status = STATUS_NONE;
+}
+
+static void cfg_section(struct cfg_state *st, const char *s, size_t n)
+{
+	size_t i;
+
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	st->where = IN_BAD;
+	st->repo = NULL;
+	if (n == 5 && memcmp(s, "agent", 5) == 0) {
+		st->where = IN_AGENT;
+		st->seen = st->agent_seen;
+		return;
+	}
+	if (n >= 4 && memcmp(s, "repo", 4) == 0 && (n == 4 || isspace((unsigned char)s[4]))) {
+		const char *q = s + 4, *end = s + n, *name;
+		struct repo_conf *r;
+		size_t len;
+
+		while (q < end && isspace((unsigned char)*q))
+			q++;
+		if (q >= end || *q != '"' || end[-1] != '"' || end - q < 2) {
+			cfg_error(st, st->lineno, "invalid section [%.*s]: expected [repo \"NAME\"]", (int)n, s);
+			return;
+		}
+		name = q + 1;
+		len = (size_t)(end - 1 - name);
+		if (!cfg_repo_name_ok(name, len)) {
+			cfg_error(st, st->lineno,
+				  "invalid repo name \"%.*s\": use 1 to %d letters, digits, '.', '_' or '-'",
+				  (int)(len > 200 ? 200 : len), name, REPO_NAME_MAX);
+			return;
+		}
+		for (i = 0; i < st->c->nrepos; i++)
+			if (strlen(st->c->repos[i]->name) == len && memcmp(st->c->repos[i]->name, name, len) == 0) {
+				cfg_error(st, st->lineno, "duplicate repo \"%.*s\" (first defined on line %d)",
+					  (int)len, name, st->c->repos[i]->line);
+				return;
+			}
+		if (st->c->nrepos >= CONFIG_MAX_REPOS) {
+			cfg_error(st, st->lineno, "more than %d repos", CONFIG_MAX_REPOS);
+			return;
+		}
+		r = xcalloc(1, sizeof(*r));
+		*r = (struct repo_conf){ 0 };
+		r->branches = (struct strv)STRV_INIT;
+		r->tags = (struct strv)STRV_INIT;
+		r->env = (struct strv)STRV_INIT;
+		r->runtime_artifacts = (struct strv)STRV_INIT;
+		r->cap_drop = (struct strv)STRV_INIT;
+		r->exclude = (struct strv)STRV_INIT;
+		r->inject = (struct strv)STRV_INIT;
+		r->volume = (struct strv)STRV_INIT;
+		r->add_host = (struct strv)STRV_INIT;
+		r->name = xstrndup(name, len);
+		r->line = st->lineno;
+		cfg_repo_defaults(r);
+		st->c->repos = xrealloc(st->c->repos, (st->c->nrepos + 1) * sizeof(*st->c->repos));
+		st->repo_seen = xrealloc(st->repo_seen, (st->c->nrepos + 1) * sizeof(*st->repo_seen));
+		memset(st->repo_seen[st->c->nrepos], 0, sizeof(*st->repo_seen));
+		st->seen = st->repo_seen[st->c->nrepos];
+		st->c->repos[st->c->nrepos++] = r;
+		st->repo = r;
+		st->where = IN_REPO;
+		return;
+	}
+	cfg_error(st, st->lineno, "unknown section [%.*s]", (int)(n > 200 ? 200 : n), s);
+}
+
+/* Mirrors inih's view of a line to find sections (inih tells its handler
+ * nothing about them) and to report every syntax error, not just the first. */
+static void cfg_classify(struct cfg_state *st, const char *line, size_t n)
+{
+	const char *p = line, *end = line + n, *q;
+
+	if (st->lineno == 1 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+		p += 3;
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	while (end > p && isspace((unsigned char)end[-1]))
+		end--;
+	if (p == end || *p == ';' || *p == '#')
+		return;
+	if (*p == '[') {
+		/* inih ends the header at ']' or an inline comment (" ;") */
+		for (q = p + 1; q < end && *q != ']'; q++)
+			if (*q == ';' && isspace((unsigned char)q[-1]))
+				break;
+		if (q >= end || *q != ']') {
+			cfg_error(st, st->lineno, "syntax error: section header without ']'");
+			st->where = IN_BAD;
+			return;
+		}
+		cfg_section(st, p + 1, (size_t)(q - p - 1));
+		return;
+	}
+	for (q = p; q < end && *q != '=' && *q != ':'; q++)
+		if (*q == ';' && q > p && isspace((unsigned char)q[-1]))
+			break;
+	if (q >= end || (*q != '=' && *q != ':'))
+		cfg_error(st, st->lineno, "syntax error: expected 'key = value'");
+}
+
+static char *cfg_reader(char *str, int num, void *stream)
+{
+	struct cfg_state *st = stream;
+	const char *line, *nl;
+	size_t n, take;
+
+	if (st->pos >= st->len)
+		return NULL;
+	line = st->data + st->pos;
+	nl = memchr(line, '\n', st->len - st->pos);
+	n = nl ? (size_t)(nl - line) : st->len - st->pos;
+	st->pos += n + (nl ? 1 : 0);
+	st->lineno++;
+	if (n > CONFIG_LINE_MAX || n + 2 > (size_t)num) {
+		cfg_error(st, st->lineno, "line longer than %d bytes", CONFIG_LINE_MAX);
+		take = 0;
+	} else if (memchr(line, '\0', n)) {
+		cfg_error(st, st->lineno, "line contains a NUL byte");
+		take = 0;
+	} else {
+		take = n;
+		cfg_classify(st, line, n);
+	}
+	memcpy(str, line, take);
+	str[take] = '\n';
+	str[take + 1] = '\0';
+	return str;
+}
+
+/* --- after parsing: required keys and defaults --------------------------- */
+
+/* "https://host[:port]/..." -> "https://host[:port]" + suffix, or NULL */
+static char *cfg_api_from_url(const char *url, const char *suffix)
+{
+	const char *host, *end;
+
+	if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else
+		return NULL;
+	end = host + strcspn(host, "/?#");
+	if (memchr(host, '@', (size_t)(end - host)))
+		host = (const char *)memchr(host, '@', (size_t)(end - host)) + 1;
+	if (end == host)
+		return NULL;
+	return xasprintf("%.*s%.*s%s", (int)(host - url), url, (int)(end - host), host, suffix);
+}
+
+static int cfg_key_index(const char *name, enum cfg_sect sect)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_keys[i].sect == sect && strcmp(cfg_keys[i].name, name) == 0)
+			return (int)i;
+	abort();
+}
+
+static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int *seen)
+{
+	static const char *status_names[] = { "none", "github", "gitlab", "gitea" };
+	static const char *required[] = { "url", "builder", "secret_file" };
+	size_t i;
+
+	/* a key that was present with a bad value has been reported already */
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!seen[cfg_key_index(required[i], SECT_REPO)])
+			cfg_error(st, r->line, "repo \"%s\": missing required key '%s'", r->name, required[i]);
+	if (!r->tag)
+		r->tag = xstrdup(CONFIG_DEFAULT_TAG);
+	if (!r->status_context)
+		r->status_context = xstrdup(CONFIG_DEFAULT_CONTEXT);
+	if (r->status == STATUS_NONE)
+		return;
+	if (!seen[cfg_key_index("status_token_file", SECT_REPO)])
+		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_token_file'", r->name,
+			  status_names[r->status]);
+	if (r->status_api || !r->url)
+		return;
+	/* GitHub: api.github.com, or https://HOST/api/v3 for GitHub Enterprise */
+	if (r->status == STATUS_GITHUB) {
+		if (strncmp(r->url, "https://github.com/", 19) == 0 || !cfg_is_http_url(r->url))
+			r->status_api = xstrdup(CONFIG_DEFAULT_GITHUB_API);
+		else
+			r->status_api = cfg_api_from_url(r->url, "/api/v3");
+	} else {
+		r->status_api = cfg_api_from_url(r->url, r->status == STATUS_GITLAB ? "/api/v4" : "/api/v1");
+	}
+	if (!r->status_api)
+		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_api' (url is not http(s))",
+			  r->name, status_names[r->status]);
+}
+
+static void cfg_finish(struct cfg_state *st)
+{
+	struct config *c = st->c;
+	size_t i;
+
+	if (!c->listen_host) {
+		const char *why = NULL;
+
+		if (cfg_listen(CONFIG_DEFAULT_LISTEN, &c->listen_host, &c->listen_port, &why) < 0)
+			abort();
+	}
+	if (!c->public_url)
+		c->public_url = xasprintf(strchr(c->listen_host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+					  c->listen_host, c->listen_port);
+	if (!c->state_dir)
+		c->state_dir = xstrdup(CONFIG_DEFAULT_STATE);
+	if (!c->engine)
+		c->engine = xstrdup(CONFIG_DEFAULT_ENGINE);
+	for (i = 0; i < c->nrepos; i++)
+		cfg_finish_repo(st, c->repos[i], st->repo_seen[i]);
+}
+
+/* --- loading ------------------------------------------------------------ */
+
+static int cfg_read_file(const char *path, char **ret, size_t *ret_len, struct err *e)
+{
+	struct stat sb;
+	char *data = NULL;
+	size_t len = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return err_errno(e, "cannot open");
+	if (fstat(fd, &sb) < 0) {
+		err_errno(e, "cannot stat");
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err_set(e, "not a regular file");
+		goto fail;
+	}
+	data = xmalloc(CONFIG_FILE_MAX + 1);
+	while (len <= CONFIG_FILE_MAX) {
+		ssize_t r = read(fd, data + len, CONFIG_FILE_MAX + 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_errno(e, "cannot read");
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		err_set(e, "larger than %d bytes", CONFIG_FILE_MAX);
+		goto fail;
+	}
+	close(fd);
+	data[len] = '\0';
+	*ret = data;
+	*ret_len = len;
+	return 0;
+fail:
+	free(data);
+	close(fd);
+	return -1;
+}
+
 int config_load(const char *path, struct config **ret, struct strv *errors)
 {
-	(void)ret;
-	strv_pushf(errors, "%s:0: configuration loader not implemented yet", path);
-	return -1;
+	struct cfg_state st;
+	struct config *c;
+	struct err e = ERR_INIT;
+	char *data = NULL;
+	size_t len = 0, i;
+	int rc, ret_code = -1;
+
+	if (cfg_read_file(path, &data, &len, &e) < 0) {
+		strv_pushf(errors, "%s:0: %s", path, e.msg);
+		return -1;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	c->workers = CONFIG_DEFAULT_WORKERS;
+	c->build_timeout = CONFIG_DEFAULT_TIMEOUT;
+	c->max_body = CONFIG_DEFAULT_MAX_BODY;
+
+	memset(&st, 0, sizeof(st));
+	st.path = path;
+	st.c = c;
+	st.data = data;
+	st.len = len;
+	st.where = IN_NONE;
+	/* Debian's inih takes its options at run time: long lines are ours to
+	 * reject (CONFIG_LINE_MAX), and an indented line is a line of its own
+	 * rather than the continuation of a value. */
+	ini_max_line = CONFIG_LINE_MAX + 3;
+	ini_allow_multiline = false;
+	rc = ini_parse_stream(cfg_reader, &st, cfg_handler, &st);
+	if (rc < 0)
+		cfg_error(&st, 0, "cannot parse (out of memory)");
+	else if (rc > 0 && !cfg_has_error_on(&st, rc))
+		cfg_error(&st, rc, "syntax error");
+	cfg_finish(&st);
+
+	if (st.nerrs) {
+		/* by line (insertion sort: stable, so one line's errors keep their order) */
+		struct cfg_error *sorted = xmalloc(st.nerrs * sizeof(*sorted));
+		size_t j;
+
+		memcpy(sorted, st.errs, st.nerrs * sizeof(*sorted));
+		for (i = 1; i < st.nerrs; i++) {
+			struct cfg_error x = sorted[i];
+
+			for (j = i; j > 0 && sorted[j - 1].line > x.line; j--)
+				sorted[j] = sorted[j - 1];
+			sorted[j] = x;
+		}
+		for (i = 0; i < st.nerrs; i++) {
+			strv_pushf(errors, "%s:%d: %s", path, sorted[i].line, sorted[i].msg);
+			free(sorted[i].msg);
+		}
+		free(sorted);
+		config_free(c);
+		goto out;
+	}
+	*ret = c;
+	ret_code = 0;
+out:
+	free(st.errs);
+	free(st.repo_seen);
+	free(data);
+	return ret_code;
+}
+
+struct repo_conf *config_repo(const struct config *c, const char *name)
+{
+	size_t i;
+
+	if (!c || !name)
+		return NULL;
+	for (i = 0; i < c->nrepos; i++)
+		if (strcmp(c->repos[i]->name, name) == 0)
+			return c->repos[i];
+	return NULL;
+}
+
+/* Frees every field the key table describes, so a new key cannot leak. */
+static void cfg_free_fields(void *base, enum cfg_sect sect)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->sect != sect)
+			continue;
+		switch (k->type) {
+		case K_BOOL:
+		case K_DURATION:
+		case K_SIZE:
+		case K_WORKERS:
+		case K_LISTEN:
+		case K_STATUS:
+		case K_SECRETS:
+			break;
+		case K_GLOBS:
+		case K_ENV:
+		case K_ARTIFACT:
+		case K_PAIR:
+		case K_LIST:
+		case K_CAPS:
+			strv_clear(FIELD(base, k->off, struct strv));
+			break;
+		case K_TOKEN:
+			cfg_free_secret(FIELD(base, k->off2, char *));
+			/* fall through */
+		default:
+			free(*FIELD(base, k->off, char *));
+			break;
+		}
+	}
 }
 
 void config_free(struct config *c)
 {
+	size_t i, j;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nrepos; i++) {
+		struct repo_conf *r = c->repos[i];
+
+		cfg_free_fields(r, SECT_REPO);
+		free(r->secret_file);
+		for (j = 0; j < SECRETS_PER_REPO; j++)
+			cfg_free_secret(&r->secrets[j]);
+		free(r->name);
+		free(r);
+	}
+	free(c->repos);
+	cfg_free_fields(c, SECT_AGENT);
+	free(c->listen_host);
+	free(c->path);
 	free(c);
 }

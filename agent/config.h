@@ -58,6 +58,7 @@ struct repo_conf {
 	char *destination;
 	char *callback_url;
 	int ignore_submodules;
+	int rm;				/* s2i --rm: remove the previous image of an incremental build */
 };
 
 struct config {

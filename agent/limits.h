@@ -24,6 +24,12 @@
 #define SECRET_FILE_MAX		4096		/* bytes read from a secret file */
 #define SECRETS_PER_REPO	2		/* current + previous, for rotation */
 #define REPO_NAME_MAX		100
+#define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of agent.conf */
+#define CONFIG_LINE_MAX		4096		/* bytes of one line of agent.conf */
+#define CONFIG_VALUE_MAX	2048		/* bytes of one value */
+#define CONFIG_DEFAULT_TAG	"{repo}:{branch}"	/* image name template */
+#define CONFIG_DEFAULT_CONTEXT	"s2i-agent"	/* commit status context */
+#define CONFIG_DEFAULT_GITHUB_API "https://api.github.com"
 
 /* HTTP intake */
 #define HTTP_HEADER_MAX		(16 * 1024)
@@ -34,6 +40,10 @@
 #define WEBHOOK_TIMESTAMP_SKEW	300		/* GitLab signing token: seconds */
 #define DELIVERY_ID_MAX		200
 #define REF_MAX			1024
+/* webhook parsing */
+#define WEBHOOK_EVENT_NAME_MAX	64		/* X-GitHub-Event and friends */
+#define WEBHOOK_MESSAGE_MAX	4096		/* commit message kept from a payload */
+#define WEBHOOK_FIELD_MAX	512		/* author, repo name, clone url kept */
 #define BUILDS_LIST_DEFAULT	50
 #define BUILDS_LIST_MAX		1000
 

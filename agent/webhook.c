@@ -1,0 +1,717 @@
+/* webhook: tells the forges apart, checks their signatures and reads push
+ * events into a struct webhook_event. Pure functions over a request: no I/O. */
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "hmac.h"
+#include "webhook.h"
+
+#define SHA_HEX_LEN	40
+#define SHA256_HEX_LEN	64
+static const char zero_sha[] = "0000000000000000000000000000000000000000";
+
+const char *webhook_provider_name(enum provider p)
+{
+	switch (p) {
+	case PROVIDER_GITHUB:
+		return "github";
+	case PROVIDER_GITLAB:
+		return "gitlab";
+	case PROVIDER_GITEA:
+		return "gitea";
+	case PROVIDER_GENERIC:
+		break;
+	}
+	return "generic";
+}
+
+static const char *webhook_header(const struct webhook_request *r, const char *name)
+{
+	const char *v;
+
+	if (!r->header)
+		return NULL;
+	v = r->header(r->header_ctx, name);
+	return v;
+}
+
+/* Gitea and Forgejo also send X-GitHub-Event (and X-Gogs-Event) for
+ * compatibility, so their own headers are looked at first. */
+enum provider webhook_provider(const struct webhook_request *r)
+{
+	if (webhook_header(r, "X-Gitea-Event") || webhook_header(r, "X-Forgejo-Event") ||
+	    webhook_header(r, "X-Gogs-Event"))
+		return PROVIDER_GITEA;
+	if (webhook_header(r, "X-Gitlab-Event"))
+		return PROVIDER_GITLAB;
+	if (webhook_header(r, "X-GitHub-Event"))
+		return PROVIDER_GITHUB;
+	return PROVIDER_GENERIC;
+}
+
+static int webhook_is_form(const struct webhook_request *r)
+{
+	static const char form[] = "application/x-www-form-urlencoded";
+	const char *ct = webhook_header(r, "Content-Type");
+
+	while (ct && (*ct == ' ' || *ct == '\t'))
+		ct++;
+	return ct && strncasecmp(ct, form, sizeof(form) - 1) == 0 &&
+	       (ct[sizeof(form) - 1] == '\0' || ct[sizeof(form) - 1] == ';' ||
+		ct[sizeof(form) - 1] == ' ');
+}
+
+static int webhook_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Extracts the url-decoded `payload` field of a form body into out. */
+static int webhook_form_payload(const char *body, size_t len, struct buf *out, struct err *e)
+{
+	const char *p = body, *end = body + len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *fend = amp ? amp : end;
+
+		if ((size_t)(fend - p) >= 8 && memcmp(p, "payload=", 8) == 0) {
+			const char *q;
+
+			buf_reset(out);
+			for (q = p + 8; q < fend; q++) {
+				int c = (unsigned char)*q;
+
+				if (c == '+') {
+					c = ' ';
+				} else if (c == '%') {
+					int hi, lo;
+
+					if (fend - q < 3 || (hi = webhook_hexval(q[1])) < 0 ||
+					    (lo = webhook_hexval(q[2])) < 0)
+						return err_set(e, "form body: bad percent-encoding in 'payload'");
+					c = hi << 4 | lo;
+					q += 2;
+				}
+				if (buf_addch(out, (char)c) < 0)
+					return err_set(e, "form body: 'payload' too large");
+			}
+			return 0;
+		}
+		if (!amp)
+			break;
+		p = amp + 1;
+	}
+	return err_set(e, "form body without a 'payload' field");
+}
+
+/* Signature schemes that are an HMAC-SHA256 in hex of data under each secret.
+ * Returns 0 (match), 401 (no match) or 400 (hex malformed). */
+static int webhook_check_hex(const char *hex, const char *what, const void *data, size_t len,
+			     char *const *secrets, size_t nsecrets, struct err *e)
+{
+	unsigned char want[HMAC_SHA256_LEN], got[HMAC_SHA256_LEN];
+	size_t n = 0, i;
+	int match = 0;
+
+	if (strlen(hex) != 2 * HMAC_SHA256_LEN ||
+	    hmac_hex_decode(hex, 2 * HMAC_SHA256_LEN, want, sizeof(want), &n) < 0) {
+		err_set(e, "malformed %s header: expected 64 hex digits", what);
+		return 400;
+	}
+	for (i = 0; i < nsecrets; i++) {
+		if (!secrets[i])
+			continue;
+		if (hmac_sha256(secrets[i], strlen(secrets[i]), data, len, got) < 0) {
+			err_set(e, "cannot compute HMAC-SHA256");
+			return 401;
+		}
+		match |= hmac_equal(want, got, sizeof(got));
+	}
+	if (match)
+		return 0;
+	err_set(e, "%s does not match the repo's secret", what);
+	return 401;
+}
+
+/* GitLab's signing token (the Standard Webhooks scheme): the signature covers
+ * "id.timestamp.body", keyed by the base64 after "whsec_". */
+static int webhook_check_standard(const struct webhook_request *r, const char *sigs,
+				  char *const *secrets, size_t nsecrets, struct err *e)
+{
+	const char *id = webhook_header(r, "webhook-id");
+	const char *ts = webhook_header(r, "webhook-timestamp");
+	unsigned char keys[SECRETS_PER_REPO][SECRET_FILE_MAX];
+	size_t keylen[SECRETS_PER_REPO], nkeys = 0, i;
+	unsigned char macs[SECRETS_PER_REPO][HMAC_SHA256_LEN];
+	const void *parts[5];
+	size_t lens[5];
+	const char *p;
+	long long t = 0;
+	int match = 0, seen = 0, ret = 401;
+
+	if (!id || !ts) {
+		err_set(e, "webhook-signature without webhook-id and webhook-timestamp");
+		return 400;
+	}
+	if (!*id || strlen(id) > DELIVERY_ID_MAX) {
+		err_set(e, "malformed webhook-id header");
+		return 400;
+	}
+	if (!*ts || strlen(ts) > 12) {
+		err_set(e, "malformed webhook-timestamp header");
+		return 400;
+	}
+	for (p = ts; *p; p++) {
+		if (*p < '0' || *p > '9') {
+			err_set(e, "malformed webhook-timestamp header");
+			return 400;
+		}
+		t = t * 10 + (*p - '0');
+	}
+	if (t < (long long)r->now - WEBHOOK_TIMESTAMP_SKEW ||
+	    t > (long long)r->now + WEBHOOK_TIMESTAMP_SKEW) {
+		err_set(e, "webhook-timestamp is more than %d seconds away from now", WEBHOOK_TIMESTAMP_SKEW);
+		return 401;
+	}
+	for (i = 0; i < nsecrets && nkeys < SECRETS_PER_REPO; i++) {
+		const char *s = secrets[i];
+
+		if (!s)
+			continue;
+		if (strncmp(s, "whsec_", 6) == 0)
+			s += 6;
+		if (hmac_base64_decode(s, strlen(s), keys[nkeys], sizeof(keys[nkeys]), &keylen[nkeys]) < 0)
+			continue;	/* a plain X-Gitlab-Token secret: cannot sign */
+		parts[0] = id;
+		lens[0] = strlen(id);
+		parts[1] = ".";
+		lens[1] = 1;
+		parts[2] = ts;
+		lens[2] = strlen(ts);
+		parts[3] = ".";
+		lens[3] = 1;
+		parts[4] = r->body;
+		lens[4] = r->body_len;
+		if (hmac_sha256v(keys[nkeys], keylen[nkeys], parts, lens, 5, macs[nkeys]) < 0)
+			continue;
+		nkeys++;
+	}
+	/* space-separated "v1,<base64>" entries; other versions are skipped */
+	p = sigs;
+	while (*p) {
+		const char *end;
+		unsigned char sig[HMAC_SHA256_LEN + 3];
+		size_t n = 0, k;
+
+		while (*p == ' ')
+			p++;
+		end = p;
+		while (*end && *end != ' ')
+			end++;
+		if (end - p > 3 && strncmp(p, "v1,", 3) == 0) {
+			seen = 1;
+			if (hmac_base64_decode(p + 3, (size_t)(end - p - 3), sig, sizeof(sig), &n) == 0 &&
+			    n == HMAC_SHA256_LEN)
+				for (k = 0; k < nkeys; k++)
+					match |= hmac_equal(sig, macs[k], HMAC_SHA256_LEN);
+		}
+		p = end;
+	}
+	if (match)
+		ret = 0;
+	else if (!seen)
+		err_set(e, "webhook-signature has no v1 signature");
+	else
+		err_set(e, "webhook-signature does not match the repo's signing token");
+	explicit_bzero(keys, sizeof(keys));
+	return ret;
+}
+
+static int webhook_verify_gitlab(const struct webhook_request *r, char *const *secrets,
+				 size_t nsecrets, struct err *e)
+{
+	const char *token = webhook_header(r, "X-Gitlab-Token");
+	const char *sigs = webhook_header(r, "webhook-signature");
+	size_t i;
+	int match = 0;
+
+	if (sigs)
+		return webhook_check_standard(r, sigs, secrets, nsecrets, e);
+	if (!token) {
+		err_set(e, "missing X-Gitlab-Token or webhook-signature header");
+		return 401;
+	}
+	for (i = 0; i < nsecrets; i++)
+		if (secrets[i])
+			match |= hmac_equal_str(token, strlen(token), secrets[i], strlen(secrets[i]));
+	if (match)
+		return 0;
+	err_set(e, "X-Gitlab-Token does not match the repo's secret");
+	return 401;
+}
+
+int webhook_verify(const struct webhook_request *r, enum provider p,
+		   char *const *secrets, size_t nsecrets, struct err *e)
+{
+	struct buf decoded = BUF_INIT(0);
+	const void *data = r->body;
+	size_t len = r->body_len;
+	const char *sig, *what;
+	int ret;
+
+	if (nsecrets == 0) {
+		err_set(e, "no secret configured for this repo");
+		return 401;
+	}
+	if (p == PROVIDER_GITLAB)
+		return webhook_verify_gitlab(r, secrets, nsecrets, e);
+
+	if ((sig = webhook_header(r, "X-Hub-Signature-256"))) {
+		what = "X-Hub-Signature-256";
+		if (strncmp(sig, "sha256=", 7) != 0) {
+			err_set(e, "malformed X-Hub-Signature-256 header: expected sha256=<hex>");
+			return 400;
+		}
+		sig += 7;
+	} else if (p == PROVIDER_GITEA && (sig = webhook_header(r, "X-Gitea-Signature"))) {
+		what = "X-Gitea-Signature";
+	} else if (p == PROVIDER_GITEA && (sig = webhook_header(r, "X-Forgejo-Signature"))) {
+		what = "X-Forgejo-Signature";
+	} else if (p == PROVIDER_GITEA && (sig = webhook_header(r, "X-Gogs-Signature"))) {
+		what = "X-Gogs-Signature";
+	} else {
+		err_set(e, "missing X-Hub-Signature-256 header");
+		return 401;
+	}
+	/* Gitea and Forgejo sign the JSON they put in a form body, GitHub the
+	 * form body itself. */
+	if (p == PROVIDER_GITEA && webhook_is_form(r)) {
+		decoded.max = r->body_len;
+		if (webhook_form_payload(r->body, r->body_len, &decoded, e) < 0) {
+			buf_release(&decoded);
+			return 400;
+		}
+		data = decoded.data;
+		len = decoded.len;
+	}
+	ret = webhook_check_hex(sig, what, data, len, secrets, nsecrets, e);
+	buf_release(&decoded);
+	return ret;
+}
+
+/* --- parsing ------------------------------------------------------------ */
+
+/* Header values and payload strings we keep must be printable ASCII (for
+ * ids) and bounded. */
+static int webhook_printable(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++)
+		if (n >= max || (unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return n > 0;
+}
+
+/* Copies a UTF-8 string, cut at max bytes on a character boundary. */
+static char *webhook_strdup_max(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	return xstrndup(s, n);
+}
+
+static const char *webhook_jstr(json_t *obj, const char *key)
+{
+	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static void webhook_setstr(char **dst, const char *s, size_t max)
+{
+	if (!s || !*s || *dst)
+		return;
+	*dst = webhook_strdup_max(s, max);
+}
+
+static int webhook_is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (webhook_hexval((unsigned char)s[i]) < 0)
+			return 0;
+	return s[n] == '\0';
+}
+
+/* A 40-hex object id, lowercased into out. */
+static int webhook_sha(const char *s, const char *what, char out[41], struct err *e)
+{
+	size_t i, n;
+
+	if (!s)
+		return err_set(e, "payload has no '%s'", what);
+	n = strlen(s);
+	if (n == SHA256_HEX_LEN && webhook_is_hex(s, n))
+		return err_set(e, "'%s' is a SHA-256 object id; only SHA-1 repositories are supported", what);
+	if (n != SHA_HEX_LEN || !webhook_is_hex(s, n))
+		return err_set(e, "'%s' is not a 40-digit hex object id", what);
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)s[i]);
+	out[n] = '\0';
+	return 0;
+}
+
+static int webhook_ref_ok(const char *ref)
+{
+	const char *p;
+
+	if (strncmp(ref, "refs/", 5) != 0 || strlen(ref) > REF_MAX || !ref[5])
+		return 0;
+	for (p = ref; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '~' || *p == '^' ||
+		    *p == ':' || *p == '?' || *p == '*' || *p == '[' || *p == '\\')
+			return 0;
+	return strstr(ref, "..") == NULL && strstr(ref, "//") == NULL &&
+	       ref[strlen(ref) - 1] != '/' && strstr(ref, "@{") == NULL;
+}
+
+static void webhook_ignore(struct webhook_event *ev, const char *reason)
+{
+	ev->action = WEBHOOK_IGNORE;
+	free(ev->ignored);
+	ev->ignored = xstrdup(reason);
+}
+
+/* The commit among commits[] whose id is sha, else the last one. */
+static json_t *webhook_find_commit(json_t *commits, const char *sha)
+{
+	size_t i, n = json_is_array(commits) ? json_array_size(commits) : 0;
+	json_t *c;
+
+	for (i = 0; i < n; i++) {
+		const char *id = webhook_jstr(json_array_get(commits, i), "id");
+
+		if (id && strcasecmp(id, sha) == 0)
+			return json_array_get(commits, i);
+	}
+	c = n ? json_array_get(commits, n - 1) : NULL;
+	return json_is_object(c) ? c : NULL;
+}
+
+static void webhook_commit_info(struct webhook_event *ev, json_t *commit)
+{
+	json_t *author = json_is_object(commit) ? json_object_get(commit, "author") : NULL;
+
+	webhook_setstr(&ev->message, webhook_jstr(commit, "message"), WEBHOOK_MESSAGE_MAX);
+	webhook_setstr(&ev->author, webhook_jstr(author, "name"), WEBHOOK_FIELD_MAX);
+}
+
+static const char *webhook_delivery_header(const struct webhook_request *r, enum provider p)
+{
+	const char *d = NULL;
+
+	switch (p) {
+	case PROVIDER_GITHUB:
+		d = webhook_header(r, "X-GitHub-Delivery");
+		break;
+	case PROVIDER_GITLAB:
+		/* Idempotency-Key stays the same when GitLab retries a delivery;
+		 * X-Gitlab-Event-UUID is what older GitLab versions send. */
+		d = webhook_header(r, "Idempotency-Key");
+		if (!d)
+			d = webhook_header(r, "X-Gitlab-Event-UUID");
+		break;
+	case PROVIDER_GITEA:
+		d = webhook_header(r, "X-Gitea-Delivery");
+		if (!d)
+			d = webhook_header(r, "X-Forgejo-Delivery");
+		if (!d)
+			d = webhook_header(r, "X-Gogs-Delivery");
+		break;
+	case PROVIDER_GENERIC:
+		d = webhook_header(r, "X-Request-Id");
+		break;
+	}
+	return d;
+}
+
+static const char *webhook_event_header(const struct webhook_request *r, enum provider p)
+{
+	const char *v = NULL;
+
+	switch (p) {
+	case PROVIDER_GITHUB:
+		v = webhook_header(r, "X-GitHub-Event");
+		break;
+	case PROVIDER_GITLAB:
+		v = webhook_header(r, "X-Gitlab-Event");
+		break;
+	case PROVIDER_GITEA:
+		v = webhook_header(r, "X-Gitea-Event");
+		if (!v)
+			v = webhook_header(r, "X-Forgejo-Event");
+		if (!v)
+			v = webhook_header(r, "X-Gogs-Event");
+		break;
+	case PROVIDER_GENERIC:
+		v = "push";
+		break;
+	}
+	return v;
+}
+
+/* The fields every push payload shares: ref, before, after. */
+static int webhook_ref_shas(json_t *root, struct webhook_event *ev, struct err *e)
+{
+	const char *ref = webhook_jstr(root, "ref");
+	const char *before = webhook_jstr(root, "before");
+
+	if (!ref)
+		return err_set(e, "payload has no 'ref'");
+	if (!webhook_ref_ok(ref))
+		return err_set(e, "'ref' is not a valid full ref name (refs/...)");
+	ev->ref = xstrdup(ref);
+	if (before && webhook_sha(before, "before", ev->before, e) < 0)
+		return -1;
+	return webhook_sha(webhook_jstr(root, "after"), "after", ev->after, e);
+}
+
+static void webhook_repo_name(json_t *repo, struct webhook_event *ev)
+{
+	json_t *owner = json_is_object(repo) ? json_object_get(repo, "owner") : NULL;
+	const char *login = webhook_jstr(owner, "login");
+	const char *name = webhook_jstr(repo, "name");
+
+	webhook_setstr(&ev->repo_full_name, webhook_jstr(repo, "full_name"), WEBHOOK_FIELD_MAX);
+	/* GitHub's legacy payloads have no full_name, only owner.name */
+	if (!login)
+		login = webhook_jstr(owner, "name");
+	if (!ev->repo_full_name && login && name && *login && *name &&
+	    strlen(login) + strlen(name) < WEBHOOK_FIELD_MAX)
+		ev->repo_full_name = xasprintf("%s/%s", login, name);
+	webhook_setstr(&ev->clone_url, webhook_jstr(repo, "clone_url"), WEBHOOK_FIELD_MAX);
+}
+
+static int webhook_parse_github(json_t *root, struct webhook_event *ev, struct err *e)
+{
+	json_t *repo = json_object_get(root, "repository");
+	json_t *head = json_object_get(root, "head_commit");
+
+	if (strcmp(ev->event, "ping") == 0) {
+		webhook_ignore(ev, "ping");
+		return 0;
+	}
+	if (strcmp(ev->event, "push") != 0)
+		return 1;
+	if (webhook_ref_shas(root, ev, e) < 0)
+		return -1;
+	webhook_repo_name(repo, ev);
+	if (json_is_true(json_object_get(root, "deleted")))
+		return 2;
+	if (json_is_object(head))
+		webhook_commit_info(ev, head);
+	else
+		webhook_commit_info(ev, webhook_find_commit(json_object_get(root, "commits"), ev->after));
+	return 0;
+}
+
+static int webhook_parse_gitlab(json_t *root, struct webhook_event *ev, struct err *e)
+{
+	json_t *project = json_object_get(root, "project");
+	json_t *repository = json_object_get(root, "repository");
+	json_t *pid = json_object_get(root, "project_id");
+	const char *kind = webhook_jstr(root, "object_kind");
+	const char *checkout = webhook_jstr(root, "checkout_sha");
+
+	if (strcmp(ev->event, "Push Hook") != 0 && strcmp(ev->event, "Tag Push Hook") != 0 &&
+	    strcmp(ev->event, "System Hook") != 0)
+		return 1;
+	if (!kind || (strcmp(kind, "push") != 0 && strcmp(kind, "tag_push") != 0))
+		return 1;
+	if (webhook_ref_shas(root, ev, e) < 0)
+		return -1;
+	/* checkout_sha is the commit an annotated tag points to; after is the tag */
+	if (checkout && webhook_sha(checkout, "checkout_sha", ev->after, e) < 0)
+		return -1;
+	webhook_setstr(&ev->repo_full_name, webhook_jstr(project, "path_with_namespace"), WEBHOOK_FIELD_MAX);
+	if (!json_is_integer(pid) && json_is_object(project))
+		pid = json_object_get(project, "id");
+	if (json_is_integer(pid) && json_integer_value(pid) >= 0)
+		ev->project_id = xasprintf("%lld", (long long)json_integer_value(pid));
+	webhook_setstr(&ev->clone_url, webhook_jstr(project, "git_http_url"), WEBHOOK_FIELD_MAX);
+	webhook_setstr(&ev->clone_url, webhook_jstr(repository, "git_http_url"), WEBHOOK_FIELD_MAX);
+	webhook_commit_info(ev, webhook_find_commit(json_object_get(root, "commits"), ev->after));
+	return 0;
+}
+
+static int webhook_parse_gitea(json_t *root, struct webhook_event *ev, struct err *e)
+{
+	json_t *head = json_object_get(root, "head_commit");
+
+	if (strcmp(ev->event, "push") != 0)
+		return 1;
+	if (webhook_ref_shas(root, ev, e) < 0)
+		return -1;
+	webhook_repo_name(json_object_get(root, "repository"), ev);
+	if (json_is_object(head))
+		webhook_commit_info(ev, head);
+	else
+		webhook_commit_info(ev, webhook_find_commit(json_object_get(root, "commits"), ev->after));
+	return 0;
+}
+
+static int webhook_parse_generic(json_t *root, struct webhook_event *ev, struct err *e)
+{
+	if (webhook_ref_shas(root, ev, e) < 0)
+		return -1;
+	webhook_setstr(&ev->message, webhook_jstr(root, "message"), WEBHOOK_MESSAGE_MAX);
+	webhook_setstr(&ev->author, webhook_jstr(root, "author"), WEBHOOK_FIELD_MAX);
+	return 0;
+}
+
+int webhook_parse(const struct webhook_request *r, enum provider p,
+		  struct webhook_event *ev, struct err *e)
+{
+	struct buf form = BUF_INIT(r->body_len);
+	const char *data = r->body, *delivery, *event;
+	size_t len = r->body_len;
+	json_error_t jerr;
+	json_t *root = NULL;
+	int ret = -1, rc = 0;
+
+	webhook_event_release(ev);
+	ev->provider = p;
+	ev->action = WEBHOOK_IGNORE;
+
+	delivery = webhook_delivery_header(r, p);
+	if (delivery) {
+		if (!webhook_printable(delivery, DELIVERY_ID_MAX)) {
+			err_set(e, "malformed delivery id header: up to %d printable characters", DELIVERY_ID_MAX);
+			goto out;
+		}
+		ev->delivery = xstrdup(delivery);
+	}
+	event = webhook_event_header(r, p);
+	if (!event || !*event || strlen(event) > WEBHOOK_EVENT_NAME_MAX) {
+		err_set(e, "missing or malformed event header");
+		goto out;
+	}
+	for (const char *c = event; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) {
+			err_set(e, "malformed event header");
+			goto out;
+		}
+	ev->event = xstrdup(event);
+
+	if (webhook_is_form(r)) {
+		if (webhook_form_payload(r->body, r->body_len, &form, e) < 0)
+			goto out;
+		data = form.data;
+		len = form.len;
+	}
+	root = json_loadb(data, len, 0, &jerr);
+	if (!root) {
+		err_set(e, "malformed JSON body: %s (line %d)", jerr.text, jerr.line);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		err_set(e, "JSON body is not an object");
+		goto out;
+	}
+	switch (p) {
+	case PROVIDER_GITHUB:
+		rc = webhook_parse_github(root, ev, e);
+		break;
+	case PROVIDER_GITLAB:
+		rc = webhook_parse_gitlab(root, ev, e);
+		break;
+	case PROVIDER_GITEA:
+		rc = webhook_parse_gitea(root, ev, e);
+		break;
+	case PROVIDER_GENERIC:
+		rc = webhook_parse_generic(root, ev, e);
+		break;
+	}
+	if (rc < 0)
+		goto out;
+	if (rc == 1) {
+		char *why = xasprintf("not a push event: %s", ev->event);
+
+		webhook_ignore(ev, why);
+		free(why);
+	} else if (rc == 2 || (ev->ref && strcmp(ev->after, zero_sha) == 0)) {
+		webhook_ignore(ev, "ref deleted");
+	} else if (!ev->ignored) {
+		ev->action = WEBHOOK_BUILD;
+	}
+	ret = 0;
+out:
+	json_decref(root);
+	buf_release(&form);
+	return ret;
+}
+
+// Globs are fnmatch(3) patterns without FNM_PATHNAME: '*' and '?' match '/'
+// too, so "release/*" matches release/1.2 and release/1.2/hotfix, and "*"
+// matches every name; [...] classes work as in the shell. Branch globs see the
+// name without refs/heads/, tag globs the name without refs/tags/. Other refs
+// (notes, pull requests) never match.
+void webhook_match(const struct repo_conf *repo, struct webhook_event *ev)
+{
+	const struct strv *globs;
+	const char *name;
+	size_t i;
+
+	if (ev->action != WEBHOOK_BUILD || !ev->ref)
+		return;
+	if (strncmp(ev->ref, "refs/heads/", 11) == 0) {
+		name = ev->ref + 11;
+		globs = &repo->branches;
+		if (globs->n == 0)
+			return;
+	} else if (strncmp(ev->ref, "refs/tags/", 10) == 0) {
+		name = ev->ref + 10;
+		globs = &repo->tags;
+	} else {
+		webhook_ignore(ev, "ref not matched");
+		return;
+	}
+	for (i = 0; i < globs->n; i++)
+		if (fnmatch(globs->items[i], name, 0) == 0)
+			return;
+	webhook_ignore(ev, "ref not matched");
+}
+
+void webhook_event_release(struct webhook_event *ev)
+{
+	free(ev->ignored);
+	free(ev->event);
+	free(ev->delivery);
+	free(ev->ref);
+	free(ev->repo_full_name);
+	free(ev->project_id);
+	free(ev->clone_url);
+	free(ev->message);
+	free(ev->author);
+	*ev = (struct webhook_event)WEBHOOK_EVENT_INIT;
+}
