@@ -69,6 +69,16 @@
 #define ENGINE_CONNECT_TIMEOUT	10		/* seconds */
 #define KILL_GRACE_SECONDS	10
 
+/* s2i builds (s2i.c, s2iparse.c, build_cmd.c) */
+#define UID_MAX_VALUE		4294967294ul	/* largest uid --allowed-uids accepts */
+#define S2I_ENV_FILE_MAX	(1024 * 1024)	/* .s2i/environment and -E files */
+#define S2I_SCRIPT_MAX		(4 * 1024 * 1024)	/* one script from file:// or http(s):// */
+#define S2I_PASSWD_MAX		(1024 * 1024)	/* /etc/passwd, /etc/group read from an image */
+#define S2I_LABELS_MAX		(256 * 1024)	/* all labels of the output image, keys + values */
+#define S2I_HTTP_TIMEOUT	60		/* seconds: a script download, a callback POST */
+#define S2I_DEFAULT_DESTINATION	"/tmp"
+#define S2I_CALLBACK_BODY_MAX	(1024 * 1024)
+
 /* commit statuses */
 #define STATUS_DESCRIPTION_MAX	140
 #define STATUS_RETRY_MIN	2		/* seconds, doubled each attempt */

@@ -1,0 +1,147 @@
+/* s2i: one Source-to-Image build through the Docker Engine API (SPEC §4), compatible
+ * with openshift/source-to-image builder images; `s2i-agent build` and the daemon's workers call it. */
+#ifndef S2I_S2I_H
+#define S2I_S2I_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * Use (the CLI; the pipeline does the same from a per-build child process):
+ *	struct s2i_opts o;
+ *	struct s2i_result r;
+ *	s2i_opts_init(&o);
+ *	o.source = "."; o.builder = "python:3.12"; o.tag = "app:latest"; ...
+ *	rc = s2i_build(&o, log_line, NULL, &cancel_flag, &r, &e);
+ *	... s2i_opts_release(&o); s2i_result_release(&r);
+ * s2i_build returns 0 when an image was built (r.image_id set), else -1 with
+ * r.outcome telling failed (a build script exited non-zero or timed out) from
+ * errored (agent, git, engine, registry) or canceled, and the reason in e (also
+ * copied to r.reason). Every container it created is removed before it returns,
+ * whatever happened.
+ */
+
+/* s2i's pull policies (-p, --incremental-pull-policy, --runtime-pull-policy). */
+enum s2i_pull_policy {
+	S2I_PULL_IF_NOT_PRESENT = 0,
+	S2I_PULL_ALWAYS,
+	S2I_PULL_NEVER,
+};
+
+/* Every `s2i build` flag of SPEC §5 (same meaning as in s2i), plus what a daemon needs.
+ * Strings are owned (s2i_opts_release frees them); NULL = unset. */
+struct s2i_opts {
+	char *source;			/* SOURCE: directory, work tree, bare repo or git URL */
+	char *builder;			/* BUILDER image */
+	char *tag;			/* [TAG]: output image name; NULL: untagged */
+	char *ref;			/* -r/--ref: branch, tag, refname or sha */
+	char *sha;			/* daemon: the exact commit to build (gitsrc_resolve) */
+	char *context_dir;		/* --context-dir */
+	struct strv env;		/* -e/--env NAME=VALUE, repeatable, after -E */
+	char *environment_file;		/* -E/--environment-file: NAME=VALUE lines */
+	char *scripts_url;		/* -s/--scripts-url: image://, file://, http(s):// */
+	int incremental;		/* --incremental */
+	int rm;				/* --rm: accepted; containers are always removed */
+	enum s2i_pull_policy pull_policy;		/* -p/--pull-policy, default if-not-present */
+	enum s2i_pull_policy incremental_pull_policy;	/* default if-not-present */
+	enum s2i_pull_policy runtime_pull_policy;	/* default if-not-present */
+	char *runtime_image;		/* --runtime-image */
+	struct strv runtime_artifacts;	/* -a/--runtime-artifact SRC:DST (SRC absolute, DST relative) */
+	char *assemble_user;		/* --assemble-user */
+	char *assemble_runtime_user;	/* --assemble-runtime-user */
+	char *allowed_uids;		/* -u/--allowed-uids: "1-", "1000-2000,3000" */
+	struct strv inject;		/* -i/--inject SRC:DST (host path : path in the image) */
+	char *application_name;		/* -n/--application-name: io.k8s.display-name */
+	char *description;		/* --description: io.k8s.description */
+	struct strv exclude;		/* --exclude: POSIX extended regexes; empty: s2i's default (.git) */
+	int ignore_submodules;		/* --ignore-submodules */
+	char *destination;		/* -d/--destination: overrides io.openshift.s2i.destination */
+	char *callback_url;		/* --callback-url: POST {"success":bool,"labels":{...}} */
+	char *network;			/* --network: NetworkMode of every container; NULL: engine default */
+	struct strv cap_drop;		/* --cap-drop (comma lists are split by the CLI) */
+	struct strv volumes;		/* -v/--volume SRC:DST[:opts] (Binds) */
+	struct strv add_hosts;		/* --add-host host:ip (ExtraHosts) */
+	char *engine_url;		/* -U/--url; NULL: $DOCKER_HOST, else unix:///var/run/docker.sock */
+	char *engine_tls_ca;		/* TLS to a tcp:// engine (daemon config tls_*) */
+	char *engine_tls_cert;
+	char *engine_tls_key;
+	int push;			/* --push: push TAG after the build */
+	int quiet;			/* -q/--quiet: no script output through the log callback */
+	/* daemon/CLI extras */
+	char *build_id;			/* value of the io.s2i-agent.build container label; NULL: random */
+	char *registry_auth_file;	/* docker config.json for pulls and pushes; NULL: none */
+	long timeout;			/* seconds for the whole build; 0: none */
+	char *mirror_dir;		/* gitsrc mirror of a URL source; NULL: temporary */
+	char *git_token_file;		/* gitsrc credentials for URL sources */
+	char *ssh_key_file;
+	char *known_hosts_file;
+	char *source_location;		/* label source-location instead of the URL/path given */
+	char *commit_ref;		/* label commit.ref instead of the one gitsrc derives */
+};
+
+void s2i_opts_init(struct s2i_opts *o);
+void s2i_opts_release(struct s2i_opts *o);
+
+/* "always" | "never" | "if-not-present" */
+int s2i_pull_policy_parse(const char *s, enum s2i_pull_policy *ret, struct err *e);
+const char *s2i_pull_policy_name(enum s2i_pull_policy p);
+
+enum s2i_outcome {
+	S2I_SUCCEEDED = 0,
+	S2I_FAILED,	/* assemble (or assemble-runtime) exited non-zero, or the build timed out */
+	S2I_ERRORED,	/* the agent, git, the engine or the registry failed */
+	S2I_CANCELED,	/* *cancel was raised */
+};
+
+#define S2I_IMAGE_ID_MAX	80	/* "sha256:" + 64 hex */
+#define S2I_SHA_MAX		48
+
+struct s2i_result {
+	enum s2i_outcome outcome;
+	char image_id[S2I_IMAGE_ID_MAX];	/* "sha256:..." when succeeded */
+	char *image;			/* the tag given (NULL when untagged) */
+	char commit[S2I_SHA_MAX];	/* the commit built, "" for a plain directory */
+	int exit_status;		/* the failing script's exit code; -1 if none ran or none failed */
+	char reason[ERR_MSG_MAX];	/* why it did not succeed; "" on success */
+	char *push_digest;		/* "sha256:..." of the pushed manifest, when pushed and known */
+	int pushed;			/* 1 when --push succeeded */
+	int incremental;		/* 1 when artifacts of the previous image were restored */
+};
+
+void s2i_result_release(struct s2i_result *r);
+
+/* Where a log line comes from. */
+enum s2i_log_kind {
+	S2I_LOG_STEP,		/* the agent's own step lines ("pulling image 'x'") */
+	S2I_LOG_WARN,		/* warnings (e.g. incremental fallback) */
+	S2I_LOG_STDOUT,		/* a build script's stdout */
+	S2I_LOG_STDERR,		/* a build script's stderr */
+};
+
+/* One line, without its newline (len excludes it; line is NUL terminated). Lines
+ * longer than LOG_LINE_MAX are delivered in pieces. Called on the caller's thread as
+ * output arrives. */
+typedef void (*s2i_log_fn)(void *arg, enum s2i_log_kind kind, const char *line, size_t len);
+
+/* Runs the build. log may be NULL. cancel may be NULL; when *cancel becomes non-zero
+ * (a SIGINT/SIGTERM handler's flag) the engine call in progress aborts, the
+ * containers are killed and removed, and -1 is returned with S2I_CANCELED. r is
+ * always filled (release it). */
+int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
+	      const volatile sig_atomic_t *cancel, struct s2i_result *r, struct err *e);
+
+struct engine;
+
+/* Removes containers left over by builds (label io.s2i-agent.build with a non-empty
+ * value; images an agent built carry the label with an empty value, since a commit
+ * keeps the container's labels, so containers run from those images are left alone).
+ * *ret_n (may be NULL): containers removed. */
+int s2i_cleanup_containers(struct engine *eng, size_t *ret_n, struct err *e);
+
+/* The container label every build container carries. */
+#define S2I_BUILD_LABEL		"io.s2i-agent.build"
+
+#endif

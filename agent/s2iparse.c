@@ -1,0 +1,350 @@
+/* s2iparse: environment files, uid ranges, image metadata, passwd lookups and SRC:DST
+ * mappings, as s2i understands them. Pure functions over memory. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "limits.h"
+#include "s2iparse.h"
+
+static const char *skip_blank(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p;
+}
+
+void s2iparse_env(const char *data, size_t len, struct strv *out)
+{
+	const char *p = data, *end = data + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end, *eq, *q;
+
+		q = skip_blank(p, le);
+		while (le > q && (le[-1] == ' ' || le[-1] == '\t' || le[-1] == '\r'))
+			le--;
+		p = nl ? nl + 1 : end;
+		if (q == le || *q == '#')
+			continue;
+		eq = memchr(q, '=', (size_t)(le - q));
+		if (!eq || eq == q)
+			continue;
+		strv_push_nodup(out, xstrndup(q, (size_t)(le - q)));
+	}
+}
+
+int s2iparse_env_check(const char *kv, struct err *e)
+{
+	const char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv)
+		return err_set(e, "'%s': expected NAME=VALUE", kv);
+	return 0;
+}
+
+static int parse_ulong(const char *s, const char *end, unsigned long *ret)
+{
+	unsigned long v = 0;
+
+	if (s == end)
+		return -1;
+	for (; s < end; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		if (v > (UID_MAX_VALUE - (unsigned long)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+int s2iparse_uids(const char *spec, struct s2iparse_uidrange **ret, size_t *ret_n, struct err *e)
+{
+	struct s2iparse_uidrange *r = NULL;
+	size_t n = 0;
+	const char *p = spec;
+
+	if (!*spec)
+		return err_set(e, "empty uid range list");
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		const char *end = comma ? comma : p + strlen(p);
+		const char *dash = memchr(p, '-', (size_t)(end - p));
+		struct s2iparse_uidrange one;
+
+		if (!dash) {
+			if (parse_ulong(p, end, &one.from) < 0)
+				goto bad;
+			one.to = one.from;
+		} else {
+			one.from = 0;
+			one.to = UID_MAX_VALUE;
+			if (dash > p && parse_ulong(p, dash, &one.from) < 0)
+				goto bad;
+			if (dash + 1 < end && parse_ulong(dash + 1, end, &one.to) < 0)
+				goto bad;
+			if (dash == p && dash + 1 == end)
+				goto bad;
+			if (one.from > one.to)
+				goto bad;
+		}
+		r = xrealloc(r, (n + 1) * sizeof(*r));
+		r[n++] = one;
+		p = comma ? comma + 1 : end;
+		if (comma && !*p)
+			goto bad;
+		continue;
+bad:
+		free(r);
+		return err_set(e, "invalid uid range '%.*s' in '%s' (expected N, N-M, N- or -M)",
+			       (int)(end - p), p, spec);
+	}
+	*ret = r;
+	*ret_n = n;
+	return 0;
+}
+
+int s2iparse_user_allowed(const struct s2iparse_uidrange *r, size_t n, const char *user,
+			  const char *what, struct err *e)
+{
+	const char *colon = strchr(user, ':');
+	const char *end = colon ? colon : user + strlen(user);
+	unsigned long uid;
+	size_t i;
+
+	if (end == user)
+		uid = 0;	/* no USER: root */
+	else if (parse_ulong(user, end, &uid) < 0)
+		return err_set(e, "%s '%s' is not a numeric uid, which --allowed-uids requires", what, user);
+	for (i = 0; i < n; i++)
+		if (uid >= r[i].from && uid <= r[i].to)
+			return 0;
+	return err_set(e, "%s '%s' (uid %lu) is not in the allowed uid ranges", what,
+		       end == user ? "root" : user, uid);
+}
+
+int s2iparse_metadata_labels(const char *json, size_t len, struct strv *out, struct err *e)
+{
+	json_error_t jerr;
+	json_t *root, *labels, *item, *v;
+	const char *k;
+	size_t i;
+	int rc = -1;
+
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return err_set(e, "image_metadata.json: line %d: %s", jerr.line, jerr.text);
+	if (!json_is_object(root)) {
+		err_set(e, "image_metadata.json: not a JSON object");
+		goto out;
+	}
+	labels = json_object_get(root, "labels");
+	if (!labels) {
+		rc = 0;
+		goto out;
+	}
+	if (!json_is_array(labels)) {
+		err_set(e, "image_metadata.json: \"labels\" is not an array");
+		goto out;
+	}
+	json_array_foreach(labels, i, item) {
+		if (!json_is_object(item)) {
+			err_set(e, "image_metadata.json: labels[%zu] is not an object", i);
+			goto out;
+		}
+		json_object_foreach(item, k, v) {
+			if (!json_is_string(v)) {
+				err_set(e, "image_metadata.json: label '%s' is not a string", k);
+				goto out;
+			}
+			if (!*k || strchr(k, '=')) {
+				err_set(e, "image_metadata.json: invalid label name '%s'", k);
+				goto out;
+			}
+			strv_pushf(out, "%s=%s", k, json_string_value(v));
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int s2iparse_mapping(const char *s, char **ret_src, char **ret_dst, struct err *e)
+{
+	const char *colon = strrchr(s, ':');
+
+	if (!colon || colon == s || !colon[1])
+		return err_set(e, "'%s': expected SRC:DST", s);
+	*ret_src = xstrndup(s, (size_t)(colon - s));
+	*ret_dst = xstrdup(colon + 1);
+	return 0;
+}
+
+int s2iparse_input_files(const char *label, struct strv *out, struct err *e)
+{
+	const char *p = label;
+
+	while (*p) {
+		const char *semi = strchr(p, ';');
+		size_t n = semi ? (size_t)(semi - p) : strlen(p);
+		char *one = xstrndup(p, n), *src, *dst;
+
+		if (s2iparse_mapping(one, &src, &dst, e) < 0) {
+			free(one);
+			return err_prefix(e, "label io.openshift.s2i.assemble-input-files: ");
+		}
+		free(src);
+		free(dst);
+		strv_push_nodup(out, one);
+		p = semi ? semi + 1 : p + n;
+	}
+	return 0;
+}
+
+int s2iparse_runtime_artifact_check(const char *src, const char *dst, struct err *e)
+{
+	if (src[0] != '/')
+		return err_set(e, "invalid runtime artifact mapping '%s:%s': source must be an absolute path",
+			       src, dst);
+	if (dst[0] == '/')
+		return err_set(e, "invalid runtime artifact mapping '%s:%s': destination must be a relative path",
+			       src, dst);
+	if (!strncmp(dst, "..", 2))
+		return err_set(e, "invalid runtime artifact mapping '%s:%s': destination cannot start with '..'",
+			       src, dst);
+	return 0;
+}
+
+/* Finds the line of a passwd/group file whose field 0 (by name) or field 2 (by id)
+ * matches; fills fields[] with pointers into a copy the caller frees. */
+static char *db_find(const char *db, const char *name, int by_id, char **fields, int nfields)
+{
+	const char *p = db;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		char *line = nl ? xstrndup(p, (size_t)(nl - p)) : xstrdup(p);
+		char *s = line;
+		int i;
+
+		for (i = 0; i < nfields; i++) {
+			fields[i] = s;
+			s = s ? strchr(s, ':') : NULL;
+			if (s)
+				*s++ = '\0';
+		}
+		if (fields[0] && fields[2] && !strcmp(by_id ? fields[2] : fields[0], name))
+			return line;
+		free(line);
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+static int is_number(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+int s2iparse_user_ids(const char *user, const char *passwd, const char *group, long *ret_uid,
+		      long *ret_gid, struct err *e)
+{
+	char *u = xstrdup(user), *g = strchr(u, ':'), *fields[7], *line;
+	long uid = 0, gid = 0;
+	int rc = -1;
+
+	if (g)
+		*g++ = '\0';
+	if (!*u) {
+		uid = 0;
+	} else if (is_number(u)) {
+		uid = strtol(u, NULL, 10);
+		gid = 0;
+		if (passwd && (line = db_find(passwd, u, 1, fields, 7))) {
+			if (fields[3] && is_number(fields[3]))
+				gid = strtol(fields[3], NULL, 10);
+			free(line);
+		}
+	} else {
+		if (!passwd || !(line = db_find(passwd, u, 0, fields, 7))) {
+			err_set(e, "user '%s' not found in the image's /etc/passwd", u);
+			goto out;
+		}
+		if (!fields[3] || !is_number(fields[2]) || !is_number(fields[3])) {
+			free(line);
+			err_set(e, "user '%s': malformed /etc/passwd entry", u);
+			goto out;
+		}
+		uid = strtol(fields[2], NULL, 10);
+		gid = strtol(fields[3], NULL, 10);
+		free(line);
+	}
+	if (g && *g) {
+		if (is_number(g)) {
+			gid = strtol(g, NULL, 10);
+		} else {
+			if (!group || !(line = db_find(group, g, 0, fields, 4))) {
+				err_set(e, "group '%s' not found in the image's /etc/group", g);
+				goto out;
+			}
+			if (!fields[2] || !is_number(fields[2])) {
+				free(line);
+				err_set(e, "group '%s': malformed /etc/group entry", g);
+				goto out;
+			}
+			gid = strtol(fields[2], NULL, 10);
+			free(line);
+		}
+	}
+	*ret_uid = uid;
+	*ret_gid = gid;
+	rc = 0;
+out:
+	free(u);
+	return rc;
+}
+
+int s2iparse_scripts_url(const char *url, enum s2iparse_url_kind *ret_kind, char **ret_where,
+			 struct err *e)
+{
+	size_t n;
+
+	if (!strncmp(url, "image://", 8) || !strncmp(url, "file://", 7)) {
+		const char *p = url + (url[0] == 'i' ? 8 : 7);
+
+		if (p[0] != '/')
+			return err_set(e, "scripts URL '%s': the path must be absolute", url);
+		*ret_kind = url[0] == 'i' ? S2IPARSE_URL_IMAGE : S2IPARSE_URL_FILE;
+		n = strlen(p);
+		while (n > 1 && p[n - 1] == '/')
+			n--;
+		*ret_where = xstrndup(p, n);
+		return 0;
+	}
+	if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8)) {
+		*ret_kind = S2IPARSE_URL_HTTP;
+		n = strlen(url);
+		while (n > 0 && url[n - 1] == '/')
+			n--;
+		*ret_where = xstrndup(url, n);
+		return 0;
+	}
+	if (url[0] == '/') {
+		*ret_kind = S2IPARSE_URL_FILE;
+		*ret_where = xstrdup(url);
+		return 0;
+	}
+	return err_set(e, "scripts URL '%s': expected image://, file://, http:// or https://", url);
+}
