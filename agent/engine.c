@@ -56,6 +56,7 @@ int engine_archive_get(struct engine *eng, const char *id, const char *p, engine
 int engine_container_logs(struct engine *eng, const char *id, int f, engine_output_fn fn, void *a, struct err *e) { (void)eng; (void)id; (void)f; (void)fn; (void)a; return NI(e); }
 int engine_archive_open(struct engine *eng, const char *id, const char *p, struct engine_stream **r, struct err *e) { (void)eng; (void)id; (void)p; (void)r; return NI(e); }
 int engine_logs_open(struct engine *eng, const char *id, int f, engine_output_fn fn, void *a, struct engine_stream **r, struct err *e) { (void)eng; (void)id; (void)f; (void)fn; (void)a; (void)r; return NI(e); }
+int engine_attach_open(struct engine *eng, const char *id, engine_output_fn fn, void *a, struct engine_stream **r, struct err *e) { (void)eng; (void)id; (void)fn; (void)a; (void)r; return NI(e); }
 ssize_t engine_stream_read(void *s, void *b, size_t l, struct err *e) { (void)s; (void)b; (void)l; return NI(e); }
 void engine_stream_free(struct engine_stream *s) { (void)s; }
 int engine_commit(struct engine *eng, const struct engine_commit *c, char **r, struct err *e) { (void)eng; (void)c; (void)r; return NI(e); }

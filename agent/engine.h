@@ -223,6 +223,15 @@ int engine_archive_open(struct engine *eng, const char *id, const char *path, st
  * (stderr) go to other_fn (may be NULL: dropped). */
 int engine_logs_open(struct engine *eng, const char *id, int follow, engine_output_fn other_fn, void *arg,
 		     struct engine_stream **ret, struct err *e);
+/* POST /containers/{id}/attach?stream=1&stdout=1&stderr=1 on a created (not yet
+ * started) container; returns once the engine has answered, so an
+ * engine_container_start that follows loses nothing. stdout is what
+ * engine_stream_read returns, byte exact (logs go through the log driver, which
+ * mangles binary data: json-file turns invalid UTF-8 into U+FFFD); stderr goes to
+ * other_fn (may be NULL). The stream ends (read returns 0) when the container
+ * stops. s2i needs it for save-artifacts, whose stdout is a tar. */
+int engine_attach_open(struct engine *eng, const char *id, engine_output_fn other_fn, void *arg,
+		       struct engine_stream **ret, struct err *e);
 /* Has the engine_read_fn shape: pass (engine_stream_read, stream). At the end
  * returns 0, or -1 if the transfer failed (HTTP error, truncated, canceled). */
 ssize_t engine_stream_read(void *stream, void *buf, size_t len, struct err *e);
