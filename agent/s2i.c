@@ -239,6 +239,11 @@ static int s2i_on_progress(void *arg, const char *line, struct err *e)
 	return 0;
 }
 
+static int s2i_canceled(const struct s2i_ctx *c)
+{
+	return c->cancel && *c->cancel;
+}
+
 /* Classifies an engine failure: canceled, timed out (a failed build), else errored. */
 static void s2i_engine_outcome(struct s2i_ctx *c)
 {
@@ -323,12 +328,13 @@ static size_t s2i_http_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+struct s2i_ctx;
+static int s2i_canceled(const struct s2i_ctx *c);
+
 static int s2i_http_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c2, curl_off_t d)
 {
-	const volatile sig_atomic_t *cancel = arg;
-
 	(void)a; (void)b; (void)c2; (void)d;
-	return cancel && *cancel;
+	return s2i_canceled(arg);
 }
 
 /* GET url into out. Returns 0 (200), 1 (404/410), -1 otherwise. */
@@ -354,7 +360,7 @@ static int s2i_http_get(struct s2i_ctx *c, const char *url, size_t max, struct b
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &h);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, s2i_http_progress);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)c->cancel);
+	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 	if (h.too_big)
