@@ -207,6 +207,21 @@ const char *forge_state(enum status_kind kind, const char *st)
 	return NULL;
 }
 
+/* Is w one of the states the forge's API takes? */
+static int forge_word(enum status_kind kind, const char *w)
+{
+	static const char *const hub[] = { "pending", "success", "failure", "error", NULL };
+	static const char *const tea[] = { "pending", "success", "failure", "error", "warning", NULL };
+	static const char *const lab[] = { "pending", "running", "success", "failed", "canceled", NULL };
+	const char *const *set = kind == STATUS_GITHUB ? hub : kind == STATUS_GITEA ? tea :
+				 kind == STATUS_GITLAB ? lab : NULL;
+
+	for (; w && set && *set; set++)
+		if (!strcmp(w, *set))
+			return 1;
+	return 0;
+}
+
 static const char *kind_name(enum status_kind k)
 {
 	switch (k) {
@@ -315,7 +330,7 @@ static int token_ok(const char *t)
 
 static char *default_description(const struct forge_build *b)
 {
-	return xasprintf("build #%ld %s", b->id, b->state);
+	return xasprintf("build #%lld %s", b->id, b->state);
 }
 
 static char *short_ref(const char *ref)
@@ -381,6 +396,8 @@ int forge_request_build(const struct repo_conf *rc, const struct forge_build *b,
 		goto out;
 	}
 	st = forge_state(rc->status, b->state);
+	if (!st && forge_word(rc->status, b->state))
+		st = b->state;
 	if (!st) {
 		err_set(e, "repo '%s': unknown build state '%s'", name, b->state ? b->state : "");
 		goto out;
@@ -442,7 +459,7 @@ int forge_request_build(const struct repo_conf *rc, const struct forge_build *b,
 	}
 	if (public_url && *public_url) {
 		pub = strip_trailing_slashes(xstrdup(public_url));
-		target = xasprintf("%s/builds/%ld", pub, b->id);
+		target = xasprintf("%s/builds/%lld", pub, b->id);
 	}
 	ctx = rc->status_context && *rc->status_context ? rc->status_context : STATUS_DEFAULT_CONTEXT;
 

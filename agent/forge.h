@@ -12,10 +12,11 @@
 
 /* What a status post is about. Strings are borrowed for the call. */
 struct forge_build {
-	long id;
+	long long id;
 	const char *sha;		/* 40 (or 64) lowercase hex */
 	const char *ref;		/* full ref, may be NULL (GitLab gets its short name) */
-	const char *state;		/* SPEC §3: queued running succeeded failed errored canceled */
+	const char *state;		/* SPEC §3: queued running succeeded failed errored canceled
+					 * (a word of the forge's own, e.g. "pending", passes as is) */
 	const char *description;	/* NULL: a default per state; cut to STATUS_DESCRIPTION_MAX characters */
 };
 

@@ -1,0 +1,390 @@
+#!/usr/bin/env python3
+"""forge_double: a stand-in for the commit status APIs of GitHub, GitLab and Gitea.
+
+It answers POSTs of commit statuses as those forges document them (201 with a
+body shaped like theirs, 401 without the right token, 422/400 with the forge's
+validation errors), answers 5xx, 429 + Retry-After, rate limits or hangs when
+told to, and records every request as a JSON line so tests can assert the
+exact sequence, headers and bodies.
+
+Usage: forge_double.py --port-file FILE --log FILE [--port N] [--token T] [--hang-max S]
+  Binds 127.0.0.1 (port 0: any free port) and writes the port to --port-file.
+
+Routes (API base = http://127.0.0.1:PORT, plus the prefix):
+  GitHub  POST            /repos/{owner}/{repo}/statuses/{sha}   (also under /api/v3)
+  Gitea   POST     /api/v1/repos/{owner}/{repo}/statuses/{sha}
+  GitLab  POST     /api/v4/projects/{id or url-encoded path}/statuses/{sha}
+
+Control (never recorded):
+  POST /_control  JSON object, keys applied in this order:
+    "reset": true          forget queued answers and GitLab status states
+    "token": "T"           the token accepted from now on
+    "fail": [ITEM, ...]    answers for the next status posts, one each, in order;
+                           ITEM is a status code (500, 429, 503, ...), "hang", or
+                           {"code": N, "retry_after": "2" | 2, "headers": {...},
+                            "body": {...}, "ratelimit_reset": SECONDS}
+                           (ratelimit_reset: x-ratelimit-remaining 0 and a reset
+                           that many seconds ahead, as GitHub's 403/429)
+    "retry_after": V       Retry-After for queued 429/503 items that set none
+    "hang": true           queue one hang: no answer until the client goes away
+                           (or --hang-max seconds)
+  GET /_requests  the recorded requests as a JSON array
+  GET /_control   {"queued": [...], "token": "..."}
+
+Log line (one per status post): {"seq", "time", "method", "path", "provider",
+  "repo", "sha", "headers" (lower-case names), "body" (parsed JSON or null),
+  "raw", "answer": {"code", "headers", "body"} or {"hang": true}}
+"""
+import argparse
+import json
+import os
+import re
+import select
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+GITHUB_DOC = "https://docs.github.com/rest/commits/statuses#create-a-commit-status"
+GITHUB_STATES = ("error", "failure", "pending", "success")
+GITEA_STATES = ("pending", "success", "error", "failure", "warning", "skipped")
+GITLAB_STATES = ("pending", "running", "success", "failed", "canceled", "skipped")
+GITLAB_EVENTS = {"pending": "enqueue", "running": "run", "success": "succeed",
+                 "failed": "drop", "canceled": "cancel", "skipped": "skip"}
+GITLAB_ALLOWED = {  # from -> states a new post may move to (finished: a new status)
+    "pending": ("running", "success", "failed", "canceled", "skipped"),
+    "running": ("success", "failed", "canceled"),
+}
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+ROUTES = [
+    ("gitea", re.compile(r"^/api/v1/repos/([^/]+)/([^/]+)/statuses/([^/?]+)$")),
+    ("gitlab", re.compile(r"^/api/v4/projects/([^/]+)/statuses/([^/?]+)$")),
+    ("github", re.compile(r"^(?:/api/v3)?/repos/([^/]+)/([^/]+)/statuses/([^/?]+)$")),
+]
+
+
+class State:
+    def __init__(self, log_path, token, hang_max):
+        self.lock = threading.Lock()
+        self.log_path = log_path
+        self.token = token
+        self.hang_max = hang_max
+        self.queue = []
+        self.records = []
+        self.seq = 0
+        self.gitlab = {}
+        self.next_id = 1000
+
+    def record(self, entry):
+        with self.lock:
+            self.seq += 1
+            entry["seq"] = self.seq
+            self.records.append(entry)
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry, sort_keys=True) + "\n")
+                f.flush()
+
+    def pop(self):
+        with self.lock:
+            return self.queue.pop(0) if self.queue else None
+
+    def new_id(self):
+        with self.lock:
+            self.next_id += 1
+            return self.next_id
+
+
+def now_iso():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "forge-double/1"
+
+    def log_message(self, fmt, *args):  # quiet: the JSON log is the record
+        pass
+
+    # ---- plumbing ----
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send(self, code, body, headers=None):
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(code)
+        hdrs = {"Content-Type": "application/json; charset=utf-8"}
+        hdrs.update(headers or {})
+        for k, v in hdrs.items():
+            self.send_header(k, str(v))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return {"code": code, "headers": {k: str(v) for k, v in hdrs.items()}, "body": body}
+
+    def hang(self):
+        """Keeps the connection open without answering until the client leaves."""
+        deadline = time.time() + self.server.state.hang_max
+        sock = self.connection
+        while time.time() < deadline:
+            r, _, _ = select.select([sock], [], [], 0.2)
+            if r:
+                try:
+                    if not sock.recv(1, 0x2):  # MSG_PEEK: b"" means closed
+                        break
+                except OSError:
+                    break
+        self.close_connection = True
+
+    # ---- control ----
+    def do_GET(self):
+        st = self.server.state
+        if self.path == "/_requests":
+            with st.lock:
+                self.send(200, list(st.records))
+            return
+        if self.path == "/_control":
+            with st.lock:
+                self.send(200, {"queued": list(st.queue), "token": st.token})
+            return
+        self.send(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+
+    def control(self, raw):
+        st = self.server.state
+        try:
+            c = json.loads(raw or b"{}")
+            assert isinstance(c, dict)
+        except Exception:
+            self.send(400, {"error": "control body must be a JSON object"})
+            return
+        with st.lock:
+            if c.get("reset"):
+                st.queue.clear()
+                st.gitlab.clear()
+            if "token" in c:
+                st.token = c["token"]
+            ra = c.get("retry_after")
+            for item in c.get("fail", []):
+                if item == "hang":
+                    item = {"hang": True}
+                elif isinstance(item, int):
+                    item = {"code": item}
+                item = dict(item)
+                if ra is not None and item.get("code") in (429, 503) and "retry_after" not in item:
+                    item["retry_after"] = ra
+                st.queue.append(item)
+            if c.get("hang"):
+                st.queue.append({"hang": True})
+            n = len(st.queue)
+        self.send(200, {"ok": True, "queued": n})
+
+    # ---- status posts ----
+    def do_POST(self):
+        raw = self.read_body()
+        if self.path == "/_control":
+            self.control(raw)
+            return
+        st = self.server.state
+        for provider, rx in ROUTES:
+            m = rx.match(self.path)
+            if m:
+                break
+        else:
+            self.send(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+            return
+        if provider == "gitlab":
+            repo, sha = urllib.parse.unquote(m.group(1)), m.group(2)
+        else:
+            repo, sha = m.group(1) + "/" + m.group(2), m.group(3)
+        try:
+            body = json.loads(raw) if raw else None
+        except Exception:
+            body = None
+        entry = {
+            "time": time.time(), "method": "POST", "path": self.path, "provider": provider,
+            "repo": repo, "sha": sha,
+            "headers": {k.lower(): v for k, v in self.headers.items()},
+            "body": body, "raw": raw.decode("utf-8", "replace"),
+        }
+        item = st.pop()
+        if item and item.get("hang"):
+            entry["answer"] = {"hang": True}
+            st.record(entry)
+            self.hang()
+            return
+        if item:
+            entry["answer"] = self.scripted(item)
+        else:
+            entry["answer"] = getattr(self, provider)(repo, sha, raw, body)
+        st.record(entry)
+
+    def scripted(self, item):
+        code = int(item.get("code", 500))
+        headers = dict(item.get("headers") or {})
+        if "retry_after" in item:
+            headers["Retry-After"] = str(item["retry_after"])
+        if "ratelimit_reset" in item:
+            headers.update({"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
+                            "x-ratelimit-used": "5000",
+                            "x-ratelimit-reset": str(int(time.time()) + int(item["ratelimit_reset"]))})
+        body = item.get("body")
+        if body is None:
+            body = {
+                429: {"message": "You have exceeded a secondary rate limit and have been temporarily blocked from content creation. Please retry your request again later.",
+                      "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
+                403: {"message": "API rate limit exceeded for user ID 1.",
+                      "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
+                503: {"message": "Service Unavailable"},
+            }.get(code, {"message": "Server Error"})
+        return self.send(code, body, headers)
+
+    def token_from(self, schemes):
+        auth = self.headers.get("Authorization") or ""
+        parts = auth.split(None, 1)
+        if len(parts) == 2 and parts[0].lower() in schemes:
+            return parts[1].strip()
+        return None
+
+    # GitHub: https://docs.github.com/rest/commits/statuses#create-a-commit-status
+    def github(self, repo, sha, raw, body):
+        st = self.server.state
+        rl = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4999",
+              "x-ratelimit-reset": str(int(time.time()) + 3600), "x-ratelimit-resource": "core"}
+        tok = self.token_from(("bearer", "token"))
+        if tok is None:
+            return self.send(401, {"message": "Requires authentication",
+                                   "documentation_url": GITHUB_DOC, "status": "401"})
+        if tok != st.token:
+            return self.send(401, {"message": "Bad credentials",
+                                   "documentation_url": "https://docs.github.com/rest", "status": "401"})
+        if not isinstance(body, dict):
+            return self.send(400, {"message": "Problems parsing JSON",
+                                   "documentation_url": GITHUB_DOC, "status": "400"}, rl)
+        if "state" not in body:
+            return self.send(422, {"message": "Invalid request.\n\n\"state\" wasn't supplied.",
+                                   "documentation_url": GITHUB_DOC, "status": "422"}, rl)
+        errors = []
+        if body.get("state") not in GITHUB_STATES:
+            errors.append(("state", "state is not included in the list"))
+        desc = body.get("description")
+        if isinstance(desc, str) and len(desc) > 140:
+            errors.append(("description", "description is too long (maximum is 140 characters)"))
+        tu = body.get("target_url")
+        if tu is not None and not re.match(r"^https?://", str(tu)):
+            errors.append(("target_url", "target_url must use http(s) scheme"))
+        if errors:
+            return self.send(422, {"message": "Validation Failed",
+                                   "errors": [{"resource": "Status", "code": "custom", "field": f,
+                                               "message": m} for f, m in errors],
+                                   "documentation_url": GITHUB_DOC, "status": "422"}, rl)
+        if not SHA_RE.match(sha):
+            return self.send(422, {"message": "No commit found for SHA: " + sha,
+                                   "documentation_url": GITHUB_DOC, "status": "422"}, rl)
+        sid = st.new_id()
+        host = self.headers.get("Host", "127.0.0.1")
+        url = "http://%s/repos/%s/statuses/%s" % (host, repo, sha)
+        ts = now_iso()
+        out = {
+            "url": url, "avatar_url": "https://avatars.githubusercontent.com/u/1?v=4",
+            "id": sid, "node_id": "SC_kwDOdouble%d" % sid, "state": body["state"],
+            "description": desc, "target_url": tu,
+            "context": body.get("context", "default"), "created_at": ts, "updated_at": ts,
+            "creator": {"login": "s2i-agent-bot", "id": 1, "type": "User", "site_admin": False},
+        }
+        rl["Location"] = url
+        return self.send(201, out, rl)
+
+    # GitLab: POST /projects/:id/statuses/:sha (docs: commits API, "Set the pipeline status of a commit")
+    def gitlab(self, repo, sha, raw, body):
+        st = self.server.state
+        tok = self.headers.get("PRIVATE-TOKEN")
+        if tok is None:
+            tok = self.token_from(("bearer",))
+        if tok != st.token:
+            return self.send(401, {"message": "401 Unauthorized"})
+        if not isinstance(body, dict):
+            return self.send(400, {"error": "body is not a JSON object"})
+        state = body.get("state")
+        if state is None:
+            return self.send(400, {"error": "state is missing"})
+        if state not in GITLAB_STATES:
+            return self.send(400, {"error": "state does not have a valid value"})
+        if not SHA_RE.match(sha):
+            return self.send(404, {"message": "404 Commit Not Found"})
+        name = body.get("name") or body.get("context") or "default"
+        key = (repo, sha, name, body.get("ref"))
+        with st.lock:
+            prev = st.gitlab.get(key)
+            if prev in GITLAB_ALLOWED and state not in GITLAB_ALLOWED[prev]:
+                ev = GITLAB_EVENTS[state]
+                msg = ("Cannot transition status via :%s from :%s (Reason(s): Status cannot "
+                       "transition via \"%s\")" % (ev, prev, ev))
+                bad = True
+            else:
+                st.gitlab[key] = state
+                bad = False
+        if bad:
+            return self.send(400, {"message": msg})
+        ts = now_iso()
+        fin = state in ("success", "failed", "canceled", "skipped")
+        out = {
+            "id": st.new_id(), "sha": sha, "ref": body.get("ref"), "status": state, "name": name,
+            "target_url": body.get("target_url"), "description": body.get("description"),
+            "created_at": ts, "started_at": ts if state != "pending" else None,
+            "finished_at": ts if fin else None, "allow_failure": False, "coverage": None,
+            "pipeline_id": 1,
+            "author": {"id": 1, "username": "s2i-agent-bot", "name": "s2i-agent", "state": "active"},
+        }
+        return self.send(201, out)
+
+    # Gitea/Forgejo: POST /repos/{owner}/{repo}/statuses/{sha}
+    def gitea(self, repo, sha, raw, body):
+        st = self.server.state
+        tok = self.token_from(("token", "bearer"))
+        if tok != st.token:
+            return self.send(401, {"message": "Only signed in user is allowed to call APIs.",
+                                   "url": "http://%s/api/swagger" % self.headers.get("Host", "")})
+        if not isinstance(body, dict):
+            return self.send(422, [{"fieldNames": [], "classification": "DeserializationError",
+                                    "message": "body is not a JSON object"}])
+        if body.get("state") not in GITEA_STATES:
+            return self.send(422, {"message": "invalid state %r" % body.get("state"), "url": ""})
+        if not SHA_RE.match(sha):
+            return self.send(404, {"message": "object does not exist", "url": ""})
+        ts = now_iso()
+        host = self.headers.get("Host", "127.0.0.1")
+        out = {
+            "id": st.new_id(), "status": body["state"], "target_url": body.get("target_url", ""),
+            "description": body.get("description", ""),
+            "url": "http://%s/api/v1/repos/%s/statuses/%s" % (host, repo, sha),
+            "context": body.get("context", "default"),
+            "creator": {"id": 1, "login": "s2i-agent-bot"}, "created_at": ts, "updated_at": ts,
+        }
+        return self.send(201, out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--token", default="test-token")
+    ap.add_argument("--hang-max", type=float, default=60.0)
+    a = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    srv.daemon_threads = True
+    srv.state = State(a.log, a.token, a.hang_max)
+    open(a.log, "a").close()
+    tmp = a.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, a.port_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
