@@ -1,12 +1,223 @@
-/* serve: placeholder until its issue lands; prints that the command is missing.
- * Replaced wholesale by the module's real implementation. */
+/* serve: `s2i-agent serve`, the daemon: configuration, store, HTTP server and
+ * the signals of its life cycle (SIGTERM drains, SIGHUP reloads), told to systemd. */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
 
 #include "cmds.h"
+#include "config.h"
+#include "http.h"
+#include "limits.h"
+#include "log.h"
+#include "sdnotify.h"
+#include "store.h"
+
+struct serve {
+	struct event_base *sv_base;
+	const char *sv_path;
+	struct config *sv_cfg;
+	struct store *sv_store;
+	struct http *sv_http;
+	struct event *sv_sigterm, *sv_sigint, *sv_sighup;
+	struct event *sv_drain;
+	time_t sv_deadline;
+	int sv_stopping;
+};
+
+static void serve_notify(const char *state)
+{
+	struct err e = ERR_INIT;
+
+	if (sdnotify(state, &e) < 0)
+		log_warn("cannot notify systemd: %s", e.msg);
+}
+
+static void serve_log_errors(const struct strv *errors)
+{
+	size_t i;
+
+	for (i = 0; i < errors->n; i++)
+		log_error("%s", errors->items[i]);
+}
+
+/* Drain: done once every received request is answered and written, or at the deadline. */
+static void serve_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct timeval tv = { 0, 20 * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (!http_inflight(sv->sv_http) || time(NULL) >= sv->sv_deadline) {
+		if (http_inflight(sv->sv_http))
+			log_warn("stopping with %u requests unanswered", http_inflight(sv->sv_http));
+		event_base_loopexit(sv->sv_base, NULL);
+		return;
+	}
+	evtimer_add(sv->sv_drain, &tv);
+}
+
+static void serve_stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+
+	(void)what;
+	if (sv->sv_stopping)
+		return;
+	sv->sv_stopping = 1;
+	log_info("%s: stopping", sig == SIGINT ? "interrupt" : "terminate");
+	serve_notify("STOPPING=1");
+	http_stop(sv->sv_http);
+	sv->sv_deadline = time(NULL) + HTTP_DRAIN_SECONDS;
+	serve_drain_cb(-1, 0, sv);
+}
+
+static void serve_reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *sv = arg;
+	struct strv errors = STRV_INIT;
+	struct config *c = NULL, *old = sv->sv_cfg;
+	struct err e = ERR_INIT;
+
+	(void)sig;
+	(void)what;
+	if (sv->sv_stopping)
+		return;
+	if (sdnotify_reloading(&e) < 0)
+		log_warn("cannot notify systemd: %s", e.msg);
+	if (config_load(sv->sv_path, &c, &errors) < 0) {
+		serve_log_errors(&errors);
+		log_error("reload: '%s' is invalid, keeping the running configuration",
+			  sv->sv_path);
+		strv_clear(&errors);
+		serve_notify("READY=1");
+		return;
+	}
+	if (strcmp(c->listen_host, old->listen_host) || c->listen_port != old->listen_port)
+		log_warn("reload: 'listen' changed; it takes effect at the next start");
+	if (strcmp(c->state_dir, old->state_dir))
+		log_warn("reload: 'state_dir' changed; it takes effect at the next start");
+	http_set_config(sv->sv_http, c);
+	sv->sv_cfg = c;
+	config_free(old);
+	log_info("reload: configuration '%s' loaded (%zu repositories)", sv->sv_path, c->nrepos);
+	serve_notify("READY=1");
+}
+
+static int serve_args(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-c")) {
+			if (++i == argc) {
+				fputs("s2i-agent serve: -c needs a file\n", stderr);
+				return -1;
+			}
+			continue;
+		}
+		if (!strncmp(argv[i], "--config=", 9) || (!strncmp(argv[i], "-c", 2) && argv[i][2]))
+			continue;
+		fprintf(stderr, "s2i-agent serve: unexpected argument '%s'\n"
+			"usage: s2i-agent serve [-c FILE]\n", argv[i]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Builds a crash left `running`: the pipeline reruns or closes them; until it
+ * is there they are only reported. */
+static void serve_report_running(struct serve *sv)
+{
+	long long counts[BUILD_NSTATES];
+
+	if (store_count_states(sv->sv_store, counts, NULL) == 0 && counts[BUILD_RUNNING])
+		log_warn("%lld builds were left running by the previous run",
+			 counts[BUILD_RUNNING]);
+}
+
+static void serve_release(struct serve *sv)
+{
+	http_free(sv->sv_http);
+	if (sv->sv_sigterm)
+		event_free(sv->sv_sigterm);
+	if (sv->sv_sigint)
+		event_free(sv->sv_sigint);
+	if (sv->sv_sighup)
+		event_free(sv->sv_sighup);
+	if (sv->sv_drain)
+		event_free(sv->sv_drain);
+	store_free(sv->sv_store);
+	config_free(sv->sv_cfg);
+	if (sv->sv_base)
+		event_base_free(sv->sv_base);
+}
 
 int cmd_serve(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "s2i-agent %s: not implemented yet\n", argv[0]);
-	return 2;
+	struct serve sv = { 0 };
+	struct strv errors = STRV_INIT;
+	struct err e = ERR_INIT;
+	long long depth = 0;
+	int rc = 1;
+
+	if (serve_args(argc, argv) < 0)
+		return 2;
+	sv.sv_path = cmds_config_arg(argc, argv);
+	if (config_load(sv.sv_path, &sv.sv_cfg, &errors) < 0) {
+		serve_log_errors(&errors);
+		strv_clear(&errors);
+		return 1;
+	}
+	/* a client that hangs up must not kill the daemon */
+	signal(SIGPIPE, SIG_IGN);
+	if (store_open(sv.sv_cfg->state_dir, &sv.sv_store, &e) < 0) {
+		log_error("%s", e.msg);
+		goto out;
+	}
+	sv.sv_base = event_base_new();
+	if (!sv.sv_base) {
+		log_error("cannot create the event loop");
+		goto out;
+	}
+	sv.sv_http = http_new(sv.sv_base, sv.sv_store, sv.sv_cfg);
+	if (!sv.sv_http) {
+		log_error("cannot create the HTTP server");
+		goto out;
+	}
+	http_set_queue_max(sv.sv_http, QUEUE_MAX);
+	sv.sv_sigterm = evsignal_new(sv.sv_base, SIGTERM, serve_stop_cb, &sv);
+	sv.sv_sigint = evsignal_new(sv.sv_base, SIGINT, serve_stop_cb, &sv);
+	sv.sv_sighup = evsignal_new(sv.sv_base, SIGHUP, serve_reload_cb, &sv);
+	sv.sv_drain = evtimer_new(sv.sv_base, serve_drain_cb, &sv);
+	if (!sv.sv_sigterm || !sv.sv_sigint || !sv.sv_sighup || !sv.sv_drain ||
+	    evsignal_add(sv.sv_sigterm, NULL) || evsignal_add(sv.sv_sigint, NULL) ||
+	    evsignal_add(sv.sv_sighup, NULL)) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	if (http_listen(sv.sv_http, sv.sv_cfg->listen_host, sv.sv_cfg->listen_port, &e) < 0) {
+		log_error("%s", e.msg);
+		goto out;
+	}
+	serve_report_running(&sv);
+	store_queue_depth(sv.sv_store, &depth, NULL);
+	log_info("listening on %s%s%s:%d, %zu repositories, %lld builds queued, database '%s'",
+		 strchr(sv.sv_cfg->listen_host, ':') ? "[" : "", sv.sv_cfg->listen_host,
+		 strchr(sv.sv_cfg->listen_host, ':') ? "]" : "", sv.sv_cfg->listen_port,
+		 sv.sv_cfg->nrepos, depth, store_path(sv.sv_store));
+	serve_notify("READY=1");
+	if (event_base_dispatch(sv.sv_base) < 0) {
+		log_error("event loop failed");
+		goto out;
+	}
+	log_info("stopped");
+	rc = 0;
+out:
+	serve_release(&sv);
+	return rc;
 }

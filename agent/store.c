@@ -377,6 +377,26 @@ static void store_row_build(sqlite3_stmt *st, struct build *b)
 	b->log_path = store_col_text(st, 21);
 }
 
+int store_find_delivery(struct store *s, const char *repo, const char *provider,
+			const char *delivery, long long *ret_id, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_FIND_DELIVERY);
+	int rc;
+
+	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, delivery, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret_id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return store_fail(s, e, "cannot look a delivery up");
+}
+
 int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e)
 {
 	sqlite3_stmt *st;
@@ -384,20 +404,14 @@ int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct
 
 	*ret_dup = 0;
 	if (b->delivery) {
-		st = store_stmt(s, ST_FIND_DELIVERY);
-		sqlite3_bind_text(st, 1, b->repo, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, b->provider, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, b->delivery, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			*ret_dup = sqlite3_column_int64(st, 0);
-			sqlite3_reset(st);
+		rc = store_find_delivery(s, b->repo, b->provider, b->delivery, ret_dup, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
 			b->id = 0;
 			return 0;
 		}
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return store_fail(s, e, "cannot look a delivery up");
+		*ret_dup = 0;
 	}
 	if (!b->created)
 		b->created = store_now_ms();

@@ -73,6 +73,10 @@ void store_rollback(struct store *s);
  * build when that delivery was already seen; -1 on error. */
 int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e);
 
+/* The build a delivery queued: 0 with *ret_id, 1 when unseen, -1 on error. */
+int store_find_delivery(struct store *s, const char *repo, const char *provider,
+			const char *delivery, long long *ret_id, struct err *e);
+
 /* 0 with *ret filled, 1 when there is no such build, -1 on error. */
 int store_get_build(struct store *s, long long id, struct build *ret, struct err *e);
 
