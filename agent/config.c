@@ -203,6 +203,7 @@ enum cfg_type {
 	K_DURATION,
 	K_SIZE,
 	K_WORKERS,
+	K_COUNT,	/* positive integer (long), up to CONFIG_COUNT_MAX */
 	K_LISTEN,
 	K_ENGINE,
 	K_TOKEN,	/* file holding one secret, read into off2 */
@@ -251,6 +252,7 @@ static const struct cfg_key cfg_keys[] = {
 	A(workers, K_WORKERS),
 	A(build_timeout, K_DURATION),
 	A(max_body, K_SIZE),
+	A(queue_max, K_COUNT),
 	A(registry_auth_file, K_PRIVATE),
 	AT(admin_token_file, K_TOKEN, admin_token),
 
@@ -726,6 +728,19 @@ static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char 
 			return;
 		}
 		*FIELD(base, k->off, int) = n;
+		return;
+	}
+	case K_COUNT: {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno || end == v || *end || n < 1 || n > CONFIG_COUNT_MAX) {
+			why = "expected a positive whole number";
+			break;
+		}
+		*FIELD(base, k->off, long) = n;
 		return;
 	}
 	case K_LISTEN: {
@@ -1304,6 +1319,7 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	c->workers = CONFIG_DEFAULT_WORKERS;
 	c->build_timeout = CONFIG_DEFAULT_TIMEOUT;
 	c->max_body = CONFIG_DEFAULT_MAX_BODY;
+	c->queue_max = QUEUE_MAX;
 
 	memset(&st, 0, sizeof(st));
 	st.path = path;
@@ -1380,6 +1396,7 @@ static void cfg_free_fields(void *base, enum cfg_sect sect)
 		case K_DURATION:
 		case K_SIZE:
 		case K_WORKERS:
+		case K_COUNT:
 		case K_LISTEN:
 		case K_STATUS:
 		case K_SECRETS:

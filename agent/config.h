@@ -72,6 +72,7 @@ struct config {
 	int workers;
 	long build_timeout;		/* seconds */
 	size_t max_body;		/* bytes */
+	long queue_max;			/* queued builds before webhooks get 503 */
 	char *registry_auth_file;
 	char *admin_token_file;
 	char *admin_token;		/* read from admin_token_file; NULL: admin disabled */

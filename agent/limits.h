@@ -24,6 +24,7 @@
 #define SECRET_FILE_MAX		4096		/* bytes read from a secret file */
 #define SECRETS_PER_REPO	2		/* current + previous, for rotation */
 #define REPO_NAME_MAX		100
+#define CONFIG_COUNT_MAX	1000000000L	/* whole-number keys (queue_max) */
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of agent.conf */
 #define CONFIG_LINE_MAX		4096		/* bytes of one line of agent.conf */
 #define CONFIG_VALUE_MAX	2048		/* bytes of one value */

@@ -102,6 +102,7 @@ static void serve_reload_cb(evutil_socket_t sig, short what, void *arg)
 	if (strcmp(c->state_dir, old->state_dir))
 		log_warn("reload: 'state_dir' changed; it takes effect at the next start");
 	http_set_config(sv->sv_http, c);
+	http_set_queue_max(sv->sv_http, c->queue_max);
 	sv->sv_cfg = c;
 	config_free(old);
 	log_info("reload: configuration '%s' loaded (%zu repositories)", sv->sv_path, c->nrepos);
@@ -189,7 +190,7 @@ int cmd_serve(int argc, char **argv)
 		log_error("cannot create the HTTP server");
 		goto out;
 	}
-	http_set_queue_max(sv.sv_http, QUEUE_MAX);
+	http_set_queue_max(sv.sv_http, sv.sv_cfg->queue_max);
 	sv.sv_sigterm = evsignal_new(sv.sv_base, SIGTERM, serve_stop_cb, &sv);
 	sv.sv_sigint = evsignal_new(sv.sv_base, SIGINT, serve_stop_cb, &sv);
 	sv.sv_sighup = evsignal_new(sv.sv_base, SIGHUP, serve_reload_cb, &sv);
