@@ -101,4 +101,19 @@
 #define DASH_FOLLOW_RETRY_MS	2000		/* build page: wait before following again */
 #define DASH_ACCEPT_MAX		4096		/* longer Accept headers get JSON */
 
+/* gitsrc, knownhosts, srctar */
+#define KNOWNHOSTS_LINE_MAX	16384		/* longer known_hosts lines are an error */
+#define GITSRC_SUBMODULES_MAX	256		/* submodules per build, all levels */
+#define GITSRC_SUBMODULE_DEPTH	8		/* nesting levels of submodules */
+#define GITSRC_GITMODULES_MAX	(1024 * 1024)	/* .gitmodules blob */
+#define GITSRC_TOKEN_MAX	4096		/* git_token_file */
+#define GITSRC_PATH_MAX		4096		/* one path inside a source tree */
+#define GITSRC_AUTH_TRIES	2		/* credential callbacks per connection */
+#define GITSRC_MWINDOW_SIZE	(4u * 1024 * 1024)	/* pack window: bounds RSS while streaming */
+#define GITSRC_MWINDOW_LIMIT	(32u * 1024 * 1024)	/* pack bytes mapped at once */
+#define GITSRC_CACHE_MAX	(16u * 1024 * 1024)	/* libgit2 object cache */
+#define GITSRC_CHUNK		(64 * 1024)	/* streaming reads */
+#define SRCTAR_DEPTH_MAX	256		/* directory nesting on disk */
+#define SRCTAR_DIR_ENTRIES_MAX	1000000		/* names in one directory on disk */
+
 #endif
