@@ -1169,20 +1169,23 @@ static char *cfg_reader(char *str, int num, void *stream)
 /* "https://host[:port]/..." -> "https://host[:port]" + suffix, or NULL */
 static char *cfg_api_from_url(const char *url, const char *suffix)
 {
-	const char *host, *end;
+	const char *scheme, *host, *end, *at;
 
 	if (strncmp(url, "https://", 8) == 0)
-		host = url + 8;
+		scheme = "https://";
 	else if (strncmp(url, "http://", 7) == 0)
-		host = url + 7;
+		scheme = "http://";
 	else
 		return NULL;
+	host = url + strlen(scheme);
 	end = host + strcspn(host, "/?#");
-	if (memchr(host, '@', (size_t)(end - host)))
-		host = (const char *)memchr(host, '@', (size_t)(end - host)) + 1;
+	/* drop a user name (https://oauth2@host/...) */
+	at = memchr(host, '@', (size_t)(end - host));
+	if (at)
+		host = at + 1;
 	if (end == host)
 		return NULL;
-	return xasprintf("%.*s%.*s%s", (int)(host - url), url, (int)(end - host), host, suffix);
+	return xasprintf("%s%.*s%s", scheme, (int)(end - host), host, suffix);
 }
 
 static int cfg_key_index(const char *name, enum cfg_sect sect)
