@@ -72,3 +72,53 @@ bench: all
 
 clean:
 	rm -rf build s2i-agent
+
+# --- install / uninstall -------------------------------------------------------
+# PREFIX=/usr/local (default) or /usr: systemd reads units, sysusers.d and tmpfiles.d
+# from $(PREFIX)/lib/... for both. For another PREFIX set UNITDIR, SYSUSERSDIR and
+# TMPFILESDIR to directories systemd searches (e.g. /etc/systemd/system).
+# The configuration goes to $(SYSCONFDIR)/s2i-agent and is never overwritten or removed;
+# the state (/var/lib/s2i-agent) is never touched.
+SYSCONFDIR  ?= /etc
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MANDIR      ?= $(PREFIX)/share/man
+HOOKSDIR    ?= $(PREFIX)/share/s2i-agent/hooks
+HOOKS        = $(wildcard hooks/*)
+
+install:
+	$(MAKE) SANITIZE=0 all
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(HOOKSDIR)
+	install -m 0755 build/rel/s2i-agent $(DESTDIR)$(BINDIR)/s2i-agent
+	sed 's|/usr/local/bin/s2i-agent|$(BINDIR)/s2i-agent|g' systemd/s2i-agent.service \
+		>$(DESTDIR)$(UNITDIR)/s2i-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/s2i-agent.service
+	install -m 0644 systemd/s2i-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/s2i-agent.conf
+	install -m 0644 systemd/s2i-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/s2i-agent.conf
+	install -m 0644 conf/man/s2i-agent.8 $(DESTDIR)$(MANDIR)/man8/s2i-agent.8
+	install -m 0644 conf/man/s2i-agent.conf.5 $(DESTDIR)$(MANDIR)/man5/s2i-agent.conf.5
+	$(if $(HOOKS),install -m 0755 $(HOOKS) $(DESTDIR)$(HOOKSDIR)/)
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/s2i-agent
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/s2i-agent/agent.conf ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/s2i-agent/agent.conf"; \
+	else \
+		install -m 0640 conf/agent.conf $(DESTDIR)$(SYSCONFDIR)/s2i-agent/agent.conf; \
+	fi
+	@# Into the running system: create the user, fix the modes, let systemd see the unit.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		command -v systemd-sysusers >/dev/null && systemd-sysusers $(SYSUSERSDIR)/s2i-agent.conf; \
+		command -v systemd-tmpfiles >/dev/null && systemd-tmpfiles --create $(TMPFILESDIR)/s2i-agent.conf; \
+		[ -d /run/systemd/system ] && systemctl daemon-reload; \
+		echo "edit $(SYSCONFDIR)/s2i-agent/agent.conf, then: systemctl enable --now s2i-agent"; \
+	fi; true
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/s2i-agent $(DESTDIR)$(UNITDIR)/s2i-agent.service \
+		$(DESTDIR)$(SYSUSERSDIR)/s2i-agent.conf $(DESTDIR)$(TMPFILESDIR)/s2i-agent.conf \
+		$(DESTDIR)$(MANDIR)/man8/s2i-agent.8 $(DESTDIR)$(MANDIR)/man5/s2i-agent.conf.5
+	rm -rf $(DESTDIR)$(HOOKSDIR)
+	rmdir $(DESTDIR)$(PREFIX)/share/s2i-agent 2>/dev/null || true
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/s2i-agent and /var/lib/s2i-agent (configuration and state)"
