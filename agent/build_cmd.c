@@ -412,6 +412,9 @@ int cmd_build(int argc, char **argv)
 		goto out;
 	}
 	o.registry_auth_file = build_docker_config();
+	/* the label value of this build's containers; tests and wrappers pick their own */
+	if (getenv("S2I_AGENT_BUILD_ID") && *getenv("S2I_AGENT_BUILD_ID"))
+		o.build_id = xstrdup(getenv("S2I_AGENT_BUILD_ID"));
 	bl.quiet = o.quiet;
 
 	memset(&sa, 0, sizeof(sa));

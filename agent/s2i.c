@@ -136,6 +136,7 @@ struct s2i_ctx {
 	struct s2i_script scripts[SC_N];
 	struct strv meta_labels;	/* from image_metadata.json */
 	struct strv injected;		/* files to truncate: absolute paths in the container */
+	struct strv mappings;		/* runtime artifacts SRC:DST */
 	struct s2i_lines out_lines, err_lines;
 	int quiet_scripts;
 	int timed_out;
@@ -569,8 +570,11 @@ static int s2i_container_file(struct s2i_ctx *c, const char *id, const char *pat
 		return engine_status(c->eng) == 404 ? 1 : -1;
 	rc = tarx_read_file(engine_stream_read, st, base, max, out, &found, e);
 	engine_stream_free(st);
+	/* the answer's status arrives with the first read */
+	if (rc < 0 && engine_status(c->eng) == 404)
+		return 1;
 	if (rc < 0)
-		return err_prefix(e, "cannot read '%s' from the container: ", path);
+		return -1;
 	return found ? 0 : 1;
 }
 
@@ -956,10 +960,6 @@ static int s2i_truncate_injected(struct s2i_ctx *c, const char *id, struct err *
 
 /* ---- incremental ---- */
 
-struct s2i_pipe_arg {
-	struct s2i_ctx *c;
-};
-
 /* Runs save-artifacts in the previous image and streams its stdout (a tar) through the
  * defensive filter into <dest>/artifacts of the builder container. 0: restored; -1: the
  * caller falls back to a clean build (after a cancel it stops). */
@@ -1175,10 +1175,6 @@ out:
 
 /* ---- runtime image ---- */
 
-struct s2i_artifact_copy {
-	struct s2i_ctx *c;
-};
-
 /* Copies every runtime artifact out of the builder container into the runtime
  * container's WORKDIR/DST: archive download → tarx filter → archive upload, streamed. */
 static int s2i_copy_artifacts(struct s2i_ctx *c, const char *from, const char *to, const char *workdir,
@@ -1243,24 +1239,10 @@ static int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct e
 	const char *workdir = c->runtime.workdir && *c->runtime.workdir ? c->runtime.workdir : "/";
 	const char *ruser = o->assemble_runtime_user && *o->assemble_runtime_user ?
 			    o->assemble_runtime_user : c->runtime.user;
-	struct strv mappings = STRV_INIT;
 	char *id = NULL, *cmd = NULL, *run = NULL;
 	long uid = 0, gid = 0;
 	int code = 0, rc = -1, has_assemble_runtime = c->scripts[SC_ASSEMBLE_RUNTIME].found;
 
-	if (o->runtime_artifacts.n) {
-		strv_copy(&mappings, &o->runtime_artifacts);
-	} else {
-		const char *label = engine_image_label(&c->runtime, "io.openshift.s2i.assemble-input-files");
-
-		if (!label || !*label) {
-			err_set(e, "no runtime artifacts to copy were specified (--runtime-artifact or label "
-				"io.openshift.s2i.assemble-input-files of '%s')", o->runtime_image);
-			goto out;
-		}
-		if (s2iparse_input_files(label, &mappings, e) < 0)
-			goto out;
-	}
 	s2i_step(c, S2I_LOG_STEP, "--> runtime image '%s' (%.19s), WORKDIR %s", o->runtime_image,
 		 c->runtime.id, workdir);
 	cmd = has_assemble_runtime ? s2i_script_path(c, SC_ASSEMBLE_RUNTIME, workdir) : NULL;
@@ -1270,7 +1252,7 @@ static int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct e
 		err_prefix(e, "runtime image '%s': ", o->runtime_image);
 		goto out;
 	}
-	if (s2i_copy_artifacts(c, builder_id, id, workdir, &mappings, uid, gid, e) < 0)
+	if (s2i_copy_artifacts(c, builder_id, id, workdir, &c->mappings, uid, gid, e) < 0)
 		goto out;
 	if (!c->scripts[SC_RUN].in_image ||
 	    (has_assemble_runtime && !c->scripts[SC_ASSEMBLE_RUNTIME].in_image)) {
@@ -1301,11 +1283,43 @@ static int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct e
 	s2i_step(c, S2I_LOG_STEP, "--> committing the runtime container");
 	rc = s2i_commit(c, id, &c->runtime, run, e);
 out:
-	strv_clear(&mappings);
 	free(id);
 	free(cmd);
 	free(run);
 	return rc;
+}
+
+/* The runtime artifact mappings, from -a or the runtime image's label, checked before
+ * any container runs. */
+static int s2i_runtime_mappings(struct s2i_ctx *c, struct err *e)
+{
+	const struct s2i_opts *o = c->o;
+	size_t i;
+
+	if (o->runtime_artifacts.n) {
+		strv_copy(&c->mappings, &o->runtime_artifacts);
+	} else {
+		const char *label = engine_image_label(&c->runtime, "io.openshift.s2i.assemble-input-files");
+
+		if (!label || !*label)
+			return err_set(e, "no runtime artifacts to copy were specified (--runtime-artifact or "
+				       "label io.openshift.s2i.assemble-input-files of '%s')", o->runtime_image);
+		if (s2iparse_input_files(label, &c->mappings, e) < 0)
+			return -1;
+	}
+	for (i = 0; i < c->mappings.n; i++) {
+		char *src, *dst;
+		int rc;
+
+		if (s2iparse_mapping(c->mappings.items[i], &src, &dst, e) < 0)
+			return -1;
+		rc = s2iparse_runtime_artifact_check(src, dst, e);
+		free(src);
+		free(dst);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* ---- callback ---- */
@@ -1473,6 +1487,8 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 			s2i_engine_outcome(c);
 			return -1;
 		}
+		if (s2i_runtime_mappings(c, e) < 0)
+			return -1;
 	}
 
 	label_dest = engine_image_label(&c->builder, "io.openshift.s2i.destination");
@@ -1604,6 +1620,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	c.env = (struct strv)STRV_INIT;
 	c.meta_labels = (struct strv)STRV_INIT;
 	c.injected = (struct strv)STRV_INIT;
+	c.mappings = (struct strv)STRV_INIT;
 	c.builder = (struct engine_image)ENGINE_IMAGE_INIT;
 	c.runtime = (struct engine_image)ENGINE_IMAGE_INIT;
 	for (i = 0; i < SC_N; i++)
@@ -1641,6 +1658,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	strv_clear(&c.env);
 	strv_clear(&c.meta_labels);
 	strv_clear(&c.injected);
+	strv_clear(&c.mappings);
 	engine_image_release(&c.builder);
 	engine_image_release(&c.runtime);
 	free(c.dest);
