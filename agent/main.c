@@ -102,6 +102,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "notify"))
 		return cmd_notify(argc - 1, argv + 1);
 	if (!strcmp(cmd, "__forge-post")) return cmd_forge_post(argc - 1, argv + 1);	/* hidden, for tests */
+	if (!strcmp(cmd, "__gitsrc-fetch")) return cmd_gitsrc_fetch(argc - 1, argv + 1);	/* hidden, for tests and bench */
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
 		return cmd_version();
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
