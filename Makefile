@@ -7,6 +7,8 @@ CC      ?= cc
 SANITIZE ?= 0
 # make check builds with sanitizers unless told otherwise (CHECK_SANITIZE=0)
 CHECK_SANITIZE ?= 1
+# seconds each fuzz target runs inside make check
+CHECK_FUZZ_SECONDS ?= 10
 
 PKGS    = libgit2 libcurl openssl libevent libevent_pthreads inih jansson sqlite3 libarchive
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -32,7 +34,7 @@ UNITSRC = $(sort $(wildcard tests/unit/test_*.c))
 UNITS   = $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN     = $(BUILD)/s2i-agent
 
-.PHONY: all check unit e2e bench install uninstall clean demo fuzz chaos
+.PHONY: all check unit e2e bench install uninstall clean demo fuzz fuzz-build chaos
 
 all: $(BIN)
 	@ln -sf $(BIN) s2i-agent
@@ -57,6 +59,7 @@ unit-build: $(UNITS) $(BIN)
 check:
 	$(MAKE) SANITIZE=$(CHECK_SANITIZE) unit-build
 	$(MAKE) all
+	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	tests/run SANITIZE=$(CHECK_SANITIZE)
 
 unit:
@@ -122,3 +125,28 @@ uninstall:
 	rm -rf $(DESTDIR)$(HOOKSDIR)
 	rmdir $(DESTDIR)$(PREFIX)/share/s2i-agent 2>/dev/null || true
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/s2i-agent and /var/lib/s2i-agent (configuration and state)"
+
+# ---- fuzzing (libFuzzer): `make fuzz FUZZ_SECONDS=N` runs every target N seconds ----
+FUZZ_SECONDS ?= 10
+FUZZ_CC      ?= clang
+FUZZ_BUILD    = build/fuzz
+FUZZ_FLAGS    = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(FUZZ_FLAGS) $(shell pkg-config --cflags $(PKGS)) -Iagent
+FUZZ_OBJS     = $(LIBSRCS:agent/%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SRCS     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS     = $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: agent/%.c $(wildcard agent/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libagent.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_BUILD)/libagent.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libagent.a $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
