@@ -21,23 +21,6 @@ static void forge_cmd_usage(void)
 	      "         [--description D] [--timeout S] [--retries N] [--print]\n", stderr);
 }
 
-static char *forge_cmd_read_token(const char *path)
-{
-	char line[SECRET_FILE_MAX + 1];
-	FILE *f = fopen(path, "re");
-	size_t n;
-
-	if (!f)
-		return NULL;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = '\0';
-	fclose(f);
-	n = strlen(line);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
-		line[--n] = '\0';
-	return xstrdup(line);
-}
-
 int cmd_forge_post(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -69,7 +52,7 @@ int cmd_forge_post(int argc, char **argv)
 	int c, print = 0, rv = 2;
 	unsigned attempt;
 	unsigned long rnd;
-	size_t i;
+	size_t i, n;
 
 	memset(&rc, 0, sizeof(rc));
 	rc.name = "cli";
@@ -106,9 +89,8 @@ int cmd_forge_post(int argc, char **argv)
 	}
 	if (optind != argc || rc.status == STATUS_NONE || !token_file)
 		goto usage;
-	rc.status_token = forge_cmd_read_token(token_file);
-	if (!rc.status_token) {
-		fprintf(stderr, "s2i-agent __forge-post: cannot read '%s'\n", token_file);
+	if (config_read_secret(token_file, &rc.status_token, 1, &n, &e) < 0) {
+		fprintf(stderr, "s2i-agent __forge-post: %s\n", e.msg);
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);

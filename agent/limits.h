@@ -93,6 +93,17 @@
 #define STATUS_DEFAULT_CONTEXT	"s2i-agent"
 #define STATUS_GITHUB_API	"https://api.github.com"
 
+/* notify: the git hook client */
+#define NOTIFY_URL_ENV		"S2I_AGENT_URL"
+#define NOTIFY_DEFAULT_URL	"http://127.0.0.1:8080"
+#define NOTIFY_MAX_REFS		10000		/* ref lines read from stdin */
+#define NOTIFY_TIMEOUT		60		/* seconds for one event post or build read */
+#define NOTIFY_CONNECT_TIMEOUT	10		/* seconds */
+#define NOTIFY_RETRIES		3		/* extra tries after a 503 or a network error */
+#define NOTIFY_RETRY_AFTER_MAX	30		/* seconds; a longer Retry-After is cut to this */
+#define NOTIFY_ANSWER_MAX	(64 * 1024)	/* bytes of an agent's answer kept */
+#define NOTIFY_FOLLOW_LOST	60		/* seconds without reaching the agent while following */
+
 /* dash (HTML pages) */
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */
 #define DASH_SUBJECT_MAX	100		/* bytes of a commit subject on the dashboard */

@@ -1,12 +1,643 @@
-/* notify: placeholder until its issue lands; prints that the command is missing.
- * Replaced wholesale by the module's real implementation. */
+/* notify: `s2i-agent notify`, the client git hooks run (SPEC §1): one signed generic
+ * event per `OLD NEW REF` line, and with --follow each build's log and final state. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "buf.h"
 #include "cmds.h"
+#include "config.h"
+#include "err.h"
+#include "forge.h"
+#include "hmac.h"
+#include "limits.h"
+
+struct notify_ref {
+	char old[41];
+	char new[41];
+	char *ref;
+	long long build;		/* > 0: a build to follow */
+};
+
+struct notify_answer {
+	long code;
+	struct buf body;
+	char retry_after[64];
+};
+
+static void notify_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void notify_say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("s2i-agent: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void notify_usage(void)
+{
+	fputs("usage: s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
+	      "  reads 'OLD NEW REF' lines on stdin (as git's post-receive and pre-receive\n"
+	      "  hooks get them) and posts one signed event per ref to URL/hooks/REPO\n"
+	      "  (URL defaults to $" NOTIFY_URL_ENV ", else " NOTIFY_DEFAULT_URL ")\n", stderr);
+}
+
+/* ---- input ---- */
+
+static int notify_is_sha(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 40)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* The rules of git check-ref-format, for a full ref under refs/. */
+static const char *notify_ref_problem(const char *ref)
+{
+	size_t n = strlen(ref);
+	const char *c;
+
+	if (strncmp(ref, "refs/", 5) || n == 5)
+		return "does not start with refs/";
+	if (n > REF_MAX)
+		return "is too long";
+	for (c = ref; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || strchr(" ~^:?*[\\", *c))
+			return "holds a character git does not allow in a ref";
+	}
+	if (strstr(ref, "..") || strstr(ref, "@{") || strstr(ref, "//") || strstr(ref, "/."))
+		return "is not a valid ref name";
+	if (ref[n - 1] == '/' || ref[n - 1] == '.' || (n >= 5 && !strcmp(ref + n - 5, ".lock")) ||
+	    strstr(ref, ".lock/"))
+		return "is not a valid ref name";
+	return NULL;
+}
+
+/* Reads and checks every line before anything is posted: a malformed line
+ * means the caller is not git, and half a push should not be announced. */
+static int notify_read_refs(FILE *in, struct notify_ref **ret, size_t *ret_n)
+{
+	struct notify_ref *refs = NULL;
+	size_t n = 0, alloc = 0, cap = REF_MAX + 100, len;
+	char *line = NULL, *sp1, *sp2;
+	size_t lsz = 0;
+	ssize_t got;
+	long lineno = 0;
+	const char *why;
+	int rv = -1;
+
+	while ((got = getline(&line, &lsz, in)) != -1) {
+		lineno++;
+		len = (size_t)got;
+		if ((size_t)got > cap) {
+			notify_say("stdin line %ld: longer than %zu bytes", lineno, cap);
+			goto out;
+		}
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (memchr(line, '\0', len)) {
+			notify_say("stdin line %ld: holds a NUL byte", lineno);
+			goto out;
+		}
+		sp1 = strchr(line, ' ');
+		sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+		if (!sp1 || !sp2) {
+			notify_say("stdin line %ld: expected 'OLD NEW REF'", lineno);
+			goto out;
+		}
+		if (!notify_is_sha(line, (size_t)(sp1 - line)) ||
+		    !notify_is_sha(sp1 + 1, (size_t)(sp2 - sp1 - 1))) {
+			notify_say("stdin line %ld: OLD and NEW must be 40 hexadecimal digits", lineno);
+			goto out;
+		}
+		why = notify_ref_problem(sp2 + 1);
+		if (why) {
+			notify_say("stdin line %ld: ref '%.*s' %s", lineno, 200, sp2 + 1, why);
+			goto out;
+		}
+		if (n == NOTIFY_MAX_REFS) {
+			notify_say("stdin: more than %d refs", NOTIFY_MAX_REFS);
+			goto out;
+		}
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 16;
+			refs = xrealloc(refs, alloc * sizeof(*refs));
+		}
+		memset(&refs[n], 0, sizeof(refs[n]));
+		memcpy(refs[n].old, line, 40);
+		memcpy(refs[n].new, sp1 + 1, 40);
+		for (len = 0; len < 40; len++) {
+			refs[n].old[len] = (char)tolower((unsigned char)refs[n].old[len]);
+			refs[n].new[len] = (char)tolower((unsigned char)refs[n].new[len]);
+		}
+		refs[n].ref = xstrdup(sp2 + 1);
+		n++;
+	}
+	if (ferror(in)) {
+		notify_say("cannot read stdin: %s", strerror(errno));
+		goto out;
+	}
+	*ret = refs;
+	*ret_n = n;
+	refs = NULL;
+	n = 0;
+	rv = 0;
+out:
+	while (n > 0)
+		free(refs[--n].ref);
+	free(refs);
+	free(line);
+	return rv;
+}
+
+/* ---- HTTP ---- */
+
+static size_t notify_on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct notify_answer *a = arg;
+	size_t n = size * nmemb, room = a->body.max - a->body.len;
+
+	buf_add(&a->body, p, n < room ? n : room);
+	return n;
+}
+
+static size_t notify_on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct notify_answer *a = arg;
+	size_t n = size * nmemb, len = n;
+
+	if (n > 12 && !strncasecmp(p, "Retry-After:", 12)) {
+		p += 12;
+		len -= 12;
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && isspace((unsigned char)p[len - 1]))
+			len--;
+		if (len < sizeof(a->retry_after)) {
+			memcpy(a->retry_after, p, len);
+			a->retry_after[len] = '\0';
+		}
+	}
+	return n;
+}
+
+/* One request: POST body when body is non-NULL, else GET. 0 with a->code set
+ * when an answer came (any code), -1 on a network error. */
+static int notify_http(const char *url, const char *body, struct curl_slist *hdrs,
+		       struct notify_answer *a, struct err *e)
+{
+	char cerr[CURL_ERROR_SIZE] = "";
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+	int rv = -1;
+
+	buf_reset(&a->body);
+	a->code = 0;
+	a->retry_after[0] = '\0';
+	if (!h)
+		return err_set(e, "cannot initialise libcurl");
+	rc = curl_easy_setopt(h, CURLOPT_URL, url);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	if (rc == CURLE_OK && body)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	if (rc == CURLE_OK && body)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)NOTIFY_TIMEOUT);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)NOTIFY_CONNECT_TIMEOUT);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, notify_on_body);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, notify_on_header);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		err_set(e, "%s %s: %s", body ? "POST" : "GET", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->code);
+	rv = 0;
+out:
+	curl_easy_cleanup(h);
+	return rv;
+}
+
+/* What the agent said, for a message: its "error"/"message", else the body's start. */
+static void notify_answer_text(const struct notify_answer *a, char *out, size_t outsz)
+{
+	json_t *j = json_loadb(a->body.data, a->body.len, 0, NULL);
+	const char *s = NULL;
+	size_t i, o = 0;
+
+	if (j && json_is_object(j)) {
+		s = json_string_value(json_object_get(j, "error"));
+		if (!s)
+			s = json_string_value(json_object_get(j, "message"));
+		if (!s)
+			s = json_string_value(json_object_get(j, "reason"));
+	}
+	if (!s)
+		s = a->body.data;
+	for (i = 0; s[i] && o + 1 < outsz && i < 300; i++)
+		out[o++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+	json_decref(j);
+}
+
+static void notify_random_hex(char *out, size_t nbytes)
+{
+	unsigned char r[32];
+	size_t i;
+
+	if (nbytes > sizeof(r))
+		nbytes = sizeof(r);
+	if (getrandom(r, nbytes, 0) != (ssize_t)nbytes) {
+		/* no entropy source: still unique per process and moment */
+		unsigned long long x = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+
+		for (i = 0; i < nbytes; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			r[i] = (unsigned char)(x >> 56);
+		}
+	}
+	hmac_hex_encode(r, nbytes, out);
+}
+
+/* ---- one event ---- */
+
+/* Posts the event for r and says what happened. 0: queued, duplicate or
+ * ignored (r->build set when there is a build); -1: it did not get through. */
+static int notify_post(const char *base, const char *repo, const char *secret,
+		       struct notify_ref *r)
+{
+	struct notify_answer a = { 0, BUF_INIT(NOTIFY_ANSWER_MAX), "" };
+	unsigned char mac[HMAC_SHA256_LEN];
+	char hex[2 * HMAC_SHA256_LEN + 1], rid[33], text[400];
+	struct curl_slist *hl = NULL, *t;
+	struct err e = ERR_INIT;
+	json_t *body = NULL, *ans = NULL, *v;
+	char *data = NULL, *url = NULL, *h = NULL;
+	long wait;
+	int attempt, rv = -1;
+
+	body = json_pack("{s:s, s:s, s:s}", "ref", r->ref, "before", r->old, "after", r->new);
+	data = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (!data) {
+		notify_say("%s: error: cannot encode the event (is the ref valid UTF-8?)", r->ref);
+		goto out;
+	}
+	url = xasprintf("%s/hooks/%s", base, repo);
+	notify_random_hex(rid, 16);
+	hl = curl_slist_append(hl, "Content-Type: application/json");
+	h = xasprintf("X-Request-Id: %s", rid);
+	t = hl ? curl_slist_append(hl, h) : NULL;
+	free(h);
+	h = NULL;
+	if (t)
+		t = curl_slist_append(t, "User-Agent: s2i-agent/" S2I_AGENT_VERSION);
+	if (t)
+		t = curl_slist_append(t, "Expect:");
+	if (t && secret) {
+		if (hmac_sha256(secret, strlen(secret), data, strlen(data), mac) < 0) {
+			notify_say("%s: error: cannot compute the signature", r->ref);
+			goto out;
+		}
+		hmac_hex_encode(mac, sizeof(mac), hex);
+		h = xasprintf("X-Hub-Signature-256: sha256=%s", hex);
+		t = curl_slist_append(t, h);
+	}
+	if (!t) {
+		notify_say("%s: error: out of memory", r->ref);
+		goto out;
+	}
+	for (attempt = 0;; attempt++) {
+		/* the same X-Request-Id each time: the agent drops a repeat it has seen */
+		if (notify_http(url, data, hl, &a, &e) < 0) {
+			if (attempt >= NOTIFY_RETRIES) {
+				notify_say("%s: error: %s", r->ref, e.msg);
+				goto out;
+			}
+			wait = 1;	/* an agent restarting is back within seconds */
+			notify_say("%s: %s; trying again in %lds", r->ref, e.msg, wait);
+			sleep((unsigned)wait);
+			continue;
+		}
+		if (a.code != 503 || attempt >= NOTIFY_RETRIES)
+			break;
+		if (!a.retry_after[0] || forge_parse_retry_after(a.retry_after, time(NULL), &wait) < 0)
+			wait = 1L << attempt;
+		if (wait > NOTIFY_RETRY_AFTER_MAX)
+			wait = NOTIFY_RETRY_AFTER_MAX;
+		if (wait < 1)
+			wait = 1;
+		notify_answer_text(&a, text, sizeof(text));
+		notify_say("%s: agent busy (503%s%s); trying again in %lds", r->ref,
+			   text[0] ? ": " : "", text, wait);
+		sleep((unsigned)wait);
+	}
+	ans = json_loadb(a.body.data, a.body.len, 0, NULL);
+	if (a.code == 202 && (v = json_object_get(ans, "build")) && json_is_integer(v)) {
+		r->build = json_integer_value(v);
+		v = json_object_get(ans, "url");
+		if (json_is_string(v))
+			notify_say("%s: queued build %lld (%s)", r->ref, r->build, json_string_value(v));
+		else
+			notify_say("%s: queued build %lld", r->ref, r->build);
+		rv = 0;
+	} else if (a.code == 200 && (v = json_object_get(ans, "duplicate")) && json_is_integer(v)) {
+		r->build = json_integer_value(v);
+		notify_say("%s: already queued as build %lld", r->ref, r->build);
+		rv = 0;
+	} else if (a.code == 200 && (v = json_object_get(ans, "ignored"))) {
+		notify_say("%s: ignored: %s", r->ref, json_is_string(v) ? json_string_value(v) : "");
+		rv = 0;
+	} else {
+		notify_answer_text(&a, text, sizeof(text));
+		notify_say("%s: error: %s answered %ld%s%s", r->ref, url, a.code,
+			   text[0] ? ": " : "", text);
+	}
+out:
+	json_decref(body);
+	json_decref(ans);
+	free(data);
+	free(url);
+	free(h);
+	curl_slist_free_all(hl);
+	buf_release(&a.body);
+	return rv;
+}
+
+/* ---- following a build ---- */
+
+struct notify_stream {
+	size_t seen;			/* bytes of the log received in this stream */
+	size_t printed;			/* bytes of the log shown so far, over all streams */
+	int last_nl;
+};
+
+static size_t notify_on_log(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct notify_stream *s = arg;
+	size_t n = size * nmemb, skip = 0;
+
+	/* a stream after a reconnect starts at the beginning: skip what is shown */
+	if (s->seen < s->printed)
+		skip = s->printed - s->seen < n ? s->printed - s->seen : n;
+	s->seen += n;
+	if (n > skip) {
+		fwrite(p + skip, 1, n - skip, stderr);
+		fflush(stderr);
+		s->printed += n - skip;
+		s->last_nl = p[n - 1] == '\n';
+	}
+	return n;
+}
+
+/* Streams the log once; 0 when the stream ended normally (or the log is not
+ * there yet), -1 when the agent could not be reached. */
+static int notify_stream_log(const char *url, struct notify_stream *s, struct curl_slist *hl)
+{
+	CURL *h = curl_easy_init();
+	CURLcode rc;
+
+	if (!h)
+		return -1;
+	s->seen = 0;
+	rc = curl_easy_setopt(h, CURLOPT_URL, url);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	if (rc == CURLE_OK)	/* an error page is not log text */
+		rc = curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)NOTIFY_CONNECT_TIMEOUT);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, notify_on_log);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+	if (rc == CURLE_OK)
+		rc = curl_easy_perform(h);
+	curl_easy_cleanup(h);
+	return rc == CURLE_OK || rc == CURLE_HTTP_RETURNED_ERROR ? 0 : -1;
+}
+
+static int notify_final(const char *state)
+{
+	return !strcmp(state, "succeeded") || !strcmp(state, "failed") ||
+	       !strcmp(state, "errored") || !strcmp(state, "canceled");
+}
+
+/* Shows build id's log as it grows, then its final state. 0: succeeded,
+ * 1: another final state, -1: the agent was lost or the build is unknown. */
+static int notify_follow(const char *base, long long id)
+{
+	struct notify_answer a = { 0, BUF_INIT(NOTIFY_ANSWER_MAX), "" };
+	struct notify_stream s = { 0, 0, 1 };
+	struct curl_slist *hl = NULL;
+	struct err e = ERR_INIT;
+	char *log_url = xasprintf("%s/builds/%lld/log?follow=1", base, id);
+	char *build_url = xasprintf("%s/builds/%lld", base, id);
+	time_t lost_since = 0;
+	json_t *j = NULL;
+	const char *state, *reason;
+	char text[400];
+	size_t before;
+	int rv = -1, reached;
+
+	hl = curl_slist_append(NULL, "User-Agent: s2i-agent/" S2I_AGENT_VERSION);
+	for (;;) {
+		before = s.printed;
+		reached = notify_stream_log(log_url, &s, hl) == 0;
+		if (reached && notify_http(build_url, NULL, hl, &a, &e) == 0) {
+			lost_since = 0;
+			if (a.code == 404) {
+				notify_say("build %lld: not found", id);
+				goto out;
+			}
+			json_decref(j);
+			j = json_loadb(a.body.data, a.body.len, 0, NULL);
+			state = json_string_value(json_object_get(j, "state"));
+			if (a.code != 200 || !state) {
+				notify_answer_text(&a, text, sizeof(text));
+				notify_say("build %lld: %s answered %ld%s%s", id, build_url, a.code,
+					   text[0] ? ": " : "", text);
+				goto out;
+			}
+			if (notify_final(state)) {
+				if (!s.last_nl)
+					fputc('\n', stderr);
+				reason = json_string_value(json_object_get(j, "reason"));
+				if (reason && *reason)
+					notify_say("build %lld %s: %s", id, state, reason);
+				else
+					notify_say("build %lld %s", id, state);
+				rv = strcmp(state, "succeeded") ? 1 : 0;
+				goto out;
+			}
+		} else {
+			if (!lost_since)
+				lost_since = time(NULL);
+			if (time(NULL) - lost_since > NOTIFY_FOLLOW_LOST) {
+				notify_say("build %lld: lost the agent at %s", id, base);
+				goto out;
+			}
+		}
+		if (s.printed == before)
+			sleep(1);	/* the log did not grow: do not spin */
+	}
+out:
+	json_decref(j);
+	curl_slist_free_all(hl);
+	buf_release(&a.body);
+	free(log_url);
+	free(build_url);
+	return rv;
+}
+
+/* ---- the command ---- */
+
+static int notify_repo_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > REPO_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+			return 0;
+	return 1;
+}
 
 int cmd_notify(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "s2i-agent %s: not implemented yet\n", argv[0]);
-	return 2;
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "secret-file", required_argument, NULL, 's' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct notify_ref *refs = NULL;
+	struct err e = ERR_INIT;
+	const char *url_arg = NULL, *secret_file = NULL, *repo;
+	char *secret = NULL, *base = NULL;
+	size_t nrefs = 0, nsec = 0, i, len;
+	int c, follow = 0, rv = 2, bad = 0, r;
+
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': url_arg = optarg; break;
+		case 's': secret_file = optarg; break;
+		case 'f': follow = 1; break;
+		case 'h':
+			notify_usage();
+			return 0;
+		default:
+			notify_usage();
+			return 2;
+		}
+	}
+	if (optind + 1 != argc) {
+		notify_usage();
+		return 2;
+	}
+	repo = argv[optind];
+	if (!notify_repo_ok(repo)) {
+		notify_say("notify: '%s' is not a repo name ([A-Za-z0-9._-]+)", repo);
+		return 2;
+	}
+	if (!url_arg || !*url_arg)
+		url_arg = getenv(NOTIFY_URL_ENV);
+	if (!url_arg || !*url_arg)
+		url_arg = NOTIFY_DEFAULT_URL;
+	if (strncmp(url_arg, "http://", 7) && strncmp(url_arg, "https://", 8)) {
+		notify_say("notify: the agent url must start with http:// or https://");
+		return 2;
+	}
+	base = xstrdup(url_arg);
+	len = strlen(base);
+	while (len > 0 && base[len - 1] == '/')
+		base[--len] = '\0';
+	if (secret_file) {
+		/* a file with two secrets (rotation): the first line signs */
+		char *secs[SECRETS_PER_REPO] = { NULL };
+
+		if (config_read_secret(secret_file, secs, SECRETS_PER_REPO, &nsec, &e) < 0) {
+			notify_say("notify: %s", e.msg);
+			goto out;
+		}
+		secret = secs[0];
+		for (i = 1; i < nsec; i++) {
+			memset(secs[i], 0, strlen(secs[i]));
+			free(secs[i]);
+		}
+	}
+	if (notify_read_refs(stdin, &refs, &nrefs) < 0)
+		goto out;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rv = 0;
+	for (i = 0; i < nrefs; i++)
+		if (notify_post(base, repo, nsec ? secret : NULL, &refs[i]) < 0)
+			bad = 1;
+	if (follow) {
+		for (i = 0; i < nrefs; i++) {
+			if (refs[i].build <= 0)
+				continue;
+			notify_say("build %lld (%s):", refs[i].build, refs[i].ref);
+			r = notify_follow(base, refs[i].build);
+			if (r != 0)
+				bad = 1;
+		}
+	}
+	rv = bad ? 1 : 0;
+	curl_global_cleanup();
+out:
+	for (i = 0; i < nrefs; i++)
+		free(refs[i].ref);
+	free(refs);
+	if (secret) {
+		memset(secret, 0, strlen(secret));
+		free(secret);
+	}
+	free(base);
+	return rv;
 }

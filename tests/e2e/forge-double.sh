@@ -55,7 +55,7 @@ check "github success body state" success "$(forge_double_req 2 .body.state)"
 check "github context" ci/s2i "$(forge_double_req 2 .body.context)"
 
 # ---- 401 with a wrong token: permanent, forge's message, no token shown ----
-printf 'wrong-token\n' >"$tmp/bad"
+printf 'wrong-token\n' >"$tmp/bad"; chmod 600 "$tmp/bad"
 "$S2I_AGENT" __forge-post --status github --api "$FORGE_DOUBLE_URL" --token-file "$tmp/bad" \
 	--repo-url https://github.com/acme/web --sha "$SHA" --id 1 --state failed >"$tmp/out" 2>&1
 check "401 exit" 1 $?
