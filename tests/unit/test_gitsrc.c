@@ -457,34 +457,6 @@ static void test_known_hosts(void **state)
 	}
 }
 
-/* An SSH URL whose host is not in known_hosts is refused before any authentication. */
-static void test_ssh_unknown_host(void **state)
-{
-	struct gitsrc_opts o = GITSRC_OPTS_INIT;
-	char kh[400], cfg[64];
-	struct gitsrc *s;
-	struct err e = ERR_INIT;
-	int port;
-
-	(void)state;
-	port = 0;
-	/* the local sshd, when there is one, presents a host key nobody listed */
-	if (access("/usr/sbin/sshd", X_OK) != 0 || access("/etc/ssh/ssh_host_ed25519_key.pub", R_OK) != 0) {
-		print_message("skipped: no local sshd\n");
-		skip();
-	}
-	(void)cfg;
-	(void)port;
-	snprintf(kh, sizeof(kh), "%s/empty_known_hosts", gf.root);
-	gf_write(gf.root, "empty_known_hosts", "# nothing\n", 0600);
-	o.known_hosts_file = kh;
-	s = open_ok("ssh://git@127.0.0.1:22/x.git", &o);
-	assert_int_equal(gitsrc_resolve(s, "main", NULL, &e), -1);
-	print_message("%s\n", e.msg);
-	assert_true(strstr(e.msg, "not in known_hosts") || strstr(e.msg, "connect"));
-	gitsrc_free(s);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -509,7 +481,6 @@ int main(void)
 		cmocka_unit_test(test_walk_submodules),
 		cmocka_unit_test(test_context_dir),
 		cmocka_unit_test(test_known_hosts),
-		cmocka_unit_test(test_ssh_unknown_host),
 	};
 	int rc;
 
