@@ -58,6 +58,7 @@ struct gitsrc_conn {
 	char host[256];
 	int port;
 	int tries;
+	size_t bytes;		/* received in the current download */
 	int cert_failed;
 	struct err cert_err;
 };
@@ -410,6 +411,14 @@ static int gitsrc_fail_net(struct gitsrc_conn *c, struct err *e, const char *wha
  *   specs: refspecs to download ("+refs/heads/x:refs/heads/x", "+<sha>:refs/...").
  * When want is not NULL and already present, nothing is done.
  */
+static int gitsrc_progress_cb(const git_indexer_progress *st, void *payload)
+{
+	struct gitsrc_conn *c = payload;
+
+	c->bytes = st->received_bytes;
+	return 0;
+}
+
 static int gitsrc_download(struct gitsrc *s, git_repository *repo, git_remote *remote,
 			   struct gitsrc_conn *c, const char *const *specs, size_t nspecs, struct err *e)
 {
@@ -424,7 +433,9 @@ static int gitsrc_download(struct gitsrc *s, git_repository *repo, git_remote *r
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fo.callbacks.credentials = gitsrc_cred_cb;
 	fo.callbacks.certificate_check = gitsrc_cert_cb;
+	fo.callbacks.transfer_progress = gitsrc_progress_cb;
 	fo.callbacks.payload = c;
+	c->bytes = 0;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
 	fo.update_fetchhead = 0;
 	fo.prune = GIT_FETCH_NO_PRUNE;
@@ -439,7 +450,7 @@ static int gitsrc_download(struct gitsrc *s, git_repository *repo, git_remote *r
 	st = git_remote_stats(remote);
 	if (st) {
 		s->stats.objects += st->received_objects;
-		s->stats.bytes += st->received_bytes;
+		s->stats.bytes += st->received_bytes > c->bytes ? st->received_bytes : c->bytes;
 	}
 	if (rc < 0)
 		return gitsrc_fail_net(c, e, "fetch", c->url);
@@ -685,7 +696,9 @@ static int gitsrc_fetch_local(struct gitsrc *s, git_repository *repo, const char
 	int rc = -1;
 
 	*ret_local = NULL;
-	if (want && gitsrc_has_commit(repo, want) && (!ref || !*ref))
+	/* the exact commit is already mirrored (a retry, a rebuild): no network at all;
+	 * ref then only names it */
+	if (want && gitsrc_has_commit(repo, want))
 		return 0;
 	if (git_repository_open_ext(&src, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return gitsrc_git_err(e, "cannot open git repository '%s'%s", url, NULL);
@@ -763,7 +776,9 @@ static int gitsrc_fetch(struct gitsrc *s, git_repository *repo, const char *url,
 	*ret_local = NULL;
 	if (gitsrc_is_local(url))
 		return gitsrc_fetch_local(s, repo, url, ref, want, ret_local, e);
-	if (want && gitsrc_has_commit(repo, want) && (!ref || !*ref))
+	/* the exact commit is already mirrored (a retry, a rebuild): no network at all;
+	 * ref then only names it */
+	if (want && gitsrc_has_commit(repo, want))
 		return 0;
 	if (gitsrc_connect(s, repo, url, &c, &remote, e) < 0)
 		return -1;
