@@ -22,11 +22,11 @@ export GIT_AUTHOR_NAME="A U Thor" GIT_AUTHOR_EMAIL=author@example.com
 export GIT_COMMITTER_NAME="C O Mitter" GIT_COMMITTER_EMAIL=committer@example.com
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 
-# keys: libssh2 (1.10) reads PEM private keys and signs RSA only with SHA-1, which
-# OpenSSH 9 refuses: ECDSA for both
-ssh-keygen -q -t ecdsa -b 256 -N '' -f "$tmp/host_key"
-ssh-keygen -q -t ecdsa -b 256 -N '' -f "$tmp/other_host_key"
-ssh-keygen -q -t ecdsa -b 256 -m PEM -N '' -f "$tmp/id_key"
+# keys: ed25519 (libssh2 1.10 signs RSA keys only with SHA-1, which OpenSSH >= 8.8
+# refuses; ed25519 and ECDSA keys work)
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/other_host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/id_key"
 cp "$tmp/id_key.pub" "$tmp/authorized_keys"
 
 free_port() {
