@@ -83,6 +83,12 @@ int engine_ping(struct engine *eng, struct err *e);
 /* GET /version (negotiates if not done yet). */
 int engine_version(struct engine *eng, struct engine_version *ret, struct err *e);
 
+/* Reads raw bytes; returns the number read, 0 at the end, -1 with e filled.
+ * tarx_read_fn has the same shape, so these plug into each other. */
+typedef ssize_t (*engine_read_fn)(void *arg, void *buf, size_t len, struct err *e);
+/* Consumes len bytes; 0, or -1 with e filled to abort. */
+typedef int (*engine_write_fn)(void *arg, const void *data, size_t len, struct err *e);
+
 /* ---- images ---- */
 
 struct engine_image {
@@ -140,6 +146,12 @@ int engine_image_tag(struct engine *eng, const char *image, const char *ref, str
 int engine_image_push(struct engine *eng, const char *ref, engine_progress_fn fn, void *arg,
 		      char **ret_digest, struct err *e);
 
+/* POST /images/create?fromSrc=-&repo=&tag=&changes=...: a root filesystem tar
+ * read from rd (streamed) becomes image ref (like `docker import`); changes
+ * are Dockerfile lines ("ENV PATH=/bin", "CMD [\"/run\"]"), may be NULL. */
+int engine_image_import(struct engine *eng, const char *ref, const char *const *changes, engine_read_fn rd,
+			void *arg, struct err *e);
+
 /* DELETE /images/{name}?force=; a missing image is not an error when missing_ok. */
 int engine_image_remove(struct engine *eng, const char *name, int force, int missing_ok, struct err *e);
 
@@ -185,12 +197,6 @@ int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int
 /* GET /containers/json?all=1&filters={"label":[label]}; label is "k" or "k=v".
  * Appends the ids to *ret_ids. */
 int engine_container_list(struct engine *eng, const char *label, struct strv *ret_ids, struct err *e);
-
-/* Reads raw bytes; returns the number read, 0 at the end, -1 with e filled.
- * tarx_read_fn has the same shape, so these plug into each other. */
-typedef ssize_t (*engine_read_fn)(void *arg, void *buf, size_t len, struct err *e);
-/* Consumes len bytes; 0, or -1 with e filled to abort. */
-typedef int (*engine_write_fn)(void *arg, const void *data, size_t len, struct err *e);
 
 enum engine_stream_type { ENGINE_STDIN = 0, ENGINE_STDOUT = 1, ENGINE_STDERR = 2 };
 /* Demultiplexed container output; stream is an engine_stream_type. */
