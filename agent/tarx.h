@@ -45,15 +45,17 @@ struct tarx_opts {
 	const char *rename_from;
 	const char *rename_to;
 	const char *prefix;
-	/* Extraction: keep the tar's permission bits (masked with 0777 | sticky;
-	 * never setuid/setgid) — default on via TARX_OPTS_INIT; owners are never
-	 * applied. Filter: written entries get uid/gid (when >= 0) instead of the
-	 * tar's; -1 keeps them. */
-	int keep_modes;
+	/* Extraction: files get the tar's permission bits (masked with 01777:
+	 * never setuid/setgid; directories always keep u+rwx) unless drop_modes
+	 * (then 0644/0755); owners are never applied on disk.
+	 * Filter: with set_owner, written entries get uid/gid (and no user/group
+	 * names) instead of the tar's. All-zero options are the defaults. */
+	int drop_modes;
+	int set_owner;
 	long uid, gid;
 };
 
-#define TARX_OPTS_INIT { 0, 0, 0, 0, NULL, NULL, NULL, 1, -1, -1 }
+#define TARX_OPTS_INIT { 0, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0 }
 
 /* What an operation saw, for logs and tests (may be NULL where accepted). */
 struct tarx_stats {
