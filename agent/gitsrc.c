@@ -83,6 +83,11 @@ static void gitsrc_init_once(void)
 	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)GITSRC_MWINDOW_SIZE);
 	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)GITSRC_MWINDOW_LIMIT);
 	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)GITSRC_CACHE_MAX);
+	/* Repositories owned by another user (the git user's bare repositories, read by
+	 * the agent's user) must open. The ownership check protects git's CLI from
+	 * running programs named in a hostile config (hooks, fsmonitor); libgit2 runs
+	 * none, and gitsrc only reads. */
+	git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 }
 
 static int gitsrc_init(struct err *e)
@@ -956,15 +961,8 @@ int gitsrc_open(const char *source, const struct gitsrc_opts *o, struct gitsrc *
 			s->kind = GITSRC_PLAIN;
 		} else
 			s->kind = GITSRC_WORKTREE;
-	} else {
-		const git_error *ge = git_error_last();
-
-		if (ge && ge->klass == GIT_ERROR_CONFIG && strstr(ge->message, "owned")) {
-			err_set(e, "cannot open git repository '%s': %s", s->path, ge->message);
-			goto fail;
-		}
+	} else
 		s->kind = GITSRC_PLAIN;
-	}
 	*ret = s;
 	return 0;
 fail:

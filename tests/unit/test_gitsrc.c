@@ -81,6 +81,25 @@ static void test_kinds(void **state)
 	assert_int_equal(gitsrc_kind(s), GITSRC_PLAIN);
 	gitsrc_free(s);
 
+	/* a bare repository owned by another user (the git user's, read by the agent) */
+	if (getuid() == 0) {
+		char foreign[400], head[64];
+
+		snprintf(foreign, sizeof(foreign), "%s/foreign.git", gf.root);
+		gf_git(gf.root, "clone", "-q", "--bare", gf.upmain, foreign, NULL);
+		gf_git_out(head, sizeof(head), gf.upmain, "rev-parse", "main", NULL);
+		{
+			const char *argv[] = { "chown", "-R", "65534:65534", foreign, NULL };
+
+			assert_int_equal(child_run(argv, &e), 0);
+		}
+		s = open_ok(foreign, NULL);
+		assert_int_equal(gitsrc_kind(s), GITSRC_BARE);
+		resolve_ok(s, "main", NULL);
+		assert_string_equal(gitsrc_info(s)->id, head);
+		gitsrc_free(s);
+	}
+
 	assert_int_equal(gitsrc_open("/nonexistent/s2i-src", NULL, &s, &e), -1);
 	assert_non_null(strstr(e.msg, "/nonexistent/s2i-src"));
 }
