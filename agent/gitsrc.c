@@ -14,6 +14,7 @@
 
 #include <git2.h>
 
+#include "config.h"
 #include "gitsrc.h"
 #include "knownhosts.h"
 #include "limits.h"
@@ -295,29 +296,20 @@ static char *gitsrc_relative_url(const char *base, const char *rel)
 	return out;
 }
 
+/* The token is a secret like any other: config_read_secret refuses files readable by
+ * group or others. */
 static int gitsrc_read_token(const char *file, char **ret, struct err *e)
 {
-	char buf[GITSRC_TOKEN_MAX + 1];
-	ssize_t n;
-	int fd;
+	char *lines[1] = { NULL };
+	size_t n = 0;
 
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return err_errno(e, "cannot read git token file '%s'", file);
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return err_errno(e, "cannot read git token file '%s'", file);
-	if ((size_t)n > GITSRC_TOKEN_MAX)
-		return err_set(e, "git token file '%s' is larger than %d bytes", file, GITSRC_TOKEN_MAX);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\0'))
-		buf[--n] = '\0';
-	if (!buf[0])
+	if (config_read_secret(file, lines, 1, &n, e) < 0)
+		return err_prefix(e, "git token: ");
+	if (n < 1 || !lines[0] || !*lines[0]) {
+		free(lines[0]);
 		return err_set(e, "git token file '%s' is empty", file);
-	*ret = xstrdup(buf);
-	explicit_bzero(buf, sizeof(buf));
+	}
+	*ret = lines[0];
 	return 0;
 }
 

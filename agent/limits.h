@@ -117,7 +117,6 @@
 #define GITSRC_SUBMODULES_MAX	256		/* submodules per build, all levels */
 #define GITSRC_SUBMODULE_DEPTH	8		/* nesting levels of submodules */
 #define GITSRC_GITMODULES_MAX	(1024 * 1024)	/* .gitmodules blob */
-#define GITSRC_TOKEN_MAX	4096		/* git_token_file */
 #define GITSRC_PATH_MAX		4096		/* one path inside a source tree */
 #define GITSRC_AUTH_TRIES	2		/* credential callbacks per connection */
 #define GITSRC_MWINDOW_SIZE	(4u * 1024 * 1024)	/* pack window: bounds RSS while streaming */

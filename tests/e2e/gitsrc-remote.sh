@@ -122,6 +122,11 @@ else
 	grep -qi "auth" "$tmp/h1" || fail "no-token message: $(cat "$tmp/h1")"
 	echo wrong >"$tmp/badtoken"
 	if "$S2I_AGENT" __gitsrc-fetch --ref main --ignore-submodules --token-file "$tmp/badtoken" "$hurl" >"$tmp/h2" 2>&1; then
+		fail "a token file readable by others was used"
+	fi
+	grep -q "badtoken" "$tmp/h2" || fail "world-readable token message: $(cat "$tmp/h2")"
+	chmod 600 "$tmp/badtoken"
+	if "$S2I_AGENT" __gitsrc-fetch --ref main --ignore-submodules --token-file "$tmp/badtoken" "$hurl" >"$tmp/h2" 2>&1; then
 		fail "HTTP with a wrong token succeeded"
 	fi
 	grep -q "wrong" "$tmp/h2" && fail "the token appears in the error"
