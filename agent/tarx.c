@@ -872,6 +872,7 @@ int tarx_read_file(tarx_read_fn rd, void *arg, const char *name, size_t max, str
 	int r, rv = -1;
 
 	*ret_found = 0;
+	buf_reset(out);
 	tarx_check_init(&c, NULL);
 	if (tarx_check_name(name, want, sizeof(want), e) < 0 || tarx_open_src(a, &src, rd, arg, e) < 0)
 		goto out;
