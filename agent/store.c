@@ -20,7 +20,7 @@ static const char *const store_states[BUILD_NSTATES] = {
 enum {
 	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
 	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
-	ST_STATUS_ADD, ST_STATUS_NEXT, ST_STATUS_NEXT_AT, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_N
+	ST_STATUS_ADD, ST_STATUS_NEXT, ST_STATUS_NEXT_AT, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA, ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
@@ -65,6 +65,7 @@ static const char *const store_sql[ST_N] = {
 	[ST_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = ?2, "
 		"last_error = ?3 WHERE id = ?1",
 	[ST_STATE] = "SELECT state FROM builds WHERE id = ?1",
+	[ST_SET_SHA] = "UPDATE builds SET sha = ?2 WHERE id = ?1 AND sha = ''",
 };
 
 static const char store_schema[] =
@@ -618,6 +619,17 @@ int store_requeue(struct store *s, long long id, const char *reason, struct err 
 	store_bump(s, BUILD_RUNNING, -1);
 	store_bump(s, BUILD_QUEUED, 1);
 	return 0;
+}
+
+int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_SET_SHA);
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+	if (store_exec(s, st, e, "cannot record the commit of a build") < 0)
+		return -1;
+	return store_changed(s);
 }
 
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e)

@@ -114,6 +114,10 @@ int store_set_finished(struct store *s, long long id, enum build_state state, co
 /* running -> queued again (for a rerun after a crash), reason kept for the record. */
 int store_requeue(struct store *s, long long id, const char *reason, struct err *e);
 
+/* Records the commit a build resolved its ref to (manual builds queued with a
+ * ref only have sha ""). Returns 1 when the build already had a sha. */
+int store_set_sha(struct store *s, long long id, const char *sha, struct err *e);
+
 /* counts[state] for every state, and the number of queued builds. Both are
  * kept in memory (loaded at open, updated by the calls above), so they cost
  * nothing; this is why build states must only change through this module. */
