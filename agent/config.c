@@ -722,8 +722,11 @@ static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char 
 	case K_WORKERS: {
 		int n;
 
-		if (cfg_port(v, &n) < 0 || n > CONFIG_MAX_WORKERS) {
-			cfg_error(st, line, "invalid value for 'workers': expected a number from 1 to %d",
+		/* 0: builds are queued but none runs (an intake-only agent) */
+		if (!strcmp(v, "0"))
+			n = 0;
+		else if (cfg_port(v, &n) < 0 || n > CONFIG_MAX_WORKERS) {
+			cfg_error(st, line, "invalid value for 'workers': expected a number from 0 to %d",
 				  CONFIG_MAX_WORKERS);
 			return;
 		}

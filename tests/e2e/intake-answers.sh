@@ -4,9 +4,11 @@ set -u
 source "$TESTS_DIR/lib/agent.sh"
 agent_init
 SECRET="It's a Secret to Everybody"
+# workers = 0: builds stay queued, so the queue-full answer below is deterministic
 AGENT_EXTRA="max_body = 16k
-queue_max = 3"
-agent_repo web "$SECRET"
+queue_max = 3
+workers = 0"
+agent_repo web "$SECRET" "cancel_superseded=no"
 agent_repo narrow "$SECRET" "branches=main release/*"
 start_agent || fail "agent did not start"
 
