@@ -80,6 +80,18 @@
 #define S2I_DEFAULT_DESTINATION	"/tmp"
 #define S2I_CALLBACK_BODY_MAX	(1024 * 1024)
 
+/* worker (daemon): build, status and cleanup processes; build logs */
+#define WORKER_JOB_MAX		(4 * 1024 * 1024)	/* job JSON a child reads on stdin */
+#define WORKER_RESULT_MAX	(64 * 1024)	/* JSON lines a child answers on stdout */
+#define WORKER_ATTEMPTS_MAX	2		/* a build a crash left running is rerun until started this often */
+#define WORKER_SCAN_MAX		1000		/* queued builds looked at per scheduling pass */
+#define WORKER_BODY_MAX		(64 * 1024)	/* body of POST /repos/{repo}/builds */
+#define WORKER_CLEANUP_TIMEOUT	120		/* seconds for a container cleanup process */
+#define WORKER_ORPHAN_WAIT_MS	3000		/* start-up: wait for killed orphan builds */
+#define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
+#define WORKER_LOG_CHUNK	(256 * 1024)	/* bytes read from a log file per step */
+#define WORKER_LOG_BACKLOG	(1024 * 1024)	/* unsent bytes per log reader before pausing */
+
 /* commit statuses */
 #define STATUS_DESCRIPTION_MAX	140
 #define STATUS_RETRY_MIN	2		/* seconds, doubled each attempt */

@@ -103,6 +103,9 @@ int main(int argc, char **argv)
 		return cmd_notify(argc - 1, argv + 1);
 	if (!strcmp(cmd, "__forge-post")) return cmd_forge_post(argc - 1, argv + 1);	/* hidden, for tests */
 	if (!strcmp(cmd, "__gitsrc-fetch")) return cmd_gitsrc_fetch(argc - 1, argv + 1);	/* hidden, for tests and bench */
+	if (!strcmp(cmd, "__build")) return cmd_build_child(argc - 1, argv + 1);	/* hidden: serve's children */
+	if (!strcmp(cmd, "__status")) return cmd_status_child(argc - 1, argv + 1);
+	if (!strcmp(cmd, "__cleanup")) return cmd_cleanup_child(argc - 1, argv + 1);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
 		return cmd_version();
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {

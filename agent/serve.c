@@ -15,6 +15,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "store.h"
+#include "worker.h"
 
 struct serve {
 	struct event_base *sv_base;
@@ -22,6 +23,7 @@ struct serve {
 	struct config *sv_cfg;
 	struct store *sv_store;
 	struct http *sv_http;
+	struct worker *sv_worker;	/* pipeline: builds, statuses, logs */
 	struct event *sv_sigterm, *sv_sigint, *sv_sighup;
 	struct event *sv_drain;
 	time_t sv_deadline;
@@ -52,7 +54,8 @@ static void serve_drain_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!http_inflight(sv->sv_http) || time(NULL) >= sv->sv_deadline) {
+	if ((!http_inflight(sv->sv_http) && !worker_busy(sv->sv_worker)) ||
+	    time(NULL) >= sv->sv_deadline) {
 		if (http_inflight(sv->sv_http))
 			log_warn("stopping with %u requests unanswered", http_inflight(sv->sv_http));
 		event_base_loopexit(sv->sv_base, NULL);
@@ -72,6 +75,7 @@ static void serve_stop_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: stopping", sig == SIGINT ? "interrupt" : "terminate");
 	serve_notify("STOPPING=1");
 	http_stop(sv->sv_http);
+	worker_stop(sv->sv_worker);	/* pipeline */
 	sv->sv_deadline = time(NULL) + HTTP_DRAIN_SECONDS;
 	serve_drain_cb(-1, 0, sv);
 }
@@ -103,6 +107,7 @@ static void serve_reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_warn("reload: 'state_dir' changed; it takes effect at the next start");
 	http_set_config(sv->sv_http, c);
 	http_set_queue_max(sv->sv_http, c->queue_max);
+	worker_set_config(sv->sv_worker, c);	/* pipeline */
 	sv->sv_cfg = c;
 	config_free(old);
 	log_info("reload: configuration '%s' loaded (%zu repositories)", sv->sv_path, c->nrepos);
@@ -143,6 +148,7 @@ static void serve_report_running(struct serve *sv)
 
 static void serve_release(struct serve *sv)
 {
+	worker_free(sv->sv_worker);	/* pipeline: before http (log streams) */
 	http_free(sv->sv_http);
 	if (sv->sv_sigterm)
 		event_free(sv->sv_sigterm);
@@ -206,6 +212,12 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	serve_report_running(&sv);
+	/* pipeline: recovers what a crash left running, then schedules builds */
+	sv.sv_worker = worker_new(sv.sv_base, sv.sv_store, sv.sv_http, sv.sv_cfg);
+	if (worker_start(sv.sv_worker, &e) < 0) {
+		log_error("%s", e.msg);
+		goto out;
+	}
 	store_queue_depth(sv.sv_store, &depth, NULL);
 	log_info("listening on %s%s%s:%d, %zu repositories, %lld builds queued, database '%s'",
 		 strchr(sv.sv_cfg->listen_host, ':') ? "[" : "", sv.sv_cfg->listen_host,

@@ -1,0 +1,1540 @@
+/* worker: runs queued builds in child processes and records what they report, posts
+ * commit statuses through short child processes, serves build logs; event loop only. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "child.h"
+#include "forge.h"
+#include "limits.h"
+#include "log.h"
+#include "worker.h"
+
+/* the running binary, even after an upgrade replaced the file */
+#define WORKER_SELF	"/proc/self/exe"
+
+enum wkind { WK_BUILD, WK_STATUS, WK_CLEANUP };
+
+/* A child process of the pipeline. */
+struct wproc {
+	struct worker *p_w;
+	enum wkind p_kind;
+	pid_t p_pid;
+	int p_out;			/* our end of its stdout, -1 once closed */
+	struct event *p_out_ev;		/* builds: their lines are read as they come */
+	struct buf p_outbuf;
+	size_t p_parsed;		/* bytes of p_outbuf already handled as lines */
+	struct event *p_timer;		/* backstop: SIGKILL when it fires */
+	int p_exited;
+	int p_wstatus;
+	struct wproc *p_next;
+	/* WK_BUILD */
+	long long p_id;
+	char *p_repo;
+	char *p_ref;
+	char p_sha[41];
+	long p_timeout;
+	char *p_log;
+	char *p_cancel_reason;		/* we asked it to stop, and why */
+	int p_timed_out;
+	int p_killed;
+	int p_requeue;			/* the agent is stopping: back to the queue */
+	json_t *p_result;
+	/* WK_STATUS */
+	long long p_status_id;
+	int p_status_attempts;
+	char *p_status_what;
+	/* WK_CLEANUP */
+	int p_startup;
+};
+
+/* A GET /builds/ID/log?follow=1 being streamed. */
+struct wfollow {
+	struct worker *f_w;
+	struct evhttp_request *f_req;
+	struct evhttp_connection *f_conn;
+	long long f_id;
+	int f_fd;
+	off_t f_off;
+	struct event *f_timer;
+	struct wfollow *f_next;
+};
+
+struct worker {
+	struct event_base *w_base;
+	struct store *w_store;
+	struct http *w_http;
+	const struct config *w_cfg;
+	struct event *w_sigchld;
+	struct event *w_kick;
+	struct event *w_status_ev;
+	struct wproc *w_procs;
+	struct wfollow *w_follows;
+	unsigned w_running;
+	int w_ready;			/* start-up cleanup finished */
+	int w_stopping;
+	int w_status_busy;
+	char *w_logdir;
+};
+
+static void worker_kick(struct worker *w);
+static void worker_status_kick(struct worker *w, long long delay_ms);
+static void worker_proc_free(struct wproc *p);
+
+/* ---------- small helpers ---------- */
+
+static char *worker_log_path(const struct worker *w, long long id)
+{
+	return xasprintf("%s/%lld.log", w->w_logdir, id);
+}
+
+/* Appends one line of the agent's own to a build log (creating it). */
+static void worker_log_line(const struct worker *w, long long id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void worker_log_line(const struct worker *w, long long id, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX];
+	char *path = worker_log_path(w, id);
+	va_list ap;
+	int fd, n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd >= 0) {
+		if (write(fd, line, (size_t)n) < 0)
+			log_warn("build %lld: cannot write its log '%s': %s", id, path, strerror(errno));
+		close(fd);
+	}
+	free(path);
+}
+
+/* The job of a child: JSON in an unlinked file, given as its stdin (any size, and
+ * writing it cannot block the loop on a full pipe). */
+static int worker_job_fd(const struct worker *w, json_t *job, struct err *e)
+{
+	char *s = json_dumps(job, JSON_COMPACT);
+	char *tmpl = NULL;
+	size_t len, off = 0;
+	ssize_t n;
+	int fd;
+
+	if (!s)
+		return err_set(e, "cannot render a job");
+	len = strlen(s);
+	fd = open(w->w_cfg->state_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		tmpl = xasprintf("%s/job.XXXXXX", w->w_cfg->state_dir);
+		fd = mkostemp(tmpl, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(tmpl);
+	}
+	if (fd < 0) {
+		err_errno(e, "cannot create a job file in '%s'", w->w_cfg->state_dir);
+		goto out;
+	}
+	while (off < len) {
+		n = write(fd, s + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err_errno(e, "cannot write a job file in '%s'", w->w_cfg->state_dir);
+			close(fd);
+			fd = -1;
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	lseek(fd, 0, SEEK_SET);
+out:
+	free(tmpl);
+	free(s);
+	return fd;
+}
+
+static void worker_set_str(json_t *o, const char *k, const char *v)
+{
+	if (v && *v)
+		json_object_set_new(o, k, json_string(v));
+}
+
+static void worker_set_strv(json_t *o, const char *k, const struct strv *v)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		json_array_append_new(a, json_string(v->items[i]));
+	json_object_set_new(o, k, a);
+}
+
+static void worker_out_cb(evutil_socket_t fd, short what, void *arg);
+static void worker_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Starts `s2i-agent NAME ARG` with job on stdin, stdout to us, stderr to errfd. */
+static struct wproc *worker_spawn(struct worker *w, enum wkind kind, const char *name,
+				  const char *arg, json_t *job, int errfd, long timeout_s,
+				  struct err *e)
+{
+	const char *argv[] = { WORKER_SELF, name, arg, NULL };
+	struct child c = CHILD_INIT;
+	struct timeval tv = { timeout_s, 0 };
+	struct wproc *p;
+	int in;
+
+	in = worker_job_fd(w, job, e);
+	if (in < 0)
+		return NULL;
+	c.argv = argv;
+	c.in = in;
+	c.out = CHILD_PIPE;
+	c.err = errfd >= 0 ? errfd : CHILD_INHERIT;
+	c.new_pgrp = 1;
+	if (child_start(&c, e) < 0) {
+		close(in);
+		return NULL;
+	}
+	close(in);
+	p = xcalloc(1, sizeof(*p));
+	p->p_w = w;
+	p->p_kind = kind;
+	p->p_pid = c.pid;
+	p->p_out = c.out_fd;
+	buf_init(&p->p_outbuf, WORKER_RESULT_MAX);
+	fcntl(p->p_out, F_SETFL, fcntl(p->p_out, F_GETFL) | O_NONBLOCK);
+	p->p_out_ev = event_new(w->w_base, p->p_out, EV_READ | EV_PERSIST, worker_out_cb, p);
+	p->p_timer = evtimer_new(w->w_base, worker_timer_cb, p);
+	if (p->p_out_ev)
+		event_add(p->p_out_ev, NULL);
+	if (p->p_timer && timeout_s > 0)
+		evtimer_add(p->p_timer, &tv);
+	p->p_next = w->w_procs;
+	w->w_procs = p;
+	return p;
+}
+
+static void worker_proc_unlink(struct wproc *p)
+{
+	struct wproc **pp;
+
+	for (pp = &p->p_w->w_procs; *pp; pp = &(*pp)->p_next)
+		if (*pp == p) {
+			*pp = p->p_next;
+			break;
+		}
+}
+
+static void worker_proc_free(struct wproc *p)
+{
+	if (!p)
+		return;
+	if (p->p_out_ev)
+		event_free(p->p_out_ev);
+	if (p->p_timer)
+		event_free(p->p_timer);
+	if (p->p_out >= 0)
+		close(p->p_out);
+	buf_release(&p->p_outbuf);
+	free(p->p_repo);
+	free(p->p_ref);
+	free(p->p_log);
+	free(p->p_cancel_reason);
+	free(p->p_status_what);
+	json_decref(p->p_result);
+	free(p);
+}
+
+/* The process group of p (it leads its own), and p itself if setpgid lost a race. */
+static void worker_proc_signal(struct wproc *p, int sig)
+{
+	if (p->p_exited)
+		return;
+	kill(-p->p_pid, sig);
+	kill(p->p_pid, sig);
+}
+
+/* ---------- statuses ---------- */
+
+static const struct repo_conf *worker_repo(const struct worker *w, const char *name)
+{
+	return name ? config_repo(w->w_cfg, name) : NULL;
+}
+
+/* Queues a commit status for build b in state (a SPEC build state). */
+static void worker_status_add(struct worker *w, long long id, const char *repo, const char *sha,
+			      enum build_state state, const char *reason, long long duration_ms)
+{
+	const struct repo_conf *rc = worker_repo(w, repo);
+	struct err e = ERR_INIT;
+	char *desc;
+
+	if (!rc || rc->status == STATUS_NONE || !sha || !*sha)
+		return;
+	switch (state) {
+	case BUILD_QUEUED:
+		desc = xasprintf("Build %lld queued", id);
+		break;
+	case BUILD_RUNNING:
+		desc = xasprintf("Build %lld running", id);
+		break;
+	case BUILD_SUCCEEDED:
+		desc = xasprintf("Build %lld succeeded in %llds", id, (duration_ms + 500) / 1000);
+		break;
+	default:
+		desc = reason && *reason ?
+			xasprintf("Build %lld %s: %s", id, store_state_name(state), reason) :
+			xasprintf("Build %lld %s", id, store_state_name(state));
+		break;
+	}
+	if (store_status_add(w->w_store, id, store_state_name(state), desc, &e) < 0)
+		log_error("build %lld: %s", id, e.msg);
+	free(desc);
+	worker_status_kick(w, 0);
+}
+
+static void worker_status_done(struct wproc *p)
+{
+	struct worker *w = p->p_w;
+	struct err e = ERR_INIT;
+	const char *outcome = NULL, *msg = NULL;
+	json_t *j = NULL, *v;
+	long http_code = 0, retry_after = 0, delay;
+	unsigned long rnd = 0;
+
+	if (p->p_outbuf.len)
+		j = json_loads(p->p_outbuf.data, 0, NULL);
+	if (j) {
+		outcome = json_string_value(json_object_get(j, "outcome"));
+		msg = json_string_value(json_object_get(j, "error"));
+		if ((v = json_object_get(j, "http_code")))
+			http_code = (long)json_integer_value(v);
+		if ((v = json_object_get(j, "retry_after")))
+			retry_after = (long)json_integer_value(v);
+	}
+	if (!outcome) {
+		outcome = "retry";
+		msg = "status process ended without an answer";
+	}
+	if (!strcmp(outcome, "done")) {
+		log_info("%s: posted (HTTP %ld)", p->p_status_what, http_code);
+		if (store_status_done(w->w_store, p->p_status_id, &e) < 0)
+			log_error("%s", e.msg);
+	} else if (!strcmp(outcome, "retry") && p->p_status_attempts + 1 < STATUS_MAX_ATTEMPTS) {
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+			rnd = (unsigned long)time(NULL);
+		delay = forge_backoff((unsigned)p->p_status_attempts + 1, retry_after, rnd);
+		log_warn("%s: %s; retry in %lds", p->p_status_what, msg ? msg : "failed", delay);
+		if (store_status_retry(w->w_store, p->p_status_id, store_now_ms() + delay * 1000,
+				       msg, &e) < 0)
+			log_error("%s", e.msg);
+	} else {
+		log_error("%s: %s; giving up after %d attempts", p->p_status_what,
+			  msg ? msg : "failed", p->p_status_attempts + 1);
+		if (store_status_done(w->w_store, p->p_status_id, &e) < 0)
+			log_error("%s", e.msg);
+	}
+	json_decref(j);
+	w->w_status_busy = 0;
+	worker_status_kick(w, 0);
+}
+
+/* Posts the next due status in a child; one at a time keeps each build's in order. */
+static void worker_status_post(struct worker *w)
+{
+	struct status_row row = STATUS_ROW_INIT;
+	const struct repo_conf *rc;
+	struct forge_request r = FORGE_REQUEST_INIT;
+	struct build b = BUILD_INIT;
+	struct forge_build fb;
+	struct err e = ERR_INIT;
+	struct wproc *p;
+	const char *payload;
+	long long next_at = 0, now;
+	json_t *job;
+	char *sum;
+
+	for (;;) {
+		if (w->w_status_busy || w->w_stopping)
+			return;
+		now = store_now_ms();
+		if (store_status_next(w->w_store, now, &row, &e) != 0)
+			break;
+		if (store_get_build(w->w_store, row.build_id, &b, &e) != 0 ||
+		    !(rc = worker_repo(w, b.repo)) || rc->status == STATUS_NONE) {
+			log_warn("build %lld: commit status '%s' dropped: the build or its "
+				 "repository's status setting is gone", row.build_id, row.state);
+			store_status_done(w->w_store, row.id, NULL);
+			goto next;
+		}
+		fb.id = b.id;
+		fb.sha = b.sha;
+		fb.ref = b.ref;
+		fb.state = row.state;
+		fb.description = row.description;
+		payload = rc->status == STATUS_GITLAB && b.project_id ? b.project_id : b.repo_full_name;
+		if (forge_request_build(rc, &fb, w->w_cfg->public_url, payload, &r, &e) < 0) {
+			log_error("build %lld: commit status '%s' dropped: %s", b.id, row.state, e.msg);
+			store_status_done(w->w_store, row.id, NULL);
+			goto next;
+		}
+		job = json_object();
+		json_object_set_new(job, "kind", json_integer(r.kind));
+		json_object_set_new(job, "url", json_string(r.url));
+		worker_set_strv(job, "headers", &r.headers);
+		json_object_set_new(job, "body", json_string(r.body));
+		worker_set_str(job, "state", r.state);
+		worker_set_str(job, "repo", r.repo);
+		worker_set_str(job, "token", r.token);
+		json_object_set_new(job, "timeout", json_integer(r.timeout));
+		json_object_set_new(job, "connect_timeout", json_integer(r.connect_timeout));
+		sum = forge_request_summary(&r);
+		p = worker_spawn(w, WK_STATUS, "__status", NULL, job, -1,
+				 r.timeout + KILL_GRACE_SECONDS, &e);
+		json_decref(job);
+		if (!p) {
+			log_error("build %lld: cannot post a commit status: %s", b.id, e.msg);
+			store_status_retry(w->w_store, row.id, now + STATUS_RETRY_MAX * 1000LL,
+					   e.msg, NULL);
+			free(sum);
+			goto next;
+		}
+		event_del(p->p_out_ev);		/* a few bytes: read when it exits */
+		p->p_status_id = row.id;
+		p->p_status_attempts = row.attempts;
+		p->p_status_what = xasprintf("build %lld: status %s", b.id, sum ? sum : "");
+		free(sum);
+		w->w_status_busy = 1;
+next:
+		forge_request_release(&r);
+		status_row_release(&row);
+		build_release(&b);
+	}
+	status_row_release(&row);
+	if (store_status_next_at(w->w_store, &next_at, &e) < 0) {
+		log_error("%s", e.msg);
+		return;
+	}
+	if (next_at)
+		worker_status_kick(w, next_at > now ? next_at - now : 0);
+}
+
+static void worker_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_status_post(arg);
+}
+
+static void worker_status_kick(struct worker *w, long long delay_ms)
+{
+	struct timeval tv;
+
+	if (!w->w_status_ev || w->w_stopping)
+		return;
+	if (delay_ms > (long long)STATUS_RETRY_MAX * 1000)
+		delay_ms = (long long)STATUS_RETRY_MAX * 1000;
+	tv.tv_sec = (time_t)(delay_ms / 1000);
+	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
+	/* an earlier wake-up wins over a later one already armed */
+	if (evtimer_pending(w->w_status_ev, NULL) && delay_ms > 0) {
+		struct timeval left;
+
+		evtimer_pending(w->w_status_ev, &left);
+		if (evutil_timercmp(&left, &tv, <))
+			return;
+	}
+	evtimer_add(w->w_status_ev, &tv);
+}
+
+/* ---------- cleanup processes ---------- */
+
+static void worker_cleanup_start(struct worker *w, const long long *ids, size_t n, int startup)
+{
+	struct err e = ERR_INIT;
+	struct wproc *p;
+	json_t *job = json_object(), *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_integer(ids[i]));
+	json_object_set_new(job, "ids", a);
+	json_object_set_new(job, "engine", json_string(w->w_cfg->engine));
+	worker_set_str(job, "tls_ca", w->w_cfg->tls_ca);
+	worker_set_str(job, "tls_cert", w->w_cfg->tls_cert);
+	worker_set_str(job, "tls_key", w->w_cfg->tls_key);
+	p = worker_spawn(w, WK_CLEANUP, "__cleanup", NULL, job, -1, WORKER_CLEANUP_TIMEOUT, &e);
+	json_decref(job);
+	if (!p) {
+		log_error("cannot remove the containers of %zu builds: %s", n, e.msg);
+		if (startup) {
+			w->w_ready = 1;
+			worker_kick(w);
+		}
+		return;
+	}
+	event_del(p->p_out_ev);
+	p->p_startup = startup;
+}
+
+static void worker_cleanup_done(struct wproc *p)
+{
+	struct worker *w = p->p_w;
+	json_t *j = p->p_outbuf.len ? json_loads(p->p_outbuf.data, 0, NULL) : NULL;
+	const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
+	long long n = j ? json_integer_value(json_object_get(j, "removed")) : 0;
+
+	if (msg || !j)
+		log_error("cannot remove build containers: %s", msg ? msg : "cleanup process failed");
+	if (n)
+		log_info("removed %lld containers left by builds", n);
+	json_decref(j);
+	if (p->p_startup) {
+		w->w_ready = 1;
+		worker_kick(w);
+	}
+}
+
+/* ---------- builds ---------- */
+
+static void worker_build_json_conf(const struct worker *w, const struct repo_conf *rc, json_t *job)
+{
+	const struct config *c = w->w_cfg;
+	json_t *r = json_object();
+
+	worker_set_str(job, "state_dir", c->state_dir);
+	worker_set_str(job, "engine", c->engine);
+	worker_set_str(job, "tls_ca", c->tls_ca);
+	worker_set_str(job, "tls_cert", c->tls_cert);
+	worker_set_str(job, "tls_key", c->tls_key);
+	worker_set_str(job, "registry_auth_file", c->registry_auth_file);
+	json_object_set_new(job, "build_timeout", json_integer(c->build_timeout));
+	worker_set_str(r, "name", rc->name);
+	worker_set_str(r, "url", rc->url);
+	worker_set_str(r, "builder", rc->builder);
+	worker_set_str(r, "tag", rc->tag);
+	json_object_set_new(r, "push", json_boolean(rc->push));
+	json_object_set_new(r, "incremental", json_boolean(rc->incremental));
+	worker_set_str(r, "context_dir", rc->context_dir);
+	worker_set_strv(r, "env", &rc->env);
+	worker_set_str(r, "runtime_image", rc->runtime_image);
+	worker_set_strv(r, "runtime_artifacts", &rc->runtime_artifacts);
+	worker_set_str(r, "git_token_file", rc->git_token_file);
+	worker_set_str(r, "ssh_key_file", rc->ssh_key_file);
+	worker_set_str(r, "known_hosts_file", rc->known_hosts_file);
+	worker_set_str(r, "scripts_url", rc->scripts_url);
+	worker_set_str(r, "assemble_user", rc->assemble_user);
+	worker_set_str(r, "assemble_runtime_user", rc->assemble_runtime_user);
+	worker_set_str(r, "allowed_uids", rc->allowed_uids);
+	worker_set_str(r, "pull_policy", rc->pull_policy);
+	worker_set_str(r, "incremental_pull_policy", rc->incremental_pull_policy);
+	worker_set_str(r, "runtime_pull_policy", rc->runtime_pull_policy);
+	worker_set_str(r, "network", rc->network);
+	worker_set_strv(r, "cap_drop", &rc->cap_drop);
+	worker_set_strv(r, "exclude", &rc->exclude);
+	worker_set_strv(r, "inject", &rc->inject);
+	worker_set_strv(r, "volume", &rc->volume);
+	worker_set_strv(r, "add_host", &rc->add_host);
+	worker_set_str(r, "environment_file", rc->environment_file);
+	worker_set_str(r, "description", rc->description);
+	worker_set_str(r, "application_name", rc->application_name);
+	worker_set_str(r, "destination", rc->destination);
+	worker_set_str(r, "callback_url", rc->callback_url);
+	json_object_set_new(r, "ignore_submodules", json_boolean(rc->ignore_submodules));
+	json_object_set_new(r, "rm", json_boolean(rc->rm));
+	json_object_set_new(job, "repo", r);
+}
+
+static struct wproc *worker_find_build(const struct worker *w, long long id)
+{
+	struct wproc *p;
+
+	for (p = w->w_procs; p; p = p->p_next)
+		if (p->p_kind == WK_BUILD && p->p_id == id)
+			return p;
+	return NULL;
+}
+
+static int worker_repo_busy(const struct worker *w, const char *repo)
+{
+	struct wproc *p;
+
+	for (p = w->w_procs; p; p = p->p_next)
+		if (p->p_kind == WK_BUILD && !strcmp(p->p_repo, repo))
+			return 1;
+	return 0;
+}
+
+/* Closes a build that never ran (or whose process could not start). */
+static void worker_close_build(struct worker *w, const struct build *b, enum build_state state,
+			       const char *reason)
+{
+	struct err e = ERR_INIT;
+	int rc = store_set_finished(w->w_store, b->id, state, reason, NULL, NULL, &e);
+
+	if (rc < 0) {
+		log_error("build %lld: %s", b->id, e.msg);
+		return;
+	}
+	if (rc > 0)
+		return;
+	log_info("build %lld: %s: %s", b->id, store_state_name(state), reason);
+	worker_log_line(w, b->id, "==> build %lld %s: %s", b->id, store_state_name(state), reason);
+	worker_status_add(w, b->id, b->repo, b->sha, state, reason, 0);
+}
+
+static void worker_cancel_proc(struct wproc *p, const char *reason)
+{
+	struct timeval tv = { KILL_GRACE_SECONDS, 0 };
+
+	if (p->p_cancel_reason || p->p_exited)
+		return;
+	p->p_cancel_reason = xstrdup(reason);
+	worker_proc_signal(p, SIGTERM);
+	/* it removes its containers and answers; if it does not, SIGKILL */
+	evtimer_add(p->p_timer, &tv);
+}
+
+static void worker_build_start(struct worker *w, struct build *b)
+{
+	const struct repo_conf *rc = worker_repo(w, b->repo);
+	struct err e = ERR_INIT;
+	struct wproc *p;
+	char idstr[32], *path = NULL;
+	json_t *job, *jb;
+	int logfd = -1, r;
+
+	if (!rc) {
+		worker_close_build(w, b, BUILD_ERRORED, "the repository is no longer configured");
+		return;
+	}
+	path = worker_log_path(w, b->id);
+	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+		     (b->attempt == 0 ? O_TRUNC : 0), 0640);
+	if (logfd < 0) {
+		err_errno(&e, "cannot open the build log '%s'", path);
+		worker_close_build(w, b, BUILD_ERRORED, e.msg);
+		goto out;
+	}
+	job = json_object();
+	jb = json_object();
+	json_object_set_new(jb, "id", json_integer(b->id));
+	worker_set_str(jb, "repo", b->repo);
+	worker_set_str(jb, "ref", b->ref);
+	worker_set_str(jb, "sha", b->sha);
+	json_object_set_new(jb, "attempt", json_integer(b->attempt + 1));
+	worker_set_str(jb, "provider", b->provider);
+	json_object_set_new(job, "build", jb);
+	json_object_set_new(job, "parent", json_integer(getpid()));
+	json_object_set_new(job, "log_max", json_integer(BUILD_LOG_MAX));
+	worker_build_json_conf(w, rc, job);
+	snprintf(idstr, sizeof(idstr), "%lld", b->id);
+	p = worker_spawn(w, WK_BUILD, "__build", idstr, job, logfd,
+			 w->w_cfg->build_timeout > 0 ? w->w_cfg->build_timeout + KILL_GRACE_SECONDS : 0,
+			 &e);
+	json_decref(job);
+	if (!p) {
+		err_prefix(&e, "cannot start the build process");
+		worker_close_build(w, b, BUILD_ERRORED, e.msg);
+		goto out;
+	}
+	p->p_id = b->id;
+	p->p_repo = xstrdup(b->repo);
+	p->p_ref = xstrdup(b->ref ? b->ref : "");
+	snprintf(p->p_sha, sizeof(p->p_sha), "%s", b->sha);
+	p->p_timeout = w->w_cfg->build_timeout;
+	p->p_log = path;
+	path = NULL;
+	w->w_running++;
+	r = store_set_running(w->w_store, b->id, p->p_pid, p->p_log, &e);
+	if (r != 0) {
+		log_error("build %lld: %s", b->id, r < 0 ? e.msg : "is no longer queued");
+		worker_cancel_proc(p, "the build could not be recorded as running");
+		goto out;
+	}
+	log_info("build %lld: started '%s' %s %.12s (pid %d, attempt %d)", b->id, b->repo, b->ref,
+		 *b->sha ? b->sha : "(to resolve)", (int)p->p_pid, b->attempt + 1);
+	worker_status_add(w, b->id, b->repo, b->sha, BUILD_RUNNING, NULL, 0);
+out:
+	if (logfd >= 0)
+		close(logfd);
+	free(path);
+}
+
+/* A line the build process printed: {"sha": ...} once resolved, {"result": {...}} at the end. */
+static void worker_build_line(struct wproc *p, const char *line)
+{
+	struct worker *w = p->p_w;
+	struct err e = ERR_INIT;
+	json_t *j = json_loads(line, 0, NULL), *v;
+	const char *sha;
+
+	if (!j || !json_is_object(j)) {
+		log_warn("build %lld: unexpected output from the build process", p->p_id);
+		json_decref(j);
+		return;
+	}
+	if ((sha = json_string_value(json_object_get(j, "sha"))) && strlen(sha) == 40 &&
+	    !p->p_sha[0]) {
+		snprintf(p->p_sha, sizeof(p->p_sha), "%s", sha);
+		if (store_set_sha(w->w_store, p->p_id, sha, &e) < 0)
+			log_error("build %lld: %s", p->p_id, e.msg);
+		log_info("build %lld: %s resolved to %.12s", p->p_id, p->p_ref, sha);
+		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, BUILD_RUNNING, NULL, 0);
+	}
+	if ((v = json_object_get(j, "result")) && json_is_object(v)) {
+		json_decref(p->p_result);
+		p->p_result = json_incref(v);
+	}
+	json_decref(j);
+}
+
+/* Reads what is there; 1 at EOF. */
+static int worker_proc_read(struct wproc *p)
+{
+	char chunk[4096];
+	ssize_t n;
+	char *nl;
+
+	if (p->p_out < 0)
+		return 1;
+	for (;;) {
+		n = read(p->p_out, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return 0;	/* EAGAIN */
+		if (n == 0)
+			break;
+		/* past the cap the rest is dropped: results are small */
+		buf_add(&p->p_outbuf, chunk, (size_t)n);
+		if (p->p_kind != WK_BUILD)
+			continue;
+		while ((nl = memchr(p->p_outbuf.data + p->p_parsed, '\n',
+				    p->p_outbuf.len - p->p_parsed))) {
+			*nl = '\0';
+			worker_build_line(p, p->p_outbuf.data + p->p_parsed);
+			*nl = '\n';
+			p->p_parsed = (size_t)(nl - p->p_outbuf.data) + 1;
+		}
+	}
+	if (p->p_out_ev)
+		event_del(p->p_out_ev);
+	close(p->p_out);
+	p->p_out = -1;
+	return 1;
+}
+
+static void worker_out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_proc_read(arg);
+}
+
+static void worker_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wproc *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->p_exited)
+		return;
+	if (p->p_kind == WK_BUILD && !p->p_cancel_reason) {
+		p->p_timed_out = 1;
+		log_warn("build %lld: still running after %lds, killing it", p->p_id,
+			 p->p_timeout + KILL_GRACE_SECONDS);
+	} else if (p->p_kind == WK_BUILD) {
+		log_warn("build %lld: did not stop within %ds, killing it", p->p_id,
+			 KILL_GRACE_SECONDS);
+	} else {
+		log_warn("%s process %d: timed out, killing it",
+			 p->p_kind == WK_STATUS ? "status" : "cleanup", (int)p->p_pid);
+	}
+	p->p_killed = 1;
+	worker_proc_signal(p, SIGKILL);
+}
+
+static void worker_build_done(struct wproc *p)
+{
+	struct worker *w = p->p_w;
+	struct err e = ERR_INIT;
+	enum build_state state = BUILD_ERRORED;
+	const char *reason = NULL, *image = NULL, *image_id = NULL, *s;
+	char why[ERR_MSG_MAX];
+	struct build b = BUILD_INIT;
+	long long dur = 0;
+	int st, cleanup = 0, rc;
+
+	if (p->p_result) {
+		s = json_string_value(json_object_get(p->p_result, "outcome"));
+		st = s ? store_state_parse(s) : -1;
+		if (st >= 0 && store_state_final((enum build_state)st))
+			state = (enum build_state)st;
+		reason = json_string_value(json_object_get(p->p_result, "reason"));
+		image = json_string_value(json_object_get(p->p_result, "image"));
+		image_id = json_string_value(json_object_get(p->p_result, "image_id"));
+		if (state == BUILD_CANCELED && p->p_cancel_reason)
+			reason = p->p_cancel_reason;
+		if (state != BUILD_SUCCEEDED)
+			image_id = NULL;
+	} else {
+		cleanup = 1;
+		if (p->p_cancel_reason) {
+			state = BUILD_CANCELED;
+			reason = p->p_cancel_reason;
+		} else if (WIFSIGNALED(p->p_wstatus)) {
+			snprintf(why, sizeof(why), "build process died: signal %d",
+				 WTERMSIG(p->p_wstatus));
+			reason = why;
+		} else {
+			snprintf(why, sizeof(why), "build process exited with status %d and no result",
+				 WIFEXITED(p->p_wstatus) ? WEXITSTATUS(p->p_wstatus) : -1);
+			reason = why;
+		}
+	}
+	if (p->p_timed_out) {
+		state = BUILD_FAILED;
+		snprintf(why, sizeof(why), "the build timed out after %lds", p->p_timeout);
+		reason = why;
+		cleanup = 1;
+	}
+	if (p->p_killed)
+		cleanup = 1;
+	if (p->p_requeue && (state == BUILD_CANCELED || !p->p_result)) {
+		rc = store_requeue(w->w_store, p->p_id, "agent stopped during the build", &e);
+		if (rc < 0)
+			log_error("build %lld: %s", p->p_id, e.msg);
+		log_info("build %lld: stopped, back in the queue for the next start", p->p_id);
+		worker_log_line(w, p->p_id, "==> build %lld interrupted: the agent is stopping; "
+				"it runs again at the next start", p->p_id);
+		goto out;
+	}
+	rc = store_set_finished(w->w_store, p->p_id, state, reason, image, image_id, &e);
+	if (rc < 0)
+		log_error("build %lld: %s", p->p_id, e.msg);
+	if (store_get_build(w->w_store, p->p_id, &b, NULL) == 0 && b.started && b.finished)
+		dur = b.finished - b.started;
+	if (state == BUILD_SUCCEEDED) {
+		log_info("build %lld: succeeded: %s %s in %.1fs", p->p_id, image ? image : "(untagged)",
+			 image_id ? image_id : "", dur / 1000.0);
+		worker_log_line(w, p->p_id, "==> build %lld succeeded in %.1fs: %s %s", p->p_id,
+				dur / 1000.0, image ? image : "(untagged)", image_id ? image_id : "");
+	} else {
+		log_info("build %lld: %s: %s", p->p_id, store_state_name(state),
+			 reason ? reason : "(no reason)");
+		worker_log_line(w, p->p_id, "==> build %lld %s: %s", p->p_id, store_state_name(state),
+				reason ? reason : "(no reason)");
+	}
+	if (rc == 0)
+		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, state, reason, dur);
+out:
+	if (cleanup && !w->w_stopping)
+		worker_cleanup_start(w, &p->p_id, 1, 0);
+	build_release(&b);
+	w->w_running--;
+	worker_kick(w);
+}
+
+static void worker_proc_exited(struct wproc *p)
+{
+	worker_proc_read(p);
+	worker_proc_unlink(p);
+	switch (p->p_kind) {
+	case WK_BUILD:
+		worker_build_done(p);
+		break;
+	case WK_STATUS:
+		p->p_w->w_status_busy = 0;
+		worker_status_done(p);
+		break;
+	case WK_CLEANUP:
+		worker_cleanup_done(p);
+		break;
+	}
+	worker_proc_free(p);
+}
+
+static void worker_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct wproc *p, *next;
+	int st;
+	pid_t r;
+
+	(void)sig;
+	(void)what;
+	for (p = w->w_procs; p; p = next) {
+		next = p->p_next;
+		do {
+			r = waitpid(p->p_pid, &st, WNOHANG);
+		} while (r < 0 && errno == EINTR);
+		if (r == p->p_pid || (r < 0 && errno == ECHILD)) {
+			p->p_exited = 1;
+			p->p_wstatus = r == p->p_pid ? st : 0;
+			worker_proc_exited(p);
+			/* the list may have changed (new children): start over */
+			next = w->w_procs;
+		}
+	}
+}
+
+/* ---------- scheduling ---------- */
+
+static void worker_schedule(struct worker *w)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	size_t i;
+	int started;
+
+	if (!w->w_ready || w->w_stopping)
+		return;
+	f.state = BUILD_QUEUED;
+	f.oldest_first = 1;
+	f.limit = WORKER_SCAN_MAX;
+	do {
+		started = 0;
+		if (w->w_running >= (unsigned)w->w_cfg->workers)
+			break;
+		if (store_list_builds(w->w_store, &f, &l, &e) < 0) {
+			log_error("cannot schedule builds: %s", e.msg);
+			return;
+		}
+		for (i = 0; i < l.n; i++) {
+			if (worker_repo_busy(w, l.items[i].repo))
+				continue;
+			worker_build_start(w, &l.items[i]);
+			started = 1;
+			break;
+		}
+		build_list_release(&l);
+	} while (started);
+}
+
+static void worker_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_schedule(arg);
+}
+
+static void worker_kick(struct worker *w)
+{
+	if (w->w_kick)
+		event_active(w->w_kick, EV_TIMEOUT, 0);
+}
+
+/* A newer build of the same repo and ref cancels the older ones. */
+static void worker_supersede(struct worker *w, const struct build *nb)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	struct wproc *p;
+	char reason[64];
+	size_t i;
+
+	snprintf(reason, sizeof(reason), "superseded by build %lld", nb->id);
+	f.repo = nb->repo;
+	f.ref = nb->ref;
+	f.state = BUILD_QUEUED;
+	f.oldest_first = 1;
+	f.limit = BUILDS_LIST_MAX;
+	if (store_list_builds(w->w_store, &f, &l, &e) < 0) {
+		log_error("build %lld: %s", nb->id, e.msg);
+	} else {
+		for (i = 0; i < l.n; i++)
+			if (l.items[i].id < nb->id)
+				worker_close_build(w, &l.items[i], BUILD_CANCELED, reason);
+		build_list_release(&l);
+	}
+	for (p = w->w_procs; p; p = p->p_next)
+		if (p->p_kind == WK_BUILD && p->p_id < nb->id && !strcmp(p->p_repo, nb->repo) &&
+		    !strcmp(p->p_ref, nb->ref ? nb->ref : "")) {
+			log_info("build %lld: canceling, %s", p->p_id, reason);
+			worker_cancel_proc(p, reason);
+		}
+}
+
+/* After a build was queued (webhook, retry, manual build). */
+static void worker_queued(void *ctx, long long id)
+{
+	struct worker *w = ctx;
+	const struct repo_conf *rc;
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+
+	if (store_get_build(w->w_store, id, &b, &e) != 0) {
+		log_error("build %lld: %s", id, *e.msg ? e.msg : "not found");
+		return;
+	}
+	rc = worker_repo(w, b.repo);
+	if (rc && rc->cancel_superseded && b.ref && *b.ref)
+		worker_supersede(w, &b);
+	if (b.state == BUILD_QUEUED)
+		worker_status_add(w, b.id, b.repo, b.sha, BUILD_QUEUED, NULL, 0);
+	build_release(&b);
+	worker_kick(w);
+}
+
+/* ---------- HTTP: logs ---------- */
+
+static void worker_follow_free(struct wfollow *f, int end)
+{
+	struct wfollow **pp;
+
+	for (pp = &f->f_w->w_follows; *pp; pp = &(*pp)->f_next)
+		if (*pp == f) {
+			*pp = f->f_next;
+			break;
+		}
+	if (f->f_conn)
+		evhttp_connection_set_closecb(f->f_conn, NULL, NULL);
+	if (end)
+		evhttp_send_reply_end(f->f_req);
+	if (f->f_timer)
+		event_free(f->f_timer);
+	if (f->f_fd >= 0)
+		close(f->f_fd);
+	free(f);
+}
+
+static void worker_follow_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct wfollow *f = arg;
+
+	(void)conn;
+	f->f_conn = NULL;
+	worker_follow_free(f, 0);
+}
+
+/* 1 when the build can write no more to its log. */
+static int worker_build_over(struct worker *w, long long id)
+{
+	struct build b = BUILD_INIT;
+	int over;
+
+	if (worker_find_build(w, id))
+		return 0;
+	if (store_get_build(w->w_store, id, &b, NULL) != 0)
+		return 1;
+	over = store_state_final(b.state);
+	build_release(&b);
+	return over;
+}
+
+/* n bytes of fd at off into out (a local file: this does not wait on anyone). */
+static int worker_read_at(int fd, off_t off, size_t n, struct evbuffer *out)
+{
+	char *b = xmalloc(n);
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = pread(fd, b + got, n - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got == n)
+		evbuffer_add(out, b, n);
+	free(b);
+	return got == n ? 0 : -1;
+}
+
+static void worker_follow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wfollow *f = arg;
+	struct worker *w = f->f_w;
+	struct timeval tv = { 0, WORKER_LOG_POLL_MS * 1000 };
+	struct bufferevent *bev = f->f_conn ? evhttp_connection_get_bufferevent(f->f_conn) : NULL;
+	struct evbuffer *chunk;
+	struct stat sb;
+	int over;
+	char *path;
+
+	(void)fd;
+	(void)what;
+	/* decided before reading, so the bytes written before the end are all sent */
+	over = worker_build_over(w, f->f_id);
+	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > WORKER_LOG_BACKLOG) {
+		evtimer_add(f->f_timer, &tv);
+		return;
+	}
+	if (f->f_fd < 0) {
+		path = worker_log_path(w, f->f_id);
+		f->f_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		free(path);
+	}
+	if (f->f_fd >= 0 && fstat(f->f_fd, &sb) == 0) {
+		if (sb.st_size < f->f_off)	/* a rerun started the log over */
+			f->f_off = 0;
+		if (sb.st_size > f->f_off) {
+			size_t n = (size_t)(sb.st_size - f->f_off);
+
+			if (n > WORKER_LOG_CHUNK)
+				n = WORKER_LOG_CHUNK;
+			chunk = evbuffer_new();
+			if (chunk && worker_read_at(f->f_fd, f->f_off, n, chunk) == 0) {
+				f->f_off += (off_t)n;
+				evhttp_send_reply_chunk(f->f_req, chunk);
+			}
+			if (chunk)
+				evbuffer_free(chunk);
+			if (f->f_off < sb.st_size) {
+				tv.tv_usec = 0;
+				evtimer_add(f->f_timer, &tv);
+				return;
+			}
+		}
+	}
+	if (over || w->w_stopping) {
+		worker_follow_free(f, 1);
+		return;
+	}
+	evtimer_add(f->f_timer, &tv);
+}
+
+static int worker_query_flag(struct evhttp_request *req, const char *name)
+{
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)), *v;
+	struct evkeyvalq kv;
+	int on = 0;
+
+	TAILQ_INIT(&kv);
+	if (q && evhttp_parse_query_str(q, &kv) == 0 && (v = evhttp_find_header(&kv, name)))
+		on = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
+	evhttp_clear_headers(&kv);
+	return on;
+}
+
+static void worker_http_log(void *ctx, struct evhttp_request *req, long long id,
+			    const struct repo_conf *repo)
+{
+	struct worker *w = ctx;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct evbuffer *body;
+	struct wfollow *f;
+	struct stat sb;
+	char *path = worker_log_path(w, id);
+	int fd;
+
+	(void)repo;
+	evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (worker_query_flag(req, "follow") && !w->w_stopping &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+		f = xcalloc(1, sizeof(*f));
+		f->f_w = w;
+		f->f_req = req;
+		f->f_conn = evhttp_request_get_connection(req);
+		f->f_id = id;
+		f->f_fd = -1;
+		f->f_timer = evtimer_new(w->w_base, worker_follow_cb, f);
+		f->f_next = w->w_follows;
+		w->w_follows = f;
+		if (f->f_conn)
+			evhttp_connection_set_closecb(f->f_conn, worker_follow_closed, f);
+		evhttp_send_reply_start(req, 200, "OK");
+		worker_follow_cb(-1, 0, f);
+		free(path);
+		return;
+	}
+	body = evbuffer_new();
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 0) {
+		/* evbuffer owns fd from here and sends it with sendfile */
+		if (evbuffer_add_file(body, fd, 0, sb.st_size) < 0)
+			close(fd);
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	evhttp_send_reply(req, 200, "OK", body);
+	evbuffer_free(body);
+	free(path);
+}
+
+/* ---------- HTTP: admin ---------- */
+
+static void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id)
+{
+	char *url = xasprintf("%s/builds/%lld", w->w_cfg->public_url, id);
+
+	http_reply_json(req, 202, json_pack("{sIss}", "build", (json_int_t)id, "url", url));
+	free(url);
+}
+
+static void worker_http_cancel(void *ctx, struct evhttp_request *req, long long id,
+			       const struct repo_conf *repo)
+{
+	struct worker *w = ctx;
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct wproc *p;
+	char msg[128];
+
+	(void)repo;
+	if (store_get_build(w->w_store, id, &b, &e) != 0) {
+		http_reply_error(req, 404, "no such build");
+		return;
+	}
+	if ((p = worker_find_build(w, id))) {
+		log_info("build %lld: canceling by request", id);
+		worker_cancel_proc(p, "canceled by request");
+		http_reply_json(req, 202, json_pack("{sIssss}", "build", (json_int_t)id, "state",
+						    "running", "cancel", "requested"));
+	} else if (b.state == BUILD_QUEUED) {
+		worker_close_build(w, &b, BUILD_CANCELED, "canceled by request");
+		http_reply_json(req, 202, json_pack("{sIss}", "build", (json_int_t)id, "state",
+						    "canceled"));
+	} else {
+		snprintf(msg, sizeof(msg), "build %lld is already %s", id, store_state_name(b.state));
+		http_reply_error(req, 409, msg);
+	}
+	build_release(&b);
+}
+
+/* Queues a copy of b's commit as a manual build: 0 with *ret_id. */
+static int worker_add_manual(struct worker *w, const char *repo, const char *ref, const char *sha,
+			     const struct build *from, long long *ret_id, struct err *e)
+{
+	struct build nb = BUILD_INIT;
+	long long dup = 0;
+	int rc;
+
+	nb.repo = xstrdup(repo);
+	nb.ref = xstrdup(ref ? ref : "");
+	snprintf(nb.sha, sizeof(nb.sha), "%s", sha ? sha : "");
+	nb.provider = xstrdup("manual");
+	if (from) {
+		nb.message = from->message ? xstrdup(from->message) : NULL;
+		nb.author = from->author ? xstrdup(from->author) : NULL;
+		nb.repo_full_name = from->repo_full_name ? xstrdup(from->repo_full_name) : NULL;
+		nb.project_id = from->project_id ? xstrdup(from->project_id) : NULL;
+		nb.clone_url = from->clone_url ? xstrdup(from->clone_url) : NULL;
+	}
+	rc = store_add_build(w->w_store, &nb, &dup, e);
+	*ret_id = nb.id;
+	build_release(&nb);
+	return rc;
+}
+
+static void worker_http_retry(void *ctx, struct evhttp_request *req, long long id,
+			      const struct repo_conf *repo)
+{
+	struct worker *w = ctx;
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long nid = 0;
+
+	(void)repo;
+	if (w->w_stopping) {
+		http_reply_error(req, 503, "shutting down");
+		return;
+	}
+	if (store_get_build(w->w_store, id, &b, &e) != 0) {
+		http_reply_error(req, 404, "no such build");
+		return;
+	}
+	if (!worker_repo(w, b.repo)) {
+		http_reply_error(req, 409, "the build's repository is no longer configured");
+	} else if (worker_add_manual(w, b.repo, b.ref, b.sha, &b, &nid, &e) < 0) {
+		log_error("build %lld: cannot retry: %s", id, e.msg);
+		http_reply_error(req, 500, "cannot queue the build");
+	} else {
+		log_info("build %lld: queued as a retry of build %lld", nid, id);
+		worker_reply_queued(w, req, nid);
+		worker_queued(w, nid);
+	}
+	build_release(&b);
+}
+
+static int worker_is_hex40(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 40;
+}
+
+static void worker_http_build(void *ctx, struct evhttp_request *req, long long id,
+			      const struct repo_conf *repo)
+{
+	struct worker *w = ctx;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *ref = NULL, *sha = NULL;
+	char *full = NULL;
+	struct err e = ERR_INIT;
+	json_error_t je;
+	json_t *j = NULL;
+	long long nid = 0;
+
+	(void)id;
+	if (w->w_stopping) {
+		http_reply_error(req, 503, "shutting down");
+		return;
+	}
+	if (len > WORKER_BODY_MAX) {
+		http_reply_error(req, 413, "body too large");
+		return;
+	}
+	j = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)len), len, 0, &je);
+	if (!j || !json_is_object(j)) {
+		http_reply_error(req, 400, "expected a JSON object {\"ref\": ...} or {\"sha\": ...}");
+		goto out;
+	}
+	ref = json_string_value(json_object_get(j, "ref"));
+	sha = json_string_value(json_object_get(j, "sha"));
+	if ((json_object_get(j, "ref") && !ref) || (json_object_get(j, "sha") && !sha) ||
+	    (!ref && !sha) || (ref && (!*ref || strlen(ref) > REF_MAX)) ||
+	    (sha && !worker_is_hex40(sha))) {
+		http_reply_error(req, 400, "expected \"ref\" (a ref name) and/or \"sha\" (40 lowercase hex)");
+		goto out;
+	}
+	if (ref && strncmp(ref, "refs/", 5))
+		full = xasprintf("refs/heads/%s", ref);
+	if (worker_add_manual(w, repo->name, full ? full : ref, sha, NULL, &nid, &e) < 0) {
+		log_error("repo '%s': cannot queue a manual build: %s", repo->name, e.msg);
+		http_reply_error(req, 500, "cannot queue the build");
+		goto out;
+	}
+	log_info("build %lld: queued by request '%s' %s %s", nid, repo->name,
+		 full ? full : ref ? ref : "", sha ? sha : "");
+	worker_reply_queued(w, req, nid);
+	worker_queued(w, nid);
+out:
+	free(full);
+	json_decref(j);
+}
+
+/* ---------- start-up recovery ---------- */
+
+/* 1 when pid is a build process of ours for build id (left by a crashed agent). */
+static int worker_is_orphan(long long pid, long long id)
+{
+	char path[64], cmd[256], want[64];
+	ssize_t n;
+	size_t wl;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%lld/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	cmd[n] = '\0';
+	/* argv = WORKER_SELF "__build" ID */
+	wl = (size_t)snprintf(want, sizeof(want), "__build%c%lld", '\0', id) + 1;
+	n -= (ssize_t)strlen(cmd) + 1;
+	return n >= (ssize_t)wl && !memcmp(cmd + strlen(cmd) + 1, want, wl);
+}
+
+static void worker_recover(struct worker *w)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT, q = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	long long *ids = NULL;
+	size_t i, n = 0, waited;
+	int alive;
+
+	f.state = BUILD_RUNNING;
+	f.oldest_first = 1;
+	f.limit = BUILDS_LIST_MAX;
+	if (store_list_builds(w->w_store, &f, &l, &e) < 0) {
+		log_error("recovery: %s", e.msg);
+		return;
+	}
+	/* a build process that outlived the agent would race its rerun */
+	for (i = 0; i < l.n; i++)
+		if (l.items[i].pid > 0 && worker_is_orphan(l.items[i].pid, l.items[i].id)) {
+			log_warn("build %lld: killing its process %lld left by the previous run",
+				 l.items[i].id, l.items[i].pid);
+			kill(-(pid_t)l.items[i].pid, SIGKILL);
+			kill((pid_t)l.items[i].pid, SIGKILL);
+		}
+	for (waited = 0; waited < WORKER_ORPHAN_WAIT_MS; waited += 20) {
+		alive = 0;
+		for (i = 0; i < l.n; i++)
+			if (l.items[i].pid > 0 && worker_is_orphan(l.items[i].pid, l.items[i].id))
+				alive = 1;
+		if (!alive)
+			break;
+		usleep(20 * 1000);
+	}
+	for (i = 0; i < l.n; i++) {
+		struct build *b = &l.items[i];
+
+		if (b->attempt < WORKER_ATTEMPTS_MAX) {
+			if (store_requeue(w->w_store, b->id, "agent restarted during the build", &e) < 0)
+				log_error("build %lld: %s", b->id, e.msg);
+			log_warn("build %lld: the agent restarted during the build; running it again",
+				 b->id);
+			worker_log_line(w, b->id, "==> the agent restarted during the build; "
+					"it runs again");
+		} else {
+			worker_close_build(w, b, BUILD_ERRORED, "agent restarted during the build");
+		}
+	}
+	/* containers of builds that ran before: the recovered ones, and those a stop requeued */
+	f.state = BUILD_QUEUED;
+	if (store_list_builds(w->w_store, &f, &q, &e) < 0)
+		log_error("recovery: %s", e.msg);
+	ids = xcalloc(l.n + q.n + 1, sizeof(*ids));
+	for (i = 0; i < l.n; i++)
+		ids[n++] = l.items[i].id;
+	for (i = 0; i < q.n; i++)
+		if (q.items[i].attempt > 0 && !worker_find_build(w, q.items[i].id)) {
+			size_t k;
+
+			for (k = 0; k < n && ids[k] != q.items[i].id; k++)
+				;
+			if (k == n)
+				ids[n++] = q.items[i].id;
+		}
+	if (n)
+		worker_cleanup_start(w, ids, n, 1);
+	else
+		w->w_ready = 1;
+	free(ids);
+	build_list_release(&l);
+	build_list_release(&q);
+}
+
+/* ---------- life cycle ---------- */
+
+struct worker *worker_new(struct event_base *base, struct store *st, struct http *h,
+			  const struct config *cfg)
+{
+	struct worker *w = xcalloc(1, sizeof(*w));
+
+	w->w_base = base;
+	w->w_store = st;
+	w->w_http = h;
+	w->w_cfg = cfg;
+	return w;
+}
+
+void worker_set_config(struct worker *w, const struct config *cfg)
+{
+	if (!w)
+		return;
+	w->w_cfg = cfg;
+	worker_kick(w);
+	worker_status_kick(w, 0);
+}
+
+int worker_start(struct worker *w, struct err *e)
+{
+	w->w_logdir = xasprintf("%s/logs", w->w_cfg->state_dir);
+	if (mkdir(w->w_logdir, 0750) < 0 && errno != EEXIST)
+		return err_errno(e, "cannot create the log directory '%s'", w->w_logdir);
+	w->w_sigchld = evsignal_new(w->w_base, SIGCHLD, worker_sigchld_cb, w);
+	w->w_kick = event_new(w->w_base, -1, 0, worker_kick_cb, w);
+	w->w_status_ev = evtimer_new(w->w_base, worker_status_cb, w);
+	if (!w->w_sigchld || !w->w_kick || !w->w_status_ev || evsignal_add(w->w_sigchld, NULL) < 0)
+		return err_set(e, "cannot set up the build workers");
+	http_set_queued_hook(w->w_http, worker_queued, w);
+	http_set_ext(w->w_http, HTTP_EXT_LOG, worker_http_log, w);
+	http_set_ext(w->w_http, HTTP_EXT_CANCEL, worker_http_cancel, w);
+	http_set_ext(w->w_http, HTTP_EXT_RETRY, worker_http_retry, w);
+	http_set_ext(w->w_http, HTTP_EXT_BUILD, worker_http_build, w);
+	worker_recover(w);
+	worker_kick(w);
+	worker_status_kick(w, 0);
+	return 0;
+}
+
+void worker_stop(struct worker *w)
+{
+	struct wproc *p;
+
+	if (!w || w->w_stopping)
+		return;
+	w->w_stopping = 1;
+	if (w->w_status_ev)
+		evtimer_del(w->w_status_ev);
+	for (p = w->w_procs; p; p = p->p_next) {
+		if (p->p_kind == WK_BUILD) {
+			p->p_requeue = 1;
+			worker_cancel_proc(p, "the agent is stopping");
+		} else if (p->p_kind == WK_STATUS) {
+			/* the row stays: it is posted again at the next start */
+			p->p_killed = 1;
+			worker_proc_signal(p, SIGKILL);
+		}
+	}
+	while (w->w_follows)
+		worker_follow_free(w->w_follows, 1);
+}
+
+int worker_busy(const struct worker *w)
+{
+	return w && (w->w_procs || w->w_follows);
+}
+
+void worker_free(struct worker *w)
+{
+	struct err e = ERR_INIT;
+	struct wproc *p;
+	int st;
+
+	if (!w)
+		return;
+	while ((p = w->w_procs)) {
+		w->w_procs = p->p_next;
+		if (!p->p_exited) {
+			kill(-p->p_pid, SIGKILL);
+			kill(p->p_pid, SIGKILL);
+			while (waitpid(p->p_pid, &st, 0) < 0 && errno == EINTR)
+				;
+		}
+		if (p->p_kind == WK_BUILD && store_requeue(w->w_store, p->p_id,
+							   "agent stopped during the build", &e) < 0)
+			log_error("build %lld: %s", p->p_id, e.msg);
+		worker_proc_free(p);
+	}
+	while (w->w_follows)
+		worker_follow_free(w->w_follows, 0);
+	if (w->w_sigchld)
+		event_free(w->w_sigchld);
+	if (w->w_kick)
+		event_free(w->w_kick);
+	if (w->w_status_ev)
+		event_free(w->w_status_ev);
+	free(w->w_logdir);
+	free(w);
+}
