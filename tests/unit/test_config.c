@@ -369,9 +369,9 @@ static const struct {
 	{ "[agent]\nlisten = 127.0.0.1:0\n", { "2: invalid value for 'listen': port must be a number from 1 to 65535" } },
 	{ "[agent]\nlisten = 127.0.0.1:65536\n", { "2: invalid value for 'listen': port must be a number from 1 to 65535" } },
 	{ "[agent]\nlisten =\n", { "2: 'listen' needs a value" } },
-	{ "[agent]\nworkers = 0\n", { "2: invalid value for 'workers': expected a number from 1 to 64" } },
-	{ "[agent]\nworkers = 65\n", { "2: invalid value for 'workers': expected a number from 1 to 64" } },
-	{ "[agent]\nworkers = two\n", { "2: invalid value for 'workers': expected a number from 1 to 64" } },
+	{ "[agent]\nworkers = -1\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
+	{ "[agent]\nworkers = 65\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
+	{ "[agent]\nworkers = two\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
 	{ "[agent]\nbuild_timeout = 30 minutes\n",
 	  { "2: invalid value for 'build_timeout': expected a duration like 90s, 30m, 2h or 1h30m" } },
 	{ "[agent]\nbuild_timeout = 0\n",
@@ -633,12 +633,12 @@ static void test_lines(void **state)
 	buf_addstr(&b, "[agent]\ndescription_of_nothing = ");
 	for (i = 0; i < CONFIG_LINE_MAX; i++)
 		buf_addch(&b, 'x');
-	buf_addstr(&b, "\nworkers = 0\n");
+	buf_addstr(&b, "\nworkers = 65\n");
 	assert_null(load(b.data, &errors, &path));
 	{
 		const char *want[] = {
 			"2: line longer than 4096 bytes",
-			"3: invalid value for 'workers': expected a number from 1 to 64",
+			"3: invalid value for 'workers': expected a number from 0 to 64",
 		};
 
 		check_errors(&errors, path, want, 2);
