@@ -4,8 +4,10 @@
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 agent_init
+# workers = 0: builds stay queued (this test is about intake, not builds)
+AGENT_EXTRA="workers = 0"
 S="api-secret-$$"
-agent_repo web "$S"
+agent_repo web "$S" "cancel_superseded=no"
 agent_repo api "$S" "branches=*"
 start_agent || fail "agent did not start"
 
@@ -104,7 +106,8 @@ stop_agent || fail "agent exited $? on SIGTERM"
 TOKEN="admin-token-$$"
 printf '%s\n' "$TOKEN" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
-AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"
+AGENT_EXTRA="workers = 0
+admin_token_file = $AGENT_DIR/admin.token"
 AGENT_ENGINE=unix://$AGENT_DIR/engine.sock
 python3 -c '
 import socket, sys, time

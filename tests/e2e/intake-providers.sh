@@ -5,6 +5,8 @@
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 agent_init
+# workers = 0: builds stay queued (this test is about intake, not builds)
+AGENT_EXTRA="workers = 0"
 GH="gh-secret-$$" GT="gitea-secret-$$" GL="gitlab-token-$$"
 KEY_B64=$(head -c 32 /dev/urandom | base64)
 agent_repo gh "$GH" "tags=v*"
