@@ -207,17 +207,18 @@ int cmd_serve(int argc, char **argv)
 		log_error("cannot install signal handlers");
 		goto out;
 	}
-	if (http_listen(sv.sv_http, sv.sv_cfg->listen_host, sv.sv_cfg->listen_port, &e) < 0) {
-		log_error("%s", e.msg);
-		goto out;
-	}
-	serve_report_running(&sv);
-	/* pipeline: recovers what a crash left running, then schedules builds */
+	/* pipeline: recovers what a crash left running, then schedules builds (before listening: the
+	 * "listening" line is what tells a caller the agent is up) */
 	sv.sv_worker = worker_new(sv.sv_base, sv.sv_store, sv.sv_http, sv.sv_cfg);
 	if (worker_start(sv.sv_worker, &e) < 0) {
 		log_error("%s", e.msg);
 		goto out;
 	}
+	if (http_listen(sv.sv_http, sv.sv_cfg->listen_host, sv.sv_cfg->listen_port, &e) < 0) {
+		log_error("%s", e.msg);
+		goto out;
+	}
+	serve_report_running(&sv);
 	store_queue_depth(sv.sv_store, &depth, NULL);
 	log_info("listening on %s%s%s:%d, %zu repositories, %lld builds queued, database '%s'",
 		 strchr(sv.sv_cfg->listen_host, ':') ? "[" : "", sv.sv_cfg->listen_host,
