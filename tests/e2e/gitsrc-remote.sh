@@ -92,6 +92,20 @@ echo "objects: first $first, incremental $second"
 # the same sha again: no network at all
 "$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref main --sha "$new" "$url" >"$tmp/o3" 2>&1 || fail "refetch"
 check "git:// known sha fetches" 0 "$(val fetches "$tmp/o3")"
+# a sha that is not on the ref given (force push, another branch): found by fetching
+# the branches; a sha nowhere on the server is an error naming it
+g -C "$tmp/w" checkout -q -b side
+echo side >"$tmp/w/side.txt"
+g -C "$tmp/w" add -A && g -C "$tmp/w" commit -q -m "side"
+g -C "$tmp/w" push -q origin side
+side=$(g -C "$tmp/w" rev-parse side)
+g -C "$tmp/w" checkout -q main
+"$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref main --sha "$side" "$url" >"$tmp/o7" 2>&1 || fail "side sha: $(cat "$tmp/o7")"
+check "sha off the ref" "$side" "$(val id "$tmp/o7")"
+if "$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref main --sha 0123456789abcdef0123456789abcdef01234567 "$url" >"$tmp/o8" 2>&1; then
+	fail "an unknown sha was accepted"
+fi
+grep -q 0123456789abcdef0123456789abcdef01234567 "$tmp/o8" || fail "unknown sha message: $(cat "$tmp/o8")"
 # annotated tag, peeled
 "$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref v1 "$url" >"$tmp/o4" 2>&1 || fail "tag: $(cat "$tmp/o4")"
 check "git:// tag peeled" "$v1" "$(val id "$tmp/o4")"
@@ -101,9 +115,10 @@ if "$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref nope "$url" >"$tmp/o5" 2>&1; 
 grep -q "nope" "$tmp/o5" && grep -q "$url" "$tmp/o5" || fail "unknown ref message: $(cat "$tmp/o5")"
 # a temporary clone for the CLI (no mirror) leaves nothing behind
 mkdir -p "$tmp/tmpdir"
-TMPDIR=$tmp/tmpdir "$S2I_AGENT" __gitsrc-fetch --ref main "$url" >"$tmp/o6" 2>&1 || fail "temporary clone: $(cat "$tmp/o6")"
+TMPDIR=$tmp/tmpdir "$S2I_AGENT" __gitsrc-fetch "$url" >"$tmp/o6" 2>&1 || fail "temporary clone: $(cat "$tmp/o6")"
 check "temporary clone removed" "" "$(ls -A "$tmp/tmpdir")"
 check "temporary clone id" "$new" "$(val id "$tmp/o6")"
+check "default branch" main "$(val ref "$tmp/o6")"
 
 # ---- smart HTTP with a token ----
 if ! command -v python3 >/dev/null; then
