@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Helpers of the `s2i-agent build` end-to-end tests: builder images made FROM the busybox
+# base with `docker build`, git sources, assertions, and cleanup of what a test created.
+# Source it after setting TEST (a short name); it sources engine.sh and starts the engine.
+set -u
+source "$TESTS_DIR/lib/engine.sh"
+
+S2I_ID="${TEST:-s2i}-$$"
+S2I_TMP=$(mktemp -d)
+S2I_IMAGES=()
+S2I_PIDS=()
+
+s2i_cleanup() {
+	local i
+	for i in "${S2I_PIDS[@]}"; do kill "$i" 2>/dev/null; done
+	# s2i_name runs in $(...) subshells: find this test's images by name
+	for i in "${S2I_IMAGES[@]}" $(docker images --format '{{.Repository}}:{{.Tag}}' \
+		"s2i-agent-test/${S2I_ID}-*" 2>/dev/null); do
+		docker rmi -f "$i" >/dev/null 2>&1
+	done
+	rm -rf "$S2I_TMP"
+}
+trap s2i_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "$*"; exit 77; }
+
+engine_ensure >/dev/null || skip "no container engine"
+
+# The image names a test uses: unique, and removed at exit (by their prefix).
+s2i_name() {	# suffix
+	echo "s2i-agent-test/${S2I_ID}-$1"
+}
+
+# Writes the standard busybox-sh scripts of a test builder into dir:
+# assemble copies the source into the WORKDIR (restoring artifacts first), run
+# executes the app, save-artifacts tars the "deps" directory.
+s2i_write_scripts() {	# dir [dest]
+	local d=$1 dest=${2:-/tmp}
+	mkdir -p "$d"
+	cat >"$d/assemble" <<EOF
+#!/bin/sh
+set -e
+echo "assemble: uid \$(id -u) in \$(pwd)"
+if [ -d $dest/artifacts ] && [ -n "\$(ls -A $dest/artifacts)" ]; then
+	echo "assemble: restoring artifacts"
+	cp -a $dest/artifacts/. ./
+fi
+cp -a $dest/src/. ./
+if [ -f deps/count ]; then n=\$(cat deps/count); else n=0; mkdir -p deps; fi
+echo \$((n + 1)) > deps/count
+echo "assemble: build number \$(cat deps/count)"
+echo "assemble: APP_MODE=\${APP_MODE:-unset} GREETING=\${GREETING:-unset}"
+echo "assemble: to stderr" >&2
+if [ -f $dest/src/image_metadata.json ]; then
+	mkdir -p $dest/.s2i && cp $dest/src/image_metadata.json $dest/.s2i/
+fi
+EOF
+	cat >"$d/run" <<'EOF'
+#!/bin/sh
+exec sh ./app.sh
+EOF
+	cat >"$d/save-artifacts" <<'EOF'
+#!/bin/sh
+tar -cf - deps
+EOF
+	chmod 755 "$d/assemble" "$d/run" "$d/save-artifacts"
+}
+
+# Builds a builder image. Options: --user U, --workdir W, --no-tar, --no-scripts, --no-label,
+# --entrypoint, --dest D, --label K=V (repeatable), --scripts DIR (instead of the standard).
+s2i_builder() {	# name [options]
+	local name=$1 user=1001 workdir=/opt/app-root/src notar=0 noscripts=0 ep=0 dest= scripts= nolabel=0
+	local labels=() ctx
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--user) user=$2; shift ;;
+		--workdir) workdir=$2; shift ;;
+		--no-tar) notar=1 ;;
+		--no-scripts) noscripts=1 ;;
+		--no-label) nolabel=1 ;;
+		--entrypoint) ep=1 ;;
+		--dest) dest=$2; shift ;;
+		--label) labels+=("$2"); shift ;;
+		--scripts) scripts=$2; shift ;;
+		esac
+		shift
+	done
+	ctx=$(mktemp -d -p "$S2I_TMP")
+	if [ $noscripts = 0 ]; then
+		if [ -n "$scripts" ]; then cp -a "$scripts" "$ctx/s2i"; else s2i_write_scripts "$ctx/s2i" "${dest:-/tmp}"; fi
+	else
+		mkdir "$ctx/s2i"
+	fi
+	{
+		echo "FROM $TEST_BASE_IMAGE"
+		echo "LABEL builder.label=kept"
+		[ $nolabel = 0 ] && echo "LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i"
+		[ -n "$dest" ] && echo "LABEL io.openshift.s2i.destination=$dest"
+		for l in "${labels[@]}"; do echo "LABEL $l"; done
+		echo "COPY s2i /usr/libexec/s2i"
+		[ -n "$dest" ] && echo "RUN mkdir -p $dest && chmod 1777 $dest"
+		echo "RUN mkdir -p $workdir && chown 1001:0 $workdir && chmod 777 $workdir"
+		[ $notar = 1 ] && echo "RUN rm /bin/tar"
+		[ $ep = 1 ] && echo 'ENTRYPOINT ["/bin/echo", "entrypoint-was-run"]'
+		echo "WORKDIR $workdir"
+		[ -n "$user" ] && echo "USER $user"
+	} >"$ctx/Dockerfile"
+	DOCKER_BUILDKIT=0 docker build -q --network none -t "$name" "$ctx" >/dev/null 2>"$ctx/err" ||
+		{ cat "$ctx/err" >&2; fail "docker build of $name"; }
+}
+
+# A git work tree with the app: app.sh prints "answer: <text>".
+s2i_git_source() {	# dir answer
+	local d=$1
+	mkdir -p "$d"
+	printf 'echo "answer: %s"\n' "$2" >"$d/app.sh"
+	git -C "$d" init -q -b main
+	git -C "$d" -c user.name="Test Author" -c user.email=author@example.com add -A
+	git -C "$d" -c user.name="Test Author" -c user.email=author@example.com commit -q -m "first commit of the app"
+}
+
+s2i_commit_all() {	# dir message
+	git -C "$1" add -A
+	git -C "$1" -c user.name="Test Author" -c user.email=author@example.com commit -q -m "$2"
+}
+
+# Runs s2i-agent build; output in $S2I_TMP/out, stderr in $S2I_TMP/err, status in $rc,
+# the build id (label io.s2i-agent.build of its containers) in $build_id.
+S2I_NBUILD=0
+s2i_build() {
+	S2I_NBUILD=$((S2I_NBUILD + 1))
+	build_id="$S2I_ID-$S2I_NBUILD"
+	S2I_AGENT_BUILD_ID=$build_id "$S2I_AGENT" build "$@" >"$S2I_TMP/out" 2>"$S2I_TMP/err"
+	rc=$?
+}
+
+s2i_show() {
+	echo "--- stdout"; cat "$S2I_TMP/out"; echo "--- stderr"; cat "$S2I_TMP/err"
+}
+
+s2i_expect_ok() {
+	[ "$rc" = 0 ] || { s2i_show; fail "build exited $rc: $*"; }
+	image_id=$(tail -n 1 "$S2I_TMP/out")
+	[[ $image_id == sha256:* ]] || { s2i_show; fail "last line is not an image id: $image_id"; }
+}
+
+s2i_expect_out() {	# pattern
+	grep -q -- "$1" "$S2I_TMP/out" || { s2i_show; fail "output lacks '$1'"; }
+}
+
+# No container of the last build (or of build id $1) is left.
+s2i_no_leftovers() {
+	local left
+	left=$(docker ps -aq --filter "label=io.s2i-agent.build=${1:-$build_id}")
+	[ -z "$left" ] || fail "containers left over: $left"
+}
+
+s2i_label() {	# image key
+	docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1"
+}
+
+s2i_run() {	# image [args]
+	docker run --rm --network none "$@"
+}
+
+# A free TCP port on 127.0.0.1.
+s2i_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
