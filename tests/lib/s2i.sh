@@ -95,7 +95,9 @@ s2i_builder() {	# name [options]
 	fi
 	{
 		echo "FROM $TEST_BASE_IMAGE"
-		echo "LABEL builder.label=kept"
+		# a label unique to this image: no layer (and so no image id) is shared with
+		# other tests' builders, so filters by image stay exact
+		echo "LABEL builder.label=kept s2i-agent-test.image=$name"
 		[ $nolabel = 0 ] && echo "LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i"
 		[ -n "$dest" ] && echo "LABEL io.openshift.s2i.destination=$dest"
 		for l in "${labels[@]}"; do echo "LABEL $l"; done
