@@ -94,7 +94,7 @@ static void build_usage(FILE *f)
 	      "      --add-host HOST:IP\n"
 	      "  -U, --url URL                  engine (default $DOCKER_HOST or unix:///var/run/docker.sock)\n"
 	      "      --push                     push TAG\n"
-	      "      --rm                       accepted (containers are always removed)\n"
+	      "      --rm                       with --incremental: remove the previous image\n"
 	      "  -q, --quiet                    no script output\n"
 	      "      --timeout DURATION         e.g. 90s, 30m (default none)\n", f);
 }
@@ -352,8 +352,11 @@ int cmd_build(int argc, char **argv)
 		case OPT_NETWORK: build_set(&o.network, optarg); break;
 		case OPT_CAP_DROP: build_add_list(&o.cap_drop, optarg); break;
 		case 'v':
-			if (build_mapping("--volume", optarg, &o.volumes) < 0)
+			if (!strchr(optarg, ':')) {
+				fprintf(stderr, "s2i-agent build: --volume '%s': expected SRC:DST[:opts]\n", optarg);
 				goto out;
+			}
+			strv_push(&o.volumes, optarg);
 			break;
 		case OPT_ADD_HOST: build_add_list(&o.add_hosts, optarg); break;
 		case 'U': build_set(&o.engine_url, optarg); break;

@@ -138,6 +138,7 @@ struct s2i_ctx {
 	struct strv injected;		/* files to truncate: absolute paths in the container */
 	struct strv mappings;		/* runtime artifacts SRC:DST */
 	struct s2i_lines out_lines, err_lines;
+	char *prev_image;		/* id of the previous image of an incremental build */
 	int quiet_scripts;
 	int timed_out;
 };
@@ -985,6 +986,8 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 		err_set(e, "no save-artifacts script");
 		goto out;
 	}
+	free(c->prev_image);
+	c->prev_image = xstrdup(prev.id);
 	s2i_step(c, S2I_LOG_STEP, "--> saving artifacts of the previous image '%s' (%.19s)", o->tag, prev.id);
 	/* s2i: the assemble user if given, else the previous image's user */
 	user = o->assemble_user && *o->assemble_user ? c->user : prev.user;
@@ -1579,6 +1582,14 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	}
 	s2i_step(c, S2I_LOG_STEP, "--> built %s%s%s", o->tag ? o->tag : "", o->tag ? " " : "",
 		 c->r->image_id);
+	if (o->rm && c->prev_image && strcmp(c->prev_image, c->r->image_id)) {
+		struct err re = ERR_INIT;
+
+		if (engine_image_remove(c->eng, c->prev_image, 0, 1, &re) < 0)
+			s2i_step(c, S2I_LOG_WARN, "cannot remove the previous image %.19s: %s", c->prev_image, re.msg);
+		else
+			s2i_step(c, S2I_LOG_STEP, "--> removed the previous image %.19s", c->prev_image);
+	}
 	if (o->push && o->tag) {
 		char *digest = NULL;
 
@@ -1663,6 +1674,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	engine_image_release(&c.runtime);
 	free(c.dest);
 	free(c.user);
+	free(c.prev_image);
 	free(c.build_label);
 	gitsrc_free(c.src);
 	engine_free(c.eng);

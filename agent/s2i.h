@@ -44,7 +44,7 @@ struct s2i_opts {
 	char *environment_file;		/* -E/--environment-file: NAME=VALUE lines */
 	char *scripts_url;		/* -s/--scripts-url: image://, file://, http(s):// */
 	int incremental;		/* --incremental */
-	int rm;				/* --rm: accepted; containers are always removed */
+	int rm;				/* --rm: with --incremental, remove the previous image (s2i) */
 	enum s2i_pull_policy pull_policy;		/* -p/--pull-policy, default if-not-present */
 	enum s2i_pull_policy incremental_pull_policy;	/* default if-not-present */
 	enum s2i_pull_policy runtime_pull_policy;	/* default if-not-present */

@@ -180,6 +180,12 @@ int s2iparse_mapping(const char *s, char **ret_src, char **ret_dst, struct err *
 {
 	const char *colon = strrchr(s, ':');
 
+	if (*s && !colon) {
+		/* s2i: no destination means the working directory */
+		*ret_src = xstrdup(s);
+		*ret_dst = xstrdup(".");
+		return 0;
+	}
 	if (!colon || colon == s || !colon[1])
 		return err_set(e, "'%s': expected SRC:DST", s);
 	*ret_src = xstrndup(s, (size_t)(colon - s));

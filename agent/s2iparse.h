@@ -33,7 +33,8 @@ int s2iparse_user_allowed(const struct s2iparse_uidrange *r, size_t n, const cha
  * out; later keys win when the caller merges. */
 int s2iparse_metadata_labels(const char *json, size_t len, struct strv *out, struct err *e);
 
-/* Splits "SRC:DST" (-i, -a, -v) at the last ':'; both parts non-empty. */
+/* Splits "SRC:DST" (-i, -a, -v) at the last ':'; both parts non-empty. A bare "SRC"
+ * gives DST "." (s2i: the image's working directory). */
 int s2iparse_mapping(const char *s, char **ret_src, char **ret_dst, struct err *e);
 
 /* The io.openshift.s2i.assemble-input-files label: "src:dst;src2:dst2". Appends each
