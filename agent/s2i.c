@@ -1010,6 +1010,7 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 	}
 	prefix = xstrdup("artifacts");
 	to.prefix = prefix;
+	to.set_owner = 1;
 	to.uid = c->uid;
 	to.gid = c->gid;
 	if (tarx_filter_open(engine_stream_read, st, &to, &filt, e) < 0)
@@ -1205,6 +1206,7 @@ static int s2i_copy_artifacts(struct s2i_ctx *c, const char *from, const char *t
 		if (!strcmp(prefix, "."))
 			prefix[0] = '\0';
 		to_opts.prefix = *prefix ? prefix : NULL;
+		to_opts.set_owner = 1;
 		to_opts.uid = uid;
 		to_opts.gid = gid;
 		if (engine_archive_open(c->eng, from, src, &st, e) < 0) {
