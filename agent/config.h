@@ -10,6 +10,18 @@
 
 enum status_kind { STATUS_NONE, STATUS_GITHUB, STATUS_GITLAB, STATUS_GITEA };
 
+/* Defaults after a successful config_load (limits.h has the constants):
+ * [agent] listen CONFIG_DEFAULT_LISTEN, public_url "http://<listen>" (brackets
+ * for IPv6), state_dir, engine, workers, build_timeout, max_body as in limits.h.
+ * [repo] required: url, builder, secret_file. branches: every branch; tags: none;
+ * tag CONFIG_DEFAULT_TAG ("{repo}:{branch}"); push, incremental, rm,
+ * ignore_submodules: no; cancel_superseded: yes; status: none; status_context
+ * CONFIG_DEFAULT_CONTEXT; status_api: https://api.github.com for github.com (or a
+ * non-http url), else derived from url: GitHub Enterprise https://HOST/api/v3,
+ * GitLab https://HOST/api/v4, Gitea/Forgejo https://HOST/api/v1. A status other
+ * than none needs status_token_file. Every other string is NULL when unset.
+ * Secret files (secret_file, *_token_file) and private files (tls_key,
+ * ssh_key_file, registry_auth_file) with group/other permission bits are refused. */
 struct repo_conf {
 	char *name;
 	int line;			/* where [repo "NAME"] stands */

@@ -90,9 +90,7 @@ static struct config *load(const char *text, struct strv *errors, char **ret_pat
 	return c;
 }
 
-static void test_full_round_trip(void **state)
-{
-	static const char text[] =
+static const char full_text[] =
 		"; s2i-agent test configuration\n"
 		"[agent]\n"
 		"listen      = [::1]:18080          ; IPv6\n"
@@ -158,13 +156,16 @@ static void test_full_round_trip(void **state)
 		"url = git@gitlab.example.com:acme/api.git\n"
 		"secret_file = @D@/one.secret\n"
 		"builder = python:3.12\n";
+
+static void test_full_round_trip(void **state)
+{
 	struct strv errors = STRV_INIT;
 	struct config *c;
 	struct repo_conf *r, *a;
 	char *path, *want;
 
 	(void)state;
-	c = load(text, &errors, &path);
+	c = load(full_text, &errors, &path);
 	if (!c) {
 		size_t i;
 
@@ -766,6 +767,51 @@ static void test_default_path(void **state)
 	free(saved);
 }
 
+/* Mangled configs: config_load answers 0 or -1 with errors that each name a
+ * line of the file, never crashes or leaks (ASan runs this). */
+static void test_mangled(void **state)
+{
+	static const char junk[] = "[]\"=:;# \n\t\r\\{}*x0";
+	size_t len = strlen(full_text), k;
+	unsigned seed = 4242;
+	char *path = xasprintf("%s/agent.conf", dir);
+
+	(void)state;
+	for (k = 0; k < 1500; k++) {
+		struct strv errors = STRV_INIT;
+		struct config *c = NULL;
+		char *copy = xstrdup(full_text);
+		FILE *f;
+		size_t i;
+		int j, rc;
+
+		for (j = 0; j < 3; j++) {
+			seed = seed * 1103515245u + 12345u;
+			copy[(seed >> 8) % len] = junk[(seed >> 20) % (sizeof(junk) - 1)];
+		}
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		fwrite(copy, 1, len, f);
+		fclose(f);
+		rc = config_load(path, &c, &errors);
+		assert_true(rc == 0 || rc == -1);
+		if (rc == 0) {
+			assert_non_null(c);
+			assert_int_equal(errors.n, 0);
+			config_free(c);
+		} else {
+			assert_true(errors.n > 0);
+			for (i = 0; i < errors.n; i++) {
+				assert_int_equal(strncmp(errors.items[i], path, strlen(path)), 0);
+				assert_int_equal(errors.items[i][strlen(path)], ':');
+			}
+		}
+		strv_clear(&errors);
+		free(copy);
+	}
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -779,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_unreadable_config),
 		cmocka_unit_test(test_durations_and_sizes),
 		cmocka_unit_test(test_default_path),
+		cmocka_unit_test(test_mangled),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
