@@ -48,3 +48,24 @@ int sdnotify_reloading(struct err *e)
 		 (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
 	return sdnotify(msg, e);
 }
+
+int sdnotify_watchdog_usec(unsigned long long *ret_usec)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	unsigned long long v;
+	char *end;
+
+	if (!usec || !*usec)
+		return 0;
+	if (pid && *pid) {
+		long p = strtol(pid, &end, 10);
+
+		if (*end || p != (long)getpid())
+			return 0;
+	}
+	v = strtoull(usec, &end, 10);
+	if (*end || v == 0)
+		return 0;
+	*ret_usec = v;
+	return 1;
+}

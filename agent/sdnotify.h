@@ -13,4 +13,9 @@ int sdnotify(const char *state, struct err *e);
 /* RELOADING=1 with the MONOTONIC_USEC that Type=notify-reload expects. */
 int sdnotify_reloading(struct err *e);
 
+/* The watchdog interval systemd asks for (WatchdogSec= sets $WATCHDOG_USEC, and
+ * $WATCHDOG_PID when present names the process meant): 1 with *ret_usec set
+ * when this process must send WATCHDOG=1 at least that often, else 0. */
+int sdnotify_watchdog_usec(unsigned long long *ret_usec);
+
 #endif

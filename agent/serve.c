@@ -26,6 +26,7 @@ struct serve {
 	struct worker *sv_worker;	/* pipeline: builds, statuses, logs */
 	struct event *sv_sigterm, *sv_sigint, *sv_sighup;
 	struct event *sv_drain;
+	struct event *sv_watchdog;	/* WATCHDOG=1 from the loop: a hung loop gets restarted */
 	time_t sv_deadline;
 	int sv_stopping;
 };
@@ -36,6 +37,32 @@ static void serve_notify(const char *state)
 
 	if (sdnotify(state, &e) < 0)
 		log_warn("cannot notify systemd: %s", e.msg);
+}
+
+static void serve_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	serve_notify("WATCHDOG=1");
+}
+
+/* Under WatchdogSec=, pings at half the interval, as sd_watchdog_enabled(3) advises. */
+static int serve_watchdog(struct serve *sv)
+{
+	unsigned long long usec, half;
+	struct timeval tv;
+
+	if (!sdnotify_watchdog_usec(&usec))
+		return 0;
+	half = usec / 2 < 1000 ? 1000 : usec / 2;	/* a 0 interval would spin */
+	tv.tv_sec = (time_t)(half / 1000000);
+	tv.tv_usec = (suseconds_t)(half % 1000000);
+	sv->sv_watchdog = event_new(sv->sv_base, -1, EV_PERSIST, serve_watchdog_cb, sv);
+	if (!sv->sv_watchdog || event_add(sv->sv_watchdog, &tv) < 0)
+		return -1;
+	log_info("watchdog: pinging systemd every %llu ms", half / 1000);
+	return 0;
 }
 
 static void serve_log_errors(const struct strv *errors)
@@ -158,6 +185,8 @@ static void serve_release(struct serve *sv)
 		event_free(sv->sv_sighup);
 	if (sv->sv_drain)
 		event_free(sv->sv_drain);
+	if (sv->sv_watchdog)
+		event_free(sv->sv_watchdog);
 	store_free(sv->sv_store);
 	config_free(sv->sv_cfg);
 	if (sv->sv_base)
@@ -225,6 +254,10 @@ int cmd_serve(int argc, char **argv)
 		 strchr(sv.sv_cfg->listen_host, ':') ? "]" : "", sv.sv_cfg->listen_port,
 		 sv.sv_cfg->nrepos, depth, store_path(sv.sv_store));
 	serve_notify("READY=1");
+	if (serve_watchdog(&sv) < 0) {
+		log_error("cannot start the watchdog timer");
+		goto out;
+	}
 	if (event_base_dispatch(sv.sv_base) < 0) {
 		log_error("event loop failed");
 		goto out;
