@@ -19,12 +19,12 @@ fi
 # Every example line "#key = value" enabled, every section too; files under a private
 # /etc/s2i-agent with the modes the agent demands.
 mkdir -m 700 "$tmp/etc"
-sed -E -e 's|^#(\[repo "[a-z]+"\])|\1|' -e 's|^#([a-z_]+ = )|\1|' -e "s|/etc/s2i-agent/|$tmp/etc/|g" \
+sed -E -e 's|^#(\[repo "[a-z]+"\])|\1|' -e 's|^#([a-z_]+ *= )|\1|' -e "s|/etc/s2i-agent/|$tmp/etc/|g" \
 	"$root/conf/agent.conf" >"$tmp/full.conf"
 grep -oE "$tmp/etc/[A-Za-z0-9._-]+" "$tmp/full.conf" | sort -u | while read -r f; do
 	(umask 077 && echo "example-secret-for-$(basename "$f")" >"$f")
 done
-keys=$(grep -oE '^[a-z_]+ = ' "$tmp/full.conf" | sed 's/ = //' | sort -u)
+keys=$(grep -oE '^[a-z_]+ *= ' "$tmp/full.conf" | sed -E 's/ *= //' | sort -u)
 [ "$(wc -l <<<"$keys")" -ge 50 ] || fail "only $(wc -l <<<"$keys") keys in the example"
 out=$("$bin" check -c "$tmp/full.conf" 2>&1) || { echo "$out"; fail "the example with every key enabled is refused"; }
 [ "$out" = "configuration OK" ] || fail "check said: $out"
@@ -40,4 +40,14 @@ man5=$root/conf/man/s2i-agent.conf.5
 for k in $keys; do
 	grep -qE "^\.B[IR]? ${k}( |$)|^\.BR .*\b${k}\b" "$man5" || fail "s2i-agent.conf(5) does not document '$k'"
 done
+# ... and the example shows every key the loader knows (read from its key table).
+known=$(sed -n '/cfg_keys\[\] = {/,/^};/p' "$root/agent/config.c" |
+	grep -oE '^\s*(A|AT|R|RT)\([a-z_]+|^\s*(RF\(|\{ )"[a-z_]+"' | grep -oE '[a-z_]+"?$' | tr -d '"' | sort -u)
+if [ "$(wc -l <<<"$known")" -ge 40 ]; then
+	for k in $known; do
+		grep -qxF "$k" <<<"$keys" || fail "conf/agent.conf does not show the key '$k'"
+	done
+else
+	echo "note: agent/config.c's key table not found; skipped the reverse check"
+fi
 echo "$(wc -l <<<"$keys") keys: accepted and documented"
