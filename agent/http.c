@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "dash.h"
 #include "http.h"
@@ -41,13 +42,6 @@ static const char *const http_result_names[RES_N] = {
 struct http_counter {
 	char *hc_repo;
 	unsigned long long hc_n[4][RES_N];	/* [provider][result] */
-};
-
-/* A verified push waiting for the next group commit. */
-struct http_pending {
-	struct evhttp_request *hp_req;
-	struct build hp_build;
-	enum provider hp_provider;
 };
 
 struct http_listener {
@@ -71,9 +65,7 @@ struct http {
 	struct http_listener h_listeners[8];
 	size_t h_nlisteners;
 
-	struct http_pending *h_pending;
-	size_t h_npending;
-	struct event *h_flush_ev;
+	struct batch *h_batch;		/* group commit of verified deliveries */
 
 	struct http_counter *h_counters;
 	size_t h_ncounters;
@@ -185,122 +177,78 @@ static void http_count(struct http *h, const char *repo, enum provider p, enum h
 
 /* ---------- group commit ---------- */
 
-static void http_pending_release(struct http_pending *p)
+static enum provider http_provider_of(const char *name)
 {
-	build_release(&p->hp_build);
-	p->hp_req = NULL;
+	int p;
+
+	for (p = 0; p < 4; p++)
+		if (!strcmp(name, webhook_provider_name((enum provider)p)))
+			return (enum provider)p;
+	return PROVIDER_GENERIC;
 }
 
-/* Commits every pending delivery in one transaction, then answers each. Nothing
- * is answered 202 before COMMIT returned (synchronous=FULL: the WAL is on disk). */
-static void http_flush(struct http *h)
+static long long http_room(void *arg)
 {
-	struct err e = ERR_INIT;
-	long long *dups = NULL, depth;
-	size_t i, n = h->h_npending;
-	struct http_pending *p;
-	int failed = 0;
+	struct http *h = arg;
+	long long depth = 0;
 
-	if (!n)
-		return;
-	dups = xcalloc(n, sizeof(*dups));
-	if (store_begin(h->h_store, &e) < 0) {
-		failed = 1;
-		goto answer;
-	}
-	for (i = 0; i < n; i++) {
-		p = &h->h_pending[i];
-		store_queue_depth(h->h_store, &depth, NULL);
-		if (depth >= h->h_queue_max) {
-			/* full: a redelivery still gets its duplicate answer, others 503 */
-			struct build *b = &p->hp_build;
+	store_queue_depth(h->h_store, &depth, NULL);
+	return h->h_queue_max - depth;
+}
 
-			if (!b->delivery || store_find_delivery(h->h_store, b->repo, b->provider,
-								b->delivery, &dups[i], &e) != 0)
-				dups[i] = -1;
-			continue;
-		}
-		if (store_add_build(h->h_store, &p->hp_build, &dups[i], &e) < 0) {
-			failed = 1;
-			break;
-		}
-	}
-	if (!failed && store_commit(h->h_store, &e) < 0)
-		failed = 1;
+/* A batch is on disk (or failed as a whole): answer each of its requests. No 202
+ * leaves before its COMMIT returned (synchronous=FULL: the WAL is on disk). */
+static void http_batch_done(void *arg, struct batch_item *items, size_t n, int failed,
+			    const char *err)
+{
+	struct http *h = arg;
+	long long queued = 0;
+	size_t i;
+
 	if (failed)
-		store_rollback(h->h_store);
-answer:
-	if (failed)
-		log_error("cannot queue %zu deliveries: %s", n, e.msg);
+		log_error("cannot queue %zu deliveries: %s", n, err);
 	for (i = 0; i < n; i++) {
-		struct build *b;
+		struct evhttp_request *req = items[i].bi_ctx;
+		struct build *b = &items[i].bi_build;
+		enum provider p = http_provider_of(b->provider);
 		json_t *j;
 		char *url;
 
-		p = &h->h_pending[i];
-		b = &p->hp_build;
 		/* the client went away: evhttp frees the request on reply, without
 		 * its completion callback */
-		if (!evhttp_request_get_connection(p->hp_req) && h->h_inflight)
+		if (!evhttp_request_get_connection(req) && h->h_inflight)
 			h->h_inflight--;
 		if (failed) {
-			http_count(h, b->repo, p->hp_provider, RES_ERROR);
-			http_reply_retry(p->hp_req, "cannot record the delivery, try again");
-		} else if (dups[i] > 0) {
-			http_count(h, b->repo, p->hp_provider, RES_DUPLICATE);
+			http_count(h, b->repo, p, RES_ERROR);
+			http_reply_retry(req, "cannot record the delivery, try again");
+		} else if (items[i].bi_dup > 0) {
+			http_count(h, b->repo, p, RES_DUPLICATE);
 			log_info("repo '%s': %s delivery '%s' is a duplicate of build %lld", b->repo,
-				 b->provider, b->delivery, dups[i]);
-			http_reply_json(p->hp_req, 200, json_pack("{sI}", "duplicate",
-								  (json_int_t)dups[i]));
-		} else if (dups[i] < 0) {
-			http_count(h, b->repo, p->hp_provider, RES_UNAVAILABLE);
+				 b->provider, b->delivery, items[i].bi_dup);
+			http_reply_json(req, 200, json_pack("{sI}", "duplicate",
+							    (json_int_t)items[i].bi_dup));
+		} else if (items[i].bi_full) {
+			http_count(h, b->repo, p, RES_UNAVAILABLE);
 			log_warn("repo '%s': queue full (%lld builds), delivery refused", b->repo,
 				 h->h_queue_max);
-			http_reply_retry(p->hp_req, "build queue is full");
+			http_reply_retry(req, "build queue is full");
 		} else {
-			http_count(h, b->repo, p->hp_provider, RES_QUEUED);
+			queued++;
+			http_count(h, b->repo, p, RES_QUEUED);
 			log_info("build %lld: queued '%s' %s %.12s", b->id, b->repo, b->ref, b->sha);
 			url = xasprintf("%s/builds/%lld", h->h_cfg->public_url, b->id);
 			j = json_pack("{sIss}", "build", (json_int_t)b->id, "url", url);
 			free(url);
-			http_reply_json(p->hp_req, 202, j);
+			http_reply_json(req, 202, j);
 		}
 	}
-	if (!failed && h->h_queued_fn)
+	if (failed)
+		return;
+	store_note_queued(h->h_store, queued);
+	if (h->h_queued_fn)
 		for (i = 0; i < n; i++)
-			if (h->h_pending[i].hp_build.id > 0)
-				h->h_queued_fn(h->h_queued_ctx, h->h_pending[i].hp_build.id);
-	for (i = 0; i < n; i++)
-		http_pending_release(&h->h_pending[i]);
-	h->h_npending = 0;
-	free(dups);
-}
-
-static void http_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	http_flush(arg);
-}
-
-/* Adds a verified push to the batch; the first one schedules the flush, which
- * runs once the loop has handled every request that arrived meanwhile. */
-static void http_enqueue(struct http *h, struct evhttp_request *req, struct build *b,
-			 enum provider p)
-{
-	struct http_pending *hp;
-
-	if (!h->h_pending)
-		h->h_pending = xcalloc(HTTP_BATCH_MAX, sizeof(*h->h_pending));
-	hp = &h->h_pending[h->h_npending++];
-	hp->hp_req = req;
-	hp->hp_build = *b;
-	hp->hp_provider = p;
-	memset(b, 0, sizeof(*b));
-	if (h->h_npending == HTTP_BATCH_MAX)
-		http_flush(h);
-	else if (h->h_npending == 1)
-		event_active(h->h_flush_ev, EV_WRITE, 0);
+			if (!items[i].bi_dup && !items[i].bi_full && items[i].bi_build.id > 0)
+				h->h_queued_fn(h->h_queued_ctx, items[i].bi_build.id);
 }
 
 /* ---------- webhooks ---------- */
@@ -390,7 +338,7 @@ static void http_hook(struct http *h, struct evhttp_request *req, const char *na
 	ev.project_id = NULL;
 	b.clone_url = ev.clone_url;
 	ev.clone_url = NULL;
-	http_enqueue(h, req, &b, p);
+	batch_push(h->h_batch, &b, req);
 out:
 	webhook_event_release(&ev);
 }
@@ -986,6 +934,7 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 struct http *http_new(struct event_base *base, struct store *st, const struct config *cfg)
 {
 	struct http *h = xcalloc(1, sizeof(*h));
+	struct err e = ERR_INIT;
 
 	h->h_base = base;
 	h->h_store = st;
@@ -999,7 +948,13 @@ struct http *http_new(struct event_base *base, struct store *st, const struct co
 		free(h);
 		return NULL;
 	}
-	h->h_flush_ev = event_new(base, -1, 0, http_flush_cb, h);
+	h->h_batch = batch_new(base, cfg->state_dir, http_batch_done, http_room, h, &e);
+	if (!h->h_batch) {
+		log_error("%s", e.msg);
+		evhttp_free(h->h_evhttp);
+		free(h);
+		return NULL;
+	}
 	evhttp_set_max_headers_size(h->h_evhttp, HTTP_HEADER_MAX);
 	evhttp_set_max_body_size(h->h_evhttp, (ev_ssize_t)cfg->max_body);
 	evhttp_set_timeout(h->h_evhttp, HTTP_TIMEOUT);
@@ -1096,7 +1051,6 @@ int http_listen(struct http *h, const char *host, int port, struct err *e)
 
 void http_set_config(struct http *h, const struct config *cfg)
 {
-	http_flush(h);
 	h->h_cfg = cfg;
 	h->h_engine_checked = 0;
 	evhttp_set_max_body_size(h->h_evhttp, (ev_ssize_t)cfg->max_body);
@@ -1118,12 +1072,12 @@ void http_stop(struct http *h)
 			evhttp_del_accept_socket(h->h_evhttp, h->h_listeners[i].hl_sock);
 		http_listener_forget(&h->h_listeners[i]);
 	}
-	http_flush(h);
+	batch_drain(h->h_batch);
 }
 
 unsigned http_inflight(const struct http *h)
 {
-	return h->h_inflight + (unsigned)h->h_npending;
+	return h->h_inflight;	/* includes the requests waiting for a commit */
 }
 
 void http_set_queued_hook(struct http *h, http_queued_fn fn, void *ctx)
@@ -1151,18 +1105,15 @@ void http_free(struct http *h)
 
 	if (!h)
 		return;
-	http_flush(h);
+	batch_free(h->h_batch);
 	for (i = 0; i < h->h_nlisteners; i++) {
 		http_listener_forget(&h->h_listeners[i]);
 		if (h->h_listeners[i].hl_retry)
 			event_free(h->h_listeners[i].hl_retry);
 	}
-	if (h->h_flush_ev)
-		event_free(h->h_flush_ev);
 	evhttp_free(h->h_evhttp);
 	for (i = 0; i < h->h_ncounters; i++)
 		free(h->h_counters[i].hc_repo);
 	free(h->h_counters);
-	free(h->h_pending);
 	free(h);
 }

@@ -20,8 +20,8 @@ void http_free(struct http *h);
 /* Binds host:port (host "::1" or an IPv4 address or a name). */
 int http_listen(struct http *h, const char *host, int port, struct err *e);
 
-/* Swaps the configuration (SIGHUP): deliveries waiting for their commit are
- * committed first, so none of them refers to the old one. */
+/* Swaps the configuration (SIGHUP). Deliveries waiting for their commit carry
+ * their own copy of what they need, so none refers to the old one. */
 void http_set_config(struct http *h, const struct config *cfg);
 
 /* Queued builds above which deliveries get 503 (default QUEUE_MAX). */

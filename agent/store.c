@@ -649,6 +649,11 @@ int store_queue_depth(struct store *s, long long *ret, struct err *e)
 	return 0;
 }
 
+void store_note_queued(struct store *s, long long n)
+{
+	s->st_counts[BUILD_QUEUED] += n;
+}
+
 void status_row_release(struct status_row *r)
 {
 	free(r->state);

@@ -123,6 +123,9 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
  * nothing; this is why build states must only change through this module. */
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e);
 int store_queue_depth(struct store *s, long long *ret, struct err *e);
+/* n builds were queued through another connection to the same database (the
+ * intake's writer thread, batch.c): keeps this connection's counts right. */
+void store_note_queued(struct store *s, long long n);
 
 /* Commit statuses waiting to be posted to a forge (SPEC §3): kept until posted
  * so they survive restarts. State is the forge's word ("pending", "success"...). */

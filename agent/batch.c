@@ -1,0 +1,293 @@
+/* batch: the intake's group commit. The loop gathers verified deliveries; one
+ * writer thread commits a whole batch per transaction (one fsync), and while it
+ * waits for the disk the loop keeps reading requests into the next batch. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "buf.h"
+#include "limits.h"
+
+struct batch_set {
+	struct batch_item *bs_items;
+	size_t bs_n, bs_alloc;
+	long long bs_room;		/* builds this batch may still queue */
+	int bs_failed;
+	char bs_err[ERR_MSG_MAX];
+};
+
+struct batch {
+	struct event_base *q_base;
+	struct store *q_store;		/* the writer thread's own connection */
+	pthread_t q_thread;
+	int q_thread_started;
+	pthread_mutex_t q_mu;
+	pthread_cond_t q_cv;
+	int q_busy;			/* q_work belongs to the writer (mu) */
+	int q_done;			/* the writer finished q_work (mu) */
+	int q_quit;			/* (mu) */
+	int q_efd;			/* eventfd: writer -> loop */
+	struct event *q_ev_done;
+	struct event *q_ev_flush;
+	struct batch_set q_gather;	/* the loop's */
+	struct batch_set q_work;	/* the writer's while q_busy */
+	batch_done_fn q_done_fn;
+	batch_room_fn q_room_fn;
+	void *q_arg;
+};
+
+/* ---------- writer thread ---------- */
+
+static void batch_commit(struct store *st, struct batch_set *w)
+{
+	struct err e = ERR_INIT;
+	struct batch_item *it;
+	size_t i;
+
+	w->bs_failed = 0;
+	w->bs_err[0] = '\0';
+	if (store_begin(st, &e) < 0)
+		goto fail;
+	for (i = 0; i < w->bs_n; i++) {
+		it = &w->bs_items[i];
+		it->bi_dup = 0;
+		it->bi_full = 0;
+		if (w->bs_room <= 0) {
+			/* full: a redelivery still gets its duplicate answer */
+			struct build *b = &it->bi_build;
+			int rc = b->delivery ? store_find_delivery(st, b->repo, b->provider,
+								   b->delivery, &it->bi_dup, &e) : 1;
+
+			if (rc < 0)
+				goto fail;
+			if (rc > 0)
+				it->bi_full = 1;
+			continue;
+		}
+		if (store_add_build(st, &it->bi_build, &it->bi_dup, &e) < 0)
+			goto fail;
+		if (!it->bi_dup)
+			w->bs_room--;
+	}
+	if (store_commit(st, &e) < 0)
+		goto fail;
+	return;
+fail:
+	store_rollback(st);
+	w->bs_failed = 1;
+	memcpy(w->bs_err, e.msg, sizeof(w->bs_err));
+}
+
+static void *batch_thread(void *arg)
+{
+	struct batch *q = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&q->q_mu);
+	for (;;) {
+		while (!q->q_quit && !(q->q_busy && !q->q_done))
+			pthread_cond_wait(&q->q_cv, &q->q_mu);
+		if (q->q_busy && !q->q_done) {
+			pthread_mutex_unlock(&q->q_mu);
+			batch_commit(q->q_store, &q->q_work);
+			pthread_mutex_lock(&q->q_mu);
+			q->q_done = 1;
+			pthread_cond_broadcast(&q->q_cv);
+			/* wake the loop; a full counter only means it is awake already */
+			if (write(q->q_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				abort();
+			continue;
+		}
+		if (q->q_quit)
+			break;
+	}
+	pthread_mutex_unlock(&q->q_mu);
+	return NULL;
+}
+
+/* ---------- event loop side ---------- */
+
+static void batch_set_release(struct batch_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->bs_n; i++)
+		build_release(&s->bs_items[i].bi_build);
+	s->bs_n = 0;
+}
+
+/* Hands the gathered batch to the idle writer. */
+static void batch_handover(struct batch *q)
+{
+	struct batch_set t;
+
+	if (!q->q_gather.bs_n || q->q_busy)
+		return;
+	t = q->q_work;			/* empty: keeps its allocation for reuse */
+	q->q_work = q->q_gather;
+	q->q_gather = t;
+	q->q_work.bs_room = q->q_room_fn(q->q_arg);
+	pthread_mutex_lock(&q->q_mu);
+	q->q_busy = 1;
+	q->q_done = 0;
+	pthread_cond_broadcast(&q->q_cv);
+	pthread_mutex_unlock(&q->q_mu);
+}
+
+/* Reports the writer's finished batch, if any. Returns 1 when it did. */
+static int batch_collect(struct batch *q)
+{
+	int done;
+
+	pthread_mutex_lock(&q->q_mu);
+	done = q->q_busy && q->q_done;
+	pthread_mutex_unlock(&q->q_mu);
+	if (!done)
+		return 0;
+	q->q_done_fn(q->q_arg, q->q_work.bs_items, q->q_work.bs_n, q->q_work.bs_failed,
+		     q->q_work.bs_err);
+	batch_set_release(&q->q_work);
+	pthread_mutex_lock(&q->q_mu);
+	q->q_busy = 0;
+	q->q_done = 0;
+	pthread_mutex_unlock(&q->q_mu);
+	return 1;
+}
+
+static void batch_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *q = arg;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	if (batch_collect(q) && q->q_gather.bs_n)
+		/* let the loop read what is pending before committing the next batch */
+		event_active(q->q_ev_flush, EV_WRITE, 0);
+}
+
+static void batch_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	batch_handover(arg);
+}
+
+void batch_push(struct batch *q, struct build *b, void *ctx)
+{
+	struct batch_set *g = &q->q_gather;
+	struct batch_item *it;
+
+	if (g->bs_n == g->bs_alloc) {
+		g->bs_alloc = g->bs_alloc ? g->bs_alloc * 2 : 64;
+		g->bs_items = xrealloc(g->bs_items, g->bs_alloc * sizeof(*g->bs_items));
+	}
+	it = &g->bs_items[g->bs_n++];
+	memset(it, 0, sizeof(*it));
+	it->bi_build = *b;
+	it->bi_ctx = ctx;
+	memset(b, 0, sizeof(*b));
+	if (!q->q_busy && (g->bs_n == 1 || g->bs_n >= HTTP_BATCH_MAX))
+		event_active(q->q_ev_flush, EV_WRITE, 0);
+}
+
+size_t batch_pending(const struct batch *q)
+{
+	return q->q_gather.bs_n + (q->q_busy ? q->q_work.bs_n : 0);
+}
+
+void batch_drain(struct batch *q)
+{
+	for (;;) {
+		if (q->q_busy) {
+			pthread_mutex_lock(&q->q_mu);
+			while (!q->q_done)
+				pthread_cond_wait(&q->q_cv, &q->q_mu);
+			pthread_mutex_unlock(&q->q_mu);
+			batch_collect(q);
+		} else if (q->q_gather.bs_n) {
+			batch_handover(q);
+		} else {
+			return;
+		}
+	}
+}
+
+struct batch *batch_new(struct event_base *base, const char *state_dir, batch_done_fn done,
+			batch_room_fn room, void *arg, struct err *e)
+{
+	struct batch *q = xcalloc(1, sizeof(*q));
+	sigset_t all, old;
+	int rc;
+
+	q->q_base = base;
+	q->q_done_fn = done;
+	q->q_room_fn = room;
+	q->q_arg = arg;
+	q->q_efd = -1;
+	pthread_mutex_init(&q->q_mu, NULL);
+	pthread_cond_init(&q->q_cv, NULL);
+	if (store_open(state_dir, &q->q_store, e) < 0)
+		goto fail;
+	q->q_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->q_efd < 0) {
+		err_errno(e, "cannot create an eventfd");
+		goto fail;
+	}
+	q->q_ev_done = event_new(base, q->q_efd, EV_READ | EV_PERSIST, batch_done_cb, q);
+	q->q_ev_flush = event_new(base, -1, 0, batch_flush_cb, q);
+	if (!q->q_ev_done || !q->q_ev_flush || event_add(q->q_ev_done, NULL) < 0) {
+		err_set(e, "cannot create the batch events");
+		goto fail;
+	}
+	/* signals are the loop's business (libevent's signal events) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&q->q_thread, NULL, batch_thread, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		errno = rc;
+		err_errno(e, "cannot start the database writer thread");
+		goto fail;
+	}
+	q->q_thread_started = 1;
+	return q;
+fail:
+	batch_free(q);
+	return NULL;
+}
+
+void batch_free(struct batch *q)
+{
+	if (!q)
+		return;
+	if (q->q_thread_started) {
+		batch_drain(q);
+		pthread_mutex_lock(&q->q_mu);
+		q->q_quit = 1;
+		pthread_cond_broadcast(&q->q_cv);
+		pthread_mutex_unlock(&q->q_mu);
+		pthread_join(q->q_thread, NULL);
+	}
+	if (q->q_ev_done)
+		event_free(q->q_ev_done);
+	if (q->q_ev_flush)
+		event_free(q->q_ev_flush);
+	if (q->q_efd >= 0)
+		close(q->q_efd);
+	batch_set_release(&q->q_gather);
+	batch_set_release(&q->q_work);
+	free(q->q_gather.bs_items);
+	free(q->q_work.bs_items);
+	store_free(q->q_store);
+	pthread_cond_destroy(&q->q_cv);
+	pthread_mutex_destroy(&q->q_mu);
+	free(q);
+}
