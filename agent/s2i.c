@@ -1130,8 +1130,9 @@ static int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e)
 	return rc;
 }
 
+/* Commits container id (run as ran_as) with base's USER and ENTRYPOINT and run_cmd. */
 static int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_image *base,
-		      const char *run_cmd, struct err *e)
+		      const char *ran_as, const char *run_cmd, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
 	struct engine_commit cm = ENGINE_COMMIT_INIT;
@@ -1158,8 +1159,11 @@ static int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_ima
 	cm.cmd = cmd;
 	cm.entrypoint = (const char *const *)base->entrypoint.items;
 	cm.entrypoint_set = 1;
-	/* an empty USER would keep the container's (the assemble user): say root */
-	cm.user = base->user && *base->user ? base->user : "0";
+	/* an empty USER would keep the container's (the assemble user): say root then */
+	if (base->user && *base->user)
+		cm.user = base->user;
+	else if (ran_as && *ran_as)
+		cm.user = "0";
 	cm.env = (const char *const *)c->env.items;
 	cm.labels = (const char *const *)labels.items;
 	if (engine_commit(c->eng, &cm, &image_id, e) < 0) {
@@ -1286,7 +1290,7 @@ static int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct e
 	}
 	run = s2i_script_path(c, SC_RUN, workdir);
 	s2i_step(c, S2I_LOG_STEP, "--> committing the runtime container");
-	rc = s2i_commit(c, id, &c->runtime, run, e);
+	rc = s2i_commit(c, id, &c->runtime, ruser, run, e);
 out:
 	free(id);
 	free(cmd);
@@ -1579,7 +1583,7 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	} else {
 		run = s2i_script_path(c, SC_RUN, c->dest);
 		s2i_step(c, S2I_LOG_STEP, "--> committing%s%s", o->tag ? " " : "", o->tag ? o->tag : "");
-		if (s2i_commit(c, id, &c->builder, run, e) < 0)
+		if (s2i_commit(c, id, &c->builder, c->user, run, e) < 0)
 			goto out;
 	}
 	s2i_step(c, S2I_LOG_STEP, "--> built %s%s%s", o->tag ? o->tag : "", o->tag ? " " : "",

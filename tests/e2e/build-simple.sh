@@ -86,6 +86,19 @@ out=$(s2i_run --entrypoint "" "$tag2" /usr/libexec/s2i/run) || fail "tag2 does n
 owner=$(s2i_run --entrypoint "" "$tag2" stat -c %u /opt/app-root/src/app.sh)
 [ "$owner" = 1001 ] || fail "app.sh owned by $owner"
 
+# a root builder: --assemble-user runs assemble as 1001, the image keeps running as root
+rootb=$(s2i_name root)
+s2i_builder "$rootb" --user ""
+tag4=$(s2i_name rootapp):latest
+s2i_build --network none --assemble-user 1001 "$src" "$rootb" "$tag4"
+s2i_expect_ok "root builder with --assemble-user"
+s2i_expect_out "assemble: uid 1001 in /opt/app-root/src"
+[ "$(s2i_run "$tag4" id -u)" = 0 ] || fail "the image of a root builder does not run as root"
+s2i_build --network none "$src" "$rootb" "$tag4"
+s2i_expect_ok "root builder"
+s2i_expect_out "assemble: uid 0 in /opt/app-root/src"
+[ "$(docker image inspect -f '{{.Config.User}}' "$tag4")" = "" ] || fail "User of a root build"
+
 # a plain directory (no git): no commit labels
 plain=$S2I_TMP/plain
 mkdir -p "$plain"
