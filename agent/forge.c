@@ -550,6 +550,13 @@ void forge_request_release(struct forge_request *r)
 	*r = (struct forge_request)FORGE_REQUEST_INIT;
 }
 
+const char *forge_payload_repo(enum status_kind kind, const char *full_name, const char *project_id)
+{
+	if (kind == STATUS_GITLAB && project_id && all_digits(project_id))
+		return project_id;
+	return full_name && *full_name ? full_name : NULL;
+}
+
 char *forge_request_summary(const struct forge_request *r)
 {
 	return xasprintf("POST %s (%s)", r->url ? r->url : "?", r->state ? r->state : "?");

@@ -48,6 +48,11 @@ int forge_request_build(const struct repo_conf *rc, const struct forge_build *b,
 			const char *public_url, const char *payload_repo,
 			struct forge_request *ret, struct err *e);
 void forge_request_release(struct forge_request *r);
+/* The payload_repo to pass from a webhook's fields (struct webhook_event,
+ * struct build): GitLab's numeric project id when known (it survives renames
+ * and moves), else the full name (owner/name, GitLab path_with_namespace); NULL
+ * when neither is known (generic events), so the url decides. */
+const char *forge_payload_repo(enum status_kind kind, const char *full_name, const char *project_id);
 /* "POST URL (state)": safe for logs, holds no secret. Caller frees. */
 char *forge_request_summary(const struct forge_request *r);
 

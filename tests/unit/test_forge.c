@@ -285,6 +285,17 @@ static void test_request_errors(void **state)
 	}
 }
 
+static void test_payload_repo(void **state)
+{
+	(void)state;
+	assert_string_equal(forge_payload_repo(STATUS_GITLAB, "g/p", "42"), "42");
+	assert_string_equal(forge_payload_repo(STATUS_GITLAB, "g/p", NULL), "g/p");
+	assert_string_equal(forge_payload_repo(STATUS_GITLAB, "g/p", "x"), "g/p");
+	assert_string_equal(forge_payload_repo(STATUS_GITHUB, "a/b", "42"), "a/b");
+	assert_null(forge_payload_repo(STATUS_GITEA, "", NULL));
+	assert_null(forge_payload_repo(STATUS_GITHUB, NULL, NULL));
+}
+
 /* ---- descriptions ---- */
 
 static size_t count_cps(const char *s)
@@ -611,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_request_table),
 		cmocka_unit_test(test_headers_exact),
 		cmocka_unit_test(test_request_errors),
+		cmocka_unit_test(test_payload_repo),
 		cmocka_unit_test(test_description),
 		cmocka_unit_test(test_description_in_body),
 		cmocka_unit_test(test_parse_url),
