@@ -246,21 +246,23 @@ static int webhook_verify_gitlab(const struct webhook_request *r, char *const *s
 	const char *token = webhook_header(r, "X-Gitlab-Token");
 	const char *sigs = webhook_header(r, "webhook-signature");
 	size_t i;
-	int match = 0;
+	int match = 0, rc = 401;
 
-	if (sigs)
-		return webhook_check_standard(r, sigs, secrets, nsecrets, e);
-	if (!token) {
-		err_set(e, "missing X-Gitlab-Token or webhook-signature header");
-		return 401;
+	/* A hook may have both a secret token and a signing token; the repo's
+	 * secret file holds one of them, and either proves the sender. */
+	if (token) {
+		for (i = 0; i < nsecrets; i++)
+			if (secrets[i])
+				match |= hmac_equal_str(token, strlen(token), secrets[i], strlen(secrets[i]));
+		if (match)
+			return 0;
+		err_set(e, "X-Gitlab-Token does not match the repo's secret");
 	}
-	for (i = 0; i < nsecrets; i++)
-		if (secrets[i])
-			match |= hmac_equal_str(token, strlen(token), secrets[i], strlen(secrets[i]));
-	if (match)
-		return 0;
-	err_set(e, "X-Gitlab-Token does not match the repo's secret");
-	return 401;
+	if (sigs)
+		rc = webhook_check_standard(r, sigs, secrets, nsecrets, e);
+	else if (!token)
+		err_set(e, "missing X-Gitlab-Token or webhook-signature header");
+	return rc;
 }
 
 int webhook_verify(const struct webhook_request *r, enum provider p,

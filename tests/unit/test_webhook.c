@@ -632,6 +632,20 @@ static void test_gitlab_signing_token(void **state)
 		hdr_set(&h, "webhook-id", "msg_2");
 		assert_int_equal(webhook_verify(&r, PROVIDER_GITLAB, secrets, 1, &e), 0);
 		assert_null(strstr(e.msg, b64));
+		/* a hook with both tokens: either one matching the secret file is enough */
+		hdr_set(&h, "X-Gitlab-Token", "s3cret");
+		assert_int_equal(webhook_verify(&r, PROVIDER_GITLAB, secrets, 1, &e), 0);
+		secrets[0] = "s3cret";
+		assert_int_equal(webhook_verify(&r, PROVIDER_GITLAB, secrets, 1, &e), 0);
+		hdr_set(&h, "webhook-timestamp", "x12");
+		assert_int_equal(webhook_verify(&r, PROVIDER_GITLAB, secrets, 1, &e), 0);
+		secrets[0] = "other";
+		assert_int_equal(webhook_verify(&r, PROVIDER_GITLAB, secrets, 1, &e), 400);
+		hdr_set(&h, "webhook-timestamp", ts);
+		assert_int_equal(webhook_verify(&r, PROVIDER_GITLAB, secrets, 1, &e), 401);
+		secrets[0] = secret;
+		hdr_set(&h, "X-Gitlab-Token", "wrong");
+		assert_int_equal(webhook_verify(&r, PROVIDER_GITLAB, secrets, 1, &e), 0);
 		free(both);
 		free(sig);
 		free(sig_other);
