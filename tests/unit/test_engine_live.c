@@ -58,6 +58,7 @@ static struct {
 	struct strv containers;		/* to remove at the end */
 	struct strv images;
 	volatile sig_atomic_t cancel;
+	int podman;
 } g;
 
 /* ---- helpers ---- */
@@ -411,6 +412,7 @@ static void test_ping_version(void **state)
 	assert_true(v.version[0]);
 	fprintf(stderr, "engine %s%s, API %s (server %s)\n", v.version, v.is_podman ? " (podman)" : "", v.api,
 		v.server_api);
+	g.podman = v.is_podman;
 }
 
 static void test_engine_absent(void **state)
@@ -501,10 +503,13 @@ static void test_upload_run_logs_wait(void **state)
 	assert_int_equal(big.pos, big.total);
 	assert_true(big.big.max_piece <= 256 * 1024);
 
-	/* uploading into a directory that does not exist: the engine's message */
+	/* uploading into a directory that does not exist: the engine's message
+	 * (Docker: 404; Podman 4.3 creates the directory) */
 	m = (struct membuf){ "", 0, 0 };
-	assert_int_equal(engine_archive_put(g.eng, id, "/no/such/dir", mem_read, &m, &e), -1);
-	assert_int_equal(engine_status(g.eng), 404);
+	if (!g.podman) {
+		assert_int_equal(engine_archive_put(g.eng, id, "/no/such/dir", mem_read, &m, &e), -1);
+		assert_int_equal(engine_status(g.eng), 404);
+	}
 
 	check(engine_container_start(g.eng, id, &e), &e);
 	check(engine_container_logs(g.eng, id, 1, output_fn, &o, &e), &e);
@@ -820,7 +825,17 @@ static void test_entrypoint_and_commit(void **state)
 	/* the image's own label survives; the container's build label is inherited */
 	assert_string_equal(engine_image_label(&img, "io.s2i-agent.test"), "probe");
 	assert_non_null(engine_image_label(&img, "io.s2i-agent.build"));
-	assert_int_equal(img.env.n, 2);
+	{
+		/* Podman adds TERM and container=podman to every container */
+		size_t k;
+		int app = 0;
+
+		for (k = 0; k < img.env.n; k++)
+			app |= !strcmp(img.env.items[k], "APP_ENV=test");
+		assert_true(app);
+		if (!g.podman)
+			assert_int_equal(img.env.n, 2);
+	}
 	engine_image_release(&img);
 
 	/* an empty entrypoint override clears the image's: cmd runs alone */
@@ -995,9 +1010,13 @@ static void test_push_registry(void **state)
 	check(engine_image_push(g.eng, ref, lines, &progress, &digest, &e), &e);
 	assert_non_null(digest);
 	assert_true(!strncmp(digest, "sha256:", 7));
-	assert_non_null(strstr(progress.data, "Pushed"));
+	assert_non_null(strstr(progress.data, "digest: sha256:"));
 
-	/* pull it back: remove the tag, then pull with the credentials */
+	/* pull it back: remove the tag, then pull with the credentials. Podman 4.3
+	 * pulls only over HTTPS unless registries.conf lists the registry as
+	 * insecure (its compat pull ignores tlsVerify), so not there. */
+	if (g.podman)
+		goto stop;
 	check(engine_image_remove(g.eng, ref, 0, 0, &e), &e);
 	assert_int_equal(engine_image_exists(g.eng, ref, &e), 0);
 	check(engine_image_ensure(g.eng, ref, ENGINE_PULL_IF_NOT_PRESENT, NULL, NULL, &img, &e), &e);
@@ -1010,8 +1029,8 @@ static void test_push_registry(void **state)
 	assert_int_equal(engine_image_pull(g.eng, noauth, NULL, NULL, &e), -1);
 	fprintf(stderr, "pull of a missing tag: %s (status %d)\n", e.msg, engine_status(g.eng));
 	assert_non_null(strstr(e.msg, "cannot pull"));
+stop:
 	check(engine_set_registry_auth(g.eng, NULL, &e), &e);
-
 	{
 		const char *stop[] = { "bash", script, "stop", dir, NULL };
 

@@ -221,6 +221,22 @@ static void test_jsonstream_byte_by_byte_push(void **state)
 	buf_release(&lines);
 }
 
+static void test_jsonstream_podman_digest(void **state)
+{
+	static const char podman_push[] =
+		"{\"status\":\"The push refers to repository [127.0.0.1:5000/x:v1]\"}\n"
+		"{\"status\":\"v1: digest: sha256:ba1a size: 427\"}\n";
+	struct engine_jsonstream js;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	engine_jsonstream_init(&js, NULL, NULL);
+	assert_int_equal(engine_jsonstream_feed(&js, podman_push, strlen(podman_push), &e), 0);
+	assert_int_equal(engine_jsonstream_finish(&js, &e), 0);
+	assert_string_equal(js.digest, "sha256:ba1a");
+	engine_jsonstream_release(&js);
+}
+
 static void test_jsonstream_shapes(void **state)
 {
 	struct engine_jsonstream js;
@@ -457,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_jsonstream_every_split),
 		cmocka_unit_test(test_jsonstream_byte_by_byte_push),
 		cmocka_unit_test(test_jsonstream_shapes),
+		cmocka_unit_test(test_jsonstream_podman_digest),
 		cmocka_unit_test(test_jsonstream_callback_abort),
 		cmocka_unit_test(test_ref_split),
 		cmocka_unit_test(test_ref_registry),
