@@ -503,6 +503,11 @@ static void http_build(struct http *h, struct evhttp_request *req, long long id)
 		return;
 	j = store_build_json(&b);
 	if (http_wants_html(req)) {
+		/* the page shows the commit too (extensions of SPEC's object, as in the list) */
+		if (b.message)
+			json_object_set_new(j, "message", json_string(b.message));
+		if (b.author)
+			json_object_set_new(j, "author", json_string(b.author));
 		if (dash_render_build(j, time(NULL), &page, &e) < 0) {
 			log_error("build %lld: cannot render: %s", id, e.msg);
 			http_reply_error(req, 500, "cannot render the build");

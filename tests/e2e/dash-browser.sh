@@ -1,31 +1,100 @@
 #!/usr/bin/env bash
-# The dashboard and the build page in headless Chromium, against the real daemon:
-# builds are listed (a hostile commit message stays text), the pages' inline style and
-# script run under the agent's CSP, and the build page follows a streamed log live.
+# The dashboard and the build page in headless Chromium against the real daemon and a
+# real build: while assemble is held, the dashboard lists the build as running (its
+# hostile commit message stays text) and the build page shows the log so far; once
+# assemble is released the same page shows the rest of the log and the final state.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
+source "$TESTS_DIR/lib/engine.sh"
 command -v chromium >/dev/null || skip "chromium missing: apt-get install chromium (tests/deps)"
+engine_ensure >/dev/null 2>&1 || skip "no container engine"
 agent_init
+AGENT_ENGINE=unix://$ENGINE_SOCK
 SECRET=dash-browser-secret
-agent_repo web "$SECRET"
+BUILDER=s2i-agent-test/dash-browser-$$:latest
+OUT=s2i-agent-test/dash-browser-$$-out
+cleanup() {
+	docker ps -aq --filter "ancestor=$BUILDER" | xargs -r docker rm -f >/dev/null 2>&1
+	docker images -q "$OUT" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+	docker rmi -f "$BUILDER" >/dev/null 2>&1
+	agent_cleanup
+}
+trap cleanup EXIT
+
+# A builder whose assemble prints a line, then waits for /tmp/go in its container.
+ctx=$AGENT_DIR/builder
+mkdir -p "$ctx/s2i"
+cat >"$ctx/s2i/assemble" <<'SH'
+#!/bin/sh
+echo "step 1: fetching"
+i=0
+while [ ! -e /tmp/go ]; do
+	sleep 0.2
+	i=$((i + 1))
+	[ $i -gt 1500 ] && { echo "nobody released the build"; exit 1; }
+done
+printf 'step 2: assembling \033[1mbold\033[0m <b>not html</b>\n'
+cp -a /tmp/src/. ./
+echo "step 3: committed"
+SH
+printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
+chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
+cat >"$ctx/Dockerfile" <<DOCKER
+FROM $TEST_BASE_IMAGE
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i s2i-agent-test.image=$BUILDER
+COPY s2i /usr/libexec/s2i
+RUN mkdir -p /opt/app-root/src && chown 1001:0 /opt/app-root/src
+WORKDIR /opt/app-root/src
+USER 1001
+DOCKER
+DOCKER_BUILDKIT=0 docker build -q --network none -t "$BUILDER" "$ctx" >/dev/null 2>"$AGENT_DIR/build.err" ||
+	{ cat "$AGENT_DIR/build.err"; fail "docker build of the builder"; }
+
+# The repository: a bare one on this machine.
+export GIT_CONFIG_NOSYSTEM=1 HOME=$AGENT_DIR
+git init -q -b main "$AGENT_DIR/work"
+echo 'echo "answer: dash"' >"$AGENT_DIR/work/app.sh"
+git -C "$AGENT_DIR/work" add -A
+git -C "$AGENT_DIR/work" -c user.name=t -c user.email=t@example.com commit -q -m "the app"
+git clone -q --bare "$AGENT_DIR/work" "$AGENT_DIR/repo.git"
+sha=$(git -C "$AGENT_DIR/work" rev-parse HEAD)
+agent_repo web "$SECRET" "tag=$OUT:{short_sha}" "pull_policy=never"
+sed -i -e "s|^url = https://example.invalid/web.git\$|url = $AGENT_DIR/repo.git|" \
+	-e "s|^builder = .*|builder = $BUILDER|" "$AGENT_DIR/repos.conf"
 start_agent || fail "agent did not start"
 
-# A push whose commit message and author try to inject markup and script.
+# A GitHub push of that commit whose message and author try to inject markup and script.
 msg='Fix <script>window.__pwned=1</script> & "quotes" <img src=x onerror="window.__pwned=2">
-second line'
-author='Mallory <svg onload="window.__pwned=3">'
-jq --arg m "$msg" --arg a "$author" '.head_commit.message = $m | .head_commit.author.name = $a |
-	.commits[0].message = $m | .commits[0].author.name = $a' \
-	"$FIXTURES/github-push.json" >"$AGENT_DIR/push.json"
-post_hook github web "$AGENT_DIR/push.json" "$SECRET" dash-browser-1
+second line </pre><svg onload="window.__pwned=3">'
+author="Mallory \"M\" & O'Brien"
+jq --arg m "$msg" --arg a "$author" --arg sha "$sha" '.ref = "refs/heads/main" | .after = $sha |
+	.head_commit.id = $sha | .head_commit.message = $m | .head_commit.author.name = $a |
+	.commits = [.head_commit]' "$FIXTURES/github-push.json" >"$AGENT_DIR/push.json"
+post_hook github web "$AGENT_DIR/push.json" "$SECRET" "dash-browser-$$"
 expect 202
 id=$(jq -r .build <<<"$HTTP_BODY")
 
-# JSON clients keep JSON on the same URLs
+# JSON clients keep JSON on the same URL; browsers get HTML
 http_req -H 'Accept: */*' "$AGENT_URL/builds/$id"
 expect 200 .id "$id"
 http_req -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' "$AGENT_URL/builds/$id"
 [ "$HTTP_CODE" = 200 ] && grep -qi '^content-type: text/html' "$HTTP_HEADERS" || fail "browsers do not get HTML"
 
-python3 "$TESTS_DIR/lib/dash_browser.py" "$AGENT_URL" "$id" "$msg" "${author%% <*}" ||
+# Until assemble runs (held at /tmp/go), so the build is deterministically running.
+container=
+for i in $(seq 1 1200); do
+	state=$(curl -s "$AGENT_URL/builds/$id" | jq -r .state)
+	case $state in succeeded | failed | errored | canceled)
+		fail "build $id ended $state early: $(curl -s "$AGENT_URL/builds/$id/log" | tail -n 5)" ;;
+	esac
+	container=$(docker ps -q --filter "ancestor=$BUILDER" --filter "label=io.s2i-agent.build=$id")
+	[ "$state" = running ] && [ -n "$container" ] &&
+		curl -s "$AGENT_URL/builds/$id/log" | grep -q 'step 1: fetching' && break
+	sleep 0.1
+done
+[ -n "$container" ] || fail "the build's container did not start (state $state)"
+printf 'docker exec -u 0 %s touch /tmp/go\n' "$container" >"$AGENT_DIR/release.sh"
+
+python3 "$TESTS_DIR/lib/dash_browser.py" "$AGENT_URL" "$id" "$msg" "$author" "$AGENT_DIR/release.sh" ||
 	fail "browser checks failed"
+[ "$(curl -s "$AGENT_URL/builds/$id" | jq -r .state)" = succeeded ] || fail "the build did not succeed"
