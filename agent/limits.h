@@ -59,6 +59,7 @@
 #define HTTP_ENGINE_CHECK_MS	500		/* /healthz engine probe: connect timeout */
 #define HTTP_ENGINE_CACHE_SECONDS 5		/* /healthz engine probe: result reused */
 #define HTTP_TOKEN_MAX		4096		/* Authorization header */
+#define JPRUNE_DEPTH_MAX	512		/* JSON nesting intake accepts */
 
 /* builds */
 #define BUILD_LOG_MAX		(64u * 1024 * 1024)	/* bytes kept per build log */

@@ -7,7 +7,8 @@ source "$TESTS_DIR/lib/agent.sh"
 agent_init
 S="durable-secret-$$"
 N=${DURABILITY_N:-300}
-agent_repo web "$S"
+AGENT_EXTRA="workers = 0"	# builds stay queued: this test is about intake
+agent_repo web "$S" "cancel_superseded=no"
 start_agent || fail "agent did not start"
 
 body=$FIXTURES/github-push.json
