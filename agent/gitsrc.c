@@ -1,5 +1,6 @@
 /* gitsrc: opens a build source (directory, work tree, bare repository, URL) with libgit2,
  * fetches into mirrors, resolves the commit, its submodules and its metadata. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -403,11 +404,6 @@ static int gitsrc_fail_net(struct gitsrc_conn *c, struct err *e, const char *wha
 	return gitsrc_git_err(e, "cannot %s '%s'", what, url);
 }
 
-/*
- * Fetches into repo from url, only what is asked:
- *   specs: refspecs to download ("+refs/heads/x:refs/heads/x", "+<sha>:refs/...").
- * When want is not NULL and already present, nothing is done.
- */
 static int gitsrc_progress_cb(const git_indexer_progress *st, void *payload)
 {
 	struct gitsrc_conn *c = payload;
@@ -416,6 +412,8 @@ static int gitsrc_progress_cb(const git_indexer_progress *st, void *payload)
 	return 0;
 }
 
+/* Downloads specs ("+refs/heads/x:refs/heads/x", "+<sha>:refs/...") over a connected
+ * remote, without tags, and updates the local refs they name. */
 static int gitsrc_download(struct gitsrc *s, git_repository *repo, git_remote *remote,
 			   struct gitsrc_conn *c, const char *const *specs, size_t nspecs, struct err *e)
 {
@@ -682,6 +680,210 @@ static char *gitsrc_local_ref(git_repository *src, const char *ref, git_oid *ret
 	return found;
 }
 
+/* ---- seeding a fresh mirror from a local repository ----
+ * Building one pack of a whole repository costs CPU and memory in proportion to its
+ * size; a fresh mirror of a local repository instead gets copies (hard links when
+ * allowed) of its object files, like `git clone --local`. Later fetches pack only the
+ * new objects. */
+
+static int gitsrc_has_refs(git_repository *repo)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *r = NULL;
+	int any = 0;
+
+	if (git_reference_iterator_new(&it, repo) < 0)
+		return 1;	/* unknown: do not seed */
+	if (git_reference_next(&r, it) == 0) {
+		any = 1;
+		git_reference_free(r);
+	}
+	git_reference_iterator_free(it);
+	git_error_clear();
+	return any;
+}
+
+/* Copies (or links) one object file; the destination appears atomically. */
+static int gitsrc_copy_file(int sdir, int ddir, const char *name, uint64_t *bytes, struct err *e)
+{
+	char tmp[300], *buf = NULL;
+	int in = -1, out = -1, rc = -1;
+	struct stat st;
+
+	if (faccessat(ddir, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (linkat(sdir, name, ddir, name, 0) == 0)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "tmp_seed_%d_%s", (int)getpid(), name);
+	in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = in < 0 && errno == ENOENT ? 0 : err_errno(e, "cannot read object file '%s'", name);
+		goto out;	/* vanished (gc in the source): the pack builder covers it */
+	}
+	out = openat(ddir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (out < 0) {
+		err_errno(e, "cannot create '%s'", tmp);
+		goto out;
+	}
+	buf = xmalloc(GITSRC_CHUNK);
+	for (;;) {
+		ssize_t n = read(in, buf, GITSRC_CHUNK), w = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err_errno(e, "cannot read object file '%s'", name);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		while (w < n) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				err_errno(e, "cannot write object file '%s'", name);
+				goto out;
+			}
+			w += k;
+		}
+		*bytes += (uint64_t)n;
+	}
+	if (close(out) < 0) {
+		out = -1;
+		err_errno(e, "cannot write object file '%s'", name);
+		goto out;
+	}
+	out = -1;
+	if (renameat(ddir, tmp, ddir, name) < 0) {
+		err_errno(e, "cannot rename '%s'", tmp);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0 && out >= 0)
+		unlinkat(ddir, tmp, 0);
+	if (out >= 0)
+		close(out);
+	if (in >= 0)
+		close(in);
+	free(buf);
+	return rc;
+}
+
+/* Objects in a pack, from its .idx (v2: the last fan-out entry). */
+static unsigned gitsrc_idx_count(int dir, const char *idx)
+{
+	unsigned char h[8 + 256 * 4];
+	int fd = openat(dir, idx, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(h) || memcmp(h, "\377tOc", 4))
+		return 0;
+	return (unsigned)h[sizeof(h) - 4] << 24 | (unsigned)h[sizeof(h) - 3] << 16 |
+	       (unsigned)h[sizeof(h) - 2] << 8 | h[sizeof(h) - 1];
+}
+
+/* Copies the files of one object directory level: packs (.pack before .idx, so a
+ * reader never finds an index without its pack) or a loose fan-out directory. */
+static int gitsrc_seed_dir(struct gitsrc *s, const char *sdir, const char *ddir, int packs,
+			   struct err *e)
+{
+	const char *const pass[2] = { ".pack", ".idx" };
+	int sfd, dfd, p, rc = 0;
+
+	sfd = open(sdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0)
+		return 0;
+	if (mkdir(ddir, 0755) < 0 && errno != EEXIST) {
+		close(sfd);
+		return err_errno(e, "cannot create '%s'", ddir);
+	}
+	dfd = open(ddir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		close(sfd);
+		return err_errno(e, "cannot open '%s'", ddir);
+	}
+	for (p = 0; p < (packs ? 2 : 1) && rc == 0; p++) {
+		int dup_fd = dup(sfd);
+		DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+		struct dirent *de;
+
+		if (!d) {
+			if (dup_fd >= 0)
+				close(dup_fd);
+			rc = err_errno(e, "cannot read '%s'", sdir);
+			break;
+		}
+		rewinddir(d);
+		while (rc == 0 && (de = readdir(d))) {
+			size_t len = strlen(de->d_name);
+
+			if (de->d_name[0] == '.' || len >= 200)
+				continue;
+			if (packs) {
+				size_t sl = strlen(pass[p]);
+
+				if (len <= sl || strcmp(de->d_name + len - sl, pass[p]) || strncmp(de->d_name, "pack-", 5))
+					continue;
+				if (p == 1)
+					s->stats.objects += gitsrc_idx_count(sfd, de->d_name);
+			} else {
+				if (len != GIT_OID_HEXSZ - 2 || strspn(de->d_name, "0123456789abcdef") != len)
+					continue;
+				s->stats.objects++;
+			}
+			rc = gitsrc_copy_file(sfd, dfd, de->d_name, &s->stats.bytes, e);
+		}
+		closedir(d);
+	}
+	close(sfd);
+	close(dfd);
+	return rc;
+}
+
+static int gitsrc_seed(struct gitsrc *s, git_repository *src, git_repository *dst, struct err *e)
+{
+	char *sobj = xasprintf("%sobjects", git_repository_commondir(src));
+	char *dobj = xasprintf("%sobjects", git_repository_commondir(dst));
+	struct timespec t0, t1;
+	git_odb *odb = NULL;
+	int i, rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = 0;
+	for (i = -1; i < 256 && rc == 0; i++) {
+		char *sd, *dd;
+
+		if (i < 0) {
+			sd = xasprintf("%s/pack", sobj);
+			dd = xasprintf("%s/pack", dobj);
+		} else {
+			sd = xasprintf("%s/%02x", sobj, i);
+			dd = xasprintf("%s/%02x", dobj, i);
+		}
+		if (i < 0 || access(sd, F_OK) == 0)
+			rc = gitsrc_seed_dir(s, sd, dd, i < 0, e);
+		free(sd);
+		free(dd);
+	}
+	if (rc == 0 && git_repository_odb(&odb, dst) == 0) {
+		git_odb_refresh(odb);
+		git_odb_free(odb);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s->stats.seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	s->stats.fetches++;
+	free(sobj);
+	free(dobj);
+	return rc;
+}
+
 static int gitsrc_fetch_local(struct gitsrc *s, git_repository *repo, const char *url, const char *ref,
 			      const git_oid *want, char **ret_local, struct err *e)
 {
@@ -699,6 +901,10 @@ static int gitsrc_fetch_local(struct gitsrc *s, git_repository *repo, const char
 		return 0;
 	if (git_repository_open_ext(&src, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return gitsrc_git_err(e, "cannot open git repository '%s'%s", url, NULL);
+	if (!gitsrc_has_refs(repo) && gitsrc_seed(s, src, repo, e) < 0) {
+		err_prefix(e, "cannot copy the objects of '%s': ", url);
+		goto out;
+	}
 	if (ref && *ref && gitsrc_hexlen(ref) == GIT_OID_HEXSZ && !want) {
 		git_oid_fromstr(&byid, ref);
 		want = &byid;
