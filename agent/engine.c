@@ -1714,7 +1714,7 @@ static int engine_stream_open(struct engine *eng, const char *method, const char
 {
 	struct engine_stream *s = xcalloc(1, sizeof(*s));
 
-	buf_init(&s->chunk, 4 * CURL_MAX_WRITE_SIZE);
+	buf_init(&s->chunk, ENGINE_STREAM_BUFFER);
 	snprintf(s->what, sizeof(s->what), "%s", what);
 	if (engine_req_init(&s->r, eng, method, path, 1, e) < 0)
 		goto fail;
@@ -1963,7 +1963,7 @@ static int engine_commit_changes(struct buf *path, const struct engine_commit *c
 int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_image_id, struct err *e)
 {
 	json_t *b = json_object(), *j = NULL;
-	struct buf path = BUF_INIT(1024 * 1024);
+	struct buf path = BUF_INIT(ENGINE_COMMIT_URL_MAX);
 	const char *id;
 	char *q;
 	int rv = -1;

@@ -67,9 +67,8 @@ int64_t engine_clock_ms(void);		/* CLOCK_MONOTONIC in ms, for deadlines */
 
 int engine_status(const struct engine *eng);
 
-/* The largest API version we speak; the one used is min(this, server's). */
-#define ENGINE_API_MAX		"1.41"
-#define ENGINE_API_MIN		"1.24"
+/* ENGINE_API_MAX / ENGINE_API_MIN (limits.h): the versions we speak; the one
+ * used is min(ENGINE_API_MAX, the server's). */
 
 struct engine_version {
 	char api[16];		/* negotiated, e.g. "1.41" */

@@ -69,6 +69,18 @@
 #define METADATA_MAX		(1024 * 1024)	/* image_metadata.json */
 #define ENGINE_RESPONSE_MAX	(16 * 1024 * 1024)	/* JSON answers from the engine */
 #define ENGINE_CONNECT_TIMEOUT	10		/* seconds */
+
+/* engine: the Engine API versions we speak (used: min(ours, the server's)),
+ * and the bytes a pull-style stream holds between two reads */
+#define ENGINE_API_MAX		"1.41"
+#define ENGINE_API_MIN		"1.24"
+#define ENGINE_STREAM_BUFFER	(64 * 1024)
+#define ENGINE_COMMIT_URL_MAX	(1024 * 1024)	/* podman: labels/env go in the query */
+
+/* tarx: read size, and what a pull-style filter may hold (one data block plus
+ * libarchive's 10 KiB records) */
+#define TAR_IO_BLOCK		(64 * 1024)
+#define TAR_FILTER_BUFFER_MAX	(4 * 1024 * 1024)
 #define KILL_GRACE_SECONDS	10
 
 /* s2i builds (s2i.c, s2iparse.c, build_cmd.c) */

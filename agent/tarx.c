@@ -13,7 +13,7 @@
 
 #include "tarx.h"
 
-#define TARX_BLOCK	(64 * 1024)
+#define TARX_BLOCK	TAR_IO_BLOCK
 #define TARX_NAME_MAX	4096	/* PATH_MAX: <limits.h> is shadowed by agent/limits.h */
 #define TARX_COMP_MAX	255	/* NAME_MAX */
 
@@ -642,7 +642,7 @@ int tarx_filter_open(tarx_read_fn rd, void *arg, const struct tarx_opts *o, stru
 
 	f->in = tarx_reader();
 	tarx_check_init(&f->c, o);
-	buf_init(&f->obuf, 64 * 1024 * 1024);
+	buf_init(&f->obuf, TAR_FILTER_BUFFER_MAX);
 	f->name = xmalloc(TARX_NAME_MAX);
 	f->link = xmalloc(TARX_NAME_MAX);
 	f->out = archive_write_new();
