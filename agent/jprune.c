@@ -46,6 +46,9 @@ static int jp_string(struct jp *j, int emit, const char **ret_s, size_t *ret_n, 
 	for (;;) {
 		unsigned char c;
 
+		/* the common case first: plain characters */
+		while (j->p < j->end && (unsigned char)*j->p >= 0x20 && *j->p != '"' && *j->p != '\\')
+			j->p++;
 		if (j->p >= j->end)
 			return jp_fail(j, "unterminated string");
 		c = (unsigned char)*j->p;
@@ -128,7 +131,7 @@ static int jp_kept(const struct jp *j, const char *k, size_t n)
 	const char *const *w;
 
 	for (w = j->keep; *w; w++)
-		if (strlen(*w) == n && !memcmp(*w, k, n))
+		if ((*w)[0] == k[0] && !strncmp(*w, k, n) && (*w)[n] == '\0')
 			return 1;
 	return 0;
 }
