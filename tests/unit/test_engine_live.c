@@ -29,7 +29,7 @@
 /* A static program for an image with no shell and no tar: each argument is an
  * action, "o:TEXT" print, "e:TEXT" print to stderr, "c:PATH" cat, "t:" is there
  * a tar?, "u:" uid, "W:PATH" wait (bounded) for PATH to exist, "s:N" sleep,
- * "x:N" exit N, "B:" 300000 bytes of binary (invalid UTF-8) on stdout. */
+ * "x:N" exit N, "z:PATH" size or "absent", "B:" 300000 bytes of binary (invalid UTF-8) on stdout. */
 static const char probe_src[] =
 	"#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
 	"int main(int argc, char **argv) {\n"
@@ -43,6 +43,8 @@ static const char probe_src[] =
 	"    case 't': printf(access(\"/bin/tar\", F_OK) && access(\"/usr/bin/tar\", F_OK) ? \"no tar\\n\" : \"tar present\\n\");"
 	" fflush(stdout); break;\n"
 	"    case 'u': printf(\"uid=%d\\n\", (int)getuid()); fflush(stdout); break;\n"
+	"    case 'z': f = fopen(v, \"r\"); if (!f) { printf(\"absent\\n\"); fflush(stdout); break; }\n"
+	"      fseek(f, 0, SEEK_END); printf(\"%ld\\n\", ftell(f)); fclose(f); fflush(stdout); break;\n"
 	"    case 'W': for (k = 0; k < 1200 && access(v, F_OK); k++) usleep(50000);\n"
 	"      if (access(v, F_OK)) { printf(\"gave up waiting\\n\"); fflush(stdout); } break;\n"
 	"    case 's': sleep((unsigned)atoi(v)); break;\n"
@@ -523,6 +525,49 @@ static void test_upload_run_logs_wait(void **state)
 	o = (struct output)OUTPUT_INIT;
 	check(engine_container_logs(g.eng, id, 0, output_fn, &o, &e), &e);
 	assert_string_equal(o.err.data, "to-stderr\n");
+	output_release(&o);
+	free(id);
+}
+
+struct failing_src {
+	struct gen_tar t;
+	size_t fail_after;
+};
+
+static ssize_t failing_read(void *arg, void *buf, size_t len, struct err *e)
+{
+	struct failing_src *f = arg;
+
+	if (f->t.pos >= f->fail_after)
+		return err_set(e, "tar entry 'x': refused by the filter");
+	return gen_tar_read(&f->t, buf, len, e);
+}
+
+static void test_upload_reader_failure(void **state)
+{
+	/* A reader that fails mid-stream (e.g. tarx refusing an entry) aborts the
+	 * upload with the reader's message. The engine extracts as it receives, so
+	 * what came before stays, possibly a truncated file: a caller that must
+	 * not keep a partial upload has to discard the container. */
+	const char *cmd[] = { "/probe", "z:/data/partial.bin", NULL };
+	struct failing_src f;
+	struct output o = OUTPUT_INIT;
+	struct err e = ERR_INIT;
+	char *id;
+	int code = -1;
+
+	(void)state;
+	id = create(g.probe_image, cmd, "readfail");
+	gen_tar_init(&f.t, "partial.bin");
+	f.fail_after = 3 * 1024 * 1024;
+	assert_int_equal(engine_archive_put(g.eng, id, "/data", failing_read, &f, &e), -1);
+	assert_non_null(strstr(e.msg, "refused by the filter"));
+	assert_non_null(strstr(e.msg, "cannot upload into '/data'"));
+	check(engine_container_start(g.eng, id, &e), &e);
+	check(engine_container_logs(g.eng, id, 1, output_fn, &o, &e), &e);
+	check(engine_container_wait(g.eng, id, 60, &code, &e), &e);
+	fprintf(stderr, "after an aborted upload, partial.bin: %s", o.out.data);
+	assert_true(!strcmp(o.out.data, "absent\n") || strtoul(o.out.data, NULL, 10) < BIG_SIZE);
 	output_release(&o);
 	free(id);
 }
@@ -1052,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_inspect_base),
 		cmocka_unit_test(test_inspect_missing_and_pull_never),
 		cmocka_unit_test(test_upload_run_logs_wait),
+		cmocka_unit_test(test_upload_reader_failure),
 		cmocka_unit_test(test_logs_stream_as_they_come),
 		cmocka_unit_test(test_download_and_extract),
 		cmocka_unit_test(test_archive_get_push_style),
