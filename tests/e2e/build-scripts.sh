@@ -59,7 +59,12 @@ image_builder=$(s2i_name image)
 iscripts=$S2I_TMP/iscripts
 s2i_write_scripts "$iscripts"
 cat >>"$iscripts/assemble" <<'SH'
-echo "secret during assemble: $(cat /etc/app-secret.txt) / $(cat /opt/dir/token)"
+if [ -f /etc/app-secret.txt ]; then
+	echo "secret during assemble: $(cat /etc/app-secret.txt) / $(cat /opt/dir/token)"
+fi
+echo "hosts: $(grep example.test /etc/hosts | tr -s ' \t' ' ')"
+echo "volume: $(cat /mnt/vol/f 2>/dev/null)"
+echo "capbnd: $(grep CapBnd /proc/self/status | cut -f2)"
 SH
 s2i_builder "$image_builder" --scripts "$iscripts"
 mkdir -p "$S2I_TMP/creds/dir"
@@ -73,6 +78,18 @@ s2i_expect_ok "injections"
 s2i_expect_out "secret during assemble: s3cr3t / t0ken"
 [ "$(s2i_run "$tag4" stat -c %s /etc/app-secret.txt)" = 0 ] || fail "injected file not truncated"
 [ "$(s2i_run "$tag4" stat -c %s /opt/dir/token)" = 0 ] || fail "injected dir file not truncated"
+s2i_no_leftovers
+
+# -v, --add-host, --cap-drop reach the build container
+mkdir -p "$S2I_TMP/vol"
+echo "from-the-host" >"$S2I_TMP/vol/f"
+s2i_build --network none -v "$S2I_TMP/vol:/mnt/vol:ro" --add-host example.test:10.1.2.3 \
+	--cap-drop CHOWN,NET_RAW "$src" "$image_builder" "$(s2i_name hostcfg):latest"
+s2i_expect_ok "volume, extra host, dropped capabilities"
+s2i_expect_out "hosts: 10.1.2.3 example.test"
+s2i_expect_out "volume: from-the-host"
+cap=$(sed -n 's/^capbnd: //p' "$S2I_TMP/out")
+[ -n "$cap" ] && [ $((16#$cap & 1)) = 0 ] && [ $((16#$cap & 8192)) = 0 ] || fail "capabilities not dropped: $cap"
 s2i_no_leftovers
 
 # --callback-url: the POST body says success and carries the labels
