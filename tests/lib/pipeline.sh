@@ -1,0 +1,181 @@
+# pipeline.sh: helpers of the pipeline end-to-end tests (tests/e2e/pipeline-*.sh): the
+# real daemon (agent.sh) building with the real engine (engine.sh) from real bare
+# repositories fed by `git push`, builder images made FROM the test base image, and the
+# commit status API double (forge_double.sh). Source it after setting TEST.
+#
+#   pl_builder                     the test's builder image ($PL_BUILDER); its assemble copies
+#                                  the source, prints "assemble: ...", sleeps $(cat SLEEP) if
+#                                  the source has SLEEP, exits 3 if it has FAIL
+#   pl_repo NAME [KEY=VALUE...]    bare repo $AGENT_DIR/NAME.git + work tree, and its
+#                                  [repo] section (url = the bare repo path unless given)
+#   pl_commit NAME MSG [FILE TEXT] commit in the work tree; prints the sha
+#   pl_push NAME [REF]             git push to the bare repository
+#   pl_github_push NAME SHA [REF] [DELIVERY]   a signed GitHub push webhook (real payload)
+#   pl_wait ID [SECONDS]           until build ID is final; prints its state
+#   pl_wait_state ID STATE [S]     until build ID is in STATE
+#   pl_statuses                    "state|description" of every recorded status post
+set -u
+source "$TESTS_DIR/lib/agent.sh"
+source "$TESTS_DIR/lib/engine.sh"
+source "$TESTS_DIR/lib/forge_double.sh"
+
+PL_ID="${TEST:-pipeline}-$$"
+PL_BUILDER="s2i-agent-test/${PL_ID}-builder:latest"
+PL_TOKEN="ghp_pipeline_token_$$"
+export GIT_AUTHOR_NAME="Test Author" GIT_AUTHOR_EMAIL=author@example.com
+export GIT_COMMITTER_NAME="Test Author" GIT_COMMITTER_EMAIL=author@example.com
+export GIT_CONFIG_NOSYSTEM=1
+
+pl_cleanup() {
+	local i
+	forge_double_stop
+	agent_cleanup
+	for i in $(docker images --format '{{.Repository}}:{{.Tag}}' "s2i-agent-test/${PL_ID}-*" 2>/dev/null); do
+		docker rmi -f "$i" >/dev/null 2>&1
+	done
+}
+
+agent_init
+trap pl_cleanup EXIT
+export HOME=$AGENT_DIR
+
+engine_ensure >/dev/null || skip "no container engine"
+AGENT_ENGINE=unix://$ENGINE_SOCK
+mkdir -p "$AGENT_DIR/probe"
+"$S2I_AGENT" build -p never "$AGENT_DIR/probe" "$TEST_BASE_IMAGE" 2>&1 | grep -q "not implemented" &&
+	skip "the engine or git module is not implemented yet"
+forge_double_start "$AGENT_DIR" || fail "cannot start the forge double"
+forge_double_ctl "{\"token\": \"$PL_TOKEN\"}" >/dev/null
+printf '%s\n' "$PL_TOKEN" >"$AGENT_DIR/status.token"
+chmod 600 "$AGENT_DIR/status.token"
+PL_ADMIN="admin-$$"
+printf '%s\n' "$PL_ADMIN" >"$AGENT_DIR/admin.token"
+chmod 600 "$AGENT_DIR/admin.token"
+
+pl_builder() {
+	local ctx=$AGENT_DIR/builder-ctx
+	mkdir -p "$ctx/s2i"
+	cat >"$ctx/s2i/assemble" <<'EOF'
+#!/bin/sh
+echo "assemble: uid $(id -u) in $(pwd)"
+cp -a /tmp/src/. ./
+echo "assemble: app says $(sh ./app.sh)"
+echo "assemble: to stderr" >&2
+if [ -f ./SLEEP ]; then
+	echo "assemble: sleeping $(cat ./SLEEP)s"
+	sleep "$(cat ./SLEEP)"
+fi
+if [ -f ./FAIL ]; then
+	echo "assemble: failing as asked"
+	exit 3
+fi
+echo "assemble: done"
+EOF
+	printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
+	chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
+	{
+		echo "FROM $TEST_BASE_IMAGE"
+		echo "LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i s2i-agent-test.image=$PL_ID"
+		echo "COPY s2i /usr/libexec/s2i"
+		echo "RUN mkdir -p /opt/app-root/src && chown 1001:0 /opt/app-root/src"
+		echo "WORKDIR /opt/app-root/src"
+		echo "USER 1001"
+	} >"$ctx/Dockerfile"
+	DOCKER_BUILDKIT=0 docker build -q --network none -t "$PL_BUILDER" "$ctx" >/dev/null 2>"$ctx/err" ||
+		{ cat "$ctx/err" >&2; fail "docker build of the builder"; }
+}
+
+pl_repo() {	# name [key=value...]
+	local name=$1 kv
+	shift
+	git init -q --bare "$AGENT_DIR/$name.git"
+	git init -q -b main "$AGENT_DIR/$name.work"
+	printf 'echo "hello from %s"\n' "$name" >"$AGENT_DIR/$name.work/app.sh"
+	git -C "$AGENT_DIR/$name.work" add -A
+	git -C "$AGENT_DIR/$name.work" commit -q -m "first commit"
+	printf '%s\n' "secret-$name-$$" >"$AGENT_DIR/$name.secret"
+	chmod 600 "$AGENT_DIR/$name.secret"
+	{
+		printf '\n[repo "%s"]\n' "$name"
+		printf 'secret_file = %s\n' "$AGENT_DIR/$name.secret"
+		# defaults, unless given
+		for kv in "url=$AGENT_DIR/$name.git" "builder=$PL_BUILDER" \
+			"tag=s2i-agent-test/$PL_ID-{repo}:{branch}" pull_policy=never network=none \
+			status=github "status_api=$FORGE_DOUBLE_URL" "status_token_file=$AGENT_DIR/status.token"; do
+			case " $* " in *" ${kv%%=*}="*) continue ;; esac
+			printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
+		done
+		for kv in "$@"; do
+			printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
+		done
+	} >>"$AGENT_DIR/repos.conf"
+}
+
+pl_commit() {	# name message [file text]
+	local w=$AGENT_DIR/$1.work
+	if [ $# -ge 4 ]; then printf '%s\n' "$4" >"$w/$3"; else printf '%s\n' "$2" >"$w/CHANGES"; fi
+	git -C "$w" add -A
+	git -C "$w" commit -q -m "$2"
+	git -C "$w" rev-parse HEAD
+}
+
+pl_rm() {	# name file: removed in the next commit
+	git -C "$AGENT_DIR/$1.work" rm -q "$2"
+}
+
+pl_push() {	# name [ref]
+	git -C "$AGENT_DIR/$1.work" push -q "$AGENT_DIR/$1.git" "HEAD:${2:-refs/heads/main}" 2>&1
+}
+
+pl_github_push() {	# name sha [ref] [delivery]
+	local name=$1 sha=$2 ref=${3:-refs/heads/main} body=$AGENT_DIR/push-$RANDOM.json
+	jq --arg ref "$ref" --arg after "$sha" --arg msg "$(git -C "$AGENT_DIR/$name.work" log -1 --format=%s "$sha")" \
+		'.ref = $ref | .after = $after | .head_commit.id = $after | .head_commit.message = $msg' \
+		"$FIXTURES/github-push.json" >"$body"
+	post_hook github "$name" "$body" "secret-$name-$$" "${4:-delivery-$RANDOM$RANDOM}"
+}
+
+pl_build_json() {	# id
+	curl -sf --max-time 10 "$AGENT_URL/builds/$1"
+}
+
+pl_wait() {	# id [seconds]: until final; prints the state
+	local i state n=$((${2:-120} * 10))
+	for i in $(seq 1 "$n"); do
+		state=$(pl_build_json "$1" | jq -r .state)
+		case $state in succeeded|failed|errored|canceled) echo "$state"; return 0 ;; esac
+		sleep 0.1
+	done
+	echo "${state:-unknown}"
+	return 1
+}
+
+pl_wait_state() {	# id state [seconds]
+	local i n=$((${3:-60} * 10))
+	for i in $(seq 1 "$n"); do
+		[ "$(pl_build_json "$1" | jq -r .state)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Waits until the double recorded n status posts (the poster runs in the background).
+pl_wait_statuses() {	# n [seconds]
+	local i m=$((${2:-60} * 10))
+	for i in $(seq 1 "$m"); do
+		[ -s "$FORGE_DOUBLE_LOG" ] && [ "$(forge_double_count)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+pl_statuses() {	# [sha]: "state|description" per recorded post, in order
+	jq -r "select(${1:+.sha == \"$1\" and }true) | \"\(.body.state)|\(.body.description)\"" "$FORGE_DOUBLE_LOG"
+}
+
+# No container labelled for build ID (of this daemon's builds) is left.
+pl_no_containers() {	# id
+	local left
+	left=$(docker ps -aq --filter "label=io.s2i-agent.build=$1")
+	[ -z "$left" ] || fail "containers of build $1 left over: $left"
+}
