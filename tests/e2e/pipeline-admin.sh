@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Pipeline, admin endpoints with the bearer token: a manual build of a ref (resolved to
+# its commit at build time) and of a sha, a retry (a new build of the same commit),
+# cancel of a queued build (at once) and of a running one (its containers removed).
+TEST=pl-admin
+source "$TESTS_DIR/lib/pipeline.sh"
+
+pl_builder
+pl_repo web "status_repo=acme/web"
+AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"
+start_agent || fail "agent did not start"
+AUTH="Authorization: Bearer $PL_ADMIN"
+sha0=$(git -C "$AGENT_DIR/web.work" rev-parse HEAD)
+pl_push web >/dev/null || fail "git push"
+
+http_req -X POST -d '{"ref": "main"}' "$AGENT_URL/repos/web/builds"
+expect 401
+http_req -X POST -H "Authorization: Bearer wrong" -d '{"ref": "main"}' "$AGENT_URL/repos/web/builds"
+expect 401
+http_req -X POST -H "$AUTH" -d '{"ref": ""}' "$AGENT_URL/repos/web/builds"
+expect 400
+http_req -X POST -H "$AUTH" -d '{"sha": "xyz"}' "$AGENT_URL/repos/web/builds"
+expect 400
+http_req -X POST -H "$AUTH" -d '{"ref": "main"}' "$AGENT_URL/repos/nope/builds"
+expect 404
+
+# a ref: the sha is resolved by the build and recorded
+http_req -X POST -H "$AUTH" -d '{"ref": "main"}' "$AGENT_URL/repos/web/builds"
+expect 202 .build 1
+state=$(pl_wait 1 120)
+[ "$state" = succeeded ] || fail "build 1 is $state: $(pl_build_json 1)"
+b=$(pl_build_json 1)
+[ "$(jq -r .sha <<<"$b")" = "$sha0" ] || fail "resolved sha: $b"
+[ "$(jq -r .ref <<<"$b")" = refs/heads/main ] || fail "ref: $b"
+[ "$(jq -r .provider <<<"$b")" = manual ] || fail "provider: $b"
+
+# a sha
+sha1=$(pl_commit web "second")
+pl_push web >/dev/null || fail "git push"
+http_req -X POST -H "$AUTH" -d "{\"sha\": \"$sha1\", \"ref\": \"refs/heads/main\"}" "$AGENT_URL/repos/web/builds"
+expect 202 .build 2
+state=$(pl_wait 2 120)
+[ "$state" = succeeded ] || fail "build 2 is $state: $(pl_build_json 2)"
+[ "$(pl_build_json 2 | jq -r .sha)" = "$sha1" ] || fail "sha of build 2"
+
+# retry: a new build of the same commit
+http_req -X POST -H "$AUTH" "$AGENT_URL/builds/1/retry"
+expect 202 .build 3
+state=$(pl_wait 3 120)
+[ "$state" = succeeded ] || fail "build 3 is $state: $(pl_build_json 3)"
+[ "$(pl_build_json 3 | jq -r .sha)" = "$sha0" ] || fail "retry built another commit"
+
+# cancel: a running build and one queued behind it
+sha2=$(pl_commit web "slow" SLEEP 60)
+pl_push web >/dev/null || fail "git push"
+git -C "$AGENT_DIR/web.work" push -q "$AGENT_DIR/web.git" "$sha0:refs/heads/dev" || fail "git push dev"
+http_req -X POST -H "$AUTH" -d '{"ref": "refs/heads/main"}' "$AGENT_URL/repos/web/builds"
+expect 202 .build 4
+http_req -X POST -H "$AUTH" -d '{"ref": "dev"}' "$AGENT_URL/repos/web/builds"
+expect 202 .build 5
+pl_wait_state 4 running 60 || fail "build 4 never ran"
+for i in $(seq 1 300); do
+	grep -q 'assemble: sleeping' "$AGENT_DIR/state/logs/4.log" 2>/dev/null && break
+	sleep 0.1
+done
+[ "$(pl_build_json 5 | jq -r .state)" = queued ] || fail "build 5 should wait: $(pl_build_json 5)"
+http_req -X POST "$AGENT_URL/builds/5/cancel"
+expect 401
+http_req -X POST -H "$AUTH" "$AGENT_URL/builds/5/cancel"
+expect 202 .state canceled
+[ "$(pl_build_json 5 | jq -r .reason)" = "canceled by request" ] || fail "reason of 5: $(pl_build_json 5)"
+http_req -X POST -H "$AUTH" "$AGENT_URL/builds/4/cancel"
+expect 202 .build 4
+state=$(pl_wait 4 60)
+[ "$state" = canceled ] || fail "build 4 is $state: $(pl_build_json 4)"
+[ "$(pl_build_json 4 | jq -r .reason)" = "canceled by request" ] || fail "reason of 4: $(pl_build_json 4)"
+pl_no_containers 4
+http_req -X POST -H "$AUTH" "$AGENT_URL/builds/4/cancel"
+expect 409
+http_req -X POST -H "$AUTH" "$AGENT_URL/builds/99/cancel"
+expect 404
+
+# statuses: the ref-only build has no queued status (no commit yet), then running and success
+pl_wait_statuses 2 30
+[ "$(pl_statuses "$sha0" | head -n 2)" = "pending|Build 1 running
+success|Build 1 succeeded in $(pl_statuses "$sha0" | sed -n 2p | sed 's/.*succeeded in //')" ] ||
+	fail "statuses of build 1: $(pl_statuses "$sha0")"
+stop_agent || fail "agent exited $? on SIGTERM"
+exit 0
