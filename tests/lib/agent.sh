@@ -56,7 +56,7 @@ agent_repo() {
 	chmod 600 "$AGENT_DIR/$name.secret"
 	{
 		printf '\n[repo "%s"]\n' "$name"
-		printf 'url = https://example.invalid/%s.git\n' "$name"
+		printf 'url = %s/no-such-repo/%s.git\n' "$AGENT_DIR" "$name"	# local: a build of it fails without any network traffic
 		printf 'secret_file = %s\n' "$AGENT_DIR/$name.secret"
 		printf 'builder = s2i-agent-test/builder:latest\n'
 		for kv in "$@"; do
