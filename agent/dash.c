@@ -36,7 +36,7 @@ static const char dash_style[] =
 	".st{display:inline-block;padding:0 .55em;border:1px solid;border-radius:1em;font-weight:600;white-space:nowrap}"
 	".st-succeeded{color:var(--ok)}.st-failed{color:var(--bad)}.st-errored{color:var(--err)}"
 	".st-running{color:var(--run)}.st-queued,.st-canceled,.st-unknown{color:var(--wait)}"
-	".msg{overflow-wrap:anywhere}.num{text-align:right;white-space:nowrap}"
+	".msg{overflow-wrap:anywhere}.num{text-align:right;white-space:nowrap}time{white-space:nowrap}"
 	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:1rem 0}"
 	"dt{color:var(--dim)}dd{margin:0;overflow-wrap:anywhere}.full{white-space:pre-wrap}"
 	"pre#log{background:#111;color:#e8e8e8;padding:1rem;border-radius:.3rem;white-space:pre-wrap;"
