@@ -10,7 +10,7 @@ CHECK_SANITIZE ?= 1
 # seconds each fuzz target runs inside make check
 CHECK_FUZZ_SECONDS ?= 10
 
-PKGS    = libgit2 libcurl openssl libevent libevent_pthreads inih jansson sqlite3 libarchive
+PKGS    = libgit2 libcurl openssl libevent libevent_pthreads inih jansson sqlite3 libarchive zlib
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wcast-qual -Wformat=2 -Wno-format-nonliteral \
           -Wno-format-truncation  # messages are cut to fixed buffers on purpose

@@ -148,6 +148,7 @@
 #define GITSRC_MWINDOW_LIMIT	(4u * 1024 * 1024)	/* pack bytes mapped at once (RSS while streaming) */
 #define GITSRC_CACHE_MAX	(16u * 1024 * 1024)	/* libgit2 object cache */
 #define GITSRC_CHUNK		(64 * 1024)	/* streaming reads */
+#define GITSRC_STREAM_MIN	(4u * 1024 * 1024)	/* blobs this big are inflated from their pack in chunks */
 #define SRCTAR_DEPTH_MAX	256		/* directory nesting on disk */
 #define SRCTAR_DIR_ENTRIES_MAX	1000000		/* names in one directory on disk */
 

@@ -412,9 +412,17 @@ static void make_big(const char *dir, size_t total, size_t per)
 	char *data = xmalloc(per), name[64];
 	size_t i, done = 0;
 
-	for (i = 0; i < per; i++)
-		data[i] = (char)('a' + (i * 7 + i / 13) % 26);
 	for (i = 0; done < total; i++) {
+		uint32_t x = (uint32_t)i * 2654435761u + (uint32_t)total;
+		size_t k;
+
+		/* distinct, half-compressible content per file: no deltas between files */
+		for (k = 0; k < per; k++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			data[k] = (k / 512) % 2 ? (char)x : (char)('a' + x % 26);
+		}
 		char path[600];
 		int fd;
 
@@ -423,7 +431,6 @@ static void make_big(const char *dir, size_t total, size_t per)
 		gf_write(dir, name, "", 0644);
 		fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 		assert_true(fd >= 0);
-		data[0] = (char)i;	/* distinct blobs */
 		assert_int_equal(write(fd, data, per), (ssize_t)per);
 		close(fd);
 		done += per;
@@ -444,6 +451,7 @@ static void test_big_rss(void **state)
 	snprintf(dir, sizeof(dir), "%s/big", gf.root);
 	make_big(dir, 200u << 20, 4u << 20);
 	s = open_resolved(dir, NULL, 0);
+	gf_vmhwm_reset();
 	before = gf_vmhwm_kb();
 	counted = 0;
 	assert_int_equal(srctar_new(count_sink, NULL, &o, &t, &e), 0);
@@ -459,11 +467,19 @@ static void test_big_rss(void **state)
 	/* the same files committed to git (packed), streamed from the commit's tree */
 	snprintf(gdir, sizeof(gdir), "%s/biggit", gf.root);
 	gf_git(gf.root, "init", "-q", "-b", "main", gdir, NULL);
-	make_big(gdir, 64u << 20, 4u << 20);
+	make_big(gdir, 16u << 20, 1u << 20);
+	{
+		char sub[500];
+
+		snprintf(sub, sizeof(sub), "%s/large", gdir);
+		make_big(sub, 32u << 20, 32u << 20);	/* one 32 MB file */
+	}
 	gf_git(gdir, "add", "-A", NULL);
 	gf_git(gdir, "commit", "-q", "-m", "big", NULL);
 	gf_git(gdir, "gc", "-q", NULL);
 	s = open_resolved(gdir, NULL, 0);
+	gf_vmhwm_reset();
+	before = gf_vmhwm_kb();
 	counted = 0;
 	assert_int_equal(srctar_new(count_sink, NULL, &o, &t, &e), 0);
 	if (srctar_add_source(t, "src", s, NULL, &e) < 0)
@@ -471,11 +487,86 @@ static void test_big_rss(void **state)
 	assert_int_equal(srctar_finish(t, &e), 0);
 	srctar_free(t);
 	gitsrc_free(s);
-	print_message("git tree: streamed %llu MB, VmHWM %ld kB\n",
-		      (unsigned long long)(counted >> 20), gf_vmhwm_kb());
-	assert_true(counted > (64u << 20));
+	print_message("git tree (with a 32 MB blob): streamed %llu MB, VmHWM %ld kB before, %ld kB after\n",
+		      (unsigned long long)(counted >> 20), before, gf_vmhwm_kb());
+	assert_true(counted > (48u << 20));
 	gf_rm_rf(dir);
 	gf_rm_rf(gdir);
+}
+
+/* Large blobs: undeltified ones are inflated from the pack in chunks, deltified ones come
+ * through libgit2; both must arrive byte for byte. */
+static void test_big_blobs(void **state)
+{
+	struct srctar_opts o = SRCTAR_OPTS_INIT;
+	struct srctar *t = NULL;
+	struct err e = ERR_INIT;
+	struct gitsrc *s;
+	struct buf tar;
+	char dir[400], path[500];
+	size_t size = 6u << 20, i;
+	unsigned char *data = xmalloc(size);
+	uint32_t x = 12345;
+	int fd, found = 0;
+
+	(void)state;
+	for (i = 0; i < size; i++) {	/* half random, half text: some compression */
+		x = x * 1103515245u + 12345u;
+		data[i] = (i / 4096) % 2 ? (unsigned char)(x >> 16) : (unsigned char)('a' + i % 23);
+	}
+	snprintf(dir, sizeof(dir), "%s/bigblobs", gf.root);
+	gf_git(gf.root, "init", "-q", "-b", "main", dir, NULL);
+	snprintf(path, sizeof(path), "%s/one.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	data[size / 2] ^= 0xff;		/* a near copy: packed as a delta of one.bin */
+	snprintf(path, sizeof(path), "%s/two.bin", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+	close(fd);
+	gf_git(dir, "add", "-A", NULL);
+	gf_git(dir, "commit", "-q", "-m", "big blobs", NULL);
+	gf_git(dir, "gc", "-q", NULL);
+	s = open_resolved(dir, NULL, 0);
+	buf_init(&tar, 64u << 20);
+	assert_int_equal(srctar_new(buf_sink, &tar, &o, &t, &e), 0);
+	if (srctar_add_source(t, "src", s, NULL, &e) < 0 || srctar_finish(t, &e) < 0)
+		fail_msg("%s", e.msg);
+	srctar_free(t);
+	gitsrc_free(s);
+	{
+		struct archive *a = archive_read_new();
+		struct archive_entry *ae;
+		unsigned char *got = xmalloc(size);
+
+		archive_read_support_format_tar(a);
+		assert_int_equal(archive_read_open_memory(a, tar.data, tar.len), ARCHIVE_OK);
+		while (archive_read_next_header(a, &ae) == ARCHIVE_OK) {
+			const char *nm = archive_entry_pathname(ae);
+			size_t off = 0;
+			la_ssize_t n;
+
+			if (strcmp(nm, "src/one.bin") && strcmp(nm, "src/two.bin"))
+				continue;
+			assert_int_equal(archive_entry_size(ae), size);
+			while ((n = archive_read_data(a, got + off, size - off)) > 0)
+				off += (size_t)n;
+			assert_int_equal(off, size);
+			if (!strcmp(nm, "src/one.bin"))
+				data[size / 2] ^= 0xff;
+			assert_memory_equal(got, data, size);
+			if (!strcmp(nm, "src/one.bin"))
+				data[size / 2] ^= 0xff;
+			found++;
+		}
+		archive_read_free(a);
+		free(got);
+	}
+	assert_int_equal(found, 2);
+	buf_release(&tar);
+	free(data);
+	gf_rm_rf(dir);
 }
 
 static int group_setup(void **state)
@@ -499,6 +590,7 @@ int main(void)
 		cmocka_unit_test(test_add_files),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_big_rss),
+		cmocka_unit_test(test_big_blobs),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
