@@ -135,8 +135,10 @@ typedef int (*gitsrc_walk_fn)(void *ctx, const struct gitsrc_entry *ent, struct 
  * the directory; srctar does). Requires gitsrc_resolve. */
 int gitsrc_walk(struct gitsrc *s, gitsrc_walk_fn fn, void *ctx, struct err *e);
 
-/* Inside a walk callback: streams the content of a regular-file entry to sink in chunks
- * (odb read stream when the backend has one, else one blob in memory at a time).
+/* Inside a walk callback: streams the content of a regular-file entry to sink in chunks:
+ * loose objects through libgit2's read stream, large undeltified packed blobs inflated
+ * from the pack file directly, other packed blobs (small or deltified) one at a time in
+ * memory.
  * Exactly ent->size bytes are delivered, else -1. sink returns 0 or -1 (it fills e). */
 typedef int (*gitsrc_sink_fn)(void *ctx, const void *p, size_t n, struct err *e);
 int gitsrc_entry_read(struct gitsrc *s, const struct gitsrc_entry *ent, gitsrc_sink_fn sink,

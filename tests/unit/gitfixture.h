@@ -205,8 +205,10 @@ static inline void gf_vmhwm_reset(void)
 	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
-		if (write(fd, "5", 1) != 1)
-			fd = fd;	/* an old kernel: the peak stays cumulative */
+		/* on a kernel without it the peak simply stays cumulative */
+		ssize_t n = write(fd, "5", 1);
+
+		(void)n;
 		close(fd);
 	}
 }
