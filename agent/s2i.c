@@ -667,24 +667,43 @@ static void s2i_drop_container(struct s2i_ctx *c, const char *id)
 	}
 }
 
-/* Starts a created container, streams its output to the log, waits. */
+/* Starts a created container, streams its output to the log, waits. The output comes
+ * through an attach made before the start: nothing is lost however fast the script
+ * is, and no log driver is involved (Podman's logs?follow can end early). */
 static int s2i_run(struct s2i_ctx *c, const char *id, const char *what, int *ret_code, struct err *e)
 {
+	struct engine_stream *st = NULL;
+	char chunk[16384];
+	ssize_t n;
+	int rc = -1;
+
+	if (engine_attach_open(c->eng, id, s2i_on_output, c, &st, e) < 0) {
+		s2i_engine_outcome(c);
+		return err_prefix(e, "%s: ", what);
+	}
 	if (engine_container_start(c->eng, id, e) < 0) {
 		s2i_engine_outcome(c);
-		return err_prefix(e, "cannot start %s: ", what);
+		err_prefix(e, "cannot start %s: ", what);
+		goto out;
 	}
-	if (engine_container_logs(c->eng, id, 1, s2i_on_output, c, e) < 0) {
-		s2i_lines_flush(c);
-		s2i_engine_outcome(c);
-		return err_prefix(e, "%s: ", what);
-	}
+	while ((n = engine_stream_read(st, chunk, sizeof(chunk), e)) > 0)
+		s2i_on_output(c, ENGINE_STDOUT, chunk, (size_t)n, e);
 	s2i_lines_flush(c);
+	if (n < 0) {
+		s2i_engine_outcome(c);
+		err_prefix(e, "%s: ", what);
+		goto out;
+	}
 	if (engine_container_wait(c->eng, id, 0, ret_code, e) < 0) {
 		s2i_engine_outcome(c);
-		return err_prefix(e, "%s: ", what);
+		err_prefix(e, "%s: ", what);
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	s2i_lines_flush(c);
+	engine_stream_free(st);
+	return rc;
 }
 
 static ssize_t s2i_fd_read(void *arg, void *p, size_t len, struct err *e)
