@@ -49,11 +49,11 @@ owner=$(s2i_run "$tag" stat -c %u deps/count)
 [ "$owner" = 1001 ] || fail "artifacts owned by $owner"
 
 # --rm: the previous image is removed once the new one is built (s2i's meaning)
-prev=$(docker image inspect -f '{{.Id}}' "$tag")
+prev=$(eng image inspect -f '{{.Id}}' "$tag")
 s2i_build --network none --incremental --rm "$src" "$builder" "$tag"
 s2i_expect_ok "incremental build with --rm"
 s2i_expect_out "assemble: build number 5"
-docker image inspect "$prev" >/dev/null 2>&1 && fail "--rm kept the previous image $prev"
+eng image inspect "$prev" >/dev/null 2>&1 && fail "--rm kept the previous image $prev"
 [ "$(s2i_run "$tag" md5sum deps/blob.bin | cut -d' ' -f1)" = "$want" ] || fail "blob lost after --rm"
 
 # a failing save-artifacts: warning and a clean build

@@ -46,9 +46,9 @@ s2i_expect_out "assemble: building the app"
 s2i_expect_out "assemble-runtime: uid 2002 in /srv/app"
 s2i_no_leftovers
 [ "$(s2i_run "$tag")" = "answer (built): runtime" ] || fail "runtime app printed '$(s2i_run "$tag")'"
-[ "$(docker image inspect -f '{{.Config.User}}' "$tag")" = 2002 ] || fail "User is not the runtime's"
-[ "$(docker image inspect -f '{{.Config.WorkingDir}}' "$tag")" = /srv/app ] || fail "WorkingDir"
-[ "$(docker image inspect -f '{{json .Config.Cmd}}' "$tag")" = '["/usr/libexec/s2i/run"]' ] || fail "Cmd"
+[ "$(eng image inspect -f '{{.Config.User}}' "$tag")" = 2002 ] || fail "User is not the runtime's"
+[ "$(eng image inspect -f '{{.Config.WorkingDir}}' "$tag")" = /srv/app ] || fail "WorkingDir"
+[ "$(eng image inspect -f '{{json .Config.Cmd}}' "$tag")" = '["/usr/libexec/s2i/run"]' ] || fail "Cmd"
 [ "$(s2i_run "$tag" cat marker.txt)" = runtime-assembled ] || fail "assemble-runtime did not run"
 [ "$(s2i_run "$tag" cat lib/util.txt)" = library ] || fail "lib/util.txt not copied"
 s2i_run "$tag" ls junk.txt 2>/dev/null && fail "junk.txt copied"
@@ -64,7 +64,7 @@ s2i_build --network none --runtime-image "$runtime" -a /opt/app-root/out/app.sh:
 s2i_expect_ok "runtime build with -a"
 s2i_expect_out "assemble-runtime: uid 2003 in /srv/app"
 [ "$(s2i_run "$tag2" cat deps/lib/util.txt)" = library ] || fail "deps/lib/util.txt"
-[ "$(docker image inspect -f '{{.Config.User}}' "$tag2")" = 2002 ] || fail "User of tag2"
+[ "$(eng image inspect -f '{{.Config.User}}' "$tag2")" = 2002 ] || fail "User of tag2"
 
 # invalid mappings are refused before anything runs
 s2i_build --network none --runtime-image "$runtime" -a relative:. "$src" "$builder" "$tag2"

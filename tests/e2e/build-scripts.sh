@@ -24,7 +24,7 @@ tag=$(s2i_name file):latest
 s2i_build --network none --scripts-url "file://$remote" "$src" "$builder" "$tag"
 s2i_expect_ok "file:// scripts"
 s2i_expect_out "remote assemble"
-[ "$(docker image inspect -f '{{json .Config.Cmd}}' "$tag")" = '["/tmp/scripts/run"]' ] || fail "Cmd file://"
+[ "$(eng image inspect -f '{{json .Config.Cmd}}' "$tag")" = '["/tmp/scripts/run"]' ] || fail "Cmd file://"
 [ "$(s2i_run "$tag")" = "answer: scripts" ] || fail "file:// app"
 
 # http:// scripts from a local server
@@ -50,7 +50,7 @@ s2i_write_scripts "$remote" /var/s2i
 tag3=$(s2i_name labelled-app):latest
 s2i_build --network none "$src" "$labelled" "$tag3"
 s2i_expect_ok "file:// label and destination label"
-[ "$(docker image inspect -f '{{json .Config.Cmd}}' "$tag3")" = '["/var/s2i/scripts/run"]' ] || fail "Cmd /var/s2i"
+[ "$(eng image inspect -f '{{json .Config.Cmd}}' "$tag3")" = '["/var/s2i/scripts/run"]' ] || fail "Cmd /var/s2i"
 [ "$(s2i_run "$tag3")" = "answer: scripts" ] || fail "labelled app"
 s2i_write_scripts "$remote"
 
@@ -70,7 +70,7 @@ s2i_builder "$image_builder" --scripts "$iscripts"
 mkdir -p "$S2I_TMP/creds/dir"
 echo "s3cr3t" >"$S2I_TMP/secret.txt"
 echo "t0ken" >"$S2I_TMP/creds/dir/token"
-docker run --rm --network none "$image_builder" true # image works
+eng run --rm --network none "$image_builder" true # image works
 tag4=$(s2i_name inject):latest
 s2i_build --network none -i "$S2I_TMP/secret.txt:/etc/app-secret.txt" --inject "$S2I_TMP/creds:/opt" \
 	"$src" "$image_builder" "$tag4"

@@ -30,7 +30,7 @@ tag=$(s2i_name app):latest
 s2i_build --network none "$src" "$builder" "$tag"
 s2i_expect_ok ".s2i/bin build"
 s2i_expect_out "source assemble here"
-[ "$(docker image inspect -f '{{json .Config.Cmd}}' "$tag")" = '["/tmp/scripts/run"]' ] || fail "Cmd of .s2i/bin run"
+[ "$(eng image inspect -f '{{json .Config.Cmd}}' "$tag")" = '["/tmp/scripts/run"]' ] || fail "Cmd of .s2i/bin run"
 out=$(s2i_run "$tag")
 [ "$out" = "$(printf 'source run script\nanswer: top')" ] || fail "app printed '$out'"
 

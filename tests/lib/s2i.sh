@@ -6,6 +6,17 @@ set -u
 source "$TESTS_DIR/lib/engine.sh"
 
 S2I_ID="${TEST:-s2i}-$$"
+
+# S2I_TEST_ENGINE=podman runs the same tests against Podman's Docker-compatible API
+# (tests/lib/podman.sh): builder images are still made by `docker build`, then loaded
+# into Podman; `eng` is the CLI of the engine under test.
+S2I_ENGINE_URL=
+if [ "${S2I_TEST_ENGINE:-docker}" = podman ]; then
+	eng() { prlimit --nofile=20000:20000 --nproc=20000:20000 podman "$@"; }
+else
+	eng() { docker "$@"; }
+fi
+s2i_podman() { [ "${S2I_TEST_ENGINE:-docker}" = podman ]; }
 S2I_TMP=$(mktemp -d)
 S2I_IMAGES=()
 S2I_PIDS=()
@@ -18,6 +29,11 @@ s2i_cleanup() {
 		"s2i-agent-test/${S2I_ID}-*" 2>/dev/null); do
 		docker rmi -f "$i" >/dev/null 2>&1
 	done
+	if s2i_podman; then
+		for i in $(eng images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep "s2i-agent-test/${S2I_ID}-"); do
+			eng rmi -f "$i" >/dev/null 2>&1
+		done
+	fi
 	rm -rf "$S2I_TMP"
 }
 trap s2i_cleanup EXIT
@@ -26,6 +42,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*"; exit 77; }
 
 engine_ensure >/dev/null || skip "no container engine"
+if s2i_podman; then
+	eval "$(bash "$TESTS_DIR/lib/podman.sh" start)" && [ -n "${PODMAN_ENGINE:-}" ] || skip "podman did not start"
+	S2I_ENGINE_URL=$PODMAN_ENGINE
+fi
 # while a module the build needs is still a stub, these tests cannot run
 mkdir -p "$S2I_TMP/probe"
 "$S2I_AGENT" build -p never "$S2I_TMP/probe" "$TEST_BASE_IMAGE" 2>&1 | grep -q "not implemented" &&
@@ -115,6 +135,9 @@ s2i_builder() {	# name [options]
 	} >"$ctx/Dockerfile"
 	DOCKER_BUILDKIT=0 docker build -q --network none -t "$name" "$ctx" >/dev/null 2>"$ctx/err" ||
 		{ cat "$ctx/err" >&2; fail "docker build of $name"; }
+	if s2i_podman; then
+		docker save "$name" | eng load >/dev/null 2>"$ctx/err" || { cat "$ctx/err" >&2; fail "podman load of $name"; }
+	fi
 }
 
 # A git work tree with the app: app.sh prints "answer: <text>".
@@ -138,7 +161,11 @@ S2I_NBUILD=0
 s2i_build() {
 	S2I_NBUILD=$((S2I_NBUILD + 1))
 	build_id="$S2I_ID-$S2I_NBUILD"
-	S2I_AGENT_BUILD_ID=$build_id "$S2I_AGENT" build "$@" >"$S2I_TMP/out" 2>"$S2I_TMP/err"
+	if [ -n "$S2I_ENGINE_URL" ]; then
+		S2I_AGENT_BUILD_ID=$build_id "$S2I_AGENT" build -U "$S2I_ENGINE_URL" "$@" >"$S2I_TMP/out" 2>"$S2I_TMP/err"
+	else
+		S2I_AGENT_BUILD_ID=$build_id "$S2I_AGENT" build "$@" >"$S2I_TMP/out" 2>"$S2I_TMP/err"
+	fi
 	rc=$?
 }
 
@@ -159,16 +186,16 @@ s2i_expect_out() {	# pattern
 # No container of the last build (or of build id $1) is left.
 s2i_no_leftovers() {
 	local left
-	left=$(docker ps -aq --filter "label=io.s2i-agent.build=${1:-$build_id}")
+	left=$(eng ps -aq --filter "label=io.s2i-agent.build=${1:-$build_id}")
 	[ -z "$left" ] || fail "containers left over: $left"
 }
 
 s2i_label() {	# image key
-	docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1"
+	eng image inspect -f "{{index .Config.Labels \"$2\"}}" "$1"
 }
 
 s2i_run() {	# image [args]
-	docker run --rm --network none "$@"
+	eng run --rm --network none "$@"
 }
 
 # A free TCP port on 127.0.0.1.
