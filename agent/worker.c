@@ -339,7 +339,7 @@ static void worker_status_done(struct wproc *p)
 		msg = "status process ended without an answer";
 	}
 	if (!strcmp(outcome, "done")) {
-		log_info("%s: posted (HTTP %ld)", p->p_status_what, http_code);
+		log_info("%s posted (HTTP %ld)", p->p_status_what, http_code);
 		if (store_status_done(w->w_store, p->p_status_id, &e) < 0)
 			log_error("%s", e.msg);
 	} else if (!strcmp(outcome, "retry") && p->p_status_attempts + 1 < STATUS_MAX_ATTEMPTS) {
@@ -374,7 +374,6 @@ static void worker_status_post(struct worker *w)
 	const char *payload;
 	long long next_at = 0, now;
 	json_t *job;
-	char *sum;
 
 	for (;;) {
 		if (w->w_status_busy || w->w_stopping)
@@ -410,7 +409,6 @@ static void worker_status_post(struct worker *w)
 		worker_set_str(job, "token", r.token);
 		json_object_set_new(job, "timeout", json_integer(r.timeout));
 		json_object_set_new(job, "connect_timeout", json_integer(r.connect_timeout));
-		sum = forge_request_summary(&r);
 		p = worker_spawn(w, WK_STATUS, "__status", NULL, job, -1,
 				 r.timeout + KILL_GRACE_SECONDS, &e);
 		json_decref(job);
@@ -418,14 +416,13 @@ static void worker_status_post(struct worker *w)
 			log_error("build %lld: cannot post a commit status: %s", b.id, e.msg);
 			store_status_retry(w->w_store, row.id, now + STATUS_RETRY_MAX * 1000LL,
 					   e.msg, NULL);
-			free(sum);
 			goto next;
 		}
 		event_del(p->p_out_ev);		/* a few bytes: read when it exits */
 		p->p_status_id = row.id;
 		p->p_status_attempts = row.attempts;
-		p->p_status_what = xasprintf("build %lld: status %s", b.id, sum ? sum : "");
-		free(sum);
+		p->p_status_what = xasprintf("build %lld: commit status '%s' (%s)", b.id, row.state,
+					     r.state ? r.state : "");
 		w->w_status_busy = 1;
 next:
 		forge_request_release(&r);

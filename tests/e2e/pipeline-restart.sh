@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Pipeline across restarts: kill -9 of the daemon during a build (the build process and
+# its container go away, the restarted agent reruns the build to a final state, no
+# container is left), and SIGTERM during a build (exit 0, the build back in the queue,
+# rerun at the next start). No build stays `running`.
+TEST=pl-restart
+source "$TESTS_DIR/lib/pipeline.sh"
+
+pl_builder
+pl_repo web
+start_agent || fail "agent did not start"
+
+wait_sleeping() {	# id
+	local i
+	for i in $(seq 1 600); do
+		grep -q 'assemble: sleeping' "$AGENT_DIR/state/logs/$1.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "assemble of build $1 did not start"
+}
+build_procs() {	# id: processes running `s2i-agent __build ID`
+	pgrep -f -x ".*__build $1" || true
+}
+
+sha=$(pl_commit web "slow" SLEEP 6)
+pl_push web >/dev/null || fail "git push"
+pl_github_push web "$sha"
+expect 202 .build 1
+wait_sleeping 1
+[ -n "$(docker ps -q --filter label=io.s2i-agent.build=1)" ] || fail "no container for build 1"
+
+# ---- kill -9 ----
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+AGENT_PID=
+[ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT state FROM builds WHERE id = 1")" = running ] ||
+	fail "build 1 should be recorded running after kill -9"
+KEEP_PORT=1 start_agent || fail "agent did not restart"
+state=$(pl_wait 1 120)
+[ "$state" = succeeded ] || fail "build 1 after a restart is $state: $(pl_build_json 1)"
+[ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT attempt FROM builds WHERE id = 1")" = 2 ] ||
+	fail "build 1 should have run twice"
+grep -q '^==> the agent restarted during the build; it runs again$' "$AGENT_DIR/state/logs/1.log" ||
+	fail "the log does not say the build was rerun"
+pl_no_containers 1
+[ -z "$(build_procs 1)" ] || fail "a build process of build 1 is still there"
+# its statuses: queued, running, running again, success
+pl_wait_statuses 4 30 || fail "statuses: $(pl_statuses)"
+[ "$(pl_statuses "$sha" | tail -n 1 | cut -d'|' -f1)" = success ] || fail "final status: $(pl_statuses)"
+
+# ---- SIGTERM during a build ----
+pl_github_push web "$sha" refs/heads/main "again-$$"
+expect 202 .build 2
+wait_sleeping 2
+stop_agent || fail "agent exited $? on SIGTERM during a build"
+[ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT state FROM builds WHERE id = 2")" = queued ] ||
+	fail "build 2 should be queued again after SIGTERM"
+[ -z "$(build_procs 2)" ] || fail "a build process of build 2 survived SIGTERM"
+pl_no_containers 2
+KEEP_PORT=1 start_agent || fail "agent did not restart"
+state=$(pl_wait 2 120)
+[ "$state" = succeeded ] || fail "build 2 after a restart is $state: $(pl_build_json 2)"
+[ "$(db_count builds "state = 'running'")" = 0 ] || fail "a build is still running"
+stop_agent || fail "agent exited $? on SIGTERM"
+exit 0
