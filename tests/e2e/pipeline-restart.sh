@@ -18,8 +18,11 @@ wait_sleeping() {	# id
 	done
 	fail "assemble of build $1 did not start"
 }
-build_procs() {	# id: processes running `s2i-agent __build ID`
-	pgrep -f -x ".*__build $1" || true
+build_pid() {	# id: its build process as the database recorded it
+	sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT pid FROM builds WHERE id = $1"
+}
+gone() {	# pid: not a build process any more
+	! tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "__build"
 }
 
 sha=$(pl_commit web "slow" SLEEP 6)
@@ -27,7 +30,9 @@ pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha"
 expect 202 .build 1
 wait_sleeping 1
-[ -n "$(docker ps -q --filter label=io.s2i-agent.build=1)" ] || fail "no container for build 1"
+[ -n "$(docker ps -q --filter label=io.s2i-agent.build=1 --filter "ancestor=$PL_BUILDER")" ] || fail "no container for build 1"
+pid1=$(build_pid 1)
+[ -n "$pid1" ] || fail "no build process recorded for build 1"
 
 # ---- kill -9 ----
 kill -9 "$AGENT_PID"
@@ -43,7 +48,7 @@ state=$(pl_wait 1 120)
 grep -q '^==> the agent restarted during the build; it runs again$' "$AGENT_DIR/state/logs/1.log" ||
 	fail "the log does not say the build was rerun"
 pl_no_containers 1
-[ -z "$(build_procs 1)" ] || fail "a build process of build 1 is still there"
+gone "$pid1" || fail "the first build process of build 1 is still there"
 # its statuses: queued, running, running again, success
 pl_wait_statuses 4 30 || fail "statuses: $(pl_statuses)"
 [ "$(pl_statuses "$sha" | tail -n 1 | cut -d'|' -f1)" = success ] || fail "final status: $(pl_statuses)"
@@ -52,10 +57,11 @@ pl_wait_statuses 4 30 || fail "statuses: $(pl_statuses)"
 pl_github_push web "$sha" refs/heads/main "again-$$"
 expect 202 .build 2
 wait_sleeping 2
+pid2=$(build_pid 2)
 stop_agent || fail "agent exited $? on SIGTERM during a build"
 [ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT state FROM builds WHERE id = 2")" = queued ] ||
 	fail "build 2 should be queued again after SIGTERM"
-[ -z "$(build_procs 2)" ] || fail "a build process of build 2 survived SIGTERM"
+gone "$pid2" || fail "the build process of build 2 survived SIGTERM"
 pl_no_containers 2
 KEEP_PORT=1 start_agent || fail "agent did not restart"
 state=$(pl_wait 2 120)

@@ -22,7 +22,7 @@ for i in $(seq 1 300); do
 	sleep 0.1
 done
 grep -q 'assemble: sleeping' "$AGENT_DIR/state/logs/1.log" || fail "assemble of build 1 did not start"
-[ -n "$(docker ps -q --filter label=io.s2i-agent.build=1)" ] || fail "no running container for build 1"
+[ -n "$(docker ps -q --filter label=io.s2i-agent.build=1 --filter "ancestor=$PL_BUILDER")" ] || fail "no running container for build 1"
 
 # another branch: queued behind build 1 (same repository), not superseded
 git -C "$AGENT_DIR/web.work" push -q "$AGENT_DIR/web.git" "$sha0:refs/heads/dev" || fail "git push dev"

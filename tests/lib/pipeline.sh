@@ -173,9 +173,10 @@ pl_statuses() {	# [sha]: "state|description" per recorded post, in order
 	jq -r "select(${1:+.sha == \"$1\" and }true) | \"\(.body.state)|\(.body.description)\"" "$FORGE_DOUBLE_LOG"
 }
 
-# No container labelled for build ID (of this daemon's builds) is left.
+# No container of build ID is left (other tests' agents have builds with the same
+# ids: only containers of this test's builder count).
 pl_no_containers() {	# id
 	local left
-	left=$(docker ps -aq --filter "label=io.s2i-agent.build=$1")
+	left=$(docker ps -aq --filter "label=io.s2i-agent.build=$1" --filter "ancestor=$PL_BUILDER")
 	[ -z "$left" ] || fail "containers of build $1 left over: $left"
 }
