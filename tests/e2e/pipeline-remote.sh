@@ -10,10 +10,19 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; pl_cleanup' EXIT
 
 pl_builder
-port=$(free_port) || fail "no free port"
-git daemon --reuseaddr --export-all --base-path="$AGENT_DIR" --listen=127.0.0.1 --port="$port" \
-	"$AGENT_DIR" 2>"$AGENT_DIR/git-daemon.log" &
-PIDS+=($!)
+for try in 1 2 3 4 5; do	# another test may take the free port first
+	port=$(free_port) || fail "no free port"
+	git daemon --verbose --reuseaddr --export-all --base-path="$AGENT_DIR" --listen=127.0.0.1 --port="$port" \
+		"$AGENT_DIR" 2>"$AGENT_DIR/git-daemon.log" &
+	gd=$!
+	for i in $(seq 1 100); do
+		grep -q "Ready to rumble" "$AGENT_DIR/git-daemon.log" && break
+		kill -0 "$gd" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$gd" 2>/dev/null && break
+done
+PIDS+=($gd)
 wait_port "$port" || fail "git daemon did not start: $(cat "$AGENT_DIR/git-daemon.log")"
 echo "tok-$$-secret" >"$AGENT_DIR/git.token"
 chmod 600 "$AGENT_DIR/git.token"
