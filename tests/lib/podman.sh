@@ -7,7 +7,8 @@
 # needs generous nofile/nproc limits) if its socket does not answer, and copies
 # the test base image from dockerd into podman's storage (docker save | podman load).
 # Run the engine tests against it with:
-#   S2I_TEST_ENGINE=unix:///tmp/s2i-agent-podman/podman.sock tests/run --unit-only engine
+#   S2I_TEST_ENGINE=podman tests/run --unit-only engine   (the C tests)
+#   S2I_TEST_ENGINE=podman tests/run --e2e-only build      (tests/lib/s2i.sh)
 PODMAN_DIR=${PODMAN_DIR:-/tmp/s2i-agent-podman}
 PODMAN_SOCK=$PODMAN_DIR/podman.sock
 TEST_BASE_IMAGE=${TEST_BASE_IMAGE:-s2i-agent-test/base:latest}
