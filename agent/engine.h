@@ -203,7 +203,10 @@ typedef int (*engine_output_fn)(void *arg, int stream, const void *data, size_t 
 
 /* PUT /containers/{id}/archive?path=dir: a tar read from rd is streamed
  * (chunked, never held whole) and the engine extracts it into dir, which
- * must exist. No tar binary is needed in the container. */
+ * must exist (Docker: 404; Podman 4.3 creates it). No tar binary is needed in
+ * the container. The engine extracts as it receives: if rd fails midway, the
+ * call fails with rd's message but what arrived before stays in the container
+ * (possibly a truncated file), so discard the container if that matters. */
 int engine_archive_put(struct engine *eng, const char *id, const char *dir, engine_read_fn rd, void *arg,
 		       struct err *e);
 /* GET /containers/{id}/archive?path=: the tar is streamed to wr as it arrives. */
