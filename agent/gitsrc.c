@@ -523,6 +523,20 @@ static char *gitsrc_match_ref(git_remote *remote, const char *ref, git_oid *ret_
 	return found;
 }
 
+/* An advertised ref whose tip is oid (e.g. a pre-receive hook's staging ref). */
+static char *gitsrc_ref_at(git_remote *remote, const git_oid *oid)
+{
+	const git_remote_head **heads;
+	size_t n, i;
+
+	if (git_remote_ls(&heads, &n, remote) < 0)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (git_oid_equal(&heads[i]->oid, oid) && strcmp(heads[i]->name, "HEAD"))
+			return xstrdup(heads[i]->name);
+	return NULL;
+}
+
 static int gitsrc_has_commit(git_repository *repo, const git_oid *oid)
 {
 	git_odb *odb = NULL;
@@ -916,14 +930,18 @@ static int gitsrc_fetch_local(struct gitsrc *s, git_repository *repo, const char
 		}
 	} else {
 		full = gitsrc_local_ref(src, ref, &tip);
-		if (!full) {
+		if (!full && !want) {
 			err_set(e, "ref '%s' not found at '%s'%s", ref && *ref ? ref : "HEAD", url,
 				ref && gitsrc_hexlen(ref) >= 4 ? " (abbreviated commit ids must be local; give the full sha)" : "");
 			goto out;
 		}
-		local = !strcmp(full, "HEAD") ? xstrdup("refs/s2i-agent/HEAD") : xstrdup(full);
-		if (!gitsrc_has_commit(repo, &tip))
-			git_oid_cpy(&targets[n++], &tip);
+		/* no ref but a sha: a new branch seen by a pre-receive hook (its commit is
+		 * staged under another ref) or a deleted one: the sha alone is fetched */
+		if (full) {
+			local = !strcmp(full, "HEAD") ? xstrdup("refs/s2i-agent/HEAD") : xstrdup(full);
+			if (!gitsrc_has_commit(repo, &tip))
+				git_oid_cpy(&targets[n++], &tip);
+		}
 	}
 	if (want && !gitsrc_has_commit(repo, want) && (n == 0 || !git_oid_equal(want, &targets[0])))
 		git_oid_cpy(&targets[n++], want);
@@ -975,7 +993,7 @@ static int gitsrc_fetch(struct gitsrc *s, git_repository *repo, const char *url,
 	git_remote *remote = NULL;
 	char *full = NULL, *spec = NULL;
 	git_oid tip;
-	int rc = -1;
+	int rc = -1, staged = 0;
 
 	*ret_local = NULL;
 	if (gitsrc_is_local(url))
@@ -1005,7 +1023,16 @@ static int gitsrc_fetch(struct gitsrc *s, git_repository *repo, const char *url,
 		goto out;
 	}
 	full = gitsrc_match_ref(remote, ref, &tip);
-	if (!full) {
+	if (!full && want) {
+		/* the ref does not exist (yet): a new branch seen by a pre-receive hook, whose
+		 * commit is staged under another advertised ref, or a deleted branch */
+		full = gitsrc_ref_at(remote, want);
+		if (full) {
+			git_oid_cpy(&tip, want);
+			staged = 1;
+		}
+	}
+	if (!full && !want) {
 		if (ref && *ref && gitsrc_hexlen(ref) >= 4) {
 			err_set(e, "ref '%s' not found at '%s' (abbreviated commit ids must be local; give the full sha)",
 				ref, url);
@@ -1014,41 +1041,54 @@ static int gitsrc_fetch(struct gitsrc *s, git_repository *repo, const char *url,
 		err_set(e, "ref '%s' not found at '%s'", ref && *ref ? ref : "HEAD", url);
 		goto out;
 	}
-	if (!strcmp(full, "HEAD"))
-		spec = xstrdup("+HEAD:refs/s2i-agent/HEAD");
-	else
-		spec = xasprintf("+%s:%s", full, full);
-	if (gitsrc_has_commit(repo, &tip)) {
-		/* nothing to download: just move the local ref (no-op fetch) */
-		git_reference *r = NULL;
-		const char *local = strchr(spec, ':') + 1;
+	if (full) {
+		if (!strcmp(full, "HEAD"))
+			spec = xstrdup("+HEAD:refs/s2i-agent/HEAD");
+		else if (staged)	/* someone else's ref: not mirrored under its name */
+			spec = xasprintf("+%s:refs/s2i-agent/fetched", full);
+		else
+			spec = xasprintf("+%s:%s", full, full);
+		if (gitsrc_has_commit(repo, &tip)) {
+			/* nothing to download: just move the local ref (no-op fetch) */
+			git_reference *r = NULL;
+			const char *local = strchr(spec, ':') + 1;
 
-		if (git_reference_create(&r, repo, local, &tip, 1, "s2i-agent: up to date") < 0) {
-			gitsrc_git_err(e, "cannot update '%s' in '%s'", local, git_repository_path(repo));
+			if (git_reference_create(&r, repo, local, &tip, 1, "s2i-agent: up to date") < 0) {
+				gitsrc_git_err(e, "cannot update '%s' in '%s'", local, git_repository_path(repo));
+				goto out;
+			}
+			git_reference_free(r);
+		} else if (gitsrc_download(s, repo, remote, &c, (const char *const *)&spec, 1, e) < 0) {
+			err_prefix(e, "ref '%s': ", full);
 			goto out;
 		}
-		git_reference_free(r);
-	} else if (gitsrc_download(s, repo, remote, &c, (const char *const *)&spec, 1, e) < 0) {
-		err_prefix(e, "ref '%s': ", full);
-		goto out;
+		*ret_local = xstrdup(strchr(spec, ':') + 1);
 	}
-	*ret_local = xstrdup(strchr(spec, ':') + 1);
 	if (want && !gitsrc_has_commit(repo, want)) {
-		/* the ref moved on (force push): ask for the commit itself, then every branch */
+		/* the ref moved on (force push): a ref at the commit, the commit by id, then
+		 * every branch and tag */
 		char hex[GIT_OID_HEXSZ + 1];
-		char *s2;
+		char *s2, *at = gitsrc_ref_at(remote, want);
 		const char *all[2] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
 		struct err e2 = ERR_INIT;
 
 		git_oid_tostr(hex, sizeof(hex), want);
-		s2 = xasprintf("+%s:refs/s2i-agent/fetched", hex);
+		s2 = xasprintf("+%s:refs/s2i-agent/fetched", at ? at : hex);
+		free(at);
 		if (gitsrc_download(s, repo, remote, &c, (const char *const *)&s2, 1, &e2) < 0 ||
 		    !gitsrc_has_commit(repo, want))
 			gitsrc_download(s, repo, remote, &c, all, 2, &e2);
 		free(s2);
 		if (!gitsrc_has_commit(repo, want)) {
-			err_set(e, "commit %s not found at '%s' (ref '%s')", hex, url, full);
+			err_set(e, "commit %s not found at '%s' (ref '%s')", hex, url, ref && *ref ? ref : "HEAD");
 			goto out;
+		}
+		if (!*ret_local) {
+			git_reference *r = NULL;
+
+			if (git_reference_create(&r, repo, "refs/s2i-agent/fetched", want, 1, "s2i-agent: fetch") == 0)
+				*ret_local = xstrdup("refs/s2i-agent/fetched");
+			git_reference_free(r);
 		}
 	}
 	rc = 0;

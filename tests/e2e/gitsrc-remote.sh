@@ -106,6 +106,18 @@ if "$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref main --sha 0123456789abcdef01
 	fail "an unknown sha was accepted"
 fi
 grep -q 0123456789abcdef0123456789abcdef01234567 "$tmp/o8" || fail "unknown sha message: $(cat "$tmp/o8")"
+# a new branch seen by pre-receive: the ref does not exist yet, the commit is staged
+# under another advertised ref (as hooks/pre-receive does)
+g -C "$tmp/w" checkout -q -b newbranch
+echo new >"$tmp/w/new.txt"
+g -C "$tmp/w" add -A && g -C "$tmp/w" commit -q -m "new branch"
+staged=$(g -C "$tmp/w" rev-parse HEAD)
+g -C "$tmp/w" push -q origin "HEAD:refs/s2i-agent/incoming/1-$staged"
+g -C "$tmp/w" checkout -q main
+"$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref refs/heads/newbranch --sha "$staged" "$url" >"$tmp/o9" 2>&1 ||
+	fail "staged sha of a new branch: $(cat "$tmp/o9")"
+check "staged sha of a new branch" "$staged" "$(val id "$tmp/o9")"
+check "staged sha ref name" newbranch "$(val ref "$tmp/o9")"
 # annotated tag, peeled
 "$S2I_AGENT" __gitsrc-fetch --mirror "$M" --ref v1 "$url" >"$tmp/o4" 2>&1 || fail "tag: $(cat "$tmp/o4")"
 check "git:// tag peeled" "$v1" "$(val id "$tmp/o4")"
