@@ -21,6 +21,14 @@ S2I_TMP=$(mktemp -d)
 S2I_IMAGES=()
 S2I_PIDS=()
 
+s2i_rm_dangling() {	# docker|eng
+	local i v
+	for i in $("$1" images -q --filter dangling=true --filter label=s2i-agent-test.image 2>/dev/null); do
+		v=$("$1" image inspect -f '{{index .Config.Labels "s2i-agent-test.image"}}' "$i" 2>/dev/null)
+		case $v in "s2i-agent-test/${S2I_ID}-"*) "$1" rmi -f "$i" >/dev/null 2>&1 ;; esac
+	done
+}
+
 s2i_cleanup() {
 	local i
 	for i in "${S2I_PIDS[@]}"; do kill "$i" 2>/dev/null; done
@@ -30,10 +38,15 @@ s2i_cleanup() {
 		docker rmi -f "$i" >/dev/null 2>&1
 	done
 	if s2i_podman; then
-		for i in $(eng images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep "s2i-agent-test/${S2I_ID}-"); do
+		for i in $(eng images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep "s2i-agent-test/${S2I_ID}[-:]"); do
 			eng rmi -f "$i" >/dev/null 2>&1
 		done
 	fi
+	# images a rebuild of the same tag left untagged: they carry the builder's
+	# s2i-agent-test.image label, which names this test
+	# (twice: an untagged builder goes once its children have gone)
+	s2i_rm_dangling docker; s2i_rm_dangling docker
+	s2i_podman && { s2i_rm_dangling eng; s2i_rm_dangling eng; }
 	rm -rf "$S2I_TMP"
 }
 trap s2i_cleanup EXIT
