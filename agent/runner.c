@@ -179,8 +179,10 @@ static void runner_tag_value(struct buf *out, const char *v, int in_tag)
 			c = '_';
 		buf_addch(out, c);
 	}
-	if (in_tag && out->len - start > 128)
-		out->len = start + 128, out->data[out->len] = '\0';
+	if (in_tag && out->len - start > 128) {	/* the longest tag a registry takes */
+		out->len = start + 128;
+		out->data[out->len] = '\0';
+	}
 }
 
 char *runner_expand_tag(const char *tmpl, const char *repo, const char *ref, const char *sha,
