@@ -1804,6 +1804,7 @@ int engine_attach_open(struct engine *eng, const char *id, engine_output_fn othe
 {
 	struct engine_stream *s = NULL;
 	char *url, what[128];
+	long code = 0;
 	int rv;
 
 	if (engine_check_name("container id", id, e) < 0)
@@ -1823,6 +1824,13 @@ int engine_attach_open(struct engine *eng, const char *id, engine_output_fn othe
 	while (!s->headers_done && !s->done) {
 		engine_stream_pump(s);
 		if (!s->headers_done && !s->done && !s->paused && s->off >= s->chunk.len)
+			curl_multi_poll(s->m, NULL, 0, 500, NULL);
+	}
+	/* An error answer (404, 409): read its (small) body for the message. */
+	curl_easy_getinfo(s->r.h, CURLINFO_RESPONSE_CODE, &code);
+	while (code >= 300 && !s->done) {
+		engine_stream_pump(s);
+		if (!s->done)
 			curl_multi_poll(s->m, NULL, 0, 500, NULL);
 	}
 	if (s->done) {

@@ -61,7 +61,22 @@ static struct {
 	struct strv images;
 	volatile sig_atomic_t cancel;
 	int podman;
+	char registry_script[512];	/* set while our registry runs */
+	char registry_dir[256];
 } g;
+
+/* Stops the registry of test_push_registry, also when an assertion left it. */
+static void registry_stop(void)
+{
+	const char *argv[] = { "bash", g.registry_script, "stop", g.registry_dir, NULL };
+	struct err e = ERR_INIT;
+
+	if (!g.registry_dir[0])
+		return;
+	if (child_run(argv, &e) < 0)
+		fprintf(stderr, "cleanup: %s\n", e.msg);
+	g.registry_dir[0] = 0;
+}
 
 /* ---- helpers ---- */
 
@@ -408,6 +423,7 @@ static int teardown(void **state)
 	size_t i;
 
 	(void)state;
+	registry_stop();
 	g.cancel = 0;
 	engine_set_deadline(g.eng, 0);
 	for (i = 0; i < g.containers.n; i++)
@@ -1064,8 +1080,10 @@ static void test_push_registry(void **state)
 	addr = kv(out.data, "REGISTRY_ADDR");
 	dir = kv(out.data, "REGISTRY_DIR");
 	auth = kv(out.data, "REGISTRY_AUTH_FILE");
-	assert_non_null(addr);
 	assert_non_null(dir);
+	snprintf(g.registry_script, sizeof(g.registry_script), "%s", script);
+	snprintf(g.registry_dir, sizeof(g.registry_dir), "%s", dir);
+	assert_non_null(addr);
 	assert_non_null(auth);
 
 	snprintf(ref, sizeof(ref), "%s/s2i-agent-test/engine-%d:v1", addr, (int)getpid());
@@ -1103,11 +1121,7 @@ static void test_push_registry(void **state)
 	assert_non_null(strstr(e.msg, "cannot pull"));
 stop:
 	check(engine_set_registry_auth(g.eng, NULL, &e), &e);
-	{
-		const char *stop[] = { "bash", script, "stop", dir, NULL };
-
-		check(child_run(stop, &e), &e);
-	}
+	registry_stop();
 	buf_release(&out);
 	buf_release(&progress);
 	free(addr);
