@@ -150,3 +150,9 @@ fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# ---- crash campaign: deliveries and builds while the daemon is SIGKILLed and restarted ----
+CHAOS_DELIVERIES ?= 40
+CHAOS_KILLS      ?= 8
+chaos: all
+	S2I_AGENT=$(CURDIR)/build/rel/s2i-agent tests/chaos/run $(CHAOS_DELIVERIES) $(CHAOS_KILLS)
