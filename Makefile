@@ -17,6 +17,11 @@ WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototype
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(shell pkg-config --cflags $(PKGS)) -Iagent
 LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+# s2i-agentd, the daemon's lean executable (cmds.h): what `serve` links, without
+# libgit2, libcurl and libarchive. A module the daemon uses that needs one of
+# them makes this link fail: move that I/O into a child command instead.
+DPKGS   = libevent libevent_pthreads inih jansson sqlite3
+DLIBS   = $(shell pkg-config --libs $(DPKGS)) -lpthread -lm
 
 ifeq ($(SANITIZE),1)
 BUILD   = build/san
@@ -28,15 +33,16 @@ LDSAN   =
 endif
 
 SRCS    = $(sort $(wildcard agent/*.c))
-LIBSRCS = $(filter-out agent/main.c,$(SRCS))
+LIBSRCS = $(filter-out agent/main.c agent/main_daemon.c,$(SRCS))
 OBJS    = $(LIBSRCS:agent/%.c=$(BUILD)/obj/%.o)
 UNITSRC = $(sort $(wildcard tests/unit/test_*.c))
 UNITS   = $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN     = $(BUILD)/s2i-agent
+DBIN    = $(BUILD)/s2i-agentd
 
 .PHONY: all check unit e2e bench install uninstall clean demo fuzz fuzz-build chaos
 
-all: $(BIN)
+all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
 
 $(BUILD)/obj/%.o: agent/%.c $(wildcard agent/*.h) Makefile
@@ -49,11 +55,14 @@ $(BUILD)/libagent.a: $(OBJS)
 $(BIN): $(BUILD)/obj/main.o $(BUILD)/libagent.a
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS)
 
+$(DBIN): $(BUILD)/obj/main_daemon.o $(BUILD)/libagent.a
+	$(CC) $(LDSAN) -Wl,--as-needed -o $@ $^ $(DLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libagent.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libagent.a $(LDSAN) $(LIBS) $(shell pkg-config --libs cmocka)
 
-unit-build: $(UNITS) $(BIN)
+unit-build: $(UNITS) $(BIN) $(DBIN)
 
 # The test build: sanitizers on by default; every unit test, then every end-to-end test.
 check:
@@ -96,6 +105,7 @@ install:
 	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(HOOKSDIR)
 	install -m 0755 build/rel/s2i-agent $(DESTDIR)$(BINDIR)/s2i-agent
+	install -m 0755 build/rel/s2i-agentd $(DESTDIR)$(BINDIR)/s2i-agentd
 	sed 's|/usr/local/bin/s2i-agent|$(BINDIR)/s2i-agent|g' systemd/s2i-agent.service \
 		>$(DESTDIR)$(UNITDIR)/s2i-agent.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/s2i-agent.service
@@ -119,7 +129,7 @@ install:
 	fi; true
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/s2i-agent $(DESTDIR)$(UNITDIR)/s2i-agent.service \
+	rm -f $(DESTDIR)$(BINDIR)/s2i-agent $(DESTDIR)$(BINDIR)/s2i-agentd $(DESTDIR)$(UNITDIR)/s2i-agent.service \
 		$(DESTDIR)$(SYSUSERSDIR)/s2i-agent.conf $(DESTDIR)$(TMPFILESDIR)/s2i-agent.conf \
 		$(DESTDIR)$(MANDIR)/man8/s2i-agent.8 $(DESTDIR)$(MANDIR)/man5/s2i-agent.conf.5
 	rm -rf $(DESTDIR)$(HOOKSDIR)

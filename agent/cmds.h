@@ -14,7 +14,16 @@ int cmd_build_child(int argc, char **argv);	/* __build ID */
 int cmd_status_child(int argc, char **argv);	/* __status */
 int cmd_cleanup_child(int argc, char **argv);	/* __cleanup */
 
-/* -c FILE handling shared by serve and check: returns the path to use. */
+/* -c FILE handling shared by serve and check: returns the path to use (cmds.c). */
 const char *cmds_config_arg(int argc, char **argv);
+
+/* The daemon runs as its own lean executable, s2i-agentd, linked without
+ * libgit2, libcurl and libarchive (their mere loading costs ~7 MB of RSS), in
+ * the directory of s2i-agent: `s2i-agent serve` execs it, and s2i-agentd execs
+ * s2i-agent for every other command (the pipeline's build children). Execs
+ * dir(/proc/self/exe)/name with argv; returns -1 (errno set) when it cannot. */
+#define CMDS_DAEMON_EXE		"s2i-agentd"
+#define CMDS_TOOL_EXE		"s2i-agent"
+int cmds_exec_sibling(const char *name, char **argv);
 
 #endif

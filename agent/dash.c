@@ -9,9 +9,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 
 #include "dash.h"
+#include "hmac.h"
+#include "sha256.h"
 #include "limits.h"
 
 #define DASH_STR2(x) #x
@@ -747,15 +748,15 @@ static char dash_csp_value[512];
 /* 'sha256-<base64>' of a text, as CSP hash sources are written. */
 static void dash_hash_source(const char *text, char *out, size_t outlen)
 {
-	unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_LEN];
+	char b64[4 * ((SHA256_LEN + 2) / 3) + 1];
 
-	if (!EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL)) {
+	sha256(text, strlen(text), md);
+	if (hmac_base64_encode(md, sizeof(md), b64, sizeof(b64)) < 0) {
 		snprintf(out, outlen, "'none'");	/* fails closed: the page then has no style/script */
 		return;
 	}
-	EVP_EncodeBlock(b64, md, (int)mdlen);
-	snprintf(out, outlen, "'sha256-%s'", (const char *)b64);
+	snprintf(out, outlen, "'sha256-%s'", b64);
 }
 
 static void dash_csp_init(void)

@@ -1,58 +1,43 @@
-/* hmac: HMAC-SHA256 through OpenSSL's EVP_MAC, plus the codecs webhook headers use.
- * Nothing here allocates beyond OpenSSL's per-call context. */
-#include <pthread.h>
+/* hmac: HMAC-SHA256 (RFC 2104 over sha256.c), plus the codecs webhook headers use.
+ * No crypto library and no allocation: the daemon links neither. */
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-
 #include "hmac.h"
+#include "sha256.h"
 
-static EVP_MAC *hmac_mac;
-static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
-
-/* Fetching the algorithm is the slow part of an OpenSSL 3 HMAC, so it is
- * done once per process; the EVP_MAC is immutable and shareable. */
-static void hmac_fetch(void)
-{
-	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-}
-
+/* RFC 2104 over SHA-256: H((K ^ opad) || H((K ^ ipad) || text)), keys longer
+ * than a block hashed first, shorter ones padded with zero bytes. */
 int hmac_sha256v(const void *key, size_t keylen, const void *const *parts,
 		 const size_t *lens, size_t nparts, unsigned char out[HMAC_SHA256_LEN])
 {
-	static const unsigned char zero = 0;
-	OSSL_PARAM params[2];
-	EVP_MAC_CTX *ctx = NULL;
-	size_t outlen = 0, i;
-	int ret = -1;
+	unsigned char k[SHA256_BLOCK] = { 0 }, pad[SHA256_BLOCK], inner[SHA256_LEN];
+	struct sha256 c;
+	size_t i;
 
-	pthread_once(&hmac_once, hmac_fetch);
-	if (!hmac_mac)
-		return -1;
-	/* HMAC pads keys with zero bytes, so "" and "\0" are the same key, and
-	 * OpenSSL refuses a zero-length one. */
-	if (keylen == 0) {
-		key = &zero;
-		keylen = 1;
-	}
-	ctx = EVP_MAC_CTX_new(hmac_mac);
-	if (!ctx)
-		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, key, keylen, params))
-		goto out;
+	if (keylen > SHA256_BLOCK)
+		sha256(key, keylen, k);
+	else if (keylen)
+		memcpy(k, key, keylen);
+	for (i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha256_init(&c);
+	sha256_update(&c, pad, sizeof(pad));
 	for (i = 0; i < nparts; i++)
-		if (lens[i] && !EVP_MAC_update(ctx, parts[i], lens[i]))
-			goto out;
-	if (!EVP_MAC_final(ctx, out, &outlen, HMAC_SHA256_LEN) || outlen != HMAC_SHA256_LEN)
-		goto out;
-	ret = 0;
-out:
-	EVP_MAC_CTX_free(ctx);
-	return ret;
+		if (lens[i])
+			sha256_update(&c, parts[i], lens[i]);
+	sha256_final(&c, inner);
+	for (i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha256_init(&c);
+	sha256_update(&c, pad, sizeof(pad));
+	sha256_update(&c, inner, sizeof(inner));
+	sha256_final(&c, out);
+	/* the key does not outlive the call on the stack */
+	memset(k, 0, sizeof(k));
+	memset(pad, 0, sizeof(pad));
+	memset(inner, 0, sizeof(inner));
+	__asm__ __volatile__("" : : "r"(k), "r"(pad), "r"(inner) : "memory");
+	return 0;
 }
 
 int hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
@@ -106,32 +91,61 @@ int hmac_hex_decode(const char *in, size_t len, unsigned char *out, size_t outma
 
 long hmac_base64_encode(const unsigned char *in, size_t n, char *out, size_t outsize)
 {
-	size_t need = (n + 2) / 3 * 4 + 1;
+	static const char abc[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t need = (n + 2) / 3 * 4 + 1, i, o = 0;
 
 	if (outsize < need || n > (size_t)0x3fffffff)
 		return -1;
-	return EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = abc[(v >> 6) & 63];
+		out[o++] = abc[v & 63];
+	}
+	if (i < n) {
+		unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
+
+		out[o++] = abc[v >> 18];
+		out[o++] = abc[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return (long)o;
 }
 
-static int hmac_b64char(char c)
+/* The value of a base64 digit, -1 for anything else. */
+static int hmac_b64val(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
 }
 
 int hmac_base64_decode(const char *in, size_t len, unsigned char *out, size_t outmax, size_t *ret_n)
 {
-	unsigned char tmp[4], dec[3];
+	unsigned char dec[3];
 	size_t i, pad = 0, data, n = 0;
 
-	/* Our own framing around EVP_DecodeBlock, which accepts whitespace and
-	 * reports padding as zero bytes: padding is checked and removed here. */
+	/* padding is checked and removed first; bits left over in the last
+	 * digit are ignored */
 	while (pad < 2 && len > 0 && in[len - 1] == '=') {
 		len--;
 		pad++;
 	}
 	for (i = 0; i < len; i++)
-		if (!hmac_b64char(in[i]))
+		if (hmac_b64val(in[i]) < 0)
 			return -1;
 	if (len % 4 == 1 || (pad && (len + pad) % 4))
 		return -1;
@@ -141,11 +155,13 @@ int hmac_base64_decode(const char *in, size_t len, unsigned char *out, size_t ou
 	for (i = 0; i < len; i += 4) {
 		size_t chunk = len - i < 4 ? len - i : 4, k, got;
 
-		memcpy(tmp, in + i, chunk);
-		for (k = chunk; k < 4; k++)
-			tmp[k] = 'A';
-		if (EVP_DecodeBlock(dec, tmp, 4) != 3)
-			return -1;
+		unsigned v = 0;
+
+		for (k = 0; k < 4; k++)
+			v = v << 6 | (unsigned)(k < chunk ? hmac_b64val(in[i + k]) : 0);
+		dec[0] = (unsigned char)(v >> 16);
+		dec[1] = (unsigned char)(v >> 8);
+		dec[2] = (unsigned char)v;
 		got = chunk == 4 ? 3 : chunk - 1;
 		memcpy(out + n, dec, got);
 		n += got;
@@ -156,20 +172,25 @@ int hmac_base64_decode(const char *in, size_t len, unsigned char *out, size_t ou
 
 int hmac_equal(const void *a, const void *b, size_t n)
 {
-	return CRYPTO_memcmp(a, b, n) == 0;
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	size_t i;
+
+	/* every byte is read whatever the earlier ones were */
+	for (i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
 }
 
 int hmac_equal_str(const char *a, size_t alen, const char *b, size_t blen)
 {
-	unsigned char da[EVP_MAX_MD_SIZE], db[EVP_MAX_MD_SIZE];
-	unsigned int la = 0, lb = 0;
+	unsigned char da[SHA256_LEN], db[SHA256_LEN];
 	int same;
 
-	if (!EVP_Digest(a, alen, da, &la, EVP_sha256(), NULL) ||
-	    !EVP_Digest(b, blen, db, &lb, EVP_sha256(), NULL) || la != lb)
-		return 0;
+	sha256(a, alen, da);
+	sha256(b, blen, db);
 	/* Equal digests of unequal lengths cannot happen short of a SHA-256
 	 * collision; the length check is a belt for braces, not a timing leak. */
-	same = CRYPTO_memcmp(da, db, la) == 0;
+	same = hmac_equal(da, db, sizeof(da));
 	return same && alen == blen;
 }

@@ -1,5 +1,5 @@
 /* hmac: HMAC-SHA256, hex and base64 codecs and constant-time comparison,
- * the primitives webhook verification is built from (OpenSSL underneath). */
+ * the primitives webhook verification is built from (sha256.c underneath). */
 #ifndef S2I_HMAC_H
 #define S2I_HMAC_H
 
@@ -8,7 +8,7 @@
 #define HMAC_SHA256_LEN	32
 
 /* HMAC-SHA256 of the concatenation of parts[0..nparts) (lens[i] bytes each)
- * under key. An empty key is valid. Returns 0, or -1 if OpenSSL fails. */
+ * under key. An empty key is valid. Returns 0 (it cannot fail; kept for callers). */
 int hmac_sha256v(const void *key, size_t keylen, const void *const *parts,
 		 const size_t *lens, size_t nparts, unsigned char out[HMAC_SHA256_LEN]);
 int hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,

@@ -18,12 +18,11 @@
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "batch.h"
 #include "buf.h"
 #include "dash.h"
+#include "hmac.h"
 #include "http.h"
 #include "limits.h"
 #include "log.h"
@@ -709,7 +708,6 @@ static int http_admin(struct http *h, struct evhttp_request *req)
 {
 	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
 					      "Authorization");
-	unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
 
 	if (!h->h_cfg->admin_token || !*h->h_cfg->admin_token) {
 		http_reply_error(req, 403, "admin endpoints are disabled (no admin_token_file)");
@@ -724,11 +722,10 @@ static int http_admin(struct http *h, struct evhttp_request *req)
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	/* comparing digests keeps the time independent of where and whether
+	/* digests are compared, so the time does not tell where or whether the
 	 * lengths differ */
-	SHA256((const unsigned char *)h->h_cfg->admin_token, strlen(h->h_cfg->admin_token), want);
-	SHA256((const unsigned char *)auth, strlen(auth), got);
-	if (CRYPTO_memcmp(want, got, sizeof(want))) {
+	if (!hmac_equal_str(h->h_cfg->admin_token, strlen(h->h_cfg->admin_token), auth,
+			    strlen(auth))) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer error=\"invalid_token\"");
 		http_reply_error(req, 401, "wrong bearer token");

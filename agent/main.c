@@ -23,21 +23,6 @@ static void usage(FILE *f)
 	      "       s2i-agent version\n", f);
 }
 
-const char *cmds_config_arg(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-c") && i + 1 < argc)
-			return argv[i + 1];
-		if (!strncmp(argv[i], "--config=", 9))
-			return argv[i] + 9;
-		if (!strncmp(argv[i], "-c", 2) && argv[i][2])
-			return argv[i] + 2;
-	}
-	return config_default_path();
-}
-
 int cmd_check(int argc, char **argv)
 {
 	struct strv errors = STRV_INIT;
@@ -93,8 +78,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[1];
-	if (!strcmp(cmd, "serve"))
+	if (!strcmp(cmd, "serve")) {
+		/* the lean daemon executable, when it is beside this one (cmds.h) */
+		if (!getenv("S2I_AGENT_INPROCESS"))
+			cmds_exec_sibling(CMDS_DAEMON_EXE, argv);
 		return cmd_serve(argc - 1, argv + 1);
+	}
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(cmd, "build"))

@@ -1,0 +1,360 @@
+/* forge_post: the libcurl side of forge (SPEC §3 commit statuses): POSTing a
+ * built request and classifying the answer (Retry-After dates need curl_getdate).
+ * Kept apart from forge.c so the daemon, which only builds requests, does not link libcurl. */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "forge.h"
+#include "limits.h"
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static const char *header_get(char *const *headers, const char *name, char *val, size_t valsz)
+{
+	size_t n = strlen(name), len;
+	const char *v;
+
+	if (!headers)
+		return NULL;
+	for (; *headers; headers++) {
+		if (strncasecmp(*headers, name, n) || (*headers)[n] != ':')
+			continue;
+		v = *headers + n + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		len = strlen(v);
+		while (len > 0 && isspace((unsigned char)v[len - 1]))
+			len--;
+		if (len >= valsz)
+			len = valsz - 1;
+		memcpy(val, v, len);
+		val[len] = '\0';
+		return val;
+	}
+	return NULL;
+}
+
+/* Appends a printable, bounded rendering of s to b. */
+static void add_clean(struct buf *b, const char *s, size_t max)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < max; i++)
+		buf_addch(b, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i]);
+}
+
+/* The forge's own words: GitHub/Gitea {"message", "errors":[{"message"}]},
+ * GitLab {"message": string or object} or {"error": string}; else the body's start. */
+static void answer_message(const char *body, struct buf *b)
+{
+	json_t *j = NULL, *m, *errs, *it;
+	char *dump;
+	size_t i;
+
+	if (!body || !*body)
+		return;
+	j = json_loads(body, JSON_DISABLE_EOF_CHECK, NULL);
+	if (!j || !json_is_object(j)) {
+		add_clean(b, body, STATUS_MESSAGE_MAX);
+		goto out;
+	}
+	m = json_object_get(j, "message");
+	if (json_is_string(m)) {
+		add_clean(b, json_string_value(m), STATUS_MESSAGE_MAX);
+	} else if (m) {
+		dump = json_dumps(m, JSON_COMPACT);
+		if (dump)
+			add_clean(b, dump, STATUS_MESSAGE_MAX);
+		free(dump);
+	} else if (json_is_string(json_object_get(j, "error"))) {
+		add_clean(b, json_string_value(json_object_get(j, "error")), STATUS_MESSAGE_MAX);
+	} else {
+		add_clean(b, body, STATUS_MESSAGE_MAX);
+	}
+	errs = json_object_get(j, "errors");
+	json_array_foreach(errs, i, it) {
+		const char *em = json_string_value(json_object_get(it, "message"));
+		const char *code = json_string_value(json_object_get(it, "code"));
+		const char *field = json_string_value(json_object_get(it, "field"));
+
+		buf_addstr(b, i ? "; " : ": ");
+		if (em)
+			add_clean(b, em, STATUS_MESSAGE_MAX);
+		else if (code && field)
+			buf_addf(b, "%s %s", field, code);
+		else if (json_is_string(it))
+			add_clean(b, json_string_value(it), STATUS_MESSAGE_MAX);
+	}
+out:
+	json_decref(j);
+}
+
+void forge_classify(enum status_kind kind, long code, char *const *headers, const char *body,
+		    time_t now, struct forge_answer *ret, char *msg, size_t msgsz)
+{
+	struct buf m = BUF_INIT(SIZE_MAX);
+	char v[128], rem[64];
+	long ra = 0, t;
+	int limited = 0;
+	char *end;
+
+	ret->http_code = code;
+	ret->retry_after = 0;
+	if (msg && msgsz)
+		msg[0] = '\0';
+	if (code >= 200 && code < 300) {
+		ret->outcome = FORGE_DONE;
+		return;
+	}
+	if (header_get(headers, "Retry-After", v, sizeof(v)) &&
+	    forge_parse_retry_after(v, now, &t) == 0)
+		ra = t;
+	if ((header_get(headers, "X-RateLimit-Remaining", rem, sizeof(rem)) ||
+	     header_get(headers, "RateLimit-Remaining", rem, sizeof(rem))) && !strcmp(rem, "0")) {
+		limited = 1;
+		if (header_get(headers, "X-RateLimit-Reset", v, sizeof(v)) ||
+		    header_get(headers, "RateLimit-Reset", v, sizeof(v))) {
+			t = strtol(v, &end, 10);
+			if (end != v && !*end && t > now && t - now > ra)
+				ra = (long)(t - now);
+		}
+	}
+	answer_message(body, &m);
+	if (code == 0 || code >= 500 || code == 408 || code == 429 ||
+	    (code == 403 && (limited || header_get(headers, "Retry-After", v, sizeof(v))))) {
+		ret->outcome = FORGE_RETRY;
+		ret->retry_after = ra;
+	} else if (kind == STATUS_GITLAB && code == 400 && strstr(m.data, "Cannot transition status")) {
+		/* GitLab refuses to set the state the status already has: a retry
+		 * of a post that did arrive. The forge shows what we wanted. */
+		ret->outcome = FORGE_DONE;
+	} else {
+		ret->outcome = FORGE_FAILED;
+	}
+	if (msg && msgsz)
+		snprintf(msg, msgsz, "HTTP %ld%s%s", code, m.len ? ": " : "", m.data);
+	buf_release(&m);
+}
+
+int forge_parse_retry_after(const char *v, time_t now, long *ret)
+{
+	char tmp[128];
+	size_t n;
+	time_t t;
+	char *end;
+	long s;
+
+	if (!v)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	n = strlen(v);
+	while (n > 0 && isspace((unsigned char)v[n - 1]))
+		n--;
+	if (n == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, v, n);
+	tmp[n] = '\0';
+	if (all_digits(tmp)) {
+		s = n > 9 ? 999999999L : strtol(tmp, &end, 10);
+		*ret = s;
+		return 0;
+	}
+	/* HTTP-date: IMF-fixdate, and the obsolete RFC 850 and asctime forms */
+	if (!isalpha((unsigned char)tmp[0]))
+		return -1;
+	t = curl_getdate(tmp, NULL);
+	if (t == (time_t)-1)
+		return -1;
+	*ret = t > now ? (long)(t - now) : 0;
+	return 0;
+}
+
+/* ---- sending ---- */
+
+struct post_ctx {
+	struct buf body;
+	struct strv headers;
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct post_ctx *c = arg;
+	size_t n = size * nmemb, room = c->body.max - c->body.len;
+
+	buf_add(&c->body, p, n < room ? n : room);	/* the rest is dropped, not an error */
+	return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct post_ctx *c = arg;
+	size_t n = size * nmemb, len = n;
+
+	if (n >= 5 && !strncmp(p, "HTTP/", 5)) {	/* a new answer (after 100 Continue) */
+		strv_clear(&c->headers);
+		return n;
+	}
+	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n'))
+		len--;
+	if (len > 0 && len < 8192 && c->headers.n < 200)
+		strv_push_nodup(&c->headers, xstrndup(p, len));
+	return n;
+}
+
+/* Replaces every occurrence of the token in e's message. */
+static void scrub(struct err *e, const char *token)
+{
+	char out[ERR_MSG_MAX];
+	size_t tl, o = 0;
+	const char *s, *hit;
+
+	if (!e || !token || !*token)
+		return;
+	tl = strlen(token);
+	s = e->msg;
+	while ((hit = strstr(s, token)) && o < sizeof(out) - 1) {
+		size_t n = (size_t)(hit - s);
+
+		if (n > sizeof(out) - 1 - o)
+			n = sizeof(out) - 1 - o;
+		memcpy(out + o, s, n);
+		o += n;
+		n = sizeof(out) - 1 - o < 3 ? sizeof(out) - 1 - o : 3;
+		memcpy(out + o, "***", n);
+		o += n;
+		s = hit + tl;
+	}
+	snprintf(out + o, sizeof(out) - o, "%s", s);
+	memcpy(e->msg, out, sizeof(out));
+}
+
+/* The url without userinfo, for messages. */
+static char *url_for_msg(const char *url)
+{
+	const char *a = strstr(url, "://"), *slash, *at = NULL, *p;
+
+	if (!a)
+		return xstrdup(url);
+	a += 3;
+	slash = strchr(a, '/');
+	if (!slash)
+		slash = a + strlen(a);
+	for (p = a; p < slash; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(a - url), url, at + 1);
+}
+
+int forge_post(const struct forge_request *r, struct forge_answer *ret, struct err *e)
+{
+	struct post_ctx c = { BUF_INIT(STATUS_RESPONSE_MAX), STRV_INIT };
+	char cerr[CURL_ERROR_SIZE] = "", msg[ERR_MSG_MAX];
+	struct curl_slist *hl = NULL, *t;
+	CURL *h = NULL;
+	CURLcode rc;
+	long code = 0;
+	char *shown = url_for_msg(r->url ? r->url : "");
+	size_t i;
+	int rv = -1;
+
+	ret->outcome = FORGE_FAILED;
+	ret->http_code = 0;
+	ret->retry_after = 0;
+	h = curl_easy_init();
+	if (!h) {
+		ret->outcome = FORGE_RETRY;
+		err_set(e, "POST %s: cannot initialise libcurl", shown);
+		goto out;
+	}
+	for (i = 0; i < r->headers.n; i++) {
+		t = curl_slist_append(hl, r->headers.items[i]);
+		if (!t) {
+			ret->outcome = FORGE_RETRY;
+			err_set(e, "POST %s: out of memory", shown);
+			goto out;
+		}
+		hl = t;
+	}
+	t = curl_slist_append(hl, "Expect:");
+	if (t)
+		hl = t;
+	rc = curl_easy_setopt(h, CURLOPT_URL, r->url);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POST, 1L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_TIMEOUT, r->timeout > 0 ? r->timeout : (long)STATUS_TIMEOUT);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+				      r->connect_timeout > 0 ? r->connect_timeout : (long)STATUS_CONNECT_TIMEOUT);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (rc == CURLE_OK)	/* a redirect would carry PRIVATE-TOKEN to another host */
+		rc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
+	if (rc != CURLE_OK) {
+		err_set(e, "POST %s: %s", shown, curl_easy_strerror(rc));
+		goto out;
+	}
+	rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		ret->outcome = FORGE_RETRY;
+		err_set(e, "POST %s: %s", shown, cerr[0] ? cerr : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	forge_classify(r->kind, code, c.headers.items, c.body.data, time(NULL), ret, msg, sizeof(msg));
+	if (ret->outcome == FORGE_DONE) {
+		rv = 0;
+		goto out;
+	}
+	if (ret->outcome == FORGE_RETRY && ret->retry_after > 0)
+		err_set(e, "POST %s: %s (retry after %lds)", shown, msg, ret->retry_after);
+	else
+		err_set(e, "POST %s: %s", shown, msg);
+out:
+	if (rv < 0)
+		scrub(e, r->token);
+	curl_slist_free_all(hl);
+	if (h)
+		curl_easy_cleanup(h);
+	buf_release(&c.body);
+	strv_clear(&c.headers);
+	free(shown);
+	return rv;
+}
