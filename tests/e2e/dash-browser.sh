@@ -59,7 +59,7 @@ git -C "$AGENT_DIR/work" -c user.name=t -c user.email=t@example.com commit -q -m
 git clone -q --bare "$AGENT_DIR/work" "$AGENT_DIR/repo.git"
 sha=$(git -C "$AGENT_DIR/work" rev-parse HEAD)
 agent_repo web "$SECRET" "tag=$OUT:{short_sha}" "pull_policy=never"
-sed -i -e "s|^url = https://example.invalid/web.git\$|url = $AGENT_DIR/repo.git|" \
+sed -i -e "s|^url = .*|url = $AGENT_DIR/repo.git|" \
 	-e "s|^builder = .*|builder = $BUILDER|" "$AGENT_DIR/repos.conf"
 start_agent || fail "agent did not start"
 

@@ -20,6 +20,7 @@ for prefix in /usr/local /usr; do
 	rm -rf "$dest"
 	make -C "$root" -s install DESTDIR="$dest" PREFIX="$prefix" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "make install PREFIX=$prefix"; }
 	check_file "$prefix/bin/s2i-agent" 755
+	check_file "$prefix/bin/s2i-agentd" 755	# the lean daemon `s2i-agent serve` execs
 	check_file "$prefix/lib/systemd/system/s2i-agent.service" 644
 	check_file "$prefix/lib/sysusers.d/s2i-agent.conf" 644
 	check_file "$prefix/lib/tmpfiles.d/s2i-agent.conf" 644
@@ -37,7 +38,7 @@ for prefix in /usr/local /usr; do
 	done
 	# nothing outside DESTDIR, nothing unexpected inside it
 	find "$dest" -type f | sed "s|^$dest||" | sort >"$tmp/files"
-	unexpected=$(grep -v -E "^($prefix/(bin/s2i-agent|lib/systemd/system/s2i-agent.service|lib/(sysusers|tmpfiles).d/s2i-agent.conf|share/man/man[58]/s2i-agent(\.conf)?\.[58]|share/s2i-agent/hooks/[^/]+)|/etc/s2i-agent/agent.conf)$" "$tmp/files")
+	unexpected=$(grep -v -E "^($prefix/(bin/s2i-agentd?|lib/systemd/system/s2i-agent.service|lib/(sysusers|tmpfiles).d/s2i-agent.conf|share/man/man[58]/s2i-agent(\.conf)?\.[58]|share/s2i-agent/hooks/[^/]+)|/etc/s2i-agent/agent.conf)$" "$tmp/files")
 	[ -z "$unexpected" ] || fail "unexpected files installed: $unexpected"
 done
 
