@@ -57,6 +57,7 @@ struct wproc {
 	int p_killed;
 	int p_requeue;			/* the agent is stopping: back to the queue */
 	json_t *p_result;
+	int p_recorded;			/* its outcome is in the store */
 	/* WK_STATUS */
 	long long p_status_id;
 	int p_status_attempts;
@@ -192,6 +193,7 @@ static void worker_set_strv(json_t *o, const char *k, const struct strv *v)
 }
 
 static void worker_out_cb(evutil_socket_t fd, short what, void *arg);
+static void worker_build_record(struct wproc *p);
 static void worker_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* Starts `s2i-agent NAME ARG` with job on stdin, stdout to us, stderr to errfd. */
@@ -701,9 +703,9 @@ static void worker_build_line(struct wproc *p, const char *line)
 		log_info("build %lld: %s resolved to %.12s", p->p_id, p->p_ref, sha);
 		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, BUILD_RUNNING, NULL, 0);
 	}
-	if ((v = json_object_get(j, "result")) && json_is_object(v)) {
-		json_decref(p->p_result);
+	if ((v = json_object_get(j, "result")) && json_is_object(v) && !p->p_result) {
 		p->p_result = json_incref(v);
+		worker_build_record(p);
 	}
 	json_decref(j);
 }
@@ -774,7 +776,9 @@ static void worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 	worker_proc_signal(p, SIGKILL);
 }
 
-static void worker_build_done(struct wproc *p)
+/* Records the outcome: as soon as the result line arrives (the process may take a
+ * moment more to exit), else once it exited without one. */
+static void worker_build_record(struct wproc *p)
 {
 	struct worker *w = p->p_w;
 	struct err e = ERR_INIT;
@@ -783,8 +787,11 @@ static void worker_build_done(struct wproc *p)
 	char why[ERR_MSG_MAX];
 	struct build b = BUILD_INIT;
 	long long dur = 0;
-	int st, cleanup = 0, rc;
+	int st, rc;
 
+	if (p->p_recorded)
+		return;
+	p->p_recorded = 1;
 	if (p->p_result) {
 		s = json_string_value(json_object_get(p->p_result, "outcome"));
 		st = s ? store_state_parse(s) : -1;
@@ -797,29 +804,22 @@ static void worker_build_done(struct wproc *p)
 			reason = p->p_cancel_reason;
 		if (state != BUILD_SUCCEEDED)
 			image_id = NULL;
+	} else if (p->p_cancel_reason) {
+		state = BUILD_CANCELED;
+		reason = p->p_cancel_reason;
+	} else if (WIFSIGNALED(p->p_wstatus)) {
+		snprintf(why, sizeof(why), "build process died: signal %d", WTERMSIG(p->p_wstatus));
+		reason = why;
 	} else {
-		cleanup = 1;
-		if (p->p_cancel_reason) {
-			state = BUILD_CANCELED;
-			reason = p->p_cancel_reason;
-		} else if (WIFSIGNALED(p->p_wstatus)) {
-			snprintf(why, sizeof(why), "build process died: signal %d",
-				 WTERMSIG(p->p_wstatus));
-			reason = why;
-		} else {
-			snprintf(why, sizeof(why), "build process exited with status %d and no result",
-				 WIFEXITED(p->p_wstatus) ? WEXITSTATUS(p->p_wstatus) : -1);
-			reason = why;
-		}
+		snprintf(why, sizeof(why), "build process exited with status %d and no result",
+			 WIFEXITED(p->p_wstatus) ? WEXITSTATUS(p->p_wstatus) : -1);
+		reason = why;
 	}
 	if (p->p_timed_out) {
 		state = BUILD_FAILED;
 		snprintf(why, sizeof(why), "the build timed out after %lds", p->p_timeout);
 		reason = why;
-		cleanup = 1;
 	}
-	if (p->p_killed)
-		cleanup = 1;
 	if (p->p_requeue && (state == BUILD_CANCELED || !p->p_result)) {
 		rc = store_requeue(w->w_store, p->p_id, "agent stopped during the build", &e);
 		if (rc < 0)
@@ -827,7 +827,7 @@ static void worker_build_done(struct wproc *p)
 		log_info("build %lld: stopped, back in the queue for the next start", p->p_id);
 		worker_log_line(w, p->p_id, "==> build %lld interrupted: the agent is stopping; "
 				"it runs again at the next start", p->p_id);
-		goto out;
+		return;
 	}
 	rc = store_set_finished(w->w_store, p->p_id, state, reason, image, image_id, &e);
 	if (rc < 0)
@@ -847,10 +847,17 @@ static void worker_build_done(struct wproc *p)
 	}
 	if (rc == 0)
 		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, state, reason, dur);
-out:
-	if (cleanup && !w->w_stopping)
-		worker_cleanup_start(w, &p->p_id, 1, 0);
 	build_release(&b);
+}
+
+static void worker_build_done(struct wproc *p)
+{
+	struct worker *w = p->p_w;
+
+	worker_build_record(p);
+	/* without a result (or killed), its containers may be left behind */
+	if ((!p->p_result || p->p_timed_out || p->p_killed) && !w->w_stopping)
+		worker_cleanup_start(w, &p->p_id, 1, 0);
 	w->w_running--;
 	worker_kick(w);
 }
@@ -970,7 +977,8 @@ static void worker_supersede(struct worker *w, const struct build *nb)
 		build_list_release(&l);
 	}
 	for (p = w->w_procs; p; p = p->p_next)
-		if (p->p_kind == WK_BUILD && p->p_id < nb->id && !strcmp(p->p_repo, nb->repo) &&
+		if (p->p_kind == WK_BUILD && !p->p_recorded && p->p_id < nb->id &&
+		    !strcmp(p->p_repo, nb->repo) &&
 		    !strcmp(p->p_ref, nb->ref ? nb->ref : "")) {
 			log_info("build %lld: canceling, %s", p->p_id, reason);
 			worker_cancel_proc(p, reason);
@@ -1202,7 +1210,7 @@ static void worker_http_cancel(void *ctx, struct evhttp_request *req, long long 
 		http_reply_error(req, 404, "no such build");
 		return;
 	}
-	if ((p = worker_find_build(w, id))) {
+	if ((p = worker_find_build(w, id)) && !p->p_recorded) {
 		log_info("build %lld: canceling by request", id);
 		worker_cancel_proc(p, "canceled by request");
 		http_reply_json(req, 202, json_pack("{sIssss}", "build", (json_int_t)id, "state",
