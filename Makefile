@@ -40,7 +40,7 @@ UNITS   = $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
-.PHONY: all check unit e2e bench install uninstall clean demo fuzz fuzz-build chaos
+.PHONY: all check unit e2e bench install uninstall clean demo demo-clean fuzz fuzz-build chaos
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -84,6 +84,14 @@ bench: all
 
 clean:
 	rm -rf build s2i-agent
+
+# The README's "run it": a bare repository, a push, the build streaming back, the image
+# answering (conf/demo/demo.sh says what it does; demo-clean removes what it left).
+demo:
+	@conf/demo/demo.sh
+
+demo-clean:
+	@conf/demo/demo.sh clean
 
 # --- install / uninstall -------------------------------------------------------
 # PREFIX=/usr/local (default) or /usr: systemd reads units, sysusers.d and tmpfiles.d
