@@ -79,7 +79,8 @@ tests/deps --demo
 
 # ---- 2. a container engine ----
 # shellcheck source=../../tests/lib/engine.sh
-TEST_BASE_IMAGE=$base source tests/lib/engine.sh
+TEST_BASE_IMAGE=$base
+source tests/lib/engine.sh
 if engine_up; then
 	say "container engine: running"
 else
