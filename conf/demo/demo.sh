@@ -178,7 +178,7 @@ id=$(jq -r '.[0].id // empty' <<<"$build")
 state=$(jq -r '.[0].state // empty' <<<"$build")
 [ -n "$id" ] || die "no build was recorded (see build/demo/agent.log)"
 [ "$state" = succeeded ] || die "build $id $state: $(jq -r '.[0].reason // ""' <<<"$build")"
-say "build $id $state in $(jq -r '.[0].duration_ms' <<<"$build") ms: $image ($(docker image inspect -f '{{.Id}}' "$image" | cut -c1-19))"
+say "build $id $state in $(jq -r '.[0].duration_ms / 100 | round / 10' <<<"$build") s: $image ($(docker image inspect -f '{{.Id}}' "$image" | cut -c1-19))"
 say "docker run --rm --network none $image"
 echo
 docker run --rm --network none "$image"
