@@ -12,9 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD
 dir=$top/build/demo
-base=s2i-agent-demo/base:latest
-builder=s2i-agent-demo/builder:latest
-image=s2i-agent-demo/hello:main
+# DEMO_IMAGES names the images (tests set their own so that runs do not meet)
+images=${DEMO_IMAGES:-s2i-agent-demo}
+base=$images/base:latest
+builder=$images/builder:latest
+image=$images/hello:main
 agent=$top/build/rel/s2i-agent
 agent_pid=
 
@@ -67,7 +69,7 @@ if [ "${1:-}" = clean ]; then
 	stop_previous
 	rm -rf "$dir"
 	docker rmi "$image" "$builder" "$base" >/dev/null 2>&1 || true
-	say "demo removed (build/demo, images s2i-agent-demo/*)"
+	say "demo removed (build/demo, images $images/*)"
 	exit 0
 fi
 
@@ -127,7 +129,7 @@ start() {	# port: writes the config, starts the agent, waits until it answers
 	url         = $dir/hello.git
 	secret_file = $dir/hello.secret
 	builder     = $builder
-	tag         = s2i-agent-demo/{repo}:{branch}
+	tag         = $images/{repo}:{branch}
 	pull_policy = never
 	network     = none
 	status      = none
