@@ -163,9 +163,9 @@ say "agent listening on $url (pid $agent_pid, log: build/demo/agent.log)"
 work=$dir/hello.work
 mkdir -p "$work"
 cp -a conf/demo/app/. "$work/"
-export GIT_AUTHOR_NAME="s2i-agent demo" GIT_AUTHOR_EMAIL=demo@localhost
-export GIT_COMMITTER_NAME="s2i-agent demo" GIT_COMMITTER_EMAIL=demo@localhost
 git -C "$work" init -q -b main
+git -C "$work" config user.name "s2i-agent demo"
+git -C "$work" config user.email demo@localhost
 git -C "$work" add -A
 git -C "$work" commit -q -m "hello: first version"
 git -C "$work" remote add origin "$dir/hello.git"
@@ -173,6 +173,7 @@ say "git push origin main"
 echo
 git -C "$work" push origin main 2>&1
 echo
+git -C "$work" branch -q -u origin/main	# a plain `git push` works for a second try
 
 # ---- 6. the result ----
 build=$(curl -sf --max-time 10 "$url/builds?repo=hello&limit=1")
@@ -190,12 +191,14 @@ say "build log:  $url/builds/$id   (plain text: $url/builds/$id/log)"
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
 	say "the agent keeps running (pid $agent_pid); stop it and remove the demo: make demo-clean"
-	say "push again: edit $work/message.txt, git -C $work commit -am 'new greeting' && git -C $work push"
+	say "push again from another terminal:"
+	echo "    cd build/demo/hello.work && echo 'Hi again!' >message.txt && git commit -qam 'new greeting' && git push"
 	say "demo succeeded"
 	exit 0
 fi
 if [ -t 0 ] && [ -t 1 ]; then
-	say "try it: edit $work/message.txt, then git -C $work commit -am 'new greeting' && git -C $work push"
+	say "push again from another terminal:"
+	echo "    cd build/demo/hello.work && echo 'Hi again!' >message.txt && git commit -qam 'new greeting' && git push"
 	trap 'echo' INT
 	read -r -p "==> press Enter (or Ctrl-C) to stop the agent " _ || true
 	trap - INT
