@@ -68,6 +68,8 @@ free_port() {
 if [ "${1:-}" = clean ]; then
 	stop_previous
 	rm -rf "$dir"
+	# the app images (older builds' too) carry the builder's label
+	docker images -q --filter "label=io.s2i-agent.demo=$images" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1 || true
 	docker rmi "$image" "$builder" "$base" >/dev/null 2>&1 || true
 	say "demo removed (build/demo, images $images/*)"
 	exit 0
@@ -99,6 +101,7 @@ say "building s2i-agent (log: build/demo/make.log)"
 make -s SANITIZE=0 all >"$dir/make.log" 2>&1 || { tail -n 20 "$dir/make.log" >&2; die "make failed"; }
 say "building the demo builder image $builder (FROM $base, a busybox-static root)"
 DOCKER_BUILDKIT=0 docker build -q --network none --build-arg "BASE=$base" -t "$builder" \
+	--label "io.s2i-agent.demo=$images" \
 	conf/demo/builder >"$dir/builder.log" 2>&1 || { cat "$dir/builder.log" >&2; die "docker build failed"; }
 # the previous run's app image: its tag moves to the new build, so drop the old one
 docker rmi "$image" >/dev/null 2>&1 || true
