@@ -8,11 +8,17 @@
 #   AGENT_PID     pid of the running agent
 #   AGENT_LOG     its stderr
 #   AGENT_EXTRA   extra lines for the [agent] section (e.g. "max_body = 1k")
-#   HTTP_CODE / HTTP_BODY   set by http_req and post_hook
+#   HTTP_CODE / HTTP_BODY   set by http_req and post_hook (every answer, headers and
+#                 body, is also appended to $AGENT_DIR/answers.log)
+#
+# On exit, agent_cleanup stops the agent and runs secrets_scan (secrets.sh) over
+# $AGENT_DIR: a configured secret or token found in any log, answer, build log or
+# database row fails the test (exit 1). Call agent_cleanup last in a custom EXIT trap.
 
 : "${S2I_AGENT:?S2I_AGENT must name the s2i-agent binary under test}"
 : "${TESTS_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 FIXTURES=$TESTS_DIR/fixtures/webhooks
+source "$TESTS_DIR/lib/secrets.sh"
 
 fail() { echo "FAIL: $*" >&2; [ -n "${AGENT_LOG:-}" ] && [ -f "$AGENT_LOG" ] && { echo "--- agent log (tail):" >&2; tail -n 30 "$AGENT_LOG" >&2; }; exit 1; }
 skip() { echo "$*"; exit 77; }
@@ -22,7 +28,13 @@ agent_cleanup() {
 		kill -TERM "$AGENT_PID" 2>/dev/null
 		wait "$AGENT_PID" 2>/dev/null
 	fi
-	[ -n "${AGENT_DIR:-}" ] && rm -rf "$AGENT_DIR"
+	[ -n "${AGENT_DIR:-}" ] && [ -d "$AGENT_DIR" ] || return 0
+	if ! secrets_scan "$AGENT_DIR"; then
+		echo "FAIL: a configured secret leaked (see LEAK lines above)" >&2
+		[ -n "${KEEP:-}" ] || rm -rf "$AGENT_DIR"
+		exit 1
+	fi
+	[ -n "${KEEP:-}" ] && echo "kept $AGENT_DIR" >&2 || rm -rf "$AGENT_DIR"
 }
 
 agent_init() {
@@ -135,6 +147,8 @@ http_req() {
 	out=$(curl -sS -o "$AGENT_DIR/last.body" -D "$HTTP_HEADERS" -w '%{http_code}' --max-time 30 "$@") || true
 	HTTP_CODE=$out
 	HTTP_BODY=$(cat "$AGENT_DIR/last.body" 2>/dev/null)
+	cat "$HTTP_HEADERS" "$AGENT_DIR/last.body" >>"$AGENT_DIR/answers.log" 2>/dev/null
+	printf '\n' >>"$AGENT_DIR/answers.log"
 }
 
 # post_hook PROVIDER REPO FILE SECRET DELIVERY [extra curl args...]: a delivery

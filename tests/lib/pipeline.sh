@@ -29,10 +29,10 @@ export GIT_CONFIG_NOSYSTEM=1
 pl_cleanup() {
 	local i
 	forge_double_stop
-	agent_cleanup
 	for i in $(docker images --format '{{.Repository}}:{{.Tag}}' "s2i-agent-test/${PL_ID}-*" 2>/dev/null); do
 		docker rmi -f "$i" >/dev/null 2>&1
 	done
+	agent_cleanup	# last: it exits 1 when a secret leaked
 }
 
 agent_init
@@ -48,7 +48,7 @@ forge_double_start "$AGENT_DIR" || fail "cannot start the forge double"
 forge_double_ctl "{\"token\": \"$PL_TOKEN\"}" >/dev/null
 printf '%s\n' "$PL_TOKEN" >"$AGENT_DIR/status.token"
 chmod 600 "$AGENT_DIR/status.token"
-PL_ADMIN="admin-$$"
+PL_ADMIN="adm-tok-$RANDOM$RANDOM-$$"
 printf '%s\n' "$PL_ADMIN" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
 
