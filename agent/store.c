@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -206,6 +207,11 @@ int store_open(const char *state_dir, struct store **ret, struct err *e)
 
 	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
 		err_errno(e, "cannot create state directory '%s'", state_dir);
+		goto fail;
+	}
+	/* SQLite only says "unable to open database file" for a read-only state */
+	if (access(state_dir, W_OK) < 0) {
+		err_errno(e, "state directory '%s' is not writable", state_dir);
 		goto fail;
 	}
 	s->st_path = xasprintf("%s/agent.db", state_dir);
