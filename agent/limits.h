@@ -104,6 +104,7 @@
 #define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
 #define WORKER_LOG_CHUNK	(256 * 1024)	/* bytes read from a log file per step */
 #define WORKER_LOG_BACKLOG	(1024 * 1024)	/* unsent bytes per log reader before pausing */
+#define WORKER_RETRY_SECONDS	5		/* a queued build the database could not close: next try */
 
 /* commit statuses */
 #define STATUS_DESCRIPTION_MAX	140

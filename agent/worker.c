@@ -586,22 +586,24 @@ static int worker_repo_busy(const struct worker *w, const char *repo)
 	return 0;
 }
 
-/* Closes a build that never ran (or whose process could not start). */
-static void worker_close_build(struct worker *w, const struct build *b, enum build_state state,
-			       const char *reason)
+/* Closes a build that never ran (or whose process could not start); -1 if it could
+ * not be recorded (the build stays queued). */
+static int worker_close_build(struct worker *w, const struct build *b, enum build_state state,
+			      const char *reason)
 {
 	struct err e = ERR_INIT;
 	int rc = store_set_finished(w->w_store, b->id, state, reason, NULL, NULL, &e);
 
 	if (rc < 0) {
 		log_error("build %lld: %s", b->id, e.msg);
-		return;
+		return -1;
 	}
 	if (rc > 0)
-		return;
+		return 0;
 	log_info("build %lld: %s: %s", b->id, store_state_name(state), reason);
 	worker_log_line(w, b->id, "==> build %lld %s: %s", b->id, store_state_name(state), reason);
 	worker_status_add(w, b->id, b->repo, b->sha, state, reason, 0);
+	return 0;
 }
 
 static void worker_cancel_proc(struct wproc *p, const char *reason)
@@ -616,25 +618,24 @@ static void worker_cancel_proc(struct wproc *p, const char *reason)
 	evtimer_add(p->p_timer, &tv);
 }
 
-static void worker_build_start(struct worker *w, struct build *b)
+/* -1: the build is still queued (it could neither start nor be closed). */
+static int worker_build_start(struct worker *w, struct build *b)
 {
 	const struct repo_conf *rc = worker_repo(w, b->repo);
 	struct err e = ERR_INIT;
 	struct wproc *p;
 	char idstr[32], *path = NULL;
 	json_t *job, *jb;
-	int logfd = -1, r;
+	int logfd = -1, r, ret = 0;
 
-	if (!rc) {
-		worker_close_build(w, b, BUILD_ERRORED, "the repository is no longer configured");
-		return;
-	}
+	if (!rc)
+		return worker_close_build(w, b, BUILD_ERRORED, "the repository is no longer configured");
 	path = worker_log_path(w, b->id);
 	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
 		     (b->attempt == 0 ? O_TRUNC : 0), 0640);
 	if (logfd < 0) {
 		err_errno(&e, "cannot open the build log '%s'", path);
-		worker_close_build(w, b, BUILD_ERRORED, e.msg);
+		ret = worker_close_build(w, b, BUILD_ERRORED, e.msg);
 		goto out;
 	}
 	job = json_object();
@@ -656,7 +657,7 @@ static void worker_build_start(struct worker *w, struct build *b)
 	json_decref(job);
 	if (!p) {
 		err_prefix(&e, "cannot start the build process");
-		worker_close_build(w, b, BUILD_ERRORED, e.msg);
+		ret = worker_close_build(w, b, BUILD_ERRORED, e.msg);
 		goto out;
 	}
 	p->p_id = b->id;
@@ -680,6 +681,7 @@ out:
 	if (logfd >= 0)
 		close(logfd);
 	free(path);
+	return ret;
 }
 
 /* A line the build process printed: {"sha": ...} once resolved, {"result": {...}} at the end. */
@@ -931,7 +933,14 @@ static void worker_schedule(struct worker *w)
 		for (i = 0; i < l.n; i++) {
 			if (worker_repo_busy(w, l.items[i].repo))
 				continue;
-			worker_build_start(w, &l.items[i]);
+			if (worker_build_start(w, &l.items[i]) < 0) {
+				/* the database refuses writes (disk full?): try again later
+				 * instead of spinning on the same build */
+				struct timeval tv = { WORKER_RETRY_SECONDS, 0 };
+
+				event_add(w->w_kick, &tv);
+				break;
+			}
 			started = 1;
 			break;
 		}
