@@ -16,6 +16,10 @@ struct sha256 {
 	size_t s_n;			/* bytes waiting in s_buf */
 };
 
+/* 1: the CPU's SHA extensions are used, 0: the portable code, -1: not yet
+ * decided (the first block checks the CPU). Tests set it to cover both. */
+extern int sha256_accel;
+
 void sha256_init(struct sha256 *c);
 void sha256_update(struct sha256 *c, const void *data, size_t n);
 void sha256_final(struct sha256 *c, unsigned char out[SHA256_LEN]);
