@@ -83,13 +83,15 @@ tests/deps --demo
 
 # ---- 2. a container engine ----
 # shellcheck source=../../tests/lib/engine.sh
-TEST_BASE_IMAGE=$base
+export TEST_BASE_IMAGE=$base
 source tests/lib/engine.sh
 if engine_up; then
 	say "container engine: running"
 else
 	say "container engine: starting dockerd (no bridge, no iptables; log /var/log/s2i-agent-test-dockerd.log)"
 fi
+docker image inspect "$base" >/dev/null 2>&1 ||
+	say "making the base image $base (docker import of a busybox-static root)"
 engine_ensure 2>/dev/null || die "no container engine: see /var/log/s2i-agent-test-dockerd.log"
 
 # ---- 3. s2i-agent and the builder image ----
