@@ -78,8 +78,15 @@ fi
 [ "$(id -u)" = 0 ] || die "run me as root (I install packages and drive the container engine)"
 
 # ---- 1. packages (the list lives in tests/deps) ----
-say "checking packages"
-tests/deps --demo
+stop_previous
+rm -rf "$dir"
+mkdir -p "$dir"
+say "checking packages (installs what is missing; log: build/demo/deps.log)"
+if ! tests/deps --demo >"$dir/deps.log" 2>&1; then
+	tail -n 20 "$dir/deps.log" >&2
+	die "installing packages failed (log: build/demo/deps.log)"
+fi
+sed -n 's/^tests\/deps: installing /==> installed: /p' "$dir/deps.log"
 
 # ---- 2. a container engine ----
 # shellcheck source=../../tests/lib/engine.sh
@@ -92,12 +99,10 @@ else
 fi
 docker image inspect "$base" >/dev/null 2>&1 ||
 	say "making the base image $base (docker import of a busybox-static root)"
-engine_ensure 2>/dev/null || die "no container engine: see /var/log/s2i-agent-test-dockerd.log"
+# in a session of its own, so a Ctrl-C at the prompt does not reach a dockerd started here
+setsid --wait tests/lib/engine.sh start 2>/dev/null || die "no container engine: see /var/log/s2i-agent-test-dockerd.log"
 
 # ---- 3. s2i-agent and the builder image ----
-stop_previous
-rm -rf "$dir"
-mkdir -p "$dir"
 trap on_exit EXIT
 say "building s2i-agent (log: build/demo/make.log)"
 make -s SANITIZE=0 all >"$dir/make.log" 2>&1 || { tail -n 20 "$dir/make.log" >&2; die "make failed"; }
