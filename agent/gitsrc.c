@@ -306,7 +306,7 @@ static int gitsrc_read_token(const char *file, char **ret, struct err *e)
 	size_t n = 0;
 
 	if (config_read_secret(file, lines, 1, &n, e) < 0)
-		return err_prefix(e, "git token: ");
+		return err_prefix(e, "git token");
 	if (n < 1 || !lines[0] || !*lines[0]) {
 		free(lines[0]);
 		return err_set(e, "git token file '%s' is empty", file);
@@ -917,7 +917,7 @@ static int gitsrc_fetch_local(struct gitsrc *s, git_repository *repo, const char
 	if (git_repository_open_ext(&src, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
 		return gitsrc_git_err(e, "cannot open git repository '%s'%s", url, NULL);
 	if (!gitsrc_has_refs(repo) && gitsrc_seed(s, src, repo, e) < 0) {
-		err_prefix(e, "cannot copy the objects of '%s': ", url);
+		err_prefix(e, "cannot copy the objects of '%s'", url);
 		goto out;
 	}
 	if (ref && *ref && gitsrc_hexlen(ref) == GIT_OID_HEXSZ && !want) {
@@ -947,7 +947,7 @@ static int gitsrc_fetch_local(struct gitsrc *s, git_repository *repo, const char
 		git_oid_cpy(&targets[n++], want);
 	if (n > 0 && gitsrc_copy_objects(s, src, repo, targets, n, url, e) < 0) {
 		if (full)
-			err_prefix(e, "ref '%s': ", full);
+			err_prefix(e, "ref '%s'", full);
 		goto out;
 	}
 	if (local) {
@@ -1015,7 +1015,7 @@ static int gitsrc_fetch(struct gitsrc *s, git_repository *repo, const char *url,
 		}
 		spec = xasprintf("+%s:refs/s2i-agent/fetched", ref);
 		if (gitsrc_download(s, repo, remote, &c, (const char *const *)&spec, 1, e) < 0) {
-			err_prefix(e, "commit %s: ", ref);
+			err_prefix(e, "commit %s", ref);
 			goto out;
 		}
 		*ret_local = xstrdup("refs/s2i-agent/fetched");
@@ -1059,7 +1059,7 @@ static int gitsrc_fetch(struct gitsrc *s, git_repository *repo, const char *url,
 			}
 			git_reference_free(r);
 		} else if (gitsrc_download(s, repo, remote, &c, (const char *const *)&spec, 1, e) < 0) {
-			err_prefix(e, "ref '%s': ", full);
+			err_prefix(e, "ref '%s'", full);
 			goto out;
 		}
 		*ret_local = xstrdup(strchr(spec, ':') + 1);
@@ -1525,7 +1525,7 @@ static int gitsrc_sub_add(struct gitsrc *s, const struct gitsrc_module *m, const
 			char *lref = NULL;
 
 			if (gitsrc_fetch_local(s, r, url, NULL, commit, &lref, e) < 0) {
-				err_prefix(e, "submodule '%s': ", full);
+				err_prefix(e, "submodule '%s'", full);
 				goto fail;
 			}
 			free(lref);
@@ -1539,7 +1539,7 @@ static int gitsrc_sub_add(struct gitsrc *s, const struct gitsrc_module *m, const
 			struct err e2 = ERR_INIT;
 
 			if (gitsrc_connect(s, r, url, &cn, &remote, e) < 0) {
-				err_prefix(e, "submodule '%s': ", full);
+				err_prefix(e, "submodule '%s'", full);
 				free(byid);
 				goto fail;
 			}

@@ -483,7 +483,7 @@ static int s2i_find_scripts(struct s2i_ctx *c, struct err *e)
 		rc = gitsrc_read_file(c->src, p, S2I_SCRIPT_MAX, &s->data, NULL, e);
 		free(p);
 		if (rc < 0)
-			return err_prefix(e, "cannot read .s2i/bin/%s: ", s2i_script_names[i]);
+			return err_prefix(e, "cannot read .s2i/bin/%s", s2i_script_names[i]);
 		if (rc == 0) {
 			s->found = 1;
 			s->from = "source .s2i/bin";
@@ -493,11 +493,11 @@ static int s2i_find_scripts(struct s2i_ctx *c, struct err *e)
 	}
 	url = s2i_image_scripts_url(&c->builder);
 	if (url && s2i_scripts_from_url(c, url, "builder image", builder_mask, e) < 0)
-		return err_prefix(e, "builder image '%s': ", o->builder);
+		return err_prefix(e, "builder image '%s'", o->builder);
 	if (o->runtime_image) {
 		url = s2i_image_scripts_url(&c->runtime);
 		if (url && s2i_scripts_from_url(c, url, "runtime image", 1u << SC_ASSEMBLE_RUNTIME, e) < 0)
-			return err_prefix(e, "runtime image '%s': ", o->runtime_image);
+			return err_prefix(e, "runtime image '%s'", o->runtime_image);
 	}
 	for (i = SC_ASSEMBLE; i <= SC_RUN; i++)
 		if (!c->scripts[i].found)
@@ -533,7 +533,7 @@ static int s2i_build_env(struct s2i_ctx *c, struct err *e)
 
 	rc = gitsrc_read_file(c->src, ".s2i/environment", S2I_ENV_FILE_MAX, &b, NULL, e);
 	if (rc < 0)
-		return err_prefix(e, "cannot read .s2i/environment: ");
+		return err_prefix(e, "cannot read .s2i/environment");
 	if (rc == 0) {
 		s2iparse_env(b.data, b.len, &c->env);
 		s2i_step(c, S2I_LOG_STEP, "--> environment from .s2i/environment");
@@ -542,7 +542,7 @@ static int s2i_build_env(struct s2i_ctx *c, struct err *e)
 	if (c->o->environment_file) {
 		if (s2i_read_local(c->o->environment_file, S2I_ENV_FILE_MAX, &b, e) < 0) {
 			buf_release(&b);
-			return err_prefix(e, "environment file: ");
+			return err_prefix(e, "environment file");
 		}
 		s2iparse_env(b.data, b.len, &c->env);
 		buf_release(&b);
@@ -625,7 +625,7 @@ static int s2i_create(struct s2i_ctx *c, const char *image, const char *user, co
 	p.extra_hosts = o->add_hosts.n ? (const char *const *)o->add_hosts.items : NULL;
 	if (engine_container_create(c->eng, &p, ret_id, e) < 0) {
 		s2i_engine_outcome(c);
-		return err_prefix(e, "cannot create a container of '%s': ", image);
+		return err_prefix(e, "cannot create a container of '%s'", image);
 	}
 	strv_push(&c->containers, *ret_id);
 	return 0;
@@ -679,11 +679,11 @@ static int s2i_run(struct s2i_ctx *c, const char *id, const char *what, int *ret
 
 	if (engine_attach_open(c->eng, id, s2i_on_output, c, &st, e) < 0) {
 		s2i_engine_outcome(c);
-		return err_prefix(e, "%s: ", what);
+		return err_prefix(e, "%s", what);
 	}
 	if (engine_container_start(c->eng, id, e) < 0) {
 		s2i_engine_outcome(c);
-		err_prefix(e, "cannot start %s: ", what);
+		err_prefix(e, "cannot start %s", what);
 		goto out;
 	}
 	while ((n = engine_stream_read(st, chunk, sizeof(chunk), e)) > 0)
@@ -691,12 +691,12 @@ static int s2i_run(struct s2i_ctx *c, const char *id, const char *what, int *ret
 	s2i_lines_flush(c);
 	if (n < 0) {
 		s2i_engine_outcome(c);
-		err_prefix(e, "%s: ", what);
+		err_prefix(e, "%s", what);
 		goto out;
 	}
 	if (engine_container_wait(c->eng, id, 0, ret_code, e) < 0) {
 		s2i_engine_outcome(c);
-		err_prefix(e, "%s: ", what);
+		err_prefix(e, "%s", what);
 		goto out;
 	}
 	rc = 0;
@@ -743,7 +743,7 @@ static int s2i_upload(struct s2i_ctx *c, const char *id, const char *dir, srctar
 		*e = we;
 	}
 	if (rc < 0 && engine_status(c->eng) == 404)
-		err_prefix(e, "directory '%s' does not exist in the image: ", dir);
+		err_prefix(e, "directory '%s' does not exist in the image", dir);
 	return rc;
 }
 
@@ -925,7 +925,7 @@ static int s2i_inject(struct s2i_ctx *c, const char *id, struct err *e)
 		}
 		rc = s2i_upload(c, id, dir, s2i_fill_inject, &f, e);
 		if (rc < 0)
-			err_prefix(e, "cannot inject '%s' into '%s': ", src, abs);
+			err_prefix(e, "cannot inject '%s' into '%s'", src, abs);
 		else
 			s2i_step(c, S2I_LOG_STEP, "--> injected '%s' into '%s'", src, abs);
 next:
@@ -970,7 +970,7 @@ static int s2i_truncate_injected(struct s2i_ctx *c, const char *id, struct err *
 		}
 		rc = s2i_upload(c, id, dir, s2i_fill_inject, &f, e);
 		if (rc < 0)
-			err_prefix(e, "cannot truncate injected files in '%s': ", dir);
+			err_prefix(e, "cannot truncate injected files in '%s'", dir);
 		free(dir);
 		strv_clear(&names);
 	}
@@ -998,7 +998,7 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 	if (engine_image_ensure(c->eng, o->tag, (enum engine_pull_policy)o->incremental_pull_policy,
 				s2i_on_progress, c, &prev, e) < 0) {
 		s2i_engine_outcome(c);
-		err_prefix(e, "no previous image: ");
+		err_prefix(e, "no previous image");
 		goto out;
 	}
 	if (!c->scripts[SC_SAVE_ARTIFACTS].found) {
@@ -1187,7 +1187,7 @@ static int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_ima
 	cm.labels = (const char *const *)labels.items;
 	if (engine_commit(c->eng, &cm, &image_id, e) < 0) {
 		s2i_engine_outcome(c);
-		err_prefix(e, "cannot commit the image: ");
+		err_prefix(e, "cannot commit the image");
 		goto out;
 	}
 	snprintf(c->r->image_id, sizeof(c->r->image_id), "%s", image_id);
@@ -1234,14 +1234,14 @@ static int s2i_copy_artifacts(struct s2i_ctx *c, const char *from, const char *t
 		to_opts.gid = gid;
 		if (engine_archive_open(c->eng, from, src, &st, e) < 0) {
 			s2i_engine_outcome(c);
-			err_prefix(e, "cannot copy runtime artifact '%s': ", src);
+			err_prefix(e, "cannot copy runtime artifact '%s'", src);
 			goto next;
 		}
 		if (tarx_filter_open(engine_stream_read, st, &to_opts, &f, e) < 0)
 			goto next;
 		if (engine_archive_put(c->eng, to, workdir, tarx_filter_read, f, e) < 0) {
 			s2i_engine_outcome(c);
-			err_prefix(e, "cannot copy runtime artifact '%s' into '%s': ", src, workdir);
+			err_prefix(e, "cannot copy runtime artifact '%s' into '%s'", src, workdir);
 			goto next;
 		}
 		tarx_filter_stats(f, &stats);
@@ -1277,7 +1277,7 @@ static int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct e
 	if (s2i_create(c, c->runtime.id, ruser, cmd, &c->env, &id, e) < 0)
 		goto out;
 	if (s2i_resolve_user(c, id, ruser ? ruser : "", &uid, &gid, e) < 0) {
-		err_prefix(e, "runtime image '%s': ", o->runtime_image);
+		err_prefix(e, "runtime image '%s'", o->runtime_image);
 		goto out;
 	}
 	if (s2i_copy_artifacts(c, builder_id, id, workdir, &c->mappings, uid, gid, e) < 0)
@@ -1427,7 +1427,7 @@ static int s2i_check_users(struct s2i_ctx *c, struct err *e)
 	if (!o->allowed_uids || !*o->allowed_uids)
 		return 0;
 	if (s2iparse_uids(o->allowed_uids, &ranges, &n, e) < 0)
-		return err_prefix(e, "--allowed-uids: ");
+		return err_prefix(e, "--allowed-uids");
 	if (o->assemble_user && *o->assemble_user) {
 		if (s2iparse_user_allowed(ranges, n, o->assemble_user, "assemble user", e) < 0)
 			goto out;
@@ -1461,7 +1461,7 @@ static int s2i_open_source(struct s2i_ctx *c, struct err *e)
 	go.ignore_submodules = o->ignore_submodules;
 	if (gitsrc_open(o->source, &go, &c->src, e) < 0 ||
 	    gitsrc_resolve(c->src, o->ref, o->sha, e) < 0)
-		return err_prefix(e, "source '%s': ", o->source);
+		return err_prefix(e, "source '%s'", o->source);
 	if (gitsrc_is_git(c->src)) {
 		const struct gitsrc_info *gi = gitsrc_info(c->src);
 
@@ -1483,7 +1483,7 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	int code = 0, rc = -1, incremental = 0;
 
 	if (o->exclude.n && srctar_check_exclude(&o->exclude, e) < 0)
-		return err_prefix(e, "--exclude: ");
+		return err_prefix(e, "--exclude");
 	if (o->engine_tls_cert || o->engine_tls_ca)
 		c->eng = engine_new(o->engine_url, &tls, e);
 	else
@@ -1539,14 +1539,14 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, &id, e) < 0)
 		goto out;
 	if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0) {
-		err_prefix(e, "builder image '%s': ", o->builder);
+		err_prefix(e, "builder image '%s'", o->builder);
 		goto out;
 	}
 	{
 		struct s2i_fill_main f = { c, o->incremental };
 
 		if (s2i_upload(c, id, c->dest, s2i_fill_main, &f, e) < 0) {
-			err_prefix(e, "cannot upload the source: ");
+			err_prefix(e, "cannot upload the source");
 			goto out;
 		}
 	}
@@ -1570,7 +1570,7 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 				struct s2i_fill_main f = { c, 0 };
 
 				if (s2i_upload(c, id, c->dest, s2i_fill_main, &f, e) < 0) {
-					err_prefix(e, "cannot upload the source: ");
+					err_prefix(e, "cannot upload the source");
 					goto out;
 				}
 			}
@@ -1621,7 +1621,7 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 		s2i_step(c, S2I_LOG_STEP, "--> pushing %s", o->tag);
 		if (engine_image_push(c->eng, o->tag, s2i_on_progress, c, &digest, e) < 0) {
 			s2i_engine_outcome(c);
-			err_prefix(e, "cannot push '%s': ", o->tag);
+			err_prefix(e, "cannot push '%s'", o->tag);
 			goto out;
 		}
 		c->r->pushed = 1;

@@ -204,7 +204,7 @@ int s2iparse_input_files(const char *label, struct strv *out, struct err *e)
 
 		if (s2iparse_mapping(one, &src, &dst, e) < 0) {
 			free(one);
-			return err_prefix(e, "label io.openshift.s2i.assemble-input-files: ");
+			return err_prefix(e, "label io.openshift.s2i.assemble-input-files");
 		}
 		free(src);
 		free(dst);

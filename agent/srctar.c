@@ -594,7 +594,7 @@ static int srctar_add_tree_fd(struct srctar *t, const char *prefix, const char *
 	else
 		close(dfd);
 	if (rc < 0)
-		err_prefix(e, "'%s': ", dir);
+		err_prefix(e, "'%s'", dir);
 	free(w.linkbuf);
 	buf_release(&w.rel);
 	buf_release(&w.name);
