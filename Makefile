@@ -40,7 +40,7 @@ UNITS   = $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
-.PHONY: all check unit e2e bench install uninstall clean demo demo-clean fuzz fuzz-build chaos
+.PHONY: valgrind all check unit e2e bench install uninstall clean demo demo-clean fuzz fuzz-build chaos
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -70,6 +70,7 @@ check:
 	$(MAKE) all
 	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	tests/run SANITIZE=$(CHECK_SANITIZE)
+	tests/valgrind/run
 
 unit:
 	$(MAKE) SANITIZE=$(CHECK_SANITIZE) unit-build
@@ -78,6 +79,11 @@ unit:
 e2e:
 	$(MAKE) SANITIZE=$(CHECK_SANITIZE) unit-build
 	tests/run --e2e-only SANITIZE=$(CHECK_SANITIZE)
+
+# the daemon's end-to-end flow under valgrind (release build): errors or definite leaks fail
+valgrind:
+	$(MAKE) SANITIZE=0 all
+	tests/valgrind/run
 
 bench: all
 	tests/bench/run

@@ -7,6 +7,7 @@
 #   AGENT_URL     http://127.0.0.1:$AGENT_PORT
 #   AGENT_PID     pid of the running agent
 #   AGENT_LOG     its stderr
+#   AGENT_WRAP    command prefix for the agent (e.g. valgrind ...), unset normally
 #   AGENT_EXTRA   extra lines for the [agent] section (e.g. "max_body = 1k")
 #   HTTP_CODE / HTTP_BODY   set by http_req and post_hook (every answer, headers and
 #                 body, is also appended to $AGENT_DIR/answers.log)
@@ -112,7 +113,7 @@ start_agent() {
 		fi
 		AGENT_URL=http://127.0.0.1:$AGENT_PORT
 		agent_write_config
-		"$S2I_AGENT" serve -c "$AGENT_DIR/agent.conf" "$@" >>"$AGENT_LOG" 2>&1 &
+		${AGENT_WRAP:-} "$S2I_AGENT" serve -c "$AGENT_DIR/agent.conf" "$@" >>"$AGENT_LOG" 2>&1 &
 		AGENT_PID=$!
 		wait_port "$AGENT_PORT" 15 && grep -q "listening on .*:$AGENT_PORT" "$AGENT_LOG" && return 0
 		if kill -0 "$AGENT_PID" 2>/dev/null; then
