@@ -3,6 +3,7 @@
 #include <string.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -94,13 +95,26 @@ static void sha256_blocks_ni(uint32_t h[8], const unsigned char *p, size_t nbloc
 }
 #endif
 
+#if defined(__x86_64__)
+/* CPUID leaf 7 EBX bit 29 (SHA extensions) and leaf 1 ECX bit 19 (SSE4.1); read
+ * directly because clang 14's __builtin_cpu_supports does not know "sha". */
+static int sha256_cpu_has_sha_ni(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)))
+		return 0;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (b >> 29) & 1;
+}
+#endif
+
 static void sha256_blocks(uint32_t h[8], const unsigned char *p, size_t nblocks)
 {
 #if defined(__x86_64__)
-	if (sha256_accel < 0) {
-		__builtin_cpu_init();
-		sha256_accel = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
-	}
+	if (sha256_accel < 0)
+		sha256_accel = sha256_cpu_has_sha_ni();
 	if (sha256_accel) {
 		sha256_blocks_ni(h, p, nblocks);
 		return;
