@@ -21,6 +21,7 @@ struct engine {
 	const volatile sig_atomic_t *cancel;
 	int64_t deadline_ms;
 	json_t *auth;			/* parsed docker config.json, or NULL */
+	char unreachable[ERR_MSG_MAX];	/* the last call could not reach the engine: why */
 };
 
 /* One HTTP exchange. The 2xx body goes to sink (streaming) or into resp; an
@@ -296,6 +297,11 @@ int engine_status(const struct engine *eng)
 	return eng ? eng->status : ENGINE_NO_ANSWER;
 }
 
+const char *engine_unreachable(const struct engine *eng)
+{
+	return eng && eng->unreachable[0] ? eng->unreachable : NULL;
+}
+
 /* ---- requests ---- */
 
 static size_t engine_write_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -456,11 +462,47 @@ static void engine_answer_message(struct req *r, char *out, size_t n)
 	json_decref(j);
 }
 
+/* A transfer without an answer, said in the user's terms (the engine is down, or went
+ * away mid-call: start it, check the socket) rather than curl's ("localhost port 80"). */
+static int engine_no_answer(struct req *r, CURLcode rc, struct err *e)
+{
+	struct engine *eng = r->eng;
+	const char *why = r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(rc);
+	const char *scheme = eng->unix_path ? "unix://" : "";
+	const char *where = eng->unix_path ? eng->unix_path : eng->base;
+	long oserr = 0;
+
+	curl_easy_getinfo(r->h, CURLINFO_OS_ERRNO, &oserr);
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+		snprintf(eng->unreachable, sizeof(eng->unreachable),
+			 "cannot reach the container engine at %s%s: %s (is it running?)", scheme, where,
+			 oserr ? strerror((int)oserr) : why);
+		break;
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+		snprintf(eng->unreachable, sizeof(eng->unreachable),
+			 "lost the connection to the container engine at %s%s (did it stop?): %s", scheme,
+			 where, why);
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(eng->unreachable, sizeof(eng->unreachable),
+			 "the container engine at %s%s does not answer: %s", scheme, where, why);
+		break;
+	default:
+		return err_set(e, "engine %s%s: %s", scheme, where, why);
+	}
+	return err_set(e, "%s", eng->unreachable);
+}
+
 /* Maps the outcome of a finished transfer to 0 or -1 + message; records status. */
 static int engine_req_result(struct req *r, CURLcode rc, struct err *e)
 {
 	char msg[ERR_MSG_MAX];
 
+	r->eng->unreachable[0] = '\0';
 	if (!r->code)
 		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->code);
 	if (r->abort_reason) {
@@ -475,8 +517,7 @@ static int engine_req_result(struct req *r, CURLcode rc, struct err *e)
 		r->eng->status = ENGINE_NO_ANSWER;
 		if (r->code >= 300)
 			goto http_error;
-		return err_set(e, "engine %s: %s", r->eng->unix_path ? r->eng->unix_path : r->eng->base,
-			       r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(rc));
+		return engine_no_answer(r, rc, e);
 	}
 	r->eng->status = (int)r->code;
 	if (r->code >= 200 && r->code < 300)

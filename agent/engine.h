@@ -66,6 +66,10 @@ void engine_set_deadline(struct engine *eng, int64_t deadline_ms);
 int64_t engine_clock_ms(void);		/* CLOCK_MONOTONIC in ms, for deadlines */
 
 int engine_status(const struct engine *eng);
+/* Why the last call got no answer when the engine could not be reached or the
+ * connection to it broke ("cannot reach the container engine at unix:///...:
+ * Connection refused (is it running?)"), else NULL. */
+const char *engine_unreachable(const struct engine *eng);
 
 /* ENGINE_API_MAX / ENGINE_API_MIN (limits.h): the versions we speak; the one
  * used is min(ENGINE_API_MAX, the server's). */

@@ -100,6 +100,7 @@
 #define WORKER_SCAN_MAX		1000		/* queued builds looked at per scheduling pass */
 #define WORKER_BODY_MAX		(64 * 1024)	/* body of POST /repos/{repo}/builds */
 #define WORKER_CLEANUP_TIMEOUT	120		/* seconds for a container cleanup process */
+#define WORKER_CLEANUP_RETRY_MAX 300		/* seconds: longest wait before removing containers again */
 #define WORKER_ORPHAN_WAIT_MS	3000		/* start-up: wait for killed orphan builds */
 #define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
 #define WORKER_LOG_CHUNK	(256 * 1024)	/* bytes read from a log file per step */

@@ -430,6 +430,14 @@ result:
 		json_object_set_new(res, "image_id", json_string(r.image_id));
 	if (r.commit[0])
 		json_object_set_new(res, "sha", json_string(r.commit));
+	if (r.left.n) {
+		json_t *a = json_array();
+		size_t i;
+
+		for (i = 0; i < r.left.n; i++)
+			json_array_append_new(a, json_string(r.left.items[i]));
+		json_object_set_new(res, "containers", a);
+	}
 	runner_print(json_pack("{so}", "result", res));
 	s2i_result_release(&r);
 	s2i_opts_release(&o);
@@ -532,6 +540,15 @@ int cmd_cleanup_child(int argc, char **argv)
 				removed++;
 		}
 		strv_clear(&ids);
+	}
+	/* containers a build named because it could not remove them itself */
+	json_array_foreach(json_object_get(job, "containers"), i, v) {
+		if (!json_is_string(v))
+			continue;
+		if (engine_container_remove(eng, json_string_value(v), 1, 1, &e) < 0)
+			failed = 1;
+		else
+			removed++;
 	}
 out:
 	runner_print(failed ? json_pack("{sIss}", "removed", (json_int_t)removed, "error", e.msg) :

@@ -92,6 +92,7 @@ void s2i_result_release(struct s2i_result *r)
 	r->image = NULL;
 	free(r->push_digest);
 	r->push_digest = NULL;
+	strv_clear(&r->left);
 }
 
 /* ---- the build context ---- */
@@ -643,9 +644,10 @@ static void s2i_remove_containers(struct s2i_ctx *c)
 	for (i = c->containers.n; i-- > 0;) {
 		struct err e = ERR_INIT;
 
-		if (engine_container_remove(c->eng, c->containers.items[i], 1, 1, &e) < 0)
-			s2i_step(c, S2I_LOG_WARN, "cannot remove container %.12s: %s",
-				 c->containers.items[i], e.msg);
+		if (engine_container_remove(c->eng, c->containers.items[i], 1, 1, &e) < 0) {
+			s2i_step(c, S2I_LOG_WARN, "%s", e.msg);	/* names the container */
+			strv_push(&c->r->left, c->containers.items[i]);
+		}
 	}
 	strv_clear(&c->containers);
 }
@@ -655,7 +657,8 @@ static void s2i_drop_container(struct s2i_ctx *c, const char *id)
 	struct err e = ERR_INIT;
 	size_t i;
 
-	engine_container_remove(c->eng, id, 1, 1, &e);
+	if (engine_container_remove(c->eng, id, 1, 1, &e) < 0)
+		return;		/* still listed: tried again (and reported) at the end */
 	for (i = 0; i < c->containers.n; i++) {
 		if (!strcmp(c->containers.items[i], id)) {
 			free(c->containers.items[i]);
@@ -1646,6 +1649,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	r->outcome = S2I_ERRORED;
 	r->exit_status = -1;
 	r->image = o->tag ? xstrdup(o->tag) : NULL;
+	r->left = (struct strv)STRV_INIT;
 	memset(&c, 0, sizeof(c));
 	c.o = o;
 	c.r = r;
@@ -1681,6 +1685,11 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 		err_set(e, "the build timed out after %lds", o->timeout);
 	if (rc < 0 && r->outcome == S2I_CANCELED)
 		err_set(e, "the build was canceled");
+	if (rc < 0 && r->outcome == S2I_ERRORED && engine_unreachable(c.eng)) {
+		/* the engine first: a commit status shows ~140 characters of the reason */
+		s2i_step(&c, S2I_LOG_STEP, "--> %s", e->msg);
+		err_set(e, "%s", engine_unreachable(c.eng));
+	}
 	s2i_remove_containers(&c);
 	if (o->callback_url && *o->callback_url && r->outcome != S2I_CANCELED)
 		s2i_callback(&c, rc == 0);

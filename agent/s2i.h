@@ -21,7 +21,8 @@
  * r.outcome telling failed (a build script exited non-zero or timed out) from
  * errored (agent, git, engine, registry) or canceled, and the reason in e (also
  * copied to r.reason). Every container it created is removed before it returns,
- * whatever happened.
+ * whatever happened; those the engine could not be asked to remove (it stopped) are
+ * listed in r.left, for the caller to remove once it is back.
  */
 
 /* s2i's pull policies (-p, --incremental-pull-policy, --runtime-pull-policy). */
@@ -109,6 +110,7 @@ struct s2i_result {
 	char *push_digest;		/* "sha256:..." of the pushed manifest, when pushed and known */
 	int pushed;			/* 1 when --push succeeded */
 	int incremental;		/* 1 when artifacts of the previous image were restored */
+	struct strv left;		/* containers it could not remove (the engine was gone) */
 };
 
 void s2i_result_release(struct s2i_result *r);

@@ -64,6 +64,7 @@ struct wproc {
 	char *p_status_what;
 	/* WK_CLEANUP */
 	int p_startup;
+	json_t *p_job;			/* what it removes: tried again if it fails */
 };
 
 /* A GET /builds/ID/log?follow=1 being streamed. */
@@ -93,11 +94,16 @@ struct worker {
 	int w_stopping;
 	int w_status_busy;
 	char *w_logdir;
+	/* cleanups that failed (the engine was down), tried again with backoff */
+	struct event *w_cleanup_ev;
+	json_t *w_cleanup_ids, *w_cleanup_containers;
+	long w_cleanup_delay;
 };
 
 static void worker_kick(struct worker *w);
 static void worker_status_kick(struct worker *w, long long delay_ms);
 static void worker_proc_free(struct wproc *p);
+static void worker_cleanup_later(struct worker *w, json_t *job);
 
 /* ---------- small helpers ---------- */
 
@@ -266,6 +272,7 @@ static void worker_proc_free(struct wproc *p)
 	free(p->p_cancel_reason);
 	free(p->p_status_what);
 	json_decref(p->p_result);
+	json_decref(p->p_job);
 	free(p);
 }
 
@@ -470,24 +477,26 @@ static void worker_status_kick(struct worker *w, long long delay_ms)
 
 /* ---------- cleanup processes ---------- */
 
-static void worker_cleanup_start(struct worker *w, const long long *ids, size_t n, int startup)
+/* Removes the containers of builds ids (by label) and the containers named; takes
+ * both arrays. A failure (the engine is down) is tried again later. */
+static void worker_cleanup_spawn(struct worker *w, json_t *ids, json_t *containers, int startup)
 {
 	struct err e = ERR_INIT;
 	struct wproc *p;
-	json_t *job = json_object(), *a = json_array();
-	size_t i;
+	json_t *job = json_object();
 
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_integer(ids[i]));
-	json_object_set_new(job, "ids", a);
+	json_object_set_new(job, "ids", ids);
+	json_object_set_new(job, "containers", containers);
 	json_object_set_new(job, "engine", json_string(w->w_cfg->engine));
 	worker_set_str(job, "tls_ca", w->w_cfg->tls_ca);
 	worker_set_str(job, "tls_cert", w->w_cfg->tls_cert);
 	worker_set_str(job, "tls_key", w->w_cfg->tls_key);
 	p = worker_spawn(w, WK_CLEANUP, "__cleanup", NULL, job, -1, WORKER_CLEANUP_TIMEOUT, &e);
-	json_decref(job);
 	if (!p) {
-		log_error("cannot remove the containers of %zu builds: %s", n, e.msg);
+		log_error("cannot remove the containers of %zu builds: %s",
+			  json_array_size(ids) + json_array_size(containers), e.msg);
+		worker_cleanup_later(w, job);
+		json_decref(job);
 		if (startup) {
 			w->w_ready = 1;
 			worker_kick(w);
@@ -496,6 +505,66 @@ static void worker_cleanup_start(struct worker *w, const long long *ids, size_t 
 	}
 	event_del(p->p_out_ev);
 	p->p_startup = startup;
+	p->p_job = job;
+}
+
+static void worker_cleanup_start(struct worker *w, const long long *ids, size_t n, int startup)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_integer(ids[i]));
+	worker_cleanup_spawn(w, a, json_array(), startup);
+}
+
+static void worker_cleanup_merge(json_t **into, json_t *from)
+{
+	json_t *v, *have;
+	size_t i, k;
+
+	if (!*into)
+		*into = json_array();
+	json_array_foreach(from, i, v) {
+		json_array_foreach(*into, k, have)
+			if (json_equal(have, v))
+				break;
+		if (k == json_array_size(*into))
+			json_array_append(*into, v);
+	}
+}
+
+/* Keeps what job was to remove for the next try, WORKER_RETRY_SECONDS doubling up to
+ * WORKER_CLEANUP_RETRY_MAX later (sooner when a build shows the engine is back). */
+static void worker_cleanup_later(struct worker *w, json_t *job)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (w->w_stopping || !w->w_cleanup_ev)
+		return;
+	worker_cleanup_merge(&w->w_cleanup_ids, json_object_get(job, "ids"));
+	worker_cleanup_merge(&w->w_cleanup_containers, json_object_get(job, "containers"));
+	if (evtimer_pending(w->w_cleanup_ev, NULL))
+		return;
+	w->w_cleanup_delay = w->w_cleanup_delay ? w->w_cleanup_delay * 2 : WORKER_RETRY_SECONDS;
+	if (w->w_cleanup_delay > WORKER_CLEANUP_RETRY_MAX)
+		w->w_cleanup_delay = WORKER_CLEANUP_RETRY_MAX;
+	tv.tv_sec = w->w_cleanup_delay;
+	log_warn("removing build containers again in %lds", w->w_cleanup_delay);
+	evtimer_add(w->w_cleanup_ev, &tv);
+}
+
+static void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	json_t *ids = w->w_cleanup_ids, *containers = w->w_cleanup_containers;
+
+	(void)fd;
+	(void)what;
+	if (w->w_stopping || (!ids && !containers))
+		return;
+	w->w_cleanup_ids = w->w_cleanup_containers = NULL;
+	worker_cleanup_spawn(w, ids ? ids : json_array(), containers ? containers : json_array(), 0);
 }
 
 static void worker_cleanup_done(struct wproc *p)
@@ -505,8 +574,12 @@ static void worker_cleanup_done(struct wproc *p)
 	const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
 	long long n = j ? json_integer_value(json_object_get(j, "removed")) : 0;
 
-	if (msg || !j)
+	if (msg || !j) {
 		log_error("cannot remove build containers: %s", msg ? msg : "cleanup process failed");
+		worker_cleanup_later(w, p->p_job);
+	} else {
+		w->w_cleanup_delay = 0;
+	}
 	if (n)
 		log_info("removed %lld containers left by builds", n);
 	json_decref(j);
@@ -836,6 +909,12 @@ static void worker_build_record(struct wproc *p)
 		log_error("build %lld: %s", p->p_id, e.msg);
 	if (store_get_build(w->w_store, p->p_id, &b, NULL) == 0 && b.started && b.finished)
 		dur = b.finished - b.started;
+	if (state == BUILD_SUCCEEDED && w->w_cleanup_ev && evtimer_pending(w->w_cleanup_ev, NULL)) {
+		struct timeval now = { 0, 0 };
+
+		w->w_cleanup_delay = 0;
+		evtimer_add(w->w_cleanup_ev, &now);	/* the engine answers again */
+	}
 	if (state == BUILD_SUCCEEDED) {
 		log_info("build %lld: succeeded: %s %s in %.1fs", p->p_id, image ? image : "(untagged)",
 			 image_id ? image_id : "", dur / 1000.0);
@@ -857,9 +936,13 @@ static void worker_build_done(struct wproc *p)
 	struct worker *w = p->p_w;
 
 	worker_build_record(p);
-	/* without a result (or killed), its containers may be left behind */
+	/* without a result (or killed), its containers may be left behind; with one, those
+	 * it could not remove itself (the engine had stopped) are listed */
 	if ((!p->p_result || p->p_timed_out || p->p_killed) && !w->w_stopping)
 		worker_cleanup_start(w, &p->p_id, 1, 0);
+	else if (json_array_size(json_object_get(p->p_result, "containers")) && !w->w_stopping)
+		worker_cleanup_spawn(w, json_array(),
+				     json_deep_copy(json_object_get(p->p_result, "containers")), 0);
 	w->w_running--;
 	worker_kick(w);
 }
@@ -1479,7 +1562,9 @@ int worker_start(struct worker *w, struct err *e)
 	w->w_sigchld = evsignal_new(w->w_base, SIGCHLD, worker_sigchld_cb, w);
 	w->w_kick = event_new(w->w_base, -1, 0, worker_kick_cb, w);
 	w->w_status_ev = evtimer_new(w->w_base, worker_status_cb, w);
-	if (!w->w_sigchld || !w->w_kick || !w->w_status_ev || evsignal_add(w->w_sigchld, NULL) < 0)
+	w->w_cleanup_ev = evtimer_new(w->w_base, worker_cleanup_retry_cb, w);
+	if (!w->w_sigchld || !w->w_kick || !w->w_status_ev || !w->w_cleanup_ev ||
+	    evsignal_add(w->w_sigchld, NULL) < 0)
 		return err_set(e, "cannot set up the build workers");
 	http_set_queued_hook(w->w_http, worker_queued, w);
 	http_set_ext(w->w_http, HTTP_EXT_LOG, worker_http_log, w);
@@ -1501,6 +1586,8 @@ void worker_stop(struct worker *w)
 	w->w_stopping = 1;
 	if (w->w_status_ev)
 		evtimer_del(w->w_status_ev);
+	if (w->w_cleanup_ev)
+		evtimer_del(w->w_cleanup_ev);
 	for (p = w->w_procs; p; p = p->p_next) {
 		if (p->p_kind == WK_BUILD) {
 			p->p_requeue = 1;
@@ -1549,6 +1636,10 @@ void worker_free(struct worker *w)
 		event_free(w->w_kick);
 	if (w->w_status_ev)
 		event_free(w->w_status_ev);
+	if (w->w_cleanup_ev)
+		event_free(w->w_cleanup_ev);
+	json_decref(w->w_cleanup_ids);
+	json_decref(w->w_cleanup_containers);
 	free(w->w_logdir);
 	free(w);
 }

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Fault: the container engine stops during a build and while builds start, then comes
+# back. The shared dockerd is never touched: the agent's `engine` is a unix-socket
+# proxy this test owns (tests/lib/sockproxy.py) in front of it; stopping the proxy is
+# the engine stopping as the agent sees it (round 1 SIGTERM: the socket file goes,
+# ENOENT; round 2 SIGKILL: a stale socket file, ECONNREFUSED; live connections cut).
+# Each round: a build whose assemble sleeps is running -> the engine stops -> that
+# build ends `errored` within a bounded time with a reason naming the unreachable
+# engine; a delivery sent while the engine is down is answered 202 and its build
+# ends `errored` the same way at once (SPEC: a 202 build reaches a final state with a
+# status; an error status now says more than a `pending` one left for hours);
+# /healthz says 503; -> the engine returns -> the next push builds `succeeded`, and
+# the interrupted build's container (still running in dockerd) is removed by the
+# agent without a restart. Every build gets exactly one final status.
+TEST=fault-engine
+source "$TESTS_DIR/lib/pipeline.sh"
+ROUNDS=${FAULT_ENGINE_ROUNDS:-2}
+
+PROXY_SOCK=$AGENT_DIR/engine.sock
+PROXY_PID=
+proxy_start() {
+	rm -f "$AGENT_DIR/proxy.ready"
+	python3 "$TESTS_DIR/lib/sockproxy.py" "$PROXY_SOCK" "$ENGINE_SOCK" --ready "$AGENT_DIR/proxy.ready" \
+		2>>"$AGENT_DIR/proxy.log" &
+	PROXY_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$AGENT_DIR/proxy.ready" ] && return 0
+		kill -0 "$PROXY_PID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+proxy_stop() {	# signal
+	kill "-$1" "$PROXY_PID" 2>/dev/null
+	wait "$PROXY_PID" 2>/dev/null
+	PROXY_PID=
+}
+fe_cleanup() {
+	[ -n "$PROXY_PID" ] && proxy_stop TERM
+	# a failed run may leave the sleeping assemble behind: only ours (builder label)
+	our_containers | xargs -r docker rm -f >/dev/null 2>&1
+	pl_cleanup
+}
+trap fe_cleanup EXIT
+
+wait_for() {	# seconds command...: until the command succeeds
+	local i n=$(($1 * 10))
+	shift
+	for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
+# containers of this test in the real engine (our builder image, our agent's label)
+our_containers() { docker ps -aq --filter "label=s2i-agent-test.image=$PL_ID" --filter label=io.s2i-agent.build; }
+no_containers() { [ -z "$(our_containers)" ]; }
+# a reason that names the engine as unreachable, in words, with the socket: sets REASON
+engine_reason() {	# id
+	REASON=$(pl_build_json "$1" | jq -r .reason)
+	[[ $REASON == *"container engine"* && $REASON == *"$PROXY_SOCK"* ]] ||
+		fail "build $1: the reason does not name the unreachable engine: $REASON"
+	[[ $REASON == *"Couldn't connect"* || $REASON == *"curl"* || $REASON == *"localhost port 80"* ]] &&
+		fail "build $1: the reason is curl's, not the user's: $REASON"
+	return 0
+}
+
+pl_builder
+pl_repo web status_repo=acme/web
+proxy_start || fail "cannot start the engine proxy"
+AGENT_ENGINE=unix://$PROXY_SOCK
+start_agent || fail "agent did not start"
+
+interrupted=0 errored=0 recovered=0 down_builds=0
+builds=()	# "id sha final-state" of every build
+for round in $(seq 1 "$ROUNDS"); do
+	sig=TERM
+	[ $((round % 2)) = 0 ] && sig=KILL
+
+	# a build running in the engine: assemble sleeps
+	sha=$(pl_commit web "round $round: slow" SLEEP 600)
+	pl_push web >/dev/null || fail "git push"
+	pl_github_push web "$sha"
+	expect 202
+	id=$(jq -r .build <<<"$HTTP_BODY")
+	wait_for 120 log_has "$id" "assemble: sleeping" || fail "build $id never reached assemble: $(pl_build_json "$id")"
+	[ -n "$(docker ps -q --filter "label=io.s2i-agent.build=$id" --filter "ancestor=$PL_BUILDER")" ] ||
+		fail "build $id: no running container in the engine"
+
+	# the engine stops (SIGTERM: socket removed; SIGKILL: stale socket left)
+	proxy_stop "$sig"
+	state=$(pl_wait "$id" 60)
+	[ "$state" = errored ] || fail "build $id is $state after the engine stopped (SIG$sig): $(pl_build_json "$id")"
+	engine_reason "$id"
+	echo "round $round (SIG$sig): interrupted build $id errored: $REASON"
+	curl -sf "$AGENT_URL/builds/$id/log" | tail -n 1 | grep -q "^==> build $id errored: .*container engine" ||
+		fail "build $id: last log line: $(curl -sf "$AGENT_URL/builds/$id/log" | tail -n 1)"
+	interrupted=$((interrupted + 1)) errored=$((errored + 1))
+	builds+=("$id $sha errored")
+
+	# while it is down: the daemon answers, deliveries are queued (202) and their builds
+	# end errored at once, saying why
+	http_req "$AGENT_URL/healthz"
+	[ "$HTTP_CODE" = 503 ] || fail "/healthz answered $HTTP_CODE with the engine down"
+	for n in 1 2; do
+		dsha=$(pl_commit web "round $round: pushed while the engine is down ($n)")
+		pl_push web "refs/heads/down-$round-$n" >/dev/null || fail "git push"
+		pl_github_push web "$dsha" "refs/heads/down-$round-$n"
+		expect 202
+		did=$(jq -r .build <<<"$HTTP_BODY")
+		state=$(pl_wait "$did" 60)
+		[ "$state" = errored ] || fail "build $did (engine down) is $state: $(pl_build_json "$did")"
+		engine_reason "$did"
+		[ "$n" = 1 ] && echo "round $round: build $did started with the engine down errored: $REASON"
+		errored=$((errored + 1)) down_builds=$((down_builds + 1))
+		builds+=("$did $dsha errored")
+	done
+	http_req "$AGENT_URL/builds?limit=5"
+	[ "$HTTP_CODE" = 200 ] || fail "GET /builds answered $HTTP_CODE with the engine down"
+
+	# the engine returns: the next push builds, the interrupted build's container goes
+	proxy_start || fail "cannot restart the engine proxy"
+	pl_rm web SLEEP
+	sha=$(pl_commit web "round $round: fast")
+	pl_push web >/dev/null || fail "git push"
+	pl_github_push web "$sha"
+	expect 202
+	id2=$(jq -r .build <<<"$HTTP_BODY")
+	state=$(pl_wait "$id2" 120)
+	[ "$state" = succeeded ] || fail "build $id2 after the engine returned is $state: $(pl_build_json "$id2")"
+	recovered=$((recovered + 1))
+	builds+=("$id2 $sha succeeded")
+	wait_for 60 no_containers || fail "containers left in the engine after it returned: $(our_containers)"
+done
+
+# every build: statuses pending (queued), pending (running), then exactly one final one
+final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }
+all_final() { [ "$(final_posts)" -ge "${#builds[@]}" ]; }
+wait_for 60 all_final || fail "final statuses posted: $(final_posts) of ${#builds[@]}"
+sleep 2	# a duplicate post would show up now
+for b in "${builds[@]}"; do
+	read -r id sha want <<<"$b"
+	case $want in succeeded) st=success ;; *) st=error ;; esac
+	seq=$(pl_statuses "$sha" | cut -d'|' -f1 | tr '\n' ' ')
+	[ "$seq" = "pending pending $st " ] || fail "build $id: statuses $seq (expected pending pending $st)"
+	pl_statuses "$sha" | tail -n 1 | grep -q "^$st|Build $id " || fail "build $id: final status $(pl_statuses "$sha" | tail -n 1)"
+	[ "$(pl_build_json "$id" | jq -r .state)" = "$want" ] || fail "build $id: $(pl_build_json "$id")"
+done
+no_containers || fail "containers left: $(our_containers)"
+posts=$(forge_double_count)
+echo "fault-engine: rounds=$ROUNDS engine_stops=$ROUNDS builds=${#builds[@]} interrupted=$interrupted started_while_down=$down_builds errored=$errored recovered=$recovered statuses=$posts duplicates=0 leftover_containers=0"
+stop_agent || fail "agent exited $? on SIGTERM"
+exit 0

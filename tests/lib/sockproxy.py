@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""sockproxy.py: a unix-socket forwarder that stands in for a container engine which
+can be stopped and started again, without touching the real one (fault-engine.sh).
+
+    sockproxy.py LISTEN TARGET [--ready FILE]
+
+Listens on the unix socket LISTEN and forwards every connection byte for byte, in
+both directions (plain HTTP requests and hijacked attach streams alike), to the unix
+socket TARGET (e.g. /var/run/docker.sock). FILE, if given, is written once it listens.
+
+SIGTERM and SIGINT stop it the way a stopped engine looks to its clients: the socket
+file is removed (new connects fail with ENOENT) and every live connection is cut at
+once. SIGKILL leaves the socket file behind (connects fail with ECONNREFUSED) and the
+kernel cuts the connections. Starting it again on the same LISTEN replaces a stale
+socket file.
+"""
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+
+conns = set()
+conns_lock = threading.Lock()
+
+
+def cut(s):
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def pump(src, dst):
+    """src -> dst until src ends; then half-close dst (the attach protocol needs it)."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+        dst.shutdown(socket.SHUT_WR)
+    except OSError:
+        cut(src)
+        cut(dst)
+
+
+def serve(client, target):
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(target)
+    except OSError:
+        client.close()
+        upstream.close()
+        return
+    with conns_lock:
+        conns.update((client, upstream))
+    t = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+    t.start()
+    pump(client, upstream)
+    t.join()
+    with conns_lock:
+        conns.discard(client)
+        conns.discard(upstream)
+    client.close()
+    upstream.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("listen")
+    ap.add_argument("target")
+    ap.add_argument("--ready")
+    a = ap.parse_args()
+
+    try:
+        os.unlink(a.listen)
+    except FileNotFoundError:
+        pass
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(a.listen)
+    srv.listen(128)
+
+    def stop(signum, frame):
+        # the socket file first: no new client may get in while the others are cut
+        try:
+            os.unlink(a.listen)
+        except OSError:
+            pass
+        srv.close()
+        with conns_lock:
+            for s in list(conns):
+                cut(s)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if a.ready:
+        with open(a.ready + ".tmp", "w") as f:
+            f.write("%d\n" % os.getpid())
+        os.rename(a.ready + ".tmp", a.ready)
+    while True:
+        try:
+            client, _ = srv.accept()
+        except OSError:
+            continue
+        threading.Thread(target=serve, args=(client, a.target), daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
