@@ -247,7 +247,7 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 	if (h->h_queued_fn)
 		for (i = 0; i < n; i++)
 			if (!items[i].bi_dup && !items[i].bi_full && items[i].bi_build.id > 0)
-				h->h_queued_fn(h->h_queued_ctx, items[i].bi_build.id);
+				h->h_queued_fn(h->h_queued_ctx, &items[i].bi_build);
 }
 
 /* ---------- webhooks ---------- */

@@ -35,8 +35,9 @@ unsigned http_inflight(const struct http *h);
 
 /* --- Hooks for the build pipeline --- */
 
-/* Called after each commit for every build it queued. */
-typedef void (*http_queued_fn)(void *ctx, long long build_id);
+/* Called after each commit for every build it queued, with the build as
+ * committed (id and state set); valid only during the call. */
+typedef void (*http_queued_fn)(void *ctx, const struct build *b);
 void http_set_queued_hook(struct http *h, http_queued_fn fn, void *ctx);
 
 /* The engine part of /healthz: 0 when the engine answers, else -1 with e set.

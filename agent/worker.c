@@ -1078,10 +1078,21 @@ static void worker_supersede(struct worker *w, const struct build *nb)
 }
 
 /* After a build was queued (webhook, retry, manual build). */
-static void worker_queued(void *ctx, long long id)
+/* A build was committed as queued (by intake's batch or an admin request). */
+static void worker_queued(void *ctx, const struct build *b)
 {
 	struct worker *w = ctx;
-	const struct repo_conf *rc;
+	const struct repo_conf *rc = worker_repo(w, b->repo);
+
+	if (rc && rc->cancel_superseded && b->ref && *b->ref)
+		worker_supersede(w, b);
+	if (b->state == BUILD_QUEUED)
+		worker_status_add(w, b->id, b->repo, b->sha, BUILD_QUEUED, NULL, 0);
+	worker_kick(w);
+}
+
+static void worker_queued_id(struct worker *w, long long id)
+{
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
 
@@ -1089,13 +1100,8 @@ static void worker_queued(void *ctx, long long id)
 		log_error("build %lld: %s", id, *e.msg ? e.msg : "not found");
 		return;
 	}
-	rc = worker_repo(w, b.repo);
-	if (rc && rc->cancel_superseded && b.ref && *b.ref)
-		worker_supersede(w, &b);
-	if (b.state == BUILD_QUEUED)
-		worker_status_add(w, b.id, b.repo, b.sha, BUILD_QUEUED, NULL, 0);
+	worker_queued(w, &b);
 	build_release(&b);
-	worker_kick(w);
 }
 
 /* ---------- HTTP: logs ---------- */
@@ -1368,7 +1374,7 @@ static void worker_http_retry(void *ctx, struct evhttp_request *req, long long i
 	} else {
 		log_info("build %lld: queued as a retry of build %lld", nid, id);
 		worker_reply_queued(w, req, nid);
-		worker_queued(w, nid);
+		worker_queued_id(w, nid);
 	}
 	build_release(&b);
 }
@@ -1428,7 +1434,7 @@ static void worker_http_build(void *ctx, struct evhttp_request *req, long long i
 	log_info("build %lld: queued by request '%s' %s %s", nid, repo->name,
 		 full ? full : ref ? ref : "", sha ? sha : "");
 	worker_reply_queued(w, req, nid);
-	worker_queued(w, nid);
+	worker_queued_id(w, nid);
 out:
 	free(full);
 	json_decref(j);
