@@ -112,6 +112,13 @@
 #define STATUS_RETRY_MIN	2		/* seconds, doubled each attempt */
 #define STATUS_RETRY_MAX	3600
 #define STATUS_MAX_ATTEMPTS	20
+/* status posts in flight at once (each a `__status` child): over all forges, to one
+ * forge API (scheme://host:port; GitHub asks clients not to flood it), and always
+ * one at a time per repository, so a forge hanging for one repository holds one
+ * poster and the others keep posting */
+#define STATUS_POSTERS		4
+#define STATUS_POSTERS_PER_FORGE 2
+#define STATUS_SCAN_MAX		256		/* commits with waiting statuses looked at per pass */
 /* forge: posting commit statuses */
 #define STATUS_TIMEOUT		30		/* seconds for one status post */
 #define STATUS_CONNECT_TIMEOUT	10		/* seconds */

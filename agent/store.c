@@ -21,7 +21,7 @@ static const char *const store_states[BUILD_NSTATES] = {
 enum {
 	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
 	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
-	ST_STATUS_ADD, ST_STATUS_NEXT, ST_STATUS_NEXT_AT, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA, ST_N
+	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA, ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
@@ -55,13 +55,14 @@ static const char *const store_sql[ST_N] = {
 	[ST_PING] = "SELECT 1",
 	[ST_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
 		"VALUES (?1, ?2, ?3, ?4, ?4)",
-	/* statuses of one build go out in order: only the oldest of a build is eligible */
-	[ST_STATUS_NEXT] = "SELECT id, build_id, state, description, attempts, next_at, last_error "
-		"FROM statuses s WHERE next_at <= ?1 AND id = "
-		"(SELECT min(id) FROM statuses t WHERE t.build_id = s.build_id) "
-		"ORDER BY next_at, id LIMIT 1",
-	[ST_STATUS_NEXT_AT] = "SELECT min(next_at) FROM statuses s WHERE id = "
-		"(SELECT min(id) FROM statuses t WHERE t.build_id = s.build_id)",
+	/* the statuses of one commit (repo + sha) go out in order, whatever build they
+	 * belong to: only the oldest row of each commit is eligible. A build whose
+	 * commit is not known (or that is gone) is a commit of its own. */
+	[ST_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, s.next_at, "
+		"s.last_error, b.repo FROM statuses s LEFT JOIN builds b ON b.id = s.build_id "
+		"WHERE s.id IN (SELECT min(t.id) FROM statuses t LEFT JOIN builds c ON c.id = t.build_id "
+		"GROUP BY c.repo, coalesce(nullif(c.sha, ''), t.build_id)) "
+		"ORDER BY s.next_at, s.id LIMIT ?1",
 	[ST_STATUS_DONE] = "DELETE FROM statuses WHERE id = ?1",
 	[ST_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = ?2, "
 		"last_error = ?3 WHERE id = ?1",
@@ -665,6 +666,7 @@ void status_row_release(struct status_row *r)
 	free(r->state);
 	free(r->description);
 	free(r->last_error);
+	free(r->repo);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -680,41 +682,34 @@ int store_status_add(struct store *s, long long build_id, const char *state,
 	return store_exec(s, st, e, "cannot queue a commit status");
 }
 
-int store_status_next(struct store *s, long long now_ms, struct status_row *ret, struct err *e)
+int store_status_heads(struct store *s, size_t max, struct status_row *ret, size_t *ret_n,
+		       struct err *e)
 {
-	sqlite3_stmt *st = store_stmt(s, ST_STATUS_NEXT);
-	int rc;
+	sqlite3_stmt *st = store_stmt(s, ST_STATUS_HEADS);
+	size_t n = 0;
+	int rc = SQLITE_DONE;
 
-	sqlite3_bind_int64(st, 1, now_ms);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		memset(ret, 0, sizeof(*ret));
-		ret->id = sqlite3_column_int64(st, 0);
-		ret->build_id = sqlite3_column_int64(st, 1);
-		ret->state = store_col_text(st, 2);
-		ret->description = store_col_text(st, 3);
-		ret->attempts = sqlite3_column_int(st, 4);
-		ret->next_at = sqlite3_column_int64(st, 5);
-		ret->last_error = store_col_text(st, 6);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct status_row *r = &ret[n++];
+
+		memset(r, 0, sizeof(*r));
+		r->id = sqlite3_column_int64(st, 0);
+		r->build_id = sqlite3_column_int64(st, 1);
+		r->state = store_col_text(st, 2);
+		r->description = store_col_text(st, 3);
+		r->attempts = sqlite3_column_int(st, 4);
+		r->next_at = sqlite3_column_int64(st, 5);
+		r->last_error = store_col_text(st, 6);
+		r->repo = store_col_text(st, 7);
 	}
 	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return 1;
-	return store_fail(s, e, "cannot read commit statuses");
-}
-
-int store_status_next_at(struct store *s, long long *ret, struct err *e)
-{
-	sqlite3_stmt *st = store_stmt(s, ST_STATUS_NEXT_AT);
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW)
-		*ret = sqlite3_column_int64(st, 0);	/* NULL reads as 0 */
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
+	if (n < max && rc != SQLITE_DONE) {
+		while (n > 0)
+			status_row_release(&ret[--n]);
 		return store_fail(s, e, "cannot read commit statuses");
+	}
+	*ret_n = n;
 	return 0;
 }
 

@@ -137,6 +137,7 @@ struct status_row {
 	int attempts;
 	long long next_at;		/* ms since the epoch */
 	char *last_error;
+	char *repo;			/* its build's repo, NULL when the build is gone */
 };
 
 #define STATUS_ROW_INIT { 0 }
@@ -144,10 +145,14 @@ struct status_row {
 void status_row_release(struct status_row *r);
 int store_status_add(struct store *s, long long build_id, const char *state,
 		     const char *description, struct err *e);
-/* The first status due at or before now_ms, oldest first: 0 found, 1 none. */
-int store_status_next(struct store *s, long long now_ms, struct status_row *ret, struct err *e);
-/* ms time of the earliest pending status, 0 when none. */
-int store_status_next_at(struct store *s, long long *ret, struct err *e);
+/* The first waiting status of each commit (repo + sha; a build whose commit is
+ * not known, or that is gone, counts as a commit of its own), earliest next_at
+ * first, then oldest: at most max rows into ret[0..*ret_n). Posting only these,
+ * and each only after the one before it is done, keeps a commit's statuses in
+ * order (a retry's `pending` cannot land after the first build's `success`).
+ * The rows of ret are the caller's to release; untouched on failure. */
+int store_status_heads(struct store *s, size_t max, struct status_row *ret, size_t *ret_n,
+		       struct err *e);
 int store_status_done(struct store *s, long long id, struct err *e);
 int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
 		       struct err *e);

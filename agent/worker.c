@@ -62,6 +62,8 @@ struct wproc {
 	long long p_status_id;
 	int p_status_attempts;
 	char *p_status_what;
+	char *p_status_repo;		/* one post at a time per repository */
+	char *p_status_forge;		/* scheme://host:port of the forge's API */
 	/* WK_CLEANUP */
 	int p_startup;
 	json_t *p_job;			/* what it removes: tried again if it fails */
@@ -92,7 +94,6 @@ struct worker {
 	unsigned w_running;
 	int w_ready;			/* start-up cleanup finished */
 	int w_stopping;
-	int w_status_busy;
 	char *w_logdir;
 	/* cleanups that failed (the engine was down), tried again with backoff */
 	struct event *w_cleanup_ev;
@@ -271,6 +272,8 @@ static void worker_proc_free(struct wproc *p)
 	free(p->p_log);
 	free(p->p_cancel_reason);
 	free(p->p_status_what);
+	free(p->p_status_repo);
+	free(p->p_status_forge);
 	json_decref(p->p_result);
 	json_decref(p->p_job);
 	free(p);
@@ -366,85 +369,170 @@ static void worker_status_done(struct wproc *p)
 			log_error("%s", e.msg);
 	}
 	json_decref(j);
-	w->w_status_busy = 0;
 	worker_status_kick(w, 0);
 }
 
-/* Posts the next due status in a child; one at a time keeps each build's in order. */
-static void worker_status_post(struct worker *w)
+/* What the status posts in flight hold: all of them, how many go to forge, and
+ * whether row_id or repo is among them. */
+struct wposters {
+	unsigned all, forge;
+	int row, repo;
+};
+
+static void worker_status_posters(const struct worker *w, long long row_id, const char *repo,
+				  const char *forge, struct wposters *ret)
 {
-	struct status_row row = STATUS_ROW_INIT;
+	const struct wproc *p;
+
+	memset(ret, 0, sizeof(*ret));
+	for (p = w->w_procs; p; p = p->p_next) {
+		if (p->p_kind != WK_STATUS)
+			continue;
+		ret->all++;
+		if (p->p_status_id == row_id)
+			ret->row = 1;
+		if (repo && p->p_status_repo && !strcmp(p->p_status_repo, repo))
+			ret->repo = 1;
+		if (forge && p->p_status_forge && !strcmp(p->p_status_forge, forge))
+			ret->forge++;
+	}
+}
+
+/* scheme://host[:port] of url: the forge a post goes to. Caller frees. */
+static char *worker_url_origin(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? p + 3 : url;
+	return xstrndup(url, (size_t)(p - url) + strcspn(p, "/?#"));
+}
+
+/* Starts the post of row in a child: 1 started, 0 dropped or put off (the row
+ * changed: look again), -1 not now (its repository or forge has posts in flight). */
+static int worker_status_start(struct worker *w, const struct status_row *row, long long now)
+{
 	const struct repo_conf *rc;
 	struct forge_request r = FORGE_REQUEST_INIT;
 	struct build b = BUILD_INIT;
 	struct forge_build fb;
+	struct wposters pw;
 	struct err e = ERR_INIT;
 	struct wproc *p;
 	const char *payload;
-	long long next_at = 0, now;
+	char *forge = NULL;
 	json_t *job;
+	int ret = 0;
 
-	for (;;) {
-		if (w->w_status_busy || w->w_stopping)
-			return;
-		now = store_now_ms();
-		if (store_status_next(w->w_store, now, &row, &e) != 0)
+	if (store_get_build(w->w_store, row->build_id, &b, &e) != 0 ||
+	    !(rc = worker_repo(w, b.repo)) || rc->status == STATUS_NONE) {
+		log_warn("build %lld: commit status '%s' dropped: the build or its "
+			 "repository's status setting is gone", row->build_id, row->state);
+		store_status_done(w->w_store, row->id, NULL);
+		goto out;
+	}
+	fb.id = b.id;
+	fb.sha = b.sha;
+	fb.ref = b.ref;
+	fb.state = row->state;
+	fb.description = row->description;
+	payload = rc->status == STATUS_GITLAB && b.project_id ? b.project_id : b.repo_full_name;
+	if (forge_request_build(rc, &fb, w->w_cfg->public_url, payload, &r, &e) < 0) {
+		log_error("build %lld: commit status '%s' dropped: %s", b.id, row->state, e.msg);
+		store_status_done(w->w_store, row->id, NULL);
+		goto out;
+	}
+	forge = worker_url_origin(r.url);
+	worker_status_posters(w, row->id, b.repo, forge, &pw);
+	if (pw.repo || pw.forge >= STATUS_POSTERS_PER_FORGE) {
+		ret = -1;
+		goto out;
+	}
+	job = json_object();
+	json_object_set_new(job, "kind", json_integer(r.kind));
+	json_object_set_new(job, "url", json_string(r.url));
+	worker_set_strv(job, "headers", &r.headers);
+	json_object_set_new(job, "body", json_string(r.body));
+	worker_set_str(job, "state", r.state);
+	worker_set_str(job, "repo", r.repo);
+	worker_set_str(job, "token", r.token);
+	json_object_set_new(job, "timeout", json_integer(r.timeout));
+	json_object_set_new(job, "connect_timeout", json_integer(r.connect_timeout));
+	p = worker_spawn(w, WK_STATUS, "__status", NULL, job, -1,
+			 r.timeout + KILL_GRACE_SECONDS, &e);
+	json_decref(job);
+	if (!p) {
+		log_error("build %lld: cannot post a commit status: %s", b.id, e.msg);
+		store_status_retry(w->w_store, row->id, now + STATUS_RETRY_MAX * 1000LL, e.msg, NULL);
+		goto out;
+	}
+	event_del(p->p_out_ev);		/* a few bytes: read when it exits */
+	p->p_status_id = row->id;
+	p->p_status_attempts = row->attempts;
+	p->p_status_what = xasprintf("build %lld: commit status '%s' (%s)", b.id, row->state,
+				     r.state ? r.state : "");
+	p->p_status_repo = xstrdup(b.repo);
+	p->p_status_forge = forge;
+	forge = NULL;
+	ret = 1;
+out:
+	free(forge);
+	forge_request_release(&r);
+	build_release(&b);
+	return ret;
+}
+
+/* Posts due statuses in children, up to STATUS_POSTERS at once. Only the first
+ * waiting status of a commit is a candidate and it stays in the store until its
+ * post is over, so a commit's statuses go out one after the other, in order,
+ * while other repositories' posts go on beside a hanging one. */
+static void worker_status_post(struct worker *w)
+{
+	struct status_row *rows = NULL;
+	struct wposters pw;
+	struct err e = ERR_INIT;
+	long long now, wake;
+	size_t n = 0, i;
+	int again = 1, r;
+
+	while (again && !w->w_stopping) {
+		again = 0;
+		wake = 0;
+		worker_status_posters(w, 0, NULL, NULL, &pw);
+		if (pw.all >= STATUS_POSTERS)
+			break;		/* the next one to end looks again */
+		if (!rows)
+			rows = xcalloc(STATUS_SCAN_MAX, sizeof(*rows));
+		if (store_status_heads(w->w_store, STATUS_SCAN_MAX, rows, &n, &e) < 0) {
+			log_error("%s", e.msg);
 			break;
-		if (store_get_build(w->w_store, row.build_id, &b, &e) != 0 ||
-		    !(rc = worker_repo(w, b.repo)) || rc->status == STATUS_NONE) {
-			log_warn("build %lld: commit status '%s' dropped: the build or its "
-				 "repository's status setting is gone", row.build_id, row.state);
-			store_status_done(w->w_store, row.id, NULL);
-			goto next;
 		}
-		fb.id = b.id;
-		fb.sha = b.sha;
-		fb.ref = b.ref;
-		fb.state = row.state;
-		fb.description = row.description;
-		payload = rc->status == STATUS_GITLAB && b.project_id ? b.project_id : b.repo_full_name;
-		if (forge_request_build(rc, &fb, w->w_cfg->public_url, payload, &r, &e) < 0) {
-			log_error("build %lld: commit status '%s' dropped: %s", b.id, row.state, e.msg);
-			store_status_done(w->w_store, row.id, NULL);
-			goto next;
+		now = store_now_ms();
+		for (i = 0; i < n; i++) {
+			worker_status_posters(w, rows[i].id, NULL, NULL, &pw);
+			if (pw.row)
+				continue;	/* being posted */
+			if (rows[i].next_at > now) {
+				wake = rows[i].next_at;	/* sorted: none after it is due */
+				break;
+			}
+			if (pw.all >= STATUS_POSTERS)
+				break;
+			if (rows[i].repo) {
+				worker_status_posters(w, 0, rows[i].repo, NULL, &pw);
+				if (pw.repo)
+					continue;	/* its repository's post ends first */
+			}
+			r = worker_status_start(w, &rows[i], now);
+			if (r == 0)
+				again = 1;	/* a row went: its commit may have a next one */
 		}
-		job = json_object();
-		json_object_set_new(job, "kind", json_integer(r.kind));
-		json_object_set_new(job, "url", json_string(r.url));
-		worker_set_strv(job, "headers", &r.headers);
-		json_object_set_new(job, "body", json_string(r.body));
-		worker_set_str(job, "state", r.state);
-		worker_set_str(job, "repo", r.repo);
-		worker_set_str(job, "token", r.token);
-		json_object_set_new(job, "timeout", json_integer(r.timeout));
-		json_object_set_new(job, "connect_timeout", json_integer(r.connect_timeout));
-		p = worker_spawn(w, WK_STATUS, "__status", NULL, job, -1,
-				 r.timeout + KILL_GRACE_SECONDS, &e);
-		json_decref(job);
-		if (!p) {
-			log_error("build %lld: cannot post a commit status: %s", b.id, e.msg);
-			store_status_retry(w->w_store, row.id, now + STATUS_RETRY_MAX * 1000LL,
-					   e.msg, NULL);
-			goto next;
-		}
-		event_del(p->p_out_ev);		/* a few bytes: read when it exits */
-		p->p_status_id = row.id;
-		p->p_status_attempts = row.attempts;
-		p->p_status_what = xasprintf("build %lld: commit status '%s' (%s)", b.id, row.state,
-					     r.state ? r.state : "");
-		w->w_status_busy = 1;
-next:
-		forge_request_release(&r);
-		status_row_release(&row);
-		build_release(&b);
+		for (i = 0; i < n; i++)
+			status_row_release(&rows[i]);
+		n = 0;
+		if (wake && !again)
+			worker_status_kick(w, wake - now);
 	}
-	status_row_release(&row);
-	if (store_status_next_at(w->w_store, &next_at, &e) < 0) {
-		log_error("%s", e.msg);
-		return;
-	}
-	if (next_at)
-		worker_status_kick(w, next_at > now ? next_at - now : 0);
+	free(rows);
 }
 
 static void worker_status_cb(evutil_socket_t fd, short what, void *arg)
@@ -776,6 +864,9 @@ static void worker_build_line(struct wproc *p, const char *line)
 		if (store_set_sha(w->w_store, p->p_id, sha, &e) < 0)
 			log_error("build %lld: %s", p->p_id, e.msg);
 		log_info("build %lld: %s resolved to %.12s", p->p_id, p->p_ref, sha);
+		/* a manual build of a ref: its commit is known only now, so its
+		 * statuses start now, with the same sequence as any other build */
+		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, BUILD_QUEUED, NULL, 0);
 		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, BUILD_RUNNING, NULL, 0);
 	}
 	if ((v = json_object_get(j, "result")) && json_is_object(v) && !p->p_result) {
@@ -956,7 +1047,6 @@ static void worker_proc_exited(struct wproc *p)
 		worker_build_done(p);
 		break;
 	case WK_STATUS:
-		p->p_w->w_status_busy = 0;
 		worker_status_done(p);
 		break;
 	case WK_CLEANUP:

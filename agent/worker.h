@@ -16,8 +16,9 @@
  * its log goes to state_dir/logs/ID.log, its result comes back as JSON lines on
  * its stdout. A cancel is SIGTERM to the group; a hang past build_timeout +
  * KILL_GRACE_SECONDS is SIGKILL, then a `__cleanup` child removes its containers.
- * Commit statuses are rows in the store, posted one at a time by `__status`
- * children, retried with backoff; they survive restarts.
+ * Commit statuses are rows in the store, posted by `__status` children (up to
+ * STATUS_POSTERS at once, one at a time per repository, and a commit's statuses
+ * in order), retried with backoff; they survive restarts.
  * Only the parent writes the database.
  */
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pipeline, admin endpoints with the bearer token: a manual build of a ref (resolved to
-# its commit at build time) and of a sha, a retry (a new build of the same commit),
+# its commit at build time; its commit statuses start then, queued/running/final as for
+# a webhook build) and of a sha, a retry (a new build of the same commit),
 # cancel of a queued build (at once) and of a running one (its containers removed).
 TEST=pl-admin
 source "$TESTS_DIR/lib/pipeline.sh"
@@ -80,10 +81,30 @@ expect 409
 http_req -X POST -H "$AUTH" "$AGENT_URL/builds/99/cancel"
 expect 404
 
-# statuses: the ref-only build has no queued status (no commit yet), then running and success
-pl_wait_statuses 2 30
-[ "$(pl_statuses "$sha0" | head -n 2)" = "pending|Build 1 running
-success|Build 1 succeeded in $(pl_statuses "$sha0" | sed -n 2p | sed 's/.*succeeded in //')" ] ||
-	fail "statuses of build 1: $(pl_statuses "$sha0")"
+# statuses: a ref-only build gets the same sequence as a webhook build (queued, running,
+# final), posted once the build resolved the ref to its commit; the retry of that commit
+# follows in order; build 5 (canceled before its ref was resolved) has no commit: none
+pl_wait_statuses 12 120 || fail "statuses: $(forge_double_count) posts, expected 12: $(pl_statuses)"
+for i in $(seq 1 600); do	# every row posted: nothing more can come
+	[ "$(db_count statuses)" = 0 ] && break
+	sleep 0.1
+done
+[ "$(db_count statuses)" = 0 ] || fail "statuses still waiting: $(db_count statuses)"
+[ "$(forge_double_count)" = 12 ] || fail "statuses: $(forge_double_count) posts, expected 12: $(pl_statuses)"
+got=$(pl_statuses "$sha0" | sed 's/ in [0-9]*s$//')
+[ "$got" = "pending|Build 1 queued
+pending|Build 1 running
+success|Build 1 succeeded
+pending|Build 3 queued
+pending|Build 3 running
+success|Build 3 succeeded" ] || fail "statuses of $sha0 (builds 1 and 3): $got"
+got=$(pl_statuses "$sha2")
+[ "$got" = "pending|Build 4 queued
+pending|Build 4 running
+error|Build 4 canceled: canceled by request" ] || fail "statuses of $sha2 (build 4): $got"
+got=$(pl_statuses "$sha1" | sed 's/ in [0-9]*s$//')
+[ "$got" = "pending|Build 2 queued
+pending|Build 2 running
+success|Build 2 succeeded" ] || fail "statuses of $sha1 (build 2): $got"
 stop_agent || fail "agent exited $? on SIGTERM"
 exit 0

@@ -28,8 +28,10 @@ Control (never recorded):
     "retry_after": V       Retry-After for queued 429/503 items that set none
     "hang": true           queue one hang: no answer until the client goes away
                            (or --hang-max seconds)
+    "release": true        end the hangs in progress: their connections are closed
+                           without an answer (the forge "recovers")
   GET /_requests  the recorded requests as a JSON array
-  GET /_control   {"queued": [...], "token": "..."}
+  GET /_control   {"queued": [...], "token": "...", "hanging": N (posts held now)}
 
 Log line (one per status post): {"seq", "time", "method", "path", "provider",
   "repo", "sha", "headers" (lower-case names), "body" (parsed JSON or null),
@@ -75,6 +77,8 @@ class State:
         self.seq = 0
         self.gitlab = {}
         self.next_id = 1000
+        self.hanging = 0
+        self.release_gen = 0
 
     def record(self, entry):
         with self.lock:
@@ -125,16 +129,24 @@ class Handler(BaseHTTPRequestHandler):
 
     def hang(self):
         """Keeps the connection open without answering until the client leaves."""
-        deadline = time.time() + self.server.state.hang_max
+        st = self.server.state
+        deadline = time.time() + st.hang_max
         sock = self.connection
-        while time.time() < deadline:
-            r, _, _ = select.select([sock], [], [], 0.2)
-            if r:
-                try:
-                    if not sock.recv(1, 0x2):  # MSG_PEEK: b"" means closed
+        with st.lock:
+            st.hanging += 1
+            gen = st.release_gen
+        try:
+            while time.time() < deadline and st.release_gen == gen:
+                r, _, _ = select.select([sock], [], [], 0.1)
+                if r:
+                    try:
+                        if not sock.recv(1, 0x2):  # MSG_PEEK: b"" means closed
+                            break
+                    except OSError:
                         break
-                except OSError:
-                    break
+        finally:
+            with st.lock:
+                st.hanging -= 1
         self.close_connection = True
 
     # ---- control ----
@@ -146,7 +158,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path == "/_control":
             with st.lock:
-                self.send(200, {"queued": list(st.queue), "token": st.token})
+                self.send(200, {"queued": list(st.queue), "token": st.token,
+                                "hanging": st.hanging})
             return
         self.send(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
@@ -176,6 +189,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.queue.append(item)
             if c.get("hang"):
                 st.queue.append({"hang": True})
+            if c.get("release"):
+                st.release_gen += 1
             n = len(st.queue)
         self.send(200, {"ok": True, "queued": n})
 

@@ -189,34 +189,145 @@ static void test_list(void **state)
 	store_free(s);
 }
 
+/* The first waiting status of each commit, as the worker sees them: n rows. */
+static size_t heads(struct store *s, struct status_row *rows, size_t max)
+{
+	struct err e = ERR_INIT;
+	size_t n = 99;
+
+	assert_int_equal(store_status_heads(s, max, rows, &n, &e), 0);
+	assert_true(n <= max);
+	return n;
+}
+
+static void release_rows(struct status_row *rows, size_t n)
+{
+	while (n > 0)
+		status_row_release(&rows[--n]);
+}
+
 static void test_statuses(void **state)
 {
-	struct status_row r = STATUS_ROW_INIT;
+	struct status_row r[8];
 	struct store *s = open_store();
 	struct err e = ERR_INIT;
-	long long now = store_now_ms(), at;
+	long long now = store_now_ms();
+	size_t n;
 
 	(void)state;
+	/* builds 41 and 42 do not exist: each is a commit of its own */
 	assert_int_equal(store_status_add(s, 41, "pending", "queued", &e), 0);
 	assert_int_equal(store_status_add(s, 41, "success", "done", &e), 0);
 	assert_int_equal(store_status_add(s, 42, "pending", NULL, &e), 0);
-	assert_int_equal(store_status_next(s, now + 1000, &r, &e), 0);
-	assert_int_equal(r.build_id, 41);
-	assert_string_equal(r.state, "pending");
+	n = heads(s, r, 8);
+	assert_int_equal(n, 2);
+	assert_int_equal(r[0].build_id, 41);
+	assert_string_equal(r[0].state, "pending");
+	assert_null(r[0].repo);
+	assert_int_equal(r[1].build_id, 42);
 	/* a failed post delays it and, with it, the later status of the same build */
-	assert_int_equal(store_status_retry(s, r.id, now + 60000, "502 bad gateway", &e), 0);
-	status_row_release(&r);
-	assert_int_equal(store_status_next(s, now + 1000, &r, &e), 0);
-	assert_int_equal(r.build_id, 42);
-	assert_int_equal(store_status_done(s, r.id, &e), 0);
-	status_row_release(&r);
-	assert_int_equal(store_status_next(s, now + 1000, &r, &e), 1);
-	assert_int_equal(store_status_next_at(s, &at, &e), 0);
-	assert_int_equal(at, now + 60000);
-	assert_int_equal(store_status_next(s, now + 60000, &r, &e), 0);
-	assert_int_equal(r.attempts, 1);
-	assert_string_equal(r.last_error, "502 bad gateway");
-	status_row_release(&r);
+	assert_int_equal(store_status_retry(s, r[0].id, now + 60000, "502 bad gateway", &e), 0);
+	release_rows(r, n);
+	n = heads(s, r, 8);
+	assert_int_equal(n, 2);
+	assert_int_equal(r[0].build_id, 42);
+	assert_true(r[0].next_at <= store_now_ms());
+	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	assert_int_equal(r[1].build_id, 41);
+	assert_int_equal(r[1].next_at, now + 60000);
+	assert_int_equal(r[1].attempts, 1);
+	assert_string_equal(r[1].last_error, "502 bad gateway");
+	assert_int_equal(store_status_done(s, r[1].id, &e), 0);
+	release_rows(r, n);
+	n = heads(s, r, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].build_id, 41);
+	assert_string_equal(r[0].state, "success");
+	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	release_rows(r, n);
+	assert_int_equal(heads(s, r, 8), 0);
+	store_free(s);
+}
+
+static long long add_at(struct store *s, const char *repo, int sha)
+{
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long id, dup = 0;
+
+	b.repo = xstrdup(repo);
+	b.ref = xstrdup("refs/heads/main");
+	if (sha >= 0)	/* else a ref not resolved yet */
+		snprintf(b.sha, sizeof(b.sha), "%040d", sha);
+	b.provider = xstrdup("manual");
+	assert_int_equal(store_add_build(s, &b, &dup, &e), 0);
+	id = b.id;
+	build_release(&b);
+	return id;
+}
+
+/* Two builds of one commit (a retry) share one order; other commits and other
+ * repositories (the same sha elsewhere) do not wait for them. */
+static void test_statuses_per_commit(void **state)
+{
+	struct status_row r[8];
+	struct store *s = open_store();
+	struct err e = ERR_INIT;
+	long long a1 = add_at(s, "alpha", 1), a2 = add_at(s, "alpha", 1);
+	long long a3 = add_at(s, "alpha", 2), b1 = add_at(s, "beta", 1);
+	long long manual = add_at(s, "alpha", -1);
+	size_t n, i;
+
+	(void)state;
+	assert_int_equal(store_status_add(s, a1, "pending", "Build a1 running", &e), 0);
+	assert_int_equal(store_status_add(s, a2, "pending", "Build a2 queued", &e), 0);
+	assert_int_equal(store_status_add(s, a1, "success", "Build a1 succeeded", &e), 0);
+	assert_int_equal(store_status_add(s, a3, "pending", "Build a3 queued", &e), 0);
+	assert_int_equal(store_status_add(s, b1, "pending", "Build b1 queued", &e), 0);
+	assert_int_equal(store_status_add(s, a2, "success", "Build a2 succeeded", &e), 0);
+	/* the limit is honoured */
+	n = heads(s, r, 2);
+	assert_int_equal(n, 2);
+	release_rows(r, n);
+	n = heads(s, r, 8);
+	assert_int_equal(n, 3);		/* alpha@1, alpha@2, beta@1 */
+	assert_int_equal(r[0].build_id, a1);
+	assert_string_equal(r[0].repo, "alpha");
+	assert_int_equal(r[1].build_id, a3);
+	assert_int_equal(r[2].build_id, b1);
+	assert_string_equal(r[2].repo, "beta");
+	for (i = 1; i < n; i++)
+		assert_int_equal(store_status_done(s, r[i].id, &e), 0);
+	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	release_rows(r, n);
+	/* alpha@1 goes on in the order the statuses were queued, across its builds */
+	n = heads(s, r, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].build_id, a2);
+	assert_string_equal(r[0].description, "Build a2 queued");
+	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	release_rows(r, n);
+	n = heads(s, r, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].build_id, a1);
+	assert_string_equal(r[0].state, "success");
+	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	release_rows(r, n);
+	n = heads(s, r, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].build_id, a2);
+	assert_string_equal(r[0].state, "success");
+	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	release_rows(r, n);
+	/* builds whose commit is not known yet are not tied to each other */
+	assert_int_equal(store_status_add(s, manual, "pending", "m1", &e), 0);
+	assert_int_equal(store_status_add(s, manual + 1000, "pending", "gone", &e), 0);
+	n = heads(s, r, 8);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++)
+		assert_int_equal(store_status_done(s, r[i].id, &e), 0);
+	release_rows(r, n);
+	assert_int_equal(heads(s, r, 8), 0);
 	store_free(s);
 }
 
@@ -243,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_rollback),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_statuses),
+		cmocka_unit_test(test_statuses_per_commit),
 	};
 	int rc;
 

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Fault: the status API of one repository hangs while another repository's forge
+# answers. Statuses are posted by several posters at once, so the answering forge
+# gets its statuses while the hung one still holds a post; each commit's statuses
+# arrive in order. Once the hung forge recovers its statuses arrive too: none lost,
+# none posted twice. Builds error at once (their repository does not exist), so no
+# engine is needed.
+set -u
+source "$TESTS_DIR/lib/agent.sh"
+source "$TESTS_DIR/lib/forge_double.sh"
+agent_init
+A_PID= B_PID=
+cleanup() {
+	local p
+	for p in $A_PID $B_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	agent_cleanup
+}
+trap cleanup EXIT
+
+# two forges: alpha's (A) will hang, beta's (B) answers
+mkdir -p "$AGENT_DIR/forge-a" "$AGENT_DIR/forge-b"
+forge_double_start "$AGENT_DIR/forge-a" || fail "cannot start forge double A"
+A_URL=$FORGE_DOUBLE_URL A_LOG=$FORGE_DOUBLE_LOG A_PID=$FORGE_DOUBLE_PID
+forge_double_start "$AGENT_DIR/forge-b" || fail "cannot start forge double B"
+B_URL=$FORGE_DOUBLE_URL B_LOG=$FORGE_DOUBLE_LOG B_PID=$FORGE_DOUBLE_PID
+FORGE_DOUBLE_PID=
+ctl() {	# url json
+	curl -sf -X POST -H 'Content-Type: application/json' --data-binary "$2" "$1/_control"
+}
+TOKEN="ghp_fault_status_hang_$$_$RANDOM"
+ctl "$A_URL" "{\"token\": \"$TOKEN\"}" >/dev/null || fail "control A"
+ctl "$B_URL" "{\"token\": \"$TOKEN\"}" >/dev/null || fail "control B"
+printf '%s\n' "$TOKEN" >"$AGENT_DIR/status.token"
+chmod 600 "$AGENT_DIR/status.token"
+S="fault-status-hang-secret-$$"
+agent_repo alpha "$S" status=github "status_api=$A_URL" status_repo=acme/alpha \
+	"status_token_file=$AGENT_DIR/status.token"
+agent_repo beta "$S" status=github "status_api=$B_URL" status_repo=acme/beta \
+	"status_token_file=$AGENT_DIR/status.token"
+# A holds its next posts without answering (each until the agent's post times out)
+ctl "$A_URL" '{"fail": ["hang", "hang", "hang", "hang"]}' >/dev/null || fail "control A"
+start_agent || fail "agent did not start"
+
+wait_for() {	# seconds command...: until the command succeeds
+	local i n=$(($1 * 10))
+	shift
+	for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+push() {	# repo n: a delivery for commit n on its own branch
+	jq --arg after "$(printf '%040x' "$2")" --arg ref "refs/heads/c$2" \
+		'.after = $after | .head_commit.id = $after | .ref = $ref' \
+		"$FIXTURES/github-push.json" >"$AGENT_DIR/body.json"
+	post_hook github "$1" "$AGENT_DIR/body.json" "$S" "fault-status-hang-$$-$1-$2"
+	expect 202
+}
+a_hanging() { [ "$(curl -sf "$A_URL/_control" | jq -r .hanging)" -ge 1 ] 2>/dev/null; }
+accepted() {	# log: status posts the forge answered 201
+	[ -s "$1" ] || { echo 0; return; }
+	jq -r 'select(.answer.code == 201) | .seq' "$1" | wc -l
+}
+finals() {	# log: commits whose final status was answered 201
+	[ -s "$1" ] || { echo 0; return; }
+	jq -r 'select(.answer.code == 201 and (.body.state == "error" or .body.state == "failure" or .body.state == "success")) | .sha' "$1" | sort -u | wc -l
+}
+
+# alpha's first status post is held by A
+push alpha 161
+push alpha 162
+wait_for 120 a_hanging || fail "alpha's status post never reached forge A"
+
+# beta's statuses go out beside it: the first lands while A still holds alpha's post
+push beta 177
+push beta 178
+b_first() { [ "$(accepted "$B_LOG")" -ge 1 ]; }
+wait_for 120 b_first || fail "no status of beta arrived while alpha's forge hangs"
+a_hanging || fail "beta's first status came only after alpha's hung post ended: forge A $(curl -sf "$A_URL/_control")"
+[ "$(accepted "$A_LOG")" = 0 ] || fail "forge A answered while it should hang"
+b_done() { [ "$(finals "$B_LOG")" -ge 2 ]; }
+wait_for 240 b_done || fail "beta's final statuses: $(finals "$B_LOG") of 2"
+[ "$(accepted "$A_LOG")" = 0 ] || fail "forge A answered while it should hang"
+echo "beta: $(accepted "$B_LOG") statuses accepted while alpha's forge hung ($(jq -s 'length' "$A_LOG") posts held or refused)"
+
+# A recovers: the post it holds is dropped unanswered, the next ones are answered
+ctl "$A_URL" '{"reset": true, "release": true}' >/dev/null || fail "control A"
+a_done() { [ "$(finals "$A_LOG")" -ge 2 ]; }
+wait_for 300 a_done || fail "alpha's final statuses after the recovery: $(finals "$A_LOG") of 2"
+# nothing left to post, so nothing more can come
+no_rows() { [ "$(db_count statuses)" = 0 ]; }
+wait_for 60 no_rows || fail "statuses still waiting: $(db_count statuses)"
+
+check() {	# log repo n build
+	local sha seq descs
+	sha=$(printf '%040x' "$3")
+	# the states the forge accepted (201), in the order it got them
+	seq=$(jq -r --arg sha "$sha" 'select(.sha == $sha and .answer.code == 201) | .body.state' "$1" | tr '\n' ' ')
+	[ "$seq" = "pending pending error " ] || fail "$2 commit $3: statuses accepted: $seq"
+	descs=$(jq -r --arg sha "$sha" 'select(.sha == $sha and .answer.code == 201) | .body.description' "$1")
+	[ "$(sed -n 1p <<<"$descs")" = "Build $4 queued" ] || fail "$2 commit $3: $descs"
+	[ "$(sed -n 2p <<<"$descs")" = "Build $4 running" ] || fail "$2 commit $3: $descs"
+	[[ $(sed -n 3p <<<"$descs") == "Build $4 errored: "* ]] || fail "$2 commit $3: $descs"
+	[ "$(jq -r --arg sha "$sha" 'select(.sha == $sha) | .repo' "$1" | sort -u)" = "acme/$2" ] ||
+		fail "$2 commit $3 went to another repository"
+}
+check "$A_LOG" alpha 161 1
+check "$A_LOG" alpha 162 2
+check "$B_LOG" beta 177 3
+check "$B_LOG" beta 178 4
+[ "$(accepted "$A_LOG")" = 6 ] || fail "forge A accepted $(accepted "$A_LOG") statuses, expected 6"
+[ "$(accepted "$B_LOG")" = 6 ] || fail "forge B accepted $(accepted "$B_LOG") statuses, expected 6"
+held=$(jq -r 'select(.answer.hang == true) | .seq' "$A_LOG" | wc -l)
+echo "fault-status-hang: 2 repositories, 12 statuses accepted, $held posts to alpha's forge hung, lost: 0, duplicates: 0"
+stop_agent || fail "agent exited $? on SIGTERM"
+exit 0
