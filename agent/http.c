@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
@@ -43,6 +44,20 @@ struct http_counter {
 	unsigned long long hc_n[4][RES_N];	/* [provider][result] */
 };
 
+/* A client connection, for the request deadline: evhttp's own timeouts restart
+ * at every read, so a client sending one byte at a time would never be cut.
+ * Each connection must deliver a complete request within HTTP_REQUEST_DEADLINE
+ * of its opening or of the previous answer. The bufferevent is created here
+ * (evhttp's bevcb) and held by a reference, so its fd stays ours until we let
+ * go; evhttp clears its callbacks when it is done with it. */
+struct http_conn {
+	struct bufferevent *c_bev;
+	struct http_conn *c_hnext;		/* hash chain */
+	struct http_conn *c_prev, *c_next;	/* all connections */
+	time_t c_since;				/* waiting for a request since */
+	int c_busy;				/* a request is being answered */
+};
+
 struct http_listener {
 	struct evhttp_bound_socket *hl_sock;
 	struct evconnlistener *hl_lev;
@@ -65,6 +80,12 @@ struct http {
 	size_t h_nlisteners;
 
 	struct batch *h_batch;		/* group commit of verified deliveries */
+
+	struct http_conn *h_conns;	/* every open connection (list) */
+	struct http_conn *h_chash[HTTP_CONN_BUCKETS];	/* by bufferevent */
+	size_t h_nconns;
+	struct event *h_sweep;		/* enforces the request deadline */
+	unsigned long long h_cut;	/* connections cut at the deadline */
 
 	struct http_counter *h_counters;
 	size_t h_ncounters;
@@ -696,6 +717,13 @@ static void http_metrics(struct http *h, struct evhttp_request *req)
 	store_queue_depth(h->h_store, &depth, NULL);
 	buf_addf(&o, "# HELP s2i_agent_queue_depth Builds waiting for a worker.\n"
 		 "# TYPE s2i_agent_queue_depth gauge\ns2i_agent_queue_depth %lld\n", depth);
+	buf_addf(&o, "# HELP s2i_agent_http_connections Open client connections.\n"
+		 "# TYPE s2i_agent_http_connections gauge\ns2i_agent_http_connections %zu\n"
+		 "# HELP s2i_agent_http_connections_cut_total Connections closed because no "
+		 "complete request arrived within %d s.\n"
+		 "# TYPE s2i_agent_http_connections_cut_total counter\n"
+		 "s2i_agent_http_connections_cut_total %llu\n", h->h_nconns,
+		 HTTP_REQUEST_DEADLINE, h->h_cut);
 	http_process_metrics(h, &o);
 	http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
 	buf_release(&o);
@@ -744,15 +772,155 @@ static void http_ext(struct http *h, struct evhttp_request *req, enum http_ext w
 	h->h_ext_fn[which](h->h_ext_ctx[which], req, id, repo);
 }
 
+/* ---------- connections: the request deadline ---------- */
+
+static time_t http_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static size_t http_conn_bucket(const struct bufferevent *bev)
+{
+	uintptr_t v = (uintptr_t)bev;
+
+	return (size_t)((v >> 4) ^ (v >> 13)) % HTTP_CONN_BUCKETS;
+}
+
+static struct http_conn *http_conn_find(struct http *h, const struct bufferevent *bev)
+{
+	struct http_conn *c;
+
+	for (c = h->h_chash[http_conn_bucket(bev)]; c; c = c->c_hnext)
+		if (c->c_bev == bev)
+			return c;
+	return NULL;
+}
+
+static void http_conn_drop(struct http *h, struct http_conn *c)
+{
+	struct http_conn **pp;
+
+	for (pp = &h->h_chash[http_conn_bucket(c->c_bev)]; *pp; pp = &(*pp)->c_hnext)
+		if (*pp == c) {
+			*pp = c->c_hnext;
+			break;
+		}
+	if (c->c_prev)
+		c->c_prev->c_next = c->c_next;
+	else
+		h->h_conns = c->c_next;
+	if (c->c_next)
+		c->c_next->c_prev = c->c_prev;
+	h->h_nconns--;
+	bufferevent_decref(c->c_bev);	/* the last reference closes the fd */
+	free(c);
+}
+
+static void http_sweep_arm(struct http *h)
+{
+	struct timeval tv = { HTTP_SWEEP_SECONDS, 0 };
+
+	if (h->h_conns && !evtimer_pending(h->h_sweep, NULL))
+		evtimer_add(h->h_sweep, &tv);
+}
+
+/* evhttp gave this connection up (freed it, which clears the callbacks). */
+static int http_conn_gone(struct http_conn *c)
+{
+	bufferevent_data_cb rd;
+	bufferevent_event_cb ev;
+
+	bufferevent_getcb(c->c_bev, &rd, NULL, &ev, NULL);
+	return !rd && !ev;
+}
+
+static void http_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	struct http_conn *c, *next;
+	time_t now = http_now();
+
+	(void)fd;
+	(void)what;
+	for (c = h->h_conns; c; c = next) {
+		next = c->c_next;
+		if (http_conn_gone(c)) {
+			http_conn_drop(h, c);
+		} else if (!c->c_busy && now - c->c_since >= HTTP_REQUEST_DEADLINE) {
+			/* evhttp reads the end of the stream and frees the connection
+			 * with its partial request; the next sweep lets go of it */
+			int s = bufferevent_getfd(c->c_bev);
+
+			if (s >= 0)
+				shutdown(s, SHUT_RDWR);
+			c->c_busy = 1;	/* cut once */
+			h->h_cut++;
+			log_debug("connection cut: no complete request within %d s",
+				  HTTP_REQUEST_DEADLINE);
+		}
+	}
+	http_sweep_arm(h);
+}
+
+static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
+{
+	struct http *h = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct http_conn *c;
+	size_t i;
+
+	if (!bev)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->c_bev = bev;
+	c->c_since = http_now();
+	bufferevent_incref(bev);
+	i = http_conn_bucket(bev);
+	c->c_hnext = h->h_chash[i];
+	h->h_chash[i] = c;
+	c->c_next = h->h_conns;
+	if (h->h_conns)
+		h->h_conns->c_prev = c;
+	h->h_conns = c;
+	h->h_nconns++;
+	http_sweep_arm(h);
+	return bev;
+}
+
+static struct http_conn *http_conn_of(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	return evcon ? http_conn_find(h, evhttp_connection_get_bufferevent(evcon)) : NULL;
+}
+
+/* evhttp is freeing the connection: let go of it now rather than at the sweep. */
+static void http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http *h = arg;
+	struct http_conn *c = http_conn_find(h, evhttp_connection_get_bufferevent(evcon));
+
+	if (c)
+		http_conn_drop(h, c);
+}
+
 /* ---------- routing ---------- */
 
 static void http_on_complete(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
+	struct http_conn *c = http_conn_of(h, req);
 
-	(void)req;
 	if (h->h_inflight)
 		h->h_inflight--;
+	if (c) {
+		/* the deadline of the next request on this connection starts now */
+		c->c_busy = 0;
+		c->c_since = http_now();
+	}
 }
 
 static int http_is_get(struct evhttp_request *req)
@@ -922,8 +1090,15 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 
+	struct http_conn *c = http_conn_of(h, req);
+
 	h->h_inflight++;
 	evhttp_request_set_on_complete_cb(req, http_on_complete, h);
+	if (c) {
+		c->c_busy = 1;
+		evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+					      http_conn_close_cb, h);
+	}
 	if (!path || path[0] != '/') {
 		http_reply_error(req, 400, "malformed request target");
 		return;
@@ -965,6 +1140,8 @@ struct http *http_new(struct event_base *base, struct store *st, const struct co
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 				   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(h->h_evhttp, http_request_cb, h);
+	evhttp_set_bevcb(h->h_evhttp, http_bev_cb, h);
+	h->h_sweep = evtimer_new(base, http_sweep_cb, h);
 	return h;
 }
 
@@ -1114,6 +1291,10 @@ void http_free(struct http *h)
 			event_free(h->h_listeners[i].hl_retry);
 	}
 	evhttp_free(h->h_evhttp);
+	while (h->h_conns)
+		http_conn_drop(h, h->h_conns);
+	if (h->h_sweep)
+		event_free(h->h_sweep);
 	for (i = 0; i < h->h_ncounters; i++)
 		free(h->h_counters[i].hc_repo);
 	free(h->h_counters);

@@ -36,6 +36,9 @@
 #define HTTP_HEADER_MAX		(16 * 1024)
 #define HTTP_TIMEOUT		30		/* seconds, read/write of one request */
 #define HTTP_MAX_CONNECTIONS	4096
+#define HTTP_REQUEST_DEADLINE	30		/* seconds: a whole request, however slowly it trickles */
+#define HTTP_SWEEP_SECONDS	1		/* how often the request deadline is checked */
+#define HTTP_CONN_BUCKETS	1024		/* connection lookup table */
 #define QUEUE_MAX		10000		/* queued builds before intake answers 503 */
 #define RETRY_AFTER_SECONDS	30
 #define WEBHOOK_TIMESTAMP_SKEW	300		/* GitLab signing token: seconds */
