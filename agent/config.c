@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <ini.h>
+#include <jansson.h>
 
 #include "config.h"
 
@@ -227,22 +228,26 @@ enum cfg_type {
 
 enum cfg_sect { SECT_AGENT = 1, SECT_REPO = 2 };
 
+/* One row per key: how agent.conf spells it, how a build job's JSON spells it (the
+ * field's name, config_repo_to_json), its type and where it lives. Parsing, freeing,
+ * the build job and its parsing in the build process are all driven by this table. */
 struct cfg_key {
 	const char *name;
+	const char *json;
 	enum cfg_sect sect;
 	enum cfg_type type;
 	size_t off;
 	size_t off2;		/* K_TOKEN: where the secret goes */
 };
 
-#define A(n, t)		{ #n, SECT_AGENT, t, offsetof(struct config, n), 0 }
-#define AT(n, t, s)	{ #n, SECT_AGENT, t, offsetof(struct config, n), offsetof(struct config, s) }
-#define R(n, t)		{ #n, SECT_REPO, t, offsetof(struct repo_conf, n), 0 }
-#define RF(k, n, t)	{ k, SECT_REPO, t, offsetof(struct repo_conf, n), 0 }
-#define RT(n, t, s)	{ #n, SECT_REPO, t, offsetof(struct repo_conf, n), offsetof(struct repo_conf, s) }
+#define A(n, t)		{ #n, #n, SECT_AGENT, t, offsetof(struct config, n), 0 }
+#define AT(n, t, s)	{ #n, #n, SECT_AGENT, t, offsetof(struct config, n), offsetof(struct config, s) }
+#define R(n, t)		{ #n, #n, SECT_REPO, t, offsetof(struct repo_conf, n), 0 }
+#define RF(k, n, t)	{ k, #n, SECT_REPO, t, offsetof(struct repo_conf, n), 0 }
+#define RT(n, t, s)	{ #n, #n, SECT_REPO, t, offsetof(struct repo_conf, n), offsetof(struct repo_conf, s) }
 
 static const struct cfg_key cfg_keys[] = {
-	{ "listen", SECT_AGENT, K_LISTEN, 0, 0 },
+	{ "listen", "listen", SECT_AGENT, K_LISTEN, 0, 0 },
 	A(public_url, K_HTTPURL),
 	A(state_dir, K_STR),
 	A(engine, K_ENGINE),
@@ -307,7 +312,34 @@ static int cfg_repeatable(enum cfg_type t)
 	       t == K_LIST || t == K_CAPS;
 }
 
+/* How a value of type t is held in its struct. */
+enum cfg_store { ST_STR, ST_STRV, ST_BOOL, ST_STATUS, ST_OTHER };
+
+static enum cfg_store cfg_store(enum cfg_type t)
+{
+	if (cfg_repeatable(t))
+		return ST_STRV;
+	switch (t) {
+	case K_BOOL:
+		return ST_BOOL;
+	case K_STATUS:
+		return ST_STATUS;
+	case K_DURATION:
+	case K_SIZE:
+	case K_WORKERS:
+	case K_COUNT:
+	case K_LISTEN:
+		return ST_OTHER;	/* [agent] only */
+	default:
+		return ST_STR;		/* K_TOKEN, K_SECRETS: the file's path */
+	}
+}
+
+/* Indexed by enum status_kind */
+static const char *const cfg_status_names[] = { "none", "github", "gitlab", "gitea" };
+
 #define FIELD(base, off, type)	((type *)(void *)((char *)(base) + (off)))
+#define CFIELD(base, off, type)	((type const *)(const void *)((const char *)(base) + (off)))
 
 /* --- parser state ------------------------------------------------------- */
 
@@ -1026,10 +1058,20 @@ static int cfg_repo_name_ok(const char *s, size_t n)
 	return !(n <= 2 && strspn(s, ".") == n);
 }
 
-static void cfg_repo_defaults(struct repo_conf *r)
+/* A repository with its defaults, named name (taken over); every list the key
+ * table holds starts empty. */
+static struct repo_conf *cfg_repo_new(char *name)
 {
+	struct repo_conf *r = xcalloc(1, sizeof(*r));
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_keys[i].sect == SECT_REPO && cfg_store(cfg_keys[i].type) == ST_STRV)
+			*FIELD(r, cfg_keys[i].off, struct strv) = (struct strv)STRV_INIT;
+	r->name = name;
 	r->cancel_superseded = 1;
 	r->status = STATUS_NONE;
+	return r;
 }
 
 static void cfg_section(struct cfg_state *st, const char *s, size_t n)
@@ -1078,20 +1120,8 @@ static void cfg_section(struct cfg_state *st, const char *s, size_t n)
 			cfg_error(st, st->lineno, "more than %d repos", CONFIG_MAX_REPOS);
 			return;
 		}
-		r = xcalloc(1, sizeof(*r));
-		*r = (struct repo_conf){ 0 };
-		r->branches = (struct strv)STRV_INIT;
-		r->tags = (struct strv)STRV_INIT;
-		r->env = (struct strv)STRV_INIT;
-		r->runtime_artifacts = (struct strv)STRV_INIT;
-		r->cap_drop = (struct strv)STRV_INIT;
-		r->exclude = (struct strv)STRV_INIT;
-		r->inject = (struct strv)STRV_INIT;
-		r->volume = (struct strv)STRV_INIT;
-		r->add_host = (struct strv)STRV_INIT;
-		r->name = xstrndup(name, len);
+		r = cfg_repo_new(xstrndup(name, len));
 		r->line = st->lineno;
-		cfg_repo_defaults(r);
 		st->c->repos = xrealloc(st->c->repos, (st->c->nrepos + 1) * sizeof(*st->c->repos));
 		st->repo_seen = xrealloc(st->repo_seen, (st->c->nrepos + 1) * sizeof(*st->repo_seen));
 		memset(st->repo_seen[st->c->nrepos], 0, sizeof(*st->repo_seen));
@@ -1203,7 +1233,6 @@ static int cfg_key_index(const char *name, enum cfg_sect sect)
 
 static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int *seen)
 {
-	static const char *status_names[] = { "none", "github", "gitlab", "gitea" };
 	static const char *required[] = { "url", "builder", "secret_file" };
 	size_t i;
 
@@ -1219,7 +1248,7 @@ static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int
 		return;
 	if (!seen[cfg_key_index("status_token_file", SECT_REPO)])
 		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_token_file'", r->name,
-			  status_names[r->status]);
+			  cfg_status_names[r->status]);
 	if (r->status_api || !r->url)
 		return;
 	/* GitHub: api.github.com, or https://HOST/api/v3 for GitHub Enterprise */
@@ -1233,7 +1262,7 @@ static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int
 	}
 	if (!r->status_api)
 		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_api' (url is not http(s))",
-			  r->name, status_names[r->status]);
+			  r->name, cfg_status_names[r->status]);
 }
 
 static void cfg_finish(struct cfg_state *st)
@@ -1425,25 +1454,174 @@ static void cfg_free_fields(void *base, enum cfg_sect sect)
 	}
 }
 
+void config_repo_free(struct repo_conf *r)
+{
+	size_t j;
+
+	if (!r)
+		return;
+	cfg_free_fields(r, SECT_REPO);
+	free(r->secret_file);
+	for (j = 0; j < SECRETS_PER_REPO; j++)
+		cfg_free_secret(&r->secrets[j]);
+	free(r->name);
+	free(r);
+}
+
 void config_free(struct config *c)
 {
-	size_t i, j;
+	size_t i;
 
 	if (!c)
 		return;
-	for (i = 0; i < c->nrepos; i++) {
-		struct repo_conf *r = c->repos[i];
-
-		cfg_free_fields(r, SECT_REPO);
-		free(r->secret_file);
-		for (j = 0; j < SECRETS_PER_REPO; j++)
-			cfg_free_secret(&r->secrets[j]);
-		free(r->name);
-		free(r);
-	}
+	for (i = 0; i < c->nrepos; i++)
+		config_repo_free(c->repos[i]);
 	free(c->repos);
 	cfg_free_fields(c, SECT_AGENT);
 	free(c->listen_host);
 	free(c->path);
 	free(c);
+}
+
+/* --- a repository in a build job ------------------------------------------ */
+
+static const struct cfg_key *cfg_repo_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_keys[i].sect == SECT_REPO && strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+const char *config_repo_key_name(size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < NKEYS; j++)
+		if (cfg_keys[j].sect == SECT_REPO && i-- == 0)
+			return cfg_keys[j].name;
+	return NULL;
+}
+
+json_t *config_repo_to_json(const struct repo_conf *r)
+{
+	json_t *o = json_object();
+	size_t i, j;
+
+	if (r->name)
+		json_object_set_new(o, "name", json_string(r->name));
+	for (i = 0; i < NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (k->sect != SECT_REPO)
+			continue;
+		switch (cfg_store(k->type)) {
+		case ST_STR: {
+			const char *v = *CFIELD(r, k->off, char *);
+
+			if (v && *v)
+				json_object_set_new(o, k->json, json_string(v));
+			break;
+		}
+		case ST_STRV: {
+			const struct strv *sv = CFIELD(r, k->off, struct strv);
+			json_t *a = json_array();
+
+			for (j = 0; j < sv->n; j++)
+				json_array_append_new(a, json_string(sv->items[j]));
+			json_object_set_new(o, k->json, a);
+			break;
+		}
+		case ST_BOOL:
+			json_object_set_new(o, k->json, json_boolean(*CFIELD(r, k->off, int)));
+			break;
+		case ST_STATUS:
+			json_object_set_new(o, k->json,
+					    json_string(cfg_status_names[*CFIELD(r, k->off, enum status_kind)]));
+			break;
+		case ST_OTHER:
+			abort();	/* no [repo] key has an [agent]-only type */
+		}
+	}
+	return o;
+}
+
+int config_repo_from_json(const json_t *j, struct repo_conf **ret, struct err *e)
+{
+	const char *name = json_string_value(json_object_get(j, "name"));
+	struct repo_conf *r;
+	size_t i, n;
+
+	if (!json_is_object(j))
+		return err_set(e, "the job has no repository");
+	r = cfg_repo_new(name && *name ? xstrdup(name) : NULL);
+	for (i = 0; i < NKEYS; i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+		const json_t *v = json_object_get(j, k->json), *item;
+		const char *s;
+
+		if (k->sect != SECT_REPO || !v)
+			continue;
+		switch (cfg_store(k->type)) {
+		case ST_STR:
+			s = json_string_value(v);
+			if (s && *s)
+				cfg_set_str(FIELD(r, k->off, char *), s);
+			break;
+		case ST_STRV:
+			json_array_foreach(v, n, item)
+				if (json_is_string(item))
+					strv_push(FIELD(r, k->off, struct strv), json_string_value(item));
+			break;
+		case ST_BOOL:
+			if (json_is_boolean(v))
+				*FIELD(r, k->off, int) = json_is_true(v);
+			break;
+		case ST_STATUS:
+			s = json_string_value(v);
+			for (n = 0; s && n < sizeof(cfg_status_names) / sizeof(cfg_status_names[0]); n++)
+				if (strcmp(s, cfg_status_names[n]) == 0)
+					*FIELD(r, k->off, enum status_kind) = (enum status_kind)n;
+			break;
+		case ST_OTHER:
+			abort();
+		}
+	}
+	*ret = r;
+	return 0;
+}
+
+int config_repo_key_equal(const struct repo_conf *a, const struct repo_conf *b, const char *key)
+{
+	const struct cfg_key *k = cfg_repo_key(key);
+	size_t i;
+
+	if (!k)
+		return 0;
+	switch (cfg_store(k->type)) {
+	case ST_STR: {
+		const char *x = *CFIELD(a, k->off, char *), *y = *CFIELD(b, k->off, char *);
+
+		return x && y ? strcmp(x, y) == 0 : x == y;
+	}
+	case ST_STRV: {
+		const struct strv *x = CFIELD(a, k->off, struct strv), *y = CFIELD(b, k->off, struct strv);
+
+		if (x->n != y->n)
+			return 0;
+		for (i = 0; i < x->n; i++)
+			if (strcmp(x->items[i], y->items[i]) != 0)
+				return 0;
+		return 1;
+	}
+	case ST_BOOL:
+		return *CFIELD(a, k->off, int) == *CFIELD(b, k->off, int);
+	case ST_STATUS:
+		return *CFIELD(a, k->off, enum status_kind) == *CFIELD(b, k->off, enum status_kind);
+	case ST_OTHER:
+		break;
+	}
+	return 0;
 }

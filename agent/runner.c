@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "cmds.h"
+#include "config.h"
 #include "engine.h"
 #include "forge.h"
 #include "gitsrc.h"
@@ -248,70 +249,75 @@ static int runner_pull(const char *v, enum s2i_pull_policy *ret, struct err *e)
 	return v ? s2i_pull_policy_parse(v, ret, e) : 0;
 }
 
-/* Fills o from the job: the repository's settings of agent.conf. */
-static int runner_opts(const json_t *job, const char *ref, const char *sha, long long id,
-		       struct s2i_opts *o, struct err *e)
+static char *runner_sdup(const char *s)
 {
-	const json_t *r = json_object_get(job, "repo");
-	const char *name = runner_str(r, "name"), *tmpl = runner_str(r, "tag");
+	return s ? xstrdup(s) : NULL;
+}
 
-	o->source = runner_dup(r, "url");
-	o->builder = runner_dup(r, "builder");
-	o->tag = runner_expand_tag(tmpl ? tmpl : CONFIG_DEFAULT_TAG, name ? name : "", ref, sha, id);
+/* Fills o from the job: the repository's settings of agent.conf (r, from the job's
+ * "repo") and the agent's engine, registry and timeout. */
+static int runner_opts(const json_t *job, const struct repo_conf *r, const char *ref,
+		       const char *sha, long long id, struct s2i_opts *o, struct err *e)
+{
+	const char *name = r->name;
+
+	o->source = runner_sdup(r->url);
+	o->builder = runner_sdup(r->builder);
+	o->tag = runner_expand_tag(r->tag ? r->tag : CONFIG_DEFAULT_TAG, name ? name : "", ref, sha, id);
 	o->ref = ref && *ref ? xstrdup(ref) : NULL;
 	o->sha = sha && *sha ? xstrdup(sha) : NULL;
-	o->context_dir = runner_dup(r, "context_dir");
-	runner_strv(r, "env", &o->env);
-	o->environment_file = runner_dup(r, "environment_file");
-	o->scripts_url = runner_dup(r, "scripts_url");
-	o->incremental = json_is_true(json_object_get(r, "incremental"));
-	o->rm = json_is_true(json_object_get(r, "rm"));
-	if (runner_pull(runner_str(r, "pull_policy"), &o->pull_policy, e) < 0 ||
-	    runner_pull(runner_str(r, "incremental_pull_policy"), &o->incremental_pull_policy, e) < 0 ||
-	    runner_pull(runner_str(r, "runtime_pull_policy"), &o->runtime_pull_policy, e) < 0)
+	o->context_dir = runner_sdup(r->context_dir);
+	strv_copy(&o->env, &r->env);
+	o->environment_file = runner_sdup(r->environment_file);
+	o->scripts_url = runner_sdup(r->scripts_url);
+	o->incremental = r->incremental;
+	o->rm = r->rm;
+	if (runner_pull(r->pull_policy, &o->pull_policy, e) < 0 ||
+	    runner_pull(r->incremental_pull_policy, &o->incremental_pull_policy, e) < 0 ||
+	    runner_pull(r->runtime_pull_policy, &o->runtime_pull_policy, e) < 0)
 		return -1;
-	o->runtime_image = runner_dup(r, "runtime_image");
-	runner_strv(r, "runtime_artifacts", &o->runtime_artifacts);
-	o->assemble_user = runner_dup(r, "assemble_user");
-	o->assemble_runtime_user = runner_dup(r, "assemble_runtime_user");
-	o->allowed_uids = runner_dup(r, "allowed_uids");
-	runner_strv(r, "inject", &o->inject);
-	o->application_name = runner_dup(r, "application_name");
-	o->description = runner_dup(r, "description");
-	runner_strv(r, "exclude", &o->exclude);
-	o->ignore_submodules = json_is_true(json_object_get(r, "ignore_submodules"));
-	o->destination = runner_dup(r, "destination");
-	o->callback_url = runner_dup(r, "callback_url");
-	o->network = runner_dup(r, "network");
-	runner_strv(r, "cap_drop", &o->cap_drop);
-	runner_strv(r, "volume", &o->volumes);
-	runner_strv(r, "add_host", &o->add_hosts);
+	o->runtime_image = runner_sdup(r->runtime_image);
+	strv_copy(&o->runtime_artifacts, &r->runtime_artifacts);
+	o->assemble_user = runner_sdup(r->assemble_user);
+	o->assemble_runtime_user = runner_sdup(r->assemble_runtime_user);
+	o->allowed_uids = runner_sdup(r->allowed_uids);
+	strv_copy(&o->inject, &r->inject);
+	o->application_name = runner_sdup(r->application_name);
+	o->description = runner_sdup(r->description);
+	strv_copy(&o->exclude, &r->exclude);
+	o->ignore_submodules = r->ignore_submodules;
+	o->destination = runner_sdup(r->destination);
+	o->callback_url = runner_sdup(r->callback_url);
+	o->network = runner_sdup(r->network);
+	strv_copy(&o->cap_drop, &r->cap_drop);
+	strv_copy(&o->volumes, &r->volume);
+	strv_copy(&o->add_hosts, &r->add_host);
 	o->engine_url = runner_dup(job, "engine");
 	o->engine_tls_ca = runner_dup(job, "tls_ca");
 	o->engine_tls_cert = runner_dup(job, "tls_cert");
 	o->engine_tls_key = runner_dup(job, "tls_key");
-	o->push = json_is_true(json_object_get(r, "push"));
+	o->push = r->push;
 	o->build_id = xasprintf("%lld", id);
 	o->registry_auth_file = runner_dup(job, "registry_auth_file");
 	o->timeout = (long)json_integer_value(json_object_get(job, "build_timeout"));
 	if (gitsrc_is_url(o->source) && runner_str(job, "state_dir") && name)
 		o->mirror_dir = xasprintf("%s/git/%s.git", runner_str(job, "state_dir"), name);
-	o->git_token_file = runner_dup(r, "git_token_file");
-	o->ssh_key_file = runner_dup(r, "ssh_key_file");
-	o->known_hosts_file = runner_dup(r, "known_hosts_file");
+	o->git_token_file = runner_sdup(r->git_token_file);
+	o->ssh_key_file = runner_sdup(r->ssh_key_file);
+	o->known_hosts_file = runner_sdup(r->known_hosts_file);
 	if (!o->source || !o->builder)
 		return err_set(e, "the repository has no url or no builder");
 	return 0;
 }
 
 /* A manual build of a ref: the commit it names now, fetched into the mirror. */
-static int runner_resolve(const json_t *job, const char *ref, char *sha_out, struct err *e)
+static int runner_resolve(const json_t *job, const struct repo_conf *r, const char *ref,
+			  char *sha_out, struct err *e)
 {
-	const json_t *r = json_object_get(job, "repo");
 	struct gitsrc_opts go = GITSRC_OPTS_INIT;
 	struct gitsrc *src = NULL;
 	char *mirror = NULL;
-	const char *url = runner_str(r, "url"), *name = runner_str(r, "name");
+	const char *url = r->url, *name = r->name;
 	int rc = -1;
 
 	if (!url)
@@ -319,9 +325,9 @@ static int runner_resolve(const json_t *job, const char *ref, char *sha_out, str
 	if (gitsrc_is_url(url) && runner_str(job, "state_dir") && name)
 		mirror = xasprintf("%s/git/%s.git", runner_str(job, "state_dir"), name);
 	go.mirror_dir = mirror;
-	go.token_file = runner_str(r, "git_token_file");
-	go.ssh_key_file = runner_str(r, "ssh_key_file");
-	go.known_hosts_file = runner_str(r, "known_hosts_file");
+	go.token_file = r->git_token_file;
+	go.ssh_key_file = r->ssh_key_file;
+	go.known_hosts_file = r->known_hosts_file;
 	go.ignore_submodules = 1;
 	if (gitsrc_open(url, &go, &src, e) < 0 || gitsrc_resolve(src, ref, NULL, e) < 0) {
 		err_prefix(e, "cannot resolve '%s' in '%s'", ref ? ref : "HEAD", url);
@@ -350,6 +356,7 @@ int cmd_build_child(int argc, char **argv)
 	struct runner_log l = { STDERR_FILENO, 0, BUILD_LOG_MAX, 0 };
 	struct s2i_opts o;
 	struct s2i_result r;
+	struct repo_conf *rc = NULL;
 	struct err e = ERR_INIT;
 	struct sigaction sa;
 	const json_t *jb;
@@ -397,16 +404,21 @@ int cmd_build_child(int argc, char **argv)
 	runner_logf(&l, "==> build %lld of '%s' %s%s%s (attempt %lld)", id, runner_str(jb, "repo"),
 		    ref ? ref : "", sha[0] ? " at " : "", sha, 
 		    json_integer_value(json_object_get(jb, "attempt")));
+	if (config_repo_from_json(json_object_get(job, "repo"), &rc, &e) < 0) {
+		snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
+		runner_logf(&l, "error: %s", e.msg);
+		goto result;
+	}
 	if (!sha[0]) {
 		runner_logf(&l, "==> resolving %s", ref ? ref : "the default branch");
-		if (runner_resolve(job, ref, sha, &e) < 0) {
+		if (runner_resolve(job, rc, ref, sha, &e) < 0) {
 			snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
 			runner_logf(&l, "error: %s", e.msg);
 			goto result;
 		}
 		runner_print(json_pack("{ss}", "sha", sha));
 	}
-	if (runner_opts(job, ref, sha, id, &o, &e) < 0) {
+	if (runner_opts(job, rc, ref, sha, id, &o, &e) < 0) {
 		snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
 		runner_logf(&l, "error: %s", e.msg);
 		goto result;
@@ -441,6 +453,7 @@ result:
 	runner_print(json_pack("{so}", "result", res));
 	s2i_result_release(&r);
 	s2i_opts_release(&o);
+	config_repo_free(rc);
 	json_decref(job);
 	curl_global_cleanup();
 	git_libgit2_shutdown();

@@ -682,7 +682,6 @@ static void worker_cleanup_done(struct wproc *p)
 static void worker_build_json_conf(const struct worker *w, const struct repo_conf *rc, json_t *job)
 {
 	const struct config *c = w->w_cfg;
-	json_t *r = json_object();
 
 	worker_set_str(job, "state_dir", c->state_dir);
 	worker_set_str(job, "engine", c->engine);
@@ -691,40 +690,7 @@ static void worker_build_json_conf(const struct worker *w, const struct repo_con
 	worker_set_str(job, "tls_key", c->tls_key);
 	worker_set_str(job, "registry_auth_file", c->registry_auth_file);
 	json_object_set_new(job, "build_timeout", json_integer(c->build_timeout));
-	worker_set_str(r, "name", rc->name);
-	worker_set_str(r, "url", rc->url);
-	worker_set_str(r, "builder", rc->builder);
-	worker_set_str(r, "tag", rc->tag);
-	json_object_set_new(r, "push", json_boolean(rc->push));
-	json_object_set_new(r, "incremental", json_boolean(rc->incremental));
-	worker_set_str(r, "context_dir", rc->context_dir);
-	worker_set_strv(r, "env", &rc->env);
-	worker_set_str(r, "runtime_image", rc->runtime_image);
-	worker_set_strv(r, "runtime_artifacts", &rc->runtime_artifacts);
-	worker_set_str(r, "git_token_file", rc->git_token_file);
-	worker_set_str(r, "ssh_key_file", rc->ssh_key_file);
-	worker_set_str(r, "known_hosts_file", rc->known_hosts_file);
-	worker_set_str(r, "scripts_url", rc->scripts_url);
-	worker_set_str(r, "assemble_user", rc->assemble_user);
-	worker_set_str(r, "assemble_runtime_user", rc->assemble_runtime_user);
-	worker_set_str(r, "allowed_uids", rc->allowed_uids);
-	worker_set_str(r, "pull_policy", rc->pull_policy);
-	worker_set_str(r, "incremental_pull_policy", rc->incremental_pull_policy);
-	worker_set_str(r, "runtime_pull_policy", rc->runtime_pull_policy);
-	worker_set_str(r, "network", rc->network);
-	worker_set_strv(r, "cap_drop", &rc->cap_drop);
-	worker_set_strv(r, "exclude", &rc->exclude);
-	worker_set_strv(r, "inject", &rc->inject);
-	worker_set_strv(r, "volume", &rc->volume);
-	worker_set_strv(r, "add_host", &rc->add_host);
-	worker_set_str(r, "environment_file", rc->environment_file);
-	worker_set_str(r, "description", rc->description);
-	worker_set_str(r, "application_name", rc->application_name);
-	worker_set_str(r, "destination", rc->destination);
-	worker_set_str(r, "callback_url", rc->callback_url);
-	json_object_set_new(r, "ignore_submodules", json_boolean(rc->ignore_submodules));
-	json_object_set_new(r, "rm", json_boolean(rc->rm));
-	json_object_set_new(job, "repo", r);
+	json_object_set_new(job, "repo", config_repo_to_json(rc));
 }
 
 static struct wproc *worker_find_build(const struct worker *w, long long id)

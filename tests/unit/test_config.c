@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "config.h"
 
@@ -812,6 +814,160 @@ static void test_mangled(void **state)
 	free(path);
 }
 
+
+/* A value other than the default for every [repo] key (a key the table gains needs
+ * a row here, or test_repo_job fails and says which). */
+static const struct { const char *key, *value; } repo_samples[] = {
+	{ "url", "https://gitlab.example.com/acme/all.git" },
+	{ "secret_file", "@D@/web.secret" },
+	{ "branches", "main release/*" },
+	{ "tags", "v*" },
+	{ "builder", "registry.example.com/s2i/python:3.12" },
+	{ "tag", "registry.example.com/acme/all:{branch}-{build}" },
+	{ "push", "yes" },
+	{ "incremental", "yes" },
+	{ "cancel_superseded", "no" },
+	{ "context_dir", "app/web" },
+	{ "env", "APP_ENV=production" },
+	{ "runtime_image", "registry.example.com/base/minimal:1" },
+	{ "runtime_artifact", "/opt/app-root/app.bin:bin" },
+	{ "status", "gitlab" },
+	{ "status_api", "https://gitlab.example.com/api/v4" },
+	{ "status_repo", "acme/all" },
+	{ "status_token_file", "@D@/gh.token" },
+	{ "status_context", "ci/s2i" },
+	{ "git_token_file", "@D@/gh.token" },
+	{ "ssh_key_file", "@D@/id_ed25519" },
+	{ "known_hosts_file", "@D@/known_hosts" },
+	{ "scripts_url", "image:///usr/libexec/s2i" },
+	{ "assemble_user", "1001" },
+	{ "assemble_runtime_user", "1002" },
+	{ "allowed_uids", "1000-2000" },
+	{ "pull_policy", "always" },
+	{ "incremental_pull_policy", "never" },
+	{ "runtime_pull_policy", "if-not-present" },
+	{ "network", "host" },
+	{ "cap_drop", "KILL,MKNOD" },
+	{ "exclude", "(^|/)\\.git(/|$)" },
+	{ "inject", "/etc/ssl:/etc/ssl" },
+	{ "volume", "/cache:/cache" },
+	{ "add_host", "db.internal:10.0.0.2" },
+	{ "environment_file", "build.env" },
+	{ "description", "All the keys" },
+	{ "application_name", "all-app" },
+	{ "destination", "/opt/s2i" },
+	{ "callback_url", "https://hooks.example.com/done" },
+	{ "ignore_submodules", "yes" },
+	{ "rm", "yes" },
+};
+
+static const char *repo_sample(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(repo_samples) / sizeof(repo_samples[0]); i++)
+		if (strcmp(repo_samples[i].key, key) == 0)
+			return repo_samples[i].value;
+	return NULL;
+}
+
+/* Through the build job's JSON text and back, as worker.c and runner.c do. */
+static struct repo_conf *job_round_trip(const struct repo_conf *r, char **ret_text)
+{
+	struct err e = ERR_INIT;
+	struct repo_conf *back = NULL;
+	json_t *j = config_repo_to_json(r), *j2;
+	char *text = json_dumps(j, JSON_COMPACT);
+
+	assert_non_null(text);
+	j2 = json_loads(text, 0, NULL);
+	assert_non_null(j2);
+	assert_int_equal(config_repo_from_json(j2, &back, &e), 0);
+	assert_non_null(back);
+	json_decref(j);
+	json_decref(j2);
+	*ret_text = text;
+	return back;
+}
+
+/* Every [repo] key of the key table survives the build job: set to a value other
+ * than its default, serialised, parsed back, it is equal; secrets stay out. */
+static void test_repo_job(void **state)
+{
+	struct strv errors = STRV_INIT;
+	struct buf text = BUF_INIT(1 << 16);
+	struct err e = ERR_INIT;
+	struct repo_conf *all, *min, *back;
+	struct config *c;
+	const char *key, *v;
+	char *job;
+	size_t i, nkeys = 0;
+	json_t *empty;
+
+	(void)state;
+	buf_addstr(&text, "[repo \"all\"]\n");
+	for (i = 0; (key = config_repo_key_name(i)); i++) {
+		v = repo_sample(key);
+		if (!v)
+			fail_msg("no sample value for the [repo] key '%s': add one to repo_samples", key);
+		buf_addf(&text, "%s = %s\n", key, v);
+		nkeys++;
+	}
+	assert_int_equal(nkeys, sizeof(repo_samples) / sizeof(repo_samples[0]));
+	buf_addstr(&text, "[repo \"min\"]\nurl = https://example.com/min.git\n"
+		   "secret_file = @D@/one.secret\nbuilder = python:3.12\n");
+	c = load(text.data, &errors, NULL);
+	for (i = 0; i < errors.n; i++)
+		print_error("%s\n", errors.items[i]);
+	assert_non_null(c);
+	all = config_repo(c, "all");
+	min = config_repo(c, "min");
+	assert_non_null(all);
+	assert_non_null(min);
+	for (i = 0; (key = config_repo_key_name(i)); i++)
+		if (config_repo_key_equal(all, min, key))
+			fail_msg("the sample of '%s' is its default: the round trip would prove nothing", key);
+
+	back = job_round_trip(all, &job);
+	for (i = 0; (key = config_repo_key_name(i)); i++)
+		if (!config_repo_key_equal(all, back, key))
+			fail_msg("the [repo] key '%s' does not survive the build job: %s", key, job);
+	assert_string_equal(back->name, "all");
+	/* only the paths of secret files go into a job, never what they hold */
+	assert_int_equal(back->nsecrets, 0);
+	assert_null(back->secrets[0]);
+	assert_null(back->status_token);
+	assert_null(back->git_token);
+	assert_null(strstr(job, "new-secret"));
+	assert_null(strstr(job, "ghp_token"));
+	config_repo_free(back);
+	free(job);
+
+	/* unset keys stay unset, defaults stay defaults */
+	back = job_round_trip(min, &job);
+	for (i = 0; (key = config_repo_key_name(i)); i++)
+		if (!config_repo_key_equal(min, back, key))
+			fail_msg("the [repo] key '%s' of a minimal repo changes in the build job: %s", key, job);
+	config_repo_free(back);
+	free(job);
+
+	/* what a job leaves out keeps its default */
+	empty = json_object();
+	assert_int_equal(config_repo_from_json(empty, &back, &e), 0);
+	assert_null(back->name);
+	assert_int_equal(back->cancel_superseded, 1);
+	assert_int_equal(back->status, STATUS_NONE);
+	assert_int_equal(back->env.n, 0);
+	config_repo_free(back);
+	json_decref(empty);
+	assert_int_equal(config_repo_from_json(NULL, &back, &e), -1);
+	assert_int_equal(config_repo_key_equal(all, min, "no_such_key"), 0);
+
+	config_free(c);
+	strv_clear(&errors);
+	buf_release(&text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -826,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_durations_and_sizes),
 		cmocka_unit_test(test_default_path),
 		cmocka_unit_test(test_mangled),
+		cmocka_unit_test(test_repo_job),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
