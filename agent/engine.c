@@ -365,6 +365,7 @@ static int engine_xfer_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut
 }
 
 static int engine_negotiate(struct engine *eng, struct err *e);
+static int engine_req_auth(struct req *r, const char *ref, struct err *e);
 
 /* Prepares r for METHOD path (path starts with '/', already escaped).
  * versioned: prefix /vX.YZ (negotiating first if needed). */
@@ -539,26 +540,83 @@ static int engine_req_perform(struct req *r, struct err *e)
 	return engine_req_result(r, rc, e);
 }
 
+/* What one request sends and where its answer goes. */
+struct engine_xfer {
+	json_t *json;			/* a JSON body (not consumed), or */
+	engine_read_fn rd;		/* a tar body read from rd, sent chunked */
+	void *rd_arg;
+	const char *auth_ref;		/* X-Registry-Auth for this image reference */
+	int timeout_s;			/* this call's own deadline, 0: none */
+	/* a 2xx body goes to sink as it arrives, else into answer (may be NULL) */
+	int (*sink)(struct req *r, const char *data, size_t len);
+	void *sink_arg;
+	struct buf *answer;
+};
+
+/* METHOD path (escaped, unversioned: the API version is put in front): every request
+ * of the engine but the pull-style streams (engine_stream_open) goes through here. */
+static int engine_request(struct engine *eng, const char *method, const char *path,
+			  const struct engine_xfer *x, struct err *e)
+{
+	struct req r;
+	char *hold = NULL;
+	int rv = -1;
+
+	memset(&r, 0, sizeof(r));
+	if (engine_req_init(&r, eng, method, path, 1, e) < 0)
+		goto out;
+	if (x->auth_ref && engine_req_auth(&r, x->auth_ref, e) < 0)
+		goto out;
+	if (x->json)
+		engine_req_json(&r, x->json, &hold);
+	if (x->rd) {
+		r.rd = x->rd;
+		r.rd_arg = x->rd_arg;
+		if (!strcmp(method, "PUT")) {
+			curl_easy_setopt(r.h, CURLOPT_UPLOAD, 1L);
+		} else {
+			curl_easy_setopt(r.h, CURLOPT_POSTFIELDS, NULL);
+			curl_easy_setopt(r.h, CURLOPT_POSTFIELDSIZE, -1L);
+		}
+		curl_easy_setopt(r.h, CURLOPT_READFUNCTION, engine_read_cb);
+		curl_easy_setopt(r.h, CURLOPT_READDATA, &r);
+		r.hdrs = curl_slist_append(r.hdrs, "Content-Type: application/x-tar");
+		r.hdrs = curl_slist_append(r.hdrs, "Transfer-Encoding: chunked");
+	}
+	if (x->timeout_s > 0)
+		r.deadline_ms = engine_clock_ms() + (int64_t)x->timeout_s * 1000;
+	r.sink = x->sink;
+	r.sink_arg = x->sink_arg;
+	if (engine_req_perform(&r, e) < 0)
+		goto out;
+	if (x->answer) {
+		buf_release(x->answer);
+		*x->answer = r.resp;
+		buf_init(&r.resp, ENGINE_RESPONSE_MAX);
+	}
+	rv = 0;
+out:
+	free(hold);
+	engine_req_release(&r);
+	return rv;
+}
+
 /* One-shot request with an optional JSON body; *ret (may be NULL) gets the
  * parsed JSON answer (NULL if the body is empty). */
 static int engine_call(struct engine *eng, const char *method, const char *path, json_t *body, json_t **ret,
 		       struct err *e)
 {
-	struct req r;
-	char *hold = NULL;
+	struct buf answer = BUF_INIT(ENGINE_RESPONSE_MAX);
+	struct engine_xfer x = { .json = body, .answer = &answer };
 	json_error_t jerr;
 	int rv = -1;
 
 	if (ret)
 		*ret = NULL;
-	if (engine_req_init(&r, eng, method, path, 1, e) < 0)
+	if (engine_request(eng, method, path, &x, e) < 0)
 		goto out;
-	if (body)
-		engine_req_json(&r, body, &hold);
-	if (engine_req_perform(&r, e) < 0)
-		goto out;
-	if (ret && r.resp.len) {
-		*ret = json_loadb(r.resp.data, r.resp.len, 0, &jerr);
+	if (ret && answer.len) {
+		*ret = json_loadb(answer.data, answer.len, 0, &jerr);
 		if (!*ret) {
 			err_set(e, "malformed answer from the engine: %s", jerr.text);
 			goto out;
@@ -566,9 +624,26 @@ static int engine_call(struct engine *eng, const char *method, const char *path,
 	}
 	rv = 0;
 out:
-	free(hold);
-	engine_req_release(&r);
+	buf_release(&answer);
 	return rv;
+}
+
+/* The path of a call on container id, "/containers/ID" + suffix, or NULL with e
+ * filled when id is not one. With param, suffix's one %s is param URL-escaped. */
+static char *engine_container_path(const char *id, const char *suffix, const char *param, struct err *e)
+{
+	char *q, *rest, *path;
+
+	if (engine_check_name("container id", id, e) < 0)
+		return NULL;
+	if (!param)
+		return xasprintf("/containers/%s%s", id, suffix);
+	q = engine_escape(param);
+	rest = xasprintf(suffix, q);
+	path = xasprintf("/containers/%s%s", id, rest);
+	free(rest);
+	free(q);
+	return path;
 }
 
 /* ---- version ---- */
@@ -1076,16 +1151,26 @@ static int engine_sink_jsonstream(struct req *r, const char *data, size_t len)
 	return engine_jsonstream_feed(r->sink_arg, data, len, &r->cb_err);
 }
 
+/* Ends a JSON message stream: an error message in it is the engine's error. */
+static int engine_jsonstream_end(struct engine *eng, struct engine_jsonstream *js, struct err *e)
+{
+	if (engine_jsonstream_finish(js, e) < 0) {
+		if (js->error)
+			eng->status = ENGINE_STREAM_ERROR;
+		return -1;
+	}
+	return 0;
+}
+
 /* POST path, reading a JSON message stream; the X-Registry-Auth of ref. */
 static int engine_progress_call(struct engine *eng, const char *path, const char *ref, engine_progress_fn fn,
 				void *arg, char **ret_digest, struct err *e)
 {
 	struct engine_jsonstream js;
-	struct req r;
+	struct engine_xfer x = { .auth_ref = ref, .sink = engine_sink_jsonstream, .sink_arg = &js };
 	char reg[256], *full = NULL;
 	int rv = -1;
 
-	memset(&r, 0, sizeof(r));
 	engine_jsonstream_init(&js, fn, arg);
 	if (!eng->api[0] && engine_negotiate(eng, e) < 0)
 		goto out;
@@ -1095,17 +1180,9 @@ static int engine_progress_call(struct engine *eng, const char *path, const char
 	if (eng->ver.is_podman && (!strncmp(reg, "127.", 4) || !strncmp(reg, "localhost", 9) ||
 				   !strncmp(reg, "[::1]", 5)))
 		full = xasprintf("%s&tlsVerify=false", path);
-	if (engine_req_init(&r, eng, "POST", full ? full : path, 1, e) < 0 || engine_req_auth(&r, ref, e) < 0)
+	if (engine_request(eng, "POST", full ? full : path, &x, e) < 0 ||
+	    engine_jsonstream_end(eng, &js, e) < 0)
 		goto out;
-	r.sink = engine_sink_jsonstream;
-	r.sink_arg = &js;
-	if (engine_req_perform(&r, e) < 0)
-		goto out;
-	if (engine_jsonstream_finish(&js, e) < 0) {
-		if (js.error)
-			eng->status = ENGINE_STREAM_ERROR;
-		goto out;
-	}
 	if (ret_digest) {
 		*ret_digest = js.digest;
 		js.digest = NULL;
@@ -1113,7 +1190,6 @@ static int engine_progress_call(struct engine *eng, const char *path, const char
 	rv = 0;
 out:
 	free(full);
-	engine_req_release(&r);
 	engine_jsonstream_release(&js);
 	return rv;
 }
@@ -1230,12 +1306,11 @@ int engine_image_import(struct engine *eng, const char *ref, const char *const *
 			void *arg, struct err *e)
 {
 	struct engine_jsonstream js;
+	struct engine_xfer x = { .rd = rd, .rd_arg = arg, .sink = engine_sink_jsonstream, .sink_arg = &js };
 	struct buf path = BUF_INIT(64 * 1024);
 	char *name = NULL, *tag = NULL, *q;
-	struct req r;
 	int rv = -1;
 
-	memset(&r, 0, sizeof(r));
 	engine_jsonstream_init(&js, NULL, NULL);
 	if (engine_ref_split(ref, &name, &tag, e) < 0)
 		goto out;
@@ -1258,30 +1333,12 @@ int engine_image_import(struct engine *eng, const char *ref, const char *const *
 		}
 		free(q);
 	}
-	if (engine_req_init(&r, eng, "POST", path.data, 1, e) < 0)
+	if (engine_request(eng, "POST", path.data, &x, e) < 0 || engine_jsonstream_end(eng, &js, e) < 0)
 		goto out;
-	r.rd = rd;
-	r.rd_arg = arg;
-	curl_easy_setopt(r.h, CURLOPT_POSTFIELDS, NULL);
-	curl_easy_setopt(r.h, CURLOPT_POSTFIELDSIZE, -1L);
-	curl_easy_setopt(r.h, CURLOPT_READFUNCTION, engine_read_cb);
-	curl_easy_setopt(r.h, CURLOPT_READDATA, &r);
-	r.hdrs = curl_slist_append(r.hdrs, "Content-Type: application/x-tar");
-	r.hdrs = curl_slist_append(r.hdrs, "Transfer-Encoding: chunked");
-	r.sink = engine_sink_jsonstream;
-	r.sink_arg = &js;
-	if (engine_req_perform(&r, e) < 0)
-		goto out;
-	if (engine_jsonstream_finish(&js, e) < 0) {
-		if (js.error)
-			eng->status = ENGINE_STREAM_ERROR;
-		goto out;
-	}
 	rv = 0;
 out:
 	if (rv < 0)
 		err_prefix(e, "cannot import '%s'", ref);
-	engine_req_release(&r);
 	engine_jsonstream_release(&js);
 	buf_release(&path);
 	free(name);
@@ -1427,12 +1484,11 @@ out:
 static int engine_container_call(struct engine *eng, const char *method, const char *id, const char *suffix,
 				 int ok_code, const char *what, struct err *e)
 {
-	char *path;
+	char *path = engine_container_path(id, suffix, NULL, e);
 	int rv;
 
-	if (engine_check_name("container id", id, e) < 0)
+	if (!path)
 		return -1;
-	path = xasprintf("/containers/%s%s", id, suffix);
 	rv = engine_call(eng, method, path, NULL, NULL, e);
 	free(path);
 	if (rv < 0 && ok_code && eng->status == ok_code)
@@ -1491,23 +1547,16 @@ int engine_container_remove(struct engine *eng, const char *id, int force, int v
 
 int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int *ret_code, struct err *e)
 {
-	struct req r;
+	struct buf answer = BUF_INIT(ENGINE_RESPONSE_MAX);
+	struct engine_xfer x = { .timeout_s = timeout_s, .answer = &answer };
 	json_t *j = NULL, *code;
 	const char *msg;
-	char *path = NULL;
+	char *path = engine_container_path(id, "/wait", NULL, e);
 	int rv = -1;
 
-	memset(&r, 0, sizeof(r));
-	if (engine_check_name("container id", id, e) < 0)
+	if (!path || engine_request(eng, "POST", path, &x, e) < 0)
 		goto out;
-	path = xasprintf("/containers/%s/wait", id);
-	if (engine_req_init(&r, eng, "POST", path, 1, e) < 0)
-		goto out;
-	if (timeout_s > 0)
-		r.deadline_ms = engine_clock_ms() + (int64_t)timeout_s * 1000;
-	if (engine_req_perform(&r, e) < 0)
-		goto out;
-	j = json_loadb(r.resp.data, r.resp.len, 0, NULL);
+	j = json_loadb(answer.data, answer.len, 0, NULL);
 	code = json_object_get(j, "StatusCode");
 	if (!json_is_integer(code)) {
 		err_set(e, "malformed wait answer from the engine");
@@ -1525,7 +1574,7 @@ out:
 		err_prefix(e, "cannot wait for container %.12s", id ? id : "?");
 	json_decref(j);
 	free(path);
-	engine_req_release(&r);
+	buf_release(&answer);
 	return rv;
 }
 
@@ -1565,33 +1614,13 @@ out:
 int engine_archive_put(struct engine *eng, const char *id, const char *dir, engine_read_fn rd, void *arg,
 		       struct err *e)
 {
-	struct req r;
-	char *qd = NULL, *path = NULL;
-	int rv = -1;
+	struct engine_xfer x = { .rd = rd, .rd_arg = arg };
+	char *path = engine_container_path(id, "/archive?path=%s&noOverwriteDirNonDir=true", dir, e);
+	int rv = path ? engine_request(eng, "PUT", path, &x, e) : -1;
 
-	memset(&r, 0, sizeof(r));
-	if (engine_check_name("container id", id, e) < 0)
-		goto out;
-	qd = engine_escape(dir);
-	path = xasprintf("/containers/%s/archive?path=%s&noOverwriteDirNonDir=true", id, qd);
-	if (engine_req_init(&r, eng, "PUT", path, 1, e) < 0)
-		goto out;
-	r.rd = rd;
-	r.rd_arg = arg;
-	curl_easy_setopt(r.h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(r.h, CURLOPT_READFUNCTION, engine_read_cb);
-	curl_easy_setopt(r.h, CURLOPT_READDATA, &r);
-	r.hdrs = curl_slist_append(r.hdrs, "Content-Type: application/x-tar");
-	r.hdrs = curl_slist_append(r.hdrs, "Transfer-Encoding: chunked");
-	if (engine_req_perform(&r, e) < 0)
-		goto out;
-	rv = 0;
-out:
 	if (rv < 0)
 		err_prefix(e, "cannot upload into '%s' of container %.12s", dir, id ? id : "?");
-	free(qd);
 	free(path);
-	engine_req_release(&r);
 	return rv;
 }
 
@@ -1611,28 +1640,13 @@ int engine_archive_get(struct engine *eng, const char *id, const char *path, eng
 		       struct err *e)
 {
 	struct engine_sink_write w = { wr, arg };
-	struct req r;
-	char *qp = NULL, *url = NULL;
-	int rv = -1;
+	struct engine_xfer x = { .sink = engine_sink_write, .sink_arg = &w };
+	char *url = engine_container_path(id, "/archive?path=%s", path, e);
+	int rv = url ? engine_request(eng, "GET", url, &x, e) : -1;
 
-	memset(&r, 0, sizeof(r));
-	if (engine_check_name("container id", id, e) < 0)
-		goto out;
-	qp = engine_escape(path);
-	url = xasprintf("/containers/%s/archive?path=%s", id, qp);
-	if (engine_req_init(&r, eng, "GET", url, 1, e) < 0)
-		goto out;
-	r.sink = engine_sink_write;
-	r.sink_arg = &w;
-	if (engine_req_perform(&r, e) < 0)
-		goto out;
-	rv = 0;
-out:
 	if (rv < 0)
 		err_prefix(e, "cannot download '%s' from container %.12s", path, id ? id : "?");
-	free(qp);
 	free(url);
-	engine_req_release(&r);
 	return rv;
 }
 
@@ -1649,35 +1663,27 @@ static int engine_sink_demux(struct req *r, const char *data, size_t len)
 	return engine_demux_feed(&s->d, data, len, s->fn, s->arg, &r->cb_err);
 }
 
-static char *engine_logs_path(const char *id, int follow)
+static char *engine_logs_path(const char *id, int follow, struct err *e)
 {
-	return xasprintf("/containers/%s/logs?stdout=1&stderr=1&follow=%d", id, follow ? 1 : 0);
+	return engine_container_path(id, follow ? "/logs?stdout=1&stderr=1&follow=1" :
+					      "/logs?stdout=1&stderr=1&follow=0", NULL, e);
 }
 
 int engine_container_logs(struct engine *eng, const char *id, int follow, engine_output_fn fn, void *arg,
 			  struct err *e)
 {
 	struct engine_sink_demux s = { ENGINE_DEMUX_INIT, fn, arg };
-	struct req r;
-	char *path = NULL;
+	struct engine_xfer x = { .sink = engine_sink_demux, .sink_arg = &s };
+	char *path = engine_logs_path(id, follow, e);
 	int rv = -1;
 
-	memset(&r, 0, sizeof(r));
-	if (engine_check_name("container id", id, e) < 0)
-		goto out;
-	path = engine_logs_path(id, follow);
-	if (engine_req_init(&r, eng, "GET", path, 1, e) < 0)
-		goto out;
-	r.sink = engine_sink_demux;
-	r.sink_arg = &s;
-	if (engine_req_perform(&r, e) < 0 || engine_demux_finish(&s.d, e) < 0)
+	if (!path || engine_request(eng, "GET", path, &x, e) < 0 || engine_demux_finish(&s.d, e) < 0)
 		goto out;
 	rv = 0;
 out:
 	if (rv < 0)
 		err_prefix(e, "cannot read the output of container %.12s", id ? id : "?");
 	free(path);
-	engine_req_release(&r);
 	return rv;
 }
 
@@ -1780,16 +1786,13 @@ fail:
 int engine_archive_open(struct engine *eng, const char *id, const char *path, struct engine_stream **ret,
 			struct err *e)
 {
-	char *qp, *url, what[128];
+	char *url = engine_container_path(id, "/archive?path=%s", path, e), what[128];
 	int rv;
 
-	if (engine_check_name("container id", id, e) < 0)
+	if (!url)
 		return -1;
-	qp = engine_escape(path);
-	url = xasprintf("/containers/%s/archive?path=%s", id, qp);
 	snprintf(what, sizeof(what), "'%s' from container %.12s", path, id);
 	rv = engine_stream_open(eng, "GET", url, what, ret, e);
-	free(qp);
 	free(url);
 	return rv;
 }
@@ -1797,12 +1800,11 @@ int engine_archive_open(struct engine *eng, const char *id, const char *path, st
 int engine_logs_open(struct engine *eng, const char *id, int follow, engine_output_fn other_fn, void *arg,
 		     struct engine_stream **ret, struct err *e)
 {
-	char *url, what[128];
+	char *url = engine_logs_path(id, follow, e), what[128];
 	int rv;
 
-	if (engine_check_name("container id", id, e) < 0)
+	if (!url)
 		return -1;
-	url = engine_logs_path(id, follow);
 	snprintf(what, sizeof(what), "the output of container %.12s", id);
 	rv = engine_stream_open(eng, "GET", url, what, ret, e);
 	free(url);
@@ -1848,12 +1850,12 @@ int engine_attach_open(struct engine *eng, const char *id, engine_output_fn othe
 	long code = 0;
 	int rv;
 
-	if (engine_check_name("container id", id, e) < 0)
-		return -1;
 	/* No "Upgrade: tcp": the engine then answers 200 and streams raw frames on
 	 * the hijacked connection until the container ends, which curl reads as a
 	 * body delimited by the close. */
-	url = xasprintf("/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
+	url = engine_container_path(id, "/attach?stream=1&stdout=1&stderr=1", NULL, e);
+	if (!url)
+		return -1;
 	snprintf(what, sizeof(what), "the output of container %.12s", id);
 	rv = engine_stream_open(eng, "POST", url, what, &s, e);
 	free(url);
