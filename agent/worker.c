@@ -407,8 +407,20 @@ static char *worker_url_origin(const char *url)
 	return xstrndup(url, (size_t)(p - url) + strcspn(p, "/?#"));
 }
 
+static int worker_status_drop(struct worker *w, const struct status_row *row)
+{
+	struct err e = ERR_INIT;
+
+	if (store_status_done(w->w_store, row->id, &e) < 0) {
+		log_error("%s", e.msg);
+		return -2;
+	}
+	return 0;
+}
+
 /* Starts the post of row in a child: 1 started, 0 dropped or put off (the row
- * changed: look again), -1 not now (its repository or forge has posts in flight). */
+ * changed: look again), -1 not now (its repository or forge has posts in flight),
+ * -2 the store refused to drop or put it off (disk full?): look again later. */
 static int worker_status_start(struct worker *w, const struct status_row *row, long long now)
 {
 	const struct repo_conf *rc;
@@ -427,7 +439,7 @@ static int worker_status_start(struct worker *w, const struct status_row *row, l
 	    !(rc = worker_repo(w, b.repo)) || rc->status == STATUS_NONE) {
 		log_warn("build %lld: commit status '%s' dropped: the build or its "
 			 "repository's status setting is gone", row->build_id, row->state);
-		store_status_done(w->w_store, row->id, NULL);
+		ret = worker_status_drop(w, row);
 		goto out;
 	}
 	fb.id = b.id;
@@ -438,7 +450,7 @@ static int worker_status_start(struct worker *w, const struct status_row *row, l
 	payload = rc->status == STATUS_GITLAB && b.project_id ? b.project_id : b.repo_full_name;
 	if (forge_request_build(rc, &fb, w->w_cfg->public_url, payload, &r, &e) < 0) {
 		log_error("build %lld: commit status '%s' dropped: %s", b.id, row->state, e.msg);
-		store_status_done(w->w_store, row->id, NULL);
+		ret = worker_status_drop(w, row);
 		goto out;
 	}
 	forge = worker_url_origin(r.url);
@@ -462,7 +474,11 @@ static int worker_status_start(struct worker *w, const struct status_row *row, l
 	json_decref(job);
 	if (!p) {
 		log_error("build %lld: cannot post a commit status: %s", b.id, e.msg);
-		store_status_retry(w->w_store, row->id, now + STATUS_RETRY_MAX * 1000LL, e.msg, NULL);
+		if (store_status_retry(w->w_store, row->id, now + STATUS_RETRY_MAX * 1000LL,
+				       e.msg, &e) < 0) {
+			log_error("%s", e.msg);
+			ret = -2;
+		}
 		goto out;
 	}
 	event_del(p->p_out_ev);		/* a few bytes: read when it exits */
@@ -492,7 +508,7 @@ static void worker_status_post(struct worker *w)
 	struct err e = ERR_INIT;
 	long long now, wake;
 	size_t n = 0, i;
-	int again = 1, r;
+	int again = 1, stuck = 0, r;
 
 	while (again && !w->w_stopping) {
 		again = 0;
@@ -525,10 +541,16 @@ static void worker_status_post(struct worker *w)
 			r = worker_status_start(w, &rows[i], now);
 			if (r == 0)
 				again = 1;	/* a row went: its commit may have a next one */
+			else if (r == -2)
+				stuck = 1;
 		}
 		for (i = 0; i < n; i++)
 			status_row_release(&rows[i]);
 		n = 0;
+		if (stuck) {	/* not again at once: that would spin on the same row */
+			worker_status_kick(w, WORKER_RETRY_SECONDS * 1000LL);
+			break;
+		}
 		if (wake && !again)
 			worker_status_kick(w, wake - now);
 	}
