@@ -31,7 +31,8 @@ Control (never recorded):
     "release": true        end the hangs in progress: their connections are closed
                            without an answer (the forge "recovers")
   GET /_requests  the recorded requests as a JSON array
-  GET /_control   {"queued": [...], "token": "...", "hanging": N (posts held now)}
+  GET /_control   {"queued": [...], "token": "...", "hanging": N (posts held now),
+                   "hanging_max": most posts held at once so far}
 
 Log line (one per status post): {"seq", "time", "method", "path", "provider",
   "repo", "sha", "headers" (lower-case names), "body" (parsed JSON or null),
@@ -78,6 +79,7 @@ class State:
         self.gitlab = {}
         self.next_id = 1000
         self.hanging = 0
+        self.hanging_max = 0
         self.release_gen = 0
 
     def record(self, entry):
@@ -134,6 +136,7 @@ class Handler(BaseHTTPRequestHandler):
         sock = self.connection
         with st.lock:
             st.hanging += 1
+            st.hanging_max = max(st.hanging_max, st.hanging)
             gen = st.release_gen
         try:
             while time.time() < deadline and st.release_gen == gen:
@@ -159,7 +162,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control":
             with st.lock:
                 self.send(200, {"queued": list(st.queue), "token": st.token,
-                                "hanging": st.hanging})
+                                "hanging": st.hanging, "hanging_max": st.hanging_max})
             return
         self.send(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
