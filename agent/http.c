@@ -81,6 +81,8 @@ struct http {
 
 	struct batch *h_batch;		/* group commit of verified deliveries */
 
+	char *h_url_json;		/* public_url, JSON-escaped, no quotes */
+
 	struct http_conn *h_conns;	/* every open connection (list) */
 	struct http_conn *h_chash[HTTP_CONN_BUCKETS];	/* by bufferevent */
 	size_t h_nconns;
@@ -216,6 +218,34 @@ static long long http_room(void *arg)
 	return h->h_queue_max - depth;
 }
 
+/* 202 {"build": ID, "url": ".../builds/ID"}: the answer to nearly every delivery,
+ * formatted directly; public_url is JSON-escaped once per configuration. */
+static void http_reply_queued(struct http *h, struct evhttp_request *req, long long id)
+{
+	static const char fmt[] = "{\"build\":%lld,\"url\":\"%s/builds/%lld\"}\n";
+	char small[256], *body = small;
+	int n;
+
+	if (!h->h_url_json) {
+		json_t *u = json_string(h->h_cfg->public_url);
+		char *d = u ? json_dumps(u, JSON_ENCODE_ANY) : NULL;
+		size_t len = d ? strlen(d) : 0;
+
+		json_decref(u);
+		/* drop the quotes: the URL goes inside a longer string */
+		h->h_url_json = len >= 2 ? xstrndup(d + 1, len - 2) : xstrdup("");
+		free(d);
+	}
+	n = snprintf(small, sizeof(small), fmt, id, h->h_url_json, id);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(small))
+		body = xasprintf(fmt, id, h->h_url_json, id);
+	http_send(req, 202, "application/json", body, (size_t)n);
+	if (body != small)
+		free(body);
+}
+
 /* A batch is on disk (or failed as a whole): answer each of its requests. No 202
  * leaves before its COMMIT returned (synchronous=FULL: the WAL is on disk). */
 static void http_batch_done(void *arg, struct batch_item *items, size_t n, int failed,
@@ -227,12 +257,11 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 
 	if (failed)
 		log_error("cannot queue %zu deliveries: %s", n, err);
+	log_hold();	/* a line per delivery, one write for the batch */
 	for (i = 0; i < n; i++) {
 		struct evhttp_request *req = items[i].bi_ctx;
 		struct build *b = &items[i].bi_build;
 		enum provider p = http_provider_of(b->provider);
-		json_t *j;
-		char *url;
 
 		/* the client went away: evhttp frees the request on reply, without
 		 * its completion callback */
@@ -256,12 +285,10 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 			queued++;
 			http_count(h, b->repo, p, RES_QUEUED);
 			log_info("build %lld: queued '%s' %s %.12s", b->id, b->repo, b->ref, b->sha);
-			url = xasprintf("%s/builds/%lld", h->h_cfg->public_url, b->id);
-			j = json_pack("{sIss}", "build", (json_int_t)b->id, "url", url);
-			free(url);
-			http_reply_json(req, 202, j);
+			http_reply_queued(h, req, b->id);
 		}
 	}
+	log_flush();
 	if (failed)
 		return;
 	store_note_queued(h->h_store, queued);
@@ -1232,6 +1259,8 @@ void http_set_config(struct http *h, const struct config *cfg)
 {
 	h->h_cfg = cfg;
 	h->h_engine_checked = 0;
+	free(h->h_url_json);
+	h->h_url_json = NULL;
 	evhttp_set_max_body_size(h->h_evhttp, (ev_ssize_t)cfg->max_body);
 }
 
@@ -1298,5 +1327,6 @@ void http_free(struct http *h)
 	for (i = 0; i < h->h_ncounters; i++)
 		free(h->h_counters[i].hc_repo);
 	free(h->h_counters);
+	free(h->h_url_json);
 	free(h);
 }

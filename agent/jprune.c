@@ -292,3 +292,101 @@ int jprune(const char *in, size_t len, const char *const *keep, struct buf *out,
 		return jp_fail(&j, "trailing characters");
 	return 0;
 }
+
+/* ---------- reading the output ---------- */
+
+/* After a string's opening quote: the byte after its closing quote. */
+static const char *jp_skip_string(const char *p, const char *end)
+{
+	while (p < end && *p != '"') {
+		if (*p == '\\' && p + 1 < end)
+			p++;
+		p++;
+	}
+	return p < end ? p + 1 : end;
+}
+
+const char *jprune_skip(const char *v, const char *end)
+{
+	int depth = 0;
+
+	if (v >= end)
+		return end;
+	if (*v == '"')
+		return jp_skip_string(v + 1, end);
+	if (*v != '{' && *v != '[') {
+		/* number or literal: up to the next delimiter */
+		while (v < end && *v != ',' && *v != '}' && *v != ']')
+			v++;
+		return v;
+	}
+	while (v < end) {
+		char c = *v++;
+
+		if (c == '"')
+			v = jp_skip_string(v, end);
+		else if (c == '{' || c == '[')
+			depth++;
+		else if ((c == '}' || c == ']') && --depth == 0)
+			return v;
+	}
+	return end;
+}
+
+const char *jprune_get(const char *obj, const char *end, const char *key)
+{
+	const char *p, *found = NULL;
+	size_t klen = strlen(key);
+
+	if (!obj || obj >= end || *obj != '{')
+		return NULL;
+	p = obj + 1;
+	while (p < end && *p == '"') {
+		const char *k = p + 1, *kend = jp_skip_string(k, end);
+
+		/* kend is past the closing quote, then ':' */
+		p = kend + 1;
+		if (p >= end)
+			return NULL;
+		if ((size_t)(kend - 1 - k) == klen && !memcmp(k, key, klen))
+			found = p;
+		p = jprune_skip(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	return found;
+}
+
+const char *jprune_at(const char *arr, const char *end, size_t i)
+{
+	const char *p;
+
+	if (!arr || arr >= end || *arr != '[')
+		return NULL;
+	p = arr + 1;
+	while (p < end && *p != ']') {
+		if (i-- == 0)
+			return p;
+		p = jprune_skip(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	return NULL;
+}
+
+size_t jprune_count(const char *arr, const char *end)
+{
+	const char *p;
+	size_t n = 0;
+
+	if (!arr || arr >= end || *arr != '[')
+		return 0;
+	p = arr + 1;
+	while (p < end && *p != ']') {
+		n++;
+		p = jprune_skip(p, end);
+		if (p < end && *p == ',')
+			p++;
+	}
+	return n;
+}

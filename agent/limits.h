@@ -8,6 +8,7 @@
 /* errors and logs */
 #define ERR_MSG_MAX		1024
 #define LOG_LINE_MAX		2048
+#define LOG_HOLD_MAX		4096		/* held log lines per write: PIPE_BUF, atomic on a pipe */
 
 /* configuration */
 #define CONFIG_DEFAULT_PATH	"/etc/s2i-agent/agent.conf"

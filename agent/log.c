@@ -1,13 +1,37 @@
-/* log: level-filtered lines on stderr, written with one write(2) each so lines
- * from concurrent processes never interleave. */
+/* log: level-filtered lines on stderr, written with one write(2) each (or a few
+ * whole lines per write while held) so lines from concurrent processes never
+ * interleave. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "limits.h"
 #include "log.h"
 
 static enum log_level log_min = LOG_LVL_INFO;
+static int log_held;
+static char log_buf[LOG_HOLD_MAX];
+static size_t log_len;
+
+static void log_write(const char *s, size_t n)
+{
+	if (write(STDERR_FILENO, s, n) < 0)
+		return;
+}
+
+void log_hold(void)
+{
+	log_held = 1;
+}
+
+void log_flush(void)
+{
+	if (log_len)
+		log_write(log_buf, log_len);
+	log_len = 0;
+	log_held = 0;
+}
 
 void log_set_level(enum log_level lvl)
 {
@@ -33,6 +57,18 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	if (!log_held) {
+		log_write(line, (size_t)n);
 		return;
+	}
+	if (log_len + (size_t)n > sizeof(log_buf)) {
+		log_write(log_buf, log_len);
+		log_len = 0;
+	}
+	if ((size_t)n > sizeof(log_buf)) {
+		log_write(line, (size_t)n);
+		return;
+	}
+	memcpy(log_buf + log_len, line, (size_t)n);
+	log_len += (size_t)n;
 }

@@ -1,6 +1,7 @@
 /* webhook: tells the forges apart, checks their signatures and reads push
  * events into a struct webhook_event. Pure functions over a request: no I/O. */
 #include <ctype.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -342,11 +343,79 @@ static char *webhook_strdup_max(const char *s, size_t max)
 	return xstrndup(s, n);
 }
 
-static const char *webhook_jstr(json_t *obj, const char *key)
-{
-	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+/* The pruned payload (see jprune) and the strings decoded from it, freed with
+ * the parse. Values are pointers into the pruned text, NULL when absent. */
+struct wjson {
+	const char *end;
+	struct strv strs;
+	int bad;		/* a string we read did not decode (bad UTF-8, \u0000) */
+};
 
-	return json_is_string(v) ? json_string_value(v) : NULL;
+static const char *wj_get(struct wjson *w, const char *obj, const char *key)
+{
+	return jprune_get(obj, w->end, key);
+}
+
+static int wj_is_object(const char *v)
+{
+	return v && *v == '{';
+}
+
+static int wj_is_true(struct wjson *w, const char *v)
+{
+	return v && w->end - v >= 4 && !memcmp(v, "true", 4);
+}
+
+/* The decoded string value of member key of obj; NULL if absent or not a string. */
+static const char *wj_str(struct wjson *w, const char *obj, const char *key)
+{
+	const char *v = wj_get(w, obj, key), *q, *vend;
+	json_t *j;
+
+	if (!v || *v != '"')
+		return NULL;
+	vend = jprune_skip(v, w->end);
+	/* plain ASCII (no escapes; control characters were refused by jprune) is
+	 * its own decoding; the rest goes through the JSON library, which also
+	 * checks the UTF-8 */
+	for (q = v + 1; q < vend - 1; q++)
+		if (*q == '\\' || (unsigned char)*q >= 0x80)
+			break;
+	if (q == vend - 1) {
+		strv_push_nodup(&w->strs, xstrndup(v + 1, (size_t)(vend - v - 2)));
+		return w->strs.items[w->strs.n - 1];
+	}
+	j = json_loadb(v, (size_t)(vend - v), JSON_DECODE_ANY, NULL);
+	if (!json_is_string(j)) {
+		json_decref(j);
+		w->bad = 1;
+		return NULL;
+	}
+	strv_push(&w->strs, json_string_value(j));
+	json_decref(j);
+	return w->strs.items[w->strs.n - 1];
+}
+
+/* An integer member (no fraction or exponent, in range), as a JSON library reads it. */
+static int wj_int(struct wjson *w, const char *obj, const char *key, long long *ret)
+{
+	const char *v = wj_get(w, obj, key), *vend, *q;
+	char num[32];
+	char *stop;
+
+	if (!v)
+		return 0;
+	vend = jprune_skip(v, w->end);
+	if (vend - v < 1 || (size_t)(vend - v) >= sizeof(num))
+		return 0;
+	for (q = v; q < vend; q++)
+		if (!((*q >= '0' && *q <= '9') || (*q == '-' && q == v)))
+			return 0;
+	memcpy(num, v, (size_t)(vend - v));
+	num[vend - v] = '\0';
+	errno = 0;
+	*ret = strtoll(num, &stop, 10);
+	return errno == 0 && *stop == '\0';
 }
 
 static void webhook_setstr(char **dst, const char *s, size_t max)
@@ -406,27 +475,27 @@ static void webhook_ignore(struct webhook_event *ev, const char *reason)
 }
 
 /* The commit among commits[] whose id is sha, else the last one. */
-static json_t *webhook_find_commit(json_t *commits, const char *sha)
+static const char *webhook_find_commit(struct wjson *w, const char *commits, const char *sha)
 {
-	size_t i, n = json_is_array(commits) ? json_array_size(commits) : 0;
-	json_t *c;
+	size_t i, n = jprune_count(commits, w->end);
+	const char *c;
 
 	for (i = 0; i < n; i++) {
-		const char *id = webhook_jstr(json_array_get(commits, i), "id");
+		const char *id = wj_str(w, jprune_at(commits, w->end, i), "id");
 
 		if (id && strcasecmp(id, sha) == 0)
-			return json_array_get(commits, i);
+			return jprune_at(commits, w->end, i);
 	}
-	c = n ? json_array_get(commits, n - 1) : NULL;
-	return json_is_object(c) ? c : NULL;
+	c = n ? jprune_at(commits, w->end, n - 1) : NULL;
+	return wj_is_object(c) ? c : NULL;
 }
 
-static void webhook_commit_info(struct webhook_event *ev, json_t *commit)
+static void webhook_commit_info(struct wjson *w, struct webhook_event *ev, const char *commit)
 {
-	json_t *author = json_is_object(commit) ? json_object_get(commit, "author") : NULL;
+	const char *author = wj_get(w, commit, "author");
 
-	webhook_setstr(&ev->message, webhook_jstr(commit, "message"), WEBHOOK_MESSAGE_MAX);
-	webhook_setstr(&ev->author, webhook_jstr(author, "name"), WEBHOOK_FIELD_MAX);
+	webhook_setstr(&ev->message, wj_str(w, commit, "message"), WEBHOOK_MESSAGE_MAX);
+	webhook_setstr(&ev->author, wj_str(w, author, "name"), WEBHOOK_FIELD_MAX);
 }
 
 static const char *webhook_delivery_header(const struct webhook_request *r, enum provider p)
@@ -484,10 +553,11 @@ static const char *webhook_event_header(const struct webhook_request *r, enum pr
 }
 
 /* The fields every push payload shares: ref, before, after. */
-static int webhook_ref_shas(json_t *root, struct webhook_event *ev, struct err *e)
+static int webhook_ref_shas(struct wjson *w, const char *root, struct webhook_event *ev,
+			    struct err *e)
 {
-	const char *ref = webhook_jstr(root, "ref");
-	const char *before = webhook_jstr(root, "before");
+	const char *ref = wj_str(w, root, "ref");
+	const char *before = wj_str(w, root, "before");
 
 	if (!ref)
 		return err_set(e, "payload has no 'ref'");
@@ -496,29 +566,29 @@ static int webhook_ref_shas(json_t *root, struct webhook_event *ev, struct err *
 	ev->ref = xstrdup(ref);
 	if (before && webhook_sha(before, "before", ev->before, e) < 0)
 		return -1;
-	return webhook_sha(webhook_jstr(root, "after"), "after", ev->after, e);
+	return webhook_sha(wj_str(w, root, "after"), "after", ev->after, e);
 }
 
-static void webhook_repo_name(json_t *repo, struct webhook_event *ev)
+static void webhook_repo_name(struct wjson *w, const char *repo, struct webhook_event *ev)
 {
-	json_t *owner = json_is_object(repo) ? json_object_get(repo, "owner") : NULL;
-	const char *login = webhook_jstr(owner, "login");
-	const char *name = webhook_jstr(repo, "name");
+	const char *owner = wj_get(w, repo, "owner");
+	const char *login = wj_str(w, owner, "login");
+	const char *name = wj_str(w, repo, "name");
 
-	webhook_setstr(&ev->repo_full_name, webhook_jstr(repo, "full_name"), WEBHOOK_FIELD_MAX);
+	webhook_setstr(&ev->repo_full_name, wj_str(w, repo, "full_name"), WEBHOOK_FIELD_MAX);
 	/* GitHub's legacy payloads have no full_name, only owner.name */
 	if (!login)
-		login = webhook_jstr(owner, "name");
+		login = wj_str(w, owner, "name");
 	if (!ev->repo_full_name && login && name && *login && *name &&
 	    strlen(login) + strlen(name) < WEBHOOK_FIELD_MAX)
 		ev->repo_full_name = xasprintf("%s/%s", login, name);
-	webhook_setstr(&ev->clone_url, webhook_jstr(repo, "clone_url"), WEBHOOK_FIELD_MAX);
+	webhook_setstr(&ev->clone_url, wj_str(w, repo, "clone_url"), WEBHOOK_FIELD_MAX);
 }
 
-static int webhook_parse_github(json_t *root, struct webhook_event *ev, struct err *e)
+static int webhook_parse_github(struct wjson *w, const char *root, struct webhook_event *ev,
+				struct err *e)
 {
-	json_t *repo = json_object_get(root, "repository");
-	json_t *head = json_object_get(root, "head_commit");
+	const char *head = wj_get(w, root, "head_commit");
 
 	if (strcmp(ev->event, "ping") == 0) {
 		webhook_ignore(ev, "ping");
@@ -526,69 +596,73 @@ static int webhook_parse_github(json_t *root, struct webhook_event *ev, struct e
 	}
 	if (strcmp(ev->event, "push") != 0)
 		return 1;
-	if (webhook_ref_shas(root, ev, e) < 0)
+	if (webhook_ref_shas(w, root, ev, e) < 0)
 		return -1;
-	webhook_repo_name(repo, ev);
-	if (json_is_true(json_object_get(root, "deleted")))
+	webhook_repo_name(w, wj_get(w, root, "repository"), ev);
+	if (wj_is_true(w, wj_get(w, root, "deleted")))
 		return 2;
-	if (json_is_object(head))
-		webhook_commit_info(ev, head);
+	if (wj_is_object(head))
+		webhook_commit_info(w, ev, head);
 	else
-		webhook_commit_info(ev, webhook_find_commit(json_object_get(root, "commits"), ev->after));
+		webhook_commit_info(w, ev, webhook_find_commit(w, wj_get(w, root, "commits"), ev->after));
 	return 0;
 }
 
-static int webhook_parse_gitlab(json_t *root, struct webhook_event *ev, struct err *e)
+static int webhook_parse_gitlab(struct wjson *w, const char *root, struct webhook_event *ev,
+				struct err *e)
 {
-	json_t *project = json_object_get(root, "project");
-	json_t *repository = json_object_get(root, "repository");
-	json_t *pid = json_object_get(root, "project_id");
-	const char *kind = webhook_jstr(root, "object_kind");
-	const char *checkout = webhook_jstr(root, "checkout_sha");
+	const char *project = wj_get(w, root, "project");
+	const char *repository = wj_get(w, root, "repository");
+	const char *kind = wj_str(w, root, "object_kind");
+	const char *checkout = wj_str(w, root, "checkout_sha");
+	long long pid = -1;
 
 	if (strcmp(ev->event, "Push Hook") != 0 && strcmp(ev->event, "Tag Push Hook") != 0 &&
 	    strcmp(ev->event, "System Hook") != 0)
 		return 1;
 	if (!kind || (strcmp(kind, "push") != 0 && strcmp(kind, "tag_push") != 0))
 		return 1;
-	if (webhook_ref_shas(root, ev, e) < 0)
+	if (webhook_ref_shas(w, root, ev, e) < 0)
 		return -1;
 	/* checkout_sha is the commit an annotated tag points to; after is the tag */
 	if (checkout && webhook_sha(checkout, "checkout_sha", ev->after, e) < 0)
 		return -1;
-	webhook_setstr(&ev->repo_full_name, webhook_jstr(project, "path_with_namespace"), WEBHOOK_FIELD_MAX);
-	if (!json_is_integer(pid) && json_is_object(project))
-		pid = json_object_get(project, "id");
-	if (json_is_integer(pid) && json_integer_value(pid) >= 0)
-		ev->project_id = xasprintf("%lld", (long long)json_integer_value(pid));
-	webhook_setstr(&ev->clone_url, webhook_jstr(project, "git_http_url"), WEBHOOK_FIELD_MAX);
-	webhook_setstr(&ev->clone_url, webhook_jstr(repository, "git_http_url"), WEBHOOK_FIELD_MAX);
-	webhook_commit_info(ev, webhook_find_commit(json_object_get(root, "commits"), ev->after));
+	webhook_setstr(&ev->repo_full_name, wj_str(w, project, "path_with_namespace"),
+		       WEBHOOK_FIELD_MAX);
+	if (!wj_int(w, root, "project_id", &pid) && wj_is_object(project))
+		wj_int(w, project, "id", &pid);
+	if (pid >= 0)
+		ev->project_id = xasprintf("%lld", pid);
+	webhook_setstr(&ev->clone_url, wj_str(w, project, "git_http_url"), WEBHOOK_FIELD_MAX);
+	webhook_setstr(&ev->clone_url, wj_str(w, repository, "git_http_url"), WEBHOOK_FIELD_MAX);
+	webhook_commit_info(w, ev, webhook_find_commit(w, wj_get(w, root, "commits"), ev->after));
 	return 0;
 }
 
-static int webhook_parse_gitea(json_t *root, struct webhook_event *ev, struct err *e)
+static int webhook_parse_gitea(struct wjson *w, const char *root, struct webhook_event *ev,
+			       struct err *e)
 {
-	json_t *head = json_object_get(root, "head_commit");
+	const char *head = wj_get(w, root, "head_commit");
 
 	if (strcmp(ev->event, "push") != 0)
 		return 1;
-	if (webhook_ref_shas(root, ev, e) < 0)
+	if (webhook_ref_shas(w, root, ev, e) < 0)
 		return -1;
-	webhook_repo_name(json_object_get(root, "repository"), ev);
-	if (json_is_object(head))
-		webhook_commit_info(ev, head);
+	webhook_repo_name(w, wj_get(w, root, "repository"), ev);
+	if (wj_is_object(head))
+		webhook_commit_info(w, ev, head);
 	else
-		webhook_commit_info(ev, webhook_find_commit(json_object_get(root, "commits"), ev->after));
+		webhook_commit_info(w, ev, webhook_find_commit(w, wj_get(w, root, "commits"), ev->after));
 	return 0;
 }
 
-static int webhook_parse_generic(json_t *root, struct webhook_event *ev, struct err *e)
+static int webhook_parse_generic(struct wjson *w, const char *root, struct webhook_event *ev,
+				 struct err *e)
 {
-	if (webhook_ref_shas(root, ev, e) < 0)
+	if (webhook_ref_shas(w, root, ev, e) < 0)
 		return -1;
-	webhook_setstr(&ev->message, webhook_jstr(root, "message"), WEBHOOK_MESSAGE_MAX);
-	webhook_setstr(&ev->author, webhook_jstr(root, "author"), WEBHOOK_FIELD_MAX);
+	webhook_setstr(&ev->message, wj_str(w, root, "message"), WEBHOOK_MESSAGE_MAX);
+	webhook_setstr(&ev->author, wj_str(w, root, "author"), WEBHOOK_FIELD_MAX);
 	return 0;
 }
 
@@ -605,10 +679,9 @@ int webhook_parse(const struct webhook_request *r, enum provider p,
 {
 	struct buf form = BUF_INIT(r->body_len);
 	struct buf pruned = BUF_INIT(r->body_len + 1);
-	const char *data = r->body, *delivery, *event;
+	const char *data = r->body, *delivery, *event, *root;
 	size_t len = r->body_len;
-	json_error_t jerr;
-	json_t *root = NULL;
+	struct wjson w = { NULL, STRV_INIT, 0 };
 	int ret = -1, rc = 0;
 
 	webhook_event_release(ev);
@@ -642,34 +715,37 @@ int webhook_parse(const struct webhook_request *r, enum provider p,
 		len = form.len;
 	}
 	/* A push payload is mostly fields nobody here reads (GitHub's repository
-	 * object alone has ~90): validate the whole body in one pass and hand the
-	 * DOM parser only the members read below, a few percent of the bytes. */
+	 * object alone has ~90): validate the whole body in one pass, keeping only
+	 * the members read below (a few percent of the bytes), then read those in
+	 * place; only the strings taken are decoded. */
 	if (jprune(data, len, webhook_keys, &pruned, e) < 0) {
 		err_prefix(e, "malformed JSON body");
 		goto out;
 	}
-	root = json_loadb(pruned.data, pruned.len, 0, &jerr);
-	if (!root) {
-		err_set(e, "malformed JSON body: %s (line %d)", jerr.text, jerr.line);
-		goto out;
-	}
-	if (!json_is_object(root)) {
+	root = pruned.data;
+	w.end = pruned.data + pruned.len;
+	if (!wj_is_object(root)) {
 		err_set(e, "JSON body is not an object");
 		goto out;
 	}
 	switch (p) {
 	case PROVIDER_GITHUB:
-		rc = webhook_parse_github(root, ev, e);
+		rc = webhook_parse_github(&w, root, ev, e);
 		break;
 	case PROVIDER_GITLAB:
-		rc = webhook_parse_gitlab(root, ev, e);
+		rc = webhook_parse_gitlab(&w, root, ev, e);
 		break;
 	case PROVIDER_GITEA:
-		rc = webhook_parse_gitea(root, ev, e);
+		rc = webhook_parse_gitea(&w, root, ev, e);
 		break;
 	case PROVIDER_GENERIC:
-		rc = webhook_parse_generic(root, ev, e);
+		rc = webhook_parse_generic(&w, root, ev, e);
 		break;
+	}
+	if (w.bad) {
+		/* checked first: a field that did not decode may be why rc < 0 */
+		err_set(e, "malformed JSON body: a string is not valid UTF-8 or contains \\u0000");
+		goto out;
 	}
 	if (rc < 0)
 		goto out;
@@ -685,7 +761,7 @@ int webhook_parse(const struct webhook_request *r, enum provider p,
 	}
 	ret = 0;
 out:
-	json_decref(root);
+	strv_clear(&w.strs);
 	buf_release(&form);
 	buf_release(&pruned);
 	return ret;

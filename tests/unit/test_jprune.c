@@ -143,6 +143,53 @@ static void test_fixtures(void **state)
 	}
 }
 
+/* Reading the output in place: members, repeated keys, arrays, and values
+ * whose strings hold quotes, brackets and commas. */
+static void test_read(void **state)
+{
+	static const char in[] =
+		"{\"ref\": \"a\", \"repository\": {\"id\": 7, \"full_name\": \"x]}\\\"{,\"},"
+		" \"commits\": [{\"id\": \"c1\"}, [1, [2]], \"s,]\", -3e2, {\"message\": null}],"
+		" \"ref\": \"b\", \"after\": true}";
+	struct buf out = BUF_INIT(sizeof(in));
+	struct err e = ERR_INIT;
+	const char *end, *v, *c;
+
+	(void)state;
+	assert_int_equal(jprune(in, strlen(in), keep, &out, &e), 0);
+	end = out.data + out.len;
+	/* the last of a repeated key, as JSON libraries read it */
+	v = jprune_get(out.data, end, "ref");
+	assert_non_null(v);
+	assert_int_equal(jprune_skip(v, end) - v, 3);
+	assert_memory_equal(v, "\"b\"", 3);
+	v = jprune_get(out.data, end, "after");
+	assert_memory_equal(v, "true", 4);
+	assert_ptr_equal(jprune_skip(v, end), end - 1);
+	v = jprune_get(jprune_get(out.data, end, "repository"), end, "full_name");
+	assert_memory_equal(v, "\"x]}\\\"{,\"", 9);
+	assert_int_equal(jprune_skip(v, end) - v, 9);
+	assert_null(jprune_get(out.data, end, "zen"));
+	assert_null(jprune_get(out.data, end, "re"));
+	c = jprune_get(out.data, end, "commits");
+	assert_int_equal(jprune_count(c, end), 5);
+	assert_memory_equal(jprune_get(jprune_at(c, end, 0), end, "id"), "\"c1\"", 4);
+	v = jprune_at(c, end, 1);
+	assert_int_equal(jprune_count(v, end), 2);
+	assert_int_equal(jprune_count(jprune_at(v, end, 1), end), 1);
+	assert_memory_equal(jprune_at(c, end, 2), "\"s,]\"", 5);
+	v = jprune_at(c, end, 3);
+	assert_int_equal(jprune_skip(v, end) - v, 4);
+	assert_memory_equal(jprune_get(jprune_at(c, end, 4), end, "message"), "null", 4);
+	assert_null(jprune_at(c, end, 5));
+	/* not an object / not an array */
+	assert_null(jprune_get(c, end, "id"));
+	assert_null(jprune_at(out.data, end, 0));
+	assert_int_equal(jprune_count(out.data, end), 0);
+	assert_null(jprune_get(NULL, end, "ref"));
+	buf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_fixtures),
+		cmocka_unit_test(test_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

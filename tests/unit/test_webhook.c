@@ -684,6 +684,11 @@ static void test_malformed_payloads(void **state)
 		{ "{\"ref\":\"refs/heads/main\",\"before\":\"xyz\",\"after\":\"1111111111111111111111111111111111111111\"}",
 		  "'before' is not a 40-digit hex object id" },
 		{ "{\"ref\":\"refs/heads/main\",\"after\":1}", "payload has no 'after'" },
+		/* strings that are read must decode: valid UTF-8, no NUL */
+		{ "{\"ref\":\"refs/heads/m\xc3\",\"after\":\"1111111111111111111111111111111111111111\"}",
+		  NULL },
+		{ "{\"ref\":\"refs/heads/main\",\"after\":\"1111111111111111111111111111111111111111\","
+		  "\"message\":\"a\\u0000b\"}", NULL },
 	};
 	size_t i;
 
@@ -702,6 +707,45 @@ static void test_malformed_payloads(void **state)
 			assert_non_null(strstr(e.msg, "malformed JSON"));
 		webhook_event_release(&ev);
 	}
+}
+
+/* Escapes in the strings read are decoded (\\u with surrogate pairs, \\n, \\/);
+ * a member name written with escapes is not the member; the last of a repeated
+ * member counts; project ids are integers only. */
+static void test_decoding(void **state)
+{
+	static const char gh[] =
+		"{\"ref\":\"refs/heads/caf\\u00e9\",\"after\":\"ABCDEF1111111111111111111111111111111111\","
+		"\"head_commit\":{\"message\":\"line\\none \\ud83d\\ude00 a\\/b\",\"author\":{\"name\":\"Zo\\u00eb\"}},"
+		"\"repository\":{\"full_name\":\"first/x\",\"full_name\":\"acme/web\",\"cl\\u006fne_url\":\"u\"}}";
+	static const char gl[] =
+		"{\"object_kind\":\"push\",\"ref\":\"refs/heads/main\",\"after\":\"1111111111111111111111111111111111111111\","
+		"\"project_id\":1.5,\"project\":{\"id\":42,\"path_with_namespace\":\"g/p\"}}";
+	struct webhook_event ev = WEBHOOK_EVENT_INIT;
+	struct err e = ERR_INIT;
+	struct hdrs h = { 0 };
+	struct webhook_request r;
+
+	(void)state;
+	hdr_set(&h, "X-GitHub-Event", "push");
+	r = req(&h, gh, strlen(gh));
+	assert_int_equal(webhook_parse(&r, PROVIDER_GITHUB, &ev, &e), 0);
+	assert_string_equal(ev.ref, "refs/heads/caf\xc3\xa9");
+	assert_string_equal(ev.after, "abcdef1111111111111111111111111111111111");
+	assert_string_equal(ev.message, "line\none \xf0\x9f\x98\x80 a/b");
+	assert_string_equal(ev.author, "Zo\xc3\xab");
+	assert_string_equal(ev.repo_full_name, "acme/web");
+	assert_null(ev.clone_url);
+	webhook_event_release(&ev);
+	hdr_clear(&h);
+
+	hdr_set(&h, "X-Gitlab-Event", "Push Hook");
+	r = req(&h, gl, strlen(gl));
+	assert_int_equal(webhook_parse(&r, PROVIDER_GITLAB, &ev, &e), 0);
+	assert_string_equal(ev.project_id, "42");
+	assert_string_equal(ev.repo_full_name, "g/p");
+	webhook_event_release(&ev);
+	hdr_clear(&h);
 }
 
 static void test_too_long_ref_and_bitbucket(void **state)
@@ -1028,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_truncated_and_mangled),
 		cmocka_unit_test(test_long_message_cut_on_utf8),
+		cmocka_unit_test(test_decoding),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
