@@ -1,6 +1,6 @@
-/* batch: the intake's group commit. The loop gathers verified deliveries; one
- * writer thread commits a whole batch per transaction (one fsync), and while it
- * waits for the disk the loop keeps reading requests into the next batch. */
+/* batch: the daemon's group commit. The loop gathers verified deliveries and the
+ * pipeline's writes; one writer thread commits a whole batch per transaction (one
+ * fsync), and while it waits for the disk the loop keeps reading into the next batch. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,10 +14,21 @@
 #include "buf.h"
 #include "limits.h"
 
+struct batch_opitem {
+	batch_op_fn bo_fn;
+	batch_op_done_fn bo_done;
+	void *bo_arg;
+	int bo_failed;			/* out: undone alone (its savepoint) */
+	char bo_err[ERR_MSG_MAX];
+};
+
 struct batch_set {
 	struct batch_item *bs_items;
 	size_t bs_n, bs_alloc;
+	struct batch_opitem *bs_ops;
+	size_t bs_nops, bs_opalloc;
 	long long bs_room;		/* builds this batch may still queue */
+	long long bs_delta[BUILD_NSTATES];	/* out: builds per state it changed */
 	int bs_failed;
 	char bs_err[ERR_MSG_MAX];
 };
@@ -25,6 +36,7 @@ struct batch_set {
 struct batch {
 	struct event_base *q_base;
 	struct store *q_store;		/* the writer thread's own connection */
+	struct store *q_loop_store;	/* the loop's: gets the counts */
 	pthread_t q_thread;
 	int q_thread_started;
 	pthread_mutex_t q_mu;
@@ -75,6 +87,25 @@ static void batch_commit(struct store *st, struct batch_set *w)
 		if (!it->bi_dup)
 			w->bs_room--;
 	}
+	for (i = 0; i < w->bs_nops; i++) {
+		struct batch_opitem *o = &w->bs_ops[i];
+
+		o->bo_failed = 0;
+		if (store_savepoint(st, &e) < 0)
+			goto fail;
+		if (o->bo_fn(st, o->bo_arg, &e) == 0) {
+			if (store_savepoint_release(st, &e) < 0)
+				goto fail;
+			continue;
+		}
+		if (!store_in_transaction(st))
+			goto fail;	/* SQLite rolled the whole transaction back */
+		store_savepoint_rollback(st);
+		o->bo_failed = 1;
+		memcpy(o->bo_err, e.msg, sizeof(o->bo_err));
+		e = (struct err)ERR_INIT;
+	}
+	store_delta(st, w->bs_delta);
 	if (store_commit(st, &e) < 0)
 		goto fail;
 	return;
@@ -120,6 +151,7 @@ static void batch_set_release(struct batch_set *s)
 	for (i = 0; i < s->bs_n; i++)
 		build_release(&s->bs_items[i].bi_build);
 	s->bs_n = 0;
+	s->bs_nops = 0;			/* their args belong to their callers */
 }
 
 /* Hands the gathered batch to the idle writer. */
@@ -127,7 +159,7 @@ static void batch_handover(struct batch *q)
 {
 	struct batch_set t;
 
-	if (!q->q_gather.bs_n || q->q_busy)
+	if ((!q->q_gather.bs_n && !q->q_gather.bs_nops) || q->q_busy)
 		return;
 	t = q->q_work;			/* empty: keeps its allocation for reuse */
 	q->q_work = q->q_gather;
@@ -143,6 +175,8 @@ static void batch_handover(struct batch *q)
 /* Reports the writer's finished batch, if any. Returns 1 when it did. */
 static int batch_collect(struct batch *q)
 {
+	struct batch_set *w = &q->q_work;
+	size_t i;
 	int done;
 
 	pthread_mutex_lock(&q->q_mu);
@@ -150,9 +184,18 @@ static int batch_collect(struct batch *q)
 	pthread_mutex_unlock(&q->q_mu);
 	if (!done)
 		return 0;
-	q->q_done_fn(q->q_arg, q->q_work.bs_items, q->q_work.bs_n, q->q_work.bs_failed,
-		     q->q_work.bs_err);
-	batch_set_release(&q->q_work);
+	if (!w->bs_failed)
+		store_note_counts(q->q_loop_store, w->bs_delta);
+	if (w->bs_n)
+		q->q_done_fn(q->q_arg, w->bs_items, w->bs_n, w->bs_failed, w->bs_err);
+	/* done callbacks may queue more ops: those go to q_gather */
+	for (i = 0; i < w->bs_nops; i++) {
+		struct batch_opitem *o = &w->bs_ops[i];
+
+		o->bo_done(o->bo_arg, w->bs_failed || o->bo_failed,
+			   w->bs_failed ? w->bs_err : o->bo_err);
+	}
+	batch_set_release(w);
 	pthread_mutex_lock(&q->q_mu);
 	q->q_busy = 0;
 	q->q_done = 0;
@@ -168,7 +211,7 @@ static void batch_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
-	if (batch_collect(q) && q->q_gather.bs_n)
+	if (batch_collect(q) && (q->q_gather.bs_n || q->q_gather.bs_nops))
 		/* let the loop read what is pending before committing the next batch */
 		event_active(q->q_ev_flush, EV_WRITE, 0);
 }
@@ -194,13 +237,32 @@ void batch_push(struct batch *q, struct build *b, void *ctx)
 	it->bi_build = *b;
 	it->bi_ctx = ctx;
 	memset(b, 0, sizeof(*b));
-	if (!q->q_busy && (g->bs_n == 1 || g->bs_n >= HTTP_BATCH_MAX))
+	if (!q->q_busy && ((g->bs_n == 1 && !g->bs_nops) || g->bs_n >= HTTP_BATCH_MAX))
+		event_active(q->q_ev_flush, EV_WRITE, 0);
+}
+
+void batch_op(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg)
+{
+	struct batch_set *g = &q->q_gather;
+	struct batch_opitem *o;
+
+	if (g->bs_nops == g->bs_opalloc) {
+		g->bs_opalloc = g->bs_opalloc ? g->bs_opalloc * 2 : 64;
+		g->bs_ops = xrealloc(g->bs_ops, g->bs_opalloc * sizeof(*g->bs_ops));
+	}
+	o = &g->bs_ops[g->bs_nops++];
+	memset(o, 0, sizeof(*o));
+	o->bo_fn = fn;
+	o->bo_done = done;
+	o->bo_arg = arg;
+	if (!q->q_busy && g->bs_nops == 1 && !g->bs_n)
 		event_active(q->q_ev_flush, EV_WRITE, 0);
 }
 
 size_t batch_pending(const struct batch *q)
 {
-	return q->q_gather.bs_n + (q->q_busy ? q->q_work.bs_n : 0);
+	return q->q_gather.bs_n + q->q_gather.bs_nops +
+		(q->q_busy ? q->q_work.bs_n + q->q_work.bs_nops : 0);
 }
 
 void batch_drain(struct batch *q)
@@ -212,7 +274,7 @@ void batch_drain(struct batch *q)
 				pthread_cond_wait(&q->q_cv, &q->q_mu);
 			pthread_mutex_unlock(&q->q_mu);
 			batch_collect(q);
-		} else if (q->q_gather.bs_n) {
+		} else if (q->q_gather.bs_n || q->q_gather.bs_nops) {
 			batch_handover(q);
 		} else {
 			return;
@@ -220,14 +282,15 @@ void batch_drain(struct batch *q)
 	}
 }
 
-struct batch *batch_new(struct event_base *base, const char *state_dir, batch_done_fn done,
-			batch_room_fn room, void *arg, struct err *e)
+struct batch *batch_new(struct event_base *base, const char *state_dir, struct store *loop_st,
+			batch_done_fn done, batch_room_fn room, void *arg, struct err *e)
 {
 	struct batch *q = xcalloc(1, sizeof(*q));
 	sigset_t all, old;
 	int rc;
 
 	q->q_base = base;
+	q->q_loop_store = loop_st;
 	q->q_done_fn = done;
 	q->q_room_fn = room;
 	q->q_arg = arg;
@@ -286,6 +349,8 @@ void batch_free(struct batch *q)
 	batch_set_release(&q->q_work);
 	free(q->q_gather.bs_items);
 	free(q->q_work.bs_items);
+	free(q->q_gather.bs_ops);
+	free(q->q_work.bs_ops);
 	store_free(q->q_store);
 	pthread_cond_destroy(&q->q_cv);
 	pthread_mutex_destroy(&q->q_mu);

@@ -72,6 +72,10 @@ int child_start(struct child *c, struct err *e)
 		sigset_t none;
 
 		sigemptyset(&none);
+		if (c->block_term) {
+			sigaddset(&none, SIGTERM);
+			sigaddset(&none, SIGINT);
+		}
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		if (c->new_pgrp)

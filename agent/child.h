@@ -19,9 +19,11 @@ struct child {
 	int new_pgrp;			/* own process group, so a kill reaches grandchildren */
 	pid_t pid;
 	int in_fd, out_fd, err_fd;	/* parent ends of CHILD_PIPE, else -1 */
+	int block_term;			/* SIGTERM and SIGINT start blocked: a cancel sent while the
+					 * program loads waits until it unblocks them (handled) */
 };
 
-#define CHILD_INIT { NULL, NULL, NULL, CHILD_INHERIT, CHILD_INHERIT, CHILD_INHERIT, 0, -1, -1, -1, -1 }
+#define CHILD_INIT { NULL, NULL, NULL, CHILD_INHERIT, CHILD_INHERIT, CHILD_INHERIT, 0, -1, -1, -1, -1, 0 }
 
 int child_start(struct child *c, struct err *e);
 /* Waits; fills *ret_status with the exit code, or 128+signal. Closes pipe ends. */

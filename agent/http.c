@@ -252,7 +252,6 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 			    const char *err)
 {
 	struct http *h = arg;
-	long long queued = 0;
 	size_t i;
 
 	if (failed)
@@ -282,7 +281,6 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 				 h->h_queue_max);
 			http_reply_retry(req, "build queue is full");
 		} else {
-			queued++;
 			http_count(h, b->repo, p, RES_QUEUED);
 			log_info("build %lld: queued '%s' %s %.12s", b->id, b->repo, b->ref, b->sha);
 			http_reply_queued(h, req, b->id);
@@ -291,7 +289,7 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 	log_flush();
 	if (failed)
 		return;
-	store_note_queued(h->h_store, queued);
+	/* batch keeps h_store's counts */
 	if (h->h_queued_fn)
 		for (i = 0; i < n; i++)
 			if (!items[i].bi_dup && !items[i].bi_full && items[i].bi_build.id > 0)
@@ -1152,7 +1150,7 @@ struct http *http_new(struct event_base *base, struct store *st, const struct co
 		free(h);
 		return NULL;
 	}
-	h->h_batch = batch_new(base, cfg->state_dir, http_batch_done, http_room, h, &e);
+	h->h_batch = batch_new(base, cfg->state_dir, st, http_batch_done, http_room, h, &e);
 	if (!h->h_batch) {
 		log_error("%s", e.msg);
 		evhttp_free(h->h_evhttp);
@@ -1286,6 +1284,11 @@ void http_stop(struct http *h)
 unsigned http_inflight(const struct http *h)
 {
 	return h->h_inflight;	/* includes the requests waiting for a commit */
+}
+
+struct batch *http_batch(struct http *h)
+{
+	return h->h_batch;
 }
 
 void http_set_queued_hook(struct http *h, http_queued_fn fn, void *ctx)

@@ -35,6 +35,10 @@ unsigned http_inflight(const struct http *h);
 
 /* --- Hooks for the build pipeline --- */
 
+/* The group commit (batch.h) the pipeline's writes share with intake. */
+struct batch;
+struct batch *http_batch(struct http *h);
+
 /* Called after each commit for every build it queued, with the build as
  * committed (id and state set); valid only during the call. */
 typedef void (*http_queued_fn)(void *ctx, const struct build *b);

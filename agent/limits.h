@@ -110,6 +110,8 @@
 #define WORKER_LOG_CHUNK	(256 * 1024)	/* bytes read from a log file per step */
 #define WORKER_LOG_BACKLOG	(1024 * 1024)	/* unsent bytes per log reader before pausing */
 #define WORKER_RETRY_SECONDS	5		/* a queued build the database could not close: next try */
+#define WORKER_WRITE_RETRY_MIN_MS 500		/* a write the database refused (disk full): first retry, */
+#define WORKER_WRITE_RETRY_MAX_MS 10000		/* doubled up to this */
 
 /* commit statuses */
 #define STATUS_DESCRIPTION_MAX	140

@@ -373,6 +373,12 @@ int cmd_build_child(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/* the agent starts us with them blocked: a cancel sent while we loaded is
+	 * handled now (a result, so no cleanup process is needed) */
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* the agent dying (kill -9) cancels the build, which removes its containers */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);

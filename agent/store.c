@@ -21,7 +21,8 @@ static const char *const store_states[BUILD_NSTATES] = {
 enum {
 	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
 	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
-	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA, ST_N
+	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA,
+	ST_SET_PID, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
@@ -68,6 +69,10 @@ static const char *const store_sql[ST_N] = {
 		"last_error = ?3 WHERE id = ?1",
 	[ST_STATE] = "SELECT state FROM builds WHERE id = ?1",
 	[ST_SET_SHA] = "UPDATE builds SET sha = ?2 WHERE id = ?1 AND sha = ''",
+	[ST_SET_PID] = "UPDATE builds SET pid = ?2 WHERE id = ?1 AND state = 'running'",
+	[ST_SAVEPOINT] = "SAVEPOINT op",
+	[ST_RELEASE] = "RELEASE op",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
 };
 
 static const char store_schema[] =
@@ -101,6 +106,7 @@ struct store {
 	 * nothing: committed counts, plus the changes of the open transaction. */
 	long long st_counts[BUILD_NSTATES];
 	long long st_delta[BUILD_NSTATES];
+	long long st_delta_sp[BUILD_NSTATES];	/* st_delta at the savepoint */
 };
 
 const char *store_state_name(enum build_state s)
@@ -309,6 +315,37 @@ void store_rollback(struct store *s)
 	memset(s->st_delta, 0, sizeof(s->st_delta));
 }
 
+int store_in_transaction(struct store *s)
+{
+	return !sqlite3_get_autocommit(s->st_db);
+}
+
+int store_savepoint(struct store *s, struct err *e)
+{
+	memcpy(s->st_delta_sp, s->st_delta, sizeof(s->st_delta));
+	return store_exec(s, store_stmt(s, ST_SAVEPOINT), e, "cannot set a savepoint");
+}
+
+int store_savepoint_release(struct store *s, struct err *e)
+{
+	return store_exec(s, store_stmt(s, ST_RELEASE), e, "cannot release a savepoint");
+}
+
+void store_savepoint_rollback(struct store *s)
+{
+	if (!store_in_transaction(s))
+		return;
+	/* ROLLBACK TO keeps the savepoint open: release it too */
+	if (store_exec(s, store_stmt(s, ST_ROLLBACK_TO), NULL, "rollback") == 0)
+		store_exec(s, store_stmt(s, ST_RELEASE), NULL, "release");
+	memcpy(s->st_delta, s->st_delta_sp, sizeof(s->st_delta));
+}
+
+void store_delta(const struct store *s, long long ret[BUILD_NSTATES])
+{
+	memcpy(ret, s->st_delta, sizeof(s->st_delta));
+}
+
 void build_release(struct build *b)
 {
 	free(b->repo);
@@ -500,8 +537,12 @@ int store_list_builds(struct store *s, const struct store_filter *f, struct buil
 		buf_addf(&sql, "%sref = ?%d", glue, i++);
 		glue = " AND ";
 	}
-	if (f->state >= 0)
+	if (f->state >= 0) {
 		buf_addf(&sql, "%sstate = ?%d", glue, i++);
+		glue = " AND ";
+	}
+	if (f->before_id > 0)
+		buf_addf(&sql, "%sid < ?%d", glue, i++);
 	buf_addf(&sql, " ORDER BY id %s LIMIT %zu", f->oldest_first ? "ASC" : "DESC", limit);
 	if (sqlite3_prepare_v2(s->st_db, sql.data, -1, &st, NULL) != SQLITE_OK) {
 		store_fail(s, e, "cannot list builds");
@@ -515,6 +556,8 @@ int store_list_builds(struct store *s, const struct store_filter *f, struct buil
 	if (f->state >= 0)
 		sqlite3_bind_text(st, i++, store_state_name((enum build_state)f->state), -1,
 				  SQLITE_STATIC);
+	if (f->before_id > 0)
+		sqlite3_bind_int64(st, i++, f->before_id);
 	ret->items = NULL;
 	ret->n = 0;
 	alloc = 0;
@@ -587,6 +630,13 @@ int store_set_running(struct store *s, long long id, long long pid, const char *
 int store_set_finished(struct store *s, long long id, enum build_state state, const char *reason,
 		       const char *image, const char *image_id, struct err *e)
 {
+	return store_set_finished_at(s, id, state, reason, image, image_id, store_now_ms(), e);
+}
+
+int store_set_finished_at(struct store *s, long long id, enum build_state state,
+			  const char *reason, const char *image, const char *image_id,
+			  long long finished_ms, struct err *e)
+{
 	sqlite3_stmt *st;
 	int prev;
 
@@ -600,7 +650,7 @@ int store_set_finished(struct store *s, long long id, enum build_state state, co
 	st = store_stmt(s, ST_SET_FINISHED);
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, store_state_name(state), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, store_now_ms());
+	sqlite3_bind_int64(st, 3, finished_ms);
 	store_bind_text(st, 4, reason);
 	store_bind_text(st, 5, image);
 	store_bind_text(st, 6, image_id);
@@ -639,6 +689,17 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
 	return store_changed(s);
 }
 
+int store_set_pid(struct store *s, long long id, long long pid, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_SET_PID);
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, pid);
+	if (store_exec(s, st, e, "cannot record the process of a build") < 0)
+		return -1;
+	return store_changed(s);
+}
+
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e)
 {
 	int i;
@@ -659,6 +720,14 @@ int store_queue_depth(struct store *s, long long *ret, struct err *e)
 void store_note_queued(struct store *s, long long n)
 {
 	s->st_counts[BUILD_QUEUED] += n;
+}
+
+void store_note_counts(struct store *s, const long long delta[BUILD_NSTATES])
+{
+	int i;
+
+	for (i = 0; i < BUILD_NSTATES; i++)
+		s->st_counts[i] += delta[i];
 }
 
 void status_row_release(struct status_row *r)

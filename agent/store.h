@@ -1,5 +1,6 @@
 /* store: the agent's durable state in SQLite under state_dir (builds, delivery ids,
- * commit statuses waiting to be posted). One connection, used from the event loop only. */
+ * commit statuses waiting to be posted). A connection is used by one thread: the
+ * event loop reads through its own, the writer thread (batch.c) writes through another. */
 #ifndef S2I_STORE_H
 #define S2I_STORE_H
 
@@ -66,6 +67,16 @@ int store_ping(struct store *s, struct err *e);
 int store_begin(struct store *s, struct err *e);
 int store_commit(struct store *s, struct err *e);
 void store_rollback(struct store *s);
+/* 1 inside a transaction (SQLite may end one by itself on an error, e.g. SQLITE_FULL). */
+int store_in_transaction(struct store *s);
+/* One savepoint inside a transaction: the writes since store_savepoint are undone
+ * by store_savepoint_rollback (the transaction goes on) or kept by _release. */
+int store_savepoint(struct store *s, struct err *e);
+int store_savepoint_release(struct store *s, struct err *e);
+void store_savepoint_rollback(struct store *s);
+/* The changes of the open transaction to the builds per state (for another
+ * connection's counts, see store_note_counts). */
+void store_delta(const struct store *s, long long ret[BUILD_NSTATES]);
 
 /* Inserts b as a queued build (b->created set to now when 0) and, when
  * b->delivery is set, records (repo, provider, delivery) for idempotency.
@@ -86,9 +97,10 @@ struct store_filter {
 	int state;			/* -1: any, else enum build_state */
 	size_t limit;			/* 0: BUILDS_LIST_DEFAULT; capped at BUILDS_LIST_MAX */
 	int oldest_first;		/* default newest first */
+	long long before_id;		/* > 0: only builds with a smaller id */
 };
 
-#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0 }
+#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0, 0 }
 
 struct build_list {
 	struct build *items;
@@ -111,6 +123,12 @@ int store_set_running(struct store *s, long long id, long long pid, const char *
  * as they were). Returns 1 when the build was already final. */
 int store_set_finished(struct store *s, long long id, enum build_state state, const char *reason,
 		       const char *image, const char *image_id, struct err *e);
+/* The same with the time it finished (a result recorded late keeps its real end). */
+int store_set_finished_at(struct store *s, long long id, enum build_state state,
+			  const char *reason, const char *image, const char *image_id,
+			  long long finished_ms, struct err *e);
+/* The build's process, once started (after store_set_running). 1 when not running. */
+int store_set_pid(struct store *s, long long id, long long pid, struct err *e);
 /* running -> queued again (for a rerun after a crash), reason kept for the record. */
 int store_requeue(struct store *s, long long id, const char *reason, struct err *e);
 
@@ -126,6 +144,8 @@ int store_queue_depth(struct store *s, long long *ret, struct err *e);
 /* n builds were queued through another connection to the same database (the
  * intake's writer thread, batch.c): keeps this connection's counts right. */
 void store_note_queued(struct store *s, long long n);
+/* The same for any change committed through another connection (store_delta). */
+void store_note_counts(struct store *s, const long long delta[BUILD_NSTATES]);
 
 /* Commit statuses waiting to be posted to a forge (SPEC §3): kept until posted
  * so they survive restarts. State is the forge's word ("pending", "success"...). */

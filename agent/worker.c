@@ -20,6 +20,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "child.h"
 #include "forge.h"
@@ -57,7 +58,12 @@ struct wproc {
 	int p_killed;
 	int p_requeue;			/* the agent is stopping: back to the queue */
 	json_t *p_result;
-	int p_recorded;			/* its outcome is in the store */
+	int p_recorded;			/* its outcome is decided (and being written) */
+	int p_landed;			/* ... and on disk: the slot is free once it exited too */
+	int p_attempt;			/* times it was started before */
+	char *p_provider;
+	char *p_error;			/* why it could not start (it never ran) */
+	long long p_started_ms;		/* 0 until it is running on disk */
 	/* WK_STATUS */
 	long long p_status_id;
 	int p_status_attempts;
@@ -99,18 +105,103 @@ struct worker {
 	struct event *w_cleanup_ev;
 	json_t *w_cleanup_ids, *w_cleanup_containers;
 	long w_cleanup_delay;
+	struct event *w_queued_ev;	/* handles w_new once per loop pass */
+	struct build *w_new;		/* builds queued since (id, repo, ref, sha, state) */
+	size_t w_nnew, w_newalloc;
+	unsigned w_nops;		/* writes of ours in the group commit */
+	struct wop *w_retry;		/* writes the database refused, tried again later */
+};
+
+enum wop_kind {
+	WOP_QUEUED,			/* new builds: queued statuses, supersede older queued ones */
+	WOP_START,			/* queued -> running, before its process starts */
+	WOP_PID,			/* its process */
+	WOP_SHA,			/* the commit a ref resolved to */
+	WOP_FINISH,			/* a started build's end (o_proc) */
+	WOP_REQUEUE,			/* running -> queued (the agent stops) */
+	WOP_CLOSE,			/* a build ended without running (cancel, recovery) */
+	WOP_STATUS_DONE,		/* a commit status row posted (o_id: the row) */
+	WOP_STATUS_RETRY
+};
+
+/*
+ * A write of the worker's. It goes through the intake's group commit (batch.h): the
+ * writer thread runs it in the next transaction, so under a burst of deliveries the
+ * worker adds no fsync of its own and never blocks the loop on the disk. What depends
+ * on it happens in worker_op_done, once it is on disk: a process starts after its
+ * build is running, a status is posted after its row, the next build of a repository
+ * starts after the previous one's end. While queued it belongs to the writer thread
+ * (worker_op_run may touch only the op), else to the loop.
+ */
+struct wop {
+	struct worker *o_w;
+	enum wop_kind o_kind;
+	long long o_id;			/* the build (the status row for WOP_STATUS_*) */
+	struct wproc *o_proc;		/* START, FINISH, REQUEUE, STATUS_*: loop only */
+	struct evhttp_request *o_req;	/* CLOSE by request: answered once on disk */
+	enum build_state o_state;	/* FINISH, CLOSE */
+	char *o_reason;			/* FINISH, CLOSE, REQUEUE; STATUS_RETRY: the error */
+	char *o_image, *o_image_id;
+	long long o_time;		/* FINISH, CLOSE: when it ended; STATUS_RETRY: next_at */
+	long long o_pid;
+	char o_sha[41];
+	char *o_log;			/* the build log, and a line for it written before */
+	char *o_line;			/* the COMMIT (once), when the state changed or */
+	int o_line_always;		/* always */
+	int o_logged;
+	const char *o_st_state;		/* a commit status queued with the change */
+	char *o_st_desc;
+	char *o_st_queued;		/* SHA: a queued status before it */
+	/* WOP_QUEUED: new builds of one repository and ref, oldest first */
+	char *o_repo, *o_ref;
+	long long *o_ids;
+	char **o_descs;			/* their queued statuses (NULL: none) */
+	size_t o_n;
+	int o_supersede;		/* cancel the queued builds older than the newest */
+	int o_status_on;		/* with statuses */
+	long long *o_canceled;		/* out */
+	size_t o_ncanceled;
+	int o_rc;			/* out: 1 when nothing changed */
+	int o_tries;			/* failed so far */
+	struct event *o_retry;
+	struct wop *o_next;		/* in w_retry */
 };
 
 static void worker_kick(struct worker *w);
 static void worker_status_kick(struct worker *w, long long delay_ms);
 static void worker_proc_free(struct wproc *p);
 static void worker_cleanup_later(struct worker *w, json_t *job);
+static void worker_op_submit(struct worker *w, struct wop *o);
 
 /* ---------- small helpers ---------- */
 
 static char *worker_log_path(const struct worker *w, long long id)
 {
 	return xasprintf("%s/%lld.log", w->w_logdir, id);
+}
+
+/* Appends a line to a build log (creating it); -1 with errno. Thread-safe: the
+ * writer thread writes the lines of its ops. */
+static int worker_append_line(const char *path, const char *text)
+{
+	char line[LOG_LINE_MAX];
+	int fd, n, rc = -1, saved;
+
+	n = snprintf(line, sizeof(line) - 1, "%s", text);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -1;
+	if (write(fd, line, (size_t)n) == n)
+		rc = 0;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 /* Appends one line of the agent's own to a build log (creating it). */
@@ -121,22 +212,12 @@ static void worker_log_line(const struct worker *w, long long id, const char *fm
 	char line[LOG_LINE_MAX];
 	char *path = worker_log_path(w, id);
 	va_list ap;
-	int fd, n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0) {
-		if (write(fd, line, (size_t)n) < 0)
-			log_warn("build %lld: cannot write its log '%s': %s", id, path, strerror(errno));
-		close(fd);
-	}
+	if (worker_append_line(path, line) < 0)
+		log_warn("build %lld: cannot write its log '%s': %s", id, path, strerror(errno));
 	free(path);
 }
 
@@ -203,45 +284,70 @@ static void worker_out_cb(evutil_socket_t fd, short what, void *arg);
 static void worker_build_record(struct wproc *p);
 static void worker_timer_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Starts `s2i-agent NAME ARG` with job on stdin, stdout to us, stderr to errfd. */
-static struct wproc *worker_spawn(struct worker *w, enum wkind kind, const char *name,
-				  const char *arg, json_t *job, int errfd, long timeout_s,
-				  struct err *e)
+/* A child of kind, in w_procs; its process starts with worker_proc_start. */
+static struct wproc *worker_proc_new(struct worker *w, enum wkind kind)
 {
+	struct wproc *p = xcalloc(1, sizeof(*p));
+
+	p->p_w = w;
+	p->p_kind = kind;
+	p->p_out = -1;
+	buf_init(&p->p_outbuf, WORKER_RESULT_MAX);
+	p->p_timer = evtimer_new(w->w_base, worker_timer_cb, p);
+	p->p_next = w->w_procs;
+	w->w_procs = p;
+	return p;
+}
+
+/* Starts `s2i-agent NAME ARG` for p with job on stdin, stdout to us, stderr to errfd. */
+static int worker_proc_start(struct wproc *p, const char *name, const char *arg, json_t *job,
+			     int errfd, long timeout_s, struct err *e)
+{
+	struct worker *w = p->p_w;
 	const char *argv[] = { WORKER_SELF, name, arg, NULL };
 	struct child c = CHILD_INIT;
 	struct timeval tv = { timeout_s, 0 };
-	struct wproc *p;
 	int in;
 
 	in = worker_job_fd(w, job, e);
 	if (in < 0)
-		return NULL;
+		return -1;
 	c.argv = argv;
 	c.in = in;
 	c.out = CHILD_PIPE;
 	c.err = errfd >= 0 ? errfd : CHILD_INHERIT;
 	c.new_pgrp = 1;
+	c.block_term = p->p_kind == WK_BUILD;	/* the build process unblocks them */
 	if (child_start(&c, e) < 0) {
 		close(in);
-		return NULL;
+		return -1;
 	}
 	close(in);
-	p = xcalloc(1, sizeof(*p));
-	p->p_w = w;
-	p->p_kind = kind;
 	p->p_pid = c.pid;
 	p->p_out = c.out_fd;
-	buf_init(&p->p_outbuf, WORKER_RESULT_MAX);
 	fcntl(p->p_out, F_SETFL, fcntl(p->p_out, F_GETFL) | O_NONBLOCK);
 	p->p_out_ev = event_new(w->w_base, p->p_out, EV_READ | EV_PERSIST, worker_out_cb, p);
-	p->p_timer = evtimer_new(w->w_base, worker_timer_cb, p);
 	if (p->p_out_ev)
 		event_add(p->p_out_ev, NULL);
 	if (p->p_timer && timeout_s > 0)
 		evtimer_add(p->p_timer, &tv);
-	p->p_next = w->w_procs;
-	w->w_procs = p;
+	return 0;
+}
+
+static void worker_proc_unlink(struct wproc *p);
+
+/* A child process of kind in w_procs, or NULL (nothing left behind). */
+static struct wproc *worker_spawn(struct worker *w, enum wkind kind, const char *name,
+				  const char *arg, json_t *job, int errfd, long timeout_s,
+				  struct err *e)
+{
+	struct wproc *p = worker_proc_new(w, kind);
+
+	if (worker_proc_start(p, name, arg, job, errfd, timeout_s, e) < 0) {
+		worker_proc_unlink(p);
+		worker_proc_free(p);
+		return NULL;
+	}
 	return p;
 }
 
@@ -274,6 +380,8 @@ static void worker_proc_free(struct wproc *p)
 	free(p->p_status_what);
 	free(p->p_status_repo);
 	free(p->p_status_forge);
+	free(p->p_provider);
+	free(p->p_error);
 	json_decref(p->p_result);
 	json_decref(p->p_job);
 	free(p);
@@ -282,7 +390,7 @@ static void worker_proc_free(struct wproc *p)
 /* The process group of p (it leads its own), and p itself if setpgid lost a race. */
 static void worker_proc_signal(struct wproc *p, int sig)
 {
-	if (p->p_exited)
+	if (p->p_exited || p->p_pid <= 0)	/* never kill(0) or kill(-0): that is us */
 		return;
 	kill(-p->p_pid, sig);
 	kill(p->p_pid, sig);
@@ -295,43 +403,277 @@ static const struct repo_conf *worker_repo(const struct worker *w, const char *n
 	return name ? config_repo(w->w_cfg, name) : NULL;
 }
 
-/* Queues a commit status for build b in state (a SPEC build state). */
-static void worker_status_add(struct worker *w, long long id, const char *repo, const char *sha,
-			      enum build_state state, const char *reason, long long duration_ms)
+/* 1 when a build of repo at sha gets commit statuses. */
+static int worker_status_on(const struct worker *w, const char *repo)
 {
 	const struct repo_conf *rc = worker_repo(w, repo);
-	struct err e = ERR_INIT;
-	char *desc;
 
-	if (!rc || rc->status == STATUS_NONE || !sha || !*sha)
-		return;
+	return rc && rc->status != STATUS_NONE;
+}
+
+static int worker_status_want(const struct worker *w, const char *repo, const char *sha)
+{
+	return worker_status_on(w, repo) && sha && *sha;
+}
+
+/* The description of a commit status for build id in state (a SPEC build state).
+ * Pure: the writer thread calls it too. */
+static char *worker_status_desc(long long id, enum build_state state, const char *reason,
+				long long duration_ms)
+{
 	switch (state) {
 	case BUILD_QUEUED:
-		desc = xasprintf("Build %lld queued", id);
-		break;
+		return xasprintf("Build %lld queued", id);
 	case BUILD_RUNNING:
-		desc = xasprintf("Build %lld running", id);
-		break;
+		return xasprintf("Build %lld running", id);
 	case BUILD_SUCCEEDED:
-		desc = xasprintf("Build %lld succeeded in %llds", id, (duration_ms + 500) / 1000);
-		break;
+		return xasprintf("Build %lld succeeded in %llds", id, (duration_ms + 500) / 1000);
 	default:
-		desc = reason && *reason ?
+		return reason && *reason ?
 			xasprintf("Build %lld %s: %s", id, store_state_name(state), reason) :
 			xasprintf("Build %lld %s", id, store_state_name(state));
+	}
+}
+
+/* Queues the status for state with the op's change (if the repository posts any). */
+static void worker_op_status(const struct worker *w, struct wop *o, const char *repo,
+			     const char *sha, enum build_state state, const char *reason,
+			     long long duration_ms)
+{
+	if (!worker_status_want(w, repo, sha))
+		return;
+	o->o_st_state = store_state_name(state);
+	free(o->o_st_desc);
+	o->o_st_desc = worker_status_desc(o->o_id, state, reason, duration_ms);
+}
+
+/* ---------- writes (through the group commit) ---------- */
+
+static struct wop *worker_op_new(enum wop_kind kind, long long id)
+{
+	struct wop *o = xcalloc(1, sizeof(*o));
+
+	o->o_kind = kind;
+	o->o_id = id;
+	return o;
+}
+
+static void worker_op_free(struct wop *o)
+{
+	size_t i;
+
+	if (!o)
+		return;
+	if (o->o_retry)
+		event_free(o->o_retry);
+	free(o->o_reason);
+	free(o->o_image);
+	free(o->o_image_id);
+	free(o->o_log);
+	free(o->o_line);
+	free(o->o_st_desc);
+	free(o->o_st_queued);
+	free(o->o_repo);
+	free(o->o_ref);
+	for (i = 0; i < o->o_n; i++)
+		free(o->o_descs[i]);
+	free(o->o_descs);
+	free(o->o_ids);
+	free(o->o_canceled);
+	free(o);
+}
+
+/* Writer thread: the queued builds of the op's repository and ref older than its
+ * newest build are canceled (superseded). */
+static int worker_op_supersede(struct store *st, struct wop *o, struct err *e)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	long long newest = o->o_ids[o->o_n - 1];
+	char reason[64], *desc;
+	size_t i;
+	int rc;
+
+	snprintf(reason, sizeof(reason), "superseded by build %lld", newest);
+	f.repo = o->o_repo;
+	f.ref = o->o_ref;
+	f.state = BUILD_QUEUED;
+	f.oldest_first = 1;
+	f.limit = BUILDS_LIST_MAX;
+	f.before_id = newest;
+	if (store_list_builds(st, &f, &l, e) < 0)
+		return -1;
+	o->o_canceled = xcalloc(l.n + 1, sizeof(*o->o_canceled));
+	for (i = 0; i < l.n; i++) {
+		struct build *b = &l.items[i];
+
+		rc = store_set_finished(st, b->id, BUILD_CANCELED, reason, NULL, NULL, e);
+		if (rc < 0)
+			goto fail;
+		if (rc > 0)
+			continue;
+		if (o->o_status_on && b->sha[0]) {
+			desc = worker_status_desc(b->id, BUILD_CANCELED, reason, 0);
+			rc = store_status_add(st, b->id, store_state_name(BUILD_CANCELED), desc, e);
+			free(desc);
+			if (rc < 0)
+				goto fail;
+		}
+		o->o_canceled[o->o_ncanceled++] = b->id;
+	}
+	build_list_release(&l);
+	/* no log file for each: a burst of pushes cancels as many builds, and creating
+	 * a file costs more than the rest of the write; their log is told from the
+	 * database (worker_log_told) */
+	return 0;
+fail:
+	build_list_release(&l);
+	return -1;
+}
+
+/* Writer thread: the state of build id, -1 on error. */
+static int worker_op_state(struct store *st, long long id, struct err *e)
+{
+	struct build b = BUILD_INIT;
+	int rc = store_get_build(st, id, &b, e);
+
+	if (rc > 0)
+		err_set(e, "build %lld: no such build", id);
+	rc = rc == 0 ? (int)b.state : -1;
+	build_release(&b);
+	return rc;
+}
+
+/* Writer thread (batch_op_fn). */
+static int worker_op_run(struct store *st, void *arg, struct err *e)
+{
+	struct wop *o = arg;
+	size_t i;
+	int rc = 0;
+
+	o->o_rc = 0;
+	switch (o->o_kind) {
+	case WOP_QUEUED:
+		free(o->o_canceled);
+		o->o_canceled = NULL;
+		o->o_ncanceled = 0;
+		for (i = 0; i < o->o_n; i++) {
+			if (!o->o_descs[i])
+				continue;
+			/* tried again after a refusal: a later status may be in already */
+			if ((rc = worker_op_state(st, o->o_ids[i], e)) < 0)
+				return -1;
+			if (rc == BUILD_QUEUED && store_status_add(st, o->o_ids[i], "queued",
+								   o->o_descs[i], e) < 0)
+				return -1;
+		}
+		rc = 0;
+		if (o->o_supersede && worker_op_supersede(st, o, e) < 0)
+			return -1;
+		break;
+	case WOP_START:
+		rc = store_set_running(st, o->o_id, 0, o->o_log, e);
+		break;
+	case WOP_PID:
+		rc = store_set_pid(st, o->o_id, o->o_pid, e);
+		break;
+	case WOP_SHA:
+		rc = store_set_sha(st, o->o_id, o->o_sha, e);
+		if (rc == 0 && o->o_st_desc) {
+			/* its statuses, unless it ended meanwhile (this was refused) */
+			if ((rc = worker_op_state(st, o->o_id, e)) < 0)
+				return -1;
+			if (rc != BUILD_RUNNING) {
+				free(o->o_st_desc);
+				o->o_st_desc = NULL;
+			} else if (o->o_st_queued &&
+				   store_status_add(st, o->o_id, "queued", o->o_st_queued, e) < 0) {
+				return -1;
+			}
+			rc = 0;
+		}
+		break;
+	case WOP_FINISH:
+	case WOP_CLOSE:
+		rc = store_set_finished_at(st, o->o_id, o->o_state, o->o_reason, o->o_image,
+					   o->o_image_id, o->o_time, e);
+		break;
+	case WOP_REQUEUE:
+		rc = store_requeue(st, o->o_id, o->o_reason, e);
+		break;
+	case WOP_STATUS_DONE:
+		rc = store_status_done(st, o->o_id, e);
+		break;
+	case WOP_STATUS_RETRY:
+		rc = store_status_retry(st, o->o_id, o->o_time, o->o_reason, e);
 		break;
 	}
-	if (store_status_add(w->w_store, id, store_state_name(state), desc, &e) < 0)
-		log_error("build %lld: %s", id, e.msg);
-	free(desc);
-	worker_status_kick(w, 0);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 && o->o_st_desc &&
+	    store_status_add(st, o->o_id, o->o_st_state, o->o_st_desc, e) < 0)
+		return -1;
+	o->o_rc = rc;
+	/* before the COMMIT: whoever sees the new state finds its line in the log */
+	if (o->o_line && !o->o_logged && (rc == 0 || o->o_line_always))
+		o->o_logged = worker_append_line(o->o_log, o->o_line) == 0;
+	return 0;
+}
+
+static void worker_op_done(void *arg, int failed, const char *err);
+
+static void worker_op_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wop *o = arg;
+	struct wop **pp;
+
+	(void)fd;
+	(void)what;
+	for (pp = &o->o_w->w_retry; *pp; pp = &(*pp)->o_next)
+		if (*pp == o) {
+			*pp = o->o_next;
+			break;
+		}
+	o->o_next = NULL;
+	worker_op_submit(o->o_w, o);
+}
+
+/* The database refused o (disk full?): o stays in memory and is tried again, after
+ * WORKER_WRITE_RETRY_MIN_MS doubling up to WORKER_WRITE_RETRY_MAX_MS. Returns the delay. */
+static long worker_op_retry(struct wop *o)
+{
+	struct worker *w = o->o_w;
+	long delay = WORKER_WRITE_RETRY_MIN_MS;
+	struct timeval tv;
+	int i;
+
+	for (i = 0; i < o->o_tries && delay < WORKER_WRITE_RETRY_MAX_MS; i++)
+		delay *= 2;
+	if (delay > WORKER_WRITE_RETRY_MAX_MS)
+		delay = WORKER_WRITE_RETRY_MAX_MS;
+	o->o_tries++;
+	if (!o->o_retry)
+		o->o_retry = evtimer_new(w->w_base, worker_op_retry_cb, o);
+	tv.tv_sec = delay / 1000;
+	tv.tv_usec = (delay % 1000) * 1000;
+	o->o_next = w->w_retry;
+	w->w_retry = o;
+	evtimer_add(o->o_retry, &tv);
+	return delay;
+}
+
+static void worker_op_submit(struct worker *w, struct wop *o)
+{
+	o->o_w = w;
+	w->w_nops++;
+	batch_op(http_batch(w->w_http), worker_op_run, worker_op_done, o);
 }
 
 static void worker_status_done(struct wproc *p)
 {
 	struct worker *w = p->p_w;
-	struct err e = ERR_INIT;
 	const char *outcome = NULL, *msg = NULL;
+	struct wop *o;
 	json_t *j = NULL, *v;
 	long http_code = 0, retry_after = 0, delay;
 	unsigned long rnd = 0;
@@ -352,24 +694,25 @@ static void worker_status_done(struct wproc *p)
 	}
 	if (!strcmp(outcome, "done")) {
 		log_info("%s posted (HTTP %ld)", p->p_status_what, http_code);
-		if (store_status_done(w->w_store, p->p_status_id, &e) < 0)
-			log_error("%s", e.msg);
+		o = worker_op_new(WOP_STATUS_DONE, p->p_status_id);
 	} else if (!strcmp(outcome, "retry") && p->p_status_attempts + 1 < STATUS_MAX_ATTEMPTS) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 			rnd = (unsigned long)time(NULL);
 		delay = forge_backoff((unsigned)p->p_status_attempts + 1, retry_after, rnd);
 		log_warn("%s: %s; retry in %lds", p->p_status_what, msg ? msg : "failed", delay);
-		if (store_status_retry(w->w_store, p->p_status_id, store_now_ms() + delay * 1000,
-				       msg, &e) < 0)
-			log_error("%s", e.msg);
+		o = worker_op_new(WOP_STATUS_RETRY, p->p_status_id);
+		o->o_time = store_now_ms() + delay * 1000;
+		o->o_reason = msg ? xstrdup(msg) : NULL;
 	} else {
 		log_error("%s: %s; giving up after %d attempts", p->p_status_what,
 			  msg ? msg : "failed", p->p_status_attempts + 1);
-		if (store_status_done(w->w_store, p->p_status_id, &e) < 0)
-			log_error("%s", e.msg);
+		o = worker_op_new(WOP_STATUS_DONE, p->p_status_id);
 	}
 	json_decref(j);
-	worker_status_kick(w, 0);
+	/* the post is over once the row's new state is on disk: until then p stays
+	 * in w_procs, holding the row and its repository (worker_status_posters) */
+	o->o_proc = p;
+	worker_op_submit(w, o);
 }
 
 /* What the status posts in flight hold: all of them, how many go to forge, and
@@ -420,8 +763,9 @@ static int worker_status_drop(struct worker *w, const struct status_row *row)
 
 /* Starts the post of row in a child: 1 started, 0 dropped or put off (the row
  * changed: look again), -1 not now (its repository or forge has posts in flight),
- * -2 the store refused to drop or put it off (disk full?): look again later. */
-static int worker_status_start(struct worker *w, const struct status_row *row, long long now)
+ * -2 the store refused to drop it, or no process can start (disk full?): look
+ * again later. */
+static int worker_status_start(struct worker *w, const struct status_row *row)
 {
 	const struct repo_conf *rc;
 	struct forge_request r = FORGE_REQUEST_INIT;
@@ -473,12 +817,9 @@ static int worker_status_start(struct worker *w, const struct status_row *row, l
 			 r.timeout + KILL_GRACE_SECONDS, &e);
 	json_decref(job);
 	if (!p) {
+		/* no write: the database is likely as full as the directory */
 		log_error("build %lld: cannot post a commit status: %s", b.id, e.msg);
-		if (store_status_retry(w->w_store, row->id, now + STATUS_RETRY_MAX * 1000LL,
-				       e.msg, &e) < 0) {
-			log_error("%s", e.msg);
-			ret = -2;
-		}
+		ret = -2;
 		goto out;
 	}
 	event_del(p->p_out_ev);		/* a few bytes: read when it exits */
@@ -538,7 +879,7 @@ static void worker_status_post(struct worker *w)
 				if (pw.repo)
 					continue;	/* its repository's post ends first */
 			}
-			r = worker_status_start(w, &rows[i], now);
+			r = worker_status_start(w, &rows[i]);
 			if (r == 0)
 				again = 1;	/* a row went: its commit may have a next one */
 			else if (r == -2)
@@ -735,24 +1076,21 @@ static int worker_repo_busy(const struct worker *w, const char *repo)
 	return 0;
 }
 
-/* Closes a build that never ran (or whose process could not start); -1 if it could
- * not be recorded (the build stays queued). */
-static int worker_close_build(struct worker *w, const struct build *b, enum build_state state,
-			      const char *reason)
+/* Closes a build that never ran (a cancel by request, start-up recovery): its end
+ * goes through the group commit; req, if any, is answered once it is on disk. */
+static void worker_close_build(struct worker *w, const struct build *b, enum build_state state,
+			       const char *reason, struct evhttp_request *req)
 {
-	struct err e = ERR_INIT;
-	int rc = store_set_finished(w->w_store, b->id, state, reason, NULL, NULL, &e);
+	struct wop *o = worker_op_new(WOP_CLOSE, b->id);
 
-	if (rc < 0) {
-		log_error("build %lld: %s", b->id, e.msg);
-		return -1;
-	}
-	if (rc > 0)
-		return 0;
-	log_info("build %lld: %s: %s", b->id, store_state_name(state), reason);
-	worker_log_line(w, b->id, "==> build %lld %s: %s", b->id, store_state_name(state), reason);
-	worker_status_add(w, b->id, b->repo, b->sha, state, reason, 0);
-	return 0;
+	o->o_state = state;
+	o->o_reason = xstrdup(reason);
+	o->o_time = store_now_ms();
+	o->o_req = req;
+	o->o_log = worker_log_path(w, b->id);
+	o->o_line = xasprintf("==> build %lld %s: %s", b->id, store_state_name(state), reason);
+	worker_op_status(w, o, b->repo, b->sha, state, reason, 0);
+	worker_op_submit(w, o);
 }
 
 static void worker_cancel_proc(struct wproc *p, const char *reason)
@@ -762,84 +1100,140 @@ static void worker_cancel_proc(struct wproc *p, const char *reason)
 	if (p->p_cancel_reason || p->p_exited)
 		return;
 	p->p_cancel_reason = xstrdup(reason);
+	if (!p->p_pid)
+		return;		/* not started yet: it will not be */
 	worker_proc_signal(p, SIGTERM);
 	/* it removes its containers and answers; if it does not, SIGKILL */
 	evtimer_add(p->p_timer, &tv);
 }
 
-/* -1: the build is still queued (it could neither start nor be closed). */
-static int worker_build_start(struct worker *w, struct build *b)
-{
-	const struct repo_conf *rc = worker_repo(w, b->repo);
-	struct err e = ERR_INIT;
-	struct wproc *p;
-	char idstr[32], *path = NULL;
-	json_t *job, *jb;
-	int logfd = -1, r, ret = 0;
+static void worker_build_record(struct wproc *p);
 
-	if (!rc)
-		return worker_close_build(w, b, BUILD_ERRORED, "the repository is no longer configured");
-	path = worker_log_path(w, b->id);
-	logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
-		     (b->attempt == 0 ? O_TRUNC : 0), 0640);
-	if (logfd < 0) {
-		err_errno(&e, "cannot open the build log '%s'", path);
-		ret = worker_close_build(w, b, BUILD_ERRORED, e.msg);
-		goto out;
-	}
-	job = json_object();
-	jb = json_object();
-	json_object_set_new(jb, "id", json_integer(b->id));
-	worker_set_str(jb, "repo", b->repo);
-	worker_set_str(jb, "ref", b->ref);
-	worker_set_str(jb, "sha", b->sha);
-	json_object_set_new(jb, "attempt", json_integer(b->attempt + 1));
-	worker_set_str(jb, "provider", b->provider);
-	json_object_set_new(job, "build", jb);
-	json_object_set_new(job, "parent", json_integer(getpid()));
-	json_object_set_new(job, "log_max", json_integer(BUILD_LOG_MAX));
-	worker_build_json_conf(w, rc, job);
-	snprintf(idstr, sizeof(idstr), "%lld", b->id);
-	p = worker_spawn(w, WK_BUILD, "__build", idstr, job, logfd,
-			 w->w_cfg->build_timeout > 0 ? w->w_cfg->build_timeout + KILL_GRACE_SECONDS : 0,
-			 &e);
-	json_decref(job);
-	if (!p) {
-		err_prefix(&e, "cannot start the build process");
-		ret = worker_close_build(w, b, BUILD_ERRORED, e.msg);
-		goto out;
-	}
+/* Takes a worker slot for queued build b: it is marked running on disk, then its
+ * process starts (worker_build_spawn). */
+static void worker_build_start(struct worker *w, const struct build *b)
+{
+	struct wproc *p = worker_proc_new(w, WK_BUILD);
+	struct wop *o;
+
 	p->p_id = b->id;
 	p->p_repo = xstrdup(b->repo);
 	p->p_ref = xstrdup(b->ref ? b->ref : "");
 	snprintf(p->p_sha, sizeof(p->p_sha), "%s", b->sha);
-	p->p_timeout = w->w_cfg->build_timeout;
-	p->p_log = path;
-	path = NULL;
+	p->p_provider = b->provider ? xstrdup(b->provider) : NULL;
+	p->p_attempt = b->attempt;
+	p->p_log = worker_log_path(w, b->id);
 	w->w_running++;
-	r = store_set_running(w->w_store, b->id, p->p_pid, p->p_log, &e);
-	if (r != 0) {
-		log_error("build %lld: %s", b->id, r < 0 ? e.msg : "is no longer queued");
-		worker_cancel_proc(p, "the build could not be recorded as running");
-		goto out;
+	if (!worker_repo(w, b->repo)) {
+		/* closed without running, through the same path as a build's end */
+		p->p_error = xstrdup("the repository is no longer configured");
+		p->p_exited = 1;
+		worker_build_record(p);
+		return;
 	}
-	log_info("build %lld: started '%s' %s %.12s (pid %d, attempt %d)", b->id, b->repo, b->ref,
-		 *b->sha ? b->sha : "(to resolve)", (int)p->p_pid, b->attempt + 1);
-	worker_status_add(w, b->id, b->repo, b->sha, BUILD_RUNNING, NULL, 0);
-out:
-	if (logfd >= 0)
-		close(logfd);
-	free(path);
-	return ret;
+	o = worker_op_new(WOP_START, b->id);
+	o->o_proc = p;
+	o->o_log = xstrdup(p->p_log);
+	worker_op_status(w, o, b->repo, b->sha, BUILD_RUNNING, NULL, 0);
+	worker_op_submit(w, o);
+}
+
+/* The build is running on disk: starts its process; -1 with e set if it cannot. */
+static int worker_build_spawn(struct wproc *p, struct err *e)
+{
+	struct worker *w = p->p_w;
+	const struct repo_conf *rc = worker_repo(w, p->p_repo);
+	struct wop *o;
+	char idstr[32];
+	json_t *job, *jb;
+	int logfd, rv;
+
+	if (!rc)
+		return err_set(e, "the repository is no longer configured");
+	logfd = open(p->p_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+		     (p->p_attempt == 0 ? O_TRUNC : 0), 0640);
+	if (logfd < 0)
+		return err_errno(e, "cannot open the build log '%s'", p->p_log);
+	job = json_object();
+	jb = json_object();
+	json_object_set_new(jb, "id", json_integer(p->p_id));
+	worker_set_str(jb, "repo", p->p_repo);
+	worker_set_str(jb, "ref", p->p_ref);
+	worker_set_str(jb, "sha", p->p_sha);
+	json_object_set_new(jb, "attempt", json_integer(p->p_attempt + 1));
+	worker_set_str(jb, "provider", p->p_provider);
+	json_object_set_new(job, "build", jb);
+	json_object_set_new(job, "parent", json_integer(getpid()));
+	json_object_set_new(job, "log_max", json_integer(BUILD_LOG_MAX));
+	worker_build_json_conf(w, rc, job);
+	snprintf(idstr, sizeof(idstr), "%lld", p->p_id);
+	p->p_timeout = w->w_cfg->build_timeout;
+	rv = worker_proc_start(p, "__build", idstr, job, logfd,
+			       p->p_timeout > 0 ? p->p_timeout + KILL_GRACE_SECONDS : 0, e);
+	json_decref(job);
+	close(logfd);
+	if (rv < 0) {
+		err_prefix(e, "cannot start the build process");
+		return -1;
+	}
+	/* recovery uses it to kill an orphan; not worth waiting for */
+	o = worker_op_new(WOP_PID, p->p_id);
+	o->o_pid = p->p_pid;
+	worker_op_submit(w, o);
+	log_info("build %lld: started '%s' %s %.12s (pid %d, attempt %d)", p->p_id, p->p_repo,
+		 p->p_ref, *p->p_sha ? p->p_sha : "(to resolve)", (int)p->p_pid, p->p_attempt + 1);
+	return 0;
+}
+
+/* Frees p's slot once its process is gone and its end is on disk. */
+static void worker_build_final(struct wproc *p)
+{
+	struct worker *w = p->p_w;
+
+	if (!p->p_exited || !p->p_landed)
+		return;
+	worker_proc_unlink(p);
+	w->w_running--;
+	worker_proc_free(p);
+	worker_kick(w);
+}
+
+/* WOP_START on disk (rc 1: the build was no longer queued). */
+static void worker_build_started(struct wproc *p, int rc)
+{
+	struct worker *w = p->p_w;
+	struct err e = ERR_INIT;
+
+	if (rc > 0) {
+		log_debug("build %lld: no longer queued, not started", p->p_id);
+		p->p_exited = 1;
+		p->p_recorded = 1;
+		p->p_landed = 1;
+		worker_build_final(p);
+		return;
+	}
+	p->p_started_ms = store_now_ms();
+	if (w->w_stopping)
+		p->p_requeue = 1;
+	if (w->w_stopping || p->p_cancel_reason) {
+		p->p_exited = 1;
+		worker_build_record(p);
+		return;
+	}
+	if (worker_build_spawn(p, &e) < 0) {
+		p->p_error = xstrdup(e.msg);
+		p->p_exited = 1;
+		worker_build_record(p);
+	}
 }
 
 /* A line the build process printed: {"sha": ...} once resolved, {"result": {...}} at the end. */
 static void worker_build_line(struct wproc *p, const char *line)
 {
 	struct worker *w = p->p_w;
-	struct err e = ERR_INIT;
 	json_t *j = json_loads(line, 0, NULL), *v;
 	const char *sha;
+	struct wop *o;
 
 	if (!j || !json_is_object(j)) {
 		log_warn("build %lld: unexpected output from the build process", p->p_id);
@@ -849,13 +1243,15 @@ static void worker_build_line(struct wproc *p, const char *line)
 	if ((sha = json_string_value(json_object_get(j, "sha"))) && strlen(sha) == 40 &&
 	    !p->p_sha[0]) {
 		snprintf(p->p_sha, sizeof(p->p_sha), "%s", sha);
-		if (store_set_sha(w->w_store, p->p_id, sha, &e) < 0)
-			log_error("build %lld: %s", p->p_id, e.msg);
 		log_info("build %lld: %s resolved to %.12s", p->p_id, p->p_ref, sha);
 		/* a manual build of a ref: its commit is known only now, so its
 		 * statuses start now, with the same sequence as any other build */
-		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, BUILD_QUEUED, NULL, 0);
-		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, BUILD_RUNNING, NULL, 0);
+		o = worker_op_new(WOP_SHA, p->p_id);
+		snprintf(o->o_sha, sizeof(o->o_sha), "%s", sha);
+		if (worker_status_want(w, p->p_repo, p->p_sha))
+			o->o_st_queued = worker_status_desc(p->p_id, BUILD_QUEUED, NULL, 0);
+		worker_op_status(w, o, p->p_repo, p->p_sha, BUILD_RUNNING, NULL, 0);
+		worker_op_submit(w, o);
 	}
 	if ((v = json_object_get(j, "result")) && json_is_object(v) && !p->p_result) {
 		p->p_result = json_incref(v);
@@ -863,8 +1259,6 @@ static void worker_build_line(struct wproc *p, const char *line)
 	}
 	json_decref(j);
 }
-
-/* Reads what is there; 1 at EOF. */
 static int worker_proc_read(struct wproc *p)
 {
 	char chunk[4096];
@@ -932,16 +1326,19 @@ static void worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Records the outcome: as soon as the result line arrives (the process may take a
  * moment more to exit), else once it exited without one. */
+/* Decides the outcome: as soon as the result line arrives (the process may take a
+ * moment more to exit), else once it exited without one; then writes it (WOP_FINISH
+ * or WOP_REQUEUE). Until that is on disk the build keeps its slot and stays
+ * `running` on disk; a refused write is kept and tried again (worker_op_done). */
 static void worker_build_record(struct wproc *p)
 {
 	struct worker *w = p->p_w;
-	struct err e = ERR_INIT;
 	enum build_state state = BUILD_ERRORED;
 	const char *reason = NULL, *image = NULL, *image_id = NULL, *s;
 	char why[ERR_MSG_MAX];
-	struct build b = BUILD_INIT;
-	long long dur = 0;
-	int st, rc;
+	long long now = store_now_ms(), dur;
+	struct wop *o;
+	int st;
 
 	if (p->p_recorded)
 		return;
@@ -961,6 +1358,8 @@ static void worker_build_record(struct wproc *p)
 	} else if (p->p_cancel_reason) {
 		state = BUILD_CANCELED;
 		reason = p->p_cancel_reason;
+	} else if (p->p_error) {
+		reason = p->p_error;
 	} else if (WIFSIGNALED(p->p_wstatus)) {
 		snprintf(why, sizeof(why), "build process died: signal %d", WTERMSIG(p->p_wstatus));
 		reason = why;
@@ -975,73 +1374,81 @@ static void worker_build_record(struct wproc *p)
 		reason = why;
 	}
 	if (p->p_requeue && (state == BUILD_CANCELED || !p->p_result)) {
-		rc = store_requeue(w->w_store, p->p_id, "agent stopped during the build", &e);
-		if (rc < 0)
-			log_error("build %lld: %s", p->p_id, e.msg);
 		log_info("build %lld: stopped, back in the queue for the next start", p->p_id);
-		worker_log_line(w, p->p_id, "==> build %lld interrupted: the agent is stopping; "
-				"it runs again at the next start", p->p_id);
+		o = worker_op_new(WOP_REQUEUE, p->p_id);
+		o->o_proc = p;
+		o->o_reason = xstrdup("agent stopped during the build");
+		o->o_log = xstrdup(p->p_log);
+		o->o_line = xasprintf("==> build %lld interrupted: the agent is stopping; "
+				      "it runs again at the next start", p->p_id);
+		o->o_line_always = 1;
+		worker_op_submit(w, o);
 		return;
 	}
-	rc = store_set_finished(w->w_store, p->p_id, state, reason, image, image_id, &e);
-	if (rc < 0)
-		log_error("build %lld: %s", p->p_id, e.msg);
-	if (store_get_build(w->w_store, p->p_id, &b, NULL) == 0 && b.started && b.finished)
-		dur = b.finished - b.started;
+	dur = p->p_started_ms ? now - p->p_started_ms : 0;
+	o = worker_op_new(WOP_FINISH, p->p_id);
+	o->o_proc = p;
+	o->o_state = state;
+	o->o_reason = reason ? xstrdup(reason) : NULL;
+	o->o_image = image ? xstrdup(image) : NULL;
+	o->o_image_id = image_id ? xstrdup(image_id) : NULL;
+	o->o_time = now;
+	o->o_log = xstrdup(p->p_log);
+	o->o_line_always = 1;
 	if (state == BUILD_SUCCEEDED && w->w_cleanup_ev && evtimer_pending(w->w_cleanup_ev, NULL)) {
-		struct timeval now = { 0, 0 };
+		struct timeval tv0 = { 0, 0 };
 
 		w->w_cleanup_delay = 0;
-		evtimer_add(w->w_cleanup_ev, &now);	/* the engine answers again */
+		evtimer_add(w->w_cleanup_ev, &tv0);	/* the engine answers again */
 	}
 	if (state == BUILD_SUCCEEDED) {
 		log_info("build %lld: succeeded: %s %s in %.1fs", p->p_id, image ? image : "(untagged)",
 			 image_id ? image_id : "", dur / 1000.0);
-		worker_log_line(w, p->p_id, "==> build %lld succeeded in %.1fs: %s %s", p->p_id,
-				dur / 1000.0, image ? image : "(untagged)", image_id ? image_id : "");
+		o->o_line = xasprintf("==> build %lld succeeded in %.1fs: %s %s", p->p_id,
+				      dur / 1000.0, image ? image : "(untagged)", image_id ? image_id : "");
 	} else {
 		log_info("build %lld: %s: %s", p->p_id, store_state_name(state),
 			 reason ? reason : "(no reason)");
-		worker_log_line(w, p->p_id, "==> build %lld %s: %s", p->p_id, store_state_name(state),
-				reason ? reason : "(no reason)");
+		o->o_line = xasprintf("==> build %lld %s: %s", p->p_id, store_state_name(state),
+				      reason ? reason : "(no reason)");
 	}
-	if (rc == 0)
-		worker_status_add(w, p->p_id, p->p_repo, p->p_sha, state, reason, dur);
-	build_release(&b);
+	worker_op_status(w, o, p->p_repo, p->p_sha, state, reason, dur);
+	worker_op_submit(w, o);
 }
 
-static void worker_build_done(struct wproc *p)
+/* The build's process exited (or never started). */
+static void worker_build_exited(struct wproc *p)
 {
 	struct worker *w = p->p_w;
 
 	worker_build_record(p);
 	/* without a result (or killed), its containers may be left behind; with one, those
 	 * it could not remove itself (the engine had stopped) are listed */
-	if ((!p->p_result || p->p_timed_out || p->p_killed) && !w->w_stopping)
+	if (p->p_pid > 0 && (!p->p_result || p->p_timed_out || p->p_killed) && !w->w_stopping)
 		worker_cleanup_start(w, &p->p_id, 1, 0);
-	else if (json_array_size(json_object_get(p->p_result, "containers")) && !w->w_stopping)
+	else if (p->p_result && json_array_size(json_object_get(p->p_result, "containers")) &&
+		 !w->w_stopping)
 		worker_cleanup_spawn(w, json_array(),
 				     json_deep_copy(json_object_get(p->p_result, "containers")), 0);
-	w->w_running--;
-	worker_kick(w);
+	worker_build_final(p);
 }
 
 static void worker_proc_exited(struct wproc *p)
 {
 	worker_proc_read(p);
-	worker_proc_unlink(p);
 	switch (p->p_kind) {
 	case WK_BUILD:
-		worker_build_done(p);
-		break;
+		worker_build_exited(p);		/* freed once its end is on disk */
+		return;
 	case WK_STATUS:
-		worker_status_done(p);
-		break;
+		worker_status_done(p);		/* freed once its row is updated on disk */
+		return;
 	case WK_CLEANUP:
+		worker_proc_unlink(p);
 		worker_cleanup_done(p);
-		break;
+		worker_proc_free(p);
+		return;
 	}
-	worker_proc_free(p);
 }
 
 static void worker_sigchld_cb(evutil_socket_t sig, short what, void *arg)
@@ -1055,6 +1462,8 @@ static void worker_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	for (p = w->w_procs; p; p = next) {
 		next = p->p_next;
+		if (p->p_exited || p->p_pid <= 0)	/* gone, or its end is being written */
+			continue;
 		do {
 			r = waitpid(p->p_pid, &st, WNOHANG);
 		} while (r < 0 && errno == EINTR);
@@ -1066,6 +1475,103 @@ static void worker_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			next = w->w_procs;
 		}
 	}
+}
+
+/* ---------- the writes' outcomes ---------- */
+
+static void worker_op_done(void *arg, int failed, const char *err)
+{
+	struct wop *o = arg;
+	struct worker *w = o->o_w;
+	struct wproc *p = o->o_proc;
+	long delay;
+	size_t i;
+
+	w->w_nops--;
+	if (failed && o->o_kind == WOP_CLOSE && o->o_req) {
+		log_error("build %lld: cannot record the cancel: %s", o->o_id, err);
+		http_reply_error(o->o_req, 503, "cannot record the cancel, try again");
+		worker_op_free(o);
+		return;
+	}
+	if (failed) {
+		switch (o->o_kind) {
+		case WOP_START:
+			/* the build stays queued: the scheduler tries again later */
+			log_error("build %lld: cannot start: %s; next try in %ds", o->o_id, err,
+				  WORKER_RETRY_SECONDS);
+			worker_proc_unlink(p);
+			w->w_running--;
+			worker_proc_free(p);
+			{
+				struct timeval tv = { WORKER_RETRY_SECONDS, 0 };
+
+				event_add(w->w_kick, &tv);	/* not at once: no spin */
+			}
+			break;
+		case WOP_PID:
+			log_warn("build %lld: cannot record its process: %s", o->o_id, err);
+			break;
+		case WOP_REQUEUE:
+			/* left `running`: the next start reruns or closes it */
+			log_error("build %lld: cannot put it back in the queue: %s", o->o_id, err);
+			p->p_landed = 1;
+			worker_build_final(p);
+			break;
+		default:	/* it must land */
+			delay = worker_op_retry(o);
+			if (o->o_kind == WOP_FINISH)
+				log_error("build %lld: ended (%s) but that cannot be recorded: %s; it "
+					  "stays 'running' until it is, next try in %.1fs", o->o_id,
+					  store_state_name(o->o_state), err, delay / 1000.0);
+			else
+				log_error("build %lld: cannot record a change: %s; next try in %.1fs",
+					  o->o_id, err, delay / 1000.0);
+			return;		/* o lives on in w_retry */
+		}
+		worker_op_free(o);
+		return;
+	}
+	if (o->o_tries)
+		log_info("build %lld: recorded after %d refused tries", o->o_id, o->o_tries);
+	switch (o->o_kind) {
+	case WOP_QUEUED:
+		for (i = 0; i < o->o_ncanceled; i++)
+			log_info("build %lld: canceled: superseded by build %lld", o->o_canceled[i],
+				 o->o_ids[o->o_n - 1]);
+		worker_kick(w);
+		break;
+	case WOP_START:
+		worker_build_started(p, o->o_rc);
+		break;
+	case WOP_PID:
+	case WOP_SHA:
+		break;
+	case WOP_FINISH:
+	case WOP_REQUEUE:
+		p->p_landed = 1;
+		worker_build_final(p);
+		break;
+	case WOP_CLOSE:
+		if (o->o_rc == 0)
+			log_info("build %lld: %s: %s", o->o_id, store_state_name(o->o_state),
+				 o->o_reason);
+		if (o->o_req && o->o_rc == 0)
+			http_reply_json(o->o_req, 202, json_pack("{sIss}", "build", (json_int_t)o->o_id,
+								 "state", "canceled"));
+		else if (o->o_req)
+			http_reply_error(o->o_req, 409, "the build already ended");
+		break;
+	case WOP_STATUS_DONE:
+	case WOP_STATUS_RETRY:
+		worker_proc_unlink(p);
+		worker_proc_free(p);
+		break;
+	}
+	if (o->o_st_desc || o->o_ncanceled || o->o_kind == WOP_QUEUED ||
+	    o->o_kind == WOP_STATUS_DONE || o->o_kind == WOP_STATUS_RETRY)
+		worker_status_kick(w, 0);
+	worker_op_free(o);
 }
 
 /* ---------- scheduling ---------- */
@@ -1087,21 +1593,16 @@ static void worker_schedule(struct worker *w)
 		started = 0;
 		if (w->w_running >= (unsigned)w->w_cfg->workers)
 			break;
+		/* what this connection reads may lag the writes in flight: a build
+		 * canceled meanwhile is not started (WOP_START finds it no longer queued) */
 		if (store_list_builds(w->w_store, &f, &l, &e) < 0) {
 			log_error("cannot schedule builds: %s", e.msg);
 			return;
 		}
 		for (i = 0; i < l.n; i++) {
-			if (worker_repo_busy(w, l.items[i].repo))
+			if (worker_repo_busy(w, l.items[i].repo) || worker_find_build(w, l.items[i].id))
 				continue;
-			if (worker_build_start(w, &l.items[i]) < 0) {
-				/* the database refuses writes (disk full?): try again later
-				 * instead of spinning on the same build */
-				struct timeval tv = { WORKER_RETRY_SECONDS, 0 };
-
-				event_add(w->w_kick, &tv);
-				break;
-			}
+			worker_build_start(w, &l.items[i]);
 			started = 1;
 			break;
 		}
@@ -1122,51 +1623,92 @@ static void worker_kick(struct worker *w)
 		event_active(w->w_kick, EV_TIMEOUT, 0);
 }
 
-/* A newer build of the same repo and ref cancels the older ones. */
-static void worker_supersede(struct worker *w, const struct build *nb)
+/* The builds queued since the last pass, grouped by repository and ref: one write
+ * per group queues their statuses and, with cancel_superseded, cancels the queued
+ * builds older than the group's newest; running ones are stopped. */
+static void worker_queued_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct store_filter f = STORE_FILTER_INIT;
-	struct build_list l = BUILD_LIST_INIT;
-	struct err e = ERR_INIT;
+	struct worker *w = arg;
+	struct build *bs = w->w_new;
+	struct wop *o;
 	struct wproc *p;
+	const struct repo_conf *rc;
 	char reason[64];
-	size_t i;
+	size_t i, j, n = w->w_nnew;
+	int any = 0;
 
-	snprintf(reason, sizeof(reason), "superseded by build %lld", nb->id);
-	f.repo = nb->repo;
-	f.ref = nb->ref;
-	f.state = BUILD_QUEUED;
-	f.oldest_first = 1;
-	f.limit = BUILDS_LIST_MAX;
-	if (store_list_builds(w->w_store, &f, &l, &e) < 0) {
-		log_error("build %lld: %s", nb->id, e.msg);
-	} else {
-		for (i = 0; i < l.n; i++)
-			if (l.items[i].id < nb->id)
-				worker_close_build(w, &l.items[i], BUILD_CANCELED, reason);
-		build_list_release(&l);
-	}
-	for (p = w->w_procs; p; p = p->p_next)
-		if (p->p_kind == WK_BUILD && !p->p_recorded && p->p_id < nb->id &&
-		    !strcmp(p->p_repo, nb->repo) &&
-		    !strcmp(p->p_ref, nb->ref ? nb->ref : "")) {
-			log_info("build %lld: canceling, %s", p->p_id, reason);
-			worker_cancel_proc(p, reason);
+	(void)fd;
+	(void)what;
+	w->w_new = NULL;
+	w->w_nnew = w->w_newalloc = 0;
+	for (i = 0; i < n; i++) {
+		if (!bs[i].repo)
+			continue;	/* in an earlier group */
+		rc = worker_repo(w, bs[i].repo);
+		o = worker_op_new(WOP_QUEUED, 0);
+		o->o_repo = xstrdup(bs[i].repo);
+		o->o_ref = xstrdup(bs[i].ref);
+		o->o_ids = xcalloc(n - i, sizeof(*o->o_ids));
+		o->o_descs = xcalloc(n - i, sizeof(*o->o_descs));
+		for (j = i; j < n; j++) {
+			if (!bs[j].repo || strcmp(bs[j].repo, o->o_repo) || strcmp(bs[j].ref, o->o_ref))
+				continue;
+			o->o_ids[o->o_n] = bs[j].id;
+			if (bs[j].state == BUILD_QUEUED && worker_status_want(w, bs[j].repo, bs[j].sha))
+				o->o_descs[o->o_n] = worker_status_desc(bs[j].id, BUILD_QUEUED, NULL, 0);
+			o->o_n++;
+			if (j > i)
+				build_release(&bs[j]);	/* repo = NULL: done */
 		}
+		o->o_id = o->o_ids[o->o_n - 1];
+		o->o_supersede = rc && rc->cancel_superseded && *o->o_ref;
+		o->o_status_on = worker_status_on(w, o->o_repo);
+		if (o->o_supersede) {
+			snprintf(reason, sizeof(reason), "superseded by build %lld", o->o_id);
+			for (p = w->w_procs; p; p = p->p_next)
+				if (p->p_kind == WK_BUILD && !p->p_recorded && p->p_id < o->o_id &&
+				    !strcmp(p->p_repo, o->o_repo) && !strcmp(p->p_ref, o->o_ref)) {
+					log_info("build %lld: canceling, %s", p->p_id, reason);
+					worker_cancel_proc(p, reason);
+				}
+		}
+		build_release(&bs[i]);
+		if (!o->o_supersede) {
+			for (j = 0; j < o->o_n && !o->o_descs[j]; j++)
+				;
+			if (j == o->o_n) {	/* nothing to write */
+				worker_op_free(o);
+				any = 1;
+				continue;
+			}
+		}
+		worker_op_submit(w, o);
+	}
+	free(bs);
+	if (any)
+		worker_kick(w);
 }
 
-/* After a build was queued (webhook, retry, manual build). */
-/* A build was committed as queued (by intake's batch or an admin request). */
+/* A build was committed as queued (by intake's batch or an admin request): handled
+ * with the others of this loop pass (worker_queued_cb). */
 static void worker_queued(void *ctx, const struct build *b)
 {
 	struct worker *w = ctx;
-	const struct repo_conf *rc = worker_repo(w, b->repo);
+	struct build *c;
 
-	if (rc && rc->cancel_superseded && b->ref && *b->ref)
-		worker_supersede(w, b);
-	if (b->state == BUILD_QUEUED)
-		worker_status_add(w, b->id, b->repo, b->sha, BUILD_QUEUED, NULL, 0);
-	worker_kick(w);
+	if (w->w_nnew == w->w_newalloc) {
+		w->w_newalloc = w->w_newalloc ? w->w_newalloc * 2 : 64;
+		w->w_new = xrealloc(w->w_new, w->w_newalloc * sizeof(*w->w_new));
+	}
+	c = &w->w_new[w->w_nnew++];
+	memset(c, 0, sizeof(*c));
+	c->id = b->id;
+	c->repo = xstrdup(b->repo);
+	c->ref = xstrdup(b->ref ? b->ref : "");
+	snprintf(c->sha, sizeof(c->sha), "%s", b->sha);
+	c->state = b->state;
+	if (w->w_queued_ev)
+		event_active(w->w_queued_ev, EV_TIMEOUT, 0);
 }
 
 static void worker_queued_id(struct worker *w, long long id)
@@ -1228,6 +1770,22 @@ static int worker_build_over(struct worker *w, long long id)
 	return over;
 }
 
+/* The log of a build that ended without running and has no log file (superseded
+ * while queued): its outcome line, as the agent writes it; NULL otherwise. */
+static char *worker_log_told(struct worker *w, long long id)
+{
+	struct build b = BUILD_INIT;
+	char *line = NULL;
+
+	if (store_get_build(w->w_store, id, &b, NULL) != 0)
+		return NULL;
+	if (store_state_final(b.state) && b.attempt == 0)
+		line = xasprintf("==> build %lld %s: %s\n", id, store_state_name(b.state),
+				 b.reason ? b.reason : "(no reason)");
+	build_release(&b);
+	return line;
+}
+
 /* n bytes of fd at off into out (a local file: this does not wait on anyone). */
 static int worker_read_at(int fd, off_t off, size_t n, struct evbuffer *out)
 {
@@ -1258,7 +1816,7 @@ static void worker_follow_cb(evutil_socket_t fd, short what, void *arg)
 	struct evbuffer *chunk;
 	struct stat sb;
 	int over;
-	char *path;
+	char *path, *told;
 
 	(void)fd;
 	(void)what;
@@ -1272,6 +1830,17 @@ static void worker_follow_cb(evutil_socket_t fd, short what, void *arg)
 		path = worker_log_path(w, f->f_id);
 		f->f_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		free(path);
+		if (f->f_fd < 0 && over && (told = worker_log_told(w, f->f_id))) {
+			chunk = evbuffer_new();
+			if (chunk) {
+				evbuffer_add(chunk, told, strlen(told));
+				evhttp_send_reply_chunk(f->f_req, chunk);
+				evbuffer_free(chunk);
+			}
+			free(told);
+			worker_follow_free(f, 1);
+			return;
+		}
 	}
 	if (f->f_fd >= 0 && fstat(f->f_fd, &sb) == 0) {
 		if (sb.st_size < f->f_off)	/* a rerun started the log over */
@@ -1323,7 +1892,7 @@ static void worker_http_log(void *ctx, struct evhttp_request *req, long long id,
 	struct evbuffer *body;
 	struct wfollow *f;
 	struct stat sb;
-	char *path = worker_log_path(w, id);
+	char *path = worker_log_path(w, id), *told;
 	int fd;
 
 	(void)repo;
@@ -1356,6 +1925,9 @@ static void worker_http_log(void *ctx, struct evhttp_request *req, long long id,
 			close(fd);
 	} else if (fd >= 0) {
 		close(fd);
+	} else if ((told = worker_log_told(w, id))) {
+		evbuffer_add(body, told, strlen(told));
+		free(told);
 	}
 	evhttp_send_reply(req, 200, "OK", body);
 	evbuffer_free(body);
@@ -1392,9 +1964,8 @@ static void worker_http_cancel(void *ctx, struct evhttp_request *req, long long 
 		http_reply_json(req, 202, json_pack("{sIssss}", "build", (json_int_t)id, "state",
 						    "running", "cancel", "requested"));
 	} else if (b.state == BUILD_QUEUED) {
-		worker_close_build(w, &b, BUILD_CANCELED, "canceled by request");
-		http_reply_json(req, 202, json_pack("{sIss}", "build", (json_int_t)id, "state",
-						    "canceled"));
+		/* answered once on disk */
+		worker_close_build(w, &b, BUILD_CANCELED, "canceled by request", req);
 	} else {
 		snprintf(msg, sizeof(msg), "build %lld is already %s", id, store_state_name(b.state));
 		http_reply_error(req, 409, msg);
@@ -1587,7 +2158,8 @@ static void worker_recover(struct worker *w)
 			worker_log_line(w, b->id, "==> the agent restarted during the build; "
 					"it runs again");
 		} else {
-			worker_close_build(w, b, BUILD_ERRORED, "agent restarted during the build");
+			worker_close_build(w, b, BUILD_ERRORED, "agent restarted during the build",
+					   NULL);
 		}
 	}
 	/* containers of builds that ran before: the recovered ones, and those a stop requeued */
@@ -1647,7 +2219,8 @@ int worker_start(struct worker *w, struct err *e)
 	w->w_kick = event_new(w->w_base, -1, 0, worker_kick_cb, w);
 	w->w_status_ev = evtimer_new(w->w_base, worker_status_cb, w);
 	w->w_cleanup_ev = evtimer_new(w->w_base, worker_cleanup_retry_cb, w);
-	if (!w->w_sigchld || !w->w_kick || !w->w_status_ev || !w->w_cleanup_ev ||
+	w->w_queued_ev = event_new(w->w_base, -1, 0, worker_queued_cb, w);
+	if (!w->w_sigchld || !w->w_kick || !w->w_status_ev || !w->w_cleanup_ev || !w->w_queued_ev ||
 	    evsignal_add(w->w_sigchld, NULL) < 0)
 		return err_set(e, "cannot set up the build workers");
 	http_set_queued_hook(w->w_http, worker_queued, w);
@@ -1688,20 +2261,34 @@ void worker_stop(struct worker *w)
 
 int worker_busy(const struct worker *w)
 {
-	return w && (w->w_procs || w->w_follows);
+	return w && (w->w_procs || w->w_follows || w->w_nops || w->w_retry || w->w_nnew);
 }
 
 void worker_free(struct worker *w)
 {
 	struct err e = ERR_INIT;
 	struct wproc *p;
+	struct wop *o;
 	int st;
 
 	if (!w)
 		return;
+	w->w_stopping = 1;
+	/* our writes still in the group commit report to us: let them land first */
+	if (w->w_nops && w->w_http)
+		batch_drain(http_batch(w->w_http));
+	while ((o = w->w_retry)) {
+		w->w_retry = o->o_next;
+		log_error("build %lld: stopping with a change the database refused: it is lost",
+			  o->o_id);
+		worker_op_free(o);
+	}
+	if (w->w_nnew)
+		log_warn("stopping with %zu queued builds not handed to the workers yet "
+			 "(their queued statuses are not posted)", w->w_nnew);
 	while ((p = w->w_procs)) {
 		w->w_procs = p->p_next;
-		if (!p->p_exited) {
+		if (!p->p_exited && p->p_pid > 0) {
 			kill(-p->p_pid, SIGKILL);
 			kill(p->p_pid, SIGKILL);
 			while (waitpid(p->p_pid, &st, 0) < 0 && errno == EINTR)
@@ -1724,6 +2311,11 @@ void worker_free(struct worker *w)
 		event_free(w->w_cleanup_ev);
 	json_decref(w->w_cleanup_ids);
 	json_decref(w->w_cleanup_containers);
+	if (w->w_queued_ev)
+		event_free(w->w_queued_ev);
+	while (w->w_nnew)
+		build_release(&w->w_new[--w->w_nnew]);
+	free(w->w_new);
 	free(w->w_logdir);
 	free(w);
 }

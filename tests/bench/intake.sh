@@ -12,6 +12,7 @@ source tests/lib/agent.sh
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNECTIONS:-32 128}	# wrk connections, one run each
 THREADS=${BENCH_THREADS:-1}
+WORKER_RUN=${BENCH_WORKER:-1}
 command -v wrk >/dev/null || skip "intake bench: wrk is not installed (Debian package wrk)"
 command -v webhook >/dev/null || skip "intake bench: webhook is not installed (Debian package webhook)"
 [ -x "$S2I_AGENT" ] || { echo "intake bench: no binary $S2I_AGENT (run make)"; exit 1; }
@@ -40,8 +41,31 @@ cat >"$WH_DIR/hooks.json" <<JSON
 JSON
 webhook -hooks "$WH_DIR/hooks.json" -ip 127.0.0.1 -port "$WH_PORT" >"$WH_DIR/webhook.log" 2>&1 &
 WH_PID=$!
-trap 'kill $WH_PID 2>/dev/null; wait $WH_PID 2>/dev/null; rm -rf "$WH_DIR"; agent_cleanup' EXIT
+W1_PID=
+trap 'kill $WH_PID 2>/dev/null; wait $WH_PID 2>/dev/null; rm -rf "$WH_DIR";
+	[ -n "$W1_PID" ] && kill $W1_PID 2>/dev/null && wait $W1_PID; agent_cleanup' EXIT
 wait_port "$WH_PORT" 10 || fail "webhook did not start: $(cat "$WH_DIR/webhook.log")"
+
+# the "+worker" agent: its own state directory and port, the same repository
+W1_DIR=$AGENT_DIR/w1
+if [ "$WORKER_RUN" = 1 ]; then
+	mkdir -p "$W1_DIR"
+	W1_PORT=$(free_port)
+	sed -e "s|^listen = .*|listen = 127.0.0.1:$W1_PORT|" \
+		-e "s|^public_url = .*|public_url = http://127.0.0.1:$W1_PORT|" \
+		-e "s|^state_dir = .*|state_dir = $W1_DIR/state|" \
+		-e "s|^workers = .*|workers = 1|" \
+		-e "s|^cancel_superseded = .*|cancel_superseded = yes|" \
+		"$AGENT_DIR/agent.conf" >"$W1_DIR/agent.conf"
+	chmod 640 "$W1_DIR/agent.conf"
+	"$S2I_AGENT" serve -c "$W1_DIR/agent.conf" >"$W1_DIR/agent.log" 2>&1 &
+	W1_PID=$!
+	wait_port "$W1_PORT" 15 || fail "the +worker agent did not start: $(tail -n 5 "$W1_DIR/agent.log")"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Content-Type: application/json" \
+		-H "X-GitHub-Event: push" -H "X-GitHub-Delivery: w1-warmup-$$" \
+		-H "X-Hub-Signature-256: sha256=$SIG" --data-binary "@$BODY" "http://127.0.0.1:$W1_PORT/hooks/web")
+	[ "$code" = 202 ] || fail "the +worker agent does not accept the signed delivery ($code)"
+fi
 sleep 0.3
 
 # sanity: both accept the signed delivery, both refuse a wrong signature
@@ -61,12 +85,12 @@ run_wrk() {	# url run-id out connections
 val() { sed -n "s/^$1=//p" "$2"; }
 mb() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
 row() {	# name out
-	printf '%-16s %6s %12s %9s %9s %9s %8s\n' "$1" "$3" "$(val rate "$2")" "$(val p50_ms "$2")" \
+	printf '%-17s %6s %12s %9s %9s %9s %8s\n' "$1" "$3" "$(val rate "$2")" "$(val p50_ms "$2")" \
 		"$(val p99_ms "$2")" "$(val max_ms "$2")" "$(val nother "$2")"
 }
 
 rss_max=0 ratios=() wh_rss=0
-printf '%-16s %6s %12s %9s %9s %9s %8s\n' "" "conns" "deliveries/s" "p50 ms" "p99 ms" "max ms" "non-2xx"
+printf '%-17s %6s %12s %9s %9s %9s %8s\n' "" "conns" "deliveries/s" "p50 ms" "p99 ms" "max ms" "non-2xx"
 for c in $CONNS; do
 	# the agent first: webhook runs its commands asynchronously, and the /bin/true
 	# processes it still owes after its run would load the machine during ours
@@ -77,7 +101,12 @@ for c in $CONNS; do
 	r=$(rss "$WH_PID")
 	[ "$r" -gt "$wh_rss" ] && wh_rss=$r
 	[ -s "$AGENT_DIR/ag$c.out" ] && [ -s "$AGENT_DIR/wh$c.out" ] || fail "wrk printed no figures"
+	if [ "$WORKER_RUN" = 1 ]; then
+		run_wrk "http://127.0.0.1:$W1_PORT" "w1$$c$c" "$AGENT_DIR/w1$c.out" "$c"
+		[ -s "$AGENT_DIR/w1$c.out" ] || fail "wrk printed no figures (+worker)"
+	fi
 	row s2i-agent "$AGENT_DIR/ag$c.out" "$c"
+	[ "$WORKER_RUN" = 1 ] && row "s2i-agent+worker" "$AGENT_DIR/w1$c.out" "$c"
 	row adnanh/webhook "$AGENT_DIR/wh$c.out" "$c"
 	ratios+=("$c: $(echo "scale=2; $(val rate "$AGENT_DIR/ag$c.out") / $(val rate "$AGENT_DIR/wh$c.out")" | bc)x")
 	# let webhook finish the /bin/true runs it still owes before the next
@@ -91,9 +120,15 @@ for c in $CONNS; do
 	done
 done
 stop_agent || fail "agent exited $? on SIGTERM after the run"
+if [ "$WORKER_RUN" = 1 ]; then
+	kill -TERM "$W1_PID"
+	wait "$W1_PID" || fail "the +worker agent exited $? on SIGTERM after the run"
+	W1_PID=
+fi
 
 echo "ratio agent/webhook by connections: ${ratios[*]} (target >= 3x)"
 echo "wrk: $THREADS thread(s), ${SECS}s per run; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$WORKER_RUN" = 1 ] && echo "+worker: workers = 1, cancel_superseded = yes; builds by state afterwards: $(sqlite3 -readonly "$W1_DIR/state/agent.db" "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT state, count(*) AS n FROM builds GROUP BY state)")"
 echo "agent RSS: idle $(mb "$rss_idle") MB (target <= 5), after the runs $(mb "$rss_max") MB (target <= 30); webhook RSS after: $(mb "$wh_rss") MB"
 for c in $CONNS; do
 	rows=$(db_count builds "delivery LIKE 'ag$$c$c-%'")
@@ -101,5 +136,11 @@ for c in $CONNS; do
 	echo "durability ($c connections): $n202 answers 202, $rows rows in the database ($((rows - n202)) committed while wrk hung up at the end)"
 	[ "$rows" -ge "$n202" ] || fail "fewer rows ($rows) than 202 answers ($n202): deliveries lost"
 	[ $((rows - n202)) -le "$c" ] || fail "more rows than 202 answers plus requests in flight"
+	[ "$WORKER_RUN" = 1 ] || continue
+	rows=$(sqlite3 -readonly "$W1_DIR/state/agent.db" "SELECT count(*) FROM builds WHERE delivery LIKE 'w1$$c$c-%'")
+	n202=$(val n202 "$AGENT_DIR/w1$c.out")
+	echo "durability ($c connections, +worker): $n202 answers 202, $rows rows in the database"
+	[ "$rows" -ge "$n202" ] || fail "+worker: fewer rows ($rows) than 202 answers ($n202): deliveries lost"
+	[ $((rows - n202)) -le "$c" ] || fail "+worker: more rows than 202 answers plus requests in flight"
 done
 exit 0

@@ -1,0 +1,183 @@
+/* Unit tests for batch: deliveries and ops committed together by the writer
+ * thread, each reported once on disk and in order; an op that fails is undone
+ * alone (its savepoint) and the others land; the loop's counts follow. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "buf.h"
+#include "store.h"
+
+static char dir[] = "/tmp/test_batch.XXXXXX";
+
+struct seen {
+	struct event_base *base;
+	size_t items, ops_pending;
+	long long ids[8];
+	int failed[8], order[8], norder;
+};
+
+struct op {
+	struct seen *sn;
+	int slot;
+	long long id;		/* the build it finishes */
+	int fail;		/* writes, then returns -1 */
+	int saw_state;		/* out: the state it read in the writer */
+};
+
+static void items_done(void *arg, struct batch_item *items, size_t n, int failed, const char *err)
+{
+	struct seen *sn = arg;
+	size_t i;
+
+	(void)err;
+	assert_false(failed);
+	for (i = 0; i < n; i++)
+		sn->ids[sn->items++] = items[i].bi_build.id;
+}
+
+static long long room(void *arg)
+{
+	(void)arg;
+	return 100;
+}
+
+static int op_run(struct store *st, void *arg, struct err *e)
+{
+	struct op *o = arg;
+	struct build b = BUILD_INIT;
+
+	/* the writer's connection sees the deliveries of its own transaction */
+	assert_int_equal(store_get_build(st, o->id, &b, e), 0);
+	o->saw_state = b.state;
+	build_release(&b);
+	if (store_set_finished(st, o->id, BUILD_CANCELED, "by a test", NULL, NULL, e) < 0)
+		return -1;
+	if (o->fail)
+		return err_set(e, "op %d fails on purpose", o->slot);
+	return 0;
+}
+
+static void op_done(void *arg, int failed, const char *err)
+{
+	struct op *o = arg;
+	struct seen *sn = o->sn;
+
+	sn->failed[o->slot] = failed;
+	if (failed)
+		assert_non_null(strstr(err, "on purpose"));
+	sn->order[sn->norder++] = o->slot;
+	if (--sn->ops_pending == 0)
+		event_base_loopbreak(sn->base);
+}
+
+static void push(struct batch *q, const char *delivery, void *ctx)
+{
+	struct build b = BUILD_INIT;
+
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/heads/main");
+	snprintf(b.sha, sizeof(b.sha), "%040d", 1);
+	b.provider = xstrdup("github");
+	b.delivery = xstrdup(delivery);
+	batch_push(q, &b, ctx);
+}
+
+static void test_ops(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct store *loop = NULL;
+	struct batch *q;
+	struct err e = ERR_INIT;
+	struct seen sn;
+	struct op ops[3];
+	struct build b = BUILD_INIT;
+	long long counts[BUILD_NSTATES];
+	int i;
+
+	(void)state;
+	memset(&sn, 0, sizeof(sn));
+	sn.base = base;
+	assert_int_equal(store_open(dir, &loop, &e), 0);
+	q = batch_new(base, dir, loop, items_done, room, &sn, &e);
+	assert_non_null(q);
+	/* three deliveries, one commit */
+	push(q, "d-1", &sn);
+	push(q, "d-2", &sn);
+	push(q, "d-3", &sn);
+	batch_drain(q);
+	assert_int_equal(sn.items, 3);
+	assert_int_equal(store_count_states(loop, counts, &e), 0);
+	assert_int_equal(counts[BUILD_QUEUED], 3);
+	/* three ops in one batch with a fourth delivery; the middle one fails */
+	for (i = 0; i < 3; i++) {
+		ops[i] = (struct op){ &sn, i, sn.ids[i], i == 1, -1 };
+		batch_op(q, op_run, op_done, &ops[i]);
+		sn.ops_pending++;
+	}
+	push(q, "d-4", &sn);
+	assert_int_equal(batch_pending(q), 4);
+	event_base_dispatch(base);
+	assert_int_equal(sn.items, 4);
+	assert_int_equal(sn.norder, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(sn.order[i], i);	/* reported in order */
+		assert_int_equal(ops[i].saw_state, BUILD_QUEUED);
+	}
+	assert_false(sn.failed[0]);
+	assert_true(sn.failed[1]);
+	assert_false(sn.failed[2]);
+	/* on disk for the loop's connection: 1 and 3 canceled, 2 untouched */
+	assert_int_equal(store_get_build(loop, sn.ids[0], &b, &e), 0);
+	assert_int_equal(b.state, BUILD_CANCELED);
+	build_release(&b);
+	assert_int_equal(store_get_build(loop, sn.ids[1], &b, &e), 0);
+	assert_int_equal(b.state, BUILD_QUEUED);
+	build_release(&b);
+	assert_int_equal(store_get_build(loop, sn.ids[2], &b, &e), 0);
+	assert_int_equal(b.state, BUILD_CANCELED);
+	build_release(&b);
+	/* the loop's counts follow what the writer committed, not what it undid */
+	assert_int_equal(store_count_states(loop, counts, &e), 0);
+	assert_int_equal(counts[BUILD_QUEUED], 2);
+	assert_int_equal(counts[BUILD_CANCELED], 2);
+	assert_int_equal(batch_pending(q), 0);
+	batch_free(q);
+	store_free(loop);
+	event_base_free(base);
+}
+
+static int teardown(void **state)
+{
+	char path[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/agent.db", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agent.db-wal", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/agent.db-shm", dir);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ops),
+	};
+
+	if (!mkdtemp(dir))
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, teardown);
+}
