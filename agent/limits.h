@@ -94,6 +94,9 @@
 #define S2I_PASSWD_MAX		(1024 * 1024)	/* /etc/passwd, /etc/group read from an image */
 #define S2I_LABELS_MAX		(256 * 1024)	/* all labels of the output image, keys + values */
 #define S2I_HTTP_TIMEOUT	60		/* seconds: a script download, a callback POST */
+/* seconds: removing a build's containers at its end; within the daemon's grace, so a
+ * build whose engine hangs still reports (and lists what it could not remove) */
+#define S2I_CLEANUP_TIMEOUT	(KILL_GRACE_SECONDS - 2)
 #define S2I_DEFAULT_DESTINATION	"/tmp"
 #define S2I_CALLBACK_BODY_MAX	(1024 * 1024)
 
@@ -105,6 +108,7 @@
 #define WORKER_BODY_MAX		(64 * 1024)	/* body of POST /repos/{repo}/builds */
 #define WORKER_CLEANUP_TIMEOUT	120		/* seconds for a container cleanup process */
 #define WORKER_CLEANUP_RETRY_MAX 300		/* seconds: longest wait before removing containers again */
+#define WORKER_CLEANUP_FILE	"cleanup.json"	/* in state_dir: containers still to remove */
 #define WORKER_ORPHAN_WAIT_MS	3000		/* start-up: wait for killed orphan builds */
 #define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
 #define WORKER_LOG_CHUNK	(256 * 1024)	/* bytes read from a log file per step */

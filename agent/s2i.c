@@ -638,14 +638,20 @@ static void s2i_remove_containers(struct s2i_ctx *c)
 
 	if (!c->eng)
 		return;
-	/* cleanup must run even after a cancel or a timeout */
+	/* cleanup must run even after a cancel or a timeout, but not wait forever on an
+	 * engine that hangs: what is left is reported in r->left */
 	engine_set_cancel(c->eng, NULL);
-	engine_set_deadline(c->eng, 0);
+	engine_set_deadline(c->eng, engine_clock_ms() + (int64_t)S2I_CLEANUP_TIMEOUT * 1000);
 	for (i = c->containers.n; i-- > 0;) {
 		struct err e = ERR_INIT;
 
 		if (engine_container_remove(c->eng, c->containers.items[i], 1, 1, &e) < 0) {
-			s2i_step(c, S2I_LOG_WARN, "%s", e.msg);	/* names the container */
+			/* e names the container */
+			if (engine_status(c->eng) == ENGINE_TIMED_OUT)
+				s2i_step(c, S2I_LOG_WARN, "%s: the container engine did not answer "
+					 "within %ds", e.msg, S2I_CLEANUP_TIMEOUT);
+			else
+				s2i_step(c, S2I_LOG_WARN, "%s", e.msg);
 			strv_push(&c->r->left, c->containers.items[i]);
 		}
 	}

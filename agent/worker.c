@@ -985,6 +985,32 @@ static void worker_cleanup_merge(json_t **into, json_t *from)
 	}
 }
 
+/* What is still to remove, in state_dir (WORKER_CLEANUP_FILE), so that an agent
+ * restarted before the engine came back removes it too; no file when nothing is. */
+static void worker_cleanup_save(const struct worker *w)
+{
+	char *path = xasprintf("%s/%s", w->w_cfg->state_dir, WORKER_CLEANUP_FILE);
+	char *tmp = xasprintf("%s.tmp", path);
+	json_t *j;
+
+	if (!json_array_size(w->w_cleanup_ids) && !json_array_size(w->w_cleanup_containers)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("cannot remove '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	j = json_object();
+	if (w->w_cleanup_ids)
+		json_object_set(j, "ids", w->w_cleanup_ids);
+	if (w->w_cleanup_containers)
+		json_object_set(j, "containers", w->w_cleanup_containers);
+	if (json_dump_file(j, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0)
+		log_warn("cannot record the containers still to remove in '%s'", path);
+	json_decref(j);
+out:
+	free(tmp);
+	free(path);
+}
+
 /* Keeps what job was to remove for the next try, WORKER_RETRY_SECONDS doubling up to
  * WORKER_CLEANUP_RETRY_MAX later (sooner when a build shows the engine is back). */
 static void worker_cleanup_later(struct worker *w, json_t *job)
@@ -995,6 +1021,7 @@ static void worker_cleanup_later(struct worker *w, json_t *job)
 		return;
 	worker_cleanup_merge(&w->w_cleanup_ids, json_object_get(job, "ids"));
 	worker_cleanup_merge(&w->w_cleanup_containers, json_object_get(job, "containers"));
+	worker_cleanup_save(w);
 	if (evtimer_pending(w->w_cleanup_ev, NULL))
 		return;
 	w->w_cleanup_delay = w->w_cleanup_delay ? w->w_cleanup_delay * 2 : WORKER_RETRY_SECONDS;
@@ -1030,6 +1057,7 @@ static void worker_cleanup_done(struct wproc *p)
 		worker_cleanup_later(w, p->p_job);
 	} else {
 		w->w_cleanup_delay = 0;
+		worker_cleanup_save(w);		/* what is still pending, if anything */
 	}
 	if (n)
 		log_info("removed %lld containers left by builds", n);
@@ -2122,6 +2150,8 @@ static void worker_recover(struct worker *w)
 	long long *ids = NULL;
 	size_t i, n = 0, waited;
 	int alive;
+	json_t *left;
+	char *cpath;
 
 	f.state = BUILD_RUNNING;
 	f.oldest_first = 1;
@@ -2178,10 +2208,22 @@ static void worker_recover(struct worker *w)
 			if (k == n)
 				ids[n++] = q.items[i].id;
 		}
-	if (n)
-		worker_cleanup_start(w, ids, n, 1);
-	else
+	/* and what a previous run could not remove (the engine was down) */
+	cpath = xasprintf("%s/%s", w->w_cfg->state_dir, WORKER_CLEANUP_FILE);
+	left = json_load_file(cpath, 0, NULL);
+	if (n || left) {
+		json_t *a = json_array(), *c = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(a, json_integer(ids[i]));
+		worker_cleanup_merge(&a, json_object_get(left, "ids"));
+		worker_cleanup_merge(&c, json_object_get(left, "containers"));
+		worker_cleanup_spawn(w, a, c, 1);
+	} else {
 		w->w_ready = 1;
+	}
+	json_decref(left);
+	free(cpath);
 	free(ids);
 	build_list_release(&l);
 	build_list_release(&q);

@@ -11,7 +11,10 @@
 # status; an error status now says more than a `pending` one left for hours);
 # /healthz says 503; -> the engine returns -> the next push builds `succeeded`, and
 # the interrupted build's container (still running in dockerd) is removed by the
-# agent without a restart. Every build gets exactly one final status.
+# agent without a restart (round 2: with a restart of the agent while the engine is
+# down). Every build gets exactly one final status. Last, a frozen
+# engine (the proxy SIGSTOPped: connects accepted, no answers): build_timeout ends the
+# build (`failed`, timed out) instead of a hang, and its container goes after the thaw.
 TEST=fault-engine
 source "$TESTS_DIR/lib/pipeline.sh"
 ROUNDS=${FAULT_ENGINE_ROUNDS:-2}
@@ -70,7 +73,7 @@ proxy_start || fail "cannot start the engine proxy"
 AGENT_ENGINE=unix://$PROXY_SOCK
 start_agent || fail "agent did not start"
 
-interrupted=0 errored=0 recovered=0 down_builds=0
+interrupted=0 errored=0 recovered=0 down_builds=0 restarted=0
 builds=()	# "id sha final-state" of every build
 for round in $(seq 1 "$ROUNDS"); do
 	sig=TERM
@@ -117,8 +120,19 @@ for round in $(seq 1 "$ROUNDS"); do
 	http_req "$AGENT_URL/builds?limit=5"
 	[ "$HTTP_CODE" = 200 ] || fail "GET /builds answered $HTTP_CODE with the engine down"
 
+	if [ "$round" = 2 ]; then
+		# the agent restarts while the engine is down: what it could not remove is
+		# remembered (state_dir/cleanup.json) and removed once the engine is back
+		stop_agent || fail "agent exited $? on SIGTERM"
+		[ -s "$AGENT_DIR/state/cleanup.json" ] || fail "the containers still to remove are not recorded"
+		KEEP_PORT=1 start_agent || fail "agent did not restart"
+		proxy_start || fail "cannot restart the engine proxy"
+		wait_for 60 no_containers || fail "containers left after an agent restart: $(our_containers)"
+		wait_for 10 eval '[ ! -e "$AGENT_DIR/state/cleanup.json" ]' || fail "cleanup.json stays"
+		restarted=1
+	fi
 	# the engine returns: the next push builds, the interrupted build's container goes
-	proxy_start || fail "cannot restart the engine proxy"
+	[ -n "$PROXY_PID" ] || proxy_start || fail "cannot restart the engine proxy"
 	pl_rm web SLEEP
 	sha=$(pl_commit web "round $round: fast")
 	pl_push web >/dev/null || fail "git push"
@@ -132,6 +146,26 @@ for round in $(seq 1 "$ROUNDS"); do
 	wait_for 60 no_containers || fail "containers left in the engine after it returned: $(our_containers)"
 done
 
+# a frozen engine (the proxy SIGSTOPped: connects are accepted, nothing answers): the
+# build cannot hang, build_timeout ends it; its container goes once the engine thaws
+stop_agent || fail "agent exited $? on SIGTERM"
+AGENT_EXTRA="build_timeout = 30s"
+KEEP_PORT=1 start_agent || fail "agent did not restart"
+sha=$(pl_commit web "frozen engine" SLEEP 600)
+pl_push web >/dev/null || fail "git push"
+pl_github_push web "$sha"
+expect 202
+id=$(jq -r .build <<<"$HTTP_BODY")
+wait_for 120 log_has "$id" "assemble: sleeping" || fail "build $id never reached assemble: $(pl_build_json "$id")"
+kill -STOP "$PROXY_PID"
+state=$(pl_wait "$id" 120)
+kill -CONT "$PROXY_PID"
+[ "$state" = failed ] || fail "build $id is $state with the engine frozen: $(pl_build_json "$id")"
+[ "$(pl_build_json "$id" | jq -r .reason)" = "the build timed out after 30s" ] || fail "build $id: $(pl_build_json "$id")"
+echo "frozen engine: build $id failed: the build timed out after 30s"
+builds+=("$id $sha failed")
+wait_for 120 no_containers || fail "containers left after the engine thawed: $(our_containers)"
+
 # every build: statuses pending (queued), pending (running), then exactly one final one
 final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }
 all_final() { [ "$(final_posts)" -ge "${#builds[@]}" ]; }
@@ -139,7 +173,7 @@ wait_for 60 all_final || fail "final statuses posted: $(final_posts) of ${#build
 sleep 2	# a duplicate post would show up now
 for b in "${builds[@]}"; do
 	read -r id sha want <<<"$b"
-	case $want in succeeded) st=success ;; *) st=error ;; esac
+	case $want in succeeded) st=success ;; failed) st=failure ;; *) st=error ;; esac
 	seq=$(pl_statuses "$sha" | cut -d'|' -f1 | tr '\n' ' ')
 	[ "$seq" = "pending pending $st " ] || fail "build $id: statuses $seq (expected pending pending $st)"
 	pl_statuses "$sha" | tail -n 1 | grep -q "^$st|Build $id " || fail "build $id: final status $(pl_statuses "$sha" | tail -n 1)"
@@ -147,6 +181,6 @@ for b in "${builds[@]}"; do
 done
 no_containers || fail "containers left: $(our_containers)"
 posts=$(forge_double_count)
-echo "fault-engine: rounds=$ROUNDS engine_stops=$ROUNDS builds=${#builds[@]} interrupted=$interrupted started_while_down=$down_builds errored=$errored recovered=$recovered statuses=$posts duplicates=0 leftover_containers=0"
+echo "fault-engine: rounds=$ROUNDS engine_stops=$ROUNDS engine_freezes=1 agent_restarts_while_down=$restarted builds=${#builds[@]} interrupted=$interrupted started_while_down=$down_builds errored=$errored recovered=$recovered timed_out_frozen=1 statuses=$posts duplicates=0 leftover_containers=0"
 stop_agent || fail "agent exited $? on SIGTERM"
 exit 0
