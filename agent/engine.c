@@ -478,7 +478,7 @@ static int engine_no_answer(struct req *r, CURLcode rc, struct err *e)
 	case CURLE_COULDNT_CONNECT:
 		snprintf(eng->unreachable, sizeof(eng->unreachable),
 			 "cannot reach the container engine at %s%s: %s (is it running?)", scheme, where,
-			 oserr ? strerror((int)oserr) : why);
+			 oserr ? strerror((int)oserr) : "the connection failed");
 		break;
 	case CURLE_GOT_NOTHING:
 	case CURLE_SEND_ERROR:

@@ -47,7 +47,8 @@ static int fake_socket(const char *path, int refuse)
 	return fd;
 }
 
-/* A forked engine on path: hangs up on every request, or answers 200 "OK". */
+/* A forked engine on path: reads each request, then hangs up without an answer (it
+ * stopped mid-call), or answers 200 "OK". */
 static pid_t fake_engine(const char *path, enum fake mode)
 {
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK";
@@ -67,12 +68,11 @@ static pid_t fake_engine(const char *path, enum fake mode)
 		if (c < 0)
 			_exit(0);
 		got = 0;
-		while (mode == FAKE_OK && got < sizeof(req) - 1 &&
-		       (n = read(c, req + got, sizeof(req) - 1 - got)) > 0) {
+		while (got < sizeof(req) - 1 && (n = read(c, req + got, sizeof(req) - 1 - got)) > 0) {
 			got += (size_t)n;
 			req[got] = '\0';
 			if (strstr(req, "\r\n\r\n")) {
-				if (write(c, ok, sizeof(ok) - 1) < 0)
+				if (mode == FAKE_OK && write(c, ok, sizeof(ok) - 1) < 0)
 					break;
 				break;
 			}
