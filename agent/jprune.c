@@ -295,15 +295,21 @@ int jprune(const char *in, size_t len, const char *const *keep, struct buf *out,
 
 /* ---------- reading the output ---------- */
 
-/* After a string's opening quote: the byte after its closing quote. */
+/* After a string's opening quote: the byte after its closing quote (the first
+ * quote not escaped, i.e. not after an odd run of backslashes). */
 static const char *jp_skip_string(const char *p, const char *end)
 {
-	while (p < end && *p != '"') {
-		if (*p == '\\' && p + 1 < end)
-			p++;
-		p++;
+	for (;;) {
+		const char *q = memchr(p, '"', (size_t)(end - p)), *b;
+
+		if (!q)
+			return end;
+		for (b = q; b > p && b[-1] == '\\'; b--)
+			;
+		if ((q - b) % 2 == 0)
+			return q + 1;
+		p = q + 1;
 	}
-	return p < end ? p + 1 : end;
 }
 
 const char *jprune_skip(const char *v, const char *end)
