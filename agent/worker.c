@@ -29,6 +29,8 @@
 #include "worker.h"
 
 /* the running binary, even after an upgrade replaced the file */
+/* Children are this executable, by the path it was started from (resolved once:
+ * under valgrind, /proc/self/exe itself would be valgrind's tool). */
 #define WORKER_SELF	"/proc/self/exe"
 
 enum wkind { WK_BUILD, WK_STATUS, WK_CLEANUP };
@@ -90,6 +92,7 @@ struct wfollow {
 struct worker {
 	struct event_base *w_base;
 	struct store *w_store;
+	char w_self[4096];		/* this executable (see WORKER_SELF) */
 	struct http *w_http;
 	const struct config *w_cfg;
 	struct event *w_sigchld;
@@ -304,7 +307,7 @@ static int worker_proc_start(struct wproc *p, const char *name, const char *arg,
 			     int errfd, long timeout_s, struct err *e)
 {
 	struct worker *w = p->p_w;
-	const char *argv[] = { WORKER_SELF, name, arg, NULL };
+	const char *argv[] = { w->w_self, name, arg, NULL };
 	struct child c = CHILD_INIT;
 	struct timeval tv = { timeout_s, 0 };
 	int in;
@@ -2235,7 +2238,12 @@ struct worker *worker_new(struct event_base *base, struct store *st, struct http
 			  const struct config *cfg)
 {
 	struct worker *w = xcalloc(1, sizeof(*w));
+	ssize_t n = readlink(WORKER_SELF, w->w_self, sizeof(w->w_self) - 1);
 
+	if (n > 0 && w->w_self[0] == '/' && (size_t)n < sizeof(w->w_self) - 1)
+		w->w_self[n] = '\0';
+	else
+		snprintf(w->w_self, sizeof(w->w_self), "%s", WORKER_SELF);
 	w->w_base = base;
 	w->w_store = st;
 	w->w_http = h;

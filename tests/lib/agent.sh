@@ -106,7 +106,7 @@ wait_port() {	# port [seconds]: until something listens on 127.0.0.1:port
 # Starts the agent on AGENT_PORT (a fresh free port unless set and KEEP_PORT=1)
 # and waits until it listens. Returns non-zero if it does not come up.
 start_agent() {
-	local try
+	local try i
 	for try in 1 2 3 4 5; do
 		if [ -z "${AGENT_PORT:-}" ] || { [ "$try" -gt 1 ] && [ "${KEEP_PORT:-0}" != 1 ]; }; then
 			AGENT_PORT=$(free_port) || return 1
@@ -115,7 +115,15 @@ start_agent() {
 		agent_write_config
 		${AGENT_WRAP:-} "$S2I_AGENT" serve -c "$AGENT_DIR/agent.conf" "$@" >>"$AGENT_LOG" 2>&1 &
 		AGENT_PID=$!
-		wait_port "$AGENT_PORT" 15 && grep -q "listening on .*:$AGENT_PORT" "$AGENT_LOG" && return 0
+		if wait_port "$AGENT_PORT" 15; then
+			# the port may accept a moment before the agent has logged it
+			# (slow under valgrind): give the line a few seconds
+			for i in $(seq 1 100); do
+				grep -q "listening on .*:$AGENT_PORT" "$AGENT_LOG" && return 0
+				kill -0 "$AGENT_PID" 2>/dev/null || break
+				sleep 0.05
+			done
+		fi
 		if kill -0 "$AGENT_PID" 2>/dev/null; then
 			# something else answers there; not ours
 			kill -9 "$AGENT_PID" 2>/dev/null
