@@ -124,7 +124,8 @@ enum wop_kind {
 	WOP_REQUEUE,			/* running -> queued (the agent stops) */
 	WOP_CLOSE,			/* a build ended without running (cancel, recovery) */
 	WOP_STATUS_DONE,		/* a commit status row posted (o_id: the row) */
-	WOP_STATUS_RETRY
+	WOP_STATUS_RETRY,
+	WOP_ADD				/* a manual build (retry, POST /repos/NAME/builds) */
 };
 
 /*
@@ -141,11 +142,12 @@ struct wop {
 	enum wop_kind o_kind;
 	long long o_id;			/* the build (the status row for WOP_STATUS_*) */
 	struct wproc *o_proc;		/* START, FINISH, REQUEUE, STATUS_*: loop only */
-	struct evhttp_request *o_req;	/* CLOSE by request: answered once on disk */
+	struct evhttp_request *o_req;	/* CLOSE, ADD: the request, answered once on disk */
+	struct build o_build;		/* ADD: the build to queue (id set once on disk) */
 	enum build_state o_state;	/* FINISH, CLOSE */
 	char *o_reason;			/* FINISH, CLOSE, REQUEUE; STATUS_RETRY: the error */
 	char *o_image, *o_image_id;
-	long long o_time;		/* FINISH, CLOSE: when it ended; STATUS_RETRY: next_at */
+	long long o_time;		/* FINISH, CLOSE: its end; STATUS_RETRY: next_at; ADD: retried id */
 	long long o_pid;
 	char o_sha[41];
 	char *o_log;			/* the build log, and a line for it written before */
@@ -175,6 +177,8 @@ static void worker_status_kick(struct worker *w, long long delay_ms);
 static void worker_proc_free(struct wproc *p);
 static void worker_cleanup_later(struct worker *w, json_t *job);
 static void worker_op_submit(struct worker *w, struct wop *o);
+static void worker_queued(void *ctx, const struct build *b);
+static void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id);
 
 /* ---------- small helpers ---------- */
 
@@ -483,6 +487,7 @@ static void worker_op_free(struct wop *o)
 	free(o->o_descs);
 	free(o->o_ids);
 	free(o->o_canceled);
+	build_release(&o->o_build);
 	free(o);
 }
 
@@ -610,6 +615,13 @@ static int worker_op_run(struct store *st, void *arg, struct err *e)
 	case WOP_STATUS_RETRY:
 		rc = store_status_retry(st, o->o_id, o->o_time, o->o_reason, e);
 		break;
+	case WOP_ADD: {
+		long long dup = 0;
+
+		rc = store_add_build(st, &o->o_build, &dup, e);
+		o->o_id = o->o_build.id;
+		break;
+	}
 	}
 	if (rc < 0)
 		return -1;
@@ -1525,6 +1537,12 @@ static void worker_op_done(void *arg, int failed, const char *err)
 		worker_op_free(o);
 		return;
 	}
+	if (failed && o->o_kind == WOP_ADD) {
+		log_error("repo '%s': cannot queue a manual build: %s", o->o_build.repo, err);
+		http_reply_error(o->o_req, 500, "cannot queue the build");
+		worker_op_free(o);
+		return;
+	}
 	if (failed) {
 		switch (o->o_kind) {
 		case WOP_START:
@@ -1597,6 +1615,15 @@ static void worker_op_done(void *arg, int failed, const char *err)
 	case WOP_STATUS_RETRY:
 		worker_proc_unlink(p);
 		worker_proc_free(p);
+		break;
+	case WOP_ADD:
+		if (o->o_time)		/* a retry of that build */
+			log_info("build %lld: queued as a retry of build %lld", o->o_id, o->o_time);
+		else
+			log_info("build %lld: queued by request '%s' %s %s", o->o_id, o->o_build.repo,
+				 o->o_build.ref, o->o_build.sha);
+		worker_reply_queued(w, o->o_req, o->o_id);
+		worker_queued(w, &o->o_build);
 		break;
 	}
 	if (o->o_st_desc || o->o_ncanceled || o->o_kind == WOP_QUEUED ||
@@ -1740,19 +1767,6 @@ static void worker_queued(void *ctx, const struct build *b)
 	c->state = b->state;
 	if (w->w_queued_ev)
 		event_active(w->w_queued_ev, EV_TIMEOUT, 0);
-}
-
-static void worker_queued_id(struct worker *w, long long id)
-{
-	struct build b = BUILD_INIT;
-	struct err e = ERR_INIT;
-
-	if (store_get_build(w->w_store, id, &b, &e) != 0) {
-		log_error("build %lld: %s", id, *e.msg ? e.msg : "not found");
-		return;
-	}
-	worker_queued(w, &b);
-	build_release(&b);
 }
 
 /* ---------- HTTP: logs ---------- */
@@ -2004,13 +2018,13 @@ static void worker_http_cancel(void *ctx, struct evhttp_request *req, long long 
 	build_release(&b);
 }
 
-/* Queues a copy of b's commit as a manual build: 0 with *ret_id. */
-static int worker_add_manual(struct worker *w, const char *repo, const char *ref, const char *sha,
-			     const struct build *from, long long *ret_id, struct err *e)
+/* Queues a manual build (of from's commit for a retry) through the group commit;
+ * req is answered 202 once it is on disk. */
+static void worker_add_manual(struct worker *w, const char *repo, const char *ref, const char *sha,
+			      const struct build *from, struct evhttp_request *req)
 {
+	struct wop *o = worker_op_new(WOP_ADD, 0);
 	struct build nb = BUILD_INIT;
-	long long dup = 0;
-	int rc;
 
 	nb.repo = xstrdup(repo);
 	nb.ref = xstrdup(ref ? ref : "");
@@ -2022,11 +2036,11 @@ static int worker_add_manual(struct worker *w, const char *repo, const char *ref
 		nb.repo_full_name = from->repo_full_name ? xstrdup(from->repo_full_name) : NULL;
 		nb.project_id = from->project_id ? xstrdup(from->project_id) : NULL;
 		nb.clone_url = from->clone_url ? xstrdup(from->clone_url) : NULL;
+		o->o_time = from->id;	/* for the log line */
 	}
-	rc = store_add_build(w->w_store, &nb, &dup, e);
-	*ret_id = nb.id;
-	build_release(&nb);
-	return rc;
+	o->o_build = nb;
+	o->o_req = req;
+	worker_op_submit(w, o);
 }
 
 static void worker_http_retry(void *ctx, struct evhttp_request *req, long long id,
@@ -2035,7 +2049,6 @@ static void worker_http_retry(void *ctx, struct evhttp_request *req, long long i
 	struct worker *w = ctx;
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
-	long long nid = 0;
 
 	(void)repo;
 	if (w->w_stopping) {
@@ -2046,16 +2059,10 @@ static void worker_http_retry(void *ctx, struct evhttp_request *req, long long i
 		http_reply_error(req, 404, "no such build");
 		return;
 	}
-	if (!worker_repo(w, b.repo)) {
+	if (!worker_repo(w, b.repo))
 		http_reply_error(req, 409, "the build's repository is no longer configured");
-	} else if (worker_add_manual(w, b.repo, b.ref, b.sha, &b, &nid, &e) < 0) {
-		log_error("build %lld: cannot retry: %s", id, e.msg);
-		http_reply_error(req, 500, "cannot queue the build");
-	} else {
-		log_info("build %lld: queued as a retry of build %lld", nid, id);
-		worker_reply_queued(w, req, nid);
-		worker_queued_id(w, nid);
-	}
+	else
+		worker_add_manual(w, b.repo, b.ref, b.sha, &b, req);	/* answered once on disk */
 	build_release(&b);
 }
 
@@ -2077,10 +2084,8 @@ static void worker_http_build(void *ctx, struct evhttp_request *req, long long i
 	size_t len = evbuffer_get_length(in);
 	const char *ref = NULL, *sha = NULL;
 	char *full = NULL;
-	struct err e = ERR_INIT;
 	json_error_t je;
 	json_t *j = NULL;
-	long long nid = 0;
 
 	(void)id;
 	if (w->w_stopping) {
@@ -2106,15 +2111,7 @@ static void worker_http_build(void *ctx, struct evhttp_request *req, long long i
 	}
 	if (ref && strncmp(ref, "refs/", 5))
 		full = xasprintf("refs/heads/%s", ref);
-	if (worker_add_manual(w, repo->name, full ? full : ref, sha, NULL, &nid, &e) < 0) {
-		log_error("repo '%s': cannot queue a manual build: %s", repo->name, e.msg);
-		http_reply_error(req, 500, "cannot queue the build");
-		goto out;
-	}
-	log_info("build %lld: queued by request '%s' %s %s", nid, repo->name,
-		 full ? full : ref ? ref : "", sha ? sha : "");
-	worker_reply_queued(w, req, nid);
-	worker_queued_id(w, nid);
+	worker_add_manual(w, repo->name, full ? full : ref, sha, NULL, req);	/* answered once on disk */
 out:
 	free(full);
 	json_decref(j);
