@@ -37,6 +37,9 @@ LIBSRCS = $(filter-out agent/main.c agent/main_daemon.c,$(SRCS))
 OBJS    = $(LIBSRCS:agent/%.c=$(BUILD)/obj/%.o)
 UNITSRC = $(sort $(wildcard tests/unit/test_*.c))
 UNITS   = $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
+# what unit tests share (fixtures: tests/unit/*.c other than test_*.c), linked into each
+FIXSRC  = $(filter-out $(UNITSRC),$(sort $(wildcard tests/unit/*.c)))
+FIXOBJS = $(FIXSRC:tests/unit/%.c=$(BUILD)/testfix/%.o)
 BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
@@ -58,9 +61,17 @@ $(BIN): $(BUILD)/obj/main.o $(BUILD)/libagent.a
 $(DBIN): $(BUILD)/obj/main_daemon.o $(BUILD)/libagent.a
 	$(CC) $(LDSAN) -Wl,--as-needed -o $@ $^ $(DLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libagent.a $(wildcard tests/unit/*.h)
+$(BUILD)/testfix/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard agent/*.h) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libagent.a $(LDSAN) $(LIBS) $(shell pkg-config --libs cmocka)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(BUILD)/libtestfix.a: $(FIXOBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtestfix.a $(BUILD)/libagent.a $(wildcard tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libtestfix.a $(BUILD)/libagent.a $(LDSAN) $(LIBS) \
+		$(shell pkg-config --libs cmocka)
 
 unit-build: $(UNITS) $(BIN) $(DBIN)
 

@@ -21,6 +21,7 @@
 
 #include "child.h"
 #include "engine.h"
+#include "enginefixture.h"
 #include "tarx.h"
 
 #define BASE_IMAGE	"s2i-agent-test/base:latest"
@@ -326,36 +327,9 @@ static int run(const char *image, const char *const *cmd, const char *suffix, st
 
 /* ---- setup: engine and the probe image ---- */
 
-/* S2I_TEST_ENGINE: unset or "docker": dockerd; "podman": the service of
- * tests/lib/podman.sh (as the e2e tests); anything else: an engine URL. */
-static const char *test_engine_url(void)
-{
-	const char *v = getenv("S2I_TEST_ENGINE");
-
-	if (!v || !*v || !strcmp(v, "docker"))
-		return NULL;
-	if (!strcmp(v, "podman")) {
-		const char *tests = getenv("TESTS_DIR") ? getenv("TESTS_DIR") : "tests";
-		char script[512];
-		const char *argv[] = { "bash", script, "start", NULL };
-		struct child c = CHILD_INIT;
-		struct err e = ERR_INIT;
-		int status = -1;
-
-		/* starts the service if it is not up, loads the base image */
-		snprintf(script, sizeof(script), "%s/lib/podman.sh", tests);
-		c.argv = argv;
-		c.out = CHILD_NULL;
-		if (child_start(&c, &e) < 0 || child_finish(&c, &status, &e) < 0 || status)
-			fprintf(stderr, "podman.sh start failed: %s (status %d)\n", e.msg, status);
-		return "unix:///tmp/s2i-agent-podman/podman.sock";
-	}
-	return v;
-}
-
 static int setup(void **state)
 {
-	const char *url = test_engine_url();
+	const char *url = ef_engine_url();
 	struct err e = ERR_INIT;
 	char src[128], bin[128];
 	const char *cc_argv[] = { "cc", "-static", "-O1", "-o", bin, src, NULL };

@@ -18,6 +18,7 @@
 
 #include "child.h"
 #include "engine.h"
+#include "enginefixture.h"
 
 static struct {
 	char dir[64];
@@ -176,36 +177,9 @@ static int wait_port(int port)
 	return -1;
 }
 
-/* S2I_TEST_ENGINE: unset or "docker": dockerd; "podman": the service of
- * tests/lib/podman.sh (as the e2e tests); anything else: an engine URL. */
-static const char *test_engine_url(void)
-{
-	const char *v = getenv("S2I_TEST_ENGINE");
-
-	if (!v || !*v || !strcmp(v, "docker"))
-		return NULL;
-	if (!strcmp(v, "podman")) {
-		const char *tests = getenv("TESTS_DIR") ? getenv("TESTS_DIR") : "tests";
-		char script[512];
-		const char *argv[] = { "bash", script, "start", NULL };
-		struct child c = CHILD_INIT;
-		struct err e = ERR_INIT;
-		int status = -1;
-
-		/* starts the service if it is not up, loads the base image */
-		snprintf(script, sizeof(script), "%s/lib/podman.sh", tests);
-		c.argv = argv;
-		c.out = CHILD_NULL;
-		if (child_start(&c, &e) < 0 || child_finish(&c, &status, &e) < 0 || status)
-			fprintf(stderr, "podman.sh start failed: %s (status %d)\n", e.msg, status);
-		return "unix:///tmp/s2i-agent-podman/podman.sock";
-	}
-	return v;
-}
-
 static int setup(void **state)
 {
-	const char *url = test_engine_url();
+	const char *url = ef_engine_url();
 	char listen[512];
 
 	(void)state;

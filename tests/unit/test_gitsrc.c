@@ -4,8 +4,15 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "child.h"
 #include "gitfixture.h"
 #include "gitsrc.h"
 #include "knownhosts.h"
@@ -271,16 +278,6 @@ static int collect_cb(void *ctx, const struct gitsrc_entry *ent, struct err *e)
 	return 0;
 }
 
-static int has(const struct strv *v, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < v->n; i++)
-		if (!strcmp(v->items[i], s))
-			return 1;
-	return 0;
-}
-
 static void walk(struct gitsrc *s, struct collect *c)
 {
 	struct err e = ERR_INIT;
@@ -303,14 +300,14 @@ static void test_walk_submodules(void **state)
 		s = open_ok(sources[i], NULL);
 		resolve_ok(s, NULL, NULL);
 		walk(s, &c);
-		assert_true(has(&c.paths, "README.md 100644"));
-		assert_true(has(&c.paths, "run.sh 100755"));
-		assert_true(has(&c.paths, "link 120777 -> README.md"));
-		assert_true(has(&c.paths, "app 40755"));
-		assert_true(has(&c.paths, "vendor/sub 40755"));
-		assert_true(has(&c.paths, "vendor/sub/lib.txt 100644"));
-		assert_true(has(&c.paths, "vendor/sub/bin/tool 100755"));
-		assert_false(has(&c.paths, "feature.txt 100644"));
+		assert_true(gf_has(&c.paths, "README.md 100644"));
+		assert_true(gf_has(&c.paths, "run.sh 100755"));
+		assert_true(gf_has(&c.paths, "link 120777 -> README.md"));
+		assert_true(gf_has(&c.paths, "app 40755"));
+		assert_true(gf_has(&c.paths, "vendor/sub 40755"));
+		assert_true(gf_has(&c.paths, "vendor/sub/lib.txt 100644"));
+		assert_true(gf_has(&c.paths, "vendor/sub/bin/tool 100755"));
+		assert_false(gf_has(&c.paths, "feature.txt 100644"));
 		strv_clear(&c.paths);
 		gitsrc_free(s);
 	}
@@ -318,8 +315,8 @@ static void test_walk_submodules(void **state)
 	s = open_ok(gf.url, &o);
 	resolve_ok(s, NULL, NULL);
 	walk(s, &c);
-	assert_true(has(&c.paths, "vendor/sub 40755"));
-	assert_false(has(&c.paths, "vendor/sub/lib.txt 100644"));
+	assert_true(gf_has(&c.paths, "vendor/sub 40755"));
+	assert_false(gf_has(&c.paths, "vendor/sub/lib.txt 100644"));
 	strv_clear(&c.paths);
 	gitsrc_free(s);
 }
@@ -339,9 +336,9 @@ static void test_context_dir(void **state)
 	resolve_ok(s, NULL, NULL);
 	assert_string_equal(gitsrc_context_dir(s), "app");
 	walk(s, &c);
-	assert_true(has(&c.paths, "main.py 100644"));
-	assert_true(has(&c.paths, ".s2i/bin/assemble 100755"));
-	assert_false(has(&c.paths, "README.md 100644"));
+	assert_true(gf_has(&c.paths, "main.py 100644"));
+	assert_true(gf_has(&c.paths, ".s2i/bin/assemble 100755"));
+	assert_false(gf_has(&c.paths, "README.md 100644"));
 	strv_clear(&c.paths);
 	assert_int_equal(gitsrc_read_file(s, ".s2i/bin/assemble", 4096, &b, &mode, &e), 0);
 	assert_string_equal(b.data, "#!/bin/sh\necho assemble\n");
@@ -368,7 +365,7 @@ static void test_context_dir(void **state)
 	s = open_ok(gf.upmain, &o);
 	resolve_ok(s, NULL, NULL);
 	walk(s, &c);
-	assert_true(has(&c.paths, "tool 100755"));
+	assert_true(gf_has(&c.paths, "tool 100755"));
 	assert_int_equal(c.paths.n, 1);
 	strv_clear(&c.paths);
 	gitsrc_free(s);
@@ -476,18 +473,6 @@ static void test_known_hosts(void **state)
 	}
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	return gf_setup();
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	return gf_teardown();
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +488,6 @@ int main(void)
 	};
 	int rc;
 
-	rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+	rc = cmocka_run_group_tests(tests, gf_group_setup, gf_group_teardown);
 	return rc;
 }

@@ -7,11 +7,18 @@
 #include <stdint.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "child.h"
 #include "gitfixture.h"
 #include "srctar.h"
 
@@ -57,16 +64,6 @@ static void list_tar(const struct buf *tar, struct strv *out)
 			   n > 0 ? " =" : "", n > 0 ? data : "");
 	}
 	assert_int_equal(archive_read_free(a), ARCHIVE_OK);
-}
-
-static int has(const struct strv *v, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < v->n; i++)
-		if (!strcmp(v->items[i], s))
-			return 1;
-	return 0;
 }
 
 static int has_prefix(const struct strv *v, const char *s)
@@ -143,18 +140,18 @@ static void test_git_tree(void **state)
 		s = open_resolved(sources[i], NULL, 0);
 		tar_source(s, NULL, &tar);
 		list_tar(&tar, &l);
-		if (!has(&l, "src/README.md 100644 1001:0 =hello again"))
+		if (!gf_has(&l, "src/README.md 100644 1001:0 =hello again"))
 			dump(&l);
-		assert_true(has(&l, "src/ 40755 1001:0"));
-		assert_true(has(&l, "src/README.md 100644 1001:0 =hello again"));
-		assert_true(has(&l, "src/run.sh 100755 1001:0 =#!/bin/sh"));
-		assert_true(has(&l, "src/link 120777 1001:0 -> README.md"));
-		assert_true(has(&l, "src/app/ 40755 1001:0"));
-		assert_true(has(&l, "src/app/.s2i/bin/assemble 100755 1001:0 =#!/bin/sh"));
-		assert_true(has(&l, "src/vendor/sub/lib.txt 100644 1001:0 =library"));
-		assert_true(has(&l, "src/vendor/sub/bin/tool 100755 1001:0 =#!/bin/sh"));
-		assert_true(has(&l, "src/tmp.log 100644 1001:0 =log"));
-		assert_true(has(&l, "src/.gitmodules 100644 1001:0 =[submodule \"vendor/sub\"]"));
+		assert_true(gf_has(&l, "src/ 40755 1001:0"));
+		assert_true(gf_has(&l, "src/README.md 100644 1001:0 =hello again"));
+		assert_true(gf_has(&l, "src/run.sh 100755 1001:0 =#!/bin/sh"));
+		assert_true(gf_has(&l, "src/link 120777 1001:0 -> README.md"));
+		assert_true(gf_has(&l, "src/app/ 40755 1001:0"));
+		assert_true(gf_has(&l, "src/app/.s2i/bin/assemble 100755 1001:0 =#!/bin/sh"));
+		assert_true(gf_has(&l, "src/vendor/sub/lib.txt 100644 1001:0 =library"));
+		assert_true(gf_has(&l, "src/vendor/sub/bin/tool 100755 1001:0 =#!/bin/sh"));
+		assert_true(gf_has(&l, "src/tmp.log 100644 1001:0 =log"));
+		assert_true(gf_has(&l, "src/.gitmodules 100644 1001:0 =[submodule \"vendor/sub\"]"));
 		assert_false(has_substr(&l, ".git/"));
 		assert_false(has_prefix(&l, "src/.git "));
 		assert_false(has_prefix(&l, "src/feature.txt"));
@@ -187,8 +184,8 @@ static void test_git_exclude_context(void **state)
 	s = open_resolved(gf.work, "app", 0);
 	tar_source(s, NULL, &tar);
 	list_tar(&tar, &l);
-	assert_true(has(&l, "src/main.py 100644 1001:0 =print('hi')"));
-	assert_true(has(&l, "src/.s2i/bin/assemble 100755 1001:0 =#!/bin/sh"));
+	assert_true(gf_has(&l, "src/main.py 100644 1001:0 =print('hi')"));
+	assert_true(gf_has(&l, "src/.s2i/bin/assemble 100755 1001:0 =#!/bin/sh"));
 	assert_false(has_prefix(&l, "src/README.md"));
 	assert_false(has_prefix(&l, "src/app"));
 	strv_clear(&l);
@@ -198,7 +195,7 @@ static void test_git_exclude_context(void **state)
 	s = open_resolved(gf.upmain, NULL, 1);	/* --ignore-submodules */
 	tar_source(s, NULL, &tar);
 	list_tar(&tar, &l);
-	assert_true(has(&l, "src/vendor/sub/ 40755 1001:0"));
+	assert_true(gf_has(&l, "src/vendor/sub/ 40755 1001:0"));
 	assert_false(has_prefix(&l, "src/vendor/sub/lib.txt"));
 	strv_clear(&l);
 	buf_release(&tar);
@@ -244,14 +241,14 @@ static void test_plain_dir(void **state)
 	assert_int_equal(gitsrc_kind(s), GITSRC_PLAIN);
 	tar_source(s, NULL, &tar);
 	list_tar(&tar, &l);
-	if (!has(&l, "src/a.txt 100644 1001:0 =alpha"))
+	if (!gf_has(&l, "src/a.txt 100644 1001:0 =alpha"))
 		dump(&l);
-	assert_true(has(&l, "src/a.txt 100644 1001:0 =alpha"));
-	assert_true(has(&l, "src/bin/run 100750 1001:0 =#!/bin/sh"));
-	assert_true(has(&l, "src/sub/deep/file.txt 100600 1001:0 =deep"));
-	assert_true(has(&l, "src/escape 120777 1001:0 -> /etc/passwd"));	/* kept, not followed */
-	assert_true(has(&l, "src/sub/up 120777 1001:0 -> .."));
-	assert_true(has(&l, "src/build.log 100644 1001:0 =noise"));
+	assert_true(gf_has(&l, "src/a.txt 100644 1001:0 =alpha"));
+	assert_true(gf_has(&l, "src/bin/run 100750 1001:0 =#!/bin/sh"));
+	assert_true(gf_has(&l, "src/sub/deep/file.txt 100600 1001:0 =deep"));
+	assert_true(gf_has(&l, "src/escape 120777 1001:0 -> /etc/passwd"));	/* kept, not followed */
+	assert_true(gf_has(&l, "src/sub/up 120777 1001:0 -> .."));
+	assert_true(gf_has(&l, "src/build.log 100644 1001:0 =noise"));
 	assert_false(has_substr(&l, ".git"));
 	assert_false(has_substr(&l, "fifo"));
 	assert_false(has_substr(&l, "root:"));
@@ -264,7 +261,7 @@ static void test_plain_dir(void **state)
 	s = open_resolved(dir, "sub", 0);
 	tar_source(s, &ex, &tar);
 	list_tar(&tar, &l);
-	assert_true(has(&l, "src/deep/file.txt 100600 1001:0 =deep"));
+	assert_true(gf_has(&l, "src/deep/file.txt 100600 1001:0 =deep"));
 	assert_false(has_prefix(&l, "src/a.txt"));
 	assert_false(has_substr(&l, ".git"));
 	strv_clear(&l);
@@ -329,14 +326,14 @@ static void test_add_files(void **state)
 	srctar_free(t);
 	list_tar(&tar, &l);
 	dump(&l);
-	assert_true(has(&l, "scripts/ 40755 1001:1001"));
-	assert_true(has(&l, "scripts/assemble 100755 1001:1001 =#!/bin/sh"));
-	assert_true(has(&l, "scripts/run 100755 1001:1001 =#!/bin/sh"));
-	assert_true(has(&l, "etc/ 40755 1001:1001"));
-	assert_true(has(&l, "etc/secret/ 40755 1001:1001"));
-	assert_true(has(&l, "etc/secret/inject.txt 100640 1001:1001 =injected"));
-	assert_true(has(&l, "etc/other.txt 100600 1001:1001 =injected"));
-	assert_true(has(&l, "artifacts/ 40755 1001:1001"));
+	assert_true(gf_has(&l, "scripts/ 40755 1001:1001"));
+	assert_true(gf_has(&l, "scripts/assemble 100755 1001:1001 =#!/bin/sh"));
+	assert_true(gf_has(&l, "scripts/run 100755 1001:1001 =#!/bin/sh"));
+	assert_true(gf_has(&l, "etc/ 40755 1001:1001"));
+	assert_true(gf_has(&l, "etc/secret/ 40755 1001:1001"));
+	assert_true(gf_has(&l, "etc/secret/inject.txt 100640 1001:1001 =injected"));
+	assert_true(gf_has(&l, "etc/other.txt 100600 1001:1001 =injected"));
+	assert_true(gf_has(&l, "artifacts/ 40755 1001:1001"));
 	assert_int_equal(l.n, 8);	/* each directory once */
 	strv_clear(&l);
 	buf_release(&tar);
@@ -384,7 +381,7 @@ static void test_pipe(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(srctar_pipe_finish(p, &e), 0);
 	list_tar(&tar, &l);
-	assert_true(has(&l, "src/a.txt 100644 0:0 =alpha"));
+	assert_true(gf_has(&l, "src/a.txt 100644 0:0 =alpha"));
 	strv_clear(&l);
 	buf_release(&tar);
 
@@ -569,18 +566,6 @@ static void test_big_blobs(void **state)
 	gf_rm_rf(dir);
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	return gf_setup();
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	return gf_teardown();
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,5 +578,5 @@ int main(void)
 		cmocka_unit_test(test_big_blobs),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, gf_group_setup, gf_group_teardown);
 }
