@@ -20,6 +20,9 @@ image=$images/hello:main
 agent=$top/build/rel/s2i-agent
 agent_pid=
 
+# shellcheck source=../../tests/lib/poll.sh
+source tests/lib/poll.sh	# free_port, wait_gone, wait_url
+
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
@@ -30,7 +33,7 @@ stop_previous() {
 	pid=$(cat "$dir/agent.pid")
 	if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "serve -c $dir/agent.conf"; then
 		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		wait_gone "$pid" 10 || true
 	fi
 	rm -f "$dir/agent.pid"
 }
@@ -54,15 +57,6 @@ on_exit() {
 		say "agent stopped"
 	fi
 	[ $rc = 0 ] || printf 'demo: failed; logs are in %s\n' "$dir" >&2
-}
-
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-	return 1
 }
 
 if [ "${1:-}" = clean ]; then
@@ -149,11 +143,7 @@ start() {	# port: writes the config, starts the agent, waits until it answers
 	setsid "$agent" serve -c "$dir/agent.conf" >>"$dir/agent.log" 2>&1 </dev/null &
 	agent_pid=$!
 	echo "$agent_pid" >"$dir/agent.pid"
-	for _ in $(seq 1 100); do
-		curl -sf --max-time 2 "$url/healthz" >/dev/null 2>&1 && return 0
-		kill -0 "$agent_pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_url "$url/healthz" 10 "$agent_pid" && return 0
 	kill -TERM "$agent_pid" 2>/dev/null || true
 	wait "$agent_pid" 2>/dev/null || true
 	agent_pid=

@@ -6,6 +6,7 @@
 # BENCH_RUNS (3: medians). Only wall times of the fetch itself are compared.
 set -u
 cd "$(dirname "$0")/../.."
+source tests/lib/poll.sh
 AGENT=${S2I_AGENT:-$PWD/build/rel/s2i-agent}
 FILES=${BENCH_FILES:-20000}
 [ -x "$AGENT" ] || { echo "git bench: no binary $AGENT (run make)"; exit 1; }
@@ -53,19 +54,11 @@ new_commit() {	# one changed file on main
 	} | git -C "$repo" fast-import --quiet --force
 }
 
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-	done
-	return 1
-}
 port=$(free_port)
 git daemon --reuseaddr --export-all --base-path="$tmp/base" --listen=127.0.0.1 --port="$port" \
 	"$tmp/base" 2>"$tmp/daemon.log" &
 dpid=$!
-for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+wait_port "$port" 10
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 status=0

@@ -75,15 +75,10 @@ S2I_AGENT_BUILD_ID=$S2I_ID-int "$S2I_AGENT" build ${S2I_ENGINE_URL:+-U "$S2I_ENG
 	"$src" "$builder" "$tag" \
 	>"$S2I_TMP/out" 2>"$S2I_TMP/err" &
 pid=$!
-for i in $(seq 1 100); do
-	grep -q "assemble: sleeping" "$S2I_TMP/out" && break
-	sleep 0.1
-done
-grep -q "assemble: sleeping" "$S2I_TMP/out" || { kill $pid; s2i_show; fail "assemble did not start"; }
+wait_grep "assemble: sleeping" "$S2I_TMP/out" 10 || { kill $pid; s2i_show; fail "assemble did not start"; }
 [ -n "$(eng ps -q --filter "label=io.s2i-agent.build=$S2I_ID-int")" ] || fail "no running container"
 kill -INT $pid
-for i in $(seq 1 150); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-kill -0 $pid 2>/dev/null && { kill -9 $pid; fail "the agent did not stop after SIGINT"; }
+wait_gone $pid 15 || { kill -9 $pid; fail "the agent did not stop after SIGINT"; }
 wait $pid
 rc=$?
 [ "$rc" = 1 ] || { s2i_show; fail "interrupted build exited $rc"; }

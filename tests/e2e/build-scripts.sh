@@ -31,7 +31,7 @@ s2i_expect_out "remote assemble"
 port=$(s2i_port)
 (cd "$remote" && exec python3 -m http.server --bind 127.0.0.1 "$port") >"$S2I_TMP/http.log" 2>&1 &
 S2I_PIDS+=($!)
-for i in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/run" >/dev/null && break; sleep 0.1; done
+wait_url "http://127.0.0.1:$port/run" 5
 tag2=$(s2i_name http):latest
 s2i_build --network none -s "http://127.0.0.1:$port" -d /tmp "$src" "$builder" "$tag2"
 s2i_expect_ok "http:// scripts"
@@ -107,7 +107,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 python3 "$S2I_TMP/listener.py" "$cport" "$S2I_TMP/posts" &
 S2I_PIDS+=($!)
-for i in $(seq 1 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $cport))" 2>/dev/null && break; sleep 0.1; done
+wait_port "$cport" 5
 tag5=$(s2i_name callback):latest
 s2i_build --network none --callback-url "http://127.0.0.1:$cport/done" -s "file://$remote" "$src" "$builder" "$tag5"
 s2i_expect_ok "callback build"

@@ -82,16 +82,16 @@ http_req -H 'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q
 
 # Until assemble runs (held at /tmp/go), so the build is deterministically running.
 container=
-for i in $(seq 1 1200); do
+held() {
 	state=$(curl -s "$AGENT_URL/builds/$id" | jq -r .state)
 	case $state in succeeded | failed | errored | canceled)
 		fail "build $id ended $state early: $(curl -s "$AGENT_URL/builds/$id/log" | tail -n 5)" ;;
 	esac
 	container=$(docker ps -q --filter "ancestor=$BUILDER" --filter "label=io.s2i-agent.build=$id")
 	[ "$state" = running ] && [ -n "$container" ] &&
-		curl -s "$AGENT_URL/builds/$id/log" | grep -q 'step 1: fetching' && break
-	sleep 0.1
-done
+		curl -s "$AGENT_URL/builds/$id/log" | grep -q 'step 1: fetching'
+}
+wait_for 120 held
 [ -n "$container" ] || fail "the build's container did not start (state $state)"
 printf 'docker exec -u 0 %s touch /tmp/go\n' "$container" >"$AGENT_DIR/release.sh"
 

@@ -26,13 +26,7 @@ proxy_start() {
 	python3 "$TESTS_DIR/lib/sockproxy.py" "$PROXY_SOCK" "$ENGINE_SOCK" --ready "$AGENT_DIR/proxy.ready" \
 		2>>"$AGENT_DIR/proxy.log" &
 	PROXY_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		[ -s "$AGENT_DIR/proxy.ready" ] && return 0
-		kill -0 "$PROXY_PID" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
+	wait_for_pid "$PROXY_PID" 10 test -s "$AGENT_DIR/proxy.ready"
 }
 proxy_stop() {	# signal
 	kill "-$1" "$PROXY_PID" 2>/dev/null
@@ -47,12 +41,6 @@ fe_cleanup() {
 }
 trap fe_cleanup EXIT
 
-wait_for() {	# seconds command...: until the command succeeds
-	local i n=$(($1 * 10))
-	shift
-	for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
 # containers of this test in the real engine (our builder image, our agent's label)
 our_containers() { docker ps -aq --filter "label=s2i-agent-test.image=$PL_ID" --filter label=io.s2i-agent.build; }

@@ -61,7 +61,7 @@ PY
 python3 "$AGENT_DIR/hold.py" "$AGENT_PORT" $IDLE $SLOW "$AGENT_DIR/hold.out" 75 &
 HOLD_PID=$!
 trap 'kill $HOLD_PID 2>/dev/null; agent_cleanup' EXIT
-for i in $(seq 1 300); do grep -q '^open' "$AGENT_DIR/hold.out" 2>/dev/null && break; sleep 0.1; done
+wait_grep '^open' "$AGENT_DIR/hold.out" 30
 grep -q "^open $IDLE $SLOW" "$AGENT_DIR/hold.out" || fail "could not open the connections: $(cat "$AGENT_DIR/hold.out" 2>/dev/null)"
 conns=$(ls "/proc/$AGENT_PID/fd" | wc -l)
 [ "$conns" -ge $IDLE ] || fail "the agent holds only $conns fds"

@@ -65,10 +65,12 @@ for i in 1 2 3; do deliver 202; done
 stop_within() {	# seconds: SIGTERM must end the agent (generous bound; it drains in 10 s)
 	local i
 	kill -TERM "$AGENT_PID"
-	for i in $(seq 1 $(($1 * 10))); do
-		kill -0 "$AGENT_PID" 2>/dev/null || { wait "$AGENT_PID"; local rc=$?; AGENT_PID=; return $rc; }
-		sleep 0.1
-	done
+	if wait_gone "$AGENT_PID" "$1"; then
+		wait "$AGENT_PID"
+		local rc=$?
+		AGENT_PID=
+		return $rc
+	fi
 	kill -9 "$AGENT_PID"; wait "$AGENT_PID"; AGENT_PID=
 	fail "the agent did not stop within $1 s of SIGTERM"
 }
@@ -93,11 +95,8 @@ KEEP_PORT=1 start_agent || fail "agent did not start again on a writable state"
 for i in 1 2 3; do deliver 202; done
 # every accepted build reaches a final state (a build whose end could not be recorded
 # on the full disk is closed at this start)
-for i in $(seq 1 600); do
-	[ "$(db_count builds "state IN ('queued', 'running')")" = 0 ] && break
-	sleep 0.1
-done
-[ "$(db_count builds "state IN ('queued', 'running')")" = 0 ] ||
+all_final() { [ "$(db_count builds "state IN ('queued', 'running')")" = 0 ]; }
+wait_for 60 all_final ||
 	fail "builds not final: $(sqlite3 -readonly "$STATE/agent.db" "SELECT id, state FROM builds WHERE state IN ('queued', 'running')")"
 stop_within 60 || fail "agent exited $? on SIGTERM"
 

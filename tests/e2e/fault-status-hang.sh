@@ -47,12 +47,6 @@ ctl "$A_URL" '{"fail": ["hang", "hang", "hang", "hang", "hang", "hang", "hang", 
 	fail "control A"
 start_agent || fail "agent did not start"
 
-wait_for() {	# seconds command...: until the command succeeds
-	local i n=$(($1 * 10))
-	shift
-	for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 push() {	# repo n: a delivery for commit n on its own branch
 	jq --arg after "$(printf '%040x' "$2")" --arg ref "refs/heads/c$2" \
 		'.after = $after | .head_commit.id = $after | .ref = $ref' \

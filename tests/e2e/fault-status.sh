@@ -31,12 +31,6 @@ for n in $(seq 1 $N); do
 	expect 202 .build "$n"
 done
 
-wait_for() {	# seconds command...: until the command succeeds
-	local i n=$(($1 * 10))
-	shift
-	for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 hanging() { [ -s "$FORGE_DOUBLE_LOG" ] && jq -e 'select(.answer.hang == true)' "$FORGE_DOUBLE_LOG" >/dev/null 2>&1; }
 # the hang is reached (posts 1 and 2 failed), statuses are pending: kill -9
 wait_for 60 hanging || fail "the status poster never reached the hanging API: $(forge_double_count) posts"

@@ -3,6 +3,7 @@
 # HTTP from `git http-backend` behind Basic auth on 127.0.0.1: mirror creation, incremental
 # fetch, tags peeled, exact sha, submodule by relative URL, token credentials, tar content.
 set -u
+source "${TESTS_DIR:-$(dirname "$0")/..}/lib/poll.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-gitsrc-e2e.XXXXXX")
 pids=()
 cleanup() {
@@ -40,20 +41,6 @@ g -C "$tmp/w" add -A && g -C "$tmp/w" commit -q -m "first"
 g -C "$tmp/w" tag -a v1 -m "release 1"
 g -C "$tmp/w" push -q origin main v1
 v1=$(g -C "$tmp/w" rev-parse 'v1^{commit}')
-
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-	done
-	return 1
-}
-wait_port() {
-	local i
-	for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-	return 1
-}
 
 # ---- git:// ----
 port=$(free_port)
@@ -141,7 +128,7 @@ else
 	python3 "$(dirname "$0")/../lib/git_http.py" --root "$tmp/base" --token-file "$tmp/token" \
 		--port-file "$tmp/http.port" --log "$tmp/http.log" 2>"$tmp/http.err" &
 	pids+=($!)
-	for i in $(seq 1 100); do [ -s "$tmp/http.port" ] && break; sleep 0.05; done
+	wait_for 5 test -s "$tmp/http.port"
 	hurl=http://127.0.0.1:$(cat "$tmp/http.port")/main.git
 	if "$S2I_AGENT" __gitsrc-fetch --ref main --ignore-submodules "$hurl" >"$tmp/h1" 2>&1; then
 		fail "HTTP without a token succeeded"

@@ -3,6 +3,7 @@
 # against known_hosts (unknown host and changed key refused, hashed entries accepted),
 # key authentication with ssh_key_file, incremental fetch into the mirror.
 set -u
+source "${TESTS_DIR:-$(dirname "$0")/..}/lib/poll.sh"
 SSHD=/usr/sbin/sshd
 [ -x "$SSHD" ] && command -v ssh-keygen >/dev/null || { echo "no sshd/ssh-keygen (openssh-server)"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "needs root to run a private sshd that logs in as this user"; exit 77; }
@@ -29,14 +30,6 @@ ssh-keygen -q -t ed25519 -N '' -f "$tmp/other_host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/id_key"
 cp "$tmp/id_key.pub" "$tmp/authorized_keys"
 
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-	done
-	return 1
-}
 port=$(free_port)
 cat >"$tmp/sshd_config" <<EOF
 Port $port
@@ -55,8 +48,7 @@ EOF
 mkdir -p /run/sshd
 "$SSHD" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
 spid=$!
-for i in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "sshd did not start: $(tail -3 "$tmp/sshd.log")"; exit 1; }
+wait_port "$port" 10 || { echo "sshd did not start: $(tail -3 "$tmp/sshd.log")"; exit 1; }
 
 git init -q --bare -b main "$tmp/main.git"
 git init -q -b main "$tmp/w"

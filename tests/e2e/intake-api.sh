@@ -115,7 +115,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(64)
 time.sleep(120)' "$AGENT_DIR/engine.sock" &
 ENGINE_PID=$!
 trap 'kill $ENGINE_PID 2>/dev/null; agent_cleanup' EXIT
-for i in $(seq 1 100); do [ -S "$AGENT_DIR/engine.sock" ] && break; sleep 0.05; done
+wait_for 5 test -S "$AGENT_DIR/engine.sock"
 KEEP_PORT=1 start_agent || fail "agent did not restart"
 http_req "$AGENT_URL/healthz"
 expect 200

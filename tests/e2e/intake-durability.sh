@@ -24,11 +24,8 @@ seq 1 "$N" | xargs -P 24 -I{} sh -c '
 ' "$out" "$sig" "$body" "$AGENT_URL" &
 XARGS=$!
 # kill -9 once some deliveries were answered, while the others are in flight
-for i in $(seq 1 400); do
-	n=$(grep -l '^202$' "$out"/*.code 2>/dev/null | wc -l)
-	[ "$n" -ge $((N / 5)) ] && break
-	sleep 0.05
-done
+some_answered() { [ "$(grep -l '^202$' "$out"/*.code 2>/dev/null | wc -l)" -ge $((N / 5)) ]; }
+wait_for 20 some_answered
 kill -9 "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null
 AGENT_PID=

@@ -21,12 +21,10 @@ while True:
     m = s.recv(4096).decode()
     print(m.replace("\n", "|"), flush=True)' "$1" >"$NOTIFY_LOG" &
 	NOTIFY_PID=$!
-	for i in $(seq 1 100); do grep -q bound "$NOTIFY_LOG" 2>/dev/null && return 0; sleep 0.05; done
-	fail "notify listener did not start"
+	wait_grep bound "$NOTIFY_LOG" 5 || fail "notify listener did not start"
 }
 wait_notify() {	# pattern
-	for i in $(seq 1 200); do grep -q "$1" "$NOTIFY_LOG" && return 0; sleep 0.05; done
-	fail "no '$1' notification; got: $(cat "$NOTIFY_LOG")"
+	wait_grep "$1" "$NOTIFY_LOG" 10 || fail "no '$1' notification; got: $(cat "$NOTIFY_LOG")"
 }
 trap 'kill $NOTIFY_PID 2>/dev/null; agent_cleanup' EXIT
 
@@ -43,7 +41,7 @@ agent_repo api "$S"
 agent_write_config
 kill -HUP "$AGENT_PID"
 wait_notify '^RELOADING=1|MONOTONIC_USEC=[0-9]*$'
-for i in $(seq 1 100); do grep -q "reload: configuration" "$AGENT_LOG" && break; sleep 0.05; done
+wait_grep "reload: configuration" "$AGENT_LOG" 5
 [ "$(grep -c '^READY=1$' "$NOTIFY_LOG")" = 2 ] || { sleep 0.5; [ "$(grep -c '^READY=1$' "$NOTIFY_LOG")" = 2 ]; } ||
 	fail "no READY=1 after reload: $(cat "$NOTIFY_LOG")"
 post_hook github api "$FIXTURES/github-push.json" "$S" d-2
@@ -52,8 +50,7 @@ expect 202
 # SIGHUP with an invalid config: every error logged, the running config kept
 printf '\nbogus_key = 1\n[repo "bad name!"]\n' >>"$AGENT_DIR/agent.conf"
 kill -HUP "$AGENT_PID"
-for i in $(seq 1 100); do grep -q "keeping the running configuration" "$AGENT_LOG" && break; sleep 0.05; done
-grep -q "keeping the running configuration" "$AGENT_LOG" || fail "invalid reload not reported"
+wait_grep "keeping the running configuration" "$AGENT_LOG" 5 || fail "invalid reload not reported"
 grep -q "agent.conf:[0-9]*: .*bogus_key" "$AGENT_LOG" || fail "the unknown key is not reported with its line"
 grep -q "agent.conf:[0-9]*: .*bad name" "$AGENT_LOG" || fail "the bad repo name is not reported with its line"
 kill -0 "$AGENT_PID" || fail "agent died on an invalid reload"

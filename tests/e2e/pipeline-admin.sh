@@ -28,8 +28,7 @@ expect 404
 # a ref: the sha is resolved by the build and recorded
 http_req -X POST -H "$AUTH" -d '{"ref": "main"}' "$AGENT_URL/repos/web/builds"
 expect 202 .build 1
-state=$(pl_wait 1 120)
-[ "$state" = succeeded ] || fail "build 1 is $state: $(pl_build_json 1)"
+pl_expect 1 succeeded 120
 b=$(pl_build_json 1)
 [ "$(jq -r .sha <<<"$b")" = "$sha0" ] || fail "resolved sha: $b"
 [ "$(jq -r .ref <<<"$b")" = refs/heads/main ] || fail "ref: $b"
@@ -40,16 +39,14 @@ sha1=$(pl_commit web "second")
 pl_push web >/dev/null || fail "git push"
 http_req -X POST -H "$AUTH" -d "{\"sha\": \"$sha1\", \"ref\": \"refs/heads/main\"}" "$AGENT_URL/repos/web/builds"
 expect 202 .build 2
-state=$(pl_wait 2 120)
-[ "$state" = succeeded ] || fail "build 2 is $state: $(pl_build_json 2)"
-[ "$(pl_build_json 2 | jq -r .sha)" = "$sha1" ] || fail "sha of build 2"
+pl_expect 2 succeeded 120
+pl_expect_field 2 .sha "$sha1"
 
 # retry: a new build of the same commit
 http_req -X POST -H "$AUTH" "$AGENT_URL/builds/1/retry"
 expect 202 .build 3
-state=$(pl_wait 3 120)
-[ "$state" = succeeded ] || fail "build 3 is $state: $(pl_build_json 3)"
-[ "$(pl_build_json 3 | jq -r .sha)" = "$sha0" ] || fail "retry built another commit"
+pl_expect 3 succeeded 120
+pl_expect_field 3 .sha "$sha0"
 
 # cancel: a running build and one queued behind it
 sha2=$(pl_commit web "slow" SLEEP 60)
@@ -60,21 +57,17 @@ expect 202 .build 4
 http_req -X POST -H "$AUTH" -d '{"ref": "dev"}' "$AGENT_URL/repos/web/builds"
 expect 202 .build 5
 pl_wait_state 4 running 60 || fail "build 4 never ran"
-for i in $(seq 1 300); do
-	grep -q 'assemble: sleeping' "$AGENT_DIR/state/logs/4.log" 2>/dev/null && break
-	sleep 0.1
-done
-[ "$(pl_build_json 5 | jq -r .state)" = queued ] || fail "build 5 should wait: $(pl_build_json 5)"
+wait_grep 'assemble: sleeping' "$AGENT_DIR/state/logs/4.log" 30
+pl_expect_field 5 .state queued
 http_req -X POST "$AGENT_URL/builds/5/cancel"
 expect 401
 http_req -X POST -H "$AUTH" "$AGENT_URL/builds/5/cancel"
 expect 202 .state canceled
-[ "$(pl_build_json 5 | jq -r .reason)" = "canceled by request" ] || fail "reason of 5: $(pl_build_json 5)"
+pl_expect_field 5 .reason "canceled by request"
 http_req -X POST -H "$AUTH" "$AGENT_URL/builds/4/cancel"
 expect 202 .build 4
-state=$(pl_wait 4 60)
-[ "$state" = canceled ] || fail "build 4 is $state: $(pl_build_json 4)"
-[ "$(pl_build_json 4 | jq -r .reason)" = "canceled by request" ] || fail "reason of 4: $(pl_build_json 4)"
+pl_expect 4 canceled 60
+pl_expect_field 4 .reason "canceled by request"
 pl_no_containers 4
 http_req -X POST -H "$AUTH" "$AGENT_URL/builds/4/cancel"
 expect 409

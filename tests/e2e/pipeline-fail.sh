@@ -14,10 +14,9 @@ sha=$(pl_commit web "break it" FAIL yes)
 pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha"
 expect 202 .build 1
-state=$(pl_wait 1 120)
-[ "$state" = failed ] || fail "build 1 is $state: $(pl_build_json 1)"
-[ "$(pl_build_json 1 | jq -r .reason)" = "assemble exited with code 3" ] || fail "reason: $(pl_build_json 1)"
-[ "$(pl_build_json 1 | jq -r .image_id)" = null ] || fail "a failed build has an image id"
+pl_expect 1 failed 120
+pl_expect_field 1 .reason "assemble exited with code 3"
+pl_expect_field 1 .image_id null
 curl -sf "$AGENT_URL/builds/1/log" >"$AGENT_DIR/1.log" || fail "no log"
 grep -q '^assemble: failing as asked$' "$AGENT_DIR/1.log" || fail "log lacks the assemble output"
 tail -n 1 "$AGENT_DIR/1.log" | grep -qx '==> build 1 failed: assemble exited with code 3' || fail "last log line"
@@ -27,8 +26,7 @@ sha2=$(git -C "$AGENT_DIR/broken.work" rev-parse HEAD)
 pl_push broken >/dev/null || fail "git push"
 pl_github_push broken "$sha2"
 expect 202 .build 2
-state=$(pl_wait 2 60)
-[ "$state" = errored ] || fail "build 2 is $state: $(pl_build_json 2)"
+pl_expect 2 errored 60
 pl_build_json 2 | jq -r .reason | grep -q "missing" || fail "reason: $(pl_build_json 2)"
 pl_no_containers 2
 

@@ -23,7 +23,7 @@ git --git-dir="$g" config s2i.agent "$S2I_AGENT"
 sha=$(pl_commit gate "over file://")
 push || { cat "$AGENT_DIR/push.out"; fail "pre-receive over file:// rejected an existing branch"; }
 grep -q '^remote: s2i-agent: build 1 succeeded' "$AGENT_DIR/push.out" || fail "success line"
-[ "$(pl_build_json 1 | jq -r .sha)" = "$sha" ] || fail "build 1 sha"
+pl_expect_field 1 .sha "$sha"
 [ "$(git --git-dir="$g" rev-parse refs/heads/main)" = "$sha" ] || fail "ref did not move"
 
 git -C "$AGENT_DIR/gate.work" checkout -q -b feature
@@ -35,5 +35,5 @@ if ! push refs/heads/feature; then
 	fi
 	fail "pre-receive of a new branch over file:// rejected"
 fi
-[ "$(pl_build_json 2 | jq -r .sha)" = "$feat" ] || fail "new branch build sha"
+pl_expect_field 2 .sha "$feat"
 echo "pre-receive over file://: ok"

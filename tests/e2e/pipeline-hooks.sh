@@ -34,8 +34,8 @@ cat "$AGENT_DIR/push.out"
 grep -q '^remote: s2i-agent: refs/heads/main: queued build 1 ' "$AGENT_DIR/push.out" || fail "queued line"
 grep -q '^remote: assemble: app says hello from web' "$AGENT_DIR/push.out" || fail "assemble output as remote: lines"
 grep -q '^remote: s2i-agent: build 1 succeeded' "$AGENT_DIR/push.out" || fail "final state line"
-[ "$(pl_build_json 1 | jq -r .sha)" = "$sha" ] || fail "build 1 sha"
-[ "$(pl_build_json 1 | jq -r .provider)" = generic ] || fail "build 1 provider"
+pl_expect_field 1 .sha "$sha"
+pl_expect_field 1 .provider generic
 [ "$(label "s2i-agent-test/$PL_ID-web:main" io.openshift.s2i.build.commit.id)" = "$sha" ] || fail "image label sha"
 pl_wait_statuses 3 30 || fail "statuses of build 1: $(forge_double_count)"
 [ "$(pl_statuses "$sha" | cut -d'|' -f1 | tr '\n' ' ')" = "pending pending success " ] ||
@@ -59,7 +59,7 @@ cat "$AGENT_DIR/push.out"
 grep -q '^remote: assemble: failing as asked' "$AGENT_DIR/push.out" || fail "pre-receive: build log"
 grep -q '^remote: s2i-agent: build 3 failed' "$AGENT_DIR/push.out" || fail "pre-receive: failed line"
 grep -q 'pre-receive hook declined' "$AGENT_DIR/push.out" || fail "git's rejection"
-[ "$(pl_build_json 3 | jq -r .sha)" = "$bad" ] || fail "build 3 built the pushed (quarantined) sha"
+pl_expect_field 3 .sha "$bad"
 [ "$(git --git-dir="$AGENT_DIR/gate.git" rev-parse refs/heads/main)" = "$base" ] || fail "rejected ref moved"
 [ -z "$(git --git-dir="$AGENT_DIR/gate.git" for-each-ref refs/s2i-agent/)" ] || fail "staging refs left"
 
@@ -83,5 +83,5 @@ if ! push gate refs/heads/feature; then
 	fi
 	fail "pre-receive of a new branch rejected"
 fi
-[ "$(pl_build_json 5 | jq -r .sha)" = "$feat" ] || fail "new branch build sha"
+pl_expect_field 5 .sha "$feat"
 echo "hooks end to end: ok"

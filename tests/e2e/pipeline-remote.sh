@@ -15,11 +15,7 @@ for try in 1 2 3 4 5; do	# another test may take the free port first
 	git daemon --verbose --reuseaddr --export-all --base-path="$AGENT_DIR" --listen=127.0.0.1 --port="$port" \
 		"$AGENT_DIR" 2>"$AGENT_DIR/git-daemon.log" &
 	gd=$!
-	for i in $(seq 1 100); do
-		grep -q "Ready to rumble" "$AGENT_DIR/git-daemon.log" && break
-		kill -0 "$gd" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_for_pid "$gd" 5 grep -q "Ready to rumble" "$AGENT_DIR/git-daemon.log"
 	kill -0 "$gd" 2>/dev/null && break
 done
 PIDS+=($gd)
@@ -29,8 +25,7 @@ chmod 600 "$AGENT_DIR/git.token"
 python3 "$TESTS_DIR/lib/git_http.py" --root "$AGENT_DIR" --token-file "$AGENT_DIR/git.token" \
 	--port-file "$AGENT_DIR/http.port" --log "$AGENT_DIR/http.log" 2>"$AGENT_DIR/http.err" &
 PIDS+=($!)
-for i in $(seq 1 100); do [ -s "$AGENT_DIR/http.port" ] && break; sleep 0.05; done
-[ -s "$AGENT_DIR/http.port" ] || fail "git http server did not start"
+wait_for 5 test -s "$AGENT_DIR/http.port" || fail "git http server did not start"
 
 pl_repo viafile "url=file://$AGENT_DIR/viafile.git"
 pl_repo viagit "url=git://127.0.0.1:$port/viagit.git"

@@ -11,12 +11,7 @@ pl_repo web
 start_agent || fail "agent did not start"
 
 wait_sleeping() {	# id
-	local i
-	for i in $(seq 1 600); do
-		grep -q 'assemble: sleeping' "$AGENT_DIR/state/logs/$1.log" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "assemble of build $1 did not start"
+	wait_grep 'assemble: sleeping' "$AGENT_DIR/state/logs/$1.log" 60 || fail "assemble of build $1 did not start"
 }
 build_pid() {	# id: its build process as the database recorded it
 	sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT pid FROM builds WHERE id = $1"

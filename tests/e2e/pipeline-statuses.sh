@@ -14,8 +14,7 @@ sha=$(pl_commit web "one")
 pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha"
 expect 202 .build 1
-state=$(pl_wait 1 120)
-[ "$state" = succeeded ] || fail "build 1 is $state"
+pl_expect 1 succeeded 120
 pl_wait_statuses 5 60 || fail "expected 5 posts, got $(forge_double_count): $(pl_statuses)"
 sleep 1
 [ "$(forge_double_count)" = 5 ] || fail "expected 5 posts, got $(forge_double_count)"
@@ -36,8 +35,7 @@ forge_double_ctl '{"fail": [{"code": 503, "retry_after": 30}]}' >/dev/null
 pl_github_push web "$sha" refs/heads/main "second-$$"
 expect 202 .build 2
 pl_wait_statuses 6 30 || fail "no post for build 2"
-state=$(pl_wait 2 120)
-[ "$state" = succeeded ] || fail "build 2 is $state"
+pl_expect 2 succeeded 120
 stop_agent || fail "agent exited $? on SIGTERM"
 [ "$(db_count statuses)" -ge 1 ] || fail "the status to retry is not in the database"
 [ "$(forge_double_count)" = 6 ] || fail "posted before its Retry-After: $(pl_statuses)"

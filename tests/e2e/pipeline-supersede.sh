@@ -17,11 +17,7 @@ pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha1"
 expect 202 .build 1
 pl_wait_state 1 running 60 || fail "build 1 never ran"
-for i in $(seq 1 300); do
-	grep -q 'assemble: sleeping' "$AGENT_DIR/state/logs/1.log" 2>/dev/null && break
-	sleep 0.1
-done
-grep -q 'assemble: sleeping' "$AGENT_DIR/state/logs/1.log" || fail "assemble of build 1 did not start"
+wait_grep 'assemble: sleeping' "$AGENT_DIR/state/logs/1.log" 30 || fail "assemble of build 1 did not start"
 [ -n "$(docker ps -q --filter label=io.s2i-agent.build=1 --filter "ancestor=$PL_BUILDER")" ] || fail "no running container for build 1"
 
 # another branch: queued behind build 1 (same repository), not superseded
@@ -29,7 +25,7 @@ git -C "$AGENT_DIR/web.work" push -q "$AGENT_DIR/web.git" "$sha0:refs/heads/dev"
 pl_github_push web "$sha0" refs/heads/dev
 expect 202 .build 2
 sleep 1
-[ "$(pl_build_json 2 | jq -r .state)" = queued ] || fail "build 2 should wait for build 1: $(pl_build_json 2)"
+pl_expect_field 2 .state queued
 
 pl_rm web SLEEP
 sha3=$(pl_commit web "fast one")
@@ -37,15 +33,13 @@ pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha3"
 expect 202 .build 3
 
-state=$(pl_wait 1 60)
-[ "$state" = canceled ] || fail "build 1 is $state: $(pl_build_json 1)"
-[ "$(pl_build_json 1 | jq -r .reason)" = "superseded by build 3" ] || fail "reason: $(pl_build_json 1)"
+pl_expect 1 canceled 60
+pl_expect_field 1 .reason "superseded by build 3"
 pl_no_containers 1
 # build 2 (dev) is untouched by build 3 (main); both build
 state=$(pl_wait 2 120)
 [ "$state" = canceled ] && fail "build 2 of another branch was canceled"
-state=$(pl_wait 3 120)
-[ "$state" = succeeded ] || fail "build 3 is $state: $(pl_build_json 3)"
+pl_expect 3 succeeded 120
 pl_no_containers 3
 tail -n 1 "$AGENT_DIR/state/logs/1.log" | grep -qx '==> build 1 canceled: superseded by build 3' ||
 	fail "log of build 1 ends with '$(tail -n 1 "$AGENT_DIR/state/logs/1.log")'"

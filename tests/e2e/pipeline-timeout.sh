@@ -14,9 +14,8 @@ sha=$(pl_commit web "too slow" SLEEP 120)
 pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha"
 expect 202 .build 1
-state=$(pl_wait 1 60)
-[ "$state" = failed ] || fail "build 1 is $state: $(pl_build_json 1)"
-[ "$(pl_build_json 1 | jq -r .reason)" = "the build timed out after 5s" ] || fail "reason: $(pl_build_json 1)"
+pl_expect 1 failed 60
+pl_expect_field 1 .reason "the build timed out after 5s"
 pl_no_containers 1
 pl_wait_statuses 3 30 || fail "statuses: $(pl_statuses)"
 [ "$(pl_statuses "$sha" | tail -n 1)" = "failure|Build 1 failed: the build timed out after 5s" ] ||

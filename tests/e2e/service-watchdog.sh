@@ -17,12 +17,11 @@ while True:
     print(s.recv(4096).decode().replace("\n", "|"), flush=True)' "$AGENT_DIR/notify.sock" >"$NOTIFY_LOG" &
 NOTIFY_PID=$!
 trap 'kill $NOTIFY_PID 2>/dev/null; agent_cleanup' EXIT
-for i in $(seq 1 100); do grep -q bound "$NOTIFY_LOG" 2>/dev/null && break; sleep 0.05; done
-grep -q bound "$NOTIFY_LOG" || fail "notify listener did not start"
+wait_grep bound "$NOTIFY_LOG" 5 || fail "notify listener did not start"
 count() { grep -c "^$1\$" "$NOTIFY_LOG"; }
+at_least() { [ "$(count "$1")" -ge "$2" ]; }	# message n
 wait_count() {	# message n: until n of them arrived (a deadline against hangs only)
-	for i in $(seq 1 400); do [ "$(count "$1")" -ge "$2" ] && return 0; sleep 0.05; done
-	fail "fewer than $2 '$1' notifications: $(tr '\n' ' ' <"$NOTIFY_LOG")"
+	wait_for 20 at_least "$1" "$2" || fail "fewer than $2 '$1' notifications: $(tr '\n' ' ' <"$NOTIFY_LOG")"
 }
 
 # 1. WATCHDOG_USEC without WATCHDOG_PID (systemd may leave it out): pings, repeatedly.

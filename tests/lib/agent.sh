@@ -19,6 +19,7 @@
 : "${S2I_AGENT:?S2I_AGENT must name the s2i-agent binary under test}"
 : "${TESTS_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 FIXTURES=$TESTS_DIR/fixtures/webhooks
+source "$TESTS_DIR/lib/poll.sh"
 source "$TESTS_DIR/lib/secrets.sh"
 
 fail() { echo "FAIL: $*" >&2; [ -n "${AGENT_LOG:-}" ] && [ -f "$AGENT_LOG" ] && { echo "--- agent log (tail):" >&2; tail -n 30 "$AGENT_LOG" >&2; }; exit 1; }
@@ -44,20 +45,6 @@ agent_init() {
 	AGENT_EXTRA=${AGENT_EXTRA:-}
 	: >"$AGENT_DIR/repos.conf"
 	trap agent_cleanup EXIT
-}
-
-# A random port with no listener on 127.0.0.1 (start_agent retries if another
-# test takes it in between).
-free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
 }
 
 # agent_repo NAME SECRET [KEY=VALUE ...]: a [repo] section whose secret file
@@ -93,20 +80,10 @@ agent_write_config() {
 	chmod 640 "$out"
 }
 
-wait_port() {	# port [seconds]: until something listens on 127.0.0.1:port
-	local i n=$((${2:-10} * 20))
-	for i in $(seq 1 "$n"); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		[ -n "${AGENT_PID:-}" ] && ! kill -0 "$AGENT_PID" 2>/dev/null && return 1
-		sleep 0.05
-	done
-	return 1
-}
-
 # Starts the agent on AGENT_PORT (a fresh free port unless set and KEEP_PORT=1)
 # and waits until it listens. Returns non-zero if it does not come up.
 start_agent() {
-	local try i
+	local try
 	for try in 1 2 3 4 5; do
 		if [ -z "${AGENT_PORT:-}" ] || { [ "$try" -gt 1 ] && [ "${KEEP_PORT:-0}" != 1 ]; }; then
 			AGENT_PORT=$(free_port) || return 1
@@ -115,15 +92,10 @@ start_agent() {
 		agent_write_config
 		${AGENT_WRAP:-} "$S2I_AGENT" serve -c "$AGENT_DIR/agent.conf" "$@" >>"$AGENT_LOG" 2>&1 &
 		AGENT_PID=$!
-		if wait_port "$AGENT_PORT" 15; then
-			# the port may accept a moment before the agent has logged it
-			# (slow under valgrind): give the line a few seconds
-			for i in $(seq 1 100); do
-				grep -q "listening on .*:$AGENT_PORT" "$AGENT_LOG" && return 0
-				kill -0 "$AGENT_PID" 2>/dev/null || break
-				sleep 0.05
-			done
-		fi
+		# the port may accept a moment before the agent has logged it (slow under
+		# valgrind): give the line a few seconds
+		wait_port "$AGENT_PORT" 15 "$AGENT_PID" &&
+			wait_for_pid "$AGENT_PID" 5 grep -q "listening on .*:$AGENT_PORT" "$AGENT_LOG" && return 0
 		if kill -0 "$AGENT_PID" 2>/dev/null; then
 			# something else answers there; not ours
 			kill -9 "$AGENT_PID" 2>/dev/null

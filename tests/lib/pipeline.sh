@@ -139,35 +139,43 @@ pl_build_json() {	# id
 	curl -sf --max-time 10 "$AGENT_URL/builds/$1"
 }
 
-pl_wait() {	# id [seconds]: until final; prints the state
-	local i state n=$((${2:-120} * 10))
-	for i in $(seq 1 "$n"); do
-		state=$(pl_build_json "$1" | jq -r .state)
-		case $state in succeeded|failed|errored|canceled) echo "$state"; return 0 ;; esac
-		sleep 0.1
-	done
-	echo "${state:-unknown}"
-	return 1
+pl_state() {	# id: the build's state now (empty when the API does not answer)
+	pl_build_json "$1" | jq -r .state
 }
 
+pl_wait() {	# id [seconds]: until final; prints the state
+	local rc=0 state
+	wait_for "${2:-120}" _pl_final "$1" || rc=1
+	state=$(pl_state "$1")
+	echo "${state:-unknown}"
+	return $rc
+}
+_pl_final() { case $(pl_state "$1") in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
+
 pl_wait_state() {	# id state [seconds]
-	local i n=$((${3:-60} * 10))
-	for i in $(seq 1 "$n"); do
-		[ "$(pl_build_json "$1" | jq -r .state)" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_for "${3:-60}" _pl_is "$1" "$2"
+}
+_pl_is() { [ "$(pl_state "$1")" = "$2" ]; }
+
+# pl_expect ID STATE [SECONDS]: waits until build ID is final (default 120 s); fails
+# unless it ended in STATE.
+pl_expect() {
+	local state
+	state=$(pl_wait "$1" "${3:-120}")
+	[ "$state" = "$2" ] || fail "build $1 is $state, not $2: $(pl_build_json "$1")"
+}
+
+pl_expect_field() {	# id jq-filter value: the build's field has that value now
+	local got
+	got=$(pl_build_json "$1" | jq -r "$2")
+	[ "$got" = "$3" ] || fail "build $1: $2 is '$got', not '$3': $(pl_build_json "$1")"
 }
 
 # Waits until the double recorded n status posts (the poster runs in the background).
 pl_wait_statuses() {	# n [seconds]
-	local i m=$((${2:-60} * 10))
-	for i in $(seq 1 "$m"); do
-		[ -s "$FORGE_DOUBLE_LOG" ] && [ "$(forge_double_count)" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_for "${2:-60}" _pl_statuses_in "$1"
 }
+_pl_statuses_in() { [ -s "$FORGE_DOUBLE_LOG" ] && [ "$(forge_double_count)" -ge "$1" ]; }
 
 pl_statuses() {	# [sha]: "state|description" per recorded post, in order
 	jq -r "select(${1:+.sha == \"$1\" and }true) | \"\(.body.state)|\(.body.description)\"" "$FORGE_DOUBLE_LOG"

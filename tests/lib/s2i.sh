@@ -4,6 +4,7 @@
 # Source it after setting TEST (a short name); it sources engine.sh and starts the engine.
 set -u
 source "$TESTS_DIR/lib/engine.sh"
+source "$TESTS_DIR/lib/poll.sh"
 
 S2I_ID="${TEST:-s2i}-$$"
 
