@@ -8,6 +8,7 @@
 #   AGENT_PID     pid of the running agent
 #   AGENT_LOG     its stderr
 #   AGENT_WRAP    command prefix for the agent (e.g. valgrind ...), unset normally
+#   AGENT_START_WAIT  seconds start_agent waits for the port (15)
 #   AGENT_EXTRA   extra lines for the [agent] section (e.g. "max_body = 1k")
 #   HTTP_CODE / HTTP_BODY   set by http_req and post_hook (every answer, headers and
 #                 body, is also appended to $AGENT_DIR/answers.log)
@@ -94,7 +95,7 @@ start_agent() {
 		AGENT_PID=$!
 		# the port may accept a moment before the agent has logged it (slow under
 		# valgrind): give the line a few seconds
-		wait_port "$AGENT_PORT" 15 "$AGENT_PID" &&
+		wait_port "$AGENT_PORT" "${AGENT_START_WAIT:-15}" "$AGENT_PID" &&
 			wait_for_pid "$AGENT_PID" 5 grep -q "listening on .*:$AGENT_PORT" "$AGENT_LOG" && return 0
 		if kill -0 "$AGENT_PID" 2>/dev/null; then
 			# something else answers there; not ours
