@@ -144,6 +144,21 @@ static char *engine_escape(const char *s)
 	return r;
 }
 
+/* Appends the query argument name=value (value URL-escaped; nothing for NULL) to a
+ * request path; -1 when the path would pass its cap. */
+static int engine_path_arg(struct buf *path, const char *name, const char *value)
+{
+	char *q;
+	int rv;
+
+	if (!value)
+		return 0;
+	q = engine_escape(value);
+	rv = buf_addf(path, "%c%s=%s", strchr(path->data, '?') ? '&' : '?', name, q);
+	free(q);
+	return rv;
+}
+
 /* ---- setup ---- */
 
 static struct engine *engine_alloc(const char *url, const struct engine_tls *tls, struct err *e)
@@ -1196,19 +1211,16 @@ out:
 
 int engine_image_pull(struct engine *eng, const char *ref, engine_progress_fn fn, void *arg, struct err *e)
 {
-	char *name = NULL, *tag = NULL, *qn = NULL, *qt = NULL, *path = NULL;
+	struct buf path = BUF_INIT(ENGINE_PATH_MAX);
+	char *name = NULL, *tag = NULL;
 	int rv = -1;
 
 	if (engine_ref_split(ref, &name, &tag, e) < 0)
 		goto out;
-	qn = engine_escape(name);
-	if (tag) {
-		qt = engine_escape(tag);
-		path = xasprintf("/images/create?fromImage=%s&tag=%s", qn, qt);
-	} else {
-		path = xasprintf("/images/create?fromImage=%s", qn);
-	}
-	if (engine_progress_call(eng, path, ref, fn, arg, NULL, e) < 0)
+	buf_addstr(&path, "/images/create");
+	engine_path_arg(&path, "fromImage", name);
+	engine_path_arg(&path, "tag", tag);
+	if (engine_progress_call(eng, path.data, ref, fn, arg, NULL, e) < 0)
 		goto out;
 	rv = 0;
 out:
@@ -1216,9 +1228,7 @@ out:
 		err_prefix(e, "cannot pull '%s'", ref);
 	free(name);
 	free(tag);
-	free(qn);
-	free(qt);
-	free(path);
+	buf_release(&path);
 	return rv;
 }
 
@@ -1247,7 +1257,8 @@ found:
 
 int engine_image_tag(struct engine *eng, const char *image, const char *ref, struct err *e)
 {
-	char *name = NULL, *tag = NULL, *qn = NULL, *qt = NULL, *path = NULL;
+	struct buf path = BUF_INIT(ENGINE_PATH_MAX);
+	char *name = NULL, *tag = NULL;
 	int rv = -1;
 
 	if (engine_check_name("image", image, e) < 0 || engine_ref_split(ref, &name, &tag, e) < 0)
@@ -1256,10 +1267,10 @@ int engine_image_tag(struct engine *eng, const char *image, const char *ref, str
 		err_set(e, "a digest cannot be a tag");
 		goto out;
 	}
-	qn = engine_escape(name);
-	qt = engine_escape(tag);
-	path = xasprintf("/images/%s/tag?repo=%s&tag=%s", image, qn, qt);
-	if (engine_call(eng, "POST", path, NULL, NULL, e) < 0)
+	buf_addf(&path, "/images/%s/tag", image);
+	engine_path_arg(&path, "repo", name);
+	engine_path_arg(&path, "tag", tag);
+	if (engine_call(eng, "POST", path.data, NULL, NULL, e) < 0)
 		goto out;
 	rv = 0;
 out:
@@ -1267,16 +1278,15 @@ out:
 		err_prefix(e, "cannot tag '%s' as '%s'", image, ref);
 	free(name);
 	free(tag);
-	free(qn);
-	free(qt);
-	free(path);
+	buf_release(&path);
 	return rv;
 }
 
 int engine_image_push(struct engine *eng, const char *ref, engine_progress_fn fn, void *arg, char **ret_digest,
 		      struct err *e)
 {
-	char *name = NULL, *tag = NULL, *qt = NULL, *path = NULL;
+	struct buf path = BUF_INIT(ENGINE_PATH_MAX);
+	char *name = NULL, *tag = NULL;
 	int rv = -1;
 
 	if (ret_digest)
@@ -1287,9 +1297,9 @@ int engine_image_push(struct engine *eng, const char *ref, engine_progress_fn fn
 		err_set(e, "cannot push a digest reference");
 		goto out;
 	}
-	qt = engine_escape(tag);
-	path = xasprintf("/images/%s/push?tag=%s", name, qt);
-	if (engine_progress_call(eng, path, ref, fn, arg, ret_digest, e) < 0)
+	buf_addf(&path, "/images/%s/push", name);
+	engine_path_arg(&path, "tag", tag);
+	if (engine_progress_call(eng, path.data, ref, fn, arg, ret_digest, e) < 0)
 		goto out;
 	rv = 0;
 out:
@@ -1297,8 +1307,7 @@ out:
 		err_prefix(e, "cannot push '%s'", ref);
 	free(name);
 	free(tag);
-	free(qt);
-	free(path);
+	buf_release(&path);
 	return rv;
 }
 
@@ -1307,8 +1316,8 @@ int engine_image_import(struct engine *eng, const char *ref, const char *const *
 {
 	struct engine_jsonstream js;
 	struct engine_xfer x = { .rd = rd, .rd_arg = arg, .sink = engine_sink_jsonstream, .sink_arg = &js };
-	struct buf path = BUF_INIT(64 * 1024);
-	char *name = NULL, *tag = NULL, *q;
+	struct buf path = BUF_INIT(ENGINE_PATH_MAX);
+	char *name = NULL, *tag = NULL;
 	int rv = -1;
 
 	engine_jsonstream_init(&js, NULL, NULL);
@@ -1318,20 +1327,14 @@ int engine_image_import(struct engine *eng, const char *ref, const char *const *
 		err_set(e, "a digest cannot name an imported image");
 		goto out;
 	}
-	q = engine_escape(name);
-	buf_addf(&path, "/images/create?fromSrc=-&repo=%s", q);
-	free(q);
-	q = engine_escape(tag);
-	buf_addf(&path, "&tag=%s", q);
-	free(q);
+	buf_addstr(&path, "/images/create?fromSrc=-");
+	engine_path_arg(&path, "repo", name);
+	engine_path_arg(&path, "tag", tag);
 	for (; changes && *changes; changes++) {
-		q = engine_escape(*changes);
-		if (buf_addf(&path, "&changes=%s", q) < 0) {
-			free(q);
+		if (engine_path_arg(&path, "changes", *changes) < 0) {
 			err_set(e, "too many changes");
 			goto out;
 		}
-		free(q);
 	}
 	if (engine_request(eng, "POST", path.data, &x, e) < 0 || engine_jsonstream_end(eng, &js, e) < 0)
 		goto out;
@@ -1944,11 +1947,7 @@ void engine_stream_free(struct engine_stream *s)
 
 static int engine_commit_change(struct buf *path, const char *change)
 {
-	char *q = engine_escape(change);
-	int rv = buf_addf(path, "&changes=%s", q);
-
-	free(q);
-	return rv;
+	return engine_path_arg(path, "changes", change);
 }
 
 static int engine_commit_array(struct buf *path, const char *what, const char *const *v)
@@ -2016,33 +2015,16 @@ int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_
 	json_t *b = json_object(), *j = NULL;
 	struct buf path = BUF_INIT(ENGINE_COMMIT_URL_MAX);
 	const char *id;
-	char *q;
 	int rv = -1;
 
 	*ret_image_id = NULL;
 	if (engine_check_name("container id", c->container, e) < 0)
 		goto out;
 	buf_addf(&path, "/commit?container=%s", c->container);
-	if (c->repo) {
-		q = engine_escape(c->repo);
-		buf_addf(&path, "&repo=%s", q);
-		free(q);
-	}
-	if (c->tag) {
-		q = engine_escape(c->tag);
-		buf_addf(&path, "&tag=%s", q);
-		free(q);
-	}
-	if (c->comment) {
-		q = engine_escape(c->comment);
-		buf_addf(&path, "&comment=%s", q);
-		free(q);
-	}
-	if (c->author) {
-		q = engine_escape(c->author);
-		buf_addf(&path, "&author=%s", q);
-		free(q);
-	}
+	engine_path_arg(&path, "repo", c->repo);
+	engine_path_arg(&path, "tag", c->tag);
+	engine_path_arg(&path, "comment", c->comment);
+	engine_path_arg(&path, "author", c->author);
 	engine_json_config(b, c->cmd, c->entrypoint, c->entrypoint_set, c->user, c->workdir, c->env, c->labels);
 	if (!eng->api[0] && engine_negotiate(eng, e) < 0)
 		goto out;

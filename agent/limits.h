@@ -79,6 +79,7 @@
 #define ENGINE_API_MAX		"1.41"
 #define ENGINE_API_MIN		"1.24"
 #define ENGINE_STREAM_BUFFER	(64 * 1024)
+#define ENGINE_PATH_MAX		(64 * 1024)	/* a request path and query (names are <= 512 bytes; import changes) */
 #define ENGINE_COMMIT_URL_MAX	(1024 * 1024)	/* podman: labels/env go in the query */
 
 /* tarx: read size, and what a pull-style filter may hold (one data block plus
