@@ -1693,7 +1693,6 @@ static void worker_queued_cb(evutil_socket_t fd, short what, void *arg)
 	const struct repo_conf *rc;
 	char reason[64];
 	size_t i, j, n = w->w_nnew;
-	int any = 0;
 
 	(void)fd;
 	(void)what;
@@ -1736,15 +1735,15 @@ static void worker_queued_cb(evutil_socket_t fd, short what, void *arg)
 				;
 			if (j == o->o_n) {	/* nothing to write */
 				worker_op_free(o);
-				any = 1;
 				continue;
 			}
 		}
 		worker_op_submit(w, o);
 	}
 	free(bs);
-	if (any)
-		worker_kick(w);
+	/* now, not once the writes landed: a start goes into the same commit, after
+	 * them (a build they cancel is found no longer queued and not started) */
+	worker_kick(w);
 }
 
 /* A build was committed as queued (by intake's batch or an admin request): handled

@@ -44,7 +44,10 @@ push 301
 expect 202 .build 1
 refused() { [ -s "$FORGE_DOUBLE_LOG" ] && jq -e 'select(.answer.code == 429)' "$FORGE_DOUBLE_LOG" >/dev/null; }
 wait_for 120 refused || fail "the first status post never came"
-# build 1's queued status now waits for its retry: build the same commit again
+# build 1's queued status now waits for its retry (20 s); once build 1 has ended (it
+# errors at once; a retry while it runs would supersede it), build the commit again
+ended1() { [ "$(curl -s "$AGENT_URL/builds/1" | jq -r .state)" = errored ]; }
+wait_for 15 ended1 || fail "build 1 did not end: $(curl -s "$AGENT_URL/builds/1")"
 http_req -X POST -H "Authorization: Bearer $ADMIN" "$AGENT_URL/builds/1/retry"
 expect 202 .build 2
 # another commit (its own order) goes out while build 1's status waits
