@@ -58,7 +58,7 @@ static void test_invalid(void **state)
 		"{a:1}", "'x'", "\"abc", "\"a\\x\"", "\"\\u12g4\"", "\"tab\there\"", "01", "-", "1.",
 		"1e", ".5", "+1", "tru", "nul", "True", "{} {}", "[1] x", "{\"a\":[1,2}", "[\"a\":1]",
 		"{\"ref\": \"ok\", \"zen\": [1, 2,]}",	/* an error inside a dropped member */
-		"\"0123456789abcdef0123\x01" "456789\"",		/* a control character past 16 bytes */
+		"\"0123456789abcdef0123\001456789\"",		/* a control character past 16 bytes */
 		"\"0123456789abcdef0123456789abcdef",		/* unterminated, long */
 	};
 	size_t i;
