@@ -1581,19 +1581,38 @@ out:
 	return rv;
 }
 
-int engine_container_list(struct engine *eng, const char *label, struct strv *ret_ids, struct err *e)
+char *engine_label_filter(const char *const *labels)
 {
-	json_t *f = json_object(), *j = NULL, *it;
+	json_t *f = json_object(), *a = json_array();
+	char *fs;
+	size_t i;
+
+	for (i = 0; labels && labels[i]; i++)
+		json_array_append_new(a, json_string(labels[i]));
+	json_object_set_new(f, "label", a);
+	fs = json_dumps(f, JSON_COMPACT);
+	json_decref(f);
+	if (!fs)
+		abort();
+	return fs;
+}
+
+int engine_container_list_all(struct engine *eng, const char *const *labels, struct strv *ret_ids,
+			      struct err *e)
+{
+	json_t *j = NULL, *it;
 	char *fs = NULL, *qf = NULL, *path = NULL;
 	size_t i;
 	int rv = -1;
 
-	json_object_set_new(f, "label", json_pack("[s]", label));
-	fs = json_dumps(f, JSON_COMPACT);
+	if (!labels || !labels[0])
+		return err_set(e, "cannot list containers: no label to filter on");
+	fs = engine_label_filter(labels);
 	qf = engine_escape(fs);
 	path = xasprintf("/containers/json?all=1&filters=%s", qf);
 	if (engine_call(eng, "GET", path, NULL, &j, e) < 0) {
-		err_prefix(e, "cannot list containers labelled '%s'", label);
+		err_prefix(e, "cannot list containers labelled '%s'%s", labels[0],
+			   labels[1] ? " and more" : "");
 		goto out;
 	}
 	json_array_foreach(j, i, it) {
@@ -1604,12 +1623,18 @@ int engine_container_list(struct engine *eng, const char *label, struct strv *re
 	}
 	rv = 0;
 out:
-	json_decref(f);
 	json_decref(j);
 	free(fs);
 	free(qf);
 	free(path);
 	return rv;
+}
+
+int engine_container_list(struct engine *eng, const char *label, struct strv *ret_ids, struct err *e)
+{
+	const char *labels[2] = { label, NULL };
+
+	return engine_container_list_all(eng, labels, ret_ids, e);
 }
 
 /* ---- archives and logs ---- */

@@ -200,6 +200,12 @@ int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int
 /* GET /containers/json?all=1&filters={"label":[label]}; label is "k" or "k=v".
  * Appends the ids to *ret_ids. */
 int engine_container_list(struct engine *eng, const char *label, struct strv *ret_ids, struct err *e);
+/* The same with several labels (NULL-terminated, at least one), which the engine ANDs:
+ * only containers carrying all of them are listed. */
+int engine_container_list_all(struct engine *eng, const char *const *labels, struct strv *ret_ids,
+			      struct err *e);
+/* The filters value of that query, {"label":["k=v",...]} (compact JSON, malloc'd). */
+char *engine_label_filter(const char *const *labels);
 
 enum engine_stream_type { ENGINE_STDIN = 0, ENGINE_STDOUT = 1, ENGINE_STDERR = 2 };
 /* Demultiplexed container output; stream is an engine_stream_type. */

@@ -110,6 +110,7 @@
 #define WORKER_CLEANUP_TIMEOUT	120		/* seconds for a container cleanup process */
 #define WORKER_CLEANUP_RETRY_MAX 300		/* seconds: longest wait before removing containers again */
 #define WORKER_CLEANUP_FILE	"cleanup.json"	/* in state_dir: containers still to remove */
+#define S2I_INSTANCE_ID_FILE	"instance-id"	/* in state_dir: the io.s2i-agent.owner value */
 #define WORKER_ORPHAN_WAIT_MS	3000		/* start-up: wait for killed orphan builds */
 #define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
 #define WORKER_LOG_CHUNK	(256 * 1024)	/* bytes read from a log file per step */

@@ -298,6 +298,7 @@ static int runner_opts(const json_t *job, const struct repo_conf *r, const char 
 	o->engine_tls_key = runner_dup(job, "tls_key");
 	o->push = r->push;
 	o->build_id = xasprintf("%lld", id);
+	o->owner = runner_dup(job, "owner");
 	o->registry_auth_file = runner_dup(job, "registry_auth_file");
 	o->timeout = (long)json_integer_value(json_object_get(job, "build_timeout"));
 	if (gitsrc_is_url(o->source) && runner_str(job, "state_dir") && name)
@@ -519,9 +520,10 @@ int cmd_cleanup_child(int argc, char **argv)
 	struct err e = ERR_INIT;
 	const json_t *v;
 	json_t *job;
-	char label[64];
+	const char *owner;
+	char bid[32];
 	long long removed = 0;
-	size_t i, k;
+	size_t i, unowned = 0;
 	int failed = 0;
 
 	(void)argv;
@@ -542,24 +544,24 @@ int cmd_cleanup_child(int argc, char **argv)
 		failed = 1;
 		goto out;
 	}
+	/* by label: both this agent's owner and the build id (other agents on the engine
+	 * number their builds from 1 too); without an owner, nothing is removed by label */
+	owner = runner_str(job, "owner");
 	json_array_foreach(json_object_get(job, "ids"), i, v) {
-		struct strv ids = STRV_INIT;
+		size_t n = 0;
 
-		snprintf(label, sizeof(label), "%s=%lld", S2I_BUILD_LABEL,
-			 (long long)json_integer_value(v));
-		if (engine_container_list(eng, label, &ids, &e) < 0) {
-			failed = 1;
-			strv_clear(&ids);
+		if (!owner || !*owner)
 			break;
-		}
-		for (k = 0; k < ids.n; k++) {
-			if (engine_container_remove(eng, ids.items[k], 1, 1, &e) < 0)
-				failed = 1;
-			else
-				removed++;
-		}
-		strv_clear(&ids);
+		snprintf(bid, sizeof(bid), "%lld", (long long)json_integer_value(v));
+		if (s2i_remove_build_containers(eng, bid, owner, &n, &e) < 0)
+			failed = 1;
+		removed += (long long)n;
+		if (failed && !n)
+			break;		/* the engine is gone: the rest is tried again later */
 	}
+	if (json_is_true(json_object_get(job, "count_unowned")) && !failed &&
+	    s2i_count_unowned(eng, &unowned, &e) < 0)
+		unowned = 0;		/* only a notice: not worth a retry */
 	/* containers a build named because it could not remove them itself */
 	json_array_foreach(json_object_get(job, "containers"), i, v) {
 		if (!json_is_string(v))
@@ -571,7 +573,8 @@ int cmd_cleanup_child(int argc, char **argv)
 	}
 out:
 	runner_print(failed ? json_pack("{sIss}", "removed", (json_int_t)removed, "error", e.msg) :
-		     json_pack("{sI}", "removed", (json_int_t)removed));
+		     json_pack("{sIsI}", "removed", (json_int_t)removed,
+			       "unowned", (json_int_t)unowned));
 	engine_free(eng);
 	json_decref(job);
 	curl_global_cleanup();

@@ -46,7 +46,7 @@ void s2i_opts_release(struct s2i_opts *o)
 		&o->assemble_runtime_user, &o->allowed_uids, &o->application_name,
 		&o->description, &o->destination, &o->callback_url, &o->network,
 		&o->engine_url, &o->engine_tls_ca, &o->engine_tls_cert, &o->engine_tls_key,
-		&o->build_id, &o->registry_auth_file, &o->mirror_dir, &o->git_token_file,
+		&o->build_id, &o->owner, &o->registry_auth_file, &o->mirror_dir, &o->git_token_file,
 		&o->ssh_key_file, &o->known_hosts_file, &o->source_location, &o->commit_ref,
 	};
 	size_t i;
@@ -127,6 +127,7 @@ struct s2i_ctx {
 	struct gitsrc *src;
 	char build_id[40];
 	char *build_label;		/* "io.s2i-agent.build=<id>" */
+	char *owner_label;		/* "io.s2i-agent.owner=<owner>" */
 	struct strv containers;		/* every container created, removed at the end */
 	struct engine_image builder;
 	struct engine_image runtime;
@@ -611,7 +612,7 @@ static int s2i_create(struct s2i_ctx *c, const char *image, const char *user, co
 	struct engine_create p = ENGINE_CREATE_INIT;
 	const char *argv[2] = { cmd, NULL };
 	const char *no_entrypoint[1] = { NULL };
-	const char *labels[2] = { c->build_label, NULL };
+	const char *labels[3] = { c->build_label, c->owner_label, NULL };
 
 	p.image = image;
 	p.cmd = cmd ? argv : NULL;
@@ -1133,8 +1134,10 @@ static void s2i_labels(struct s2i_ctx *c, struct strv *labels)
 		free(kv);
 	}
 	/* A commit keeps the container's labels; an empty value marks images (and the
-	 * containers users run from them) as not ours to clean up. */
+	 * containers users run from them) as not ours to clean up, and keeps the owner
+	 * (an agent's instance id) out of the image. */
 	strv_pushf(labels, "%s=", S2I_BUILD_LABEL);
+	strv_pushf(labels, "%s=", S2I_OWNER_LABEL);
 }
 
 static int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e)
@@ -1379,7 +1382,8 @@ static void s2i_callback(struct s2i_ctx *c, int success)
 			char *eq = strchr(labels.items[i], '=');
 
 			*eq = '\0';
-			if (strcmp(labels.items[i], S2I_BUILD_LABEL))
+			if (strcmp(labels.items[i], S2I_BUILD_LABEL) &&
+			    strcmp(labels.items[i], S2I_OWNER_LABEL))
 				json_object_set_new(lab, labels.items[i], json_string(eq + 1));
 		}
 	}
@@ -1676,6 +1680,14 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	else
 		s2i_random_id(c.build_id, sizeof(c.build_id));
 	c.build_label = xasprintf("%s=%s", S2I_BUILD_LABEL, c.build_id);
+	if (o->owner && *o->owner) {
+		c.owner_label = xasprintf("%s=%s", S2I_OWNER_LABEL, o->owner);
+	} else {
+		char owner[S2I_OWNER_MAX];
+
+		s2i_random_id(owner, sizeof(owner));
+		c.owner_label = xasprintf("%s=cli-%s", S2I_OWNER_LABEL, owner);
+	}
 
 	if (!o->source || !o->builder) {
 		rc = err_set(e, "a source and a builder image are needed");
@@ -1716,36 +1728,78 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	free(c.user);
 	free(c.prev_image);
 	free(c.build_label);
+	free(c.owner_label);
 	gitsrc_free(c.src);
 	engine_free(c.eng);
 	return rc;
 }
 
-int s2i_cleanup_containers(struct engine *eng, size_t *ret_n, struct err *e)
+int s2i_remove_build_containers(struct engine *eng, const char *build_id, const char *owner,
+				size_t *ret_n, struct err *e)
 {
-	struct strv ids = STRV_INIT, empty = STRV_INIT;
-	size_t i, j, n = 0;
+	struct strv ids = STRV_INIT;
+	const char *labels[3];
+	char *bl = NULL, *ol = NULL;
+	size_t i, n = 0;
+	int rc = -1;
+
+	if (!build_id || !*build_id || !owner || !*owner) {
+		err_set(e, "cannot remove build containers without a build id and an owner");
+		goto out;
+	}
+	bl = xasprintf("%s=%s", S2I_BUILD_LABEL, build_id);
+	ol = xasprintf("%s=%s", S2I_OWNER_LABEL, owner);
+	labels[0] = bl;
+	labels[1] = ol;
+	labels[2] = NULL;
+	if (engine_container_list_all(eng, labels, &ids, e) < 0)
+		goto out;
+	rc = 0;
+	for (i = 0; i < ids.n; i++) {
+		if (engine_container_remove(eng, ids.items[i], 1, 1, e) < 0)
+			rc = -1;
+		else
+			n++;
+	}
+out:
+	if (ret_n)
+		*ret_n = n;
+	strv_clear(&ids);
+	free(bl);
+	free(ol);
+	return rc;
+}
+
+static int s2i_strv_has(const struct strv *v, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (!strcmp(v->items[i], s))
+			return 1;
+	return 0;
+}
+
+int s2i_count_unowned(struct engine *eng, size_t *ret_n, struct err *e)
+{
+	struct strv ids = STRV_INIT, empty = STRV_INIT, owned = STRV_INIT;
+	size_t i, n = 0;
 	int rc = -1;
 
 	/* "k=" matches the empty value only: those containers run images we built */
 	if (engine_container_list(eng, S2I_BUILD_LABEL, &ids, e) < 0 ||
-	    engine_container_list(eng, S2I_BUILD_LABEL "=", &empty, e) < 0)
+	    engine_container_list(eng, S2I_BUILD_LABEL "=", &empty, e) < 0 ||
+	    engine_container_list(eng, S2I_OWNER_LABEL, &owned, e) < 0)
 		goto out;
-	for (i = 0; i < ids.n; i++) {
-		for (j = 0; j < empty.n; j++)
-			if (!strcmp(ids.items[i], empty.items[j]))
-				break;
-		if (j < empty.n)
-			continue;
-		if (engine_container_remove(eng, ids.items[i], 1, 1, e) < 0)
-			goto out;
-		n++;
-	}
+	for (i = 0; i < ids.n; i++)
+		if (!s2i_strv_has(&empty, ids.items[i]) && !s2i_strv_has(&owned, ids.items[i]))
+			n++;
 	rc = 0;
 out:
 	if (ret_n)
 		*ret_n = n;
 	strv_clear(&ids);
 	strv_clear(&empty);
+	strv_clear(&owned);
 	return rc;
 }

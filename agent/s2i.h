@@ -73,6 +73,7 @@ struct s2i_opts {
 	int quiet;			/* -q/--quiet: no script output through the log callback */
 	/* daemon/CLI extras */
 	char *build_id;			/* value of the io.s2i-agent.build container label; NULL: random */
+	char *owner;			/* value of the io.s2i-agent.owner container label; NULL: random */
 	char *registry_auth_file;	/* docker config.json for pulls and pushes; NULL: none */
 	long timeout;			/* seconds for the whole build; 0: none */
 	char *mirror_dir;		/* gitsrc mirror of a URL source; NULL: temporary */
@@ -137,13 +138,25 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 
 struct engine;
 
-/* Removes containers left over by builds (label io.s2i-agent.build with a non-empty
- * value; images an agent built carry the label with an empty value, since a commit
- * keeps the container's labels, so containers run from those images are left alone).
- * *ret_n (may be NULL): containers removed. */
-int s2i_cleanup_containers(struct engine *eng, size_t *ret_n, struct err *e);
-
-/* The container label every build container carries. */
+/* The container labels every build container carries: S2I_BUILD_LABEL=<build id> (SPEC
+ * section 4) and S2I_OWNER_LABEL=<owner>, who started the build: the daemon's instance id
+ * (instance.h) or a random value per `s2i-agent build` run. Build ids are only unique
+ * per agent (every agent numbers its builds from 1), so removal by label always filters on
+ * both. Images an agent built carry both labels with an empty value (a commit keeps the
+ * container's labels), so containers run from those images are never matched. */
 #define S2I_BUILD_LABEL		"io.s2i-agent.build"
+#define S2I_OWNER_LABEL		"io.s2i-agent.owner"
+#define S2I_OWNER_MAX		40	/* room for an owner value and its NUL */
+
+/* Removes the containers labelled S2I_BUILD_LABEL=build_id AND S2I_OWNER_LABEL=owner
+ * (both non-empty, else nothing is removed and -1 returned). *ret_n (may be NULL):
+ * containers removed. */
+int s2i_remove_build_containers(struct engine *eng, const char *build_id, const char *owner,
+				size_t *ret_n, struct err *e);
+
+/* Counts containers of builds made before owner labels existed (a non-empty
+ * S2I_BUILD_LABEL, no S2I_OWNER_LABEL): nobody can tell whose they are, so they are left
+ * alone. */
+int s2i_count_unowned(struct engine *eng, size_t *ret_n, struct err *e);
 
 #endif

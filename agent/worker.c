@@ -24,8 +24,10 @@
 #include "buf.h"
 #include "child.h"
 #include "forge.h"
+#include "instance.h"
 #include "limits.h"
 #include "log.h"
+#include "s2i.h"
 #include "worker.h"
 
 /* the running binary, even after an upgrade replaced the file */
@@ -108,6 +110,11 @@ struct worker {
 	struct event *w_cleanup_ev;
 	json_t *w_cleanup_ids, *w_cleanup_containers;
 	long w_cleanup_delay;
+	/* io.s2i-agent.owner of this agent's build containers (instance_id): a random
+	 * id kept in state_dir rather than a hash of state_dir's path, since the same path
+	 * on two hosts (or in two containers) sharing one engine would collide, and a
+	 * moved or re-mounted state_dir would orphan the containers of its builds */
+	char w_owner[INSTANCE_ID_MAX];
 	struct event *w_queued_ev;	/* handles w_new once per loop pass */
 	struct build *w_new;		/* builds queued since (id, repo, ref, sha, state) */
 	size_t w_nnew, w_newalloc;
@@ -953,6 +960,9 @@ static void worker_cleanup_spawn(struct worker *w, json_t *ids, json_t *containe
 
 	json_object_set_new(job, "ids", ids);
 	json_object_set_new(job, "containers", containers);
+	json_object_set_new(job, "owner", json_string(w->w_owner));
+	if (startup)
+		json_object_set_new(job, "count_unowned", json_true());
 	json_object_set_new(job, "engine", json_string(w->w_cfg->engine));
 	worker_set_str(job, "tls_ca", w->w_cfg->tls_ca);
 	worker_set_str(job, "tls_cert", w->w_cfg->tls_cert);
@@ -1076,6 +1086,11 @@ static void worker_cleanup_done(struct wproc *p)
 	}
 	if (n)
 		log_info("removed %lld containers left by builds", n);
+	if (p->p_startup && j && json_integer_value(json_object_get(j, "unowned")) > 0)
+		log_warn("left alone %lld build containers without the %s label (made by an "
+			 "older version: whose they are is unknown); remove them with docker rm "
+			 "once no agent or `s2i-agent build` uses them",
+			 (long long)json_integer_value(json_object_get(j, "unowned")), S2I_OWNER_LABEL);
 	json_decref(j);
 	if (p->p_startup) {
 		w->w_ready = 1;
@@ -1090,6 +1105,7 @@ static void worker_build_json_conf(const struct worker *w, const struct repo_con
 	const struct config *c = w->w_cfg;
 
 	worker_set_str(job, "state_dir", c->state_dir);
+	worker_set_str(job, "owner", w->w_owner);
 	worker_set_str(job, "engine", c->engine);
 	worker_set_str(job, "tls_ca", c->tls_ca);
 	worker_set_str(job, "tls_cert", c->tls_cert);
@@ -2261,6 +2277,8 @@ int worker_start(struct worker *w, struct err *e)
 	w->w_logdir = xasprintf("%s/logs", w->w_cfg->state_dir);
 	if (mkdir(w->w_logdir, 0750) < 0 && errno != EEXIST)
 		return err_errno(e, "cannot create the log directory '%s'", w->w_logdir);
+	if (instance_id(w->w_cfg->state_dir, w->w_owner, sizeof(w->w_owner), e) < 0)
+		return err_prefix(e, "cannot set up this agent's instance id");
 	w->w_sigchld = evsignal_new(w->w_base, SIGCHLD, worker_sigchld_cb, w);
 	w->w_kick = event_new(w->w_base, -1, 0, worker_kick_cb, w);
 	w->w_status_ev = evtimer_new(w->w_base, worker_status_cb, w);

@@ -464,6 +464,28 @@ static void test_engine_new_urls(void **state)
 	engine_free(NULL);
 }
 
+/* ---- container label filters ---- */
+
+static void test_label_filter(void **state)
+{
+	const char *one[] = { "io.s2i-agent.build", NULL };
+	const char *both[] = { "io.s2i-agent.build=1", "io.s2i-agent.owner=0123abcd", NULL };
+	const char *quote[] = { "k=a\"b", NULL };
+	char *f;
+
+	(void)state;
+	f = engine_label_filter(one);
+	assert_string_equal(f, "{\"label\":[\"io.s2i-agent.build\"]}");
+	free(f);
+	/* several labels in one "label" array: the engine ANDs them */
+	f = engine_label_filter(both);
+	assert_string_equal(f, "{\"label\":[\"io.s2i-agent.build=1\",\"io.s2i-agent.owner=0123abcd\"]}");
+	free(f);
+	f = engine_label_filter(quote);
+	assert_string_equal(f, "{\"label\":[\"k=a\\\"b\"]}");
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_auth_header),
 		cmocka_unit_test(test_pull_policy),
 		cmocka_unit_test(test_engine_new_urls),
+		cmocka_unit_test(test_label_filter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
