@@ -1650,6 +1650,19 @@ static void worker_op_done(void *arg, int failed, const char *err)
 
 /* ---------- scheduling ---------- */
 
+/* Queued, but its queued status and superseding not yet handed to the writer
+ * (worker_queued_cb runs later in this loop pass, then kicks the scheduler):
+ * starting it first would put its start before them and lose that status. */
+static int worker_is_new(const struct worker *w, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < w->w_nnew; i++)
+		if (w->w_new[i].id == id)
+			return 1;
+	return 0;
+}
+
 static void worker_schedule(struct worker *w)
 {
 	struct store_filter f = STORE_FILTER_INIT;
@@ -1674,7 +1687,8 @@ static void worker_schedule(struct worker *w)
 			return;
 		}
 		for (i = 0; i < l.n; i++) {
-			if (worker_repo_busy(w, l.items[i].repo) || worker_find_build(w, l.items[i].id))
+			if (worker_repo_busy(w, l.items[i].repo) || worker_find_build(w, l.items[i].id) ||
+			    worker_is_new(w, l.items[i].id))
 				continue;
 			worker_build_start(w, &l.items[i]);
 			started = 1;
