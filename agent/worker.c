@@ -575,11 +575,13 @@ static int worker_op_run(struct store *st, void *arg, struct err *e)
 		for (i = 0; i < o->o_n; i++) {
 			if (!o->o_descs[i])
 				continue;
-			/* tried again after a refusal: a later status may be in already */
+			/* a build that ended or was canceled meanwhile gets no queued
+			 * status; one already started still does (its start can land
+			 * in the same commit, ahead of this) */
 			if ((rc = worker_op_state(st, o->o_ids[i], e)) < 0)
 				return -1;
-			if (rc == BUILD_QUEUED && store_status_add(st, o->o_ids[i], "queued",
-								   o->o_descs[i], e) < 0)
+			if ((rc == BUILD_QUEUED || rc == BUILD_RUNNING) &&
+			    store_status_add(st, o->o_ids[i], "queued", o->o_descs[i], e) < 0)
 				return -1;
 		}
 		rc = 0;

@@ -42,7 +42,7 @@ SHA=$(printf '%040x' 301)
 OTHER=$(printf '%040x' 302)
 push 301
 expect 202 .build 1
-refused() { [ -s "$FORGE_DOUBLE_LOG" ] && jq -e 'select(.answer.code == 429)' "$FORGE_DOUBLE_LOG" >/dev/null; }
+refused() { [ -s "$FORGE_DOUBLE_LOG" ] && jq -s -e 'any(.[]; .answer.code == 429)' "$FORGE_DOUBLE_LOG" >/dev/null; }
 wait_for 120 refused || fail "the first status post never came"
 # build 1's queued status now waits for its retry (20 s); once build 1 has ended (it
 # errors at once; a retry while it runs would supersede it), build the commit again

@@ -31,7 +31,7 @@ for n in $(seq 1 $N); do
 	expect 202 .build "$n"
 done
 
-hanging() { [ -s "$FORGE_DOUBLE_LOG" ] && jq -e 'select(.answer.hang == true)' "$FORGE_DOUBLE_LOG" >/dev/null 2>&1; }
+hanging() { [ -s "$FORGE_DOUBLE_LOG" ] && jq -s -e 'any(.[]; .answer.hang == true)' "$FORGE_DOUBLE_LOG" >/dev/null 2>&1; }
 # the hang is reached (posts 1 and 2 failed), statuses are pending: kill -9
 wait_for 60 hanging || fail "the status poster never reached the hanging API: $(forge_double_count) posts"
 kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
@@ -39,7 +39,8 @@ kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 # then answers 503; SIGTERM while that status waits for its retry
 forge_double_ctl '{"fail": ["hang", 503]}' >/dev/null
 KEEP_PORT=1 start_agent || fail "agent did not restart after SIGKILL"
-got503() { jq -e 'select(.answer.code == 503)' "$FORGE_DOUBLE_LOG" >/dev/null 2>&1; }
+# (jq -s ... any: jq 1.6 -e looks only at the last input, so select over a log misses earlier lines)
+got503() { jq -s -e 'any(.[]; .answer.code == 503)' "$FORGE_DOUBLE_LOG" >/dev/null 2>&1; }
 wait_for 120 got503 || fail "no post after the hung one (the client never timed out?)"
 grep -q "commit status .*timed out\|commit status .*[Tt]imeout" "$AGENT_LOG" ||
 	fail "the hung post is not reported as a timeout: $(grep 'commit status' "$AGENT_LOG" | tail -n 3)"
