@@ -22,7 +22,6 @@ cleanup() {
 		kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
 	fi
 	[ -n "$GIT_PID" ] && { kill "$GIT_PID" 2>/dev/null; wait "$GIT_PID" 2>/dev/null; }
-	forge_double_stop
 	secrets_scan "$AGENT_DIR" || leak=1
 	umount "$STATE" 2>/dev/null || umount -l "$STATE"
 	agent_cleanup
@@ -65,14 +64,9 @@ wait_for() {	# seconds command...: until the command succeeds
 }
 wait_for 10 test -s "$AGENT_DIR/git.port" || fail "the stand-in git server did not start: $(cat "$AGENT_DIR/git-hold.log")"
 
-forge_double_start "$AGENT_DIR" || fail "cannot start the forge double"
-TOKEN="ghp_fault_state_build_$$_$RANDOM"
-forge_double_ctl "{\"token\": \"$TOKEN\"}" >/dev/null
-printf '%s\n' "$TOKEN" >"$AGENT_DIR/status.token"
-chmod 600 "$AGENT_DIR/status.token"
+forge_double_status
 S="fault-state-build-secret-$$"
-agent_repo web "$S" status=github "status_api=$FORGE_DOUBLE_URL" status_repo=acme/web \
-	"status_token_file=$AGENT_DIR/status.token"
+agent_repo web "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/web
 sed -i "s|^url = .*|url = http://127.0.0.1:$(cat "$AGENT_DIR/git.port")/web.git|" "$AGENT_DIR/repos.conf"
 AGENT_EXTRA="workers = 1"
 start_agent || fail "agent did not start"

@@ -10,38 +10,21 @@ set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/forge_double.sh"
 agent_init
-A_PID= B_PID=
-cleanup() {
-	local p
-	for p in $A_PID $B_PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	agent_cleanup
-}
-trap cleanup EXIT
 
 # two forges: A (alpha, gamma, delta) will hang, B (beta) answers
 mkdir -p "$AGENT_DIR/forge-a" "$AGENT_DIR/forge-b"
-forge_double_start "$AGENT_DIR/forge-a" || fail "cannot start forge double A"
-A_URL=$FORGE_DOUBLE_URL A_LOG=$FORGE_DOUBLE_LOG A_PID=$FORGE_DOUBLE_PID
-forge_double_start "$AGENT_DIR/forge-b" || fail "cannot start forge double B"
-B_URL=$FORGE_DOUBLE_URL B_LOG=$FORGE_DOUBLE_LOG B_PID=$FORGE_DOUBLE_PID
-FORGE_DOUBLE_PID=
+S="fault-status-hang-secret-$$"
+forge_double_status "$AGENT_DIR/forge-a"
+A_URL=$FORGE_DOUBLE_URL A_LOG=$FORGE_DOUBLE_LOG
+agent_repo alpha "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/alpha
+agent_repo gamma "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/gamma
+agent_repo delta "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/delta
+forge_double_status "$AGENT_DIR/forge-b"
+B_URL=$FORGE_DOUBLE_URL B_LOG=$FORGE_DOUBLE_LOG
+agent_repo beta "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/beta
 ctl() {	# url json
 	curl -sf -X POST -H 'Content-Type: application/json' --data-binary "$2" "$1/_control"
 }
-TOKEN="ghp_fault_status_hang_$$_$RANDOM"
-ctl "$A_URL" "{\"token\": \"$TOKEN\"}" >/dev/null || fail "control A"
-ctl "$B_URL" "{\"token\": \"$TOKEN\"}" >/dev/null || fail "control B"
-printf '%s\n' "$TOKEN" >"$AGENT_DIR/status.token"
-chmod 600 "$AGENT_DIR/status.token"
-S="fault-status-hang-secret-$$"
-agent_repo alpha "$S" status=github "status_api=$A_URL" status_repo=acme/alpha \
-	"status_token_file=$AGENT_DIR/status.token"
-agent_repo gamma "$S" status=github "status_api=$A_URL" status_repo=acme/gamma \
-	"status_token_file=$AGENT_DIR/status.token"
-agent_repo delta "$S" status=github "status_api=$A_URL" status_repo=acme/delta \
-	"status_token_file=$AGENT_DIR/status.token"
-agent_repo beta "$S" status=github "status_api=$B_URL" status_repo=acme/beta \
-	"status_token_file=$AGENT_DIR/status.token"
 # A holds its next posts without answering (each until the agent's post times out)
 ctl "$A_URL" '{"fail": ["hang", "hang", "hang", "hang", "hang", "hang", "hang", "hang"]}' >/dev/null ||
 	fail "control A"

@@ -9,18 +9,12 @@ set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/forge_double.sh"
 agent_init
-cleanup() { forge_double_stop; agent_cleanup; }
-trap cleanup EXIT
-forge_double_start "$AGENT_DIR" || fail "cannot start the forge double"
-TOKEN="ghp_fault_status_order_$$_$RANDOM"
-forge_double_ctl "{\"token\": \"$TOKEN\"}" >/dev/null
-printf '%s\n' "$TOKEN" >"$AGENT_DIR/status.token"
+forge_double_status
 ADMIN="adm-status-order-$RANDOM$RANDOM-$$"
 printf '%s\n' "$ADMIN" >"$AGENT_DIR/admin.token"
-chmod 600 "$AGENT_DIR/status.token" "$AGENT_DIR/admin.token"
+chmod 600 "$AGENT_DIR/admin.token"
 S="fault-status-order-secret-$$"
-agent_repo web "$S" status=github "status_api=$FORGE_DOUBLE_URL" status_repo=acme/web \
-	"status_token_file=$AGENT_DIR/status.token"
+agent_repo web "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/web
 AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"
 # the first post is refused for 20 s
 forge_double_ctl '{"fail": [{"code": 429, "retry_after": 20}]}' >/dev/null

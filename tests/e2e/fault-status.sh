@@ -8,16 +8,9 @@ set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/forge_double.sh"
 agent_init
-cleanup() { forge_double_stop; agent_cleanup; }
-trap cleanup EXIT
-forge_double_start "$AGENT_DIR" || fail "cannot start the forge double"
-TOKEN="ghp_fault_status_$$_$RANDOM"
-forge_double_ctl "{\"token\": \"$TOKEN\"}" >/dev/null
-printf '%s\n' "$TOKEN" >"$AGENT_DIR/status.token"
-chmod 600 "$AGENT_DIR/status.token"
+forge_double_status
 S="fault-status-secret-$$"
-agent_repo web "$S" status=github "status_api=$FORGE_DOUBLE_URL" status_repo=acme/web \
-	"status_token_file=$AGENT_DIR/status.token"
+agent_repo web "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/web
 # 500, 429 (Retry-After 2), then a hang: the post times out (STATUS_TIMEOUT)
 forge_double_ctl '{"fail": [500, {"code": 429, "retry_after": 2}, "hang"]}' >/dev/null
 start_agent || fail "agent did not start"

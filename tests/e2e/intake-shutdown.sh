@@ -11,17 +11,11 @@ set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/forge_double.sh"
 agent_init
-cleanup() { forge_double_stop; agent_cleanup; }
-trap cleanup EXIT
-forge_double_start "$AGENT_DIR" || fail "cannot start the forge double"
-TOKEN="ghp_intake_shutdown_$$_$RANDOM"
-forge_double_ctl "{\"token\": \"$TOKEN\", \"fail\": [\"hang\", \"hang\", \"hang\", \"hang\"]}" >/dev/null
-printf '%s\n' "$TOKEN" >"$AGENT_DIR/status.token"
-chmod 600 "$AGENT_DIR/status.token"
+forge_double_status
+forge_double_ctl '{"fail": ["hang", "hang", "hang", "hang"]}' >/dev/null
 S="intake-shutdown-secret-$$"
 AGENT_EXTRA="workers = 0"
-agent_repo web "$S" "cancel_superseded=no" status=github "status_api=$FORGE_DOUBLE_URL" \
-	status_repo=acme/web "status_token_file=$AGENT_DIR/status.token"
+agent_repo web "$S" "cancel_superseded=no" "${FORGE_STATUS_CONF[@]}" status_repo=acme/web
 start_agent || fail "agent did not start"
 
 cat >"$AGENT_DIR/load.py" <<'PY'

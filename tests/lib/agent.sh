@@ -16,6 +16,8 @@
 # On exit, agent_cleanup stops the agent and runs secrets_scan (secrets.sh) over
 # $AGENT_DIR: a configured secret or token found in any log, answer, build log or
 # database row fails the test (exit 1). Call agent_cleanup last in a custom EXIT trap.
+# agent_on_exit FUNC: agent_cleanup first calls FUNC (helpers register their own stop
+# there, e.g. forge_double_status), in the order registered.
 
 : "${S2I_AGENT:?S2I_AGENT must name the s2i-agent binary under test}"
 : "${TESTS_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -26,7 +28,13 @@ source "$TESTS_DIR/lib/secrets.sh"
 fail() { echo "FAIL: $*" >&2; [ -n "${AGENT_LOG:-}" ] && [ -f "$AGENT_LOG" ] && { echo "--- agent log (tail):" >&2; tail -n 30 "$AGENT_LOG" >&2; }; exit 1; }
 skip() { echo "$*"; exit 77; }
 
+AGENT_ON_EXIT=()
+agent_on_exit() { AGENT_ON_EXIT+=("$1"); }
+
 agent_cleanup() {
+	local f
+	for f in "${AGENT_ON_EXIT[@]}"; do "$f"; done
+	AGENT_ON_EXIT=()
 	if [ -n "${AGENT_PID:-}" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
 		kill -TERM "$AGENT_PID" 2>/dev/null
 		wait "$AGENT_PID" 2>/dev/null

@@ -28,7 +28,6 @@ export GIT_CONFIG_NOSYSTEM=1
 
 pl_cleanup() {
 	local i
-	forge_double_stop
 	for i in $(docker images --format '{{.Repository}}:{{.Tag}}' "s2i-agent-test/${PL_ID}-*" 2>/dev/null); do
 		docker rmi -f "$i" >/dev/null 2>&1
 	done
@@ -44,10 +43,8 @@ AGENT_ENGINE=unix://$ENGINE_SOCK
 mkdir -p "$AGENT_DIR/probe"
 "$S2I_AGENT" build -p never "$AGENT_DIR/probe" "$TEST_BASE_IMAGE" 2>&1 | grep -q "not implemented" &&
 	skip "the engine or git module is not implemented yet"
-forge_double_start "$AGENT_DIR" || fail "cannot start the forge double"
-forge_double_ctl "{\"token\": \"$PL_TOKEN\"}" >/dev/null
-printf '%s\n' "$PL_TOKEN" >"$AGENT_DIR/status.token"
-chmod 600 "$AGENT_DIR/status.token"
+STATUS_TOKEN=$PL_TOKEN
+forge_double_status
 PL_ADMIN="adm-tok-$RANDOM$RANDOM-$$"
 printf '%s\n' "$PL_ADMIN" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
@@ -101,7 +98,7 @@ pl_repo() {	# name [key=value...]
 		# defaults, unless given
 		for kv in "url=$AGENT_DIR/$name.git" "builder=$PL_BUILDER" \
 			"tag=s2i-agent-test/$PL_ID-{repo}:{branch}" pull_policy=never network=none \
-			status=github "status_api=$FORGE_DOUBLE_URL" "status_token_file=$AGENT_DIR/status.token"; do
+			"${FORGE_STATUS_CONF[@]}"; do
 			case " $* " in *" ${kv%%=*}="*) continue ;; esac
 			printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"
 		done
