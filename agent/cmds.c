@@ -1,8 +1,9 @@
-/* cmds: what the subcommands share: the -c FILE argument, and finding the
- * sibling executables (s2i-agentd, the lean daemon; s2i-agent, the full tool). */
+/* cmds: what the subcommands share: the -c FILE argument, finding the sibling
+ * executables (s2i-agentd, the lean daemon; s2i-agent, the full tool), the peak RSS. */
 #include <errno.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +23,21 @@ const char *cmds_config_arg(int argc, char **argv)
 			return argv[i] + 2;
 	}
 	return config_default_path();
+}
+
+long cmds_vmhwm_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmHWM:", 6))
+			kb = atol(line + 6);
+	fclose(f);
+	return kb;
 }
 
 int cmds_exec_sibling(const char *name, char **argv)

@@ -42,21 +42,6 @@ static int gitsrc_cmd_fd_write(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
-static long gitsrc_cmd_vmhwm(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmHWM:", 6))
-			kb = atol(line + 6);
-	fclose(f);
-	return kb;
-}
-
 static double gitsrc_cmd_now(void)
 {
 	struct timespec ts;
@@ -153,7 +138,7 @@ int cmd_gitsrc_fetch(int argc, char **argv)
 		t1 = gitsrc_cmd_now();
 		printf("tar_bytes=%llu\ntar_seconds=%.3f\n", (unsigned long long)srctar_bytes(t), t1 - t0);
 	}
-	printf("vmhwm_kb=%ld\n", gitsrc_cmd_vmhwm());
+	printf("vmhwm_kb=%ld\n", cmds_vmhwm_kb());
 	rc = 0;
 out:
 	srctar_free(t);

@@ -195,21 +195,6 @@ void gf_vmhwm_reset(void)
 	}
 }
 
-long gf_vmhwm_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmHWM:", 6))
-			kb = atol(line + 6);
-	fclose(f);
-	return kb;
-}
-
 int gf_group_setup(void **state)
 {
 	(void)state;

@@ -38,10 +38,9 @@ void gf_rm_rf(const char *dir);
 /* A fixed author, committer and dates; no system or global git config. */
 void gf_env(void);
 
-/* Resets the peak RSS (VmHWM) to the current RSS, so a later reading is about what
- * ran in between; gf_vmhwm_kb reads it (-1 when unknown). */
+/* Resets the peak RSS (VmHWM) to the current RSS, so a later reading
+ * (cmds_vmhwm_kb, cmds.h) is about what ran in between. */
 void gf_vmhwm_reset(void);
-long gf_vmhwm_kb(void);
 
 /* 1 when s is one of v's items. */
 int gf_has(const struct strv *v, const char *s);

@@ -19,6 +19,7 @@
 #include <archive_entry.h>
 
 #include "child.h"
+#include "cmds.h"
 #include "gitfixture.h"
 #include "srctar.h"
 
@@ -449,14 +450,14 @@ static void test_big_rss(void **state)
 	make_big(dir, 200u << 20, 4u << 20);
 	s = open_resolved(dir, NULL, 0);
 	gf_vmhwm_reset();
-	before = gf_vmhwm_kb();
+	before = cmds_vmhwm_kb();
 	counted = 0;
 	assert_int_equal(srctar_new(count_sink, NULL, &o, &t, &e), 0);
 	assert_int_equal(srctar_add_source(t, "src", s, NULL, &e), 0);
 	assert_int_equal(srctar_finish(t, &e), 0);
 	srctar_free(t);
 	gitsrc_free(s);
-	after = gf_vmhwm_kb();
+	after = cmds_vmhwm_kb();
 	print_message("directory: streamed %llu MB, VmHWM %ld kB before, %ld kB after\n",
 		      (unsigned long long)(counted >> 20), before, after);
 	assert_true(counted > (200u << 20));
@@ -476,7 +477,7 @@ static void test_big_rss(void **state)
 	gf_git(gdir, "gc", "-q", NULL);
 	s = open_resolved(gdir, NULL, 0);
 	gf_vmhwm_reset();
-	before = gf_vmhwm_kb();
+	before = cmds_vmhwm_kb();
 	counted = 0;
 	assert_int_equal(srctar_new(count_sink, NULL, &o, &t, &e), 0);
 	if (srctar_add_source(t, "src", s, NULL, &e) < 0)
@@ -485,7 +486,7 @@ static void test_big_rss(void **state)
 	srctar_free(t);
 	gitsrc_free(s);
 	print_message("git tree (with a 32 MB blob): streamed %llu MB, VmHWM %ld kB before, %ld kB after\n",
-		      (unsigned long long)(counted >> 20), before, gf_vmhwm_kb());
+		      (unsigned long long)(counted >> 20), before, cmds_vmhwm_kb());
 	assert_true(counted > (48u << 20));
 	gf_rm_rf(dir);
 	gf_rm_rf(gdir);
