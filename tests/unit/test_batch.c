@@ -16,8 +16,7 @@
 #include "batch.h"
 #include "buf.h"
 #include "store.h"
-
-static char dir[] = "/tmp/test_batch.XXXXXX";
+#include "storefixture.h"
 
 struct seen {
 	struct event_base *base;
@@ -107,8 +106,8 @@ static void test_ops(void **state)
 	(void)state;
 	memset(&sn, 0, sizeof(sn));
 	sn.base = base;
-	assert_int_equal(store_open(dir, &loop, &e), 0);
-	q = batch_new(base, dir, loop, items_done, room, &sn, &e);
+	assert_int_equal(store_open(sf_dir, &loop, &e), 0);
+	q = batch_new(base, sf_dir, loop, items_done, room, &sn, &e);
 	assert_non_null(q);
 	/* three deliveries, one commit */
 	push(q, "d-1", &sn);
@@ -156,28 +155,11 @@ static void test_ops(void **state)
 	event_base_free(base);
 }
 
-static int teardown(void **state)
-{
-	char path[512];
-
-	(void)state;
-	snprintf(path, sizeof(path), "%s/agent.db", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agent.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agent.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
 	};
 
-	if (!mkdtemp(dir))
-		return 1;
-	return cmocka_run_group_tests(tests, NULL, teardown);
+	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
 }

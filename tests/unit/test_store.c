@@ -12,15 +12,14 @@
 
 #include "buf.h"
 #include "store.h"
-
-static char dir[] = "/tmp/test_store.XXXXXX";
+#include "storefixture.h"
 
 static struct store *open_store(void)
 {
 	struct err e = ERR_INIT;
 	struct store *s = NULL;
 
-	if (store_open(dir, &s, &e) < 0)
+	if (store_open(sf_dir, &s, &e) < 0)
 		fail_msg("%s", e.msg);
 	return s;
 }
@@ -206,6 +205,24 @@ static void release_rows(struct status_row *rows, size_t n)
 		status_row_release(&rows[--n]);
 }
 
+/* The one status due is build_id's, in state (or with description) unless NULL: posted. */
+static void post_only_head(struct store *s, long long build_id, const char *state,
+			   const char *description)
+{
+	struct status_row r[8];
+	struct err e = ERR_INIT;
+	size_t n = heads(s, r, 8);
+
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].build_id, build_id);
+	if (state)
+		assert_string_equal(r[0].state, state);
+	if (description)
+		assert_string_equal(r[0].description, description);
+	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	release_rows(r, n);
+}
+
 static void test_statuses(void **state)
 {
 	struct status_row r[8];
@@ -239,12 +256,7 @@ static void test_statuses(void **state)
 	assert_string_equal(r[1].last_error, "502 bad gateway");
 	assert_int_equal(store_status_done(s, r[1].id, &e), 0);
 	release_rows(r, n);
-	n = heads(s, r, 8);
-	assert_int_equal(n, 1);
-	assert_int_equal(r[0].build_id, 41);
-	assert_string_equal(r[0].state, "success");
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
-	release_rows(r, n);
+	post_only_head(s, 41, "success", NULL);
 	assert_int_equal(heads(s, r, 8), 0);
 	store_free(s);
 }
@@ -301,24 +313,9 @@ static void test_statuses_per_commit(void **state)
 	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
 	release_rows(r, n);
 	/* alpha@1 goes on in the order the statuses were queued, across its builds */
-	n = heads(s, r, 8);
-	assert_int_equal(n, 1);
-	assert_int_equal(r[0].build_id, a2);
-	assert_string_equal(r[0].description, "Build a2 queued");
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
-	release_rows(r, n);
-	n = heads(s, r, 8);
-	assert_int_equal(n, 1);
-	assert_int_equal(r[0].build_id, a1);
-	assert_string_equal(r[0].state, "success");
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
-	release_rows(r, n);
-	n = heads(s, r, 8);
-	assert_int_equal(n, 1);
-	assert_int_equal(r[0].build_id, a2);
-	assert_string_equal(r[0].state, "success");
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
-	release_rows(r, n);
+	post_only_head(s, a2, NULL, "Build a2 queued");
+	post_only_head(s, a1, "success", NULL);
+	post_only_head(s, a2, "success", NULL);
 	/* builds whose commit is not known yet are not tied to each other */
 	assert_int_equal(store_status_add(s, manual, "pending", "m1", &e), 0);
 	assert_int_equal(store_status_add(s, manual + 1000, "pending", "gone", &e), 0);
@@ -331,21 +328,6 @@ static void test_statuses_per_commit(void **state)
 	store_free(s);
 }
 
-static int teardown(void **state)
-{
-	char path[512];
-
-	(void)state;
-	snprintf(path, sizeof(path), "%s/agent.db", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agent.db-wal", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/agent.db-shm", dir);
-	unlink(path);
-	rmdir(dir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,10 +338,6 @@ int main(void)
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_statuses_per_commit),
 	};
-	int rc;
 
-	if (!mkdtemp(dir))
-		return 1;
-	rc = cmocka_run_group_tests(tests, NULL, teardown);
-	return rc;
+	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
 }

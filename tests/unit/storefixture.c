@@ -1,0 +1,30 @@
+/* storefixture: a state directory for the tests that open a store, and its removal
+ * with the database files SQLite leaves there. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "storefixture.h"
+
+char sf_dir[] = "/tmp/s2i-test-store.XXXXXX";
+
+int sf_group_setup(void **state)
+{
+	(void)state;
+	return mkdtemp(sf_dir) ? 0 : -1;
+}
+
+int sf_group_teardown(void **state)
+{
+	static const char *const files[] = { "agent.db", "agent.db-wal", "agent.db-shm" };
+	char path[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", sf_dir, files[i]);
+		unlink(path);
+	}
+	rmdir(sf_dir);
+	return 0;
+}
