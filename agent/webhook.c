@@ -399,23 +399,27 @@ static const char *wj_str(struct wjson *w, const char *obj, const char *key)
 /* An integer member (no fraction or exponent, in range), as a JSON library reads it. */
 static int wj_int(struct wjson *w, const char *obj, const char *key, long long *ret)
 {
-	const char *v = wj_get(w, obj, key), *vend, *q;
+	const char *v = wj_get(w, obj, key), *vend;
 	char num[32];
 	char *stop;
+	long long n;
 
 	if (!v)
 		return 0;
 	vend = jprune_skip(v, w->end);
 	if (vend - v < 1 || (size_t)(vend - v) >= sizeof(num))
 		return 0;
-	for (q = v; q < vend; q++)
-		if (!((*q >= '0' && *q <= '9') || (*q == '-' && q == v)))
-			return 0;
 	memcpy(num, v, (size_t)(vend - v));
 	num[vend - v] = '\0';
+	/* jprune checked the grammar: a number is -?digits, then perhaps a fraction or
+	 * an exponent that strtoll leaves unread; any other value (string, object,
+	 * literal) has no digit first, so strtoll reads nothing of it */
 	errno = 0;
-	*ret = strtoll(num, &stop, 10);
-	return errno == 0 && *stop == '\0';
+	n = strtoll(num, &stop, 10);
+	if (*stop != '\0')
+		return 0;
+	*ret = n;
+	return errno == 0;
 }
 
 static void webhook_setstr(char **dst, const char *s, size_t max)
