@@ -106,18 +106,16 @@ struct http {
 
 /* ---------- answers ---------- */
 
-static void http_send(struct evhttp_request *req, int code, const char *type, const char *body,
-		      size_t len)
+/* Every answer leaves here: b is its body (NULL: none), freed. */
+static void http_send_buf(struct evhttp_request *req, int code, const char *type,
+			  struct evbuffer *b)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	struct evbuffer *b = evbuffer_new();
 	const char *reason;
 
 	evhttp_add_header(out, "Content-Type", type);
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(out, "Cache-Control", "no-store");
-	if (b && len)
-		evbuffer_add(b, body, len);
 	switch (code) {
 	case 200: reason = "OK"; break;
 	case 202: reason = "Accepted"; break;
@@ -136,6 +134,16 @@ static void http_send(struct evhttp_request *req, int code, const char *type, co
 	evhttp_send_reply(req, code, reason, b);
 	if (b)
 		evbuffer_free(b);
+}
+
+static void http_send(struct evhttp_request *req, int code, const char *type, const char *body,
+		      size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b && len)
+		evbuffer_add(b, body, len);
+	http_send_buf(req, code, type, b);
 }
 
 void http_reply_json(struct evhttp_request *req, int code, json_t *body)
@@ -219,12 +227,11 @@ static long long http_room(void *arg)
 }
 
 /* 202 {"build": ID, "url": ".../builds/ID"}: the answer to nearly every delivery,
- * formatted directly; public_url is JSON-escaped once per configuration. */
+ * formatted straight into the body's buffer (any length, no JSON library); public_url
+ * is JSON-escaped once per configuration. */
 static void http_reply_queued(struct http *h, struct evhttp_request *req, long long id)
 {
-	static const char fmt[] = "{\"build\":%lld,\"url\":\"%s/builds/%lld\"}\n";
-	char small[256], *body = small;
-	int n;
+	struct evbuffer *b = evbuffer_new();
 
 	if (!h->h_url_json) {
 		json_t *u = json_string(h->h_cfg->public_url);
@@ -236,14 +243,10 @@ static void http_reply_queued(struct http *h, struct evhttp_request *req, long l
 		h->h_url_json = len >= 2 ? xstrndup(d + 1, len - 2) : xstrdup("");
 		free(d);
 	}
-	n = snprintf(small, sizeof(small), fmt, id, h->h_url_json, id);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(small))
-		body = xasprintf(fmt, id, h->h_url_json, id);
-	http_send(req, 202, "application/json", body, (size_t)n);
-	if (body != small)
-		free(body);
+	if (b)
+		evbuffer_add_printf(b, "{\"build\":%lld,\"url\":\"%s/builds/%lld\"}\n", id,
+				    h->h_url_json, id);
+	http_send_buf(req, 202, "application/json", b);
 }
 
 /* A batch is on disk (or failed as a whole): answer each of its requests. No 202
