@@ -7,6 +7,7 @@ set -u
 : "${TESTS_DIR:?}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*"; exit 77; }
+source "$TESTS_DIR/lib/lines.sh"
 [ "$(id -u)" = 0 ] || skip "make demo runs as root"
 src=$(cd "$TESTS_DIR/.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-agent-demo.XXXXXX")
@@ -29,16 +30,17 @@ run() {	# output file
 
 check() {	# output file
 	local out=$1
-	grep -q '^==> demo succeeded$' "$out" || fail "no success line"
-	grep -q '^remote: s2i-agent: refs/heads/main: queued build 1 ' "$out" || fail "queued line from the hook"
-	grep -q '^remote: ---> checking app.sh' "$out" || fail "assemble output as remote: lines"
-	grep -q '^remote: s2i-agent: build 1 succeeded' "$out" || fail "build state from the hook"
-	grep -q "^==> docker run --rm --network none $images/hello:main\$" "$out" || fail "run line"
-	grep -qx 'Hello from the demo app, built by s2i-agent from your git push!' "$out" || fail "the image's answer"
-	grep -q '^==> dashboard:  http://127\.0\.0\.1:[0-9]*/$' "$out" || fail "dashboard URL"
-	grep -q '^==> build log:  http://127\.0\.0\.1:[0-9]*/builds/1 ' "$out" || fail "build log URL"
-	grep -q '^==> no terminal: stopping the agent now' "$out" || fail "waited for a terminal"
-	grep -q '^==> agent stopped' "$out" || fail "agent not stopped"
+	file_has "$out" -G \
+		'^==> demo succeeded$' "no success line" \
+		'^remote: s2i-agent: refs/heads/main: queued build 1 ' "queued line from the hook" \
+		'^remote: ---> checking app.sh' "assemble output as remote: lines" \
+		'^remote: s2i-agent: build 1 succeeded' "build state from the hook" \
+		"^==> docker run --rm --network none $images/hello:main\$" "run line" \
+		'^Hello from the demo app, built by s2i-agent from your git push!$' "the image's answer" \
+		'^==> dashboard:  http://127\.0\.0\.1:[0-9]*/$' "dashboard URL" \
+		'^==> build log:  http://127\.0\.0\.1:[0-9]*/builds/1 ' "build log URL" \
+		'^==> no terminal: stopping the agent now' "waited for a terminal" \
+		'^==> agent stopped' "agent not stopped"
 	[ ! -e "$tmp/tree/build/demo/agent.pid" ] || fail "agent pid file left"
 	pgrep -f "serve -c $tmp/tree/build/demo/agent.conf" >/dev/null && fail "agent still running"
 	[ -z "$(docker ps -aq --filter "ancestor=$images/builder:latest")" ] || fail "containers left"

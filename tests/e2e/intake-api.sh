@@ -3,6 +3,7 @@
 # and without an engine socket, /metrics content, admin bearer-token checks.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
+source "$TESTS_DIR/lib/lines.sh"
 agent_init
 # workers = 0: builds stay queued (this test is about intake, not builds)
 AGENT_EXTRA="workers = 0"
@@ -75,14 +76,16 @@ http_req "$AGENT_URL/metrics"
 expect 200
 grep -qi '^Content-Type: text/plain; version=0.0.4' "$HTTP_HEADERS" || fail "metrics content type"
 m=$AGENT_DIR/last.body
-grep -qx 's2i_agent_deliveries_total{repo="web",provider="generic",result="queued"} 3' "$m" || fail "metrics: web queued"
-grep -qx 's2i_agent_deliveries_total{repo="api",provider="generic",result="queued"} 2' "$m" || fail "metrics: api queued"
-grep -qx 's2i_agent_deliveries_total{repo="web",provider="generic",result="unauthorized"} 1' "$m" || fail "metrics: unauthorized"
-grep -qx 's2i_agent_builds{state="queued"} 5' "$m" || fail "metrics: builds queued"
-grep -qx 's2i_agent_builds{state="succeeded"} 0' "$m" || fail "metrics: builds succeeded"
-grep -qx 's2i_agent_queue_depth 5' "$m" || fail "metrics: queue depth"
-grep -q '^# TYPE s2i_agent_deliveries_total counter' "$m" || fail "metrics: TYPE line"
-grep -Eq '^process_resident_memory_bytes [0-9]+$' "$m" || fail "metrics: rss"
+file_has "$m" -x \
+	's2i_agent_deliveries_total{repo="web",provider="generic",result="queued"} 3' "metrics: web queued" \
+	's2i_agent_deliveries_total{repo="api",provider="generic",result="queued"} 2' "metrics: api queued" \
+	's2i_agent_deliveries_total{repo="web",provider="generic",result="unauthorized"} 1' "metrics: unauthorized" \
+	's2i_agent_builds{state="queued"} 5' "metrics: builds queued" \
+	's2i_agent_builds{state="succeeded"} 0' "metrics: builds succeeded" \
+	's2i_agent_queue_depth 5' "metrics: queue depth"
+file_has "$m" -E \
+	'^# TYPE s2i_agent_deliveries_total counter' "metrics: TYPE line" \
+	'^process_resident_memory_bytes [0-9]+$' "metrics: rss"
 # every sample line is NAME{LABELS} VALUE or NAME VALUE
 grep -v '^#' "$m" | grep -Evq '^[a-z0-9_]+(\{[^}]*\})? [0-9.e+-]+$' && fail "metrics: malformed line"
 
