@@ -1,6 +1,7 @@
 /* batch: the daemon's group commit. The loop gathers verified deliveries and the
  * pipeline's writes; one writer thread commits a whole batch per transaction (one
- * fsync), and while it waits for the disk the loop keeps reading into the next batch. */
+ * fsync), and while it waits for the disk the loop keeps reading into the next batch.
+ * A third thread checkpoints the WAL, so no COMMIT waits for that (store_wal_manual). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "batch.h"
@@ -41,6 +43,11 @@ struct batch {
 	int q_thread_started;
 	pthread_mutex_t q_mu;
 	pthread_cond_t q_cv;
+	pthread_cond_t q_ckpt_cv;
+	struct store *q_ckpt_store;	/* the checkpoint thread's connection */
+	pthread_t q_ckpt_thread;
+	int q_ckpt_started;
+	int q_ckpt_wanted;		/* (mu) */
 	int q_busy;			/* q_work belongs to the writer (mu) */
 	int q_done;			/* the writer finished q_work (mu) */
 	int q_quit;			/* (mu) */
@@ -115,6 +122,50 @@ fail:
 	memcpy(w->bs_err, e.msg, sizeof(w->bs_err));
 }
 
+/* After a commit: the WAL is copied back by the checkpoint thread once it is long
+ * enough; past STORE_WAL_MAX_PAGES (that thread cannot keep up, or is stuck) the
+ * writer does it itself, as SQLite would have, so the WAL stays bounded. Errors
+ * are left for the next try: the commit itself succeeded. Called with q_mu held. */
+static void batch_after_commit(struct batch *q)
+{
+	int frames = store_wal_frames(q->q_store), left;
+	struct err e = ERR_INIT;
+
+	if (frames >= STORE_WAL_MAX_PAGES) {
+		pthread_mutex_unlock(&q->q_mu);
+		store_checkpoint(q->q_store, &left, &e);
+		pthread_mutex_lock(&q->q_mu);
+	} else if (frames >= STORE_CHECKPOINT_PAGES && !q->q_ckpt_wanted) {
+		q->q_ckpt_wanted = 1;
+		pthread_cond_signal(&q->q_ckpt_cv);
+	}
+}
+
+static void *batch_ckpt_thread(void *arg)
+{
+	struct batch *q = arg;
+	struct err e;
+	int left;
+
+	/* background work: the loop and the writer go first for the CPU (Linux
+	 * keeps a nice value per thread); failing that, it runs at theirs */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), BATCH_CKPT_NICE);
+	pthread_mutex_lock(&q->q_mu);
+	for (;;) {
+		while (!q->q_quit && !q->q_ckpt_wanted)
+			pthread_cond_wait(&q->q_ckpt_cv, &q->q_mu);
+		if (q->q_quit)
+			break;
+		q->q_ckpt_wanted = 0;
+		pthread_mutex_unlock(&q->q_mu);
+		e = (struct err)ERR_INIT;
+		store_checkpoint(q->q_ckpt_store, &left, &e);	/* errors: see batch_after_commit */
+		pthread_mutex_lock(&q->q_mu);
+	}
+	pthread_mutex_unlock(&q->q_mu);
+	return NULL;
+}
+
 static void *batch_thread(void *arg)
 {
 	struct batch *q = arg;
@@ -128,6 +179,8 @@ static void *batch_thread(void *arg)
 			pthread_mutex_unlock(&q->q_mu);
 			batch_commit(q->q_store, &q->q_work);
 			pthread_mutex_lock(&q->q_mu);
+			if (!q->q_work.bs_failed)
+				batch_after_commit(q);
 			q->q_done = 1;
 			pthread_cond_broadcast(&q->q_cv);
 			/* wake the loop; a full counter only means it is awake already */
@@ -297,8 +350,13 @@ struct batch *batch_new(struct event_base *base, const char *state_dir, struct s
 	q->q_efd = -1;
 	pthread_mutex_init(&q->q_mu, NULL);
 	pthread_cond_init(&q->q_cv, NULL);
-	if (store_open(state_dir, &q->q_store, e) < 0)
+	pthread_cond_init(&q->q_ckpt_cv, NULL);
+	if (store_open(state_dir, &q->q_store, e) < 0 ||
+	    store_open(state_dir, &q->q_ckpt_store, e) < 0)
 		goto fail;
+	/* no connection of the daemon checkpoints inside a commit */
+	store_wal_manual(q->q_store);
+	store_wal_manual(loop_st);
 	q->q_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->q_efd < 0) {
 		err_errno(e, "cannot create an eventfd");
@@ -314,13 +372,17 @@ struct batch *batch_new(struct event_base *base, const char *state_dir, struct s
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&q->q_thread, NULL, batch_thread, q);
+	if (!rc) {
+		q->q_thread_started = 1;
+		rc = pthread_create(&q->q_ckpt_thread, NULL, batch_ckpt_thread, q);
+		q->q_ckpt_started = !rc;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		errno = rc;
-		err_errno(e, "cannot start the database writer thread");
+		err_errno(e, "cannot start the database threads");
 		goto fail;
 	}
-	q->q_thread_started = 1;
 	return q;
 fail:
 	batch_free(q);
@@ -336,8 +398,11 @@ void batch_free(struct batch *q)
 		pthread_mutex_lock(&q->q_mu);
 		q->q_quit = 1;
 		pthread_cond_broadcast(&q->q_cv);
+		pthread_cond_broadcast(&q->q_ckpt_cv);
 		pthread_mutex_unlock(&q->q_mu);
 		pthread_join(q->q_thread, NULL);
+		if (q->q_ckpt_started)
+			pthread_join(q->q_ckpt_thread, NULL);
 	}
 	if (q->q_ev_done)
 		event_free(q->q_ev_done);
@@ -351,7 +416,9 @@ void batch_free(struct batch *q)
 	free(q->q_work.bs_items);
 	free(q->q_gather.bs_ops);
 	free(q->q_work.bs_ops);
+	store_free(q->q_ckpt_store);
 	store_free(q->q_store);
+	pthread_cond_destroy(&q->q_ckpt_cv);
 	pthread_cond_destroy(&q->q_cv);
 	pthread_mutex_destroy(&q->q_mu);
 	free(q);

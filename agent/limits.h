@@ -55,6 +55,9 @@
 /* store (daemon): SQLite */
 #define STORE_BUSY_TIMEOUT_MS	5000		/* another process holding the write lock */
 #define STORE_CACHE_KIB		"-1024"		/* page cache: negative = KiB (keeps RSS small) */
+#define STORE_CHECKPOINT_PAGES	1000		/* WAL frames that wake the checkpoint thread */
+#define STORE_WAL_MAX_PAGES	16000		/* WAL frames at which the writer checkpoints itself */
+#define BATCH_CKPT_NICE		10		/* the checkpoint thread's nice value */
 
 /* http (daemon) */
 #define HTTP_FD_RESERVE		256		/* fds kept for the database, logs and builds */

@@ -84,7 +84,9 @@ static const char store_schema[] =
 	" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
 	" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
 	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT);"
-	"CREATE INDEX IF NOT EXISTS builds_queued ON builds(id) WHERE state = 'queued';"
+	/* the queue is read through builds_state; builds_queued, an index of the
+	 * first versions, only cost every insert a page: dropped */
+	"DROP INDEX IF EXISTS builds_queued;"
 	"CREATE INDEX IF NOT EXISTS builds_repo ON builds(repo, id);"
 	"CREATE INDEX IF NOT EXISTS builds_state ON builds(state, id);"
 	"CREATE TABLE IF NOT EXISTS deliveries ("
@@ -107,6 +109,7 @@ struct store {
 	long long st_counts[BUILD_NSTATES];
 	long long st_delta[BUILD_NSTATES];
 	long long st_delta_sp[BUILD_NSTATES];	/* st_delta at the savepoint */
+	int st_wal_frames;		/* after the last commit (store_wal_manual) */
 };
 
 const char *store_state_name(enum build_state s)
@@ -339,6 +342,40 @@ void store_savepoint_rollback(struct store *s)
 	if (store_exec(s, store_stmt(s, ST_ROLLBACK_TO), NULL, "rollback") == 0)
 		store_exec(s, store_stmt(s, ST_RELEASE), NULL, "release");
 	memcpy(s->st_delta, s->st_delta_sp, sizeof(s->st_delta));
+}
+
+static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = arg;
+
+	(void)db;
+	(void)name;
+	s->st_wal_frames = frames;
+	return SQLITE_OK;
+}
+
+void store_wal_manual(struct store *s)
+{
+	/* replaces SQLite's auto-checkpoint hook, which is what wal_autocheckpoint sets */
+	sqlite3_wal_hook(s->st_db, store_wal_hook, s);
+}
+
+int store_wal_frames(const struct store *s)
+{
+	return s->st_wal_frames;
+}
+
+int store_checkpoint(struct store *s, int *ret_left, struct err *e)
+{
+	int log = 0, copied = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->st_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+
+	*ret_left = log > copied ? log - copied : 0;
+	if (rc == SQLITE_BUSY)
+		return 1;
+	if (rc != SQLITE_OK)
+		return store_fail(s, e, "cannot checkpoint");
+	return 0;
 }
 
 void store_delta(const struct store *s, long long ret[BUILD_NSTATES])

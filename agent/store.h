@@ -78,6 +78,20 @@ void store_savepoint_rollback(struct store *s);
  * connection's counts, see store_note_counts). */
 void store_delta(const struct store *s, long long ret[BUILD_NSTATES]);
 
+/* Checkpoints off the commit path. SQLite's own checkpoint runs inside the COMMIT
+ * that grows the WAL past its limit: it writes the copied pages to the database
+ * file and fsyncs it, and every delivery waiting on that COMMIT waits for that too.
+ * store_wal_manual() turns it off for the writer's connection and records the WAL's
+ * length after each of its commits (store_wal_frames); the daemon copies the WAL
+ * back from a thread of its own through store_checkpoint(). */
+void store_wal_manual(struct store *s);
+/* Frames in the WAL after this connection's last commit (store_wal_manual only). */
+int store_wal_frames(const struct store *s);
+/* Copies what it can of the WAL into the database without waiting for anyone
+ * (SQLite's PASSIVE mode); *ret_left: frames still to copy. 1 when another
+ * checkpoint was running, 0 done, -1 error. */
+int store_checkpoint(struct store *s, int *ret_left, struct err *e);
+
 /* Inserts b as a queued build (b->created set to now when 0) and, when
  * b->delivery is set, records (repo, provider, delivery) for idempotency.
  * Returns 0 with b->id set, or 0 with b->id = 0 and *ret_dup = the earlier
