@@ -5,11 +5,16 @@
 # p50/p99 for both, the ratio, the agent's RSS idle and after, and checks that
 # every 202 is a row in the database. Targets: >= 3x webhook, p99 <= 10 ms,
 # idle RSS <= 5 MB, RSS after <= 30 MB.
-# Env: BENCH_SECONDS (10), BENCH_CONNECTIONS ("32 128": one run per value), BENCH_THREADS (1).
+# Each level runs BENCH_REPEAT times, the agent and webhook alternating so drift of the
+# machine hits both; every run is printed, then the median row of each (rate and p99
+# medians taken separately), and the ratio of the median rates.
+# Env: BENCH_SECONDS (10), BENCH_CONNECTIONS ("32 128": one level per value),
+# BENCH_REPEAT (3), BENCH_THREADS (1), BENCH_WORKER (1: also the +worker agent).
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/agent.sh
 SECS=${BENCH_SECONDS:-10}
+REPEAT=${BENCH_REPEAT:-3}
 CONNS=${BENCH_CONNECTIONS:-32 128}	# wrk connections, one run each
 THREADS=${BENCH_THREADS:-1}
 WORKER_RUN=${BENCH_WORKER:-1}
@@ -84,40 +89,63 @@ run_wrk() {	# url run-id out connections
 }
 val() { sed -n "s/^$1=//p" "$2"; }
 mb() { echo "$(($1 / 1024)).$(( ($1 % 1024) * 10 / 1024 ))"; }
-row() {	# name out
+row() {	# name out conns
 	printf '%-17s %6s %12s %9s %9s %9s %8s\n' "$1" "$3" "$(val rate "$2")" "$(val p50_ms "$2")" \
 		"$(val p99_ms "$2")" "$(val max_ms "$2")" "$(val nother "$2")"
 }
-
-rss_max=0 ratios=() wh_rss=0
-printf '%-17s %6s %12s %9s %9s %9s %8s\n' "" "conns" "deliveries/s" "p50 ms" "p99 ms" "max ms" "non-2xx"
-for c in $CONNS; do
-	# the agent first: webhook runs its commands asynchronously, and the /bin/true
-	# processes it still owes after its run would load the machine during ours
-	run_wrk "$AGENT_URL" "ag$$c$c" "$AGENT_DIR/ag$c.out" "$c"
-	r=$(rss "$AGENT_PID")
-	[ "$r" -gt "$rss_max" ] && rss_max=$r
-	run_wrk "http://127.0.0.1:$WH_PORT" "wh$$c$c" "$AGENT_DIR/wh$c.out" "$c"
-	r=$(rss "$WH_PID")
-	[ "$r" -gt "$wh_rss" ] && wh_rss=$r
-	[ -s "$AGENT_DIR/ag$c.out" ] && [ -s "$AGENT_DIR/wh$c.out" ] || fail "wrk printed no figures"
-	if [ "$WORKER_RUN" = 1 ]; then
-		run_wrk "http://127.0.0.1:$W1_PORT" "w1$$c$c" "$AGENT_DIR/w1$c.out" "$c"
-		[ -s "$AGENT_DIR/w1$c.out" ] || fail "wrk printed no figures (+worker)"
-	fi
-	row s2i-agent "$AGENT_DIR/ag$c.out" "$c"
-	[ "$WORKER_RUN" = 1 ] && row "s2i-agent+worker" "$AGENT_DIR/w1$c.out" "$c"
-	row adnanh/webhook "$AGENT_DIR/wh$c.out" "$c"
-	ratios+=("$c: $(echo "scale=2; $(val rate "$AGENT_DIR/ag$c.out") / $(val rate "$AGENT_DIR/wh$c.out")" | bc)x")
-	# let webhook finish the /bin/true runs it still owes before the next
-	# level: wait until its CPU time stops growing (at most 60 s)
-	prev=-1
+median() {	# key out-files...: the median of key over the runs (the lower middle one)
+	local k=$1
+	shift
+	for f in "$@"; do val "$k" "$f"; done | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+mrow() {	# name conns out-files...
+	local n=$1 c=$2
+	shift 2
+	printf '%-17s %6s %12s %9s %9s %9s %8s\n' "$n" "$c" "$(median rate "$@")" "$(median p50_ms "$@")" \
+		"$(median p99_ms "$@")" "$(median max_ms "$@")" "$(median nother "$@")"
+}
+wh_settle() {	# let webhook finish the /bin/true runs it still owes (its CPU time
+	# stops growing; at most 60 s): they would load the machine during the next run
+	local prev=-1 now i
 	for i in $(seq 1 120); do
 		now=$(awk '{print $14 + $15}' "/proc/$WH_PID/stat")
 		[ "$now" = "$prev" ] && ! pgrep -P "$WH_PID" >/dev/null && break
 		prev=$now
 		sleep 0.5
 	done
+}
+
+rss_max=0 ratios=() wh_rss=0 p99s=()
+printf '%-17s %6s %12s %9s %9s %9s %8s\n' "" "conns" "deliveries/s" "p50 ms" "p99 ms" "max ms" "non-2xx"
+for c in $CONNS; do
+	ag=() wh=() w1=()
+	for r in $(seq 1 "$REPEAT"); do
+		# the agent first: webhook runs its commands asynchronously, and the
+		# /bin/true processes it still owes after its run would load the machine
+		run_wrk "$AGENT_URL" "ag$$c$c-$r" "$AGENT_DIR/ag$c-$r.out" "$c"
+		x=$(rss "$AGENT_PID")
+		[ "$x" -gt "$rss_max" ] && rss_max=$x
+		run_wrk "http://127.0.0.1:$WH_PORT" "wh$$c$c-$r" "$AGENT_DIR/wh$c-$r.out" "$c"
+		x=$(rss "$WH_PID")
+		[ "$x" -gt "$wh_rss" ] && wh_rss=$x
+		[ -s "$AGENT_DIR/ag$c-$r.out" ] && [ -s "$AGENT_DIR/wh$c-$r.out" ] || fail "wrk printed no figures"
+		ag+=("$AGENT_DIR/ag$c-$r.out")
+		wh+=("$AGENT_DIR/wh$c-$r.out")
+		row "s2i-agent #$r" "$AGENT_DIR/ag$c-$r.out" "$c"
+		row "adnanh/webhook #$r" "$AGENT_DIR/wh$c-$r.out" "$c"
+		wh_settle
+		if [ "$WORKER_RUN" = 1 ]; then
+			run_wrk "http://127.0.0.1:$W1_PORT" "w1$$c$c-$r" "$AGENT_DIR/w1$c-$r.out" "$c"
+			[ -s "$AGENT_DIR/w1$c-$r.out" ] || fail "wrk printed no figures (+worker)"
+			w1+=("$AGENT_DIR/w1$c-$r.out")
+			row "s2i-agent+wkr #$r" "$AGENT_DIR/w1$c-$r.out" "$c"
+		fi
+	done
+	mrow "s2i-agent median" "$c" "${ag[@]}"
+	[ "$WORKER_RUN" = 1 ] && mrow "+worker median" "$c" "${w1[@]}"
+	mrow "webhook median" "$c" "${wh[@]}"
+	ratios+=("$c: $(echo "scale=2; $(median rate "${ag[@]}") / $(median rate "${wh[@]}")" | bc)x")
+	p99s+=("$c: $(median p99_ms "${ag[@]}") ms")
 done
 stop_agent || fail "agent exited $? on SIGTERM after the run"
 if [ "$WORKER_RUN" = 1 ]; then
@@ -126,21 +154,24 @@ if [ "$WORKER_RUN" = 1 ]; then
 	W1_PID=
 fi
 
-echo "ratio agent/webhook by connections: ${ratios[*]} (target >= 3x)"
+echo "ratio agent/webhook by connections (median rates of $REPEAT runs): ${ratios[*]} (target >= 3x)"
+echo "agent p99 by connections (median of $REPEAT runs): ${p99s[*]} (target <= 10 ms at 32)"
 echo "wrk: $THREADS thread(s), ${SECS}s per run; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$WORKER_RUN" = 1 ] && echo "+worker: workers = 1, cancel_superseded = yes; builds by state afterwards: $(sqlite3 -readonly "$W1_DIR/state/agent.db" "SELECT group_concat(state || '=' || n, ' ') FROM (SELECT state, count(*) AS n FROM builds GROUP BY state)")"
 echo "agent RSS: idle $(mb "$rss_idle") MB (target <= 5), after the runs $(mb "$rss_max") MB (target <= 30); webhook RSS after: $(mb "$wh_rss") MB"
 for c in $CONNS; do
-	rows=$(db_count builds "delivery LIKE 'ag$$c$c-%'")
-	n202=$(val n202 "$AGENT_DIR/ag$c.out")
-	echo "durability ($c connections): $n202 answers 202, $rows rows in the database ($((rows - n202)) committed while wrk hung up at the end)"
-	[ "$rows" -ge "$n202" ] || fail "fewer rows ($rows) than 202 answers ($n202): deliveries lost"
-	[ $((rows - n202)) -le "$c" ] || fail "more rows than 202 answers plus requests in flight"
-	[ "$WORKER_RUN" = 1 ] || continue
-	rows=$(sqlite3 -readonly "$W1_DIR/state/agent.db" "SELECT count(*) FROM builds WHERE delivery LIKE 'w1$$c$c-%'")
-	n202=$(val n202 "$AGENT_DIR/w1$c.out")
-	echo "durability ($c connections, +worker): $n202 answers 202, $rows rows in the database"
-	[ "$rows" -ge "$n202" ] || fail "+worker: fewer rows ($rows) than 202 answers ($n202): deliveries lost"
-	[ $((rows - n202)) -le "$c" ] || fail "+worker: more rows than 202 answers plus requests in flight"
+	for r in $(seq 1 "$REPEAT"); do
+		rows=$(db_count builds "delivery LIKE 'ag$$c$c-$r-%'")
+		n202=$(val n202 "$AGENT_DIR/ag$c-$r.out")
+		echo "durability ($c connections, run $r): $n202 answers 202, $rows rows in the database ($((rows - n202)) committed while wrk hung up at the end)"
+		[ "$rows" -ge "$n202" ] || fail "fewer rows ($rows) than 202 answers ($n202): deliveries lost"
+		[ $((rows - n202)) -le "$c" ] || fail "more rows than 202 answers plus requests in flight"
+		[ "$WORKER_RUN" = 1 ] || continue
+		rows=$(sqlite3 -readonly "$W1_DIR/state/agent.db" "SELECT count(*) FROM builds WHERE delivery LIKE 'w1$$c$c-$r-%'")
+		n202=$(val n202 "$AGENT_DIR/w1$c-$r.out")
+		echo "durability ($c connections, +worker, run $r): $n202 answers 202, $rows rows in the database"
+		[ "$rows" -ge "$n202" ] || fail "+worker: fewer rows ($rows) than 202 answers ($n202): deliveries lost"
+		[ $((rows - n202)) -le "$c" ] || fail "+worker: more rows than 202 answers plus requests in flight"
+	done
 done
 exit 0
