@@ -14,7 +14,7 @@ int sf_group_setup(void **state)
 	return mkdtemp(sf_dir) ? 0 : -1;
 }
 
-int sf_group_teardown(void **state)
+int sf_remove_db(void **state)
 {
 	static const char *const files[] = { "agent.db", "agent.db-wal", "agent.db-shm" };
 	char path[512];
@@ -25,6 +25,12 @@ int sf_group_teardown(void **state)
 		snprintf(path, sizeof(path), "%s/%s", sf_dir, files[i]);
 		unlink(path);
 	}
+	return 0;
+}
+
+int sf_group_teardown(void **state)
+{
+	sf_remove_db(state);
 	rmdir(sf_dir);
 	return 0;
 }

@@ -7,6 +7,9 @@
 extern char sf_dir[];
 
 int sf_group_setup(void **state);
+/* Removes the database (agent.db with its -wal and -shm files): a test's setup, for
+ * a test that needs a database of its own. */
+int sf_remove_db(void **state);
 /* Removes the database (agent.db with its -wal and -shm files) and the directory. */
 int sf_group_teardown(void **state);
 

@@ -20,8 +20,8 @@
 #include "buf.h"
 #include "limits.h"
 #include "store.h"
+#include "storefixture.h"
 
-static char dir[] = "/tmp/test_checkpoint.XXXXXX";
 static int ndeliveries;
 
 static long long db_size(void)
@@ -29,7 +29,7 @@ static long long db_size(void)
 	char path[512];
 	struct stat sb;
 
-	snprintf(path, sizeof(path), "%s/agent.db", dir);
+	snprintf(path, sizeof(path), "%s/agent.db", sf_dir);
 	assert_int_equal(stat(path, &sb), 0);
 	return (long long)sb.st_size;
 }
@@ -74,8 +74,8 @@ static void test_manual(void **state)
 	int left = -1, frames;
 
 	(void)state;
-	assert_int_equal(store_open(dir, &w, &e), 0);
-	assert_int_equal(store_open(dir, &other, &e), 0);
+	assert_int_equal(store_open(sf_dir, &w, &e), 0);
+	assert_int_equal(store_open(sf_dir, &other, &e), 0);
 	store_wal_manual(w);
 	commit_some(w, 1);
 	size0 = db_size();
@@ -125,8 +125,8 @@ static void test_thread(void **state)
 	int i, waited;
 
 	(void)state;
-	assert_int_equal(store_open(dir, &loop, &e), 0);
-	q = batch_new(base, dir, loop, items_done, room, &done, &e);
+	assert_int_equal(store_open(sf_dir, &loop, &e), 0);
+	q = batch_new(base, sf_dir, loop, items_done, room, &done, &e);
 	assert_non_null(q);
 	size0 = db_size();
 	for (waited = 0; waited < 600 && db_size() == size0; waited++) {
@@ -151,35 +151,12 @@ static void test_thread(void **state)
 	event_base_free(base);
 }
 
-static int reset(void **state)
-{
-	static const char *const files[] = { "agent.db", "agent.db-wal", "agent.db-shm" };
-	char path[512];
-	size_t i;
-
-	(void)state;
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	reset(state);
-	rmdir(dir);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_manual, reset),
-		cmocka_unit_test_setup(test_thread, reset),
+		cmocka_unit_test_setup(test_manual, sf_remove_db),
+		cmocka_unit_test_setup(test_thread, sf_remove_db),
 	};
 
-	if (!mkdtemp(dir))
-		return 1;
-	return cmocka_run_group_tests(tests, NULL, teardown);
+	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
 }
