@@ -416,10 +416,10 @@ static int wj_int(struct wjson *w, const char *obj, const char *key, long long *
 	 * literal) has no digit first, so strtoll reads nothing of it */
 	errno = 0;
 	n = strtoll(num, &stop, 10);
-	if (*stop != '\0')
-		return 0;
+	if (*stop != '\0' || errno)
+		return 0;	/* out of range: *ret keeps its value */
 	*ret = n;
-	return errno == 0;
+	return 1;
 }
 
 static void webhook_setstr(char **dst, const char *s, size_t max)

@@ -721,6 +721,10 @@ static void test_decoding(void **state)
 	static const char gl[] =
 		"{\"object_kind\":\"push\",\"ref\":\"refs/heads/main\",\"after\":\"1111111111111111111111111111111111111111\","
 		"\"project_id\":1.5,\"project\":{\"id\":42,\"path_with_namespace\":\"g/p\"}}";
+	/* out of range: no project id rather than a clamped one */
+	static const char gl_big[] =
+		"{\"object_kind\":\"push\",\"ref\":\"refs/heads/main\",\"after\":\"1111111111111111111111111111111111111111\","
+		"\"project_id\":99999999999999999999}";
 	struct webhook_event ev = WEBHOOK_EVENT_INIT;
 	struct err e = ERR_INIT;
 	struct hdrs h = { 0 };
@@ -744,6 +748,10 @@ static void test_decoding(void **state)
 	assert_int_equal(webhook_parse(&r, PROVIDER_GITLAB, &ev, &e), 0);
 	assert_string_equal(ev.project_id, "42");
 	assert_string_equal(ev.repo_full_name, "g/p");
+	webhook_event_release(&ev);
+	r = req(&h, gl_big, strlen(gl_big));
+	assert_int_equal(webhook_parse(&r, PROVIDER_GITLAB, &ev, &e), 0);
+	assert_null(ev.project_id);
 	webhook_event_release(&ev);
 	hdr_clear(&h);
 }
