@@ -44,7 +44,7 @@ struct batch {
 	pthread_mutex_t q_mu;
 	pthread_cond_t q_cv;
 	pthread_cond_t q_ckpt_cv;
-	struct store *q_ckpt_store;	/* the checkpoint thread's connection */
+	struct store *q_ckpt_store;	/* the checkpoint thread's, opened at its first need */
 	pthread_t q_ckpt_thread;
 	int q_ckpt_started;
 	int q_ckpt_wanted;		/* (mu) */
@@ -158,8 +158,11 @@ static void *batch_ckpt_thread(void *arg)
 			break;
 		q->q_ckpt_wanted = 0;
 		pthread_mutex_unlock(&q->q_mu);
+		/* errors: see batch_after_commit */
 		e = (struct err)ERR_INIT;
-		store_checkpoint(q->q_ckpt_store, &left, &e);	/* errors: see batch_after_commit */
+		if (q->q_ckpt_store ||
+		    store_open_checkpointer(store_path(q->q_store), &q->q_ckpt_store, &e) == 0)
+			store_checkpoint(q->q_ckpt_store, &left, &e);
 		pthread_mutex_lock(&q->q_mu);
 	}
 	pthread_mutex_unlock(&q->q_mu);
@@ -351,8 +354,7 @@ struct batch *batch_new(struct event_base *base, const char *state_dir, struct s
 	pthread_mutex_init(&q->q_mu, NULL);
 	pthread_cond_init(&q->q_cv, NULL);
 	pthread_cond_init(&q->q_ckpt_cv, NULL);
-	if (store_open(state_dir, &q->q_store, e) < 0 ||
-	    store_open(state_dir, &q->q_ckpt_store, e) < 0)
+	if (store_open(state_dir, &q->q_store, e) < 0)
 		goto fail;
 	/* no connection of the daemon checkpoints inside a commit */
 	store_wal_manual(q->q_store);

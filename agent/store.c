@@ -264,6 +264,29 @@ fail:
 	return -1;
 }
 
+int store_open_checkpointer(const char *path, struct store **ret, struct err *e)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+
+	s->st_path = xstrdup(path);
+	if (sqlite3_open_v2(path, &s->st_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)) {
+		if (!s->st_db)
+			err_set(e, "database '%s': cannot open", path);
+		else
+			store_fail(s, e, "cannot open");
+		store_free(s);
+		return -1;
+	}
+	/* FULL: the checkpoint fsyncs the WAL before and the database after copying */
+	if (sqlite3_exec(s->st_db, "PRAGMA synchronous = FULL;", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(s, e, "cannot configure");
+		store_free(s);
+		return -1;
+	}
+	*ret = s;
+	return 0;
+}
+
 void store_free(struct store *s)
 {
 	int i;

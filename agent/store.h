@@ -85,6 +85,9 @@ void store_delta(const struct store *s, long long ret[BUILD_NSTATES]);
  * length after each of its commits (store_wal_frames); the daemon copies the WAL
  * back from a thread of its own through store_checkpoint(). */
 void store_wal_manual(struct store *s);
+/* A bare connection to the database at path (store_path of another), for
+ * store_checkpoint only: no schema, no statements, little memory. */
+int store_open_checkpointer(const char *path, struct store **ret, struct err *e);
 /* Frames in the WAL after this connection's last commit (store_wal_manual only). */
 int store_wal_frames(const struct store *s);
 /* Copies what it can of the WAL into the database without waiting for anyone
