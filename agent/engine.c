@@ -20,6 +20,7 @@ struct engine {
 	int status;
 	const volatile sig_atomic_t *cancel;
 	int64_t deadline_ms;
+	struct engine_timeouts limits;	/* how long a call may wait for the engine */
 	json_t *auth;			/* parsed docker config.json, or NULL */
 	char unreachable[ERR_MSG_MAX];	/* the last call could not reach the engine: why */
 };
@@ -41,7 +42,24 @@ struct req {
 	struct err cb_err;
 	int abort_reason;		/* ENGINE_CANCELED / ENGINE_TIMED_OUT */
 	int64_t deadline_ms;		/* this call's, 0: none */
+	/* the engine is frozen when it keeps us waiting past limit_ms (a whole call) or
+	 * idle_s without a byte (a stream); silent_s: how long it was when we gave up */
+	int64_t limit_ms;
+	int limit_s;
+	int idle_s;
+	int64_t idle_since_ms;
+	curl_off_t moved;		/* bytes down + up at idle_since_ms */
+	int silent_s;
+	int silent_idle;		/* silent_s is the idle limit */
 	char curl_errbuf[CURL_ERROR_SIZE];
+};
+
+/* How long a call may wait for the engine (engine_set_timeouts). */
+enum engine_wait {
+	ENGINE_WAIT_CALL = 0,		/* a control call: limits.call_s for the whole */
+	ENGINE_WAIT_SLOW,		/* a layer copied or deleted: limits.slow_s */
+	ENGINE_WAIT_STREAM,		/* data flows: limits.idle_s without a byte */
+	ENGINE_WAIT_CONTAINER,		/* as long as a container runs: deadline only */
 };
 
 /* ---- small helpers ---- */
@@ -170,6 +188,7 @@ static struct engine *engine_alloc(const char *url, const struct engine_tls *tls
 	if (!url || !*url)
 		url = "unix:///var/run/docker.sock";
 	eng = xcalloc(1, sizeof(*eng));
+	eng->limits = (struct engine_timeouts)ENGINE_TIMEOUTS_DEFAULT;
 	if (!strncmp(url, "unix://", 7) || url[0] == '/') {
 		const char *path = url[0] == '/' ? url : url + 7;
 
@@ -307,6 +326,11 @@ void engine_set_deadline(struct engine *eng, int64_t deadline_ms)
 	eng->deadline_ms = deadline_ms;
 }
 
+void engine_set_timeouts(struct engine *eng, const struct engine_timeouts *t)
+{
+	eng->limits = *t;
+}
+
 int engine_status(const struct engine *eng)
 {
 	return eng ? eng->status : ENGINE_NO_ANSWER;
@@ -355,6 +379,18 @@ static size_t engine_read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 	return (size_t)got;
 }
 
+/* Sets how long r may wait for the engine, from now. */
+static void engine_req_wait(struct req *r, enum engine_wait kind)
+{
+	const struct engine_timeouts *t = &r->eng->limits;
+	int64_t now = engine_clock_ms();
+
+	r->limit_s = kind == ENGINE_WAIT_CALL ? t->call_s : kind == ENGINE_WAIT_SLOW ? t->slow_s : 0;
+	r->limit_ms = r->limit_s > 0 ? now + (int64_t)r->limit_s * 1000 : 0;
+	r->idle_s = kind == ENGINE_WAIT_STREAM && t->idle_s > 0 ? t->idle_s : 0;
+	r->idle_since_ms = now;
+}
+
 static int engine_should_abort(struct req *r)
 {
 	int64_t now;
@@ -363,20 +399,37 @@ static int engine_should_abort(struct req *r)
 		r->abort_reason = ENGINE_CANCELED;
 		return 1;
 	}
-	if (r->deadline_ms || r->eng->deadline_ms) {
-		now = engine_clock_ms();
-		if ((r->deadline_ms && now >= r->deadline_ms) || (r->eng->deadline_ms && now >= r->eng->deadline_ms)) {
-			r->abort_reason = ENGINE_TIMED_OUT;
-			return 1;
-		}
+	if (!r->deadline_ms && !r->eng->deadline_ms && !r->limit_ms && !r->idle_s)
+		return 0;
+	now = engine_clock_ms();
+	/* the build's deadline first: when both have passed, the build timed out */
+	if ((r->deadline_ms && now >= r->deadline_ms) || (r->eng->deadline_ms && now >= r->eng->deadline_ms)) {
+		r->abort_reason = ENGINE_TIMED_OUT;
+		return 1;
+	}
+	if (r->limit_ms && now >= r->limit_ms) {
+		r->silent_s = r->limit_s;
+		return 1;
+	}
+	if (r->idle_s && now - r->idle_since_ms >= (int64_t)r->idle_s * 1000) {
+		r->silent_s = r->idle_s;
+		r->silent_idle = 1;
+		return 1;
 	}
 	return 0;
 }
 
 static int engine_xfer_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
-	(void)dt; (void)dn; (void)ut; (void)un;
-	return engine_should_abort(arg);
+	struct req *r = arg;
+
+	(void)dt;
+	(void)ut;
+	if (dn + un != r->moved) {
+		r->moved = dn + un;
+		r->idle_since_ms = engine_clock_ms();
+	}
+	return engine_should_abort(r);
 }
 
 static int engine_negotiate(struct engine *eng, struct err *e);
@@ -426,6 +479,7 @@ static int engine_req_init(struct req *r, struct engine *eng, const char *method
 		curl_easy_setopt(r->h, CURLOPT_CUSTOMREQUEST, method);
 	}
 	r->hdrs = curl_slist_append(r->hdrs, "Expect:");
+	engine_req_wait(r, ENGINE_WAIT_CALL);
 	return 0;
 }
 
@@ -507,6 +561,20 @@ static int engine_no_answer(struct req *r, CURLcode rc, struct err *e)
 		snprintf(eng->unreachable, sizeof(eng->unreachable),
 			 "the container engine at %s%s does not answer: %s", scheme, where, why);
 		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		/* our own limit (engine_should_abort): the engine took the request and went
+		 * silent, frozen or overloaded past any healthy delay */
+		if (!r->silent_s)
+			return err_set(e, "engine %s%s: %s", scheme, where, why);
+		if (r->silent_idle)
+			snprintf(eng->unreachable, sizeof(eng->unreachable),
+				 "the container engine at %s%s stopped answering: nothing for %ds", scheme,
+				 where, r->silent_s);
+		else
+			snprintf(eng->unreachable, sizeof(eng->unreachable),
+				 "the container engine at %s%s did not answer within %ds", scheme, where,
+				 r->silent_s);
+		break;
 	default:
 		return err_set(e, "engine %s%s: %s", scheme, where, why);
 	}
@@ -529,6 +597,10 @@ static int engine_req_result(struct req *r, CURLcode rc, struct err *e)
 		r->eng->status = r->code >= 100 ? (int)r->code : ENGINE_NO_ANSWER;
 		return err_set(e, "%s", r->cb_err.msg);
 	}
+	if (r->silent_s) {
+		r->eng->status = ENGINE_NO_ANSWER;
+		return engine_no_answer(r, CURLE_ABORTED_BY_CALLBACK, e);
+	}
 	if (rc != CURLE_OK) {
 		r->eng->status = ENGINE_NO_ANSWER;
 		if (r->code >= 300)
@@ -549,6 +621,7 @@ static int engine_req_perform(struct req *r, struct err *e)
 	CURLcode rc;
 
 	curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, r->hdrs);
+	r->idle_since_ms = engine_clock_ms();
 	if (engine_should_abort(r))
 		return engine_req_result(r, CURLE_ABORTED_BY_CALLBACK, e);
 	rc = curl_easy_perform(r->h);
@@ -561,6 +634,7 @@ struct engine_xfer {
 	engine_read_fn rd;		/* a tar body read from rd, sent chunked */
 	void *rd_arg;
 	const char *auth_ref;		/* X-Registry-Auth for this image reference */
+	enum engine_wait wait;		/* how long the engine may keep us waiting */
 	int timeout_s;			/* this call's own deadline, 0: none */
 	/* a 2xx body goes to sink as it arrives, else into answer (may be NULL) */
 	int (*sink)(struct req *r, const char *data, size_t len);
@@ -600,6 +674,7 @@ static int engine_request(struct engine *eng, const char *method, const char *pa
 	}
 	if (x->timeout_s > 0)
 		r.deadline_ms = engine_clock_ms() + (int64_t)x->timeout_s * 1000;
+	engine_req_wait(&r, x->wait);
 	r.sink = x->sink;
 	r.sink_arg = x->sink_arg;
 	if (engine_req_perform(&r, e) < 0)
@@ -618,11 +693,11 @@ out:
 
 /* One-shot request with an optional JSON body; *ret (may be NULL) gets the
  * parsed JSON answer (NULL if the body is empty). */
-static int engine_call(struct engine *eng, const char *method, const char *path, json_t *body, json_t **ret,
-		       struct err *e)
+static int engine_call(struct engine *eng, const char *method, const char *path, json_t *body,
+		       enum engine_wait wait, json_t **ret, struct err *e)
 {
 	struct buf answer = BUF_INIT(ENGINE_RESPONSE_MAX);
-	struct engine_xfer x = { .json = body, .answer = &answer };
+	struct engine_xfer x = { .json = body, .wait = wait, .answer = &answer };
 	json_error_t jerr;
 	int rv = -1;
 
@@ -1116,7 +1191,7 @@ int engine_image_inspect(struct engine *eng, const char *name, struct engine_ima
 	if (engine_check_name("image reference", name, e) < 0)
 		goto out;
 	path = xasprintf("/images/%s/json", name);
-	if (engine_call(eng, "GET", path, NULL, &j, e) < 0 || engine_image_fill(ret, j, e) < 0) {
+	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, e) < 0 || engine_image_fill(ret, j, e) < 0) {
 		engine_image_release(ret);
 		err_prefix(e, "cannot inspect image '%s'", name);
 		goto out;
@@ -1182,7 +1257,8 @@ static int engine_progress_call(struct engine *eng, const char *path, const char
 				void *arg, char **ret_digest, struct err *e)
 {
 	struct engine_jsonstream js;
-	struct engine_xfer x = { .auth_ref = ref, .sink = engine_sink_jsonstream, .sink_arg = &js };
+	struct engine_xfer x = { .auth_ref = ref, .wait = ENGINE_WAIT_STREAM, .sink = engine_sink_jsonstream,
+				 .sink_arg = &js };
 	char reg[256], *full = NULL;
 	int rv = -1;
 
@@ -1270,7 +1346,7 @@ int engine_image_tag(struct engine *eng, const char *image, const char *ref, str
 	buf_addf(&path, "/images/%s/tag", image);
 	engine_path_arg(&path, "repo", name);
 	engine_path_arg(&path, "tag", tag);
-	if (engine_call(eng, "POST", path.data, NULL, NULL, e) < 0)
+	if (engine_call(eng, "POST", path.data, NULL, ENGINE_WAIT_CALL, NULL, e) < 0)
 		goto out;
 	rv = 0;
 out:
@@ -1315,7 +1391,8 @@ int engine_image_import(struct engine *eng, const char *ref, const char *const *
 			void *arg, struct err *e)
 {
 	struct engine_jsonstream js;
-	struct engine_xfer x = { .rd = rd, .rd_arg = arg, .sink = engine_sink_jsonstream, .sink_arg = &js };
+	struct engine_xfer x = { .rd = rd, .rd_arg = arg, .wait = ENGINE_WAIT_STREAM, .sink = engine_sink_jsonstream,
+				 .sink_arg = &js };
 	struct buf path = BUF_INIT(ENGINE_PATH_MAX);
 	char *name = NULL, *tag = NULL;
 	int rv = -1;
@@ -1357,7 +1434,7 @@ int engine_image_remove(struct engine *eng, const char *name, int force, int mis
 	if (engine_check_name("image", name, e) < 0)
 		return -1;
 	path = xasprintf("/images/%s?force=%d", name, force ? 1 : 0);
-	rv = engine_call(eng, "DELETE", path, NULL, NULL, e);
+	rv = engine_call(eng, "DELETE", path, NULL, ENGINE_WAIT_SLOW, NULL, e);
 	free(path);
 	if (rv < 0 && missing_ok && eng->status == 404)
 		return 0;
@@ -1465,7 +1542,7 @@ int engine_container_create_json(struct engine *eng, const char *name, json_t *b
 	} else {
 		path = xstrdup("/containers/create");
 	}
-	if (engine_call(eng, "POST", path, body, &j, e) < 0)
+	if (engine_call(eng, "POST", path, body, ENGINE_WAIT_CALL, &j, e) < 0)
 		goto out;
 	id = json_string_value(json_object_get(j, "Id"));
 	if (!id || engine_check_name("container id", id, e) < 0) {
@@ -1485,14 +1562,14 @@ out:
 
 /* POST/DELETE on /containers/{id}{suffix}; ok_code is also success (0: none). */
 static int engine_container_call(struct engine *eng, const char *method, const char *id, const char *suffix,
-				 int ok_code, const char *what, struct err *e)
+				 int ok_code, enum engine_wait wait, const char *what, struct err *e)
 {
 	char *path = engine_container_path(id, suffix, NULL, e);
 	int rv;
 
 	if (!path)
 		return -1;
-	rv = engine_call(eng, method, path, NULL, NULL, e);
+	rv = engine_call(eng, method, path, NULL, wait, NULL, e);
 	free(path);
 	if (rv < 0 && ok_code && eng->status == ok_code)
 		return 0;
@@ -1503,7 +1580,7 @@ static int engine_container_call(struct engine *eng, const char *method, const c
 
 int engine_container_start(struct engine *eng, const char *id, struct err *e)
 {
-	return engine_container_call(eng, "POST", id, "/start", 304, "start", e);
+	return engine_container_call(eng, "POST", id, "/start", 304, ENGINE_WAIT_CALL, "start", e);
 }
 
 /* 1 running, 0 not, -1 unknown (status of the kill answer is kept). */
@@ -1513,7 +1590,7 @@ static int engine_container_running(struct engine *eng, const char *id)
 	char *path = xasprintf("/containers/%s/json", id);
 	int status = eng->status, rv = -1;
 
-	if (engine_call(eng, "GET", path, NULL, &j, NULL) == 0) {
+	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, NULL) == 0) {
 		running = json_object_get(json_object_get(j, "State"), "Running");
 		if (json_is_boolean(running))
 			rv = json_is_true(running);
@@ -1531,7 +1608,7 @@ int engine_container_kill(struct engine *eng, const char *id, const char *signal
 	if (signal && strspn(signal, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != strlen(signal))
 		return err_set(e, "invalid signal name '%s'", signal);
 	snprintf(suffix, sizeof(suffix), "/kill?signal=%s", signal ? signal : "SIGKILL");
-	if (engine_container_call(eng, "POST", id, suffix, 409, "kill", e) == 0)
+	if (engine_container_call(eng, "POST", id, suffix, 409, ENGINE_WAIT_CALL, "kill", e) == 0)
 		return 0;
 	/* Podman answers 500 "container state improper" where Docker says 409:
 	 * whatever the code, a container that is not running is not an error. */
@@ -1545,13 +1622,14 @@ int engine_container_remove(struct engine *eng, const char *id, int force, int v
 	char suffix[64];
 
 	snprintf(suffix, sizeof(suffix), "?force=%d&v=%d", force ? 1 : 0, volumes ? 1 : 0);
-	return engine_container_call(eng, "DELETE", id, suffix, 404, "remove", e);
+	/* the engine deletes the container's layer before it answers */
+	return engine_container_call(eng, "DELETE", id, suffix, 404, ENGINE_WAIT_SLOW, "remove", e);
 }
 
 int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int *ret_code, struct err *e)
 {
 	struct buf answer = BUF_INIT(ENGINE_RESPONSE_MAX);
-	struct engine_xfer x = { .timeout_s = timeout_s, .answer = &answer };
+	struct engine_xfer x = { .wait = ENGINE_WAIT_CONTAINER, .timeout_s = timeout_s, .answer = &answer };
 	json_t *j = NULL, *code;
 	const char *msg;
 	char *path = engine_container_path(id, "/wait", NULL, e);
@@ -1610,7 +1688,7 @@ int engine_container_list_all(struct engine *eng, const char *const *labels, str
 	fs = engine_label_filter(labels);
 	qf = engine_escape(fs);
 	path = xasprintf("/containers/json?all=1&filters=%s", qf);
-	if (engine_call(eng, "GET", path, NULL, &j, e) < 0) {
+	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, e) < 0) {
 		err_prefix(e, "cannot list containers labelled '%s'%s", labels[0],
 			   labels[1] ? " and more" : "");
 		goto out;
@@ -1642,7 +1720,7 @@ int engine_container_list(struct engine *eng, const char *label, struct strv *re
 int engine_archive_put(struct engine *eng, const char *id, const char *dir, engine_read_fn rd, void *arg,
 		       struct err *e)
 {
-	struct engine_xfer x = { .rd = rd, .rd_arg = arg };
+	struct engine_xfer x = { .rd = rd, .rd_arg = arg, .wait = ENGINE_WAIT_STREAM };
 	char *path = engine_container_path(id, "/archive?path=%s&noOverwriteDirNonDir=true", dir, e);
 	int rv = path ? engine_request(eng, "PUT", path, &x, e) : -1;
 
@@ -1668,7 +1746,7 @@ int engine_archive_get(struct engine *eng, const char *id, const char *path, eng
 		       struct err *e)
 {
 	struct engine_sink_write w = { wr, arg };
-	struct engine_xfer x = { .sink = engine_sink_write, .sink_arg = &w };
+	struct engine_xfer x = { .wait = ENGINE_WAIT_STREAM, .sink = engine_sink_write, .sink_arg = &w };
 	char *url = engine_container_path(id, "/archive?path=%s", path, e);
 	int rv = url ? engine_request(eng, "GET", url, &x, e) : -1;
 
@@ -1701,7 +1779,8 @@ int engine_container_logs(struct engine *eng, const char *id, int follow, engine
 			  struct err *e)
 {
 	struct engine_sink_demux s = { ENGINE_DEMUX_INIT, fn, arg };
-	struct engine_xfer x = { .sink = engine_sink_demux, .sink_arg = &s };
+	struct engine_xfer x = { .wait = follow ? ENGINE_WAIT_CONTAINER : ENGINE_WAIT_STREAM,
+				 .sink = engine_sink_demux, .sink_arg = &s };
 	char *path = engine_logs_path(id, follow, e);
 	int rv = -1;
 
@@ -1785,7 +1864,7 @@ static size_t engine_stream_header_cb(char *data, size_t size, size_t nmemb, voi
 }
 
 static int engine_stream_open(struct engine *eng, const char *method, const char *path, const char *what,
-			      struct engine_stream **ret, struct err *e)
+			      enum engine_wait wait, struct engine_stream **ret, struct err *e)
 {
 	struct engine_stream *s = xcalloc(1, sizeof(*s));
 
@@ -1793,6 +1872,7 @@ static int engine_stream_open(struct engine *eng, const char *method, const char
 	snprintf(s->what, sizeof(s->what), "%s", what);
 	if (engine_req_init(&s->r, eng, method, path, 1, e) < 0)
 		goto fail;
+	engine_req_wait(&s->r, wait);
 	curl_easy_setopt(s->r.h, CURLOPT_WRITEFUNCTION, engine_stream_write_cb);
 	curl_easy_setopt(s->r.h, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(s->r.h, CURLOPT_HEADERFUNCTION, engine_stream_header_cb);
@@ -1820,7 +1900,7 @@ int engine_archive_open(struct engine *eng, const char *id, const char *path, st
 	if (!url)
 		return -1;
 	snprintf(what, sizeof(what), "'%s' from container %.12s", path, id);
-	rv = engine_stream_open(eng, "GET", url, what, ret, e);
+	rv = engine_stream_open(eng, "GET", url, what, ENGINE_WAIT_STREAM, ret, e);
 	free(url);
 	return rv;
 }
@@ -1834,7 +1914,7 @@ int engine_logs_open(struct engine *eng, const char *id, int follow, engine_outp
 	if (!url)
 		return -1;
 	snprintf(what, sizeof(what), "the output of container %.12s", id);
-	rv = engine_stream_open(eng, "GET", url, what, ret, e);
+	rv = engine_stream_open(eng, "GET", url, what, follow ? ENGINE_WAIT_CONTAINER : ENGINE_WAIT_STREAM, ret, e);
 	free(url);
 	if (rv == 0) {
 		(*ret)->demux = 1;
@@ -1885,7 +1965,9 @@ int engine_attach_open(struct engine *eng, const char *id, engine_output_fn othe
 	if (!url)
 		return -1;
 	snprintf(what, sizeof(what), "the output of container %.12s", id);
-	rv = engine_stream_open(eng, "POST", url, what, &s, e);
+	/* the engine answers at once (a control call); then the stream lasts as long as
+	 * the container runs */
+	rv = engine_stream_open(eng, "POST", url, what, ENGINE_WAIT_CALL, &s, e);
 	free(url);
 	if (rv < 0)
 		return -1;
@@ -1913,6 +1995,7 @@ int engine_attach_open(struct engine *eng, const char *id, engine_output_fn othe
 			return -1;
 		}
 	}
+	engine_req_wait(&s->r, ENGINE_WAIT_CONTAINER);
 	*ret = s;
 	return 0;
 }
@@ -1922,6 +2005,8 @@ ssize_t engine_stream_read(void *arg, void *buf, size_t len, struct err *e)
 	struct engine_stream *s = arg;
 	int rv;
 
+	/* the reader's time between two reads is not the engine's silence */
+	s->r.idle_since_ms = engine_clock_ms();
 	for (;;) {
 		if (s->off < s->chunk.len) {
 			size_t n = s->chunk.len - s->off;
@@ -2055,7 +2140,8 @@ int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_
 		goto out;
 	if (eng->ver.is_podman && engine_commit_changes(&path, c, e) < 0)
 		goto out;
-	if (engine_call(eng, "POST", path.data, b, &j, e) < 0)
+	/* the engine copies the container's layer before it answers */
+	if (engine_call(eng, "POST", path.data, b, ENGINE_WAIT_SLOW, &j, e) < 0)
 		goto out;
 	id = json_string_value(json_object_get(j, "Id"));
 	if (!id) {

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "limits.h"
 
 /*
  * Conventions
@@ -30,9 +31,10 @@
 struct engine;
 
 /* Pseudo status codes (engine_status) when no HTTP answer decided the outcome. */
-#define ENGINE_NO_ANSWER	0	/* connection refused, socket missing, TLS failure... */
+#define ENGINE_NO_ANSWER	0	/* connection refused, socket missing, TLS failure, or the
+					 * engine did not answer within the call's limit (frozen) */
 #define ENGINE_CANCELED		(-2)	/* the cancel flag was raised */
-#define ENGINE_TIMED_OUT	(-3)	/* the deadline or a call's timeout passed */
+#define ENGINE_TIMED_OUT	(-3)	/* the deadline or a wait's own timeout_s passed */
 #define ENGINE_STREAM_ERROR	(-4)	/* HTTP 200 but the progress stream reported an error */
 
 struct engine_tls {
@@ -64,6 +66,31 @@ int engine_set_registry_auth(struct engine *eng, const char *config_json_path, s
 void engine_set_cancel(struct engine *eng, const volatile sig_atomic_t *flag);
 void engine_set_deadline(struct engine *eng, int64_t deadline_ms);
 int64_t engine_clock_ms(void);		/* CLOCK_MONOTONIC in ms, for deadlines */
+
+/* How long the engine may keep a call waiting before we give up on it as frozen
+ * (seconds; <= 0: no limit of that kind). Defaults: ENGINE_CALL_TIMEOUT,
+ * ENGINE_SLOW_CALL_TIMEOUT, ENGINE_IDLE_TIMEOUT (limits.h).
+ * - call_s: the whole of a control call (ping, version, inspect, create, start,
+ *   kill, list, tag; also the answer to an attach);
+ * - slow_s: the whole of a call that copies or deletes a layer (commit, image and
+ *   container removal);
+ * - idle_s: a stream (pull, push, import, archive copies, logs without follow)
+ *   without a byte in either direction; time spent by the reader of a pull-style
+ *   stream between two engine_stream_read calls does not count.
+ * Waits for a running container (container_wait, attach streams, logs follow) have
+ * no limit of their own: the deadline and the cancel flag bound them. A limit that
+ * passes fails the call with ENGINE_NO_ANSWER and engine_unreachable() saying "the
+ * container engine at unix:///... did not answer within 60s"; the deadline passing
+ * first is ENGINE_TIMED_OUT, as before. */
+struct engine_timeouts {
+	int call_s;
+	int slow_s;
+	int idle_s;
+};
+
+#define ENGINE_TIMEOUTS_DEFAULT { ENGINE_CALL_TIMEOUT, ENGINE_SLOW_CALL_TIMEOUT, ENGINE_IDLE_TIMEOUT }
+
+void engine_set_timeouts(struct engine *eng, const struct engine_timeouts *t);
 
 int engine_status(const struct engine *eng);
 /* Why the last call got no answer when the engine could not be reached or the

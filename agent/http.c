@@ -585,14 +585,17 @@ int http_engine_probe(const char *engine, struct err *e)
 			return err_set(e, "engine '%s': socket path too long", engine);
 		sun.sun_family = AF_UNIX;
 		strcpy(sun.sun_path, engine + 7);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 		if (fd < 0)
 			return err_errno(e, "engine '%s'", engine);
-		/* a unix connect() completes or fails at once */
-		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-			err_errno(e, "engine '%s'", engine);
-		else
+		/* a unix connect() completes or fails at once, but blocks while the engine's
+		 * accept queue is full (a frozen engine): non-blocking, that is EAGAIN */
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 			rc = 0;
+		else if (errno == EAGAIN)
+			err_set(e, "engine '%s': does not accept connections (frozen or overloaded)", engine);
+		else
+			err_errno(e, "engine '%s'", engine);
 		close(fd);
 		return rc;
 	}

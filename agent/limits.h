@@ -76,6 +76,17 @@
 #define METADATA_MAX		(1024 * 1024)	/* image_metadata.json */
 #define ENGINE_RESPONSE_MAX	(16 * 1024 * 1024)	/* JSON answers from the engine */
 #define ENGINE_CONNECT_TIMEOUT	10		/* seconds */
+/* seconds the engine has to answer one call (engine_set_timeouts), so that a frozen
+ * engine (its socket accepts, nothing answers) ends a build or a CLI run with a reason
+ * long before build_timeout: control calls (ping, version, inspect, create, start,
+ * kill, list, tag) take well under a second on a healthy engine, a few under load;
+ * calls that copy or delete a layer (commit, image and container removal) take as
+ * long as the layer is big; streams (pull, push, import, archive copies) may take
+ * hours, but not this long without a byte. Waits for a running container (wait,
+ * attach, logs follow) have no limit of their own: the build's timeout bounds them. */
+#define ENGINE_CALL_TIMEOUT	60
+#define ENGINE_SLOW_CALL_TIMEOUT (10 * 60)
+#define ENGINE_IDLE_TIMEOUT	(5 * 60)
 
 /* engine: the Engine API versions we speak (used: min(ours, the server's)),
  * and the bytes a pull-style stream holds between two reads */
@@ -111,6 +122,7 @@
 #define WORKER_SCAN_MAX		1000		/* queued builds looked at per scheduling pass */
 #define WORKER_BODY_MAX		(64 * 1024)	/* body of POST /repos/{repo}/builds */
 #define WORKER_CLEANUP_TIMEOUT	120		/* seconds for a container cleanup process */
+#define RUNNER_CLEANUP_DEADLINE	(WORKER_CLEANUP_TIMEOUT - KILL_GRACE_SECONDS)	/* its engine calls */
 #define WORKER_CLEANUP_RETRY_MAX 300		/* seconds: longest wait before removing containers again */
 #define WORKER_CLEANUP_FILE	"cleanup.json"	/* in state_dir: containers still to remove */
 #define S2I_INSTANCE_ID_FILE	"instance-id"	/* in state_dir: the io.s2i-agent.owner value */

@@ -544,6 +544,8 @@ int cmd_cleanup_child(int argc, char **argv)
 		failed = 1;
 		goto out;
 	}
+	/* report before the worker's kill: a frozen engine makes each call wait its limit */
+	engine_set_deadline(eng, engine_clock_ms() + (int64_t)RUNNER_CLEANUP_DEADLINE * 1000);
 	/* by label: both this agent's owner and the build id (other agents on the engine
 	 * number their builds from 1 too); without an owner, nothing is removed by label */
 	owner = runner_str(job, "owner");
@@ -556,7 +558,7 @@ int cmd_cleanup_child(int argc, char **argv)
 		if (s2i_remove_build_containers(eng, bid, owner, &n, &e) < 0)
 			failed = 1;
 		removed += (long long)n;
-		if (failed && !n)
+		if (failed && (!n || engine_unreachable(eng)))
 			break;		/* the engine is gone: the rest is tried again later */
 	}
 	if (json_is_true(json_object_get(job, "count_unowned")) && !failed &&
@@ -566,6 +568,8 @@ int cmd_cleanup_child(int argc, char **argv)
 	json_array_foreach(json_object_get(job, "containers"), i, v) {
 		if (!json_is_string(v))
 			continue;
+		if (failed && engine_unreachable(eng))
+			break;		/* no answer: one wait is enough, the rest later */
 		if (engine_container_remove(eng, json_string_value(v), 1, 1, &e) < 0)
 			failed = 1;
 		else

@@ -664,7 +664,9 @@ static void s2i_drop_container(struct s2i_ctx *c, const char *id)
 	struct err e = ERR_INIT;
 	size_t i;
 
-	if (engine_container_remove(c->eng, id, 1, 1, &e) < 0)
+	/* after a call the engine did not answer, not another wait here: the removal at
+	 * the end has a deadline of its own */
+	if (engine_unreachable(c->eng) || engine_container_remove(c->eng, id, 1, 1, &e) < 0)
 		return;		/* still listed: tried again (and reported) at the end */
 	for (i = 0; i < c->containers.n; i++) {
 		if (!strcmp(c->containers.items[i], id)) {
@@ -1568,7 +1570,8 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 
 		if (s2i_restore_artifacts(c, id, &ie) == 0) {
 			incremental = 1;
-		} else if (c->r->outcome == S2I_CANCELED || c->timed_out) {
+		} else if (c->r->outcome == S2I_CANCELED || c->timed_out || engine_unreachable(c->eng)) {
+			/* no clean build either: the engine is gone or does not answer */
 			*e = ie;
 			goto out;
 		} else {

@@ -1038,6 +1038,15 @@ out:
 	free(path);
 }
 
+/* Records what job (its "ids" and "containers") was to remove, for the next try or
+ * the next start. */
+static void worker_cleanup_keep(struct worker *w, json_t *job)
+{
+	worker_cleanup_merge(&w->w_cleanup_ids, json_object_get(job, "ids"));
+	worker_cleanup_merge(&w->w_cleanup_containers, json_object_get(job, "containers"));
+	worker_cleanup_save(w);
+}
+
 /* Keeps what job was to remove for the next try, WORKER_RETRY_SECONDS doubling up to
  * WORKER_CLEANUP_RETRY_MAX later (sooner when a build shows the engine is back). */
 static void worker_cleanup_later(struct worker *w, json_t *job)
@@ -1046,9 +1055,7 @@ static void worker_cleanup_later(struct worker *w, json_t *job)
 
 	if (w->w_stopping || !w->w_cleanup_ev)
 		return;
-	worker_cleanup_merge(&w->w_cleanup_ids, json_object_get(job, "ids"));
-	worker_cleanup_merge(&w->w_cleanup_containers, json_object_get(job, "containers"));
-	worker_cleanup_save(w);
+	worker_cleanup_keep(w, job);
 	if (evtimer_pending(w->w_cleanup_ev, NULL))
 		return;
 	w->w_cleanup_delay = w->w_cleanup_delay ? w->w_cleanup_delay * 2 : WORKER_RETRY_SECONDS;
@@ -1079,7 +1086,9 @@ static void worker_cleanup_done(struct wproc *p)
 	const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
 	long long n = j ? json_integer_value(json_object_get(j, "removed")) : 0;
 
-	if (msg || !j) {
+	if (w->w_stopping && p->p_killed) {
+		/* stopped by worker_stop, which kept its job for the next start */
+	} else if (msg || !j) {
 		log_error("cannot remove build containers: %s", msg ? msg : "cleanup process failed");
 		worker_cleanup_later(w, p->p_job);
 	} else {
@@ -1491,6 +1500,8 @@ static void worker_build_exited(struct wproc *p)
 		 !w->w_stopping)
 		worker_cleanup_spawn(w, json_array(),
 				     json_deep_copy(json_object_get(p->p_result, "containers")), 0);
+	else if (p->p_result && json_array_size(json_object_get(p->p_result, "containers")))
+		worker_cleanup_keep(w, p->p_result);	/* stopping: removed at the next start */
 	worker_build_final(p);
 }
 
@@ -2317,6 +2328,7 @@ int worker_start(struct worker *w, struct err *e)
 void worker_stop(struct worker *w)
 {
 	struct wproc *p;
+	int kept = 0;
 
 	if (!w || w->w_stopping)
 		return;
@@ -2333,8 +2345,19 @@ void worker_stop(struct worker *w)
 			/* the row stays: it is posted again at the next start */
 			p->p_killed = 1;
 			worker_proc_signal(p, SIGKILL);
+		} else if (p->p_kind == WK_CLEANUP && !p->p_exited) {
+			/* its job goes to cleanup.json, done again at the next start: an engine
+			 * that does not answer must not hold the stop until the drain ends */
+			worker_cleanup_merge(&w->w_cleanup_ids, json_object_get(p->p_job, "ids"));
+			worker_cleanup_merge(&w->w_cleanup_containers,
+					     json_object_get(p->p_job, "containers"));
+			kept = 1;
+			p->p_killed = 1;
+			worker_proc_signal(p, SIGKILL);
 		}
 	}
+	if (kept)
+		worker_cleanup_save(w);
 	while (w->w_follows)
 		worker_follow_free(w->w_follows, 1);
 }

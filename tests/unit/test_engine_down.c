@@ -1,6 +1,8 @@
 /* engine: what a caller is told when the engine is not there: its socket missing,
- * refusing, or hanging up without an answer (fake engines on unix sockets, forked),
- * and that an answer afterwards clears engine_unreachable(). */
+ * refusing, hanging up without an answer, or frozen (it takes the request and says
+ * nothing: each kind of call gives up after its own limit, engine_set_timeouts) (fake
+ * engines on unix sockets, forked), and that an answer afterwards clears
+ * engine_unreachable(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,7 +20,13 @@
 
 #include "engine.h"
 
-enum fake { FAKE_HANGUP, FAKE_OK };
+enum fake {
+	FAKE_HANGUP,	/* hangs up without an answer */
+	FAKE_OK,	/* 200 "OK" */
+	FAKE_SLOW,	/* 200 "OK" after a second */
+	FAKE_SILENT,	/* frozen: keeps the connection, never answers */
+	FAKE_STALL,	/* /version answered; other calls: 200 and a few body bytes, then silence */
+};
 
 static char dir[64];
 
@@ -47,11 +55,14 @@ static int fake_socket(const char *path, int refuse)
 	return fd;
 }
 
-/* A forked engine on path: reads each request, then hangs up without an answer (it
- * stopped mid-call), or answers 200 "OK". */
+/* A forked engine on path, answering each request as mode says. */
 static pid_t fake_engine(const char *path, enum fake mode)
 {
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK";
+	static const char version[] = "{\"ApiVersion\":\"1.41\",\"Version\":\"20.10.24\",\"Os\":\"linux\"}";
+	static const char stall[] = "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\n"
+				    "Connection: close\r\n\r\npartial";
+	char answer[512];
 	int fd = fake_socket(path, 0), c;
 	char req[4096];
 	size_t got;
@@ -72,11 +83,24 @@ static pid_t fake_engine(const char *path, enum fake mode)
 			got += (size_t)n;
 			req[got] = '\0';
 			if (strstr(req, "\r\n\r\n")) {
-				if (mode == FAKE_OK && write(c, ok, sizeof(ok) - 1) < 0)
+				if (mode == FAKE_SLOW)
+					sleep(1);
+				if ((mode == FAKE_OK || mode == FAKE_SLOW) && write(c, ok, sizeof(ok) - 1) < 0)
 					break;
+				if (mode == FAKE_STALL && strstr(req, " /version ")) {
+					snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+						 "Connection: close\r\n\r\n%s", strlen(version), version);
+					if (write(c, answer, strlen(answer)) < 0)
+						break;
+				} else if (mode == FAKE_STALL && write(c, stall, sizeof(stall) - 1) < 0) {
+					break;
+				}
 				break;
 			}
 		}
+		/* frozen: the connection stays open, silent (the process ends with the test) */
+		if (mode == FAKE_SILENT || (mode == FAKE_STALL && !strstr(req, " /version ")))
+			continue;
 		close(c);
 	}
 }
@@ -85,6 +109,14 @@ static void fake_stop(pid_t pid)
 {
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+}
+
+/* Limits of a second (frozen-engine tests), or the defaults. */
+static void short_limits(struct engine *eng, int call_s, int slow_s, int idle_s)
+{
+	struct engine_timeouts t = { call_s, slow_s, idle_s };
+
+	engine_set_timeouts(eng, &t);
 }
 
 static struct engine *engine_at(const char *path)
@@ -159,6 +191,121 @@ static void test_hangup_then_back(void **state)
 	engine_free(eng);
 }
 
+/* A frozen engine: each control call gives up after call_s, says so in the user's
+ * words with the socket, as ENGINE_NO_ANSWER (an errored build, not a timed-out one). */
+static void test_frozen_call(void **state)
+{
+	const char *p = sock_path("frozen.sock");
+	struct engine *eng = engine_at(p);
+	struct err e = ERR_INIT;
+	char want[400];
+	pid_t pid;
+
+	(void)state;
+	pid = fake_engine(p, FAKE_SILENT);
+	short_limits(eng, 1, 1, 1);
+	snprintf(want, sizeof(want), "the container engine at unix://%s did not answer within 1s", p);
+	expect_down(eng, p, want);
+	/* a versioned call: the version negotiation is the call that waits */
+	assert_int_equal(engine_container_start(eng, "abc123", &e), -1);
+	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
+	if (!strstr(e.msg, want))
+		fail_msg("'%s' lacks '%s'", e.msg, want);
+	assert_string_equal(engine_unreachable(eng), want);
+	fake_stop(pid);
+	engine_free(eng);
+}
+
+/* A slow but healthy engine within the limit: answered, nothing cut. */
+static void test_slow_within_limit(void **state)
+{
+	const char *p = sock_path("slow.sock");
+	struct engine *eng = engine_at(p);
+	struct err e = ERR_INIT;
+	pid_t pid;
+
+	(void)state;
+	pid = fake_engine(p, FAKE_SLOW);
+	short_limits(eng, 4, 4, 4);
+	if (engine_ping(eng, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(engine_status(eng), 200);
+	assert_null(engine_unreachable(eng));
+	fake_stop(pid);
+	engine_free(eng);
+}
+
+static int count_bytes(void *arg, const void *data, size_t len, struct err *e)
+{
+	(void)data;
+	(void)e;
+	*(size_t *)arg += len;
+	return 0;
+}
+
+/* A stream that stops moving: given up after idle_s without a byte, the bytes before
+ * delivered; the whole-call limits do not cut it (they are far longer here). */
+static void test_frozen_stream(void **state)
+{
+	const char *p = sock_path("stall.sock");
+	struct engine *eng = engine_at(p);
+	struct engine_stream *st = NULL;
+	struct err e = ERR_INIT;
+	char want[400], chunk[64];
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	pid = fake_engine(p, FAKE_STALL);
+	short_limits(eng, 30, 30, 1);
+	snprintf(want, sizeof(want), "the container engine at unix://%s stopped answering: nothing for 1s", p);
+	assert_int_equal(engine_archive_get(eng, "abc123", "/tmp", count_bytes, &got, &e), -1);
+	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
+	if (!strstr(e.msg, want))
+		fail_msg("'%s' lacks '%s'", e.msg, want);
+	assert_int_equal(got, 7);	/* "partial" */
+	/* the pull-style stream: what came is read, then the silence ends it */
+	if (engine_archive_open(eng, "abc123", "/tmp", &st, &e) < 0)
+		fail_msg("%s", e.msg);
+	got = 0;
+	while ((n = engine_stream_read(st, chunk, sizeof(chunk), &e)) > 0)
+		got += (size_t)n;
+	assert_int_equal(n, -1);
+	assert_int_equal(got, 7);
+	if (!strstr(e.msg, want))
+		fail_msg("'%s' lacks '%s'", e.msg, want);
+	engine_stream_free(st);
+	fake_stop(pid);
+	engine_free(eng);
+}
+
+/* Waiting for a running container is not a control call: only its own timeout and the
+ * deadline end it (ENGINE_TIMED_OUT), never the 1s call limit; a deadline passing
+ * before a call's limit is a timeout too, not a frozen engine. */
+static void test_wait_and_deadline(void **state)
+{
+	const char *p = sock_path("wait.sock");
+	struct engine *eng = engine_at(p);
+	struct err e = ERR_INIT;
+	int code = 0;
+	pid_t pid;
+
+	(void)state;
+	pid = fake_engine(p, FAKE_STALL);
+	short_limits(eng, 1, 1, 1);
+	assert_int_equal(engine_container_wait(eng, "abc123", 3, &code, &e), -1);
+	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
+	assert_null(engine_unreachable(eng));
+	short_limits(eng, 30, 30, 30);
+	engine_set_deadline(eng, engine_clock_ms() + 500);
+	assert_int_equal(engine_container_start(eng, "abc123", &e), -1);
+	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
+	assert_null(engine_unreachable(eng));
+	fake_stop(pid);
+	engine_free(eng);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -171,6 +318,10 @@ static int teardown(void **state)
 	(void)state;
 	unlink(sock_path("stale.sock"));
 	unlink(sock_path("flaky.sock"));
+	unlink(sock_path("frozen.sock"));
+	unlink(sock_path("slow.sock"));
+	unlink(sock_path("stall.sock"));
+	unlink(sock_path("wait.sock"));
 	return rmdir(dir);
 }
 
@@ -180,6 +331,10 @@ int main(void)
 		cmocka_unit_test(test_missing_socket),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_hangup_then_back),
+		cmocka_unit_test(test_frozen_call),
+		cmocka_unit_test(test_slow_within_limit),
+		cmocka_unit_test(test_frozen_stream),
+		cmocka_unit_test(test_wait_and_deadline),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
