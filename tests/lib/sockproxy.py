@@ -2,11 +2,18 @@
 """sockproxy.py: a unix-socket forwarder that stands in for a container engine which
 can be stopped and started again, without touching the real one (fault-engine.sh).
 
-    sockproxy.py LISTEN TARGET [--ready FILE]
+    sockproxy.py LISTEN TARGET [--ready FILE] [--freeze-on REGEX [--frozen FILE]]
 
 Listens on the unix socket LISTEN and forwards every connection byte for byte, in
 both directions (plain HTTP requests and hijacked attach streams alike), to the unix
 socket TARGET (e.g. /var/run/docker.sock). FILE, if given, is written once it listens.
+
+--freeze-on: the first request whose bytes match REGEX (a Python regex on the raw
+request, e.g. '^POST /v[0-9.]+/containers/[0-9a-f]+/start') freezes the engine as
+its clients see it (fault-engine-freeze.sh): that request and everything after it, on
+every connection, new ones too, is held (connects still succeed: an engine that
+accepts and never answers); --frozen FILE is written then. SIGUSR1 thaws it: what
+was held is forwarded and the proxy forwards again (the freeze happens once).
 
 SIGTERM and SIGINT stop it the way a stopped engine looks to its clients: the socket
 file is removed (new connects fail with ENOENT) and every live connection is cut at
@@ -16,6 +23,7 @@ socket file.
 """
 import argparse
 import os
+import re
 import signal
 import socket
 import sys
@@ -23,6 +31,25 @@ import threading
 
 conns = set()
 conns_lock = threading.Lock()
+flowing = threading.Event()     # cleared while frozen
+flowing.set()
+freeze = {"re": None, "fired": False, "file": None}
+freeze_lock = threading.Lock()
+
+
+def maybe_freeze(data):
+    """The first request matching --freeze-on stops the flow (once)."""
+    if freeze["re"] is None:
+        return
+    with freeze_lock:
+        if freeze["fired"] or not freeze["re"].search(data):
+            return
+        freeze["fired"] = True
+        flowing.clear()
+    if freeze["file"]:
+        with open(freeze["file"] + ".tmp", "w") as f:
+            f.write("frozen\n")
+        os.rename(freeze["file"] + ".tmp", freeze["file"])
 
 
 def cut(s):
@@ -32,13 +59,17 @@ def cut(s):
         pass
 
 
-def pump(src, dst):
-    """src -> dst until src ends; then half-close dst (the attach protocol needs it)."""
+def pump(src, dst, requests=False):
+    """src -> dst until src ends; then half-close dst (the attach protocol needs it).
+    requests: src is the client (its bytes may trigger the freeze)."""
     try:
         while True:
             data = src.recv(65536)
             if not data:
                 break
+            if requests:
+                maybe_freeze(data)
+            flowing.wait()
             dst.sendall(data)
         dst.shutdown(socket.SHUT_WR)
     except OSError:
@@ -58,7 +89,7 @@ def serve(client, target):
         conns.update((client, upstream))
     t = threading.Thread(target=pump, args=(upstream, client), daemon=True)
     t.start()
-    pump(client, upstream)
+    pump(client, upstream, requests=True)
     t.join()
     with conns_lock:
         conns.discard(client)
@@ -72,7 +103,12 @@ def main():
     ap.add_argument("listen")
     ap.add_argument("target")
     ap.add_argument("--ready")
+    ap.add_argument("--freeze-on")
+    ap.add_argument("--frozen")
     a = ap.parse_args()
+    if a.freeze_on:
+        freeze["re"] = re.compile(a.freeze_on.encode(), re.MULTILINE)
+        freeze["file"] = a.frozen
 
     try:
         os.unlink(a.listen)
@@ -96,15 +132,20 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGUSR1, lambda signum, frame: flowing.set())
     if a.ready:
         with open(a.ready + ".tmp", "w") as f:
             f.write("%d\n" % os.getpid())
         os.rename(a.ready + ".tmp", a.ready)
+    # a signal that lands on another thread, or just before accept() blocks, is only
+    # handled once the main thread runs again: wake it up now and then
+    srv.settimeout(0.5)
     while True:
         try:
             client, _ = srv.accept()
-        except OSError:
+        except OSError:     # socket.timeout included
             continue
+        client.settimeout(None)
         threading.Thread(target=serve, args=(client, a.target), daemon=True).start()
 
 

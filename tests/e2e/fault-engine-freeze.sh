@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Fault: the container engine freezes during a short call (its socket accepts, nothing
+# answers), with a build_timeout far away (30 min). The shared dockerd is never
+# touched: the agent's `engine` is a unix-socket proxy this test owns
+# (tests/lib/sockproxy.py --freeze-on) that freezes at the start of the build's
+# assemble container (POST .../start: a container exists by then) and thaws on SIGUSR1.
+# - the build ends `errored` once that call's limit (ENGINE_CALL_TIMEOUT, 60 s) passes,
+#   not at build_timeout, its reason "the container engine at unix://... did not
+#   answer within 60s"; the CLI (`s2i-agent build`, no --timeout) against the frozen
+#   engine ends the same way instead of hanging;
+# - the daemon stays responsive (/healthz, the API) and stops at once on SIGTERM with
+#   the engine still frozen (the cleanup of the build's container, stuck on the engine,
+#   is kept in state_dir/cleanup.json), and starts again with it frozen;
+# - once the engine thaws, the build's container is removed, cleanup.json goes, the
+#   next push builds `succeeded`; every build has exactly one final commit status.
+TEST=fault-engine-freeze
+source "$TESTS_DIR/lib/pipeline.sh"
+
+CALL_LIMIT=60	# ENGINE_CALL_TIMEOUT (agent/limits.h)
+PROXY_SOCK=$AGENT_DIR/engine.sock
+PROXY_PID=
+CLI_PID=
+proxy_start() {	# [sockproxy options]
+	rm -f "$AGENT_DIR/proxy.ready"
+	python3 "$TESTS_DIR/lib/sockproxy.py" "$PROXY_SOCK" "$ENGINE_SOCK" --ready "$AGENT_DIR/proxy.ready" \
+		"$@" 2>>"$AGENT_DIR/proxy.log" &
+	PROXY_PID=$!
+	wait_for_pid "$PROXY_PID" 10 test -s "$AGENT_DIR/proxy.ready"
+}
+fe_cleanup() {
+	[ -n "$CLI_PID" ] && kill "$CLI_PID" 2>/dev/null
+	if [ -n "$PROXY_PID" ]; then
+		kill -TERM "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null
+	fi
+	our_containers | xargs -r docker rm -f >/dev/null 2>&1
+	pl_cleanup
+}
+trap fe_cleanup EXIT
+
+# containers of this test in the real engine (our builder image, the agent's label)
+our_containers() { docker ps -aq --filter "label=s2i-agent-test.image=$PL_ID" --filter label=io.s2i-agent.build; }
+no_containers() { [ -z "$(our_containers)" ]; }
+agent_gone() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
+frozen_reason() {	# text: says the engine (with its socket) did not answer within the limit
+	[[ $1 == *"the container engine at unix://$PROXY_SOCK did not answer within ${CALL_LIMIT}s"* ]]
+}
+
+pl_builder
+pl_repo web status_repo=acme/web
+proxy_start --freeze-on '^POST /v[0-9.]+/containers/[0-9a-f]+/start' --frozen "$AGENT_DIR/proxy.frozen" ||
+	fail "cannot start the engine proxy"
+AGENT_ENGINE=unix://$PROXY_SOCK
+AGENT_EXTRA="build_timeout = 30m"
+start_agent || fail "agent did not start"
+
+builds=()	# "id sha final-state" of every build
+sha=$(pl_commit web "frozen engine at the start of assemble")
+pl_push web >/dev/null || fail "git push"
+pl_github_push web "$sha"
+expect 202
+id=$(jq -r .build <<<"$HTTP_BODY")
+wait_for 120 test -e "$AGENT_DIR/proxy.frozen" || fail "build $id never started its container: $(pl_build_json "$id")"
+[ -n "$(our_containers)" ] || fail "build $id: no container in the engine when it froze"
+
+# the CLI, without --timeout, against the frozen engine: its first call waits
+"$S2I_AGENT" build -U "unix://$PROXY_SOCK" --network none --pull-policy never "$AGENT_DIR/web.work" \
+	"$PL_BUILDER" "s2i-agent-test/$PL_ID-cli:latest" >"$AGENT_DIR/cli.out" 2>"$AGENT_DIR/cli.err" &
+CLI_PID=$!
+
+# the daemon answers while its build waits on the engine
+http_req "$AGENT_URL/healthz"
+[ "$HTTP_CODE" = 200 ] || [ "$HTTP_CODE" = 503 ] || fail "/healthz answered '$HTTP_CODE' with the engine frozen"
+http_req "$AGENT_URL/builds/$id"
+[ "$HTTP_CODE" = 200 ] || fail "GET /builds/$id answered $HTTP_CODE with the engine frozen"
+[ "$(jq -r .state <<<"$HTTP_BODY")" = running ] || fail "build $id with the engine frozen: $HTTP_BODY"
+
+# the start's limit passes: errored, saying why (not a timeout: build_timeout is 30 min)
+state=$(pl_wait "$id" $((CALL_LIMIT + 120)))
+[ "$state" = errored ] || fail "build $id is $state with the engine frozen: $(pl_build_json "$id")"
+reason=$(pl_build_json "$id" | jq -r .reason)
+frozen_reason "$reason" || fail "build $id: the reason does not say the engine did not answer: $reason"
+curl -sf --max-time 10 "$AGENT_URL/builds/$id/log" | tail -n 1 |
+	grep -q "^==> build $id errored: the container engine at .* did not answer within" ||
+	fail "build $id: last log line: $(curl -sf --max-time 10 "$AGENT_URL/builds/$id/log" | tail -n 1)"
+echo "frozen engine: build $id errored: $reason"
+builds+=("$id $sha errored")
+
+wait_for $((CALL_LIMIT + 60)) eval '! kill -0 "$CLI_PID" 2>/dev/null' || fail "the CLI still waits on the frozen engine"
+wait "$CLI_PID"
+rc=$?
+CLI_PID=
+[ "$rc" != 0 ] || fail "the CLI succeeded against a frozen engine"
+frozen_reason "$(cat "$AGENT_DIR/cli.err")" || fail "the CLI's error (exit $rc): $(tail -n 3 "$AGENT_DIR/cli.err")"
+echo "frozen engine: the CLI exited $rc: $(grep -m1 'did not answer' "$AGENT_DIR/cli.err")"
+
+# a stop with the engine still frozen: at once (hang detection only: the drain alone
+# is HTTP_DRAIN_SECONDS), and what is left to remove is recorded
+kill -TERM "$AGENT_PID"
+wait_for 60 agent_gone || fail "the agent does not stop with the engine frozen"
+wait "$AGENT_PID"
+rc=$?
+AGENT_PID=
+[ "$rc" = 0 ] || fail "agent exited $rc on SIGTERM"
+[ -s "$AGENT_DIR/state/cleanup.json" ] || fail "the container still to remove is not recorded"
+jq -e '(.containers // []) + (.ids // []) | length > 0' "$AGENT_DIR/state/cleanup.json" >/dev/null ||
+	fail "cleanup.json: $(cat "$AGENT_DIR/state/cleanup.json")"
+[ -n "$(our_containers)" ] || fail "the build's container went while the engine was frozen?"
+
+# it starts again with the engine frozen, and answers
+KEEP_PORT=1 start_agent || fail "agent did not restart with the engine frozen"
+http_req "$AGENT_URL/builds/$id"
+[ "$HTTP_CODE" = 200 ] || fail "GET /builds/$id answered $HTTP_CODE after a restart with the engine frozen"
+
+# the engine thaws: the container goes, cleanup.json too, the next push builds
+kill -USR1 "$PROXY_PID"
+wait_for 180 no_containers || fail "containers left after the engine thawed: $(our_containers)"
+wait_for 30 eval '[ ! -e "$AGENT_DIR/state/cleanup.json" ]' || fail "cleanup.json stays: $(cat "$AGENT_DIR/state/cleanup.json")"
+sha=$(pl_commit web "the engine is back")
+pl_push web >/dev/null || fail "git push"
+pl_github_push web "$sha"
+expect 202
+id2=$(jq -r .build <<<"$HTTP_BODY")
+state=$(pl_wait "$id2" 180)
+[ "$state" = succeeded ] || fail "build $id2 after the engine thawed is $state: $(pl_build_json "$id2")"
+builds+=("$id2 $sha succeeded")
+wait_for 60 no_containers || fail "containers left: $(our_containers)"
+
+# every build: statuses pending (queued), pending (running), then exactly one final one
+final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }
+all_final() { [ "$(final_posts)" -ge "${#builds[@]}" ]; }
+wait_for 60 all_final || fail "final statuses posted: $(final_posts) of ${#builds[@]}"
+sleep 2	# a duplicate post would show up now
+for b in "${builds[@]}"; do
+	read -r bid bsha want <<<"$b"
+	case $want in succeeded) st=success ;; *) st=error ;; esac
+	seq=$(pl_statuses "$bsha" | cut -d'|' -f1 | tr '\n' ' ')
+	[ "$seq" = "pending pending $st " ] || fail "build $bid: statuses $seq (expected pending pending $st)"
+	pl_statuses "$bsha" | tail -n 1 | grep -q "^$st|Build $bid " || fail "build $bid: final status $(pl_statuses "$bsha" | tail -n 1)"
+	[ "$(pl_build_json "$bid" | jq -r .state)" = "$want" ] || fail "build $bid: $(pl_build_json "$bid")"
+done
+echo "fault-engine-freeze: call_limit=${CALL_LIMIT}s frozen_build=errored cli=exited stop_while_frozen=ok restart_while_frozen=ok leftover_containers=0 builds=${#builds[@]} statuses=$(forge_double_count)"
+stop_agent || fail "agent exited $? on SIGTERM"
+exit 0
