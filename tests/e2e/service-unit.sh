@@ -29,7 +29,7 @@ awk -v s="$bare" 'BEGIN { exit !(s > 2.0) }' || fail "an unhardened unit scored 
 # 2. what the agent needs despite the sandbox
 need=(
 	'Type=notify' 'NotifyAccess=main' 'ExecStart=/usr/local/bin/s2i-agent serve'
-	'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=on-failure' 'User=s2i-agent'
+	'ExecReload=/bin/sh -c '\''kill -HUP "$$MAINPID"'\''' 'Restart=on-failure' 'User=s2i-agent'
 	'StateDirectory=s2i-agent' 'ConfigurationDirectory=s2i-agent'
 	'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6'
 )

@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# The systemd unit under a real systemd: a Debian bookworm machine (debootstrap, cached)
+# boots in systemd-nspawn with only a loopback network and the host's engine socket;
+# `make install DESTDIR=` puts the agent into it, and a test unit inside runs what a user
+# does: systemd-sysusers/tmpfiles, `systemctl enable --now s2i-agent` (Type=notify:
+# active only after READY=1), /healthz with the engine reached from inside the sandbox,
+# a signed webhook (202) whose build runs through the engine, `systemctl reload`
+# (RELOADING=1/READY=1), the watchdog past WatchdogSec=, `systemctl stop` (exit 0) and
+# the agent's lines in the journal. Results come back through a bound directory.
+#
+# The machine's root is an overlay over the cached tree, which stays untouched. The cache
+# lives in $S2I_TEST_CACHE (/var/cache/s2i-agent-tests), keyed by its package list; the
+# first run makes it (about 1.5 min, from $S2I_TEST_MIRROR or deb.debian.org).
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+TESTS_DIR=${TESTS_DIR:-$root/tests}
+source "$TESTS_DIR/lib/engine.sh"
+source "$TESTS_DIR/lib/secrets.sh"
+fail() { echo "FAIL: $*"; exit 1; }
+skip() { echo "$*"; exit 77; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, overlay mounts)"
+for c in systemd-nspawn debootstrap git jq openssl; do
+	command -v "$c" >/dev/null || skip "$c missing: run tests/deps (systemd-container, debootstrap)"
+done
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null
+grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
+engine_ensure >/dev/null || skip "no container engine"
+sock=$(readlink -f "$ENGINE_SOCK")
+[ -S "$sock" ] || skip "the engine socket $ENGINE_SOCK is not a socket"
+docker_gid=$(stat -c %g "$sock")
+# a make check run must not leak its variables (SANITIZE=...) into the install
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+ID=service-systemd-$$
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-$ID.XXXXXX")
+machine=s2i-svc-$$
+mnt=$tmp/root
+builder=s2i-agent-test/$ID-builder:latest
+image=s2i-agent-test/$ID-web:main
+cleanup() {
+	mountpoint -q "$mnt" && umount "$mnt"
+	rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
+	docker rmi -f "$image" "$builder" >/dev/null 2>&1
+	[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# --- 1. the cached root filesystem ---------------------------------------------------
+# systemd and the tools of the test unit, plus the Debian packages of every library
+# the two executables load (as ldd resolves them here, on Debian 12).
+make -C "$root" -s SANITIZE=0 all >"$tmp/make.log" 2>&1 || { tail -n 20 "$tmp/make.log"; fail "make"; }
+libs=$(ldd "$root/build/rel/s2i-agent" "$root/build/rel/s2i-agentd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u)
+lib_pkgs=$(for l in $libs; do dpkg -S "$(readlink -f "$l")" 2>/dev/null || dpkg -S "$l"; done | cut -d: -f1 | sort -u)
+[ -n "$lib_pkgs" ] || fail "cannot find the packages of the agent's libraries"
+pkgs=$(printf '%s\n' systemd systemd-sysv dbus curl $lib_pkgs | sort -u | paste -sd, -)
+suite=bookworm
+key=$(printf 'v1 %s minbase %s\n' "$suite" "$pkgs" | sha256sum | cut -c1-16)
+cache=${S2I_TEST_CACHE:-/var/cache/s2i-agent-tests}
+rootfs=$cache/nspawn-$suite-$key
+mkdir -p "$cache"
+# Made under an exclusive lock, used under a shared one (held until exit): a tree whose
+# lock is free is in nobody's use and may be removed when the package list changed.
+exec 9>"$cache/.lock-$key"
+flock 9
+if [ ! -d "$rootfs" ]; then	# it only appears, complete, by the rename below
+	mirror=${S2I_TEST_MIRROR:-http://deb.debian.org/debian}
+	echo "making the machine's root filesystem (debootstrap $suite from $mirror, once): $rootfs"
+	rm -rf "$rootfs.new" "$rootfs"
+	if ! debootstrap --variant=minbase --include="$pkgs" "$suite" "$rootfs.new" "$mirror" \
+		>"$tmp/debootstrap.log" 2>&1; then
+		tail -n 15 "$tmp/debootstrap.log"
+		cp "$tmp/debootstrap.log" "$cache/debootstrap-$key.log" 2>/dev/null
+		rm -rf "$rootfs.new"
+		if grep -qE "Failed getting release file|Couldn't download|Failure trying to run|Temporary failure|Could not resolve|Connection refused|Network is unreachable|Unable to fetch" "$tmp/debootstrap.log" &&
+			! grep -q 'Base system installed' "$tmp/debootstrap.log"; then
+			skip "debootstrap cannot reach the Debian archive $mirror (log: $cache/debootstrap-$key.log)"
+		fi
+		fail "debootstrap failed (log: $cache/debootstrap-$key.log)"
+	fi
+	rm -rf "$rootfs.new/var/cache/apt/archives/"*.deb
+	printf '%s\n' "$pkgs" | tr , '\n' >"$rootfs.packages"
+	mv "$rootfs.new" "$rootfs"
+	for old in "$cache"/nspawn-*; do
+		[ -d "$old" ] && [ "$old" != "$rootfs" ] || continue
+		k=${old##*-}
+		(flock -n 8 && rm -rf "$old" "$old.packages" && rm -f "$cache/.lock-$k") 8>"$cache/.lock-$k"
+	done
+fi
+flock -s 9
+
+# --- 2. the machine: an overlay over the cache, the agent installed as a user does ------
+mkdir -p "$tmp/upper" "$tmp/work" "$mnt" "$tmp/out"
+mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$tmp/upper,workdir=$tmp/work" "$mnt" ||
+	fail "cannot mount an overlay over $rootfs"
+# Debian's docker.io creates group docker; here it must carry the host socket's gid.
+taken=$(awk -F: -v g="$docker_gid" '$3 == g { print $1 }' "$mnt/etc/group")
+[ -z "$taken" ] || skip "the engine socket's gid $docker_gid is group '$taken' in a Debian base system"
+echo "docker:x:$docker_gid:" >>"$mnt/etc/group"
+echo "docker:!::" >>"$mnt/etc/gshadow"
+make -C "$root" -s install DESTDIR="$mnt" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "make install DESTDIR=…"; }
+unit=$mnt/usr/local/lib/systemd/system/s2i-agent.service
+exec_start=$(sed -n 's/^ExecStart=\([^ ]*\) serve$/\1/p' "$unit")
+[ "$exec_start" = /usr/local/bin/s2i-agent ] || fail "installed ExecStart: $(grep ^ExecStart= "$unit")"
+[ -x "$mnt$exec_start" ] || fail "no executable at the unit's ExecStart $exec_start"
+wd=$(sed -n 's/^WatchdogSec=\([0-9]*\)s\{0,1\}$/\1/p' "$unit")
+[ -n "$wd" ] || fail "cannot read WatchdogSec= (in seconds) from the unit"
+
+# a bare repository on the machine, one commit, and the builder it names (on the shared engine)
+export GIT_AUTHOR_NAME="Test Author" GIT_AUTHOR_EMAIL=author@example.com
+export GIT_COMMITTER_NAME="Test Author" GIT_COMMITTER_EMAIL=author@example.com
+export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
+mkdir -p "$mnt/srv/git"
+git init -q --bare "$mnt/srv/git/web.git"
+git init -q -b main "$tmp/web"
+echo 'echo "hello from the machine"' >"$tmp/web/app.sh"
+git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "first commit"
+git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/main || fail "git push"
+chmod -R a+rX "$mnt/srv/git"
+sha=$(git -C "$tmp/web" rev-parse HEAD)
+ctx=$tmp/builder
+mkdir -p "$ctx/s2i"
+printf '#!/bin/sh\necho "assemble: uid $(id -u)"\ncp -a /tmp/src/. ./\necho "assemble: done"\n' >"$ctx/s2i/assemble"
+printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
+chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
+cat >"$ctx/Dockerfile" <<EOF
+FROM $TEST_BASE_IMAGE
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i s2i-agent-test.image=$ID
+COPY s2i /usr/libexec/s2i
+RUN mkdir -p /opt/app-root/src && chown 1001:0 /opt/app-root/src
+WORKDIR /opt/app-root/src
+USER 1001
+EOF
+DOCKER_BUILDKIT=0 docker build -q --network none -t "$builder" "$ctx" >/dev/null 2>"$ctx/err" ||
+	{ cat "$ctx/err"; fail "docker build of the builder"; }
+
+# the configuration (listen inside the machine's own network namespace), a 0600 secret
+port=$((20000 + RANDOM % 40000))
+secret="systemd-secret-$RANDOM$RANDOM-$$"
+cat >"$mnt/etc/s2i-agent/agent.conf" <<EOF
+[agent]
+listen = 127.0.0.1:$port
+# state_dir and engine: the defaults (/var/lib/s2i-agent, unix:///var/run/docker.sock)
+
+[repo "web"]
+url = /srv/git/web.git
+secret_file = /etc/s2i-agent/web.secret
+builder = $builder
+tag = $image
+pull_policy = never
+network = none
+EOF
+chmod 640 "$mnt/etc/s2i-agent/agent.conf"
+printf '%s\n' "$secret" >"$mnt/etc/s2i-agent/web.secret"
+chmod 600 "$mnt/etc/s2i-agent/web.secret"
+printf '%s\n' "$secret" >"$tmp/out/web.secret"	# for the secrets scan of what comes back
+chmod 600 "$tmp/out/web.secret"
+
+# the signed delivery (GitHub's push payload, for the commit pushed above)
+mkdir -p "$mnt/s2i-test"
+jq --arg after "$sha" '.ref = "refs/heads/main" | .after = $after | .head_commit.id = $after' \
+	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push.json"
+sig=$(openssl dgst -sha256 -hmac "$secret" -r <"$mnt/s2i-test/push.json" | cut -d' ' -f1)
+cat >"$mnt/s2i-test/env" <<EOF
+PORT=$port
+SIG=$sig
+WD=$wd
+EOF
+
+# --- 3. the test unit the machine runs after boot, then powers off ---------------------
+cat >"$mnt/s2i-test/inside.sh" <<'EOF'
+#!/bin/bash
+# Runs inside the machine as s2i-test.service; each check writes "ok WHAT" or
+# "FAIL WHAT: detail" to /s2i-test-out/results, "done" last.
+set -u
+. /s2i-test/env
+out=/s2i-test-out
+R=$out/results
+url=http://127.0.0.1:$PORT
+ok() { echo "ok $*" >>"$R"; echo "s2i-test: ok $*"; }
+bad() { echo "FAIL $*" >>"$R"; echo "s2i-test: FAIL $*"; }
+prop() { systemctl show -P "$1" s2i-agent; }
+get() { curl -sS --max-time 10 -o "$out/$2" -w '%{http_code}' "$url$1"; }	# path file: prints the code
+finish() {
+	systemctl status --no-pager -l s2i-agent >"$out/status.txt" 2>&1
+	journalctl -u s2i-agent --no-pager -o short-monotonic >"$out/agent.journal" 2>&1
+	journalctl -b --no-pager -o short-monotonic >"$out/boot.journal" 2>&1
+	cp -a /var/lib/s2i-agent "$out/state" 2>/dev/null
+	echo done >>"$R"
+	exit 0
+}
+
+# what `make install` runs when it installs into /: the user (from the sysusers.d
+# directory the package put it in) and the modes
+systemd-sysusers >"$out/sysusers.log" 2>&1 || bad "systemd-sysusers: $(tail -n 3 "$out/sysusers.log")"
+systemd-tmpfiles --create --prefix=/etc/s2i-agent --prefix=/var/lib/s2i-agent >"$out/tmpfiles.log" 2>&1 ||
+	bad "systemd-tmpfiles: $(tail -n 3 "$out/tmpfiles.log")"
+groups=$(id -nG s2i-agent 2>&1)
+case " $groups " in
+*" docker "*) ok "sysusers: s2i-agent in groups $groups" ;;
+*) bad "sysusers: s2i-agent not in group docker: $groups"; finish ;;
+esac
+chown s2i-agent /etc/s2i-agent/web.secret
+systemctl daemon-reload
+
+# start: Type=notify, so `enable --now` returns once READY=1 arrived (or failed)
+if timeout 90 systemctl enable --now s2i-agent >"$out/enable.log" 2>&1; then
+	ok "systemctl enable --now s2i-agent"
+else
+	bad "systemctl enable --now s2i-agent: $(tail -n 3 "$out/enable.log")"
+	finish
+fi
+t0=$(date +%s)
+state=$(systemctl is-active s2i-agent)
+[ "$state" = active ] && ok "is-active: active after READY=1" || { bad "is-active: $state"; finish; }
+pid=$(prop MainPID)
+wd_ts0=$(prop WatchdogTimestampMonotonic)
+user=$(stat -c %U "/proc/$pid")
+[ "$user" = s2i-agent ] && ok "main process $pid runs as s2i-agent" || bad "main process $pid runs as '$user'"
+
+# /healthz: the database and the engine through the socket, from inside the sandbox
+code=$(get /healthz healthz.body)
+[ "$code" = 200 ] && [ "$(cat "$out/healthz.body")" = ok ] && ok "GET /healthz: 200 ok (engine reachable)" ||
+	bad "GET /healthz: $code $(tr '\n' ' ' <"$out/healthz.body")"
+
+# a signed webhook: 202 and a build through the engine
+code=$(curl -sS --max-time 30 -o "$out/hook.body" -w '%{http_code}' -X POST \
+	-H "X-GitHub-Event: push" -H "X-GitHub-Delivery: systemd-delivery-1" -H "Content-Type: application/json" \
+	-H "X-Hub-Signature-256: sha256=$SIG" --data-binary @/s2i-test/push.json "$url/hooks/web")
+[ "$code" = 202 ] && ok "signed webhook: 202 $(tr -d '\n' <"$out/hook.body")" || bad "signed webhook: $code $(cat "$out/hook.body")"
+bstate=
+for i in $(seq 1 120); do
+	get /builds/1 build.json >/dev/null
+	bstate=$(sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' "$out/build.json")
+	case $bstate in succeeded | failed | errored | canceled) break ;; esac
+	sleep 1
+done
+get /builds/1/log build.log >/dev/null
+[ "$bstate" = succeeded ] && ok "build 1: succeeded" || bad "build 1: '$bstate': $(tail -n 5 "$out/build.log")"
+
+# reload: SIGHUP, RELOADING=1 then READY=1; the same process keeps serving
+if timeout 60 systemctl reload s2i-agent >"$out/reload.log" 2>&1; then ok "systemctl reload"; else bad "systemctl reload: $(cat "$out/reload.log")"; fi
+for i in $(seq 1 50); do [ "$(systemctl is-active s2i-agent)" = active ] && break; sleep 0.2; done
+state=$(systemctl is-active s2i-agent)
+[ "$state" = active ] && [ "$(prop MainPID)" = "$pid" ] && ok "after reload: active, same main process" ||
+	bad "after reload: $state, main process $(prop MainPID) (was $pid)"
+for i in $(seq 1 50); do journalctl -u s2i-agent -o cat | grep -q 'reload: configuration' && break; sleep 0.2; done
+journalctl -u s2i-agent -o cat | grep -q 'reload: configuration' && ok "journal: the agent logged its reload" ||
+	bad "journal: no 'reload: configuration' line"
+
+# the watchdog: alive well past WatchdogSec= (no ping would mean SIGABRT and a restart by now)
+while [ $(($(date +%s) - t0)) -le $((WD + 5)) ]; do sleep 1; done
+state=$(systemctl is-active s2i-agent)
+wd_ts1=$(prop WatchdogTimestampMonotonic)
+if [ "$state" = active ] && [ "$(prop MainPID)" = "$pid" ] && [ "$(prop NRestarts)" = 0 ] &&
+	[ "$wd_ts1" != "$wd_ts0" ] && ! journalctl -u s2i-agent -o cat | grep -qi 'watchdog timeout'; then
+	ok "watchdog: alive $((WD + 5))s after READY=1 with WatchdogSec=${WD}s, pings seen"
+else
+	bad "watchdog: $state, main process $(prop MainPID) (was $pid), NRestarts=$(prop NRestarts), WatchdogTimestampMonotonic $wd_ts0 -> $wd_ts1"
+fi
+code=$(get /healthz healthz2.body)
+[ "$code" = 200 ] && ok "GET /healthz again: 200" || bad "GET /healthz again: $code"
+
+# stop: SIGTERM, a clean exit
+if timeout 90 systemctl stop s2i-agent >"$out/stop.log" 2>&1; then ok "systemctl stop"; else bad "systemctl stop: $(cat "$out/stop.log")"; fi
+st="Result=$(prop Result) ExecMainCode=$(prop ExecMainCode) ExecMainStatus=$(prop ExecMainStatus)"
+[ "$st" = "Result=success ExecMainCode=1 ExecMainStatus=0" ] && ok "stopped: $st" || bad "stopped: $st"
+finish
+EOF
+chmod 755 "$mnt/s2i-test/inside.sh"
+cat >"$mnt/etc/systemd/system/s2i-test.service" <<'EOF'
+[Unit]
+Description=s2i-agent service test (tests/e2e/service-systemd.sh)
+After=multi-user.target
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+
+[Service]
+Type=oneshot
+ExecStart=/s2i-test/inside.sh
+StandardOutput=journal+console
+TimeoutStartSec=300
+
+[Install]
+WantedBy=multi-user.target
+EOF
+mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants"
+ln -s /etc/systemd/system/s2i-test.service "$mnt/etc/systemd/system/multi-user.target.wants/s2i-test.service"
+
+# --- 4. boot ------------------------------------------------------------------------
+# --private-network: a network namespace with only lo (no veth, no bridge);
+# --register=no --keep-unit: no machined and no systemd on the host.
+echo "booting $rootfs in systemd-nspawn (machine $machine)"
+timeout -k 10 360 systemd-nspawn --quiet --directory="$mnt" --machine="$machine" --boot \
+	--register=no --keep-unit --private-network --link-journal=no --console=pipe \
+	--bind="$sock:/run/docker.sock" --bind="$tmp/out:/s2i-test-out" >"$tmp/boot.log" 2>&1
+rc=$?
+R=$tmp/out/results
+show_failure() {
+	echo "--- journal of s2i-agent.service:"
+	tail -n 60 "$tmp/out/agent.journal" 2>/dev/null
+	echo "--- systemctl status s2i-agent:"
+	cat "$tmp/out/status.txt" 2>/dev/null
+	echo "--- systemd-nspawn (exit $rc), console (tail):"
+	tail -n 30 "$tmp/boot.log"
+}
+[ -f "$R" ] && cat "$R"
+if ! [ -f "$R" ] || ! grep -qx done "$R"; then
+	show_failure
+	[ -f "$tmp/out/boot.journal" ] || [ -f "$R" ] || fail "the machine did not boot or never ran the test unit"
+	fail "the test unit inside did not finish"
+fi
+if grep -q '^FAIL' "$R"; then
+	show_failure
+	fail "$(grep -c '^FAIL' "$R") check(s) failed inside the machine"
+fi
+
+# --- 5. what the host sees ----------------------------------------------------------
+grep -q "listening on 127.0.0.1:$port" "$tmp/out/agent.journal" || { show_failure; fail "journal: no 'listening on' line"; }
+grep -qE 'Started s2i-agent.service|Started s2i-agent build service' "$tmp/out/agent.journal" ||
+	{ show_failure; fail "journal: systemd did not report the start"; }
+grep -q 'Deactivated successfully' "$tmp/out/agent.journal" || { show_failure; fail "journal: no clean deactivation"; }
+echo "journal: $(grep -c . "$tmp/out/agent.journal") lines of s2i-agent.service, e.g.:"
+grep -m 3 -E 'listening on|reload:|watchdog:' "$tmp/out/agent.journal" | sed 's/^/  /'
+got=$(docker image inspect -f '{{index .Config.Labels "io.openshift.s2i.build.commit.id"}}' "$image" 2>/dev/null)
+[ "$got" = "$sha" ] || fail "image $image (built through the engine from inside) has commit label '$got', want $sha"
+out=$(docker run --rm --name "$ID-run" --network none "$image") || fail "the image does not run"
+[ "$out" = "hello from the machine" ] || fail "the image printed '$out'"
+echo "image $image built from $sha, runs: $out"
+secrets_scan "$tmp/out" || fail "the webhook secret leaked (LEAK lines above)"
+echo "secrets: none in the journal, answers or state ($SECRETS_SCANNED)"
+echo "service under systemd-nspawn: ok"
