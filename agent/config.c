@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "sshkey.h"
 
 /* <limits.h> is shadowed by agent/limits.h under -Iagent */
 #define CFG_LONG_MAX	((long)(~0UL >> 1))
@@ -345,6 +346,7 @@ static const char *const cfg_status_names[] = { "none", "github", "gitlab", "git
 
 struct cfg_error {
 	int line;
+	int warn;	/* a warning: reported, but the configuration loads */
 	char *msg;
 };
 
@@ -367,6 +369,18 @@ struct cfg_state {
 	int *seen;			/* the current section's row */
 };
 
+static void cfg_report(struct cfg_state *st, int line, int warn, const char *msg)
+{
+	if (st->nerrs == st->aerrs) {
+		st->aerrs = st->aerrs ? 2 * st->aerrs : 16;
+		st->errs = xrealloc(st->errs, st->aerrs * sizeof(*st->errs));
+	}
+	st->errs[st->nerrs].line = line;
+	st->errs[st->nerrs].warn = warn;
+	st->errs[st->nerrs].msg = xstrdup(msg);
+	st->nerrs++;
+}
+
 static void cfg_error(struct cfg_state *st, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -381,13 +395,8 @@ static void cfg_error(struct cfg_state *st, int line, const char *fmt, ...)
 	va_end(ap);
 	if (!msg)
 		abort();
-	if (st->nerrs == st->aerrs) {
-		st->aerrs = st->aerrs ? 2 * st->aerrs : 16;
-		st->errs = xrealloc(st->errs, st->aerrs * sizeof(*st->errs));
-	}
-	st->errs[st->nerrs].line = line;
-	st->errs[st->nerrs].msg = msg;
-	st->nerrs++;
+	cfg_report(st, line, 0, msg);
+	free(msg);
 }
 
 static int cfg_has_error_on(const struct cfg_state *st, int line)
@@ -395,7 +404,7 @@ static int cfg_has_error_on(const struct cfg_state *st, int line)
 	size_t i;
 
 	for (i = 0; i < st->nerrs; i++)
-		if (st->errs[i].line == line)
+		if (st->errs[i].line == line && !st->errs[i].warn)
 			return 1;
 	return 0;
 }
@@ -667,6 +676,25 @@ static void cfg_free_secret(char **s)
 
 /* --- the handler -------------------------------------------------------- */
 
+/* A key the SSH layer cannot use is named here rather than by a failed fetch: an error
+ * when it can never work (encrypted: SPEC §2 has no passphrase), a warning when some
+ * servers take it (RSA signs with SHA-1 only in this build; an older sshd accepts it). */
+static void cfg_ssh_key(struct cfg_state *st, int line, const char *path)
+{
+	char msg[ERR_MSG_MAX];
+
+	switch (sshkey_check(path, msg, sizeof(msg))) {
+	case SSHKEY_OK:
+		return;
+	case SSHKEY_WARN:
+		cfg_report(st, line, 1, msg);
+		return;
+	case SSHKEY_UNUSABLE:
+		cfg_report(st, line, 0, msg);
+		return;
+	}
+}
+
 static const char *cfg_sect_label(const struct cfg_state *st, char *buf, size_t n)
 {
 	if (st->where == IN_REPO)
@@ -849,6 +877,8 @@ static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char 
 			return;
 		}
 		cfg_set_str(FIELD(base, k->off, char *), v);
+		if (!strcmp(k->name, "ssh_key_file"))
+			cfg_ssh_key(st, line, v);
 		return;
 	}
 	case K_REPO_URL:
@@ -1342,7 +1372,7 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	struct config *c;
 	struct err e = ERR_INIT;
 	char *data = NULL;
-	size_t len = 0, i;
+	size_t len = 0, i, nfatal = 0;
 	int rc, ret_code = -1;
 
 	if (cfg_read_file(path, &data, &len, &e) < 0) {
@@ -1351,6 +1381,7 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
+	c->warnings = (struct strv)STRV_INIT;
 	c->workers = CONFIG_DEFAULT_WORKERS;
 	c->build_timeout = CONFIG_DEFAULT_TIMEOUT;
 	c->max_body = CONFIG_DEFAULT_MAX_BODY;
@@ -1374,8 +1405,11 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 		cfg_error(&st, rc, "syntax error");
 	cfg_finish(&st);
 
+	for (i = 0; i < st.nerrs; i++)
+		nfatal += !st.errs[i].warn;
 	if (st.nerrs) {
-		/* by line (insertion sort: stable, so one line's errors keep their order) */
+		/* by line (insertion sort: stable, so one line's errors keep their order);
+		 * warnings go with the errors, or into c->warnings when there is none */
 		struct cfg_error *sorted = xmalloc(st.nerrs * sizeof(*sorted));
 		size_t j;
 
@@ -1388,10 +1422,13 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 			sorted[j] = x;
 		}
 		for (i = 0; i < st.nerrs; i++) {
-			strv_pushf(errors, "%s:%d: %s", path, sorted[i].line, sorted[i].msg);
+			strv_pushf(nfatal ? errors : &c->warnings, "%s:%d: %s%s", path, sorted[i].line,
+				   sorted[i].warn ? "warning: " : "", sorted[i].msg);
 			free(sorted[i].msg);
 		}
 		free(sorted);
+	}
+	if (nfatal) {
 		config_free(c);
 		goto out;
 	}
@@ -1480,6 +1517,7 @@ void config_free(struct config *c)
 	cfg_free_fields(c, SECT_AGENT);
 	free(c->listen_host);
 	free(c->path);
+	strv_clear(&c->warnings);
 	free(c);
 }
 

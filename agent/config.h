@@ -92,10 +92,14 @@ struct config {
 	char *admin_token;		/* read from admin_token_file; NULL: admin disabled */
 	struct repo_conf **repos;
 	size_t nrepos;
+	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this
+	 * build's SSH layer signs with SHA-1 only, sshkey.h); check prints, serve logs them */
+	struct strv warnings;
 };
 
 /* Loads and validates path. On failure every problem is appended to errors as
- * "FILE:LINE: message" and -1 is returned; *ret is untouched. */
+ * "FILE:LINE: message" (warnings among them as "FILE:LINE: warning: message") and -1 is
+ * returned; *ret is untouched. On success the warnings are in (*ret)->warnings. */
 int config_load(const char *path, struct config **ret, struct strv *errors);
 void config_free(struct config *c);
 struct repo_conf *config_repo(const struct config *c, const char *name);

@@ -11,6 +11,7 @@
 #include "gitsrc_int.h"
 #include "knownhosts.h"
 #include "limits.h"
+#include "sshkey.h"
 
 /* Host and port of an SSH URL (ssh://[user@]host[:port]/path or [user@]host:path). */
 static void gitsrc_ssh_host(const char *url, char *host, size_t hostsz, int *port)
@@ -83,9 +84,11 @@ int gitsrc_cred_cb(git_credential **out, const char *url, const char *user_from_
 		git_error_set_str(GIT_ERROR_NET, "authentication failed (credential refused)");
 		return GIT_EAUTH;
 	}
-	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && s->ssh_key)
+	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && s->ssh_key) {
+		c->key_offered = 1;
 		return git_credential_ssh_key_new(out, user_from_url && *user_from_url ? user_from_url : "git",
 						  NULL, s->ssh_key, NULL);
+	}
 	if ((allowed & GIT_CREDENTIAL_USERNAME) && !(allowed & ~GIT_CREDENTIAL_USERNAME))
 		return git_credential_username_new(out, user_from_url && *user_from_url ? user_from_url : "git");
 	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && s->token)
@@ -146,7 +149,17 @@ void gitsrc_conn_init(struct gitsrc_conn *c, struct gitsrc *s, const char *url)
 
 int gitsrc_fail_net(struct gitsrc_conn *c, struct err *e, const char *what, const char *url)
 {
+	char why[ERR_MSG_MAX];
+	size_t n;
+
 	if (c->cert_failed)
 		return err_set(e, "cannot %s '%s': %s", what, url, c->cert_err.msg);
-	return gitsrc_git_err(e, "cannot %s '%s'", what, url);
+	gitsrc_git_err(e, "cannot %s '%s'", what, url);
+	/* libssh2 only says the key was refused (an RSA key: signed with SHA-1, which the
+	 * server refuses) or unreadable (encrypted): say why when the key's type tells */
+	if (c->key_offered && sshkey_check(c->s->ssh_key, why, sizeof(why)) != SSHKEY_OK) {
+		n = strlen(e->msg);
+		snprintf(e->msg + n, sizeof(e->msg) - n, "; %s", why);
+	}
+	return -1;
 }

@@ -51,6 +51,7 @@ struct gitsrc_conn {
 	char host[256];
 	int port;
 	int tries;
+	int key_offered;	/* ssh_key_file went to the SSH layer */
 	size_t bytes;		/* received in the current download */
 	int cert_failed;
 	struct err cert_err;

@@ -180,6 +180,7 @@
 #define GITSRC_GITMODULES_MAX	(1024 * 1024)	/* .gitmodules blob */
 #define GITSRC_PATH_MAX		4096		/* one path inside a source tree */
 #define GITSRC_AUTH_TRIES	2		/* credential callbacks per connection */
+#define SSHKEY_FILE_MAX		(64 * 1024)	/* bytes of an ssh_key_file read to tell its type */
 #define GITSRC_MWINDOW_SIZE	(1u * 1024 * 1024)	/* pack window: mapped pack pages count in RSS */
 #define GITSRC_MWINDOW_LIMIT	(4u * 1024 * 1024)	/* pack bytes mapped at once (RSS while streaming) */
 #define GITSRC_CACHE_MAX	(16u * 1024 * 1024)	/* libgit2 object cache */

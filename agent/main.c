@@ -51,8 +51,13 @@ int cmd_check(int argc, char **argv)
 		strv_clear(&errors);
 		return 1;
 	}
+	for (i = 0; i < c->warnings.n; i++)
+		printf("%s\n", c->warnings.items[i]);
+	if (c->warnings.n)
+		printf("configuration OK, with %zu warning%s\n", c->warnings.n, c->warnings.n > 1 ? "s" : "");
+	else
+		printf("configuration OK\n");
 	config_free(c);
-	printf("configuration OK\n");
 	return 0;
 }
 

@@ -73,6 +73,14 @@ static void serve_log_errors(const struct strv *errors)
 		log_error("%s", errors->items[i]);
 }
 
+static void serve_log_warnings(const struct strv *warnings)
+{
+	size_t i;
+
+	for (i = 0; i < warnings->n; i++)
+		log_warn("%s", warnings->items[i]);
+}
+
 /* Drain: done once every received request is answered and written, or at the deadline. */
 static void serve_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -137,6 +145,7 @@ static void serve_reload_cb(evutil_socket_t sig, short what, void *arg)
 	worker_set_config(sv->sv_worker, c);	/* pipeline */
 	sv->sv_cfg = c;
 	config_free(old);
+	serve_log_warnings(&c->warnings);
 	log_info("reload: configuration '%s' loaded (%zu repositories)", sv->sv_path, c->nrepos);
 	serve_notify("READY=1");
 }
@@ -209,6 +218,7 @@ int cmd_serve(int argc, char **argv)
 		strv_clear(&errors);
 		return 1;
 	}
+	serve_log_warnings(&sv.sv_cfg->warnings);
 	/* a client that hangs up must not kill the daemon */
 	signal(SIGPIPE, SIG_IGN);
 	if (store_open(sv.sv_cfg->state_dir, &sv.sv_store, &e) < 0) {
