@@ -24,6 +24,10 @@ sed -E -e 's|^#(\[repo "[a-z]+"\])|\1|' -e 's|^#([a-z_]+ *= )|\1|' -e "s|/etc/s2
 grep -oE "$tmp/etc/[A-Za-z0-9._-]+" "$tmp/full.conf" | sort -u | while read -r f; do
 	(umask 077 && echo "example-secret-for-$(basename "$f")" >"$f")
 done
+# check reads the SSH key's type (sshkey.h): a real ed25519 key, not a placeholder
+for f in "$tmp"/etc/*ssh-key; do
+	rm -f "$f" && ssh-keygen -q -t ed25519 -N '' -C example -f "$f" || fail "ssh-keygen for $f"
+done
 keys=$(grep -oE '^[a-z_]+ *= ' "$tmp/full.conf" | sed -E 's/ *= //' | sort -u)
 [ "$(wc -l <<<"$keys")" -ge 50 ] || fail "only $(wc -l <<<"$keys") keys in the example"
 out=$("$bin" check -c "$tmp/full.conf" 2>&1) || { echo "$out"; fail "the example with every key enabled is refused"; }
