@@ -8,7 +8,8 @@
 #   not at build_timeout, its reason "the container engine at unix://... did not
 #   answer within 60s"; the CLI (`s2i-agent build`, no --timeout) against the frozen
 #   engine ends the same way instead of hanging;
-# - the daemon stays responsive (/healthz, the API) and stops at once on SIGTERM with
+# - the daemon stays responsive (/healthz, the API; /healthz also once the engine's
+#   accept queue is full, the proxy stopped) and stops at once on SIGTERM with
 #   the engine still frozen (the cleanup of the build's container, stuck on the engine,
 #   is kept in state_dir/cleanup.json), and starts again with it frozen;
 # - once the engine thaws, the build's container is removed, cleanup.json goes, the
@@ -20,6 +21,7 @@ CALL_LIMIT=60	# ENGINE_CALL_TIMEOUT (agent/limits.h)
 PROXY_SOCK=$AGENT_DIR/engine.sock
 PROXY_PID=
 CLI_PID=
+FILL_PID=
 proxy_start() {	# [sockproxy options]
 	rm -f "$AGENT_DIR/proxy.ready"
 	python3 "$TESTS_DIR/lib/sockproxy.py" "$PROXY_SOCK" "$ENGINE_SOCK" --ready "$AGENT_DIR/proxy.ready" \
@@ -29,6 +31,8 @@ proxy_start() {	# [sockproxy options]
 }
 fe_cleanup() {
 	[ -n "$CLI_PID" ] && kill "$CLI_PID" 2>/dev/null
+	[ -n "$FILL_PID" ] && kill "$FILL_PID" 2>/dev/null
+	[ -n "$PROXY_PID" ] && kill -CONT "$PROXY_PID" 2>/dev/null
 	if [ -n "$PROXY_PID" ]; then
 		kill -TERM "$PROXY_PID" 2>/dev/null
 		wait "$PROXY_PID" 2>/dev/null
@@ -93,6 +97,37 @@ CLI_PID=
 [ "$rc" != 0 ] || fail "the CLI succeeded against a frozen engine"
 frozen_reason "$(cat "$AGENT_DIR/cli.err")" || fail "the CLI's error (exit $rc): $(tail -n 3 "$AGENT_DIR/cli.err")"
 echo "frozen engine: the CLI exited $rc: $(grep -m1 'did not answer' "$AGENT_DIR/cli.err")"
+
+# a frozen engine that no longer even accepts (the proxy stopped: its accept queue
+# fills): /healthz, which connects to the socket from the daemon's loop, says so
+# instead of blocking the loop
+kill -STOP "$PROXY_PID"
+python3 - "$PROXY_SOCK" "$AGENT_DIR/queued" <<'PYEOF' &
+import os, socket, sys, time
+socks = []
+while len(socks) < 100000:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(sys.argv[1])
+    except BlockingIOError:     # EAGAIN: the queue is full
+        break
+    socks.append(s)             # kept open (and queued) until killed
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("%d\n" % len(socks))
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+time.sleep(600)
+PYEOF
+FILL_PID=$!
+wait_for_pid "$FILL_PID" 30 test -s "$AGENT_DIR/queued" || fail "cannot fill the engine's accept queue"
+queued=$(cat "$AGENT_DIR/queued")
+healthz_full() { http_req "$AGENT_URL/healthz"; [ "$HTTP_CODE" = 503 ] && grep -q "does not accept connections" <<<"$HTTP_BODY"; }
+wait_for 30 healthz_full || fail "/healthz with the engine's accept queue full ($queued connects): '$HTTP_CODE' $HTTP_BODY"
+echo "frozen engine, accept queue full after $queued connects: /healthz $HTTP_CODE: $(head -n 1 <<<"$HTTP_BODY")"
+kill "$FILL_PID"
+wait "$FILL_PID" 2>/dev/null
+FILL_PID=
+kill -CONT "$PROXY_PID"
 
 # a stop with the engine still frozen: at once (hang detection only: the drain alone
 # is HTTP_DRAIN_SECONDS), and what is left to remove is recorded
