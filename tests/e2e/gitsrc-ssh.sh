@@ -6,16 +6,11 @@
 # SHA-1 (libssh2 1.10 signs RSA as ssh-rsa only) and works with a server that still takes
 # ssh-rsa, which is why `check` warns rather than refuses; an encrypted key is refused.
 set -u
-source "${TESTS_DIR:-$(dirname "$0")/..}/lib/poll.sh"
-SSHD=/usr/sbin/sshd
-[ -x "$SSHD" ] && command -v ssh-keygen >/dev/null || { echo "no sshd/ssh-keygen (openssh-server)"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "needs root to run a private sshd that logs in as this user"; exit 77; }
+source "${TESTS_DIR:-$(dirname "$0")/..}/lib/sshd.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-gitsrc-ssh.XXXXXX")
 chmod 755 "$tmp"
-spid= spid2=
 cleanup() {
-	[ -n "$spid" ] && { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
-	[ -n "$spid2" ] && { kill "$spid2" 2>/dev/null; wait "$spid2" 2>/dev/null; }
+	sshd_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -27,9 +22,7 @@ export GIT_AUTHOR_NAME="A U Thor" GIT_AUTHOR_EMAIL=author@example.com
 export GIT_COMMITTER_NAME="C O Mitter" GIT_COMMITTER_EMAIL=committer@example.com
 export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 
-# keys: ed25519 (libssh2 1.10 signs RSA keys only with SHA-1, which OpenSSH >= 8.8
-# refuses; ed25519 and ECDSA keys work)
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key"
+sshd_init "$tmp"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/other_host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/id_key"
 ssh-keygen -q -t ecdsa -b 384 -N '' -f "$tmp/id_ecdsa"
@@ -38,35 +31,8 @@ ssh-keygen -q -t rsa -b 2048 -N '' -f "$tmp/id_rsa"
 ssh-keygen -q -t rsa -b 2048 -m PEM -N '' -f "$tmp/id_rsa_pem"
 ssh-keygen -q -t ed25519 -N 'a passphrase' -f "$tmp/id_enc"
 cat "$tmp"/id_*.pub >"$tmp/authorized_keys"
-
-start_sshd() {	# name [more sshd_config lines]: sets port (and the pid in spid or spid2)
-	local name=$1 pid
-	shift
-	port=$(free_port)
-	{
-		cat <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $tmp/host_key
-PidFile $tmp/$name.pid
-AuthorizedKeysFile $tmp/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-AllowUsers $(id -un)
-EOF
-		printf '%s\n' "$@"
-	} >"$tmp/$name.conf"
-	mkdir -p /run/sshd
-	"$SSHD" -D -e -f "$tmp/$name.conf" 2>"$tmp/$name.log" &
-	pid=$!
-	if [ "$name" = sshd ]; then spid=$pid; else spid2=$pid; fi
-	wait_port "$port" 10 || { echo "sshd did not start: $(tail -3 "$tmp/$name.log")"; exit 1; }
-}
-start_sshd sshd
+sshd_start sshd
+port=$SSHD_PORT
 
 git init -q --bare -b main "$tmp/main.git"
 git init -q -b main "$tmp/w"
@@ -137,9 +103,9 @@ grep -qF "ssh_key_file '$tmp/id_enc' is encrypted with a passphrase" "$tmp/o-enc
 
 # a server that still takes ssh-rsa (an old one, or told to): the RSA key works there,
 # which is why `check` only warns
-start_sshd sshd-rsa "PubkeyAcceptedAlgorithms +ssh-rsa"
-url_rsa="ssh://$(id -un)@127.0.0.1:$port$tmp/main.git"
-echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/kh_rsa"
+sshd_start sshd-rsa "PubkeyAcceptedAlgorithms +ssh-rsa"
+url_rsa="ssh://$(id -un)@127.0.0.1:$SSHD_PORT$tmp/main.git"
+sshd_known_hosts "$tmp/kh_rsa"
 "$S2I_AGENT" __gitsrc-fetch --mirror "$tmp/m-rsa-old.git" --ref main --known-hosts "$tmp/kh_rsa" \
 	--ssh-key "$tmp/id_rsa" "$url_rsa" >"$tmp/o-rsa-old" 2>&1 ||
 	fail "rsa key against a server taking ssh-rsa: $(cat "$tmp/o-rsa-old")"
