@@ -38,10 +38,11 @@ machine=s2i-svc-$$
 mnt=$tmp/root
 builder=s2i-agent-test/$ID-builder:latest
 image=s2i-agent-test/$ID-web:main
+image_slow=s2i-agent-test/$ID-web:slow
 cleanup() {
 	mountpoint -q "$mnt" && umount "$mnt"
 	rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
-	docker rmi -f "$image" "$builder" >/dev/null 2>&1
+	docker rmi -f "$image" "$image_slow" "$builder" >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -116,11 +117,25 @@ git init -q -b main "$tmp/web"
 echo 'echo "hello from the machine"' >"$tmp/web/app.sh"
 git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "first commit"
 git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/main || fail "git push"
-chmod -R a+rX "$mnt/srv/git"
 sha=$(git -C "$tmp/web" rev-parse HEAD)
+# branch slow: its builds sleep in assemble, long enough to be interrupted
+echo 10 >"$tmp/web/SLEEP"
+git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "slow build"
+git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/slow || fail "git push slow"
+sha_slow=$(git -C "$tmp/web" rev-parse HEAD)
+chmod -R a+rX "$mnt/srv/git"
 ctx=$tmp/builder
 mkdir -p "$ctx/s2i"
-printf '#!/bin/sh\necho "assemble: uid $(id -u)"\ncp -a /tmp/src/. ./\necho "assemble: done"\n' >"$ctx/s2i/assemble"
+cat >"$ctx/s2i/assemble" <<'EOF'
+#!/bin/sh
+echo "assemble: uid $(id -u)"
+cp -a /tmp/src/. ./
+if [ -f ./SLEEP ]; then
+	echo "assemble: sleeping $(cat ./SLEEP)s"
+	sleep "$(cat ./SLEEP)"
+fi
+echo "assemble: done"
+EOF
 printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
 chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
 cat >"$ctx/Dockerfile" <<EOF
@@ -146,7 +161,7 @@ listen = 127.0.0.1:$port
 url = /srv/git/web.git
 secret_file = /etc/s2i-agent/web.secret
 builder = $builder
-tag = $image
+tag = s2i-agent-test/$ID-web:{branch}
 pull_policy = never
 network = none
 EOF
@@ -160,10 +175,13 @@ chmod 600 "$tmp/out/web.secret"
 mkdir -p "$mnt/s2i-test"
 jq --arg after "$sha" '.ref = "refs/heads/main" | .after = $after | .head_commit.id = $after' \
 	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push.json"
-sig=$(openssl dgst -sha256 -hmac "$secret" -r <"$mnt/s2i-test/push.json" | cut -d' ' -f1)
+jq --arg after "$sha_slow" '.ref = "refs/heads/slow" | .after = $after | .head_commit.id = $after' \
+	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push-slow.json"
+sig() { openssl dgst -sha256 -hmac "$secret" -r <"$1" | cut -d' ' -f1; }
 cat >"$mnt/s2i-test/env" <<EOF
 PORT=$port
-SIG=$sig
+SIG=$(sig "$mnt/s2i-test/push.json")
+SIG_SLOW=$(sig "$mnt/s2i-test/push-slow.json")
 WD=$wd
 EOF
 
@@ -223,20 +241,40 @@ code=$(get /healthz healthz.body)
 [ "$code" = 200 ] && [ "$(cat "$out/healthz.body")" = ok ] && ok "GET /healthz: 200 ok (engine reachable)" ||
 	bad "GET /healthz: $code $(tr '\n' ' ' <"$out/healthz.body")"
 
+hook() {	# payload signature delivery: prints the code, the answer in hook.body
+	curl -sS --max-time 30 -o "$out/hook.body" -w '%{http_code}' -X POST \
+		-H "X-GitHub-Event: push" -H "X-GitHub-Delivery: $3" -H "Content-Type: application/json" \
+		-H "X-Hub-Signature-256: sha256=$2" --data-binary "@$1" "$url/hooks/web"
+}
+build_state() {	# id
+	get "/builds/$1" build.json >/dev/null
+	sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' "$out/build.json"
+}
+wait_final() {	# id: prints the state once final (or the last one seen after 120 s)
+	local i st
+	for i in $(seq 1 240); do
+		st=$(build_state "$1")
+		case $st in succeeded | failed | errored | canceled) break ;; esac
+		sleep 0.5
+	done
+	get "/builds/$1/log" "build-$1.log" >/dev/null
+	echo "$st"
+}
+wait_sleeping() {	# id: until its assemble sleeps (60 s)
+	local i
+	for i in $(seq 1 120); do
+		get "/builds/$1/log" "build-$1.log" >/dev/null
+		grep -q 'assemble: sleeping' "$out/build-$1.log" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
 # a signed webhook: 202 and a build through the engine
-code=$(curl -sS --max-time 30 -o "$out/hook.body" -w '%{http_code}' -X POST \
-	-H "X-GitHub-Event: push" -H "X-GitHub-Delivery: systemd-delivery-1" -H "Content-Type: application/json" \
-	-H "X-Hub-Signature-256: sha256=$SIG" --data-binary @/s2i-test/push.json "$url/hooks/web")
+code=$(hook /s2i-test/push.json "$SIG" systemd-delivery-1)
 [ "$code" = 202 ] && ok "signed webhook: 202 $(tr -d '\n' <"$out/hook.body")" || bad "signed webhook: $code $(cat "$out/hook.body")"
-bstate=
-for i in $(seq 1 120); do
-	get /builds/1 build.json >/dev/null
-	bstate=$(sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' "$out/build.json")
-	case $bstate in succeeded | failed | errored | canceled) break ;; esac
-	sleep 1
-done
-get /builds/1/log build.log >/dev/null
-[ "$bstate" = succeeded ] && ok "build 1: succeeded" || bad "build 1: '$bstate': $(tail -n 5 "$out/build.log")"
+st=$(wait_final 1)
+[ "$st" = succeeded ] && ok "build 1: succeeded" || bad "build 1: '$st': $(tail -n 5 "$out/build-1.log")"
 
 # reload: SIGHUP, RELOADING=1 then READY=1; the same process keeps serving
 if timeout 60 systemctl reload s2i-agent >"$out/reload.log" 2>&1; then ok "systemctl reload"; else bad "systemctl reload: $(cat "$out/reload.log")"; fi
@@ -261,8 +299,36 @@ fi
 code=$(get /healthz healthz2.body)
 [ "$code" = 200 ] && ok "GET /healthz again: 200" || bad "GET /healthz again: $code"
 
-# stop: SIGTERM, a clean exit
-if timeout 90 systemctl stop s2i-agent >"$out/stop.log" 2>&1; then ok "systemctl stop"; else bad "systemctl stop: $(cat "$out/stop.log")"; fi
+# a crash during a build: the main process killed, systemd kills the rest of the unit
+# (KillMode=mixed) and restarts it (Restart=on-failure); the build runs again to success
+code=$(hook /s2i-test/push-slow.json "$SIG_SLOW" systemd-delivery-2)
+[ "$code" = 202 ] || bad "webhook for branch slow: $code $(cat "$out/hook.body")"
+if wait_sleeping 2; then
+	systemctl kill -s KILL --kill-who=main s2i-agent
+	for i in $(seq 1 150); do
+		[ "$(prop NRestarts)" = 1 ] && [ "$(systemctl is-active s2i-agent)" = active ] && break
+		sleep 0.2
+	done
+	pid2=$(prop MainPID)
+	[ "$(prop NRestarts)" = 1 ] && [ "$(systemctl is-active s2i-agent)" = active ] && [ "$pid2" != "$pid" ] &&
+		ok "kill -9 of the main process: restarted (NRestarts=1, main process $pid -> $pid2)" ||
+		bad "kill -9 of the main process: NRestarts=$(prop NRestarts), $(systemctl is-active s2i-agent), main process $pid2"
+	st=$(wait_final 2)
+	if [ "$st" = succeeded ] && grep -q '^==> the agent restarted during the build; it runs again$' "$out/build-2.log"; then
+		ok "build 2, interrupted by the crash: run again, succeeded"
+	else
+		bad "build 2 after the crash: '$st': $(tail -n 5 "$out/build-2.log")"
+	fi
+else
+	bad "build 2 never reached its sleep: $(build_state 2) $(tail -n 5 "$out/build-2.log")"
+fi
+
+# stop during a build: SIGTERM, the agent stops its build and exits 0 (the build is
+# queued again for the next start: the host checks the database)
+code=$(hook /s2i-test/push-slow.json "$SIG_SLOW" systemd-delivery-3)
+[ "$code" = 202 ] || bad "second webhook for branch slow: $code $(cat "$out/hook.body")"
+wait_sleeping 3 || bad "build 3 never reached its sleep: $(build_state 3) $(tail -n 5 "$out/build-3.log")"
+if timeout 90 systemctl stop s2i-agent >"$out/stop.log" 2>&1; then ok "systemctl stop during build 3"; else bad "systemctl stop: $(cat "$out/stop.log")"; fi
 st="Result=$(prop Result) ExecMainCode=$(prop ExecMainCode) ExecMainStatus=$(prop ExecMainStatus)"
 [ "$st" = "Result=success ExecMainCode=1 ExecMainStatus=0" ] && ok "stopped: $st" || bad "stopped: $st"
 finish
@@ -327,6 +393,17 @@ got=$(docker image inspect -f '{{index .Config.Labels "io.openshift.s2i.build.co
 out=$(docker run --rm --name "$ID-run" --network none "$image") || fail "the image does not run"
 [ "$out" = "hello from the machine" ] || fail "the image printed '$out'"
 echo "image $image built from $sha, runs: $out"
+got=$(docker image inspect -f '{{index .Config.Labels "io.openshift.s2i.build.commit.id"}}' "$image_slow" 2>/dev/null)
+[ "$got" = "$sha_slow" ] || fail "image $image_slow (build 2, rerun after the crash) has commit label '$got', want $sha_slow"
+# the database as the stopped agent left it: build 2 ran twice, build 3 is queued again
+db=$tmp/out/state/agent.db
+[ -f "$db" ] || fail "no database copied out of the machine"
+rows=$(sqlite3 -readonly "$db" "SELECT id || ':' || state || ':' || attempt FROM builds ORDER BY id" | paste -sd' ')
+[[ $rows == "1:succeeded:1 2:succeeded:2 3:queued:"* ]] || fail "builds (id:state:attempt) are '$rows', want 1:succeeded:1 2:succeeded:2 3:queued:…"
+echo "builds (id:state:attempt): $rows"
+# no container of this test's builder is left: the crash's by the restarted agent, the stop's by the agent
+left=$(docker ps -aq --filter "ancestor=$builder")
+[ -z "$left" ] || fail "containers of $builder left over: $left"
 secrets_scan "$tmp/out" || fail "the webhook secret leaked (LEAK lines above)"
 echo "secrets: none in the journal, answers or state ($SECRETS_SCANNED)"
 echo "service under systemd-nspawn: ok"
