@@ -73,12 +73,20 @@ static void serve_log_errors(const struct strv *errors)
 		log_error("%s", errors->items[i]);
 }
 
+/* "FILE:LINE: warning: message" as "warning: FILE:LINE: message" (the level says it) */
 static void serve_log_warnings(const struct strv *warnings)
 {
+	const char *w, *m;
 	size_t i;
 
-	for (i = 0; i < warnings->n; i++)
-		log_warn("%s", warnings->items[i]);
+	for (i = 0; i < warnings->n; i++) {
+		w = warnings->items[i];
+		m = strstr(w, ": warning: ");
+		if (m)
+			log_warn("%.*s: %s", (int)(m - w), w, m + 11);
+		else
+			log_warn("%s", w);
+	}
 }
 
 /* Drain: done once every received request is answered and written, or at the deadline. */

@@ -23,7 +23,7 @@ for r in viaed:id_ed25519 viarsa:id_rsa; do
 		"status_repo=acme/${r%%:*}"
 done
 start_agent || fail "agent did not start"
-grep -qF "warning: ssh_key_file '$AGENT_DIR/id_rsa' is an RSA key: this build's libssh2 signs RSA with SHA-1 (ssh-rsa) only" "$AGENT_LOG" ||
+grep -qE "warning: $AGENT_DIR/agent.conf:[0-9]+: ssh_key_file '$AGENT_DIR/id_rsa' is an RSA key: this build's libssh2 signs RSA with SHA-1 \(ssh-rsa\) only" "$AGENT_LOG" ||
 	fail "no warning about the RSA key when the agent started"
 grep -q "id_ed25519.*warning\|warning.*id_ed25519" "$AGENT_LOG" && fail "a warning about the ed25519 key"
 
