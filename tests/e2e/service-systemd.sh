@@ -48,13 +48,14 @@ cleanup() {
 trap cleanup EXIT
 
 # --- 1. the cached root filesystem ---------------------------------------------------
-# systemd and the tools of the test unit, plus the Debian packages of every library
-# the two executables load (as ldd resolves them here, on Debian 12).
+# systemd and the tools of the test unit (curl; python3 for the status API double),
+# plus the Debian packages of every library the two executables load (as ldd
+# resolves them here, on Debian 12).
 make -C "$root" -s SANITIZE=0 all >"$tmp/make.log" 2>&1 || { tail -n 20 "$tmp/make.log"; fail "make"; }
 libs=$(ldd "$root/build/rel/s2i-agent" "$root/build/rel/s2i-agentd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u)
 lib_pkgs=$(for l in $libs; do dpkg -S "$(readlink -f "$l")" 2>/dev/null || dpkg -S "$l"; done | cut -d: -f1 | sort -u)
 [ -n "$lib_pkgs" ] || fail "cannot find the packages of the agent's libraries"
-pkgs=$(printf '%s\n' systemd systemd-sysv dbus curl $lib_pkgs | sort -u | paste -sd, -)
+pkgs=$(printf '%s\n' systemd systemd-sysv dbus curl python3 $lib_pkgs | sort -u | paste -sd, -)
 suite=bookworm
 key=$(printf 'v1 %s minbase %s\n' "$suite" "$pkgs" | sha256sum | cut -c1-16)
 cache=${S2I_TEST_CACHE:-/var/cache/s2i-agent-tests}
@@ -151,6 +152,8 @@ DOCKER_BUILDKIT=0 docker build -q --network none -t "$builder" "$ctx" >/dev/null
 
 # the configuration (listen inside the machine's own network namespace), a 0600 secret
 port=$((20000 + RANDOM % 40000))
+forge_port=$((port + 1))
+token="ghp_systemd_${RANDOM}${RANDOM}_$$"
 secret="systemd-secret-$RANDOM$RANDOM-$$"
 cat >"$mnt/etc/s2i-agent/agent.conf" <<EOF
 [agent]
@@ -164,15 +167,23 @@ builder = $builder
 tag = s2i-agent-test/$ID-web:{branch}
 pull_policy = never
 network = none
+# commit statuses to the GitHub API double, inside the machine too
+status = github
+status_api = http://127.0.0.1:$forge_port
+status_repo = acme/web
+status_token_file = /etc/s2i-agent/status.token
 EOF
 chmod 640 "$mnt/etc/s2i-agent/agent.conf"
 printf '%s\n' "$secret" >"$mnt/etc/s2i-agent/web.secret"
 chmod 600 "$mnt/etc/s2i-agent/web.secret"
-printf '%s\n' "$secret" >"$tmp/out/web.secret"	# for the secrets scan of what comes back
-chmod 600 "$tmp/out/web.secret"
+printf '%s\n' "$token" >"$mnt/etc/s2i-agent/status.token"
+chmod 600 "$mnt/etc/s2i-agent/status.token"
+# for the secrets scan of what comes back
+cp -p "$mnt/etc/s2i-agent/web.secret" "$mnt/etc/s2i-agent/status.token" "$tmp/out/"
 
 # the signed delivery (GitHub's push payload, for the commit pushed above)
 mkdir -p "$mnt/s2i-test"
+cp "$TESTS_DIR/lib/forge_double.py" "$mnt/s2i-test/"
 jq --arg after "$sha" '.ref = "refs/heads/main" | .after = $after | .head_commit.id = $after' \
 	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push.json"
 jq --arg after "$sha_slow" '.ref = "refs/heads/slow" | .after = $after | .head_commit.id = $after' \
@@ -182,6 +193,8 @@ cat >"$mnt/s2i-test/env" <<EOF
 PORT=$port
 SIG=$(sig "$mnt/s2i-test/push.json")
 SIG_SLOW=$(sig "$mnt/s2i-test/push-slow.json")
+FORGE_PORT=$forge_port
+TOKEN=$token
 WD=$wd
 EOF
 
@@ -218,8 +231,13 @@ case " $groups " in
 *" docker "*) ok "sysusers: s2i-agent in groups $groups" ;;
 *) bad "sysusers: s2i-agent not in group docker: $groups"; finish ;;
 esac
-chown s2i-agent /etc/s2i-agent/web.secret
+chown s2i-agent /etc/s2i-agent/web.secret /etc/s2i-agent/status.token
 systemctl daemon-reload
+# the GitHub status API double (its log: what the agent posted)
+python3 /s2i-test/forge_double.py --port "$FORGE_PORT" --port-file "$out/forge-double.port" \
+	--log "$out/forge-double.jsonl" --token "$TOKEN" >"$out/forge-double.stderr" 2>&1 &
+for i in $(seq 1 100); do [ -s "$out/forge-double.port" ] && break; sleep 0.1; done
+[ -s "$out/forge-double.port" ] || { bad "the status API double did not start: $(tail -n 3 "$out/forge-double.stderr")"; finish; }
 
 # start: Type=notify, so `enable --now` returns once READY=1 arrived (or failed)
 if timeout 90 systemctl enable --now s2i-agent >"$out/enable.log" 2>&1; then
@@ -401,6 +419,16 @@ db=$tmp/out/state/agent.db
 rows=$(sqlite3 -readonly "$db" "SELECT id || ':' || state || ':' || attempt FROM builds ORDER BY id" | paste -sd' ')
 [[ $rows == "1:succeeded:1 2:succeeded:2 3:queued:"* ]] || fail "builds (id:state:attempt) are '$rows', want 1:succeeded:1 2:succeeded:2 3:queued:…"
 echo "builds (id:state:attempt): $rows"
+# commit statuses posted from inside the sandbox (libcurl, the token file): build 1's
+# three in order, each answered 201 by the double
+fd=$tmp/out/forge-double.jsonl
+[ -f "$fd" ] || fail "the status API double recorded nothing"
+posts=$(jq -r --arg sha "$sha" 'select(.path == "/repos/acme/web/statuses/" + $sha) | "\(.body.state)|\(.body.description)|\(.answer.code)"' "$fd")
+want="pending|Build 1 queued|201
+pending|Build 1 running|201"
+[ "$(head -n 2 <<<"$posts")" = "$want" ] && [[ $(sed -n 3p <<<"$posts") =~ ^success\|Build\ 1\ succeeded\ in\ [0-9]+s\|201$ ]] &&
+	[ "$(wc -l <<<"$posts")" = 3 ] || fail "statuses for $sha: $(tr '\n' ' ' <<<"$posts")"
+echo "statuses of build 1: $(cut -d'|' -f1 <<<"$posts" | paste -sd' ')"
 # no container of this test's builder is left: the crash's by the restarted agent, the stop's by the agent
 left=$(docker ps -aq --filter "ancestor=$builder")
 [ -z "$left" ] || fail "containers of $builder left over: $left"
