@@ -294,7 +294,10 @@ code=$(hook /s2i-test/push.json "$SIG" systemd-delivery-1)
 st=$(wait_final 1)
 [ "$st" = succeeded ] && ok "build 1: succeeded" || bad "build 1: '$st': $(tail -n 5 "$out/build-1.log")"
 
-# reload: SIGHUP, RELOADING=1 then READY=1; the same process keeps serving
+# reload the way agent.conf says: `s2i-agent check` (as root), then `systemctl reload`:
+# SIGHUP, RELOADING=1 then READY=1; the same process keeps serving
+/usr/local/bin/s2i-agent check -c /etc/s2i-agent/agent.conf >"$out/check.log" 2>&1 &&
+	ok "s2i-agent check: $(tr '\n' ' ' <"$out/check.log")" || bad "s2i-agent check: $(cat "$out/check.log")"
 if timeout 60 systemctl reload s2i-agent >"$out/reload.log" 2>&1; then ok "systemctl reload"; else bad "systemctl reload: $(cat "$out/reload.log")"; fi
 for i in $(seq 1 50); do [ "$(systemctl is-active s2i-agent)" = active ] && break; sleep 0.2; done
 state=$(systemctl is-active s2i-agent)
