@@ -4,9 +4,12 @@
 # `make install DESTDIR=` puts the agent into it, and a test unit inside runs what a user
 # does: systemd-sysusers/tmpfiles, `systemctl enable --now s2i-agent` (Type=notify:
 # active only after READY=1), /healthz with the engine reached from inside the sandbox,
-# a signed webhook (202) whose build runs through the engine, `systemctl reload`
-# (RELOADING=1/READY=1), the watchdog past WatchdogSec=, `systemctl stop` (exit 0) and
-# the agent's lines in the journal. Results come back through a bound directory.
+# a signed webhook (202) whose build runs through the engine and whose commit statuses
+# reach a status API double in the machine, `systemctl reload` (RELOADING=1/READY=1),
+# the watchdog past WatchdogSec=, a SIGKILL of the main process during a build (systemd
+# restarts it, the build runs again), `systemctl stop` during a build (exit 0, the build
+# queued again) and the agent's lines in the journal. Results come back through a bound
+# directory; the host checks the images, the database and that no container is left.
 #
 # The machine's root is an overlay over the cached tree, which stays untouched. The cache
 # lives in $S2I_TEST_CACHE (/var/cache/s2i-agent-tests), keyed by its package list; the
@@ -40,7 +43,7 @@ builder=s2i-agent-test/$ID-builder:latest
 image=s2i-agent-test/$ID-web:main
 image_slow=s2i-agent-test/$ID-web:slow
 cleanup() {
-	mountpoint -q "$mnt" && umount "$mnt"
+	mountpoint -q "$mnt" && { umount "$mnt" || umount -l "$mnt"; }
 	rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
 	docker rmi -f "$image" "$image_slow" "$builder" >/dev/null 2>&1
 	[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
