@@ -51,6 +51,7 @@ struct req {
 	curl_off_t moved;		/* bytes down + up at idle_since_ms */
 	int silent_s;
 	int silent_idle;		/* silent_s is the idle limit */
+	int64_t probe_next_ms;		/* a container wait: ping the engine then, 0: never */
 	char curl_errbuf[CURL_ERROR_SIZE];
 };
 
@@ -59,7 +60,7 @@ enum engine_wait {
 	ENGINE_WAIT_CALL = 0,		/* a control call: limits.call_s for the whole */
 	ENGINE_WAIT_SLOW,		/* a layer copied or deleted: limits.slow_s */
 	ENGINE_WAIT_STREAM,		/* data flows: limits.idle_s without a byte */
-	ENGINE_WAIT_CONTAINER,		/* as long as a container runs: deadline only */
+	ENGINE_WAIT_CONTAINER,		/* as long as a container runs: deadline only (and pings) */
 };
 
 /* ---- small helpers ---- */
@@ -389,6 +390,34 @@ static void engine_req_wait(struct req *r, enum engine_wait kind)
 	r->limit_ms = r->limit_s > 0 ? now + (int64_t)r->limit_s * 1000 : 0;
 	r->idle_s = kind == ENGINE_WAIT_STREAM && t->idle_s > 0 ? t->idle_s : 0;
 	r->idle_since_ms = now;
+	r->probe_next_ms = kind == ENGINE_WAIT_CONTAINER && t->probe_s > 0 ? now + (int64_t)t->probe_s * 1000 : 0;
+}
+
+static int engine_req_init(struct req *r, struct engine *eng, const char *method, const char *path, int versioned,
+			   struct err *e);
+static int engine_req_perform(struct req *r, struct err *e);
+static void engine_req_release(struct req *r);
+
+/* A container wait silent for probe_s: is the engine still there? A ping on another
+ * connection; 1 when it went unanswered for call_s (frozen). The ping leaves the
+ * engine's status and unreachable message as they were. */
+static int engine_probe(struct req *r)
+{
+	struct engine *eng = r->eng;
+	char unreachable[ERR_MSG_MAX];
+	struct err e = ERR_INIT;
+	struct req p;
+	int status = eng->status, frozen = 0;
+
+	memcpy(unreachable, eng->unreachable, sizeof(unreachable));
+	if (engine_req_init(&p, eng, "GET", "/_ping", 0, &e) == 0) {
+		(void)engine_req_perform(&p, &e);
+		frozen = p.silent_s > 0;
+	}
+	engine_req_release(&p);
+	eng->status = status;
+	memcpy(eng->unreachable, unreachable, sizeof(unreachable));
+	return frozen;
 }
 
 static int engine_should_abort(struct req *r)
@@ -399,7 +428,7 @@ static int engine_should_abort(struct req *r)
 		r->abort_reason = ENGINE_CANCELED;
 		return 1;
 	}
-	if (!r->deadline_ms && !r->eng->deadline_ms && !r->limit_ms && !r->idle_s)
+	if (!r->deadline_ms && !r->eng->deadline_ms && !r->limit_ms && !r->idle_s && !r->probe_next_ms)
 		return 0;
 	now = engine_clock_ms();
 	/* the build's deadline first: when both have passed, the build timed out */
@@ -416,6 +445,13 @@ static int engine_should_abort(struct req *r)
 		r->silent_idle = 1;
 		return 1;
 	}
+	if (r->probe_next_ms && now >= r->probe_next_ms) {
+		if (engine_probe(r)) {
+			r->silent_s = r->eng->limits.call_s;
+			return 1;
+		}
+		r->probe_next_ms = engine_clock_ms() + (int64_t)r->eng->limits.probe_s * 1000;
+	}
 	return 0;
 }
 
@@ -428,6 +464,8 @@ static int engine_xfer_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut
 	if (dn + un != r->moved) {
 		r->moved = dn + un;
 		r->idle_since_ms = engine_clock_ms();
+		if (r->probe_next_ms)
+			r->probe_next_ms = r->idle_since_ms + (int64_t)r->eng->limits.probe_s * 1000;
 	}
 	return engine_should_abort(r);
 }

@@ -69,7 +69,7 @@ int64_t engine_clock_ms(void);		/* CLOCK_MONOTONIC in ms, for deadlines */
 
 /* How long the engine may keep a call waiting before we give up on it as frozen
  * (seconds; <= 0: no limit of that kind). Defaults: ENGINE_CALL_TIMEOUT,
- * ENGINE_SLOW_CALL_TIMEOUT, ENGINE_IDLE_TIMEOUT (limits.h).
+ * ENGINE_SLOW_CALL_TIMEOUT, ENGINE_IDLE_TIMEOUT, ENGINE_PROBE_INTERVAL (limits.h).
  * - call_s: the whole of a control call (ping, version, inspect, create, start,
  *   kill, list, tag; also the answer to an attach);
  * - slow_s: the whole of a call that copies or deletes a layer (commit, image and
@@ -78,7 +78,9 @@ int64_t engine_clock_ms(void);		/* CLOCK_MONOTONIC in ms, for deadlines */
  *   without a byte in either direction; time spent by the reader of a pull-style
  *   stream between two engine_stream_read calls does not count.
  * Waits for a running container (container_wait, attach streams, logs follow) have
- * no limit of their own: the deadline and the cancel flag bound them. A limit that
+ * no limit of their own: the deadline and the cancel flag bound them; but after
+ * probe_s without a byte the engine is pinged on another connection, and a ping
+ * unanswered within call_s ends the wait as a frozen engine. A limit that
  * passes fails the call with ENGINE_NO_ANSWER and engine_unreachable() saying "the
  * container engine at unix:///... did not answer within 60s"; the deadline passing
  * first is ENGINE_TIMED_OUT, as before. */
@@ -86,9 +88,11 @@ struct engine_timeouts {
 	int call_s;
 	int slow_s;
 	int idle_s;
+	int probe_s;
 };
 
-#define ENGINE_TIMEOUTS_DEFAULT { ENGINE_CALL_TIMEOUT, ENGINE_SLOW_CALL_TIMEOUT, ENGINE_IDLE_TIMEOUT }
+#define ENGINE_TIMEOUTS_DEFAULT \
+	{ ENGINE_CALL_TIMEOUT, ENGINE_SLOW_CALL_TIMEOUT, ENGINE_IDLE_TIMEOUT, ENGINE_PROBE_INTERVAL }
 
 void engine_set_timeouts(struct engine *eng, const struct engine_timeouts *t);
 

@@ -87,6 +87,9 @@
 #define ENGINE_CALL_TIMEOUT	60
 #define ENGINE_SLOW_CALL_TIMEOUT (10 * 60)
 #define ENGINE_IDLE_TIMEOUT	(5 * 60)
+/* seconds without a byte while a container runs (wait, attach, logs follow) before the
+ * engine is pinged on another connection; no answer within ENGINE_CALL_TIMEOUT: frozen */
+#define ENGINE_PROBE_INTERVAL	60
 
 /* engine: the Engine API versions we speak (used: min(ours, the server's)),
  * and the bytes a pull-style stream holds between two reads */

@@ -13,7 +13,11 @@
 #   the engine still frozen (the cleanup of the build's container, stuck on the engine,
 #   is kept in state_dir/cleanup.json), and starts again with it frozen;
 # - once the engine thaws, the build's container is removed, cleanup.json goes, the
-#   next push builds `succeeded`; every build has exactly one final commit status.
+#   next push builds `succeeded`;
+# - the engine frozen (proxy SIGSTOPped) while assemble runs silently: the container
+#   wait has no limit of its own, but the engine is pinged after ENGINE_PROBE_INTERVAL
+#   without a byte, and the unanswered ping ends the build `errored` the same way;
+# every build has exactly one final commit status.
 TEST=fault-engine-freeze
 source "$TESTS_DIR/lib/pipeline.sh"
 
@@ -161,6 +165,27 @@ state=$(pl_wait "$id2" 180)
 builds+=("$id2 $sha succeeded")
 wait_for 60 no_containers || fail "containers left: $(our_containers)"
 
+# the engine freezes (the proxy SIGSTOPped) while assemble runs, silent: waiting for a
+# running container has no limit of its own, but after ENGINE_PROBE_INTERVAL (60 s)
+# without a byte the engine is pinged; unanswered within the call limit, the build
+# ends errored the same way, long before build_timeout
+log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
+sha=$(pl_commit web "frozen engine while assemble runs" SLEEP 600)
+pl_push web >/dev/null || fail "git push"
+pl_github_push web "$sha"
+expect 202
+id3=$(jq -r .build <<<"$HTTP_BODY")
+wait_for 120 log_has "$id3" "assemble: sleeping" || fail "build $id3 never reached assemble: $(pl_build_json "$id3")"
+kill -STOP "$PROXY_PID"
+state=$(pl_wait "$id3" $((60 + CALL_LIMIT + 120)))
+kill -CONT "$PROXY_PID"
+[ "$state" = errored ] || fail "build $id3 is $state with the engine frozen during assemble: $(pl_build_json "$id3")"
+reason=$(pl_build_json "$id3" | jq -r .reason)
+frozen_reason "$reason" || fail "build $id3: the reason does not say the engine did not answer: $reason"
+echo "frozen engine during assemble: build $id3 errored: $reason"
+builds+=("$id3 $sha errored")
+wait_for 180 no_containers || fail "containers left after the engine thawed: $(our_containers)"
+
 # every build: statuses pending (queued), pending (running), then exactly one final one
 final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }
 all_final() { [ "$(final_posts)" -ge "${#builds[@]}" ]; }
@@ -174,6 +199,6 @@ for b in "${builds[@]}"; do
 	pl_statuses "$bsha" | tail -n 1 | grep -q "^$st|Build $bid " || fail "build $bid: final status $(pl_statuses "$bsha" | tail -n 1)"
 	[ "$(pl_build_json "$bid" | jq -r .state)" = "$want" ] || fail "build $bid: $(pl_build_json "$bid")"
 done
-echo "fault-engine-freeze: call_limit=${CALL_LIMIT}s frozen_build=errored cli=exited stop_while_frozen=ok restart_while_frozen=ok leftover_containers=0 builds=${#builds[@]} statuses=$(forge_double_count)"
+echo "fault-engine-freeze: call_limit=${CALL_LIMIT}s frozen_build=errored frozen_assemble=errored cli=exited stop_while_frozen=ok restart_while_frozen=ok leftover_containers=0 builds=${#builds[@]} statuses=$(forge_double_count)"
 stop_agent || fail "agent exited $? on SIGTERM"
 exit 0

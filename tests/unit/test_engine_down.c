@@ -26,6 +26,7 @@ enum fake {
 	FAKE_SLOW,	/* 200 "OK" after a second */
 	FAKE_SILENT,	/* frozen: keeps the connection, never answers */
 	FAKE_STALL,	/* /version answered; other calls: 200 and a few body bytes, then silence */
+	FAKE_BUSY,	/* as FAKE_STALL, but /_ping is answered: a long container wait */
 };
 
 static char dir[64];
@@ -85,21 +86,25 @@ static pid_t fake_engine(const char *path, enum fake mode)
 			if (strstr(req, "\r\n\r\n")) {
 				if (mode == FAKE_SLOW)
 					sleep(1);
-				if ((mode == FAKE_OK || mode == FAKE_SLOW) && write(c, ok, sizeof(ok) - 1) < 0)
+				if ((mode == FAKE_OK || mode == FAKE_SLOW ||
+				     (mode == FAKE_BUSY && strstr(req, " /_ping "))) && write(c, ok, sizeof(ok) - 1) < 0)
 					break;
-				if (mode == FAKE_STALL && strstr(req, " /version ")) {
+				if (mode == FAKE_BUSY && strstr(req, " /_ping "))
+					break;
+				if ((mode == FAKE_STALL || mode == FAKE_BUSY) && strstr(req, " /version ")) {
 					snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
 						 "Connection: close\r\n\r\n%s", strlen(version), version);
 					if (write(c, answer, strlen(answer)) < 0)
 						break;
-				} else if (mode == FAKE_STALL && write(c, stall, sizeof(stall) - 1) < 0) {
+				} else if ((mode == FAKE_STALL || mode == FAKE_BUSY) && write(c, stall, sizeof(stall) - 1) < 0) {
 					break;
 				}
 				break;
 			}
 		}
 		/* frozen: the connection stays open, silent (the process ends with the test) */
-		if (mode == FAKE_SILENT || (mode == FAKE_STALL && !strstr(req, " /version ")))
+		if (mode == FAKE_SILENT || (mode == FAKE_STALL && !strstr(req, " /version ")) ||
+		    (mode == FAKE_BUSY && !strstr(req, " /version ") && !strstr(req, " /_ping ")))
 			continue;
 		close(c);
 	}
@@ -112,9 +117,9 @@ static void fake_stop(pid_t pid)
 }
 
 /* Limits of a second (frozen-engine tests), or the defaults. */
-static void short_limits(struct engine *eng, int call_s, int slow_s, int idle_s)
+static void short_limits(struct engine *eng, int call_s, int slow_s, int idle_s, int probe_s)
 {
-	struct engine_timeouts t = { call_s, slow_s, idle_s };
+	struct engine_timeouts t = { call_s, slow_s, idle_s, probe_s };
 
 	engine_set_timeouts(eng, &t);
 }
@@ -203,7 +208,7 @@ static void test_frozen_call(void **state)
 
 	(void)state;
 	pid = fake_engine(p, FAKE_SILENT);
-	short_limits(eng, 1, 1, 1);
+	short_limits(eng, 1, 1, 1, 0);
 	snprintf(want, sizeof(want), "the container engine at unix://%s did not answer within 1s", p);
 	expect_down(eng, p, want);
 	/* a versioned call: the version negotiation is the call that waits */
@@ -226,7 +231,7 @@ static void test_slow_within_limit(void **state)
 
 	(void)state;
 	pid = fake_engine(p, FAKE_SLOW);
-	short_limits(eng, 4, 4, 4);
+	short_limits(eng, 4, 4, 4, 0);
 	if (engine_ping(eng, &e) < 0)
 		fail_msg("%s", e.msg);
 	assert_int_equal(engine_status(eng), 200);
@@ -258,7 +263,7 @@ static void test_frozen_stream(void **state)
 
 	(void)state;
 	pid = fake_engine(p, FAKE_STALL);
-	short_limits(eng, 30, 30, 1);
+	short_limits(eng, 30, 30, 1, 0);
 	snprintf(want, sizeof(want), "the container engine at unix://%s stopped answering: nothing for 1s", p);
 	assert_int_equal(engine_archive_get(eng, "abc123", "/tmp", count_bytes, &got, &e), -1);
 	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
@@ -293,15 +298,57 @@ static void test_wait_and_deadline(void **state)
 
 	(void)state;
 	pid = fake_engine(p, FAKE_STALL);
-	short_limits(eng, 1, 1, 1);
+	short_limits(eng, 1, 1, 1, 0);
 	assert_int_equal(engine_container_wait(eng, "abc123", 3, &code, &e), -1);
 	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
 	assert_null(engine_unreachable(eng));
-	short_limits(eng, 30, 30, 30);
+	short_limits(eng, 30, 30, 30, 0);
 	engine_set_deadline(eng, engine_clock_ms() + 500);
 	assert_int_equal(engine_container_start(eng, "abc123", &e), -1);
 	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
 	assert_null(engine_unreachable(eng));
+	fake_stop(pid);
+	engine_free(eng);
+}
+
+/* A container wait without a byte: after probe_s the engine is pinged; answered, the
+ * wait goes on (here until its own timeout); unanswered within call_s, the engine is
+ * frozen: the wait and an attach stream end with ENGINE_NO_ANSWER and say so. */
+static void test_probe(void **state)
+{
+	const char *p = sock_path("probe.sock");
+	struct engine *eng = engine_at(p);
+	struct engine_stream *st = NULL;
+	struct err e = ERR_INIT;
+	char want[400], chunk[64];
+	int code = 0;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	pid = fake_engine(p, FAKE_BUSY);
+	short_limits(eng, 1, 1, 1, 1);
+	assert_int_equal(engine_container_wait(eng, "abc123", 4, &code, &e), -1);
+	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
+	assert_null(engine_unreachable(eng));
+	fake_stop(pid);
+
+	pid = fake_engine(p, FAKE_STALL);
+	snprintf(want, sizeof(want), "the container engine at unix://%s did not answer within 1s", p);
+	assert_int_equal(engine_container_wait(eng, "abc123", 30, &code, &e), -1);
+	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
+	if (!strstr(e.msg, want))
+		fail_msg("'%s' lacks '%s'", e.msg, want);
+	assert_string_equal(engine_unreachable(eng), want);
+	if (engine_attach_open(eng, "abc123", NULL, NULL, &st, &e) < 0)
+		fail_msg("%s", e.msg);
+	while ((n = engine_stream_read(st, chunk, sizeof(chunk), &e)) > 0)
+		;
+	assert_int_equal(n, -1);
+	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
+	if (!strstr(e.msg, want))
+		fail_msg("'%s' lacks '%s'", e.msg, want);
+	engine_stream_free(st);
 	fake_stop(pid);
 	engine_free(eng);
 }
@@ -322,6 +369,7 @@ static int teardown(void **state)
 	unlink(sock_path("slow.sock"));
 	unlink(sock_path("stall.sock"));
 	unlink(sock_path("wait.sock"));
+	unlink(sock_path("probe.sock"));
 	return rmdir(dir);
 }
 
@@ -335,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_slow_within_limit),
 		cmocka_unit_test(test_frozen_stream),
 		cmocka_unit_test(test_wait_and_deadline),
+		cmocka_unit_test(test_probe),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
