@@ -2,22 +2,22 @@
 # Fault: the container engine freezes during a short call (its socket accepts, nothing
 # answers), with a build_timeout far away (30 min). The shared dockerd is never
 # touched: the agent's `engine` is a unix-socket proxy this test owns
-# (tests/lib/sockproxy.py --freeze-on) that freezes at the start of the build's
+# (tests/lib/sockproxy.py --freeze-on) that freezes at the start of a build's
 # assemble container (POST .../start: a container exists by then) and thaws on SIGUSR1.
-# - the build ends `errored` once that call's limit (ENGINE_CALL_TIMEOUT, 60 s) passes,
+# - that build ends `errored` once the call's limit (ENGINE_CALL_TIMEOUT, 60 s) passes,
 #   not at build_timeout, its reason "the container engine at unix://... did not
 #   answer within 60s"; the CLI (`s2i-agent build`, no --timeout) against the frozen
 #   engine ends the same way instead of hanging;
+# - another build, of another repository, whose assemble was running silently when the
+#   engine froze: waiting for a running container has no limit of its own, but the
+#   engine is pinged after ENGINE_PROBE_INTERVAL (60 s) without a byte, and the
+#   unanswered ping ends it `errored` the same way;
 # - the daemon stays responsive (/healthz, the API; /healthz also once the engine's
 #   accept queue is full, the proxy stopped) and stops at once on SIGTERM with
 #   the engine still frozen (the cleanup of the build's container, stuck on the engine,
 #   is kept in state_dir/cleanup.json), and starts again with it frozen;
-# - once the engine thaws, the build's container is removed, cleanup.json goes, the
-#   next push builds `succeeded`;
-# - the engine frozen (proxy SIGSTOPped) while assemble runs silently: the container
-#   wait has no limit of its own, but the engine is pinged after ENGINE_PROBE_INTERVAL
-#   without a byte, and the unanswered ping ends the build `errored` the same way;
-# every build has exactly one final commit status.
+# - once the engine thaws, the builds' containers are removed, cleanup.json goes, the
+#   next push builds `succeeded`; every build has exactly one final commit status.
 TEST=fault-engine-freeze
 source "$TESTS_DIR/lib/pipeline.sh"
 
@@ -54,15 +54,29 @@ frozen_reason() {	# text: says the engine (with its socket) did not answer withi
 	[[ $1 == *"the container engine at unix://$PROXY_SOCK did not answer within ${CALL_LIMIT}s"* ]]
 }
 
+log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
+
 pl_builder
 pl_repo web status_repo=acme/web
-proxy_start --freeze-on '^POST /v[0-9.]+/containers/[0-9a-f]+/start' --frozen "$AGENT_DIR/proxy.frozen" ||
-	fail "cannot start the engine proxy"
+pl_repo api status_repo=acme/api
+proxy_start --freeze-on '^POST /v[0-9.]+/containers/[0-9a-f]+/start' --frozen "$AGENT_DIR/proxy.frozen" \
+	--disarmed || fail "cannot start the engine proxy"
 AGENT_ENGINE=unix://$PROXY_SOCK
-AGENT_EXTRA="build_timeout = 30m"
+AGENT_EXTRA="build_timeout = 30m
+workers = 2"
 start_agent || fail "agent did not start"
 
 builds=()	# "id sha final-state" of every build
+# a build whose assemble runs, silent, when the engine freezes
+ssha=$(pl_commit api "assemble sleeps when the engine freezes" SLEEP 600)
+pl_push api >/dev/null || fail "git push"
+pl_github_push api "$ssha"
+expect 202
+sid=$(jq -r .build <<<"$HTTP_BODY")
+wait_for 120 log_has "$sid" "assemble: sleeping" || fail "build $sid never reached assemble: $(pl_build_json "$sid")"
+kill -USR2 "$PROXY_PID"
+wait_for 10 test -e "$AGENT_DIR/proxy.frozen.armed" || fail "cannot arm the engine proxy"
+
 sha=$(pl_commit web "frozen engine at the start of assemble")
 pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha"
@@ -93,6 +107,14 @@ curl -sf --max-time 10 "$AGENT_URL/builds/$id/log" | tail -n 1 |
 	fail "build $id: last log line: $(curl -sf --max-time 10 "$AGENT_URL/builds/$id/log" | tail -n 1)"
 echo "frozen engine: build $id errored: $reason"
 builds+=("$id $sha errored")
+
+# the build waiting for its silent assemble: the ping goes unanswered
+state=$(pl_wait "$sid" $((60 + CALL_LIMIT + 120)))
+[ "$state" = errored ] || fail "build $sid (assemble running) is $state with the engine frozen: $(pl_build_json "$sid")"
+reason=$(pl_build_json "$sid" | jq -r .reason)
+frozen_reason "$reason" || fail "build $sid: the reason does not say the engine did not answer: $reason"
+echo "frozen engine during assemble: build $sid errored: $reason"
+builds+=("$sid $ssha errored")
 
 wait_for $((CALL_LIMIT + 60)) eval '! kill -0 "$CLI_PID" 2>/dev/null' || fail "the CLI still waits on the frozen engine"
 wait "$CLI_PID"
@@ -164,27 +186,6 @@ state=$(pl_wait "$id2" 180)
 [ "$state" = succeeded ] || fail "build $id2 after the engine thawed is $state: $(pl_build_json "$id2")"
 builds+=("$id2 $sha succeeded")
 wait_for 60 no_containers || fail "containers left: $(our_containers)"
-
-# the engine freezes (the proxy SIGSTOPped) while assemble runs, silent: waiting for a
-# running container has no limit of its own, but after ENGINE_PROBE_INTERVAL (60 s)
-# without a byte the engine is pinged; unanswered within the call limit, the build
-# ends errored the same way, long before build_timeout
-log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
-sha=$(pl_commit web "frozen engine while assemble runs" SLEEP 600)
-pl_push web >/dev/null || fail "git push"
-pl_github_push web "$sha"
-expect 202
-id3=$(jq -r .build <<<"$HTTP_BODY")
-wait_for 120 log_has "$id3" "assemble: sleeping" || fail "build $id3 never reached assemble: $(pl_build_json "$id3")"
-kill -STOP "$PROXY_PID"
-state=$(pl_wait "$id3" $((60 + CALL_LIMIT + 120)))
-kill -CONT "$PROXY_PID"
-[ "$state" = errored ] || fail "build $id3 is $state with the engine frozen during assemble: $(pl_build_json "$id3")"
-reason=$(pl_build_json "$id3" | jq -r .reason)
-frozen_reason "$reason" || fail "build $id3: the reason does not say the engine did not answer: $reason"
-echo "frozen engine during assemble: build $id3 errored: $reason"
-builds+=("$id3 $sha errored")
-wait_for 180 no_containers || fail "containers left after the engine thawed: $(our_containers)"
 
 # every build: statuses pending (queued), pending (running), then exactly one final one
 final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }

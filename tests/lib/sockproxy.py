@@ -2,7 +2,7 @@
 """sockproxy.py: a unix-socket forwarder that stands in for a container engine which
 can be stopped and started again, without touching the real one (fault-engine.sh).
 
-    sockproxy.py LISTEN TARGET [--ready FILE] [--freeze-on REGEX [--frozen FILE]]
+    sockproxy.py LISTEN TARGET [--ready FILE] [--freeze-on REGEX [--frozen FILE] [--disarmed]]
 
 Listens on the unix socket LISTEN and forwards every connection byte for byte, in
 both directions (plain HTTP requests and hijacked attach streams alike), to the unix
@@ -14,6 +14,8 @@ its clients see it (fault-engine-freeze.sh): that request and everything after i
 every connection, new ones too, is held (connects still succeed: an engine that
 accepts and never answers); --frozen FILE is written then. SIGUSR1 thaws it: what
 was held is forwarded and the proxy forwards again (the freeze happens once).
+--disarmed: REGEX is looked for only after SIGUSR2 (--frozen FILE + ".armed" is
+written then), so that requests made before do not freeze it.
 
 SIGTERM and SIGINT stop it the way a stopped engine looks to its clients: the socket
 file is removed (new connects fail with ENOENT) and every live connection is cut at
@@ -33,7 +35,7 @@ conns = set()
 conns_lock = threading.Lock()
 flowing = threading.Event()     # cleared while frozen
 flowing.set()
-freeze = {"re": None, "fired": False, "file": None}
+freeze = {"re": None, "fired": False, "file": None, "armed": True}
 freeze_lock = threading.Lock()
 
 
@@ -42,7 +44,7 @@ def maybe_freeze(data):
     if freeze["re"] is None:
         return
     with freeze_lock:
-        if freeze["fired"] or not freeze["re"].search(data):
+        if freeze["fired"] or not freeze["armed"] or not freeze["re"].search(data):
             return
         freeze["fired"] = True
         flowing.clear()
@@ -105,10 +107,19 @@ def main():
     ap.add_argument("--ready")
     ap.add_argument("--freeze-on")
     ap.add_argument("--frozen")
+    ap.add_argument("--disarmed", action="store_true")
     a = ap.parse_args()
     if a.freeze_on:
         freeze["re"] = re.compile(a.freeze_on.encode(), re.MULTILINE)
         freeze["file"] = a.frozen
+        freeze["armed"] = not a.disarmed
+
+    def arm(signum, frame):
+        with freeze_lock:
+            freeze["armed"] = True
+        if freeze["file"]:
+            with open(freeze["file"] + ".armed", "w") as f:
+                f.write("armed\n")
 
     try:
         os.unlink(a.listen)
@@ -133,6 +144,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGUSR1, lambda signum, frame: flowing.set())
+    signal.signal(signal.SIGUSR2, arm)
     if a.ready:
         with open(a.ready + ".tmp", "w") as f:
             f.write("%d\n" % os.getpid())
