@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -234,4 +235,22 @@ void strv_copy(struct strv *dst, const struct strv *src)
 
 	for (i = 0; i < src->n; i++)
 		strv_push(dst, src->items[i]);
+}
+
+ssize_t xread_full(int fd, void *p, size_t n)
+{
+	size_t len = 0;
+
+	while (len < n) {
+		ssize_t r = read(fd, (char *)p + len, n - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	return (ssize_t)len;
 }

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 extern char buf_empty[];
 
@@ -55,5 +56,9 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Reads from fd until n bytes or end of file (EINTR retried): the bytes read, or
+ * -1 with errno. A file of exactly n bytes or more reads n: ask one byte more than
+ * the largest size accepted to tell "too large". */
+ssize_t xread_full(int fd, void *p, size_t n);
 
 #endif

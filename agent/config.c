@@ -117,6 +117,7 @@ int config_read_secret(const char *path, char **out, size_t max, size_t *ret_n, 
 {
 	char data[SECRET_FILE_MAX + 1];
 	size_t len = 0, n = 0, i;
+	ssize_t got;
 	struct stat st;
 	char *line, *next;
 	int fd, ret = -1;
@@ -137,19 +138,12 @@ int config_read_secret(const char *path, char **out, size_t max, size_t *ret_n, 
 			path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	while (len < sizeof(data)) {
-		ssize_t r = read(fd, data + len, sizeof(data) - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err_errno(e, "cannot read '%s'", path);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
+	got = xread_full(fd, data, sizeof(data));
+	if (got < 0) {
+		err_errno(e, "cannot read '%s'", path);
+		goto out;
 	}
+	len = (size_t)got;
 	if (len > SECRET_FILE_MAX) {
 		err_set(e, "'%s' is larger than %d bytes", path, SECRET_FILE_MAX);
 		goto out;
@@ -1324,6 +1318,7 @@ static int cfg_read_file(const char *path, char **ret, size_t *ret_len, struct e
 	struct stat sb;
 	char *data = NULL;
 	size_t len = 0;
+	ssize_t got;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -1338,19 +1333,12 @@ static int cfg_read_file(const char *path, char **ret, size_t *ret_len, struct e
 		goto fail;
 	}
 	data = xmalloc(CONFIG_FILE_MAX + 1);
-	while (len <= CONFIG_FILE_MAX) {
-		ssize_t r = read(fd, data + len, CONFIG_FILE_MAX + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err_errno(e, "cannot read");
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
+	got = xread_full(fd, data, CONFIG_FILE_MAX + 1);
+	if (got < 0) {
+		err_errno(e, "cannot read");
+		goto fail;
 	}
+	len = (size_t)got;
 	if (len > CONFIG_FILE_MAX) {
 		err_set(e, "larger than %d bytes", CONFIG_FILE_MAX);
 		goto fail;

@@ -344,25 +344,19 @@ int sshkey_probe(const char *path, struct sshkey_info *ret, struct err *e)
 {
 	char *data = NULL;
 	size_t len = 0;
+	ssize_t got;
 	int fd, rc = -1;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return err_errno(e, "cannot read '%s'", path);
 	data = xmalloc(SSHKEY_FILE_MAX + 1);
-	while (len <= SSHKEY_FILE_MAX) {
-		ssize_t r = read(fd, data + len, SSHKEY_FILE_MAX + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err_errno(e, "cannot read '%s'", path);
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
+	got = xread_full(fd, data, SSHKEY_FILE_MAX + 1);
+	if (got < 0) {
+		err_errno(e, "cannot read '%s'", path);
+		goto out;
 	}
+	len = (size_t)got;
 	if (len > SSHKEY_FILE_MAX) {
 		err_set(e, "'%s' is larger than %d bytes, too large for a key", path, SSHKEY_FILE_MAX);
 		goto out;
