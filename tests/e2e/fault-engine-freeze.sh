@@ -20,19 +20,13 @@
 #   next push builds `succeeded`; every build has exactly one final commit status.
 TEST=fault-engine-freeze
 source "$TESTS_DIR/lib/pipeline.sh"
+source "$TESTS_DIR/lib/enginefault.sh"
 
 CALL_LIMIT=60	# ENGINE_CALL_TIMEOUT (agent/limits.h)
 PROXY_SOCK=$AGENT_DIR/engine.sock
 PROXY_PID=
 CLI_PID=
 FILL_PID=
-proxy_start() {	# [sockproxy options]
-	rm -f "$AGENT_DIR/proxy.ready"
-	python3 "$TESTS_DIR/lib/sockproxy.py" "$PROXY_SOCK" "$ENGINE_SOCK" --ready "$AGENT_DIR/proxy.ready" \
-		"$@" 2>>"$AGENT_DIR/proxy.log" &
-	PROXY_PID=$!
-	wait_for_pid "$PROXY_PID" 10 test -s "$AGENT_DIR/proxy.ready"
-}
 fe_cleanup() {
 	[ -n "$CLI_PID" ] && kill "$CLI_PID" 2>/dev/null
 	[ -n "$FILL_PID" ] && kill "$FILL_PID" 2>/dev/null
@@ -41,25 +35,20 @@ fe_cleanup() {
 		kill -TERM "$PROXY_PID" 2>/dev/null
 		wait "$PROXY_PID" 2>/dev/null
 	fi
-	our_containers | xargs -r docker rm -f >/dev/null 2>&1
+	ef_containers | xargs -r docker rm -f >/dev/null 2>&1
 	pl_cleanup
 }
 trap fe_cleanup EXIT
 
-# containers of this test in the real engine (our builder image, the agent's label)
-our_containers() { docker ps -aq --filter "label=s2i-agent-test.image=$PL_ID" --filter label=io.s2i-agent.build; }
-no_containers() { [ -z "$(our_containers)" ]; }
 agent_gone() { ! kill -0 "$AGENT_PID" 2>/dev/null; }
 frozen_reason() {	# text: says the engine (with its socket) did not answer within the limit
 	[[ $1 == *"the container engine at unix://$PROXY_SOCK did not answer within ${CALL_LIMIT}s"* ]]
 }
 
-log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
-
 pl_builder
 pl_repo web status_repo=acme/web
 pl_repo api status_repo=acme/api
-proxy_start --freeze-on '^POST /v[0-9.]+/containers/[0-9a-f]+/start' --frozen "$AGENT_DIR/proxy.frozen" \
+ef_proxy_start --freeze-on '^POST /v[0-9.]+/containers/[0-9a-f]+/start' --frozen "$AGENT_DIR/proxy.frozen" \
 	--disarmed || fail "cannot start the engine proxy"
 AGENT_ENGINE=unix://$PROXY_SOCK
 AGENT_EXTRA="build_timeout = 30m
@@ -69,21 +58,17 @@ start_agent || fail "agent did not start"
 builds=()	# "id sha final-state" of every build
 # a build whose assemble runs, silent, when the engine freezes
 ssha=$(pl_commit api "assemble sleeps when the engine freezes" SLEEP 600)
-pl_push api >/dev/null || fail "git push"
-pl_github_push api "$ssha"
-expect 202
-sid=$(jq -r .build <<<"$HTTP_BODY")
-wait_for 120 log_has "$sid" "assemble: sleeping" || fail "build $sid never reached assemble: $(pl_build_json "$sid")"
+ef_push api "$ssha"
+sid=$EF_BUILD
+ef_wait_assemble "$sid"
 kill -USR2 "$PROXY_PID"
 wait_for 10 test -e "$AGENT_DIR/proxy.frozen.armed" || fail "cannot arm the engine proxy"
 
 sha=$(pl_commit web "frozen engine at the start of assemble")
-pl_push web >/dev/null || fail "git push"
-pl_github_push web "$sha"
-expect 202
-id=$(jq -r .build <<<"$HTTP_BODY")
+ef_push web "$sha"
+id=$EF_BUILD
 wait_for 120 test -e "$AGENT_DIR/proxy.frozen" || fail "build $id never started its container: $(pl_build_json "$id")"
-[ -n "$(our_containers)" ] || fail "build $id: no container in the engine when it froze"
+[ -n "$(ef_containers)" ] || fail "build $id: no container in the engine when it froze"
 
 # the CLI, without --timeout, against the frozen engine: its first call waits
 "$S2I_AGENT" build -U "unix://$PROXY_SOCK" --network none --pull-policy never "$AGENT_DIR/web.work" \
@@ -166,7 +151,7 @@ AGENT_PID=
 [ -s "$AGENT_DIR/state/cleanup.json" ] || fail "the container still to remove is not recorded"
 jq -e '(.containers // []) + (.ids // []) | length > 0' "$AGENT_DIR/state/cleanup.json" >/dev/null ||
 	fail "cleanup.json: $(cat "$AGENT_DIR/state/cleanup.json")"
-[ -n "$(our_containers)" ] || fail "the build's container went while the engine was frozen?"
+[ -n "$(ef_containers)" ] || fail "the build's container went while the engine was frozen?"
 
 # it starts again with the engine frozen, and answers
 KEEP_PORT=1 start_agent || fail "agent did not restart with the engine frozen"
@@ -175,31 +160,18 @@ http_req "$AGENT_URL/builds/$id"
 
 # the engine thaws: the container goes, cleanup.json too, the next push builds
 kill -USR1 "$PROXY_PID"
-wait_for 180 no_containers || fail "containers left after the engine thawed: $(our_containers)"
+wait_for 180 ef_no_containers || fail "containers left after the engine thawed: $(ef_containers)"
 wait_for 30 eval '[ ! -e "$AGENT_DIR/state/cleanup.json" ]' || fail "cleanup.json stays: $(cat "$AGENT_DIR/state/cleanup.json")"
 sha=$(pl_commit web "the engine is back")
-pl_push web >/dev/null || fail "git push"
-pl_github_push web "$sha"
-expect 202
-id2=$(jq -r .build <<<"$HTTP_BODY")
+ef_push web "$sha"
+id2=$EF_BUILD
 state=$(pl_wait "$id2" 180)
 [ "$state" = succeeded ] || fail "build $id2 after the engine thawed is $state: $(pl_build_json "$id2")"
 builds+=("$id2 $sha succeeded")
-wait_for 60 no_containers || fail "containers left: $(our_containers)"
+wait_for 60 ef_no_containers || fail "containers left: $(ef_containers)"
 
 # every build: statuses pending (queued), pending (running), then exactly one final one
-final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }
-all_final() { [ "$(final_posts)" -ge "${#builds[@]}" ]; }
-wait_for 60 all_final || fail "final statuses posted: $(final_posts) of ${#builds[@]}"
-sleep 2	# a duplicate post would show up now
-for b in "${builds[@]}"; do
-	read -r bid bsha want <<<"$b"
-	case $want in succeeded) st=success ;; *) st=error ;; esac
-	seq=$(pl_statuses "$bsha" | cut -d'|' -f1 | tr '\n' ' ')
-	[ "$seq" = "pending pending $st " ] || fail "build $bid: statuses $seq (expected pending pending $st)"
-	pl_statuses "$bsha" | tail -n 1 | grep -q "^$st|Build $bid " || fail "build $bid: final status $(pl_statuses "$bsha" | tail -n 1)"
-	[ "$(pl_build_json "$bid" | jq -r .state)" = "$want" ] || fail "build $bid: $(pl_build_json "$bid")"
-done
+ef_expect_statuses "${builds[@]}"
 echo "fault-engine-freeze: call_limit=${CALL_LIMIT}s frozen_build=errored frozen_assemble=errored cli=exited stop_while_frozen=ok restart_while_frozen=ok leftover_containers=0 builds=${#builds[@]} statuses=$(forge_double_count)"
 stop_agent || fail "agent exited $? on SIGTERM"
 exit 0

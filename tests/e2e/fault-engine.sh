@@ -17,17 +17,11 @@
 # build (`failed`, timed out) instead of a hang, and its container goes after the thaw.
 TEST=fault-engine
 source "$TESTS_DIR/lib/pipeline.sh"
+source "$TESTS_DIR/lib/enginefault.sh"
 ROUNDS=${FAULT_ENGINE_ROUNDS:-2}
 
 PROXY_SOCK=$AGENT_DIR/engine.sock
 PROXY_PID=
-proxy_start() {
-	rm -f "$AGENT_DIR/proxy.ready"
-	python3 "$TESTS_DIR/lib/sockproxy.py" "$PROXY_SOCK" "$ENGINE_SOCK" --ready "$AGENT_DIR/proxy.ready" \
-		2>>"$AGENT_DIR/proxy.log" &
-	PROXY_PID=$!
-	wait_for_pid "$PROXY_PID" 10 test -s "$AGENT_DIR/proxy.ready"
-}
 proxy_stop() {	# signal
 	kill "-$1" "$PROXY_PID" 2>/dev/null
 	wait "$PROXY_PID" 2>/dev/null
@@ -36,15 +30,11 @@ proxy_stop() {	# signal
 fe_cleanup() {
 	[ -n "$PROXY_PID" ] && proxy_stop TERM
 	# a failed run may leave the sleeping assemble behind: only ours (builder label)
-	our_containers | xargs -r docker rm -f >/dev/null 2>&1
+	ef_containers | xargs -r docker rm -f >/dev/null 2>&1
 	pl_cleanup
 }
 trap fe_cleanup EXIT
 
-log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
-# containers of this test in the real engine (our builder image, our agent's label)
-our_containers() { docker ps -aq --filter "label=s2i-agent-test.image=$PL_ID" --filter label=io.s2i-agent.build; }
-no_containers() { [ -z "$(our_containers)" ]; }
 # a reason that names the engine as unreachable, in words, with the socket: sets REASON
 engine_reason() {	# id
 	REASON=$(pl_build_json "$1" | jq -r .reason)
@@ -57,7 +47,7 @@ engine_reason() {	# id
 
 pl_builder
 pl_repo web status_repo=acme/web
-proxy_start || fail "cannot start the engine proxy"
+ef_proxy_start || fail "cannot start the engine proxy"
 AGENT_ENGINE=unix://$PROXY_SOCK
 start_agent || fail "agent did not start"
 
@@ -69,11 +59,9 @@ for round in $(seq 1 "$ROUNDS"); do
 
 	# a build running in the engine: assemble sleeps
 	sha=$(pl_commit web "round $round: slow" SLEEP 600)
-	pl_push web >/dev/null || fail "git push"
-	pl_github_push web "$sha"
-	expect 202
-	id=$(jq -r .build <<<"$HTTP_BODY")
-	wait_for 120 log_has "$id" "assemble: sleeping" || fail "build $id never reached assemble: $(pl_build_json "$id")"
+	ef_push web "$sha"
+	id=$EF_BUILD
+	ef_wait_assemble "$id"
 	[ -n "$(docker ps -q --filter "label=io.s2i-agent.build=$id" --filter "ancestor=$PL_BUILDER")" ] ||
 		fail "build $id: no running container in the engine"
 
@@ -94,10 +82,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	[ "$HTTP_CODE" = 503 ] || fail "/healthz answered $HTTP_CODE with the engine down"
 	for n in 1 2; do
 		dsha=$(pl_commit web "round $round: pushed while the engine is down ($n)")
-		pl_push web "refs/heads/down-$round-$n" >/dev/null || fail "git push"
-		pl_github_push web "$dsha" "refs/heads/down-$round-$n"
-		expect 202
-		did=$(jq -r .build <<<"$HTTP_BODY")
+		ef_push web "$dsha" "refs/heads/down-$round-$n"
+		did=$EF_BUILD
 		state=$(pl_wait "$did" 60)
 		[ "$state" = errored ] || fail "build $did (engine down) is $state: $(pl_build_json "$did")"
 		engine_reason "$did"
@@ -114,24 +100,22 @@ for round in $(seq 1 "$ROUNDS"); do
 		stop_agent || fail "agent exited $? on SIGTERM"
 		[ -s "$AGENT_DIR/state/cleanup.json" ] || fail "the containers still to remove are not recorded"
 		KEEP_PORT=1 start_agent || fail "agent did not restart"
-		proxy_start || fail "cannot restart the engine proxy"
-		wait_for 60 no_containers || fail "containers left after an agent restart: $(our_containers)"
+		ef_proxy_start || fail "cannot restart the engine proxy"
+		wait_for 60 ef_no_containers || fail "containers left after an agent restart: $(ef_containers)"
 		wait_for 10 eval '[ ! -e "$AGENT_DIR/state/cleanup.json" ]' || fail "cleanup.json stays"
 		restarted=1
 	fi
 	# the engine returns: the next push builds, the interrupted build's container goes
-	[ -n "$PROXY_PID" ] || proxy_start || fail "cannot restart the engine proxy"
+	[ -n "$PROXY_PID" ] || ef_proxy_start || fail "cannot restart the engine proxy"
 	pl_rm web SLEEP
 	sha=$(pl_commit web "round $round: fast")
-	pl_push web >/dev/null || fail "git push"
-	pl_github_push web "$sha"
-	expect 202
-	id2=$(jq -r .build <<<"$HTTP_BODY")
+	ef_push web "$sha"
+	id2=$EF_BUILD
 	state=$(pl_wait "$id2" 120)
 	[ "$state" = succeeded ] || fail "build $id2 after the engine returned is $state: $(pl_build_json "$id2")"
 	recovered=$((recovered + 1))
 	builds+=("$id2 $sha succeeded")
-	wait_for 60 no_containers || fail "containers left in the engine after it returned: $(our_containers)"
+	wait_for 60 ef_no_containers || fail "containers left in the engine after it returned: $(ef_containers)"
 done
 
 # a frozen engine (the proxy SIGSTOPped: connects are accepted, nothing answers): the
@@ -140,11 +124,9 @@ stop_agent || fail "agent exited $? on SIGTERM"
 AGENT_EXTRA="build_timeout = 30s"
 KEEP_PORT=1 start_agent || fail "agent did not restart"
 sha=$(pl_commit web "frozen engine" SLEEP 600)
-pl_push web >/dev/null || fail "git push"
-pl_github_push web "$sha"
-expect 202
-id=$(jq -r .build <<<"$HTTP_BODY")
-wait_for 120 log_has "$id" "assemble: sleeping" || fail "build $id never reached assemble: $(pl_build_json "$id")"
+ef_push web "$sha"
+id=$EF_BUILD
+ef_wait_assemble "$id"
 kill -STOP "$PROXY_PID"
 state=$(pl_wait "$id" 120)
 kill -CONT "$PROXY_PID"
@@ -152,22 +134,11 @@ kill -CONT "$PROXY_PID"
 [ "$(pl_build_json "$id" | jq -r .reason)" = "the build timed out after 30s" ] || fail "build $id: $(pl_build_json "$id")"
 echo "frozen engine: build $id failed: the build timed out after 30s"
 builds+=("$id $sha failed")
-wait_for 120 no_containers || fail "containers left after the engine thawed: $(our_containers)"
+wait_for 120 ef_no_containers || fail "containers left after the engine thawed: $(ef_containers)"
 
 # every build: statuses pending (queued), pending (running), then exactly one final one
-final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }
-all_final() { [ "$(final_posts)" -ge "${#builds[@]}" ]; }
-wait_for 60 all_final || fail "final statuses posted: $(final_posts) of ${#builds[@]}"
-sleep 2	# a duplicate post would show up now
-for b in "${builds[@]}"; do
-	read -r id sha want <<<"$b"
-	case $want in succeeded) st=success ;; failed) st=failure ;; *) st=error ;; esac
-	seq=$(pl_statuses "$sha" | cut -d'|' -f1 | tr '\n' ' ')
-	[ "$seq" = "pending pending $st " ] || fail "build $id: statuses $seq (expected pending pending $st)"
-	pl_statuses "$sha" | tail -n 1 | grep -q "^$st|Build $id " || fail "build $id: final status $(pl_statuses "$sha" | tail -n 1)"
-	[ "$(pl_build_json "$id" | jq -r .state)" = "$want" ] || fail "build $id: $(pl_build_json "$id")"
-done
-no_containers || fail "containers left: $(our_containers)"
+ef_expect_statuses "${builds[@]}"
+ef_no_containers || fail "containers left: $(ef_containers)"
 posts=$(forge_double_count)
 echo "fault-engine: rounds=$ROUNDS engine_stops=$ROUNDS engine_freezes=1 agent_restarts_while_down=$restarted builds=${#builds[@]} interrupted=$interrupted started_while_down=$down_builds errored=$errored recovered=$recovered timed_out_frozen=1 statuses=$posts duplicates=0 leftover_containers=0"
 stop_agent || fail "agent exited $? on SIGTERM"

@@ -152,6 +152,51 @@ static void expect_down(struct engine *eng, const char *path, const char *want)
 	assert_non_null(strstr(e.msg, engine_unreachable(eng)));
 }
 
+/* The error says want. */
+static void expect_msg(const struct err *e, const char *want)
+{
+	if (!strstr(e->msg, want))
+		fail_msg("'%s' lacks '%s'", e->msg, want);
+}
+
+/* The call (its result rc) failed as a frozen engine: ENGINE_NO_ANSWER, saying want. */
+static void expect_no_answer(struct engine *eng, long rc, const struct err *e, const char *want)
+{
+	assert_int_equal(rc, -1);
+	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
+	expect_msg(e, want);
+}
+
+/* The call (its result rc) failed as a timeout (ENGINE_TIMED_OUT), not an engine down. */
+static void expect_timed_out(struct engine *eng, int rc)
+{
+	assert_int_equal(rc, -1);
+	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
+	assert_null(engine_unreachable(eng));
+}
+
+/* The ping is answered (200) and the engine is not unreachable. */
+static void expect_up(struct engine *eng)
+{
+	struct err e = ERR_INIT;
+
+	if (engine_ping(eng, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(engine_status(eng), 200);
+	assert_null(engine_unreachable(eng));
+}
+
+/* Reads st to its end; adds the bytes read to *got; returns the last read's result. */
+static ssize_t drain(struct engine_stream *st, size_t *got, struct err *e)
+{
+	char chunk[64];
+	ssize_t n;
+
+	while ((n = engine_stream_read(st, chunk, sizeof(chunk), e)) > 0)
+		*got += (size_t)n;
+	return n;
+}
+
 static void test_missing_socket(void **state)
 {
 	const char *p = sock_path("missing.sock");
@@ -180,7 +225,6 @@ static void test_hangup_then_back(void **state)
 {
 	const char *p = sock_path("flaky.sock");
 	struct engine *eng = engine_at(p);
-	struct err e = ERR_INIT;
 	pid_t pid;
 
 	(void)state;
@@ -188,10 +232,7 @@ static void test_hangup_then_back(void **state)
 	expect_down(eng, p, "lost the connection to the container engine at unix://");
 	fake_stop(pid);
 	pid = fake_engine(p, FAKE_OK);
-	if (engine_ping(eng, &e) < 0)
-		fail_msg("%s", e.msg);
-	assert_int_equal(engine_status(eng), 200);
-	assert_null(engine_unreachable(eng));
+	expect_up(eng);
 	fake_stop(pid);
 	engine_free(eng);
 }
@@ -212,10 +253,7 @@ static void test_frozen_call(void **state)
 	snprintf(want, sizeof(want), "the container engine at unix://%s did not answer within 1s", p);
 	expect_down(eng, p, want);
 	/* a versioned call: the version negotiation is the call that waits */
-	assert_int_equal(engine_container_start(eng, "abc123", &e), -1);
-	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
-	if (!strstr(e.msg, want))
-		fail_msg("'%s' lacks '%s'", e.msg, want);
+	expect_no_answer(eng, engine_container_start(eng, "abc123", &e), &e, want);
 	assert_string_equal(engine_unreachable(eng), want);
 	fake_stop(pid);
 	engine_free(eng);
@@ -226,16 +264,12 @@ static void test_slow_within_limit(void **state)
 {
 	const char *p = sock_path("slow.sock");
 	struct engine *eng = engine_at(p);
-	struct err e = ERR_INIT;
 	pid_t pid;
 
 	(void)state;
 	pid = fake_engine(p, FAKE_SLOW);
 	short_limits(eng, 4, 4, 4, 0);
-	if (engine_ping(eng, &e) < 0)
-		fail_msg("%s", e.msg);
-	assert_int_equal(engine_status(eng), 200);
-	assert_null(engine_unreachable(eng));
+	expect_up(eng);
 	fake_stop(pid);
 	engine_free(eng);
 }
@@ -256,30 +290,23 @@ static void test_frozen_stream(void **state)
 	struct engine *eng = engine_at(p);
 	struct engine_stream *st = NULL;
 	struct err e = ERR_INIT;
-	char want[400], chunk[64];
+	char want[400];
 	size_t got = 0;
-	ssize_t n;
 	pid_t pid;
 
 	(void)state;
 	pid = fake_engine(p, FAKE_STALL);
 	short_limits(eng, 30, 30, 1, 0);
 	snprintf(want, sizeof(want), "the container engine at unix://%s stopped answering: nothing for 1s", p);
-	assert_int_equal(engine_archive_get(eng, "abc123", "/tmp", count_bytes, &got, &e), -1);
-	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
-	if (!strstr(e.msg, want))
-		fail_msg("'%s' lacks '%s'", e.msg, want);
+	expect_no_answer(eng, engine_archive_get(eng, "abc123", "/tmp", count_bytes, &got, &e), &e, want);
 	assert_int_equal(got, 7);	/* "partial" */
 	/* the pull-style stream: what came is read, then the silence ends it */
 	if (engine_archive_open(eng, "abc123", "/tmp", &st, &e) < 0)
 		fail_msg("%s", e.msg);
 	got = 0;
-	while ((n = engine_stream_read(st, chunk, sizeof(chunk), &e)) > 0)
-		got += (size_t)n;
-	assert_int_equal(n, -1);
+	assert_int_equal(drain(st, &got, &e), -1);
 	assert_int_equal(got, 7);
-	if (!strstr(e.msg, want))
-		fail_msg("'%s' lacks '%s'", e.msg, want);
+	expect_msg(&e, want);
 	engine_stream_free(st);
 	fake_stop(pid);
 	engine_free(eng);
@@ -299,14 +326,10 @@ static void test_wait_and_deadline(void **state)
 	(void)state;
 	pid = fake_engine(p, FAKE_STALL);
 	short_limits(eng, 1, 1, 1, 0);
-	assert_int_equal(engine_container_wait(eng, "abc123", 3, &code, &e), -1);
-	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
-	assert_null(engine_unreachable(eng));
+	expect_timed_out(eng, engine_container_wait(eng, "abc123", 3, &code, &e));
 	short_limits(eng, 30, 30, 30, 0);
 	engine_set_deadline(eng, engine_clock_ms() + 500);
-	assert_int_equal(engine_container_start(eng, "abc123", &e), -1);
-	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
-	assert_null(engine_unreachable(eng));
+	expect_timed_out(eng, engine_container_start(eng, "abc123", &e));
 	fake_stop(pid);
 	engine_free(eng);
 }
@@ -320,34 +343,24 @@ static void test_probe(void **state)
 	struct engine *eng = engine_at(p);
 	struct engine_stream *st = NULL;
 	struct err e = ERR_INIT;
-	char want[400], chunk[64];
+	char want[400];
+	size_t got = 0;
 	int code = 0;
-	ssize_t n;
 	pid_t pid;
 
 	(void)state;
 	pid = fake_engine(p, FAKE_BUSY);
 	short_limits(eng, 1, 1, 1, 1);
-	assert_int_equal(engine_container_wait(eng, "abc123", 4, &code, &e), -1);
-	assert_int_equal(engine_status(eng), ENGINE_TIMED_OUT);
-	assert_null(engine_unreachable(eng));
+	expect_timed_out(eng, engine_container_wait(eng, "abc123", 4, &code, &e));
 	fake_stop(pid);
 
 	pid = fake_engine(p, FAKE_STALL);
 	snprintf(want, sizeof(want), "the container engine at unix://%s did not answer within 1s", p);
-	assert_int_equal(engine_container_wait(eng, "abc123", 30, &code, &e), -1);
-	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
-	if (!strstr(e.msg, want))
-		fail_msg("'%s' lacks '%s'", e.msg, want);
+	expect_no_answer(eng, engine_container_wait(eng, "abc123", 30, &code, &e), &e, want);
 	assert_string_equal(engine_unreachable(eng), want);
 	if (engine_attach_open(eng, "abc123", NULL, NULL, &st, &e) < 0)
 		fail_msg("%s", e.msg);
-	while ((n = engine_stream_read(st, chunk, sizeof(chunk), &e)) > 0)
-		;
-	assert_int_equal(n, -1);
-	assert_int_equal(engine_status(eng), ENGINE_NO_ANSWER);
-	if (!strstr(e.msg, want))
-		fail_msg("'%s' lacks '%s'", e.msg, want);
+	expect_no_answer(eng, drain(st, &got, &e), &e, want);
 	engine_stream_free(st);
 	fake_stop(pid);
 	engine_free(eng);

@@ -1,0 +1,55 @@
+# enginefault.sh: helpers of the engine fault tests (tests/e2e/fault-engine*.sh), where
+# the agent's `engine` is a unix-socket proxy the test owns (tests/lib/sockproxy.py) in
+# front of the shared dockerd. Source it after pipeline.sh; set PROXY_SOCK first.
+#
+#   ef_proxy_start [OPTIONS...]   starts the proxy on $PROXY_SOCK (sockproxy options
+#                                 passed on), sets PROXY_PID, waits until it is ready
+#   ef_containers                 ids of this test's build containers in the real engine
+#   ef_no_containers              none of them is left
+#   ef_log_has ID TEXT            build ID's log has TEXT
+#   ef_wait_assemble ID           waits until build ID's (sleeping) assemble runs
+#   ef_push NAME SHA [REF]        git push + its webhook, answered 202; sets EF_BUILD
+#   ef_expect_statuses "ID SHA STATE"...  once every build has a final status: each has
+#                                 pending, pending, then exactly one final one, and STATE
+
+ef_proxy_start() {	# [sockproxy options]
+	rm -f "$AGENT_DIR/proxy.ready"
+	python3 "$TESTS_DIR/lib/sockproxy.py" "$PROXY_SOCK" "$ENGINE_SOCK" --ready "$AGENT_DIR/proxy.ready" \
+		"$@" 2>>"$AGENT_DIR/proxy.log" &
+	PROXY_PID=$!
+	wait_for_pid "$PROXY_PID" 10 test -s "$AGENT_DIR/proxy.ready"
+}
+
+# containers of this test in the real engine (our builder image, our agent's label)
+ef_containers() { docker ps -aq --filter "label=s2i-agent-test.image=$PL_ID" --filter label=io.s2i-agent.build; }
+ef_no_containers() { [ -z "$(ef_containers)" ]; }
+
+ef_log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
+
+ef_wait_assemble() {	# id
+	wait_for 120 ef_log_has "$1" "assemble: sleeping" || fail "build $1 never reached assemble: $(pl_build_json "$1")"
+}
+
+ef_push() {	# name sha [ref]
+	pl_push "$1" ${3:+"$3"} >/dev/null || fail "git push"
+	pl_github_push "$1" "$2" ${3:+"$3"}
+	expect 202
+	EF_BUILD=$(jq -r .build <<<"$HTTP_BODY")
+}
+
+_ef_final_posts() { jq -r 'select(.body.state != "pending") | .sha' "$FORGE_DOUBLE_LOG" | wc -l; }
+_ef_all_final() { [ "$(_ef_final_posts)" -ge "$1" ]; }
+
+ef_expect_statuses() {	# "id sha final-state"...
+	local b id sha want st seq
+	wait_for 60 _ef_all_final $# || fail "final statuses posted: $(_ef_final_posts) of $#"
+	sleep 2	# a duplicate post would show up now
+	for b in "$@"; do
+		read -r id sha want <<<"$b"
+		case $want in succeeded) st=success ;; failed) st=failure ;; *) st=error ;; esac
+		seq=$(pl_statuses "$sha" | cut -d'|' -f1 | tr '\n' ' ')
+		[ "$seq" = "pending pending $st " ] || fail "build $id: statuses $seq (expected pending pending $st)"
+		pl_statuses "$sha" | tail -n 1 | grep -q "^$st|Build $id " || fail "build $id: final status $(pl_statuses "$sha" | tail -n 1)"
+		[ "$(pl_build_json "$id" | jq -r .state)" = "$want" ] || fail "build $id: $(pl_build_json "$id")"
+	done
+}
