@@ -1290,27 +1290,19 @@ static int engine_jsonstream_end(struct engine *eng, struct engine_jsonstream *j
 	return 0;
 }
 
-/* POST path, reading a JSON message stream; the X-Registry-Auth of ref. */
-static int engine_progress_call(struct engine *eng, const char *path, const char *ref, engine_progress_fn fn,
-				void *arg, char **ret_digest, struct err *e)
+/* POST path with x's body (its auth_ref, rd), reading the JSON message stream of the
+ * answer (fn per progress message); the digest it reports to *ret_digest (may be NULL). */
+static int engine_jsonstream_post(struct engine *eng, const char *path, struct engine_xfer *x, engine_progress_fn fn,
+				  void *arg, char **ret_digest, struct err *e)
 {
 	struct engine_jsonstream js;
-	struct engine_xfer x = { .auth_ref = ref, .wait = ENGINE_WAIT_STREAM, .sink = engine_sink_jsonstream,
-				 .sink_arg = &js };
-	char reg[256], *full = NULL;
 	int rv = -1;
 
 	engine_jsonstream_init(&js, fn, arg);
-	if (!eng->api[0] && engine_negotiate(eng, e) < 0)
-		goto out;
-	/* Docker allows plain HTTP to registries on 127.0.0.0/8 by default; Podman
-	 * wants HTTPS unless told (it honours tlsVerify on push, not on pull). */
-	engine_ref_registry(ref, reg, sizeof(reg));
-	if (eng->ver.is_podman && (!strncmp(reg, "127.", 4) || !strncmp(reg, "localhost", 9) ||
-				   !strncmp(reg, "[::1]", 5)))
-		full = xasprintf("%s&tlsVerify=false", path);
-	if (engine_request(eng, "POST", full ? full : path, &x, e) < 0 ||
-	    engine_jsonstream_end(eng, &js, e) < 0)
+	x->wait = ENGINE_WAIT_STREAM;
+	x->sink = engine_sink_jsonstream;
+	x->sink_arg = &js;
+	if (engine_request(eng, "POST", path, x, e) < 0 || engine_jsonstream_end(eng, &js, e) < 0)
 		goto out;
 	if (ret_digest) {
 		*ret_digest = js.digest;
@@ -1318,8 +1310,28 @@ static int engine_progress_call(struct engine *eng, const char *path, const char
 	}
 	rv = 0;
 out:
-	free(full);
 	engine_jsonstream_release(&js);
+	return rv;
+}
+
+/* POST path, reading a JSON message stream; the X-Registry-Auth of ref. */
+static int engine_progress_call(struct engine *eng, const char *path, const char *ref, engine_progress_fn fn,
+				void *arg, char **ret_digest, struct err *e)
+{
+	struct engine_xfer x = { .auth_ref = ref };
+	char reg[256], *full = NULL;
+	int rv;
+
+	if (!eng->api[0] && engine_negotiate(eng, e) < 0)
+		return -1;
+	/* Docker allows plain HTTP to registries on 127.0.0.0/8 by default; Podman
+	 * wants HTTPS unless told (it honours tlsVerify on push, not on pull). */
+	engine_ref_registry(ref, reg, sizeof(reg));
+	if (eng->ver.is_podman && (!strncmp(reg, "127.", 4) || !strncmp(reg, "localhost", 9) ||
+				   !strncmp(reg, "[::1]", 5)))
+		full = xasprintf("%s&tlsVerify=false", path);
+	rv = engine_jsonstream_post(eng, full ? full : path, &x, fn, arg, ret_digest, e);
+	free(full);
 	return rv;
 }
 
@@ -1428,14 +1440,11 @@ out:
 int engine_image_import(struct engine *eng, const char *ref, const char *const *changes, engine_read_fn rd,
 			void *arg, struct err *e)
 {
-	struct engine_jsonstream js;
-	struct engine_xfer x = { .rd = rd, .rd_arg = arg, .wait = ENGINE_WAIT_STREAM, .sink = engine_sink_jsonstream,
-				 .sink_arg = &js };
+	struct engine_xfer x = { .rd = rd, .rd_arg = arg };
 	struct buf path = BUF_INIT(ENGINE_PATH_MAX);
 	char *name = NULL, *tag = NULL;
 	int rv = -1;
 
-	engine_jsonstream_init(&js, NULL, NULL);
 	if (engine_ref_split(ref, &name, &tag, e) < 0)
 		goto out;
 	if (!tag) {
@@ -1451,13 +1460,12 @@ int engine_image_import(struct engine *eng, const char *ref, const char *const *
 			goto out;
 		}
 	}
-	if (engine_request(eng, "POST", path.data, &x, e) < 0 || engine_jsonstream_end(eng, &js, e) < 0)
+	if (engine_jsonstream_post(eng, path.data, &x, NULL, NULL, NULL, e) < 0)
 		goto out;
 	rv = 0;
 out:
 	if (rv < 0)
 		err_prefix(e, "cannot import '%s'", ref);
-	engine_jsonstream_release(&js);
 	buf_release(&path);
 	free(name);
 	free(tag);
