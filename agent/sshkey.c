@@ -37,6 +37,17 @@ struct sshkey_rd {
 	const unsigned char *p, *end;
 };
 
+/* The next n bytes of r as ret, or -1 when fewer are left. */
+static int sshkey_rd_take(struct sshkey_rd *r, size_t n, struct sshkey_rd *ret)
+{
+	if ((size_t)(r->end - r->p) < n)
+		return -1;
+	ret->p = r->p;
+	ret->end = r->p + n;
+	r->p += n;
+	return 0;
+}
+
 /* An SSH wire string (uint32 length, bytes). */
 static int sshkey_rd_str(struct sshkey_rd *r, struct sshkey_rd *ret)
 {
@@ -46,12 +57,7 @@ static int sshkey_rd_str(struct sshkey_rd *r, struct sshkey_rd *ret)
 		return -1;
 	n = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
 	r->p += 4;
-	if ((size_t)(r->end - r->p) < n)
-		return -1;
-	ret->p = r->p;
-	ret->end = r->p + n;
-	r->p += n;
-	return 0;
+	return sshkey_rd_take(r, n, ret);
 }
 
 /* One DER element with tag tag: ret covers its contents. */
@@ -70,12 +76,7 @@ static int sshkey_der(struct sshkey_rd *r, unsigned tag, struct sshkey_rd *ret)
 		for (n = 0, i = 0; i < nb; i++)
 			n = n << 8 | *r->p++;
 	}
-	if ((size_t)(r->end - r->p) < n)
-		return -1;
-	ret->p = r->p;
-	ret->end = r->p + n;
-	r->p += n;
-	return 0;
+	return sshkey_rd_take(r, n, ret);
 }
 
 static int sshkey_rd_is(const struct sshkey_rd *r, const void *bytes, size_t n)
