@@ -1,5 +1,6 @@
 /* buf: capped byte buffers, string vectors and aborting allocators.
  * Every buffer carries its own cap so no input can grow one without bound. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,4 +254,14 @@ ssize_t xread_full(int fd, void *p, size_t n)
 		len += (size_t)r;
 	}
 	return (ssize_t)len;
+}
+
+int str_is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
 }

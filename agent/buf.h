@@ -60,5 +60,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * -1 with errno. A file of exactly n bytes or more reads n: ask one byte more than
  * the largest size accepted to tell "too large". */
 ssize_t xread_full(int fd, void *p, size_t n);
+/* 1 when the n bytes at s are all hex digits (either case). */
+int str_is_hex(const char *s, size_t n);
 
 #endif

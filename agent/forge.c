@@ -18,14 +18,9 @@
 
 static int is_hex_sha(const char *s)
 {
-	size_t n = 0;
+	size_t n = s ? strlen(s) : 0;
 
-	if (!s)
-		return 0;
-	for (; s[n]; n++)
-		if (!isxdigit((unsigned char)s[n]))
-			return 0;
-	return n == 40 || n == 64;
+	return (n == 40 || n == 64) && str_is_hex(s, n);
 }
 
 static int is_name_char(char c)

@@ -1,6 +1,5 @@
 /* instance: the id of one agent (one state_dir), the value of the io.s2i-agent.owner
  * label on its build containers (see s2i.h). Lean: the daemon links it. */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,14 +14,7 @@
 
 static int instance_valid(const char *s, size_t len)
 {
-	size_t i;
-
-	if (len != 32)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
+	return len == 32 && str_is_hex(s, len);
 }
 
 static int instance_read(const char *path, char *out, size_t n, struct err *e)

@@ -59,14 +59,7 @@ static void notify_usage(void)
 
 static int notify_is_sha(const char *s, size_t n)
 {
-	size_t i;
-
-	if (n != 40)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
+	return n == 40 && str_is_hex(s, n);
 }
 
 /* The rules of git check-ref-format, for a full ref under refs/. */
