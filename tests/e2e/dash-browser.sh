@@ -37,18 +37,7 @@ printf 'step 2: assembling \033[1mbold\033[0m <b>not html</b>\n'
 cp -a /tmp/src/. ./
 echo "step 3: committed"
 SH
-printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
-chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
-cat >"$ctx/Dockerfile" <<DOCKER
-FROM $TEST_BASE_IMAGE
-LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i s2i-agent-test.image=$BUILDER
-COPY s2i /usr/libexec/s2i
-RUN mkdir -p /opt/app-root/src && chown 1001:0 /opt/app-root/src
-WORKDIR /opt/app-root/src
-USER 1001
-DOCKER
-DOCKER_BUILDKIT=0 docker build -q --network none -t "$BUILDER" "$ctx" >/dev/null 2>"$AGENT_DIR/build.err" ||
-	{ cat "$AGENT_DIR/build.err"; fail "docker build of the builder"; }
+engine_app_builder "$ctx" "$BUILDER" "$BUILDER"
 
 # The repository: a bare one on this machine.
 export GIT_CONFIG_NOSYSTEM=1 HOME=$AGENT_DIR

@@ -71,7 +71,7 @@ stop_within() {	# seconds: SIGTERM must end the agent (generous bound; it drains
 		AGENT_PID=
 		return $rc
 	fi
-	kill -9 "$AGENT_PID"; wait "$AGENT_PID"; AGENT_PID=
+	kill9_agent
 	fail "the agent did not stop within $1 s of SIGTERM"
 }
 stop_within 60 || fail "agent exited $? on SIGTERM after a full disk"

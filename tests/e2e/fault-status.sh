@@ -27,7 +27,7 @@ done
 hanging() { [ -s "$FORGE_DOUBLE_LOG" ] && jq -s -e 'any(.[]; .answer.hang == true)' "$FORGE_DOUBLE_LOG" >/dev/null 2>&1; }
 # the hang is reached (posts 1 and 2 failed), statuses are pending: kill -9
 wait_for 60 hanging || fail "the status poster never reached the hanging API: $(forge_double_count) posts"
-kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+kill9_agent
 # after the restart the API hangs once more (this time the agent's post times out),
 # then answers 503; SIGTERM while that status waits for its retry
 forge_double_ctl '{"fail": ["hang", 503]}' >/dev/null

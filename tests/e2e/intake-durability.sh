@@ -26,9 +26,7 @@ XARGS=$!
 # kill -9 once some deliveries were answered, while the others are in flight
 some_answered() { [ "$(grep -l '^202$' "$out"/*.code 2>/dev/null | wc -l)" -ge $((N / 5)) ]; }
 wait_for 20 some_answered
-kill -9 "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null
-AGENT_PID=
+kill9_agent
 wait "$XARGS"
 
 accepted=$(grep -l '^202$' "$out"/*.code | wc -l)

@@ -61,12 +61,7 @@ decoy mine1 io.s2i-agent.build=1 "io.s2i-agent.owner=$owner"
 decoy mine99 io.s2i-agent.build=99 "io.s2i-agent.owner=$owner"	# no such build here
 
 # ---- kill -9 during build 1, restart: start-up cleanup of build 1 ----
-kill -9 "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null
-AGENT_PID=
-[ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT state FROM builds WHERE id = 1")" = running ] ||
-	fail "build 1 should be recorded running after kill -9"
-KEEP_PORT=1 start_agent || fail "agent did not restart"
+pl_crash_restart 1
 [ "$(cat "$idf")" = "$owner" ] || fail "the instance id changed across a restart"
 state=$(pl_wait 1 120)
 [ "$state" = succeeded ] || fail "build 1 after a restart is $state: $(pl_build_json 1)"

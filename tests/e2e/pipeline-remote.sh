@@ -34,15 +34,7 @@ pl_repo viahttp "url=http://127.0.0.1:$(cat "$AGENT_DIR/http.port")/viahttp.git"
 AGENT_EXTRA="workers = 3"
 start_agent || fail "agent did not start"
 
-n=0
-for r in viafile viagit viahttp; do
-	sha=$(pl_commit "$r" "change of $r" app.sh "echo \"hello over $r\"")
-	pl_push "$r" >/dev/null || fail "git push $r"
-	pl_github_push "$r" "$sha"
-	n=$((n + 1))
-	expect 202 .build $n
-	eval "sha_$r=$sha id_$r=$n"
-done
+pl_push_each viafile viagit viahttp
 for r in viafile viagit viahttp; do
 	eval "id=\$id_$r sha=\$sha_$r"
 	state=$(pl_wait "$id" 120)

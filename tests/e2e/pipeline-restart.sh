@@ -30,12 +30,7 @@ pid1=$(build_pid 1)
 [ -n "$pid1" ] || fail "no build process recorded for build 1"
 
 # ---- kill -9 ----
-kill -9 "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null
-AGENT_PID=
-[ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT state FROM builds WHERE id = 1")" = running ] ||
-	fail "build 1 should be recorded running after kill -9"
-KEEP_PORT=1 start_agent || fail "agent did not restart"
+pl_crash_restart 1
 state=$(pl_wait 1 120)
 [ "$state" = succeeded ] || fail "build 1 after a restart is $state: $(pl_build_json 1)"
 [ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT attempt FROM builds WHERE id = 1")" = 2 ] ||

@@ -27,15 +27,7 @@ grep -qE "warning: $AGENT_DIR/agent.conf:[0-9]+: ssh_key_file '$AGENT_DIR/id_rsa
 	fail "no warning about the RSA key when the agent started"
 grep -q "id_ed25519.*warning\|warning.*id_ed25519" "$AGENT_LOG" && fail "a warning about the ed25519 key"
 
-n=0
-for r in viaed viarsa; do
-	sha=$(pl_commit "$r" "change of $r" app.sh "echo \"hello over $r\"")
-	pl_push "$r" >/dev/null || fail "git push $r"
-	pl_github_push "$r" "$sha"
-	n=$((n + 1))
-	expect 202 .build $n
-	eval "sha_$r=$sha"
-done
+pl_push_each viaed viarsa
 
 state=$(pl_wait 1 120)
 [ "$state" = succeeded ] || { cat "$AGENT_DIR/state/logs/1.log"; fail "ed25519 over ssh: build 1 is $state: $(pl_build_json 1)"; }

@@ -140,18 +140,7 @@ if [ -f ./SLEEP ]; then
 fi
 echo "assemble: done"
 EOF
-printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
-chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
-cat >"$ctx/Dockerfile" <<EOF
-FROM $TEST_BASE_IMAGE
-LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i s2i-agent-test.image=$ID
-COPY s2i /usr/libexec/s2i
-RUN mkdir -p /opt/app-root/src && chown 1001:0 /opt/app-root/src
-WORKDIR /opt/app-root/src
-USER 1001
-EOF
-DOCKER_BUILDKIT=0 docker build -q --network none -t "$builder" "$ctx" >/dev/null 2>"$ctx/err" ||
-	{ cat "$ctx/err"; fail "docker build of the builder"; }
+engine_app_builder "$ctx" "$builder" "$ID"
 
 # the configuration (listen inside the machine's own network namespace), a 0600 secret
 port=$((20000 + RANDOM % 40000))

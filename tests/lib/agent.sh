@@ -115,6 +115,13 @@ start_agent() {
 	return 1
 }
 
+# kill -9, as a crash or a power cut would end it.
+kill9_agent() {
+	kill -9 "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+}
+
 # Sends SIGTERM and waits; returns the agent's exit code.
 stop_agent() {
 	local rc

@@ -24,6 +24,26 @@ engine_ensure() {
 	engine_base_image
 }
 
+# A builder image for the tests' apps: CTX/s2i/assemble is the caller's; its run
+# script runs the app (sh ./app.sh) as user 1001 in /opt/app-root/src. LABEL marks
+# the image and the containers made from it (label s2i-agent-test.image).
+# Usage: engine_app_builder CTX TAG LABEL
+engine_app_builder() {
+	local ctx=$1 tag=$2 label=$3
+	printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
+	chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
+	cat >"$ctx/Dockerfile" <<EOF
+FROM $TEST_BASE_IMAGE
+LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i s2i-agent-test.image=$label
+COPY s2i /usr/libexec/s2i
+RUN mkdir -p /opt/app-root/src && chown 1001:0 /opt/app-root/src
+WORKDIR /opt/app-root/src
+USER 1001
+EOF
+	DOCKER_BUILDKIT=0 docker build -q --network none -t "$tag" "$ctx" >/dev/null 2>"$ctx/err" ||
+		{ cat "$ctx/err" >&2; fail "docker build of the builder"; }
+}
+
 # A root filesystem of busybox-static with the applets builder scripts use, and an
 # /etc/passwd with root and a named user "app" (uid 1001).
 engine_base_image() {

@@ -11,6 +11,11 @@
 #   pl_commit NAME MSG [FILE TEXT] commit in the work tree; prints the sha
 #   pl_push NAME [REF]             git push to the bare repository
 #   pl_github_push NAME SHA [REF] [DELIVERY]   a signed GitHub push webhook (real payload)
+#   pl_push_each NAME...           per repository, in turn: a commit of app.sh, git push and
+#                                  its webhook, answered 202 with the next build id (from 1);
+#                                  sets sha_NAME and id_NAME
+#   pl_crash_restart ID            kill -9 while build ID runs (it must be recorded running),
+#                                  then the agent again on the same port
 #   pl_wait ID [SECONDS]           until build ID is final; prints its state
 #   pl_wait_state ID STATE [S]     until build ID is in STATE
 #   pl_statuses                    "state|description" of every recorded status post
@@ -68,18 +73,7 @@ if [ -f ./FAIL ]; then
 fi
 echo "assemble: done"
 EOF
-	printf '#!/bin/sh\nexec sh ./app.sh\n' >"$ctx/s2i/run"
-	chmod 755 "$ctx/s2i/assemble" "$ctx/s2i/run"
-	{
-		echo "FROM $TEST_BASE_IMAGE"
-		echo "LABEL io.openshift.s2i.scripts-url=image:///usr/libexec/s2i s2i-agent-test.image=$PL_ID"
-		echo "COPY s2i /usr/libexec/s2i"
-		echo "RUN mkdir -p /opt/app-root/src && chown 1001:0 /opt/app-root/src"
-		echo "WORKDIR /opt/app-root/src"
-		echo "USER 1001"
-	} >"$ctx/Dockerfile"
-	DOCKER_BUILDKIT=0 docker build -q --network none -t "$PL_BUILDER" "$ctx" >/dev/null 2>"$ctx/err" ||
-		{ cat "$ctx/err" >&2; fail "docker build of the builder"; }
+	engine_app_builder "$ctx" "$PL_BUILDER" "$PL_ID"
 }
 
 pl_repo() {	# name [key=value...]
@@ -130,6 +124,25 @@ pl_github_push() {	# name sha [ref] [delivery]
 		'.ref = $ref | .after = $after | .head_commit.id = $after | .head_commit.message = $msg' \
 		"$FIXTURES/github-push.json" >"$body"
 	post_hook github "$name" "$body" "secret-$name-$$" "${4:-delivery-$RANDOM$RANDOM}"
+}
+
+pl_push_each() {	# name...
+	local r sha n=0
+	for r; do
+		sha=$(pl_commit "$r" "change of $r" app.sh "echo \"hello over $r\"")
+		pl_push "$r" >/dev/null || fail "git push $r"
+		pl_github_push "$r" "$sha"
+		n=$((n + 1))
+		expect 202 .build $n
+		eval "sha_$r=$sha id_$r=$n"
+	done
+}
+
+pl_crash_restart() {	# id
+	kill9_agent
+	[ "$(sqlite3 -readonly "$AGENT_DIR/state/agent.db" "SELECT state FROM builds WHERE id = $1")" = running ] ||
+		fail "build $1 should be recorded running after kill -9"
+	KEEP_PORT=1 start_agent || fail "agent did not restart"
 }
 
 pl_build_json() {	# id

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "child.h"
+#include "runfixture.h"
 #include "engine.h"
 #include "enginefixture.h"
 
@@ -60,13 +61,9 @@ static char *path(const char *name)
 static int openssl(const char *const *argv)
 {
 	struct err e = ERR_INIT;
-	struct child c = CHILD_INIT;
-	int status = -1;
+	int status = rf_run_quiet(argv, &e);
 
-	c.argv = argv;
-	c.out = CHILD_NULL;
-	c.err = CHILD_NULL;
-	if (child_start(&c, &e) < 0 || child_finish(&c, &status, &e) < 0 || status != 0) {
+	if (status != 0) {
 		fprintf(stderr, "%s failed: %s (status %d)\n", argv[1], e.msg, status);
 		return -1;
 	}

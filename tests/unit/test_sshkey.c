@@ -13,9 +13,9 @@
 #include <cmocka.h>
 
 #include "buf.h"
-#include "child.h"
 #include "config.h"
 #include "hmac.h"
+#include "runfixture.h"
 #include "sshkey.h"
 
 static char dir[] = "/tmp/s2i-test-sshkey.XXXXXX";
@@ -40,17 +40,9 @@ static void put(const char *name, const char *text, size_t len)
 /* Runs argv quietly; 0 when it exited 0. */
 static int run(const char *const *argv)
 {
-	struct child c = CHILD_INIT;
 	struct err e = ERR_INIT;
-	int status = -1;
 
-	c.argv = argv;
-	c.in = CHILD_NULL;
-	c.out = CHILD_NULL;
-	c.err = CHILD_NULL;
-	if (child_start(&c, &e) < 0 || child_finish(&c, &status, &e) < 0)
-		return -1;
-	return status;
+	return rf_run_quiet(argv, &e);
 }
 
 static int have(const char *prog)
