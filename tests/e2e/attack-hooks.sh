@@ -4,36 +4,10 @@
 # pusher's environment), pushes into refs/s2i-agent/ or deletes another push's staging
 # ref must not get a commit past the gate. post-receive still reports such a push.
 set -u
-. "$TESTS_DIR/lib/agent_double.sh"
-
-tmp=$(mktemp -d)
-trap 'agent_double_stop; rm -rf "$tmp"' EXIT
-agent_double_start "$tmp" || { echo "cannot start the agent double"; exit 1; }
-HOOKS=$TESTS_DIR/../hooks
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
-export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
-printf 'attack secret %s\n' "$$" >"$tmp/secret"
-chmod 600 "$tmp/secret"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-check() {	# what, expected, actual
-	if [ "$2" != "$3" ]; then fail "$1: expected '$2', got '$3'"; else echo "ok: $1"; fi
-}
-new_bare() {	# name hook
-	git init -q --bare "$tmp/$1.git"
-	cp "$HOOKS/$2" "$tmp/$1.git/hooks/$2"
-	git --git-dir="$tmp/$1.git" config s2i.url "$AGENT_DOUBLE_URL"
-	git --git-dir="$tmp/$1.git" config s2i.secretFile "$tmp/secret"
-	git --git-dir="$tmp/$1.git" config s2i.agent "$S2I_AGENT"
-}
-work_commit() {	# message -> sha
-	git -C "$tmp/work" commit -q --allow-empty -m "$1"
-	git -C "$tmp/work" rev-parse HEAD
-}
+SECRET="attack secret $$"
+. "$TESTS_DIR/lib/hookrepo.sh"
 posts() { jq -rs '[.[] | select(.method == "POST")] | length' "$AGENT_DOUBLE_LOG" 2>/dev/null || echo 0; }
 main_of() { git --git-dir="$tmp/$1.git" rev-parse refs/heads/main; }
-
-git init -q "$tmp/work"
 base=$(work_commit base)
 new_bare gate pre-receive
 git -C "$tmp/work" push -q "$tmp/gate.git" "$base:refs/heads/main" 2>/dev/null
