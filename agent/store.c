@@ -1,6 +1,7 @@
 /* store: SQLite schema, prepared statements and row <-> struct build mapping.
  * Durability rule: WAL with synchronous=FULL, so a COMMIT has reached the disk. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,89 @@ static void store_bind_time(sqlite3_stmt *st, int i, long long v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Reads back what SQLite made of our PRAGMAs: a build that dropped FULL (or a
+ * connection SQLite left in another journal mode) would lose 202-answered deliveries
+ * on a power loss, which no crash test can see; so a connection that is not
+ * synchronous=FULL in WAL mode is refused. */
+static int store_check_durable(struct store *s, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int sync = -1;
+	char mode[16] = "";
+
+	if (sqlite3_prepare_v2(s->st_db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		sync = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(s->st_db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (sync != STORE_SYNC_FULL || strcmp(mode, "wal") != 0) {
+		err_set(e, "database '%s': synchronous=%d journal_mode='%s', not FULL (%d) in WAL mode: "
+			"a COMMIT would not be on disk", s->st_path, sync, mode, STORE_SYNC_FULL);
+		return -1;
+	}
+	return 0;
+}
+
+int store_sync_mode(const struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int sync = -1;
+
+	if (sqlite3_prepare_v2(s->st_db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		sync = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return sync;
+}
+
+/* The state directory holds every build's log and the database: refused when
+ * anyone may write into it (an attacker could swap agent.db or a log for a link). */
+static int store_check_dir(const char *state_dir, struct err *e)
+{
+	struct stat sb;
+
+	if (stat(state_dir, &sb) < 0) {
+		err_errno(e, "cannot stat state directory '%s'", state_dir);
+		return -1;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		err_set(e, "state directory '%s' is not a directory", state_dir);
+		return -1;
+	}
+	if (sb.st_mode & S_IWOTH) {
+		err_set(e, "state directory '%s' is writable by every user (mode %04o); "
+			"run chmod o-w on it", state_dir, (unsigned)(sb.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* SQLite creates the database 0644 (less the umask) and gives the WAL and shm files
+ * the database's mode: created here first, 0600, so builds' records and the
+ * deliveries' metadata stay the agent's own whoever starts it. */
+static int store_create_private(const char *path, struct err *e)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err_errno(e, "database '%s': cannot open", path);
+		return -1;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) && fchmod(fd, sb.st_mode & 0700) < 0) {
+		err_errno(e, "database '%s': cannot make it private", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int store_open(const char *state_dir, struct store **ret, struct err *e)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -224,7 +308,11 @@ int store_open(const char *state_dir, struct store **ret, struct err *e)
 		err_errno(e, "state directory '%s' is not writable", state_dir);
 		goto fail;
 	}
+	if (store_check_dir(state_dir, e) < 0)
+		goto fail;
 	s->st_path = xasprintf("%s/agent.db", state_dir);
+	if (store_create_private(s->st_path, e) < 0)
+		goto fail;
 	if (sqlite3_open_v2(s->st_path, &s->st_db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL)) {
 		if (!s->st_db) {
@@ -244,6 +332,8 @@ int store_open(const char *state_dir, struct store **ret, struct err *e)
 		store_fail(s, e, "cannot configure");
 		goto fail;
 	}
+	if (store_check_durable(s, e) < 0)
+		goto fail;
 	if (sqlite3_exec(s->st_db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(s, e, "cannot create tables");
 		goto fail;
@@ -280,6 +370,10 @@ int store_open_checkpointer(const char *path, struct store **ret, struct err *e)
 	/* FULL: the checkpoint fsyncs the WAL before and the database after copying */
 	if (sqlite3_exec(s->st_db, "PRAGMA synchronous = FULL;", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(s, e, "cannot configure");
+		store_free(s);
+		return -1;
+	}
+	if (store_check_durable(s, e) < 0) {
 		store_free(s);
 		return -1;
 	}

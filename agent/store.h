@@ -88,6 +88,11 @@ void store_wal_manual(struct store *s);
 /* A bare connection to the database at path (store_path of another), for
  * store_checkpoint only: no schema, no statements, little memory. */
 int store_open_checkpointer(const char *path, struct store **ret, struct err *e);
+/* SQLite's number for PRAGMA synchronous = FULL */
+#define STORE_SYNC_FULL 2
+/* SQLite's synchronous level of this connection (STORE_SYNC_FULL on every
+ * connection store_open and store_open_checkpointer return), -1 on error. */
+int store_sync_mode(const struct store *s);
 /* Frames in the WAL after this connection's last commit (store_wal_manual only). */
 int store_wal_frames(const struct store *s);
 /* Copies what it can of the WAL into the database without waiting for anyone

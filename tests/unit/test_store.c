@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -328,6 +329,62 @@ static void test_statuses_per_commit(void **state)
 	store_free(s);
 }
 
+/* Every connection that writes is synchronous=FULL in WAL mode: kill -9 cannot tell
+ * NORMAL from FULL, a power loss can, so the setting itself is what is checked. */
+static void test_durable_connections(void **state)
+{
+	struct store *s = NULL, *ck = NULL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(store_open(sf_dir, &s, &e), 0);
+	assert_int_equal(store_sync_mode(s), STORE_SYNC_FULL);
+	assert_int_equal(store_open_checkpointer(store_path(s), &ck, &e), 0);
+	assert_int_equal(store_sync_mode(ck), STORE_SYNC_FULL);
+	store_free(ck);
+	store_free(s);
+}
+
+/* agent.db and its WAL are the agent's own (0600) whatever the umask, an existing
+ * readable one is made private, and a state directory anyone may write is refused. */
+static void test_private_files(void **state)
+{
+	struct store *s = NULL;
+	struct err e = ERR_INIT;
+	struct stat sb;
+	char path[600], dir[600];
+	mode_t old = umask(022);
+
+	(void)state;
+	assert_int_equal(store_open(sf_dir, &s, &e), 0);
+	snprintf(path, sizeof(path), "%s/agent.db", sf_dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/agent.db-wal", sf_dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	store_free(s);
+	s = NULL;
+
+	snprintf(path, sizeof(path), "%s/agent.db", sf_dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(store_open(sf_dir, &s, &e), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	store_free(s);
+	s = NULL;
+
+	snprintf(dir, sizeof(dir), "%s/open", sf_dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(store_open(dir, &s, &e), -1);
+	assert_non_null(strstr(e.msg, "writable by every user"));
+	snprintf(path, sizeof(path), "%s/agent.db", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(rmdir(dir), 0);
+	umask(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +394,8 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_statuses_per_commit),
+		cmocka_unit_test(test_durable_connections),
+		cmocka_unit_test(test_private_files),
 	};
 
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
