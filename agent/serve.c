@@ -29,6 +29,7 @@ struct serve {
 	struct event *sv_watchdog;	/* WATCHDOG=1 from the loop: a hung loop gets restarted */
 	time_t sv_deadline;
 	int sv_stopping;
+	int sv_lockfd;			/* state_dir/serve.lock, held until exit */
 };
 
 static void serve_notify(const char *state)
@@ -208,6 +209,8 @@ static void serve_release(struct serve *sv)
 	config_free(sv->sv_cfg);
 	if (sv->sv_base)
 		event_base_free(sv->sv_base);
+	if (sv->sv_lockfd >= 0)
+		close(sv->sv_lockfd);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -218,6 +221,7 @@ int cmd_serve(int argc, char **argv)
 	long long depth = 0;
 	int rc = 1;
 
+	sv.sv_lockfd = -1;
 	if (serve_args(argc, argv) < 0)
 		return 2;
 	sv.sv_path = cmds_config_arg(argc, argv);
@@ -229,7 +233,8 @@ int cmd_serve(int argc, char **argv)
 	serve_log_warnings(&sv.sv_cfg->warnings);
 	/* a client that hangs up must not kill the daemon */
 	signal(SIGPIPE, SIG_IGN);
-	if (store_open(sv.sv_cfg->state_dir, &sv.sv_store, &e) < 0) {
+	if (store_lock_dir(sv.sv_cfg->state_dir, &sv.sv_lockfd, &e) < 0 ||
+	    store_open(sv.sv_cfg->state_dir, &sv.sv_store, &e) < 0) {
 		log_error("%s", e.msg);
 		goto out;
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -292,6 +293,49 @@ static int store_create_private(const char *path, struct err *e)
 	}
 	close(fd);
 	return 0;
+}
+
+int store_lock_dir(const char *state_dir, int *ret_fd, struct err *e)
+{
+	char *path = NULL, pid[32] = "";
+	ssize_t n;
+	int fd = -1, len;
+
+	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
+		err_errno(e, "cannot create state directory '%s'", state_dir);
+		return -1;
+	}
+	path = xasprintf("%s/%s", state_dir, STORE_LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err_errno(e, "cannot open '%s'", path);
+		goto fail;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			err_errno(e, "cannot lock '%s'", path);
+			goto fail;
+		}
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		err_set(e, "state directory '%s' is in use by another s2i-agent serve (pid %s); "
+			"give each agent its own state_dir", state_dir, pid[0] ? pid : "unknown");
+		goto fail;
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+		err_errno(e, "cannot write '%s'", path);
+		goto fail;
+	}
+	free(path);
+	*ret_fd = fd;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return -1;
 }
 
 int store_open(const char *state_dir, struct store **ret, struct err *e)

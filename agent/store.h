@@ -56,6 +56,10 @@ struct store;
 
 /* Opens (creating if needed) state_dir/agent.db: WAL, synchronous=FULL (a commit
  * is on disk when it returns), busy timeout. state_dir is created if missing. */
+/* One serve per state directory: takes an exclusive lock on state_dir/serve.lock
+ * (created, with this pid in it) for as long as *ret_fd stays open; a second agent
+ * on the same directory gets an error naming the first one's pid. */
+int store_lock_dir(const char *state_dir, int *ret_fd, struct err *e);
 int store_open(const char *state_dir, struct store **ret, struct err *e);
 void store_free(struct store *s);
 const char *store_path(const struct store *s);
@@ -90,6 +94,8 @@ void store_wal_manual(struct store *s);
 int store_open_checkpointer(const char *path, struct store **ret, struct err *e);
 /* SQLite's number for PRAGMA synchronous = FULL */
 #define STORE_SYNC_FULL 2
+/* in state_dir: held by the serve process that owns the directory */
+#define STORE_LOCK_FILE "serve.lock"
 /* SQLite's synchronous level of this connection (STORE_SYNC_FULL on every
  * connection store_open and store_open_checkpointer return), -1 on error. */
 int store_sync_mode(const struct store *s);
