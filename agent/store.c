@@ -251,12 +251,21 @@ int store_sync_mode(const struct store *s)
 	return sync;
 }
 
-/* The state directory holds every build's log and the database: refused when
- * anyone may write into it (an attacker could swap agent.db or a log for a link). */
-static int store_check_dir(const char *state_dir, struct err *e)
+/* The state directory, created if missing, must be writable by us. It holds every
+ * build's log and the database: refused when anyone may write into it (an attacker could swap agent.db or a log for a link). */
+static int store_dir_ready(const char *state_dir, struct err *e)
 {
 	struct stat sb;
 
+	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
+		err_errno(e, "cannot create state directory '%s'", state_dir);
+		return -1;
+	}
+	/* SQLite only says "unable to open database file" for a read-only state */
+	if (access(state_dir, W_OK) < 0) {
+		err_errno(e, "state directory '%s' is not writable", state_dir);
+		return -1;
+	}
 	if (stat(state_dir, &sb) < 0) {
 		err_errno(e, "cannot stat state directory '%s'", state_dir);
 		return -1;
@@ -301,10 +310,8 @@ int store_lock_dir(const char *state_dir, int *ret_fd, struct err *e)
 	ssize_t n;
 	int fd = -1, len;
 
-	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
-		err_errno(e, "cannot create state directory '%s'", state_dir);
+	if (store_dir_ready(state_dir, e) < 0)
 		return -1;
-	}
 	path = xasprintf("%s/%s", state_dir, STORE_LOCK_FILE);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -343,16 +350,7 @@ int store_open(const char *state_dir, struct store **ret, struct err *e)
 	struct store *s = xcalloc(1, sizeof(*s));
 	int i;
 
-	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
-		err_errno(e, "cannot create state directory '%s'", state_dir);
-		goto fail;
-	}
-	/* SQLite only says "unable to open database file" for a read-only state */
-	if (access(state_dir, W_OK) < 0) {
-		err_errno(e, "state directory '%s' is not writable", state_dir);
-		goto fail;
-	}
-	if (store_check_dir(state_dir, e) < 0)
+	if (store_dir_ready(state_dir, e) < 0)
 		goto fail;
 	s->st_path = xasprintf("%s/agent.db", state_dir);
 	if (store_create_private(s->st_path, e) < 0)
