@@ -1,4 +1,4 @@
-/* http: the agent's HTTP API on libevent's evhttp (SPEC §3): routing, webhook
+/* http: the agent's HTTP API on libevent's evhttp (README, "API and metrics"): webhook
  * intake with group commit into the store, the read API, health and metrics. */
 #ifndef S2I_HTTP_H
 #define S2I_HTTP_H
