@@ -35,7 +35,7 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 		http_reply_error(req, 400, "malformed request target");
 		return;
 	}
-	http_route(h, req, path, uri);
+	http_route(h, req, path);
 }
 
 struct http *http_new(struct event_base *base, struct store *st, const struct config *cfg)

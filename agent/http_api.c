@@ -11,7 +11,7 @@
 #include "http_int.h"
 #include "log.h"
 
-int http_wants_html(struct evhttp_request *req)
+static int http_wants_html(struct evhttp_request *req)
 {
 	return dash_prefers_html(evhttp_find_header(evhttp_request_get_input_headers(req),
 						    "Accept"));
@@ -42,15 +42,17 @@ static json_t *http_builds_json(const struct build_list *l)
 	return a;
 }
 
-void http_builds(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri)
+void http_api_list(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct store_filter f = STORE_FILTER_INIT;
 	struct build_list l = BUILD_LIST_INIT;
 	struct evkeyvalq q = { 0 };
 	struct err e = ERR_INIT;
-	const char *query = evhttp_uri_get_query(uri), *v;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL, *v;
 	long long limit;
 
+	(void)m;
 	TAILQ_INIT(&q);
 	if (query && evhttp_parse_query_str(query, &q) < 0) {
 		http_reply_error(req, 400, "malformed query string");
@@ -85,7 +87,7 @@ out:
 	evhttp_clear_headers(&q);
 }
 
-void http_dashboard(struct http *h, struct evhttp_request *req)
+static void http_dashboard(struct http *h, struct evhttp_request *req)
 {
 	struct store_filter f = STORE_FILTER_INIT;
 	struct build_list l = BUILD_LIST_INIT;
@@ -122,41 +124,23 @@ void http_dashboard(struct http *h, struct evhttp_request *req)
 	build_list_release(&l);
 }
 
-/* 0 with *ret filled, else the request was answered (404/500). */
-int http_find_build(struct http *h, struct evhttp_request *req, long long id, struct build *ret)
-{
-	struct err e = ERR_INIT;
-	int rc = store_get_build(h->h_store, id, ret, &e);
-
-	if (rc == 0)
-		return 0;
-	if (rc > 0) {
-		http_reply_error(req, 404, "no such build");
-	} else {
-		log_error("%s", e.msg);
-		http_reply_error(req, 500, "cannot read the build");
-	}
-	return -1;
-}
-
-void http_build(struct http *h, struct evhttp_request *req, long long id)
+void http_api_build(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct buf page = BUF_INIT(1024 * 1024);
-	struct build b = BUILD_INIT;
+	const struct build *b = &m->m_build;
 	struct err e = ERR_INIT;
 	json_t *j;
 
-	if (http_find_build(h, req, id, &b) < 0)
-		return;
-	j = store_build_json(&b);
+	(void)h;
+	j = store_build_json(b);
 	if (http_wants_html(req)) {
 		/* the page shows the commit too, as the list does */
-		if (b.message)
-			json_object_set_new(j, "message", json_string(b.message));
-		if (b.author)
-			json_object_set_new(j, "author", json_string(b.author));
+		if (b->message)
+			json_object_set_new(j, "message", json_string(b->message));
+		if (b->author)
+			json_object_set_new(j, "author", json_string(b->author));
 		if (dash_render_build(j, time(NULL), &page, &e) < 0) {
-			log_error("build %lld: cannot render: %s", id, e.msg);
+			log_error("build %lld: cannot render: %s", m->m_id, e.msg);
 			http_reply_error(req, 500, "cannot render the build");
 		} else {
 			http_send_html(req, &page);
@@ -166,15 +150,48 @@ void http_build(struct http *h, struct evhttp_request *req, long long id)
 		http_reply_json(req, 200, j);
 	}
 	buf_release(&page);
-	build_release(&b);
 }
 
-void http_ext(struct http *h, struct evhttp_request *req, enum http_ext which, long long id,
-	      const struct repo_conf *repo)
+static void http_ext(struct http *h, struct evhttp_request *req, enum http_ext which,
+		     long long id, const struct repo_conf *repo)
 {
 	if (!h->h_ext_fn[which]) {
 		http_reply_error(req, 501, "not implemented yet");
 		return;
 	}
 	h->h_ext_fn[which](h->h_ext_ctx[which], req, id, repo);
+}
+
+void http_api_root(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	if (h->h_ext_fn[HTTP_EXT_DASHBOARD])
+		http_ext(h, req, HTTP_EXT_DASHBOARD, 0, NULL);
+	else if (http_wants_html(req))
+		http_dashboard(h, req);
+	else
+		http_api_list(h, req, m);
+}
+
+void http_api_log(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	http_ext(h, req, HTTP_EXT_LOG, m->m_id, NULL);
+}
+
+void http_api_cancel(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	http_ext(h, req, HTTP_EXT_CANCEL, m->m_id, NULL);
+}
+
+void http_api_retry(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	http_ext(h, req, HTTP_EXT_RETRY, m->m_id, NULL);
+}
+
+void http_api_start(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	if (h->h_stopping) {
+		http_reply_retry(req, "shutting down");
+		return;
+	}
+	http_ext(h, req, HTTP_EXT_BUILD, 0, m->m_repo);
 }

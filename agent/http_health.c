@@ -91,13 +91,14 @@ int http_default_engine_check(void *ctx, struct err *e)
 	return http_engine_probe(h->h_cfg->engine, e);
 }
 
-void http_healthz(struct http *h, struct evhttp_request *req)
+void http_health_healthz(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct buf out = BUF_INIT(4096);
 	struct err e = ERR_INIT;
 	time_t now = time(NULL);
 	int ok = 1;
 
+	(void)m;
 	if (store_ping(h->h_store, &e) < 0) {
 		buf_addf(&out, "database: %s\n", e.msg);
 		ok = 0;
@@ -163,12 +164,13 @@ static void http_process_metrics(struct http *h, struct buf *o)
 		 "process_start_time_seconds %lld\n", (long long)h->h_started);
 }
 
-void http_metrics(struct http *h, struct evhttp_request *req)
+void http_health_metrics(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct buf o = BUF_INIT(4 * 1024 * 1024);
 	long long counts[BUILD_NSTATES], depth;
 	int r;
 
+	(void)m;
 	http_intake_metrics(h, &o);
 	store_count_states(h->h_store, counts, NULL);
 	buf_addstr(&o, "# HELP s2i_agent_builds Builds in the database by state.\n"

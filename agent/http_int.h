@@ -81,38 +81,86 @@ void http_conn_answered(struct http *h, struct evhttp_request *req);
 void http_conn_init(struct http *h);
 void http_conn_release(struct http *h);
 
+/* --- http_route.c: the route table and the router --- */
+
+/* What follows a route's r_path. */
+enum http_arg {
+	HTTP_ARG_NONE,		/* nothing: the path is r_path */
+	HTTP_ARG_BUILD,		/* a build id, then r_tail; the build must exist */
+	HTTP_ARG_REPO,		/* a repository name, then r_tail; it must be configured */
+};
+
+#define HTTP_ADMIN	1u	/* needs the admin token (403 / 401) */
+#define HTTP_LOOKUP_FIRST	2u	/* argument looked up before the method check */
+
+struct http_match;
+/* Called once the router checked the method, the admin token and the argument;
+ * answers req, now or later. */
+typedef void (*http_handler_fn)(struct http *h, struct evhttp_request *req,
+				const struct http_match *m);
+
+struct http_route {
+	/* the whole path (HTTP_ARG_NONE), or what precedes the argument */
+	const char *r_path;
+	enum http_arg r_arg;
+	const char *r_tail;	/* what follows the argument, to the end of the path */
+	unsigned r_methods;	/* EVHTTP_REQ_* bits; another method gets 405 with Allow */
+	unsigned r_flags;	/* HTTP_ADMIN, HTTP_LOOKUP_FIRST */
+	/* 404 message for a path under r_path this route does not take; NULL: the
+	 * next routes are tried */
+	const char *r_miss;
+	http_handler_fn r_fn;
+};
+
+/* A path matched to a route, then its argument looked up. */
+struct http_match {
+	const struct http_route *m_route;	/* NULL: 404 with m_miss */
+	const char *m_miss;
+	long long m_id;				/* HTTP_ARG_BUILD */
+	char m_name[REPO_NAME_MAX + 1];		/* HTTP_ARG_REPO */
+	struct build m_build;			/* HTTP_ARG_BUILD, as stored */
+	const struct repo_conf *m_repo;		/* HTTP_ARG_REPO, as configured */
+};
+
+/* Answers req: a 404 for a path no route takes, 405, 403/401 (admin routes), the
+ * 404 of a build or repository that does not exist, else what the route's handler says. */
+void http_route(struct http *h, struct evhttp_request *req, const char *path);
+/* The route that takes path, with its argument: 0, else -1 with ret->m_miss. */
+int http_route_match(const char *path, struct http_match *ret);
+/* The value of an Allow header for EVHTTP_REQ_* bits ("GET, HEAD"), cut to size. */
+void http_route_allow(unsigned methods, char *buf, size_t size);
+const struct http_route *http_route_table(size_t *ret_n);
+/* A build id of 1 to 18 digits, above 0: 0 with *ret set, else -1. */
+int http_parse_id(const char *s, size_t n, long long *ret);
+
+/* --- the routes' handlers --- */
+
+/* http_intake.c: POST /hooks/NAME */
+void http_intake_hook(struct http *h, struct evhttp_request *req, const struct http_match *m);
+/* http_api.c: GET /builds, /builds/ID, /; the pipeline's /builds/ID/log,
+ * POST /builds/ID/cancel, /builds/ID/retry and /repos/NAME/builds */
+void http_api_list(struct http *h, struct evhttp_request *req, const struct http_match *m);
+void http_api_build(struct http *h, struct evhttp_request *req, const struct http_match *m);
+void http_api_root(struct http *h, struct evhttp_request *req, const struct http_match *m);
+void http_api_log(struct http *h, struct evhttp_request *req, const struct http_match *m);
+void http_api_cancel(struct http *h, struct evhttp_request *req, const struct http_match *m);
+void http_api_retry(struct http *h, struct evhttp_request *req, const struct http_match *m);
+void http_api_start(struct http *h, struct evhttp_request *req, const struct http_match *m);
+/* http_health.c: GET /healthz, /metrics */
+void http_health_healthz(struct http *h, struct evhttp_request *req, const struct http_match *m);
+void http_health_metrics(struct http *h, struct evhttp_request *req, const struct http_match *m);
+
 /* --- http_intake.c: webhook intake, its group commit and its counters --- */
 
 /* Makes h_batch (0 / -1 with e set). */
 int http_intake_init(struct http *h, struct err *e);
 /* Frees h_batch (answering what it holds), the counters and h_url_json. */
 void http_intake_release(struct http *h);
-void http_hook(struct http *h, struct evhttp_request *req, const char *name);
 /* s2i_agent_deliveries_total, in Prometheus text. */
 void http_intake_metrics(const struct http *h, struct buf *o);
 
-/* --- http_api.c: the read API and the pipeline's endpoints --- */
-
-void http_builds(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri);
-void http_build(struct http *h, struct evhttp_request *req, long long id);
-void http_dashboard(struct http *h, struct evhttp_request *req);
-int http_wants_html(struct evhttp_request *req);
-/* 0 with *ret filled, else the request was answered (404/500). */
-int http_find_build(struct http *h, struct evhttp_request *req, long long id, struct build *ret);
-void http_ext(struct http *h, struct evhttp_request *req, enum http_ext which, long long id,
-	      const struct repo_conf *repo);
-
-/* --- http_health.c: /healthz, the engine probe and /metrics --- */
+/* --- http_health.c --- */
 
 int http_default_engine_check(void *ctx, struct err *e);
-void http_healthz(struct http *h, struct evhttp_request *req);
-void http_metrics(struct http *h, struct evhttp_request *req);
-
-/* --- http_route.c: routing and the admin token --- */
-
-void http_route(struct http *h, struct evhttp_request *req, const char *path,
-		const struct evhttp_uri *uri);
-/* A build id of 1 to 18 digits, above 0: 0 with *ret set, else -1. */
-int http_parse_id(const char *s, size_t n, long long *ret);
 
 #endif

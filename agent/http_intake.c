@@ -146,26 +146,17 @@ static const char *http_header(void *ctx, const char *name)
 	return evhttp_find_header(ctx, name);
 }
 
-void http_hook(struct http *h, struct evhttp_request *req, const char *name)
+void http_intake_hook(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct webhook_event ev = WEBHOOK_EVENT_INIT;
 	struct webhook_request r = { 0 };
-	const struct repo_conf *repo;
+	const struct repo_conf *repo = m->m_repo;
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
 	struct evbuffer *in;
 	enum provider p;
 	int rc;
 
-	repo = config_repo(h->h_cfg, name);
-	if (!repo) {
-		http_reply_error(req, 404, "unknown repository");
-		return;
-	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		http_reply_405(req, "POST");
-		return;
-	}
 	r.header = http_header;
 	r.header_ctx = evhttp_request_get_input_headers(req);
 	p = webhook_provider(&r);

@@ -1,5 +1,6 @@
-/* http_route: which handler a request reaches: the path's routes, the method each
- * allows, the admin token of the admin endpoints. */
+/* http_route: the route table and the router: which handler a path reaches, after the
+ * method, the admin token and the build or repository the path names are checked. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -7,6 +8,7 @@
 
 #include "hmac.h"
 #include "http_int.h"
+#include "log.h"
 
 int http_parse_id(const char *s, size_t n, long long *ret)
 {
@@ -57,22 +59,6 @@ static int http_admin(struct http *h, struct evhttp_request *req)
 	return 0;
 }
 
-static int http_is_get(struct evhttp_request *req)
-{
-	enum evhttp_cmd_type c = evhttp_request_get_command(req);
-
-	return c == EVHTTP_REQ_GET || c == EVHTTP_REQ_HEAD;
-}
-
-/* Path segments after a fixed prefix: "name" in /hooks/name (no '/' inside). */
-static int http_segment(const char *s, size_t *ret_len)
-{
-	size_t n = strcspn(s, "/");
-
-	*ret_len = n;
-	return n > 0;
-}
-
 static int http_valid_name(const char *s, size_t n)
 {
 	size_t i;
@@ -86,134 +72,162 @@ static int http_valid_name(const char *s, size_t n)
 	return 1;
 }
 
-void http_route(struct http *h, struct evhttp_request *req, const char *path,
-		const struct evhttp_uri *uri)
+#define HTTP_GET	(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
+#define HTTP_POST	EVHTTP_REQ_POST
+
+/* Tried in order; the first that takes the path wins. A hook URL answers 404 to any
+ * method until its repository is configured (LOOKUP_FIRST); the admin routes check the
+ * token before they say whether a build or repository exists. */
+static const struct http_route http_routes[] = {
+	{ "/hooks/", HTTP_ARG_REPO, "", HTTP_POST, HTTP_LOOKUP_FIRST, "unknown repository",
+	  http_intake_hook },
+	{ "/builds", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_api_list },
+	{ "/builds/", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_api_list },
+	{ "/builds/", HTTP_ARG_BUILD, "", HTTP_GET, 0, NULL, http_api_build },
+	{ "/builds/", HTTP_ARG_BUILD, "/log", HTTP_GET, 0, NULL, http_api_log },
+	{ "/builds/", HTTP_ARG_BUILD, "/cancel", HTTP_POST, HTTP_ADMIN, NULL, http_api_cancel },
+	{ "/builds/", HTTP_ARG_BUILD, "/retry", HTTP_POST, HTTP_ADMIN, NULL, http_api_retry },
+	{ "/repos/", HTTP_ARG_REPO, "/builds", HTTP_POST, HTTP_ADMIN, NULL, http_api_start },
+	{ "/healthz", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_health_healthz },
+	{ "/metrics", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_health_metrics },
+	{ "/", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_api_root },
+};
+
+const struct http_route *http_route_table(size_t *ret_n)
 {
-	char name[REPO_NAME_MAX + 1];
-	struct build b = BUILD_INIT;
+	*ret_n = sizeof(http_routes) / sizeof(http_routes[0]);
+	return http_routes;
+}
+
+/* 1 when r takes path (m's argument filled), 0 when not, -1 when the path's build id
+ * is malformed (m_miss set: such an id names no build, whatever follows it). */
+static int http_route_try(const struct http_route *r, const char *path, struct http_match *m)
+{
+	size_t len = strlen(r->r_path), n;
 	const char *rest;
-	long long id;
-	size_t n;
 
-	if (!strncmp(path, "/hooks/", 7)) {
-		rest = path + 7;
-		if (!http_segment(rest, &n) || rest[n] || !http_valid_name(rest, n)) {
-			http_reply_error(req, 404, "unknown repository");
-			return;
+	if (r->r_arg == HTTP_ARG_NONE)
+		return !strcmp(path, r->r_path);
+	if (strncmp(path, r->r_path, len))
+		return 0;
+	rest = path + len;
+	n = strcspn(rest, "/");
+	if (r->r_arg == HTTP_ARG_BUILD) {
+		if (http_parse_id(rest, n, &m->m_id) < 0) {
+			m->m_miss = "no such build";
+			return -1;
 		}
-		memcpy(name, rest, n);
-		name[n] = '\0';
-		http_hook(h, req, name);
-		return;
+	} else {
+		if (!http_valid_name(rest, n))
+			return 0;
+		memcpy(m->m_name, rest, n);
+		m->m_name[n] = '\0';
 	}
-	if (!strcmp(path, "/builds") || !strcmp(path, "/builds/")) {
-		if (!http_is_get(req)) {
-			http_reply_405(req, "GET, HEAD");
-			return;
+	return !strcmp(rest + n, r->r_tail);
+}
+
+int http_route_match(const char *path, struct http_match *ret)
+{
+	size_t i;
+
+	*ret = (struct http_match){ 0 };
+	for (i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++) {
+		const struct http_route *r = &http_routes[i];
+		int rc = http_route_try(r, path, ret);
+
+		if (rc < 0)
+			return -1;
+		if (rc > 0) {
+			ret->m_route = r;
+			return 0;
 		}
-		http_builds(h, req, uri);
-		return;
+		if (r->r_miss && !strncmp(path, r->r_path, strlen(r->r_path))) {
+			ret->m_miss = r->r_miss;
+			return -1;
+		}
 	}
-	if (!strncmp(path, "/builds/", 8)) {
-		rest = path + 8;
-		http_segment(rest, &n);
-		if (http_parse_id(rest, n, &id) < 0) {
+	ret->m_miss = "not found";
+	return -1;
+}
+
+void http_route_allow(unsigned methods, char *buf, size_t size)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ EVHTTP_REQ_GET, "GET" }, { EVHTTP_REQ_HEAD, "HEAD" }, { EVHTTP_REQ_POST, "POST" },
+		{ EVHTTP_REQ_PUT, "PUT" }, { EVHTTP_REQ_DELETE, "DELETE" },
+		{ EVHTTP_REQ_OPTIONS, "OPTIONS" }, { EVHTTP_REQ_PATCH, "PATCH" },
+	};
+	size_t i, len = 0;
+
+	if (size)
+		buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(methods & names[i].bit) || len >= size)
+			continue;
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+					names[i].name);
+	}
+}
+
+/* The build or repository the path names: 0 with m's m_build or m_repo set, else
+ * the request was answered (404, or 500 when the database fails). */
+static int http_route_lookup(struct http *h, struct evhttp_request *req, struct http_match *m)
+{
+	struct err e = ERR_INIT;
+	int rc;
+
+	switch (m->m_route->r_arg) {
+	case HTTP_ARG_BUILD:
+		rc = store_get_build(h->h_store, m->m_id, &m->m_build, &e);
+		if (rc == 0)
+			return 0;
+		if (rc > 0) {
 			http_reply_error(req, 404, "no such build");
-			return;
+		} else {
+			log_error("%s", e.msg);
+			http_reply_error(req, 500, "cannot read the build");
 		}
-		rest += n;
-		if (!*rest) {
-			if (!http_is_get(req)) {
-				http_reply_405(req, "GET, HEAD");
-				return;
-			}
-			http_build(h, req, id);
-			return;
-		}
-		if (!strcmp(rest, "/log")) {
-			if (!http_is_get(req)) {
-				http_reply_405(req, "GET, HEAD");
-				return;
-			}
-			if (http_find_build(h, req, id, &b) < 0)
-				return;
-			build_release(&b);
-			http_ext(h, req, HTTP_EXT_LOG, id, NULL);
-			return;
-		}
-		if (!strcmp(rest, "/cancel") || !strcmp(rest, "/retry")) {
-			if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-				http_reply_405(req, "POST");
-				return;
-			}
-			if (http_admin(h, req) < 0)
-				return;
-			if (http_find_build(h, req, id, &b) < 0)
-				return;
-			build_release(&b);
-			http_ext(h, req, rest[1] == 'c' ? HTTP_EXT_CANCEL : HTTP_EXT_RETRY, id, NULL);
-			return;
-		}
-		http_reply_error(req, 404, "not found");
-		return;
+		return -1;
+	case HTTP_ARG_REPO:
+		m->m_repo = config_repo(h->h_cfg, m->m_name);
+		if (m->m_repo)
+			return 0;
+		http_reply_error(req, 404, "unknown repository");
+		return -1;
+	case HTTP_ARG_NONE:
+		break;
 	}
-	if (!strncmp(path, "/repos/", 7)) {
-		const struct repo_conf *repo;
+	return 0;
+}
 
-		rest = path + 7;
-		if (!http_segment(rest, &n) || strcmp(rest + n, "/builds") ||
-		    !http_valid_name(rest, n)) {
-			http_reply_error(req, 404, "not found");
-			return;
-		}
-		memcpy(name, rest, n);
-		name[n] = '\0';
-		if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-			http_reply_405(req, "POST");
-			return;
-		}
-		if (http_admin(h, req) < 0)
-			return;
-		repo = config_repo(h->h_cfg, name);
-		if (!repo) {
-			http_reply_error(req, 404, "unknown repository");
-			return;
-		}
-		if (h->h_stopping) {
-			http_reply_retry(req, "shutting down");
-			return;
-		}
-		http_ext(h, req, HTTP_EXT_BUILD, 0, repo);
+void http_route(struct http *h, struct evhttp_request *req, const char *path)
+{
+	const struct http_route *r;
+	struct http_match m;
+	char allow[64];
+	int first;
+
+	if (http_route_match(path, &m) < 0) {
+		http_reply_error(req, 404, m.m_miss);
 		return;
 	}
-	if (!strcmp(path, "/healthz")) {
-		if (!http_is_get(req)) {
-			http_reply_405(req, "GET, HEAD");
-			return;
-		}
-		http_healthz(h, req);
-		return;
+	r = m.m_route;
+	first = (r->r_flags & HTTP_LOOKUP_FIRST) != 0;
+	if (first && http_route_lookup(h, req, &m) < 0)
+		goto out;
+	if (!(evhttp_request_get_command(req) & r->r_methods)) {
+		http_route_allow(r->r_methods, allow, sizeof(allow));
+		http_reply_405(req, allow);
+		goto out;
 	}
-	if (!strcmp(path, "/metrics")) {
-		if (!http_is_get(req)) {
-			http_reply_405(req, "GET, HEAD");
-			return;
-		}
-		http_metrics(h, req);
-		return;
-	}
-	if (!strcmp(path, "/")) {
-		if (!http_is_get(req)) {
-			http_reply_405(req, "GET, HEAD");
-			return;
-		}
-		if (h->h_ext_fn[HTTP_EXT_DASHBOARD])
-			http_ext(h, req, HTTP_EXT_DASHBOARD, 0, NULL);
-		else if (http_wants_html(req))
-			http_dashboard(h, req);
-		else
-			http_builds(h, req, evhttp_request_get_evhttp_uri(req));
-		return;
-	}
-	http_reply_error(req, 404, "not found");
+	if ((r->r_flags & HTTP_ADMIN) && http_admin(h, req) < 0)
+		goto out;
+	if (!first && http_route_lookup(h, req, &m) < 0)
+		goto out;
+	r->r_fn(h, req, &m);
+out:
+	build_release(&m.m_build);
 }
