@@ -1,5 +1,5 @@
-/* http: the server: its lifecycle, the listening sockets (accept paused when out of
- * fds) and the request callback that hands every request to the router. */
+/* http: the server: its lifecycle, the listening sockets and the request callback.
+ * accept() pauses when fds run out; every request goes on to the router (http_route.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/resource.h>

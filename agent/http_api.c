@@ -1,5 +1,5 @@
-/* http_api: the read API (build list, one build, the dashboard; JSON or HTML by
- * Accept) and the hand-off of the pipeline's endpoints (log, cancel, retry, builds). */
+/* http_api: the read API (builds, one build, dashboard) and the pipeline's endpoints.
+ * JSON or HTML by Accept; log, cancel, retry and new builds go to the pipeline (http_set_ext). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>

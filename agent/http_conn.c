@@ -1,5 +1,6 @@
-/* http_conn: client connections and the request deadline: every connection must
- * deliver a complete request within HTTP_REQUEST_DEADLINE, however slowly it sends. */
+/* http_conn: client connections and the request deadline.
+ * Each connection must deliver a whole request within HTTP_REQUEST_DEADLINE, however
+ * slowly it sends. */
 #include <stdlib.h>
 #include <stdint.h>
 #include <sys/socket.h>

@@ -1,5 +1,5 @@
-/* http_health: /healthz (the database and a probe of the engine's socket) and
- * /metrics (deliveries, builds, queue, connections, process figures from /proc). */
+/* http_health: /healthz (the database, a probe of the engine's socket) and /metrics.
+ * Metrics: deliveries, builds by state, queue, connections, process figures from /proc. */
 #include <dirent.h>
 #include <errno.h>
 #include <netdb.h>

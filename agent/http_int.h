@@ -1,5 +1,5 @@
-/* http_int: what the http*.c files share and nobody else sees: struct http and the
- * functions one part of the server calls in another. Include only from agent/http*.c. */
+/* http_int: what the http*.c files share and nobody else sees: struct http, the routes.
+ * Include only from agent/http*.c (as gitsrc_int.h for gitsrc). */
 #ifndef S2I_HTTP_INT_H
 #define S2I_HTTP_INT_H
 

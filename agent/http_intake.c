@@ -1,5 +1,5 @@
-/* http_intake: webhook deliveries: verified, parsed, then queued by a group commit
- * (requests that arrive together share one transaction and one fsync); their counters. */
+/* http_intake: webhook intake (verify, parse, queue) and the delivery counters.
+ * Deliveries that arrive together share one transaction and one fsync (batch.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -1,5 +1,4 @@
-/* http_reply: how every answer leaves: status line, the headers all answers carry,
- * JSON and error bodies, 503 with Retry-After, 405 with Allow. */
+/* http_reply: how every answer leaves: common headers, JSON and error bodies, 405, 503. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* http_route: the route table and the router: which handler a path reaches, after the
- * method, the admin token and the build or repository the path names are checked. */
+/* http_route: the route table and the router that takes a request to its handler.
+ * The router checks the method, the admin token and the build or repository the path names. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
