@@ -1,5 +1,5 @@
-/* http: the agent's HTTP API on libevent's evhttp (SPEC §3): routing, webhook
- * intake with group commit into the store, the read API, health and metrics. */
+/* http: the agent's HTTP API on libevent's evhttp: intake, read API, health, metrics.
+ * The endpoints are in the README ("API and metrics"); deliveries are group-committed. */
 #ifndef S2I_HTTP_H
 #define S2I_HTTP_H
 

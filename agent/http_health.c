@@ -1,0 +1,194 @@
+/* http_health: /healthz (the database, a probe of the engine's socket) and /metrics.
+ * Metrics: deliveries, builds by state, queue, connections, process figures from /proc. */
+#include <dirent.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_int.h"
+
+int http_engine_probe(const char *engine, struct err *e)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL, *a;
+	struct sockaddr_un sun = { 0 };
+	char host[256], *colon;
+	const char *hp;
+	int fd = -1, rc = -1;
+
+	if (!strncmp(engine, "unix://", 7)) {
+		if (strlen(engine + 7) >= sizeof(sun.sun_path))
+			return err_set(e, "engine '%s': socket path too long", engine);
+		sun.sun_family = AF_UNIX;
+		strcpy(sun.sun_path, engine + 7);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return err_errno(e, "engine '%s'", engine);
+		/* a unix connect() completes or fails at once, but blocks while the engine's
+		 * accept queue is full (a frozen engine): non-blocking, that is EAGAIN */
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			rc = 0;
+		else if (errno == EAGAIN)
+			err_set(e, "engine '%s': does not accept connections (frozen or overloaded)", engine);
+		else
+			err_errno(e, "engine '%s'", engine);
+		close(fd);
+		return rc;
+	}
+	if (strncmp(engine, "tcp://", 6))
+		return err_set(e, "engine '%s': unsupported URL", engine);
+	hp = engine + 6;
+	snprintf(host, sizeof(host), "%s", hp);
+	host[strcspn(host, "/")] = '\0';
+	colon = strrchr(host, ':');
+	if (!colon)
+		return err_set(e, "engine '%s': no port", engine);
+	*colon = '\0';
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host[0] == '[' ? host + 1 : host, colon + 1, &hints, &ai)) {
+		return err_set(e, "engine '%s': cannot resolve", engine);
+	}
+	if (host[0] == '[')
+		host[strlen(host) - 1] = '\0';
+	for (a = ai; a && rc < 0; a = a->ai_next) {
+		struct pollfd pfd;
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+			rc = 0;
+		} else if (errno == EINPROGRESS) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			if (poll(&pfd, 1, HTTP_ENGINE_CHECK_MS) == 1 &&
+			    !getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) && !soerr)
+				rc = 0;
+			else
+				err_set(e, "engine '%s': cannot connect", engine);
+		} else {
+			err_errno(e, "engine '%s'", engine);
+		}
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return rc;
+}
+
+int http_default_engine_check(void *ctx, struct err *e)
+{
+	struct http *h = ctx;
+
+	return http_engine_probe(h->h_cfg->engine, e);
+}
+
+void http_health_healthz(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	struct buf out = BUF_INIT(4096);
+	struct err e = ERR_INIT;
+	time_t now = time(NULL);
+	int ok = 1;
+
+	(void)m;
+	if (store_ping(h->h_store, &e) < 0) {
+		buf_addf(&out, "database: %s\n", e.msg);
+		ok = 0;
+	}
+	if (!h->h_engine_checked || now - h->h_engine_checked >= HTTP_ENGINE_CACHE_SECONDS ||
+	    now < h->h_engine_checked) {
+		struct err ee = ERR_INIT;
+
+		h->h_engine_ok = h->h_engine_fn(h->h_engine_ctx, &ee) == 0;
+		snprintf(h->h_engine_msg, sizeof(h->h_engine_msg), "%s", ee.msg);
+		h->h_engine_checked = now;
+	}
+	if (!h->h_engine_ok) {
+		buf_addf(&out, "engine: %s\n", h->h_engine_msg);
+		ok = 0;
+	}
+	if (ok)
+		http_send(req, 200, "text/plain; charset=utf-8", "ok\n", 3);
+	else
+		http_send(req, 503, "text/plain; charset=utf-8", out.data, out.len);
+	buf_release(&out);
+}
+
+/* Cheap process metrics from /proc/self: RSS, open fds, CPU time. */
+static void http_process_metrics(struct http *h, struct buf *o)
+{
+	long long rss = -1, fds = -1;
+	struct rusage ru;
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+
+	f = fopen("/proc/self/statm", "re");
+	if (f) {
+		long long size, res;
+
+		if (fscanf(f, "%lld %lld", &size, &res) == 2)
+			rss = res * sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		buf_addf(o, "# HELP process_cpu_seconds_total User and system CPU time.\n"
+			 "# TYPE process_cpu_seconds_total counter\n"
+			 "process_cpu_seconds_total %.3f\n",
+			 ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+			 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	if (rss >= 0)
+		buf_addf(o, "# HELP process_resident_memory_bytes Resident memory size.\n"
+			 "# TYPE process_resident_memory_bytes gauge\n"
+			 "process_resident_memory_bytes %lld\n", rss);
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		fds = 0;
+		while ((d = readdir(dir)))
+			if (d->d_name[0] != '.')
+				fds++;
+		closedir(dir);
+		buf_addf(o, "# HELP process_open_fds Open file descriptors.\n"
+			 "# TYPE process_open_fds gauge\nprocess_open_fds %lld\n", fds - 1);
+	}
+	buf_addf(o, "# HELP process_start_time_seconds Start time since the epoch.\n"
+		 "# TYPE process_start_time_seconds gauge\n"
+		 "process_start_time_seconds %lld\n", (long long)h->h_started);
+}
+
+void http_health_metrics(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	struct buf o = BUF_INIT(4 * 1024 * 1024);
+	long long counts[BUILD_NSTATES], depth;
+	int r;
+
+	(void)m;
+	http_intake_metrics(h, &o);
+	store_count_states(h->h_store, counts, NULL);
+	buf_addstr(&o, "# HELP s2i_agent_builds Builds in the database by state.\n"
+		   "# TYPE s2i_agent_builds gauge\n");
+	for (r = 0; r < BUILD_NSTATES; r++)
+		buf_addf(&o, "s2i_agent_builds{state=\"%s\"} %lld\n",
+			 store_state_name((enum build_state)r), counts[r]);
+	store_queue_depth(h->h_store, &depth, NULL);
+	buf_addf(&o, "# HELP s2i_agent_queue_depth Builds waiting for a worker.\n"
+		 "# TYPE s2i_agent_queue_depth gauge\ns2i_agent_queue_depth %lld\n", depth);
+	buf_addf(&o, "# HELP s2i_agent_http_connections Open client connections.\n"
+		 "# TYPE s2i_agent_http_connections gauge\ns2i_agent_http_connections %zu\n"
+		 "# HELP s2i_agent_http_connections_cut_total Connections closed because no "
+		 "complete request arrived within %d s.\n"
+		 "# TYPE s2i_agent_http_connections_cut_total counter\n"
+		 "s2i_agent_http_connections_cut_total %llu\n", h->h_nconns,
+		 HTTP_REQUEST_DEADLINE, h->h_cut);
+	http_process_metrics(h, &o);
+	http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
+	buf_release(&o);
+}

@@ -1,0 +1,263 @@
+/* http_intake: webhook intake (verify, parse, queue) and the delivery counters.
+ * Deliveries that arrive together share one transaction and one fsync (batch.h). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+
+#include "batch.h"
+#include "http_int.h"
+#include "log.h"
+#include "webhook.h"
+
+/* Webhook outcomes, the `result` label of s2i_agent_deliveries_total. */
+enum http_result {
+	RES_QUEUED, RES_DUPLICATE, RES_IGNORED, RES_BAD_REQUEST, RES_UNAUTHORIZED,
+	RES_UNAVAILABLE, RES_ERROR, RES_N
+};
+
+static const char *const http_result_names[RES_N] = {
+	"queued", "duplicate", "ignored", "bad_request", "unauthorized", "unavailable", "error"
+};
+
+struct http_counter {
+	char *hc_repo;
+	unsigned long long hc_n[4][RES_N];	/* [provider][result] */
+};
+
+/* ---------- counters ---------- */
+
+static void http_count(struct http *h, const char *repo, enum provider p, enum http_result r)
+{
+	size_t i;
+
+	for (i = 0; i < h->h_ncounters; i++)
+		if (!strcmp(h->h_counters[i].hc_repo, repo))
+			break;
+	if (i == h->h_ncounters) {
+		/* repo names come from the configuration, so this stays bounded */
+		h->h_counters = xrealloc(h->h_counters, (i + 1) * sizeof(*h->h_counters));
+		memset(&h->h_counters[i], 0, sizeof(h->h_counters[i]));
+		h->h_counters[i].hc_repo = xstrdup(repo);
+		h->h_ncounters++;
+	}
+	h->h_counters[i].hc_n[(unsigned)p & 3][r]++;
+}
+
+/* ---------- group commit ---------- */
+
+static enum provider http_provider_of(const char *name)
+{
+	int p;
+
+	for (p = 0; p < 4; p++)
+		if (!strcmp(name, webhook_provider_name((enum provider)p)))
+			return (enum provider)p;
+	return PROVIDER_GENERIC;
+}
+
+static long long http_room(void *arg)
+{
+	struct http *h = arg;
+	long long depth = 0;
+
+	store_queue_depth(h->h_store, &depth, NULL);
+	return h->h_queue_max - depth;
+}
+
+/* 202 {"build": ID, "url": ".../builds/ID"}: the answer to nearly every delivery,
+ * formatted straight into the body's buffer (any length, no JSON library); public_url
+ * is JSON-escaped once per configuration. */
+static void http_reply_queued(struct http *h, struct evhttp_request *req, long long id)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (!h->h_url_json) {
+		json_t *u = json_string(h->h_cfg->public_url);
+		char *d = u ? json_dumps(u, JSON_ENCODE_ANY) : NULL;
+		size_t len = d ? strlen(d) : 0;
+
+		json_decref(u);
+		/* drop the quotes: the URL goes inside a longer string */
+		h->h_url_json = len >= 2 ? xstrndup(d + 1, len - 2) : xstrdup("");
+		free(d);
+	}
+	if (b)
+		evbuffer_add_printf(b, "{\"build\":%lld,\"url\":\"%s/builds/%lld\"}\n", id,
+				    h->h_url_json, id);
+	http_send_buf(req, 202, "application/json", b);
+}
+
+/* A batch is on disk (or failed as a whole): answer each of its requests. No 202
+ * leaves before its COMMIT returned (synchronous=FULL: the WAL is on disk). */
+static void http_batch_done(void *arg, struct batch_item *items, size_t n, int failed,
+			    const char *err)
+{
+	struct http *h = arg;
+	size_t i;
+
+	if (failed)
+		log_error("cannot queue %zu deliveries: %s", n, err);
+	log_hold();	/* a line per delivery, one write for the batch */
+	for (i = 0; i < n; i++) {
+		struct evhttp_request *req = items[i].bi_ctx;
+		struct build *b = &items[i].bi_build;
+		enum provider p = http_provider_of(b->provider);
+
+		/* the client went away: evhttp frees the request on reply, without
+		 * its completion callback */
+		if (!evhttp_request_get_connection(req) && h->h_inflight)
+			h->h_inflight--;
+		if (failed) {
+			http_count(h, b->repo, p, RES_ERROR);
+			http_reply_retry(req, "cannot record the delivery, try again");
+		} else if (items[i].bi_dup > 0) {
+			http_count(h, b->repo, p, RES_DUPLICATE);
+			log_info("repo '%s': %s delivery '%s' is a duplicate of build %lld", b->repo,
+				 b->provider, b->delivery, items[i].bi_dup);
+			http_reply_json(req, 200, json_pack("{sI}", "duplicate",
+							    (json_int_t)items[i].bi_dup));
+		} else if (items[i].bi_full) {
+			http_count(h, b->repo, p, RES_UNAVAILABLE);
+			log_warn("repo '%s': queue full (%lld builds), delivery refused", b->repo,
+				 h->h_queue_max);
+			http_reply_retry(req, "build queue is full");
+		} else {
+			http_count(h, b->repo, p, RES_QUEUED);
+			log_info("build %lld: queued '%s' %s %.12s", b->id, b->repo, b->ref, b->sha);
+			http_reply_queued(h, req, b->id);
+		}
+	}
+	log_flush();
+	if (failed)
+		return;
+	/* batch keeps h_store's counts */
+	if (h->h_queued_fn)
+		for (i = 0; i < n; i++)
+			if (!items[i].bi_dup && !items[i].bi_full && items[i].bi_build.id > 0)
+				h->h_queued_fn(h->h_queued_ctx, &items[i].bi_build);
+}
+
+/* ---------- webhooks ---------- */
+
+static const char *http_header(void *ctx, const char *name)
+{
+	return evhttp_find_header(ctx, name);
+}
+
+void http_intake_hook(struct http *h, struct evhttp_request *req, const struct http_match *m)
+{
+	struct webhook_event ev = WEBHOOK_EVENT_INIT;
+	struct webhook_request r = { 0 };
+	const struct repo_conf *repo = m->m_repo;
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct evbuffer *in;
+	enum provider p;
+	int rc;
+
+	r.header = http_header;
+	r.header_ctx = evhttp_request_get_input_headers(req);
+	p = webhook_provider(&r);
+	if (h->h_stopping) {
+		http_count(h, repo->name, p, RES_UNAVAILABLE);
+		http_reply_retry(req, "shutting down");
+		return;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	r.body_len = evbuffer_get_length(in);
+	r.body = r.body_len ? (const char *)evbuffer_pullup(in, -1) : "";
+	r.now = time(NULL);
+	rc = webhook_verify(&r, p, repo->secrets, repo->nsecrets, &e);
+	if (rc) {
+		http_count(h, repo->name, p, rc == 401 ? RES_UNAUTHORIZED : RES_BAD_REQUEST);
+		log_warn("repo '%s': %s delivery refused: %s", repo->name, webhook_provider_name(p),
+			 e.msg);
+		http_reply_error(req, rc == 401 ? 401 : 400, e.msg);
+		return;
+	}
+	if (webhook_parse(&r, p, &ev, &e) < 0) {
+		http_count(h, repo->name, p, RES_BAD_REQUEST);
+		log_warn("repo '%s': %s delivery refused: %s", repo->name, webhook_provider_name(p),
+			 e.msg);
+		http_reply_error(req, 400, e.msg);
+		goto out;
+	}
+	if (ev.delivery && strlen(ev.delivery) > DELIVERY_ID_MAX) {
+		http_count(h, repo->name, p, RES_BAD_REQUEST);
+		http_reply_error(req, 400, "delivery id too long");
+		goto out;
+	}
+	if (ev.action == WEBHOOK_BUILD)
+		webhook_match(repo, &ev);
+	if (ev.action != WEBHOOK_BUILD) {
+		http_count(h, repo->name, p, RES_IGNORED);
+		log_debug("repo '%s': %s delivery ignored: %s", repo->name,
+			  webhook_provider_name(p), ev.ignored ? ev.ignored : "?");
+		http_reply_json(req, 200, json_pack("{ss}", "ignored",
+						    ev.ignored ? ev.ignored : "ignored"));
+		goto out;
+	}
+	b.repo = xstrdup(repo->name);
+	b.ref = ev.ref;
+	ev.ref = NULL;
+	memcpy(b.sha, ev.after, sizeof(b.sha));
+	memcpy(b.before, ev.before, sizeof(b.before));
+	b.provider = xstrdup(webhook_provider_name(p));
+	b.delivery = ev.delivery;
+	ev.delivery = NULL;
+	b.message = ev.message;
+	ev.message = NULL;
+	b.author = ev.author;
+	ev.author = NULL;
+	b.repo_full_name = ev.repo_full_name;
+	ev.repo_full_name = NULL;
+	b.project_id = ev.project_id;
+	ev.project_id = NULL;
+	b.clone_url = ev.clone_url;
+	ev.clone_url = NULL;
+	batch_push(h->h_batch, &b, req);
+out:
+	webhook_event_release(&ev);
+}
+
+int http_intake_init(struct http *h, struct err *e)
+{
+	h->h_batch = batch_new(h->h_base, h->h_cfg->state_dir, h->h_store, http_batch_done,
+			       http_room, h, e);
+	return h->h_batch ? 0 : -1;
+}
+
+void http_intake_release(struct http *h)
+{
+	size_t i;
+
+	batch_free(h->h_batch);		/* answers what it still holds: counted */
+	h->h_batch = NULL;
+	for (i = 0; i < h->h_ncounters; i++)
+		free(h->h_counters[i].hc_repo);
+	free(h->h_counters);
+	h->h_counters = NULL;
+	h->h_ncounters = 0;
+	free(h->h_url_json);
+	h->h_url_json = NULL;
+}
+
+void http_intake_metrics(const struct http *h, struct buf *o)
+{
+	size_t i;
+	int p, r;
+
+	buf_addstr(o, "# HELP s2i_agent_deliveries_total Webhook deliveries by repository, "
+		   "provider and result.\n# TYPE s2i_agent_deliveries_total counter\n");
+	for (i = 0; i < h->h_ncounters; i++)
+		for (p = 0; p < 4; p++)
+			for (r = 0; r < RES_N; r++)
+				if (h->h_counters[i].hc_n[p][r])
+					buf_addf(o, "s2i_agent_deliveries_total{repo=\"%s\","
+						 "provider=\"%s\",result=\"%s\"} %llu\n",
+						 h->h_counters[i].hc_repo,
+						 webhook_provider_name((enum provider)p),
+						 http_result_names[r], h->h_counters[i].hc_n[p][r]);
+}
