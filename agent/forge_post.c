@@ -12,18 +12,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "buf.h"
 #include "forge.h"
 #include "limits.h"
-
-static int all_digits(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return 0;
-	return 1;
-}
 
 static const char *header_get(char *const *headers, const char *name, char *val, size_t valsz)
 {
@@ -171,7 +162,7 @@ int forge_parse_retry_after(const char *v, time_t now, long *ret)
 		return -1;
 	memcpy(tmp, v, n);
 	tmp[n] = '\0';
-	if (all_digits(tmp)) {
+	if (str_is_digits(tmp)) {
 		s = n > 9 ? 999999999L : strtol(tmp, &end, 10);
 		*ret = s;
 		return 0;
