@@ -23,7 +23,7 @@
 #include "batch.h"
 #include "buf.h"
 #include "dash.h"
-#include "hmac.h"
+#include "digest.h"
 #include "http.h"
 #include "limits.h"
 #include "log.h"
@@ -783,7 +783,7 @@ static int http_admin(struct http *h, struct evhttp_request *req)
 		auth++;
 	/* digests are compared, so the time does not tell where or whether the
 	 * lengths differ */
-	if (!hmac_equal_str(h->h_cfg->admin_token, strlen(h->h_cfg->admin_token), auth,
+	if (!digest_equal_str(h->h_cfg->admin_token, strlen(h->h_cfg->admin_token), auth,
 			    strlen(auth))) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer error=\"invalid_token\"");
