@@ -1,5 +1,6 @@
-/* forge_post: the libcurl side of forge (SPEC §3 commit statuses): POSTing a
- * built request and classifying the answer (Retry-After dates need curl_getdate).
+/* forge_post: the libcurl side of forge (commit statuses, s2i-agent.conf(5) status):
+ * POSTing a built request through httpc and classifying the answer (Retry-After
+ * dates need curl_getdate).
  * Kept apart from forge.c so the daemon, which only builds requests, does not link libcurl. */
 #include <ctype.h>
 #include <stdint.h>
