@@ -2,12 +2,15 @@
  * Every buffer carries its own cap so no input can grow one without bound. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "buf.h"
+#include "err.h"
 
 char buf_empty[1];
 char *strv_empty[1];
@@ -256,12 +259,79 @@ ssize_t xread_full(int fd, void *p, size_t n)
 	return (ssize_t)len;
 }
 
+static int xput_full(int fd, const void *p, size_t n, int sock)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = sock ? send(fd, c, n, MSG_NOSIGNAL) : write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int xwrite_full(int fd, const void *p, size_t n)
+{
+	return xput_full(fd, p, n, 0);
+}
+
+int xsend_full(int fd, const void *p, size_t n)
+{
+	return xput_full(fd, p, n, 1);
+}
+
+int xopen_regular(const char *path, int extra_flags, struct stat *ret_st, struct err *e)
+{
+	struct stat st;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | extra_flags);
+	if (fd < 0)
+		return err_errno(e, "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		saved = errno;
+		err_errno(e, "cannot stat '%s'", path);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_set(e, "'%s' is not a regular file", path);
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	if (ret_st)
+		*ret_st = st;
+	return fd;
+}
+
 int str_is_hex(const char *s, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+int str_is_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
 			return 0;
 	return 1;
 }

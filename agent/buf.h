@@ -1,11 +1,16 @@
-/* buf: growable byte buffers with a mandatory size cap, and string vectors.
+/* buf: growable byte buffers with a mandatory size cap, string vectors, and the
+ * small helpers written once: aborting allocators, whole reads and writes on a
+ * file descriptor, opening a file that must be regular, digit-run checks.
  * Rules (after git's strbuf): data is never NULL and always NUL terminated. */
 #ifndef S2I_BUF_H
 #define S2I_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+
+struct err;
 
 extern char buf_empty[];
 
@@ -60,7 +65,20 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * -1 with errno. A file of exactly n bytes or more reads n: ask one byte more than
  * the largest size accepted to tell "too large". */
 ssize_t xread_full(int fd, void *p, size_t n);
+/* Writes all n bytes to fd, retrying short writes and EINTR: 0, or -1 with errno
+ * (EIO when the kernel accepts nothing and reports no error). xsend_full is the
+ * same on a socket with MSG_NOSIGNAL, so a closed peer is EPIPE, not SIGPIPE. */
+int xwrite_full(int fd, const void *p, size_t n);
+int xsend_full(int fd, const void *p, size_t n);
+/* Opens path read-only (O_CLOEXEC | O_NOCTTY | extra_flags, e.g. O_NOFOLLOW) and
+ * checks it is a regular file: the descriptor with *ret_st filled (ret_st may be
+ * NULL), or -1 with e saying "cannot open 'path'", "cannot stat 'path'" or
+ * "'path' is not a regular file" (errno kept from the failing call, or EINVAL). */
+int xopen_regular(const char *path, int extra_flags, struct stat *ret_st, struct err *e);
 /* 1 when the n bytes at s are all hex digits (either case). */
 int str_is_hex(const char *s, size_t n);
+/* 1 when s is a non-empty run of decimal digits (an id, not a value: no sign,
+ * no bound; parse it with strtoul where the value matters). */
+int str_is_digits(const char *s);
 
 #endif

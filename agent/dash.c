@@ -11,8 +11,8 @@
 
 
 #include "dash.h"
-#include "hmac.h"
-#include "sha256.h"
+#include "codec.h"
+#include "digest.h"
 #include "limits.h"
 
 #define DASH_STR2(x) #x
@@ -748,11 +748,11 @@ static char dash_csp_value[512];
 /* 'sha256-<base64>' of a text, as CSP hash sources are written. */
 static void dash_hash_source(const char *text, char *out, size_t outlen)
 {
-	unsigned char md[SHA256_LEN];
-	char b64[4 * ((SHA256_LEN + 2) / 3) + 1];
+	unsigned char md[DIGEST_SHA256_LEN];
+	char b64[4 * ((DIGEST_SHA256_LEN + 2) / 3) + 1];
 
-	sha256(text, strlen(text), md);
-	if (hmac_base64_encode(md, sizeof(md), b64, sizeof(b64)) < 0) {
+	digest_sha256(text, strlen(text), md);
+	if (codec_base64_encode(md, sizeof(md), b64, sizeof(b64)) < 0) {
 		snprintf(out, outlen, "'none'");	/* fails closed: the page then has no style/script */
 		return;
 	}

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "forge.h"
 #include "limits.h"
 
@@ -58,16 +59,6 @@ static int path_ok(const char *p, size_t min_segs, size_t max_segs)
 		s = slash + 1;
 	}
 	return segs >= min_segs && (!max_segs || segs <= max_segs);
-}
-
-static int all_digits(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return 0;
-	return 1;
 }
 
 static char *strip_trailing_slashes(char *s)
@@ -425,7 +416,7 @@ int forge_request_build(const struct repo_conf *rc, const struct forge_build *b,
 	}
 	strip_trailing_slashes(repo);
 	if (rc->status == STATUS_GITLAB) {
-		if (!all_digits(repo) && !path_ok(repo, 2, 0)) {
+		if (!str_is_digits(repo) && !path_ok(repo, 2, 0)) {
 			err_set(e, "repo '%s': '%s' is not a GitLab project id or path", name, repo);
 			goto out;
 		}
@@ -548,7 +539,7 @@ void forge_request_release(struct forge_request *r)
 
 const char *forge_payload_repo(enum status_kind kind, const char *full_name, const char *project_id)
 {
-	if (kind == STATUS_GITLAB && project_id && all_digits(project_id))
+	if (kind == STATUS_GITLAB && project_id && str_is_digits(project_id))
 		return project_id;
 	return full_name && *full_name ? full_name : NULL;
 }

@@ -1,5 +1,6 @@
-/* forge: commit statuses on GitHub, GitLab and Gitea/Forgejo (SPEC §3): builds the
- * exact request each API documents, sends it with libcurl and classifies the answer. */
+/* forge: commit statuses on GitHub, GitLab and Gitea/Forgejo (s2i-agent.conf(5),
+ * status): builds the exact request each API documents, sends it with libcurl
+ * (httpc) and classifies the answer. */
 #ifndef S2I_FORGE_H
 #define S2I_FORGE_H
 
@@ -15,7 +16,8 @@ struct forge_build {
 	long long id;
 	const char *sha;		/* 40 (or 64) lowercase hex */
 	const char *ref;		/* full ref, may be NULL (GitLab gets its short name) */
-	const char *state;		/* SPEC §3: queued running succeeded failed errored canceled
+	const char *state;		/* a build state (README "API and metrics"): queued running
+					 * succeeded failed errored canceled
 					 * (a word of the forge's own, e.g. "pending", passes as is) */
 	const char *description;	/* NULL: a default per state; cut to STATUS_DESCRIPTION_MAX characters */
 };
@@ -92,7 +94,7 @@ int forge_parse_retry_after(const char *v, time_t now, long *ret);
  * (itself capped at STATUS_RETRY_MAX). */
 long forge_backoff(unsigned attempt, long retry_after, unsigned long rnd);
 
-/* SPEC §3 mapping: the forge's state word for a build state, NULL if unknown. */
+/* The forge's state word for a build state (README "API and metrics"), NULL if unknown. */
 const char *forge_state(enum status_kind kind, const char *build_state);
 
 /* Derives host and repo path from a git URL: https://host[:port]/owner/name(.git),

@@ -1,5 +1,6 @@
-/* forge_post: the libcurl side of forge (SPEC §3 commit statuses): POSTing a
- * built request and classifying the answer (Retry-After dates need curl_getdate).
+/* forge_post: the libcurl side of forge (commit statuses, s2i-agent.conf(5) status):
+ * POSTing a built request through httpc and classifying the answer (Retry-After
+ * dates need curl_getdate).
  * Kept apart from forge.c so the daemon, which only builds requests, does not link libcurl. */
 #include <ctype.h>
 #include <stdint.h>
@@ -12,43 +13,10 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "buf.h"
 #include "forge.h"
+#include "httpc.h"
 #include "limits.h"
-
-static int all_digits(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
-static const char *header_get(char *const *headers, const char *name, char *val, size_t valsz)
-{
-	size_t n = strlen(name), len;
-	const char *v;
-
-	if (!headers)
-		return NULL;
-	for (; *headers; headers++) {
-		if (strncasecmp(*headers, name, n) || (*headers)[n] != ':')
-			continue;
-		v = *headers + n + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		len = strlen(v);
-		while (len > 0 && isspace((unsigned char)v[len - 1]))
-			len--;
-		if (len >= valsz)
-			len = valsz - 1;
-		memcpy(val, v, len);
-		val[len] = '\0';
-		return val;
-	}
-	return NULL;
-}
 
 /* Appends a printable, bounded rendering of s to b. */
 static void add_clean(struct buf *b, const char *s, size_t max)
@@ -122,14 +90,14 @@ void forge_classify(enum status_kind kind, long code, char *const *headers, cons
 		ret->outcome = FORGE_DONE;
 		return;
 	}
-	if (header_get(headers, "Retry-After", v, sizeof(v)) &&
+	if (httpc_header(headers, "Retry-After", v, sizeof(v)) &&
 	    forge_parse_retry_after(v, now, &t) == 0)
 		ra = t;
-	if ((header_get(headers, "X-RateLimit-Remaining", rem, sizeof(rem)) ||
-	     header_get(headers, "RateLimit-Remaining", rem, sizeof(rem))) && !strcmp(rem, "0")) {
+	if ((httpc_header(headers, "X-RateLimit-Remaining", rem, sizeof(rem)) ||
+	     httpc_header(headers, "RateLimit-Remaining", rem, sizeof(rem))) && !strcmp(rem, "0")) {
 		limited = 1;
-		if (header_get(headers, "X-RateLimit-Reset", v, sizeof(v)) ||
-		    header_get(headers, "RateLimit-Reset", v, sizeof(v))) {
+		if (httpc_header(headers, "X-RateLimit-Reset", v, sizeof(v)) ||
+		    httpc_header(headers, "RateLimit-Reset", v, sizeof(v))) {
 			t = strtol(v, &end, 10);
 			if (end != v && !*end && t > now && t - now > ra)
 				ra = (long)(t - now);
@@ -137,7 +105,7 @@ void forge_classify(enum status_kind kind, long code, char *const *headers, cons
 	}
 	answer_message(body, &m);
 	if (code == 0 || code >= 500 || code == 408 || code == 429 ||
-	    (code == 403 && (limited || header_get(headers, "Retry-After", v, sizeof(v))))) {
+	    (code == 403 && (limited || httpc_header(headers, "Retry-After", v, sizeof(v))))) {
 		ret->outcome = FORGE_RETRY;
 		ret->retry_after = ra;
 	} else if (kind == STATUS_GITLAB && code == 400 && strstr(m.data, "Cannot transition status")) {
@@ -171,7 +139,7 @@ int forge_parse_retry_after(const char *v, time_t now, long *ret)
 		return -1;
 	memcpy(tmp, v, n);
 	tmp[n] = '\0';
-	if (all_digits(tmp)) {
+	if (str_is_digits(tmp)) {
 		s = n > 9 ? 999999999L : strtol(tmp, &end, 10);
 		*ret = s;
 		return 0;
@@ -187,36 +155,6 @@ int forge_parse_retry_after(const char *v, time_t now, long *ret)
 }
 
 /* ---- sending ---- */
-
-struct post_ctx {
-	struct buf body;
-	struct strv headers;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct post_ctx *c = arg;
-	size_t n = size * nmemb, room = c->body.max - c->body.len;
-
-	buf_add(&c->body, p, n < room ? n : room);	/* the rest is dropped, not an error */
-	return n;
-}
-
-static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct post_ctx *c = arg;
-	size_t n = size * nmemb, len = n;
-
-	if (n >= 5 && !strncmp(p, "HTTP/", 5)) {	/* a new answer (after 100 Continue) */
-		strv_clear(&c->headers);
-		return n;
-	}
-	while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == '\n'))
-		len--;
-	if (len > 0 && len < 8192 && c->headers.n < 200)
-		strv_push_nodup(&c->headers, xstrndup(p, len));
-	return n;
-}
 
 /* Replaces every occurrence of the token in e's message. */
 static void scrub(struct err *e, const char *token)
@@ -266,79 +204,29 @@ static char *url_for_msg(const char *url)
 
 int forge_post(const struct forge_request *r, struct forge_answer *ret, struct err *e)
 {
-	struct post_ctx c = { BUF_INIT(STATUS_RESPONSE_MAX), STRV_INIT };
-	char cerr[CURL_ERROR_SIZE] = "", msg[ERR_MSG_MAX];
-	struct curl_slist *hl = NULL, *t;
-	CURL *h = NULL;
-	CURLcode rc;
-	long code = 0;
+	struct httpc_req q = HTTPC_REQ_INIT;
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	char msg[ERR_MSG_MAX];
 	char *shown = url_for_msg(r->url ? r->url : "");
-	size_t i;
 	int rv = -1;
 
 	ret->outcome = FORGE_FAILED;
 	ret->http_code = 0;
 	ret->retry_after = 0;
-	h = curl_easy_init();
-	if (!h) {
-		ret->outcome = FORGE_RETRY;
-		err_set(e, "POST %s: cannot initialise libcurl", shown);
+	q.url = r->url;
+	q.body = r->body;
+	q.headers = r->headers.items;
+	q.timeout = r->timeout > 0 ? r->timeout : (long)STATUS_TIMEOUT;
+	q.connect_timeout = r->connect_timeout > 0 ? r->connect_timeout : (long)STATUS_CONNECT_TIMEOUT;
+	q.max_redirects = 0;	/* a redirect would carry PRIVATE-TOKEN to another host */
+	q.body_max = STATUS_RESPONSE_MAX;	/* the rest is dropped, not an error */
+	if (httpc_perform(&q, &a, e) < 0) {
+		/* an option libcurl refused fails again; the network may come back */
+		ret->outcome = a.setup_failed ? FORGE_FAILED : FORGE_RETRY;
+		err_prefix(e, "POST %s", shown);
 		goto out;
 	}
-	for (i = 0; i < r->headers.n; i++) {
-		t = curl_slist_append(hl, r->headers.items[i]);
-		if (!t) {
-			ret->outcome = FORGE_RETRY;
-			err_set(e, "POST %s: out of memory", shown);
-			goto out;
-		}
-		hl = t;
-	}
-	t = curl_slist_append(hl, "Expect:");
-	if (t)
-		hl = t;
-	rc = curl_easy_setopt(h, CURLOPT_URL, r->url);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_POST, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body));
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_TIMEOUT, r->timeout > 0 ? r->timeout : (long)STATUS_TIMEOUT);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
-				      r->connect_timeout > 0 ? r->connect_timeout : (long)STATUS_CONNECT_TIMEOUT);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (rc == CURLE_OK)	/* a redirect would carry PRIVATE-TOKEN to another host */
-		rc = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, &c);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HEADERDATA, &c);
-	if (rc != CURLE_OK) {
-		err_set(e, "POST %s: %s", shown, curl_easy_strerror(rc));
-		goto out;
-	}
-	rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		ret->outcome = FORGE_RETRY;
-		err_set(e, "POST %s: %s", shown, cerr[0] ? cerr : curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	forge_classify(r->kind, code, c.headers.items, c.body.data, time(NULL), ret, msg, sizeof(msg));
+	forge_classify(r->kind, a.code, a.headers.items, a.body.data, time(NULL), ret, msg, sizeof(msg));
 	if (ret->outcome == FORGE_DONE) {
 		rv = 0;
 		goto out;
@@ -350,11 +238,7 @@ int forge_post(const struct forge_request *r, struct forge_answer *ret, struct e
 out:
 	if (rv < 0)
 		scrub(e, r->token);
-	curl_slist_free_all(hl);
-	if (h)
-		curl_easy_cleanup(h);
-	buf_release(&c.body);
-	strv_clear(&c.headers);
+	httpc_answer_release(&a);
 	free(shown);
 	return rv;
 }

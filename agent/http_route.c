@@ -6,7 +6,7 @@
 
 #include <event2/keyvalq_struct.h>
 
-#include "hmac.h"
+#include "digest.h"
 #include "http_int.h"
 #include "log.h"
 
@@ -49,8 +49,8 @@ static int http_admin(struct http *h, struct evhttp_request *req)
 		auth++;
 	/* digests are compared, so the time does not tell where or whether the
 	 * lengths differ */
-	if (!hmac_equal_str(h->h_cfg->admin_token, strlen(h->h_cfg->admin_token), auth,
-			    strlen(auth))) {
+	if (!digest_equal_str(h->h_cfg->admin_token, strlen(h->h_cfg->admin_token), auth,
+			      strlen(auth))) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer error=\"invalid_token\"");
 		http_reply_error(req, 401, "wrong bearer token");

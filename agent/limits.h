@@ -149,6 +149,10 @@
 #define STATUS_POSTERS		4
 #define STATUS_POSTERS_PER_FORGE 2
 #define STATUS_SCAN_MAX		256		/* commits with waiting statuses looked at per pass */
+/* httpc: the commands' HTTP client (each caller sets its own timeouts and body cap) */
+#define HTTPC_HEADER_MAX	8192		/* bytes of one answer header kept; longer: dropped */
+#define HTTPC_HEADERS_MAX	200		/* answer headers kept */
+
 /* forge: posting commit statuses */
 #define STATUS_TIMEOUT		30		/* seconds for one status post */
 #define STATUS_CONNECT_TIMEOUT	10		/* seconds */

@@ -18,7 +18,8 @@
 #include "config.h"
 #include "err.h"
 #include "forge.h"
-#include "hmac.h"
+#include "codec.h"
+#include "digest.h"
 #include "limits.h"
 
 struct notify_ref {
@@ -289,7 +290,7 @@ static void notify_random_hex(char *out, size_t nbytes)
 			r[i] = (unsigned char)(x >> 56);
 		}
 	}
-	hmac_hex_encode(r, nbytes, out);
+	codec_hex_encode(r, nbytes, out);
 }
 
 /* ---- one event ---- */
@@ -300,8 +301,8 @@ static int notify_post(const char *base, const char *repo, const char *secret,
 		       struct notify_ref *r)
 {
 	struct notify_answer a = { 0, BUF_INIT(NOTIFY_ANSWER_MAX), "" };
-	unsigned char mac[HMAC_SHA256_LEN];
-	char hex[2 * HMAC_SHA256_LEN + 1], rid[33], text[400];
+	unsigned char mac[DIGEST_SHA256_LEN];
+	char hex[2 * DIGEST_SHA256_LEN + 1], rid[33], text[400];
 	struct curl_slist *hl = NULL, *t;
 	struct err e = ERR_INIT;
 	json_t *body = NULL, *ans = NULL, *v;
@@ -327,11 +328,8 @@ static int notify_post(const char *base, const char *repo, const char *secret,
 	if (t)
 		t = curl_slist_append(t, "Expect:");
 	if (t && secret) {
-		if (hmac_sha256(secret, strlen(secret), data, strlen(data), mac) < 0) {
-			notify_say("%s: error: cannot compute the signature", r->ref);
-			goto out;
-		}
-		hmac_hex_encode(mac, sizeof(mac), hex);
+		digest_hmac_sha256(secret, strlen(secret), data, strlen(data), mac);
+		codec_hex_encode(mac, sizeof(mac), hex);
 		h = xasprintf("X-Hub-Signature-256: sha256=%s", hex);
 		t = curl_slist_append(t, h);
 	}

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "limits.h"
 #include "s2iparse.h"
 
@@ -254,16 +255,6 @@ static char *db_find(const char *db, const char *name, int by_id, char **fields,
 	return NULL;
 }
 
-static int is_number(const char *s)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
 int s2iparse_user_ids(const char *user, const char *passwd, const char *group, long *ret_uid,
 		      long *ret_gid, struct err *e)
 {
@@ -275,11 +266,11 @@ int s2iparse_user_ids(const char *user, const char *passwd, const char *group, l
 		*g++ = '\0';
 	if (!*u) {
 		uid = 0;
-	} else if (is_number(u)) {
+	} else if (str_is_digits(u)) {
 		uid = strtol(u, NULL, 10);
 		gid = 0;
 		if (passwd && (line = db_find(passwd, u, 1, fields, 7))) {
-			if (fields[3] && is_number(fields[3]))
+			if (fields[3] && str_is_digits(fields[3]))
 				gid = strtol(fields[3], NULL, 10);
 			free(line);
 		}
@@ -288,7 +279,7 @@ int s2iparse_user_ids(const char *user, const char *passwd, const char *group, l
 			err_set(e, "user '%s' not found in the image's /etc/passwd", u);
 			goto out;
 		}
-		if (!fields[3] || !is_number(fields[2]) || !is_number(fields[3])) {
+		if (!fields[3] || !str_is_digits(fields[2]) || !str_is_digits(fields[3])) {
 			free(line);
 			err_set(e, "user '%s': malformed /etc/passwd entry", u);
 			goto out;
@@ -298,14 +289,14 @@ int s2iparse_user_ids(const char *user, const char *passwd, const char *group, l
 		free(line);
 	}
 	if (g && *g) {
-		if (is_number(g)) {
+		if (str_is_digits(g)) {
 			gid = strtol(g, NULL, 10);
 		} else {
 			if (!group || !(line = db_find(group, g, 0, fields, 4))) {
 				err_set(e, "group '%s' not found in the image's /etc/group", g);
 				goto out;
 			}
-			if (!fields[2] || !is_number(fields[2])) {
+			if (!fields[2] || !str_is_digits(fields[2])) {
 				free(line);
 				err_set(e, "group '%s': malformed /etc/group entry", g);
 				goto out;

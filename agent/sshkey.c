@@ -17,7 +17,7 @@
 #endif
 
 #include "buf.h"
-#include "hmac.h"
+#include "codec.h"
 #include "limits.h"
 #include "sshkey.h"
 
@@ -294,7 +294,7 @@ int sshkey_probe_buf(const char *data, size_t len, struct sshkey_info *ret, stru
 	if (LABEL_IS("OPENSSH PRIVATE KEY") || LABEL_IS("PRIVATE KEY") ||
 	    (LABEL_IS("EC PRIVATE KEY") && !k.encrypted)) {
 		der = xmalloc(nb / 4 * 3 + 3);
-		if (hmac_base64_decode(b64, nb, der, nb / 4 * 3 + 3, &nder) < 0) {
+		if (codec_base64_decode(b64, nb, der, nb / 4 * 3 + 3, &nder) < 0) {
 			err_set(e, "the key's base64 does not decode");
 			goto out;
 		}

@@ -11,7 +11,8 @@
 #include <jansson.h>
 
 #include "buf.h"
-#include "hmac.h"
+#include "codec.h"
+#include "digest.h"
 #include "jprune.h"
 #include "webhook.h"
 
@@ -124,23 +125,20 @@ static int webhook_form_payload(const char *body, size_t len, struct buf *out, s
 static int webhook_check_hex(const char *hex, const char *what, const void *data, size_t len,
 			     char *const *secrets, size_t nsecrets, struct err *e)
 {
-	unsigned char want[HMAC_SHA256_LEN], got[HMAC_SHA256_LEN];
+	unsigned char want[DIGEST_SHA256_LEN], got[DIGEST_SHA256_LEN];
 	size_t n = 0, i;
 	int match = 0;
 
-	if (strlen(hex) != 2 * HMAC_SHA256_LEN ||
-	    hmac_hex_decode(hex, 2 * HMAC_SHA256_LEN, want, sizeof(want), &n) < 0) {
+	if (strlen(hex) != 2 * DIGEST_SHA256_LEN ||
+	    codec_hex_decode(hex, 2 * DIGEST_SHA256_LEN, want, sizeof(want), &n) < 0) {
 		err_set(e, "malformed %s header: expected 64 hex digits", what);
 		return 400;
 	}
 	for (i = 0; i < nsecrets; i++) {
 		if (!secrets[i])
 			continue;
-		if (hmac_sha256(secrets[i], strlen(secrets[i]), data, len, got) < 0) {
-			err_set(e, "cannot compute HMAC-SHA256");
-			return 401;
-		}
-		match |= hmac_equal(want, got, sizeof(got));
+		digest_hmac_sha256(secrets[i], strlen(secrets[i]), data, len, got);
+		match |= digest_equal(want, got, sizeof(got));
 	}
 	if (match)
 		return 0;
@@ -157,7 +155,7 @@ static int webhook_check_standard(const struct webhook_request *r, const char *s
 	const char *ts = webhook_header(r, "webhook-timestamp");
 	unsigned char keys[SECRETS_PER_REPO][SECRET_FILE_MAX];
 	size_t keylen[SECRETS_PER_REPO], nkeys = 0, i;
-	unsigned char macs[SECRETS_PER_REPO][HMAC_SHA256_LEN];
+	unsigned char macs[SECRETS_PER_REPO][DIGEST_SHA256_LEN];
 	const void *parts[5];
 	size_t lens[5];
 	const char *p;
@@ -195,7 +193,7 @@ static int webhook_check_standard(const struct webhook_request *r, const char *s
 			continue;
 		if (strncmp(s, "whsec_", 6) == 0)
 			s += 6;
-		if (hmac_base64_decode(s, strlen(s), keys[nkeys], sizeof(keys[nkeys]), &keylen[nkeys]) < 0)
+		if (codec_base64_decode(s, strlen(s), keys[nkeys], sizeof(keys[nkeys]), &keylen[nkeys]) < 0)
 			continue;	/* a plain X-Gitlab-Token secret: cannot sign */
 		parts[0] = id;
 		lens[0] = strlen(id);
@@ -207,15 +205,14 @@ static int webhook_check_standard(const struct webhook_request *r, const char *s
 		lens[3] = 1;
 		parts[4] = r->body;
 		lens[4] = r->body_len;
-		if (hmac_sha256v(keys[nkeys], keylen[nkeys], parts, lens, 5, macs[nkeys]) < 0)
-			continue;
+		digest_hmac_sha256v(keys[nkeys], keylen[nkeys], parts, lens, 5, macs[nkeys]);
 		nkeys++;
 	}
 	/* space-separated "v1,<base64>" entries; other versions are skipped */
 	p = sigs;
 	while (*p) {
 		const char *end;
-		unsigned char sig[HMAC_SHA256_LEN + 3];
+		unsigned char sig[DIGEST_SHA256_LEN + 3];
 		size_t n = 0, k;
 
 		while (*p == ' ')
@@ -225,10 +222,10 @@ static int webhook_check_standard(const struct webhook_request *r, const char *s
 			end++;
 		if (end - p > 3 && strncmp(p, "v1,", 3) == 0) {
 			seen = 1;
-			if (hmac_base64_decode(p + 3, (size_t)(end - p - 3), sig, sizeof(sig), &n) == 0 &&
-			    n == HMAC_SHA256_LEN)
+			if (codec_base64_decode(p + 3, (size_t)(end - p - 3), sig, sizeof(sig), &n) == 0 &&
+			    n == DIGEST_SHA256_LEN)
 				for (k = 0; k < nkeys; k++)
-					match |= hmac_equal(sig, macs[k], HMAC_SHA256_LEN);
+					match |= digest_equal(sig, macs[k], DIGEST_SHA256_LEN);
 		}
 		p = end;
 	}
@@ -255,7 +252,7 @@ static int webhook_verify_gitlab(const struct webhook_request *r, char *const *s
 	if (token) {
 		for (i = 0; i < nsecrets; i++)
 			if (secrets[i])
-				match |= hmac_equal_str(token, strlen(token), secrets[i], strlen(secrets[i]));
+				match |= digest_equal_str(token, strlen(token), secrets[i], strlen(secrets[i]));
 		if (match)
 			return 0;
 		err_set(e, "X-Gitlab-Token does not match the repo's secret");

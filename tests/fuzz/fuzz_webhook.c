@@ -11,7 +11,8 @@
 
 #include "buf.h"
 #include "config.h"
-#include "hmac.h"
+#include "codec.h"
+#include "digest.h"
 #include "webhook.h"
 
 struct hdrs {
@@ -70,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sel & 8) {
 		/* a correct signature over the raw body (the form case of Gitea is
 		 * signed over decoded JSON, so it exercises the mismatch path) */
-		hmac_sha256(secret1, strlen(secret1), data, size, mac);
-		hmac_hex_encode(mac, sizeof(mac), hex);
+		digest_hmac_sha256(secret1, strlen(secret1), data, size, mac);
+		codec_hex_encode(mac, sizeof(mac), hex);
 		snprintf(sig, sizeof(sig), "sha256=%s", hex);
 		hdr_add(&h, "X-Hub-Signature-256", sig);
 		hdr_add(&h, "X-Gitlab-Token", secret1);

@@ -14,7 +14,7 @@
 
 #include "buf.h"
 #include "config.h"
-#include "hmac.h"
+#include "codec.h"
 #include "runfixture.h"
 #include "sshkey.h"
 
@@ -186,7 +186,7 @@ static char *armour(const char *label, const void *bytes, size_t n, const char *
 {
 	struct buf b = BUF_INIT(1 << 20);
 	char *b64 = xmalloc(4 * (n / 3 + 1) + 1);
-	long len = hmac_base64_encode(bytes, n, b64, 4 * (n / 3 + 1) + 1);
+	long len = codec_base64_encode(bytes, n, b64, 4 * (n / 3 + 1) + 1);
 	long i;
 
 	assert_true(len > 0);
