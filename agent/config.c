@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <ini.h>
-#include <jansson.h>
 
 #include "config.h"
+#include "config_int.h"
 #include "sshkey.h"
 
 /* <limits.h> is shadowed by agent/limits.h under -Iagent */
@@ -224,7 +224,7 @@ enum cfg_type {
 enum cfg_sect { SECT_AGENT = 1, SECT_REPO = 2 };
 
 /* One row per key: how agent.conf spells it, how a build job's JSON spells it (the
- * field's name, config_repo_to_json), its type and where it lives. Parsing, freeing,
+ * field's name, jobwire.c), its type and where it lives. Parsing, freeing,
  * the build job and its parsing in the build process are all driven by this table. */
 struct cfg_key {
 	const char *name;
@@ -301,20 +301,7 @@ static const struct cfg_key cfg_keys[] = {
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
-/* How a value of a type is held in its struct (cfg_kinds says which). */
-enum cfg_store {
-	ST_STR,		/* char *; K_TOKEN and K_SECRETS: the file's path */
-	ST_STRV,	/* struct strv */
-	ST_BOOL,	/* int */
-	ST_STATUS,	/* enum status_kind */
-	ST_OTHER,	/* [agent] only: numbers, listen */
-};
-
-/* Indexed by enum status_kind */
-static const char *const cfg_status_names[] = { "none", "github", "gitlab", "gitea" };
-
-#define FIELD(base, off, type)	((type *)(void *)((char *)(base) + (off)))
-#define CFIELD(base, off, type)	((type const *)(const void *)((const char *)(base) + (off)))
+const char *const config_status_names[STATUS_GITEA + 1] = { "none", "github", "gitlab", "gitea" };
 
 /* --- parser state ------------------------------------------------------- */
 
@@ -1176,9 +1163,8 @@ static int cfg_repo_name_ok(const char *s, size_t n)
 	return !(n <= 2 && strspn(s, ".") == n);
 }
 
-/* A repository with its defaults, named name (taken over); every list the key
- * table holds starts empty. */
-static struct repo_conf *cfg_repo_new(char *name)
+/* Every list the key table holds starts empty. */
+struct repo_conf *config_repo_new(char *name)
 {
 	struct repo_conf *r = xcalloc(1, sizeof(*r));
 	size_t i;
@@ -1238,7 +1224,7 @@ static void cfg_section(struct cfg_state *st, const char *s, size_t n)
 			cfg_error(st, st->lineno, "more than %d repos", CONFIG_MAX_REPOS);
 			return;
 		}
-		r = cfg_repo_new(xstrndup(name, len));
+		r = config_repo_new(xstrndup(name, len));
 		r->line = st->lineno;
 		st->c->repos = xrealloc(st->c->repos, (st->c->nrepos + 1) * sizeof(*st->c->repos));
 		st->repo_seen = xrealloc(st->repo_seen, (st->c->nrepos + 1) * sizeof(*st->repo_seen));
@@ -1366,7 +1352,7 @@ static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int
 		return;
 	if (!seen[cfg_key_index("status_token_file", SECT_REPO)])
 		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_token_file'", r->name,
-			  cfg_status_names[r->status]);
+			  config_status_names[r->status]);
 	if (r->status_api || !r->url)
 		return;
 	/* GitHub: api.github.com, or https://HOST/api/v3 for GitHub Enterprise */
@@ -1380,7 +1366,7 @@ static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int
 	}
 	if (!r->status_api)
 		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_api' (url is not http(s))",
-			  r->name, cfg_status_names[r->status]);
+			  r->name, config_status_names[r->status]);
 }
 
 static void cfg_finish(struct cfg_state *st)
@@ -1591,145 +1577,26 @@ void config_free(struct config *c)
 	free(c);
 }
 
-/* --- a repository in a build job ------------------------------------------ */
-
-static const struct cfg_key *cfg_repo_key(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (cfg_keys[i].sect == SECT_REPO && strcmp(cfg_keys[i].name, name) == 0)
-			return &cfg_keys[i];
-	return NULL;
-}
+/* --- the [repo] keys, for the build job (jobwire.c) ------------------------ */
 
 const char *config_repo_key_name(size_t i)
+{
+	struct config_repo_key k;
+
+	return config_repo_key_at(i, &k) < 0 ? NULL : k.name;
+}
+
+int config_repo_key_at(size_t i, struct config_repo_key *ret)
 {
 	size_t j;
 
 	for (j = 0; j < NKEYS; j++)
-		if (cfg_keys[j].sect == SECT_REPO && i-- == 0)
-			return cfg_keys[j].name;
-	return NULL;
-}
-
-json_t *config_repo_to_json(const struct repo_conf *r)
-{
-	json_t *o = json_object();
-	size_t i, j;
-
-	if (r->name)
-		json_object_set_new(o, "name", json_string(r->name));
-	for (i = 0; i < NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
-
-		if (k->sect != SECT_REPO)
-			continue;
-		switch (cfg_store(k->type)) {
-		case ST_STR: {
-			const char *v = *CFIELD(r, k->off, char *);
-
-			if (v && *v)
-				json_object_set_new(o, k->json, json_string(v));
-			break;
-		}
-		case ST_STRV: {
-			const struct strv *sv = CFIELD(r, k->off, struct strv);
-			json_t *a = json_array();
-
-			for (j = 0; j < sv->n; j++)
-				json_array_append_new(a, json_string(sv->items[j]));
-			json_object_set_new(o, k->json, a);
-			break;
-		}
-		case ST_BOOL:
-			json_object_set_new(o, k->json, json_boolean(*CFIELD(r, k->off, int)));
-			break;
-		case ST_STATUS:
-			json_object_set_new(o, k->json,
-					    json_string(cfg_status_names[*CFIELD(r, k->off, enum status_kind)]));
-			break;
-		case ST_OTHER:
-			abort();	/* no [repo] key has an [agent]-only type */
-		}
-	}
-	return o;
-}
-
-int config_repo_from_json(const json_t *j, struct repo_conf **ret, struct err *e)
-{
-	const char *name = json_string_value(json_object_get(j, "name"));
-	struct repo_conf *r;
-	size_t i, n;
-
-	if (!json_is_object(j))
-		return err_set(e, "the job has no repository");
-	r = cfg_repo_new(name && *name ? xstrdup(name) : NULL);
-	for (i = 0; i < NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
-		const json_t *v = json_object_get(j, k->json), *item;
-		const char *s;
-
-		if (k->sect != SECT_REPO || !v)
-			continue;
-		switch (cfg_store(k->type)) {
-		case ST_STR:
-			s = json_string_value(v);
-			if (s && *s)
-				cfg_set_str(FIELD(r, k->off, char *), s);
-			break;
-		case ST_STRV:
-			json_array_foreach(v, n, item)
-				if (json_is_string(item))
-					strv_push(FIELD(r, k->off, struct strv), json_string_value(item));
-			break;
-		case ST_BOOL:
-			if (json_is_boolean(v))
-				*FIELD(r, k->off, int) = json_is_true(v);
-			break;
-		case ST_STATUS:
-			s = json_string_value(v);
-			for (n = 0; s && n < sizeof(cfg_status_names) / sizeof(cfg_status_names[0]); n++)
-				if (strcmp(s, cfg_status_names[n]) == 0)
-					*FIELD(r, k->off, enum status_kind) = (enum status_kind)n;
-			break;
-		case ST_OTHER:
-			abort();
-		}
-	}
-	*ret = r;
-	return 0;
-}
-
-int config_repo_key_equal(const struct repo_conf *a, const struct repo_conf *b, const char *key)
-{
-	const struct cfg_key *k = cfg_repo_key(key);
-	size_t i;
-
-	if (!k)
-		return 0;
-	switch (cfg_store(k->type)) {
-	case ST_STR: {
-		const char *x = *CFIELD(a, k->off, char *), *y = *CFIELD(b, k->off, char *);
-
-		return x && y ? strcmp(x, y) == 0 : x == y;
-	}
-	case ST_STRV: {
-		const struct strv *x = CFIELD(a, k->off, struct strv), *y = CFIELD(b, k->off, struct strv);
-
-		if (x->n != y->n)
+		if (cfg_keys[j].sect == SECT_REPO && i-- == 0) {
+			ret->name = cfg_keys[j].name;
+			ret->json = cfg_keys[j].json;
+			ret->store = cfg_store(cfg_keys[j].type);
+			ret->off = cfg_keys[j].off;
 			return 0;
-		for (i = 0; i < x->n; i++)
-			if (strcmp(x->items[i], y->items[i]) != 0)
-				return 0;
-		return 1;
-	}
-	case ST_BOOL:
-		return *CFIELD(a, k->off, int) == *CFIELD(b, k->off, int);
-	case ST_STATUS:
-		return *CFIELD(a, k->off, enum status_kind) == *CFIELD(b, k->off, enum status_kind);
-	case ST_OTHER:
-		break;
-	}
-	return 0;
+		}
+	return -1;
 }

@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "forge.h"
 #include "gitsrc.h"
+#include "jobwire.h"
 #include "limits.h"
 #include "runner.h"
 #include "s2i.h"
@@ -411,7 +412,7 @@ int cmd_build_child(int argc, char **argv)
 	runner_logf(&l, "==> build %lld of '%s' %s%s%s (attempt %lld)", id, runner_str(jb, "repo"),
 		    ref ? ref : "", sha[0] ? " at " : "", sha, 
 		    json_integer_value(json_object_get(jb, "attempt")));
-	if (config_repo_from_json(json_object_get(job, "repo"), &rc, &e) < 0) {
+	if (jobwire_repo_from_json(json_object_get(job, "repo"), &rc, &e) < 0) {
 		snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
 		runner_logf(&l, "error: %s", e.msg);
 		goto result;
