@@ -4,7 +4,8 @@
 #define S2I_CMDS_H
 
 int cmd_serve(int argc, char **argv);	/* serve.c */
-int cmd_check(int argc, char **argv);	/* main.c */
+int cmd_check(int argc, char **argv);	/* cmd_check.c */
+int cmd_version(int argc, char **argv);	/* cmd_version.c */
 int cmd_build(int argc, char **argv);	/* build_cmd.c */
 int cmd_notify(int argc, char **argv);	/* notify.c */
 int cmd_forge_post(int argc, char **argv);	/* forge_cmd.c: hidden `__forge-post`, for tests */
