@@ -1,5 +1,5 @@
-/* gitsrc_cmd: `s2i-agent __gitsrc-fetch`, a hidden command that drives gitsrc and srctar
- * from shell tests and the bench: open, fetch, resolve, optionally stream the tar. */
+/* cmd_gitsrc_fetch: the hidden `__gitsrc-fetch`, gitsrc and srctar from the shell */
+/* For shell tests and the bench: open, fetch, resolve, optionally stream the tar. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

@@ -1,5 +1,5 @@
-/* forge_cmd: `s2i-agent __forge-post`, a hidden command that drives forge.c from
- * shell tests (and by hand against a forge): one status post, with retries. */
+/* cmd_forge_post: the hidden `__forge-post`, one commit status post from the shell */
+/* It drives forge.c from shell tests (and by hand against a forge), with retries. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
