@@ -1,5 +1,4 @@
-/* cmd_check: `s2i-agent check [-c FILE]`: loads the configuration as serve would and
- * prints every error and warning, or that it is OK. */
+/* cmd_check: `s2i-agent check [-c FILE]`, agent.conf loaded as serve would, checked */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,5 +1,4 @@
-/* cmd_version: `s2i-agent version`: this agent's version and the versions of the
- * libraries it runs with (libgit2, libcurl, OpenSSL, libevent). */
+/* cmd_version: `s2i-agent version`, its version and its libraries' versions */
 #include <stdio.h>
 
 #include <curl/curl.h>

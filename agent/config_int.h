@@ -1,5 +1,4 @@
-/* config_int: what config.c shares with jobwire.c (a [repo] in a build job) and nobody
- * else sees: the [repo] keys of the key table. Include only from those two files. */
+/* config_int: config's key table as jobwire.c sees it; for config.c and jobwire.c only */
 #ifndef S2I_CONFIG_INT_H
 #define S2I_CONFIG_INT_H
 

@@ -1,5 +1,6 @@
-/* gitsrc_util: what every part of gitsrc uses: libgit2's error in a struct err, what
- * kind of URL a source is, hex object names, whether a repository has a commit. */
+/* gitsrc_util: the helpers every part of gitsrc uses, which call none of them */
+/* libgit2's error into a struct err, what kind of URL a source is, hex object names,
+ * whether a repository has a commit. */
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* jobwire: a repository's settings in a build job, as JSON both ways, driven by
- * config's key table (config_int.h) so that a new [repo] key travels by itself. */
+/* jobwire: a repository's settings in a build job, as JSON both ways */
+/* Driven by config's key table (config_int.h): a new [repo] key travels by itself. */
 #include <stdlib.h>
 #include <string.h>
 

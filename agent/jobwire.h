@@ -1,5 +1,4 @@
-/* jobwire: a repository's settings as a build job carries them from the daemon
- * (worker.c) to its build process (runner.c): struct repo_conf to JSON and back. */
+/* jobwire: a repository's settings in a build job, daemon to build process, as JSON */
 #ifndef S2I_JOBWIRE_H
 #define S2I_JOBWIRE_H
 

@@ -1,5 +1,4 @@
-/* main: `s2i-agent COMMAND`: finds the command in the table below and runs it; each
- * command is in its own cmd_*.c file (cmds.h). */
+/* main: `s2i-agent COMMAND`, the table of commands (each in its cmd_*.c, cmds.h) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
