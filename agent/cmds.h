@@ -10,10 +10,10 @@ int cmd_build(int argc, char **argv);	/* build_cmd.c */
 int cmd_notify(int argc, char **argv);	/* cmd_notify.c */
 int cmd_forge_post(int argc, char **argv);	/* cmd_forge_post.c: hidden `__forge-post`, for tests */
 int cmd_gitsrc_fetch(int argc, char **argv);	/* cmd_gitsrc_fetch.c: hidden `__gitsrc-fetch`, for tests and bench */
-/* runner.c: the daemon's child processes (hidden commands, see worker.h) */
-int cmd_build_child(int argc, char **argv);	/* __build ID */
-int cmd_status_child(int argc, char **argv);	/* __status */
-int cmd_cleanup_child(int argc, char **argv);	/* __cleanup */
+/* the daemon's child processes (hidden commands, see worker.h and runner.h) */
+int cmd_build_child(int argc, char **argv);	/* cmd_build_child.c: __build ID */
+int cmd_status_child(int argc, char **argv);	/* cmd_status_child.c: __status */
+int cmd_cleanup_child(int argc, char **argv);	/* cmd_cleanup_child.c: __cleanup */
 
 /* -c FILE handling shared by serve and check: returns the path to use (cmds.c). */
 const char *cmds_config_arg(int argc, char **argv);
