@@ -23,21 +23,22 @@
 #include "runner.h"
 #include "s2i.h"
 
-static volatile sig_atomic_t runner_cancel;
+static volatile sig_atomic_t build_child_cancel;
 
-static void runner_on_signal(int sig)
+static void build_child_on_signal(int sig)
 {
 	(void)sig;
-	runner_cancel = 1;
+	build_child_cancel = 1;
 }
 
-struct runner_log {
+struct build_child_log {
 	int fd;
 	unsigned long long written, max;
 	int full;
 };
 
-static void runner_log_write(struct runner_log *l, const char *prefix, const char *line, size_t len)
+static void build_child_log_write(struct build_child_log *l, const char *prefix, const char *line,
+				  size_t len)
 {
 	struct buf b = BUF_INIT(LOG_LINE_MAX + 64);
 	const char *p;
@@ -71,8 +72,9 @@ static void runner_log_write(struct runner_log *l, const char *prefix, const cha
 	buf_release(&b);
 }
 
-static void runner_logf(struct runner_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void runner_logf(struct runner_log *l, const char *fmt, ...)
+static void build_child_logf(struct build_child_log *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void build_child_logf(struct build_child_log *l, const char *fmt, ...)
 {
 	char line[LOG_LINE_MAX];
 	va_list ap;
@@ -83,59 +85,59 @@ static void runner_logf(struct runner_log *l, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	runner_log_write(l, "", line, strlen(line));
+	build_child_log_write(l, "", line, strlen(line));
 }
 
-static void runner_on_log(void *arg, enum s2i_log_kind kind, const char *line, size_t len)
+static void build_child_on_log(void *arg, enum s2i_log_kind kind, const char *line, size_t len)
 {
-	runner_log_write(arg, kind == S2I_LOG_WARN ? "warning: " : "", line, len);
+	build_child_log_write(arg, kind == S2I_LOG_WARN ? "warning: " : "", line, len);
 }
 
-static int runner_pull(const char *v, enum s2i_pull_policy *ret, struct err *e)
+static int build_child_pull(const char *v, enum s2i_pull_policy *ret, struct err *e)
 {
 	return v ? s2i_pull_policy_parse(v, ret, e) : 0;
 }
 
-static char *runner_sdup(const char *s)
+static char *build_child_sdup(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
 }
 
 /* Fills o from the job: the repository's settings of agent.conf (r, from the job's
  * "repo") and the agent's engine, registry and timeout. */
-static int runner_opts(const json_t *job, const struct repo_conf *r, const char *ref,
-		       const char *sha, long long id, struct s2i_opts *o, struct err *e)
+static int build_child_opts(const json_t *job, const struct repo_conf *r, const char *ref,
+			    const char *sha, long long id, struct s2i_opts *o, struct err *e)
 {
 	const char *name = r->name;
 
-	o->source = runner_sdup(r->url);
-	o->builder = runner_sdup(r->builder);
+	o->source = build_child_sdup(r->url);
+	o->builder = build_child_sdup(r->builder);
 	o->tag = runner_expand_tag(r->tag ? r->tag : CONFIG_DEFAULT_TAG, name ? name : "", ref, sha, id);
 	o->ref = ref && *ref ? xstrdup(ref) : NULL;
 	o->sha = sha && *sha ? xstrdup(sha) : NULL;
-	o->context_dir = runner_sdup(r->context_dir);
+	o->context_dir = build_child_sdup(r->context_dir);
 	strv_copy(&o->env, &r->env);
-	o->environment_file = runner_sdup(r->environment_file);
-	o->scripts_url = runner_sdup(r->scripts_url);
+	o->environment_file = build_child_sdup(r->environment_file);
+	o->scripts_url = build_child_sdup(r->scripts_url);
 	o->incremental = r->incremental;
 	o->rm = r->rm;
-	if (runner_pull(r->pull_policy, &o->pull_policy, e) < 0 ||
-	    runner_pull(r->incremental_pull_policy, &o->incremental_pull_policy, e) < 0 ||
-	    runner_pull(r->runtime_pull_policy, &o->runtime_pull_policy, e) < 0)
+	if (build_child_pull(r->pull_policy, &o->pull_policy, e) < 0 ||
+	    build_child_pull(r->incremental_pull_policy, &o->incremental_pull_policy, e) < 0 ||
+	    build_child_pull(r->runtime_pull_policy, &o->runtime_pull_policy, e) < 0)
 		return -1;
-	o->runtime_image = runner_sdup(r->runtime_image);
+	o->runtime_image = build_child_sdup(r->runtime_image);
 	strv_copy(&o->runtime_artifacts, &r->runtime_artifacts);
-	o->assemble_user = runner_sdup(r->assemble_user);
-	o->assemble_runtime_user = runner_sdup(r->assemble_runtime_user);
-	o->allowed_uids = runner_sdup(r->allowed_uids);
+	o->assemble_user = build_child_sdup(r->assemble_user);
+	o->assemble_runtime_user = build_child_sdup(r->assemble_runtime_user);
+	o->allowed_uids = build_child_sdup(r->allowed_uids);
 	strv_copy(&o->inject, &r->inject);
-	o->application_name = runner_sdup(r->application_name);
-	o->description = runner_sdup(r->description);
+	o->application_name = build_child_sdup(r->application_name);
+	o->description = build_child_sdup(r->description);
 	strv_copy(&o->exclude, &r->exclude);
 	o->ignore_submodules = r->ignore_submodules;
-	o->destination = runner_sdup(r->destination);
-	o->callback_url = runner_sdup(r->callback_url);
-	o->network = runner_sdup(r->network);
+	o->destination = build_child_sdup(r->destination);
+	o->callback_url = build_child_sdup(r->callback_url);
+	o->network = build_child_sdup(r->network);
 	strv_copy(&o->cap_drop, &r->cap_drop);
 	strv_copy(&o->volumes, &r->volume);
 	strv_copy(&o->add_hosts, &r->add_host);
@@ -150,17 +152,17 @@ static int runner_opts(const json_t *job, const struct repo_conf *r, const char 
 	o->timeout = (long)json_integer_value(json_object_get(job, "build_timeout"));
 	if (gitsrc_is_url(o->source) && runner_str(job, "state_dir") && name)
 		o->mirror_dir = xasprintf("%s/git/%s.git", runner_str(job, "state_dir"), name);
-	o->git_token_file = runner_sdup(r->git_token_file);
-	o->ssh_key_file = runner_sdup(r->ssh_key_file);
-	o->known_hosts_file = runner_sdup(r->known_hosts_file);
+	o->git_token_file = build_child_sdup(r->git_token_file);
+	o->ssh_key_file = build_child_sdup(r->ssh_key_file);
+	o->known_hosts_file = build_child_sdup(r->known_hosts_file);
 	if (!o->source || !o->builder)
 		return err_set(e, "the repository has no url or no builder");
 	return 0;
 }
 
 /* A manual build of a ref: the commit it names now, fetched into the mirror. */
-static int runner_resolve(const json_t *job, const struct repo_conf *r, const char *ref,
-			  char *sha_out, struct err *e)
+static int build_child_resolve(const json_t *job, const struct repo_conf *r, const char *ref,
+			       char *sha_out, struct err *e)
 {
 	struct gitsrc_opts go = GITSRC_OPTS_INIT;
 	struct gitsrc *src = NULL;
@@ -189,7 +191,7 @@ out:
 	return rc;
 }
 
-static const char *runner_outcome(enum s2i_outcome o)
+static const char *build_child_outcome(enum s2i_outcome o)
 {
 	switch (o) {
 	case S2I_SUCCEEDED: return "succeeded";
@@ -201,7 +203,7 @@ static const char *runner_outcome(enum s2i_outcome o)
 
 int cmd_build_child(int argc, char **argv)
 {
-	struct runner_log l = { STDERR_FILENO, 0, BUILD_LOG_MAX, 0 };
+	struct build_child_log l = { STDERR_FILENO, 0, BUILD_LOG_MAX, 0 };
 	struct s2i_opts o;
 	struct s2i_result r;
 	struct repo_conf *rc = NULL;
@@ -217,7 +219,7 @@ int cmd_build_child(int argc, char **argv)
 	(void)argv;
 	runner_close_fds();
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = runner_on_signal;
+	sa.sa_handler = build_child_on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -235,7 +237,7 @@ int cmd_build_child(int argc, char **argv)
 		return 2;
 	parent = json_integer_value(json_object_get(job, "parent"));
 	if (parent && getppid() != (pid_t)parent)
-		runner_cancel = 1;
+		build_child_cancel = 1;
 	if (json_integer_value(json_object_get(job, "log_max")) > 0)
 		l.max = (unsigned long long)json_integer_value(json_object_get(job, "log_max"));
 	size = lseek(STDERR_FILENO, 0, SEEK_END);
@@ -252,39 +254,39 @@ int cmd_build_child(int argc, char **argv)
 	s2i_opts_init(&o);
 	memset(&r, 0, sizeof(r));
 	r.outcome = S2I_ERRORED;
-	runner_logf(&l, "==> build %lld of '%s' %s%s%s (attempt %lld)", id, runner_str(jb, "repo"),
-		    ref ? ref : "", sha[0] ? " at " : "", sha, 
-		    json_integer_value(json_object_get(jb, "attempt")));
+	build_child_logf(&l, "==> build %lld of '%s' %s%s%s (attempt %lld)", id, runner_str(jb, "repo"),
+			 ref ? ref : "", sha[0] ? " at " : "", sha,
+			 json_integer_value(json_object_get(jb, "attempt")));
 	if (jobwire_repo_from_json(json_object_get(job, "repo"), &rc, &e) < 0) {
 		snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
-		runner_logf(&l, "error: %s", e.msg);
+		build_child_logf(&l, "error: %s", e.msg);
 		goto result;
 	}
 	if (!sha[0]) {
-		runner_logf(&l, "==> resolving %s", ref ? ref : "the default branch");
-		if (runner_resolve(job, rc, ref, sha, &e) < 0) {
+		build_child_logf(&l, "==> resolving %s", ref ? ref : "the default branch");
+		if (build_child_resolve(job, rc, ref, sha, &e) < 0) {
 			snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
-			runner_logf(&l, "error: %s", e.msg);
+			build_child_logf(&l, "error: %s", e.msg);
 			goto result;
 		}
 		runner_print(json_pack("{ss}", "sha", sha));
 	}
-	if (runner_opts(job, rc, ref, sha, id, &o, &e) < 0) {
+	if (build_child_opts(job, rc, ref, sha, id, &o, &e) < 0) {
 		snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
-		runner_logf(&l, "error: %s", e.msg);
+		build_child_logf(&l, "error: %s", e.msg);
 		goto result;
 	}
-	runner_logf(&l, "==> building %s with '%s' into '%s'", sha, o.builder, o.tag);
-	if (runner_cancel) {
+	build_child_logf(&l, "==> building %s with '%s' into '%s'", sha, o.builder, o.tag);
+	if (build_child_cancel) {
 		r.outcome = S2I_CANCELED;
 		snprintf(r.reason, sizeof(r.reason), "the build was canceled");
 		goto result;
 	}
-	if (s2i_build(&o, runner_on_log, &l, &runner_cancel, &r, &e) < 0)
-		runner_logf(&l, "%s: %s", runner_outcome(r.outcome), r.reason[0] ? r.reason : e.msg);
+	if (s2i_build(&o, build_child_on_log, &l, &build_child_cancel, &r, &e) < 0)
+		build_child_logf(&l, "%s: %s", build_child_outcome(r.outcome), r.reason[0] ? r.reason : e.msg);
 result:
 	res = json_object();
-	json_object_set_new(res, "outcome", json_string(runner_outcome(r.outcome)));
+	json_object_set_new(res, "outcome", json_string(build_child_outcome(r.outcome)));
 	if (r.reason[0])
 		json_object_set_new(res, "reason", json_string(r.reason));
 	if (r.image)

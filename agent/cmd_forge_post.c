@@ -13,7 +13,7 @@
 #include "config.h"
 #include "forge.h"
 
-static void forge_cmd_usage(void)
+static void forge_post_usage(void)
 {
 	fputs("usage: s2i-agent __forge-post --status github|gitlab|gitea [--api URL] [--repo-url URL]\n"
 	      "         [--status-repo R] [--payload-repo R] --token-file F [--context C]\n"
@@ -144,6 +144,6 @@ out:
 	curl_global_cleanup();
 	return rv;
 usage:
-	forge_cmd_usage();
+	forge_post_usage();
 	return 2;
 }

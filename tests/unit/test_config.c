@@ -872,7 +872,7 @@ static const char *repo_sample(const char *key)
 	return NULL;
 }
 
-/* Through the build job's JSON text and back, as worker.c and runner.c do. */
+/* Through the build job's JSON text and back, as worker.c and cmd_build_child.c do. */
 static struct repo_conf *job_round_trip(const struct repo_conf *r, char **ret_text)
 {
 	struct err e = ERR_INIT;
