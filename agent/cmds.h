@@ -3,16 +3,17 @@
 #ifndef S2I_CMDS_H
 #define S2I_CMDS_H
 
-int cmd_serve(int argc, char **argv);	/* serve.c */
-int cmd_check(int argc, char **argv);	/* main.c */
-int cmd_build(int argc, char **argv);	/* build_cmd.c */
-int cmd_notify(int argc, char **argv);	/* notify.c */
-int cmd_forge_post(int argc, char **argv);	/* forge_cmd.c: hidden `__forge-post`, for tests */
-int cmd_gitsrc_fetch(int argc, char **argv);	/* gitsrc_cmd.c: hidden `__gitsrc-fetch`, for tests and bench */
-/* runner.c: the daemon's child processes (hidden commands, see worker.h) */
-int cmd_build_child(int argc, char **argv);	/* __build ID */
-int cmd_status_child(int argc, char **argv);	/* __status */
-int cmd_cleanup_child(int argc, char **argv);	/* __cleanup */
+int cmd_serve(int argc, char **argv);	/* cmd_serve.c */
+int cmd_check(int argc, char **argv);	/* cmd_check.c */
+int cmd_version(int argc, char **argv);	/* cmd_version.c */
+int cmd_build(int argc, char **argv);	/* cmd_build.c */
+int cmd_notify(int argc, char **argv);	/* cmd_notify.c */
+int cmd_forge_post(int argc, char **argv);	/* cmd_forge_post.c: hidden `__forge-post`, for tests */
+int cmd_gitsrc_fetch(int argc, char **argv);	/* cmd_gitsrc_fetch.c: hidden `__gitsrc-fetch`, for tests and bench */
+/* the daemon's child processes (hidden commands, see worker.h and runner.h) */
+int cmd_build_child(int argc, char **argv);	/* cmd_build_child.c: __build ID */
+int cmd_status_child(int argc, char **argv);	/* cmd_status_child.c: __status */
+int cmd_cleanup_child(int argc, char **argv);	/* cmd_cleanup_child.c: __cleanup */
 
 /* -c FILE handling shared by serve and check: returns the path to use (cmds.c). */
 const char *cmds_config_arg(int argc, char **argv);

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include <ini.h>
-#include <jansson.h>
 
 #include "config.h"
+#include "config_int.h"
 #include "sshkey.h"
 
 /* <limits.h> is shadowed by agent/limits.h under -Iagent */
@@ -224,7 +224,7 @@ enum cfg_type {
 enum cfg_sect { SECT_AGENT = 1, SECT_REPO = 2 };
 
 /* One row per key: how agent.conf spells it, how a build job's JSON spells it (the
- * field's name, config_repo_to_json), its type and where it lives. Parsing, freeing,
+ * field's name, jobwire.c), its type and where it lives. Parsing, freeing,
  * the build job and its parsing in the build process are all driven by this table. */
 struct cfg_key {
 	const char *name;
@@ -301,40 +301,7 @@ static const struct cfg_key cfg_keys[] = {
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
-static int cfg_repeatable(enum cfg_type t)
-{
-	return t == K_GLOBS || t == K_ENV || t == K_ARTIFACT || t == K_PAIR ||
-	       t == K_LIST || t == K_CAPS;
-}
-
-/* How a value of type t is held in its struct. */
-enum cfg_store { ST_STR, ST_STRV, ST_BOOL, ST_STATUS, ST_OTHER };
-
-static enum cfg_store cfg_store(enum cfg_type t)
-{
-	if (cfg_repeatable(t))
-		return ST_STRV;
-	switch (t) {
-	case K_BOOL:
-		return ST_BOOL;
-	case K_STATUS:
-		return ST_STATUS;
-	case K_DURATION:
-	case K_SIZE:
-	case K_WORKERS:
-	case K_COUNT:
-	case K_LISTEN:
-		return ST_OTHER;	/* [agent] only */
-	default:
-		return ST_STR;		/* K_TOKEN, K_SECRETS: the file's path */
-	}
-}
-
-/* Indexed by enum status_kind */
-static const char *const cfg_status_names[] = { "none", "github", "gitlab", "gitea" };
-
-#define FIELD(base, off, type)	((type *)(void *)((char *)(base) + (off)))
-#define CFIELD(base, off, type)	((type const *)(const void *)((const char *)(base) + (off)))
+const char *const config_status_names[STATUS_GITEA + 1] = { "none", "github", "gitlab", "gitea" };
 
 /* --- parser state ------------------------------------------------------- */
 
@@ -698,334 +665,448 @@ static const char *cfg_sect_label(const struct cfg_state *st, char *buf, size_t 
 	return buf;
 }
 
+/* --- one parser per kind of value ----------------------------------------- */
+
+/* What a parser gets: the value, its key, the field it goes to (base + k->off), the
+ * struct that holds it, and the state for what reports on its own. */
+struct cfg_val {
+	struct cfg_state *st;
+	const struct cfg_key *k;
+	void *base;
+	void *field;
+	const char *v;
+};
+
+/* A parser stores a->v in its field and returns NULL, or returns why the value is
+ * refused ("expected ..."), which cfg_apply reports as "invalid value for 'KEY': WHY".
+ * A refusal worded otherwise (a secret file that cannot be read, too many values) the
+ * parser reports itself and returns CFG_SAID. */
+typedef const char *cfg_parse_fn(const struct cfg_val *a);
+
+static const char cfg_said[] = "";
+#define CFG_SAID	cfg_said
+
+#define CFG_STRING_(x)	#x
+#define CFG_STRING(x)	CFG_STRING_(x)
+
+static const char *cfg_parse_str(const struct cfg_val *a)
+{
+	cfg_set_str(a->field, a->v);
+	return NULL;
+}
+
+static const char *cfg_parse_word(const struct cfg_val *a)
+{
+	if (cfg_has_space(a->v))
+		return "must not contain whitespace";
+	cfg_set_str(a->field, a->v);
+	return NULL;
+}
+
+static const char *cfg_parse_http_url(const struct cfg_val *a)
+{
+	char *u;
+	size_t n;
+
+	if (!cfg_is_http_url(a->v))
+		return "expected an http:// or https:// URL";
+	if (cfg_url_has_password(a->v))
+		return "must not contain a password";
+	u = xstrdup(a->v);
+	n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = '\0';
+	free(*(char **)a->field);
+	*(char **)a->field = u;
+	return NULL;
+}
+
+static const char *cfg_parse_bool(const struct cfg_val *a)
+{
+	return cfg_bool(a->v, a->field) < 0 ? "expected yes or no" : NULL;
+}
+
+static const char *cfg_parse_duration(const struct cfg_val *a)
+{
+	long secs;
+
+	if (config_parse_duration(a->v, &secs) < 0 || secs <= 0)
+		return "expected a duration like 90s, 30m, 2h or 1h30m";
+	*(long *)a->field = secs;
+	return NULL;
+}
+
+static const char *cfg_parse_size(const struct cfg_val *a)
+{
+	size_t n;
+
+	if (config_parse_size(a->v, &n) < 0 || n == 0)
+		return "expected a size like 512k, 25MiB or 1G";
+	*(size_t *)a->field = n;
+	return NULL;
+}
+
+/* an int from 0 to CONFIG_MAX_WORKERS */
+static const char *cfg_parse_workers(const struct cfg_val *a)
+{
+	int n;
+
+	/* 0: builds are queued but none runs (an intake-only agent) */
+	if (!strcmp(a->v, "0"))
+		n = 0;
+	else if (cfg_port(a->v, &n) < 0 || n > CONFIG_MAX_WORKERS)
+		return "expected a number from 0 to " CFG_STRING(CONFIG_MAX_WORKERS);
+	*(int *)a->field = n;
+	return NULL;
+}
+
+/* a long from 1 to CONFIG_COUNT_MAX */
+static const char *cfg_parse_count(const struct cfg_val *a)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(a->v, &end, 10);
+	if (errno || end == a->v || *end || n < 1 || n > CONFIG_COUNT_MAX)
+		return "expected a positive whole number";
+	*(long *)a->field = n;
+	return NULL;
+}
+
+static const char *cfg_parse_listen(const struct cfg_val *a)
+{
+	struct config *c = a->st->c;
+	const char *why = NULL;
+	char *host;
+	int port;
+
+	if (cfg_listen(a->v, &host, &port, &why) < 0)
+		return why;
+	free(c->listen_host);
+	c->listen_host = host;
+	c->listen_port = port;
+	return NULL;
+}
+
+static const char *cfg_parse_engine(const struct cfg_val *a)
+{
+	const char *v = a->v, *why = NULL;
+
+	if (strncmp(v, "unix:///", 8) == 0 && !cfg_has_space(v)) {
+		cfg_set_str(a->field, v);
+		return NULL;
+	}
+	if (strncmp(v, "tcp://", 6) == 0) {
+		char *host = NULL;
+		int port;
+
+		if (cfg_listen(v + 6, &host, &port, &why) == 0) {
+			free(host);
+			cfg_set_str(a->field, v);
+			return NULL;
+		}
+	}
+	return "expected unix:///path/to/socket or tcp://host:port";
+}
+
+/* the path of a file holding one secret, read into the field at k->off2 */
+static const char *cfg_parse_token_file(const struct cfg_val *a)
+{
+	struct err e = ERR_INIT;
+	char *tok[1] = { NULL };
+	size_t n = 0;
+
+	cfg_set_str(a->field, a->v);
+	if (config_read_secret(a->v, tok, 1, &n, &e) < 0) {
+		cfg_error(a->st, a->st->lineno, "%s: %s", a->k->name, e.msg);
+		return CFG_SAID;
+	}
+	cfg_free_secret(FIELD(a->base, a->k->off2, char *));
+	*FIELD(a->base, a->k->off2, char *) = tok[0];
+	return NULL;
+}
+
+/* secret_file: up to SECRETS_PER_REPO secrets, into the repository's secrets[] */
+static const char *cfg_parse_secret_file(const struct cfg_val *a)
+{
+	struct repo_conf *r = a->st->repo;
+	char *sec[SECRETS_PER_REPO] = { NULL };
+	struct err e = ERR_INIT;
+	size_t n = 0, i;
+
+	cfg_set_str(a->field, a->v);
+	if (config_read_secret(a->v, sec, SECRETS_PER_REPO, &n, &e) < 0) {
+		cfg_error(a->st, a->st->lineno, "%s: %s", a->k->name, e.msg);
+		return CFG_SAID;
+	}
+	for (i = 0; i < SECRETS_PER_REPO; i++) {
+		cfg_free_secret(&r->secrets[i]);
+		r->secrets[i] = sec[i];
+	}
+	r->nsecrets = n;
+	return NULL;
+}
+
+/* the path of a private file the agent hands on (keys, registry auth) */
+static const char *cfg_parse_private_file(const struct cfg_val *a)
+{
+	struct stat sb;
+
+	if (stat(a->v, &sb) < 0) {
+		cfg_error(a->st, a->st->lineno, "%s: cannot read '%s': %s", a->k->name, a->v, strerror(errno));
+		return CFG_SAID;
+	}
+	if (sb.st_mode & 077) {
+		cfg_error(a->st, a->st->lineno, "%s: '%s' is readable by group or others (mode %04o); chmod 600 it",
+			  a->k->name, a->v, (unsigned)(sb.st_mode & 07777));
+		return CFG_SAID;
+	}
+	cfg_set_str(a->field, a->v);
+	if (!strcmp(a->k->name, "ssh_key_file"))
+		cfg_ssh_key(a->st, a->st->lineno, a->v);
+	return NULL;
+}
+
+static const char *cfg_parse_repo_url(const struct cfg_val *a)
+{
+	const char *why = cfg_check_repo_url(a->v);
+
+	if (!why)
+		cfg_set_str(a->field, a->v);
+	return why;
+}
+
+static const char *cfg_parse_template(const struct cfg_val *a)
+{
+	const char *why = cfg_check_template(a->v);
+
+	if (!why)
+		cfg_set_str(a->field, a->v);
+	return why;
+}
+
+static const char *cfg_parse_status(const struct cfg_val *a)
+{
+	enum status_kind *s = a->field;
+	const char *v = a->v;
+
+	if (strcmp(v, "github") == 0)
+		*s = STATUS_GITHUB;
+	else if (strcmp(v, "gitlab") == 0)
+		*s = STATUS_GITLAB;
+	else if (strcmp(v, "gitea") == 0 || strcmp(v, "forgejo") == 0)
+		*s = STATUS_GITEA;
+	else if (strcmp(v, "none") == 0)
+		*s = STATUS_NONE;
+	else
+		return "expected github, gitlab, gitea or none";
+	return NULL;
+}
+
+static const char *cfg_parse_pull(const struct cfg_val *a)
+{
+	const char *v = a->v;
+
+	if (strcmp(v, "always") != 0 && strcmp(v, "never") != 0 && strcmp(v, "if-not-present") != 0)
+		return "expected always, never or if-not-present";
+	cfg_set_str(a->field, v);
+	return NULL;
+}
+
+static const char *cfg_parse_uids(const struct cfg_val *a)
+{
+	if (!cfg_uids_ok(a->v))
+		return "expected uid ranges like 1-, 1000-2000 or 0,1000-";
+	cfg_set_str(a->field, a->v);
+	return NULL;
+}
+
+static const char *cfg_parse_scripts_url(const struct cfg_val *a)
+{
+	const char *v = a->v;
+
+	if (cfg_has_space(v) || (strncmp(v, "image://", 8) != 0 && strncmp(v, "file://", 7) != 0 &&
+				 !cfg_is_http_url(v)))
+		return "expected an image://, file://, http:// or https:// URL";
+	cfg_set_str(a->field, v);
+	return NULL;
+}
+
+static const char *cfg_parse_abs_path(const struct cfg_val *a)
+{
+	if (a->v[0] != '/')
+		return "expected an absolute path";
+	cfg_set_str(a->field, a->v);
+	return NULL;
+}
+
+static const char *cfg_parse_rel_path(const struct cfg_val *a)
+{
+	if (!cfg_relpath_ok(a->v))
+		return "expected a relative path without '..'";
+	cfg_set_str(a->field, a->v);
+	return NULL;
+}
+
+/* --- repeatable keys: each line adds to a list ---------------------------- */
+
+/* Adds n bytes of v (all of it when n is -1) to the key's list, up to CONFIG_MAX_VALUES;
+ * what names the items in the error ("values", "globs"). */
+static const char *cfg_list_add(const struct cfg_val *a, const char *v, ssize_t n, const char *what)
+{
+	struct strv *sv = a->field;
+
+	if (sv->n >= CONFIG_MAX_VALUES) {
+		cfg_error(a->st, a->st->lineno, "'%s': more than %d %s", a->k->name, CONFIG_MAX_VALUES, what);
+		return CFG_SAID;
+	}
+	strv_push_nodup(sv, n < 0 ? xstrdup(v) : xstrndup(v, (size_t)n));
+	return NULL;
+}
+
+/* whitespace-separated globs; an empty value adds none */
+static const char *cfg_parse_globs(const struct cfg_val *a)
+{
+	const char *p = a->v, *why;
+
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, " \t");
+		n = strcspn(p, " \t");
+		if (!n)
+			break;
+		if ((why = cfg_list_add(a, p, (ssize_t)n, "globs")))
+			return why;
+		p += n;
+	}
+	return NULL;
+}
+
+/* comma or space separated capability names */
+static const char *cfg_parse_caps(const struct cfg_val *a)
+{
+	const char *p = a->v, *why;
+
+	while (*p) {
+		size_t n, i;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (!n)
+			break;
+		for (i = 0; i < n; i++)
+			if (!isalnum((unsigned char)p[i]) && p[i] != '_')
+				return "expected capability names like KILL,MKNOD";
+		if ((why = cfg_list_add(a, p, (ssize_t)n, "values")))
+			return why;
+		p += n;
+	}
+	return NULL;
+}
+
+static const char *cfg_parse_env(const struct cfg_val *a)
+{
+	const char *eq = strchr(a->v, '=');
+
+	if (!eq || !cfg_env_name_ok(a->v, (size_t)(eq - a->v)))
+		return "expected NAME=VALUE";
+	return cfg_list_add(a, a->v, -1, "values");
+}
+
+/* /abs/src[:rel/dst] */
+static const char *cfg_parse_artifact(const struct cfg_val *a)
+{
+	const char *v = a->v, *colon = strchr(v, ':');
+
+	if (v[0] != '/' || colon == v + 1 || (colon && (!colon[1] || !cfg_relpath_ok(colon + 1))))
+		return "expected /absolute/source[:relative/destination]";
+	return cfg_list_add(a, v, -1, "values");
+}
+
+/* A:B */
+static const char *cfg_parse_pair(const struct cfg_val *a)
+{
+	const char *v = a->v, *colon = strchr(v, ':');
+
+	if (!colon || colon == v || !colon[1])
+		return "expected SOURCE:DESTINATION";
+	return cfg_list_add(a, v, -1, "values");
+}
+
+/* one item per line, as written */
+static const char *cfg_parse_list(const struct cfg_val *a)
+{
+	return cfg_list_add(a, a->v, -1, "values");
+}
+
+/* --- the kinds of value --------------------------------------------------- */
+
+/* How each kind is parsed, how its value is held in its struct, and whether the
+ * key may stand on several lines (each adding to a list). Indexed by enum cfg_type. */
+static const struct cfg_kind {
+	cfg_parse_fn *parse;
+	enum cfg_store store;
+	int repeatable;
+} cfg_kinds[] = {
+	[K_STR]		= { cfg_parse_str, ST_STR, 0 },
+	[K_WORD]	= { cfg_parse_word, ST_STR, 0 },
+	[K_HTTPURL]	= { cfg_parse_http_url, ST_STR, 0 },
+	[K_BOOL]	= { cfg_parse_bool, ST_BOOL, 0 },
+	[K_DURATION]	= { cfg_parse_duration, ST_OTHER, 0 },
+	[K_SIZE]	= { cfg_parse_size, ST_OTHER, 0 },
+	[K_WORKERS]	= { cfg_parse_workers, ST_OTHER, 0 },
+	[K_COUNT]	= { cfg_parse_count, ST_OTHER, 0 },
+	[K_LISTEN]	= { cfg_parse_listen, ST_OTHER, 0 },
+	[K_ENGINE]	= { cfg_parse_engine, ST_STR, 0 },
+	[K_TOKEN]	= { cfg_parse_token_file, ST_STR, 0 },
+	[K_SECRETS]	= { cfg_parse_secret_file, ST_STR, 0 },
+	[K_PRIVATE]	= { cfg_parse_private_file, ST_STR, 0 },
+	[K_REPO_URL]	= { cfg_parse_repo_url, ST_STR, 0 },
+	[K_GLOBS]	= { cfg_parse_globs, ST_STRV, 1 },
+	[K_TEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
+	[K_STATUS]	= { cfg_parse_status, ST_STATUS, 0 },
+	[K_PULL]	= { cfg_parse_pull, ST_STR, 0 },
+	[K_ENV]		= { cfg_parse_env, ST_STRV, 1 },
+	[K_ARTIFACT]	= { cfg_parse_artifact, ST_STRV, 1 },
+	[K_PAIR]	= { cfg_parse_pair, ST_STRV, 1 },
+	[K_LIST]	= { cfg_parse_list, ST_STRV, 1 },
+	[K_CAPS]	= { cfg_parse_caps, ST_STRV, 1 },
+	[K_UIDS]	= { cfg_parse_uids, ST_STR, 0 },
+	[K_SCRIPTS]	= { cfg_parse_scripts_url, ST_STR, 0 },
+	[K_ABSPATH]	= { cfg_parse_abs_path, ST_STR, 0 },
+	[K_RELPATH]	= { cfg_parse_rel_path, ST_STR, 0 },
+};
+
+static int cfg_repeatable(enum cfg_type t)
+{
+	return cfg_kinds[t].repeatable;
+}
+
+static enum cfg_store cfg_store(enum cfg_type t)
+{
+	return cfg_kinds[t].store;
+}
+
 /* Applies one key = value; errors go to st with the current line. */
 static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char *v)
 {
 	void *base = k->sect == SECT_AGENT ? (void *)st->c : (void *)st->repo;
-	const char *why = NULL;
-	int line = st->lineno;
-	struct err e = ERR_INIT;
+	struct cfg_val a = { st, k, base, (char *)base + k->off, v };
+	const char *why;
 
 	if (!*v && k->type != K_GLOBS) {
-		cfg_error(st, line, "'%s' needs a value", k->name);
+		cfg_error(st, st->lineno, "'%s' needs a value", k->name);
 		return;
 	}
 	if (cfg_has_ctrl(v)) {
-		cfg_error(st, line, "'%s': value contains control characters", k->name);
+		cfg_error(st, st->lineno, "'%s': value contains control characters", k->name);
 		return;
 	}
-	switch (k->type) {
-	case K_STR:
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_WORD:
-		if (cfg_has_space(v)) {
-			why = "must not contain whitespace";
-			break;
-		}
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_HTTPURL: {
-		char *u;
-		size_t n;
-
-		if (!cfg_is_http_url(v)) {
-			why = "expected an http:// or https:// URL";
-			break;
-		}
-		if (cfg_url_has_password(v)) {
-			why = "must not contain a password";
-			break;
-		}
-		u = xstrdup(v);
-		n = strlen(u);
-		while (n > 0 && u[n - 1] == '/')
-			u[--n] = '\0';
-		free(*FIELD(base, k->off, char *));
-		*FIELD(base, k->off, char *) = u;
-		return;
-	}
-	case K_BOOL:
-		if (cfg_bool(v, FIELD(base, k->off, int)) < 0)
-			why = "expected yes or no";
-		else
-			return;
-		break;
-	case K_DURATION: {
-		long secs;
-
-		if (config_parse_duration(v, &secs) < 0 || secs <= 0)
-			why = "expected a duration like 90s, 30m, 2h or 1h30m";
-		else {
-			*FIELD(base, k->off, long) = secs;
-			return;
-		}
-		break;
-	}
-	case K_SIZE: {
-		size_t n;
-
-		if (config_parse_size(v, &n) < 0 || n == 0)
-			why = "expected a size like 512k, 25MiB or 1G";
-		else {
-			*FIELD(base, k->off, size_t) = n;
-			return;
-		}
-		break;
-	}
-	case K_WORKERS: {
-		int n;
-
-		/* 0: builds are queued but none runs (an intake-only agent) */
-		if (!strcmp(v, "0"))
-			n = 0;
-		else if (cfg_port(v, &n) < 0 || n > CONFIG_MAX_WORKERS) {
-			cfg_error(st, line, "invalid value for 'workers': expected a number from 0 to %d",
-				  CONFIG_MAX_WORKERS);
-			return;
-		}
-		*FIELD(base, k->off, int) = n;
-		return;
-	}
-	case K_COUNT: {
-		char *end;
-		long n;
-
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (errno || end == v || *end || n < 1 || n > CONFIG_COUNT_MAX) {
-			why = "expected a positive whole number";
-			break;
-		}
-		*FIELD(base, k->off, long) = n;
-		return;
-	}
-	case K_LISTEN: {
-		char *host;
-		int port;
-
-		if (cfg_listen(v, &host, &port, &why) < 0)
-			break;
-		free(st->c->listen_host);
-		st->c->listen_host = host;
-		st->c->listen_port = port;
-		return;
-	}
-	case K_ENGINE:
-		if (strncmp(v, "unix:///", 8) == 0 && !cfg_has_space(v)) {
-			cfg_set_str(FIELD(base, k->off, char *), v);
-			return;
-		}
-		if (strncmp(v, "tcp://", 6) == 0) {
-			char *host = NULL;
-			int port;
-
-			if (cfg_listen(v + 6, &host, &port, &why) == 0) {
-				free(host);
-				cfg_set_str(FIELD(base, k->off, char *), v);
-				return;
-			}
-		}
-		why = "expected unix:///path/to/socket or tcp://host:port";
-		break;
-	case K_TOKEN: {
-		char *tok[1] = { NULL };
-		size_t n = 0;
-
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		if (config_read_secret(v, tok, 1, &n, &e) < 0) {
-			cfg_error(st, line, "%s: %s", k->name, e.msg);
-			return;
-		}
-		cfg_free_secret(FIELD(base, k->off2, char *));
-		*FIELD(base, k->off2, char *) = tok[0];
-		return;
-	}
-	case K_SECRETS: {
-		struct repo_conf *r = st->repo;
-		char *sec[SECRETS_PER_REPO] = { NULL };
-		size_t n = 0, i;
-
-		cfg_set_str(&r->secret_file, v);
-		if (config_read_secret(v, sec, SECRETS_PER_REPO, &n, &e) < 0) {
-			cfg_error(st, line, "%s: %s", k->name, e.msg);
-			return;
-		}
-		for (i = 0; i < SECRETS_PER_REPO; i++) {
-			cfg_free_secret(&r->secrets[i]);
-			r->secrets[i] = sec[i];
-		}
-		r->nsecrets = n;
-		return;
-	}
-	case K_PRIVATE: {
-		struct stat sb;
-
-		if (stat(v, &sb) < 0) {
-			cfg_error(st, line, "%s: cannot read '%s': %s", k->name, v, strerror(errno));
-			return;
-		}
-		if (sb.st_mode & 077) {
-			cfg_error(st, line, "%s: '%s' is readable by group or others (mode %04o); chmod 600 it",
-				  k->name, v, (unsigned)(sb.st_mode & 07777));
-			return;
-		}
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		if (!strcmp(k->name, "ssh_key_file"))
-			cfg_ssh_key(st, line, v);
-		return;
-	}
-	case K_REPO_URL:
-		if ((why = cfg_check_repo_url(v)))
-			break;
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_GLOBS: {
-		struct strv *sv = FIELD(base, k->off, struct strv);
-		const char *p = v;
-
-		while (*p) {
-			size_t n;
-
-			p += strspn(p, " \t");
-			n = strcspn(p, " \t");
-			if (!n)
-				break;
-			if (sv->n >= CONFIG_MAX_VALUES) {
-				cfg_error(st, line, "'%s': more than %d globs", k->name, CONFIG_MAX_VALUES);
-				return;
-			}
-			strv_push_nodup(sv, xstrndup(p, n));
-			p += n;
-		}
-		return;
-	}
-	case K_TEMPLATE:
-		if ((why = cfg_check_template(v)))
-			break;
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_STATUS: {
-		enum status_kind *s = FIELD(base, k->off, enum status_kind);
-
-		if (strcmp(v, "github") == 0)
-			*s = STATUS_GITHUB;
-		else if (strcmp(v, "gitlab") == 0)
-			*s = STATUS_GITLAB;
-		else if (strcmp(v, "gitea") == 0 || strcmp(v, "forgejo") == 0)
-			*s = STATUS_GITEA;
-		else if (strcmp(v, "none") == 0)
-			*s = STATUS_NONE;
-		else {
-			why = "expected github, gitlab, gitea or none";
-			break;
-		}
-		return;
-	}
-	case K_PULL:
-		if (strcmp(v, "always") != 0 && strcmp(v, "never") != 0 &&
-		    strcmp(v, "if-not-present") != 0) {
-			why = "expected always, never or if-not-present";
-			break;
-		}
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_ENV: {
-		const char *eq = strchr(v, '=');
-
-		if (!eq || !cfg_env_name_ok(v, (size_t)(eq - v))) {
-			why = "expected NAME=VALUE";
-			break;
-		}
-		goto push;
-	}
-	case K_ARTIFACT: {
-		const char *colon = strchr(v, ':');
-
-		if (v[0] != '/' || colon == v + 1 || (colon && (!colon[1] || !cfg_relpath_ok(colon + 1)))) {
-			why = "expected /absolute/source[:relative/destination]";
-			break;
-		}
-		goto push;
-	}
-	case K_PAIR: {
-		const char *colon = strchr(v, ':');
-
-		if (!colon || colon == v || !colon[1]) {
-			why = "expected SOURCE:DESTINATION";
-			break;
-		}
-		goto push;
-	}
-	case K_LIST:
-		goto push;
-	case K_CAPS: {
-		struct strv *sv = FIELD(base, k->off, struct strv);
-		const char *p = v;
-
-		while (*p) {
-			size_t n, i;
-
-			p += strspn(p, " \t,");
-			n = strcspn(p, " \t,");
-			if (!n)
-				break;
-			for (i = 0; i < n; i++)
-				if (!isalnum((unsigned char)p[i]) && p[i] != '_') {
-					cfg_error(st, line, "invalid value for '%s': expected capability names like KILL,MKNOD",
-						  k->name);
-					return;
-				}
-			if (sv->n >= CONFIG_MAX_VALUES) {
-				cfg_error(st, line, "'%s': more than %d values", k->name, CONFIG_MAX_VALUES);
-				return;
-			}
-			strv_push_nodup(sv, xstrndup(p, n));
-			p += n;
-		}
-		return;
-	}
-	case K_UIDS:
-		if (!cfg_uids_ok(v)) {
-			why = "expected uid ranges like 1-, 1000-2000 or 0,1000-";
-			break;
-		}
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_SCRIPTS:
-		if (cfg_has_space(v) || (strncmp(v, "image://", 8) != 0 && strncmp(v, "file://", 7) != 0 &&
-					 !cfg_is_http_url(v))) {
-			why = "expected an image://, file://, http:// or https:// URL";
-			break;
-		}
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_ABSPATH:
-		if (v[0] != '/') {
-			why = "expected an absolute path";
-			break;
-		}
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	case K_RELPATH:
-		if (!cfg_relpath_ok(v)) {
-			why = "expected a relative path without '..'";
-			break;
-		}
-		cfg_set_str(FIELD(base, k->off, char *), v);
-		return;
-	}
-	cfg_error(st, line, "invalid value for '%s': %s", k->name, why ? why : "not understood");
-	return;
-push: {
-		struct strv *sv = FIELD(base, k->off, struct strv);
-
-		if (sv->n >= CONFIG_MAX_VALUES) {
-			cfg_error(st, line, "'%s': more than %d values", k->name, CONFIG_MAX_VALUES);
-			return;
-		}
-		strv_push(sv, v);
-	}
+	why = cfg_kinds[k->type].parse(&a);
+	if (why && why != CFG_SAID)
+		cfg_error(st, st->lineno, "invalid value for '%s': %s", k->name, why);
 }
 
 static int cfg_handler(void *user, const char *section, const char *name, const char *value)
@@ -1082,9 +1163,8 @@ static int cfg_repo_name_ok(const char *s, size_t n)
 	return !(n <= 2 && strspn(s, ".") == n);
 }
 
-/* A repository with its defaults, named name (taken over); every list the key
- * table holds starts empty. */
-static struct repo_conf *cfg_repo_new(char *name)
+/* Every list the key table holds starts empty. */
+struct repo_conf *config_repo_new(char *name)
 {
 	struct repo_conf *r = xcalloc(1, sizeof(*r));
 	size_t i;
@@ -1144,7 +1224,7 @@ static void cfg_section(struct cfg_state *st, const char *s, size_t n)
 			cfg_error(st, st->lineno, "more than %d repos", CONFIG_MAX_REPOS);
 			return;
 		}
-		r = cfg_repo_new(xstrndup(name, len));
+		r = config_repo_new(xstrndup(name, len));
 		r->line = st->lineno;
 		st->c->repos = xrealloc(st->c->repos, (st->c->nrepos + 1) * sizeof(*st->c->repos));
 		st->repo_seen = xrealloc(st->repo_seen, (st->c->nrepos + 1) * sizeof(*st->repo_seen));
@@ -1272,7 +1352,7 @@ static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int
 		return;
 	if (!seen[cfg_key_index("status_token_file", SECT_REPO)])
 		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_token_file'", r->name,
-			  cfg_status_names[r->status]);
+			  config_status_names[r->status]);
 	if (r->status_api || !r->url)
 		return;
 	/* GitHub: api.github.com, or https://HOST/api/v3 for GitHub Enterprise */
@@ -1286,7 +1366,7 @@ static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int
 	}
 	if (!r->status_api)
 		cfg_error(st, r->line, "repo \"%s\": status = %s needs 'status_api' (url is not http(s))",
-			  r->name, cfg_status_names[r->status]);
+			  r->name, config_status_names[r->status]);
 }
 
 static void cfg_finish(struct cfg_state *st)
@@ -1451,29 +1531,18 @@ static void cfg_free_fields(void *base, enum cfg_sect sect)
 
 		if (k->sect != sect)
 			continue;
-		switch (k->type) {
-		case K_BOOL:
-		case K_DURATION:
-		case K_SIZE:
-		case K_WORKERS:
-		case K_COUNT:
-		case K_LISTEN:
-		case K_STATUS:
-		case K_SECRETS:
-			break;
-		case K_GLOBS:
-		case K_ENV:
-		case K_ARTIFACT:
-		case K_PAIR:
-		case K_LIST:
-		case K_CAPS:
+		switch (cfg_store(k->type)) {
+		case ST_STRV:
 			strv_clear(FIELD(base, k->off, struct strv));
 			break;
-		case K_TOKEN:
-			cfg_free_secret(FIELD(base, k->off2, char *));
-			/* fall through */
-		default:
+		case ST_STR:
+			if (k->type == K_TOKEN)
+				cfg_free_secret(FIELD(base, k->off2, char *));
 			free(*FIELD(base, k->off, char *));
+			break;
+		case ST_BOOL:
+		case ST_STATUS:
+		case ST_OTHER:
 			break;
 		}
 	}
@@ -1486,7 +1555,6 @@ void config_repo_free(struct repo_conf *r)
 	if (!r)
 		return;
 	cfg_free_fields(r, SECT_REPO);
-	free(r->secret_file);
 	for (j = 0; j < SECRETS_PER_REPO; j++)
 		cfg_free_secret(&r->secrets[j]);
 	free(r->name);
@@ -1509,145 +1577,26 @@ void config_free(struct config *c)
 	free(c);
 }
 
-/* --- a repository in a build job ------------------------------------------ */
-
-static const struct cfg_key *cfg_repo_key(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (cfg_keys[i].sect == SECT_REPO && strcmp(cfg_keys[i].name, name) == 0)
-			return &cfg_keys[i];
-	return NULL;
-}
+/* --- the [repo] keys, for the build job (jobwire.c) ------------------------ */
 
 const char *config_repo_key_name(size_t i)
+{
+	struct config_repo_key k;
+
+	return config_repo_key_at(i, &k) < 0 ? NULL : k.name;
+}
+
+int config_repo_key_at(size_t i, struct config_repo_key *ret)
 {
 	size_t j;
 
 	for (j = 0; j < NKEYS; j++)
-		if (cfg_keys[j].sect == SECT_REPO && i-- == 0)
-			return cfg_keys[j].name;
-	return NULL;
-}
-
-json_t *config_repo_to_json(const struct repo_conf *r)
-{
-	json_t *o = json_object();
-	size_t i, j;
-
-	if (r->name)
-		json_object_set_new(o, "name", json_string(r->name));
-	for (i = 0; i < NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
-
-		if (k->sect != SECT_REPO)
-			continue;
-		switch (cfg_store(k->type)) {
-		case ST_STR: {
-			const char *v = *CFIELD(r, k->off, char *);
-
-			if (v && *v)
-				json_object_set_new(o, k->json, json_string(v));
-			break;
-		}
-		case ST_STRV: {
-			const struct strv *sv = CFIELD(r, k->off, struct strv);
-			json_t *a = json_array();
-
-			for (j = 0; j < sv->n; j++)
-				json_array_append_new(a, json_string(sv->items[j]));
-			json_object_set_new(o, k->json, a);
-			break;
-		}
-		case ST_BOOL:
-			json_object_set_new(o, k->json, json_boolean(*CFIELD(r, k->off, int)));
-			break;
-		case ST_STATUS:
-			json_object_set_new(o, k->json,
-					    json_string(cfg_status_names[*CFIELD(r, k->off, enum status_kind)]));
-			break;
-		case ST_OTHER:
-			abort();	/* no [repo] key has an [agent]-only type */
-		}
-	}
-	return o;
-}
-
-int config_repo_from_json(const json_t *j, struct repo_conf **ret, struct err *e)
-{
-	const char *name = json_string_value(json_object_get(j, "name"));
-	struct repo_conf *r;
-	size_t i, n;
-
-	if (!json_is_object(j))
-		return err_set(e, "the job has no repository");
-	r = cfg_repo_new(name && *name ? xstrdup(name) : NULL);
-	for (i = 0; i < NKEYS; i++) {
-		const struct cfg_key *k = &cfg_keys[i];
-		const json_t *v = json_object_get(j, k->json), *item;
-		const char *s;
-
-		if (k->sect != SECT_REPO || !v)
-			continue;
-		switch (cfg_store(k->type)) {
-		case ST_STR:
-			s = json_string_value(v);
-			if (s && *s)
-				cfg_set_str(FIELD(r, k->off, char *), s);
-			break;
-		case ST_STRV:
-			json_array_foreach(v, n, item)
-				if (json_is_string(item))
-					strv_push(FIELD(r, k->off, struct strv), json_string_value(item));
-			break;
-		case ST_BOOL:
-			if (json_is_boolean(v))
-				*FIELD(r, k->off, int) = json_is_true(v);
-			break;
-		case ST_STATUS:
-			s = json_string_value(v);
-			for (n = 0; s && n < sizeof(cfg_status_names) / sizeof(cfg_status_names[0]); n++)
-				if (strcmp(s, cfg_status_names[n]) == 0)
-					*FIELD(r, k->off, enum status_kind) = (enum status_kind)n;
-			break;
-		case ST_OTHER:
-			abort();
-		}
-	}
-	*ret = r;
-	return 0;
-}
-
-int config_repo_key_equal(const struct repo_conf *a, const struct repo_conf *b, const char *key)
-{
-	const struct cfg_key *k = cfg_repo_key(key);
-	size_t i;
-
-	if (!k)
-		return 0;
-	switch (cfg_store(k->type)) {
-	case ST_STR: {
-		const char *x = *CFIELD(a, k->off, char *), *y = *CFIELD(b, k->off, char *);
-
-		return x && y ? strcmp(x, y) == 0 : x == y;
-	}
-	case ST_STRV: {
-		const struct strv *x = CFIELD(a, k->off, struct strv), *y = CFIELD(b, k->off, struct strv);
-
-		if (x->n != y->n)
+		if (cfg_keys[j].sect == SECT_REPO && i-- == 0) {
+			ret->name = cfg_keys[j].name;
+			ret->json = cfg_keys[j].json;
+			ret->store = cfg_store(cfg_keys[j].type);
+			ret->off = cfg_keys[j].off;
 			return 0;
-		for (i = 0; i < x->n; i++)
-			if (strcmp(x->items[i], y->items[i]) != 0)
-				return 0;
-		return 1;
-	}
-	case ST_BOOL:
-		return *CFIELD(a, k->off, int) == *CFIELD(b, k->off, int);
-	case ST_STATUS:
-		return *CFIELD(a, k->off, enum status_kind) == *CFIELD(b, k->off, enum status_kind);
-	case ST_OTHER:
-		break;
-	}
-	return 0;
+		}
+	return -1;
 }

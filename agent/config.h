@@ -5,8 +5,6 @@
 
 #include <stddef.h>
 
-#include <jansson.h>
-
 #include "buf.h"
 #include "err.h"
 
@@ -105,19 +103,9 @@ void config_free(struct config *c);
 struct repo_conf *config_repo(const struct config *c, const char *name);
 void config_repo_free(struct repo_conf *r);
 
-/* A repository's settings in a build job, both ways, driven by the key table: every
- * [repo] key goes in under its field's name (runtime_artifact as "runtime_artifacts"),
- * plus "name"; unset strings are left out, lists are arrays, booleans booleans, status
- * its name. The secrets themselves (secrets[], status_token, git_token) never go in:
- * only the paths of their files. from_json takes what it knows and leaves the
- * defaults for what is missing; -1 only when j is not an object. */
-json_t *config_repo_to_json(const struct repo_conf *r);
-int config_repo_from_json(const json_t *j, struct repo_conf **ret, struct err *e);
-
-/* The name of the i-th [repo] key of the key table, NULL past the last one; and
- * whether key holds the same value in a and b (0 for an unknown key). For tests. */
+/* The name of the i-th [repo] key of the key table, NULL past the last one (jobwire.h
+ * carries them in a build job). For tests. */
 const char *config_repo_key_name(size_t i);
-int config_repo_key_equal(const struct repo_conf *a, const struct repo_conf *b, const char *key);
 
 /* The path -c defaults to: $S2I_AGENT_CONFIG, else CONFIG_DEFAULT_PATH. */
 const char *config_default_path(void);

@@ -1,6 +1,7 @@
 /* gitsrc: opens a build source (directory, work tree, bare repository, URL) with libgit2,
  * resolves the commit to build and its metadata; mirrors, credentials, submodules and
- * reading the tree live in gitsrc_fetch.c, gitsrc_auth.c, gitsrc_sub.c, gitsrc_tree.c. */
+ * reading the tree live in gitsrc_fetch.c, gitsrc_auth.c, gitsrc_sub.c, gitsrc_tree.c,
+ * what they all use in gitsrc_util.c. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,21 +49,6 @@ static int gitsrc_init(struct err *e)
 	return 0;
 }
 
-static const char *gitsrc_errmsg(void)
-{
-	const git_error *ge = git_error_last();
-
-	return ge && ge->message ? ge->message : "unknown libgit2 error";
-}
-
-int gitsrc_git_err(struct err *e, const char *fmt, const char *a, const char *b)
-{
-	char what[ERR_MSG_MAX];
-
-	snprintf(what, sizeof(what), fmt, a, b ? b : "");
-	return err_set(e, "%s: %s", what, gitsrc_errmsg());
-}
-
 /* ---- small helpers ---- */
 
 static int gitsrc_rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
@@ -76,26 +62,6 @@ static void gitsrc_rm_rf(const char *dir)
 {
 	if (dir && *dir)
 		nftw(dir, gitsrc_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-int gitsrc_is_url(const char *s)
-{
-	static const char *const schemes[] = { "https://", "http://", "ssh://", "git://",
-		"file://", "git+ssh://", "ssh+git://", NULL };
-	const char *colon, *slash;
-	size_t i;
-
-	if (!s)
-		return 0;
-	for (i = 0; schemes[i]; i++)
-		if (!strncasecmp(s, schemes[i], strlen(schemes[i])))
-			return 1;
-	/* scp-like [user@]host:path: a colon before any slash */
-	colon = strchr(s, ':');
-	slash = strchr(s, '/');
-	if (!colon || colon == s || (slash && slash < colon))
-		return 0;
-	return colon[1] != '\0';
 }
 
 /* "https://user:pw@host/x" -> "https://host/x": locations end up in image labels. */

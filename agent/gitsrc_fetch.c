@@ -16,13 +16,6 @@
 #include "gitsrc_int.h"
 #include "limits.h"
 
-int gitsrc_hexlen(const char *s)
-{
-	size_t n = strspn(s, "0123456789abcdefABCDEF");
-
-	return s[n] == '\0' ? (int)n : 0;
-}
-
 static int gitsrc_progress_cb(const git_indexer_progress *st, void *payload)
 {
 	struct gitsrc_conn *c = payload;
@@ -155,27 +148,10 @@ static char *gitsrc_ref_at(git_remote *remote, const git_oid *oid)
 	return NULL;
 }
 
-int gitsrc_has_commit(git_repository *repo, const git_oid *oid)
-{
-	git_odb *odb = NULL;
-	int ok;
-
-	if (git_repository_odb(&odb, repo) < 0)
-		return 0;
-	ok = git_odb_exists(odb, oid);
-	git_odb_free(odb);
-	return ok;
-}
-
 /* ---- local sources: objects copied by libgit2's pack builder ----
  * libgit2's local transport packs every tree of each new commit in full, so an
  * incremental fetch of a large repository would copy the whole tree again; a pack built
  * from a revwalk that hides what the mirror has contains only the new objects. */
-
-int gitsrc_is_local(const char *url)
-{
-	return !strncasecmp(url, "file://", 7) || !gitsrc_is_url(url);
-}
 
 struct gitsrc_pack_ctx {
 	git_odb_writepack *wp;

@@ -1,5 +1,7 @@
 /* gitsrc_int: what the gitsrc*.c files share and nobody else sees: struct gitsrc and the
- * functions one part of gitsrc calls in another. Include only from agent/gitsrc*.c. */
+ * functions one part of gitsrc calls in another. Include only from agent/gitsrc*.c.
+ * Calls go one way: gitsrc.c calls the parts, a part calls parts below it (sub ->
+ * fetch -> auth, tree -> sub, pack), and every part may call gitsrc_util.c. */
 #ifndef S2I_GITSRC_INT_H
 #define S2I_GITSRC_INT_H
 
@@ -70,9 +72,15 @@ struct gitsrc_loc {
 	git_tree_entry *te;	/* set when it is not (owned); both NULL for the root */
 };
 
-/* gitsrc.c */
+/* gitsrc_util.c: used by every part; calls none of them */
 /* e gets what (fmt with a and b, "" for a NULL b) and libgit2's last error. -1. */
 int gitsrc_git_err(struct err *e, const char *fmt, const char *a, const char *b);
+/* 1 for file:// and local paths (fetched with gitsrc_fetch_local); gitsrc_is_url, its
+ * contrary for the rest, is in gitsrc.h. */
+int gitsrc_is_local(const char *url);
+/* Length of s when it is all hex digits, else 0. */
+int gitsrc_hexlen(const char *s);
+int gitsrc_has_commit(git_repository *repo, const git_oid *oid);
 
 /* gitsrc_auth.c: c is the payload of both callbacks for one connection to url */
 void gitsrc_conn_init(struct gitsrc_conn *c, struct gitsrc *s, const char *url);
@@ -85,11 +93,6 @@ int gitsrc_fail_net(struct gitsrc_conn *c, struct err *e, const char *what, cons
 int gitsrc_read_token(const char *file, char **ret, struct err *e);
 
 /* gitsrc_fetch.c */
-/* Length of s when it is all hex digits, else 0. */
-int gitsrc_hexlen(const char *s);
-int gitsrc_has_commit(git_repository *repo, const git_oid *oid);
-/* 1 for file:// and local paths (fetched with gitsrc_fetch_local). */
-int gitsrc_is_local(const char *url);
 /* Opens the bare mirror dir, creating it on first use. */
 int gitsrc_mirror_open(const char *dir, git_repository **ret, struct err *e);
 int gitsrc_connect(struct gitsrc *s, git_repository *repo, const char *url,

@@ -21,13 +21,7 @@
 #include "codec.h"
 #include "digest.h"
 #include "limits.h"
-
-struct notify_ref {
-	char old[41];
-	char new[41];
-	char *ref;
-	long long build;		/* > 0: a build to follow */
-};
+#include "notify.h"
 
 struct notify_answer {
 	long code;
@@ -35,8 +29,7 @@ struct notify_answer {
 	char retry_after[64];
 };
 
-static void notify_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void notify_say(const char *fmt, ...)
+void notify_say(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -46,14 +39,6 @@ static void notify_say(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	fflush(stderr);
-}
-
-static void notify_usage(void)
-{
-	fputs("usage: s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
-	      "  reads 'OLD NEW REF' lines on stdin (as git's post-receive and pre-receive\n"
-	      "  hooks get them) and posts one signed event per ref to URL/hooks/REPO\n"
-	      "  (URL defaults to $" NOTIFY_URL_ENV ", else " NOTIFY_DEFAULT_URL ")\n", stderr);
 }
 
 /* ---- input ---- */
@@ -87,7 +72,7 @@ static const char *notify_ref_problem(const char *ref)
 
 /* Reads and checks every line before anything is posted: a malformed line
  * means the caller is not git, and half a push should not be announced. */
-static int notify_read_refs(FILE *in, struct notify_ref **ret, size_t *ret_n)
+int notify_read_refs(FILE *in, struct notify_ref **ret, size_t *ret_n)
 {
 	struct notify_ref *refs = NULL;
 	size_t n = 0, alloc = 0, cap = REF_MAX + 100, len;
@@ -297,7 +282,7 @@ static void notify_random_hex(char *out, size_t nbytes)
 
 /* Posts the event for r and says what happened. 0: queued, duplicate or
  * ignored (r->build set when there is a build); -1: it did not get through. */
-static int notify_post(const char *base, const char *repo, const char *secret,
+int notify_post(const char *base, const char *repo, const char *secret,
 		       struct notify_ref *r)
 {
 	struct notify_answer a = { 0, BUF_INIT(NOTIFY_ANSWER_MAX), "" };
@@ -459,7 +444,7 @@ static int notify_final(const char *state)
 
 /* Shows build id's log as it grows, then its final state. 0: succeeded,
  * 1: another final state, -1: the agent was lost or the build is unknown. */
-static int notify_follow(const char *base, long long id)
+int notify_follow(const char *base, long long id)
 {
 	struct notify_answer a = { 0, BUF_INIT(NOTIFY_ANSWER_MAX), "" };
 	struct notify_stream s = { 0, 0, 1 };
@@ -521,114 +506,5 @@ out:
 	buf_release(&a.body);
 	free(log_url);
 	free(build_url);
-	return rv;
-}
-
-/* ---- the command ---- */
-
-static int notify_repo_ok(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > REPO_NAME_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return 0;
-	return 1;
-}
-
-int cmd_notify(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "secret-file", required_argument, NULL, 's' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct notify_ref *refs = NULL;
-	struct err e = ERR_INIT;
-	const char *url_arg = NULL, *secret_file = NULL, *repo;
-	char *secret = NULL, *base = NULL;
-	size_t nrefs = 0, nsec = 0, i, len;
-	int c, follow = 0, rv = 2, bad = 0, r;
-
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u': url_arg = optarg; break;
-		case 's': secret_file = optarg; break;
-		case 'f': follow = 1; break;
-		case 'h':
-			notify_usage();
-			return 0;
-		default:
-			notify_usage();
-			return 2;
-		}
-	}
-	if (optind + 1 != argc) {
-		notify_usage();
-		return 2;
-	}
-	repo = argv[optind];
-	if (!notify_repo_ok(repo)) {
-		notify_say("notify: '%s' is not a repo name ([A-Za-z0-9._-]+)", repo);
-		return 2;
-	}
-	if (!url_arg || !*url_arg)
-		url_arg = getenv(NOTIFY_URL_ENV);
-	if (!url_arg || !*url_arg)
-		url_arg = NOTIFY_DEFAULT_URL;
-	if (strncmp(url_arg, "http://", 7) && strncmp(url_arg, "https://", 8)) {
-		notify_say("notify: the agent url must start with http:// or https://");
-		return 2;
-	}
-	base = xstrdup(url_arg);
-	len = strlen(base);
-	while (len > 0 && base[len - 1] == '/')
-		base[--len] = '\0';
-	if (secret_file) {
-		/* a file with two secrets (rotation): the first line signs */
-		char *secs[SECRETS_PER_REPO] = { NULL };
-
-		if (config_read_secret(secret_file, secs, SECRETS_PER_REPO, &nsec, &e) < 0) {
-			notify_say("notify: %s", e.msg);
-			goto out;
-		}
-		secret = secs[0];
-		for (i = 1; i < nsec; i++) {
-			memset(secs[i], 0, strlen(secs[i]));
-			free(secs[i]);
-		}
-	}
-	if (notify_read_refs(stdin, &refs, &nrefs) < 0)
-		goto out;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rv = 0;
-	for (i = 0; i < nrefs; i++)
-		if (notify_post(base, repo, nsec ? secret : NULL, &refs[i]) < 0)
-			bad = 1;
-	if (follow) {
-		for (i = 0; i < nrefs; i++) {
-			if (refs[i].build <= 0)
-				continue;
-			notify_say("build %lld (%s):", refs[i].build, refs[i].ref);
-			r = notify_follow(base, refs[i].build);
-			if (r != 0)
-				bad = 1;
-		}
-	}
-	rv = bad ? 1 : 0;
-	curl_global_cleanup();
-out:
-	for (i = 0; i < nrefs; i++)
-		free(refs[i].ref);
-	free(refs);
-	if (secret) {
-		memset(secret, 0, strlen(secret));
-		free(secret);
-	}
-	free(base);
 	return rv;
 }

@@ -1,7 +1,30 @@
-/* runner: the child processes of the daemon's pipeline (`__build`, `__status`,
- * `__cleanup`, see worker.h and cmds.h), and the image name template they expand. */
+/* runner: what the daemon's child processes share: the job protocol, the image name */
+/* The children are the hidden commands `__build`, `__status` and `__cleanup`
+ * (cmd_*_child.c, worker.h and cmds.h). */
 #ifndef S2I_RUNNER_H
 #define S2I_RUNNER_H
+
+#include <jansson.h>
+
+#include "buf.h"
+
+/* The job protocol: the daemon writes a job, one JSON object, to the child's stdin;
+ * the child answers with JSON lines on stdout (runner_print). */
+
+/* Closes every fd but 0, 1 and 2: a listening socket of the agent must not outlive
+ * it in a build. */
+void runner_close_fds(void);
+/* The job of the hidden command name read from stdin (at most WORKER_JOB_MAX bytes).
+ * NULL, after saying on stderr that name is serve's internal command, when it is not
+ * an object or argc (the command's name included) is not nargs. */
+json_t *runner_read_job(const char *name, int argc, int nargs);
+/* Prints j as one line on stdout and frees it. */
+void runner_print(json_t *j);
+/* A string member of o, NULL when absent or empty; _dup a copy; _strv pushes the
+ * strings of the array member k onto out. */
+const char *runner_str(const json_t *o, const char *k);
+char *runner_dup(const json_t *o, const char *k);
+void runner_strv(const json_t *o, const char *k, struct strv *out);
 
 /* The image name from a repository's tag template (SPEC §2): {repo} {branch} {tag}
  * {sha} {short_sha} {build}. {branch} is the ref's short name (the branch, or the tag

@@ -25,6 +25,7 @@
 #include "child.h"
 #include "forge.h"
 #include "instance.h"
+#include "jobwire.h"
 #include "limits.h"
 #include "log.h"
 #include "s2i.h"
@@ -1123,7 +1124,7 @@ static void worker_build_json_conf(const struct worker *w, const struct repo_con
 	worker_set_str(job, "tls_key", c->tls_key);
 	worker_set_str(job, "registry_auth_file", c->registry_auth_file);
 	json_object_set_new(job, "build_timeout", json_integer(c->build_timeout));
-	json_object_set_new(job, "repo", config_repo_to_json(rc));
+	json_object_set_new(job, "repo", jobwire_repo_to_json(rc));
 }
 
 static struct wproc *worker_find_build(const struct worker *w, long long id)

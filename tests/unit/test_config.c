@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "jobwire.h"
 
 static char dir[] = "/tmp/s2i-test-config.XXXXXX";
 
@@ -871,18 +872,18 @@ static const char *repo_sample(const char *key)
 	return NULL;
 }
 
-/* Through the build job's JSON text and back, as worker.c and runner.c do. */
+/* Through the build job's JSON text and back, as worker.c and cmd_build_child.c do. */
 static struct repo_conf *job_round_trip(const struct repo_conf *r, char **ret_text)
 {
 	struct err e = ERR_INIT;
 	struct repo_conf *back = NULL;
-	json_t *j = config_repo_to_json(r), *j2;
+	json_t *j = jobwire_repo_to_json(r), *j2;
 	char *text = json_dumps(j, JSON_COMPACT);
 
 	assert_non_null(text);
 	j2 = json_loads(text, 0, NULL);
 	assert_non_null(j2);
-	assert_int_equal(config_repo_from_json(j2, &back, &e), 0);
+	assert_int_equal(jobwire_repo_from_json(j2, &back, &e), 0);
 	assert_non_null(back);
 	json_decref(j);
 	json_decref(j2);
@@ -925,12 +926,12 @@ static void test_repo_job(void **state)
 	assert_non_null(all);
 	assert_non_null(min);
 	for (i = 0; (key = config_repo_key_name(i)); i++)
-		if (config_repo_key_equal(all, min, key))
+		if (jobwire_repo_key_equal(all, min, key))
 			fail_msg("the sample of '%s' is its default: the round trip would prove nothing", key);
 
 	back = job_round_trip(all, &job);
 	for (i = 0; (key = config_repo_key_name(i)); i++)
-		if (!config_repo_key_equal(all, back, key))
+		if (!jobwire_repo_key_equal(all, back, key))
 			fail_msg("the [repo] key '%s' does not survive the build job: %s", key, job);
 	assert_string_equal(back->name, "all");
 	/* only the paths of secret files go into a job, never what they hold */
@@ -946,22 +947,22 @@ static void test_repo_job(void **state)
 	/* unset keys stay unset, defaults stay defaults */
 	back = job_round_trip(min, &job);
 	for (i = 0; (key = config_repo_key_name(i)); i++)
-		if (!config_repo_key_equal(min, back, key))
+		if (!jobwire_repo_key_equal(min, back, key))
 			fail_msg("the [repo] key '%s' of a minimal repo changes in the build job: %s", key, job);
 	config_repo_free(back);
 	free(job);
 
 	/* what a job leaves out keeps its default */
 	empty = json_object();
-	assert_int_equal(config_repo_from_json(empty, &back, &e), 0);
+	assert_int_equal(jobwire_repo_from_json(empty, &back, &e), 0);
 	assert_null(back->name);
 	assert_int_equal(back->cancel_superseded, 1);
 	assert_int_equal(back->status, STATUS_NONE);
 	assert_int_equal(back->env.n, 0);
 	config_repo_free(back);
 	json_decref(empty);
-	assert_int_equal(config_repo_from_json(NULL, &back, &e), -1);
-	assert_int_equal(config_repo_key_equal(all, min, "no_such_key"), 0);
+	assert_int_equal(jobwire_repo_from_json(NULL, &back, &e), -1);
+	assert_int_equal(jobwire_repo_key_equal(all, min, "no_such_key"), 0);
 
 	config_free(c);
 	strv_clear(&errors);

@@ -1,5 +1,6 @@
-/* serve: `s2i-agent serve`, the daemon: configuration, store, HTTP server and
- * the signals of its life cycle (SIGTERM drains, SIGHUP reloads), told to systemd. */
+/* cmd_serve: `s2i-agent serve`, the daemon's start, reload and stop around its loop */
+/* Configuration, store, HTTP server and the signals of its life cycle (SIGTERM
+ * drains, SIGHUP reloads), told to systemd. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
-/* forge_cmd: `s2i-agent __forge-post`, a hidden command that drives forge.c from
- * shell tests (and by hand against a forge): one status post, with retries. */
+/* cmd_forge_post: the hidden `__forge-post`, one commit status post from the shell */
+/* It drives forge.c from shell tests (and by hand against a forge), with retries. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include "config.h"
 #include "forge.h"
 
-static void forge_cmd_usage(void)
+static void forge_post_usage(void)
 {
 	fputs("usage: s2i-agent __forge-post --status github|gitlab|gitea [--api URL] [--repo-url URL]\n"
 	      "         [--status-repo R] [--payload-repo R] --token-file F [--context C]\n"
@@ -144,6 +144,6 @@ out:
 	curl_global_cleanup();
 	return rv;
 usage:
-	forge_cmd_usage();
+	forge_post_usage();
 	return 2;
 }

@@ -1,4 +1,4 @@
-/* build_cmd: `s2i-agent build [FLAGS] SOURCE BUILDER [TAG]`, a drop-in for `s2i build`
+/* cmd_build: `s2i-agent build [FLAGS] SOURCE BUILDER [TAG]`, a drop-in for `s2i build`
  * (SPEC §1, §5): flags to struct s2i_opts, the log to stdout, the image id last. */
 #include <errno.h>
 #include <getopt.h>

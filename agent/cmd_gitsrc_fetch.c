@@ -1,5 +1,5 @@
-/* gitsrc_cmd: `s2i-agent __gitsrc-fetch`, a hidden command that drives gitsrc and srctar
- * from shell tests and the bench: open, fetch, resolve, optionally stream the tar. */
+/* cmd_gitsrc_fetch: the hidden `__gitsrc-fetch`, gitsrc and srctar from the shell */
+/* For shell tests and the bench: open, fetch, resolve, optionally stream the tar. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,7 +13,7 @@
 #include "gitsrc.h"
 #include "srctar.h"
 
-static void gitsrc_cmd_usage(void)
+static void gitsrc_fetch_cmd_usage(void)
 {
 	fputs("usage: s2i-agent __gitsrc-fetch [--mirror DIR] [--ref REF] [--sha SHA] [--context-dir D]\n"
 	      "         [--token-file F] [--token-user U] [--ssh-key F] [--known-hosts F]\n"
@@ -22,7 +22,7 @@ static void gitsrc_cmd_usage(void)
 	      "bytes fetch_seconds resolve_seconds tar_bytes tar_seconds vmhwm_kb\n", stderr);
 }
 
-static int gitsrc_cmd_fd_write(void *ctx, const void *p, size_t n)
+static int gitsrc_fetch_cmd_fd_write(void *ctx, const void *p, size_t n)
 {
 	int fd = *(int *)ctx;
 	const char *c = p;
@@ -42,7 +42,7 @@ static int gitsrc_cmd_fd_write(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
-static double gitsrc_cmd_now(void)
+static double gitsrc_fetch_cmd_now(void)
 {
 	struct timespec ts;
 
@@ -93,22 +93,22 @@ int cmd_gitsrc_fetch(int argc, char **argv)
 		case 'o': tarout = optarg; break;
 		case 'u': so.uid = (uid_t)atol(optarg); so.gid = so.uid; break;
 		default:
-			gitsrc_cmd_usage();
+			gitsrc_fetch_cmd_usage();
 			strv_clear(&exclude);
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		gitsrc_cmd_usage();
+		gitsrc_fetch_cmd_usage();
 		strv_clear(&exclude);
 		return 2;
 	}
-	t0 = gitsrc_cmd_now();
+	t0 = gitsrc_fetch_cmd_now();
 	if (gitsrc_open(argv[optind], &go, &src, &e) < 0 || gitsrc_resolve(src, ref, sha, &e) < 0) {
 		fprintf(stderr, "s2i-agent: %s\n", e.msg);
 		goto out;
 	}
-	t1 = gitsrc_cmd_now();
+	t1 = gitsrc_fetch_cmd_now();
 	{
 		static const char *const kinds[] = { "plain", "worktree", "bare", "remote" };
 		const struct gitsrc_info *in = gitsrc_info(src);
@@ -128,14 +128,14 @@ int cmd_gitsrc_fetch(int argc, char **argv)
 				goto out;
 			}
 		}
-		t0 = gitsrc_cmd_now();
-		if (srctar_new(gitsrc_cmd_fd_write, &fd, &so, &t, &e) < 0 ||
+		t0 = gitsrc_fetch_cmd_now();
+		if (srctar_new(gitsrc_fetch_cmd_fd_write, &fd, &so, &t, &e) < 0 ||
 		    srctar_add_source(t, "src", src, have_exclude ? &exclude : NULL, &e) < 0 ||
 		    srctar_finish(t, &e) < 0) {
 			fprintf(stderr, "s2i-agent: %s\n", e.msg);
 			goto out;
 		}
-		t1 = gitsrc_cmd_now();
+		t1 = gitsrc_fetch_cmd_now();
 		printf("tar_bytes=%llu\ntar_seconds=%.3f\n", (unsigned long long)srctar_bytes(t), t1 - t0);
 	}
 	printf("vmhwm_kb=%ld\n", cmds_vmhwm_kb());

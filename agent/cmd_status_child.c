@@ -1,0 +1,49 @@
+/* cmd_status_child: the hidden `__status`, one commit status posted for the daemon */
+/* The job (runner.h) is the request forge.c posts; the outcome goes to stdout. */
+#include <stdio.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cmds.h"
+#include "forge.h"
+#include "runner.h"
+
+int cmd_status_child(int argc, char **argv)
+{
+	struct forge_request r = FORGE_REQUEST_INIT;
+	struct forge_answer a;
+	struct err e = ERR_INIT;
+	const char *oc;
+	json_t *job;
+
+	(void)argv;
+	runner_close_fds();
+	job = runner_read_job("__status", argc, 1);
+	if (!job)
+		return 2;
+	r.kind = (enum status_kind)json_integer_value(json_object_get(job, "kind"));
+	r.url = runner_dup(job, "url");
+	runner_strv(job, "headers", &r.headers);
+	r.body = runner_dup(job, "body");
+	r.state = runner_dup(job, "state");
+	r.repo = runner_dup(job, "repo");
+	r.token = runner_dup(job, "token");
+	r.timeout = (long)json_integer_value(json_object_get(job, "timeout"));
+	r.connect_timeout = (long)json_integer_value(json_object_get(job, "connect_timeout"));
+	json_decref(job);
+	if (!r.url || !r.body) {
+		forge_request_release(&r);
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	forge_post(&r, &a, &e);
+	oc = a.outcome == FORGE_DONE ? "done" : a.outcome == FORGE_RETRY ? "retry" : "failed";
+	runner_print(a.outcome == FORGE_DONE ?
+		     json_pack("{sssI}", "outcome", oc, "http_code", (json_int_t)a.http_code) :
+		     json_pack("{sssIsIss}", "outcome", oc, "http_code", (json_int_t)a.http_code,
+			       "retry_after", (json_int_t)a.retry_after, "error", e.msg));
+	forge_request_release(&r);
+	curl_global_cleanup();
+	return 0;
+}
