@@ -122,12 +122,14 @@ nfiles=$(git -C "$repo" ls-tree -r main | wc -l)
 mb=$(git -C "$repo" ls-tree -r -l main | awk '{s += $4} END {printf "%.1f", s / 1048576}')
 packmb=$(du -sm "$repo/objects/pack" | cut -f1)
 echo "s2i: git source: $nfiles files, $mb MB in the tree, $(git -C "$repo" rev-list --count main) commits, ${packmb} MB packed"
-big_change() {	# one new commit with one changed file, through a clone (like a push)
-	local w=$S2I_TMP/work
-	[ -d "$w" ] || git clone -q "$repo" "$w"
-	echo "$RANDOM-$(now)" >"$w/src/m00/p0/f00001.c"
-	s2i_commit_all "$w" "one change"
-	git -C "$w" push -q origin main
+# the URL names a work tree: s2i clones a file:// work tree, but copies a bare repository's
+# directory as if it were the source
+big=$S2I_TMP/big
+git clone -q "$repo" "$big" || fail "clone of the big repository"
+rm -rf "$repo"
+big_change() {	# one new commit with one changed file
+	echo "$RANDOM-$(now)" >"$big/src/m00/p0/f00001.c"
+	s2i_commit_all "$big" "one change"
 }
 bigb=$(s2i_name bigbuilder)
 bscripts=$S2I_TMP/bscripts
@@ -137,12 +139,45 @@ printf '#!/bin/sh\nexec ls\n' >"$bscripts/run"
 chmod 755 "$bscripts"/*
 s2i_builder "$bigb" --scripts "$bscripts"
 btag=$(s2i_name big)
-bench_pair big big_change "file://$repo" "$bigb" "$btag"
+bench_pair big big_change "file://$big" "$bigb" "$btag"
 bench_report big "git source ($nfiles files, $mb MB, file://)" 0.7
 
 big_change
-/usr/bin/time -v "$S2I_AGENT" build -q --pull-policy never "file://$repo" "$bigb" "$btag-agent" \
+/usr/bin/time -v "$S2I_AGENT" build -q --pull-policy never "file://$big" "$bigb" "$btag-agent" \
 	>"$S2I_TMP/rss.out" 2>"$S2I_TMP/rss.time" || { cat "$S2I_TMP/rss.out" "$S2I_TMP/rss.time"; fail "RSS build"; }
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$S2I_TMP/rss.time")
 printf 's2i: peak RSS of s2i-agent build of the git source: %.1f MB (target <= 30 MB)\n' \
 	"$(echo "scale=1; $rss / 1024" | bc)"
+
+# ---- with S2I_BENCH_TRACE=1: one build of each tool through apitrace.py, per API call ----
+[ "${S2I_BENCH_TRACE:-0}" = 1 ] || exit 0
+trace() {	# label prepare source builder tag [flags...]
+	local label=$1 prepare=$2 source=$3 builder=$4 tag=$5 who sock pid t0 t1
+	shift 5
+	for who in s2i agent; do
+		sock=$S2I_TMP/trace.sock
+		rm -f "$sock"
+		python3 "$TESTS_DIR/bench/apitrace.py" "$sock" "${ENGINE_SOCK:-/var/run/docker.sock}" \
+			"$S2I_TMP/trace.$who" &
+		pid=$!
+		wait_for 5 test -S "$sock" || fail "apitrace did not start"
+		"$prepare"
+		t0=$(now)
+		if [ "$who" = s2i ]; then
+			DOCKER_HOST=unix://$sock HOME=$PA_HOME "$PA_S2I" build --pull-policy never "$@" "$source" \
+				"$builder" "$tag-s2i" >/dev/null 2>&1 || fail "traced s2i build"
+		else
+			"$S2I_AGENT" build -q -U "unix://$sock" --pull-policy never "$@" "$source" "$builder" \
+				"$tag-agent" >/dev/null 2>&1 || fail "traced agent build"
+		fi
+		t1=$(now)
+		kill -TERM "$pid"
+		wait "$pid"
+		printf 's2i: trace of %s, %s: %.3fs wall (start s, duration s, bytes up, bytes down, call)\n' \
+			"$label" "$who" "$(echo "$t1 - $t0" | bc)"
+		sed 's/^/    /' "$S2I_TMP/trace.$who"
+	done
+}
+trace "small app" small_change "$small" "$builder" "$tag"
+trace "small app incremental" small_change "$small" "$builder" "$tag" --incremental
+trace "git source" big_change "file://$big" "$bigb" "$btag"
