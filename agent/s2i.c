@@ -146,6 +146,8 @@ struct s2i_ctx {
 	struct strv mappings;		/* runtime artifacts SRC:DST */
 	struct s2i_lines out_lines, err_lines;
 	char *prev_image;		/* id of the previous image of an incremental build */
+	char *save_id;			/* its save-artifacts container, while it runs */
+	struct engine_stream *save_st;	/* and that container's stdout */
 	int quiet_scripts;
 	int timed_out;
 };
@@ -1048,20 +1050,17 @@ static int s2i_truncate_injected(struct s2i_ctx *c, const char *id, struct err *
 
 /* ---- incremental ---- */
 
-/* Runs save-artifacts in the previous image and streams its stdout (a tar) through the
- * defensive filter into <dest>/artifacts of the builder container. 0: restored; -1: the
+/* Starts save-artifacts in the previous image, its stdout (a tar) held in an attach
+ * stream: it runs while the builder container is made and the source uploaded, and
+ * s2i_restore_finish streams it into the builder container. 0: started; -1: the
  * caller falls back to a clean build (after a cancel it stops). */
-static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, struct err *e)
+static int s2i_restore_start(struct s2i_ctx *c, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
 	struct engine_image prev = ENGINE_IMAGE_INIT;
-	struct engine_stream *st = NULL;
-	struct tarx_filter *filt = NULL;
-	struct tarx_opts to = TARX_OPTS_INIT;
-	struct tarx_stats stats = { 0, 0 };
-	char *id = NULL, *cmd = NULL, *prefix = NULL;
+	char *cmd = NULL;
 	const char *user;
-	int code = -1, rc = -1;
+	int rc = -1;
 
 	if (engine_image_ensure(c->eng, o->tag, (enum engine_pull_policy)o->incremental_pull_policy,
 				s2i_on_progress, c, &prev, e) < 0) {
@@ -1079,28 +1078,57 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 	/* s2i: the assemble user if given, else the previous image's user */
 	user = o->assemble_user && *o->assemble_user ? c->user : prev.user;
 	cmd = s2i_script_path(c, SC_SAVE_ARTIFACTS, c->dest);
-	if (s2i_create(c, prev.id, user, cmd, &c->env, &id, e) < 0)
+	if (s2i_create(c, prev.id, user, cmd, &c->env, &c->save_id, e) < 0)
 		goto out;
 	if (!c->scripts[SC_SAVE_ARTIFACTS].in_image) {
 		struct s2i_fill_scripts f = { c, 1u << SC_SAVE_ARTIFACTS };
 
-		if (s2i_upload(c, id, c->dest, s2i_fill_scripts, &f, e) < 0)
+		if (s2i_upload(c, c->save_id, c->dest, s2i_fill_scripts, &f, e) < 0)
 			goto out;
 	}
-	if (engine_attach_open(c->eng, id, s2i_on_output, c, &st, e) < 0) {
+	if (engine_attach_open(c->eng, c->save_id, s2i_on_output, c, &c->save_st, e) < 0) {
 		s2i_engine_outcome(c);
 		goto out;
 	}
-	if (engine_container_start(c->eng, id, e) < 0) {
+	if (engine_container_start(c->eng, c->save_id, e) < 0) {
 		s2i_engine_outcome(c);
 		goto out;
 	}
-	prefix = xstrdup("artifacts");
+	rc = 0;
+out:
+	free(cmd);
+	engine_image_release(&prev);
+	return rc;
+}
+
+/* Drops the save-artifacts container and its stream. */
+static void s2i_restore_end(struct s2i_ctx *c)
+{
+	s2i_lines_flush(c);
+	engine_stream_free(c->save_st);
+	c->save_st = NULL;
+	if (c->save_id)
+		s2i_drop_container(c, c->save_id);
+	free(c->save_id);
+	c->save_id = NULL;
+}
+
+/* Streams save-artifacts' tar through the defensive filter into <dest>/artifacts of the
+ * builder container, then checks its exit code. 0: restored; -1: the caller falls back
+ * to a clean build (after a cancel it stops). */
+static int s2i_restore_finish(struct s2i_ctx *c, const char *builder_id, struct err *e)
+{
+	struct tarx_filter *filt = NULL;
+	struct tarx_opts to = TARX_OPTS_INIT;
+	struct tarx_stats stats = { 0, 0 };
+	char *prefix = xstrdup("artifacts");
+	int code = -1, rc = -1;
+
 	to.prefix = prefix;
 	to.set_owner = 1;
 	to.uid = c->uid;
 	to.gid = c->gid;
-	if (tarx_filter_open(engine_stream_read, st, &to, &filt, e) < 0)
+	if (tarx_filter_open(engine_stream_read, c->save_st, &to, &filt, e) < 0)
 		goto out;
 	if (engine_archive_put(c->eng, builder_id, c->dest, tarx_filter_read, filt, e) < 0) {
 		s2i_engine_outcome(c);
@@ -1108,7 +1136,7 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 	}
 	tarx_filter_stats(filt, &stats);
 	s2i_lines_flush(c);
-	if (engine_container_wait(c->eng, id, 0, &code, e) < 0) {
+	if (engine_container_wait(c->eng, c->save_id, 0, &code, e) < 0) {
 		s2i_engine_outcome(c);
 		goto out;
 	}
@@ -1120,15 +1148,8 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 		 (unsigned long long)stats.entries, (unsigned long long)stats.bytes);
 	rc = 0;
 out:
-	s2i_lines_flush(c);
 	tarx_filter_free(filt);
-	engine_stream_free(st);
-	if (id)
-		s2i_drop_container(c, id);
-	free(id);
-	free(cmd);
 	free(prefix);
-	engine_image_release(&prev);
 	return rc;
 }
 
@@ -1608,24 +1629,12 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 		return -1;
 
 	assemble = s2i_script_path(c, SC_ASSEMBLE, c->dest);
-	if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, &id, e) < 0)
-		goto out;
-	if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0) {
-		err_prefix(e, "builder image '%s'", o->builder);
-		goto out;
-	}
-	{
-		struct s2i_fill_main f = { c, o->incremental };
-
-		if (s2i_upload(c, id, c->dest, s2i_fill_main, &f, e) < 0) {
-			err_prefix(e, "cannot upload the source");
-			goto out;
-		}
-	}
+	/* save-artifacts first: the previous image's container runs while the builder
+	 * container is made and the source goes in */
 	if (o->incremental && o->tag) {
 		struct err ie = ERR_INIT;
 
-		if (s2i_restore_artifacts(c, id, &ie) == 0) {
+		if (s2i_restore_start(c, &ie) == 0) {
 			incremental = 1;
 		} else if (c->r->outcome == S2I_CANCELED || c->timed_out || engine_unreachable(c->eng)) {
 			/* no clean build either: the engine is gone or does not answer */
@@ -1633,6 +1642,34 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 			goto out;
 		} else {
 			s2i_step(c, S2I_LOG_WARN, "clean build will be performed: %s", ie.msg);
+			s2i_restore_end(c);
+		}
+	}
+	if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, &id, e) < 0)
+		goto out;
+	if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0) {
+		err_prefix(e, "builder image '%s'", o->builder);
+		goto out;
+	}
+	{
+		struct s2i_fill_main f = { c, incremental };
+
+		if (s2i_upload(c, id, c->dest, s2i_fill_main, &f, e) < 0) {
+			err_prefix(e, "cannot upload the source");
+			goto out;
+		}
+	}
+	if (incremental) {
+		struct err ie = ERR_INIT;
+
+		if (s2i_restore_finish(c, id, &ie) < 0) {
+			incremental = 0;
+			if (c->r->outcome == S2I_CANCELED || c->timed_out || engine_unreachable(c->eng)) {
+				*e = ie;
+				goto out;
+			}
+			s2i_step(c, S2I_LOG_WARN, "clean build will be performed: %s", ie.msg);
+			s2i_restore_end(c);
 			/* artifacts may be half uploaded: start over in a fresh container */
 			s2i_drop_container(c, id);
 			free(id);
@@ -1648,6 +1685,7 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 				}
 			}
 		}
+		s2i_restore_end(c);
 	}
 	c->r->incremental = incremental;
 	if (s2i_inject(c, id, e) < 0)
@@ -1755,6 +1793,10 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	} else {
 		rc = s2i_do_build(&c, e);
 	}
+	engine_stream_free(c.save_st);
+	c.save_st = NULL;
+	free(c.save_id);	/* still listed in c.containers: removed below */
+	c.save_id = NULL;
 	s2i_lines_flush(&c);
 	if (rc == 0)
 		r->outcome = S2I_SUCCEEDED;

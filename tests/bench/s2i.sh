@@ -128,7 +128,7 @@ big=$S2I_TMP/big
 git clone -q "$repo" "$big" || fail "clone of the big repository"
 rm -rf "$repo"
 big_change() {	# one new commit with one changed file
-	echo "$RANDOM-$(now)" >"$big/src/m00/p0/f00001.c"
+	echo "$RANDOM-$(now)" >"$big/src/m01/p1/f00001.c"
 	s2i_commit_all "$big" "one change"
 }
 bigb=$(s2i_name bigbuilder)
