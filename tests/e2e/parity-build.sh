@@ -3,7 +3,8 @@
 # `s2i build` and `s2i-agent build` give the same Cmd, Entrypoint, User, WorkingDir, ports,
 # Env, s2i labels and files (mode, owner, size, content) under WORKDIR and the destination:
 # a plain build, -e/-E with .s2i/environment, scripts from the source's .s2i/bin, a named
-# assemble user, a builder with EXPOSE and an ENTRYPOINT. Skips (77) without the s2i CLI.
+# assemble user, a builder with EXPOSE and an ENTRYPOINT, the destination label and a
+# file:// --scripts-url. Skips (77) without the s2i CLI.
 TEST=parity-build
 source "$TESTS_DIR/lib/parity.sh"
 
@@ -72,5 +73,17 @@ pa_derive "$userb" "$userb.base" "USER root" \
 	'ENTRYPOINT ["/bin/entry"]' "USER app"
 pa_both "builder USER by name, ENTRYPOINT" -- "$src" "$userb"
 pa_compare "builder USER by name, ENTRYPOINT" "$pa_s2i_tag" "$pa_agent_tag"
+
+# the destination from the builder's label, and scripts from a file:// --scripts-url (the
+# metadata file of an assemble that writes it under the destination is not read: s2i
+# reads /tmp/.s2i only)
+destb=$(s2i_name dest)
+s2i_builder "$destb" --dest /var/s2i
+scripts=$S2I_TMP/scripts
+s2i_write_scripts "$scripts" /var/s2i
+pa_both "destination label" -- "$src" "$destb"
+pa_compare "destination label" "$pa_s2i_tag" "$pa_agent_tag" /opt/app-root/src /var/s2i /tmp
+pa_both "scripts-url file://" -s "file://$scripts" -- "$src" "$destb"
+pa_compare "scripts-url file://" "$pa_s2i_tag" "$pa_agent_tag" /opt/app-root/src /var/s2i /tmp
 
 pa_done
