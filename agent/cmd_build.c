@@ -114,51 +114,21 @@ static int build_bool(const char *name, const char *arg, int *ret)
 	return -1;
 }
 
-/* s2i splits -e at commas, except where the next piece has no '=' (then the comma
- * belongs to the value): "A=1,B=2" is two variables, "A=x,y" one. */
+/* -e NAME=VALUE as s2i takes it: one variable, split at the first '=', name and value
+ * trimmed ("A=1,B=2" is A with the value "1,B=2"; s2i only warns about the comma). */
 static int build_add_env(struct strv *env, const char *arg)
 {
-	struct strv parts = STRV_INIT;
-	struct err e = ERR_INIT;
-	const char *p = arg;
-	size_t i;
-	int rc = 0;
+	struct strv one = STRV_INIT;
 
-	for (;;) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-
-		if (n) {
-			char *piece = xstrndup(p, n);
-
-			if (!strchr(piece, '=') && parts.n) {
-				char *joined = xasprintf("%s,%s", parts.items[parts.n - 1], piece);
-
-				free(parts.items[parts.n - 1]);
-				parts.items[parts.n - 1] = joined;
-				free(piece);
-			} else {
-				strv_push_nodup(&parts, piece);
-			}
-		}
-		if (!comma)
-			break;
-		p = comma + 1;
-	}
-	if (!parts.n) {
+	s2iparse_env(arg, strlen(arg), S2IPARSE_ENV_SOURCE, &one);
+	if (one.n != 1 || strchr(arg, '\n')) {
 		fprintf(stderr, "s2i-agent build: --env '%s': expected NAME=VALUE\n", arg);
-		rc = -1;
+		strv_clear(&one);
+		return -1;
 	}
-	for (i = 0; i < parts.n && !rc; i++) {
-		if (s2iparse_env_check(parts.items[i], &e) < 0) {
-			fprintf(stderr, "s2i-agent build: --env %s\n", e.msg);
-			rc = -1;
-		}
-	}
-	for (i = 0; i < parts.n && !rc; i++)
-		strv_push(env, parts.items[i]);
-	strv_clear(&parts);
-	return rc;
+	strv_push(env, one.items[0]);
+	strv_clear(&one);
+	return 0;
 }
 
 static void build_add_list(struct strv *v, const char *arg)

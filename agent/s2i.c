@@ -24,6 +24,9 @@
 #include "srctar.h"
 #include "tarx.h"
 
+/* where assemble leaves labels for the image: s2i reads this path whatever the destination */
+#define S2I_METADATA_PATH	"/tmp/.s2i/image_metadata.json"
+
 /* ---- options and results ---- */
 
 void s2i_opts_init(struct s2i_opts *o)
@@ -109,6 +112,7 @@ struct s2i_script {
 	char *path;		/* in_image: the path in the image */
 	struct buf data;	/* else: the content, uploaded into <dir>/scripts/ */
 	const char *from;	/* for the log */
+	int from_source;	/* taken from the source's .s2i/bin */
 };
 
 /* Log output of one stream, cut into lines. */
@@ -138,9 +142,12 @@ struct s2i_ctx {
 	struct s2i_script scripts[SC_N];
 	struct strv meta_labels;	/* from image_metadata.json */
 	struct strv injected;		/* files to truncate: absolute paths in the container */
+	struct strv injected_src;	/* the host file of each */
 	struct strv mappings;		/* runtime artifacts SRC:DST */
 	struct s2i_lines out_lines, err_lines;
 	char *prev_image;		/* id of the previous image of an incremental build */
+	char *save_id;			/* its save-artifacts container, while it runs */
+	struct engine_stream *save_st;	/* and that container's stdout */
 	int quiet_scripts;
 	int timed_out;
 };
@@ -479,7 +486,8 @@ static int s2i_find_scripts(struct s2i_ctx *c, struct err *e)
 		char *p;
 		int rc;
 
-		if (s->found)
+		/* s2i looks for assemble-runtime only for a runtime image */
+		if (s->found || (i == SC_ASSEMBLE_RUNTIME && !o->runtime_image))
 			continue;
 		p = xasprintf(".s2i/bin/%s", s2i_script_names[i]);
 		rc = gitsrc_read_file(c->src, p, S2I_SCRIPT_MAX, &s->data, NULL, e);
@@ -488,6 +496,7 @@ static int s2i_find_scripts(struct s2i_ctx *c, struct err *e)
 			return err_prefix(e, "cannot read .s2i/bin/%s", s2i_script_names[i]);
 		if (rc == 0) {
 			s->found = 1;
+			s->from_source = 1;
 			s->from = "source .s2i/bin";
 		} else {
 			buf_reset(&s->data);
@@ -527,6 +536,8 @@ static char *s2i_script_path(struct s2i_ctx *c, int which, const char *dir)
 
 /* ---- environment, users ---- */
 
+/* The build environment in s2i's order: .s2i/environment, -e, then -E (s2i appends the
+ * file's variables after the flags; the last of a name wins in the container). */
 static int s2i_build_env(struct s2i_ctx *c, struct err *e)
 {
 	struct buf b = BUF_INIT(S2I_ENV_FILE_MAX);
@@ -537,20 +548,20 @@ static int s2i_build_env(struct s2i_ctx *c, struct err *e)
 	if (rc < 0)
 		return err_prefix(e, "cannot read .s2i/environment");
 	if (rc == 0) {
-		s2iparse_env(b.data, b.len, &c->env);
+		s2iparse_env(b.data, b.len, S2IPARSE_ENV_SOURCE, &c->env);
 		s2i_step(c, S2I_LOG_STEP, "--> environment from .s2i/environment");
 	}
 	buf_release(&b);
+	for (i = 0; i < c->o->env.n; i++)
+		strv_push(&c->env, c->o->env.items[i]);
 	if (c->o->environment_file) {
 		if (s2i_read_local(c->o->environment_file, S2I_ENV_FILE_MAX, &b, e) < 0) {
 			buf_release(&b);
 			return err_prefix(e, "environment file");
 		}
-		s2iparse_env(b.data, b.len, &c->env);
+		s2iparse_env(b.data, b.len, S2IPARSE_ENV_FILE, &c->env);
 		buf_release(&b);
 	}
-	for (i = 0; i < c->o->env.n; i++)
-		strv_push(&c->env, c->o->env.items[i]);
 	return 0;
 }
 
@@ -731,18 +742,19 @@ static ssize_t s2i_fd_read(void *arg, void *p, size_t len, struct err *e)
 	return n;
 }
 
-/* Uploads a tar produced by fill (in srctar's writer thread) into dir of container id. */
-static int s2i_upload(struct s2i_ctx *c, const char *id, const char *dir, srctar_fill_fn fill,
-		      void *arg, struct err *e)
+/* Uploads a tar produced by fill (in srctar's writer thread) into dir of container id;
+ * so NULL: every entry owned by the assemble user. */
+static int s2i_upload_opts(struct s2i_ctx *c, const char *id, const char *dir,
+			   const struct srctar_opts *so, srctar_fill_fn fill, void *arg, struct err *e)
 {
-	struct srctar_opts so = SRCTAR_OPTS_INIT;
+	struct srctar_opts own = SRCTAR_OPTS_INIT;
 	struct srctar_pipe *pipe = NULL;
 	struct err we = ERR_INIT;
 	int fd = -1, rc;
 
-	so.uid = (uid_t)c->uid;
-	so.gid = (gid_t)c->gid;
-	if (srctar_pipe_start(&so, fill, arg, &fd, &pipe, e) < 0)
+	own.uid = (uid_t)c->uid;
+	own.gid = (gid_t)c->gid;
+	if (srctar_pipe_start(so ? so : &own, fill, arg, &fd, &pipe, e) < 0)
 		return -1;
 	rc = engine_archive_put(c->eng, id, dir, s2i_fd_read, &fd, e);
 	if (rc < 0)
@@ -759,6 +771,12 @@ static int s2i_upload(struct s2i_ctx *c, const char *id, const char *dir, srctar
 	return rc;
 }
 
+static int s2i_upload(struct s2i_ctx *c, const char *id, const char *dir, srctar_fill_fn fill,
+		      void *arg, struct err *e)
+{
+	return s2i_upload_opts(c, id, dir, NULL, fill, arg, e);
+}
+
 struct s2i_fill_main {
 	struct s2i_ctx *c;
 	int with_artifacts;
@@ -770,10 +788,24 @@ static int s2i_fill_main(struct srctar *t, void *arg, struct err *e)
 {
 	struct s2i_fill_main *f = arg;
 	struct s2i_ctx *c = f->c;
-	const struct strv *ex = c->o->exclude.n ? &c->o->exclude : NULL;
-	int i;
+	struct strv ex = STRV_INIT;
+	int i, rc;
 
-	if (srctar_add_source(t, "src", c->src, ex, e) < 0)
+	/* s2i moves the scripts it takes from the source's .s2i/bin into scripts/: they are
+	 * not in src/ (the rest of .s2i/bin is) */
+	if (c->o->exclude.n)
+		strv_copy(&ex, &c->o->exclude);
+	else
+		strv_push(&ex, SRCTAR_DEFAULT_EXCLUDE);
+	for (i = 0; i < SC_N; i++)
+		if (c->scripts[i].found && c->scripts[i].from_source)
+			strv_pushf(&ex, "^\\.s2i/bin/%s$", s2i_script_names[i]);
+	rc = srctar_add_source(t, "src", c->src, &ex, e);
+	strv_clear(&ex);
+	if (rc < 0)
+		return -1;
+	/* s2i's upload always has scripts/, even when every script is in the image */
+	if (srctar_add_dirent(t, "scripts", 0755, e) < 0)
 		return -1;
 	for (i = 0; i < SC_N; i++) {
 		const struct s2i_script *s = &c->scripts[i];
@@ -785,7 +817,8 @@ static int s2i_fill_main(struct srctar *t, void *arg, struct err *e)
 		if (srctar_add_file(t, name, 0755, s->data.data, s->data.len, e) < 0)
 			return -1;
 	}
-	if (f->with_artifacts && srctar_add_dirent(t, "artifacts", 0755, e) < 0)
+	/* s2i makes it as a private temporary directory */
+	if (f->with_artifacts && srctar_add_dirent(t, "artifacts", 0700, e) < 0)
 		return -1;
 	return 0;
 }
@@ -817,30 +850,42 @@ static int s2i_fill_scripts(struct srctar *t, void *arg, struct err *e)
 
 /* ---- injections ---- */
 
+/* s2i's injections: a tar of the host files as they are owned there, files 0666 and
+ * directories 0777 (so any assemble user can read and empty them), into the parent of
+ * the destination; emptied in place after assemble. */
+static void s2i_inject_opts(struct srctar_opts *so, int empty)
+{
+	*so = (struct srctar_opts)SRCTAR_OPTS_INIT;
+	so->disk_owner = 1;
+	so->file_mode = 0666;
+	so->dir_mode = 0777;
+	so->no_prefix_dirs = 1;
+	so->empty_files = empty;
+}
+
 struct s2i_fill_inject {
 	const char *src;	/* host path */
-	const char *name;	/* entry name for a file; NULL: a directory's contents */
-	struct strv *truncate;	/* NULL: write the content; else zero-length files of these names */
+	const char *name;	/* entry name: of the file, or of the directory (its prefix) */
+	int is_dir;
+	const struct strv *names;	/* emptying: entry names ... */
+	const struct strv *srcs;	/* ... and the host files they came from */
 };
 
 static int s2i_fill_inject(struct srctar *t, void *arg, struct err *e)
 {
 	struct s2i_fill_inject *f = arg;
+	struct strv none = STRV_INIT;
 	size_t i;
 
-	if (f->truncate) {
-		for (i = 0; i < f->truncate->n; i++)
-			if (srctar_add_file(t, f->truncate->items[i], 0644, "", 0, e) < 0)
+	if (f->names) {
+		for (i = 0; i < f->names->n; i++)
+			if (srctar_add_path(t, f->names->items[i], f->srcs->items[i], 0, e) < 0)
 				return -1;
 		return 0;
 	}
-	if (f->name)
+	if (!f->is_dir)
 		return srctar_add_path(t, f->name, f->src, 0, e);
-	{
-		struct strv none = STRV_INIT;
-
-		return srctar_add_dir(t, "", f->src, &none, e);
-	}
+	return srctar_add_dir(t, f->name, f->src, &none, e);
 }
 
 /* Lists the regular files under dir (relative names) for the truncation. */
@@ -891,27 +936,34 @@ static char *s2i_join(const char *dir, const char *rel)
 	return xasprintf("%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", rel);
 }
 
-/* -i SRC:DST: a file lands at DST (its directory must exist), a directory's contents in
- * DST (which must exist); relative DST is under the builder's WORKDIR, as in s2i. */
+/* -i SRC:DST: a file lands at DST, a directory's contents in DST (made when missing);
+ * DST's parent must exist; relative DST is under the builder's WORKDIR, as in s2i. */
 static int s2i_inject(struct s2i_ctx *c, const char *id, struct err *e)
 {
 	const char *workdir = c->builder.workdir && *c->builder.workdir ? c->builder.workdir : "/";
+	struct srctar_opts so;
 	size_t i;
 
+	s2i_inject_opts(&so, 0);
 	for (i = 0; i < c->o->inject.n; i++) {
-		struct s2i_fill_inject f = { NULL, NULL, NULL };
-		char *src = NULL, *dst = NULL, *abs = NULL, *dir = NULL;
+		struct s2i_fill_inject f = { NULL, NULL, 0, NULL, NULL };
+		char *src = NULL, *dst = NULL, *abs = NULL, *dir = NULL, *slash;
 		struct stat st;
 		int rc = -1;
 
 		if (s2iparse_mapping(c->o->inject.items[i], &src, &dst, e) < 0)
 			goto next;
 		abs = s2i_join(workdir, dst);
+		while (strlen(abs) > 1 && abs[strlen(abs) - 1] == '/')
+			abs[strlen(abs) - 1] = '\0';
 		if (stat(src, &st) < 0) {
 			err_errno(e, "injection '%s'", src);
 			goto next;
 		}
 		f.src = src;
+		slash = strrchr(abs, '/');
+		dir = slash == abs ? xstrdup("/") : xstrndup(abs, (size_t)(slash - abs));
+		f.name = slash + 1;
 		if (S_ISDIR(st.st_mode)) {
 			struct strv files = STRV_INIT;
 			size_t j;
@@ -920,22 +972,24 @@ static int s2i_inject(struct s2i_ctx *c, const char *id, struct err *e)
 				strv_clear(&files);
 				goto next;
 			}
-			for (j = 0; j < files.n; j++)
-				strv_pushf(&c->injected, "%s%s%s", abs, abs[strlen(abs) - 1] == '/' ? "" : "/",
-					   files.items[j]);
+			for (j = 0; j < files.n; j++) {
+				strv_pushf(&c->injected, "%s%s%s", abs, strcmp(abs, "/") ? "/" : "", files.items[j]);
+				strv_pushf(&c->injected_src, "%s/%s", src, files.items[j]);
+			}
 			strv_clear(&files);
-			dir = xstrdup(abs);
+			f.is_dir = 1;
 		} else if (S_ISREG(st.st_mode)) {
-			char *slash = strrchr(abs, '/');
-
-			dir = slash == abs ? xstrdup("/") : xstrndup(abs, (size_t)(slash - abs));
-			f.name = slash + 1;
+			if (!*f.name) {
+				err_set(e, "injection '%s': '%s' is a directory", src, abs);
+				goto next;
+			}
 			strv_push(&c->injected, abs);
+			strv_push(&c->injected_src, src);
 		} else {
 			err_set(e, "injection '%s' is neither a file nor a directory", src);
 			goto next;
 		}
-		rc = s2i_upload(c, id, dir, s2i_fill_inject, &f, e);
+		rc = s2i_upload_opts(c, id, dir, &so, s2i_fill_inject, &f, e);
 		if (rc < 0)
 			err_prefix(e, "cannot inject '%s' into '%s'", src, abs);
 		else
@@ -953,17 +1007,19 @@ next:
 
 /* After assemble: every injected file becomes empty (s2i truncates them so secrets do
  * not reach the image), written as zero-length files in place through the archive API
- * (the container has stopped; no shell or truncate binary needed). One upload per
- * directory. */
+ * (the container has stopped; no shell or truncate binary needed), with the owner and
+ * mode they were injected with. One upload per directory. */
 static int s2i_truncate_injected(struct s2i_ctx *c, const char *id, struct err *e)
 {
+	struct srctar_opts so;
 	size_t i, j;
 	char *done = xcalloc(c->injected.n + 1, 1);
 	int rc = 0;
 
+	s2i_inject_opts(&so, 1);
 	for (i = 0; i < c->injected.n && rc == 0; i++) {
-		struct strv names = STRV_INIT;
-		struct s2i_fill_inject f = { NULL, NULL, &names };
+		struct strv names = STRV_INIT, srcs = STRV_INIT;
+		struct s2i_fill_inject f = { NULL, NULL, 0, &names, &srcs };
 		const char *p = c->injected.items[i], *slash = strrchr(p, '/');
 		char *dir = slash == p ? xstrdup("/") : xstrndup(p, (size_t)(slash - p));
 
@@ -977,14 +1033,16 @@ static int s2i_truncate_injected(struct s2i_ctx *c, const char *id, struct err *
 
 			if (!done[j] && (size_t)(qs - q) == (slash == p ? 0 : dl) && !strncmp(q, p, dl)) {
 				strv_push(&names, qs + 1);
+				strv_push(&srcs, c->injected_src.items[j]);
 				done[j] = 1;
 			}
 		}
-		rc = s2i_upload(c, id, dir, s2i_fill_inject, &f, e);
+		rc = s2i_upload_opts(c, id, dir, &so, s2i_fill_inject, &f, e);
 		if (rc < 0)
 			err_prefix(e, "cannot truncate injected files in '%s'", dir);
 		free(dir);
 		strv_clear(&names);
+		strv_clear(&srcs);
 	}
 	free(done);
 	return rc;
@@ -992,20 +1050,17 @@ static int s2i_truncate_injected(struct s2i_ctx *c, const char *id, struct err *
 
 /* ---- incremental ---- */
 
-/* Runs save-artifacts in the previous image and streams its stdout (a tar) through the
- * defensive filter into <dest>/artifacts of the builder container. 0: restored; -1: the
+/* Starts save-artifacts in the previous image, its stdout (a tar) held in an attach
+ * stream: it runs while the builder container is made and the source uploaded, and
+ * s2i_restore_finish streams it into the builder container. 0: started; -1: the
  * caller falls back to a clean build (after a cancel it stops). */
-static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, struct err *e)
+static int s2i_restore_start(struct s2i_ctx *c, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
 	struct engine_image prev = ENGINE_IMAGE_INIT;
-	struct engine_stream *st = NULL;
-	struct tarx_filter *filt = NULL;
-	struct tarx_opts to = TARX_OPTS_INIT;
-	struct tarx_stats stats = { 0, 0 };
-	char *id = NULL, *cmd = NULL, *prefix = NULL;
+	char *cmd = NULL;
 	const char *user;
-	int code = -1, rc = -1;
+	int rc = -1;
 
 	if (engine_image_ensure(c->eng, o->tag, (enum engine_pull_policy)o->incremental_pull_policy,
 				s2i_on_progress, c, &prev, e) < 0) {
@@ -1023,28 +1078,57 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 	/* s2i: the assemble user if given, else the previous image's user */
 	user = o->assemble_user && *o->assemble_user ? c->user : prev.user;
 	cmd = s2i_script_path(c, SC_SAVE_ARTIFACTS, c->dest);
-	if (s2i_create(c, prev.id, user, cmd, &c->env, &id, e) < 0)
+	if (s2i_create(c, prev.id, user, cmd, &c->env, &c->save_id, e) < 0)
 		goto out;
 	if (!c->scripts[SC_SAVE_ARTIFACTS].in_image) {
 		struct s2i_fill_scripts f = { c, 1u << SC_SAVE_ARTIFACTS };
 
-		if (s2i_upload(c, id, c->dest, s2i_fill_scripts, &f, e) < 0)
+		if (s2i_upload(c, c->save_id, c->dest, s2i_fill_scripts, &f, e) < 0)
 			goto out;
 	}
-	if (engine_attach_open(c->eng, id, s2i_on_output, c, &st, e) < 0) {
+	if (engine_attach_open(c->eng, c->save_id, s2i_on_output, c, &c->save_st, e) < 0) {
 		s2i_engine_outcome(c);
 		goto out;
 	}
-	if (engine_container_start(c->eng, id, e) < 0) {
+	if (engine_container_start(c->eng, c->save_id, e) < 0) {
 		s2i_engine_outcome(c);
 		goto out;
 	}
-	prefix = xstrdup("artifacts");
+	rc = 0;
+out:
+	free(cmd);
+	engine_image_release(&prev);
+	return rc;
+}
+
+/* Drops the save-artifacts container and its stream. */
+static void s2i_restore_end(struct s2i_ctx *c)
+{
+	s2i_lines_flush(c);
+	engine_stream_free(c->save_st);
+	c->save_st = NULL;
+	if (c->save_id)
+		s2i_drop_container(c, c->save_id);
+	free(c->save_id);
+	c->save_id = NULL;
+}
+
+/* Streams save-artifacts' tar through the defensive filter into <dest>/artifacts of the
+ * builder container, then checks its exit code. 0: restored; -1: the caller falls back
+ * to a clean build (after a cancel it stops). */
+static int s2i_restore_finish(struct s2i_ctx *c, const char *builder_id, struct err *e)
+{
+	struct tarx_filter *filt = NULL;
+	struct tarx_opts to = TARX_OPTS_INIT;
+	struct tarx_stats stats = { 0, 0 };
+	char *prefix = xstrdup("artifacts");
+	int code = -1, rc = -1;
+
 	to.prefix = prefix;
 	to.set_owner = 1;
 	to.uid = c->uid;
 	to.gid = c->gid;
-	if (tarx_filter_open(engine_stream_read, st, &to, &filt, e) < 0)
+	if (tarx_filter_open(engine_stream_read, c->save_st, &to, &filt, e) < 0)
 		goto out;
 	if (engine_archive_put(c->eng, builder_id, c->dest, tarx_filter_read, filt, e) < 0) {
 		s2i_engine_outcome(c);
@@ -1052,7 +1136,7 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 	}
 	tarx_filter_stats(filt, &stats);
 	s2i_lines_flush(c);
-	if (engine_container_wait(c->eng, id, 0, &code, e) < 0) {
+	if (engine_container_wait(c->eng, c->save_id, 0, &code, e) < 0) {
 		s2i_engine_outcome(c);
 		goto out;
 	}
@@ -1064,15 +1148,8 @@ static int s2i_restore_artifacts(struct s2i_ctx *c, const char *builder_id, stru
 		 (unsigned long long)stats.entries, (unsigned long long)stats.bytes);
 	rc = 0;
 out:
-	s2i_lines_flush(c);
 	tarx_filter_free(filt);
-	engine_stream_free(st);
-	if (id)
-		s2i_drop_container(c, id);
-	free(id);
-	free(cmd);
 	free(prefix);
-	engine_image_release(&prev);
 	return rc;
 }
 
@@ -1102,13 +1179,16 @@ static void s2i_labels(struct s2i_ctx *c, struct strv *labels)
 	time_t now = time(NULL);
 	struct tm tm;
 	const char *location = o->source_location && *o->source_location ? o->source_location : NULL;
+	char *builder;
 	size_t i;
 
 	gmtime_r(&now, &tm);
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	s2i_label_set(labels, "io.k8s.description", o->description);
 	s2i_label_set(labels, "io.k8s.display-name", display);
-	s2i_label_set(labels, "io.openshift.s2i.build.image", o->builder);
+	builder = s2iparse_image_name(o->builder);
+	s2i_label_set(labels, "io.openshift.s2i.build.image", builder);
+	free(builder);
 	if (gitsrc_is_git(c->src)) {
 		const struct gitsrc_info *gi = gitsrc_info(c->src);
 
@@ -1145,8 +1225,7 @@ static void s2i_labels(struct s2i_ctx *c, struct strv *labels)
 static int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e)
 {
 	struct buf b = BUF_INIT(METADATA_MAX);
-	char *path = xasprintf("%s%s.s2i/image_metadata.json", c->dest,
-			       c->dest[strlen(c->dest) - 1] == '/' ? "" : "/");
+	char *path = xstrdup(S2I_METADATA_PATH);
 	int rc;
 
 	rc = s2i_container_file(c, id, path, METADATA_MAX, &b, e);
@@ -1163,9 +1242,9 @@ static int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e)
 	return rc;
 }
 
-/* Commits container id (run as ran_as) with base's USER and ENTRYPOINT and run_cmd. */
+/* Commits container id with base's USER and ENTRYPOINT and run_cmd. */
 static int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_image *base,
-		      const char *ran_as, const char *run_cmd, struct err *e)
+		      const char *run_cmd, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
 	struct engine_commit cm = ENGINE_COMMIT_INIT;
@@ -1192,11 +1271,10 @@ static int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_ima
 	cm.cmd = cmd;
 	cm.entrypoint = (const char *const *)base->entrypoint.items;
 	cm.entrypoint_set = 1;
-	/* an empty USER would keep the container's (the assemble user): say root then */
+	/* the base image's USER; an empty one keeps the container's (the assemble user), as
+	 * s2i's commit does */
 	if (base->user && *base->user)
 		cm.user = base->user;
-	else if (ran_as && *ran_as)
-		cm.user = "0";
 	cm.env = (const char *const *)c->env.items;
 	cm.labels = (const char *const *)labels.items;
 	if (engine_commit(c->eng, &cm, &image_id, e) < 0) {
@@ -1323,7 +1401,7 @@ static int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct e
 	}
 	run = s2i_script_path(c, SC_RUN, workdir);
 	s2i_step(c, S2I_LOG_STEP, "--> committing the runtime container");
-	rc = s2i_commit(c, id, &c->runtime, ruser, run, e);
+	rc = s2i_commit(c, id, &c->runtime, run, e);
 out:
 	free(id);
 	free(cmd);
@@ -1551,24 +1629,12 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 		return -1;
 
 	assemble = s2i_script_path(c, SC_ASSEMBLE, c->dest);
-	if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, &id, e) < 0)
-		goto out;
-	if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0) {
-		err_prefix(e, "builder image '%s'", o->builder);
-		goto out;
-	}
-	{
-		struct s2i_fill_main f = { c, o->incremental };
-
-		if (s2i_upload(c, id, c->dest, s2i_fill_main, &f, e) < 0) {
-			err_prefix(e, "cannot upload the source");
-			goto out;
-		}
-	}
+	/* save-artifacts first: the previous image's container runs while the builder
+	 * container is made and the source goes in */
 	if (o->incremental && o->tag) {
 		struct err ie = ERR_INIT;
 
-		if (s2i_restore_artifacts(c, id, &ie) == 0) {
+		if (s2i_restore_start(c, &ie) == 0) {
 			incremental = 1;
 		} else if (c->r->outcome == S2I_CANCELED || c->timed_out || engine_unreachable(c->eng)) {
 			/* no clean build either: the engine is gone or does not answer */
@@ -1576,6 +1642,34 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 			goto out;
 		} else {
 			s2i_step(c, S2I_LOG_WARN, "clean build will be performed: %s", ie.msg);
+			s2i_restore_end(c);
+		}
+	}
+	if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, &id, e) < 0)
+		goto out;
+	if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0) {
+		err_prefix(e, "builder image '%s'", o->builder);
+		goto out;
+	}
+	{
+		struct s2i_fill_main f = { c, incremental };
+
+		if (s2i_upload(c, id, c->dest, s2i_fill_main, &f, e) < 0) {
+			err_prefix(e, "cannot upload the source");
+			goto out;
+		}
+	}
+	if (incremental) {
+		struct err ie = ERR_INIT;
+
+		if (s2i_restore_finish(c, id, &ie) < 0) {
+			incremental = 0;
+			if (c->r->outcome == S2I_CANCELED || c->timed_out || engine_unreachable(c->eng)) {
+				*e = ie;
+				goto out;
+			}
+			s2i_step(c, S2I_LOG_WARN, "clean build will be performed: %s", ie.msg);
+			s2i_restore_end(c);
 			/* artifacts may be half uploaded: start over in a fresh container */
 			s2i_drop_container(c, id);
 			free(id);
@@ -1591,6 +1685,7 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 				}
 			}
 		}
+		s2i_restore_end(c);
 	}
 	c->r->incremental = incremental;
 	if (s2i_inject(c, id, e) < 0)
@@ -1618,7 +1713,7 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	} else {
 		run = s2i_script_path(c, SC_RUN, c->dest);
 		s2i_step(c, S2I_LOG_STEP, "--> committing%s%s", o->tag ? " " : "", o->tag ? o->tag : "");
-		if (s2i_commit(c, id, &c->builder, c->user, run, e) < 0)
+		if (s2i_commit(c, id, &c->builder, run, e) < 0)
 			goto out;
 	}
 	s2i_step(c, S2I_LOG_STEP, "--> built %s%s%s", o->tag ? o->tag : "", o->tag ? " " : "",
@@ -1673,6 +1768,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	c.env = (struct strv)STRV_INIT;
 	c.meta_labels = (struct strv)STRV_INIT;
 	c.injected = (struct strv)STRV_INIT;
+	c.injected_src = (struct strv)STRV_INIT;
 	c.mappings = (struct strv)STRV_INIT;
 	c.builder = (struct engine_image)ENGINE_IMAGE_INIT;
 	c.runtime = (struct engine_image)ENGINE_IMAGE_INIT;
@@ -1697,6 +1793,10 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	} else {
 		rc = s2i_do_build(&c, e);
 	}
+	engine_stream_free(c.save_st);
+	c.save_st = NULL;
+	free(c.save_id);	/* still listed in c.containers: removed below */
+	c.save_id = NULL;
 	s2i_lines_flush(&c);
 	if (rc == 0)
 		r->outcome = S2I_SUCCEEDED;
@@ -1724,6 +1824,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	strv_clear(&c.env);
 	strv_clear(&c.meta_labels);
 	strv_clear(&c.injected);
+	strv_clear(&c.injected_src);
 	strv_clear(&c.mappings);
 	engine_image_release(&c.builder);
 	engine_image_release(&c.runtime);

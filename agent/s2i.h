@@ -41,7 +41,7 @@ struct s2i_opts {
 	char *ref;			/* -r/--ref: branch, tag, refname or sha */
 	char *sha;			/* daemon: the exact commit to build (gitsrc_resolve) */
 	char *context_dir;		/* --context-dir */
-	struct strv env;		/* -e/--env NAME=VALUE, repeatable, after -E */
+	struct strv env;		/* -e/--env NAME=VALUE, repeatable, before -E's */
 	char *environment_file;		/* -E/--environment-file: NAME=VALUE lines */
 	char *scripts_url;		/* -s/--scripts-url: image://, file://, http(s):// */
 	int incremental;		/* --incremental */

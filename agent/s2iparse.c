@@ -18,24 +18,64 @@ static const char *skip_blank(const char *p, const char *end)
 	return p;
 }
 
-void s2iparse_env(const char *data, size_t len, struct strv *out)
+static int s2iparse_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
+}
+
+/* "NAME=VALUE" of the line [p, end) with NAME and VALUE trimmed; NULL without '=' or name. */
+static char *s2iparse_env_pair(const char *p, const char *end)
+{
+	const char *eq = memchr(p, '=', (size_t)(end - p)), *ne, *v, *ve;
+
+	if (!eq)
+		return NULL;
+	p = skip_blank(p, eq);
+	for (ne = eq; ne > p && s2iparse_blank(ne[-1]); ne--)
+		;
+	if (ne == p)
+		return NULL;
+	v = skip_blank(eq + 1, end);
+	for (ve = end; ve > v && s2iparse_blank(ve[-1]); ve--)
+		;
+	return xasprintf("%.*s=%.*s", (int)(ne - p), p, (int)(ve - v), v);
+}
+
+void s2iparse_env(const char *data, size_t len, enum s2iparse_env_kind kind, struct strv *out)
 {
 	const char *p = data, *end = data + len;
+	size_t first = out->n, i;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *eq, *q;
+		const char *le = nl ? nl : end, *q = p;
+		char *kv;
 
-		q = skip_blank(p, le);
-		while (le > q && (le[-1] == ' ' || le[-1] == '\t' || le[-1] == '\r'))
-			le--;
 		p = nl ? nl + 1 : end;
-		if (q == le || *q == '#')
+		if (kind == S2IPARSE_ENV_FILE)
+			q = skip_blank(q, le);
+		if (q < le && *q == '#')
 			continue;
-		eq = memchr(q, '=', (size_t)(le - q));
-		if (!eq || eq == q)
+		if (kind == S2IPARSE_ENV_FILE && le - q >= 2 && q[0] == '/' && q[1] == '/')
 			continue;
-		strv_push_nodup(out, xstrndup(q, (size_t)(le - q)));
+		kv = s2iparse_env_pair(q, le);
+		if (!kv)
+			continue;
+		if (kind == S2IPARSE_ENV_FILE) {
+			size_t nl2 = (size_t)(strchr(kv, '=') - kv) + 1;
+
+			for (i = first; i < out->n; i++) {
+				if (!strncmp(out->items[i], kv, nl2)) {
+					free(out->items[i]);
+					out->items[i] = kv;
+					kv = NULL;
+					break;
+				}
+			}
+			if (!kv)
+				continue;
+		}
+		strv_push_nodup(out, kv);
 	}
 }
 
@@ -344,4 +384,109 @@ int s2iparse_scripts_url(const char *url, enum s2iparse_url_kind *ret_kind, char
 		return 0;
 	}
 	return err_set(e, "scripts URL '%s': expected image://, file://, http:// or https://", url);
+}
+
+/* One path component of a repository name: [a-z0-9]+ joined by '.', '_', '__' or '-'s. */
+static int s2iparse_name_component(const char *p, size_t n)
+{
+	size_t i;
+
+	if (!n || (!islower((unsigned char)p[0]) && !isdigit((unsigned char)p[0])))
+		return 0;
+	if (!islower((unsigned char)p[n - 1]) && !isdigit((unsigned char)p[n - 1]))
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (islower(ch) || isdigit(ch))
+			continue;
+		if (ch != '.' && ch != '_' && ch != '-')
+			return 0;
+		/* separators: '.', '_', '__' or any run of '-' */
+		if (ch == '.' && (p[i + 1] == '.' || p[i + 1] == '_' || p[i + 1] == '-'))
+			return 0;
+		if (ch == '_' && p[i + 1] == '_' && (p[i + 2] == '_' || p[i + 2] == '.' || p[i + 2] == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int s2iparse_tag_ok(const char *t, size_t n)
+{
+	size_t i;
+
+	if (!n || n > 128 || !(isalnum((unsigned char)t[0]) || t[0] == '_'))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!isalnum((unsigned char)t[i]) && t[i] != '_' && t[i] != '.' && t[i] != '-')
+			return 0;
+	return 1;
+}
+
+char *s2iparse_image_name(const char *ref)
+{
+	const char *at = strchr(ref, '@'), *end = at ? at : ref + strlen(ref);
+	const char *slash = memchr(ref, '/', (size_t)(end - ref)), *colon, *p, *path;
+	const char *tag = NULL, *domain = "docker.io";
+	size_t dlen = strlen(domain), plen, tlen = 0, i;
+	int library;
+
+	if (!*ref || strstr(ref, "://"))
+		return xstrdup(ref);
+	/* a bare 64-hex name is an image id, not a repository */
+	for (i = 0; ref[i] && isxdigit((unsigned char)ref[i]) && !isupper((unsigned char)ref[i]); i++)
+		;
+	if (i == 64 && !ref[i])
+		return xstrdup(ref);
+	/* a domain is a first component with '.' or ':', or "localhost"; the rest is the path */
+	path = ref;
+	if (slash && (memchr(ref, '.', (size_t)(slash - ref)) || memchr(ref, ':', (size_t)(slash - ref)) ||
+		      ((size_t)(slash - ref) == 9 && !strncmp(ref, "localhost", 9)))) {
+		domain = ref;
+		dlen = (size_t)(slash - ref);
+		path = slash + 1;
+		for (i = 0; i < dlen; i++)
+			if (isupper((unsigned char)ref[i]) || isspace((unsigned char)ref[i]))
+				return xstrdup(ref);
+	}
+	/* a tag is after the last ':' of the path */
+	colon = NULL;
+	for (p = path; p < end; p++)
+		if (*p == ':')
+			colon = p;
+	if (colon) {
+		tag = colon + 1;
+		tlen = (size_t)(end - tag);
+		plen = (size_t)(colon - path);
+		if (!s2iparse_tag_ok(tag, tlen))
+			return xstrdup(ref);
+	} else {
+		plen = (size_t)(end - path);
+	}
+	if (at && tag)
+		return xstrdup(ref);	/* docker:// refuses a tag and a digest together */
+	if (at && strncmp(at + 1, "sha256:", 7))
+		return xstrdup(ref);
+	for (p = path; p < path + plen;) {
+		const char *q = memchr(p, '/', (size_t)(path + plen - p));
+		size_t n = q ? (size_t)(q - p) : (size_t)(path + plen - p);
+
+		if (!s2iparse_name_component(p, n))
+			return xstrdup(ref);
+		p += n + (q ? 1 : 0);
+		if (q && p == path + plen)
+			return xstrdup(ref);
+	}
+	if (!plen)
+		return xstrdup(ref);
+	if (dlen == 15 && !strncmp(domain, "index.docker.io", 15)) {
+		domain = "docker.io";
+		dlen = 9;
+	}
+	library = dlen == 9 && !strncmp(domain, "docker.io", 9) && !memchr(path, '/', plen);
+	if (at)
+		return xasprintf("%.*s/%s%.*s%s", (int)dlen, domain, library ? "library/" : "", (int)plen,
+				 path, at);
+	return xasprintf("%.*s/%s%.*s:%.*s", (int)dlen, domain, library ? "library/" : "", (int)plen, path,
+			 tag ? (int)tlen : 6, tag ? tag : "latest");
 }

@@ -8,10 +8,14 @@
 #include "buf.h"
 #include "err.h"
 
-/* `.s2i/environment` and -E files, as s2i reads them: one NAME=VALUE per line,
- * surrounding blanks trimmed, blank lines and lines starting with '#' skipped, lines
- * without '=' or with an empty name ignored. Appends "NAME=VALUE" to out. */
-void s2iparse_env(const char *data, size_t len, struct strv *out);
+/* Environment files, as s2i reads them: NAME=VALUE lines, split at the first '=', name and
+ * value trimmed of blanks, lines without '=' or with an empty name skipped. The source's
+ * `.s2i/environment` (S2IPARSE_ENV_SOURCE) keeps every line in order and skips lines
+ * starting with '#'; a -E file (S2IPARSE_ENV_FILE) is trimmed first, skips '#' and '//'
+ * comments and keeps one entry per name, the last value (s2i reads it into a map).
+ * Appends "NAME=VALUE" to out. */
+enum s2iparse_env_kind { S2IPARSE_ENV_SOURCE, S2IPARSE_ENV_FILE };
+void s2iparse_env(const char *data, size_t len, enum s2iparse_env_kind kind, struct strv *out);
 
 /* Is "NAME=VALUE" with a non-empty NAME (for -e)? */
 int s2iparse_env_check(const char *kv, struct err *e);
@@ -58,5 +62,11 @@ enum s2iparse_url_kind { S2IPARSE_URL_IMAGE, S2IPARSE_URL_FILE, S2IPARSE_URL_HTT
  * without trailing '/'. A bare absolute path counts as file://. */
 int s2iparse_scripts_url(const char *url, enum s2iparse_url_kind *ret_kind, char **ret_where,
 			 struct err *e);
+
+/* The builder image as s2i names it in the io.openshift.s2i.build.image label: the
+ * normalized Docker reference ("python:3.12" → "docker.io/library/python:3.12", no tag →
+ * ":latest"). A reference that does not parse as a Docker reference (an image id,
+ * upper case, a tag together with a digest) is returned as given. Returns a new string. */
+char *s2iparse_image_name(const char *ref);
 
 #endif

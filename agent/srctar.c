@@ -27,6 +27,8 @@ struct srctar {
 	uid_t uid;
 	gid_t gid;
 	int64_t mtime;
+	int disk_owner, no_prefix_dirs, empty_files;
+	unsigned file_mode, dir_mode;
 	uint64_t bytes;
 	int failed;
 	int write_errno;
@@ -78,6 +80,11 @@ int srctar_new(srctar_write_fn fn, void *ctx, const struct srctar_opts *o, struc
 	t->uid = o->uid;
 	t->gid = o->gid;
 	t->mtime = o->mtime ? o->mtime : (int64_t)time(NULL);
+	t->disk_owner = o->disk_owner;
+	t->file_mode = o->file_mode & 07777;
+	t->dir_mode = o->dir_mode & 07777;
+	t->no_prefix_dirs = o->no_prefix_dirs;
+	t->empty_files = o->empty_files;
 	t->dirs = (struct strv)STRV_INIT;
 	t->a = archive_write_new();
 	t->ent = archive_entry_new();
@@ -163,18 +170,23 @@ static int srctar_has_dir(const struct srctar *t, const char *name)
 	return 0;
 }
 
+/* st: the file on disk the entry comes from (NULL for others), for the disk options. */
 static int srctar_header(struct srctar *t, const char *name, unsigned mode, uint64_t size,
-			 const char *link, int64_t mtime, struct err *e)
+			 const char *link, int64_t mtime, const struct stat *st, struct err *e)
 {
 	struct archive_entry *ae = t->ent;
 
 	if (t->failed)
 		return err_set(e, "cannot add '%s': the tar has already failed or is finished", name);
+	if (st && S_ISREG(mode) && t->file_mode)
+		mode = S_IFREG | t->file_mode;
+	if (st && S_ISDIR(mode) && t->dir_mode)
+		mode = S_IFDIR | t->dir_mode;
 	archive_entry_clear(ae);
 	archive_entry_set_pathname(ae, name);
 	archive_entry_set_mode(ae, (mode_t)mode);
-	archive_entry_set_uid(ae, t->uid);
-	archive_entry_set_gid(ae, t->gid);
+	archive_entry_set_uid(ae, st && t->disk_owner ? st->st_uid : t->uid);
+	archive_entry_set_gid(ae, st && t->disk_owner ? st->st_gid : t->gid);
 	archive_entry_set_mtime(ae, (time_t)(mtime ? mtime : t->mtime), 0);
 	if (S_ISREG(mode))
 		archive_entry_set_size(ae, (la_int64_t)size);
@@ -216,7 +228,7 @@ static int srctar_parents(struct srctar *t, const char *name, int self, struct e
 		if (slash)
 			*slash = '\0';
 		if (*tmp && !srctar_has_dir(t, tmp)) {
-			rc = srctar_header(t, tmp, S_IFDIR | 0755, 0, NULL, 0, e);
+			rc = srctar_header(t, tmp, S_IFDIR | 0755, 0, NULL, 0, NULL, e);
 			if (rc < 0)
 				break;
 			strv_push(&t->dirs, tmp);
@@ -310,7 +322,7 @@ int srctar_add_dirent(struct srctar *t, const char *name, unsigned mode, struct 
 	if (srctar_parents(t, b.data, 0, e) < 0)
 		goto out;
 	if (!srctar_has_dir(t, b.data)) {
-		if (srctar_header(t, b.data, S_IFDIR | (mode & 07777), 0, NULL, 0, e) < 0)
+		if (srctar_header(t, b.data, S_IFDIR | (mode & 07777), 0, NULL, 0, NULL, e) < 0)
 			goto out;
 		strv_push(&t->dirs, b.data);
 	}
@@ -333,7 +345,7 @@ int srctar_add_file(struct srctar *t, const char *name, unsigned mode, const voi
 		goto out;
 	}
 	if (srctar_parents(t, b.data, 0, e) < 0 ||
-	    srctar_header(t, b.data, S_IFREG | (mode & 07777), len, NULL, 0, e) < 0 ||
+	    srctar_header(t, b.data, S_IFREG | (mode & 07777), len, NULL, 0, NULL, e) < 0 ||
 	    srctar_data(t, b.data, data, len, e) < 0)
 		goto out;
 	rc = 0;
@@ -392,9 +404,11 @@ int srctar_add_path(struct srctar *t, const char *name, const char *path, unsign
 		err_set(e, "empty file name for '%s'", path);
 		goto out;
 	}
+	if (t->empty_files)
+		st.st_size = 0;
 	if (srctar_parents(t, b.data, 0, e) < 0 ||
 	    srctar_header(t, b.data, S_IFREG | (mode ? mode & 07777 : st.st_mode & 07777),
-			  (uint64_t)st.st_size, NULL, (int64_t)st.st_mtime, e) < 0 ||
+			  (uint64_t)st.st_size, NULL, (int64_t)st.st_mtime, &st, e) < 0 ||
 	    srctar_copy_fd(t, b.data, fd, (uint64_t)st.st_size, e) < 0)
 		goto out;
 	rc = 0;
@@ -475,7 +489,7 @@ static int srctar_walk_dir(struct srctar_walk *w, int dfd, int depth, struct err
 			int sub;
 
 			rc = srctar_header(w->t, w->name.data, S_IFDIR | (st.st_mode & 07777), 0, NULL,
-					   (int64_t)st.st_mtime, e);
+					   (int64_t)st.st_mtime, &st, e);
 			if (rc < 0)
 				break;
 			sub = openat(dirfd(d), nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -497,8 +511,10 @@ static int srctar_walk_dir(struct srctar_walk *w, int dfd, int depth, struct err
 				rc = err_set(e, "'%s' changed while it was added to the tar", w->rel.data);
 				break;
 			}
+			if (w->t->empty_files)
+				fst.st_size = 0;
 			rc = srctar_header(w->t, w->name.data, S_IFREG | (fst.st_mode & 07777),
-					   (uint64_t)fst.st_size, NULL, (int64_t)fst.st_mtime, e);
+					   (uint64_t)fst.st_size, NULL, (int64_t)fst.st_mtime, &fst, e);
 			if (rc == 0)
 				rc = srctar_copy_fd(w->t, w->name.data, fd, (uint64_t)fst.st_size, e);
 			close(fd);
@@ -515,7 +531,7 @@ static int srctar_walk_dir(struct srctar_walk *w, int dfd, int depth, struct err
 			}
 			w->linkbuf[n] = '\0';
 			rc = srctar_header(w->t, w->name.data, S_IFLNK | 0777, 0, w->linkbuf,
-					   (int64_t)st.st_mtime, e);
+					   (int64_t)st.st_mtime, &st, e);
 		}
 		/* sockets, fifos and devices are not source */
 	}
@@ -588,7 +604,7 @@ static int srctar_add_tree_fd(struct srctar *t, const char *prefix, const char *
 	buf_init(&w.rel, GITSRC_PATH_MAX);
 	buf_init(&w.name, GITSRC_PATH_MAX);
 	w.linkbuf = xmalloc(GITSRC_PATH_MAX);
-	rc = pre.len ? srctar_parents(t, pre.data, 1, e) : 0;
+	rc = pre.len && !t->no_prefix_dirs ? srctar_parents(t, pre.data, 1, e) : 0;
 	if (rc == 0)
 		rc = srctar_walk_dir(&w, dfd, 0, e);
 	else
@@ -635,7 +651,7 @@ static int srctar_git_entry(void *ctx, const struct gitsrc_entry *ent, struct er
 		return S_ISDIR(ent->mode) ? 1 : 0;
 	if (srctar_name(g->prefix, ent->path, &g->name, e) < 0)
 		return -1;
-	if (srctar_header(g->t, g->name.data, ent->mode, ent->size, ent->link, g->mtime, e) < 0)
+	if (srctar_header(g->t, g->name.data, ent->mode, ent->size, ent->link, g->mtime, NULL, e) < 0)
 		return -1;
 	if (S_ISREG(ent->mode) && ent->size > 0 &&
 	    gitsrc_entry_read(g->src, ent, srctar_git_sink, g, e) < 0) {
@@ -668,7 +684,7 @@ int srctar_add_source(struct srctar *t, const char *prefix, struct gitsrc *src,
 	g.prefix = pre.data;
 	g.mtime = gitsrc_info(src)->time;
 	buf_init(&g.name, GITSRC_PATH_MAX);
-	rc = pre.len ? srctar_parents(t, pre.data, 1, e) : 0;
+	rc = pre.len && !t->no_prefix_dirs ? srctar_parents(t, pre.data, 1, e) : 0;
 	if (rc == 0)
 		rc = gitsrc_walk(src, srctar_git_entry, &g, e);
 	if (rc < 0)

@@ -23,9 +23,18 @@ struct srctar_opts {
 	gid_t gid;
 	int64_t mtime;		/* entries without a time of their own (added files, git
 				 * trees use the commit time); 0: now */
+	/* for s2i's injections: entries read from disk keep the file's uid/gid, get these
+	 * permission bits (0: their own), and the directory a prefix names is not added
+	 * (the engine makes a missing one); empty_files adds regular files from disk with
+	 * no content (s2i empties injected files after assemble) */
+	int disk_owner;
+	unsigned file_mode;
+	unsigned dir_mode;
+	int no_prefix_dirs;
+	int empty_files;
 };
 
-#define SRCTAR_OPTS_INIT { 0, 0, 0 }
+#define SRCTAR_OPTS_INIT { 0, 0, 0, 0, 0, 0, 0, 0 }
 
 struct srctar;
 

@@ -53,7 +53,7 @@ s2i_no_leftovers
 [ "$(s2i_run "$tag" cat lib/util.txt)" = library ] || fail "lib/util.txt not copied"
 s2i_run "$tag" ls junk.txt 2>/dev/null && fail "junk.txt copied"
 s2i_run "$tag" ls /opt/app-root/out 2>/dev/null && fail "the builder's files are in the runtime image"
-[ "$(s2i_label "$tag" io.openshift.s2i.build.image)" = "$builder" ] || fail "build.image label"
+[ "$(s2i_label "$tag" io.openshift.s2i.build.image)" = "docker.io/$builder:latest" ] || fail "build.image label"
 [ -n "$(s2i_label "$tag" io.openshift.s2i.build.commit.id)" ] || fail "commit label"
 [ -n "$(s2i_label "$tag" io.openshift.s2i.assemble-input-files)" ] || fail "runtime labels not kept"
 

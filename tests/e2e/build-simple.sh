@@ -39,7 +39,7 @@ for v in PATH=/bin APP_MODE=from-environment-file GREETING=from-cli EXTRA=from-E
 done
 declare -A want=(
 	[builder.label]=kept
-	[io.openshift.s2i.build.image]=$builder
+	[io.openshift.s2i.build.image]=docker.io/$builder:latest
 	[io.openshift.s2i.build.commit.id]=$sha
 	[io.openshift.s2i.build.commit.ref]=main
 	[io.openshift.s2i.build.commit.author]="Test Author <author@example.com>"
@@ -87,14 +87,15 @@ out=$(s2i_run --entrypoint "" "$tag2" /usr/libexec/s2i/run) || fail "tag2 does n
 owner=$(s2i_run --entrypoint "" "$tag2" stat -c %u /opt/app-root/src/app.sh)
 [ "$owner" = 1001 ] || fail "app.sh owned by $owner"
 
-# a root builder: --assemble-user runs assemble as 1001, the image keeps running as root
+# a root builder: --assemble-user runs assemble as 1001, and the image runs as 1001 too (s2i
+# commits without a USER then, so the container's stays)
 rootb=$(s2i_name root)
 s2i_builder "$rootb" --user ""
 tag4=$(s2i_name rootapp):latest
 s2i_build --network none --assemble-user 1001 "$src" "$rootb" "$tag4"
 s2i_expect_ok "root builder with --assemble-user"
 s2i_expect_out "assemble: uid 1001 in /opt/app-root/src"
-[ "$(s2i_run "$tag4" id -u)" = 0 ] || fail "the image of a root builder does not run as root"
+[ "$(s2i_run "$tag4" id -u)" = 1001 ] || fail "the image of a root builder does not run as the assemble user"
 s2i_build --network none "$src" "$rootb" "$tag4"
 s2i_expect_ok "root builder"
 s2i_expect_out "assemble: uid 0 in /opt/app-root/src"

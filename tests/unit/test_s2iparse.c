@@ -22,17 +22,71 @@ static void test_env(void **state)
 		"=novalue\n"
 		"C=x=y\n"
 		"   # indented comment\n"
+		"// not a comment here=1\n"
+		"A=again\n"
 		"D=";
 	struct strv v = STRV_INIT;
 
 	(void)state;
-	s2iparse_env(text, strlen(text), &v);
-	assert_int_equal(v.n, 4);
+	/* the source's .s2i/environment: every line in order */
+	s2iparse_env(text, strlen(text), S2IPARSE_ENV_SOURCE, &v);
+	assert_int_equal(v.n, 6);
 	assert_string_equal(v.items[0], "A=1");
-	assert_string_equal(v.items[1], "B = two words");
+	assert_string_equal(v.items[1], "B=two words");
 	assert_string_equal(v.items[2], "C=x=y");
-	assert_string_equal(v.items[3], "D=");
+	assert_string_equal(v.items[3], "// not a comment here=1");
+	assert_string_equal(v.items[4], "A=again");
+	assert_string_equal(v.items[5], "D=");
 	strv_clear(&v);
+
+	/* a -E file: '//' comments, one entry per name with the last value, in place */
+	strv_push(&v, "A=from-before");
+	s2iparse_env(text, strlen(text), S2IPARSE_ENV_FILE, &v);
+	assert_int_equal(v.n, 5);
+	assert_string_equal(v.items[0], "A=from-before");
+	assert_string_equal(v.items[1], "A=again");
+	assert_string_equal(v.items[2], "B=two words");
+	assert_string_equal(v.items[3], "C=x=y");
+	assert_string_equal(v.items[4], "D=");
+	strv_clear(&v);
+}
+
+static void test_image_name(void **state)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "python", "docker.io/library/python:latest" },
+		{ "python:3.12", "docker.io/library/python:3.12" },
+		{ "acme/web", "docker.io/acme/web:latest" },
+		{ "s2i-agent-test/x-1-builder.base", "docker.io/s2i-agent-test/x-1-builder.base:latest" },
+		{ "index.docker.io/acme/web:1", "docker.io/acme/web:1" },
+		{ "registry.example.com/s2i/python:3.12", "registry.example.com/s2i/python:3.12" },
+		{ "localhost:5000/app", "localhost:5000/app:latest" },
+		{ "localhost/app", "localhost/app:latest" },
+		{ "quay.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		  "quay.io/a/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+		{ "b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		  "docker.io/library/b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+		/* not references: kept as given */
+		{ "b:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		  "b:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+		{ "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+		{ "Upper/Case", "Upper/Case" },
+		{ "a//b", "a//b" },
+		{ "a/", "a/" },
+		{ "a:", "a:" },
+		{ "a..b", "a..b" },
+		{ "", "" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = s2iparse_image_name(cases[i].in);
+
+		assert_string_equal(got, cases[i].want);
+		free(got);
+	}
 }
 
 static void test_env_check(void **state)
@@ -222,6 +276,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_image_name),
 		cmocka_unit_test(test_env_check),
 		cmocka_unit_test(test_uids),
 		cmocka_unit_test(test_metadata),
