@@ -209,17 +209,17 @@ void worker_proc_free(struct wproc *p)
 	if (p->p_out >= 0)
 		close(p->p_out);
 	buf_release(&p->p_outbuf);
-	free(p->p_repo);
-	free(p->p_ref);
-	free(p->p_log);
-	free(p->p_cancel_reason);
-	free(p->p_status_what);
-	free(p->p_status_repo);
-	free(p->p_status_forge);
-	free(p->p_provider);
-	free(p->p_error);
-	json_decref(p->p_result);
-	json_decref(p->p_job);
+	switch (p->p_kind) {
+	case WK_BUILD:
+		worker_build_release(&p->p_build);
+		break;
+	case WK_STATUS:
+		worker_status_release(&p->p_status);
+		break;
+	case WK_CLEANUP:
+		worker_cleanup_release(&p->p_cleanup);
+		break;
+	}
 	free(p);
 }
 
@@ -283,12 +283,12 @@ static void worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (p->p_exited)
 		return;
-	if (p->p_kind == WK_BUILD && !p->p_cancel_reason) {
-		p->p_timed_out = 1;
-		log_warn("build %lld: still running after %lds, killing it", p->p_id,
-			 p->p_timeout + KILL_GRACE_SECONDS);
+	if (p->p_kind == WK_BUILD && !p->p_build.b_cancel_reason) {
+		p->p_build.b_timed_out = 1;
+		log_warn("build %lld: still running after %lds, killing it", p->p_build.b_id,
+			 p->p_build.b_timeout + KILL_GRACE_SECONDS);
 	} else if (p->p_kind == WK_BUILD) {
-		log_warn("build %lld: did not stop within %ds, killing it", p->p_id,
+		log_warn("build %lld: did not stop within %ds, killing it", p->p_build.b_id,
 			 KILL_GRACE_SECONDS);
 	} else {
 		log_warn("%s process %d: timed out, killing it",
@@ -447,10 +447,10 @@ static void worker_queued_cb(evutil_socket_t fd, short what, void *arg)
 		if (o->o_supersede) {
 			snprintf(reason, sizeof(reason), "superseded by build %lld", o->o_id);
 			for (p = w->w_procs; p; p = p->p_next)
-				if (p->p_kind == WK_BUILD && !p->p_recorded &&
-				    p->p_id < o->o_id && !strcmp(p->p_repo, o->o_repo) &&
-				    !strcmp(p->p_ref, o->o_ref)) {
-					log_info("build %lld: canceling, %s", p->p_id, reason);
+				if (p->p_kind == WK_BUILD && !p->p_build.b_recorded &&
+				    p->p_build.b_id < o->o_id && !strcmp(p->p_build.b_repo, o->o_repo) &&
+				    !strcmp(p->p_build.b_ref, o->o_ref)) {
+					log_info("build %lld: canceling, %s", p->p_build.b_id, reason);
 					worker_cancel_proc(p, reason);
 				}
 		}
@@ -558,7 +558,7 @@ void worker_stop(struct worker *w)
 		evtimer_del(w->w_cleanup_ev);
 	for (p = w->w_procs; p; p = p->p_next) {
 		if (p->p_kind == WK_BUILD) {
-			p->p_requeue = 1;
+			p->p_build.b_requeue = 1;
 			worker_cancel_proc(p, "the agent is stopping");
 		} else if (p->p_kind == WK_STATUS) {
 			/* the row stays: it is posted again at the next start */
@@ -568,9 +568,9 @@ void worker_stop(struct worker *w)
 			/* its job goes to cleanup.json, done again at the next start: an engine
 			 * that does not answer must not hold the stop until the drain ends */
 			worker_cleanup_merge(&w->w_cleanup_ids,
-					     json_object_get(p->p_job, "ids"));
+					     json_object_get(p->p_cleanup.c_job, "ids"));
 			worker_cleanup_merge(&w->w_cleanup_containers,
-					     json_object_get(p->p_job, "containers"));
+					     json_object_get(p->p_cleanup.c_job, "containers"));
 			kept = 1;
 			p->p_killed = 1;
 			worker_proc_signal(p, SIGKILL);
@@ -616,9 +616,9 @@ void worker_free(struct worker *w)
 			while (waitpid(p->p_pid, &st, 0) < 0 && errno == EINTR)
 				;
 		}
-		if (p->p_kind == WK_BUILD && store_requeue(w->w_store, p->p_id,
+		if (p->p_kind == WK_BUILD && store_requeue(w->w_store, p->p_build.b_id,
 							   "agent stopped during the build", &e) < 0)
-			log_error("build %lld: %s", p->p_id, e.msg);
+			log_error("build %lld: %s", p->p_build.b_id, e.msg);
 		worker_proc_free(p);
 	}
 	worker_follow_end_all(w, 0);

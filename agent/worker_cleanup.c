@@ -16,6 +16,11 @@
 
 static void worker_cleanup_later(struct worker *w, json_t *job);
 
+void worker_cleanup_release(struct wproc_cleanup *c)
+{
+	json_decref(c->c_job);
+}
+
 /* A failure (the engine is down) is tried again later. */
 void worker_cleanup_spawn(struct worker *w, json_t *ids, json_t *containers, int startup)
 {
@@ -45,8 +50,8 @@ void worker_cleanup_spawn(struct worker *w, json_t *ids, json_t *containers, int
 		return;
 	}
 	event_del(p->p_out_ev);
-	p->p_startup = startup;
-	p->p_job = job;
+	p->p_cleanup.c_startup = startup;
+	p->p_cleanup.c_job = job;
 }
 
 void worker_cleanup_start(struct worker *w, const long long *ids, size_t n, int startup)
@@ -154,6 +159,7 @@ void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg)
 void worker_cleanup_done(struct wproc *p)
 {
 	struct worker *w = p->p_w;
+	struct wproc_cleanup *pc = &p->p_cleanup;
 	json_t *j = p->p_outbuf.len ? json_loads(p->p_outbuf.data, 0, NULL) : NULL;
 	const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
 	long long n = j ? json_integer_value(json_object_get(j, "removed")) : 0;
@@ -162,20 +168,20 @@ void worker_cleanup_done(struct wproc *p)
 		/* stopped by worker_stop, which kept its job for the next start */
 	} else if (msg || !j) {
 		log_error("cannot remove build containers: %s", msg ? msg : "cleanup process failed");
-		worker_cleanup_later(w, p->p_job);
+		worker_cleanup_later(w, pc->c_job);
 	} else {
 		w->w_cleanup_delay = 0;
 		worker_cleanup_save(w);		/* what is still pending, if anything */
 	}
 	if (n)
 		log_info("removed %lld containers left by builds", n);
-	if (p->p_startup && j && json_integer_value(json_object_get(j, "unowned")) > 0)
+	if (pc->c_startup && j && json_integer_value(json_object_get(j, "unowned")) > 0)
 		log_warn("left alone %lld build containers without the %s label (made by an "
 			 "older version: whose they are is unknown); remove them with docker rm "
 			 "once no agent or `s2i-agent build` uses them",
 			 (long long)json_integer_value(json_object_get(j, "unowned")), S2I_OWNER_LABEL);
 	json_decref(j);
-	if (p->p_startup) {
+	if (pc->c_startup) {
 		w->w_ready = 1;
 		worker_kick(w);
 	}

@@ -273,7 +273,7 @@ static void worker_http_cancel(void *ctx, struct evhttp_request *req, long long 
 		http_reply_error(req, 404, "no such build");
 		return;
 	}
-	if ((p = worker_find_build(w, id)) && !p->p_recorded) {
+	if ((p = worker_find_build(w, id)) && !p->p_build.b_recorded) {
 		log_info("build %lld: canceling by request", id);
 		worker_cancel_proc(p, "canceled by request");
 		http_reply_json(req, 202, json_pack("{sIssss}", "build", (json_int_t)id, "state",

@@ -23,7 +23,42 @@
 
 enum wkind { WK_BUILD, WK_STATUS, WK_CLEANUP };
 
-/* A child process of the pipeline. */
+/* WK_BUILD: `s2i-agent __build ID` (worker_build.c) */
+struct wproc_build {
+	long long b_id;
+	char *b_repo;
+	char *b_ref;
+	char b_sha[41];
+	long b_timeout;
+	char *b_log;
+	char *b_cancel_reason;		/* we asked it to stop, and why */
+	int b_timed_out;
+	int b_requeue;			/* the agent is stopping: back to the queue */
+	json_t *b_result;
+	int b_recorded;			/* its outcome is decided (and being written) */
+	int b_landed;			/* ... and on disk: the slot is free once it exited too */
+	int b_attempt;			/* times it was started before */
+	char *b_provider;
+	char *b_error;			/* why it could not start (it never ran) */
+	long long b_started_ms;		/* 0 until it is running on disk */
+};
+
+/* WK_STATUS: `s2i-agent __status` posting one commit status row (worker_status.c) */
+struct wproc_status {
+	long long s_row;		/* the status row */
+	int s_attempts;
+	char *s_what;
+	char *s_repo;			/* one post at a time per repository */
+	char *s_forge;			/* scheme://host:port of the forge's API */
+};
+
+/* WK_CLEANUP: `s2i-agent __cleanup` removing build containers (worker_cleanup.c) */
+struct wproc_cleanup {
+	int c_startup;
+	json_t *c_job;			/* what it removes: tried again if it fails */
+};
+
+/* A child process of the pipeline: what every kind has, then its kind's part. */
 struct wproc {
 	struct worker *p_w;
 	enum wkind p_kind;
@@ -35,34 +70,13 @@ struct wproc {
 	struct event *p_timer;		/* backstop: SIGKILL when it fires */
 	int p_exited;
 	int p_wstatus;
-	struct wproc *p_next;
-	/* WK_BUILD */
-	long long p_id;
-	char *p_repo;
-	char *p_ref;
-	char p_sha[41];
-	long p_timeout;
-	char *p_log;
-	char *p_cancel_reason;		/* we asked it to stop, and why */
-	int p_timed_out;
 	int p_killed;
-	int p_requeue;			/* the agent is stopping: back to the queue */
-	json_t *p_result;
-	int p_recorded;			/* its outcome is decided (and being written) */
-	int p_landed;			/* ... and on disk: the slot is free once it exited too */
-	int p_attempt;			/* times it was started before */
-	char *p_provider;
-	char *p_error;			/* why it could not start (it never ran) */
-	long long p_started_ms;		/* 0 until it is running on disk */
-	/* WK_STATUS */
-	long long p_status_id;
-	int p_status_attempts;
-	char *p_status_what;
-	char *p_status_repo;		/* one post at a time per repository */
-	char *p_status_forge;		/* scheme://host:port of the forge's API */
-	/* WK_CLEANUP */
-	int p_startup;
-	json_t *p_job;			/* what it removes: tried again if it fails */
+	struct wproc *p_next;
+	union {
+		struct wproc_build p_build;
+		struct wproc_status p_status;
+		struct wproc_cleanup p_cleanup;
+	};
 };
 
 struct wfollow;
@@ -198,6 +212,7 @@ void worker_build_final(struct wproc *p);
 void worker_build_line(struct wproc *p, const char *line);
 /* The build's process exited (or never started). */
 void worker_build_exited(struct wproc *p);
+void worker_build_release(struct wproc_build *b);
 void worker_cancel_proc(struct wproc *p, const char *reason);
 /* Closes a build that never ran (a cancel by request, start-up recovery): its end
  * goes through the group commit; req, if any, is answered once it is on disk. */
@@ -228,6 +243,7 @@ void worker_op_status(const struct worker *w, struct wop *o, const char *repo,
 		      long long duration_ms);
 /* A status process exited: its outcome is written (WOP_STATUS_*). */
 void worker_status_done(struct wproc *p);
+void worker_status_release(struct wproc_status *s);
 /* Posts due statuses after delay_ms (an earlier wake-up wins). */
 void worker_status_kick(struct worker *w, long long delay_ms);
 void worker_status_cb(evutil_socket_t fd, short what, void *arg);
@@ -247,6 +263,7 @@ void worker_cleanup_keep(struct worker *w, json_t *job);
 void worker_cleanup_now(struct worker *w);
 /* A cleanup process exited. */
 void worker_cleanup_done(struct wproc *p);
+void worker_cleanup_release(struct wproc_cleanup *c);
 void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg);
 
 /* worker_http.c: the HTTP endpoints of the pipeline */

@@ -284,7 +284,7 @@ void worker_op_done(void *arg, int failed, const char *err)
 		case WOP_REQUEUE:
 			/* left `running`: the next start reruns or closes it */
 			log_error("build %lld: cannot put it back in the queue: %s", o->o_id, err);
-			p->p_landed = 1;
+			p->p_build.b_landed = 1;
 			worker_build_final(p);
 			break;
 		default:	/* it must land */
@@ -318,7 +318,7 @@ void worker_op_done(void *arg, int failed, const char *err)
 		break;
 	case WOP_FINISH:
 	case WOP_REQUEUE:
-		p->p_landed = 1;
+		p->p_build.b_landed = 1;
 		worker_build_final(p);
 		break;
 	case WOP_CLOSE:

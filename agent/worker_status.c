@@ -54,6 +54,13 @@ void worker_op_status(const struct worker *w, struct wop *o, const char *repo,
 	o->o_st_desc = worker_status_desc(o->o_id, state, reason, duration_ms);
 }
 
+void worker_status_release(struct wproc_status *s)
+{
+	free(s->s_what);
+	free(s->s_repo);
+	free(s->s_forge);
+}
+
 static void worker_set_strv(json_t *o, const char *k, const struct strv *v)
 {
 	json_t *a = json_array();
@@ -67,6 +74,7 @@ static void worker_set_strv(json_t *o, const char *k, const struct strv *v)
 void worker_status_done(struct wproc *p)
 {
 	struct worker *w = p->p_w;
+	struct wproc_status *ps = &p->p_status;
 	const char *outcome = NULL, *msg = NULL;
 	struct wop *o;
 	json_t *j = NULL, *v;
@@ -88,20 +96,20 @@ void worker_status_done(struct wproc *p)
 		msg = "status process ended without an answer";
 	}
 	if (!strcmp(outcome, "done")) {
-		log_info("%s posted (HTTP %ld)", p->p_status_what, http_code);
-		o = worker_op_new(WOP_STATUS_DONE, p->p_status_id);
-	} else if (!strcmp(outcome, "retry") && p->p_status_attempts + 1 < STATUS_MAX_ATTEMPTS) {
+		log_info("%s posted (HTTP %ld)", ps->s_what, http_code);
+		o = worker_op_new(WOP_STATUS_DONE, ps->s_row);
+	} else if (!strcmp(outcome, "retry") && ps->s_attempts + 1 < STATUS_MAX_ATTEMPTS) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
 			rnd = (unsigned long)time(NULL);
-		delay = forge_backoff((unsigned)p->p_status_attempts + 1, retry_after, rnd);
-		log_warn("%s: %s; retry in %lds", p->p_status_what, msg ? msg : "failed", delay);
-		o = worker_op_new(WOP_STATUS_RETRY, p->p_status_id);
+		delay = forge_backoff((unsigned)ps->s_attempts + 1, retry_after, rnd);
+		log_warn("%s: %s; retry in %lds", ps->s_what, msg ? msg : "failed", delay);
+		o = worker_op_new(WOP_STATUS_RETRY, ps->s_row);
 		o->o_time = store_now_ms() + delay * 1000;
 		o->o_reason = msg ? xstrdup(msg) : NULL;
 	} else {
-		log_error("%s: %s; giving up after %d attempts", p->p_status_what,
-			  msg ? msg : "failed", p->p_status_attempts + 1);
-		o = worker_op_new(WOP_STATUS_DONE, p->p_status_id);
+		log_error("%s: %s; giving up after %d attempts", ps->s_what,
+			  msg ? msg : "failed", ps->s_attempts + 1);
+		o = worker_op_new(WOP_STATUS_DONE, ps->s_row);
 	}
 	json_decref(j);
 	/* the post is over once the row's new state is on disk: until then p stays
@@ -127,11 +135,11 @@ static void worker_status_posters(const struct worker *w, long long row_id, cons
 		if (p->p_kind != WK_STATUS)
 			continue;
 		ret->all++;
-		if (p->p_status_id == row_id)
+		if (p->p_status.s_row == row_id)
 			ret->row = 1;
-		if (repo && p->p_status_repo && !strcmp(p->p_status_repo, repo))
+		if (repo && p->p_status.s_repo && !strcmp(p->p_status.s_repo, repo))
 			ret->repo = 1;
-		if (forge && p->p_status_forge && !strcmp(p->p_status_forge, forge))
+		if (forge && p->p_status.s_forge && !strcmp(p->p_status.s_forge, forge))
 			ret->forge++;
 	}
 }
@@ -218,12 +226,12 @@ static int worker_status_start(struct worker *w, const struct status_row *row)
 		goto out;
 	}
 	event_del(p->p_out_ev);		/* a few bytes: read when it exits */
-	p->p_status_id = row->id;
-	p->p_status_attempts = row->attempts;
-	p->p_status_what = xasprintf("build %lld: commit status '%s' (%s)", b.id, row->state,
+	p->p_status.s_row = row->id;
+	p->p_status.s_attempts = row->attempts;
+	p->p_status.s_what = xasprintf("build %lld: commit status '%s' (%s)", b.id, row->state,
 				       r.state ? r.state : "");
-	p->p_status_repo = xstrdup(b.repo);
-	p->p_status_forge = forge;
+	p->p_status.s_repo = xstrdup(b.repo);
+	p->p_status.s_forge = forge;
 	forge = NULL;
 	ret = 1;
 out:
