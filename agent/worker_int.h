@@ -123,7 +123,8 @@ enum wop_kind {
 	WOP_CLOSE,			/* a build ended without running (cancel, recovery) */
 	WOP_STATUS_DONE,		/* a commit status row posted (o_id: the row) */
 	WOP_STATUS_RETRY,
-	WOP_ADD				/* a manual build (retry, POST /repos/NAME/builds) */
+	WOP_ADD,			/* a manual build (retry, POST /repos/NAME/builds) */
+	WOP_NKINDS
 };
 
 /*
@@ -132,8 +133,9 @@ enum wop_kind {
  * worker adds no fsync of its own and never blocks the loop on the disk. What depends
  * on it happens once it is on disk: a process starts after its build is running, a
  * status is posted after its row, the next build of a repository starts after the
- * previous one's end. While queued it belongs to the writer thread (worker_op_run may
- * touch only the op), else to the loop.
+ * previous one's end. While queued it belongs to the writer thread (its kind's run may
+ * touch only the op), else to the loop. Each kind's run, done and failed halves are
+ * in worker_op.c, one after the other.
  */
 struct wop {
 	struct worker *o_w;
