@@ -508,6 +508,7 @@ struct worker *worker_new(struct event_base *base, struct store *st, struct http
 	w->w_base = base;
 	w->w_store = st;
 	w->w_http = h;
+	w->w_batch = h ? http_batch(h) : NULL;
 	w->w_cfg = cfg;
 	return w;
 }
@@ -597,8 +598,8 @@ void worker_free(struct worker *w)
 		return;
 	w->w_stopping = 1;
 	/* our writes still in the group commit report to us: let them land first */
-	if (w->w_nops && w->w_http)
-		batch_drain(http_batch(w->w_http));
+	if (w->w_nops && w->w_batch)
+		batch_drain(w->w_batch);
 	while ((o = w->w_retry)) {
 		w->w_retry = o->o_next;
 		log_error("build %lld: stopping with a change the database refused: it is lost",

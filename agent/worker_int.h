@@ -87,6 +87,7 @@ struct worker {
 	struct store *w_store;
 	char w_self[4096];		/* this executable (see WORKER_SELF) */
 	struct http *w_http;
+	struct batch *w_batch;		/* the group commit of w_http (batch.h) */
 	const struct config *w_cfg;
 	struct event *w_sigchld;
 	struct event *w_kick;

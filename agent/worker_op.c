@@ -464,5 +464,5 @@ void worker_op_submit(struct worker *w, struct wop *o)
 {
 	o->o_w = w;
 	w->w_nops++;
-	batch_op(http_batch(w->w_http), worker_op_run, worker_op_done, o);
+	batch_op(w->w_batch, worker_op_run, worker_op_done, o);
 }
