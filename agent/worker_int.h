@@ -247,7 +247,7 @@ void worker_op_status(const struct worker *w, struct wop *o, const char *repo,
 /* A status process exited: its outcome is written (WOP_STATUS_*). */
 void worker_status_done(struct wproc *p);
 void worker_status_release(struct wproc_status *s);
-/* Posts due statuses after delay_ms (an earlier wake-up wins). */
+/* Posts due statuses after delay_ms (a wake-up already armed for earlier stays). */
 void worker_status_kick(struct worker *w, long long delay_ms);
 void worker_status_cb(evutil_socket_t fd, short what, void *arg);
 

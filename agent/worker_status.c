@@ -310,7 +310,7 @@ void worker_status_cb(evutil_socket_t fd, short what, void *arg)
 
 void worker_status_kick(struct worker *w, long long delay_ms)
 {
-	struct timeval tv;
+	struct timeval tv, armed, now, at;
 
 	if (!w->w_status_ev || w->w_stopping)
 		return;
@@ -318,12 +318,12 @@ void worker_status_kick(struct worker *w, long long delay_ms)
 		delay_ms = (long long)STATUS_RETRY_MAX * 1000;
 	tv.tv_sec = (time_t)(delay_ms / 1000);
 	tv.tv_usec = (suseconds_t)(delay_ms % 1000) * 1000;
-	/* an earlier wake-up wins over a later one already armed */
-	if (evtimer_pending(w->w_status_ev, NULL) && delay_ms > 0) {
-		struct timeval left;
-
-		evtimer_pending(w->w_status_ev, &left);
-		if (evutil_timercmp(&left, &tv, <))
+	/* a wake-up already armed for earlier wins over this one; libevent says when an
+	 * armed timer fires as a time of day (the clock of event_base_gettimeofday_cached) */
+	if (delay_ms > 0 && evtimer_pending(w->w_status_ev, &armed) &&
+	    event_base_gettimeofday_cached(w->w_base, &now) == 0) {
+		evutil_timeradd(&now, &tv, &at);
+		if (evutil_timercmp(&armed, &at, <))
 			return;
 	}
 	evtimer_add(w->w_status_ev, &tv);

@@ -1,4 +1,4 @@
-/* Unit tests for worker_status: commit status descriptions and who gets them. */
+/* Unit tests for worker_status: commit status descriptions, who gets them, the post timer. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,7 +7,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <event2/event.h>
+
 #include "buf.h"
+#include "limits.h"
 #include "worker_int.h"
 
 static void test_desc(void **state)
@@ -71,11 +74,67 @@ static void test_want(void **state)
 	worker_free(w);
 }
 
+static void noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* When the post timer fires, in ms from now. */
+static long long fires_in_ms(struct worker *w)
+{
+	struct timeval at, now;
+
+	assert_true(evtimer_pending(w->w_status_ev, &at));
+	assert_int_equal(event_base_gettimeofday_cached(w->w_base, &now), 0);
+	return ((long long)at.tv_sec - now.tv_sec) * 1000 + (at.tv_usec - now.tv_usec) / 1000;
+}
+
+/* lo <= v <= hi, signed (cmocka's assert_in_range is unsigned); a few ms of slack above:
+ * libevent maps its monotonic clock to the time of day */
+#define assert_fires_in(w, lo, hi) do { \
+		long long ms_ = fires_in_ms(w); \
+		if (ms_ < (lo) || ms_ > (hi) + 5) \
+			fail_msg("fires in %lld ms, not in [%lld, %lld]", ms_, (long long)(lo), \
+				 (long long)(hi)); \
+	} while (0)
+
+/* A wake-up already armed for earlier is kept; "now" always wins; the wait is capped. */
+static void test_kick(void **state)
+{
+	struct config cfg = { .nrepos = 0 };
+	struct event_base *base = event_base_new();
+	struct worker *w = worker_new(base, NULL, NULL, &cfg);
+
+	(void)state;
+	w->w_status_ev = evtimer_new(base, noop_cb, NULL);
+	worker_status_kick(w, (long long)STATUS_RETRY_MAX * 1000 * 10);
+	assert_fires_in(w, STATUS_RETRY_MAX * 1000 - 100, STATUS_RETRY_MAX * 1000);
+	worker_status_kick(w, 2000);
+	assert_fires_in(w, 1900, 2000);
+	worker_status_kick(w, 60000);		/* later: the armed one stays */
+	assert_fires_in(w, 1900, 2000);
+	worker_status_kick(w, 1000);		/* sooner: it replaces it */
+	assert_fires_in(w, 900, 1000);
+	worker_status_kick(w, 0);
+	assert_fires_in(w, -100, 0);
+	worker_status_kick(w, 500);
+	assert_fires_in(w, -100, 0);
+	w->w_stopping = 1;			/* stopping: no post is armed any more */
+	evtimer_del(w->w_status_ev);
+	worker_status_kick(w, 0);
+	assert_false(evtimer_pending(w->w_status_ev, NULL));
+	worker_free(w);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_desc),
 		cmocka_unit_test(test_want),
+		cmocka_unit_test(test_kick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
