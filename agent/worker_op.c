@@ -279,7 +279,8 @@ static int worker_op_requeue_run(struct store *st, struct wop *o, struct err *e)
 	return store_requeue(st, o->o_id, o->o_reason, e);
 }
 
-/* Left `running`: the next start reruns or closes it. */
+/* Its done is WOP_FINISH's (worker_op_landed): the slot is free. Refused, it is left
+ * `running`: the next start reruns or closes it. */
 static int worker_op_requeue_failed(struct worker *w, struct wop *o, const char *err)
 {
 	log_error("build %lld: cannot put it back in the queue: %s", o->o_id, err);
@@ -288,6 +289,8 @@ static int worker_op_requeue_failed(struct worker *w, struct wop *o, const char 
 }
 
 /* ---------- WOP_CLOSE: a build ended without running (cancel, recovery) ---------- */
+
+/* Its run is WOP_FINISH's (worker_op_finish_run): the same write of a final state. */
 
 static void worker_op_close_done(struct worker *w, struct wop *o)
 {
