@@ -66,25 +66,24 @@ image_id() { docker image inspect -f '{{.Id}}' "s2i-agent-test/$PL_ID-$1:main" 2
 
 # Two commits per repository, each pushed and announced by a signed delivery, built
 n=0 zero=0000000000000000000000000000000000000000
-declare -A first_id second_id image
+declare -A first_id second_id image head
+push_built() {	# repo word before out: a commit pushed, its signed delivery captured
+	# and answered 202 with the next build id, built; sets SHA
+	SHA=$(pl_commit "$1" "$2 of $1" app.sh "echo \"$2 of $1\"")
+	pl_push "$1" >/dev/null || fail "git push $1"
+	capture "$1" "$SHA" "$3" "$4"
+	n=$((n + 1))
+	[ "$CODE" = 202 ] && [ "$(jq -r .build <<<"$ANSWER")" = $n ] || fail "$1 push '$2': $CODE $ANSWER"
+	pl_expect $n succeeded 120
+}
 for r in "${repos[@]}"; do
-	a=$(pl_commit "$r" "one of $r" app.sh "echo \"one of $r\"")
-	pl_push "$r" >/dev/null || fail "git push $r"
-	capture "$r" "$a" "$zero" "$CAP/$r-old.req"
-	n=$((n + 1))
-	[ "$CODE" = 202 ] && [ "$(jq -r .build <<<"$ANSWER")" = $n ] || fail "$r first push: $CODE $ANSWER"
+	push_built "$r" one "$zero" "$CAP/$r-old.req"
 	first_id[$r]=$n
-	pl_expect $n succeeded 120
-	b=$(pl_commit "$r" "two of $r" app.sh "echo \"two of $r\"")
-	pl_push "$r" >/dev/null || fail "git push $r"
-	capture "$r" "$b" "$a" "$CAP/$r-new.req"
-	n=$((n + 1))
-	[ "$CODE" = 202 ] && [ "$(jq -r .build <<<"$ANSWER")" = $n ] || fail "$r second push: $CODE $ANSWER"
+	push_built "$r" two "$SHA" "$CAP/$r-new.req"
 	second_id[$r]=$n
-	pl_expect $n succeeded 120
+	head[$r]=$SHA
 	image[$r]=$(image_id "$r")
 	[ -n "${image[$r]}" ] || fail "no image for $r"
-	eval "head_$r=$b"
 done
 builds=$(db_count builds)
 [ "$builds" = $n ] || fail "expected $n builds, have $builds"
@@ -95,8 +94,7 @@ statuses=$(forge_double_count)
 # A new signed push of the commit a branch is already built at builds nothing either
 # (a forge's second hook, a late webhook after a manual build, a replay whose digest aged out)
 for r in gh gen; do
-	eval "b=\$head_$r"
-	capture "$r" "$b" "$b" "$CAP/$r-fresh.req"
+	capture "$r" "${head[$r]}" "${head[$r]}" "$CAP/$r-fresh.req"
 	[ "$CODE" = 200 ] && [ "$(jq -r .duplicate <<<"$ANSWER")" = "${second_id[$r]}" ] ||
 		fail "$r fresh push of the built commit: $CODE $ANSWER"
 done
