@@ -14,7 +14,10 @@
 
 #include "batch.h"
 #include "buf.h"
+#include "digest.h"
 #include "limits.h"
+
+_Static_assert(STORE_DIGEST_LEN == DIGEST_SHA256_LEN, "a push's digest is a SHA-256");
 
 struct batch_opitem {
 	batch_op_fn bo_fn;
@@ -41,6 +44,7 @@ struct batch {
 	struct store *q_loop_store;	/* the loop's: gets the counts */
 	pthread_t q_thread;
 	int q_thread_started;
+	long long q_prune_at;		/* the writer's: next prune of signed pushes (ms) */
 	pthread_mutex_t q_mu;
 	pthread_cond_t q_cv;
 	pthread_cond_t q_ckpt_cv;
@@ -63,7 +67,35 @@ struct batch {
 
 /* ---------- writer thread ---------- */
 
-static void batch_commit(struct store *st, struct batch_set *w)
+/* Forgets the signed pushes older than REPLAY_KEEP_DAYS, in the batch's transaction
+ * (the writer is the one connection that writes), at most once per
+ * REPLAY_PRUNE_INTERVAL_MS unless the last prune had more to do. In a savepoint: a
+ * failure is left for the next time, the batch goes on. Returns -1 only when SQLite
+ * ended the transaction. */
+static int batch_prune(struct store *st, long long *next_at)
+{
+	long long now = store_now_ms(), n = 0;
+	struct err e = ERR_INIT;
+
+	if (now < *next_at)
+		return 0;
+	if (store_savepoint(st, &e) < 0) {
+		*next_at = now + REPLAY_PRUNE_INTERVAL_MS;
+		return store_in_transaction(st) ? 0 : -1;
+	}
+	if (store_prune_pushes(st, now - REPLAY_KEEP_DAYS * 86400000LL, &n, &e) == 0 &&
+	    store_savepoint_release(st, &e) == 0) {
+		*next_at = n >= REPLAY_PRUNE_ROWS ? now : now + REPLAY_PRUNE_INTERVAL_MS;
+		return 0;
+	}
+	if (!store_in_transaction(st))
+		return -1;
+	store_savepoint_rollback(st);
+	*next_at = now + REPLAY_PRUNE_INTERVAL_MS;
+	return 0;
+}
+
+static void batch_commit(struct store *st, struct batch_set *w, long long *prune_at)
 {
 	struct err e = ERR_INIT;
 	struct batch_item *it;
@@ -74,25 +106,47 @@ static void batch_commit(struct store *st, struct batch_set *w)
 	if (store_begin(st, &e) < 0)
 		goto fail;
 	for (i = 0; i < w->bs_n; i++) {
+		struct build *b;
+		int rc;
+
 		it = &w->bs_items[i];
+		b = &it->bi_build;
 		it->bi_dup = 0;
 		it->bi_full = 0;
+		it->bi_why = STORE_DUP_NONE;
 		if (w->bs_room <= 0) {
-			/* full: a redelivery still gets its duplicate answer */
-			struct build *b = &it->bi_build;
-			int rc = b->delivery ? store_find_delivery(st, b->repo, b->provider,
-								   b->delivery, &it->bi_dup, &e) : 1;
-
+			/* full: a redelivery or a replay still gets its duplicate answer */
+			if (it->bi_signed)
+				rc = store_find_push(st, b, it->bi_digest, &it->bi_dup, &it->bi_why,
+						     &e);
+			else if (b->delivery)
+				rc = store_find_delivery(st, b->repo, b->provider, b->delivery,
+							 &it->bi_dup, &e);
+			else
+				rc = 1;
 			if (rc < 0)
 				goto fail;
 			if (rc > 0)
 				it->bi_full = 1;
+			else if (it->bi_why == STORE_DUP_NONE)
+				it->bi_why = STORE_DUP_DELIVERY;
 			continue;
 		}
-		if (store_add_build(st, &it->bi_build, &it->bi_dup, &e) < 0)
+		if (it->bi_signed)
+			rc = store_add_push(st, b, it->bi_digest, &it->bi_dup, &it->bi_why, &e);
+		else
+			rc = store_add_build(st, b, &it->bi_dup, &e);
+		if (rc < 0)
 			goto fail;
 		if (!it->bi_dup)
 			w->bs_room--;
+		else if (it->bi_why == STORE_DUP_NONE)
+			it->bi_why = STORE_DUP_DELIVERY;
+	}
+	if (w->bs_n && batch_prune(st, prune_at) < 0) {
+		err_set(&e, "database '%s': the transaction ended while pruning signed pushes",
+			store_path(st));
+		goto fail;
 	}
 	for (i = 0; i < w->bs_nops; i++) {
 		struct batch_opitem *o = &w->bs_ops[i];
@@ -180,7 +234,7 @@ static void *batch_thread(void *arg)
 			pthread_cond_wait(&q->q_cv, &q->q_mu);
 		if (q->q_busy && !q->q_done) {
 			pthread_mutex_unlock(&q->q_mu);
-			batch_commit(q->q_store, &q->q_work);
+			batch_commit(q->q_store, &q->q_work, &q->q_prune_at);
 			pthread_mutex_lock(&q->q_mu);
 			if (!q->q_work.bs_failed)
 				batch_after_commit(q);
@@ -295,6 +349,18 @@ void batch_push(struct batch *q, struct build *b, void *ctx)
 	memset(b, 0, sizeof(*b));
 	if (!q->q_busy && ((g->bs_n == 1 && !g->bs_nops) || g->bs_n >= HTTP_BATCH_MAX))
 		event_active(q->q_ev_flush, EV_WRITE, 0);
+}
+
+void batch_push_signed(struct batch *q, struct build *b,
+		       const unsigned char digest[STORE_DIGEST_LEN], void *ctx)
+{
+	struct batch_set *g = &q->q_gather;
+	struct batch_item *it;
+
+	batch_push(q, b, ctx);
+	it = &g->bs_items[g->bs_n - 1];
+	it->bi_signed = 1;
+	memcpy(it->bi_digest, digest, STORE_DIGEST_LEN);
 }
 
 void batch_op(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg)

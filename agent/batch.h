@@ -16,6 +16,9 @@ struct batch_item {
 	void *bi_ctx;			/* the caller's (the HTTP request) */
 	long long bi_dup;		/* out: > 0 when the delivery queued that build already */
 	int bi_full;			/* out: refused, the queue was full */
+	int bi_signed;			/* in: a verified push, bi_digest set (batch_push_signed) */
+	unsigned char bi_digest[STORE_DIGEST_LEN];
+	enum store_dup bi_why;		/* out: why bi_dup (STORE_DUP_DELIVERY without a digest) */
 };
 
 /* Called on the event loop once a batch is on disk (failed = 0) or could not be
@@ -46,6 +49,10 @@ struct batch *batch_new(struct event_base *base, const char *state_dir, struct s
 /* Takes b (left zeroed). The first item of a batch schedules its commit for
  * when the loop has read what arrived meanwhile. */
 void batch_push(struct batch *q, struct build *b, void *ctx);
+/* The same for a verified push: its commit goes through store_add_push, the replay
+ * guard, with digest (webhook_verify_signed). */
+void batch_push_signed(struct batch *q, struct build *b,
+		       const unsigned char digest[STORE_DIGEST_LEN], void *ctx);
 /* Queues an op for the next batch; ops run and report in the order they were queued. */
 void batch_op(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg);
 /* Items and ops pushed and not yet reported done. */

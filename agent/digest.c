@@ -19,6 +19,19 @@ void digest_sha256(const void *data, size_t n, unsigned char out[DIGEST_SHA256_L
 	sha256_digest(&c, DIGEST_SHA256_LEN, out);
 }
 
+void digest_sha256v(const void *const *parts, const size_t *lens, size_t nparts,
+		    unsigned char out[DIGEST_SHA256_LEN])
+{
+	struct sha256_ctx c;
+	size_t i;
+
+	sha256_init(&c);
+	for (i = 0; i < nparts; i++)
+		if (lens[i])
+			sha256_update(&c, lens[i], parts[i]);
+	sha256_digest(&c, DIGEST_SHA256_LEN, out);
+}
+
 void digest_hmac_sha256v(const void *key, size_t keylen, const void *const *parts,
 			 const size_t *lens, size_t nparts, unsigned char out[DIGEST_SHA256_LEN])
 {

@@ -8,6 +8,9 @@
 #define DIGEST_SHA256_LEN	32
 
 void digest_sha256(const void *data, size_t n, unsigned char out[DIGEST_SHA256_LEN]);
+/* SHA-256 of the concatenation of parts[0..nparts) (lens[i] bytes each). */
+void digest_sha256v(const void *const *parts, const size_t *lens, size_t nparts,
+		    unsigned char out[DIGEST_SHA256_LEN]);
 
 /* HMAC-SHA256 of the concatenation of parts[0..nparts) (lens[i] bytes each)
  * under key. An empty key is valid. */

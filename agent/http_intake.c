@@ -114,8 +114,17 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 			http_reply_retry(req, "cannot record the delivery, try again");
 		} else if (items[i].bi_dup > 0) {
 			http_count(h, b->repo, p, RES_DUPLICATE);
-			log_info("repo '%s': %s delivery '%s' is a duplicate of build %lld", b->repo,
-				 b->provider, b->delivery, items[i].bi_dup);
+			if (items[i].bi_why == STORE_DUP_REPLAY)
+				log_warn("repo '%s': %s delivery '%s' replays the body of build %lld",
+					 b->repo, b->provider, b->delivery ? b->delivery : "-",
+					 items[i].bi_dup);
+			else if (items[i].bi_why == STORE_DUP_BUILT)
+				log_info("repo '%s': %s delivery '%s': %s %.12s is build %lld already",
+					 b->repo, b->provider, b->delivery ? b->delivery : "-",
+					 b->ref, b->sha, items[i].bi_dup);
+			else
+				log_info("repo '%s': %s delivery '%s' is a duplicate of build %lld",
+					 b->repo, b->provider, b->delivery, items[i].bi_dup);
 			http_reply_json(req, 200, json_pack("{sI}", "duplicate",
 							    (json_int_t)items[i].bi_dup));
 		} else if (items[i].bi_full) {
@@ -153,6 +162,7 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	const struct repo_conf *repo = m->m_repo;
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
+	unsigned char digest[DIGEST_SHA256_LEN];
 	struct evbuffer *in;
 	enum provider p;
 	int rc;
@@ -169,7 +179,7 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	r.body_len = evbuffer_get_length(in);
 	r.body = r.body_len ? (const char *)evbuffer_pullup(in, -1) : "";
 	r.now = time(NULL);
-	rc = webhook_verify(&r, p, repo->secrets, repo->nsecrets, &e);
+	rc = webhook_verify_signed(&r, p, repo->secrets, repo->nsecrets, digest, &e);
 	if (rc) {
 		http_count(h, repo->name, p, rc == 401 ? RES_UNAUTHORIZED : RES_BAD_REQUEST);
 		log_warn("repo '%s': %s delivery refused: %s", repo->name, webhook_provider_name(p),
@@ -217,7 +227,7 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	ev.project_id = NULL;
 	b.clone_url = ev.clone_url;
 	ev.clone_url = NULL;
-	batch_push(h->h_batch, &b, req);
+	batch_push_signed(h->h_batch, &b, digest, req);
 out:
 	webhook_event_release(&ev);
 }

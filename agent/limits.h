@@ -58,6 +58,14 @@
 #define STORE_CHECKPOINT_PAGES	1000		/* WAL frames that wake the checkpoint thread */
 #define STORE_WAL_MAX_PAGES	16000		/* WAL frames at which the writer checkpoints itself */
 #define BATCH_CKPT_NICE		10		/* the checkpoint thread's nice value */
+/* replay guard: the digest of a push's signed material is kept this long per repo
+ * (far longer than build history: a captured delivery stays worth replaying for
+ * as long as its commit is older than the branch's), and rows past it are pruned
+ * from the writer's transaction at most every REPLAY_PRUNE_INTERVAL_MS, at most
+ * REPLAY_PRUNE_ROWS at a time */
+#define REPLAY_KEEP_DAYS	400
+#define REPLAY_PRUNE_INTERVAL_MS (60LL * 60 * 1000)
+#define REPLAY_PRUNE_ROWS	10000
 
 /* http (daemon) */
 #define HTTP_FD_RESERVE		256		/* fds kept for the database, logs and builds */

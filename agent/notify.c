@@ -293,16 +293,22 @@ int notify_post(const char *base, const char *repo, const char *secret,
 	json_t *body = NULL, *ans = NULL, *v;
 	char *data = NULL, *url = NULL, *h = NULL;
 	long wait;
+	struct timespec now;
 	int attempt, rv = -1;
 
-	body = json_pack("{s:s, s:s, s:s}", "ref", r->ref, "before", r->old, "after", r->new);
+	/* pushed_at and a nonce (the request id) make every event's signed body its own:
+	 * the agent refuses a body it has seen as a replay, and A->B, B->A, A->B repeats */
+	notify_random_hex(rid, 16);
+	clock_gettime(CLOCK_REALTIME, &now);
+	body = json_pack("{s:s, s:s, s:s, s:I, s:s}", "ref", r->ref, "before", r->old, "after",
+			 r->new, "pushed_at", (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+			 "nonce", rid);
 	data = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (!data) {
 		notify_say("%s: error: cannot encode the event (is the ref valid UTF-8?)", r->ref);
 		goto out;
 	}
 	url = xasprintf("%s/hooks/%s", base, repo);
-	notify_random_hex(rid, 16);
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	h = xasprintf("X-Request-Id: %s", rid);
 	t = hl ? curl_slist_append(hl, h) : NULL;

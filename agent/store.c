@@ -24,7 +24,9 @@ enum {
 	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
 	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
 	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA,
-	ST_SET_PID, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO, ST_N
+	ST_SET_PID, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_FIND_SIGNED, ST_ADD_SIGNED, ST_REF_NEWEST, ST_PRUNE_SIGNED,
+	ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
@@ -75,6 +77,13 @@ static const char *const store_sql[ST_N] = {
 	[ST_SAVEPOINT] = "SAVEPOINT op",
 	[ST_RELEASE] = "RELEASE op",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
+	[ST_FIND_SIGNED] = "SELECT build_id FROM signed_pushes WHERE repo = ?1 AND digest = ?2",
+	[ST_ADD_SIGNED] = "INSERT INTO signed_pushes (repo, digest, build_id, seen) "
+		"VALUES (?1, ?2, ?3, ?4)",
+	[ST_REF_NEWEST] = "SELECT id, sha, state FROM builds WHERE repo = ?1 AND ref = ?2 "
+		"ORDER BY id DESC LIMIT 1",
+	[ST_PRUNE_SIGNED] = "DELETE FROM signed_pushes WHERE (repo, digest) IN "
+		"(SELECT repo, digest FROM signed_pushes WHERE seen < ?1 ORDER BY seen LIMIT ?2)",
 };
 
 static const char store_schema[] =
@@ -100,6 +109,16 @@ static const char store_schema[] =
 	" description TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
 	" last_error TEXT, created INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS statuses_build ON statuses(build_id, id);"
+	/* the replay guard: the digest of each push's signed material, per repo,
+	 * unique by constraint (so it holds across batches, restarts and connections);
+	 * kept REPLAY_KEEP_DAYS, pruned through signed_pushes_seen */
+	"CREATE TABLE IF NOT EXISTS signed_pushes ("
+	" repo TEXT NOT NULL, digest BLOB NOT NULL, build_id INTEGER NOT NULL,"
+	" seen INTEGER NOT NULL,"
+	" PRIMARY KEY (repo, digest)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS signed_pushes_seen ON signed_pushes(seen);"
+	/* a ref's newest build, looked up for every push */
+	"CREATE INDEX IF NOT EXISTS builds_ref ON builds(repo, ref, id);"
 	"PRAGMA user_version = 1;";
 
 struct store {
@@ -638,22 +657,11 @@ int store_find_delivery(struct store *s, const char *repo, const char *provider,
 	return store_fail(s, e, "cannot look a delivery up");
 }
 
-int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e)
+/* Inserts b as a queued build and its delivery id, unchecked. */
+static int store_insert_build(struct store *s, struct build *b, struct err *e)
 {
 	sqlite3_stmt *st;
-	int rc;
 
-	*ret_dup = 0;
-	if (b->delivery) {
-		rc = store_find_delivery(s, b->repo, b->provider, b->delivery, ret_dup, e);
-		if (rc < 0)
-			return -1;
-		if (rc == 0) {
-			b->id = 0;
-			return 0;
-		}
-		*ret_dup = 0;
-	}
 	if (!b->created)
 		b->created = store_now_ms();
 	b->state = BUILD_QUEUED;
@@ -683,6 +691,136 @@ int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct
 		if (store_exec(s, st, e, "cannot record a delivery") < 0)
 			return -1;
 	}
+	return 0;
+}
+
+int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e)
+{
+	int rc;
+
+	*ret_dup = 0;
+	if (b->delivery) {
+		rc = store_find_delivery(s, b->repo, b->provider, b->delivery, ret_dup, e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0) {
+			b->id = 0;
+			return 0;
+		}
+		*ret_dup = 0;
+	}
+	return store_insert_build(s, b, e);
+}
+
+/* ---------- replay guard ---------- */
+
+int store_find_push(struct store *s, const struct build *b,
+		    const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
+		    enum store_dup *ret_why, struct err *e)
+{
+	sqlite3_stmt *st;
+	const unsigned char *sha, *state;
+	long long id = 0;
+	int rc, built = 0;
+
+	if (b->delivery) {
+		rc = store_find_delivery(s, b->repo, b->provider, b->delivery, &id, e);
+		if (rc <= 0) {
+			if (rc == 0) {
+				*ret_dup = id;
+				*ret_why = STORE_DUP_DELIVERY;
+			}
+			return rc;
+		}
+	}
+	st = store_stmt(s, ST_FIND_SIGNED);
+	sqlite3_bind_text(st, 1, b->repo, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, digest, STORE_DIGEST_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW) {
+		*ret_dup = id;
+		*ret_why = STORE_DUP_REPLAY;
+		return 0;
+	}
+	if (rc != SQLITE_DONE)
+		return store_fail(s, e, "cannot look a signed push up");
+	/* a push of the commit the ref is built at (or being built at) builds nothing:
+	 * this also holds a replay whose digest was pruned, as long as the branch has
+	 * not moved since */
+	st = store_stmt(s, ST_REF_NEWEST);
+	sqlite3_bind_text(st, 1, b->repo, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, b->ref, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		sha = sqlite3_column_text(st, 1);
+		state = sqlite3_column_text(st, 2);
+		built = b->sha[0] && sha && !strcmp((const char *)sha, b->sha) && state &&
+			(!strcmp((const char *)state, "queued") ||
+			 !strcmp((const char *)state, "running") ||
+			 !strcmp((const char *)state, "succeeded"));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(s, e, "cannot look the ref's last build up");
+	if (!built)
+		return 1;
+	*ret_dup = id;
+	*ret_why = STORE_DUP_BUILT;
+	return 0;
+}
+
+static int store_add_signed(struct store *s, const char *repo,
+			    const unsigned char digest[STORE_DIGEST_LEN], long long build_id,
+			    struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_ADD_SIGNED);
+
+	sqlite3_bind_text(st, 1, repo, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, digest, STORE_DIGEST_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, build_id);
+	sqlite3_bind_int64(st, 4, store_now_ms());
+	return store_exec(s, st, e, "cannot record a signed push");
+}
+
+int store_add_push(struct store *s, struct build *b, const unsigned char digest[STORE_DIGEST_LEN],
+		   long long *ret_dup, enum store_dup *ret_why, struct err *e)
+{
+	long long dup = 0;
+	enum store_dup why = STORE_DUP_NONE;
+	int rc = store_find_push(s, b, digest, &dup, &why, e);
+
+	*ret_dup = 0;
+	*ret_why = STORE_DUP_NONE;
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		/* an already built push is remembered too: replayed once the branch
+		 * has moved on, it would roll the image back */
+		if (why == STORE_DUP_BUILT && store_add_signed(s, b->repo, digest, dup, e) < 0)
+			return -1;
+		b->id = 0;
+		*ret_dup = dup;
+		*ret_why = why;
+		return 0;
+	}
+	if (store_insert_build(s, b, e) < 0)
+		return -1;
+	return store_add_signed(s, b->repo, digest, b->id, e);
+}
+
+int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_PRUNE_SIGNED);
+
+	sqlite3_bind_int64(st, 1, before_ms);
+	sqlite3_bind_int(st, 2, REPLAY_PRUNE_ROWS);
+	if (store_exec(s, st, e, "cannot prune signed pushes") < 0)
+		return -1;
+	*ret_n = sqlite3_changes(s->st_db);
 	return 0;
 }
 

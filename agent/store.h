@@ -112,6 +112,33 @@ int store_checkpoint(struct store *s, int *ret_left, struct err *e);
  * build when that delivery was already seen; -1 on error. */
 int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e);
 
+/* Replay guard (intake). A verified push carries the SHA-256 of what its signature
+ * covers (webhook_verify_signed); a delivery id is not signed, so it cannot tell a
+ * replay from a new event. Why a push queues nothing: */
+enum store_dup {
+	STORE_DUP_NONE,
+	STORE_DUP_DELIVERY,		/* its delivery id queued a build already */
+	STORE_DUP_REPLAY,		/* the repo saw its signed material (the same digest) */
+	STORE_DUP_BUILT			/* the ref's newest build is of its commit and is
+					 * queued, running or succeeded */
+};
+#define STORE_DIGEST_LEN	32	/* SHA-256 */
+
+/* store_add_build for a verified push: 0 with b->id set, or 0 with b->id = 0,
+ * *ret_dup = the earlier build and *ret_why when it is one of the above. The
+ * digest is recorded per repo (UNIQUE) with the build, or with the ref's build
+ * when STORE_DUP_BUILT, for REPLAY_KEEP_DAYS. -1 on error. */
+int store_add_push(struct store *s, struct build *b, const unsigned char digest[STORE_DIGEST_LEN],
+		   long long *ret_dup, enum store_dup *ret_why, struct err *e);
+/* The same checks, writing nothing (a full queue still answers duplicates): 0 with
+ * *ret_dup and *ret_why, 1 when the push would queue a build, -1 on error. */
+int store_find_push(struct store *s, const struct build *b,
+		    const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
+		    enum store_dup *ret_why, struct err *e);
+/* Forgets digests first seen before before_ms, at most REPLAY_PRUNE_ROWS of them;
+ * *ret_n: how many. */
+int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, struct err *e);
+
 /* The build a delivery queued: 0 with *ret_id, 1 when unseen, -1 on error. */
 int store_find_delivery(struct store *s, const char *repo, const char *provider,
 			const char *delivery, long long *ret_id, struct err *e);

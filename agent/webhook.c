@@ -149,7 +149,8 @@ static int webhook_check_hex(const char *hex, const char *what, const void *data
 /* GitLab's signing token (the Standard Webhooks scheme): the signature covers
  * "id.timestamp.body", keyed by the base64 after "whsec_". */
 static int webhook_check_standard(const struct webhook_request *r, const char *sigs,
-				  char *const *secrets, size_t nsecrets, struct err *e)
+				  char *const *secrets, size_t nsecrets, unsigned char *ret_digest,
+				  struct err *e)
 {
 	const char *id = webhook_header(r, "webhook-id");
 	const char *ts = webhook_header(r, "webhook-timestamp");
@@ -229,9 +230,12 @@ static int webhook_check_standard(const struct webhook_request *r, const char *s
 		}
 		p = end;
 	}
-	if (match)
+	if (match) {
 		ret = 0;
-	else if (!seen)
+		/* what the signature covers: the same parts, without the key */
+		if (ret_digest)
+			digest_sha256v(parts, lens, 5, ret_digest);
+	} else if (!seen)
 		err_set(e, "webhook-signature has no v1 signature");
 	else
 		err_set(e, "webhook-signature does not match the repo's signing token");
@@ -240,7 +244,7 @@ static int webhook_check_standard(const struct webhook_request *r, const char *s
 }
 
 static int webhook_verify_gitlab(const struct webhook_request *r, char *const *secrets,
-				 size_t nsecrets, struct err *e)
+				 size_t nsecrets, unsigned char *ret_digest, struct err *e)
 {
 	const char *token = webhook_header(r, "X-Gitlab-Token");
 	const char *sigs = webhook_header(r, "webhook-signature");
@@ -253,12 +257,16 @@ static int webhook_verify_gitlab(const struct webhook_request *r, char *const *s
 		for (i = 0; i < nsecrets; i++)
 			if (secrets[i])
 				match |= digest_equal_str(token, strlen(token), secrets[i], strlen(secrets[i]));
-		if (match)
+		if (match) {
+			/* a token signs nothing: the body is all a replay can repeat */
+			if (ret_digest)
+				digest_sha256(r->body, r->body_len, ret_digest);
 			return 0;
+		}
 		err_set(e, "X-Gitlab-Token does not match the repo's secret");
 	}
 	if (sigs)
-		rc = webhook_check_standard(r, sigs, secrets, nsecrets, e);
+		rc = webhook_check_standard(r, sigs, secrets, nsecrets, ret_digest, e);
 	else if (!token)
 		err_set(e, "missing X-Gitlab-Token or webhook-signature header");
 	return rc;
@@ -266,6 +274,13 @@ static int webhook_verify_gitlab(const struct webhook_request *r, char *const *s
 
 int webhook_verify(const struct webhook_request *r, enum provider p,
 		   char *const *secrets, size_t nsecrets, struct err *e)
+{
+	return webhook_verify_signed(r, p, secrets, nsecrets, NULL, e);
+}
+
+int webhook_verify_signed(const struct webhook_request *r, enum provider p,
+			  char *const *secrets, size_t nsecrets,
+			  unsigned char ret_digest[DIGEST_SHA256_LEN], struct err *e)
 {
 	struct buf decoded = BUF_INIT(0);
 	const void *data = r->body;
@@ -278,7 +293,7 @@ int webhook_verify(const struct webhook_request *r, enum provider p,
 		return 401;
 	}
 	if (p == PROVIDER_GITLAB)
-		return webhook_verify_gitlab(r, secrets, nsecrets, e);
+		return webhook_verify_gitlab(r, secrets, nsecrets, ret_digest, e);
 
 	if ((sig = webhook_header(r, "X-Hub-Signature-256"))) {
 		what = "X-Hub-Signature-256";
@@ -309,6 +324,8 @@ int webhook_verify(const struct webhook_request *r, enum provider p,
 		len = decoded.len;
 	}
 	ret = webhook_check_hex(sig, what, data, len, secrets, nsecrets, e);
+	if (ret == 0 && ret_digest)
+		digest_sha256(data, len, ret_digest);
 	buf_release(&decoded);
 	return ret;
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "digest.h"
 #include "err.h"
 
 enum provider { PROVIDER_GENERIC, PROVIDER_GITHUB, PROVIDER_GITLAB, PROVIDER_GITEA };
@@ -35,6 +36,14 @@ enum provider webhook_provider(const struct webhook_request *r);
  * malformed; e says why (never quoting a secret). */
 int webhook_verify(const struct webhook_request *r, enum provider p,
 		   char *const *secrets, size_t nsecrets, struct err *e);
+/* The same, and on success (0) ret_digest gets the SHA-256 of exactly what the
+ * check that passed covers: the raw body (GitHub, generic, GitLab's secret token),
+ * the JSON Gitea/Forgejo signed, or GitLab's signed "id.timestamp.body". A
+ * delivery id is not signed, so a captured request sent again under a new one
+ * has the same digest: intake refuses it as a replay (store_add_push). */
+int webhook_verify_signed(const struct webhook_request *r, enum provider p,
+			  char *const *secrets, size_t nsecrets,
+			  unsigned char ret_digest[DIGEST_SHA256_LEN], struct err *e);
 
 enum webhook_action { WEBHOOK_BUILD, WEBHOOK_IGNORE };
 

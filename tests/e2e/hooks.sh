@@ -23,8 +23,9 @@ grep -q '^remote: s2i-agent: refs/heads/main: queued build 1' "$tmp/push.out" ||
 grep -q '^remote: ---> Building application \.\.\.' "$tmp/push.out" || fail "log line as remote:"
 grep -q '^remote: s2i-agent: build 1 succeeded' "$tmp/push.out" || fail "final state line"
 check "event path: repo from the directory name" /hooks/web "$(agent_double_req 1 .path)"
-check "event body" "{\"ref\":\"refs/heads/main\",\"before\":\"0000000000000000000000000000000000000000\",\"after\":\"$c1\"}" \
-	"$(agent_double_req 1 .body)"
+# pushed_at (ms) and a nonce (the request id) make each event's signed body its own
+check "event body" "{\"ref\":\"refs/heads/main\",\"before\":\"0000000000000000000000000000000000000000\",\"after\":\"$c1\",\"pushed_at\":T,\"nonce\":\"$(agent_double_req 1 '.headers["x-request-id"]')\"}" \
+	"$(agent_double_req 1 .body | sed -E 's/"pushed_at":[0-9]{13},/"pushed_at":T,/')"
 verify_sig 1
 check "ref moved" "$c1" "$(git --git-dir="$tmp/web.git" rev-parse refs/heads/main)"
 

@@ -77,15 +77,15 @@ http_req "$AGENT_URL/healthz"
 [ "$HTTP_CODE" = 200 ] || [ "$HTTP_CODE" = 503 ] || fail "healthz after 413: $HTTP_CODE"
 
 # 503 with Retry-After when the queue is full (queue_max = 3, one build queued)
-post_hook github web "$push" "$SECRET" d-q2
+post_hook github web "$(push_of "$push" d-q2)" "$SECRET" d-q2
 expect 202 .build 2
-post_hook github web "$push" "$SECRET" d-q3
+post_hook github web "$(push_of "$push" d-q3)" "$SECRET" d-q3
 expect 202 .build 3
-post_hook github web "$push" "$SECRET" d-q4
+post_hook github web "$(push_of "$push" d-q4)" "$SECRET" d-q4
 expect 503
 grep -qi '^Retry-After: [0-9]' "$HTTP_HEADERS" || fail "503 without Retry-After"
 # a redelivery of a queued build is still a duplicate, not a 503
-post_hook github web "$push" "$SECRET" d-q3
+post_hook github web "$(push_of "$push" d-q3)" "$SECRET" d-q3
 expect 200 .duplicate 3
 
 [ "$(db_count builds)" = 3 ] || fail "expected 3 builds in the database, found $(db_count builds)"

@@ -54,9 +54,9 @@ wait_grep "keeping the running configuration" "$AGENT_LOG" 5 || fail "invalid re
 grep -q "agent.conf:[0-9]*: .*bogus_key" "$AGENT_LOG" || fail "the unknown key is not reported with its line"
 grep -q "agent.conf:[0-9]*: .*bad name" "$AGENT_LOG" || fail "the bad repo name is not reported with its line"
 kill -0 "$AGENT_PID" || fail "agent died on an invalid reload"
-post_hook github api "$FIXTURES/github-push.json" "$S" d-3
+post_hook github api "$(push_of "$FIXTURES/github-push.json" d-3)" "$S" d-3
 expect 202
-post_hook github web "$FIXTURES/github-push.json" "$S" d-4
+post_hook github web "$(push_of "$FIXTURES/github-push.json" d-4)" "$S" d-4
 expect 202
 
 # SIGTERM: STOPPING=1, exit 0, the builds are on disk

@@ -88,8 +88,13 @@ for n in 1 2; do
 	check "post $n signature (openssl, first line of the secret file)" "$want" "$sig"
 	[[ $(agent_double_req $n '.headers["x-request-id"]') =~ ^[0-9a-f]{32}$ ]] || fail "post $n request id"
 done
-check "event 1 body" "{\"ref\":\"refs/heads/main\",\"before\":\"$A\",\"after\":\"$B\"}" "$(agent_double_req 1 .body)"
-check "event 2 body" "{\"ref\":\"refs/tags/v1.0\",\"before\":\"$Z\",\"after\":\"$C\"}" "$(agent_double_req 2 .body)"
+# pushed_at (ms) and a nonce (the request id) make each event's signed body its own
+body_of() { agent_double_req "$1" .body | sed -E 's/"pushed_at":[0-9]{13},/"pushed_at":T,/'; }
+check "event 1 body" "{\"ref\":\"refs/heads/main\",\"before\":\"$A\",\"after\":\"$B\",\"pushed_at\":T,\"nonce\":\"$(agent_double_req 1 '.headers["x-request-id"]')\"}" "$(body_of 1)"
+check "event 2 body" "{\"ref\":\"refs/tags/v1.0\",\"before\":\"$Z\",\"after\":\"$C\",\"pushed_at\":T,\"nonce\":\"$(agent_double_req 2 '.headers["x-request-id"]')\"}" "$(body_of 2)"
+now=$(date +%s%3N)
+t=$(agent_double_req 1 .body | jq .pushed_at)
+[ $((now - t)) -ge 0 ] && [ $((now - t)) -lt 600000 ] || fail "pushed_at $t is not the time of the post ($now)"
 [ "$(agent_double_req 1 '.headers["x-request-id"]')" != "$(agent_double_req 2 '.headers["x-request-id"]')" ] ||
 	fail "request ids repeat across events"
 grep -q '^s2i-agent: refs/heads/main: queued build 1 (https://ci.example.com/builds/1)$' "$tmp/err" || fail "queued line 1"

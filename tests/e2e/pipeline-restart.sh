@@ -44,6 +44,9 @@ pl_wait_statuses 4 30 || fail "statuses: $(pl_statuses)"
 [ "$(pl_statuses "$sha" | tail -n 1 | cut -d'|' -f1)" = success ] || fail "final status: $(pl_statuses)"
 
 # ---- SIGTERM during a build ----
+# (a commit of its own: a push of the commit main is built at builds nothing)
+sha=$(pl_commit web "slow again" SLEEP 6.5)
+pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha" refs/heads/main "again-$$"
 expect 202 .build 2
 wait_sleeping 2

@@ -32,6 +32,8 @@ grep -q 'retry in' "$AGENT_LOG" || fail "no retry logged"
 
 # a status waiting for its retry is kept across a restart
 forge_double_ctl '{"fail": [{"code": 503, "retry_after": 30}]}' >/dev/null
+sha=$(pl_commit web "two")	# a push of the commit main is built at builds nothing
+pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha" refs/heads/main "second-$$"
 expect 202 .build 2
 pl_wait_statuses 6 30 || fail "no post for build 2"

@@ -127,6 +127,12 @@ echo 10 >"$tmp/web/SLEEP"
 git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "slow build"
 git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/slow || fail "git push slow"
 sha_slow=$(git -C "$tmp/web" rev-parse HEAD)
+# a second slow commit for the stop test: a push of the commit a branch is built at
+# builds nothing (and its signed body again is a replay)
+echo 11 >"$tmp/web/SLEEP"
+git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "slow build again"
+git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/slow || fail "git push slow"
+sha_slow2=$(git -C "$tmp/web" rev-parse HEAD)
 chmod -R a+rX "$mnt/srv/git"
 ctx=$tmp/builder
 mkdir -p "$ctx/s2i"
@@ -180,11 +186,14 @@ jq --arg after "$sha" '.ref = "refs/heads/main" | .after = $after | .head_commit
 	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push.json"
 jq --arg after "$sha_slow" '.ref = "refs/heads/slow" | .after = $after | .head_commit.id = $after' \
 	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push-slow.json"
+jq --arg after "$sha_slow2" '.ref = "refs/heads/slow" | .after = $after | .head_commit.id = $after' \
+	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push-slow2.json"
 sig() { openssl dgst -sha256 -hmac "$secret" -r <"$1" | cut -d' ' -f1; }
 cat >"$mnt/s2i-test/env" <<EOF
 PORT=$port
 SIG=$(sig "$mnt/s2i-test/push.json")
 SIG_SLOW=$(sig "$mnt/s2i-test/push-slow.json")
+SIG_SLOW2=$(sig "$mnt/s2i-test/push-slow2.json")
 FORGE_PORT=$forge_port
 TOKEN=$token
 WD=$wd
@@ -338,7 +347,7 @@ fi
 
 # stop during a build: SIGTERM, the agent stops its build and exits 0 (the build is
 # queued again for the next start: the host checks the database)
-code=$(hook /s2i-test/push-slow.json "$SIG_SLOW" systemd-delivery-3)
+code=$(hook /s2i-test/push-slow2.json "$SIG_SLOW2" systemd-delivery-3)
 [ "$code" = 202 ] || bad "second webhook for branch slow: $code $(cat "$out/hook.body")"
 wait_sleeping 3 || bad "build 3 never reached its sleep: $(build_state 3) $(tail -n 5 "$out/build-3.log")"
 if timeout 90 systemctl stop s2i-agent >"$out/stop.log" 2>&1; then ok "systemctl stop during build 3"; else bad "systemctl stop: $(cat "$out/stop.log")"; fi

@@ -176,6 +176,18 @@ post_hook() {
 	esac
 }
 
+# push_of FILE N: prints the path of a copy of the push payload FILE for another commit
+# (after, head_commit.id and checkout_sha made from N). The agent answers a signed body
+# it has seen before, or a push of the commit the ref is already built at, as a
+# duplicate (tests/e2e/attack-replay.sh): a test that means distinct pushes sends these.
+push_of() {	# file n
+	local sha out=$AGENT_DIR/push-of-$2-$(basename "$1")
+	sha=$(printf '%s' "$2" | sha1sum | cut -c1-40)
+	jq --arg a "$sha" '.after = $a | if .head_commit then .head_commit.id = $a else . end |
+		if .checkout_sha then .checkout_sha = $a else . end' "$1" >"$out" || fail "push_of $1"
+	printf '%s\n' "$out"
+}
+
 # expect CODE [JQ-FILTER EXPECTED]: checks the last answer.
 expect() {
 	local code=$1

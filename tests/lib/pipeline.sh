@@ -120,8 +120,12 @@ pl_push() {	# name [ref]
 
 pl_github_push() {	# name sha [ref] [delivery]
 	local name=$1 sha=$2 ref=${3:-refs/heads/main} body=$AGENT_DIR/push-$RANDOM.json
+	# pushed_at, as GitHub sets it, makes each push's signed body its own (the agent
+	# answers a body it has seen as a replay)
 	jq --arg ref "$ref" --arg after "$sha" --arg msg "$(git -C "$AGENT_DIR/$name.work" log -1 --format=%s "$sha")" \
-		'.ref = $ref | .after = $after | .head_commit.id = $after | .head_commit.message = $msg' \
+		--arg t "$(date +%s%N)" \
+		'.ref = $ref | .after = $after | .head_commit.id = $after | .head_commit.message = $msg |
+		 .repository.pushed_at = ($t | tonumber)' \
 		"$FIXTURES/github-push.json" >"$body"
 	post_hook github "$name" "$body" "secret-$name-$$" "${4:-delivery-$RANDOM$RANDOM}"
 }

@@ -21,8 +21,10 @@
 struct seen {
 	struct event_base *base;
 	size_t items, ops_pending;
-	long long ids[8];
+	long long ids[8], dups[8];
+	enum store_dup why[8];
 	int failed[8], order[8], norder;
+	long long room;		/* builds the next batch may queue */
 };
 
 struct op {
@@ -40,14 +42,18 @@ static void items_done(void *arg, struct batch_item *items, size_t n, int failed
 
 	(void)err;
 	assert_false(failed);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		sn->dups[sn->items] = items[i].bi_full ? -1 : items[i].bi_dup;
+		sn->why[sn->items] = items[i].bi_why;
 		sn->ids[sn->items++] = items[i].bi_build.id;
+	}
 }
 
 static long long room(void *arg)
 {
-	(void)arg;
-	return 100;
+	struct seen *sn = arg;
+
+	return sn->room ? sn->room : 100;
 }
 
 static int op_run(struct store *st, void *arg, struct err *e)
@@ -89,6 +95,71 @@ static void push(struct batch *q, const char *delivery, void *ctx)
 	b.provider = xstrdup("github");
 	b.delivery = xstrdup(delivery);
 	batch_push(q, &b, ctx);
+}
+
+static void push_signed(struct batch *q, const char *delivery, int sha, int digest, void *ctx)
+{
+	unsigned char d[STORE_DIGEST_LEN];
+	struct build b = BUILD_INIT;
+
+	memset(d, 0, sizeof(d));
+	d[0] = (unsigned char)digest;
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/heads/main");
+	snprintf(b.sha, sizeof(b.sha), "%040d", sha);
+	b.provider = xstrdup("github");
+	b.delivery = xstrdup(delivery);
+	batch_push_signed(q, &b, d, ctx);
+}
+
+/* Replays caught inside one batch (the first push is not committed yet when the
+ * second is checked) and with the queue full (answered duplicate, not 503). */
+static void test_replay(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct store *loop = NULL;
+	struct batch *q;
+	struct err e = ERR_INIT;
+	struct seen sn;
+	long long counts[BUILD_NSTATES];
+
+	(void)state;
+	memset(&sn, 0, sizeof(sn));
+	sn.base = base;
+	assert_int_equal(store_open(sf_dir, &loop, &e), 0);
+	q = batch_new(base, sf_dir, loop, items_done, room, &sn, &e);
+	assert_non_null(q);
+	push_signed(q, "r-1", 1, 1, &sn);
+	push_signed(q, "r-2", 1, 1, &sn);	/* replay of r-1 */
+	push_signed(q, "r-3", 1, 2, &sn);	/* commit 1 is being built */
+	push_signed(q, "r-4", 2, 3, &sn);	/* a new commit */
+	batch_drain(q);
+	assert_int_equal(sn.items, 4);
+	assert_true(sn.ids[0] > 0);
+	assert_int_equal(sn.dups[0], 0);
+	assert_int_equal(sn.ids[1], 0);
+	assert_int_equal(sn.dups[1], sn.ids[0]);
+	assert_int_equal(sn.why[1], STORE_DUP_REPLAY);
+	assert_int_equal(sn.dups[2], sn.ids[0]);
+	assert_int_equal(sn.why[2], STORE_DUP_BUILT);
+	assert_true(sn.ids[3] > sn.ids[0]);
+	/* a full queue: replays are still duplicates, a new push is refused */
+	sn.room = -1;
+	push_signed(q, "r-5", 1, 1, &sn);
+	push_signed(q, "r-6", 3, 4, &sn);
+	push_signed(q, "r-4", 3, 5, &sn);
+	batch_drain(q);
+	assert_int_equal(sn.items, 7);
+	assert_int_equal(sn.dups[4], sn.ids[0]);
+	assert_int_equal(sn.why[4], STORE_DUP_REPLAY);
+	assert_int_equal(sn.dups[5], -1);
+	assert_int_equal(sn.dups[6], sn.ids[3]);
+	assert_int_equal(sn.why[6], STORE_DUP_DELIVERY);
+	assert_int_equal(store_count_states(loop, counts, &e), 0);
+	assert_int_equal(counts[BUILD_QUEUED], 2);
+	batch_free(q);
+	store_free(loop);
+	event_base_free(base);
 }
 
 static void test_ops(void **state)
@@ -159,6 +230,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
+		cmocka_unit_test_setup(test_replay, sf_remove_db),
 	};
 
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);

@@ -74,6 +74,119 @@ static void test_add_get_dup(void **state)
 	store_free(s);
 }
 
+/* One push through the replay guard: the build id, 0 with *dup and *why when it
+ * queued nothing. */
+static long long push(struct store *s, const char *repo, const char *ref, int sha, int digest,
+		      const char *delivery, long long *dup, enum store_dup *why)
+{
+	unsigned char d[STORE_DIGEST_LEN];
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long id;
+
+	memset(d, 0, sizeof(d));
+	d[0] = (unsigned char)digest;
+	d[31] = (unsigned char)(digest >> 8);
+	b.repo = xstrdup(repo);
+	b.ref = xstrdup(ref);
+	snprintf(b.sha, sizeof(b.sha), "%040d", sha);
+	b.provider = xstrdup("github");
+	b.delivery = xstrdup(delivery);
+	if (store_add_push(s, &b, d, dup, why, &e) < 0)
+		fail_msg("%s", e.msg);
+	id = b.id;
+	build_release(&b);
+	return id;
+}
+
+static void test_push_replay(void **state)
+{
+	struct store *s = open_store();
+	struct err e = ERR_INIT;
+	struct build b = BUILD_INIT;
+	unsigned char d[STORE_DIGEST_LEN];
+	enum store_dup why;
+	long long dup, a, bb, c, n, depth;
+
+	(void)state;
+	a = push(s, "web", "refs/heads/main", 1, 1, "x-1", &dup, &why);
+	assert_true(a > 0);
+	assert_int_equal(why, STORE_DUP_NONE);
+	/* the same signed body under a new delivery id: a replay of build a */
+	assert_int_equal(push(s, "web", "refs/heads/main", 1, 1, "x-2", &dup, &why), 0);
+	assert_int_equal(dup, a);
+	assert_int_equal(why, STORE_DUP_REPLAY);
+	/* another body for the commit the ref is being built at: nothing to build */
+	assert_int_equal(push(s, "web", "refs/heads/main", 1, 2, "x-3", &dup, &why), 0);
+	assert_int_equal(dup, a);
+	assert_int_equal(why, STORE_DUP_BUILT);
+	/* ... and that body is remembered */
+	assert_int_equal(push(s, "web", "refs/heads/main", 1, 2, "x-4", &dup, &why), 0);
+	assert_int_equal(why, STORE_DUP_REPLAY);
+	assert_int_equal(dup, a);
+	/* the branch moves on; the first push replayed now would roll it back */
+	bb = push(s, "web", "refs/heads/main", 2, 3, "x-5", &dup, &why);
+	assert_true(bb > a);
+	assert_int_equal(push(s, "web", "refs/heads/main", 1, 1, "x-6", &dup, &why), 0);
+	assert_int_equal(dup, a);
+	assert_int_equal(why, STORE_DUP_REPLAY);
+	assert_int_equal(push(s, "web", "refs/heads/main", 1, 2, "x-7", &dup, &why), 0);
+	assert_int_equal(why, STORE_DUP_REPLAY);
+	/* a delivery id seen before stays a plain duplicate */
+	assert_int_equal(push(s, "web", "refs/heads/main", 9, 9, "x-1", &dup, &why), 0);
+	assert_int_equal(dup, a);
+	assert_int_equal(why, STORE_DUP_DELIVERY);
+	/* digests are per repo; the same commit on another ref builds */
+	assert_true(push(s, "api", "refs/heads/main", 1, 1, "x-1", &dup, &why) > bb);
+	assert_true(push(s, "web", "refs/heads/other", 2, 4, "x-8", &dup, &why) > bb);
+	/* a canceled or failed build of the commit does not count as built */
+	assert_int_equal(store_set_finished(s, bb, BUILD_CANCELED, "superseded", NULL, NULL, &e), 0);
+	c = push(s, "web", "refs/heads/main", 2, 5, "x-9", &dup, &why);
+	assert_true(c > bb);
+	assert_int_equal(store_set_finished(s, c, BUILD_FAILED, "exit 1", NULL, NULL, &e), 0);
+	c = push(s, "web", "refs/heads/main", 2, 6, "x-10", &dup, &why);
+	assert_true(c > 0);
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, 4);
+	/* the ref's newest build succeeded: its commit again builds nothing */
+	assert_int_equal(store_set_running(s, c, 0, NULL, &e), 0);
+	assert_int_equal(push(s, "web", "refs/heads/main", 2, 7, "x-13", &dup, &why), 0);
+	assert_int_equal(why, STORE_DUP_BUILT);
+	assert_int_equal(store_set_finished(s, c, BUILD_SUCCEEDED, NULL, "web:main", "sha256:1",
+					    &e), 0);
+	assert_int_equal(push(s, "web", "refs/heads/main", 2, 8, "x-14", &dup, &why), 0);
+	assert_int_equal(why, STORE_DUP_BUILT);
+	assert_int_equal(dup, c);
+	/* read-only check: the same answers, nothing written */
+	memset(d, 0, sizeof(d));
+	d[0] = 1;
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/heads/main");
+	snprintf(b.sha, sizeof(b.sha), "%040d", 7);
+	b.provider = xstrdup("github");
+	b.delivery = xstrdup("y-1");
+	assert_int_equal(store_find_push(s, &b, d, &dup, &why, &e), 0);
+	assert_int_equal(why, STORE_DUP_REPLAY);
+	assert_int_equal(dup, a);
+	d[0] = 77;
+	assert_int_equal(store_find_push(s, &b, d, &dup, &why, &e), 1);
+	build_release(&b);
+	/* durable: another connection, after a reopen */
+	store_free(s);
+	s = open_store();
+	assert_int_equal(push(s, "web", "refs/heads/main", 1, 1, "x-11", &dup, &why), 0);
+	assert_int_equal(why, STORE_DUP_REPLAY);
+	assert_int_equal(dup, a);
+	/* pruning by age: nothing is older than 0; everything is older than tomorrow */
+	assert_int_equal(store_prune_pushes(s, 0, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_prune_pushes(s, store_now_ms() + 86400000LL, &n, &e), 0);
+	assert_int_equal(n, 9);	/* web 1-8, api 1 */
+	/* forgotten: the old push builds again (hence REPLAY_KEEP_DAYS) */
+	assert_true(push(s, "web", "refs/heads/main", 1, 1, "x-12", &dup, &why) > 0);
+	store_free(s);
+}
+
 static void test_states_and_counts(void **state)
 {
 	struct store *s = open_store();
@@ -389,6 +502,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_get_dup),
+		cmocka_unit_test_setup(test_push_replay, sf_remove_db),
 		cmocka_unit_test(test_states_and_counts),
 		cmocka_unit_test(test_rollback),
 		cmocka_unit_test(test_list),

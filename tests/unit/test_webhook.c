@@ -658,6 +658,82 @@ static void test_gitlab_signing_token(void **state)
 
 /* --- malformed payloads ------------------------------------------------- */
 
+/* The digest of what the passing check covers: a delivery id is not in it, and
+ * nothing a replayer may change without breaking the signature is left out. */
+static void test_signed_digest(void **state)
+{
+	static const char body[] = "{\"ref\":\"refs/heads/main\"}";
+	size_t blen = sizeof(body) - 1, flen;
+	unsigned char key[32], got[DIGEST_SHA256_LEN], want[DIGEST_SHA256_LEN];
+	char b64[64], *secret, *sig, *form, *secrets[1];
+	struct hdrs h = { 0 };
+	struct err e = ERR_INIT;
+	struct webhook_request r = req(&h, body, blen);
+	const void *parts[5] = { "msg_9", ".", "1700000000", ".", body };
+	size_t lens[5] = { 5, 1, 10, 1, sizeof(body) - 1 };
+	size_t i;
+
+	(void)state;
+	digest_sha256(body, blen, want);
+	/* GitHub and generic: the raw body, whatever the delivery id */
+	sig = hub_sig("s3cret", body, blen);
+	hdr_set(&h, "X-Hub-Signature-256", sig);
+	free(sig);
+	hdr_set(&h, "X-GitHub-Delivery", "a");
+	memset(got, 0, sizeof(got));
+	assert_int_equal(webhook_verify_signed(&r, PROVIDER_GITHUB, secrets_one, 1, got, &e), 0);
+	assert_memory_equal(got, want, sizeof(want));
+	hdr_set(&h, "X-GitHub-Delivery", "b");
+	memset(got, 0, sizeof(got));
+	assert_int_equal(webhook_verify_signed(&r, PROVIDER_GENERIC, secrets_one, 1, got, &e), 0);
+	assert_memory_equal(got, want, sizeof(want));
+	/* a refused request leaves it untouched */
+	hdr_set(&h, "X-Hub-Signature-256", "sha256=00");
+	memset(got, 0xaa, sizeof(got));
+	assert_int_equal(webhook_verify_signed(&r, PROVIDER_GITHUB, secrets_one, 1, got, &e), 400);
+	for (i = 0; i < sizeof(got); i++)
+		assert_int_equal(got[i], 0xaa);
+	hdr_clear(&h);
+	/* Gitea's form body: the JSON it signed */
+	form = form_encode(body, blen, &flen);
+	r = req(&h, form, flen);
+	hdr_set(&h, "X-Gitea-Event", "push");
+	hdr_set(&h, "Content-Type", "application/x-www-form-urlencoded");
+	sig = hub_sig("s3cret", body, blen);
+	hdr_set(&h, "X-Gitea-Signature", sig + 7);
+	free(sig);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(webhook_verify_signed(&r, PROVIDER_GITEA, secrets_one, 1, got, &e), 0);
+	assert_memory_equal(got, want, sizeof(want));
+	free(form);
+	hdr_clear(&h);
+	/* GitLab's secret token signs nothing: the body */
+	r = req(&h, body, blen);
+	hdr_set(&h, "X-Gitlab-Event", "Push Hook");
+	hdr_set(&h, "X-Gitlab-Token", "s3cret");
+	memset(got, 0, sizeof(got));
+	assert_int_equal(webhook_verify_signed(&r, PROVIDER_GITLAB, secrets_one, 1, got, &e), 0);
+	assert_memory_equal(got, want, sizeof(want));
+	hdr_del(&h, "X-Gitlab-Token");
+	/* GitLab's signing token: "id.timestamp.body" */
+	for (i = 0; i < sizeof(key); i++)
+		key[i] = (unsigned char)(i * 3 + 5);
+	assert_true(codec_base64_encode(key, sizeof(key), b64, sizeof(b64)) > 0);
+	secret = xasprintf("whsec_%s", b64);
+	secrets[0] = secret;
+	sig = std_sig(key, sizeof(key), "msg_9", "1700000000", body, blen);
+	hdr_set(&h, "webhook-id", "msg_9");
+	hdr_set(&h, "webhook-timestamp", "1700000000");
+	hdr_set(&h, "webhook-signature", sig);
+	free(sig);
+	digest_sha256v(parts, lens, 5, want);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(webhook_verify_signed(&r, PROVIDER_GITLAB, secrets, 1, got, &e), 0);
+	assert_memory_equal(got, want, sizeof(want));
+	free(secret);
+	hdr_clear(&h);
+}
+
 static void test_malformed_payloads(void **state)
 {
 	static const struct {
@@ -1074,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_form_bodies),
 		cmocka_unit_test(test_form_malformed),
 		cmocka_unit_test(test_gitlab_signing_token),
+		cmocka_unit_test(test_signed_digest),
 		cmocka_unit_test(test_malformed_payloads),
 		cmocka_unit_test(test_too_long_ref_and_bitbucket),
 		cmocka_unit_test(test_generic_and_delivery),
