@@ -22,6 +22,7 @@ struct engine {
 	int64_t deadline_ms;
 	struct engine_timeouts limits;	/* how long a call may wait for the engine */
 	json_t *auth;			/* parsed docker config.json, or NULL */
+	char *where;			/* the address for messages: "unix:///...", "https://h:p" */
 	char unreachable[ERR_MSG_MAX];	/* the last call could not reach the engine: why */
 };
 
@@ -220,6 +221,7 @@ static struct engine *engine_alloc(const char *url, const struct engine_tls *tls
 		}
 		eng->base = xasprintf("%s://%.*s", https ? "https" : "http", (int)n, hostport);
 	}
+	eng->where = eng->unix_path ? xasprintf("unix://%s", eng->unix_path) : xstrdup(eng->base);
 	if (tls) {
 		eng->tls_ca = tls->ca ? xstrdup(tls->ca) : NULL;
 		eng->tls_cert = tls->cert ? xstrdup(tls->cert) : NULL;
@@ -277,6 +279,8 @@ struct engine *engine_new_from_env(const char *url, struct err *e)
 	if (eng && use_tls && strncmp(eng->base, "https", 5)) {
 		free(eng->base);
 		eng->base = xasprintf("https://%s", url + 6);
+		free(eng->where);
+		eng->where = xstrdup(eng->base);
 	}
 	free(ca);
 	free(cert);
@@ -289,6 +293,7 @@ void engine_free(struct engine *eng)
 	if (!eng)
 		return;
 	free(eng->base);
+	free(eng->where);
 	free(eng->unix_path);
 	free(eng->tls_ca);
 	free(eng->tls_cert);
@@ -335,6 +340,11 @@ void engine_set_timeouts(struct engine *eng, const struct engine_timeouts *t)
 int engine_status(const struct engine *eng)
 {
 	return eng ? eng->status : ENGINE_NO_ANSWER;
+}
+
+const char *engine_address(const struct engine *eng)
+{
+	return eng->where;
 }
 
 const char *engine_unreachable(const struct engine *eng)
@@ -797,6 +807,38 @@ static void engine_copy_str(char *dst, size_t n, json_t *v)
 	snprintf(dst, n, "%s", s ? s : "");
 }
 
+/* A version as the API writes it: "1.51" (digits, a dot, digits). */
+static int engine_api_valid(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+
+	return n > 0 && v[n] == '.' && v[n + 1] && strspn(v + n + 1, "0123456789") == strlen(v + n + 1);
+}
+
+/* The Engine API's negotiation: the client speaks min(its newest, the engine's
+ * ApiVersion), which must not be below the engine's MinAPIVersion (Docker 25+
+ * refuses older clients with a 400; Docker 29 by default below 1.44). Ranges that
+ * do not overlap fail here, with both, before any call is refused. */
+int engine_api_pick(const char *server_api, const char *server_min, char *out, size_t n, struct err *e)
+{
+	const char *hi;
+
+	if (!server_api || !engine_api_valid(server_api))
+		return err_set(e, "the engine reports no valid API version ('%s')", server_api ? server_api : "");
+	if (server_min && *server_min && !engine_api_valid(server_min))
+		return err_set(e, "the engine reports an invalid minimum API version '%s'", server_min);
+	hi = engine_api_cmp(server_api, ENGINE_API_MAX) < 0 ? server_api : ENGINE_API_MAX;
+	if (engine_api_cmp(hi, ENGINE_API_MIN) < 0 ||
+	    (server_min && *server_min && engine_api_cmp(hi, server_min) < 0))
+		return err_set(e, "the engine speaks API %s to %s, s2i-agent speaks %s to %s: no version in common "
+			       "(%s)", server_min && *server_min ? server_min : "?", server_api, ENGINE_API_MIN,
+			       ENGINE_API_MAX,
+			       engine_api_cmp(server_api, ENGINE_API_MIN) < 0 ? "upgrade the engine" :
+									       "upgrade s2i-agent");
+	snprintf(out, n, "%s", hi);
+	return 0;
+}
+
 static int engine_negotiate(struct engine *eng, struct err *e)
 {
 	struct req r;
@@ -819,6 +861,7 @@ static int engine_negotiate(struct engine *eng, struct err *e)
 	}
 	memset(v, 0, sizeof(*v));
 	engine_copy_str(v->server_api, sizeof(v->server_api), json_object_get(j, "ApiVersion"));
+	engine_copy_str(v->server_min_api, sizeof(v->server_min_api), json_object_get(j, "MinAPIVersion"));
 	engine_copy_str(v->version, sizeof(v->version), json_object_get(j, "Version"));
 	engine_copy_str(v->os, sizeof(v->os), json_object_get(j, "Os"));
 	engine_copy_str(v->arch, sizeof(v->arch), json_object_get(j, "Arch"));
@@ -828,16 +871,13 @@ static int engine_negotiate(struct engine *eng, struct err *e)
 		if (name && strstr(name, "Podman"))
 			v->is_podman = 1;
 	}
-	if (!v->server_api[0] || !isdigit((unsigned char)v->server_api[0])) {
-		err_set(e, "the engine reports no API version");
+	snprintf(v->name, sizeof(v->name), "%s", v->is_podman ? "Podman" : "Docker");
+	if (engine_api_pick(v->server_api, v->server_min_api, v->api, sizeof(v->api), e) < 0) {
+		eng->status = ENGINE_INCOMPATIBLE;
+		err_prefix(e, "%s %s at %s", v->name, v->version[0] ? v->version : "(version unknown)",
+			   eng->where);
 		goto out;
 	}
-	if (engine_api_cmp(v->server_api, ENGINE_API_MIN) < 0) {
-		err_set(e, "the engine speaks API %s, older than the %s we need", v->server_api, ENGINE_API_MIN);
-		goto out;
-	}
-	snprintf(v->api, sizeof(v->api), "%s",
-		 engine_api_cmp(v->server_api, ENGINE_API_MAX) < 0 ? v->server_api : ENGINE_API_MAX);
 	memcpy(eng->api, v->api, sizeof(eng->api));
 	rv = 0;
 out:

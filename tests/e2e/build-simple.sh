@@ -106,12 +106,8 @@ mkdir -p "$plain"
 printf 'echo "answer: plain"\n' >"$plain/app.sh"
 tag3=$(s2i_name plain):latest
 # -U wins over $DOCKER_HOST
-if s2i_podman; then
-	s2i_build --network none -q "$plain" "$builder" "$tag3"
-else
-	DOCKER_HOST=unix:///nonexistent.sock s2i_build --network none -q -U unix:///var/run/docker.sock \
-		"$plain" "$builder" "$tag3"
-fi
+DOCKER_HOST=unix:///nonexistent.sock s2i_build --network none -q -U "${S2I_ENGINE_URL:-unix:///var/run/docker.sock}" \
+	"$plain" "$builder" "$tag3"
 s2i_expect_ok "plain directory"
 [ "$(wc -l <"$S2I_TMP/out")" = 1 ] || { s2i_show; fail "-q printed more than the image id"; }
 [ "$(s2i_run "$tag3")" = "answer: plain" ] || fail "plain app"
