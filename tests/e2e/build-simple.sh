@@ -25,6 +25,16 @@ s2i_no_leftovers
 s2i_expect_out "assemble: uid 1001 in /opt/app-root/src"
 s2i_expect_out "assemble: APP_MODE=from-environment-file GREETING=from-cli"
 s2i_expect_out "assemble: to stderr"
+# the log starts with the engine, its version and the API spoken: the newest both speak
+line1=$(head -n 1 "$S2I_TMP/out")
+sock=${S2I_ENGINE_URL:-unix:///var/run/docker.sock}
+curl -sf --unix-socket "${sock#unix://}" http://d/version >"$S2I_TMP/version" || fail "no /version"
+ver=$(jq -r .Version "$S2I_TMP/version")
+srv_api=$(jq -r .ApiVersion "$S2I_TMP/version")
+[[ $line1 == "--> engine "*" $ver at "*", API "* ]] || { s2i_show; fail "first line does not name the engine $ver"; }
+api=${line1##*, API }; api=${api%% *}
+if [ "${srv_api#1.}" -ge 51 ]; then want_api=1.51; else want_api=$srv_api; fi
+[ "$api" = "$want_api" ] || { s2i_show; fail "spoke API $api with an engine of API $srv_api, want $want_api"; }
 got=$(eng image inspect -f '{{.Id}}' "$tag")
 [ "${got#sha256:}" = "${image_id#sha256:}" ] || fail "tag does not point at $image_id"
 out=$(s2i_run "$tag") || fail "the image does not run"

@@ -45,7 +45,7 @@ sid_cli() {
 	case $engine in
 	podman*)
 		chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-			prlimit --nofile=20000:20000 --nproc=20000:20000 podman "$@" ;;
+			PODMAN_IGNORE_CGROUPSV1_WARNING=1 prlimit --nofile=20000:20000 --nproc=20000:20000 podman "$@" ;;
 	*)
 		chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 			docker -H "unix://$(sid_engine_sock "$engine")" "$@" ;;
@@ -109,7 +109,7 @@ netns = "none"
 EOF
 	rm -f "$SID_ROOT/run/$n/pid"
 	setsid nohup chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-		prlimit --nofile=20000:20000 --nproc=20000:20000 \
+		PODMAN_IGNORE_CGROUPSV1_WARNING=1 prlimit --nofile=20000:20000 --nproc=20000:20000 \
 		podman system service --time=0 "unix:///run/$n/podman.sock" </dev/null >"$log" 2>&1 7>&- &
 	echo $! >"$SID_ROOT/run/$n/pid"
 }
