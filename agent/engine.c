@@ -2206,6 +2206,31 @@ static int engine_commit_changes(struct buf *path, const struct engine_commit *c
 	return rv ? err_set(e, "commit changes too long") : 0;
 }
 
+/* Podman 5 commits a container's entrypoint override only when told (4.3 kept it):
+ * an entrypoint the caller leaves unset is the container's, as on Docker. */
+static int engine_commit_keep_entrypoint(struct engine *eng, struct buf *path, const char *id, struct err *e)
+{
+	json_t *j = NULL, *ep;
+	char *url = engine_container_path(id, "/json", NULL, e);
+	struct strv v = STRV_INIT;
+	int rv = -1;
+
+	if (!url || engine_call(eng, "GET", url, NULL, ENGINE_WAIT_CALL, &j, e) < 0)
+		goto out;
+	ep = json_object_get(json_object_get(j, "Config"), "Entrypoint");
+	engine_strv_from_json(&v, ep);
+	if (v.n && engine_commit_array(path, "ENTRYPOINT", (const char *const *)v.items) < 0) {
+		err_set(e, "commit changes too long");
+		goto out;
+	}
+	rv = 0;
+out:
+	strv_clear(&v);
+	json_decref(j);
+	free(url);
+	return rv;
+}
+
 int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_image_id, struct err *e)
 {
 	json_t *b = json_object(), *j = NULL;
@@ -2225,6 +2250,8 @@ int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_
 	if (!eng->api[0] && engine_negotiate(eng, e) < 0)
 		goto out;
 	if (eng->ver.is_podman && engine_commit_changes(&path, c, e) < 0)
+		goto out;
+	if (eng->ver.is_podman && !c->entrypoint_set && engine_commit_keep_entrypoint(eng, &path, c->container, e) < 0)
 		goto out;
 	/* the engine copies the container's layer before it answers */
 	if (engine_call(eng, "POST", path.data, b, ENGINE_WAIT_SLOW, &j, e) < 0)

@@ -36,20 +36,16 @@ sid_engine_up() {	# ENGINE
 	curl -sf --max-time 3 --unix-socket "$SID_ROOT$(sid_engine_sock "$1")" http://d/_ping >/dev/null 2>&1
 }
 
-# The engine's CLI, from the root (the host's docker CLI may be too old for the 1.44
-# floor): sid_cli ENGINE ARGS...; stdin and stdout pass through (save | load).
+# The engine's CLI: the root's docker CLI (the host's may be too old for the 1.44
+# floor), also for podman, through its Docker-compatible socket (its storage and mounts
+# live in the service's mount namespace): sid_cli ENGINE ARGS...; stdin and stdout pass
+# through (save | load).
 sid_cli() {
-	local engine=$1 n
+	local engine=$1 sock
 	shift
-	n=$(sid_engine_name "$engine") || return 2
-	case $engine in
-	podman*)
-		chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-			PODMAN_IGNORE_CGROUPSV1_WARNING=1 prlimit --nofile=20000:20000 --nproc=20000:20000 podman "$@" ;;
-	*)
-		chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-			docker -H "unix://$(sid_engine_sock "$engine")" "$@" ;;
-	esac
+	sock=$(sid_engine_sock "$engine") || return 2
+	chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+		docker -H "unix://$sock" "$@"
 }
 
 # The root a mount point (dockerd's archive code wants it so) with proc, sys and dev;
@@ -71,6 +67,20 @@ sid_unmounts() {
 	mountpoint -q "$SID_ROOT" && { umount "$SID_ROOT" 2>/dev/null || umount -l "$SID_ROOT"; }
 }
 
+# Runs a daemon of the root as its root: in a mount namespace of its own whose root
+# mount IS the sid root (pivot_root), not merely chrooted into it. A chroot leaves the
+# host's / as the namespace's root, and whatever joins a container's mount namespace
+# (runc exec, podman's copies into a running container) lands there, on the host.
+# Mounts the engine makes (container root filesystems) stay in its namespace.
+sid_launch() {	# log cmd...
+	local log=$1
+	shift
+	setsid nohup unshare --mount --propagation private -- /bin/sh -c \
+		'cd "$0" && mkdir -p .s2i-oldroot && pivot_root . .s2i-oldroot && cd / && umount -l /.s2i-oldroot &&
+		exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"' "$SID_ROOT" "$@" \
+		</dev/null >"$log" 2>&1 7>&- &
+}
+
 sid_dockerd_start() {	# ENGINE
 	local engine=$1 n cfg log
 	n=$(sid_engine_name "$engine")
@@ -84,14 +94,13 @@ sid_dockerd_start() {	# ENGINE
 	fi
 	rm -f "$SID_ROOT/run/$n/pid"
 	# its own exec root, data root and containerd namespaces: two dockerds share the
-	# root; DOCKER_RAMDISK: runc cannot pivot_root out of a chroot
-	setsid nohup chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-		DOCKER_MIN_API_VERSION="$SID_API_FLOOR" DOCKER_RAMDISK=true \
+	# root; DOCKER_MIN_API_VERSION: Docker 29's floor. (No DOCKER_RAMDISK: in a root of
+	# its own runc can pivot_root, and must, for exec into a container to stay in it.)
+	sid_launch "$log" DOCKER_MIN_API_VERSION="$SID_API_FLOOR" \
 		dockerd -H "unix:///run/$n/docker.sock" --config-file "$cfg" \
 		--bridge=none --iptables=false --ip6tables=false \
 		--exec-root "/run/$n/exec" --data-root "/var/lib/docker-$n" --pidfile "/run/$n/pid" \
-		--containerd-namespace "$n" --containerd-plugins-namespace "${n}p" \
-		</dev/null >"$log" 2>&1 7>&- &
+		--containerd-namespace "$n" --containerd-plugins-namespace "${n}p"
 }
 
 sid_podman_start() {	# ENGINE
@@ -108,9 +117,8 @@ events_logger = "file"
 netns = "none"
 EOF
 	rm -f "$SID_ROOT/run/$n/pid"
-	setsid nohup chroot "$SID_ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-		PODMAN_IGNORE_CGROUPSV1_WARNING=1 prlimit --nofile=20000:20000 --nproc=20000:20000 \
-		podman system service --time=0 "unix:///run/$n/podman.sock" </dev/null >"$log" 2>&1 7>&- &
+	sid_launch "$log" PODMAN_IGNORE_CGROUPSV1_WARNING=1 prlimit --nofile=20000:20000 --nproc=20000:20000 \
+		podman system service --time=0 "unix:///run/$n/podman.sock"
 	echo $! >"$SID_ROOT/run/$n/pid"
 }
 
