@@ -786,57 +786,11 @@ static char *engine_container_path(const char *id, const char *suffix, const cha
 
 /* ---- version ---- */
 
-static int engine_api_cmp(const char *a, const char *b)
-{
-	unsigned long amaj = strtoul(a, NULL, 10), bmaj = strtoul(b, NULL, 10), amin = 0, bmin = 0;
-	const char *p;
-
-	if ((p = strchr(a, '.')))
-		amin = strtoul(p + 1, NULL, 10);
-	if ((p = strchr(b, '.')))
-		bmin = strtoul(p + 1, NULL, 10);
-	if (amaj != bmaj)
-		return amaj < bmaj ? -1 : 1;
-	return amin < bmin ? -1 : amin > bmin;
-}
-
 static void engine_copy_str(char *dst, size_t n, json_t *v)
 {
 	const char *s = json_string_value(v);
 
 	snprintf(dst, n, "%s", s ? s : "");
-}
-
-/* A version as the API writes it: "1.51" (digits, a dot, digits). */
-static int engine_api_valid(const char *v)
-{
-	size_t n = strspn(v, "0123456789");
-
-	return n > 0 && v[n] == '.' && v[n + 1] && strspn(v + n + 1, "0123456789") == strlen(v + n + 1);
-}
-
-/* The Engine API's negotiation: the client speaks min(its newest, the engine's
- * ApiVersion), which must not be below the engine's MinAPIVersion (Docker 25+
- * refuses older clients with a 400; Docker 29 by default below 1.44). Ranges that
- * do not overlap fail here, with both, before any call is refused. */
-int engine_api_pick(const char *server_api, const char *server_min, char *out, size_t n, struct err *e)
-{
-	const char *hi;
-
-	if (!server_api || !engine_api_valid(server_api))
-		return err_set(e, "the engine reports no valid API version ('%s')", server_api ? server_api : "");
-	if (server_min && *server_min && !engine_api_valid(server_min))
-		return err_set(e, "the engine reports an invalid minimum API version '%s'", server_min);
-	hi = engine_api_cmp(server_api, ENGINE_API_MAX) < 0 ? server_api : ENGINE_API_MAX;
-	if (engine_api_cmp(hi, ENGINE_API_MIN) < 0 ||
-	    (server_min && *server_min && engine_api_cmp(hi, server_min) < 0))
-		return err_set(e, "the engine speaks API %s to %s, s2i-agent speaks %s to %s: no version in common "
-			       "(%s)", server_min && *server_min ? server_min : "?", server_api, ENGINE_API_MIN,
-			       ENGINE_API_MAX,
-			       engine_api_cmp(server_api, ENGINE_API_MIN) < 0 ? "upgrade the engine" :
-									       "upgrade s2i-agent");
-	snprintf(out, n, "%s", hi);
-	return 0;
 }
 
 static int engine_negotiate(struct engine *eng, struct err *e)
@@ -883,6 +837,24 @@ static int engine_negotiate(struct engine *eng, struct err *e)
 out:
 	json_decref(j);
 	engine_req_release(&r);
+	return rv;
+}
+
+int engine_check_api(const char *url, const struct engine_tls *tls, int timeout_s, struct err *e)
+{
+	struct engine_timeouts t = { timeout_s, timeout_s, timeout_s, 0 };
+	struct engine_version v;
+	struct err ve = ERR_INIT;
+	struct engine *eng;
+	int rv = 0;
+
+	eng = tls && (tls->ca || tls->cert) ? engine_new(url, tls, e) : engine_new_from_env(url, e);
+	if (!eng)
+		return -1;
+	engine_set_timeouts(eng, &t);
+	if (engine_version(eng, &v, &ve) < 0 && eng->status == ENGINE_INCOMPATIBLE)
+		rv = err_set(e, "%s", ve.msg);
+	engine_free(eng);
 	return rv;
 }
 

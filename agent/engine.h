@@ -125,6 +125,15 @@ struct engine_version {
  * server_api and server_min ("" or NULL: not reported) into out, or -1 with both
  * ranges in the message. */
 int engine_api_pick(const char *server_api, const char *server_min, char *out, size_t n, struct err *e);
+/* Judges a /version answer (JSON body): 0 when we share an API version with that
+ * engine, -1 (both ranges in e) when not, 1 when it is not a /version answer. Pure
+ * (engine_api.c): the daemon's /healthz uses it without the engine client. */
+int engine_api_judge(const char *body, size_t len, struct err *e);
+
+/* For `check`: asks the engine at url its version (within timeout_s) and fails only
+ * when its API range and ours do not overlap (the message names both); an engine
+ * that does not answer is not judged here (0). */
+int engine_check_api(const char *url, const struct engine_tls *tls, int timeout_s, struct err *e);
 
 int engine_ping(struct engine *eng, struct err *e);
 /* GET /version (negotiates if not done yet). */

@@ -96,6 +96,8 @@
  * and the bytes a pull-style stream holds between two reads */
 #define ENGINE_API_MAX		"1.51"
 #define ENGINE_API_MIN		"1.24"
+#define ENGINE_CHECK_INTERVAL	60		/* seconds /healthz reuses a compatible version verdict */
+#define ENGINE_CHECK_TIMEOUT	2		/* seconds `check` waits for the engine's /version */
 #define ENGINE_STREAM_BUFFER	(64 * 1024)
 #define ENGINE_PATH_MAX		(64 * 1024)	/* a request path and query (names are <= 512 bytes; import changes) */
 #define ENGINE_COMMIT_URL_MAX	(1024 * 1024)	/* podman: labels/env go in the query */
