@@ -1680,6 +1680,10 @@ int engine_container_remove(struct engine *eng, const char *id, int force, int v
 	char suffix[64];
 
 	snprintf(suffix, sizeof(suffix), "?force=%d&v=%d", force ? 1 : 0, volumes ? 1 : 0);
+	/* Docker's forced removal kills at once; Podman 5's stops first, giving a process
+	 * that ignores SIGTERM (a shell as pid 1) 10s, past a cleanup's deadline: kill it */
+	if (force && (eng->api[0] || engine_negotiate(eng, e) == 0) && eng->ver.is_podman)
+		(void)engine_container_kill(eng, id, NULL, &(struct err)ERR_INIT);
 	/* the engine deletes the container's layer before it answers */
 	return engine_container_call(eng, "DELETE", id, suffix, 404, ENGINE_WAIT_SLOW, "remove", e);
 }
