@@ -229,6 +229,20 @@ s2i_expect_out() {	# pattern
 	grep -q -- "$1" "$S2I_TMP/out" || { s2i_show; fail "output lacks '$1'"; }
 }
 
+# Commits an app.sh that prints ANSWER, rebuilds TAG with --incremental and checks that
+# the previous image's artifacts came back (build number N), no container is left and
+# the new image runs the new app.
+s2i_rebuild_incremental() {	# src builder tag answer n
+	printf 'echo "answer: %s"\n' "$4" >"$1/app.sh"
+	s2i_commit_all "$1" "$4"
+	s2i_build --network none --incremental "$1" "$2" "$3"
+	s2i_expect_ok "incremental build $5"
+	s2i_expect_out "assemble: restoring artifacts"
+	s2i_expect_out "assemble: build number $5"
+	s2i_no_leftovers
+	[ "$(s2i_run "$3")" = "answer: $4" ] || fail "the app of incremental build $5"
+}
+
 # No container of the last build (or of build id $1) is left.
 s2i_no_leftovers() {
 	local left
