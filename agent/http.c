@@ -645,13 +645,14 @@ int http_engine_probe(const char *engine, struct err *e)
 
 /* Does the engine at a unix socket speak an API version we speak? GET /version within
  * HTTP_ENGINE_CHECK_MS, judged by engine_api_judge; -1 only for ranges that do not
- * overlap (no answer is http_engine_probe's business). A good verdict is reused for
- * ENGINE_CHECK_INTERVAL, so a frozen engine costs the loop that wait once a minute. */
+ * overlap (no answer is http_engine_probe's business). Asked again only after
+ * ENGINE_CHECK_INTERVAL unless the last answer was a refusal, so a frozen engine
+ * costs the loop that wait once a minute, not at every probe. */
 static int http_engine_api(const char *engine, struct err *e)
 {
 	static const char rq[] = "GET /version HTTP/1.0\r\nHost: engine\r\n\r\n";
-	static char good_url[256];
-	static time_t good_at;
+	static char last_url[256];
+	static time_t last_at;
 	struct sockaddr_un sun = { 0 };
 	struct pollfd pfd;
 	char *body, ans[16384];
@@ -661,7 +662,7 @@ static int http_engine_api(const char *engine, struct err *e)
 	int fd, rv = 0;
 
 	if (strncmp(engine, "unix://", 7) || strlen(engine + 7) >= sizeof(sun.sun_path) ||
-	    (good_at && now - good_at < ENGINE_CHECK_INTERVAL && now >= good_at && !strcmp(good_url, engine)))
+	    (last_at && now - last_at < ENGINE_CHECK_INTERVAL && now >= last_at && !strcmp(last_url, engine)))
 		return 0;
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, engine + 7);
@@ -675,17 +676,14 @@ static int http_engine_api(const char *engine, struct err *e)
 	       (n = read(fd, ans + got, sizeof(ans) - 1 - got)) > 0)
 		got += (size_t)n;
 	ans[got] = '\0';
-	if ((body = strstr(ans, "\r\n\r\n"))) {
-		body += 4;
-		rv = engine_api_judge(body, got - (size_t)(body - ans), e) < 0 ? -1 : 0;
-		if (rv == 0) {
-			snprintf(good_url, sizeof(good_url), "%s", engine);
-			good_at = now;
-		}
-	}
+	if ((body = strstr(ans, "\r\n\r\n")))
+		rv = engine_api_judge(body + 4, got - (size_t)(body + 4 - ans), e) < 0 ? -1 : 0;
 out:
 	if (fd >= 0)
 		close(fd);
+	/* a refusal is asked again at the next probe: the engine may be upgraded */
+	snprintf(last_url, sizeof(last_url), "%s", engine);
+	last_at = rv < 0 ? 0 : now;
 	return rv;
 }
 
