@@ -63,7 +63,7 @@ declare -A want=(
 )
 for k in "${!want[@]}"; do
 	got=$(s2i_label "$tag" "$k")
-	[ "$got" = "${want[$k]}" ] || fail "label $k is '$got', want '${want[$k]}'"
+	[ "$got" = "${want[$k]}" ] || { s2i_show; eng image inspect -f "{{json .Config.Labels}}" "$tag"; fail "label $k is '$got', want '${want[$k]}'"; }
 done
 date=$(s2i_label "$tag" io.openshift.s2i.build.commit.date)
 [ "$date" = "$(git -C "$src" log -1 --format=%ad)" ] || fail "commit.date '$date'"
