@@ -2138,18 +2138,6 @@ static int engine_commit_array(struct buf *path, const char *what, const char *c
 	return rv;
 }
 
-/* 1 if a later "k=v" entry of the list has the same key as *p: that one wins. */
-static int engine_key_overridden(const char *const *p)
-{
-	size_t klen = strcspn(*p, "=");
-	const char *const *q;
-
-	for (q = p + 1; *q; q++)
-		if (strcspn(*q, "=") == klen && !strncmp(*q, *p, klen))
-			return 1;
-	return 0;
-}
-
 /* Podman (4.3) takes the body but applies only `changes`, Dockerfile lines it
  * parses simply: KEY=VALUE split at the first '=', one pair of surrounding
  * quotes stripped, so "KEY=\"value\"" carries any value on one line. */
@@ -2173,13 +2161,9 @@ static int engine_commit_changes(struct buf *path, const struct engine_commit *c
 		rv |= engine_commit_change(path, ch);
 		free(ch);
 	}
-	/* a key given twice is sent once, with its last value: Podman 5 does not apply
-	 * repeated changes of one key in order */
 	for (p = c->env; p && *p; p++) {
 		const char *eq = strchr(*p, '=');
 
-		if (engine_key_overridden(p))
-			continue;
 		if (strchr(*p, '\n'))
 			return err_set(e, "environment value with a newline cannot be committed on podman");
 		ch = eq ? xasprintf("ENV %.*s=\"%s\"", (int)(eq - *p), *p, eq + 1) : xasprintf("ENV %s=\"\"", *p);
@@ -2189,8 +2173,6 @@ static int engine_commit_changes(struct buf *path, const struct engine_commit *c
 	for (p = c->labels; p && *p; p++) {
 		const char *eq = strchr(*p, '=');
 
-		if (engine_key_overridden(p))
-			continue;
 		if (strchr(*p, '\n'))
 			return err_set(e, "label value with a newline cannot be committed on podman");
 		ch = eq ? xasprintf("LABEL %.*s=\"%s\"", (int)(eq - *p), *p, eq + 1) : xasprintf("LABEL %s=\"\"", *p);
