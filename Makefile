@@ -84,7 +84,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtestfix.a $(BUILD)/libagent.a Makef
 
 unit-build: $(UNITS) $(BIN) $(DBIN)
 
-# The test build: sanitizers on by default; every unit test, then every end-to-end test.
+# The test build: sanitizers on by default; every unit test, then every end-to-end test,
+# then the engine matrix (tests/run: the engine tests and e2e/build-* again on Docker 28.5
+# on both image stores and Podman 5, from a cached Debian sid root; skipped with the
+# reason when the Debian archive cannot be reached).
 check:
 	$(MAKE) SANITIZE=$(CHECK_SANITIZE) unit-build
 	$(MAKE) all

@@ -4,6 +4,8 @@
 
 #include "cmds.h"
 #include "config.h"
+#include "engine.h"
+#include "limits.h"
 
 int cmd_check(int argc, char **argv)
 {
@@ -32,6 +34,18 @@ int cmd_check(int argc, char **argv)
 			printf("%s\n", errors.items[i]);
 		strv_clear(&errors);
 		return 1;
+	}
+	/* an engine that answers with an API range we do not speak is a configuration
+	 * error; one that does not answer (yet) is not */
+	{
+		struct engine_tls tls = { c->tls_ca, c->tls_cert, c->tls_key };
+		struct err e = ERR_INIT;
+
+		if (engine_check_api(c->engine, &tls, ENGINE_CHECK_TIMEOUT, &e) < 0) {
+			printf("%s: engine '%s': %s\n", path, c->engine, e.msg);
+			config_free(c);
+			return 1;
+		}
 	}
 	for (i = 0; i < c->warnings.n; i++)
 		printf("%s\n", c->warnings.items[i]);

@@ -22,6 +22,7 @@ struct engine {
 	int64_t deadline_ms;
 	struct engine_timeouts limits;	/* how long a call may wait for the engine */
 	json_t *auth;			/* parsed docker config.json, or NULL */
+	char *where;			/* the address for messages: "unix:///...", "https://h:p" */
 	char unreachable[ERR_MSG_MAX];	/* the last call could not reach the engine: why */
 };
 
@@ -220,6 +221,7 @@ static struct engine *engine_alloc(const char *url, const struct engine_tls *tls
 		}
 		eng->base = xasprintf("%s://%.*s", https ? "https" : "http", (int)n, hostport);
 	}
+	eng->where = eng->unix_path ? xasprintf("unix://%s", eng->unix_path) : xstrdup(eng->base);
 	if (tls) {
 		eng->tls_ca = tls->ca ? xstrdup(tls->ca) : NULL;
 		eng->tls_cert = tls->cert ? xstrdup(tls->cert) : NULL;
@@ -277,6 +279,8 @@ struct engine *engine_new_from_env(const char *url, struct err *e)
 	if (eng && use_tls && strncmp(eng->base, "https", 5)) {
 		free(eng->base);
 		eng->base = xasprintf("https://%s", url + 6);
+		free(eng->where);
+		eng->where = xstrdup(eng->base);
 	}
 	free(ca);
 	free(cert);
@@ -289,6 +293,7 @@ void engine_free(struct engine *eng)
 	if (!eng)
 		return;
 	free(eng->base);
+	free(eng->where);
 	free(eng->unix_path);
 	free(eng->tls_ca);
 	free(eng->tls_cert);
@@ -335,6 +340,11 @@ void engine_set_timeouts(struct engine *eng, const struct engine_timeouts *t)
 int engine_status(const struct engine *eng)
 {
 	return eng ? eng->status : ENGINE_NO_ANSWER;
+}
+
+const char *engine_address(const struct engine *eng)
+{
+	return eng->where;
 }
 
 const char *engine_unreachable(const struct engine *eng)
@@ -776,20 +786,6 @@ static char *engine_container_path(const char *id, const char *suffix, const cha
 
 /* ---- version ---- */
 
-static int engine_api_cmp(const char *a, const char *b)
-{
-	unsigned long amaj = strtoul(a, NULL, 10), bmaj = strtoul(b, NULL, 10), amin = 0, bmin = 0;
-	const char *p;
-
-	if ((p = strchr(a, '.')))
-		amin = strtoul(p + 1, NULL, 10);
-	if ((p = strchr(b, '.')))
-		bmin = strtoul(p + 1, NULL, 10);
-	if (amaj != bmaj)
-		return amaj < bmaj ? -1 : 1;
-	return amin < bmin ? -1 : amin > bmin;
-}
-
 static void engine_copy_str(char *dst, size_t n, json_t *v)
 {
 	const char *s = json_string_value(v);
@@ -819,6 +815,7 @@ static int engine_negotiate(struct engine *eng, struct err *e)
 	}
 	memset(v, 0, sizeof(*v));
 	engine_copy_str(v->server_api, sizeof(v->server_api), json_object_get(j, "ApiVersion"));
+	engine_copy_str(v->server_min_api, sizeof(v->server_min_api), json_object_get(j, "MinAPIVersion"));
 	engine_copy_str(v->version, sizeof(v->version), json_object_get(j, "Version"));
 	engine_copy_str(v->os, sizeof(v->os), json_object_get(j, "Os"));
 	engine_copy_str(v->arch, sizeof(v->arch), json_object_get(j, "Arch"));
@@ -828,21 +825,36 @@ static int engine_negotiate(struct engine *eng, struct err *e)
 		if (name && strstr(name, "Podman"))
 			v->is_podman = 1;
 	}
-	if (!v->server_api[0] || !isdigit((unsigned char)v->server_api[0])) {
-		err_set(e, "the engine reports no API version");
+	snprintf(v->name, sizeof(v->name), "%s", v->is_podman ? "Podman" : "Docker");
+	if (engine_api_pick(v->server_api, v->server_min_api, v->api, sizeof(v->api), e) < 0) {
+		eng->status = ENGINE_INCOMPATIBLE;
+		err_prefix(e, "%s %s at %s", v->name, v->version[0] ? v->version : "(version unknown)",
+			   eng->where);
 		goto out;
 	}
-	if (engine_api_cmp(v->server_api, ENGINE_API_MIN) < 0) {
-		err_set(e, "the engine speaks API %s, older than the %s we need", v->server_api, ENGINE_API_MIN);
-		goto out;
-	}
-	snprintf(v->api, sizeof(v->api), "%s",
-		 engine_api_cmp(v->server_api, ENGINE_API_MAX) < 0 ? v->server_api : ENGINE_API_MAX);
 	memcpy(eng->api, v->api, sizeof(eng->api));
 	rv = 0;
 out:
 	json_decref(j);
 	engine_req_release(&r);
+	return rv;
+}
+
+int engine_check_api(const char *url, const struct engine_tls *tls, int timeout_s, struct err *e)
+{
+	struct engine_timeouts t = { timeout_s, timeout_s, timeout_s, 0 };
+	struct engine_version v;
+	struct err ve = ERR_INIT;
+	struct engine *eng;
+	int rv = 0;
+
+	eng = tls && (tls->ca || tls->cert) ? engine_new(url, tls, e) : engine_new_from_env(url, e);
+	if (!eng)
+		return -1;
+	engine_set_timeouts(eng, &t);
+	if (engine_version(eng, &v, &ve) < 0 && eng->status == ENGINE_INCOMPATIBLE)
+		rv = err_set(e, "%s", ve.msg);
+	engine_free(eng);
 	return rv;
 }
 
@@ -1668,6 +1680,10 @@ int engine_container_remove(struct engine *eng, const char *id, int force, int v
 	char suffix[64];
 
 	snprintf(suffix, sizeof(suffix), "?force=%d&v=%d", force ? 1 : 0, volumes ? 1 : 0);
+	/* Docker's forced removal kills at once; Podman 5's stops first, giving a process
+	 * that ignores SIGTERM (a shell as pid 1) 10s, past a cleanup's deadline: kill it */
+	if (force && (eng->api[0] || engine_negotiate(eng, e) == 0) && eng->ver.is_podman)
+		(void)engine_container_kill(eng, id, NULL, &(struct err)ERR_INIT);
 	/* the engine deletes the container's layer before it answers */
 	return engine_container_call(eng, "DELETE", id, suffix, 404, ENGINE_WAIT_SLOW, "remove", e);
 }
@@ -2166,6 +2182,31 @@ static int engine_commit_changes(struct buf *path, const struct engine_commit *c
 	return rv ? err_set(e, "commit changes too long") : 0;
 }
 
+/* Podman 5 commits a container's entrypoint override only when told (4.3 kept it):
+ * an entrypoint the caller leaves unset is the container's, as on Docker. */
+static int engine_commit_keep_entrypoint(struct engine *eng, struct buf *path, const char *id, struct err *e)
+{
+	json_t *j = NULL, *ep;
+	char *url = engine_container_path(id, "/json", NULL, e);
+	struct strv v = STRV_INIT;
+	int rv = -1;
+
+	if (!url || engine_call(eng, "GET", url, NULL, ENGINE_WAIT_CALL, &j, e) < 0)
+		goto out;
+	ep = json_object_get(json_object_get(j, "Config"), "Entrypoint");
+	engine_strv_from_json(&v, ep);
+	if (v.n && engine_commit_array(path, "ENTRYPOINT", (const char *const *)v.items) < 0) {
+		err_set(e, "commit changes too long");
+		goto out;
+	}
+	rv = 0;
+out:
+	strv_clear(&v);
+	json_decref(j);
+	free(url);
+	return rv;
+}
+
 int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_image_id, struct err *e)
 {
 	json_t *b = json_object(), *j = NULL;
@@ -2185,6 +2226,8 @@ int engine_commit(struct engine *eng, const struct engine_commit *c, char **ret_
 	if (!eng->api[0] && engine_negotiate(eng, e) < 0)
 		goto out;
 	if (eng->ver.is_podman && engine_commit_changes(&path, c, e) < 0)
+		goto out;
+	if (eng->ver.is_podman && !c->entrypoint_set && engine_commit_keep_entrypoint(eng, &path, c->container, e) < 0)
 		goto out;
 	/* the engine copies the container's layer before it answers */
 	if (engine_call(eng, "POST", path.data, b, ENGINE_WAIT_SLOW, &j, e) < 0)

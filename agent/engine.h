@@ -36,6 +36,7 @@ struct engine;
 #define ENGINE_CANCELED		(-2)	/* the cancel flag was raised */
 #define ENGINE_TIMED_OUT	(-3)	/* the deadline or a wait's own timeout_s passed */
 #define ENGINE_STREAM_ERROR	(-4)	/* HTTP 200 but the progress stream reported an error */
+#define ENGINE_INCOMPATIBLE	(-5)	/* the engine's API range and ours do not overlap */
 
 struct engine_tls {
 	const char *ca;		/* PEM CA bundle; NULL: system default */
@@ -102,16 +103,37 @@ int engine_status(const struct engine *eng);
  * Connection refused (is it running?)"), else NULL. */
 const char *engine_unreachable(const struct engine *eng);
 
-/* ENGINE_API_MAX / ENGINE_API_MIN (limits.h): the versions we speak; the one
- * used is min(ENGINE_API_MAX, the server's). */
+/* The engine's address for messages: "unix:///var/run/docker.sock", "https://h:2376". */
+const char *engine_address(const struct engine *eng);
+
+/* ENGINE_API_MIN..ENGINE_API_MAX (limits.h): the versions we speak. The one used is
+ * min(ENGINE_API_MAX, the engine's ApiVersion), and must be at least the engine's
+ * MinAPIVersion and ENGINE_API_MIN; otherwise the first call fails with
+ * engine_status() == ENGINE_INCOMPATIBLE and both ranges in the message. */
 
 struct engine_version {
-	char api[16];		/* negotiated, e.g. "1.41" */
+	char name[16];		/* "Docker" or "Podman" */
+	char api[16];		/* negotiated, e.g. "1.51" */
 	char server_api[16];	/* what the server reports as ApiVersion */
+	char server_min_api[16];/* its MinAPIVersion, "" if not reported (Podman) */
 	char version[64];	/* server Version, e.g. "20.10.24+dfsg1" or "4.3.1" */
 	char os[32], arch[32];
 	int is_podman;		/* a Components[].Name contains "Podman" */
 };
+
+/* The pure part of the negotiation: the version to speak with an engine that reports
+ * server_api and server_min ("" or NULL: not reported) into out, or -1 with both
+ * ranges in the message. */
+int engine_api_pick(const char *server_api, const char *server_min, char *out, size_t n, struct err *e);
+/* Judges a /version answer (JSON body): 0 when we share an API version with that
+ * engine, -1 (both ranges in e) when not, 1 when it is not a /version answer. Pure
+ * (engine_api.c): the daemon's /healthz uses it without the engine client. */
+int engine_api_judge(const char *body, size_t len, struct err *e);
+
+/* For `check`: asks the engine at url its version (within timeout_s) and fails only
+ * when its API range and ours do not overlap (the message names both); an engine
+ * that does not answer is not judged here (0). */
+int engine_check_api(const char *url, const struct engine_tls *tls, int timeout_s, struct err *e);
 
 int engine_ping(struct engine *eng, struct err *e);
 /* GET /version (negotiates if not done yet). */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "http_int.h"
 
 int http_engine_probe(const char *engine, struct err *e)
@@ -84,11 +85,58 @@ int http_engine_probe(const char *engine, struct err *e)
 	return rc;
 }
 
+/* Does the engine at a unix socket speak an API version we speak? GET /version within
+ * HTTP_ENGINE_CHECK_MS, judged by engine_api_judge; -1 only for ranges that do not
+ * overlap (no answer is http_engine_probe's business). Asked again only after
+ * ENGINE_CHECK_INTERVAL unless the last answer was a refusal, so a frozen engine
+ * costs the loop that wait once a minute, not at every probe. */
+static int http_engine_api(const char *engine, struct err *e)
+{
+	static const char rq[] = "GET /version HTTP/1.0\r\nHost: engine\r\n\r\n";
+	static char last_url[256];
+	static time_t last_at;
+	struct sockaddr_un sun = { 0 };
+	struct pollfd pfd;
+	char *body, ans[16384];
+	size_t got = 0;
+	ssize_t n;
+	time_t now = time(NULL);
+	int fd, rv = 0;
+
+	if (strncmp(engine, "unix://", 7) || strlen(engine + 7) >= sizeof(sun.sun_path) ||
+	    (last_at && now - last_at < ENGINE_CHECK_INTERVAL && now >= last_at && !strcmp(last_url, engine)))
+		return 0;
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, engine + 7);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    write(fd, rq, sizeof(rq) - 1) != (ssize_t)(sizeof(rq) - 1))
+		goto out;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (got < sizeof(ans) - 1 && poll(&pfd, 1, HTTP_ENGINE_CHECK_MS) == 1 &&
+	       (n = read(fd, ans + got, sizeof(ans) - 1 - got)) > 0)
+		got += (size_t)n;
+	ans[got] = '\0';
+	if ((body = strstr(ans, "\r\n\r\n")))
+		rv = engine_api_judge(body + 4, got - (size_t)(body + 4 - ans), e) < 0 ? -1 : 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	/* a refusal is asked again at the next probe: the engine may be upgraded */
+	snprintf(last_url, sizeof(last_url), "%s", engine);
+	last_at = rv < 0 ? 0 : now;
+	return rv;
+}
+
 int http_default_engine_check(void *ctx, struct err *e)
 {
 	struct http *h = ctx;
 
-	return http_engine_probe(h->h_cfg->engine, e);
+	if (http_engine_probe(h->h_cfg->engine, e) < 0)
+		return -1;
+	/* it answers: in an API range we speak? */
+	return http_engine_api(h->h_cfg->engine, e);
 }
 
 void http_health_healthz(struct http *h, struct evhttp_request *req, const struct http_match *m)

@@ -99,10 +99,13 @@
  * engine is pinged on another connection; no answer within ENGINE_CALL_TIMEOUT: frozen */
 #define ENGINE_PROBE_INTERVAL	60
 
-/* engine: the Engine API versions we speak (used: min(ours, the server's)),
+/* engine: the Engine API versions we speak (used: min(ours, the server's), never below
+ * the server's MinAPIVersion; 1.51 is Docker 28.5, the newest engine the tests run),
  * and the bytes a pull-style stream holds between two reads */
-#define ENGINE_API_MAX		"1.41"
+#define ENGINE_API_MAX		"1.51"
 #define ENGINE_API_MIN		"1.24"
+#define ENGINE_CHECK_INTERVAL	60		/* seconds /healthz reuses a compatible version verdict */
+#define ENGINE_CHECK_TIMEOUT	2		/* seconds `check` waits for the engine's /version */
 #define ENGINE_STREAM_BUFFER	(64 * 1024)
 #define ENGINE_PATH_MAX		(64 * 1024)	/* a request path and query (names are <= 512 bytes; import changes) */
 #define ENGINE_COMMIT_URL_MAX	(1024 * 1024)	/* podman: labels/env go in the query */

@@ -1567,6 +1567,21 @@ static int s2i_open_source(struct s2i_ctx *c, struct err *e)
 	return 0;
 }
 
+/* The log's first line: which engine, which version, which API we speak with it
+ * (the negotiation happens here, so an engine out of our API range fails first). */
+static int s2i_engine_line(struct s2i_ctx *c, struct err *e)
+{
+	struct engine_version v;
+
+	if (engine_version(c->eng, &v, e) < 0) {
+		s2i_engine_outcome(c);
+		return -1;
+	}
+	s2i_step(c, S2I_LOG_STEP, "--> engine %s %s at %s, API %s (it speaks %s to %s)", v.name, v.version,
+		 engine_address(c->eng), v.api, v.server_min_api[0] ? v.server_min_api : "?", v.server_api);
+	return 0;
+}
+
 static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
@@ -1587,6 +1602,8 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	if (o->timeout > 0)
 		engine_set_deadline(c->eng, engine_clock_ms() + (int64_t)o->timeout * 1000);
 	if (o->registry_auth_file && engine_set_registry_auth(c->eng, o->registry_auth_file, e) < 0)
+		return -1;
+	if (s2i_engine_line(c, e) < 0)
 		return -1;
 
 	if (s2i_open_source(c, e) < 0)

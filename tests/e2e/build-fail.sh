@@ -52,11 +52,14 @@ s2i_build --network none -u 1000-2000,3000 "$src" "$ok_builder" "$(s2i_name allo
 [ "$rc" = 0 ] || { s2i_show; fail "uid 1001 refused in 1000-2000"; }
 
 # an engine that does not answer: exit 1 with the reason
-if ! s2i_podman; then
+# (-U on an engine other than the host's default, as s2i_build passes it there)
+if s2i_other_engine; then
+	S2I_ENGINE_URL=unix://$S2I_TMP/no-engine.sock s2i_build --network none "$src" "$builder" "$tag"
+else
 	DOCKER_HOST=unix://$S2I_TMP/no-engine.sock s2i_build --network none "$src" "$builder" "$tag"
-	[ "$rc" = 1 ] || { s2i_show; fail "a missing engine gave exit $rc"; }
-	grep -q "no-engine.sock" "$S2I_TMP/err" || { s2i_show; fail "the engine error does not name the socket"; }
 fi
+[ "$rc" = 1 ] || { s2i_show; fail "a missing engine gave exit $rc"; }
+grep -q "no-engine.sock" "$S2I_TMP/err" || { s2i_show; fail "the engine error does not name the socket"; }
 
 # usage errors: exit 2 with a message
 for args in "" "only-source" "a b c d" "--pull-policy sometimes a b" "--nonsense a b" \

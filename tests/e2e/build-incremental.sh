@@ -19,14 +19,7 @@ grep -q "restoring artifacts" "$S2I_TMP/out" && fail "artifacts restored without
 
 # second build: the deps/count of the first image is restored (binary-safe tar through attach)
 head -c 300000 /dev/urandom >"$S2I_TMP/blob"
-printf 'echo "answer: two"\n' >"$src/app.sh"
-s2i_commit_all "$src" "two"
-s2i_build --network none --incremental "$src" "$builder" "$tag"
-s2i_expect_ok "second incremental build"
-s2i_expect_out "assemble: restoring artifacts"
-s2i_expect_out "assemble: build number 2"
-s2i_no_leftovers
-[ "$(s2i_run "$tag")" = "answer: two" ] || fail "second image app"
+s2i_rebuild_incremental "$src" "$builder" "$tag" two 2
 [ "$(s2i_run "$tag" cat deps/count)" = 2 ] || fail "deps/count in the image"
 
 # binary artifacts survive byte for byte (save-artifacts' stdout is read through attach,

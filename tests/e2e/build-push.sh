@@ -34,9 +34,19 @@ s2i_no_leftovers
 tags=$(curl -sf -u "$REGISTRY_USER:$REGISTRY_PASS" "http://$REGISTRY_ADDR/v2/$repo/tags/list") ||
 	fail "cannot list the registry's tags"
 echo "$tags" | jq -e '.tags | index("v1")' >/dev/null || fail "v1 not in the registry: $tags"
-# the manifest's config is the image we built
-digest=$(curl -sf -u "$REGISTRY_USER:$REGISTRY_PASS" \
+# the manifest is the image we built: its config is the image id (the graph driver
+# store), or the manifest itself is (the containerd store names images by manifest
+# digest, and pushes OCI manifests)
+curl -sf -D "$S2I_TMP/mhdr" -o "$S2I_TMP/manifest" -u "$REGISTRY_USER:$REGISTRY_PASS" \
 	-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-	"http://$REGISTRY_ADDR/v2/$repo/manifests/v1" | jq -r .config.digest)
-[ "$digest" = "$image_id" ] || fail "registry has config $digest, built $image_id"
+	-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+	"http://$REGISTRY_ADDR/v2/$repo/manifests/v1" || fail "cannot read the manifest of v1"
+config=$(jq -r .config.digest "$S2I_TMP/manifest")
+manifest=$(tr -d '\r' <"$S2I_TMP/mhdr" | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')
+if s2i_containerd_store; then
+	[ "$manifest" = "$image_id" ] || fail "registry has manifest $manifest, built $image_id"
+else
+	[ "$config" = "$image_id" ] || fail "registry has config $config, built $image_id"
+fi
+[[ $config == sha256:* ]] || fail "the manifest has no config: $(cat "$S2I_TMP/manifest")"
 echo ok

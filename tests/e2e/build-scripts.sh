@@ -81,9 +81,9 @@ s2i_expect_out "secret during assemble: s3cr3t / t0ken"
 s2i_no_leftovers
 
 # -v, --add-host, --cap-drop reach the build container
-mkdir -p "$S2I_TMP/vol"
-echo "from-the-host" >"$S2I_TMP/vol/f"
-s2i_build --network none -v "$S2I_TMP/vol:/mnt/vol:ro" --add-host example.test:10.1.2.3 \
+s2i_bind_dir
+echo "from-the-host" >"$S2I_BIND_DIR/f"
+s2i_build --network none -v "$S2I_BIND_PATH:/mnt/vol:ro" --add-host example.test:10.1.2.3 \
 	--cap-drop CHOWN,NET_RAW "$src" "$image_builder" "$(s2i_name hostcfg):latest"
 s2i_expect_ok "volume, extra host, dropped capabilities"
 s2i_expect_out "hosts: 10.1.2.3 example.test"

@@ -25,6 +25,16 @@ s2i_no_leftovers
 s2i_expect_out "assemble: uid 1001 in /opt/app-root/src"
 s2i_expect_out "assemble: APP_MODE=from-environment-file GREETING=from-cli"
 s2i_expect_out "assemble: to stderr"
+# the log starts with the engine, its version and the API spoken: the newest both speak
+line1=$(head -n 1 "$S2I_TMP/out")
+sock=${S2I_ENGINE_URL:-unix:///var/run/docker.sock}
+curl -sf --unix-socket "${sock#unix://}" http://d/version >"$S2I_TMP/version" || fail "no /version"
+ver=$(jq -r .Version "$S2I_TMP/version")
+srv_api=$(jq -r .ApiVersion "$S2I_TMP/version")
+[[ $line1 == "--> engine "*" $ver at "*", API "* ]] || { s2i_show; fail "first line does not name the engine $ver"; }
+api=${line1##*, API }; api=${api%% *}
+if [ "${srv_api#1.}" -ge 51 ]; then want_api=1.51; else want_api=$srv_api; fi
+[ "$api" = "$want_api" ] || { s2i_show; fail "spoke API $api with an engine of API $srv_api, want $want_api"; }
 got=$(eng image inspect -f '{{.Id}}' "$tag")
 [ "${got#sha256:}" = "${image_id#sha256:}" ] || fail "tag does not point at $image_id"
 out=$(s2i_run "$tag") || fail "the image does not run"
@@ -53,7 +63,7 @@ declare -A want=(
 )
 for k in "${!want[@]}"; do
 	got=$(s2i_label "$tag" "$k")
-	[ "$got" = "${want[$k]}" ] || fail "label $k is '$got', want '${want[$k]}'"
+	[ "$got" = "${want[$k]}" ] || { s2i_show; eng image inspect -f "{{json .Config.Labels}}" "$tag"; fail "label $k is '$got', want '${want[$k]}'"; }
 done
 date=$(s2i_label "$tag" io.openshift.s2i.build.commit.date)
 [ "$date" = "$(git -C "$src" log -1 --format=%ad)" ] || fail "commit.date '$date'"
@@ -107,12 +117,8 @@ mkdir -p "$plain"
 printf 'echo "answer: plain"\n' >"$plain/app.sh"
 tag3=$(s2i_name plain):latest
 # -U wins over $DOCKER_HOST
-if s2i_podman; then
-	s2i_build --network none -q "$plain" "$builder" "$tag3"
-else
-	DOCKER_HOST=unix:///nonexistent.sock s2i_build --network none -q -U unix:///var/run/docker.sock \
-		"$plain" "$builder" "$tag3"
-fi
+DOCKER_HOST=unix:///nonexistent.sock s2i_build --network none -q -U "${S2I_ENGINE_URL:-unix:///var/run/docker.sock}" \
+	"$plain" "$builder" "$tag3"
 s2i_expect_ok "plain directory"
 [ "$(wc -l <"$S2I_TMP/out")" = 1 ] || { s2i_show; fail "-q printed more than the image id"; }
 [ "$(s2i_run "$tag3")" = "answer: plain" ] || fail "plain app"

@@ -45,10 +45,12 @@ EOF
 }
 
 # A root filesystem of busybox-static with the applets builder scripts use, and an
-# /etc/passwd with root and a named user "app" (uid 1001).
+# /etc/passwd with root and a named user "app" (uid 1001). Usage: engine_base_image
+# [IMAGE [MARKER]]: IMAGE (default TEST_BASE_IMAGE) is made if missing; a MARKER
+# (written to /etc/s2i-agent-test-marker) makes its one layer unlike any other's.
 engine_base_image() {
-	local root
-	docker image inspect "$TEST_BASE_IMAGE" >/dev/null 2>&1 && return 0
+	local root image=${1:-$TEST_BASE_IMAGE} marker=${2:-}
+	docker image inspect "$image" >/dev/null 2>&1 && return 0
 	root=$(mktemp -d)
 	mkdir -p "$root"/bin "$root"/tmp "$root"/etc "$root"/opt/app-root/src "$root"/root
 	chmod 1777 "$root"/tmp
@@ -58,8 +60,9 @@ engine_base_image() {
 	done
 	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1001:0:app:/opt/app-root/src:/bin/sh\n' >"$root"/etc/passwd
 	printf 'root:x:0:\n' >"$root"/etc/group
+	[ -n "$marker" ] && printf '%s\n' "$marker" >"$root"/etc/s2i-agent-test-marker
 	chown -R 1001:0 "$root"/opt/app-root
-	tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' - "$TEST_BASE_IMAGE" >/dev/null
+	tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' - "$image" >/dev/null
 	rm -rf "$root"
 }
 

@@ -8,16 +8,27 @@ source "$TESTS_DIR/lib/poll.sh"
 
 S2I_ID="${TEST:-s2i}-$$"
 
-# S2I_TEST_ENGINE=podman runs the same tests against Podman's Docker-compatible API
-# (tests/lib/podman.sh): builder images are still made by `docker build`, then loaded
-# into Podman; `eng` is the CLI of the engine under test.
+# S2I_TEST_ENGINE picks the engine under test: docker (default: the host's dockerd),
+# podman (Podman 4.3's Docker-compatible API, tests/lib/podman.sh), or one of today's
+# engines from the cached sid root (tests/lib/sidengine.sh): docker28 (Docker 28.5 with
+# Docker 29's API floor 1.44, overlay2), docker28-containerd (the same on the
+# containerd image store), podman5. Builder images are still made by `docker build` in
+# the host's dockerd, then loaded into the engine under test; `eng` is that engine's CLI.
+S2I_TEST_ENGINE=${S2I_TEST_ENGINE:-docker}
 S2I_ENGINE_URL=
-if [ "${S2I_TEST_ENGINE:-docker}" = podman ]; then
-	eng() { prlimit --nofile=20000:20000 --nproc=20000:20000 podman "$@"; }
-else
-	eng() { docker "$@"; }
-fi
-s2i_podman() { [ "${S2I_TEST_ENGINE:-docker}" = podman ]; }
+case $S2I_TEST_ENGINE in
+docker) eng() { docker "$@"; } ;;
+podman) eng() { prlimit --nofile=20000:20000 --nproc=20000:20000 podman "$@"; } ;;
+docker28|docker28-containerd|podman5)
+	source "$TESTS_DIR/lib/sidengine.sh"
+	eng() { sid_cli "$S2I_TEST_ENGINE" "$@"; } ;;
+*) echo "S2I_TEST_ENGINE: unknown engine '$S2I_TEST_ENGINE'" >&2; exit 2 ;;
+esac
+s2i_podman() { [ "$S2I_TEST_ENGINE" = podman ] || [ "$S2I_TEST_ENGINE" = podman5 ]; }
+# not the host's dockerd: images go there by docker save | eng load
+s2i_other_engine() { [ "$S2I_TEST_ENGINE" != docker ]; }
+# the containerd image store: image ids are manifest digests
+s2i_containerd_store() { [ "$S2I_TEST_ENGINE" = docker28-containerd ]; }
 S2I_TMP=$(mktemp -d)
 S2I_IMAGES=()
 S2I_PIDS=()
@@ -38,7 +49,7 @@ s2i_cleanup() {
 		"s2i-agent-test/${S2I_ID}-*" 2>/dev/null); do
 		docker rmi -f "$i" >/dev/null 2>&1
 	done
-	if s2i_podman; then
+	if s2i_other_engine; then
 		for i in $(eng images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep "s2i-agent-test/${S2I_ID}[-:]"); do
 			eng rmi -f "$i" >/dev/null 2>&1
 		done
@@ -47,8 +58,8 @@ s2i_cleanup() {
 	# s2i-agent-test.image label, which names this test
 	# (twice: an untagged builder goes once its children have gone)
 	s2i_rm_dangling docker; s2i_rm_dangling docker
-	s2i_podman && { s2i_rm_dangling eng; s2i_rm_dangling eng; }
-	rm -rf "$S2I_TMP"
+	s2i_other_engine && { s2i_rm_dangling eng; s2i_rm_dangling eng; }
+	rm -rf "$S2I_TMP" "${S2I_BIND_DIRS[@]}"
 }
 trap s2i_cleanup EXIT
 
@@ -56,10 +67,34 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*"; exit 77; }
 
 engine_ensure >/dev/null || skip "no container engine"
-if s2i_podman; then
+case $S2I_TEST_ENGINE in
+podman)
 	eval "$(bash "$TESTS_DIR/lib/podman.sh" start)" && [ -n "${PODMAN_ENGINE:-}" ] || skip "podman did not start"
-	S2I_ENGINE_URL=$PODMAN_ENGINE
-fi
+	S2I_ENGINE_URL=$PODMAN_ENGINE ;;
+docker28|docker28-containerd|podman5)
+	sid_engine_start "$S2I_TEST_ENGINE" 2>"$S2I_TMP/engine.err"
+	case $? in
+	0) S2I_ENGINE_URL=$SID_ENGINE_URL ;;
+	77) skip "$S2I_TEST_ENGINE: $(tail -n 1 "$S2I_TMP/engine.err")" ;;
+	*) cat "$S2I_TMP/engine.err" >&2; fail "$S2I_TEST_ENGINE did not start" ;;
+	esac ;;
+esac
+
+# A directory the engine can bind-mount (-v): sets S2I_BIND_DIR (its path here) and
+# S2I_BIND_PATH (the same as the engine sees it: an engine chrooted into the sid root
+# sees that root's /tmp). Removed at exit.
+s2i_bind_dir() {
+	case $S2I_TEST_ENGINE in
+	docker28|docker28-containerd|podman5)
+		S2I_BIND_DIR=$(mktemp -d -p "$SID_ROOT/tmp" "s2i-$S2I_ID.XXXXXX") && chmod 755 "$S2I_BIND_DIR"
+		S2I_BIND_PATH=${S2I_BIND_DIR#"$SID_ROOT"}
+		S2I_BIND_DIRS+=("$S2I_BIND_DIR") ;;
+	*)
+		S2I_BIND_DIR=$(mktemp -d -p "$S2I_TMP") && chmod 755 "$S2I_BIND_DIR"
+		S2I_BIND_PATH=$S2I_BIND_DIR ;;
+	esac
+}
+S2I_BIND_DIRS=()
 
 # The image names a test uses: unique, and removed at exit (by their prefix).
 s2i_name() {	# suffix
@@ -145,8 +180,9 @@ s2i_builder() {	# name [options]
 	} >"$ctx/Dockerfile"
 	DOCKER_BUILDKIT=0 docker build -q --network none -t "$name" "$ctx" >/dev/null 2>"$ctx/err" ||
 		{ cat "$ctx/err" >&2; fail "docker build of $name"; }
-	if s2i_podman; then
-		docker save "$name" | eng load >/dev/null 2>"$ctx/err" || { cat "$ctx/err" >&2; fail "podman load of $name"; }
+	if s2i_other_engine; then
+		docker save "$name" | eng load >/dev/null 2>"$ctx/err" ||
+			{ cat "$ctx/err" >&2; fail "$S2I_TEST_ENGINE: load of $name"; }
 	fi
 }
 
@@ -191,6 +227,20 @@ s2i_expect_ok() {
 
 s2i_expect_out() {	# pattern
 	grep -q -- "$1" "$S2I_TMP/out" || { s2i_show; fail "output lacks '$1'"; }
+}
+
+# Commits an app.sh that prints ANSWER, rebuilds TAG with --incremental and checks that
+# the previous image's artifacts came back (build number N), no container is left and
+# the new image runs the new app.
+s2i_rebuild_incremental() {	# src builder tag answer n
+	printf 'echo "answer: %s"\n' "$4" >"$1/app.sh"
+	s2i_commit_all "$1" "$4"
+	s2i_build --network none --incremental "$1" "$2" "$3"
+	s2i_expect_ok "incremental build $5"
+	s2i_expect_out "assemble: restoring artifacts"
+	s2i_expect_out "assemble: build number $5"
+	s2i_no_leftovers
+	[ "$(s2i_run "$3")" = "answer: $4" ] || fail "the app of incremental build $5"
 }
 
 # No container of the last build (or of build id $1) is left.

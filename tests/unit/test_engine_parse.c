@@ -464,6 +464,55 @@ static void test_engine_new_urls(void **state)
 	engine_free(NULL);
 }
 
+/* ---- API version negotiation ---- */
+
+/* What Docker 20.10, 25, 28 and 29, Podman 4 and 5 report, and engines outside our
+ * range on either side: the version spoken, or "" and the words of the refusal. */
+static void test_api_pick(void **state)
+{
+	static const struct {
+		const char *api, *min, *want, *msg;
+	} cases[] = {
+		{ "1.41", "1.12", "1.41", NULL },		/* Docker 20.10 */
+		{ "1.44", "1.24", "1.44", NULL },		/* Docker 25 */
+		{ "1.51", "1.24", "1.51", NULL },		/* Docker 28.5 */
+		{ "1.51", "1.44", "1.51", NULL },		/* Docker 28.5, DOCKER_MIN_API_VERSION=1.44 */
+		{ "1.52", "1.44", "1.51", NULL },		/* Docker 29: we speak our newest */
+		{ "1.41", "", "1.41", NULL },			/* Podman 4.3: no MinAPIVersion */
+		{ "1.41", NULL, "1.41", NULL },
+		{ "1.9", "1.9", NULL, "speaks API 1.9 to 1.9, s2i-agent speaks 1.24 to 1.51: no version in common "
+				     "(upgrade the engine)" },
+		{ "1.23", "", NULL, "speaks API ? to 1.23, s2i-agent speaks 1.24 to 1.51" },
+		{ "1.60", "1.52", NULL, "speaks API 1.52 to 1.60, s2i-agent speaks 1.24 to 1.51: no version in "
+				       "common (upgrade s2i-agent)" },
+		{ "1.60", "1.51", "1.51", NULL },		/* the floor is exactly our newest */
+		{ "2.0", "1.50", "1.51", NULL },		/* a major above ours: our newest */
+		{ "1.100", "1.24", "1.51", NULL },		/* minors compare as numbers */
+		{ "", "", NULL, "no valid API version" },
+		{ "one.two", "", NULL, "no valid API version ('one.two')" },
+		{ "1.", "", NULL, "no valid API version" },
+		{ "1.51", "1.x", NULL, "invalid minimum API version '1.x'" },
+	};
+	char out[16];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct err e = ERR_INIT;
+		int rc = engine_api_pick(cases[i].api, cases[i].min, out, sizeof(out), &e);
+
+		if (cases[i].want) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(out, cases[i].want);
+		} else {
+			assert_int_equal(rc, -1);
+			if (!strstr(e.msg, cases[i].msg))
+				fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, cases[i].msg);
+		}
+	}
+	assert_int_equal(engine_api_pick(NULL, NULL, out, sizeof(out), &(struct err)ERR_INIT), -1);
+}
+
 /* ---- container label filters ---- */
 
 static void test_label_filter(void **state)
@@ -503,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_pull_policy),
 		cmocka_unit_test(test_engine_new_urls),
 		cmocka_unit_test(test_label_filter),
+		cmocka_unit_test(test_api_pick),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
