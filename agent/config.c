@@ -122,17 +122,9 @@ int config_read_secret(const char *path, char **out, size_t max, size_t *ret_n, 
 	char *line, *next;
 	int fd, ret = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = xopen_regular(path, 0, &st, e);
 	if (fd < 0)
-		return err_errno(e, "cannot open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		err_errno(e, "cannot stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, "'%s' is not a regular file", path);
-		goto out;
-	}
+		return -1;
 	if (st.st_mode & 077) {
 		err_set(e, "'%s' is readable by group or others (mode %04o); chmod 600 it",
 			path, (unsigned)(st.st_mode & 07777));
@@ -857,6 +849,10 @@ static const char *cfg_parse_private_file(const struct cfg_val *a)
 		cfg_error(a->st, a->st->lineno, "%s: cannot read '%s': %s", a->k->name, a->v, strerror(errno));
 		return CFG_SAID;
 	}
+	if (!S_ISREG(sb.st_mode)) {	/* a FIFO would block whoever reads it */
+		cfg_error(a->st, a->st->lineno, "%s: '%s' is not a regular file", a->k->name, a->v);
+		return CFG_SAID;
+	}
 	if (sb.st_mode & 077) {
 		cfg_error(a->st, a->st->lineno, "%s: '%s' is readable by group or others (mode %04o); chmod 600 it",
 			  a->k->name, a->v, (unsigned)(sb.st_mode & 07777));
@@ -1395,23 +1391,14 @@ static void cfg_finish(struct cfg_state *st)
 
 static int cfg_read_file(const char *path, char **ret, size_t *ret_len, struct err *e)
 {
-	struct stat sb;
 	char *data = NULL;
 	size_t len = 0;
 	ssize_t got;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = xopen_regular(path, 0, NULL, e);
 	if (fd < 0)
-		return err_errno(e, "cannot open");
-	if (fstat(fd, &sb) < 0) {
-		err_errno(e, "cannot stat");
-		goto fail;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		err_set(e, "not a regular file");
-		goto fail;
-	}
+		return -1;
 	data = xmalloc(CONFIG_FILE_MAX + 1);
 	got = xread_full(fd, data, CONFIG_FILE_MAX + 1);
 	if (got < 0) {

@@ -625,6 +625,44 @@ static void test_secret_files(void **state)
 	}
 }
 
+/* Issue 12 item 5: a FIFO at any path the configuration reads is refused at
+ * once instead of blocking the load until someone writes to it. */
+static void test_fifo_paths(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/fifo\nbuilder=b\n",
+		  "3: secret_file: '@D@/fifo' is not a regular file" },
+		{ "[agent]\nadmin_token_file = @D@/fifo\n", "2: admin_token_file: '@D@/fifo' is not a regular file" },
+		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\nssh_key_file=@D@/fifo\n",
+		  "5: ssh_key_file: '@D@/fifo' is not a regular file" },
+	};
+	struct strv errors = STRV_INIT;
+	char *path, *fifo = xasprintf("%s/fifo", dir);
+	size_t i;
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(20);	/* a blocking open fails the test instead of hanging it */
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case %zu\n", i);
+		assert_null(load(cases[i].text, &errors, &path));
+		check_errors(&errors, path, &cases[i].want, 1);
+		strv_clear(&errors);
+		free(path);
+	}
+	/* the configuration itself */
+	assert_int_equal(config_load(fifo, &(struct config *){ NULL }, &errors), -1);
+	assert_int_equal(errors.n, 1);
+	assert_non_null(strstr(errors.items[0], "' is not a regular file"));
+	strv_clear(&errors);
+	alarm(0);
+	unlink(fifo);
+	free(fifo);
+}
+
 static void test_lines(void **state)
 {
 	struct strv errors = STRV_INIT;
@@ -699,7 +737,7 @@ static void test_unreadable_config(void **state)
 	(void)state;
 	assert_int_equal(config_load(p, &c, &errors), -1);
 	assert_ptr_equal(c, (struct config *)&errors);
-	want = xasprintf("%s:0: cannot open: No such file or directory", p);
+	want = xasprintf("%s:0: cannot open '%s': No such file or directory", p, p);
 	assert_int_equal(errors.n, 1);
 	assert_string_equal(errors.items[0], want);
 	strv_clear(&errors);
@@ -707,7 +745,7 @@ static void test_unreadable_config(void **state)
 	free(p);
 	/* a directory */
 	assert_int_equal(config_load(dir, &c, &errors), -1);
-	assert_non_null(strstr(errors.items[0], ":0: not a regular file"));
+	assert_non_null(strstr(errors.items[0], "' is not a regular file"));
 	strv_clear(&errors);
 }
 
@@ -978,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_many_errors_at_once),
 		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_fifo_paths),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_unreadable_config),
 		cmocka_unit_test(test_durations_and_sizes),
