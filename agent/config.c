@@ -802,7 +802,53 @@ static const char *cfg_parse_engine(const struct cfg_val *a)
 	return "expected unix:///path/to/socket or tcp://host:port";
 }
 
-/* the path of a file holding one secret, read into the field at k->off2 */
+/*
+ * A path key whose file is not there: a secret typed where its file's path
+ * belongs is the likely mistake, and the error must not print it (logs, a
+ * terminal, a CI page), so the value is not echoed.
+ */
+static int cfg_no_such_file(const struct cfg_val *a)
+{
+	struct stat sb;
+
+	if (stat(a->v, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG))
+		return 0;
+	cfg_error(a->st, a->st->lineno, "the value of %s is not a path to an existing file "
+		  "(the value is not shown: it may be a secret); give the path of the file", a->k->name);
+	return 1;
+}
+
+/*
+ * Webhook secrets and the admin token guard the agent from anyone who can
+ * reach its port: a one-character secret is a typo or a placeholder, and a
+ * short one can be guessed offline from a single signed delivery.
+ */
+static int cfg_secrets_long_enough(const struct cfg_val *a, char *const *sec, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(sec[i]);
+		if (len >= SECRET_MIN_LEN)
+			continue;
+		cfg_error(a->st, a->st->lineno, "%s: line %zu of '%s' is %zu character%s long, shorter than "
+			  "%d; put a random one there (openssl rand -hex 32)", a->k->name, i + 1, a->v, len,
+			  len == 1 ? "" : "s", SECRET_MIN_LEN);
+		return 0;
+	}
+	return 1;
+}
+
+static void cfg_free_secrets(char **sec, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cfg_free_secret(&sec[i]);
+}
+
+/* the path of a file holding one secret, read into the field at k->off2; the
+ * admin token must be as long as a webhook secret, a forge's token is the forge's */
 static const char *cfg_parse_token_file(const struct cfg_val *a)
 {
 	struct err e = ERR_INIT;
@@ -810,8 +856,14 @@ static const char *cfg_parse_token_file(const struct cfg_val *a)
 	size_t n = 0;
 
 	cfg_set_str(a->field, a->v);
+	if (cfg_no_such_file(a))
+		return CFG_SAID;
 	if (config_read_secret(a->v, tok, 1, &n, &e) < 0) {
 		cfg_error(a->st, a->st->lineno, "%s: %s", a->k->name, e.msg);
+		return CFG_SAID;
+	}
+	if (!strcmp(a->k->name, "admin_token_file") && !cfg_secrets_long_enough(a, tok, n)) {
+		cfg_free_secrets(tok, n);
 		return CFG_SAID;
 	}
 	cfg_free_secret(FIELD(a->base, a->k->off2, char *));
@@ -828,8 +880,14 @@ static const char *cfg_parse_secret_file(const struct cfg_val *a)
 	size_t n = 0, i;
 
 	cfg_set_str(a->field, a->v);
+	if (cfg_no_such_file(a))
+		return CFG_SAID;
 	if (config_read_secret(a->v, sec, SECRETS_PER_REPO, &n, &e) < 0) {
 		cfg_error(a->st, a->st->lineno, "%s: %s", a->k->name, e.msg);
+		return CFG_SAID;
+	}
+	if (!cfg_secrets_long_enough(a, sec, n)) {
+		cfg_free_secrets(sec, n);
 		return CFG_SAID;
 	}
 	for (i = 0; i < SECRETS_PER_REPO; i++) {
@@ -845,8 +903,11 @@ static const char *cfg_parse_private_file(const struct cfg_val *a)
 {
 	struct stat sb;
 
+	if (cfg_no_such_file(a))
+		return CFG_SAID;
 	if (stat(a->v, &sb) < 0) {
-		cfg_error(a->st, a->st->lineno, "%s: cannot read '%s': %s", a->k->name, a->v, strerror(errno));
+		cfg_error(a->st, a->st->lineno, "%s: cannot read '%s': %s", a->k->name, a->v,
+				  strerror(errno));
 		return CFG_SAID;
 	}
 	if (!S_ISREG(sb.st_mode)) {	/* a FIFO would block whoever reads it */

@@ -24,6 +24,8 @@
 #define CONFIG_MAX_VALUES	256		/* repeatable keys per repo */
 #define SECRET_FILE_MAX		4096		/* bytes read from a secret file */
 #define SECRETS_PER_REPO	2		/* current + previous, for rotation */
+#define SECRET_MIN_LEN		16		/* characters of a webhook secret or admin token:
+						 * `openssl rand -hex 16` gives 32 */
 #define REPO_NAME_MAX		100
 #define CONFIG_COUNT_MAX	1000000000L	/* whole-number keys (queue_max) */
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of agent.conf */

@@ -50,7 +50,7 @@ mkdir -p "$AGENT_DIR/probe"
 	skip "the engine or git module is not implemented yet"
 STATUS_TOKEN=$PL_TOKEN
 forge_double_status
-PL_ADMIN="adm-tok-$RANDOM$RANDOM-$$"
+PL_ADMIN="pipeline-admin-token-$RANDOM$RANDOM-$$"
 printf '%s\n' "$PL_ADMIN" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
 
@@ -84,7 +84,7 @@ pl_repo() {	# name [key=value...]
 	printf 'echo "hello from %s"\n' "$name" >"$AGENT_DIR/$name.work/app.sh"
 	git -C "$AGENT_DIR/$name.work" add -A
 	git -C "$AGENT_DIR/$name.work" commit -q -m "first commit"
-	printf '%s\n' "secret-$name-$$" >"$AGENT_DIR/$name.secret"
+	printf '%s\n' "pipeline-secret-$name-$$" >"$AGENT_DIR/$name.secret"
 	chmod 600 "$AGENT_DIR/$name.secret"
 	{
 		printf '\n[repo "%s"]\n' "$name"
@@ -123,7 +123,7 @@ pl_github_push() {	# name sha [ref] [delivery]
 	jq --arg ref "$ref" --arg after "$sha" --arg msg "$(git -C "$AGENT_DIR/$name.work" log -1 --format=%s "$sha")" \
 		'.ref = $ref | .after = $after | .head_commit.id = $after | .head_commit.message = $msg' \
 		"$FIXTURES/github-push.json" >"$body"
-	post_hook github "$name" "$body" "secret-$name-$$" "${4:-delivery-$RANDOM$RANDOM}"
+	post_hook github "$name" "$body" "pipeline-secret-$name-$$" "${4:-delivery-$RANDOM$RANDOM}"
 }
 
 pl_push_each() {	# name...
