@@ -23,7 +23,7 @@ int notify_read_refs(FILE *in, struct notify_ref **ret, size_t *ret_n);
 
 /* Posts the event for r to base/hooks/repo, signed with secret unless NULL, and says
  * what happened. 0: queued, duplicate or ignored (r->build set when there is a build);
- * -1: it did not get through. Needs curl_global_init. */
+ * -1: it did not get through. Needs httpc_global_init. */
 int notify_post(const char *base, const char *repo, const char *secret, struct notify_ref *r);
 
 /* Shows build id's log as it grows, then its final state. 0: succeeded, 1: another

@@ -10,6 +10,8 @@
 #                                  [repo] section (url = the bare repo path unless given)
 #   pl_commit NAME MSG [FILE TEXT] commit in the work tree; prints the sha
 #   pl_push NAME [REF]             git push to the bare repository
+#   pl_hook NAME HOOK              hooks/HOOK (post-receive, pre-receive) installed in the
+#                                  bare repository, set to notify this test's agent
 #   pl_github_push NAME SHA [REF] [DELIVERY]   a signed GitHub push webhook (real payload)
 #   pl_push_each NAME...           per repository, in turn: a commit of app.sh, git push and
 #                                  its webhook, answered 202 with the next build id (from 1);
@@ -116,6 +118,14 @@ pl_rm() {	# name file: removed in the next commit
 
 pl_push() {	# name [ref]
 	git -C "$AGENT_DIR/$1.work" push -q "$AGENT_DIR/$1.git" "HEAD:${2:-refs/heads/main}" 2>&1
+}
+
+pl_hook() {	# name hook
+	local g=$AGENT_DIR/$1.git
+	cp "$TESTS_DIR/../hooks/$2" "$g/hooks/$2"
+	git --git-dir="$g" config s2i.url "$AGENT_URL"
+	git --git-dir="$g" config s2i.secretFile "$AGENT_DIR/$1.secret"
+	git --git-dir="$g" config s2i.agent "$S2I_AGENT"
 }
 
 pl_github_push() {	# name sha [ref] [delivery]
