@@ -173,6 +173,9 @@
 #define NOTIFY_RETRY_AFTER_MAX	30		/* seconds; a longer Retry-After is cut to this */
 #define NOTIFY_ANSWER_MAX	(64 * 1024)	/* bytes of an agent's answer kept */
 #define NOTIFY_FOLLOW_LOST	60		/* seconds without reaching the agent while following */
+#define NOTIFY_ESC_HOLD		64		/* bytes of a cut escape held for the next write
+						 * (ctlesc's longest colour sequence) */
+#define NOTIFY_SAY_MAX		2048		/* bytes of one message line, before escaping */
 
 /* dash (HTML pages) */
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */

@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "cmds.h"
 #include "config.h"
+#include "ctlesc.h"
 #include "err.h"
 #include "forge.h"
 #include "codec.h"
@@ -23,15 +24,18 @@
 #include "limits.h"
 #include "notify.h"
 
+/* Every message is one line on the pusher's terminal: a ref, a URL or an
+ * agent's answer in it cannot move the cursor, set the title or reorder text. */
 void notify_say(const char *fmt, ...)
 {
+	char msg[NOTIFY_SAY_MAX], out[CTLESC_MAX(NOTIFY_SAY_MAX)];
 	va_list ap;
 
-	fputs("s2i-agent: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	ctlesc(out, sizeof(out), msg, strlen(msg), 0);
+	fprintf(stderr, "s2i-agent: %s\n", out);
 	fflush(stderr);
 }
 
@@ -301,11 +305,71 @@ out:
 
 /* ---- following a build ---- */
 
+/*
+ * Bytes at the end of p[0..n) that may begin an escape or a character the
+ * next write completes: an ESC [ digits-and-';' not yet ended by 'm' (a colour
+ * ctlesc lets through once whole), or a UTF-8 character cut short. Escaped
+ * now, they would show as \x1b[3 and 1m, or as \xe2 and two stray bytes.
+ */
+static size_t notify_esc_cut(const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i, k, need;
+
+	for (i = n; i > 0 && n - i < NOTIFY_ESC_HOLD - 1; i--) {
+		if (p[i - 1] != '\033')
+			continue;
+		for (k = i; k < n; k++)
+			if (!(k == i ? p[k] == '[' : (p[k] >= '0' && p[k] <= '9') || p[k] == ';'))
+				break;
+		if (k == n)
+			return n - i + 1;
+		break;
+	}
+	for (k = 1; k <= 3 && k <= n; k++) {
+		if ((u[n - k] & 0xc0) == 0x80)
+			continue;
+		need = u[n - k] >= 0xf0 ? 4 : u[n - k] >= 0xe0 ? 3 : u[n - k] >= 0xc0 ? 2 : 1;
+		return need > k ? k : 0;
+	}
+	return 0;
+}
+
+char *notify_esc(struct notify_esc *x, const char *p, size_t n, int end, size_t *ret_len)
+{
+	size_t len = x->nheld + n, keep;
+	char *in = xmalloc(len + 1), *out;
+
+	memcpy(in, x->held, x->nheld);
+	memcpy(in + x->nheld, p, n);
+	keep = end ? 0 : notify_esc_cut(in, len);
+	out = xmalloc(CTLESC_MAX(len - keep));
+	*ret_len = ctlesc(out, CTLESC_MAX(len - keep), in, len - keep, CTLESC_KEEP_NL | CTLESC_KEEP_SGR);
+	memcpy(x->held, in + len - keep, keep);
+	x->nheld = keep;
+	free(in);
+	return out;
+}
+
 struct notify_stream {
 	size_t seen;			/* bytes of the log received in this stream */
-	size_t printed;			/* bytes of the log shown so far, over all streams */
+	size_t printed;			/* bytes of the log taken so far, over all streams */
 	int last_nl;
+	struct notify_esc esc;		/* the start of a sequence the next bytes finish */
 };
+
+static void notify_show(struct notify_stream *s, const char *p, size_t n, int end)
+{
+	size_t len;
+	char *out = notify_esc(&s->esc, p, n, end, &len);
+
+	if (len > 0) {
+		fwrite(out, 1, len, stderr);
+		fflush(stderr);
+		s->last_nl = out[len - 1] == '\n';
+	}
+	free(out);
+}
 
 static int notify_on_log(void *arg, const char *p, size_t n)
 {
@@ -317,10 +381,8 @@ static int notify_on_log(void *arg, const char *p, size_t n)
 		skip = s->printed - s->seen < n ? s->printed - s->seen : n;
 	s->seen += n;
 	if (n > skip) {
-		fwrite(p + skip, 1, n - skip, stderr);
-		fflush(stderr);
 		s->printed += n - skip;
-		s->last_nl = p[n - 1] == '\n';
+		notify_show(s, p + skip, n - skip, 0);
 	}
 	return 0;
 }
@@ -361,7 +423,7 @@ static int notify_final(const char *state)
 int notify_follow(const char *base, long long id)
 {
 	struct httpc_answer a = HTTPC_ANSWER_INIT;
-	struct notify_stream s = { 0, 0, 1 };
+	struct notify_stream s = { 0, 0, 1, NOTIFY_ESC_INIT };
 	char *const hl[] = { "User-Agent: s2i-agent/" S2I_AGENT_VERSION, NULL };
 	struct err e = ERR_INIT;
 	char *log_url = xasprintf("%s/builds/%lld/log?follow=1", base, id);
@@ -392,6 +454,7 @@ int notify_follow(const char *base, long long id)
 				goto out;
 			}
 			if (notify_final(state)) {
+				notify_show(&s, "", 0, 1);
 				if (!s.last_nl)
 					fputc('\n', stderr);
 				reason = json_string_value(json_object_get(j, "reason"));
