@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "config_int.h"
+#include "pull.h"
 #include "sshkey.h"
 
 /* <limits.h> is shadowed by agent/limits.h under -Iagent */
@@ -961,13 +962,14 @@ static const char *cfg_parse_status(const struct cfg_val *a)
 	return NULL;
 }
 
+/* kept as written: the build job hands the name on, the build parses it again */
 static const char *cfg_parse_pull(const struct cfg_val *a)
 {
-	const char *v = a->v;
+	enum pull_policy p;
 
-	if (strcmp(v, "always") != 0 && strcmp(v, "never") != 0 && strcmp(v, "if-not-present") != 0)
-		return "expected always, never or if-not-present";
-	cfg_set_str(a->field, v);
+	if (pull_policy_parse(a->v, &p) < 0)
+		return "expected " PULL_POLICY_NAMES;
+	cfg_set_str(a->field, a->v);
 	return NULL;
 }
 
