@@ -1,4 +1,4 @@
-/* config: loads agent.conf (SPEC §2) with inih into struct config, checks every
+/* config: loads agent.conf (s2i-agent.conf(5)) with inih into struct config, checks every
  * key against one table, reads the secret files and reports all errors at once. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -480,7 +480,7 @@ static int cfg_is_http_url(const char *v)
 	return *rest && *rest != '/' && !cfg_has_space(v);
 }
 
-/* No inline passwords (SPEC §2: secrets only from files). */
+/* No inline passwords (s2i-agent.conf(5), SECRETS: secrets only from files). */
 static int cfg_url_has_password(const char *v)
 {
 	const char *auth = strstr(v, "://"), *end, *at, *colon;
@@ -630,9 +630,10 @@ static void cfg_free_secret(char **s)
 
 /* --- the handler -------------------------------------------------------- */
 
-/* A key the SSH layer cannot use is named here rather than by a failed fetch: an error
- * when it can never work (encrypted: SPEC §2 has no passphrase), a warning when some
- * servers take it (RSA signs with SHA-1 only in this build; an older sshd accepts it). */
+/* A key the SSH layer cannot use is named here rather than by a failed fetch: an
+ * error when it can never work (encrypted: s2i-agent.conf(5) has no passphrase key),
+ * a warning when some servers take it (RSA signs with SHA-1 only in this build; an
+ * older sshd accepts it). */
 static void cfg_ssh_key(struct cfg_state *st, int line, const char *path)
 {
 	char msg[ERR_MSG_MAX];

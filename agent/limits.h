@@ -107,7 +107,7 @@
 #define TAR_FILTER_BUFFER_MAX	(4 * 1024 * 1024)
 #define KILL_GRACE_SECONDS	10
 
-/* s2i builds (s2i.c, s2iparse.c, build_cmd.c) */
+/* s2i builds (s2i.c, s2iparse.c, cmd_build.c) */
 #define UID_MAX_VALUE		4294967294ul	/* largest uid --allowed-uids accepts */
 #define S2I_ENV_FILE_MAX	(1024 * 1024)	/* .s2i/environment and -E files */
 #define S2I_SCRIPT_MAX		(4 * 1024 * 1024)	/* one script from file:// or http(s):// */

@@ -1,5 +1,5 @@
-/* notify: `s2i-agent notify`, the client git hooks run (SPEC §1): one signed generic
- * event per `OLD NEW REF` line, and with --follow each build's log and final state. */
+/* notify: `s2i-agent notify`, the client git hooks run (s2i-agent(8) COMMANDS): one
+ * signed generic event per `OLD NEW REF` line, with --follow each build's log and state. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
