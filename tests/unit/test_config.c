@@ -628,14 +628,33 @@ static void test_secret_files(void **state)
 	}
 }
 
+/* A configuration refused with exactly one error, which never holds "hunter2". */
+struct one_error {
+	const char *text;
+	const char *want;
+};
+
+static void check_one_error(const struct one_error *t, size_t n)
+{
+	struct strv errors = STRV_INIT;
+	char *path;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		print_message("case %zu\n", i);
+		assert_null(load(t[i].text, &errors, &path));
+		check_errors(&errors, path, &t[i].want, 1);
+		assert_null(strstr(errors.items[0], "hunter2"));
+		strv_clear(&errors);
+		free(path);
+	}
+}
+
 /* Issue 12 item 5: a FIFO at any path the configuration reads is refused at
  * once instead of blocking the load until someone writes to it. */
 static void test_fifo_paths(void **state)
 {
-	static const struct {
-		const char *text;
-		const char *want;
-	} cases[] = {
+	static const struct one_error cases[] = {
 		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/fifo\nbuilder=b\n",
 		  "3: secret_file: '@D@/fifo' is not a regular file" },
 		{ "[agent]\nadmin_token_file = @D@/fifo\n", "2: admin_token_file: '@D@/fifo' is not a regular file" },
@@ -643,19 +662,12 @@ static void test_fifo_paths(void **state)
 		  "5: ssh_key_file: '@D@/fifo' is not a regular file" },
 	};
 	struct strv errors = STRV_INIT;
-	char *path, *fifo = xasprintf("%s/fifo", dir);
-	size_t i;
+	char *fifo = xasprintf("%s/fifo", dir);
 
 	(void)state;
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	alarm(20);	/* a blocking open fails the test instead of hanging it */
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		print_message("case %zu\n", i);
-		assert_null(load(cases[i].text, &errors, &path));
-		check_errors(&errors, path, &cases[i].want, 1);
-		strv_clear(&errors);
-		free(path);
-	}
+	check_one_error(cases, sizeof(cases) / sizeof(cases[0]));
 	/* the configuration itself */
 	assert_int_equal(config_load(fifo, &(struct config *){ NULL }, &errors), -1);
 	assert_int_equal(errors.n, 1);
@@ -670,10 +682,7 @@ static void test_fifo_paths(void **state)
  * where its file's path belongs never echoed. */
 static void test_secret_hygiene(void **state)
 {
-	static const struct {
-		const char *text;
-		const char *want;
-	} cases[] = {
+	static const struct one_error cases[] = {
 		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/s\nbuilder=b\n",
 		  "3: secret_file: line 1 of '@D@/s' is 1 character long, shorter than 16; "
 		  "put a random one there (openssl rand -hex 32)" },
@@ -692,19 +701,10 @@ static void test_secret_hygiene(void **state)
 	};
 	struct strv errors = STRV_INIT;
 	struct config *c;
-	char *path;
-	size_t i;
 
 	(void)state;
 	free(put("s", "Q\n", 0600));
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		print_message("case %zu\n", i);
-		assert_null(load(cases[i].text, &errors, &path));
-		check_errors(&errors, path, &cases[i].want, 1);
-		assert_null(strstr(errors.items[0], "hunter2"));
-		strv_clear(&errors);
-		free(path);
-	}
+	check_one_error(cases, sizeof(cases) / sizeof(cases[0]));
 	/* 16 characters are enough; a second, older secret is held to it too */
 	free(put("s", "0123456789abcdef\n", 0600));
 	c = load("[repo \"w\"]\nurl=u\nsecret_file=@D@/s\nbuilder=b\n", &errors, NULL);
