@@ -295,7 +295,12 @@ int xopen_regular(const char *path, int extra_flags, struct stat *ret_st, struct
 	struct stat st;
 	int fd, saved;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | extra_flags);
+	/*
+	 * O_NONBLOCK so that a FIFO (or a device) at the path does not block
+	 * the open itself, waiting for a writer, before the S_ISREG check can
+	 * refuse it; cleared again so that reads of the regular file behave.
+	 */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags);
 	if (fd < 0)
 		return err_errno(e, "cannot open '%s'", path);
 	if (fstat(fd, &st) < 0) {
@@ -309,6 +314,13 @@ int xopen_regular(const char *path, int extra_flags, struct stat *ret_st, struct
 		err_set(e, "'%s' is not a regular file", path);
 		close(fd);
 		errno = EINVAL;
+		return -1;
+	}
+	if (!(extra_flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		saved = errno;
+		err_errno(e, "cannot read '%s'", path);
+		close(fd);
+		errno = saved;
 		return -1;
 	}
 	if (ret_st)

@@ -7,12 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "buf.h"
 #include "cmds.h"
 #include "config.h"
 #include "err.h"
+#include "httpc.h"
 #include "limits.h"
 #include "notify.h"
 
@@ -102,7 +101,10 @@ int cmd_notify(int argc, char **argv)
 	}
 	if (notify_read_refs(stdin, &refs, &nrefs) < 0)
 		goto out;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (httpc_global_init(&e) < 0) {
+		notify_say("notify: %s", e.msg);
+		goto out;
+	}
 	rv = 0;
 	for (i = 0; i < nrefs; i++)
 		if (notify_post(base, repo, nsec ? secret : NULL, &refs[i]) < 0)
@@ -118,7 +120,7 @@ int cmd_notify(int argc, char **argv)
 		}
 	}
 	rv = bad ? 1 : 0;
-	curl_global_cleanup();
+	httpc_global_cleanup();
 out:
 	for (i = 0; i < nrefs; i++)
 		free(refs[i].ref);

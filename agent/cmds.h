@@ -1,4 +1,4 @@
-/* cmds: the subcommands of the s2i-agent binary (SPEC §1), one file each.
+/* cmds: the subcommands of the s2i-agent binary (s2i-agent(8) COMMANDS), one file each.
  * Each returns the process exit code. */
 #ifndef S2I_CMDS_H
 #define S2I_CMDS_H

@@ -1,4 +1,4 @@
-/* config: loads agent.conf (SPEC §2) with inih into struct config, checks every
+/* config: loads agent.conf (s2i-agent.conf(5)) with inih into struct config, checks every
  * key against one table, reads the secret files and reports all errors at once. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "config_int.h"
+#include "pull.h"
 #include "sshkey.h"
 
 /* <limits.h> is shadowed by agent/limits.h under -Iagent */
@@ -122,17 +123,9 @@ int config_read_secret(const char *path, char **out, size_t max, size_t *ret_n, 
 	char *line, *next;
 	int fd, ret = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = xopen_regular(path, 0, &st, e);
 	if (fd < 0)
-		return err_errno(e, "cannot open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		err_errno(e, "cannot stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, "'%s' is not a regular file", path);
-		goto out;
-	}
+		return -1;
 	if (st.st_mode & 077) {
 		err_set(e, "'%s' is readable by group or others (mode %04o); chmod 600 it",
 			path, (unsigned)(st.st_mode & 07777));
@@ -487,7 +480,7 @@ static int cfg_is_http_url(const char *v)
 	return *rest && *rest != '/' && !cfg_has_space(v);
 }
 
-/* No inline passwords (SPEC §2: secrets only from files). */
+/* No inline passwords (s2i-agent.conf(5), SECRETS: secrets only from files). */
 static int cfg_url_has_password(const char *v)
 {
 	const char *auth = strstr(v, "://"), *end, *at, *colon;
@@ -637,9 +630,10 @@ static void cfg_free_secret(char **s)
 
 /* --- the handler -------------------------------------------------------- */
 
-/* A key the SSH layer cannot use is named here rather than by a failed fetch: an error
- * when it can never work (encrypted: SPEC §2 has no passphrase), a warning when some
- * servers take it (RSA signs with SHA-1 only in this build; an older sshd accepts it). */
+/* A key the SSH layer cannot use is named here rather than by a failed fetch: an
+ * error when it can never work (encrypted: s2i-agent.conf(5) has no passphrase key),
+ * a warning when some servers take it (RSA signs with SHA-1 only in this build; an
+ * older sshd accepts it). */
 static void cfg_ssh_key(struct cfg_state *st, int line, const char *path)
 {
 	char msg[ERR_MSG_MAX];
@@ -810,7 +804,53 @@ static const char *cfg_parse_engine(const struct cfg_val *a)
 	return "expected unix:///path/to/socket or tcp://host:port";
 }
 
-/* the path of a file holding one secret, read into the field at k->off2 */
+/*
+ * A path key whose file is not there: a secret typed where its file's path
+ * belongs is the likely mistake, and the error must not print it (logs, a
+ * terminal, a CI page), so the value is not echoed.
+ */
+static int cfg_no_such_file(const struct cfg_val *a)
+{
+	struct stat sb;
+
+	if (stat(a->v, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR && errno != ENAMETOOLONG))
+		return 0;
+	cfg_error(a->st, a->st->lineno, "the value of %s is not a path to an existing file "
+		  "(the value is not shown: it may be a secret); give the path of the file", a->k->name);
+	return 1;
+}
+
+/*
+ * Webhook secrets and the admin token guard the agent from anyone who can
+ * reach its port: a one-character secret is a typo or a placeholder, and a
+ * short one can be guessed offline from a single signed delivery.
+ */
+static int cfg_secrets_long_enough(const struct cfg_val *a, char *const *sec, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(sec[i]);
+		if (len >= SECRET_MIN_LEN)
+			continue;
+		cfg_error(a->st, a->st->lineno, "%s: line %zu of '%s' is %zu character%s long, shorter than "
+			  "%d; put a random one there (openssl rand -hex 32)", a->k->name, i + 1, a->v, len,
+			  len == 1 ? "" : "s", SECRET_MIN_LEN);
+		return 0;
+	}
+	return 1;
+}
+
+static void cfg_free_secrets(char **sec, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cfg_free_secret(&sec[i]);
+}
+
+/* the path of a file holding one secret, read into the field at k->off2; the
+ * admin token must be as long as a webhook secret, a forge's token is the forge's */
 static const char *cfg_parse_token_file(const struct cfg_val *a)
 {
 	struct err e = ERR_INIT;
@@ -818,8 +858,14 @@ static const char *cfg_parse_token_file(const struct cfg_val *a)
 	size_t n = 0;
 
 	cfg_set_str(a->field, a->v);
+	if (cfg_no_such_file(a))
+		return CFG_SAID;
 	if (config_read_secret(a->v, tok, 1, &n, &e) < 0) {
 		cfg_error(a->st, a->st->lineno, "%s: %s", a->k->name, e.msg);
+		return CFG_SAID;
+	}
+	if (!strcmp(a->k->name, "admin_token_file") && !cfg_secrets_long_enough(a, tok, n)) {
+		cfg_free_secrets(tok, n);
 		return CFG_SAID;
 	}
 	cfg_free_secret(FIELD(a->base, a->k->off2, char *));
@@ -836,8 +882,14 @@ static const char *cfg_parse_secret_file(const struct cfg_val *a)
 	size_t n = 0, i;
 
 	cfg_set_str(a->field, a->v);
+	if (cfg_no_such_file(a))
+		return CFG_SAID;
 	if (config_read_secret(a->v, sec, SECRETS_PER_REPO, &n, &e) < 0) {
 		cfg_error(a->st, a->st->lineno, "%s: %s", a->k->name, e.msg);
+		return CFG_SAID;
+	}
+	if (!cfg_secrets_long_enough(a, sec, n)) {
+		cfg_free_secrets(sec, n);
 		return CFG_SAID;
 	}
 	for (i = 0; i < SECRETS_PER_REPO; i++) {
@@ -853,8 +905,15 @@ static const char *cfg_parse_private_file(const struct cfg_val *a)
 {
 	struct stat sb;
 
+	if (cfg_no_such_file(a))
+		return CFG_SAID;
 	if (stat(a->v, &sb) < 0) {
-		cfg_error(a->st, a->st->lineno, "%s: cannot read '%s': %s", a->k->name, a->v, strerror(errno));
+		cfg_error(a->st, a->st->lineno, "%s: cannot read '%s': %s", a->k->name, a->v,
+				  strerror(errno));
+		return CFG_SAID;
+	}
+	if (!S_ISREG(sb.st_mode)) {	/* a FIFO would block whoever reads it */
+		cfg_error(a->st, a->st->lineno, "%s: '%s' is not a regular file", a->k->name, a->v);
 		return CFG_SAID;
 	}
 	if (sb.st_mode & 077) {
@@ -904,13 +963,14 @@ static const char *cfg_parse_status(const struct cfg_val *a)
 	return NULL;
 }
 
+/* kept as written: the build job hands the name on, the build parses it again */
 static const char *cfg_parse_pull(const struct cfg_val *a)
 {
-	const char *v = a->v;
+	enum pull_policy p;
 
-	if (strcmp(v, "always") != 0 && strcmp(v, "never") != 0 && strcmp(v, "if-not-present") != 0)
-		return "expected always, never or if-not-present";
-	cfg_set_str(a->field, v);
+	if (pull_policy_parse(a->v, &p) < 0)
+		return "expected " PULL_POLICY_NAMES;
+	cfg_set_str(a->field, a->v);
 	return NULL;
 }
 
@@ -1395,23 +1455,14 @@ static void cfg_finish(struct cfg_state *st)
 
 static int cfg_read_file(const char *path, char **ret, size_t *ret_len, struct err *e)
 {
-	struct stat sb;
 	char *data = NULL;
 	size_t len = 0;
 	ssize_t got;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = xopen_regular(path, 0, NULL, e);
 	if (fd < 0)
-		return err_errno(e, "cannot open");
-	if (fstat(fd, &sb) < 0) {
-		err_errno(e, "cannot stat");
-		goto fail;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		err_set(e, "not a regular file");
-		goto fail;
-	}
+		return -1;
 	data = xmalloc(CONFIG_FILE_MAX + 1);
 	got = xread_full(fd, data, CONFIG_FILE_MAX + 1);
 	if (got < 0) {

@@ -1,4 +1,4 @@
-/* config: the agent.conf model (SPEC §2), loaded with inih and validated.
+/* config: the agent.conf model (s2i-agent.conf(5)), loaded with inih and validated.
  * Every error is reported as "FILE:LINE: message"; secrets are read from files here. */
 #ifndef S2I_CONFIG_H
 #define S2I_CONFIG_H
@@ -50,7 +50,8 @@ struct repo_conf {
 	char *git_token;
 	char *ssh_key_file;
 	char *known_hosts_file;
-	/* s2i build flags as keys (SPEC §2/§5); NULL or empty when unset */
+	/* s2i build flags as keys (s2i-agent.conf(5), s2i-agent(8) BUILD FLAGS); NULL or
+	 * empty when unset */
 	char *scripts_url;
 	char *assemble_user;
 	char *assemble_runtime_user;

@@ -1,5 +1,6 @@
 /* dash: the agent's HTML pages (the dashboard at GET /, the build page at GET /builds/ID)
- * rendered from SPEC §3 build objects, and the Accept negotiation between HTML and JSON. */
+ * rendered from build objects (README, "API and metrics"), and the Accept negotiation
+ * between HTML and JSON. */
 #ifndef S2I_DASH_H
 #define S2I_DASH_H
 
@@ -14,8 +15,9 @@
 /* The Content-Type of every page rendered here. */
 #define DASH_CONTENT_TYPE	"text/html; charset=utf-8"
 
-/* What the dashboard shows. Builds are SPEC §3 build objects, optionally with
- * "message" (commit message) and "author" (string, "Name <mail>" shows the name). */
+/* What the dashboard shows. Builds are build objects (README, "API and metrics"),
+ * optionally with "message" (commit message) and "author" (string, "Name <mail>"
+ * shows the name). */
 struct dash_index {
 	const json_t *builds;		/* array, newest first; grouped per repository */
 	const char *const *repos;	/* configured repository names, NULL-terminated,

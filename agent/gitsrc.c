@@ -17,6 +17,7 @@
 
 #include <git2.h>
 
+#include "ctlesc.h"
 #include "gitsrc_int.h"
 #include "limits.h"
 
@@ -242,10 +243,17 @@ static char *gitsrc_date(git_time_t t, int offset)
 			 offset < 0 ? '-' : '+', off / 60, off % 60);
 }
 
-/* %<(80,trunc)%s: at most 80 columns, longer subjects cut to 78 + "..". */
+/*
+ * %<(80,trunc)%s: at most 80 columns, longer subjects cut to 78 + "..". The
+ * subject is the pusher's text, and it goes to the build log, the pusher's
+ * terminal through notify and an image label: its controls (an OSC setting
+ * the title, a CSI clearing the screen, C1, bidi overrides) are shown as
+ * escapes, after the cut so that an escape is never cut in two.
+ */
 static char *gitsrc_subject(const char *summary)
 {
-	size_t cols = 0, i, cut = 0;
+	size_t cols = 0, i, cut = 0, n;
+	char *out;
 
 	for (i = 0; summary[i]; i++) {
 		if (((unsigned char)summary[i] & 0xC0) == 0x80)
@@ -254,9 +262,12 @@ static char *gitsrc_subject(const char *summary)
 			cut = i;
 		cols++;
 	}
-	if (cols <= 80)
-		return xstrdup(summary);
-	return xasprintf("%.*s..", (int)cut, summary);
+	n = cols <= 80 ? i : cut;
+	out = xmalloc(CTLESC_MAX(n) + 2);
+	n = ctlesc(out, CTLESC_MAX(n), summary, n, 0);
+	if (cols > 80)
+		memcpy(out + n, "..", 3);
+	return out;
 }
 
 static char *gitsrc_origin_url(git_repository *repo)

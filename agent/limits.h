@@ -24,6 +24,8 @@
 #define CONFIG_MAX_VALUES	256		/* repeatable keys per repo */
 #define SECRET_FILE_MAX		4096		/* bytes read from a secret file */
 #define SECRETS_PER_REPO	2		/* current + previous, for rotation */
+#define SECRET_MIN_LEN		16		/* characters of a webhook secret or admin token:
+						 * `openssl rand -hex 16` gives 32 */
 #define REPO_NAME_MAX		100
 #define CONFIG_COUNT_MAX	1000000000L	/* whole-number keys (queue_max) */
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of agent.conf */
@@ -116,7 +118,7 @@
 #define TAR_FILTER_BUFFER_MAX	(4 * 1024 * 1024)
 #define KILL_GRACE_SECONDS	10
 
-/* s2i builds (s2i.c, s2iparse.c, build_cmd.c) */
+/* s2i builds (s2i.c, s2iparse.c, cmd_build.c) */
 #define UID_MAX_VALUE		4294967294ul	/* largest uid --allowed-uids accepts */
 #define S2I_ENV_FILE_MAX	(1024 * 1024)	/* .s2i/environment and -E files */
 #define S2I_SCRIPT_MAX		(4 * 1024 * 1024)	/* one script from file:// or http(s):// */
@@ -182,6 +184,9 @@
 #define NOTIFY_RETRY_AFTER_MAX	30		/* seconds; a longer Retry-After is cut to this */
 #define NOTIFY_ANSWER_MAX	(64 * 1024)	/* bytes of an agent's answer kept */
 #define NOTIFY_FOLLOW_LOST	60		/* seconds without reaching the agent while following */
+#define NOTIFY_ESC_HOLD		64		/* bytes of a cut escape held for the next write
+						 * (ctlesc's longest colour sequence) */
+#define NOTIFY_SAY_MAX		2048		/* bytes of one message line, before escaping */
 
 /* dash (HTML pages) */
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */

@@ -1,5 +1,5 @@
-/* notify: `s2i-agent notify`, the client git hooks run (SPEC §1): one signed generic
- * event per `OLD NEW REF` line, and with --follow each build's log and final state. */
+/* notify: `s2i-agent notify`, the client git hooks run (s2i-agent(8) COMMANDS): one
+ * signed generic event per `OLD NEW REF` line, with --follow each build's log and state. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -10,34 +10,32 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "buf.h"
 #include "cmds.h"
 #include "config.h"
+#include "ctlesc.h"
 #include "err.h"
 #include "forge.h"
 #include "codec.h"
 #include "digest.h"
+#include "httpc.h"
 #include "limits.h"
 #include "notify.h"
 
-struct notify_answer {
-	long code;
-	struct buf body;
-	char retry_after[64];
-};
-
+/* Every message is one line on the pusher's terminal: a ref, a URL or an
+ * agent's answer in it cannot move the cursor, set the title or reorder text. */
 void notify_say(const char *fmt, ...)
 {
+	char msg[NOTIFY_SAY_MAX], out[CTLESC_MAX(NOTIFY_SAY_MAX)];
 	va_list ap;
 
-	fputs("s2i-agent: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	ctlesc(out, sizeof(out), msg, strlen(msg), 0);
+	fprintf(stderr, "s2i-agent: %s\n", out);
 	fflush(stderr);
 }
 
@@ -151,92 +149,29 @@ out:
 
 /* ---- HTTP ---- */
 
-static size_t notify_on_body(char *p, size_t size, size_t nmemb, void *arg)
+/* One request through httpc: POST body when body is non-NULL, else GET. 0 with
+ * a->code set when an answer came (any code), -1 on a network error with e
+ * saying which request failed. */
+static int notify_http(const char *url, const char *body, char *const *headers,
+		       struct httpc_answer *a, struct err *e)
 {
-	struct notify_answer *a = arg;
-	size_t n = size * nmemb, room = a->body.max - a->body.len;
+	struct httpc_req r = HTTPC_REQ_INIT;
 
-	buf_add(&a->body, p, n < room ? n : room);
-	return n;
-}
-
-static size_t notify_on_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct notify_answer *a = arg;
-	size_t n = size * nmemb, len = n;
-
-	if (n > 12 && !strncasecmp(p, "Retry-After:", 12)) {
-		p += 12;
-		len -= 12;
-		while (len > 0 && (*p == ' ' || *p == '\t')) {
-			p++;
-			len--;
-		}
-		while (len > 0 && isspace((unsigned char)p[len - 1]))
-			len--;
-		if (len < sizeof(a->retry_after)) {
-			memcpy(a->retry_after, p, len);
-			a->retry_after[len] = '\0';
-		}
+	r.url = url;
+	r.body = body;
+	r.headers = headers;
+	r.timeout = NOTIFY_TIMEOUT;
+	r.connect_timeout = NOTIFY_CONNECT_TIMEOUT;
+	r.body_max = NOTIFY_ANSWER_MAX;
+	if (httpc_perform(&r, a, e) < 0) {
+		err_prefix(e, "%s %s", body ? "POST" : "GET", url);
+		return -1;
 	}
-	return n;
-}
-
-/* One request: POST body when body is non-NULL, else GET. 0 with a->code set
- * when an answer came (any code), -1 on a network error. */
-static int notify_http(const char *url, const char *body, struct curl_slist *hdrs,
-		       struct notify_answer *a, struct err *e)
-{
-	char cerr[CURL_ERROR_SIZE] = "";
-	CURL *h = curl_easy_init();
-	CURLcode rc;
-	int rv = -1;
-
-	buf_reset(&a->body);
-	a->code = 0;
-	a->retry_after[0] = '\0';
-	if (!h)
-		return err_set(e, "cannot initialise libcurl");
-	rc = curl_easy_setopt(h, CURLOPT_URL, url);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	if (rc == CURLE_OK && body)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	if (rc == CURLE_OK && body)
-		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)NOTIFY_TIMEOUT);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)NOTIFY_CONNECT_TIMEOUT);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, notify_on_body);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, notify_on_header);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
-	if (rc == CURLE_OK)
-		rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		err_set(e, "%s %s: %s", body ? "POST" : "GET", url, cerr[0] ? cerr : curl_easy_strerror(rc));
-		goto out;
-	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->code);
-	rv = 0;
-out:
-	curl_easy_cleanup(h);
-	return rv;
+	return 0;
 }
 
 /* What the agent said, for a message: its "error"/"message", else the body's start. */
-static void notify_answer_text(const struct notify_answer *a, char *out, size_t outsz)
+static void notify_answer_text(const struct httpc_answer *a, char *out, size_t outsz)
 {
 	json_t *j = json_loadb(a->body.data, a->body.len, 0, NULL);
 	const char *s = NULL;
@@ -285,13 +220,13 @@ static void notify_random_hex(char *out, size_t nbytes)
 int notify_post(const char *base, const char *repo, const char *secret,
 		       struct notify_ref *r)
 {
-	struct notify_answer a = { 0, BUF_INIT(NOTIFY_ANSWER_MAX), "" };
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
 	unsigned char mac[DIGEST_SHA256_LEN];
-	char hex[2 * DIGEST_SHA256_LEN + 1], rid[33], text[400];
-	struct curl_slist *hl = NULL, *t;
+	char hex[2 * DIGEST_SHA256_LEN + 1], rid[33], text[400], retry_after[64];
+	struct strv hl = STRV_INIT;
 	struct err e = ERR_INIT;
 	json_t *body = NULL, *ans = NULL, *v;
-	char *data = NULL, *url = NULL, *h = NULL;
+	char *data = NULL, *url = NULL;
 	long wait;
 	struct timespec now;
 	int attempt, rv = -1;
@@ -309,28 +244,17 @@ int notify_post(const char *base, const char *repo, const char *secret,
 		goto out;
 	}
 	url = xasprintf("%s/hooks/%s", base, repo);
-	hl = curl_slist_append(hl, "Content-Type: application/json");
-	h = xasprintf("X-Request-Id: %s", rid);
-	t = hl ? curl_slist_append(hl, h) : NULL;
-	free(h);
-	h = NULL;
-	if (t)
-		t = curl_slist_append(t, "User-Agent: s2i-agent/" S2I_AGENT_VERSION);
-	if (t)
-		t = curl_slist_append(t, "Expect:");
-	if (t && secret) {
+	strv_push(&hl, "Content-Type: application/json");
+	strv_pushf(&hl, "X-Request-Id: %s", rid);
+	strv_push(&hl, "User-Agent: s2i-agent/" S2I_AGENT_VERSION);
+	if (secret) {
 		digest_hmac_sha256(secret, strlen(secret), data, strlen(data), mac);
 		codec_hex_encode(mac, sizeof(mac), hex);
-		h = xasprintf("X-Hub-Signature-256: sha256=%s", hex);
-		t = curl_slist_append(t, h);
-	}
-	if (!t) {
-		notify_say("%s: error: out of memory", r->ref);
-		goto out;
+		strv_pushf(&hl, "X-Hub-Signature-256: sha256=%s", hex);
 	}
 	for (attempt = 0;; attempt++) {
 		/* the same X-Request-Id each time: the agent drops a repeat it has seen */
-		if (notify_http(url, data, hl, &a, &e) < 0) {
+		if (notify_http(url, data, hl.items, &a, &e) < 0) {
 			if (attempt >= NOTIFY_RETRIES) {
 				notify_say("%s: error: %s", r->ref, e.msg);
 				goto out;
@@ -342,7 +266,8 @@ int notify_post(const char *base, const char *repo, const char *secret,
 		}
 		if (a.code != 503 || attempt >= NOTIFY_RETRIES)
 			break;
-		if (!a.retry_after[0] || forge_parse_retry_after(a.retry_after, time(NULL), &wait) < 0)
+		if (!httpc_header(a.headers.items, "Retry-After", retry_after, sizeof(retry_after)) ||
+		    forge_parse_retry_after(retry_after, time(NULL), &wait) < 0)
 			wait = 1L << attempt;
 		if (wait > NOTIFY_RETRY_AFTER_MAX)
 			wait = NOTIFY_RETRY_AFTER_MAX;
@@ -379,67 +304,118 @@ out:
 	json_decref(ans);
 	free(data);
 	free(url);
-	free(h);
-	curl_slist_free_all(hl);
-	buf_release(&a.body);
+	strv_clear(&hl);
+	httpc_answer_release(&a);
 	return rv;
 }
 
 /* ---- following a build ---- */
 
+/*
+ * Bytes at the end of p[0..n) that may begin an escape or a character the
+ * next write completes: an ESC [ digits-and-';' not yet ended by 'm' (a colour
+ * ctlesc lets through once whole), or a UTF-8 character cut short. Escaped
+ * now, they would show as \x1b[3 and 1m, or as \xe2 and two stray bytes.
+ */
+static size_t notify_esc_cut(const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t i, k, need;
+
+	for (i = n; i > 0 && n - i < NOTIFY_ESC_HOLD - 1; i--) {
+		if (p[i - 1] != '\033')
+			continue;
+		for (k = i; k < n; k++)
+			if (!(k == i ? p[k] == '[' : (p[k] >= '0' && p[k] <= '9') || p[k] == ';'))
+				break;
+		if (k == n)
+			return n - i + 1;
+		break;
+	}
+	for (k = 1; k <= 3 && k <= n; k++) {
+		if ((u[n - k] & 0xc0) == 0x80)
+			continue;
+		need = u[n - k] >= 0xf0 ? 4 : u[n - k] >= 0xe0 ? 3 : u[n - k] >= 0xc0 ? 2 : 1;
+		return need > k ? k : 0;
+	}
+	return 0;
+}
+
+char *notify_esc(struct notify_esc *x, const char *p, size_t n, int end, size_t *ret_len)
+{
+	size_t len = x->nheld + n, keep;
+	char *in = xmalloc(len + 1), *out;
+
+	memcpy(in, x->held, x->nheld);
+	memcpy(in + x->nheld, p, n);
+	keep = end ? 0 : notify_esc_cut(in, len);
+	out = xmalloc(CTLESC_MAX(len - keep));
+	*ret_len = ctlesc(out, CTLESC_MAX(len - keep), in, len - keep, CTLESC_KEEP_NL | CTLESC_KEEP_SGR);
+	memcpy(x->held, in + len - keep, keep);
+	x->nheld = keep;
+	free(in);
+	return out;
+}
+
 struct notify_stream {
 	size_t seen;			/* bytes of the log received in this stream */
-	size_t printed;			/* bytes of the log shown so far, over all streams */
+	size_t printed;			/* bytes of the log taken so far, over all streams */
 	int last_nl;
+	struct notify_esc esc;		/* the start of a sequence the next bytes finish */
 };
 
-static size_t notify_on_log(char *p, size_t size, size_t nmemb, void *arg)
+static void notify_show(struct notify_stream *s, const char *p, size_t n, int end)
+{
+	size_t len;
+	char *out = notify_esc(&s->esc, p, n, end, &len);
+
+	if (len > 0) {
+		fwrite(out, 1, len, stderr);
+		fflush(stderr);
+		s->last_nl = out[len - 1] == '\n';
+	}
+	free(out);
+}
+
+static int notify_on_log(void *arg, const char *p, size_t n)
 {
 	struct notify_stream *s = arg;
-	size_t n = size * nmemb, skip = 0;
+	size_t skip = 0;
 
 	/* a stream after a reconnect starts at the beginning: skip what is shown */
 	if (s->seen < s->printed)
 		skip = s->printed - s->seen < n ? s->printed - s->seen : n;
 	s->seen += n;
 	if (n > skip) {
-		fwrite(p + skip, 1, n - skip, stderr);
-		fflush(stderr);
 		s->printed += n - skip;
-		s->last_nl = p[n - 1] == '\n';
+		notify_show(s, p + skip, n - skip, 0);
 	}
-	return n;
+	return 0;
 }
 
-/* Streams the log once; 0 when the stream ended normally (or the log is not
- * there yet), -1 when the agent could not be reached. */
-static int notify_stream_log(const char *url, struct notify_stream *s, struct curl_slist *hl)
+/*
+ * Streams the log once. 0 when the agent answered: the stream ended, the log
+ * is not there yet (an error code), or the agent cut a stream that sat idle
+ * (its HTTP timeout ends a follow of a build still queued); -1 when no answer
+ * came at all, the only case that counts towards losing the agent.
+ */
+static int notify_stream_log(const char *url, struct notify_stream *s, char *const *headers)
 {
-	CURL *h = curl_easy_init();
-	CURLcode rc;
+	struct httpc_req r = HTTPC_REQ_INIT;
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	struct err e = ERR_INIT;
+	int rv;
 
-	if (!h)
-		return -1;
 	s->seen = 0;
-	rc = curl_easy_setopt(h, CURLOPT_URL, url);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	if (rc == CURLE_OK)	/* an error page is not log text */
-		rc = curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)NOTIFY_CONNECT_TIMEOUT);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, notify_on_log);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-	if (rc == CURLE_OK)
-		rc = curl_easy_perform(h);
-	curl_easy_cleanup(h);
-	return rc == CURLE_OK || rc == CURLE_HTTP_RETURNED_ERROR ? 0 : -1;
+	r.url = url;
+	r.headers = headers;
+	r.connect_timeout = NOTIFY_CONNECT_TIMEOUT;
+	r.fail_on_error = 1;	/* an error page is not log text */
+	r.sink = notify_on_log;
+	r.sink_arg = s;
+	rv = httpc_perform(&r, &a, &e) == 0 || a.code > 0 ? 0 : -1;
+	httpc_answer_release(&a);
+	return rv;
 }
 
 static int notify_final(const char *state)
@@ -452,9 +428,9 @@ static int notify_final(const char *state)
  * 1: another final state, -1: the agent was lost or the build is unknown. */
 int notify_follow(const char *base, long long id)
 {
-	struct notify_answer a = { 0, BUF_INIT(NOTIFY_ANSWER_MAX), "" };
-	struct notify_stream s = { 0, 0, 1 };
-	struct curl_slist *hl = NULL;
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	struct notify_stream s = { 0, 0, 1, NOTIFY_ESC_INIT };
+	char *const hl[] = { "User-Agent: s2i-agent/" S2I_AGENT_VERSION, NULL };
 	struct err e = ERR_INIT;
 	char *log_url = xasprintf("%s/builds/%lld/log?follow=1", base, id);
 	char *build_url = xasprintf("%s/builds/%lld", base, id);
@@ -465,7 +441,6 @@ int notify_follow(const char *base, long long id)
 	size_t before;
 	int rv = -1, reached;
 
-	hl = curl_slist_append(NULL, "User-Agent: s2i-agent/" S2I_AGENT_VERSION);
 	for (;;) {
 		before = s.printed;
 		reached = notify_stream_log(log_url, &s, hl) == 0;
@@ -485,6 +460,7 @@ int notify_follow(const char *base, long long id)
 				goto out;
 			}
 			if (notify_final(state)) {
+				notify_show(&s, "", 0, 1);
 				if (!s.last_nl)
 					fputc('\n', stderr);
 				reason = json_string_value(json_object_get(j, "reason"));
@@ -508,8 +484,7 @@ int notify_follow(const char *base, long long id)
 	}
 out:
 	json_decref(j);
-	curl_slist_free_all(hl);
-	buf_release(&a.body);
+	httpc_answer_release(&a);
 	free(log_url);
 	free(build_url);
 	return rv;

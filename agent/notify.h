@@ -4,7 +4,10 @@
 #ifndef S2I_NOTIFY_H
 #define S2I_NOTIFY_H
 
+#include <stddef.h>
 #include <stdio.h>
+
+#include "limits.h"
 
 /* One 'OLD NEW REF' line of a hook's input. */
 struct notify_ref {
@@ -21,9 +24,23 @@ void notify_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * ref and the array), -1 after saying what is wrong. */
 int notify_read_refs(FILE *in, struct notify_ref **ret, size_t *ret_n);
 
+/* The log stream made safe for the pusher's terminal (ctlesc: colours kept,
+ * every other control shown as an escape), across writes that cut an escape
+ * or a character in two. */
+struct notify_esc {
+	char held[NOTIFY_ESC_HOLD];	/* a sequence's start the next bytes may finish */
+	size_t nheld;
+};
+
+#define NOTIFY_ESC_INIT { "", 0 }
+
+/* p[0..n) after what x holds, escaped, in a new string of *ret_len bytes
+ * (caller frees); a sequence at its end that may go on is held back unless end. */
+char *notify_esc(struct notify_esc *x, const char *p, size_t n, int end, size_t *ret_len);
+
 /* Posts the event for r to base/hooks/repo, signed with secret unless NULL, and says
  * what happened. 0: queued, duplicate or ignored (r->build set when there is a build);
- * -1: it did not get through. Needs curl_global_init. */
+ * -1: it did not get through. Needs httpc_global_init. */
 int notify_post(const char *base, const char *repo, const char *secret, struct notify_ref *r);
 
 /* Shows build id's log as it grows, then its final state. 0: succeeded, 1: another

@@ -348,9 +348,9 @@ int sshkey_probe(const char *path, struct sshkey_info *ret, struct err *e)
 	ssize_t got;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = xopen_regular(path, 0, NULL, e);
 	if (fd < 0)
-		return err_errno(e, "cannot read '%s'", path);
+		return -1;
 	data = xmalloc(SSHKEY_FILE_MAX + 1);
 	got = xread_full(fd, data, SSHKEY_FILE_MAX + 1);
 	if (got < 0) {

@@ -15,7 +15,7 @@ enum build_state {
 	BUILD_CANCELED, BUILD_NSTATES
 };
 
-/* "queued", "running", ...: the names of SPEC §3 */
+/* "queued", "running", ...: the names of the README's "API and metrics" */
 const char *store_state_name(enum build_state s);
 /* -1 when the name is not a state */
 int store_state_parse(const char *name);
@@ -49,7 +49,8 @@ struct build {
 #define BUILD_INIT { 0 }
 
 void build_release(struct build *b);
-/* The build object of SPEC §3 (RFC 3339 UTC times, null where unknown). */
+/* The build object of the README's "API and metrics" (RFC 3339 UTC times, null
+ * where unknown). */
 json_t *store_build_json(const struct build *b);
 
 struct store;
@@ -202,8 +203,9 @@ void store_note_queued(struct store *s, long long n);
 /* The same for any change committed through another connection (store_delta). */
 void store_note_counts(struct store *s, const long long delta[BUILD_NSTATES]);
 
-/* Commit statuses waiting to be posted to a forge (SPEC §3): kept until posted
- * so they survive restarts. State is the forge's word ("pending", "success"...). */
+/* Commit statuses waiting to be posted to a forge (README, "API and metrics"): kept
+ * until posted so they survive restarts. State is the forge's word ("pending",
+ * "success"...). */
 struct status_row {
 	long long id;
 	long long build_id;

@@ -1,5 +1,6 @@
 /* webhook: provider detection, signature verification and push-event parsing
- * for GitHub, GitLab, Gitea/Forgejo and the generic event (SPEC §3). No I/O. */
+ * for GitHub, GitLab, Gitea/Forgejo and the generic event (README, "API and
+ * metrics"). No I/O. */
 #ifndef S2I_WEBHOOK_H
 #define S2I_WEBHOOK_H
 
@@ -26,7 +27,7 @@ struct webhook_request {
 	time_t now;			/* for the GitLab signing-token timestamp window */
 };
 
-/* From the headers alone (SPEC §3). */
+/* From the headers alone (README, "API and metrics"). */
 enum provider webhook_provider(const struct webhook_request *r);
 
 /* Checks the signature or token against each of the repo's secrets, in
@@ -71,7 +72,7 @@ struct webhook_event {
 int webhook_parse(const struct webhook_request *r, enum provider p,
 		  struct webhook_event *ev, struct err *e);
 
-/* Applies the repo's branches/tags globs (SPEC §2: default every branch, no
+/* Applies the repo's branches/tags globs (s2i-agent.conf(5): default every branch, no
  * tags). Turns a BUILD event into IGNORE with a reason when it does not match. */
 void webhook_match(const struct repo_conf *repo, struct webhook_event *ev);
 

@@ -11,8 +11,8 @@
 #include "store.h"
 
 /*
- * Each build runs in its own process (`s2i-agent __build ID`, runner.c) in its own
- * process group: the job (build row + the repository's settings) is on its stdin,
+ * Each build runs in its own process (`s2i-agent __build ID`, cmd_build_child.c) in
+ * its own process group: the job (build row + the repository's settings) is on its stdin,
  * its log goes to state_dir/logs/ID.log, its result comes back as JSON lines on
  * its stdout. A cancel is SIGTERM to the group; a hang past build_timeout +
  * KILL_GRACE_SECONDS is SIGKILL, then a `__cleanup` child removes its containers.

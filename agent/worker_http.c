@@ -67,7 +67,9 @@ static void worker_follow_closed(struct evhttp_connection *conn, void *arg)
 
 	(void)conn;
 	f->f_conn = NULL;
-	worker_follow_free(f, 0);
+	/* a stream cut (idle timeout, client gone) leaves its request to us: libevent
+	 * detached it from the connection, and only evhttp_send_reply_end frees it */
+	worker_follow_free(f, !evhttp_request_get_connection(f->f_req));
 }
 
 /* 1 when the build can write no more to its log. */

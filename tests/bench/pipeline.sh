@@ -53,7 +53,7 @@ for i in $(seq 1 "$RUNS"); do
 	# the signed delivery is made before the clock starts: only its POST is timed
 	jq --arg after "$sha" '.ref = "refs/heads/main" | .after = $after | .head_commit.id = $after' \
 		"$FIXTURES/github-push.json" >"$AGENT_DIR/push.json"
-	sig=$(sign "secret-web-$$" "$AGENT_DIR/push.json")
+	sig=$(sign "pipeline-secret-web-$$" "$AGENT_DIR/push.json")
 	t0=$(now)
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-GitHub-Event: push" -H "X-GitHub-Delivery: bench-$i" \
 		-H "Content-Type: application/json" -H "X-Hub-Signature-256: sha256=$sig" \

@@ -6,7 +6,7 @@
 TEST=attack-ctl
 source "$TESTS_DIR/lib/agent.sh"
 agent_init
-SECRET="ctl secret $$"
+SECRET="attack ctl secret $$"
 printf 'admin-token-%s-%s\n' "$$" "$RANDOM$RANDOM" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
 AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"

@@ -4,7 +4,7 @@
 # pusher's environment), pushes into refs/s2i-agent/ or deletes another push's staging
 # ref must not get a commit past the gate. post-receive still reports such a push.
 set -u
-SECRET="attack secret $$"
+SECRET="attack hooks secret $$"
 . "$TESTS_DIR/lib/hookrepo.sh"
 posts() { jq -rs '[.[] | select(.method == "POST")] | length' "$AGENT_DOUBLE_LOG" 2>/dev/null || echo 0; }
 main_of() { git --git-dir="$tmp/$1.git" rev-parse refs/heads/main; }

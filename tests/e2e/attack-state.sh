@@ -6,7 +6,7 @@
 TEST=attack-state
 source "$TESTS_DIR/lib/agent.sh"
 agent_init
-agent_repo web "state secret $$"
+agent_repo web "attack state secret $$"
 start_agent || fail "first agent did not start"
 [ -f "$AGENT_DIR/state/serve.lock" ] || fail "no serve.lock in the state directory"
 

@@ -112,7 +112,7 @@ sshd_known_hosts "$tmp/kh_rsa"
 check "rsa id (server takes ssh-rsa)" "$(git -C "$tmp/w" rev-parse HEAD)" "$(val id "$tmp/o-rsa-old")"
 
 # `s2i-agent check`: ed25519 and ECDSA clean, RSA a warning (exit 0), an encrypted key an error
-printf 'repo-secret\n' >"$tmp/repo.secret"
+printf 'gitsrc-ssh-repo-secret\n' >"$tmp/repo.secret"
 chmod 600 "$tmp/repo.secret"
 check_conf() {	# key out: runs check on a config using that key; prints its exit code
 	printf '[agent]\nstate_dir = %s/state\n\n[repo "web"]\nurl = %s\nbuilder = b:1\nsecret_file = %s\nssh_key_file = %s\nknown_hosts_file = %s\n' \

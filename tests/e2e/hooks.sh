@@ -4,7 +4,7 @@
 # pre-receive when a build fails, and the pushed commit readable by the agent while
 # pre-receive runs (the quarantine staging).
 set -u
-SECRET="hook secret $$"
+SECRET="hook test secret $$"
 . "$TESTS_DIR/lib/hookrepo.sh"
 base=$(work_commit base)
 verify_sig() {	# n

@@ -68,7 +68,7 @@ grep -q 'keeping' "$tmp/log" || fail "the second install did not say it kept age
 
 # Uninstall removes what install added, never the configuration or the state.
 mkdir -p "$dest/var/lib/s2i-agent" && echo db >"$dest/var/lib/s2i-agent/agent.db"
-echo s3cret >"$dest/etc/s2i-agent/web.secret"
+echo install-tree-s3cret-0123 >"$dest/etc/s2i-agent/web.secret"
 make -C "$root" -s uninstall DESTDIR="$dest" PREFIX=/usr >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "make uninstall"; }
 left=$(find "$dest/usr" -type f | sed "s|^$dest||")
 [ -z "$left" ] || fail "uninstall left: $left"

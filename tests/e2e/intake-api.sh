@@ -7,7 +7,7 @@ source "$TESTS_DIR/lib/lines.sh"
 agent_init
 # workers = 0: builds stay queued (this test is about intake, not builds)
 AGENT_EXTRA="workers = 0"
-S="api-secret-$$"
+S="intake-api-secret-$$"
 agent_repo web "$S" "cancel_superseded=no"
 agent_repo api "$S" "branches=*"
 start_agent || fail "agent did not start"
@@ -106,7 +106,7 @@ expect 405
 stop_agent || fail "agent exited $? on SIGTERM"
 
 # restart with an admin token and a listening engine socket
-TOKEN="admin-token-$$"
+TOKEN="intake-api-admin-token-$$"
 printf '%s\n' "$TOKEN" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
 AGENT_EXTRA="workers = 0

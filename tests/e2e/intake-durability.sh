@@ -5,7 +5,7 @@
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 agent_init
-S="durable-secret-$$"
+S="intake-durable-secret-$$"
 N=${DURABILITY_N:-300}
 AGENT_EXTRA="workers = 0"	# builds stay queued: this test is about intake
 agent_repo web "$S" "cancel_superseded=no"

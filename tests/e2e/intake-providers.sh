@@ -7,14 +7,14 @@ source "$TESTS_DIR/lib/agent.sh"
 agent_init
 # workers = 0: builds stay queued (this test is about intake, not builds)
 AGENT_EXTRA="workers = 0"
-GH="gh-secret-$$" GT="gitea-secret-$$" GL="gitlab-token-$$"
+GH="github-provider-secret-$$" GT="gitea-provider-secret-$$" GL="gitlab-provider-token-$$"
 KEY_B64=$(head -c 32 /dev/urandom | base64)
 agent_repo gh "$GH" "tags=v*"
 agent_repo gt "$GT"
 agent_repo gl "$GL
 whsec_$KEY_B64"
-agent_repo rot "old-secret-$$
-new-secret-$$"
+agent_repo rot "old-rotation-secret-$$
+new-rotation-secret-$$"
 start_agent || fail "agent did not start"
 
 check_build() {	# provider delivery ref sha
@@ -108,9 +108,9 @@ post_hook generic gh "$g" "$GH" gen-1
 expect 200 .duplicate "$gen_id"
 
 # Rotation: both secrets of a repo are accepted, a third is not
-post_hook github rot "$FIXTURES/github-push.json" "old-secret-$$" rot-old
+post_hook github rot "$FIXTURES/github-push.json" "old-rotation-secret-$$" rot-old
 expect 202
-post_hook github rot "$(push_of "$FIXTURES/github-push.json" rot-new)" "new-secret-$$" rot-new
+post_hook github rot "$(push_of "$FIXTURES/github-push.json" rot-new)" "new-rotation-secret-$$" rot-new
 expect 202
 post_hook github rot "$FIXTURES/github-push.json" "other-secret-$$" rot-other
 expect 401
@@ -122,7 +122,7 @@ post_hook gitea gt "$(push_of "$FIXTURES/gitea-push.json" same-id)" "$GT" same-i
 expect 202
 
 stop_agent || fail "agent exited $? on SIGTERM"
-for s in "$GH" "$GT" "$GL" "$KEY_B64" "old-secret-$$" "new-secret-$$"; do
+for s in "$GH" "$GT" "$GL" "$KEY_B64" "old-rotation-secret-$$" "new-rotation-secret-$$"; do
 	grep -qF -- "$s" "$AGENT_LOG" && fail "a secret appears in the log"
 done
 exit 0

@@ -5,7 +5,7 @@
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 agent_init
-S="sig-secret-$$"
+S="intake-signals-secret-$$"
 agent_repo web "$S"
 
 # a datagram socket that records what the agent tells systemd

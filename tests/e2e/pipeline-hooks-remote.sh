@@ -15,10 +15,7 @@ push() {	# [ref]
 
 pl_push gate >/dev/null || fail "first push"
 g=$AGENT_DIR/gate.git
-cp "$TESTS_DIR/../hooks/pre-receive" "$g/hooks/pre-receive"
-git --git-dir="$g" config s2i.url "$AGENT_URL"
-git --git-dir="$g" config s2i.secretFile "$AGENT_DIR/gate.secret"
-git --git-dir="$g" config s2i.agent "$S2I_AGENT"
+pl_hook gate pre-receive
 
 sha=$(pl_commit gate "over file://")
 push || { cat "$AGENT_DIR/push.out"; fail "pre-receive over file:// rejected an existing branch"; }

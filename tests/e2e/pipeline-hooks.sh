@@ -12,13 +12,6 @@ pl_repo web status_repo=acme/web
 pl_repo gate status_repo=acme/gate
 start_agent || fail "agent did not start"
 
-hook() {	# repo hook
-	local g=$AGENT_DIR/$1.git
-	cp "$TESTS_DIR/../hooks/$2" "$g/hooks/$2"
-	git --git-dir="$g" config s2i.url "$AGENT_URL"
-	git --git-dir="$g" config s2i.secretFile "$AGENT_DIR/$1.secret"
-	git --git-dir="$g" config s2i.agent "$S2I_AGENT"
-}
 push() {	# repo [ref] -> output in $AGENT_DIR/push.out, exit code returned
 	git -C "$AGENT_DIR/$1.work" push "$AGENT_DIR/$1.git" "HEAD:${2:-refs/heads/main}" >"$AGENT_DIR/push.out" 2>&1
 }
@@ -27,7 +20,7 @@ label() {	# image label
 }
 
 # ---- post-receive: success, the log in the pusher's terminal ----
-hook web post-receive
+pl_hook web post-receive
 sha=$(pl_commit web "first build")
 push web || { cat "$AGENT_DIR/push.out"; fail "post-receive push failed"; }
 cat "$AGENT_DIR/push.out"
@@ -52,7 +45,7 @@ grep -q '^remote: s2i-agent: build 2 failed' "$AGENT_DIR/push.out" || fail "fail
 # ---- pre-receive: a failing build rejects the push ----
 base=$(git -C "$AGENT_DIR/gate.work" rev-parse HEAD)
 pl_push gate >/dev/null || fail "first push to gate"	# before the hook: main exists
-hook gate pre-receive
+pl_hook gate pre-receive
 bad=$(pl_commit gate "break the gate" FAIL yes)
 if push gate; then cat "$AGENT_DIR/push.out"; fail "pre-receive accepted a failing build"; fi
 cat "$AGENT_DIR/push.out"

@@ -8,7 +8,7 @@ source "$TESTS_DIR/lib/agent.sh"
 agent_init
 S="scan-secret-$$-$RANDOM"
 agent_repo web "$S"
-printf 'admin-token-%s-%s\n' $$ "$RANDOM" >"$AGENT_DIR/admin.token"
+printf 'scan-admin-token-%s-%s\n' $$ "$RANDOM" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
 ADMIN=$(cat "$AGENT_DIR/admin.token")
 AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"

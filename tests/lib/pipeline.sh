@@ -10,6 +10,8 @@
 #                                  [repo] section (url = the bare repo path unless given)
 #   pl_commit NAME MSG [FILE TEXT] commit in the work tree; prints the sha
 #   pl_push NAME [REF]             git push to the bare repository
+#   pl_hook NAME HOOK              hooks/HOOK (post-receive, pre-receive) installed in the
+#                                  bare repository, set to notify this test's agent
 #   pl_github_push NAME SHA [REF] [DELIVERY]   a signed GitHub push webhook (real payload)
 #   pl_push_each NAME...           per repository, in turn: a commit of app.sh, git push and
 #                                  its webhook, answered 202 with the next build id (from 1);
@@ -50,7 +52,7 @@ mkdir -p "$AGENT_DIR/probe"
 	skip "the engine or git module is not implemented yet"
 STATUS_TOKEN=$PL_TOKEN
 forge_double_status
-PL_ADMIN="adm-tok-$RANDOM$RANDOM-$$"
+PL_ADMIN="pipeline-admin-token-$RANDOM$RANDOM-$$"
 printf '%s\n' "$PL_ADMIN" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
 
@@ -84,7 +86,7 @@ pl_repo() {	# name [key=value...]
 	printf 'echo "hello from %s"\n' "$name" >"$AGENT_DIR/$name.work/app.sh"
 	git -C "$AGENT_DIR/$name.work" add -A
 	git -C "$AGENT_DIR/$name.work" commit -q -m "first commit"
-	printf '%s\n' "secret-$name-$$" >"$AGENT_DIR/$name.secret"
+	printf '%s\n' "pipeline-secret-$name-$$" >"$AGENT_DIR/$name.secret"
 	chmod 600 "$AGENT_DIR/$name.secret"
 	{
 		printf '\n[repo "%s"]\n' "$name"
@@ -118,6 +120,14 @@ pl_push() {	# name [ref]
 	git -C "$AGENT_DIR/$1.work" push -q "$AGENT_DIR/$1.git" "HEAD:${2:-refs/heads/main}" 2>&1
 }
 
+pl_hook() {	# name hook
+	local g=$AGENT_DIR/$1.git
+	cp "$TESTS_DIR/../hooks/$2" "$g/hooks/$2"
+	git --git-dir="$g" config s2i.url "$AGENT_URL"
+	git --git-dir="$g" config s2i.secretFile "$AGENT_DIR/$1.secret"
+	git --git-dir="$g" config s2i.agent "$S2I_AGENT"
+}
+
 pl_github_push() {	# name sha [ref] [delivery]
 	local name=$1 sha=$2 ref=${3:-refs/heads/main} body=$AGENT_DIR/push-$RANDOM.json
 	# pushed_at, as GitHub sets it, makes each push's signed body its own (the agent
@@ -127,7 +137,7 @@ pl_github_push() {	# name sha [ref] [delivery]
 		'.ref = $ref | .after = $after | .head_commit.id = $after | .head_commit.message = $msg |
 		 .repository.pushed_at = ($t | tonumber)' \
 		"$FIXTURES/github-push.json" >"$body"
-	post_hook github "$name" "$body" "secret-$name-$$" "${4:-delivery-$RANDOM$RANDOM}"
+	post_hook github "$name" "$body" "pipeline-secret-$name-$$" "${4:-delivery-$RANDOM$RANDOM}"
 }
 
 pl_push_each() {	# name...

@@ -128,7 +128,7 @@ static void test_write_full(void **state)
 
 static void test_open_regular(void **state)
 {
-	char dir[] = "/tmp/test_buf.XXXXXX", path[64], link[80];
+	char dir[] = "/tmp/test_buf.XXXXXX", path[64], link[80], fifo[80];
 	struct err e = ERR_INIT;
 	struct stat st;
 	int fd;
@@ -137,6 +137,8 @@ static void test_open_regular(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/file", dir);
 	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(xwrite_full(fd, "abc", 3), 0);
@@ -163,6 +165,15 @@ static void test_open_regular(void **state)
 	assert_int_equal(errno, ENOENT);
 	assert_string_equal(e.msg, "cannot open '/nonexistent/x': No such file or directory");
 
+	/* a FIFO without a writer is refused at once, not waited on */
+	assert_int_equal(xopen_regular(fifo, 0, NULL, &e), -1);
+	assert_int_equal(errno, EINVAL);
+	fd = xopen_regular(path, 0, NULL, &e);
+	assert_true(fd >= 0);
+	assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+
+	unlink(fifo);
 	unlink(link);
 	unlink(path);
 	rmdir(dir);

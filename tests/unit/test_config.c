@@ -48,10 +48,10 @@ static int setup(void **state)
 	(void)state;
 	if (!mkdtemp(dir))
 		return -1;
-	free(put("web.secret", "new-secret\nold-secret\n", 0600));
-	free(put("one.secret", "only\n", 0400));
+	free(put("web.secret", "new-secret-0123456789\nold-secret-0123456789\n", 0600));
+	free(put("one.secret", "only-secret-0123456\n", 0400));
 	free(put("gh.token", "ghp_token\n", 0600));
-	free(put("admin.token", "admin-token\r\n", 0600));
+	free(put("admin.token", "admin-token-0123456\r\n", 0600));
 	free(put("id_ed25519", "key\n", 0600));
 	free(put("auth.json", "{}\n", 0600));
 	return 0;
@@ -193,7 +193,7 @@ static void test_full_round_trip(void **state)
 	assert_int_equal(c->max_body, 1024 * 1024);
 	assert_non_null(c->registry_auth_file);
 	assert_non_null(c->admin_token_file);
-	assert_string_equal(c->admin_token, "admin-token");
+	assert_string_equal(c->admin_token, "admin-token-0123456");
 	assert_int_equal(c->nrepos, 2);
 
 	r = config_repo(c, "web");
@@ -202,8 +202,8 @@ static void test_full_round_trip(void **state)
 	assert_int_equal(r->line, 16);
 	assert_string_equal(r->url, "https://github.com/acme/web.git");
 	assert_int_equal(r->nsecrets, 2);
-	assert_string_equal(r->secrets[0], "new-secret");
-	assert_string_equal(r->secrets[1], "old-secret");
+	assert_string_equal(r->secrets[0], "new-secret-0123456789");
+	assert_string_equal(r->secrets[1], "old-secret-0123456789");
 	assert_int_equal(r->branches.n, 3);
 	assert_string_equal(r->branches.items[0], "main");
 	assert_string_equal(r->branches.items[1], "release/*");
@@ -261,7 +261,7 @@ static void test_full_round_trip(void **state)
 	assert_non_null(a);
 	assert_string_equal(a->url, "git@gitlab.example.com:acme/api.git");
 	assert_int_equal(a->nsecrets, 1);
-	assert_string_equal(a->secrets[0], "only");
+	assert_string_equal(a->secrets[0], "only-secret-0123456");
 	assert_null(a->secrets[1]);
 	assert_int_equal(a->branches.n, 0);
 	assert_int_equal(a->tags.n, 0);
@@ -385,9 +385,11 @@ static const struct {
 	{ "[agent]\nengine = /var/run/docker.sock\n",
 	  { "2: invalid value for 'engine': expected unix:///path/to/socket or tcp://host:port" } },
 	{ "[agent]\nadmin_token_file = @D@/nope\n",
-	  { "2: admin_token_file: cannot open '@D@/nope': No such file or directory" } },
+	  { "2: the value of admin_token_file is not a path to an existing file (the value is not shown: "
+	    "it may be a secret); give the path of the file" } },
 	{ "[agent]\nregistry_auth_file = @D@/nope\n",
-	  { "2: registry_auth_file: cannot read '@D@/nope': No such file or directory" } },
+	  { "2: the value of registry_auth_file is not a path to an existing file (the value is not shown: "
+	    "it may be a secret); give the path of the file" } },
 	{ "[repo \"w\"]\nurl=ftp://x/y\nsecret_file=@D@/one.secret\nbuilder=b\n",
 	  { "2: invalid value for 'url': scheme must be https, http, ssh, git or file" } },
 	{ "[repo \"w\"]\nurl=https://me:hunter2@example.com/x.git\nsecret_file=@D@/one.secret\nbuilder=b\n",
@@ -428,7 +430,8 @@ static const struct {
 	  { "1: repo \"w\": status = gitlab needs 'status_token_file'",
 	    "1: repo \"w\": status = gitlab needs 'status_api' (url is not http(s))" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/nope\nbuilder=b\n",
-	  { "3: secret_file: cannot open '@D@/nope': No such file or directory" } },
+	  { "3: the value of secret_file is not a path to an existing file (the value is not shown: "
+	    "it may be a secret); give the path of the file" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@\nbuilder=b\n",
 	  { "3: secret_file: '@D@' is not a regular file" } },
 	/* an indented line is its own key, not a continuation */
@@ -625,6 +628,95 @@ static void test_secret_files(void **state)
 	}
 }
 
+/* A configuration refused with exactly one error, which never holds "hunter2". */
+struct one_error {
+	const char *text;
+	const char *want;
+};
+
+static void check_one_error(const struct one_error *t, size_t n)
+{
+	struct strv errors = STRV_INIT;
+	char *path;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		print_message("case %zu\n", i);
+		assert_null(load(t[i].text, &errors, &path));
+		check_errors(&errors, path, &t[i].want, 1);
+		assert_null(strstr(errors.items[0], "hunter2"));
+		strv_clear(&errors);
+		free(path);
+	}
+}
+
+/* Issue 12 item 5: a FIFO at any path the configuration reads is refused at
+ * once instead of blocking the load until someone writes to it. */
+static void test_fifo_paths(void **state)
+{
+	static const struct one_error cases[] = {
+		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/fifo\nbuilder=b\n",
+		  "3: secret_file: '@D@/fifo' is not a regular file" },
+		{ "[agent]\nadmin_token_file = @D@/fifo\n", "2: admin_token_file: '@D@/fifo' is not a regular file" },
+		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\nssh_key_file=@D@/fifo\n",
+		  "5: ssh_key_file: '@D@/fifo' is not a regular file" },
+	};
+	struct strv errors = STRV_INIT;
+	char *fifo = xasprintf("%s/fifo", dir);
+
+	(void)state;
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(20);	/* a blocking open fails the test instead of hanging it */
+	check_one_error(cases, sizeof(cases) / sizeof(cases[0]));
+	/* the configuration itself */
+	assert_int_equal(config_load(fifo, &(struct config *){ NULL }, &errors), -1);
+	assert_int_equal(errors.n, 1);
+	assert_non_null(strstr(errors.items[0], "' is not a regular file"));
+	strv_clear(&errors);
+	alarm(0);
+	unlink(fifo);
+	free(fifo);
+}
+
+/* Issue 12 item 13: short secrets refused with FILE:LINE, and a secret typed
+ * where its file's path belongs never echoed. */
+static void test_secret_hygiene(void **state)
+{
+	static const struct one_error cases[] = {
+		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/s\nbuilder=b\n",
+		  "3: secret_file: line 1 of '@D@/s' is 1 character long, shorter than 16; "
+		  "put a random one there (openssl rand -hex 32)" },
+		{ "[agent]\nadmin_token_file = @D@/s\n",
+		  "2: admin_token_file: line 1 of '@D@/s' is 1 character long, shorter than 16; "
+		  "put a random one there (openssl rand -hex 32)" },
+		{ "[repo \"w\"]\nurl=u\nsecret_file=hunter2hunter2hunter2\nbuilder=b\n",
+		  "3: the value of secret_file is not a path to an existing file (the value is not shown: "
+		  "it may be a secret); give the path of the file" },
+		{ "[agent]\nadmin_token_file = hunter2hunter2hunter2\n",
+		  "2: the value of admin_token_file is not a path to an existing file (the value is not "
+		  "shown: it may be a secret); give the path of the file" },
+		{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\nssh_key_file=hunter2hunter2\n",
+		  "5: the value of ssh_key_file is not a path to an existing file (the value is not "
+		  "shown: it may be a secret); give the path of the file" },
+	};
+	struct strv errors = STRV_INIT;
+	struct config *c;
+
+	(void)state;
+	free(put("s", "Q\n", 0600));
+	check_one_error(cases, sizeof(cases) / sizeof(cases[0]));
+	/* 16 characters are enough; a second, older secret is held to it too */
+	free(put("s", "0123456789abcdef\n", 0600));
+	c = load("[repo \"w\"]\nurl=u\nsecret_file=@D@/s\nbuilder=b\n", &errors, NULL);
+	assert_non_null(c);
+	config_free(c);
+	free(put("s", "0123456789abcdef\nshort\n", 0600));
+	assert_null(load("[repo \"w\"]\nurl=u\nsecret_file=@D@/s\nbuilder=b\n", &errors, NULL));
+	assert_int_equal(errors.n, 1);
+	assert_non_null(strstr(errors.items[0], "line 2 of '"));
+	strv_clear(&errors);
+}
+
 static void test_lines(void **state)
 {
 	struct strv errors = STRV_INIT;
@@ -699,7 +791,7 @@ static void test_unreadable_config(void **state)
 	(void)state;
 	assert_int_equal(config_load(p, &c, &errors), -1);
 	assert_ptr_equal(c, (struct config *)&errors);
-	want = xasprintf("%s:0: cannot open: No such file or directory", p);
+	want = xasprintf("%s:0: cannot open '%s': No such file or directory", p, p);
 	assert_int_equal(errors.n, 1);
 	assert_string_equal(errors.items[0], want);
 	strv_clear(&errors);
@@ -707,7 +799,7 @@ static void test_unreadable_config(void **state)
 	free(p);
 	/* a directory */
 	assert_int_equal(config_load(dir, &c, &errors), -1);
-	assert_non_null(strstr(errors.items[0], ":0: not a regular file"));
+	assert_non_null(strstr(errors.items[0], "' is not a regular file"));
 	strv_clear(&errors);
 }
 
@@ -939,7 +1031,7 @@ static void test_repo_job(void **state)
 	assert_null(back->secrets[0]);
 	assert_null(back->status_token);
 	assert_null(back->git_token);
-	assert_null(strstr(job, "new-secret"));
+	assert_null(strstr(job, "new-secret-0123456789"));
 	assert_null(strstr(job, "ghp_token"));
 	config_repo_free(back);
 	free(job);
@@ -978,6 +1070,8 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_many_errors_at_once),
 		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_fifo_paths),
+		cmocka_unit_test(test_secret_hygiene),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_unreadable_config),
 		cmocka_unit_test(test_durations_and_sizes),

@@ -378,7 +378,7 @@ static void test_config(void **state)
 	(void)state;
 	if (!have("ssh-keygen"))
 		skip();
-	put("secret", "s3cret\n", 7);
+	put("secret", "s3cret-s3cret-s3cret\n", 21);
 	keygen("cfg_rsa", "", "-t", "rsa", "-b", "1024", NULL);
 	keygen("cfg_ed", "", "-t", "ed25519", NULL);
 	keygen("cfg_enc", "pass", "-t", "ed25519", NULL);
