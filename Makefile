@@ -52,7 +52,7 @@ BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
 .PHONY: all unit-build check unit e2e valgrind bench clean demo demo-clean install uninstall \
-	fuzz-build fuzz chaos
+	fuzz-build fuzz chaos mutants
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -91,6 +91,7 @@ unit-build: $(UNITS) $(BIN) $(DBIN)
 check:
 	$(MAKE) SANITIZE=$(CHECK_SANITIZE) unit-build
 	$(MAKE) all
+	tests/mutants/run --check
 	$(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	tests/run SANITIZE=$(CHECK_SANITIZE)
 	tests/valgrind/run
@@ -110,6 +111,12 @@ valgrind:
 
 bench: all
 	tests/bench/run
+
+# Deliberate bugs (tests/mutants/mutants.txt), each applied alone to a scratch copy and
+# run against the tests that must catch it; fails if one survives. Slow: not in check,
+# which only verifies that every mutant still applies to the code.
+mutants:
+	tests/mutants/run
 
 clean:
 	rm -rf build s2i-agent
