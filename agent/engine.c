@@ -24,6 +24,7 @@ struct engine {
 	json_t *auth;			/* parsed docker config.json, or NULL */
 	char *where;			/* the address for messages: "unix:///...", "https://h:p" */
 	char unreachable[ERR_MSG_MAX];	/* the last call could not reach the engine: why */
+	int refused;			/* the last call could not connect at all */
 };
 
 /* One HTTP exchange. The 2xx body goes to sink (streaming) or into resp; an
@@ -352,6 +353,11 @@ const char *engine_unreachable(const struct engine *eng)
 	return eng && eng->unreachable[0] ? eng->unreachable : NULL;
 }
 
+int engine_refused(const struct engine *eng)
+{
+	return eng && eng->refused;
+}
+
 /* ---- requests ---- */
 
 static size_t engine_write_cb(char *data, size_t size, size_t nmemb, void *arg)
@@ -593,6 +599,7 @@ static int engine_no_answer(struct req *r, CURLcode rc, struct err *e)
 	curl_easy_getinfo(r->h, CURLINFO_OS_ERRNO, &oserr);
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
+		eng->refused = 1;
 		snprintf(eng->unreachable, sizeof(eng->unreachable),
 			 "cannot reach the container engine at %s%s: %s (is it running?)", scheme, where,
 			 oserr ? strerror((int)oserr) : "the connection failed");
@@ -635,6 +642,7 @@ static int engine_req_result(struct req *r, CURLcode rc, struct err *e)
 	char msg[ERR_MSG_MAX];
 
 	r->eng->unreachable[0] = '\0';
+	r->eng->refused = 0;
 	if (!r->code)
 		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->code);
 	if (r->abort_reason) {

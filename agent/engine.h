@@ -102,6 +102,9 @@ int engine_status(const struct engine *eng);
  * connection to it broke ("cannot reach the container engine at unix:///...:
  * Connection refused (is it running?)"), else NULL. */
 const char *engine_unreachable(const struct engine *eng);
+/* 1 when the last call could not connect at all (no engine on the socket or port),
+ * as opposed to one that connected and then got no answer. */
+int engine_refused(const struct engine *eng);
 
 /* The engine's address for messages: "unix:///var/run/docker.sock", "https://h:2376". */
 const char *engine_address(const struct engine *eng);

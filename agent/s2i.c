@@ -1574,6 +1574,12 @@ static int s2i_engine_line(struct s2i_ctx *c, struct err *e)
 	struct engine_version v;
 
 	if (engine_version(c->eng, &v, e) < 0) {
+		/* no engine listening yet: the source is fetched all the same (a build can
+		 * wait for a starting engine), and the first call that needs it says why */
+		if (engine_refused(c->eng) && !(c->cancel && *c->cancel)) {
+			*e = (struct err)ERR_INIT;
+			return 0;
+		}
 		s2i_engine_outcome(c);
 		return -1;
 	}
