@@ -67,6 +67,14 @@ static void worker_follow_closed(struct evhttp_connection *conn, void *arg)
 
 	(void)conn;
 	f->f_conn = NULL;
+	/* the client closed or the connection timed out: evhttp detached the
+	 * request, which only ending the reply frees (and nothing counts it
+	 * answered); one still attached is freed with its connection */
+	if (!evhttp_request_get_connection(f->f_req)) {
+		http_request_lost(f->f_w->w_http, f->f_req);
+		worker_follow_free(f, 1);
+		return;
+	}
 	worker_follow_free(f, 0);
 }
 
