@@ -362,7 +362,10 @@ void worker_build_exited(struct wproc *p)
 	/* without a result (or killed), its containers may be left behind; with one, those
 	 * it could not remove itself (the engine had stopped) are listed */
 	left = wb->b_result ? json_object_get(wb->b_result, "containers") : NULL;
-	if (p->p_pid > 0 && (!wb->b_result || wb->b_timed_out || p->p_killed) && !w->w_stopping)
+	/* canceled: a container whose create was under way when the cancel came is
+	 * not known to the build by id, only by its labels */
+	if (p->p_pid > 0 && (!wb->b_result || wb->b_timed_out || p->p_killed ||
+			     wb->b_cancel_reason) && !w->w_stopping)
 		worker_cleanup_start(w, &wb->b_id, 1, 0);
 	else if (json_array_size(left) && !w->w_stopping)
 		worker_cleanup_spawn(w, json_array(), json_deep_copy(left), 0);
