@@ -58,6 +58,16 @@ int cmd_cleanup_child(int argc, char **argv)
 		if (failed && (!n || engine_unreachable(eng)))
 			break;		/* the engine is gone: the rest is tried again later */
 	}
+	/* at the agent's start, before any build of it runs: every container of its
+	 * builds, also one a canceled build never learnt the id of (its create
+	 * answered after the cancel) or whose build the database no longer knows */
+	if (json_is_true(json_object_get(job, "all_owned")) && !failed && owner && *owner) {
+		size_t n = 0;
+
+		if (s2i_remove_owned_containers(eng, owner, &n, &e) < 0)
+			failed = 1;
+		removed += (long long)n;
+	}
 	if (json_is_true(json_object_get(job, "count_unowned")) && !failed &&
 	    s2i_count_unowned(eng, &unowned, &e) < 0)
 		unowned = 0;		/* only a notice: not worth a retry */

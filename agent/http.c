@@ -185,6 +185,12 @@ void http_stop(struct http *h)
 	batch_drain(h->h_batch);
 }
 
+void http_request_lost(struct http *h, struct evhttp_request *req)
+{
+	if (!evhttp_request_get_connection(req) && h->h_inflight)
+		h->h_inflight--;
+}
+
 unsigned http_inflight(const struct http *h)
 {
 	return h->h_inflight;	/* includes the requests waiting for a commit */

@@ -30,6 +30,11 @@ void http_set_queue_max(struct http *h, long long max);
 /* SIGTERM: closes the listening sockets, commits and answers what was received;
  * later requests on open connections get 503. */
 void http_stop(struct http *h);
+/* A request answered later (a stream) whose client went away or timed out:
+ * evhttp detached it from its connection (no connection left), and frees it
+ * when the handler ends the reply, without the completion callback that counts
+ * it answered; this does. Call it before that end. */
+void http_request_lost(struct http *h, struct evhttp_request *req);
 /* Requests received and not yet completely answered. */
 unsigned http_inflight(const struct http *h);
 

@@ -1861,38 +1861,66 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	return rc;
 }
 
-int s2i_remove_build_containers(struct engine *eng, const char *build_id, const char *owner,
-				size_t *ret_n, struct err *e)
+/* Removes the containers carrying every one of labels (NULL-terminated). */
+static int s2i_remove_labelled(struct engine *eng, const char *const *labels, size_t *ret_n,
+			       struct err *e)
 {
 	struct strv ids = STRV_INIT;
-	const char *labels[3];
-	char *bl = NULL, *ol = NULL;
 	size_t i, n = 0;
 	int rc = -1;
 
-	if (!build_id || !*build_id || !owner || !*owner) {
-		err_set(e, "cannot remove build containers without a build id and an owner");
-		goto out;
+	if (engine_container_list_all(eng, labels, &ids, e) == 0) {
+		rc = 0;
+		for (i = 0; i < ids.n; i++) {
+			if (engine_container_remove(eng, ids.items[i], 1, 1, e) < 0)
+				rc = -1;
+			else
+				n++;
+		}
 	}
+	if (ret_n)
+		*ret_n = n;
+	strv_clear(&ids);
+	return rc;
+}
+
+int s2i_remove_build_containers(struct engine *eng, const char *build_id, const char *owner,
+				size_t *ret_n, struct err *e)
+{
+	const char *labels[3];
+	char *bl, *ol;
+	int rc;
+
+	if (ret_n)
+		*ret_n = 0;
+	if (!build_id || !*build_id || !owner || !*owner)
+		return err_set(e, "cannot remove build containers without a build id and an owner");
 	bl = xasprintf("%s=%s", S2I_BUILD_LABEL, build_id);
 	ol = xasprintf("%s=%s", S2I_OWNER_LABEL, owner);
 	labels[0] = bl;
 	labels[1] = ol;
 	labels[2] = NULL;
-	if (engine_container_list_all(eng, labels, &ids, e) < 0)
-		goto out;
-	rc = 0;
-	for (i = 0; i < ids.n; i++) {
-		if (engine_container_remove(eng, ids.items[i], 1, 1, e) < 0)
-			rc = -1;
-		else
-			n++;
-	}
-out:
-	if (ret_n)
-		*ret_n = n;
-	strv_clear(&ids);
+	rc = s2i_remove_labelled(eng, labels, ret_n, e);
 	free(bl);
+	free(ol);
+	return rc;
+}
+
+int s2i_remove_owned_containers(struct engine *eng, const char *owner, size_t *ret_n,
+				struct err *e)
+{
+	const char *labels[2];
+	char *ol;
+	int rc;
+
+	if (ret_n)
+		*ret_n = 0;
+	if (!owner || !*owner)
+		return err_set(e, "cannot remove build containers without an owner");
+	ol = xasprintf("%s=%s", S2I_OWNER_LABEL, owner);
+	labels[0] = ol;
+	labels[1] = NULL;
+	rc = s2i_remove_labelled(eng, labels, ret_n, e);
 	free(ol);
 	return rc;
 }

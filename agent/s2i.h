@@ -154,6 +154,12 @@ struct engine;
 int s2i_remove_build_containers(struct engine *eng, const char *build_id, const char *owner,
 				size_t *ret_n, struct err *e);
 
+/* Removes every container labelled S2I_OWNER_LABEL=owner (non-empty, else -1):
+ * whatever build made it. Only while none of owner's builds runs (the agent's
+ * start, before its first build). *ret_n (may be NULL): containers removed. */
+int s2i_remove_owned_containers(struct engine *eng, const char *owner, size_t *ret_n,
+				struct err *e);
+
 /* Counts containers of builds made before owner labels existed (a non-empty
  * S2I_BUILD_LABEL, no S2I_OWNER_LABEL): nobody can tell whose they are, so they are left
  * alone. */

@@ -119,6 +119,12 @@ static const char store_schema[] =
 	"CREATE INDEX IF NOT EXISTS signed_pushes_seen ON signed_pushes(seen);"
 	/* a ref's newest build, looked up for every push */
 	"CREATE INDEX IF NOT EXISTS builds_ref ON builds(repo, ref, id);"
+	/* which ref owns an image name its tag template makes from the ref: two refs
+	 * the sanitizing maps to one tag (release/1.0, release-1.0) must not
+	 * overwrite each other's image; the first to build it keeps it */
+	"CREATE TABLE IF NOT EXISTS tag_owners ("
+	" repo TEXT NOT NULL, image TEXT NOT NULL, ref TEXT NOT NULL, build_id INTEGER NOT NULL,"
+	" PRIMARY KEY (repo, image)) WITHOUT ROWID;"
 	"PRAGMA user_version = 1;";
 
 struct store {
@@ -959,6 +965,40 @@ int store_set_running(struct store *s, long long id, long long pid, const char *
 	store_bump(s, BUILD_QUEUED, -1);
 	store_bump(s, BUILD_RUNNING, 1);
 	return 0;
+}
+
+int store_claim_tag(struct store *s, const char *repo, const char *image, const char *ref,
+		    long long id, char **ret_owner, struct err *e)
+{
+	static const char *const sql[] = {
+		"INSERT OR IGNORE INTO tag_owners (repo, image, ref, build_id) VALUES (?1, ?2, ?3, ?4)",
+		"SELECT ref FROM tag_owners WHERE repo = ?1 AND image = ?2",
+	};
+	sqlite3_stmt *st = NULL;
+	const char *owner;
+	size_t i;
+	int rc = 0, step;
+
+	for (i = 0; i < 2 && rc == 0; i++) {
+		if (sqlite3_prepare_v2(s->st_db, sql[i], -1, &st, NULL) != SQLITE_OK)
+			return store_fail(s, e, "cannot look up the owner of an image name");
+		store_bind_text(st, 1, repo);
+		store_bind_text(st, 2, image);
+		if (i == 0) {
+			store_bind_text(st, 3, ref);
+			sqlite3_bind_int64(st, 4, id);
+		}
+		step = sqlite3_step(st);
+		if (step == SQLITE_ROW && (owner = (const char *)sqlite3_column_text(st, 0)) &&
+		    strcmp(owner, ref)) {
+			*ret_owner = xstrdup(owner);
+			rc = 1;
+		} else if (step != SQLITE_DONE && step != SQLITE_ROW) {
+			rc = store_fail(s, e, "cannot record the owner of an image name");
+		}
+		sqlite3_finalize(st);
+	}
+	return rc;
 }
 
 int store_set_finished(struct store *s, long long id, enum build_state state, const char *reason,

@@ -175,6 +175,11 @@ int store_next_queued(struct store *s, struct build *ret, struct err *e);
  * Returns 1 (nothing changed) when the build is not queued. */
 int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
 		      struct err *e);
+/* The image name a build of repo's ref writes, made from the ref by the tag
+ * template: the first ref to claim it owns it. 0 when ref owns it (now or
+ * before), 1 with *ret_owner (caller frees) when another ref does, -1 on error. */
+int store_claim_tag(struct store *s, const char *repo, const char *image, const char *ref,
+		    long long id, char **ret_owner, struct err *e);
 /* -> a final state with finished = now; reason/image/image_id may be NULL (kept
  * as they were). Returns 1 when the build was already final. */
 int store_set_finished(struct store *s, long long id, enum build_state state, const char *reason,

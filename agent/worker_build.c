@@ -14,6 +14,7 @@
 #include "jobwire.h"
 #include "limits.h"
 #include "log.h"
+#include "runner.h"
 #include "worker_int.h"
 
 static void worker_build_record(struct wproc *p);
@@ -93,6 +94,20 @@ void worker_cancel_proc(struct wproc *p, const char *reason)
 	evtimer_add(p->p_timer, &tv);
 }
 
+/* The image name the tag template makes of this ref, which the ref must own
+ * (store_claim_tag, s2i-agent.conf(5) under tag); NULL when the ref adds nothing
+ * to it (an explicit shared name such as {repo}:latest) or every build has a
+ * name of its own ({build}). Commits are left out: a ref owns its names at any. */
+static char *worker_build_tag_key(const struct repo_conf *rc, const char *repo, const char *ref)
+{
+	const char *t = rc->tag && *rc->tag ? rc->tag : CONFIG_DEFAULT_TAG;
+
+	if (!*ref || strstr(t, "{build}") ||
+	    (!strstr(t, "{branch}") && !(strstr(t, "{tag}") && !strncmp(ref, "refs/tags/", 10))))
+		return NULL;
+	return runner_expand_tag(t, repo, ref, NULL, 0);
+}
+
 /* Marked running on disk first (WOP_START), then its process starts
  * (worker_build_spawn). */
 void worker_build_start(struct worker *w, const struct build *b)
@@ -119,6 +134,10 @@ void worker_build_start(struct worker *w, const struct build *b)
 	o = worker_op_new(WOP_START, b->id);
 	o->o_proc = p;
 	o->o_log = xstrdup(wb->b_log);
+	if ((o->o_image = worker_build_tag_key(worker_repo(w, b->repo), wb->b_repo, wb->b_ref))) {
+		o->o_repo = xstrdup(wb->b_repo);
+		o->o_ref = xstrdup(wb->b_ref);
+	}
 	worker_op_status(w, o, b->repo, b->sha, BUILD_RUNNING, NULL, 0);
 	worker_op_submit(w, o);
 }
@@ -201,7 +220,7 @@ void worker_build_started(struct wproc *p, int rc)
 	wb->b_started_ms = store_now_ms();
 	if (w->w_stopping)
 		wb->b_requeue = 1;
-	if (w->w_stopping || wb->b_cancel_reason) {
+	if (w->w_stopping || wb->b_cancel_reason || wb->b_error) {	/* b_error: refused */
 		p->p_exited = 1;
 		worker_build_record(p);
 		return;
@@ -343,7 +362,10 @@ void worker_build_exited(struct wproc *p)
 	/* without a result (or killed), its containers may be left behind; with one, those
 	 * it could not remove itself (the engine had stopped) are listed */
 	left = wb->b_result ? json_object_get(wb->b_result, "containers") : NULL;
-	if (p->p_pid > 0 && (!wb->b_result || wb->b_timed_out || p->p_killed) && !w->w_stopping)
+	/* canceled: a container whose create was under way when the cancel came is
+	 * not known to the build by id, only by its labels */
+	if (p->p_pid > 0 && (!wb->b_result || wb->b_timed_out || p->p_killed ||
+			     wb->b_cancel_reason) && !w->w_stopping)
 		worker_cleanup_start(w, &wb->b_id, 1, 0);
 	else if (json_array_size(left) && !w->w_stopping)
 		worker_cleanup_spawn(w, json_array(), json_deep_copy(left), 0);

@@ -31,8 +31,10 @@ void worker_cleanup_spawn(struct worker *w, json_t *ids, json_t *containers, int
 	json_object_set_new(job, "ids", ids);
 	json_object_set_new(job, "containers", containers);
 	json_object_set_new(job, "owner", json_string(w->w_owner));
-	if (startup)
+	if (startup) {
 		json_object_set_new(job, "count_unowned", json_true());
+		json_object_set_new(job, "all_owned", json_true());
+	}
 	json_object_set_new(job, "engine", json_string(w->w_cfg->engine));
 	worker_set_str(job, "tls_ca", w->w_cfg->tls_ca);
 	worker_set_str(job, "tls_cert", w->w_cfg->tls_cert);

@@ -67,9 +67,15 @@ static void worker_follow_closed(struct evhttp_connection *conn, void *arg)
 
 	(void)conn;
 	f->f_conn = NULL;
-	/* a stream cut (idle timeout, client gone) leaves its request to us: libevent
-	 * detached it from the connection, and only evhttp_send_reply_end frees it */
-	worker_follow_free(f, !evhttp_request_get_connection(f->f_req));
+	/* the client closed or the connection timed out: evhttp detached the
+	 * request, which only ending the reply frees (and nothing counts it
+	 * answered); one still attached is freed with its connection */
+	if (!evhttp_request_get_connection(f->f_req)) {
+		http_request_lost(f->f_w->w_http, f->f_req);
+		worker_follow_free(f, 1);
+		return;
+	}
+	worker_follow_free(f, 0);
 }
 
 /* 1 when the build can write no more to its log. */

@@ -180,15 +180,36 @@ static void worker_op_queued_done(struct worker *w, struct wop *o)
 
 /* ---------- WOP_START: queued -> running, before its process starts ---------- */
 
+/* With o_image, the image name its ref makes: a build of a ref that does not own
+ * it is refused (o_reason), in the same commit that starts it. */
 static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_set_running(st, o->o_id, 0, o->o_log, e);
+	char *owner = NULL;
+	int rc = store_set_running(st, o->o_id, 0, o->o_log, e), claim;
+
+	free(o->o_reason);
+	o->o_reason = NULL;
+	if (rc != 0 || !o->o_image)
+		return rc;
+	if ((claim = store_claim_tag(st, o->o_repo, o->o_image, o->o_ref, o->o_id, &owner, e)) < 0)
+		return -1;
+	if (claim > 0)
+		o->o_reason = xasprintf("image '%s' belongs to %s, which built it first: %s "
+					"maps to the same name; rename the ref, or give the "
+					"repository a tag template that tells them apart",
+					o->o_image, owner, o->o_ref);
+	free(owner);
+	return 0;
 }
 
-/* its process starts now (or not: no longer queued, canceled, stopping) */
+/* its process starts now (or not: no longer queued, canceled, stopping, refused) */
 static void worker_op_start_done(struct worker *w, struct wop *o)
 {
 	(void)w;
+	if (o->o_reason && !o->o_rc && !o->o_proc->p_build.b_error) {
+		o->o_proc->p_build.b_error = o->o_reason;
+		o->o_reason = NULL;
+	}
 	worker_build_started(o->o_proc, o->o_rc);
 }
 

@@ -105,7 +105,9 @@ void worker_recover(struct worker *w)
 	/* and what a previous run could not remove (the engine was down) */
 	cpath = xasprintf("%s/%s", w->w_cfg->state_dir, WORKER_CLEANUP_FILE);
 	left = json_load_file(cpath, 0, NULL);
-	if (n || left) {
+	/* always: before the first build, every container of ours goes, whatever
+	 * build made it (a canceled one may have left one it never knew of) */
+	{
 		json_t *a = json_array(), *c = json_array();
 
 		for (i = 0; i < n; i++)
@@ -113,8 +115,6 @@ void worker_recover(struct worker *w)
 		worker_cleanup_merge(&a, json_object_get(left, "ids"));
 		worker_cleanup_merge(&c, json_object_get(left, "containers"));
 		worker_cleanup_spawn(w, a, c, 1);
-	} else {
-		w->w_ready = 1;
 	}
 	json_decref(left);
 	free(cpath);

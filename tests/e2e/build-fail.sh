@@ -46,6 +46,15 @@ s2i_build --network none -u 2000-3000 "$src" "$ok_builder" "$tag"
 s2i_build --network none -u 1- --assemble-user root "$src" "$ok_builder" "$tag"
 [ "$rc" = 1 ] || fail "--assemble-user root allowed ($rc)"
 grep -q -- "--> running" "$S2I_TMP/out" && fail "a refused build ran assemble"
+# the io.openshift.s2i.assemble-user label names the user assemble runs as: a builder
+# whose label says uid 0 is refused, although its image USER (1001) is allowed
+label_root=$(s2i_name labelroot)
+s2i_builder "$label_root" --label "io.openshift.s2i.assemble-user=0"
+s2i_build --network none -u 1- "$src" "$label_root" "$tag"
+[ "$rc" = 1 ] || { s2i_show; fail "assemble-user label 0 allowed by --allowed-uids 1- ($rc)"; }
+grep -q "not in the allowed uid ranges" "$S2I_TMP/err" || { s2i_show; fail "assemble-user label refusal message"; }
+grep -q -- "--> running" "$S2I_TMP/out" && fail "a builder labelled to assemble as root ran assemble"
+eng image inspect "$tag" >/dev/null 2>&1 && fail "a refused build committed an image"
 s2i_no_leftovers
 # the allowed case runs (assemble fails on purpose here, after the check)
 s2i_build --network none -u 1000-2000,3000 "$src" "$ok_builder" "$(s2i_name allowed)"

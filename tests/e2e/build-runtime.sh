@@ -73,4 +73,21 @@ grep -q "absolute" "$S2I_TMP/err" || { s2i_show; fail "message for a relative so
 s2i_build --network none --runtime-image "$runtime" -a /opt/x:../up "$src" "$builder" "$tag2"
 [ "$rc" = 1 ] || fail "'..' destination accepted"
 s2i_no_leftovers
+
+# --allowed-uids holds for the runtime image's user too: a runtime image whose USER is
+# root is refused (no --assemble-runtime-user), before anything runs
+rootrt=$(s2i_name rootrt)
+s2i_builder "$rootrt" --scripts "$rscripts" --user 0 --workdir /srv/app \
+	--label "io.openshift.s2i.assemble-input-files=/opt/app-root/out/app.sh:."
+tag3=$(s2i_name app3):latest
+s2i_build --network none -u 1- --runtime-image "$rootrt" "$src" "$builder" "$tag3"
+[ "$rc" = 1 ] || { s2i_show; fail "a root runtime image allowed by --allowed-uids 1- ($rc)"; }
+grep -q "runtime image user" "$S2I_TMP/err" || { s2i_show; fail "the refusal does not name the runtime image user"; }
+grep -q "assemble-runtime:" "$S2I_TMP/out" && fail "a refused runtime build ran assemble-runtime"
+eng image inspect "$tag3" >/dev/null 2>&1 && fail "a refused runtime build committed an image"
+# the same runtime image with an allowed --assemble-runtime-user builds
+s2i_build --network none -u 1- --runtime-image "$rootrt" --assemble-runtime-user 2004 "$src" "$builder" "$tag3"
+s2i_expect_ok "root runtime image with --assemble-runtime-user 2004"
+s2i_expect_out "assemble-runtime: uid 2004 in /srv/app"
+s2i_no_leftovers
 echo ok

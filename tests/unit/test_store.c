@@ -498,6 +498,31 @@ static void test_private_files(void **state)
 	umask(old);
 }
 
+/* The first ref to claim an image name owns it, per repository, across reopens. */
+static void test_claim_tag(void **state)
+{
+	struct store *s = open_store();
+	struct err e = ERR_INIT;
+	char *owner = NULL;
+
+	(void)state;
+	assert_int_equal(store_claim_tag(s, "web", "web:release-1.0", "refs/heads/release-1.0", 1,
+					 &owner, &e), 0);
+	assert_int_equal(store_claim_tag(s, "web", "web:release-1.0", "refs/heads/release-1.0", 2,
+					 &owner, &e), 0);
+	assert_null(owner);
+	/* another repository's name is its own */
+	assert_int_equal(store_claim_tag(s, "api", "web:release-1.0", "refs/heads/release/1.0", 3,
+					 &owner, &e), 0);
+	store_free(s);
+	s = open_store();
+	assert_int_equal(store_claim_tag(s, "web", "web:release-1.0", "refs/heads/release/1.0", 4,
+					 &owner, &e), 1);
+	assert_string_equal(owner, "refs/heads/release-1.0");
+	free(owner);
+	store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_statuses_per_commit),
 		cmocka_unit_test(test_durable_connections),
 		cmocka_unit_test(test_private_files),
+		cmocka_unit_test(test_claim_tag),
 	};
 
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
