@@ -93,9 +93,11 @@ static void build_child_on_log(void *arg, enum s2i_log_kind kind, const char *li
 	build_child_log_write(arg, kind == S2I_LOG_WARN ? "warning: " : "", line, len);
 }
 
-static int build_child_pull(const char *v, enum s2i_pull_policy *ret, struct err *e)
+static int build_child_pull(const char *v, enum pull_policy *ret, struct err *e)
 {
-	return v ? s2i_pull_policy_parse(v, ret, e) : 0;
+	if (v && pull_policy_parse(v, ret) < 0)
+		return err_set(e, "'%s': expected " PULL_POLICY_NAMES, v);
+	return 0;
 }
 
 static char *build_child_sdup(const char *s)

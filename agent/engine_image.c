@@ -100,28 +100,6 @@ int engine_image_exists(struct engine *eng, const char *name, struct err *e)
 	return eng->status == 404 ? 0 : -1;
 }
 
-int engine_pull_policy_parse(const char *s, enum engine_pull_policy *ret, struct err *e)
-{
-	if (!s || !strcmp(s, "if-not-present"))
-		*ret = ENGINE_PULL_IF_NOT_PRESENT;
-	else if (!strcmp(s, "always"))
-		*ret = ENGINE_PULL_ALWAYS;
-	else if (!strcmp(s, "never"))
-		*ret = ENGINE_PULL_NEVER;
-	else
-		return err_set(e, "invalid pull policy '%s' (always, never or if-not-present)", s);
-	return 0;
-}
-
-const char *engine_pull_policy_name(enum engine_pull_policy p)
-{
-	switch (p) {
-	case ENGINE_PULL_ALWAYS: return "always";
-	case ENGINE_PULL_NEVER: return "never";
-	default: return "if-not-present";
-	}
-}
-
 static int engine_sink_jsonstream(struct req *r, const char *data, size_t len)
 {
 	return engine_jsonstream_feed(r->sink_arg, data, len, &r->cb_err);
@@ -206,17 +184,17 @@ out:
 	return rv;
 }
 
-int engine_image_ensure(struct engine *eng, const char *ref, enum engine_pull_policy policy, engine_progress_fn fn,
+int engine_image_ensure(struct engine *eng, const char *ref, enum pull_policy policy, engine_progress_fn fn,
 			void *arg, struct engine_image *ret, struct err *e)
 {
 	struct engine_image tmp = ENGINE_IMAGE_INIT, *img = ret ? ret : &tmp;
 
-	if (policy != ENGINE_PULL_ALWAYS) {
+	if (policy != PULL_ALWAYS) {
 		if (engine_image_inspect(eng, ref, img, e) == 0)
 			goto found;
 		if (eng->status != 404)
 			return -1;
-		if (policy == ENGINE_PULL_NEVER)
+		if (policy == PULL_NEVER)
 			return err_set(e, "image '%s' not found locally and pull policy is never", ref);
 	}
 	if (engine_image_pull(eng, ref, fn, arg, e) < 0)

@@ -67,28 +67,6 @@ void s2i_opts_release(struct s2i_opts *o)
 	strv_clear(&o->add_hosts);
 }
 
-int s2i_pull_policy_parse(const char *s, enum s2i_pull_policy *ret, struct err *e)
-{
-	if (!strcmp(s, "if-not-present"))
-		*ret = S2I_PULL_IF_NOT_PRESENT;
-	else if (!strcmp(s, "always"))
-		*ret = S2I_PULL_ALWAYS;
-	else if (!strcmp(s, "never"))
-		*ret = S2I_PULL_NEVER;
-	else
-		return err_set(e, "'%s': expected always, never or if-not-present", s);
-	return 0;
-}
-
-const char *s2i_pull_policy_name(enum s2i_pull_policy p)
-{
-	switch (p) {
-	case S2I_PULL_ALWAYS: return "always";
-	case S2I_PULL_NEVER: return "never";
-	default: return "if-not-present";
-	}
-}
-
 void s2i_result_release(struct s2i_result *r)
 {
 	free(r->image);
@@ -1062,8 +1040,7 @@ static int s2i_restore_start(struct s2i_ctx *c, struct err *e)
 	const char *user;
 	int rc = -1;
 
-	if (engine_image_ensure(c->eng, o->tag, (enum engine_pull_policy)o->incremental_pull_policy,
-				s2i_on_progress, c, &prev, e) < 0) {
+	if (engine_image_ensure(c->eng, o->tag, o->incremental_pull_policy, s2i_on_progress, c, &prev, e) < 0) {
 		s2i_engine_outcome(c);
 		err_prefix(e, "no previous image");
 		goto out;
@@ -1610,17 +1587,15 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 		return -1;
 
 	s2i_step(c, S2I_LOG_STEP, "--> builder image '%s' (pull policy %s)", o->builder,
-		 s2i_pull_policy_name(o->pull_policy));
-	if (engine_image_ensure(c->eng, o->builder, (enum engine_pull_policy)o->pull_policy,
-				s2i_on_progress, c, &c->builder, e) < 0) {
+		 pull_policy_name(o->pull_policy));
+	if (engine_image_ensure(c->eng, o->builder, o->pull_policy, s2i_on_progress, c, &c->builder, e) < 0) {
 		s2i_engine_outcome(c);
 		return -1;
 	}
 	if (o->runtime_image) {
 		s2i_step(c, S2I_LOG_STEP, "--> runtime image '%s' (pull policy %s)", o->runtime_image,
-			 s2i_pull_policy_name(o->runtime_pull_policy));
-		if (engine_image_ensure(c->eng, o->runtime_image,
-					(enum engine_pull_policy)o->runtime_pull_policy, s2i_on_progress, c,
+			 pull_policy_name(o->runtime_pull_policy));
+		if (engine_image_ensure(c->eng, o->runtime_image, o->runtime_pull_policy, s2i_on_progress, c,
 					&c->runtime, e) < 0) {
 			s2i_engine_outcome(c);
 			return -1;

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "pull.h"
 
 /*
  * Use (the CLI; the pipeline does the same from a per-build child process):
@@ -25,13 +26,6 @@
  * listed in r.left, for the caller to remove once it is back.
  */
 
-/* s2i's pull policies (-p, --incremental-pull-policy, --runtime-pull-policy). */
-enum s2i_pull_policy {
-	S2I_PULL_IF_NOT_PRESENT = 0,
-	S2I_PULL_ALWAYS,
-	S2I_PULL_NEVER,
-};
-
 /* Every `s2i build` flag of SPEC §5 (same meaning as in s2i), plus what a daemon needs.
  * Strings are owned (s2i_opts_release frees them); NULL = unset. */
 struct s2i_opts {
@@ -46,9 +40,9 @@ struct s2i_opts {
 	char *scripts_url;		/* -s/--scripts-url: image://, file://, http(s):// */
 	int incremental;		/* --incremental */
 	int rm;				/* --rm: with --incremental, remove the previous image (s2i) */
-	enum s2i_pull_policy pull_policy;		/* -p/--pull-policy, default if-not-present */
-	enum s2i_pull_policy incremental_pull_policy;	/* default if-not-present */
-	enum s2i_pull_policy runtime_pull_policy;	/* default if-not-present */
+	enum pull_policy pull_policy;		/* -p/--pull-policy, default if-not-present */
+	enum pull_policy incremental_pull_policy;	/* default if-not-present */
+	enum pull_policy runtime_pull_policy;	/* default if-not-present */
 	char *runtime_image;		/* --runtime-image */
 	struct strv runtime_artifacts;	/* -a/--runtime-artifact SRC:DST (SRC absolute, DST relative) */
 	char *assemble_user;		/* --assemble-user */
@@ -86,10 +80,6 @@ struct s2i_opts {
 
 void s2i_opts_init(struct s2i_opts *o);
 void s2i_opts_release(struct s2i_opts *o);
-
-/* "always" | "never" | "if-not-present" */
-int s2i_pull_policy_parse(const char *s, enum s2i_pull_policy *ret, struct err *e);
-const char *s2i_pull_policy_name(enum s2i_pull_policy p);
 
 enum s2i_outcome {
 	S2I_SUCCEEDED = 0,
