@@ -41,9 +41,6 @@ static void build_child_log_write(struct build_child_log *l, const char *prefix,
 				  size_t len)
 {
 	struct buf b = BUF_INIT(LOG_LINE_MAX + 64);
-	const char *p;
-	size_t off = 0;
-	ssize_t n;
 
 	if (l->full)
 		return;
@@ -59,15 +56,7 @@ static void build_child_log_write(struct build_child_log *l, const char *prefix,
 		buf_release(&b);
 		return;
 	}
-	p = b.data;
-	while (off < b.len) {
-		n = write(l->fd, p + off, b.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	(void)xwrite_full(l->fd, b.data, b.len);	/* a log that cannot be written is not the build's failure */
 	l->written += b.len;
 	buf_release(&b);
 }

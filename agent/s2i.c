@@ -267,17 +267,12 @@ static void s2i_random_id(char *out, size_t n)
 static int s2i_read_local(const char *path, size_t max, struct buf *out, struct err *e)
 {
 	char chunk[8192];
-	struct stat st;
 	ssize_t n;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = xopen_regular(path, 0, NULL, e);
 	if (fd < 0)
-		return err_errno(e, "cannot open '%s'", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(e, "'%s' is not a regular file", path);
-		goto out;
-	}
+		return -1;
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
