@@ -10,7 +10,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <git2.h>
 #include <jansson.h>
 
@@ -18,6 +17,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "gitsrc.h"
+#include "httpc.h"
 #include "jobwire.h"
 #include "limits.h"
 #include "runner.h"
@@ -241,7 +241,7 @@ int cmd_build_child(int argc, char **argv)
 	if (sha0)
 		snprintf(sha, sizeof(sha), "%s", sha0);
 	git_libgit2_init();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	httpc_global_init(NULL);	/* a failure shows at the first request */
 	s2i_opts_init(&o);
 	memset(&r, 0, sizeof(r));
 	r.outcome = S2I_ERRORED;
@@ -299,7 +299,7 @@ result:
 	s2i_opts_release(&o);
 	config_repo_free(rc);
 	json_decref(job);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	git_libgit2_shutdown();
 	return 0;
 }

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "engine.h"
 #include "gitsrc.h"
+#include "httpc.h"
 #include "limits.h"
 #include "s2i.h"
 #include "s2iparse.h"
@@ -294,70 +294,45 @@ out:
 	return rc;
 }
 
-struct s2i_http {
-	struct buf *out;
-	size_t max;
-	int too_big;
-};
-
-static size_t s2i_http_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct s2i_http *h = arg;
-	size_t n = size * nmemb;
-
-	if (h->out->len + n > h->max || buf_add(h->out, p, n) < 0) {
-		h->too_big = 1;
-		return 0;
-	}
-	return n;
-}
-
 struct s2i_ctx;
 static int s2i_canceled(const struct s2i_ctx *c);
 
-static int s2i_http_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c2, curl_off_t d)
+static int s2i_http_abort(void *arg)
 {
-	(void)a; (void)b; (void)c2; (void)d;
 	return s2i_canceled(arg);
 }
 
 /* GET url into out. Returns 0 (200), 1 (404/410), -1 otherwise. */
 static int s2i_http_get(struct s2i_ctx *c, const char *url, size_t max, struct buf *out, struct err *e)
 {
-	struct s2i_http h = { out, max, 0 };
-	CURL *curl = curl_easy_init();
-	CURLcode cc;
-	long code = 0;
+	struct httpc_req r = HTTPC_REQ_INIT;
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	struct err he = ERR_INIT;
 	int rc = -1;
 
-	if (!curl)
-		return err_set(e, "cannot initialise libcurl");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)S2I_HTTP_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)ENGINE_CONNECT_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s2i_http_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &h);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, s2i_http_progress);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
-	cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	if (h.too_big)
-		err_set(e, "'%s' is larger than %zu bytes", url, max);
-	else if (cc != CURLE_OK)
-		err_set(e, "cannot download '%s': %s", url, curl_easy_strerror(cc));
-	else if (code == 404 || code == 410)
+	r.url = url;
+	r.timeout = S2I_HTTP_TIMEOUT;
+	r.connect_timeout = ENGINE_CONNECT_TIMEOUT;
+	r.max_redirects = 5;
+	r.body_max = max;
+	r.body_max_fails = 1;
+	r.abort = s2i_http_abort;
+	r.abort_arg = c;
+	if (httpc_perform(&r, &a, &he) < 0) {
+		if (a.body_cut)
+			err_set(e, "'%s' is larger than %zu bytes", url, max);
+		else
+			err_set(e, "cannot download '%s': %s", url, he.msg);
+	} else if (a.code == 404 || a.code == 410) {
 		rc = 1;
-	else if (code != 200)
-		err_set(e, "cannot download '%s': HTTP %ld", url, code);
-	else
+	} else if (a.code != 200) {
+		err_set(e, "cannot download '%s': HTTP %ld", url, a.code);
+	} else if (out->len + a.body.len > max || buf_add(out, a.body.data, a.body.len) < 0) {
+		err_set(e, "'%s' is larger than %zu bytes", url, max);
+	} else {
 		rc = 0;
-	curl_easy_cleanup(curl);
+	}
+	httpc_answer_release(&a);
 	return rc;
 }
 
@@ -1420,11 +1395,11 @@ static void s2i_callback(struct s2i_ctx *c, int success)
 {
 	struct strv labels = STRV_INIT;
 	json_t *body = json_object(), *lab = json_object();
-	struct curl_slist *hdrs = NULL;
+	static char *const hdrs[] = { "Content-Type: application/json", NULL };
+	struct httpc_req r = HTTPC_REQ_INIT;
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	struct err he = ERR_INIT;
 	char *text = NULL;
-	CURL *curl = NULL;
-	CURLcode cc;
-	long code = 0;
 	size_t i;
 
 	json_object_set_new(body, "success", json_boolean(success));
@@ -1441,40 +1416,24 @@ static void s2i_callback(struct s2i_ctx *c, int success)
 	}
 	json_object_set_new(body, "labels", lab);
 	text = json_dumps(body, JSON_COMPACT);
-	curl = curl_easy_init();
-	if (!text || !curl) {
+	if (!text) {
 		s2i_step(c, S2I_LOG_WARN, "cannot send the callback to '%s'", c->o->callback_url);
 		goto out;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(curl, CURLOPT_URL, c->o->callback_url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)S2I_HTTP_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)ENGINE_CONNECT_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s2i_http_write);
-	{
-		struct buf sink = BUF_INIT(S2I_CALLBACK_BODY_MAX);
-		struct s2i_http h = { &sink, S2I_CALLBACK_BODY_MAX, 0 };
-
-		curl_easy_setopt(curl, CURLOPT_WRITEDATA, &h);
-		cc = curl_easy_perform(curl);
-		buf_release(&sink);
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR)
-		s2i_step(c, S2I_LOG_WARN, "callback to '%s' failed: %s", c->o->callback_url,
-			 curl_easy_strerror(cc));
-	else if (code < 200 || code > 299)
-		s2i_step(c, S2I_LOG_WARN, "callback to '%s' answered HTTP %ld", c->o->callback_url, code);
+	r.url = c->o->callback_url;
+	r.body = text;
+	r.headers = hdrs;
+	r.timeout = S2I_HTTP_TIMEOUT;
+	r.connect_timeout = ENGINE_CONNECT_TIMEOUT;
+	r.body_max = S2I_CALLBACK_BODY_MAX;	/* the rest of a longer answer is dropped */
+	if (httpc_perform(&r, &a, &he) < 0)
+		s2i_step(c, S2I_LOG_WARN, "callback to '%s' failed: %s", c->o->callback_url, he.msg);
+	else if (a.code < 200 || a.code > 299)
+		s2i_step(c, S2I_LOG_WARN, "callback to '%s' answered HTTP %ld", c->o->callback_url, a.code);
 	else
 		s2i_step(c, S2I_LOG_STEP, "--> callback to '%s' sent", c->o->callback_url);
 out:
-	curl_slist_free_all(hdrs);
-	if (curl)
-		curl_easy_cleanup(curl);
+	httpc_answer_release(&a);
 	free(text);
 	json_decref(body);
 	strv_clear(&labels);
