@@ -1,5 +1,6 @@
 /* cmd_build: `s2i-agent build [FLAGS] SOURCE BUILDER [TAG]`, a drop-in for `s2i build`
- * (SPEC §1, §5): flags to struct s2i_opts, the log to stdout, the image id last. */
+ * (README "`s2i-agent build` and s2i", s2i-agent(8) BUILD FLAGS): flags to struct s2i_opts,
+ * the log to stdout, the image id last. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>

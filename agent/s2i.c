@@ -1,4 +1,4 @@
-/* s2i: the S2I build of SPEC §4 over the Engine API — scripts lookup, environment, users,
+/* s2i: the S2I build (README "How builds run") over the Engine API — scripts lookup, environment, users,
  * upload with the archive API before start, assemble, incremental and runtime phases, commit. */
 #include <ctype.h>
 #include <dirent.h>

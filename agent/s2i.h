@@ -1,4 +1,4 @@
-/* s2i: one Source-to-Image build through the Docker Engine API (SPEC §4), compatible
+/* s2i: one Source-to-Image build through the Docker Engine API (README "How builds run"), compatible
  * with openshift/source-to-image builder images; `s2i-agent build` and the daemon's workers call it. */
 #ifndef S2I_S2I_H
 #define S2I_S2I_H
@@ -26,7 +26,7 @@
  * listed in r.left, for the caller to remove once it is back.
  */
 
-/* Every `s2i build` flag of SPEC §5 (same meaning as in s2i), plus what a daemon needs.
+/* Every `s2i build` flag of s2i-agent(8) BUILD FLAGS (same meaning as in s2i), plus what a daemon needs.
  * Strings are owned (s2i_opts_release frees them); NULL = unset. */
 struct s2i_opts {
 	char *source;			/* SOURCE: directory, work tree, bare repo or git URL */
@@ -128,8 +128,8 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 
 struct engine;
 
-/* The container labels every build container carries: S2I_BUILD_LABEL=<build id> (SPEC
- * section 4) and S2I_OWNER_LABEL=<owner>, who started the build: the daemon's instance id
+/* The container labels every build container carries: S2I_BUILD_LABEL=<build id> (README
+ * "How builds run") and S2I_OWNER_LABEL=<owner>, who started the build: the daemon's instance id
  * (instance.h) or a random value per `s2i-agent build` run. Build ids are only unique
  * per agent (every agent numbers its builds from 1), so removal by label always filters on
  * both. Images an agent built carry both labels with an empty value (a commit keeps the
