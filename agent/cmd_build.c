@@ -1,5 +1,6 @@
 /* cmd_build: `s2i-agent build [FLAGS] SOURCE BUILDER [TAG]`, a drop-in for `s2i build`
- * (SPEC §1, §5): flags to struct s2i_opts, the log to stdout, the image id last. */
+ * (README "`s2i-agent build` and s2i", s2i-agent(8) BUILD FLAGS): flags to struct s2i_opts,
+ * the log to stdout, the image id last. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -162,12 +163,10 @@ static int build_mapping(const char *flag, const char *arg, struct strv *v)
 	return 0;
 }
 
-static int build_policy(const char *flag, const char *arg, enum s2i_pull_policy *ret)
+static int build_policy(const char *flag, const char *arg, enum pull_policy *ret)
 {
-	struct err e = ERR_INIT;
-
-	if (s2i_pull_policy_parse(arg, ret, &e) < 0) {
-		fprintf(stderr, "s2i-agent build: %s %s\n", flag, e.msg);
+	if (pull_policy_parse(arg, ret) < 0) {
+		fprintf(stderr, "s2i-agent build: %s '%s': expected " PULL_POLICY_NAMES "\n", flag, arg);
 		return -1;
 	}
 	return 0;

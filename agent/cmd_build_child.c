@@ -10,7 +10,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <git2.h>
 #include <jansson.h>
 
@@ -18,6 +17,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "gitsrc.h"
+#include "httpc.h"
 #include "jobwire.h"
 #include "limits.h"
 #include "runner.h"
@@ -41,9 +41,6 @@ static void build_child_log_write(struct build_child_log *l, const char *prefix,
 				  size_t len)
 {
 	struct buf b = BUF_INIT(LOG_LINE_MAX + 64);
-	const char *p;
-	size_t off = 0;
-	ssize_t n;
 
 	if (l->full)
 		return;
@@ -59,15 +56,7 @@ static void build_child_log_write(struct build_child_log *l, const char *prefix,
 		buf_release(&b);
 		return;
 	}
-	p = b.data;
-	while (off < b.len) {
-		n = write(l->fd, p + off, b.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	(void)xwrite_full(l->fd, b.data, b.len);	/* a log that cannot be written is not the build's failure */
 	l->written += b.len;
 	buf_release(&b);
 }
@@ -93,9 +82,11 @@ static void build_child_on_log(void *arg, enum s2i_log_kind kind, const char *li
 	build_child_log_write(arg, kind == S2I_LOG_WARN ? "warning: " : "", line, len);
 }
 
-static int build_child_pull(const char *v, enum s2i_pull_policy *ret, struct err *e)
+static int build_child_pull(const char *v, enum pull_policy *ret, struct err *e)
 {
-	return v ? s2i_pull_policy_parse(v, ret, e) : 0;
+	if (v && pull_policy_parse(v, ret) < 0)
+		return err_set(e, "'%s': expected " PULL_POLICY_NAMES, v);
+	return 0;
 }
 
 static char *build_child_sdup(const char *s)
@@ -250,7 +241,7 @@ int cmd_build_child(int argc, char **argv)
 	if (sha0)
 		snprintf(sha, sizeof(sha), "%s", sha0);
 	git_libgit2_init();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	httpc_global_init(NULL);	/* a failure shows at the first request */
 	s2i_opts_init(&o);
 	memset(&r, 0, sizeof(r));
 	r.outcome = S2I_ERRORED;
@@ -308,7 +299,7 @@ result:
 	s2i_opts_release(&o);
 	config_repo_free(rc);
 	json_decref(job);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	git_libgit2_shutdown();
 	return 0;
 }

@@ -4,11 +4,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cmds.h"
 #include "engine.h"
+#include "httpc.h"
 #include "limits.h"
 #include "runner.h"
 #include "s2i.h"
@@ -31,7 +31,7 @@ int cmd_cleanup_child(int argc, char **argv)
 	job = runner_read_job("__cleanup", argc, 1);
 	if (!job)
 		return 2;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	httpc_global_init(NULL);	/* a failure shows at the first request */
 	tls.ca = runner_str(job, "tls_ca");
 	tls.cert = runner_str(job, "tls_cert");
 	tls.key = runner_str(job, "tls_key");
@@ -88,6 +88,6 @@ out:
 			       "unowned", (json_int_t)unowned));
 	engine_free(eng);
 	json_decref(job);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	return 0;
 }

@@ -7,11 +7,10 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "cmds.h"
 #include "config.h"
 #include "forge.h"
+#include "httpc.h"
 
 static void forge_post_usage(void)
 {
@@ -93,7 +92,7 @@ int cmd_forge_post(int argc, char **argv)
 		fprintf(stderr, "s2i-agent __forge-post: %s\n", e.msg);
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	httpc_global_init(NULL);	/* a failure shows at the first request */
 	if (forge_request_build(&rc, &b, public_url, payload, &r, &e) < 0) {
 		fprintf(stderr, "s2i-agent __forge-post: %s\n", e.msg);
 		rv = 2;
@@ -141,7 +140,7 @@ int cmd_forge_post(int argc, char **argv)
 out:
 	forge_request_release(&r);
 	free(rc.status_token);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	return rv;
 usage:
 	forge_post_usage();

@@ -25,21 +25,10 @@ static void gitsrc_fetch_cmd_usage(void)
 static int gitsrc_fetch_cmd_fd_write(void *ctx, const void *p, size_t n)
 {
 	int fd = *(int *)ctx;
-	const char *c = p;
 
 	if (fd < 0)
 		return 0;	/* "null": count only */
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return xwrite_full(fd, p, n);
 }
 
 static double gitsrc_fetch_cmd_now(void)

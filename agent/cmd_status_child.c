@@ -2,11 +2,11 @@
 /* The job (runner.h) is the request forge.c posts; the outcome goes to stdout. */
 #include <stdio.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "cmds.h"
 #include "forge.h"
+#include "httpc.h"
 #include "runner.h"
 
 int cmd_status_child(int argc, char **argv)
@@ -36,7 +36,7 @@ int cmd_status_child(int argc, char **argv)
 		forge_request_release(&r);
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	httpc_global_init(NULL);	/* a failure shows at the first request */
 	forge_post(&r, &a, &e);
 	oc = a.outcome == FORGE_DONE ? "done" : a.outcome == FORGE_RETRY ? "retry" : "failed";
 	runner_print(a.outcome == FORGE_DONE ?
@@ -44,6 +44,6 @@ int cmd_status_child(int argc, char **argv)
 		     json_pack("{sssIsIss}", "outcome", oc, "http_code", (json_int_t)a.http_code,
 			       "retry_after", (json_int_t)a.retry_after, "error", e.msg));
 	forge_request_release(&r);
-	curl_global_cleanup();
+	httpc_global_cleanup();
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "err.h"
 #include "limits.h"
+#include "pull.h"
 
 /*
  * Conventions
@@ -177,16 +178,6 @@ int engine_image_exists(struct engine *eng, const char *name, struct err *e);
  * e.g. "a1b2c3: Pull complete". May be NULL. Return -1 (and fill e) to abort. */
 typedef int (*engine_progress_fn)(void *arg, const char *line, struct err *e);
 
-enum engine_pull_policy {
-	ENGINE_PULL_IF_NOT_PRESENT = 0,
-	ENGINE_PULL_ALWAYS,
-	ENGINE_PULL_NEVER,
-};
-
-/* "always" | "never" | "if-not-present" (s2i's names). */
-int engine_pull_policy_parse(const char *s, enum engine_pull_policy *ret, struct err *e);
-const char *engine_pull_policy_name(enum engine_pull_policy p);
-
 /* POST /images/create?fromImage=&tag= with X-Registry-Auth; the progress stream
  * is read to its end and an errorDetail in it (which arrives with HTTP 200)
  * makes this fail with that message. */
@@ -194,7 +185,7 @@ int engine_image_pull(struct engine *eng, const char *ref, engine_progress_fn fn
 
 /* Applies a pull policy, then inspects: ret (may be NULL) describes the image.
  * never + missing: -1 "image 'x' not found locally and pull policy is never". */
-int engine_image_ensure(struct engine *eng, const char *ref, enum engine_pull_policy policy,
+int engine_image_ensure(struct engine *eng, const char *ref, enum pull_policy policy,
 			engine_progress_fn fn, void *arg, struct engine_image *ret, struct err *e);
 
 /* POST /images/{image}/tag?repo=&tag=; ref is "repo[:tag]". */

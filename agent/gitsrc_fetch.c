@@ -336,7 +336,7 @@ static int gitsrc_copy_file(int sdir, int ddir, const char *name, uint64_t *byte
 	}
 	buf = xmalloc(GITSRC_CHUNK);
 	for (;;) {
-		ssize_t n = read(in, buf, GITSRC_CHUNK), w = 0;
+		ssize_t n = read(in, buf, GITSRC_CHUNK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -346,16 +346,9 @@ static int gitsrc_copy_file(int sdir, int ddir, const char *name, uint64_t *byte
 		}
 		if (n == 0)
 			break;
-		while (w < n) {
-			ssize_t k = write(out, buf + w, (size_t)(n - w));
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0) {
-				err_errno(e, "cannot write object file '%s'", name);
-				goto out;
-			}
-			w += k;
+		if (xwrite_full(out, buf, (size_t)n) < 0) {
+			err_errno(e, "cannot write object file '%s'", name);
+			goto out;
 		}
 		*bytes += (uint64_t)n;
 	}

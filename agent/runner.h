@@ -26,7 +26,7 @@ const char *runner_str(const json_t *o, const char *k);
 char *runner_dup(const json_t *o, const char *k);
 void runner_strv(const json_t *o, const char *k, struct strv *out);
 
-/* The image name from a repository's tag template (s2i-agent.conf(5)): {repo} {branch} {tag}
+/* The image name from a repository's tag template (s2i-agent.conf(5) tag): {repo} {branch} {tag}
  * {sha} {short_sha} {build}. {branch} is the ref's short name (the branch, or the tag
  * of a tag push), {tag} the tag name of a tag push, else empty. Values are made valid
  * for where they land: lowercase [a-z0-9._-] in the name, [A-Za-z0-9_.-] (at most 128)

@@ -1,4 +1,4 @@
-/* s2i: the S2I build of SPEC §4 over the Engine API — scripts lookup, environment, users,
+/* s2i: the S2I build (README "How builds run") over the Engine API — scripts lookup, environment, users,
  * upload with the archive API before start, assemble, incremental and runtime phases, commit. */
 #include <ctype.h>
 #include <dirent.h>
@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "engine.h"
 #include "gitsrc.h"
+#include "httpc.h"
 #include "limits.h"
 #include "s2i.h"
 #include "s2iparse.h"
@@ -65,28 +65,6 @@ void s2i_opts_release(struct s2i_opts *o)
 	strv_clear(&o->cap_drop);
 	strv_clear(&o->volumes);
 	strv_clear(&o->add_hosts);
-}
-
-int s2i_pull_policy_parse(const char *s, enum s2i_pull_policy *ret, struct err *e)
-{
-	if (!strcmp(s, "if-not-present"))
-		*ret = S2I_PULL_IF_NOT_PRESENT;
-	else if (!strcmp(s, "always"))
-		*ret = S2I_PULL_ALWAYS;
-	else if (!strcmp(s, "never"))
-		*ret = S2I_PULL_NEVER;
-	else
-		return err_set(e, "'%s': expected always, never or if-not-present", s);
-	return 0;
-}
-
-const char *s2i_pull_policy_name(enum s2i_pull_policy p)
-{
-	switch (p) {
-	case S2I_PULL_ALWAYS: return "always";
-	case S2I_PULL_NEVER: return "never";
-	default: return "if-not-present";
-	}
 }
 
 void s2i_result_release(struct s2i_result *r)
@@ -289,17 +267,12 @@ static void s2i_random_id(char *out, size_t n)
 static int s2i_read_local(const char *path, size_t max, struct buf *out, struct err *e)
 {
 	char chunk[8192];
-	struct stat st;
 	ssize_t n;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = xopen_regular(path, 0, NULL, e);
 	if (fd < 0)
-		return err_errno(e, "cannot open '%s'", path);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err_set(e, "'%s' is not a regular file", path);
-		goto out;
-	}
+		return -1;
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -321,70 +294,45 @@ out:
 	return rc;
 }
 
-struct s2i_http {
-	struct buf *out;
-	size_t max;
-	int too_big;
-};
-
-static size_t s2i_http_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct s2i_http *h = arg;
-	size_t n = size * nmemb;
-
-	if (h->out->len + n > h->max || buf_add(h->out, p, n) < 0) {
-		h->too_big = 1;
-		return 0;
-	}
-	return n;
-}
-
 struct s2i_ctx;
 static int s2i_canceled(const struct s2i_ctx *c);
 
-static int s2i_http_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c2, curl_off_t d)
+static int s2i_http_abort(void *arg)
 {
-	(void)a; (void)b; (void)c2; (void)d;
 	return s2i_canceled(arg);
 }
 
 /* GET url into out. Returns 0 (200), 1 (404/410), -1 otherwise. */
 static int s2i_http_get(struct s2i_ctx *c, const char *url, size_t max, struct buf *out, struct err *e)
 {
-	struct s2i_http h = { out, max, 0 };
-	CURL *curl = curl_easy_init();
-	CURLcode cc;
-	long code = 0;
+	struct httpc_req r = HTTPC_REQ_INIT;
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	struct err he = ERR_INIT;
 	int rc = -1;
 
-	if (!curl)
-		return err_set(e, "cannot initialise libcurl");
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)S2I_HTTP_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)ENGINE_CONNECT_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s2i_http_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &h);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, s2i_http_progress);
-	curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
-	cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	if (h.too_big)
-		err_set(e, "'%s' is larger than %zu bytes", url, max);
-	else if (cc != CURLE_OK)
-		err_set(e, "cannot download '%s': %s", url, curl_easy_strerror(cc));
-	else if (code == 404 || code == 410)
+	r.url = url;
+	r.timeout = S2I_HTTP_TIMEOUT;
+	r.connect_timeout = ENGINE_CONNECT_TIMEOUT;
+	r.max_redirects = 5;
+	r.body_max = max;
+	r.body_max_fails = 1;
+	r.abort = s2i_http_abort;
+	r.abort_arg = c;
+	if (httpc_perform(&r, &a, &he) < 0) {
+		if (a.body_cut)
+			err_set(e, "'%s' is larger than %zu bytes", url, max);
+		else
+			err_set(e, "cannot download '%s': %s", url, he.msg);
+	} else if (a.code == 404 || a.code == 410) {
 		rc = 1;
-	else if (code != 200)
-		err_set(e, "cannot download '%s': HTTP %ld", url, code);
-	else
+	} else if (a.code != 200) {
+		err_set(e, "cannot download '%s': HTTP %ld", url, a.code);
+	} else if (out->len + a.body.len > max || buf_add(out, a.body.data, a.body.len) < 0) {
+		err_set(e, "'%s' is larger than %zu bytes", url, max);
+	} else {
 		rc = 0;
-	curl_easy_cleanup(curl);
+	}
+	httpc_answer_release(&a);
 	return rc;
 }
 
@@ -1062,8 +1010,7 @@ static int s2i_restore_start(struct s2i_ctx *c, struct err *e)
 	const char *user;
 	int rc = -1;
 
-	if (engine_image_ensure(c->eng, o->tag, (enum engine_pull_policy)o->incremental_pull_policy,
-				s2i_on_progress, c, &prev, e) < 0) {
+	if (engine_image_ensure(c->eng, o->tag, o->incremental_pull_policy, s2i_on_progress, c, &prev, e) < 0) {
 		s2i_engine_outcome(c);
 		err_prefix(e, "no previous image");
 		goto out;
@@ -1448,11 +1395,11 @@ static void s2i_callback(struct s2i_ctx *c, int success)
 {
 	struct strv labels = STRV_INIT;
 	json_t *body = json_object(), *lab = json_object();
-	struct curl_slist *hdrs = NULL;
+	static char *const hdrs[] = { "Content-Type: application/json", NULL };
+	struct httpc_req r = HTTPC_REQ_INIT;
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	struct err he = ERR_INIT;
 	char *text = NULL;
-	CURL *curl = NULL;
-	CURLcode cc;
-	long code = 0;
 	size_t i;
 
 	json_object_set_new(body, "success", json_boolean(success));
@@ -1469,40 +1416,24 @@ static void s2i_callback(struct s2i_ctx *c, int success)
 	}
 	json_object_set_new(body, "labels", lab);
 	text = json_dumps(body, JSON_COMPACT);
-	curl = curl_easy_init();
-	if (!text || !curl) {
+	if (!text) {
 		s2i_step(c, S2I_LOG_WARN, "cannot send the callback to '%s'", c->o->callback_url);
 		goto out;
 	}
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(curl, CURLOPT_URL, c->o->callback_url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)S2I_HTTP_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)ENGINE_CONNECT_TIMEOUT);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s2i_http_write);
-	{
-		struct buf sink = BUF_INIT(S2I_CALLBACK_BODY_MAX);
-		struct s2i_http h = { &sink, S2I_CALLBACK_BODY_MAX, 0 };
-
-		curl_easy_setopt(curl, CURLOPT_WRITEDATA, &h);
-		cc = curl_easy_perform(curl);
-		buf_release(&sink);
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-	if (cc != CURLE_OK && cc != CURLE_WRITE_ERROR)
-		s2i_step(c, S2I_LOG_WARN, "callback to '%s' failed: %s", c->o->callback_url,
-			 curl_easy_strerror(cc));
-	else if (code < 200 || code > 299)
-		s2i_step(c, S2I_LOG_WARN, "callback to '%s' answered HTTP %ld", c->o->callback_url, code);
+	r.url = c->o->callback_url;
+	r.body = text;
+	r.headers = hdrs;
+	r.timeout = S2I_HTTP_TIMEOUT;
+	r.connect_timeout = ENGINE_CONNECT_TIMEOUT;
+	r.body_max = S2I_CALLBACK_BODY_MAX;	/* the rest of a longer answer is dropped */
+	if (httpc_perform(&r, &a, &he) < 0)
+		s2i_step(c, S2I_LOG_WARN, "callback to '%s' failed: %s", c->o->callback_url, he.msg);
+	else if (a.code < 200 || a.code > 299)
+		s2i_step(c, S2I_LOG_WARN, "callback to '%s' answered HTTP %ld", c->o->callback_url, a.code);
 	else
 		s2i_step(c, S2I_LOG_STEP, "--> callback to '%s' sent", c->o->callback_url);
 out:
-	curl_slist_free_all(hdrs);
-	if (curl)
-		curl_easy_cleanup(curl);
+	httpc_answer_release(&a);
 	free(text);
 	json_decref(body);
 	strv_clear(&labels);
@@ -1616,17 +1547,15 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 		return -1;
 
 	s2i_step(c, S2I_LOG_STEP, "--> builder image '%s' (pull policy %s)", o->builder,
-		 s2i_pull_policy_name(o->pull_policy));
-	if (engine_image_ensure(c->eng, o->builder, (enum engine_pull_policy)o->pull_policy,
-				s2i_on_progress, c, &c->builder, e) < 0) {
+		 pull_policy_name(o->pull_policy));
+	if (engine_image_ensure(c->eng, o->builder, o->pull_policy, s2i_on_progress, c, &c->builder, e) < 0) {
 		s2i_engine_outcome(c);
 		return -1;
 	}
 	if (o->runtime_image) {
 		s2i_step(c, S2I_LOG_STEP, "--> runtime image '%s' (pull policy %s)", o->runtime_image,
-			 s2i_pull_policy_name(o->runtime_pull_policy));
-		if (engine_image_ensure(c->eng, o->runtime_image,
-					(enum engine_pull_policy)o->runtime_pull_policy, s2i_on_progress, c,
+			 pull_policy_name(o->runtime_pull_policy));
+		if (engine_image_ensure(c->eng, o->runtime_image, o->runtime_pull_policy, s2i_on_progress, c,
 					&c->runtime, e) < 0) {
 			s2i_engine_outcome(c);
 			return -1;

@@ -1,4 +1,4 @@
-/* s2i: one Source-to-Image build through the Docker Engine API (SPEC §4), compatible
+/* s2i: one Source-to-Image build through the Docker Engine API (README "How builds run"), compatible
  * with openshift/source-to-image builder images; `s2i-agent build` and the daemon's workers call it. */
 #ifndef S2I_S2I_H
 #define S2I_S2I_H
@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "pull.h"
 
 /*
  * Use (the CLI; the pipeline does the same from a per-build child process):
@@ -25,14 +26,7 @@
  * listed in r.left, for the caller to remove once it is back.
  */
 
-/* s2i's pull policies (-p, --incremental-pull-policy, --runtime-pull-policy). */
-enum s2i_pull_policy {
-	S2I_PULL_IF_NOT_PRESENT = 0,
-	S2I_PULL_ALWAYS,
-	S2I_PULL_NEVER,
-};
-
-/* Every `s2i build` flag of SPEC §5 (same meaning as in s2i), plus what a daemon needs.
+/* Every `s2i build` flag of s2i-agent(8) BUILD FLAGS (same meaning as in s2i), plus what a daemon needs.
  * Strings are owned (s2i_opts_release frees them); NULL = unset. */
 struct s2i_opts {
 	char *source;			/* SOURCE: directory, work tree, bare repo or git URL */
@@ -46,9 +40,9 @@ struct s2i_opts {
 	char *scripts_url;		/* -s/--scripts-url: image://, file://, http(s):// */
 	int incremental;		/* --incremental */
 	int rm;				/* --rm: with --incremental, remove the previous image (s2i) */
-	enum s2i_pull_policy pull_policy;		/* -p/--pull-policy, default if-not-present */
-	enum s2i_pull_policy incremental_pull_policy;	/* default if-not-present */
-	enum s2i_pull_policy runtime_pull_policy;	/* default if-not-present */
+	enum pull_policy pull_policy;		/* -p/--pull-policy, default if-not-present */
+	enum pull_policy incremental_pull_policy;	/* default if-not-present */
+	enum pull_policy runtime_pull_policy;	/* default if-not-present */
 	char *runtime_image;		/* --runtime-image */
 	struct strv runtime_artifacts;	/* -a/--runtime-artifact SRC:DST (SRC absolute, DST relative) */
 	char *assemble_user;		/* --assemble-user */
@@ -86,10 +80,6 @@ struct s2i_opts {
 
 void s2i_opts_init(struct s2i_opts *o);
 void s2i_opts_release(struct s2i_opts *o);
-
-/* "always" | "never" | "if-not-present" */
-int s2i_pull_policy_parse(const char *s, enum s2i_pull_policy *ret, struct err *e);
-const char *s2i_pull_policy_name(enum s2i_pull_policy p);
 
 enum s2i_outcome {
 	S2I_SUCCEEDED = 0,
@@ -138,8 +128,8 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 
 struct engine;
 
-/* The container labels every build container carries: S2I_BUILD_LABEL=<build id> (SPEC
- * section 4) and S2I_OWNER_LABEL=<owner>, who started the build: the daemon's instance id
+/* The container labels every build container carries: S2I_BUILD_LABEL=<build id> (README
+ * "How builds run") and S2I_OWNER_LABEL=<owner>, who started the build: the daemon's instance id
  * (instance.h) or a random value per `s2i-agent build` run. Build ids are only unique
  * per agent (every agent numbers its builds from 1), so removal by label always filters on
  * both. Images an agent built carry both labels with an empty value (a commit keeps the

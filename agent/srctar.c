@@ -387,17 +387,9 @@ int srctar_add_path(struct srctar *t, const char *name, const char *path, unsign
 	struct stat st;
 	int fd, rc = -1;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = xopen_regular(path, O_NOFOLLOW | O_NONBLOCK, &st, e);
 	if (fd < 0)
-		return err_errno(e, "cannot open '%s'", path);
-	if (fstat(fd, &st) < 0) {
-		err_errno(e, "cannot stat '%s'", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, "'%s' is not a regular file", path);
-		goto out;
-	}
+		return -1;
 	if (srctar_name(NULL, name, &b, e) < 0)
 		goto out;
 	if (!b.len) {
@@ -710,19 +702,8 @@ struct srctar_pipe {
 static int srctar_pipe_write(void *ctx, const void *p, size_t n)
 {
 	struct srctar_pipe *sp = ctx;
-	const char *c = p;
 
-	while (n > 0) {
-		ssize_t w = send(sp->wfd, c, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return xsend_full(sp->wfd, p, n);
 }
 
 static void *srctar_pipe_main(void *arg)

@@ -7,7 +7,7 @@
 # Each round: a build whose assemble sleeps is running -> the engine stops -> that
 # build ends `errored` within a bounded time with a reason naming the unreachable
 # engine; a delivery sent while the engine is down is answered 202 and its build
-# ends `errored` the same way at once (SPEC: a 202 build reaches a final state with a
+# ends `errored` the same way at once (README "API and metrics": a 202 build reaches a final state with a
 # status; an error status now says more than a `pending` one left for hours);
 # /healthz says 503; -> the engine returns -> the next push builds `succeeded`, and
 # the interrupted build's container (still running in dockerd) is removed by the

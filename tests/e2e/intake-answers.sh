@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Intake: every webhook answer code of SPEC §3 from the real daemon over HTTP.
+# Intake: every webhook answer code of s2i-agent(8) HTTP API from the real daemon over HTTP.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 agent_init

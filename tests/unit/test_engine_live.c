@@ -491,12 +491,12 @@ static void test_inspect_missing_and_pull_never(void **state)
 	assert_non_null(strstr(e.msg, missing));
 	assert_int_equal(engine_image_exists(g.eng, missing, &e), 0);
 
-	assert_int_equal(engine_image_ensure(g.eng, missing, ENGINE_PULL_NEVER, NULL, NULL, &img, &e), -1);
+	assert_int_equal(engine_image_ensure(g.eng, missing, PULL_NEVER, NULL, NULL, &img, &e), -1);
 	assert_non_null(strstr(e.msg, "not found locally and pull policy is never"));
 	assert_non_null(strstr(e.msg, missing));
 
 	/* if-not-present on a present image does not pull (no network here) */
-	check(engine_image_ensure(g.eng, BASE_IMAGE, ENGINE_PULL_IF_NOT_PRESENT, NULL, NULL, &img, &e), &e);
+	check(engine_image_ensure(g.eng, BASE_IMAGE, PULL_IF_NOT_PRESENT, NULL, NULL, &img, &e), &e);
 	assert_true(!strncmp(img.id, "sha256:", 7));
 	engine_image_release(&img);
 }
@@ -1090,9 +1090,9 @@ static void test_push_registry(void **state)
 		goto stop;
 	check(engine_image_remove(g.eng, ref, 0, 0, &e), &e);
 	assert_int_equal(engine_image_exists(g.eng, ref, &e), 0);
-	check(engine_image_ensure(g.eng, ref, ENGINE_PULL_IF_NOT_PRESENT, NULL, NULL, &img, &e), &e);
+	check(engine_image_ensure(g.eng, ref, PULL_IF_NOT_PRESENT, NULL, NULL, &img, &e), &e);
 	engine_image_release(&img);
-	check(engine_image_ensure(g.eng, ref, ENGINE_PULL_ALWAYS, NULL, NULL, &img, &e), &e);
+	check(engine_image_ensure(g.eng, ref, PULL_ALWAYS, NULL, NULL, &img, &e), &e);
 	engine_image_release(&img);
 
 	/* a tag the registry does not have: the errorDetail of a 200 stream */

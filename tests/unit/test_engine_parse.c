@@ -425,23 +425,6 @@ static void test_auth_header(void **state)
 	json_decref(cfg);
 }
 
-static void test_pull_policy(void **state)
-{
-	enum engine_pull_policy p;
-	struct err e = ERR_INIT;
-
-	(void)state;
-	assert_int_equal(engine_pull_policy_parse("always", &p, &e), 0);
-	assert_int_equal(p, ENGINE_PULL_ALWAYS);
-	assert_int_equal(engine_pull_policy_parse("never", &p, &e), 0);
-	assert_int_equal(p, ENGINE_PULL_NEVER);
-	assert_int_equal(engine_pull_policy_parse("if-not-present", &p, &e), 0);
-	assert_int_equal(p, ENGINE_PULL_IF_NOT_PRESENT);
-	assert_string_equal(engine_pull_policy_name(p), "if-not-present");
-	assert_int_equal(engine_pull_policy_parse("sometimes", &p, &e), -1);
-	assert_non_null(strstr(e.msg, "sometimes"));
-}
-
 static void test_engine_new_urls(void **state)
 {
 	static const char *good[] = { "unix:///var/run/docker.sock", "/run/podman.sock", "tcp://127.0.0.1:2375",
@@ -549,7 +532,6 @@ int main(void)
 		cmocka_unit_test(test_ref_split),
 		cmocka_unit_test(test_ref_registry),
 		cmocka_unit_test(test_auth_header),
-		cmocka_unit_test(test_pull_policy),
 		cmocka_unit_test(test_engine_new_urls),
 		cmocka_unit_test(test_label_filter),
 		cmocka_unit_test(test_api_pick),

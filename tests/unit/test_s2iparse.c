@@ -258,20 +258,6 @@ static void test_scripts_url(void **state)
 	assert_int_equal(s2iparse_scripts_url("image://relative", &k, &w, &e), -1);
 }
 
-static void test_pull_policy(void **state)
-{
-	enum s2i_pull_policy p;
-	struct err e = ERR_INIT;
-
-	(void)state;
-	assert_int_equal(s2i_pull_policy_parse("never", &p, &e), 0);
-	assert_int_equal(p, S2I_PULL_NEVER);
-	assert_string_equal(s2i_pull_policy_name(p), "never");
-	assert_int_equal(s2i_pull_policy_parse("if-not-present", &p, &e), 0);
-	assert_int_equal(p, S2I_PULL_IF_NOT_PRESENT);
-	assert_int_equal(s2i_pull_policy_parse("sometimes", &p, &e), -1);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,7 +269,6 @@ int main(void)
 		cmocka_unit_test(test_user_ids),
 		cmocka_unit_test(test_mappings),
 		cmocka_unit_test(test_scripts_url),
-		cmocka_unit_test(test_pull_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
