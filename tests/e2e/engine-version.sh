@@ -65,7 +65,7 @@ grep -q -- "--> source" "$AGENT_DIR/out" && fail "the source was opened before t
 # check: a configuration error naming the engine and both ranges
 AGENT_ENGINE=unix://$sock
 AGENT_PORT=$(free_port)
-agent_repo web "s3cret"
+agent_repo web "engine-version-secret-$$"
 agent_write_config
 "$S2I_AGENT" check -c "$AGENT_DIR/agent.conf" >"$AGENT_DIR/check" 2>&1
 rc=$?
