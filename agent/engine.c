@@ -302,6 +302,13 @@ int engine_refused(const struct engine *eng)
 	return eng && eng->refused;
 }
 
+void engine_forget_failure(struct engine *eng)
+{
+	eng->unreachable[0] = '\0';
+	eng->refused = 0;
+	eng->status = 0;
+}
+
 /* ---- requests ---- */
 
 size_t engine_write_cb(char *data, size_t size, size_t nmemb, void *arg)

@@ -106,6 +106,9 @@ const char *engine_unreachable(const struct engine *eng);
 /* 1 when the last call could not connect at all (no engine on the socket or port),
  * as opposed to one that connected and then got no answer. */
 int engine_refused(const struct engine *eng);
+/* Forgets the last call's failure (engine_status, engine_unreachable, engine_refused),
+ * for a caller that goes on without the engine for now. */
+void engine_forget_failure(struct engine *eng);
 
 /* The engine's address for messages: "unix:///var/run/docker.sock", "https://h:2376". */
 const char *engine_address(const struct engine *eng);

@@ -1508,6 +1508,8 @@ static int s2i_engine_line(struct s2i_ctx *c, struct err *e)
 		/* no engine listening yet: the source is fetched all the same (a build can
 		 * wait for a starting engine), and the first call that needs it says why */
 		if (engine_refused(c->eng) && !(c->cancel && *c->cancel)) {
+			/* not the build's reason unless a later call fails the same way */
+			engine_forget_failure(c->eng);
 			*e = (struct err)ERR_INIT;
 			return 0;
 		}
