@@ -237,6 +237,18 @@ static void store_bind_time(sqlite3_stmt *st, int i, long long v)
 		sqlite3_bind_null(st, i);
 }
 
+int store_sync_mode(const struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int sync = -1;
+
+	if (sqlite3_prepare_v2(s->st_db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		sync = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return sync;
+}
+
 /* Reads back what SQLite made of our PRAGMAs: a build that dropped FULL (or a
  * connection SQLite left in another journal mode) would lose 202-answered deliveries
  * on a power loss, which no crash test can see; so a connection that is not
@@ -244,14 +256,9 @@ static void store_bind_time(sqlite3_stmt *st, int i, long long v)
 static int store_check_durable(struct store *s, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
-	int sync = -1;
+	int sync = store_sync_mode(s);
 	char mode[16] = "";
 
-	if (sqlite3_prepare_v2(s->st_db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		sync = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
 	if (sqlite3_prepare_v2(s->st_db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
@@ -264,17 +271,6 @@ static int store_check_durable(struct store *s, struct err *e)
 	return 0;
 }
 
-int store_sync_mode(const struct store *s)
-{
-	sqlite3_stmt *st = NULL;
-	int sync = -1;
-
-	if (sqlite3_prepare_v2(s->st_db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		sync = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return sync;
-}
 
 /* The state directory, created if missing, must be writable by us. It holds every
  * build's log and the database: refused when anyone may write into it (an attacker could swap agent.db or a log for a link). */
