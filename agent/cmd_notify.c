@@ -15,13 +15,6 @@
 #include "limits.h"
 #include "notify.h"
 
-static void notify_usage(void)
-{
-	fputs("usage: s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
-	      "  reads 'OLD NEW REF' lines on stdin (as git's post-receive and pre-receive\n"
-	      "  hooks get them) and posts one signed event per ref to URL/hooks/REPO\n"
-	      "  (URL defaults to $" NOTIFY_URL_ENV ", else " NOTIFY_DEFAULT_URL ")\n", stderr);
-}
 
 static int notify_repo_ok(const char *s)
 {
@@ -57,17 +50,15 @@ int cmd_notify(int argc, char **argv)
 		case 's': secret_file = optarg; break;
 		case 'f': follow = 1; break;
 		case 'h':
-			notify_usage();
+			cmds_usage("notify", stdout);
 			return 0;
 		default:
-			notify_usage();
+			cmds_usage("notify", stderr);
 			return 2;
 		}
 	}
-	if (optind + 1 != argc) {
-		notify_usage();
-		return 2;
-	}
+	if (optind + 1 != argc)
+		return cmds_usage_error("notify", "expected one REPO");
 	repo = argv[optind];
 	if (!notify_repo_ok(repo)) {
 		notify_say("notify: '%s' is not a repo name ([A-Za-z0-9._-]+)", repo);

@@ -31,6 +31,8 @@
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of agent.conf */
 #define CONFIG_LINE_MAX		4096		/* bytes of one line of agent.conf */
 #define CONFIG_VALUE_MAX	2048		/* bytes of one value */
+#define CONFIG_KEY_NAME_MAX	64		/* bytes of a key name compared for "did you mean" */
+#define CONFIG_SUGGEST_MAX_DISTANCE 2		/* edits from an unknown key to the one suggested */
 #define CONFIG_DEFAULT_TAG	"{repo}:{branch}"	/* image name template */
 #define CONFIG_DEFAULT_CONTEXT	"s2i-agent"	/* commit status context */
 #define CONFIG_DEFAULT_GITHUB_API "https://api.github.com"
