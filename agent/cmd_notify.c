@@ -41,7 +41,7 @@ int cmd_notify(int argc, char **argv)
 	struct err e = ERR_INIT;
 	const char *url_arg = NULL, *secret_file = NULL, *repo;
 	char *secret = NULL, *base = NULL;
-	size_t nrefs = 0, nsec = 0, i, len;
+	size_t nrefs = 0, nsec = 0, i, len, lost = 0;
 	int c, follow = 0, rv = 2, bad = 0, r;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -99,7 +99,13 @@ int cmd_notify(int argc, char **argv)
 	rv = 0;
 	for (i = 0; i < nrefs; i++)
 		if (notify_post(base, repo, nsec ? secret : NULL, &refs[i]) < 0)
-			bad = 1;
+			lost++;
+	/* an event that did not get through is lost: git will not send it again */
+	for (i = 0; lost && i < nrefs; i++)
+		if (refs[i].build <= 0 && refs[i].posted == 0)
+			notify_say("%s: nothing was built; push again once the agent answers, or ask for a "
+				   "build: curl -X POST -H 'Authorization: Bearer ADMIN_TOKEN' -d "
+				   "'{\"ref\": \"%s\"}' %s/repos/%s/builds", refs[i].ref, refs[i].ref, base, repo);
 	if (follow) {
 		for (i = 0; i < nrefs; i++) {
 			if (refs[i].build <= 0)
@@ -110,7 +116,7 @@ int cmd_notify(int argc, char **argv)
 				bad = 1;
 		}
 	}
-	rv = bad ? 1 : 0;
+	rv = lost ? NOTIFY_EXIT_UNDELIVERED : bad ? 1 : 0;
 	httpc_global_cleanup();
 out:
 	for (i = 0; i < nrefs; i++)
