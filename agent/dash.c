@@ -473,6 +473,42 @@ static void dash_repo_section(struct dash_page *p, const struct dash_index *d, c
 	dash_put(p, "</section>\n");
 }
 
+/* Who was turned away at /hooks/: a misrouted webhook or a wrong secret shows here, not
+ * only in the log. Never a body or a signature: the name as sent, the provider, why. */
+static void dash_refusals(struct dash_page *p, const struct dash_index *d)
+{
+	const json_t *r;
+	char when[32];
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	if (!json_is_array(d->refusals) || !json_array_size(d->refusals))
+		return;
+	dash_put(p, "<section aria-labelledby=\"refused\">\n<h2 id=\"refused\">Refused deliveries</h2>\n");
+	dash_putf(p, "<p class=\"dim\">%llu since the agent started; the last %zu:</p>\n", d->nrefused,
+		  json_array_size(d->refusals));
+	dash_put(p, "<table>\n<thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Repository</th>"
+		 "<th scope=\"col\">Provider</th><th scope=\"col\" class=\"num\">Answer</th>"
+		 "<th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n");
+	json_array_foreach(d->refusals, i, r) {
+		t = (time_t)json_integer_value(json_object_get(r, "time"));
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		dash_put(p, "<tr><td>");
+		dash_time(p, when);
+		dash_put(p, "</td><td><code>");
+		dash_esc(p, dash_str(r, "repo"));
+		dash_put(p, "</code></td><td>");
+		dash_esc(p, dash_str(r, "provider"));
+		dash_putf(p, "</td><td class=\"num\">%lld</td><td class=\"msg\">",
+			  (long long)json_integer_value(json_object_get(r, "code")));
+		dash_esc(p, dash_str(r, "reason"));
+		dash_put(p, "</td></tr>\n");
+	}
+	dash_put(p, "</tbody>\n</table>\n</section>\n");
+}
+
 int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e)
 {
 	struct dash_page p = { out, 0 };
@@ -528,6 +564,7 @@ int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e
 	if (!nsection)
 		dash_put(&p, "<p>No repositories configured: add a <code>[repo \"NAME\"]</code> section to the "
 			 "configuration (see <code>man s2i-agent.conf</code>).</p>\n");
+	dash_refusals(&p, d);
 	dash_put(&p, "</main>\n");
 	dash_foot(&p, d->version, "");
 	dash_put(&p, "</body>\n</html>\n");

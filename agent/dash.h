@@ -25,6 +25,10 @@ struct dash_index {
 	const char *public_url;		/* for the webhook URL hint; NULL: relative */
 	const char *version;		/* footer; NULL: none */
 	time_t now;			/* running builds show now - started; 0: not shown */
+	/* the last refused deliveries, newest first: objects {time (epoch seconds), repo
+	 * (as sent), provider, code, reason}; NULL or empty: the section is left out */
+	const json_t *refusals;
+	unsigned long long nrefused;	/* every refusal since the start */
 };
 
 /* Appends the dashboard page to out. Links are relative ("builds/7"), so the

@@ -95,7 +95,7 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	struct dash_index d = { 0 };
 	const char **repos = NULL;
 	struct err e = ERR_INIT;
-	json_t *builds = NULL;
+	json_t *builds = NULL, *refusals = NULL;
 	size_t i;
 
 	if (store_list_builds(h->h_store, &f, &l, &e) < 0) {
@@ -112,6 +112,9 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	d.public_url = h->h_cfg->public_url;
 	d.version = S2I_AGENT_VERSION;
 	d.now = time(NULL);
+	refusals = http_intake_refusals_json(h);
+	d.refusals = refusals;
+	d.nrefused = h->h_nrefused;
 	if (dash_render_index(&d, &page, &e) < 0) {
 		log_error("dashboard: %s", e.msg);
 		http_reply_error(req, 500, "cannot render the dashboard");
@@ -121,6 +124,7 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	buf_release(&page);
 	free(repos);
 	json_decref(builds);
+	json_decref(refusals);
 	build_list_release(&l);
 }
 

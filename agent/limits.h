@@ -78,6 +78,9 @@
 #define HTTP_ENGINE_CHECK_MS	500		/* /healthz engine probe: connect timeout */
 #define HTTP_ENGINE_CACHE_SECONDS 5		/* /healthz engine probe: result reused */
 #define HTTP_TOKEN_MAX		4096		/* Authorization header */
+#define HTTP_REFUSALS_KEPT	50		/* refused deliveries the dashboard lists */
+#define HTTP_REFUSAL_REASON_MAX	160		/* bytes of a refusal's reason kept */
+#define HTTP_REFUSAL_LOGS_PER_MINUTE 10		/* log lines for deliveries to unknown repositories */
 #define JPRUNE_DEPTH_MAX	512		/* JSON nesting intake accepts */
 
 /* builds */

@@ -44,7 +44,7 @@ static size_t count(const char *hay, const char *needle)
 
 static char *render_index(json_t *builds, const char *const *repos, time_t now)
 {
-	struct dash_index d = { builds, repos, "https://ci.example.com", "0.1.0", now };
+	struct dash_index d = { builds, repos, "https://ci.example.com", "0.1.0", now, NULL, 0 };
 	struct buf out = BUF_INIT(DASH_PAGE_MAX);
 	struct err e = ERR_INIT;
 
@@ -59,6 +59,43 @@ static char *render_build(json_t *b, time_t now)
 
 	assert_int_equal(dash_render_build(b, now, &out, &e), 0);
 	return buf_detach(&out, NULL);
+}
+
+/* Refused deliveries: listed newest first as given, names and reasons escaped; left out
+ * when there are none. */
+static void test_refusals(void **state)
+{
+	json_t *refusals = json_pack("[{sI ss ss si ss}, {sI ss ss si ss}]",
+				     "time", (json_int_t)1767225600, "repo", "<img src=x>", "provider", "generic",
+				     "code", 404, "reason", "unknown repository",
+				     "time", (json_int_t)1767225500, "repo", "web", "provider", "github",
+				     "code", 401, "reason", "X-Hub-Signature-256 does not match the repo's secret");
+	struct dash_index d = { NULL, NULL, "https://ci.example.com", "0.1.0", 1767225601, refusals, 7 };
+	struct buf out = BUF_INIT(DASH_PAGE_MAX);
+	struct err e = ERR_INIT;
+	char *page, *first, *second;
+
+	(void)state;
+	assert_int_equal(dash_render_index(&d, &out, &e), 0);
+	page = buf_detach(&out, NULL);
+	assert_non_null(strstr(page, "<h2 id=\"refused\">Refused deliveries</h2>"));
+	assert_non_null(strstr(page, "7 since the agent started; the last 2:"));
+	assert_null(strstr(page, "<img"));
+	first = strstr(page, "<code>&lt;img src=x&gt;</code></td><td>generic</td><td class=\"num\">404</td>");
+	second = strstr(page, "<code>web</code></td><td>github</td><td class=\"num\">401</td>"
+			      "<td class=\"msg\">X-Hub-Signature-256 does not match the repo&#39;s secret</td>");
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(first < second);
+	assert_non_null(strstr(page, "<time datetime=\"2026-01-01T00:00:00Z\">2026-01-01 00:00:00 UTC</time>"));
+	free(page);
+	json_decref(refusals);
+	/* none: no section */
+	refusals = json_array();
+	page = render_index(refusals, NULL, 0);
+	assert_null(strstr(page, "Refused deliveries"));
+	free(page);
+	json_decref(refusals);
 }
 
 static void test_escape_table(void **state)
@@ -364,6 +401,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_table),
+		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_escape_cap),
 		cmocka_unit_test(test_hostile_index),
 		cmocka_unit_test(test_hostile_build_page),
