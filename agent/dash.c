@@ -1,4 +1,5 @@
-/* dash: renders the dashboard and build pages from build objects, and negotiates HTML vs JSON.
+/* dash: what the pages share (escaping, times, states, head and foot), the build page,
+ * and the HTML vs JSON negotiation; the dashboard itself is in dash_index.c.
  * Everything that comes from the database goes through dash_escape; the pages load nothing external. */
 #include <ctype.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 
 
 #include "dash.h"
+#include "dash_int.h"
 #include "codec.h"
 #include "digest.h"
 #include "limits.h"
@@ -88,12 +90,7 @@ static const char dash_script[] =
 	"await sleep(" DASH_STR(DASH_FOLLOW_RETRY_MS) ");}}"
 	"run();})();";
 
-struct dash_state {
-	const char *name;
-	const char *symbol;	/* decorative: the word is always there too */
-};
-
-static const struct dash_state dash_states[] = {
+const struct dash_state dash_states[DASH_NSTATES] = {
 	{ "queued", "\u25cb" },
 	{ "running", "\u25cf" },
 	{ "succeeded", "\u2713" },
@@ -102,20 +99,13 @@ static const struct dash_state dash_states[] = {
 	{ "canceled", "\u2298" },
 };
 
-/* A page under construction: appends stop counting once one fails. */
-struct dash_page {
-	struct buf *out;
-	int failed;
-};
-
-static void dash_put(struct dash_page *p, const char *s)
+void dash_put(struct dash_page *p, const char *s)
 {
 	if (!p->failed && buf_addstr(p->out, s) < 0)
 		p->failed = 1;
 }
 
-static void dash_putf(struct dash_page *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void dash_putf(struct dash_page *p, const char *fmt, ...)
+void dash_putf(struct dash_page *p, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -127,13 +117,13 @@ static void dash_putf(struct dash_page *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void dash_esc(struct dash_page *p, const char *s)
+void dash_esc(struct dash_page *p, const char *s)
 {
 	if (!p->failed && s && dash_escape(p->out, s, strlen(s)) < 0)
 		p->failed = 1;
 }
 
-static void dash_escn(struct dash_page *p, const char *s, size_t n)
+void dash_escn(struct dash_page *p, const char *s, size_t n)
 {
 	if (!p->failed && dash_escape(p->out, s, n) < 0)
 		p->failed = 1;
@@ -166,20 +156,20 @@ int dash_escape(struct buf *out, const char *s, size_t n)
 	return buf_add(out, s + start, n - start);
 }
 
-static const char *dash_str(const json_t *o, const char *key)
+const char *dash_str(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static int dash_nonempty(const char *s)
+int dash_nonempty(const char *s)
 {
 	return s && *s;
 }
 
 /* "Name <mail>" shows as "Name"; an object {"name": …} as its name. */
-static void dash_author(struct dash_page *p, const json_t *b)
+void dash_author(struct dash_page *p, const json_t *b)
 {
 	const json_t *v = json_object_get(b, "author");
 	const char *s = NULL, *lt;
@@ -194,7 +184,7 @@ static void dash_author(struct dash_page *p, const json_t *b)
 	dash_escn(p, s, lt && lt != s ? (size_t)(lt - s) : strlen(s));
 }
 
-static const struct dash_state *dash_state_of(const char *state)
+const struct dash_state *dash_state_of(const char *state)
 {
 	size_t i;
 
@@ -204,7 +194,7 @@ static const struct dash_state *dash_state_of(const char *state)
 	return NULL;
 }
 
-static int dash_is_final(const char *state)
+int dash_is_final(const char *state)
 {
 	return state && (!strcmp(state, "succeeded") || !strcmp(state, "failed") ||
 			 !strcmp(state, "errored") || !strcmp(state, "canceled"));
@@ -212,7 +202,7 @@ static int dash_is_final(const char *state)
 
 /* The state badge: symbol (hidden from screen readers) and word. An id makes
  * it the live region the build page's script updates. */
-static void dash_badge(struct dash_page *p, const char *state, const char *id)
+void dash_badge(struct dash_page *p, const char *state, const char *id)
 {
 	const struct dash_state *s = dash_state_of(state);
 
@@ -227,7 +217,7 @@ static void dash_badge(struct dash_page *p, const char *state, const char *id)
 
 /* Parses the RFC 3339 times the agent writes ("2026-01-02T03:04:05Z", with
  * optional fraction) as UTC; anything else is 0. */
-static time_t dash_parse_time(const char *s)
+time_t dash_parse_time(const char *s)
 {
 	struct tm tm;
 	const char *rest;
@@ -242,7 +232,7 @@ static time_t dash_parse_time(const char *s)
 }
 
 /* <time datetime="…">2026-01-02 03:04:05 UTC</time>, or the text as-is. */
-static void dash_time(struct dash_page *p, const char *s)
+void dash_time(struct dash_page *p, const char *s)
 {
 	size_t n;
 
@@ -265,7 +255,7 @@ static void dash_time(struct dash_page *p, const char *s)
 	dash_put(p, "</time>");
 }
 
-static void dash_duration_ms(struct dash_page *p, long long ms)
+void dash_duration_ms(struct dash_page *p, long long ms)
 {
 	long long s, m;
 
@@ -282,7 +272,7 @@ static void dash_duration_ms(struct dash_page *p, long long ms)
 }
 
 /* duration_ms when the build has one; for a running build now - started. */
-static void dash_duration(struct dash_page *p, const json_t *b, time_t now)
+void dash_duration(struct dash_page *p, const json_t *b, time_t now)
 {
 	const json_t *v = json_object_get(b, "duration_ms");
 	time_t started;
@@ -304,7 +294,7 @@ static void dash_duration(struct dash_page *p, const json_t *b, time_t now)
 }
 
 /* refs/heads/main -> main, refs/tags/v1 -> tag v1, anything else as-is. */
-static void dash_ref(struct dash_page *p, const char *ref)
+void dash_ref(struct dash_page *p, const char *ref)
 {
 	if (!ref) {
 		dash_put(p, "\u2014");
@@ -322,7 +312,7 @@ static void dash_ref(struct dash_page *p, const char *ref)
 
 /* First line of the commit message, cut at DASH_SUBJECT_MAX bytes on a UTF-8
  * boundary; the whole message goes into the title attribute. */
-static void dash_subject(struct dash_page *p, const char *msg)
+void dash_subject(struct dash_page *p, const char *msg)
 {
 	size_t n;
 	int cut = 0;
@@ -345,7 +335,7 @@ static void dash_subject(struct dash_page *p, const char *msg)
 	dash_put(p, "</span>");
 }
 
-static void dash_short_sha(struct dash_page *p, const char *sha)
+void dash_short_sha(struct dash_page *p, const char *sha)
 {
 	if (!sha) {
 		dash_put(p, "\u2014");
@@ -358,7 +348,7 @@ static void dash_short_sha(struct dash_page *p, const char *sha)
 	dash_put(p, "</code>");
 }
 
-static void dash_head(struct dash_page *p, const char *title, int refresh)
+void dash_head(struct dash_page *p, const char *title, int refresh)
 {
 	dash_put(p, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -373,7 +363,7 @@ static void dash_head(struct dash_page *p, const char *title, int refresh)
 }
 
 /* up: "" on the dashboard, "../" on a build page (links stay relative). */
-static void dash_foot(struct dash_page *p, const char *version, const char *up)
+void dash_foot(struct dash_page *p, const char *version, const char *up)
 {
 	dash_put(p, "<footer>s2i-agent");
 	if (version) {
@@ -384,191 +374,11 @@ static void dash_foot(struct dash_page *p, const char *version, const char *up)
 		  " \u00b7 <a href=\"%shealthz\">health</a></footer>\n", up, up, up);
 }
 
-static int dash_done(struct dash_page *p, struct err *e)
+int dash_done(struct dash_page *p, struct err *e)
 {
 	if (p->failed)
 		return err_set(e, "page larger than %zu bytes", p->out->max);
 	return 0;
-}
-
-/* Is name already among the first n builds' repositories? */
-static int dash_repo_seen(const json_t *builds, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const char *r = dash_str(json_array_get(builds, i), "repo");
-
-		if (!strcmp(name, r ? r : ""))
-			return 1;
-	}
-	return 0;
-}
-
-static void dash_row(struct dash_page *p, const json_t *b, time_t now)
-{
-	const json_t *id = json_object_get(b, "id");
-
-	dash_put(p, "<tr><td>");
-	dash_badge(p, dash_str(b, "state"), NULL);
-	dash_put(p, "</td><td class=\"num\">");
-	if (json_is_integer(id))
-		dash_putf(p, "<a href=\"builds/%lld\">#%lld</a>", (long long)json_integer_value(id),
-			  (long long)json_integer_value(id));
-	else
-		dash_put(p, "?");
-	dash_put(p, "</td><td>");
-	dash_ref(p, dash_str(b, "ref"));
-	dash_put(p, "</td><td>");
-	dash_short_sha(p, dash_str(b, "sha"));
-	dash_put(p, "</td><td class=\"msg\">");
-	dash_subject(p, dash_str(b, "message"));
-	/* why a build did not succeed belongs next to what it built */
-	if (dash_nonempty(dash_str(b, "reason")) && dash_is_final(dash_str(b, "state")) &&
-	    strcmp(dash_str(b, "state"), "succeeded")) {
-		dash_put(p, " <span class=\"dim\">(");
-		dash_esc(p, dash_str(b, "reason"));
-		dash_put(p, ")</span>");
-	}
-	dash_put(p, "</td><td>");
-	dash_author(p, b);
-	dash_put(p, "</td><td class=\"num\">");
-	dash_duration(p, b, now);
-	dash_put(p, "</td><td>");
-	dash_time(p, dash_str(b, "created"));
-	dash_put(p, "</td></tr>\n");
-}
-
-static void dash_repo_section(struct dash_page *p, const struct dash_index *d, const char *repo,
-			      size_t nsection)
-{
-	size_t i, rows = 0;
-	const json_t *b;
-
-	dash_putf(p, "<section aria-labelledby=\"repo-%zu\">\n<h2 id=\"repo-%zu\">", nsection, nsection);
-	dash_esc(p, repo);
-	dash_put(p, "</h2>\n");
-	json_array_foreach(d->builds, i, b) {
-		const char *r = dash_str(b, "repo");
-
-		if (strcmp(r ? r : "", repo))
-			continue;
-		if (!rows++)
-			dash_put(p, "<table>\n<thead><tr><th scope=\"col\">State</th>"
-				 "<th scope=\"col\" class=\"num\">Build</th><th scope=\"col\">Ref</th>"
-				 "<th scope=\"col\">Commit</th><th scope=\"col\">Message</th>"
-				 "<th scope=\"col\">Author</th><th scope=\"col\" class=\"num\">Duration</th>"
-				 "<th scope=\"col\">Created</th></tr></thead>\n<tbody>\n");
-		dash_row(p, b, d->now);
-	}
-	if (rows) {
-		dash_put(p, "</tbody>\n</table>\n");
-	} else {
-		dash_put(p, "<p class=\"dim\">No builds yet. Webhook URL: <code>");
-		dash_esc(p, d->public_url ? d->public_url : "");
-		dash_put(p, "/hooks/");
-		dash_esc(p, repo);
-		dash_put(p, "</code></p>\n");
-	}
-	dash_put(p, "</section>\n");
-}
-
-/* Who was turned away at /hooks/: a misrouted webhook or a wrong secret shows here, not
- * only in the log. Never a body or a signature: the name as sent, the provider, why. */
-static void dash_refusals(struct dash_page *p, const struct dash_index *d)
-{
-	const json_t *r;
-	char when[32];
-	struct tm tm;
-	time_t t;
-	size_t i;
-
-	if (!json_is_array(d->refusals) || !json_array_size(d->refusals))
-		return;
-	dash_put(p, "<section aria-labelledby=\"refused\">\n<h2 id=\"refused\">Refused deliveries</h2>\n");
-	dash_putf(p, "<p class=\"dim\">%llu since the agent started; the last %zu:</p>\n", d->nrefused,
-		  json_array_size(d->refusals));
-	dash_put(p, "<table>\n<thead><tr><th scope=\"col\">Time</th><th scope=\"col\">Repository</th>"
-		 "<th scope=\"col\">Provider</th><th scope=\"col\" class=\"num\">Answer</th>"
-		 "<th scope=\"col\">Reason</th></tr></thead>\n<tbody>\n");
-	json_array_foreach(d->refusals, i, r) {
-		t = (time_t)json_integer_value(json_object_get(r, "time"));
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		dash_put(p, "<tr><td>");
-		dash_time(p, when);
-		dash_put(p, "</td><td><code>");
-		dash_esc(p, dash_str(r, "repo"));
-		dash_put(p, "</code></td><td>");
-		dash_esc(p, dash_str(r, "provider"));
-		dash_putf(p, "</td><td class=\"num\">%lld</td><td class=\"msg\">",
-			  (long long)json_integer_value(json_object_get(r, "code")));
-		dash_esc(p, dash_str(r, "reason"));
-		dash_put(p, "</td></tr>\n");
-	}
-	dash_put(p, "</tbody>\n</table>\n</section>\n");
-}
-
-int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e)
-{
-	struct dash_page p = { out, 0 };
-	size_t i, k, nsection = 0, counts[sizeof(dash_states) / sizeof(dash_states[0])] = { 0 };
-	size_t nbuilds = json_is_array(d->builds) ? json_array_size(d->builds) : 0;
-	const json_t *b;
-	int active = 0, any = 0;
-
-	for (i = 0; i < nbuilds; i++) {
-		const struct dash_state *s = dash_state_of(dash_str(json_array_get(d->builds, i), "state"));
-
-		if (s)
-			counts[s - dash_states]++;
-		if (s && !dash_is_final(s->name))
-			active = 1;
-	}
-	dash_head(&p, "s2i-agent builds", active);
-	dash_put(&p, "<header>\n<h1>s2i-agent builds</h1>\n<p class=\"dim\">");
-	for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
-		if (!counts[k])
-			continue;
-		dash_putf(&p, "%s%zu %s", any ? " \u00b7 " : "", counts[k], dash_states[k].name);
-		any = 1;
-	}
-	if (!any)
-		dash_put(&p, "No builds yet.");
-	if (active)
-		dash_putf(&p, " (this page reloads every %d seconds while builds run)", DASH_REFRESH_SECONDS);
-	dash_put(&p, "</p>\n</header>\n<main>\n");
-
-	/* Repositories in the order of their newest build, then configured ones without builds. */
-	for (i = 0; i < nbuilds; i++) {
-		const char *r = dash_str(json_array_get(d->builds, i), "repo");
-
-		if (dash_repo_seen(d->builds, i, r ? r : ""))
-			continue;
-		dash_repo_section(&p, d, r ? r : "", nsection++);
-	}
-	for (i = 0; d->repos && d->repos[i]; i++) {
-		int seen = 0;
-
-		json_array_foreach(d->builds, k, b) {
-			const char *r = dash_str(b, "repo");
-
-			if (r && !strcmp(r, d->repos[i])) {
-				seen = 1;
-				break;
-			}
-		}
-		if (!seen)
-			dash_repo_section(&p, d, d->repos[i], nsection++);
-	}
-	if (!nsection)
-		dash_put(&p, "<p>No repositories configured: add a <code>[repo \"NAME\"]</code> section to the "
-			 "configuration (see <code>man s2i-agent.conf</code>).</p>\n");
-	dash_refusals(&p, d);
-	dash_put(&p, "</main>\n");
-	dash_foot(&p, d->version, "");
-	dash_put(&p, "</body>\n</html>\n");
-	return dash_done(&p, e);
 }
 
 /* A <dt>/<dd> pair; id names the <dd> the script updates (empty -> "—"). */
