@@ -40,6 +40,11 @@ static const char dash_style[] =
 	".st-succeeded{color:var(--ok)}.st-failed{color:var(--bad)}.st-errored{color:var(--err)}"
 	".st-running{color:var(--run)}.st-queued,.st-canceled,.st-unknown{color:var(--wait)}"
 	".msg{overflow-wrap:anywhere}.num{text-align:right;white-space:nowrap}time{white-space:nowrap}"
+	"table{table-layout:fixed}.c-st{width:8.5rem}.c-id{width:4.5rem}.c-ref{width:9rem}.c-sha{width:5.5rem}"
+	".c-img{width:12rem}.c-by{width:8rem}.c-dur{width:6rem}.c-at{width:7.5rem}.c-msg{width:auto}"
+	"table.auto{table-layout:auto}.cut{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}.bar{margin:.4rem 0}"
+	"[aria-current=page]{font-weight:700;color:var(--fg)}"
+	".actions{margin:.6rem 0}.actions button,#signin button{font:inherit;margin-right:.5rem}"
 	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:1rem 0}"
 	"dt{color:var(--dim)}dd{margin:0;overflow-wrap:anywhere}.full{white-space:pre-wrap}"
 	"pre#log{background:#111;color:#e8e8e8;padding:1rem;border-radius:.3rem;white-space:pre-wrap;"
@@ -62,8 +67,8 @@ static const char dash_script[] =
 	"function add(s){var e=atEnd();txt.appendData(s.replace(/\\u001b\\[[0-9;?]*[A-Za-z]/g,''));"
 	"if(e)window.scrollTo(0,document.documentElement.scrollHeight);}"
 	"function pad(n){return n<10?'0'+n:''+n;}"
-	"function dur(ms){var s=ms/1000;if(s<60)return s.toFixed(1)+'s';var mi=Math.floor(s/60);"
-	"if(mi<60)return mi+'m '+pad(Math.floor(s%60))+'s';return Math.floor(mi/60)+'h '+pad(mi%60)+'m';}"
+	"function dur(ms){var s=Math.floor((ms+500)/1000);if(ms<59950)return (Math.floor((ms+50)/100)/10).toFixed(1)+'s';var mi=Math.floor(s/60);"
+	"if(mi<60)return mi+'m '+pad(s%60)+'s';return Math.floor(mi/60)+'h '+pad(mi%60)+'m';}"
 	"function tm(t){return t?t.replace('T',' ').replace(/(\\.\\d+)?Z$/,' UTC'):'';}"
 	"function set(k,v){var e=document.getElementById(k);if(e&&v!==undefined&&v!==null&&v!=='')e.textContent=v;}"
 	"async function refresh(){"
@@ -74,6 +79,7 @@ static const char dash_script[] =
 	"set('started',tm(b.started));set('finished',tm(b.finished));"
 	"if(typeof b.duration_ms==='number')set('duration',dur(b.duration_ms));"
 	"set('image',b.image);set('image_id',b.image_id);set('reason',b.reason);"
+	"m.setAttribute('data-state',state);"
 	"document.title=document.title.replace(/^\\S+/,state);}"
 	"async function follow(){"
 	"var r=await fetch(id+'/log'+(fin[state]?'':'?follow=1'),{cache:'no-store'});"
@@ -88,7 +94,36 @@ static const char dash_script[] =
 	"if(fin[state]){if(!ok&&txt.parentNode!==pre)pre.textContent='(no log)';say('build '+state);return;}"
 	"if(!ok)say('waiting for the build to start\\u2026');"
 	"await sleep(" DASH_STR(DASH_FOLLOW_RETRY_MS) ");}}"
-	"run();})();";
+	"run();})();"
+	/* Cancel and retry for holders of the admin token: asked once in a form, kept in
+	 * sessionStorage (this tab only), sent as a Bearer header, never in a URL. A
+	 * cross-site page cannot set that header, so the actions need no CSRF token. */
+	"(function(){'use strict';"
+	"var m=document.querySelector('main[data-build]'),bar=document.getElementById('actions');"
+	"if(!m||!bar||!window.fetch||!window.sessionStorage)return;"
+	"var id=m.getAttribute('data-build'),form=document.getElementById('signin'),"
+	"inp=document.getElementById('token'),msg=document.getElementById('act-msg'),K='s2i-agent-admin-token',todo=null;"
+	"var fin={succeeded:1,failed:1,errored:1,canceled:1};"
+	"function show(){var f=!!fin[m.getAttribute('data-state')];"
+	"document.getElementById('act-cancel').hidden=f;document.getElementById('act-retry').hidden=!f;}"
+	"function ask(a,why){todo=a;msg.textContent=why;form.hidden=false;inp.value='';inp.focus();}"
+	"async function act(a){var t=sessionStorage.getItem(K);if(!t){ask(a,'');return;}"
+	"msg.textContent=(a==='cancel'?'canceling':'retrying')+'\u2026';var r,b=null;"
+	"try{r=await fetch(id+'/'+a,{method:'POST',headers:{Authorization:'Bearer '+t},cache:'no-store'});}"
+	"catch(x){msg.textContent='the agent did not answer';return;}"
+	"try{b=await r.json();}catch(x){}"
+	"if(r.status===401||r.status===403){sessionStorage.removeItem(K);"
+	"ask(a,'the admin token was refused'+(b&&b.error?': '+b.error:''));return;}"
+	"if(!r.ok){msg.textContent=(b&&b.error)||('HTTP '+r.status);return;}"
+	"if(a==='retry'&&b&&b.build){location.href=String(b.build);return;}"
+	"msg.textContent='cancel requested';}"
+	"bar.addEventListener('click',function(e){var a=e.target.getAttribute('data-act');if(a)act(a);});"
+	"form.addEventListener('submit',function(e){e.preventDefault();if(!inp.value)return;"
+	"sessionStorage.setItem(K,inp.value);inp.value='';form.hidden=true;var a=todo;todo=null;if(a)act(a);});"
+	"document.getElementById('signin-cancel').addEventListener('click',function(){"
+	"form.hidden=true;todo=null;inp.value='';msg.textContent='';});"
+	"new MutationObserver(show).observe(m,{attributes:true,attributeFilter:['data-state']});"
+	"show();bar.hidden=false;})();";
 
 const struct dash_state dash_states[DASH_NSTATES] = {
 	{ "queued", "\u25cb" },
@@ -261,10 +296,12 @@ void dash_duration_ms(struct dash_page *p, long long ms)
 
 	if (ms < 0)
 		ms = 0;
-	s = ms / 1000;
+	s = (ms + 500) / 1000;	/* rounded as the tenths below */
 	m = s / 60;
-	if (ms < 60000)
-		dash_putf(p, "%lld.%llds", ms / 1000, (ms % 1000) / 100);
+	/* tenths rounded half up, as the build log's "succeeded in" line and the page's
+	 * script round them: one duration everywhere */
+	if (ms < 59950)
+		dash_putf(p, "%lld.%llds", (ms + 50) / 1000, (ms + 50) / 100 % 10);
 	else if (m < 60)
 		dash_putf(p, "%lldm %02llds", m, s % 60);
 	else
@@ -348,6 +385,120 @@ void dash_short_sha(struct dash_page *p, const char *sha)
 	dash_put(p, "</code>");
 }
 
+/* One query parameter's value, percent-encoded (RFC 3986 unreserved kept) */
+static void dash_urlenc(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			buf_add(b, s, 1);
+		else
+			buf_addf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+	}
+}
+
+void dash_href(struct dash_page *p, const char *base, const char *repo, const char *ref,
+	       const char *state, long long before)
+{
+	struct buf u = BUF_INIT(4 * REF_MAX + 256);
+	const char *sep = "?";
+
+	buf_addstr(&u, base);
+	if (repo) {
+		buf_addf(&u, "%srepo=", sep);
+		dash_urlenc(&u, repo);
+		sep = "&";
+	}
+	if (ref) {
+		buf_addf(&u, "%sref=", sep);
+		dash_urlenc(&u, ref);
+		sep = "&";
+	}
+	if (state) {
+		buf_addf(&u, "%sstate=", sep);
+		dash_urlenc(&u, state);
+		sep = "&";
+	}
+	if (before > 0)
+		buf_addf(&u, "%sbefore=%lld", sep, before);
+	if (!u.len)
+		buf_addstr(&u, "./");
+	dash_escn(p, u.data, u.len);
+	buf_release(&u);
+}
+
+void dash_commit(struct dash_page *p, const json_t *b)
+{
+	const char *url = dash_str(b, "clone_url"), *sha = dash_str(b, "sha");
+	const char *provider = dash_str(b, "provider");
+	size_t n;
+
+	if (!dash_nonempty(sha) || !url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7))) {
+		dash_short_sha(p, sha);
+		return;
+	}
+	n = strlen(url);
+	if (n > 4 && !strcmp(url + n - 4, ".git"))
+		n -= 4;
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	dash_put(p, "<a href=\"");
+	dash_escn(p, url, n);
+	/* GitLab's commit pages live under /-/ */
+	dash_put(p, provider && !strcmp(provider, "gitlab") ? "/-/commit/" : "/commit/");
+	dash_esc(p, sha);
+	dash_put(p, "\" rel=\"noopener noreferrer\">");
+	dash_short_sha(p, sha);
+	dash_put(p, "</a>");
+}
+
+void dash_ago(struct dash_page *p, const char *s, time_t now)
+{
+	time_t t = dash_parse_time(s);
+	long long d;
+
+	if (!now || !t || now < t) {
+		dash_time(p, s);
+		return;
+	}
+	d = (long long)(now - t);
+	dash_put(p, "<time datetime=\"");
+	dash_esc(p, s);
+	dash_put(p, "\" title=\"");
+	dash_escn(p, s, 10);
+	dash_put(p, " ");
+	dash_escn(p, s + 11, 8);
+	dash_put(p, " UTC\">");
+	if (d < 60)
+		dash_putf(p, "%llds ago", d);
+	else if (d < 3600)
+		dash_putf(p, "%lld min ago", d / 60);
+	else if (d < 86400)
+		dash_putf(p, "%lldh %02lldm ago", d / 3600, d / 60 % 60);
+	else
+		dash_putf(p, "%lld days ago", d / 86400);
+	dash_put(p, "</time>");
+}
+
+long long dash_wait_ms(const json_t *b, time_t now)
+{
+	time_t created = dash_parse_time(dash_str(b, "created"));
+	time_t started = dash_parse_time(dash_str(b, "started"));
+
+	if (!created)
+		return -1;
+	if (started && started >= created)
+		return (long long)(started - created) * 1000;
+	/* still queued */
+	if (now && now >= created && !started && !dash_is_final(dash_str(b, "state")))
+		return (long long)(now - created) * 1000;
+	return -1;
+}
+
 void dash_head(struct dash_page *p, const char *title, int refresh)
 {
 	dash_put(p, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -415,7 +566,7 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	const char *state = dash_str(build, "state"), *repo = dash_str(build, "repo");
 	const char *msg = dash_str(build, "message");
 	const struct dash_state *st = dash_state_of(state);
-	long long id;
+	long long id, wait;
 	char title[256];
 
 	if (!json_is_integer(idv))
@@ -426,7 +577,22 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 		 repo ? repo : "?");
 	dash_head(&p, title, 0);
 	dash_putf(&p, "<main data-build=\"%lld\" data-state=\"%s\">\n", id, st ? st->name : "unknown");
-	dash_put(&p, "<p><a href=\"../\">\u2190 all builds</a></p>\n");
+	dash_put(&p, "<p><a href=\"../\">\u2190 all builds</a>");
+	if (dash_nonempty(repo)) {
+		dash_put(&p, " \u00b7 <a href=\"");
+		dash_href(&p, "../", repo, NULL, NULL, 0);
+		dash_put(&p, "\">builds of ");
+		dash_esc(&p, repo);
+		dash_put(&p, "</a>");
+	}
+	if (dash_nonempty(repo) && dash_nonempty(dash_str(build, "ref"))) {
+		dash_put(&p, " \u00b7 <a href=\"");
+		dash_href(&p, "../", repo, dash_str(build, "ref"), NULL, 0);
+		dash_put(&p, "\">builds of ");
+		dash_ref(&p, dash_str(build, "ref"));
+		dash_put(&p, "</a>");
+	}
+	dash_put(&p, "</p>\n");
 	dash_putf(&p, "<h1>Build #%lld of ", id);
 	dash_esc(&p, repo ? repo : "?");
 	dash_put(&p, " ");
@@ -434,7 +600,14 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	dash_put(&p, "</h1>\n<dl>\n");
 	dash_field(&p, "Repository", NULL, repo, 0);
 	dash_field(&p, "Ref", NULL, dash_str(build, "ref"), 1);
-	dash_field(&p, "Commit", NULL, dash_str(build, "sha"), 1);
+	dash_put(&p, "<dt>Commit</dt><dd>");
+	dash_commit(&p, build);
+	if (dash_nonempty(dash_str(build, "sha"))) {
+		dash_put(&p, " <code>");
+		dash_esc(&p, dash_str(build, "sha"));
+		dash_put(&p, "</code>");
+	}
+	dash_put(&p, "</dd>\n");
 	if (msg) {
 		dash_put(&p, "<dt>Message</dt><dd class=\"full\">");
 		dash_esc(&p, msg);
@@ -448,7 +621,13 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	dash_time_field(&p, "Created", "created", dash_str(build, "created"));
 	dash_time_field(&p, "Started", "started", dash_str(build, "started"));
 	dash_time_field(&p, "Finished", "finished", dash_str(build, "finished"));
-	dash_put(&p, "<dt>Duration</dt><dd id=\"duration\">");
+	dash_put(&p, "<dt>Queued for</dt><dd>");
+	wait = dash_wait_ms(build, now);
+	if (wait >= 0)
+		dash_duration_ms(&p, wait);
+	else
+		dash_put(&p, "\u2014");
+	dash_put(&p, "</dd>\n<dt>Duration</dt><dd id=\"duration\">");
 	dash_duration(&p, build, now);
 	dash_put(&p, "</dd>\n");
 	dash_field(&p, "Image", "image", dash_str(build, "image"), 1);
@@ -457,6 +636,16 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	dash_field(&p, "Provider", NULL, dash_str(build, "provider"), 0);
 	dash_field(&p, "Delivery", NULL, dash_str(build, "delivery"), 1);
 	dash_put(&p, "</dl>\n");
+	/* shown by the script: without it they could not send the token */
+	dash_put(&p, "<div id=\"actions\" class=\"actions\" hidden>"
+		 "<button type=\"button\" id=\"act-cancel\" data-act=\"cancel\">Cancel the build</button>"
+		 "<button type=\"button\" id=\"act-retry\" data-act=\"retry\">Build this commit again</button>"
+		 "<span id=\"act-msg\" role=\"status\"></span>\n"
+		 "<form id=\"signin\" hidden><label for=\"token\">Admin token</label> "
+		 "<input type=\"password\" id=\"token\" autocomplete=\"off\" spellcheck=\"false\"> "
+		 "<button type=\"submit\">Sign in</button>"
+		 "<button type=\"button\" id=\"signin-cancel\">Never mind</button>"
+		 "<span class=\"dim\"> (kept in this tab only)</span></form></div>\n");
 	dash_putf(&p, "<h2>Log <a href=\"%lld/log\" class=\"dim\">(plain text)</a></h2>\n", id);
 	dash_put(&p, "<p id=\"live\" role=\"status\"></p>\n");
 	dash_put(&p, "<pre id=\"log\" tabindex=\"0\" aria-label=\"build log\">");

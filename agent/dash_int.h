@@ -44,6 +44,17 @@ void dash_duration(struct dash_page *p, const json_t *b, time_t now);
 void dash_ref(struct dash_page *p, const char *ref);
 void dash_subject(struct dash_page *p, const char *msg);
 void dash_short_sha(struct dash_page *p, const char *sha);
+/* An href to the dashboard at base ("" from /, "../" from /builds/ID) listing repo,
+ * ref, state before the build before (NULL/0: not filtered), escaped for an attribute */
+void dash_href(struct dash_page *p, const char *base, const char *repo, const char *ref,
+	       const char *state, long long before);
+/* The short sha, linked to the commit on the forge when b has an http(s) clone_url */
+void dash_commit(struct dash_page *p, const json_t *b);
+/* An RFC 3339 time as "3 min ago" (the absolute time in its title); now 0: absolute */
+void dash_ago(struct dash_page *p, const char *s, time_t now);
+/* How long b waited in the queue (started - created, or now - created while queued),
+ * ms; -1 when unknown */
+long long dash_wait_ms(const json_t *b, time_t now);
 void dash_head(struct dash_page *p, const char *title, int refresh);
 void dash_foot(struct dash_page *p, const char *version, const char *up);
 int dash_done(struct dash_page *p, struct err *e);

@@ -197,6 +197,7 @@
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */
 #define DASH_SUBJECT_MAX	100		/* bytes of a commit subject on the dashboard */
 #define DASH_SHORT_SHA		7
+#define DASH_PAGE_BUILDS	50		/* builds on one page of the dashboard */
 #define DASH_REFRESH_SECONDS	10		/* dashboard reload while builds are active */
 #define DASH_FOLLOW_RETRY_MS	2000		/* build page: wait before following again */
 #define DASH_ACCEPT_MAX		4096		/* longer Accept headers get JSON */
