@@ -600,8 +600,16 @@ static const char *cfg_parse_repo_url(const struct cfg_val *a)
 
 static const char *cfg_parse_template(const struct cfg_val *a)
 {
-	const char *why = cfg_check_template(a->v);
+	const char *bad = NULL, *why = cfg_check_template(a->v, &bad);
+	int n;
 
+	if (why && bad) {
+		n = (int)strcspn(bad, "}") + (strchr(bad, '}') ? 1 : 0);
+		cfg_error(a->st, a->st->lineno, "invalid value for '%s': unknown placeholder '%.*s'%s; "
+			  "use {repo} {branch} {tag} {sha} {short_sha} {build}", a->k->name,
+			  n > 32 ? 32 : n, bad, n > 32 ? "..." : "");
+		return CFG_SAID;
+	}
 	if (!why)
 		cfg_set_str(a->field, a->v);
 	return why;
@@ -831,6 +839,65 @@ static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char 
 		cfg_error(st, st->lineno, "invalid value for '%s': %s", k->name, why);
 }
 
+/* The edit distance (insert, delete, substitute, swap two neighbours) between a and b,
+ * capped: anything above CONFIG_SUGGEST_MAX_DISTANCE is that plus one. */
+static size_t cfg_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[CONFIG_KEY_NAME_MAX + 1][CONFIG_KEY_NAME_MAX + 1];
+
+	if (la > CONFIG_KEY_NAME_MAX || lb > CONFIG_KEY_NAME_MAX)
+		return CONFIG_SUGGEST_MAX_DISTANCE + 1;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb] > CONFIG_SUGGEST_MAX_DISTANCE ? CONFIG_SUGGEST_MAX_DISTANCE + 1 : d[la][lb];
+}
+
+/* "unknown key", with what was probably meant: the nearest key of this section, else
+ * the same key in the other section */
+static void cfg_unknown_key(struct cfg_state *st, enum cfg_sect want, const char *name, const char *label)
+{
+	size_t i, d, best = CONFIG_SUGGEST_MAX_DISTANCE + 1;
+	const char *near = NULL;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (cfg_keys[i].sect != want)
+			continue;
+		d = cfg_distance(name, cfg_keys[i].name);
+		/* a short name is only near another when one letter differs */
+		if (d < best && (d == 1 || strlen(name) > 4)) {
+			best = d;
+			near = cfg_keys[i].name;
+		}
+	}
+	if (near) {
+		cfg_error(st, st->lineno, "unknown key '%s' in %s; did you mean '%s'?", name, label, near);
+		return;
+	}
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_keys[i].sect != want && !strcmp(cfg_keys[i].name, name)) {
+			cfg_error(st, st->lineno, "unknown key '%s' in %s; it belongs in %s", name, label,
+				  want == SECT_AGENT ? "a [repo \"NAME\"] section" : "[agent]");
+			return;
+		}
+	cfg_error(st, st->lineno, "unknown key '%s' in %s; s2i-agent.conf(5) lists the keys", name, label);
+}
+
 static int cfg_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct cfg_state *st = user;
@@ -853,9 +920,14 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		if (cfg_keys[i].sect == want && strcmp(cfg_keys[i].name, name) == 0)
 			break;
 	if (i == NKEYS) {
-		cfg_error(st, st->lineno, "unknown key '%s' in %s", name, cfg_sect_label(st, label, sizeof(label)));
+		cfg_unknown_key(st, want, name, cfg_sect_label(st, label, sizeof(label)));
 		return 1;
 	}
+	/* where check's findings about the directory and the engine point */
+	if (want == SECT_AGENT && !strcmp(name, "state_dir"))
+		st->c->state_dir_line = st->lineno;
+	if (want == SECT_AGENT && !strcmp(name, "engine"))
+		st->c->engine_line = st->lineno;
 	if (strlen(value) > CONFIG_VALUE_MAX) {
 		cfg_error(st, st->lineno, "value of '%s' is longer than %d bytes", name, CONFIG_VALUE_MAX);
 		return 1;
@@ -1157,7 +1229,9 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	int rc, ret_code = -1;
 
 	if (cfg_read_file(path, &data, &len, &e) < 0) {
-		strv_pushf(errors, "%s:0: %s", path, e.msg);
+		/* no line to point at; say how to choose another file */
+		strv_pushf(errors, "%s: %s; choose the configuration with -c FILE or $%s", path, e.msg,
+			   CONFIG_ENV);
 		return -1;
 	}
 	c = xcalloc(1, sizeof(*c));

@@ -279,7 +279,8 @@ int cfg_relpath_ok(const char *v)
 	return 1;
 }
 
-const char *cfg_check_template(const char *v)
+/* *ret_bad: where an unknown placeholder starts, for the message to name it */
+const char *cfg_check_template(const char *v, const char **ret_bad)
 {
 	static const char *names[] = { "repo", "branch", "tag", "sha", "short_sha", "build" };
 	const char *p;
@@ -300,8 +301,10 @@ const char *cfg_check_template(const char *v)
 				break;
 			}
 		}
-		if (i == sizeof(names) / sizeof(names[0]))
-			return "unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}";
+		if (i == sizeof(names) / sizeof(names[0])) {
+			*ret_bad = p;
+			return "unknown placeholder";
+		}
 	}
 	return NULL;
 }
