@@ -103,7 +103,7 @@ static int build_child_opts(const json_t *job, const struct repo_conf *r, const 
 
 	o->source = build_child_sdup(r->url);
 	o->builder = build_child_sdup(r->builder);
-	o->tag = runner_expand_tag(r->tag ? r->tag : CONFIG_DEFAULT_TAG, name ? name : "", ref, sha, id);
+	o->tag = runner_expand_tag(runner_tag_template(r, ref), name ? name : "", ref, sha, id);
 	o->ref = ref && *ref ? xstrdup(ref) : NULL;
 	o->sha = sha && *sha ? xstrdup(sha) : NULL;
 	o->context_dir = build_child_sdup(r->context_dir);
@@ -180,6 +180,19 @@ out:
 	gitsrc_free(src);
 	free(mirror);
 	return rc;
+}
+
+/* A pull/merge request from a fork runs code nobody of the repository reviewed
+ * (s2i-agent.conf(5), pull_requests = all): it gets none of the files the
+ * repository hands its builds (injections, volumes), no network, and its image is
+ * not pushed. */
+static void build_child_untrusted(struct s2i_opts *o)
+{
+	strv_clear(&o->inject);
+	strv_clear(&o->volumes);
+	free(o->network);
+	o->network = xstrdup("none");
+	o->push = 0;
 }
 
 static const char *build_child_outcome(enum s2i_outcome o)
@@ -266,6 +279,10 @@ int cmd_build_child(int argc, char **argv)
 		snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
 		build_child_logf(&l, "error: %s", e.msg);
 		goto result;
+	}
+	if (json_is_true(json_object_get(jb, "untrusted"))) {
+		build_child_untrusted(&o);
+		build_child_logf(&l, "==> a request from a fork: no injections, volumes, network or push");
 	}
 	build_child_logf(&l, "==> building %s with '%s' into '%s'", sha, o.builder, o.tag);
 	if (build_child_cancel) {

@@ -201,6 +201,8 @@ enum cfg_type {
 	K_REPO_URL,
 	K_GLOBS,	/* repeatable, whitespace-separated globs */
 	K_TEMPLATE,
+	K_PRTEMPLATE,	/* K_TEMPLATE plus {pr} */
+	K_PRS,		/* pull_requests */
 	K_STATUS,
 	K_PULL,
 	K_ENV,		/* repeatable NAME=VALUE */
@@ -290,6 +292,8 @@ static const struct cfg_key cfg_keys[] = {
 	R(callback_url, K_HTTPURL),
 	R(ignore_submodules, K_BOOL),
 	R(rm, K_BOOL),
+	R(pull_requests, K_PRS),
+	R(pr_tag, K_PRTEMPLATE),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -549,9 +553,11 @@ static int cfg_relpath_ok(const char *v)
 	return 1;
 }
 
-static const char *cfg_check_template(const char *v)
+/* with_pr: pr_tag, whose requests have a number */
+static const char *cfg_check_template(const char *v, int with_pr)
 {
-	static const char *names[] = { "repo", "branch", "tag", "sha", "short_sha", "build" };
+	static const char *names[] = { "repo", "branch", "tag", "sha", "short_sha", "build", "pr" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]) - !with_pr;
 	const char *p;
 	size_t i;
 
@@ -562,7 +568,7 @@ static const char *cfg_check_template(const char *v)
 			return "'}' without '{'";
 		if (*p != '{')
 			continue;
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		for (i = 0; i < nnames; i++) {
 			size_t n = strlen(names[i]);
 
 			if (strncmp(p + 1, names[i], n) == 0 && p[1 + n] == '}') {
@@ -570,8 +576,11 @@ static const char *cfg_check_template(const char *v)
 				break;
 			}
 		}
-		if (i == sizeof(names) / sizeof(names[0]))
-			return "unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}";
+		if (i == nnames)
+			return with_pr ? "unknown placeholder; use {repo} {branch} {tag} {sha} "
+					 "{short_sha} {build} {pr}"
+				       : "unknown placeholder; use {repo} {branch} {tag} {sha} "
+					 "{short_sha} {build}";
 	}
 	return NULL;
 }
@@ -938,11 +947,35 @@ static const char *cfg_parse_repo_url(const struct cfg_val *a)
 
 static const char *cfg_parse_template(const struct cfg_val *a)
 {
-	const char *why = cfg_check_template(a->v);
+	const char *why = cfg_check_template(a->v, a->k->type == K_PRTEMPLATE);
 
 	if (!why)
 		cfg_set_str(a->field, a->v);
 	return why;
+}
+
+static const char *const cfg_pr_names[] = { "no", "same-repo", "all" };
+
+/* kept as written, like pull_policy: the build job hands the word on */
+static const char *cfg_parse_prs(const struct cfg_val *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cfg_pr_names) / sizeof(cfg_pr_names[0]); i++)
+		if (!strcmp(a->v, cfg_pr_names[i])) {
+			cfg_set_str(a->field, a->v);
+			return NULL;
+		}
+	return "expected no, same-repo or all";
+}
+
+enum pr_policy config_pull_requests(const struct repo_conf *r)
+{
+	if (r->pull_requests && !strcmp(r->pull_requests, "all"))
+		return PR_ALL;
+	if (r->pull_requests && !strcmp(r->pull_requests, "same-repo"))
+		return PR_SAME_REPO;
+	return PR_NO;
 }
 
 static const char *cfg_parse_status(const struct cfg_val *a)
@@ -1126,6 +1159,8 @@ static const struct cfg_kind {
 	[K_REPO_URL]	= { cfg_parse_repo_url, ST_STR, 0 },
 	[K_GLOBS]	= { cfg_parse_globs, ST_STRV, 1 },
 	[K_TEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
+	[K_PRTEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
+	[K_PRS]		= { cfg_parse_prs, ST_STR, 0 },
 	[K_STATUS]	= { cfg_parse_status, ST_STATUS, 0 },
 	[K_PULL]	= { cfg_parse_pull, ST_STR, 0 },
 	[K_ENV]		= { cfg_parse_env, ST_STRV, 1 },

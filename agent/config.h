@@ -72,7 +72,13 @@ struct repo_conf {
 	char *callback_url;
 	int ignore_submodules;
 	int rm;				/* s2i --rm: remove the previous image of an incremental build */
+	char *pull_requests;		/* no | same-repo | all, as written; NULL: no */
+	char *pr_tag;			/* image name template of request builds */
 };
+
+/* pull_requests = (s2i-agent.conf(5)): which pull/merge requests are built. */
+enum pr_policy { PR_NO, PR_SAME_REPO, PR_ALL };
+enum pr_policy config_pull_requests(const struct repo_conf *r);
 
 struct config {
 	char *path;

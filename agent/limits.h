@@ -32,6 +32,7 @@
 #define CONFIG_LINE_MAX		4096		/* bytes of one line of agent.conf */
 #define CONFIG_VALUE_MAX	2048		/* bytes of one value */
 #define CONFIG_DEFAULT_TAG	"{repo}:{branch}"	/* image name template */
+#define CONFIG_DEFAULT_PR_TAG	"{repo}:pr-{pr}"	/* the same for pull/merge requests */
 #define CONFIG_DEFAULT_CONTEXT	"s2i-agent"	/* commit status context */
 #define CONFIG_DEFAULT_GITHUB_API "https://api.github.com"
 
@@ -51,6 +52,7 @@
 #define WEBHOOK_EVENT_NAME_MAX	64		/* X-GitHub-Event and friends */
 #define WEBHOOK_MESSAGE_MAX	4096		/* commit message kept from a payload */
 #define WEBHOOK_FIELD_MAX	512		/* author, repo name, clone url kept */
+#define WEBHOOK_PR_MAX		99999999999LL	/* the largest pull/merge request number */
 #define BUILDS_LIST_DEFAULT	50
 #define BUILDS_LIST_MAX		1000
 

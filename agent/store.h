@@ -44,6 +44,8 @@ struct build {
 	int attempt;			/* times the build was started */
 	long long pid;			/* the build's process while running, else 0 */
 	char *log_path;
+	int untrusted;			/* a request from a fork: built without secrets,
+					 * network or push (s2i-agent.conf(5) pull_requests) */
 };
 
 #define BUILD_INIT { 0 }

@@ -412,6 +412,12 @@ static const struct {
 	  { "5: invalid value for 'inject': expected SOURCE:DESTINATION" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:{nope}\n",
 	  { "5: invalid value for 'tag': unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}" } },
+	/* {pr} belongs to pr_tag only */
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:{pr}\npr_tag = x:{nope}\n",
+	  { "5: invalid value for 'tag': unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}",
+	    "6: invalid value for 'pr_tag': unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build} {pr}" } },
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\npull_requests = forks\n",
+	  { "5: invalid value for 'pull_requests': expected no, same-repo or all" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:y}\n",
 	  { "5: invalid value for 'tag': '}' without '{'" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ncontext_dir = ../up\n",
@@ -952,6 +958,8 @@ static const struct { const char *key, *value; } repo_samples[] = {
 	{ "callback_url", "https://hooks.example.com/done" },
 	{ "ignore_submodules", "yes" },
 	{ "rm", "yes" },
+	{ "pull_requests", "same-repo" },
+	{ "pr_tag", "registry.example.com/acme/all:pr-{pr}-{short_sha}" },
 };
 
 static const char *repo_sample(const char *key)
