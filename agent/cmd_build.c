@@ -27,7 +27,7 @@ enum {
 	OPT_RUNTIME_IMAGE, OPT_RUNTIME_PULL_POLICY, OPT_ASSEMBLE_USER,
 	OPT_ASSEMBLE_RUNTIME_USER, OPT_DESCRIPTION, OPT_EXCLUDE, OPT_IGNORE_SUBMODULES,
 	OPT_CALLBACK_URL, OPT_NETWORK, OPT_CAP_DROP, OPT_ADD_HOST, OPT_PUSH, OPT_TIMEOUT,
-	OPT_HELP,
+	OPT_LOGLEVEL, OPT_HELP,
 };
 
 static const struct option build_options[] = {
@@ -61,6 +61,7 @@ static const struct option build_options[] = {
 	{ "push", optional_argument, NULL, OPT_PUSH },
 	{ "quiet", optional_argument, NULL, 'q' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -97,6 +98,8 @@ static void build_usage(FILE *f)
 	      "      --push                     push TAG\n"
 	      "      --rm                       with --incremental: remove the previous image\n"
 	      "  -q, --quiet                    no script output\n"
+	      "      --loglevel N               0: script output and warnings only;\n"
+	      "                                 1-5 (and without it): our steps too\n"
 	      "      --timeout DURATION         e.g. 90s, 30m (default none)\n", f);
 }
 
@@ -203,13 +206,34 @@ static void build_set(char **field, const char *arg)
 
 struct build_log {
 	int quiet;
+	int loglevel;			/* s2i's --loglevel; -1 when not given */
 };
+
+/* s2i's --loglevel N (0-5, glog verbosity): at 0 s2i prints the scripts' output and
+ * its warnings, from 1 its own steps as well. We have no more detail than our
+ * steps to add above 1, so 1 to 5 print the same. */
+static int build_loglevel(const char *arg, int *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 0 || v > 5) {
+		fprintf(stderr, "s2i-agent build: --loglevel: expected 0 to 5, not '%s'\n", arg);
+		return -1;
+	}
+	*ret = (int)v;
+	return 0;
+}
 
 static void build_log_line(void *arg, enum s2i_log_kind kind, const char *line, size_t len)
 {
 	struct build_log *bl = arg;
 
 	if (bl->quiet && (kind == S2I_LOG_STDOUT || kind == S2I_LOG_STDERR || kind == S2I_LOG_STEP))
+		return;
+	if (bl->loglevel == 0 && kind == S2I_LOG_STEP)
 		return;
 	if (kind == S2I_LOG_WARN)
 		fputs("warning: ", stdout);
@@ -242,7 +266,7 @@ int cmd_build(int argc, char **argv)
 	struct s2i_opts o;
 	struct s2i_result r;
 	struct err e = ERR_INIT;
-	struct build_log bl = { 0 };
+	struct build_log bl = { 0, -1 };
 	struct sigaction sa, old_int, old_term;
 	int c, rc = 2, exclude_default = 0;
 
@@ -339,6 +363,10 @@ int cmd_build(int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			if (build_duration(optarg, &o.timeout) < 0)
+				goto out;
+			break;
+		case OPT_LOGLEVEL:
+			if (build_loglevel(optarg, &bl.loglevel) < 0)
 				goto out;
 			break;
 		case 'h':
