@@ -110,6 +110,9 @@
 #define ENGINE_API_MIN		"1.24"
 #define ENGINE_CHECK_INTERVAL	60		/* seconds /healthz reuses a compatible version verdict */
 #define ENGINE_CHECK_TIMEOUT	2		/* seconds `check` waits for the engine's /version */
+#define ENGINE_CRED_TIMEOUT	10		/* seconds a docker-credential-NAME get may take */
+#define ENGINE_CRED_OUTPUT_MAX	(64 * 1024)	/* bytes it may print */
+#define ENGINE_CRED_NAME_MAX	64		/* the NAME of credsStore, credHelpers */
 #define ENGINE_STREAM_BUFFER	(64 * 1024)
 #define ENGINE_PATH_MAX		(64 * 1024)	/* a request path and query (names are <= 512 bytes; import changes) */
 #define ENGINE_COMMIT_URL_MAX	(1024 * 1024)	/* podman: labels/env go in the query */
