@@ -26,6 +26,10 @@ pl_repo gt pull_requests=all status=gitea "status_api=$FORGE_DOUBLE_URL/api/v1"
 pl_repo gp pull_requests=all push=yes "pr_tag=127.0.0.1:9/s2i-agent-test/$PL_ID-gp:pr-{pr}" \
 	"inject=$inj:/opt/inj" network=host status=none
 pl_repo off status=none	# pull_requests unset: no
+# images named outside pl_cleanup's s2i-agent-test/$PL_ID-*: the default pr_tag's, and
+# the one whose push fails
+_prs_images() { docker rmi -f gt:pr-1 "127.0.0.1:9/s2i-agent-test/$PL_ID-gp:pr-4" >/dev/null 2>&1; }
+agent_on_exit _prs_images
 start_agent || fail "agent did not start"
 
 # pr_head NAME REF MSG [FILE TEXT]: a commit on a side branch of NAME's work tree,
@@ -170,7 +174,6 @@ EVENT=pull_request hook gitea gt gitea-pull-request-opened.json ".pull_request.h
 next; gt1=$n
 pl_expect $gt1 succeeded
 pl_expect_field $gt1 .image "gt:pr-1"
-docker image rm -f gt:pr-1 >/dev/null 2>&1
 want_statuses "$sha" 3 "gitea pending|Build $gt1 queued,gitea pending|Build $gt1 running,gitea success|Build $gt1 succeeded,"
 [ "$(jq -r --arg s "$sha" 'select(.sha == $s) | .repo' "$FORGE_DOUBLE_LOG" | sort -u)" = jcitizen/my-repo ] ||
 	fail "Gitea statuses not on the payload's repository"
