@@ -215,6 +215,7 @@
 #define GITSRC_CHUNK		(64 * 1024)	/* streaming reads */
 #define GITSRC_STREAM_MIN	(4u * 1024 * 1024)	/* blobs this big are inflated from their pack in chunks */
 #define SRCTAR_DEPTH_MAX	256		/* directory nesting on disk */
+#define SRCIGNORE_FILE_MAX	(1024 * 1024)	/* bytes of a source's .s2iignore */
 #define SRCTAR_DIR_ENTRIES_MAX	1000000		/* names in one directory on disk */
 
 #endif
