@@ -52,7 +52,7 @@ BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
 .PHONY: all unit-build check unit e2e valgrind bench clean demo demo-clean install uninstall \
-	fuzz-build fuzz chaos mutants
+	fuzz-build fuzz chaos mutants codemap
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -120,6 +120,12 @@ mutants:
 
 clean:
 	rm -rf build s2i-agent
+
+# HACKING.md's file map: its line counts refreshed, then every file's functions and
+# those over 100 lines (tests/codemap; tests/e2e/hacking-map.sh checks the file list)
+codemap:
+	tests/codemap --update HACKING.md
+	tests/codemap
 
 # The README's "run it": a bare repository, a push, the build streaming back, the image
 # answering (conf/demo/demo.sh says what it does; demo-clean removes what it left).
