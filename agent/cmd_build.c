@@ -27,7 +27,7 @@ enum {
 	OPT_RUNTIME_IMAGE, OPT_RUNTIME_PULL_POLICY, OPT_ASSEMBLE_USER,
 	OPT_ASSEMBLE_RUNTIME_USER, OPT_DESCRIPTION, OPT_EXCLUDE, OPT_IGNORE_SUBMODULES,
 	OPT_CALLBACK_URL, OPT_NETWORK, OPT_CAP_DROP, OPT_ADD_HOST, OPT_PUSH, OPT_TIMEOUT,
-	OPT_LOGLEVEL, OPT_HELP,
+	OPT_LOGLEVEL, OPT_BUILD_ENV, OPT_BUILD_SECRET, OPT_HELP,
 };
 
 static const struct option build_options[] = {
@@ -62,6 +62,8 @@ static const struct option build_options[] = {
 	{ "quiet", optional_argument, NULL, 'q' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
+	{ "build-env", required_argument, NULL, OPT_BUILD_ENV },
+	{ "build-secret", required_argument, NULL, OPT_BUILD_SECRET },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -84,6 +86,8 @@ static void build_usage(FILE *f)
 	      "      --assemble-runtime-user USER\n"
 	      "  -u, --allowed-uids RANGES      e.g. 1- or 1000-2000,3000\n"
 	      "  -i, --inject SRC:DST           file or directory, truncated after assemble\n"
+	      "      --build-env NAME=VALUE     for assemble only, not in the image (repeatable)\n"
+	      "      --build-secret NAME:PATH   /run/secrets/NAME during assemble only (repeatable)\n"
 	      "  -n, --application-name NAME\n"
 	      "      --description TEXT\n"
 	      "      --exclude REGEX            source paths to leave out (default .git)\n"
@@ -365,6 +369,16 @@ int cmd_build(int argc, char **argv)
 			if (build_duration(optarg, &o.timeout) < 0)
 				goto out;
 			break;
+		case OPT_BUILD_ENV:
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fputs("s2i-agent build: --build-env: expected NAME=VALUE\n", stderr);
+				goto out;
+			}
+			strv_push(&o.build_env, optarg);
+			break;
+		case OPT_BUILD_SECRET:
+			strv_push(&o.build_secrets, optarg);
+			break;
 		case OPT_LOGLEVEL:
 			if (build_loglevel(optarg, &bl.loglevel) < 0)
 				goto out;
@@ -409,6 +423,10 @@ int cmd_build(int argc, char **argv)
 	if (!o.runtime_image && (o.runtime_artifacts.n || o.assemble_runtime_user)) {
 		fputs("s2i-agent build: --runtime-artifact and --assemble-runtime-user need --runtime-image\n",
 		      stderr);
+		goto out;
+	}
+	if (s2i_secrets_check(&o, &e) < 0) {
+		fprintf(stderr, "s2i-agent build: %s\n", e.msg);
 		goto out;
 	}
 	o.registry_auth_file = build_docker_config();

@@ -131,6 +131,9 @@ static int build_child_opts(const json_t *job, const struct repo_conf *r, const 
 	o->network = build_child_sdup(r->network);
 	strv_copy(&o->cap_drop, &r->cap_drop);
 	strv_copy(&o->volumes, &r->volume);
+	strv_copy(&o->build_env, &r->build_env);
+	o->build_env_file = build_child_sdup(r->build_env_file);
+	strv_copy(&o->build_secrets, &r->build_secret_file);
 	strv_copy(&o->add_hosts, &r->add_host);
 	o->engine_url = runner_dup(job, "engine");
 	o->engine_tls_ca = runner_dup(job, "tls_ca");
@@ -184,12 +187,16 @@ out:
 
 /* A pull/merge request from a fork runs code nobody of the repository reviewed
  * (s2i-agent.conf(5), pull_requests = all): it gets none of the files the
- * repository hands its builds (injections, volumes), no network, and its image is
- * not pushed. */
+ * repository hands its builds (injections, volumes, build secrets and build
+ * environment), no network, and its image is not pushed. */
 static void build_child_untrusted(struct s2i_opts *o)
 {
 	strv_clear(&o->inject);
 	strv_clear(&o->volumes);
+	strv_clear(&o->build_env);
+	strv_clear(&o->build_secrets);
+	free(o->build_env_file);
+	o->build_env_file = NULL;
 	free(o->network);
 	o->network = xstrdup("none");
 	o->push = 0;
@@ -282,7 +289,8 @@ int cmd_build_child(int argc, char **argv)
 	}
 	if (json_is_true(json_object_get(jb, "untrusted"))) {
 		build_child_untrusted(&o);
-		build_child_logf(&l, "==> a request from a fork: no injections, volumes, network or push");
+		build_child_logf(&l, "==> a request from a fork: no injections, volumes, build "
+				 "secrets, network or push");
 	}
 	build_child_logf(&l, "==> building %s with '%s' into '%s'", sha, o.builder, o.tag);
 	if (build_child_cancel) {

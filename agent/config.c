@@ -15,6 +15,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "pull.h"
+#include "s2iparse.h"
 #include "sshkey.h"
 
 const char *config_default_path(void)
@@ -115,6 +116,7 @@ enum cfg_type {
 	K_TEMPLATE,
 	K_PRTEMPLATE,	/* K_TEMPLATE plus {pr} */
 	K_PRS,		/* pull_requests */
+	K_SECRETPAIR,	/* repeatable NAME:PATH of a private file */
 	K_STATUS,
 	K_PULL,
 	K_ENV,		/* repeatable NAME=VALUE */
@@ -206,6 +208,9 @@ static const struct cfg_key cfg_keys[] = {
 	R(rm, K_BOOL),
 	R(pull_requests, K_PRS),
 	R(pr_tag, K_PRTEMPLATE),
+	R(build_env, K_ENV),
+	R(build_env_file, K_PRIVATE),
+	R(build_secret_file, K_SECRETPAIR),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -567,7 +572,8 @@ static const char *cfg_parse_secret_file(const struct cfg_val *a)
 }
 
 /* the path of a private file the agent hands on (keys, registry auth) */
-static const char *cfg_parse_private_file(const struct cfg_val *a)
+/* a->v names a regular file only its owner may read; CFG_SAID (reported) if not */
+static const char *cfg_check_private_file(const struct cfg_val *a)
 {
 	struct stat sb;
 
@@ -587,6 +593,15 @@ static const char *cfg_parse_private_file(const struct cfg_val *a)
 			  a->k->name, a->v, (unsigned)(sb.st_mode & 07777));
 		return CFG_SAID;
 	}
+	return NULL;
+}
+
+static const char *cfg_parse_private_file(const struct cfg_val *a)
+{
+	const char *why = cfg_check_private_file(a);
+
+	if (why)
+		return why;
 	cfg_set_str(a->field, a->v);
 	if (!strcmp(a->k->name, "ssh_key_file"))
 		cfg_ssh_key(a->st, a->st->lineno, a->v);
@@ -785,6 +800,21 @@ static const char *cfg_parse_pair(const struct cfg_val *a)
 	return cfg_list_add(a, v, -1, "values");
 }
 
+/* build_secret_file = NAME:PATH, PATH a private file (read by the build, at its start) */
+static const char *cfg_parse_secret_pair(const struct cfg_val *a)
+{
+	const char *colon = strchr(a->v, ':'), *why;
+	struct cfg_val path = *a;
+
+	if (!colon || !s2iparse_secret_name_ok(a->v, (size_t)(colon - a->v)) || !colon[1])
+		return "expected NAME:PATH, NAME of letters, digits, '.', '_' and '-' not "
+		       "starting with '.'";
+	path.v = colon + 1;
+	if ((why = cfg_check_private_file(&path)))
+		return why;
+	return cfg_list_add(a, a->v, -1, "values");
+}
+
 /* one item per line, as written */
 static const char *cfg_parse_list(const struct cfg_val *a)
 {
@@ -818,6 +848,7 @@ static const struct cfg_kind {
 	[K_TEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
 	[K_PRTEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
 	[K_PRS]		= { cfg_parse_prs, ST_STR, 0 },
+	[K_SECRETPAIR]	= { cfg_parse_secret_pair, ST_STRV, 1 },
 	[K_STATUS]	= { cfg_parse_status, ST_STATUS, 0 },
 	[K_PULL]	= { cfg_parse_pull, ST_STR, 0 },
 	[K_ENV]		= { cfg_parse_env, ST_STRV, 1 },

@@ -74,6 +74,9 @@ struct repo_conf {
 	int rm;				/* s2i --rm: remove the previous image of an incremental build */
 	char *pull_requests;		/* no | same-repo | all, as written; NULL: no */
 	char *pr_tag;			/* image name template of request builds */
+	struct strv build_env;		/* NAME=VALUE for assemble only */
+	char *build_env_file;		/* more of them, read by the build */
+	struct strv build_secret_file;	/* NAME:PATH, /run/secrets/NAME during assemble */
 };
 
 /* pull_requests = (s2i-agent.conf(5)): which pull/merge requests are built. */

@@ -126,6 +126,9 @@
 /* s2i builds (s2i.c, s2iparse.c, cmd_build.c) */
 #define UID_MAX_VALUE		4294967294ul	/* largest uid --allowed-uids accepts */
 #define S2I_ENV_FILE_MAX	(1024 * 1024)	/* .s2i/environment and -E files */
+#define S2I_SECRETS_DIR		"/run/secrets"	/* --build-secret NAME: S2I_SECRETS_DIR/NAME */
+#define S2I_SECRET_NAME_MAX	128		/* characters of a build secret's NAME */
+#define S2I_SECRET_FILE_MAX	(1024 * 1024)	/* bytes of one build secret */
 #define S2I_SCRIPT_MAX		(4 * 1024 * 1024)	/* one script from file:// or http(s):// */
 #define S2I_PASSWD_MAX		(1024 * 1024)	/* /etc/passwd, /etc/group read from an image */
 #define S2I_LABELS_MAX		(256 * 1024)	/* all labels of the output image, keys + values */

@@ -22,6 +22,8 @@ void s2i_opts_init(struct s2i_opts *o)
 	o->exclude = (struct strv)STRV_INIT;
 	o->cap_drop = (struct strv)STRV_INIT;
 	o->volumes = (struct strv)STRV_INIT;
+	o->build_env = (struct strv)STRV_INIT;
+	o->build_secrets = (struct strv)STRV_INIT;
 	o->add_hosts = (struct strv)STRV_INIT;
 }
 
@@ -35,6 +37,7 @@ void s2i_opts_release(struct s2i_opts *o)
 		&o->engine_url, &o->engine_tls_ca, &o->engine_tls_cert, &o->engine_tls_key,
 		&o->build_id, &o->owner, &o->registry_auth_file, &o->mirror_dir, &o->git_token_file,
 		&o->ssh_key_file, &o->known_hosts_file, &o->source_location, &o->commit_ref,
+		&o->build_env_file,
 	};
 	size_t i;
 
@@ -49,6 +52,10 @@ void s2i_opts_release(struct s2i_opts *o)
 	strv_clear(&o->cap_drop);
 	strv_clear(&o->volumes);
 	strv_clear(&o->add_hosts);
+	for (i = 0; i < o->build_env.n; i++)
+		explicit_bzero(o->build_env.items[i], strlen(o->build_env.items[i]));
+	strv_clear(&o->build_env);
+	strv_clear(&o->build_secrets);
 }
 
 void s2i_result_release(struct s2i_result *r)
@@ -78,7 +85,7 @@ void s2i_engine_outcome(struct s2i_ctx *c)
 	}
 }
 
-static void s2i_random_id(char *out, size_t n)
+void s2i_random_id(char *out, size_t n)
 {
 	unsigned char raw[8];
 	size_t i;
@@ -360,8 +367,9 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	char *id = NULL, *assemble = NULL;
 	int rc = -1, incremental = 0;
 
-	if (s2i_engine_open(c, e) < 0 || s2i_open_source(c, e) < 0 || s2i_images(c, e) < 0 ||
-	    s2i_find_scripts(c, e) < 0 || s2i_build_env(c, e) < 0)
+	if (s2i_secrets_check(o, e) < 0 || s2i_engine_open(c, e) < 0 || s2i_open_source(c, e) < 0 ||
+	    s2i_images(c, e) < 0 || s2i_find_scripts(c, e) < 0 || s2i_build_env(c, e) < 0 ||
+	    s2i_secrets_prepare(c, e) < 0)
 		return -1;
 
 	assemble = s2i_script_path(c, SC_ASSEMBLE, c->dest);
@@ -369,13 +377,13 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	 * container is made and the source goes in */
 	if (o->incremental && o->tag && s2i_incremental_start(c, &incremental, e) < 0)
 		goto out;
-	if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, &id, e) < 0)
+	if (s2i_create_assemble(c, assemble, &id, e) < 0)
 		goto out;
 	if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0) {
 		err_prefix(e, "builder image '%s'", o->builder);
 		goto out;
 	}
-	if (s2i_upload_source(c, id, incremental, e) < 0)
+	if (s2i_upload_source(c, id, incremental, e) < 0 || s2i_secrets_upload(c, id, e) < 0)
 		goto out;
 	if (incremental && s2i_incremental_finish(c, &id, assemble, &incremental, e) < 0)
 		goto out;
@@ -416,6 +424,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	c.injected = (struct strv)STRV_INIT;
 	c.injected_src = (struct strv)STRV_INIT;
 	c.mappings = (struct strv)STRV_INIT;
+	c.build_env = (struct strv)STRV_INIT;
 	c.builder = (struct engine_image)ENGINE_IMAGE_INIT;
 	c.runtime = (struct engine_image)ENGINE_IMAGE_INIT;
 	for (i = 0; i < SC_N; i++)
@@ -458,6 +467,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 		err_set(e, "%s", engine_unreachable(c.eng));
 	}
 	s2i_remove_containers(&c);
+	s2i_secrets_remove(&c);
 	if (o->callback_url && *o->callback_url && r->outcome != S2I_CANCELED)
 		s2i_callback(&c, rc == 0);
 	if (rc < 0)

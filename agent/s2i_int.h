@@ -61,10 +61,14 @@ struct s2i_ctx {
 	struct engine_stream *save_st;	/* and that container's stdout */
 	int quiet_scripts;
 	int timed_out;
+	char *secrets_volume;		/* the volume at /run/secrets of assemble, or NULL */
+	struct strv build_env;		/* build_env and build_env_file's, for assemble only */
 };
 
 /* s2i.c: the phase driver */
 int s2i_canceled(const struct s2i_ctx *c);
+/* n - 1 random hex digits (at most 16) and a NUL into out */
+void s2i_random_id(char *out, size_t n);
 /* Classifies an engine failure: canceled, timed out (a failed build), else errored. */
 void s2i_engine_outcome(struct s2i_ctx *c);
 /* Uploads src/, scripts/ and (with_artifacts) an empty artifacts/ into the destination. */
@@ -103,6 +107,10 @@ int s2i_resolve_user(struct s2i_ctx *c, const char *id, const char *user, long *
 		     long *ret_gid, struct err *e);
 int s2i_create(struct s2i_ctx *c, const char *image, const char *user, const char *cmd,
 	       const struct strv *env, char **ret_id, struct err *e);
+/* The same with a command of several words and binds instead of --volume's. */
+int s2i_create_argv(struct s2i_ctx *c, const char *image, const char *user,
+		    const char *const *argv, const struct strv *env, const struct strv *binds,
+		    char **ret_id, struct err *e);
 void s2i_remove_containers(struct s2i_ctx *c);
 void s2i_drop_container(struct s2i_ctx *c, const char *id);
 int s2i_run(struct s2i_ctx *c, const char *id, const char *what, int *ret_code, struct err *e);
@@ -122,6 +130,17 @@ int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e);
 int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_image *base,
 	       const char *run_cmd, struct err *e);
 void s2i_callback(struct s2i_ctx *c, int success);
+
+/* s2i_secrets.c: --build-env and --build-secret */
+/* Names the build's volume when there is anything to hand over. */
+int s2i_secrets_prepare(struct s2i_ctx *c, struct err *e);
+/* The assemble container: with the volume mounted (and the variables read from it)
+ * when there is one, else s2i_create. */
+int s2i_create_assemble(struct s2i_ctx *c, const char *assemble, char **ret_id, struct err *e);
+/* Into the volume through container id, owned by the assemble user, mode 0400. */
+int s2i_secrets_upload(struct s2i_ctx *c, const char *id, struct err *e);
+/* After the containers are gone. */
+void s2i_secrets_remove(struct s2i_ctx *c);
 
 /* s2i_runtime.c */
 int s2i_runtime_mappings(struct s2i_ctx *c, struct err *e);
