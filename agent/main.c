@@ -12,6 +12,7 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "check", cmd_check },
 	{ "build", cmd_build },
+	{ "usage", cmd_usage },
 	{ "notify", cmd_notify },
 	{ "version", cmd_version },
 	{ "--version", cmd_version },
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 	fputs("usage: s2i-agent serve [-c FILE]\n"
 	      "       s2i-agent check [-c FILE]\n"
 	      "       s2i-agent build [FLAGS] SOURCE BUILDER [TAG]\n"
+	      "       s2i-agent usage [FLAGS] BUILDER\n"
 	      "       s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
 	      "       s2i-agent version\n", f);
 }

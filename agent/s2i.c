@@ -361,12 +361,51 @@ static int s2i_push(struct s2i_ctx *c, struct err *e)
 	return 0;
 }
 
+/* s2i usage: the builder's usage script in a container of the builder; its exit code
+ * is the result's exit_status, non-zero a failure. */
+static int s2i_do_usage(struct s2i_ctx *c, struct err *e)
+{
+	struct s2i_script us = { 0 };
+	char *id = NULL, *path = NULL;
+	int code = 0, rc = -1;
+
+	buf_init(&us.data, S2I_SCRIPT_MAX);
+	if (s2i_engine_open(c, e) < 0 || s2i_images(c, e) < 0 || s2i_find_usage(c, &us, e) < 0)
+		goto out;
+	path = us.in_image ? xstrdup(us.path) : xasprintf("%s/scripts/usage", c->dest);
+	if (s2i_create(c, c->builder.id, c->user, path, &c->o->env, &id, e) < 0)
+		goto out;
+	if (!us.in_image) {
+		if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0)
+			goto out;
+		if (s2i_upload(c, id, c->dest, s2i_fill_usage, &us, e) < 0)
+			goto out;
+	}
+	if (s2i_run(c, id, "usage", &code, e) < 0)
+		goto out;
+	c->r->exit_status = code;
+	if (code != 0) {
+		c->r->outcome = S2I_FAILED;
+		err_set(e, "usage exited with code %d", code);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(us.path);
+	buf_release(&us.data);
+	free(path);
+	free(id);
+	return rc;
+}
+
 static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
 	char *id = NULL, *assemble = NULL;
 	int rc = -1, incremental = 0;
 
+	if (o->usage)
+		return s2i_do_usage(c, e);
 	if (s2i_secrets_check(o, e) < 0 || s2i_engine_open(c, e) < 0 || s2i_open_source(c, e) < 0 ||
 	    s2i_images(c, e) < 0 || s2i_find_scripts(c, e) < 0 || s2i_build_env(c, e) < 0 ||
 	    s2i_secrets_prepare(c, e) < 0)
@@ -443,7 +482,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 		c.owner_label = xasprintf("%s=cli-%s", S2I_OWNER_LABEL, owner);
 	}
 
-	if (!o->source || !o->builder) {
+	if (!o->builder || (!o->source && !o->usage)) {
 		rc = err_set(e, "a source and a builder image are needed");
 	} else {
 		rc = s2i_do_build(&c, e);

@@ -84,6 +84,11 @@ int s2i_on_progress(void *arg, const char *line, struct err *e);
 /* s2i_scripts.c */
 int s2i_read_local(const char *path, size_t max, struct buf *out, struct err *e);
 int s2i_find_scripts(struct s2i_ctx *c, struct err *e);
+const char *s2i_image_scripts_url(const struct engine_image *img);
+/* s2i usage: the builder's usage script, from --scripts-url, else the image's label. */
+int s2i_find_usage(struct s2i_ctx *c, struct s2i_script *ret, struct err *e);
+/* srctar_fill_fn: that script (arg) as scripts/usage */
+int s2i_fill_usage(struct srctar *t, void *arg, struct err *e);
 char *s2i_script_path(struct s2i_ctx *c, int which, const char *dir);
 
 /* Scripts only (for save-artifacts in the previous image, assemble-runtime/run in the

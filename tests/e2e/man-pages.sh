@@ -22,7 +22,7 @@ done
 for s in "EXIT STATUS" SIGNALS ENVIRONMENT "HTTP API" "BUILD FLAGS"; do
 	grep -q "^$s" <<<"$page8" || fail "s2i-agent(8) has no $s section"
 done
-for c in serve check build notify version SIGTERM SIGHUP S2I_AGENT_CONFIG DOCKER_HOST WATCHDOG_USEC; do
+for c in serve check build usage notify version SIGTERM SIGHUP S2I_AGENT_CONFIG DOCKER_HOST WATCHDOG_USEC; do
 	grep -qw -- "$c" <<<"$page8" || fail "s2i-agent(8) does not mention $c"
 done
 # the flags of `s2i-agent build` (the names of `s2i build`)
