@@ -27,7 +27,7 @@ enum {
 	OPT_RUNTIME_IMAGE, OPT_RUNTIME_PULL_POLICY, OPT_ASSEMBLE_USER,
 	OPT_ASSEMBLE_RUNTIME_USER, OPT_DESCRIPTION, OPT_EXCLUDE, OPT_IGNORE_SUBMODULES,
 	OPT_CALLBACK_URL, OPT_NETWORK, OPT_CAP_DROP, OPT_ADD_HOST, OPT_PUSH, OPT_TIMEOUT,
-	OPT_LOGLEVEL, OPT_BUILD_ENV, OPT_BUILD_SECRET, OPT_HELP,
+	OPT_LOGLEVEL, OPT_BUILD_ENV, OPT_BUILD_SECRET, OPT_AS_DOCKERFILE, OPT_HELP,
 };
 
 static const struct option build_options[] = {
@@ -64,6 +64,7 @@ static const struct option build_options[] = {
 	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
 	{ "build-env", required_argument, NULL, OPT_BUILD_ENV },
 	{ "build-secret", required_argument, NULL, OPT_BUILD_SECRET },
+	{ "as-dockerfile", required_argument, NULL, OPT_AS_DOCKERFILE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -88,6 +89,7 @@ static void build_usage(FILE *f)
 	      "  -i, --inject SRC:DST           file or directory, truncated after assemble\n"
 	      "      --build-env NAME=VALUE     for assemble only, not in the image (repeatable)\n"
 	      "      --build-secret NAME:PATH   /run/secrets/NAME during assemble only (repeatable)\n"
+	      "      --as-dockerfile PATH       write a Dockerfile and its context, build nothing\n"
 	      "  -n, --application-name NAME\n"
 	      "      --description TEXT\n"
 	      "      --exclude REGEX            source paths to leave out (default .git)\n"
@@ -376,6 +378,9 @@ int cmd_build(int argc, char **argv)
 			}
 			strv_push(&o.build_env, optarg);
 			break;
+		case OPT_AS_DOCKERFILE:
+			build_set(&o.as_dockerfile, optarg);
+			break;
 		case OPT_BUILD_SECRET:
 			strv_push(&o.build_secrets, optarg);
 			break;
@@ -410,6 +415,11 @@ int cmd_build(int argc, char **argv)
 		o.tag = xstrdup(argv[optind + 2]);
 	if (!*o.source || !*o.builder || (o.tag && !*o.tag)) {
 		fputs("s2i-agent build: SOURCE, BUILDER and TAG must not be empty\n", stderr);
+		goto out;
+	}
+	if (o.as_dockerfile && (o.push || o.incremental || o.runtime_image)) {
+		fputs("s2i-agent build: --as-dockerfile cannot write --push, --incremental or "
+		      "--runtime-image\n", stderr);
 		goto out;
 	}
 	if (o.push && !o.tag) {
@@ -449,7 +459,8 @@ int cmd_build(int argc, char **argv)
 			r.outcome == S2I_CANCELED ? "build canceled" : "error", e.msg);
 		rc = 1;
 	} else {
-		printf("%s\n", r.image_id);
+		/* the image id last, or where the Dockerfile went (s2i says so too) */
+		printf("%s\n", o.as_dockerfile ? o.as_dockerfile : r.image_id);
 		fflush(stdout);
 		rc = 0;
 	}

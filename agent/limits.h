@@ -126,6 +126,8 @@
 /* s2i builds (s2i.c, s2iparse.c, cmd_build.c) */
 #define UID_MAX_VALUE		4294967294ul	/* largest uid --allowed-uids accepts */
 #define S2I_ENV_FILE_MAX	(1024 * 1024)	/* .s2i/environment and -E files */
+#define S2I_DOCKERFILE_MAX	(1024 * 1024)	/* bytes of an --as-dockerfile Dockerfile */
+#define S2I_DOCKERFILE_CONTEXT_MAX (16ULL << 30) /* bytes of its context on disk */
 #define S2I_SECRETS_DIR		"/run/secrets"	/* --build-secret NAME: S2I_SECRETS_DIR/NAME */
 #define S2I_SECRET_NAME_MAX	128		/* characters of a build secret's NAME */
 #define S2I_SECRET_FILE_MAX	(1024 * 1024)	/* bytes of one build secret */

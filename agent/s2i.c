@@ -37,7 +37,7 @@ void s2i_opts_release(struct s2i_opts *o)
 		&o->engine_url, &o->engine_tls_ca, &o->engine_tls_cert, &o->engine_tls_key,
 		&o->build_id, &o->owner, &o->registry_auth_file, &o->mirror_dir, &o->git_token_file,
 		&o->ssh_key_file, &o->known_hosts_file, &o->source_location, &o->commit_ref,
-		&o->build_env_file,
+		&o->build_env_file, &o->as_dockerfile,
 	};
 	size_t i;
 
@@ -101,14 +101,9 @@ void s2i_random_id(char *out, size_t n)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-struct s2i_fill_main {
-	struct s2i_ctx *c;
-	int with_artifacts;
-};
-
 /* The main upload: src/, scripts/, artifacts/ (an empty directory owned by the
  * assemble user, filled from the previous image). */
-static int s2i_fill_main(struct srctar *t, void *arg, struct err *e)
+int s2i_fill_main(struct srctar *t, void *arg, struct err *e)
 {
 	struct s2i_fill_main *f = arg;
 	struct s2i_ctx *c = f->c;
@@ -406,6 +401,13 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 
 	if (o->usage)
 		return s2i_do_usage(c, e);
+	if (o->as_dockerfile) {
+		if (s2i_dockerfile_check(o, e) < 0 || s2i_engine_open(c, e) < 0 ||
+		    s2i_open_source(c, e) < 0 || s2i_images(c, e) < 0 || s2i_find_scripts(c, e) < 0 ||
+		    s2i_build_env(c, e) < 0)
+			return -1;
+		return s2i_dockerfile(c, e);
+	}
 	if (s2i_secrets_check(o, e) < 0 || s2i_engine_open(c, e) < 0 || s2i_open_source(c, e) < 0 ||
 	    s2i_images(c, e) < 0 || s2i_find_scripts(c, e) < 0 || s2i_build_env(c, e) < 0 ||
 	    s2i_secrets_prepare(c, e) < 0)

@@ -69,6 +69,7 @@ struct s2i_opts {
 	int push;			/* --push: push TAG after the build */
 	int quiet;			/* -q/--quiet: no script output through the log callback */
 	int usage;			/* s2i usage: run the builder's usage script, build nothing */
+	char *as_dockerfile;		/* --as-dockerfile PATH: write a Dockerfile and context, build nothing */
 	/* daemon/CLI extras */
 	char *build_id;			/* value of the io.s2i-agent.build container label; NULL: random */
 	char *owner;			/* value of the io.s2i-agent.owner container label; NULL: random */

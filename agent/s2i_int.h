@@ -71,6 +71,13 @@ int s2i_canceled(const struct s2i_ctx *c);
 void s2i_random_id(char *out, size_t n);
 /* Classifies an engine failure: canceled, timed out (a failed build), else errored. */
 void s2i_engine_outcome(struct s2i_ctx *c);
+/* srctar_fill_fn of the main upload: src/, scripts/, (with_artifacts) artifacts/ */
+struct s2i_fill_main {
+	struct s2i_ctx *c;
+	int with_artifacts;
+};
+
+int s2i_fill_main(struct srctar *t, void *arg, struct err *e);
 /* Uploads src/, scripts/ and (with_artifacts) an empty artifacts/ into the destination. */
 int s2i_upload_source(struct s2i_ctx *c, const char *id, int with_artifacts, struct err *e);
 
@@ -135,6 +142,8 @@ int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e);
 int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_image *base,
 	       const char *run_cmd, struct err *e);
 void s2i_callback(struct s2i_ctx *c, int success);
+/* The labels of the image, "k=v" (s2i's build labels, OCI's, image_metadata.json's). */
+void s2i_labels(struct s2i_ctx *c, struct strv *labels);
 
 /* s2i_secrets.c: --build-env and --build-secret */
 /* Names the build's volume when there is anything to hand over. */
@@ -146,6 +155,13 @@ int s2i_create_assemble(struct s2i_ctx *c, const char *assemble, char **ret_id, 
 int s2i_secrets_upload(struct s2i_ctx *c, const char *id, struct err *e);
 /* After the containers are gone. */
 void s2i_secrets_remove(struct s2i_ctx *c);
+
+/* s2i_dockerfile.c: --as-dockerfile */
+/* What it cannot write (an incremental or runtime-image build, injections, build
+ * secrets): refused before anything runs. */
+int s2i_dockerfile_check(const struct s2i_opts *o, struct err *e);
+/* The Dockerfile and its context (upload/src, upload/scripts) beside it. */
+int s2i_dockerfile(struct s2i_ctx *c, struct err *e);
 
 /* s2i_runtime.c */
 int s2i_runtime_mappings(struct s2i_ctx *c, struct err *e);

@@ -31,7 +31,7 @@ for f in -r --ref --context-dir -e --env -E --environment-file -s --scripts-url 
 	--runtime-pull-policy --assemble-user --assemble-runtime-user -u --allowed-uids -i --inject \
 	-n --application-name --description --exclude --ignore-submodules -d --destination \
 	--callback-url --network --cap-drop -v --volume --add-host -U --url --push -q --quiet \
-	--loglevel --build-env --build-secret; do
+	--loglevel --build-env --build-secret --as-dockerfile; do
 	grep -qE -- "(^|[ ,])$f([ ,]|$)" <<<"$page8" || fail "s2i-agent(8) does not document $f"
 done
 echo "man pages: clean"
