@@ -172,8 +172,7 @@ static int s2i_check_users(struct s2i_ctx *c, struct err *e)
 		goto out;
 	}
 	if (o->runtime_image) {
-		const char *ru = o->assemble_runtime_user && *o->assemble_runtime_user ?
-				 o->assemble_runtime_user : c->runtime.user;
+		const char *ru = s2i_runtime_user(c);
 
 		if (s2iparse_user_allowed(ranges, n, ru ? ru : "", "runtime image user", e) < 0)
 			goto out;

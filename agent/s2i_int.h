@@ -166,5 +166,8 @@ int s2i_dockerfile(struct s2i_ctx *c, struct err *e);
 /* s2i_runtime.c */
 int s2i_runtime_mappings(struct s2i_ctx *c, struct err *e);
 int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct err *e);
+/* Who runs assemble-runtime: --assemble-runtime-user, else the runtime image's label
+ * io.openshift.s2i.assemble-runtime-user, else its USER (as s2i). */
+const char *s2i_runtime_user(const struct s2i_ctx *c);
 
 #endif
