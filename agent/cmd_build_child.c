@@ -311,6 +311,11 @@ result:
 		json_object_set_new(res, "image_id", json_string(r.image_id));
 	if (r.commit[0])
 		json_object_set_new(res, "sha", json_string(r.commit));
+	/* for builds whose payload had none (hooks, manual builds) */
+	if (r.commit_subject && *r.commit_subject)
+		json_object_set_new(res, "message", json_string(r.commit_subject));
+	if (r.commit_author && *r.commit_author)
+		json_object_set_new(res, "author", json_string(r.commit_author));
 	if (r.left.n) {
 		json_t *a = json_array();
 		size_t i;

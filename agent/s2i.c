@@ -64,6 +64,10 @@ void s2i_result_release(struct s2i_result *r)
 	r->image = NULL;
 	free(r->push_digest);
 	r->push_digest = NULL;
+	free(r->commit_subject);
+	r->commit_subject = NULL;
+	free(r->commit_author);
+	r->commit_author = NULL;
 	strv_clear(&r->left);
 }
 
@@ -201,6 +205,13 @@ static int s2i_open_source(struct s2i_ctx *c, struct err *e)
 		const struct gitsrc_info *gi = gitsrc_info(c->src);
 
 		snprintf(c->r->commit, sizeof(c->r->commit), "%s", gi->id);
+		free(c->r->commit_subject);
+		c->r->commit_subject = xstrdup(gi->message);
+		free(c->r->commit_author);
+		/* "Name <email>": the name, as the forges' payloads give it */
+		c->r->commit_author = xstrndup(gi->author, strstr(gi->author, " <") ?
+					       (size_t)(strstr(gi->author, " <") - gi->author) :
+					       strlen(gi->author));
 		s2i_step(c, S2I_LOG_STEP, "--> source '%s' at %.12s (%s): %s", o->source, gi->id, gi->ref,
 			 gi->message);
 	} else {

@@ -109,6 +109,8 @@ struct s2i_result {
 	char *push_digest;		/* "sha256:..." of the pushed manifest, when pushed and known */
 	int pushed;			/* 1 when --push succeeded */
 	int incremental;		/* 1 when artifacts of the previous image were restored */
+	char *commit_subject;		/* the commit's subject and author's name, NULL for */
+	char *commit_author;		/* a plain directory */
 	struct strv left;		/* containers it could not remove (the engine was gone) */
 };
 

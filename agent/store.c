@@ -25,7 +25,7 @@ enum {
 	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
 	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
 	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA,
-	ST_SET_PID, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_SET_PID, ST_SET_COMMIT, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_FIND_SIGNED, ST_ADD_SIGNED, ST_REF_NEWEST, ST_PRUNE_SIGNED,
 	ST_N
 };
@@ -75,6 +75,8 @@ static const char *const store_sql[ST_N] = {
 	[ST_STATE] = "SELECT state FROM builds WHERE id = ?1",
 	[ST_SET_SHA] = "UPDATE builds SET sha = ?2 WHERE id = ?1 AND sha = ''",
 	[ST_SET_PID] = "UPDATE builds SET pid = ?2 WHERE id = ?1 AND state = 'running'",
+	[ST_SET_COMMIT] = "UPDATE builds SET message = coalesce(message, ?2), "
+		"author = coalesce(author, ?3) WHERE id = ?1",
 	[ST_SAVEPOINT] = "SAVEPOINT op",
 	[ST_RELEASE] = "RELEASE op",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
@@ -1078,6 +1080,19 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
 
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+	if (store_exec(s, st, e, "cannot record the commit of a build") < 0)
+		return -1;
+	return store_changed(s);
+}
+
+int store_set_commit_info(struct store *s, long long id, const char *message, const char *author,
+			  struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_SET_COMMIT);
+
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, message);
+	store_bind_text(st, 3, author);
 	if (store_exec(s, st, e, "cannot record the commit of a build") < 0)
 		return -1;
 	return store_changed(s);

@@ -337,6 +337,12 @@ static void worker_build_record(struct wproc *p)
 	o->o_reason = reason ? xstrdup(reason) : NULL;
 	o->o_image = image ? xstrdup(image) : NULL;
 	o->o_image_id = image_id ? xstrdup(image_id) : NULL;
+	if (wb->b_result) {
+		s = json_string_value(json_object_get(wb->b_result, "message"));
+		o->o_build.message = s && *s ? xstrndup(s, WEBHOOK_MESSAGE_MAX) : NULL;
+		s = json_string_value(json_object_get(wb->b_result, "author"));
+		o->o_build.author = s && *s ? xstrndup(s, WEBHOOK_FIELD_MAX) : NULL;
+	}
 	o->o_time = now;
 	o->o_log = xstrdup(wb->b_log);
 	o->o_line_always = 1;

@@ -276,8 +276,15 @@ static int worker_op_sha_run(struct store *st, struct wop *o, struct err *e)
 
 static int worker_op_finish_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_set_finished_at(st, o->o_id, o->o_state, o->o_reason, o->o_image,
-				     o->o_image_id, o->o_time, e);
+	int rc = store_set_finished_at(st, o->o_id, o->o_state, o->o_reason, o->o_image,
+				       o->o_image_id, o->o_time, e);
+
+	/* the commit the build fetched, for builds whose payload did not say (hooks,
+	 * manual builds): what a payload said is kept */
+	if (rc >= 0 && (o->o_build.message || o->o_build.author) &&
+	    store_set_commit_info(st, o->o_id, o->o_build.message, o->o_build.author, e) < 0)
+		return -1;
+	return rc;
 }
 
 /* Its slot is free once its process is gone too. */

@@ -570,6 +570,13 @@ static void test_untrusted_and_migration(void **state)
 	assert_true(json_is_true(json_object_get(j, "untrusted")));
 	json_decref(j);
 	build_release(&b);
+	/* the fetched commit's subject and author fill what a payload did not give */
+	assert_int_equal(store_set_commit_info(s, 1, "subject", "Someone", &e), 0);
+	assert_int_equal(store_set_commit_info(s, 1, "other", "Else", &e), 0);
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	assert_string_equal(b.message, "subject");
+	assert_string_equal(b.author, "Someone");
+	build_release(&b);
 	/* reopening an up-to-date database changes nothing */
 	store_free(s);
 	s = open_store();
