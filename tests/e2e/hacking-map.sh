@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HACKING.md's map of the files ("## The files") names every agent/*.c and no file
-# that is gone: a new or renamed module is added there with its line count (make codemap).
+# that is gone: a new or renamed module is added there with its line count (make codemap);
+# and every agent/*.[ch] opens with "/* name: what it holds".
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$("$root/tests/codemap" --check "$root/HACKING.md" 2>&1) || { echo "$out"; echo "FAIL: HACKING.md's file map is out of date"; exit 1; }
