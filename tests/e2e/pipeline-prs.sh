@@ -34,8 +34,8 @@ pl_repo gp pull_requests=all push=yes "pr_tag=127.0.0.1:9/s2i-agent-test/$PL_ID-
 	"inject=$inj:/opt/inj" network=host status=none
 pl_repo off status=none	# pull_requests unset: no
 # images named outside pl_cleanup's s2i-agent-test/$PL_ID-*: the default pr_tag's, and
-# the one whose push fails
-_prs_images() { docker rmi -f gt:pr-1 "127.0.0.1:9/s2i-agent-test/$PL_ID-gp:pr-4" >/dev/null 2>&1; }
+# the two of repo gp (registry 127.0.0.1:9)
+_prs_images() { docker rmi -f gt:pr-1 "127.0.0.1:9/s2i-agent-test/$PL_ID-gp:pr-3" "127.0.0.1:9/s2i-agent-test/$PL_ID-gp:pr-4" >/dev/null 2>&1; }
 agent_on_exit _prs_images
 start_agent || fail "agent did not start"
 
