@@ -30,7 +30,11 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 
 	h->h_inflight++;
 	evhttp_request_set_on_complete_cb(req, http_on_complete, h);
-	http_conn_request(h, req);
+	if (http_conn_request(h, req)) {
+		/* the stand-in of a request the gate refused (http_gate.c) */
+		http_verdict_answer(h, req, http_conn_verdict(h, req));
+		return;
+	}
 	if (!path || path[0] != '/') {
 		http_reply_error(req, 400, "malformed request target");
 		return;

@@ -182,8 +182,8 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	rc = webhook_verify_signed(&r, p, repo->secrets, repo->nsecrets, digest, &e);
 	if (rc) {
 		http_count(h, repo->name, p, rc == 401 ? RES_UNAUTHORIZED : RES_BAD_REQUEST);
-		log_warn("repo '%s': %s delivery refused: %s", repo->name, webhook_provider_name(p),
-			 e.msg);
+		http_access_deny_log(h, "repo '%s': %s delivery refused: %s", repo->name,
+				     webhook_provider_name(p), e.msg);
 		http_reply_error(req, rc == 401 ? 401 : 400, e.msg);
 		return;
 	}
@@ -230,6 +230,15 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	batch_push_signed(h->h_batch, &b, digest, req);
 out:
 	webhook_event_release(&ev);
+}
+
+void http_intake_refused(struct http *h, const struct http_verdict *v)
+{
+	enum provider p = (enum provider)v->v_provider;
+
+	http_count(h, v->v_repo, p, v->v_code == 401 ? RES_UNAUTHORIZED : RES_BAD_REQUEST);
+	http_access_deny_log(h, "repo '%s': %s delivery refused: %s", v->v_repo,
+			     webhook_provider_name(p), v->v_msg);
 }
 
 int http_intake_init(struct http *h, struct err *e)

@@ -59,6 +59,17 @@ enum provider webhook_provider(const struct webhook_request *r)
 	return PROVIDER_GENERIC;
 }
 
+int webhook_signed(const struct webhook_request *r, enum provider p)
+{
+	if (p == PROVIDER_GITLAB)
+		return webhook_header(r, "X-Gitlab-Token") || webhook_header(r, "webhook-signature");
+	if (webhook_header(r, "X-Hub-Signature-256"))
+		return 1;
+	return p == PROVIDER_GITEA &&
+	       (webhook_header(r, "X-Gitea-Signature") || webhook_header(r, "X-Forgejo-Signature") ||
+		webhook_header(r, "X-Gogs-Signature"));
+}
+
 static int webhook_is_form(const struct webhook_request *r)
 {
 	static const char form[] = "application/x-www-form-urlencoded";

@@ -30,6 +30,11 @@ struct webhook_request {
 /* From the headers alone (README, "API and metrics"). */
 enum provider webhook_provider(const struct webhook_request *r);
 
+/* Whether the request carries the header that proves p's sender (a signature or
+ * GitLab's token), from the headers alone: intake refuses one without it before it
+ * reads the body. */
+int webhook_signed(const struct webhook_request *r, enum provider p);
+
 /* Checks the signature or token against each of the repo's secrets, in
  * constant time, before anything parses the body (Gitea/Forgejo's form bodies
  * are url-decoded first since they sign the JSON). Returns 0 when one secret
