@@ -255,7 +255,7 @@ int http_access_reader_req(const struct http *h, struct evhttp_request *req)
 /* The sign-in page: a token field, posted back here. */
 static void http_login_page(struct evhttp_request *req, int code, const char *say)
 {
-	struct buf page = BUF_INIT(0);
+	struct buf page = BUF_INIT(4096);
 
 	buf_addf(&page, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>s2i-agent: "
 		 "sign in</title></head>\n<body><h1>s2i-agent</h1>\n<p>%s</p>\n"
@@ -263,7 +263,8 @@ static void http_login_page(struct evhttp_request *req, int code, const char *sa
 		 "name=\"token\" autocomplete=\"current-password\" autofocus></label>\n"
 		 "<button type=\"submit\">Sign in</button></form>\n</body></html>\n", say);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Security-Policy",
-			  dash_csp());
+			  "default-src 'none'; form-action 'self'; base-uri 'none'; "
+			  "frame-ancestors 'none'");
 	http_send(req, code, DASH_CONTENT_TYPE, page.data, page.len);
 	buf_release(&page);
 }
