@@ -2,6 +2,9 @@
  * Each connection must deliver a whole request within HTTP_REQUEST_DEADLINE, however
  * slowly it sends. */
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -59,6 +62,20 @@ static void http_conn_drop(struct http *h, struct http_conn *c)
 	free(c);
 }
 
+/* Many connections come and go (a flood): once they are all gone, the memory their
+ * buffers took goes back to the system instead of staying in the allocator's free lists. */
+static void http_conn_trim(struct http *h)
+{
+	if (h->h_nconns > h->h_conns_peak)
+		h->h_conns_peak = h->h_nconns;
+	if (h->h_nconns <= HTTP_TRIM_BELOW && h->h_conns_peak >= HTTP_TRIM_AFTER) {
+		h->h_conns_peak = h->h_nconns;
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+	}
+}
+
 static void http_sweep_arm(struct http *h)
 {
 	struct timeval tv = { HTTP_SWEEP_SECONDS, 0 };
@@ -105,6 +122,7 @@ static void http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 				  HTTP_REQUEST_DEADLINE);
 		}
 	}
+	http_conn_trim(h);
 	http_sweep_arm(h);
 }
 
@@ -161,6 +179,17 @@ static void http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
  * client still sends of the body is read and dropped (http_gate_run) for
  * HTTP_LINGER_SECONDS, so that closing does not reset the connection before the client
  * read the answer. */
+/* The lingering client closed or failed: it can go now. */
+static void http_conn_linger_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	(void)what;
+	c->c_linger = 2;
+	event_active(c->c_h->h_reap, 0, 0);
+}
+
 static void http_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct http *h = arg;
@@ -172,11 +201,15 @@ static void http_reap_cb(evutil_socket_t fd, short what, void *arg)
 		next = c->c_next;
 		if (!c->c_gone)
 			continue;
-		if (c->c_verdict.v_code && http_conn_gone(c))
+		if (c->c_verdict.v_code && !c->c_linger) {
+			c->c_linger = 1;
+			bufferevent_setcb(c->c_bev, NULL, NULL, http_conn_linger_cb, c);
 			bufferevent_enable(c->c_bev, EV_READ);
-		else if (!c->c_verdict.v_code)
+		} else if (!c->c_verdict.v_code || c->c_linger == 2) {
 			http_conn_drop(h, c);
+		}
 	}
+	http_conn_trim(h);
 }
 
 int http_conn_request(struct http *h, struct evhttp_request *req)

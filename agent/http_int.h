@@ -48,6 +48,7 @@ struct http_conn {
 	int c_busy;				/* a request is being answered */
 	int c_gone;				/* evhttp let go of it */
 	time_t c_gone_at;
+	int c_linger;				/* 1: lingering, 2: its client closed */
 	/* the gate */
 	enum http_gate_state c_gate;
 	int c_ingate;				/* the gate is running (no re-entry) */
@@ -80,6 +81,7 @@ struct http {
 	struct http_conn *h_conns;	/* every open connection (list) */
 	struct http_conn *h_chash[HTTP_CONN_BUCKETS];	/* by bufferevent */
 	size_t h_nconns;
+	size_t h_conns_peak;		/* most connections open since the last trim */
 	struct event *h_sweep;		/* enforces the request deadline */
 	unsigned long long h_cut;	/* connections cut at the deadline */
 	struct event *h_reap;		/* lets go of connections evhttp closed */

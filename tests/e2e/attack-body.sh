@@ -104,7 +104,8 @@ rss0=$(rss)
 N=20
 python3 "$AGENT_DIR/flood.py" "$AGENT_PORT" flood $N "$AGENT_DIR/flood.out" 20 &
 FLOOD=$!
-agent_on_exit "kill $FLOOD 2>/dev/null"
+_stop_flood() { kill "$FLOOD" 2>/dev/null; }
+agent_on_exit _stop_flood
 sleep 3
 peak=$(rss)
 for n in 1 2 3 4 5 6; do
