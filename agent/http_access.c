@@ -174,9 +174,28 @@ int http_access_reader(const struct http *h, webhook_header_fn get, void *ctx)
 	return c && n < HTTP_TOKEN_MAX && http_token_ok(h, c, n, 1);
 }
 
-int http_access_judge(struct http *h, const struct http_route *r, webhook_header_fn get,
+/* 1 when proof is what a hook holding one of the repositories' secrets shows for build
+ * id (webhook_build_proof). */
+static int http_build_proof_ok(const struct http *h, long long id, const char *proof)
+{
+	char want[2 * DIGEST_SHA256_LEN + 1];
+	int ok = 0;
+	size_t i, j;
+
+	if (!proof || strlen(proof) != sizeof(want) - 1)
+		return 0;
+	for (i = 0; i < h->h_cfg->nrepos; i++)
+		for (j = 0; j < h->h_cfg->repos[i]->nsecrets; j++) {
+			webhook_build_proof(h->h_cfg->repos[i]->secrets[j], id, want);
+			ok |= digest_equal(want, proof, sizeof(want) - 1);
+		}
+	return ok;
+}
+
+int http_access_judge(struct http *h, const struct http_match *m, webhook_header_fn get,
 		      void *ctx, struct http_verdict *v)
 {
+	const struct http_route *r = m->m_route;
 	const char *admin = h->h_cfg->admin_token, *tok;
 
 	if (r->r_flags & HTTP_ADMIN) {
@@ -194,6 +213,8 @@ int http_access_judge(struct http *h, const struct http_route *r, webhook_header
 		return -1;
 	}
 	if (!(r->r_flags & HTTP_READ) || http_access_reader(h, get, ctx))
+		return 0;
+	if (r->r_arg == HTTP_ARG_BUILD && http_build_proof_ok(h, m->m_id, get(ctx, WEBHOOK_BUILD_PROOF)))
 		return 0;
 	v->v_code = 401;
 	v->v_auth = 1;
@@ -235,12 +256,12 @@ static const char *http_access_evhdr(void *ctx, const char *name)
 	return evhttp_find_header(ctx, name);
 }
 
-int http_access_check(struct http *h, struct evhttp_request *req, const struct http_route *r)
+int http_access_check(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct http_verdict v = { 0 };
 
 	v.v_provider = -1;
-	if (http_access_judge(h, r, http_access_evhdr, evhttp_request_get_input_headers(req),
+	if (http_access_judge(h, m, http_access_evhdr, evhttp_request_get_input_headers(req),
 			      &v) == 0)
 		return 0;
 	http_verdict_answer(h, req, &v);

@@ -230,7 +230,7 @@ static int http_gate_judge(struct http *h, struct http_head *hd, unsigned long l
 		v->v_allow = r->r_methods;
 		return -1;
 	}
-	if (http_access_judge(h, r, http_head_field, hd, v) < 0)
+	if (http_access_judge(h, &m, http_head_field, hd, v) < 0)
 		return -1;
 	if (len > http_gate_body_max(h, r, hd->h_cmd)) {
 		http_verdict(v, 413, len > h->h_cfg->max_body ? "request body too large"

@@ -155,11 +155,12 @@ int http_access_private(const struct http *h);
 /* Whether the request's headers open the read side. */
 int http_access_reader(const struct http *h, webhook_header_fn get, void *ctx);
 int http_access_reader_req(const struct http *h, struct evhttp_request *req);
-/* 0 when the headers give access to route r, else -1 with v the answer. */
-int http_access_judge(struct http *h, const struct http_route *r, webhook_header_fn get,
+/* 0 when the headers give access to m's route (m_id: a build id), else -1 with v the
+ * answer. */
+int http_access_judge(struct http *h, const struct http_match *m, webhook_header_fn get,
 		      void *ctx, struct http_verdict *v);
 /* The same for a whole request: -1 when it was answered. */
-int http_access_check(struct http *h, struct evhttp_request *req, const struct http_route *r);
+int http_access_check(struct http *h, struct evhttp_request *req, const struct http_match *m);
 /* A log line about a refused request, at most HTTP_DENY_LOG_BURST a window. */
 void http_access_deny_log(struct http *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -193,7 +193,7 @@ void http_route(struct http *h, struct evhttp_request *req, const char *path)
 		http_reply_405(req, allow);
 		goto out;
 	}
-	if (http_access_check(h, req, r) < 0)
+	if (http_access_check(h, req, &m) < 0)
 		goto out;
 	if (!first && http_route_lookup(h, req, &m) < 0)
 		goto out;
