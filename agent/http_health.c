@@ -235,8 +235,12 @@ void http_health_metrics(struct http *h, struct evhttp_request *req, const struc
 		 "# HELP s2i_agent_http_connections_cut_total Connections closed because no "
 		 "complete request arrived within %d s.\n"
 		 "# TYPE s2i_agent_http_connections_cut_total counter\n"
-		 "s2i_agent_http_connections_cut_total %llu\n", h->h_nconns,
-		 HTTP_REQUEST_DEADLINE, h->h_cut);
+		 "s2i_agent_http_connections_cut_total %llu\n"
+		 "# HELP s2i_agent_http_requests_refused_total Requests answered from their head, "
+		 "before their body was read.\n"
+		 "# TYPE s2i_agent_http_requests_refused_total counter\n"
+		 "s2i_agent_http_requests_refused_total %llu\n", h->h_nconns,
+		 HTTP_REQUEST_DEADLINE, h->h_cut, h->h_refused);
 	http_process_metrics(h, &o);
 	http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
 	buf_release(&o);

@@ -128,6 +128,10 @@ grep -q "without-Retry-After" <<<"$answered" && fail "a 503 without Retry-After:
 # bodies held are bounded by HTTP_BODY_TOTAL_MAX (48 MiB) whatever the attackers send
 [ $((peak - rss0)) -lt $((96 * 1024)) ] || fail "VmRSS grew by $((peak - rss0)) KiB under the flood"
 kill -0 "$AGENT_PID" || fail "the agent died"
+http_req "$AGENT_URL/metrics"
+expect 200
+refused=$(sed -n 's/^s2i_agent_http_requests_refused_total //p' <<<"$HTTP_BODY")
+[ "${refused:-0}" -ge $((N + 4)) ] || fail "metrics count $refused requests refused from their head"
 post_hook github web "$(push_of "$FIXTURES/github-push.json" 99)" "$S" "attack-body-$$-after" --max-time 10
 expect 202
 stop_agent || fail "agent exited $? on SIGTERM"
