@@ -75,6 +75,7 @@ struct http *http_new(struct event_base *base, struct store *st, const struct co
 	evhttp_set_gencb(h->h_evhttp, http_request_cb, h);
 	evhttp_set_bevcb(h->h_evhttp, http_conn_bev_cb, h);
 	http_conn_init(h);
+	http_access_config(h);
 	return h;
 }
 
@@ -168,6 +169,7 @@ void http_set_config(struct http *h, const struct config *cfg)
 	free(h->h_url_json);
 	h->h_url_json = NULL;
 	evhttp_set_max_body_size(h->h_evhttp, (ev_ssize_t)cfg->max_body);
+	http_access_config(h);
 }
 
 void http_set_queue_max(struct http *h, long long max)

@@ -101,6 +101,18 @@ int http_access_private(const struct http *h)
 	return !http_is_loopback(cfg->listen_host) || (*pub && !http_is_loopback(pub));
 }
 
+void http_access_config(const struct http *h)
+{
+	const struct config *cfg = h->h_cfg;
+
+	if (http_access_private(h) && !(cfg->read_token && *cfg->read_token) &&
+	    !(cfg->admin_token && *cfg->admin_token))
+		log_warn("the read side (dashboard, /builds, logs, /metrics) is private, %s, and no "
+			 "read_token_file or admin_token_file opens it: set one, or public_read = yes",
+			 cfg->public_read == 0 ? "public_read = no"
+			 : "the agent is reachable beyond loopback");
+}
+
 /* The sign-in cookie's value for token: not the token, and useless without it. */
 static void http_cookie_value(const char *token, char out[2 * DIGEST_SHA256_LEN + 1])
 {

@@ -152,6 +152,8 @@ const char *http_head_field(void *ctx, const char *name);
 int http_access_host(struct http *h, const char *host);
 /* Whether the read side needs a token (public_read, or published beyond loopback). */
 int http_access_private(const struct http *h);
+/* Warns when the read side is private and no token can open it (a new configuration). */
+void http_access_config(const struct http *h);
 /* Whether the request's headers open the read side. */
 int http_access_reader(const struct http *h, webhook_header_fn get, void *ctx);
 int http_access_reader_req(const struct http *h, struct evhttp_request *req);
