@@ -52,7 +52,7 @@ BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
 .PHONY: all unit-build check unit e2e valgrind bench clean demo demo-clean install uninstall \
-	fuzz-build fuzz chaos mutants
+	fuzz-build fuzz chaos mutants codemap deb
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -121,6 +121,12 @@ mutants:
 clean:
 	rm -rf build s2i-agent
 
+# HACKING.md's file map: its line counts refreshed, then every file's functions and
+# those over 100 lines (tests/codemap; tests/e2e/hacking-map.sh checks the file list)
+codemap:
+	tests/codemap --update HACKING.md
+	tests/codemap
+
 # The README's "run it": a bare repository, a push, the build streaming back, the image
 # answering (conf/demo/demo.sh says what it does; demo-clean removes what it left).
 demo:
@@ -179,6 +185,11 @@ uninstall:
 	rm -rf $(DESTDIR)$(HOOKSDIR)
 	rmdir $(DESTDIR)$(PREFIX)/share/s2i-agent 2>/dev/null || true
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/s2i-agent and /var/lib/s2i-agent (configuration and state)"
+
+# ---- Debian package: build/s2i-agent_VERSION_ARCH.deb from the install tree -------
+# (dpkg-deb; Depends from dpkg-shlibdeps; maintainer scripts in conf/deb/)
+deb:
+	conf/deb/mkdeb $(CURDIR)
 
 # ---- fuzzing (libFuzzer): `make fuzz FUZZ_SECONDS=N` runs every target N seconds ----
 FUZZ_SECONDS ?= 10

@@ -67,37 +67,7 @@ static const struct option build_options[] = {
 
 static void build_usage(FILE *f)
 {
-	fputs("usage: s2i-agent build [FLAGS] SOURCE BUILDER [TAG]\n"
-	      "  -r, --ref REF                  branch, tag or commit to build\n"
-	      "      --context-dir DIR          subdirectory of the source to build\n"
-	      "  -e, --env NAME=VALUE           build environment (repeatable)\n"
-	      "  -E, --environment-file FILE    NAME=VALUE lines\n"
-	      "  -s, --scripts-url URL          image://, file:// or http(s):// scripts\n"
-	      "      --incremental              restore artifacts of the previous TAG\n"
-	      "      --incremental-pull-policy P\n"
-	      "  -p, --pull-policy P            always | never | if-not-present\n"
-	      "      --runtime-image IMAGE      two-phase build into IMAGE\n"
-	      "  -a, --runtime-artifact SRC:DST (repeatable)\n"
-	      "      --runtime-pull-policy P\n"
-	      "      --assemble-user USER\n"
-	      "      --assemble-runtime-user USER\n"
-	      "  -u, --allowed-uids RANGES      e.g. 1- or 1000-2000,3000\n"
-	      "  -i, --inject SRC:DST           file or directory, truncated after assemble\n"
-	      "  -n, --application-name NAME\n"
-	      "      --description TEXT\n"
-	      "      --exclude REGEX            source paths to leave out (default .git)\n"
-	      "      --ignore-submodules\n"
-	      "  -d, --destination DIR          where sources and scripts go in the image\n"
-	      "      --callback-url URL\n"
-	      "      --network MODE\n"
-	      "      --cap-drop CAP[,CAP]\n"
-	      "  -v, --volume SRC:DST[:opts]\n"
-	      "      --add-host HOST:IP\n"
-	      "  -U, --url URL                  engine (default $DOCKER_HOST or unix:///var/run/docker.sock)\n"
-	      "      --push                     push TAG\n"
-	      "      --rm                       with --incremental: remove the previous image\n"
-	      "  -q, --quiet                    no script output\n"
-	      "      --timeout DURATION         e.g. 90s, 30m (default none)\n", f);
+	cmds_usage("build", f);
 }
 
 /* pflag's bools: --flag, --flag=true, --flag=false. */

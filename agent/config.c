@@ -1,6 +1,5 @@
 /* config: loads agent.conf (s2i-agent.conf(5)) with inih into struct config, checks every
  * key against one table, reads the secret files and reports all errors at once. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,98 +17,11 @@
 #include "pull.h"
 #include "sshkey.h"
 
-/* <limits.h> is shadowed by agent/limits.h under -Iagent */
-#define CFG_LONG_MAX	((long)(~0UL >> 1))
-
 const char *config_default_path(void)
 {
 	const char *p = getenv(CONFIG_ENV);
 
 	return p && *p ? p : CONFIG_DEFAULT_PATH;
-}
-
-/* --- value parsers ------------------------------------------------------ */
-
-int config_parse_duration(const char *s, long *ret)
-{
-	long total = 0;
-	const char *p = s;
-
-	if (!s || !*s)
-		return -1;
-	/* a bare number is seconds; otherwise a sequence like 1h30m */
-	while (*p) {
-		long n = 0, mult;
-
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p)) {
-			if (n > (CFG_LONG_MAX - 9) / 10)
-				return -1;
-			n = n * 10 + (*p++ - '0');
-		}
-		switch (*p) {
-		case '\0':
-			if (p != s + strspn(s, "0123456789"))
-				return -1;	/* "1h30" is ambiguous */
-			mult = 1;
-			break;
-		case 's':
-			mult = 1;
-			break;
-		case 'm':
-			mult = 60;
-			break;
-		case 'h':
-			mult = 3600;
-			break;
-		case 'd':
-			mult = 86400;
-			break;
-		default:
-			return -1;
-		}
-		if (*p)
-			p++;
-		if (n > (CFG_LONG_MAX - total) / mult)
-			return -1;
-		total += n * mult;
-	}
-	*ret = total;
-	return 0;
-}
-
-int config_parse_size(const char *s, size_t *ret)
-{
-	static const struct { const char *suffix; unsigned shift; } units[] = {
-		{ "", 0 }, { "b", 0 },
-		{ "k", 10 }, { "kb", 10 }, { "kib", 10 },
-		{ "m", 20 }, { "mb", 20 }, { "mib", 20 },
-		{ "g", 30 }, { "gb", 30 }, { "gib", 30 },
-	};
-	unsigned long long n = 0;
-	const char *p = s;
-	size_t i;
-
-	if (!s || !isdigit((unsigned char)*p))
-		return -1;
-	while (isdigit((unsigned char)*p)) {
-		if (n > (~0ULL - 9) / 10)
-			return -1;
-		n = n * 10 + (unsigned long long)(*p++ - '0');
-	}
-	while (*p == ' ')
-		p++;
-	/* every unit is binary: 1k = 1024, 25MiB = 25 * 1024 * 1024 */
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcasecmp(p, units[i].suffix) != 0)
-			continue;
-		if (n > (unsigned long long)(SIZE_MAX >> units[i].shift))
-			return -1;
-		*ret = (size_t)(n << units[i].shift);
-		return 0;
-	}
-	return -1;
 }
 
 /* --- secret files ------------------------------------------------------- */
@@ -363,256 +275,6 @@ static int cfg_has_error_on(const struct cfg_state *st, int line)
 		if (st->errs[i].line == line && !st->errs[i].warn)
 			return 1;
 	return 0;
-}
-
-/* --- value checks ------------------------------------------------------- */
-
-static int cfg_has_space(const char *v)
-{
-	for (; *v; v++)
-		if (isspace((unsigned char)*v))
-			return 1;
-	return 0;
-}
-
-static int cfg_has_ctrl(const char *v)
-{
-	for (; *v; v++)
-		if ((unsigned char)*v < 0x20 || *v == 0x7f)
-			return 1;
-	return 0;
-}
-
-static int cfg_bool(const char *v, int *ret)
-{
-	static const char *yes[] = { "yes", "true", "on", "1" }, *no[] = { "no", "false", "off", "0" };
-	size_t i;
-
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*ret = 1;
-			return 0;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*ret = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int cfg_port(const char *p, int *ret)
-{
-	long n = 0;
-
-	if (!*p || strlen(p) > 5)
-		return -1;
-	for (; *p; p++) {
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	if (n < 1 || n > 65535)
-		return -1;
-	*ret = (int)n;
-	return 0;
-}
-
-/* host:port, [v6]:port. Names are not resolved here. */
-static int cfg_listen(const char *v, char **ret_host, int *ret_port, const char **why)
-{
-	unsigned char addr[16];
-	const char *colon;
-	char *host;
-	int port;
-
-	if (v[0] == '[') {
-		const char *close = strchr(v, ']');
-
-		if (!close || close[1] != ':') {
-			*why = "expected [IPv6]:port";
-			return -1;
-		}
-		host = xstrndup(v + 1, (size_t)(close - v - 1));
-		if (inet_pton(AF_INET6, host, addr) != 1) {
-			free(host);
-			*why = "not an IPv6 address inside [ ]";
-			return -1;
-		}
-		colon = close + 1;
-	} else {
-		const char *p;
-
-		colon = strrchr(v, ':');
-		if (!colon || colon == v) {
-			*why = "expected host:port";
-			return -1;
-		}
-		if (memchr(v, ':', (size_t)(colon - v))) {
-			*why = "IPv6 addresses go in brackets: [::1]:8080";
-			return -1;
-		}
-		for (p = v; p < colon; p++)
-			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-') {
-				*why = "expected host:port";
-				return -1;
-			}
-		host = xstrndup(v, (size_t)(colon - v));
-	}
-	if (cfg_port(colon + 1, &port) < 0) {
-		free(host);
-		*why = "port must be a number from 1 to 65535";
-		return -1;
-	}
-	*ret_host = host;
-	*ret_port = port;
-	return 0;
-}
-
-static int cfg_is_http_url(const char *v)
-{
-	const char *rest;
-
-	if (strncmp(v, "https://", 8) == 0)
-		rest = v + 8;
-	else if (strncmp(v, "http://", 7) == 0)
-		rest = v + 7;
-	else
-		return 0;
-	return *rest && *rest != '/' && !cfg_has_space(v);
-}
-
-/* No inline passwords (s2i-agent.conf(5), SECRETS: secrets only from files). */
-static int cfg_url_has_password(const char *v)
-{
-	const char *auth = strstr(v, "://"), *end, *at, *colon;
-
-	if (!auth)
-		return 0;
-	auth += 3;
-	end = auth + strcspn(auth, "/?#");
-	at = memchr(auth, '@', (size_t)(end - auth));
-	if (!at)
-		return 0;
-	colon = memchr(auth, ':', (size_t)(at - auth));
-	return colon != NULL;
-}
-
-static const char *cfg_check_repo_url(const char *v)
-{
-	static const char *schemes[] = { "https://", "http://", "ssh://", "git://", "file://" };
-	const char *sep = strstr(v, "://");
-	size_t i;
-
-	if (cfg_has_space(v))
-		return "must not contain whitespace";
-	if (sep) {
-		for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
-			if (strncmp(v, schemes[i], strlen(schemes[i])) == 0)
-				break;
-		if (i == sizeof(schemes) / sizeof(schemes[0]))
-			return "scheme must be https, http, ssh, git or file";
-		if (!sep[3])
-			return "URL has no host or path";
-		if (cfg_url_has_password(v))
-			return "must not contain a password; put the token in git_token_file";
-	}
-	return NULL;
-}
-
-static int cfg_env_name_ok(const char *v, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || isdigit((unsigned char)v[0]))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)v[i]) && v[i] != '_')
-			return 0;
-	return 1;
-}
-
-/* A relative path without any ".." component. */
-static int cfg_relpath_ok(const char *v)
-{
-	const char *p = v;
-
-	if (*v == '/')
-		return 0;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return 0;
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	return 1;
-}
-
-static const char *cfg_check_template(const char *v)
-{
-	static const char *names[] = { "repo", "branch", "tag", "sha", "short_sha", "build" };
-	const char *p;
-	size_t i;
-
-	if (cfg_has_space(v))
-		return "must not contain whitespace";
-	for (p = v; *p; p++) {
-		if (*p == '}')
-			return "'}' without '{'";
-		if (*p != '{')
-			continue;
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			size_t n = strlen(names[i]);
-
-			if (strncmp(p + 1, names[i], n) == 0 && p[1 + n] == '}') {
-				p += n + 1;
-				break;
-			}
-		}
-		if (i == sizeof(names) / sizeof(names[0]))
-			return "unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}";
-	}
-	return NULL;
-}
-
-static int cfg_uids_ok(const char *v)
-{
-	const char *p = v;
-
-	/* s2i's syntax: comma-separated N, N- or N-M */
-	while (1) {
-		unsigned long lo = 0, hi;
-		int digits = 0;
-
-		while (isdigit((unsigned char)*p)) {
-			lo = lo * 10 + (unsigned long)(*p++ - '0');
-			if (lo > 0xffffffffUL || ++digits > 10)
-				return 0;
-		}
-		if (!digits)
-			return 0;
-		if (*p == '-') {
-			p++;
-			if (isdigit((unsigned char)*p)) {
-				hi = 0;
-				digits = 0;
-				while (isdigit((unsigned char)*p)) {
-					hi = hi * 10 + (unsigned long)(*p++ - '0');
-					if (hi > 0xffffffffUL || ++digits > 10)
-						return 0;
-				}
-				if (hi < lo)
-					return 0;
-			}
-		}
-		if (*p == '\0')
-			return 1;
-		if (*p++ != ',')
-			return 0;
-	}
 }
 
 static void cfg_set_str(char **dst, const char *v)
@@ -941,8 +603,16 @@ static const char *cfg_parse_repo_url(const struct cfg_val *a)
 
 static const char *cfg_parse_template(const struct cfg_val *a)
 {
-	const char *why = cfg_check_template(a->v);
+	const char *bad = NULL, *why = cfg_check_template(a->v, &bad);
+	int n;
 
+	if (why && bad) {
+		n = (int)strcspn(bad, "}") + (strchr(bad, '}') ? 1 : 0);
+		cfg_error(a->st, a->st->lineno, "invalid value for '%s': unknown placeholder '%.*s'%s; "
+			  "use {repo} {branch} {tag} {sha} {short_sha} {build}", a->k->name,
+			  n > 32 ? 32 : n, bad, n > 32 ? "..." : "");
+		return CFG_SAID;
+	}
 	if (!why)
 		cfg_set_str(a->field, a->v);
 	return why;
@@ -1172,6 +842,65 @@ static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char 
 		cfg_error(st, st->lineno, "invalid value for '%s': %s", k->name, why);
 }
 
+/* The edit distance (insert, delete, substitute, swap two neighbours) between a and b,
+ * capped: anything above CONFIG_SUGGEST_MAX_DISTANCE is that plus one. */
+static size_t cfg_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[CONFIG_KEY_NAME_MAX + 1][CONFIG_KEY_NAME_MAX + 1];
+
+	if (la > CONFIG_KEY_NAME_MAX || lb > CONFIG_KEY_NAME_MAX)
+		return CONFIG_SUGGEST_MAX_DISTANCE + 1;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb] > CONFIG_SUGGEST_MAX_DISTANCE ? CONFIG_SUGGEST_MAX_DISTANCE + 1 : d[la][lb];
+}
+
+/* "unknown key", with what was probably meant: the nearest key of this section, else
+ * the same key in the other section */
+static void cfg_unknown_key(struct cfg_state *st, enum cfg_sect want, const char *name, const char *label)
+{
+	size_t i, d, best = CONFIG_SUGGEST_MAX_DISTANCE + 1;
+	const char *near = NULL;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (cfg_keys[i].sect != want)
+			continue;
+		d = cfg_distance(name, cfg_keys[i].name);
+		/* a short name is only near another when one letter differs */
+		if (d < best && (d == 1 || strlen(name) > 4)) {
+			best = d;
+			near = cfg_keys[i].name;
+		}
+	}
+	if (near) {
+		cfg_error(st, st->lineno, "unknown key '%s' in %s; did you mean '%s'?", name, label, near);
+		return;
+	}
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_keys[i].sect != want && !strcmp(cfg_keys[i].name, name)) {
+			cfg_error(st, st->lineno, "unknown key '%s' in %s; it belongs in %s", name, label,
+				  want == SECT_AGENT ? "a [repo \"NAME\"] section" : "[agent]");
+			return;
+		}
+	cfg_error(st, st->lineno, "unknown key '%s' in %s; s2i-agent.conf(5) lists the keys", name, label);
+}
+
 static int cfg_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct cfg_state *st = user;
@@ -1194,9 +923,14 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		if (cfg_keys[i].sect == want && strcmp(cfg_keys[i].name, name) == 0)
 			break;
 	if (i == NKEYS) {
-		cfg_error(st, st->lineno, "unknown key '%s' in %s", name, cfg_sect_label(st, label, sizeof(label)));
+		cfg_unknown_key(st, want, name, cfg_sect_label(st, label, sizeof(label)));
 		return 1;
 	}
+	/* where check's findings about the directory and the engine point */
+	if (want == SECT_AGENT && !strcmp(name, "state_dir"))
+		st->c->state_dir_line = st->lineno;
+	if (want == SECT_AGENT && !strcmp(name, "engine"))
+		st->c->engine_line = st->lineno;
 	if (strlen(value) > CONFIG_VALUE_MAX) {
 		cfg_error(st, st->lineno, "value of '%s' is longer than %d bytes", name, CONFIG_VALUE_MAX);
 		return 1;
@@ -1498,7 +1232,9 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	int rc, ret_code = -1;
 
 	if (cfg_read_file(path, &data, &len, &e) < 0) {
-		strv_pushf(errors, "%s:0: %s", path, e.msg);
+		/* no line to point at; say how to choose another file */
+		strv_pushf(errors, "%s: %s; choose the configuration with -c FILE or $%s", path, e.msg,
+			   CONFIG_ENV);
 		return -1;
 	}
 	c = xcalloc(1, sizeof(*c));

@@ -81,6 +81,7 @@ struct config {
 	char *public_url;		/* no trailing slash */
 	char *state_dir;
 	char *engine;
+	int state_dir_line, engine_line;	/* where they are set; 0: the default */
 	char *tls_ca, *tls_cert, *tls_key;
 	int workers;
 	long build_timeout;		/* seconds */

@@ -1,4 +1,5 @@
-/* config_int: config's key table as jobwire.c sees it; for config.c and jobwire.c only */
+/* config_int: config's key table as jobwire.c sees it, and config_value.c's checks;
+ * for config*.c and jobwire.c only */
 #ifndef S2I_CONFIG_INT_H
 #define S2I_CONFIG_INT_H
 
@@ -35,5 +36,21 @@ struct repo_conf *config_repo_new(char *name);
 
 /* The names of status = ..., indexed by enum status_kind. */
 extern const char *const config_status_names[STATUS_GITEA + 1];
+
+/* config_value.c: the syntax of values, pure checks (config_parse_duration and
+ * config_parse_size are in config.h). The int ones return 1/0 or 0/-1 as named; the
+ * cfg_check_* ones NULL, or why the value is refused. */
+int cfg_has_space(const char *v);
+int cfg_has_ctrl(const char *v);
+int cfg_bool(const char *v, int *ret);				/* 0, or -1 */
+int cfg_port(const char *p, int *ret);				/* 0, or -1 */
+int cfg_listen(const char *v, char **ret_host, int *ret_port, const char **why);
+int cfg_is_http_url(const char *v);
+int cfg_url_has_password(const char *v);
+const char *cfg_check_repo_url(const char *v);
+int cfg_env_name_ok(const char *v, size_t n);
+int cfg_relpath_ok(const char *v);
+const char *cfg_check_template(const char *v, const char **ret_bad);
+int cfg_uids_ok(const char *v);
 
 #endif

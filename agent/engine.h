@@ -187,7 +187,9 @@ typedef int (*engine_progress_fn)(void *arg, const char *line, struct err *e);
 int engine_image_pull(struct engine *eng, const char *ref, engine_progress_fn fn, void *arg, struct err *e);
 
 /* Applies a pull policy, then inspects: ret (may be NULL) describes the image.
- * never + missing: -1 "image 'x' not found locally and pull policy is never". */
+ * never + missing: -1 "image 'x' not found locally and pull policy is never; ...".
+ * A missing image whose pull fails: -1 "image 'x' is not present locally; build or
+ * pull it, ... (pulling it failed: WHY)". */
 int engine_image_ensure(struct engine *eng, const char *ref, enum pull_policy policy,
 			engine_progress_fn fn, void *arg, struct engine_image *ret, struct err *e);
 

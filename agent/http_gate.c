@@ -182,6 +182,17 @@ static unsigned long long http_gate_body_max(const struct http *h, const struct 
 	return 0;
 }
 
+/* The verdict refuses a delivery to repository name: intake records it. */
+static void http_gate_delivery(struct http_verdict *v, struct http_head *hd, const char *name)
+{
+	struct webhook_request wr = { 0 };
+
+	wr.header = http_head_field;
+	wr.header_ctx = hd;
+	v->v_provider = (int)webhook_provider(&wr);
+	snprintf(v->v_repo, sizeof(v->v_repo), "%s", name);
+}
+
 /* Judges a whole head: 0 to let it through (*ret_len: its body), else v is the answer. */
 static int http_gate_judge(struct http *h, struct http_head *hd, unsigned long long *ret_len,
 			   struct http_verdict *v)
@@ -223,6 +234,8 @@ static int http_gate_judge(struct http *h, struct http_head *hd, unsigned long l
 	r = m.m_route;
 	if ((r->r_flags & HTTP_LOOKUP_FIRST) && !config_repo(h->h_cfg, m.m_name)) {
 		http_verdict(v, 404, "unknown repository");
+		if (r->r_fn == http_intake_hook && hd->h_cmd == EVHTTP_REQ_POST)
+			http_gate_delivery(v, hd, m.m_name);	/* the dashboard lists it */
 		return -1;
 	}
 	if (!(hd->h_cmd & r->r_methods)) {
@@ -242,13 +255,11 @@ static int http_gate_judge(struct http *h, struct http_head *hd, unsigned long l
 
 		wr.header = http_head_field;
 		wr.header_ctx = hd;
-		v->v_provider = (int)webhook_provider(&wr);
-		snprintf(v->v_repo, sizeof(v->v_repo), "%s", m.m_name);
-		if (!webhook_signed(&wr, (enum provider)v->v_provider)) {
+		if (!webhook_signed(&wr, webhook_provider(&wr))) {
 			http_verdict(v, 401, "missing signature header");
+			http_gate_delivery(v, hd, m.m_name);
 			return -1;
 		}
-		v->v_provider = -1;
 	}
 	if (len && h->h_body_held + len > (h->h_cfg->max_body > HTTP_BODY_TOTAL_MAX ?
 					   h->h_cfg->max_body : HTTP_BODY_TOTAL_MAX)) {

@@ -142,6 +142,11 @@ void http_route_allow(unsigned methods, char *buf, size_t size)
 	}
 }
 
+static const char *http_route_header(void *ctx, const char *name)
+{
+	return evhttp_find_header(ctx, name);
+}
+
 /* The build or repository the path names: 0 with m's m_build or m_repo set, else
  * the request was answered (404, or 500 when the database fails). */
 static int http_route_lookup(struct http *h, struct evhttp_request *req, struct http_match *m)
@@ -165,6 +170,14 @@ static int http_route_lookup(struct http *h, struct evhttp_request *req, struct 
 		m->m_repo = config_repo(h->h_cfg, m->m_name);
 		if (m->m_repo)
 			return 0;
+		if (m->m_route->r_fn == http_intake_hook &&
+		    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+			struct webhook_request wr = { 0 };
+
+			wr.header = http_route_header;
+			wr.header_ctx = evhttp_request_get_input_headers(req);
+			http_intake_unknown(h, m->m_name, webhook_provider(&wr));
+		}
 		http_reply_error(req, 404, "unknown repository");
 		return -1;
 	case HTTP_ARG_NONE:

@@ -31,6 +31,8 @@
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of agent.conf */
 #define CONFIG_LINE_MAX		4096		/* bytes of one line of agent.conf */
 #define CONFIG_VALUE_MAX	2048		/* bytes of one value */
+#define CONFIG_KEY_NAME_MAX	64		/* bytes of a key name compared for "did you mean" */
+#define CONFIG_SUGGEST_MAX_DISTANCE 2		/* edits from an unknown key to the one suggested */
 #define CONFIG_DEFAULT_TAG	"{repo}:{branch}"	/* image name template */
 #define CONFIG_DEFAULT_CONTEXT	"s2i-agent"	/* commit status context */
 #define CONFIG_DEFAULT_GITHUB_API "https://api.github.com"
@@ -85,6 +87,9 @@
 #define HTTP_ENGINE_CHECK_MS	500		/* /healthz engine probe: connect timeout */
 #define HTTP_ENGINE_CACHE_SECONDS 5		/* /healthz engine probe: result reused */
 #define HTTP_TOKEN_MAX		4096		/* Authorization header */
+#define HTTP_REFUSALS_KEPT	50		/* refused deliveries the dashboard lists */
+#define HTTP_REFUSAL_REASON_MAX	160		/* bytes of a refusal's reason kept */
+#define HTTP_REFUSAL_LOGS_PER_MINUTE 10		/* log lines for deliveries to unknown repositories */
 #define JPRUNE_DEPTH_MAX	512		/* JSON nesting intake accepts */
 
 /* builds */
@@ -201,6 +206,7 @@
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */
 #define DASH_SUBJECT_MAX	100		/* bytes of a commit subject on the dashboard */
 #define DASH_SHORT_SHA		7
+#define DASH_PAGE_BUILDS	50		/* builds on one page of the dashboard */
 #define DASH_REFRESH_SECONDS	10		/* dashboard reload while builds are active */
 #define DASH_FOLLOW_RETRY_MS	2000		/* build page: wait before following again */
 #define DASH_ACCEPT_MAX		4096		/* longer Accept headers get JSON */

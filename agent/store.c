@@ -948,10 +948,16 @@ static int store_changed(struct store *s)
 int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
 		      struct err *e)
 {
+	return store_set_running_at(s, id, pid, log_path, store_now_ms(), e);
+}
+
+int store_set_running_at(struct store *s, long long id, long long pid, const char *log_path,
+			 long long started_ms, struct err *e)
+{
 	sqlite3_stmt *st = store_stmt(s, ST_SET_RUNNING);
 
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, store_now_ms());
+	sqlite3_bind_int64(st, 2, started_ms);
 	store_bind_time(st, 3, pid);
 	store_bind_text(st, 4, log_path);
 	if (store_exec(s, st, e, "cannot start a build") < 0)

@@ -175,6 +175,10 @@ int store_next_queued(struct store *s, struct build *ret, struct err *e);
  * Returns 1 (nothing changed) when the build is not queued. */
 int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
 		      struct err *e);
+/* The same with the start time given (ms since the epoch): the worker's own clock for
+ * the build, so the log's "succeeded in" and the API's duration_ms agree. */
+int store_set_running_at(struct store *s, long long id, long long pid, const char *log_path,
+			 long long started_ms, struct err *e);
 /* The image name a build of repo's ref writes, made from the ref by the tag
  * template: the first ref to claim it owns it. 0 when ref owns it (now or
  * before), 1 with *ret_owner (caller frees) when another ref does, -1 on error. */

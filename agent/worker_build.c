@@ -217,7 +217,8 @@ void worker_build_started(struct wproc *p, int rc)
 		worker_build_final(p);
 		return;
 	}
-	wb->b_started_ms = store_now_ms();
+	if (!wb->b_started_ms)	/* the time the database has (worker_op_start_run) */
+		wb->b_started_ms = store_now_ms();
 	if (w->w_stopping)
 		wb->b_requeue = 1;
 	if (w->w_stopping || wb->b_cancel_reason || wb->b_error) {	/* b_error: refused */
@@ -338,10 +339,14 @@ static void worker_build_record(struct wproc *p)
 	o->o_line_always = 1;
 	if (state == BUILD_SUCCEEDED) {
 		worker_cleanup_now(w);		/* the engine answers again */
-		log_info("build %lld: succeeded: %s %s in %.1fs", wb->b_id,
-			 image ? image : "(untagged)", image_id ? image_id : "", dur / 1000.0);
-		o->o_line = xasprintf("==> build %lld succeeded in %.1fs: %s %s", wb->b_id,
-				      dur / 1000.0, image ? image : "(untagged)", image_id ? image_id : "");
+		/* tenths rounded half up from the ms the database keeps: what the
+		 * dashboard shows for duration_ms */
+		log_info("build %lld: succeeded: %s %s in %lld.%llds", wb->b_id,
+			 image ? image : "(untagged)", image_id ? image_id : "",
+			 (long long)(dur + 50) / 1000, (long long)(dur + 50) / 100 % 10);
+		o->o_line = xasprintf("==> build %lld succeeded in %lld.%llds: %s %s", wb->b_id,
+				      (long long)(dur + 50) / 1000, (long long)(dur + 50) / 100 % 10,
+				      image ? image : "(untagged)", image_id ? image_id : "");
 	} else {
 		log_info("build %lld: %s: %s", wb->b_id, store_state_name(state),
 			 reason ? reason : "(no reason)");

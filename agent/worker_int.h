@@ -148,7 +148,8 @@ struct wop {
 	enum build_state o_state;	/* FINISH, CLOSE */
 	char *o_reason;			/* FINISH, CLOSE, REQUEUE; STATUS_RETRY: the error */
 	char *o_image, *o_image_id;
-	long long o_time;		/* FINISH, CLOSE: its end; STATUS_RETRY: next_at; ADD: retried id */
+	long long o_time;		/* START: its start; FINISH, CLOSE: its end; STATUS_RETRY: next_at;
+					 * ADD: retried id */
 	long long o_pid;
 	char o_sha[41];
 	char *o_log;			/* the build log, and a line for it written before */

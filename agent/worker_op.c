@@ -185,7 +185,11 @@ static void worker_op_queued_done(struct worker *w, struct wop *o)
 static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 {
 	char *owner = NULL;
-	int rc = store_set_running(st, o->o_id, 0, o->o_log, e), claim;
+	int rc, claim;
+
+	/* one start time for the database and the build's own "succeeded in" line */
+	o->o_time = store_now_ms();
+	rc = store_set_running_at(st, o->o_id, 0, o->o_log, o->o_time, e);
 
 	free(o->o_reason);
 	o->o_reason = NULL;
@@ -210,6 +214,7 @@ static void worker_op_start_done(struct worker *w, struct wop *o)
 		o->o_proc->p_build.b_error = o->o_reason;
 		o->o_reason = NULL;
 	}
+	o->o_proc->p_build.b_started_ms = o->o_time;
 	worker_build_started(o->o_proc, o->o_rc);
 }
 

@@ -1,0 +1,130 @@
+/* s2i_int: what the s2i*.c files share and nobody else sees: a build's context (struct
+ * s2i_ctx), its scripts, and the helpers of each phase. Include only from agent/s2i*.c. */
+#ifndef S2I_S2I_INT_H
+#define S2I_S2I_INT_H
+
+#include <sys/types.h>
+
+#include "engine.h"
+#include "limits.h"
+#include "s2i.h"
+#include "srctar.h"
+
+struct gitsrc;
+
+/* The S2I scripts, in s2i_script_names' order. */
+enum { SC_ASSEMBLE, SC_RUN, SC_SAVE_ARTIFACTS, SC_ASSEMBLE_RUNTIME, SC_N };
+
+extern const char *const s2i_script_names[SC_N];
+
+struct s2i_script {
+	int found;
+	int in_image;		/* run in place at path */
+	char *path;		/* in_image: the path in the image */
+	struct buf data;	/* else: the content, uploaded into <dir>/scripts/ */
+	const char *from;	/* for the log */
+	int from_source;	/* taken from the source's .s2i/bin */
+};
+
+/* Log output of one stream, cut into lines. */
+struct s2i_lines {
+	char line[LOG_LINE_MAX];
+	size_t len;
+};
+
+struct s2i_ctx {
+	const struct s2i_opts *o;
+	struct s2i_result *r;
+	s2i_log_fn log;
+	void *log_arg;
+	const volatile sig_atomic_t *cancel;
+	struct engine *eng;
+	struct gitsrc *src;
+	char build_id[40];
+	char *build_label;		/* "io.s2i-agent.build=<id>" */
+	char *owner_label;		/* "io.s2i-agent.owner=<owner>" */
+	struct strv containers;		/* every container created, removed at the end */
+	struct engine_image builder;
+	struct engine_image runtime;
+	char *dest;
+	char *user;			/* assemble user as given to the engine */
+	long uid, gid;
+	struct strv env;		/* build environment, "K=V" */
+	struct s2i_script scripts[SC_N];
+	struct strv meta_labels;	/* from image_metadata.json */
+	struct strv injected;		/* files to truncate: absolute paths in the container */
+	struct strv injected_src;	/* the host file of each */
+	struct strv mappings;		/* runtime artifacts SRC:DST */
+	struct s2i_lines out_lines, err_lines;
+	char *prev_image;		/* id of the previous image of an incremental build */
+	char *save_id;			/* its save-artifacts container, while it runs */
+	struct engine_stream *save_st;	/* and that container's stdout */
+	int quiet_scripts;
+	int timed_out;
+};
+
+/* s2i.c: the phase driver */
+int s2i_canceled(const struct s2i_ctx *c);
+/* Classifies an engine failure: canceled, timed out (a failed build), else errored. */
+void s2i_engine_outcome(struct s2i_ctx *c);
+/* Uploads src/, scripts/ and (with_artifacts) an empty artifacts/ into the destination. */
+int s2i_upload_source(struct s2i_ctx *c, const char *id, int with_artifacts, struct err *e);
+
+/* s2i_log.c */
+void s2i_step(struct s2i_ctx *c, enum s2i_log_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void s2i_lines_flush(struct s2i_ctx *c);
+int s2i_on_output(void *arg, int stream, const void *data, size_t len, struct err *e);
+int s2i_on_progress(void *arg, const char *line, struct err *e);
+
+/* s2i_scripts.c */
+int s2i_read_local(const char *path, size_t max, struct buf *out, struct err *e);
+int s2i_find_scripts(struct s2i_ctx *c, struct err *e);
+char *s2i_script_path(struct s2i_ctx *c, int which, const char *dir);
+
+/* Scripts only (for save-artifacts in the previous image, assemble-runtime/run in the
+ * runtime image). mask selects them. */
+struct s2i_fill_scripts {
+	struct s2i_ctx *c;
+	unsigned mask;
+};
+
+int s2i_fill_scripts(struct srctar *t, void *arg, struct err *e);
+
+/* s2i_inject.c */
+int s2i_build_env(struct s2i_ctx *c, struct err *e);
+int s2i_inject(struct s2i_ctx *c, const char *id, struct err *e);
+int s2i_truncate_injected(struct s2i_ctx *c, const char *id, struct err *e);
+
+/* s2i_container.c */
+int s2i_container_file(struct s2i_ctx *c, const char *id, const char *path, size_t max,
+		       struct buf *out, struct err *e);
+int s2i_resolve_user(struct s2i_ctx *c, const char *id, const char *user, long *ret_uid,
+		     long *ret_gid, struct err *e);
+int s2i_create(struct s2i_ctx *c, const char *image, const char *user, const char *cmd,
+	       const struct strv *env, char **ret_id, struct err *e);
+void s2i_remove_containers(struct s2i_ctx *c);
+void s2i_drop_container(struct s2i_ctx *c, const char *id);
+int s2i_run(struct s2i_ctx *c, const char *id, const char *what, int *ret_code, struct err *e);
+int s2i_upload_opts(struct s2i_ctx *c, const char *id, const char *dir,
+		    const struct srctar_opts *so, srctar_fill_fn fill, void *arg, struct err *e);
+int s2i_upload(struct s2i_ctx *c, const char *id, const char *dir, srctar_fill_fn fill,
+	       void *arg, struct err *e);
+
+/* s2i_incremental.c */
+int s2i_incremental_start(struct s2i_ctx *c, int *ret_on, struct err *e);
+int s2i_incremental_finish(struct s2i_ctx *c, char **id, const char *assemble, int *incremental,
+			   struct err *e);
+void s2i_incremental_remove_prev(struct s2i_ctx *c);
+
+/* s2i_commit.c */
+int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e);
+int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_image *base,
+	       const char *run_cmd, struct err *e);
+void s2i_callback(struct s2i_ctx *c, int success);
+
+/* s2i_runtime.c */
+int s2i_runtime_mappings(struct s2i_ctx *c, struct err *e);
+int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct err *e);
+
+#endif
