@@ -111,7 +111,7 @@ int cmd_notify(int argc, char **argv)
 			if (refs[i].build <= 0)
 				continue;
 			notify_say("build %lld (%s):", refs[i].build, refs[i].ref);
-			r = notify_follow(base, refs[i].build);
+			r = notify_follow(base, refs[i].build, nsec ? secret : NULL);
 			if (r != 0)
 				bad = 1;
 		}

@@ -164,6 +164,8 @@ static const struct cfg_key cfg_keys[] = {
 	A(queue_max, K_COUNT),
 	A(registry_auth_file, K_PRIVATE),
 	AT(admin_token_file, K_TOKEN, admin_token),
+	A(public_read, K_BOOL),
+	AT(read_token_file, K_TOKEN, read_token),
 
 	R(url, K_REPO_URL),
 	R(secret_file, K_SECRETS),
@@ -535,7 +537,8 @@ static const char *cfg_parse_token_file(const struct cfg_val *a)
 		cfg_error(a->st, a->st->lineno, "%s: %s", a->k->name, e.msg);
 		return CFG_SAID;
 	}
-	if (!strcmp(a->k->name, "admin_token_file") && !cfg_secrets_long_enough(a, tok, n)) {
+	if ((!strcmp(a->k->name, "admin_token_file") || !strcmp(a->k->name, "read_token_file")) &&
+	    !cfg_secrets_long_enough(a, tok, n)) {
 		cfg_free_secrets(tok, n);
 		return CFG_SAID;
 	}
@@ -1303,6 +1306,7 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	c->build_timeout = CONFIG_DEFAULT_TIMEOUT;
 	c->max_body = CONFIG_DEFAULT_MAX_BODY;
 	c->queue_max = QUEUE_MAX;
+	c->public_read = -1;
 
 	memset(&st, 0, sizeof(st));
 	st.path = path;

@@ -99,6 +99,9 @@ struct config {
 	char *registry_auth_file;
 	char *admin_token_file;
 	char *admin_token;		/* read from admin_token_file; NULL: admin disabled */
+	int public_read;		/* -1: not set (private once published, http_access.c) */
+	char *read_token_file;
+	char *read_token;		/* read from read_token_file; NULL: none */
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

@@ -30,7 +30,11 @@ static void http_request_cb(struct evhttp_request *req, void *arg)
 
 	h->h_inflight++;
 	evhttp_request_set_on_complete_cb(req, http_on_complete, h);
-	http_conn_request(h, req);
+	if (http_conn_request(h, req)) {
+		/* the stand-in of a request the gate refused (http_gate.c) */
+		http_verdict_answer(h, req, http_conn_verdict(h, req));
+		return;
+	}
 	if (!path || path[0] != '/') {
 		http_reply_error(req, 400, "malformed request target");
 		return;
@@ -71,6 +75,7 @@ struct http *http_new(struct event_base *base, struct store *st, const struct co
 	evhttp_set_gencb(h->h_evhttp, http_request_cb, h);
 	evhttp_set_bevcb(h->h_evhttp, http_conn_bev_cb, h);
 	http_conn_init(h);
+	http_access_config(h);
 	return h;
 }
 
@@ -164,6 +169,7 @@ void http_set_config(struct http *h, const struct config *cfg)
 	free(h->h_url_json);
 	h->h_url_json = NULL;
 	evhttp_set_max_body_size(h->h_evhttp, (ev_ssize_t)cfg->max_body);
+	http_access_config(h);
 }
 
 void http_set_queue_max(struct http *h, long long max)

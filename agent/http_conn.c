@@ -2,6 +2,9 @@
  * Each connection must deliver a whole request within HTTP_REQUEST_DEADLINE, however
  * slowly it sends. */
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -9,19 +12,9 @@
 #include "http_int.h"
 #include "log.h"
 
-/* A client connection, for the request deadline: evhttp's own timeouts restart
- * at every read, so a client sending one byte at a time would never be cut.
- * Each connection must deliver a complete request within HTTP_REQUEST_DEADLINE
- * of its opening or of the previous answer. The bufferevent is created here
- * (evhttp's bevcb) and held by a reference, so its fd stays ours until we let
- * go; evhttp clears its callbacks when it is done with it. */
-struct http_conn {
-	struct bufferevent *c_bev;
-	struct http_conn *c_hnext;		/* hash chain */
-	struct http_conn *c_prev, *c_next;	/* all connections */
-	time_t c_since;				/* waiting for a request since */
-	int c_busy;				/* a request is being answered */
-};
+/* evhttp's own timeouts restart at every read, so a client sending one byte at a time
+ * would never be cut: each connection must deliver a complete request within
+ * HTTP_REQUEST_DEADLINE of its opening or of the previous answer. */
 
 static time_t http_now(void)
 {
@@ -64,8 +57,23 @@ static void http_conn_drop(struct http *h, struct http_conn *c)
 	if (c->c_next)
 		c->c_next->c_prev = c->c_prev;
 	h->h_nconns--;
+	http_gate_release(c);
 	bufferevent_decref(c->c_bev);	/* the last reference closes the fd */
 	free(c);
+}
+
+/* Many connections come and go (a flood): once they are all gone, the memory their
+ * buffers took goes back to the system instead of staying in the allocator's free lists. */
+static void http_conn_trim(struct http *h)
+{
+	if (h->h_nconns > h->h_conns_peak)
+		h->h_conns_peak = h->h_nconns;
+	if (h->h_nconns <= HTTP_TRIM_BELOW && h->h_conns_peak >= HTTP_TRIM_AFTER) {
+		h->h_conns_peak = h->h_nconns;
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+	}
 }
 
 static void http_sweep_arm(struct http *h)
@@ -96,7 +104,10 @@ static void http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (c = h->h_conns; c; c = next) {
 		next = c->c_next;
-		if (http_conn_gone(c)) {
+		if (c->c_gone) {
+			if (now - c->c_gone_at >= HTTP_LINGER_SECONDS)
+				http_conn_drop(h, c);
+		} else if (http_conn_gone(c)) {
 			http_conn_drop(h, c);
 		} else if (!c->c_busy && now - c->c_since >= HTTP_REQUEST_DEADLINE) {
 			/* evhttp reads the end of the stream and frees the connection
@@ -111,6 +122,7 @@ static void http_sweep_cb(evutil_socket_t fd, short what, void *arg)
 				  HTTP_REQUEST_DEADLINE);
 		}
 	}
+	http_conn_trim(h);
 	http_sweep_arm(h);
 }
 
@@ -124,6 +136,7 @@ struct bufferevent *http_conn_bev_cb(struct event_base *base, void *arg)
 	if (!bev)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
+	c->c_h = h;
 	c->c_bev = bev;
 	c->c_since = http_now();
 	bufferevent_incref(bev);
@@ -135,6 +148,7 @@ struct bufferevent *http_conn_bev_cb(struct event_base *base, void *arg)
 		h->h_conns->c_prev = c;
 	h->h_conns = c;
 	h->h_nconns++;
+	http_gate_attach(c);
 	http_sweep_arm(h);
 	return bev;
 }
@@ -146,25 +160,77 @@ static struct http_conn *http_conn_of(struct http *h, struct evhttp_request *req
 	return evcon ? http_conn_find(h, evhttp_connection_get_bufferevent(evcon)) : NULL;
 }
 
-/* evhttp is freeing the connection: let go of it now rather than at the sweep. */
+/* evhttp is freeing the connection: it is let go of from h_reap, outside evhttp's
+ * callbacks. */
 static void http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
 	struct http *h = arg;
 	struct http_conn *c = http_conn_find(h, evhttp_connection_get_bufferevent(evcon));
 
-	if (c)
-		http_conn_drop(h, c);
+	if (c && !c->c_gone) {
+		c->c_gone = 1;
+		c->c_gone_at = http_now();
+		http_gate_release(c);
+		event_active(h->h_reap, 0, 0);
+	}
 }
 
-void http_conn_request(struct http *h, struct evhttp_request *req)
+/* Connections evhttp closed are let go of, but one answered early lingers: what its
+ * client still sends of the body is read and dropped (http_gate_run) for
+ * HTTP_LINGER_SECONDS, so that closing does not reset the connection before the client
+ * read the answer. */
+/* The lingering client closed or failed: it can go now. */
+static void http_conn_linger_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)bev;
+	(void)what;
+	c->c_linger = 2;
+	event_active(c->c_h->h_reap, 0, 0);
+}
+
+static void http_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	struct http_conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	for (c = h->h_conns; c; c = next) {
+		next = c->c_next;
+		if (!c->c_gone)
+			continue;
+		if (c->c_verdict.v_code && !c->c_linger) {
+			c->c_linger = 1;
+			bufferevent_setcb(c->c_bev, NULL, NULL, http_conn_linger_cb, c);
+			bufferevent_enable(c->c_bev, EV_READ);
+		} else if (!c->c_verdict.v_code || c->c_linger == 2) {
+			http_conn_drop(h, c);
+		}
+	}
+	http_conn_trim(h);
+}
+
+int http_conn_request(struct http *h, struct evhttp_request *req)
 {
 	struct http_conn *c = http_conn_of(h, req);
 
 	if (c) {
 		c->c_busy = 1;
+		http_gate_next(c);
 		evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 					      http_conn_close_cb, h);
 	}
+	return c && c->c_gate == HTTP_GATE_REFUSED;
+}
+
+const struct http_verdict *http_conn_verdict(struct http *h, struct evhttp_request *req)
+{
+	static const struct http_verdict none = { 400, "malformed request", 0, 0, NULL, -1, "" };
+	struct http_conn *c = http_conn_of(h, req);
+
+	return c ? &c->c_verdict : &none;
 }
 
 void http_conn_answered(struct http *h, struct evhttp_request *req)
@@ -175,12 +241,15 @@ void http_conn_answered(struct http *h, struct evhttp_request *req)
 		/* the deadline of the next request on this connection starts now */
 		c->c_busy = 0;
 		c->c_since = http_now();
+		http_gate_release(c);
+		http_gate_run(c);	/* a head that came with the request */
 	}
 }
 
 void http_conn_init(struct http *h)
 {
 	h->h_sweep = evtimer_new(h->h_base, http_sweep_cb, h);
+	h->h_reap = event_new(h->h_base, -1, 0, http_reap_cb, h);
 }
 
 void http_conn_release(struct http *h)
@@ -190,4 +259,7 @@ void http_conn_release(struct http *h)
 	if (h->h_sweep)
 		event_free(h->h_sweep);
 	h->h_sweep = NULL;
+	if (h->h_reap)
+		event_free(h->h_reap);
+	h->h_reap = NULL;
 }

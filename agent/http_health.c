@@ -144,11 +144,12 @@ void http_health_healthz(struct http *h, struct evhttp_request *req, const struc
 	struct buf out = BUF_INIT(4096);
 	struct err e = ERR_INIT;
 	time_t now = time(NULL);
-	int ok = 1;
+	/* open to load balancers; why it fails (paths, addresses) only to readers */
+	int ok = 1, why = http_access_reader_req(h, req);
 
 	(void)m;
 	if (store_ping(h->h_store, &e) < 0) {
-		buf_addf(&out, "database: %s\n", e.msg);
+		buf_addf(&out, "database: %s\n", why ? e.msg : "unavailable");
 		ok = 0;
 	}
 	if (!h->h_engine_checked || now - h->h_engine_checked >= HTTP_ENGINE_CACHE_SECONDS ||
@@ -160,7 +161,7 @@ void http_health_healthz(struct http *h, struct evhttp_request *req, const struc
 		h->h_engine_checked = now;
 	}
 	if (!h->h_engine_ok) {
-		buf_addf(&out, "engine: %s\n", h->h_engine_msg);
+		buf_addf(&out, "engine: %s\n", why ? h->h_engine_msg : "unavailable");
 		ok = 0;
 	}
 	if (ok)
@@ -234,8 +235,12 @@ void http_health_metrics(struct http *h, struct evhttp_request *req, const struc
 		 "# HELP s2i_agent_http_connections_cut_total Connections closed because no "
 		 "complete request arrived within %d s.\n"
 		 "# TYPE s2i_agent_http_connections_cut_total counter\n"
-		 "s2i_agent_http_connections_cut_total %llu\n", h->h_nconns,
-		 HTTP_REQUEST_DEADLINE, h->h_cut);
+		 "s2i_agent_http_connections_cut_total %llu\n"
+		 "# HELP s2i_agent_http_requests_refused_total Requests answered from their head, "
+		 "before their body was read.\n"
+		 "# TYPE s2i_agent_http_requests_refused_total counter\n"
+		 "s2i_agent_http_requests_refused_total %llu\n", h->h_nconns,
+		 HTTP_REQUEST_DEADLINE, h->h_cut, h->h_refused);
 	http_process_metrics(h, &o);
 	http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
 	buf_release(&o);

@@ -14,9 +14,49 @@
 #include "buf.h"
 #include "http.h"
 #include "limits.h"
+#include "webhook.h"
 
-struct http_conn;	/* http_conn.c */
 struct http_counter;	/* http_intake.c */
+struct http_route;	/* http_route.c */
+struct http_match;
+
+/* What the gate (http_gate.c) or the access check answers instead of the route. */
+struct http_verdict {
+	int v_code;			/* 0: none */
+	const char *v_msg;		/* a static string */
+	unsigned v_allow;		/* 405: the methods the route takes */
+	int v_auth;			/* 401: WWW-Authenticate Bearer (1), invalid_token (2) */
+	const char *v_location;		/* 303 */
+	int v_provider;			/* a delivery to v_repo refused: its provider; else -1 */
+	char v_repo[REPO_NAME_MAX + 1];
+};
+
+enum http_gate_state {
+	HTTP_GATE_HEAD,		/* reading a head: evhttp sees none of it yet */
+	HTTP_GATE_PASS,		/* evhttp reads this request, its body included */
+	HTTP_GATE_REFUSED,	/* evhttp reads a stand-in and answers c_verdict */
+};
+
+/* A client connection. The bufferevent is created here (evhttp's bevcb) and held by a
+ * reference, so its fd stays ours until we let go; evhttp clears its callbacks when it
+ * is done with it. */
+struct http_conn {
+	struct http *c_h;
+	struct bufferevent *c_bev;
+	struct http_conn *c_hnext;		/* hash chain */
+	struct http_conn *c_prev, *c_next;	/* all connections */
+	time_t c_since;				/* waiting for a request since */
+	int c_busy;				/* a request is being answered */
+	int c_gone;				/* evhttp let go of it */
+	time_t c_gone_at;
+	int c_linger;				/* 1: lingering, 2: its client closed */
+	/* the gate */
+	enum http_gate_state c_gate;
+	int c_ingate;				/* the gate is running (no re-entry) */
+	size_t c_scan;				/* head bytes known to be whole lines */
+	unsigned long long c_held;		/* body bytes counted in h_body_held */
+	struct http_verdict c_verdict;
+};
 
 /* A refused delivery as the dashboard lists it: never its body or signature */
 struct http_refusal {
@@ -51,8 +91,15 @@ struct http {
 	struct http_conn *h_conns;	/* every open connection (list) */
 	struct http_conn *h_chash[HTTP_CONN_BUCKETS];	/* by bufferevent */
 	size_t h_nconns;
+	size_t h_conns_peak;		/* most connections open since the last trim */
 	struct event *h_sweep;		/* enforces the request deadline */
 	unsigned long long h_cut;	/* connections cut at the deadline */
+	struct event *h_reap;		/* lets go of connections evhttp closed */
+	unsigned long long h_body_held;	/* body bytes the admitted requests declared */
+	unsigned long long h_refused;	/* requests the gate answered before their body */
+	time_t h_deny_since;		/* refusal log lines: this window ... */
+	unsigned h_deny_logged;		/* ... logged so far ... */
+	unsigned long long h_deny_dropped;	/* ... and not logged */
 
 	struct http_counter *h_counters;
 	size_t h_ncounters;
@@ -92,12 +139,51 @@ void http_reply_405(struct evhttp_request *req, const char *allow);
 
 /* evhttp's bevcb: every connection's bufferevent is made here. */
 struct bufferevent *http_conn_bev_cb(struct event_base *base, void *arg);
-/* A request arrived on req's connection / was answered: its deadline stops / restarts. */
-void http_conn_request(struct http *h, struct evhttp_request *req);
+/* A request arrived on req's connection / was answered: its deadline stops / restarts.
+ * http_conn_request returns 1 when req is the stand-in of a refused one. */
+int http_conn_request(struct http *h, struct evhttp_request *req);
+/* The gate's verdict on req's connection. */
+const struct http_verdict *http_conn_verdict(struct http *h, struct evhttp_request *req);
 void http_conn_answered(struct http *h, struct evhttp_request *req);
 /* Makes the deadline's timer; http_conn_release frees it and every connection. */
 void http_conn_init(struct http *h);
 void http_conn_release(struct http *h);
+
+/* --- http_gate.c: each request's head judged before its body is read --- */
+
+/* Starts judging the connection's requests (from the bevcb). */
+void http_gate_attach(struct http_conn *c);
+/* Judges what has arrived (a whole head: let through or refused). */
+void http_gate_run(struct http_conn *c);
+/* The request let through was read whole: the next head waits for the gate. */
+void http_gate_next(struct http_conn *c);
+/* The request was answered or the connection is gone: its body no longer counts. */
+void http_gate_release(struct http_conn *c);
+/* Answers req with v (and counts a refused delivery). */
+void http_verdict_answer(struct http *h, struct evhttp_request *req, const struct http_verdict *v);
+/* A field of a parsed head (ctx: the gate's head), as webhook_header_fn. */
+const char *http_head_field(void *ctx, const char *name);
+
+/* --- http_access.c: Host, tokens, the read side, sign-in --- */
+
+/* Whether this agent answers for a Host value. */
+int http_access_host(struct http *h, const char *host);
+/* Whether the read side needs a token (public_read, or published beyond loopback). */
+int http_access_private(const struct http *h);
+/* Warns when the read side is private and no token can open it (a new configuration). */
+void http_access_config(const struct http *h);
+/* Whether the request's headers open the read side. */
+int http_access_reader(const struct http *h, webhook_header_fn get, void *ctx);
+int http_access_reader_req(const struct http *h, struct evhttp_request *req);
+/* 0 when the headers give access to m's route (m_id: a build id), else -1 with v the
+ * answer. */
+int http_access_judge(struct http *h, const struct http_match *m, webhook_header_fn get,
+		      void *ctx, struct http_verdict *v);
+/* The same for a whole request: -1 when it was answered. */
+int http_access_check(struct http *h, struct evhttp_request *req, const struct http_match *m);
+/* A log line about a refused request, at most HTTP_DENY_LOG_BURST a window. */
+void http_access_deny_log(struct http *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* --- http_route.c: the route table and the router --- */
 
@@ -110,6 +196,7 @@ enum http_arg {
 
 #define HTTP_ADMIN	1u	/* needs the admin token (403 / 401) */
 #define HTTP_LOOKUP_FIRST	2u	/* argument looked up before the method check */
+#define HTTP_READ	4u	/* the read side: private unless public (http_access.c) */
 
 struct http_match;
 /* Called once the router checked the method, the admin token and the argument;
@@ -164,6 +251,8 @@ void http_api_log(struct http *h, struct evhttp_request *req, const struct http_
 void http_api_cancel(struct http *h, struct evhttp_request *req, const struct http_match *m);
 void http_api_retry(struct http *h, struct evhttp_request *req, const struct http_match *m);
 void http_api_start(struct http *h, struct evhttp_request *req, const struct http_match *m);
+/* http_access.c: GET and POST /login */
+void http_access_login(struct http *h, struct evhttp_request *req, const struct http_match *m);
 /* http_health.c: GET /healthz, /metrics */
 void http_health_healthz(struct http *h, struct evhttp_request *req, const struct http_match *m);
 void http_health_metrics(struct http *h, struct evhttp_request *req, const struct http_match *m);
@@ -174,11 +263,15 @@ void http_health_metrics(struct http *h, struct evhttp_request *req, const struc
 int http_intake_init(struct http *h, struct err *e);
 /* Frees h_batch (answering what it holds), the counters and h_url_json. */
 void http_intake_release(struct http *h);
+/* A delivery refused before its body was read (v_repo, v_provider; v_code 404: an
+ * unknown repository, else no signature): recorded, counted, logged. */
+void http_intake_refused(struct http *h, const struct http_verdict *v);
 /* s2i_agent_deliveries_total and s2i_agent_deliveries_refused_total, in Prometheus text. */
 void http_intake_metrics(const struct http *h, struct buf *o);
-/* A POST to /hooks/NAME where no repository NAME is configured: recorded, counted and
- * logged (at most HTTP_REFUSAL_LOGS_PER_MINUTE lines); the caller answers 404. */
-void http_intake_unknown(struct http *h, struct evhttp_request *req, const char *name);
+/* A POST to /hooks/NAME where no repository NAME is configured, from provider p:
+ * recorded, counted and logged (at most HTTP_REFUSAL_LOGS_PER_MINUTE lines); the caller
+ * answers 404. */
+void http_intake_unknown(struct http *h, const char *name, enum provider p);
 /* The refusals kept, newest first, as a JSON array of {time, repo, provider, code,
  * reason} (the dashboard's "refused deliveries"). */
 json_t *http_intake_refusals_json(const struct http *h);

@@ -187,15 +187,10 @@ static void http_refusal_add(struct http *h, const char *repo, enum provider p, 
 	h->h_nrefused++;
 }
 
-void http_intake_unknown(struct http *h, struct evhttp_request *req, const char *name)
+void http_intake_unknown(struct http *h, const char *name, enum provider p)
 {
-	struct webhook_request r = { 0 };
 	time_t minute = time(NULL) / 60;
-	enum provider p;
 
-	r.header = http_header;
-	r.header_ctx = evhttp_request_get_input_headers(req);
-	p = webhook_provider(&r);
 	http_refusal_add(h, name, p, 404, "unknown repository");
 	h->h_nunknown++;
 	/* a misrouted webhook must show in the log; a flood of them must not fill it */
@@ -262,8 +257,8 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	if (rc) {
 		http_count(h, repo->name, p, rc == 401 ? RES_UNAUTHORIZED : RES_BAD_REQUEST);
 		http_refusal_add(h, repo->name, p, rc == 401 ? 401 : 400, e.msg);
-		log_warn("repo '%s': %s delivery refused: %s", repo->name, webhook_provider_name(p),
-			 e.msg);
+		http_access_deny_log(h, "repo '%s': %s delivery refused: %s", repo->name,
+				     webhook_provider_name(p), e.msg);
 		http_reply_error(req, rc == 401 ? 401 : 400, e.msg);
 		return;
 	}
@@ -315,6 +310,20 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	batch_push_signed(h->h_batch, &b, digest, req);
 out:
 	webhook_event_release(&ev);
+}
+
+void http_intake_refused(struct http *h, const struct http_verdict *v)
+{
+	enum provider p = (enum provider)v->v_provider;
+
+	if (v->v_code == 404) {
+		http_intake_unknown(h, v->v_repo, p);
+		return;
+	}
+	http_refusal_add(h, v->v_repo, p, v->v_code, v->v_msg);
+	http_count(h, v->v_repo, p, v->v_code == 401 ? RES_UNAUTHORIZED : RES_BAD_REQUEST);
+	http_access_deny_log(h, "repo '%s': %s delivery refused: %s", v->v_repo,
+			     webhook_provider_name(p), v->v_msg);
 }
 
 int http_intake_init(struct http *h, struct err *e)

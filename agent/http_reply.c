@@ -20,13 +20,17 @@ void http_send_buf(struct evhttp_request *req, int code, const char *type, struc
 	switch (code) {
 	case 200: reason = "OK"; break;
 	case 202: reason = "Accepted"; break;
+	case 303: reason = "See Other"; break;
 	case 400: reason = "Bad Request"; break;
 	case 401: reason = "Unauthorized"; break;
 	case 403: reason = "Forbidden"; break;
 	case 404: reason = "Not Found"; break;
 	case 405: reason = "Method Not Allowed"; break;
 	case 409: reason = "Conflict"; break;
+	case 411: reason = "Length Required"; break;
 	case 413: reason = "Payload Too Large"; break;
+	case 421: reason = "Misdirected Request"; break;
+	case 431: reason = "Request Header Fields Too Large"; break;
 	case 500: reason = "Internal Server Error"; break;
 	case 501: reason = "Not Implemented"; break;
 	case 503: reason = "Service Unavailable"; break;

@@ -1,5 +1,5 @@
 /* http_route: the route table and the router that takes a request to its handler.
- * The router checks the method, the admin token and the build or repository the path names. */
+ * The router checks the method, the access (http_access.c) and the build or repository the path names. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,37 +28,6 @@ int http_parse_id(const char *s, size_t n, long long *ret)
 	return 0;
 }
 
-/* 0 when the request carries the admin token; else answered 403/401. */
-static int http_admin(struct http *h, struct evhttp_request *req)
-{
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-					      "Authorization");
-
-	if (!h->h_cfg->admin_token || !*h->h_cfg->admin_token) {
-		http_reply_error(req, 403, "admin endpoints are disabled (no admin_token_file)");
-		return -1;
-	}
-	if (!auth || strncasecmp(auth, "Bearer ", 7) || strlen(auth) > HTTP_TOKEN_MAX) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer");
-		http_reply_error(req, 401, "missing bearer token");
-		return -1;
-	}
-	auth += 7;
-	while (*auth == ' ')
-		auth++;
-	/* digests are compared, so the time does not tell where or whether the
-	 * lengths differ */
-	if (!digest_equal_str(h->h_cfg->admin_token, strlen(h->h_cfg->admin_token), auth,
-			      strlen(auth))) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-				  "Bearer error=\"invalid_token\"");
-		http_reply_error(req, 401, "wrong bearer token");
-		return -1;
-	}
-	return 0;
-}
-
 static int http_valid_name(const char *s, size_t n)
 {
 	size_t i;
@@ -81,16 +50,17 @@ static int http_valid_name(const char *s, size_t n)
 static const struct http_route http_routes[] = {
 	{ "/hooks/", HTTP_ARG_REPO, "", HTTP_POST, HTTP_LOOKUP_FIRST, "unknown repository",
 	  http_intake_hook },
-	{ "/builds", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_api_list },
-	{ "/builds/", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_api_list },
-	{ "/builds/", HTTP_ARG_BUILD, "", HTTP_GET, 0, NULL, http_api_build },
-	{ "/builds/", HTTP_ARG_BUILD, "/log", HTTP_GET, 0, NULL, http_api_log },
+	{ "/builds", HTTP_ARG_NONE, "", HTTP_GET, HTTP_READ, NULL, http_api_list },
+	{ "/builds/", HTTP_ARG_NONE, "", HTTP_GET, HTTP_READ, NULL, http_api_list },
+	{ "/builds/", HTTP_ARG_BUILD, "", HTTP_GET, HTTP_READ, NULL, http_api_build },
+	{ "/builds/", HTTP_ARG_BUILD, "/log", HTTP_GET, HTTP_READ, NULL, http_api_log },
 	{ "/builds/", HTTP_ARG_BUILD, "/cancel", HTTP_POST, HTTP_ADMIN, NULL, http_api_cancel },
 	{ "/builds/", HTTP_ARG_BUILD, "/retry", HTTP_POST, HTTP_ADMIN, NULL, http_api_retry },
 	{ "/repos/", HTTP_ARG_REPO, "/builds", HTTP_POST, HTTP_ADMIN, NULL, http_api_start },
 	{ "/healthz", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_health_healthz },
-	{ "/metrics", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_health_metrics },
-	{ "/", HTTP_ARG_NONE, "", HTTP_GET, 0, NULL, http_api_root },
+	{ "/metrics", HTTP_ARG_NONE, "", HTTP_GET, HTTP_READ, NULL, http_health_metrics },
+	{ "/login", HTTP_ARG_NONE, "", HTTP_GET | HTTP_POST, 0, NULL, http_access_login },
+	{ "/", HTTP_ARG_NONE, "", HTTP_GET, HTTP_READ, NULL, http_api_root },
 };
 
 const struct http_route *http_route_table(size_t *ret_n)
@@ -172,6 +142,11 @@ void http_route_allow(unsigned methods, char *buf, size_t size)
 	}
 }
 
+static const char *http_route_header(void *ctx, const char *name)
+{
+	return evhttp_find_header(ctx, name);
+}
+
 /* The build or repository the path names: 0 with m's m_build or m_repo set, else
  * the request was answered (404, or 500 when the database fails). */
 static int http_route_lookup(struct http *h, struct evhttp_request *req, struct http_match *m)
@@ -196,8 +171,13 @@ static int http_route_lookup(struct http *h, struct evhttp_request *req, struct 
 		if (m->m_repo)
 			return 0;
 		if (m->m_route->r_fn == http_intake_hook &&
-		    evhttp_request_get_command(req) == EVHTTP_REQ_POST)
-			http_intake_unknown(h, req, m->m_name);
+		    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+			struct webhook_request wr = { 0 };
+
+			wr.header = http_route_header;
+			wr.header_ctx = evhttp_request_get_input_headers(req);
+			http_intake_unknown(h, m->m_name, webhook_provider(&wr));
+		}
 		http_reply_error(req, 404, "unknown repository");
 		return -1;
 	case HTTP_ARG_NONE:
@@ -226,7 +206,7 @@ void http_route(struct http *h, struct evhttp_request *req, const char *path)
 		http_reply_405(req, allow);
 		goto out;
 	}
-	if ((r->r_flags & HTTP_ADMIN) && http_admin(h, req) < 0)
+	if (http_access_check(h, req, &m) < 0)
 		goto out;
 	if (!first && http_route_lookup(h, req, &m) < 0)
 		goto out;

@@ -45,6 +45,15 @@
 #define HTTP_REQUEST_DEADLINE	30		/* seconds: a whole request, however slowly it trickles */
 #define HTTP_SWEEP_SECONDS	1		/* how often the request deadline is checked */
 #define HTTP_CONN_BUCKETS	1024		/* connection lookup table */
+/* request bodies declared by all connections together (at least max_body): a request
+ * whose Content-Length does not fit gets 503 + Retry-After before a byte of it is read */
+#define HTTP_BODY_TOTAL_MAX	(48u * 1024 * 1024)
+#define HTTP_HEAD_FIELDS_MAX	100		/* header fields of one request */
+#define HTTP_LINGER_SECONDS	2		/* after an early answer: the client's body is drained */
+#define HTTP_TRIM_AFTER		64		/* malloc_trim once connections fell from this many ... */
+#define HTTP_TRIM_BELOW		4		/* ... to this many */
+#define HTTP_DENY_LOG_BURST	10		/* refused (401) requests logged per window ... */
+#define HTTP_DENY_LOG_SECONDS	60		/* ... of this many seconds; the rest are counted */
 #define QUEUE_MAX		10000		/* queued builds before intake answers 503 */
 #define RETRY_AFTER_SECONDS	30
 #define WEBHOOK_TIMESTAMP_SKEW	300		/* GitLab signing token: seconds */

@@ -23,6 +23,7 @@
 #include "httpc.h"
 #include "limits.h"
 #include "notify.h"
+#include "webhook.h"
 
 /* Every message is one line on the pusher's terminal: a ref, a URL or an
  * agent's answer in it cannot move the cursor, set the title or reorder text. */
@@ -427,11 +428,12 @@ static int notify_final(const char *state)
 
 /* Shows build id's log as it grows, then its final state. 0: succeeded,
  * 1: another final state, -1: the agent was lost or the build is unknown. */
-int notify_follow(const char *base, long long id)
+int notify_follow(const char *base, long long id, const char *secret)
 {
 	struct httpc_answer a = HTTPC_ANSWER_INIT;
 	struct notify_stream s = { 0, 0, 1, NOTIFY_ESC_INIT };
-	char *const hl[] = { "User-Agent: s2i-agent/" S2I_AGENT_VERSION, NULL };
+	char proof[2 * DIGEST_SHA256_LEN + 1], proof_hdr[sizeof(WEBHOOK_BUILD_PROOF) + sizeof(proof) + 2];
+	char *const hl[] = { "User-Agent: s2i-agent/" S2I_AGENT_VERSION, secret ? proof_hdr : NULL, NULL };
 	struct err e = ERR_INIT;
 	char *log_url = xasprintf("%s/builds/%lld/log?follow=1", base, id);
 	char *build_url = xasprintf("%s/builds/%lld", base, id);
@@ -442,6 +444,11 @@ int notify_follow(const char *base, long long id)
 	size_t before;
 	int rv = -1, reached;
 
+	/* a published agent's read side is private: the repository's secret proves the hook */
+	if (secret) {
+		webhook_build_proof(secret, id, proof);
+		snprintf(proof_hdr, sizeof(proof_hdr), WEBHOOK_BUILD_PROOF ": %s", proof);
+	}
 	for (;;) {
 		before = s.printed;
 		reached = notify_stream_log(log_url, &s, hl) == 0;

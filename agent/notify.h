@@ -49,7 +49,8 @@ char *notify_esc(struct notify_esc *x, const char *p, size_t n, int end, size_t 
 int notify_post(const char *base, const char *repo, const char *secret, struct notify_ref *r);
 
 /* Shows build id's log as it grows, then its final state. 0: succeeded, 1: another
- * final state, -1: the agent was lost or the build is unknown. */
-int notify_follow(const char *base, long long id);
+ * final state, -1: the agent was lost or the build is unknown. secret (NULL: none)
+ * proves the hook to a published agent (WEBHOOK_BUILD_PROOF). */
+int notify_follow(const char *base, long long id, const char *secret);
 
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,6 +58,27 @@ enum provider webhook_provider(const struct webhook_request *r)
 	if (webhook_header(r, "X-GitHub-Event"))
 		return PROVIDER_GITHUB;
 	return PROVIDER_GENERIC;
+}
+
+void webhook_build_proof(const char *secret, long long id, char out[2 * DIGEST_SHA256_LEN + 1])
+{
+	unsigned char mac[DIGEST_SHA256_LEN];
+	char what[64];
+	int n = snprintf(what, sizeof(what), "s2i-agent read build %lld", id);
+
+	digest_hmac_sha256(secret, strlen(secret), what, (size_t)n, mac);
+	codec_hex_encode(mac, sizeof(mac), out);
+}
+
+int webhook_signed(const struct webhook_request *r, enum provider p)
+{
+	if (p == PROVIDER_GITLAB)
+		return webhook_header(r, "X-Gitlab-Token") || webhook_header(r, "webhook-signature");
+	if (webhook_header(r, "X-Hub-Signature-256"))
+		return 1;
+	return p == PROVIDER_GITEA &&
+	       (webhook_header(r, "X-Gitea-Signature") || webhook_header(r, "X-Forgejo-Signature") ||
+		webhook_header(r, "X-Gogs-Signature"));
 }
 
 static int webhook_is_form(const struct webhook_request *r)

@@ -30,6 +30,17 @@ struct webhook_request {
 /* From the headers alone (README, "API and metrics"). */
 enum provider webhook_provider(const struct webhook_request *r);
 
+/* What a hook that holds a repository's secret shows to read a build it started
+ * (`s2i-agent notify --follow` on a published agent, whose read side is private):
+ * WEBHOOK_BUILD_PROOF: hex HMAC-SHA256 of "s2i-agent read build ID" under the secret. */
+#define WEBHOOK_BUILD_PROOF	"X-S2I-Agent-Build-Proof"
+void webhook_build_proof(const char *secret, long long id, char out[2 * DIGEST_SHA256_LEN + 1]);
+
+/* Whether the request carries the header that proves p's sender (a signature or
+ * GitLab's token), from the headers alone: intake refuses one without it before it
+ * reads the body. */
+int webhook_signed(const struct webhook_request *r, enum provider p);
+
 /* Checks the signature or token against each of the repo's secrets, in
  * constant time, before anything parses the body (Gitea/Forgejo's form bodies
  * are url-decoded first since they sign the JSON). Returns 0 when one secret

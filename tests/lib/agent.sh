@@ -80,7 +80,8 @@ agent_write_config() {
 	{
 		printf '[agent]\n'
 		printf 'listen = 127.0.0.1:%s\n' "$AGENT_PORT"
-		printf 'public_url = http://127.0.0.1:%s\n' "$AGENT_PORT"
+		# AGENT_EXTRA may name another (a published agent, tests/e2e/attack-read.sh)
+		case $AGENT_EXTRA in *public_url*) ;; *) printf 'public_url = http://127.0.0.1:%s\n' "$AGENT_PORT" ;; esac
 		printf 'state_dir = %s/state\n' "$AGENT_DIR"
 		printf 'engine = %s\n' "${AGENT_ENGINE:-unix://$AGENT_DIR/no-engine.sock}"
 		[ -n "$AGENT_EXTRA" ] && printf '%s\n' "$AGENT_EXTRA"

@@ -127,7 +127,8 @@ static void test_reachable(void **state)
 	}
 }
 
-/* What each handler allows, and which need the admin token. */
+/* What each handler allows, which need the admin token, and which are the read side
+ * (private once the agent is published, http_access.c). */
 static void test_methods(void **state)
 {
 	static const struct {
@@ -136,15 +137,16 @@ static void test_methods(void **state)
 		unsigned flags;
 	} t[] = {
 		{ http_intake_hook, "POST", HTTP_LOOKUP_FIRST },
-		{ http_api_list, "GET, HEAD", 0 },
-		{ http_api_build, "GET, HEAD", 0 },
-		{ http_api_log, "GET, HEAD", 0 },
+		{ http_api_list, "GET, HEAD", HTTP_READ },
+		{ http_api_build, "GET, HEAD", HTTP_READ },
+		{ http_api_log, "GET, HEAD", HTTP_READ },
 		{ http_api_cancel, "POST", HTTP_ADMIN },
 		{ http_api_retry, "POST", HTTP_ADMIN },
 		{ http_api_start, "POST", HTTP_ADMIN },
 		{ http_health_healthz, "GET, HEAD", 0 },
-		{ http_health_metrics, "GET, HEAD", 0 },
-		{ http_api_root, "GET, HEAD", 0 },
+		{ http_health_metrics, "GET, HEAD", HTTP_READ },
+		{ http_access_login, "GET, HEAD, POST", 0 },
+		{ http_api_root, "GET, HEAD", HTTP_READ },
 	};
 	const struct http_route *r;
 	char allow[64];
