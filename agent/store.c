@@ -31,12 +31,12 @@ enum {
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
 	"started, finished, provider, delivery, message, author, repo_full_name, project_id, " \
-	"clone_url, attempt, pid, log_path"
+	"clone_url, attempt, pid, log_path, retry_of"
 
 static const char *const store_sql[ST_N] = {
 	[ST_ADD_BUILD] = "INSERT INTO builds (repo, ref, sha, before_sha, state, created, provider, "
-		"delivery, message, author, repo_full_name, project_id, clone_url) "
-		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		"delivery, message, author, repo_full_name, project_id, clone_url, retry_of) "
+		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = ?1 AND provider = ?2 "
 		"AND delivery = ?3",
 	[ST_ADD_DELIVERY] = "INSERT INTO deliveries (repo, provider, delivery, build_id) "
@@ -94,7 +94,8 @@ static const char store_schema[] =
 	" created INTEGER NOT NULL, started INTEGER, finished INTEGER,"
 	" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
 	" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
-	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT);"
+	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT,"
+	" retry_of INTEGER);"	/* the build a retry was made from (schema 2) */
 	/* the queue is read through builds_state; builds_queued, an index of the
 	 * first versions, only cost every insert a page: dropped */
 	"DROP INDEX IF EXISTS builds_queued;"
@@ -125,7 +126,16 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS tag_owners ("
 	" repo TEXT NOT NULL, image TEXT NOT NULL, ref TEXT NOT NULL, build_id INTEGER NOT NULL,"
 	" PRIMARY KEY (repo, image)) WITHOUT ROWID;"
-	"PRAGMA user_version = 1;";
+	"PRAGMA user_version = 2;";
+
+/* Schema changes of a database an older agent made, each in one transaction with
+ * the user_version it leads to (the statements above only create what is missing).
+ * 1 -> 2: builds.retry_of. */
+static const char store_migrate_2[] =
+	"BEGIN IMMEDIATE;"
+	"ALTER TABLE builds ADD COLUMN retry_of INTEGER;"
+	"PRAGMA user_version = 2;"
+	"COMMIT;";
 
 struct store {
 	sqlite3 *st_db;
@@ -366,6 +376,27 @@ fail:
 	return -1;
 }
 
+/* Brings a database of schema 1 to this agent's schema (a new one gets it whole). */
+static int store_migrate(struct store *s, struct err *e)
+{
+	sqlite3_stmt *st;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(s->st_db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return store_fail(s, e, "cannot read the schema version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version < 0)
+		return store_fail(s, e, "cannot read the schema version");
+	if (version == 1 && sqlite3_exec(s->st_db, store_migrate_2, NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(s, e, "cannot add builds.retry_of (schema 1 -> 2)");
+		sqlite3_exec(s->st_db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 int store_open(const char *state_dir, struct store **ret, struct err *e)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -396,6 +427,8 @@ int store_open(const char *state_dir, struct store **ret, struct err *e)
 		goto fail;
 	}
 	if (store_check_durable(s, e) < 0)
+		goto fail;
+	if (store_migrate(s, e) < 0)
 		goto fail;
 	if (sqlite3_exec(s->st_db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(s, e, "cannot create tables");
@@ -637,6 +670,7 @@ static void store_row_build(sqlite3_stmt *st, struct build *b)
 	b->attempt = sqlite3_column_int(st, 19);
 	b->pid = sqlite3_column_int64(st, 20);
 	b->log_path = store_col_text(st, 21);
+	b->retry_of = sqlite3_column_int64(st, 22);
 }
 
 int store_find_delivery(struct store *s, const char *repo, const char *provider,
@@ -680,6 +714,8 @@ static int store_insert_build(struct store *s, struct build *b, struct err *e)
 	store_bind_text(st, 10, b->repo_full_name);
 	store_bind_text(st, 11, b->project_id);
 	store_bind_text(st, 12, b->clone_url);
+	if (b->retry_of)
+		sqlite3_bind_int64(st, 13, b->retry_of);
 	if (store_exec(s, st, e, "cannot insert a build") < 0)
 		return -1;
 	b->id = sqlite3_last_insert_rowid(s->st_db);
@@ -1216,5 +1252,6 @@ json_t *store_build_json(const struct build *b)
 			    json_integer(b->finished - b->started) : json_null());
 	json_object_set_new(o, "provider", store_json_str(b->provider));
 	json_object_set_new(o, "delivery", store_json_str(b->delivery));
+	json_object_set_new(o, "retry_of", b->retry_of ? json_integer(b->retry_of) : json_null());
 	return o;
 }

@@ -44,6 +44,7 @@ struct build {
 	int attempt;			/* times the build was started */
 	long long pid;			/* the build's process while running, else 0 */
 	char *log_path;
+	long long retry_of;		/* the build this one retries (POST /builds/ID/retry), else 0 */
 };
 
 #define BUILD_INIT { 0 }

@@ -1,5 +1,6 @@
 /* Unit tests for store: builds, delivery idempotency, state changes and their
- * cached counts, commit statuses, reopening, and the JSON build object. */
+ * cached counts, commit statuses, reopening, the JSON build object, and the
+ * migration of a database an older agent made. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "buf.h"
 #include "store.h"
@@ -523,6 +525,83 @@ static void test_claim_tag(void **state)
 	store_free(s);
 }
 
+static int schema_version(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A database of schema 1 (no builds.retry_of) gets the column and version 2 on open,
+ * keeps its builds (retry_of 0: no provenance), and records a retry's origin. */
+static void test_migrate_retry_of(void **state)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+	struct store *s;
+	struct build b = BUILD_INIT, got = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long dup;
+	json_t *j;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/agent.db", sf_dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE builds (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" repo TEXT NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL, before_sha TEXT,"
+		" state TEXT NOT NULL DEFAULT 'queued', reason TEXT, image TEXT, image_id TEXT,"
+		" created INTEGER NOT NULL, started INTEGER, finished INTEGER,"
+		" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
+		" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
+		" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT);"
+		"INSERT INTO builds (repo, ref, sha, state, created, provider) VALUES"
+		" ('web', 'refs/heads/main', '0000000000000000000000000000000000000007', 'succeeded',"
+		" 1000, 'github');"
+		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(schema_version(path), 1);
+
+	s = open_store();
+	assert_int_equal(schema_version(path), 2);
+	assert_int_equal(store_get_build(s, 1, &got, &e), 0);
+	assert_string_equal(got.repo, "web");
+	assert_int_equal(got.retry_of, 0);
+	j = store_build_json(&got);
+	assert_true(json_is_null(json_object_get(j, "retry_of")));
+	json_decref(j);
+	build_release(&got);
+
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/heads/main");
+	snprintf(b.sha, sizeof(b.sha), "%040d", 7);
+	b.provider = xstrdup("manual");
+	b.retry_of = 1;
+	assert_int_equal(store_add_build(s, &b, &dup, &e), 0);
+	assert_int_equal(b.id, 2);
+	build_release(&b);
+	store_free(s);
+
+	/* reopened at version 2: nothing to migrate, the provenance kept */
+	s = open_store();
+	assert_int_equal(store_get_build(s, 2, &got, &e), 0);
+	assert_int_equal(got.retry_of, 1);
+	j = store_build_json(&got);
+	assert_int_equal(json_integer_value(json_object_get(j, "retry_of")), 1);
+	json_decref(j);
+	build_release(&got);
+	store_free(s);
+	assert_int_equal(schema_version(path), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_durable_connections),
 		cmocka_unit_test(test_private_files),
 		cmocka_unit_test(test_claim_tag),
+		cmocka_unit_test_setup(test_migrate_retry_of, sf_remove_db),
 	};
 
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
