@@ -85,7 +85,8 @@ cat >"$mnt/s2i-test/inside.sh" <<'EOF'
 #!/bin/bash
 . /s2i-test/lib.sh
 export DEBIAN_FRONTEND=noninteractive
-apt_get() { apt-get -y -o Dpkg::Use-Pty=0 "$@" </dev/null; }
+# no Recommends: the engine (docker.io | podman) is the host's, through its socket
+apt_get() { apt-get -y --no-install-recommends -o Dpkg::Use-Pty=0 "$@" </dev/null; }
 agent_procs() { local p; for p in /proc/[0-9]*; do [ "$(stat -c %U "$p" 2>/dev/null)" = s2i-agent ] && echo "${p#/proc/}"; done; }
 pkg_state() { dpkg-query -W -f '${Status} ${Version}' s2i-agent 2>/dev/null; }
 
