@@ -19,17 +19,7 @@ skip() { echo "$*"; exit 77; }
 command -v dpkg-deb >/dev/null && command -v dpkg-shlibdeps >/dev/null ||
 	skip "dpkg-deb or dpkg-shlibdeps missing (dpkg-dev)"
 
-ID=deb-systemd-$$
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-$ID.XXXXXX")
-builder=s2i-agent-test/$ID-builder:latest
-image=s2i-agent-test/$ID-web:main
-image_slow=s2i-agent-test/$ID-web:slow
-cleanup() {
-	nspawn_cleanup
-	docker rmi -f "$image" "$image_slow" "$builder" >/dev/null 2>&1
-	[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
+nspawn_init deb-systemd
 
 # --- 1. the machine and two packages: this version and a newer one --------------------
 nspawn_prepare
@@ -52,19 +42,7 @@ nspawn_builder "$builder" "$ID"
 # what the operator writes once the package is in: agent.conf and a 0600 secret
 port=$((20000 + RANDOM % 40000))
 secret="deb-secret-$RANDOM$RANDOM-$$"
-cat >"$mnt/s2i-test/agent.conf" <<EOF
-# written by the operator over the package's example
-[agent]
-listen = 127.0.0.1:$port
-
-[repo "web"]
-url = /srv/git/web.git
-secret_file = /etc/s2i-agent/web.secret
-builder = $builder
-tag = s2i-agent-test/$ID-web:{branch}
-pull_policy = never
-network = none
-EOF
+nspawn_conf "$mnt/s2i-test/agent.conf" </dev/null
 printf '%s\n' "$secret" >"$mnt/s2i-test/web.secret"
 mkdir -p "$tmp/out/secret" && cp "$mnt/s2i-test/web.secret" "$tmp/out/secret/"
 nspawn_payload push.json refs/heads/main "$sha"
@@ -138,12 +116,7 @@ if wait_sleeping 2; then
 		ok "restarted by the upgrade: main process $pid -> $pid2" || bad "after the upgrade: $(systemctl is-active s2i-agent), main process $pid2 (was $pid)"
 	[ "$(sha256sum </etc/s2i-agent/agent.conf)" = "$conf_sum" ] && ok "the edited agent.conf (a conffile) kept" ||
 		bad "the upgrade changed agent.conf"
-	st=$(wait_final 2)
-	if [ "$st" = succeeded ] && grep -q '^==> build 2 interrupted: the agent is stopping; it runs again at the next start$' "$out/build-2.log"; then
-		ok "build 2, interrupted by the upgrade: queued again, succeeded"
-	else
-		bad "build 2 after the upgrade: '$st': $(tail -n 5 "$out/build-2.log")"
-	fi
+	rerun_ok 2 "==> build 2 interrupted: the agent is stopping; it runs again at the next start" "the upgrade"
 else
 	bad "build 2 never reached its sleep: $(build_state 2) $(tail -n 5 "$out/build-2.log")"
 fi

@@ -23,17 +23,7 @@ source "$TESTS_DIR/lib/nspawn.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "$*"; exit 77; }
 
-ID=service-systemd-$$
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-$ID.XXXXXX")
-builder=s2i-agent-test/$ID-builder:latest
-image=s2i-agent-test/$ID-web:main
-image_slow=s2i-agent-test/$ID-web:slow
-cleanup() {
-	nspawn_cleanup
-	docker rmi -f "$image" "$image_slow" "$builder" >/dev/null 2>&1
-	[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
+nspawn_init service-systemd
 
 # --- 1. the machine (tests/lib/nspawn.sh), the agent installed as a user does --------
 nspawn_prepare
@@ -59,18 +49,7 @@ port=$((20000 + RANDOM % 40000))
 forge_port=$((port + 1))
 token="ghp_systemd_${RANDOM}${RANDOM}_$$"
 secret="systemd-secret-$RANDOM$RANDOM-$$"
-cat >"$mnt/etc/s2i-agent/agent.conf" <<EOF
-[agent]
-listen = 127.0.0.1:$port
-# state_dir and engine: the defaults (/var/lib/s2i-agent, unix:///var/run/docker.sock)
-
-[repo "web"]
-url = /srv/git/web.git
-secret_file = /etc/s2i-agent/web.secret
-builder = $builder
-tag = s2i-agent-test/$ID-web:{branch}
-pull_policy = never
-network = none
+nspawn_conf "$mnt/etc/s2i-agent/agent.conf" <<EOF
 # commit statuses to the GitHub API double, inside the machine too
 status = github
 status_api = http://127.0.0.1:$forge_port
@@ -194,12 +173,7 @@ if wait_sleeping 2; then
 	[ "$(prop NRestarts)" = 1 ] && [ "$(systemctl is-active s2i-agent)" = active ] && [ "$pid2" != "$pid" ] &&
 		ok "kill -9 of the main process: restarted (NRestarts=1, main process $pid -> $pid2)" ||
 		bad "kill -9 of the main process: NRestarts=$(prop NRestarts), $(systemctl is-active s2i-agent), main process $pid2"
-	st=$(wait_final 2)
-	if [ "$st" = succeeded ] && grep -q '^==> the agent restarted during the build; it runs again$' "$out/build-2.log"; then
-		ok "build 2, interrupted by the crash: run again, succeeded"
-	else
-		bad "build 2 after the crash: '$st': $(tail -n 5 "$out/build-2.log")"
-	fi
+	rerun_ok 2 "==> the agent restarted during the build; it runs again" "the crash"
 else
 	bad "build 2 never reached its sleep: $(build_state 2) $(tail -n 5 "$out/build-2.log")"
 fi

@@ -6,13 +6,28 @@
 # engine socket. A test unit inside runs the caller's /s2i-test/inside.sh (helpers for
 # it: nspawn_inside.sh, copied to /s2i-test/lib.sh) and powers off.
 #
-# Source it with root (the repository) and tmp (a scratch directory) set and fail and
-# skip defined, then: nspawn_prepare (sets mnt, machine, sock, docker_gid), fill the
-# machine, nspawn_boot (fails unless the results end in "done" with no FAIL line),
-# nspawn_cleanup in the EXIT trap. nspawn_repo, nspawn_commit, nspawn_builder and
+# Source it with root (the repository) set and fail and skip defined, then:
+# nspawn_init NAME (sets ID, tmp, builder, image, image_slow; cleans up at exit),
+# nspawn_prepare (sets mnt, machine, sock, docker_gid), fill the machine, nspawn_boot
+# (fails unless the results end in "done" with no FAIL line). nspawn_repo, nspawn_commit, nspawn_builder and
 # nspawn_payload make the repository, builder and deliveries both tests build. The cache lives in $S2I_TEST_CACHE
 # (/var/cache/s2i-agent-tests), keyed by its package list; the first run makes it
 # (about 1.5 min, from $S2I_TEST_MIRROR or deb.debian.org).
+
+nspawn_init() {	# name
+	ID=$1-$$
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-$ID.XXXXXX")
+	builder=s2i-agent-test/$ID-builder:latest
+	image=s2i-agent-test/$ID-web:main
+	image_slow=s2i-agent-test/$ID-web:slow
+	trap nspawn_exit EXIT
+}
+
+nspawn_exit() {
+	nspawn_cleanup
+	docker rmi -f "$image" "$image_slow" "$builder" >/dev/null 2>&1
+	[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
+}
 
 nspawn_prepare() {
 	local c libs lib_pkgs pkgs suite key cache rootfs mirror old k taken
@@ -129,6 +144,20 @@ fi
 echo "assemble: done"
 SH
 	engine_app_builder "$ctx" "$1" "$2"
+}
+
+# agent.conf at FILE: listen on $port (the machine's own loopback), repository web
+# (the bare repository, $builder, images tagged per branch, no network for builds),
+# then the lines on standard input (more keys of the repository).
+nspawn_conf() {	# file
+	{
+		printf '[agent]\nlisten = 127.0.0.1:%s\n' "$port"
+		echo "# state_dir and engine: the defaults (/var/lib/s2i-agent, unix:///var/run/docker.sock)"
+		printf '\n[repo "web"]\nurl = /srv/git/web.git\nsecret_file = /etc/s2i-agent/web.secret\n'
+		printf 'builder = %s\ntag = s2i-agent-test/%s-web:{branch}\n' "$builder" "$ID"
+		printf 'pull_policy = never\nnetwork = none\n'
+		cat
+	} >"$1"
 }
 
 # GitHub's push payload for REF at SHA, into the machine as /s2i-test/NAME.

@@ -49,3 +49,12 @@ wait_sleeping() {	# id: until its assemble sleeps (60 s)
 	done
 	return 1
 }
+rerun_ok() {	# id line what: the build, interrupted by what, ran again (line in its log) to success
+	local st
+	st=$(wait_final "$1")
+	if [ "$st" = succeeded ] && grep -qxF -- "$2" "$out/build-$1.log"; then
+		ok "build $1, interrupted by $3: run again, succeeded"
+	else
+		bad "build $1 after $3: '$st': $(tail -n 5 "$out/build-$1.log")"
+	fi
+}
