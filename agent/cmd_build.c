@@ -27,7 +27,7 @@ enum {
 	OPT_RUNTIME_IMAGE, OPT_RUNTIME_PULL_POLICY, OPT_ASSEMBLE_USER,
 	OPT_ASSEMBLE_RUNTIME_USER, OPT_DESCRIPTION, OPT_EXCLUDE, OPT_IGNORE_SUBMODULES,
 	OPT_CALLBACK_URL, OPT_NETWORK, OPT_CAP_DROP, OPT_ADD_HOST, OPT_PUSH, OPT_TIMEOUT,
-	OPT_HELP,
+	OPT_LOGLEVEL, OPT_BUILD_ENV, OPT_BUILD_SECRET, OPT_AS_DOCKERFILE, OPT_HELP,
 };
 
 static const struct option build_options[] = {
@@ -61,6 +61,10 @@ static const struct option build_options[] = {
 	{ "push", optional_argument, NULL, OPT_PUSH },
 	{ "quiet", optional_argument, NULL, 'q' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
+	{ "build-env", required_argument, NULL, OPT_BUILD_ENV },
+	{ "build-secret", required_argument, NULL, OPT_BUILD_SECRET },
+	{ "as-dockerfile", required_argument, NULL, OPT_AS_DOCKERFILE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -173,13 +177,34 @@ static void build_set(char **field, const char *arg)
 
 struct build_log {
 	int quiet;
+	int loglevel;			/* s2i's --loglevel; -1 when not given */
 };
+
+/* s2i's --loglevel N (0-5, glog verbosity): at 0 s2i prints the scripts' output and
+ * its warnings, from 1 its own steps as well. We have no more detail than our
+ * steps to add above 1, so 1 to 5 print the same. */
+static int build_loglevel(const char *arg, int *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 0 || v > 5) {
+		fprintf(stderr, "s2i-agent build: --loglevel: expected 0 to 5, not '%s'\n", arg);
+		return -1;
+	}
+	*ret = (int)v;
+	return 0;
+}
 
 static void build_log_line(void *arg, enum s2i_log_kind kind, const char *line, size_t len)
 {
 	struct build_log *bl = arg;
 
 	if (bl->quiet && (kind == S2I_LOG_STDOUT || kind == S2I_LOG_STDERR || kind == S2I_LOG_STEP))
+		return;
+	if (bl->loglevel == 0 && kind == S2I_LOG_STEP)
 		return;
 	if (kind == S2I_LOG_WARN)
 		fputs("warning: ", stdout);
@@ -212,7 +237,7 @@ int cmd_build(int argc, char **argv)
 	struct s2i_opts o;
 	struct s2i_result r;
 	struct err e = ERR_INIT;
-	struct build_log bl = { 0 };
+	struct build_log bl = { 0, -1 };
 	struct sigaction sa, old_int, old_term;
 	int c, rc = 2, exclude_default = 0;
 
@@ -311,6 +336,23 @@ int cmd_build(int argc, char **argv)
 			if (build_duration(optarg, &o.timeout) < 0)
 				goto out;
 			break;
+		case OPT_BUILD_ENV:
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fputs("s2i-agent build: --build-env: expected NAME=VALUE\n", stderr);
+				goto out;
+			}
+			strv_push(&o.build_env, optarg);
+			break;
+		case OPT_AS_DOCKERFILE:
+			build_set(&o.as_dockerfile, optarg);
+			break;
+		case OPT_BUILD_SECRET:
+			strv_push(&o.build_secrets, optarg);
+			break;
+		case OPT_LOGLEVEL:
+			if (build_loglevel(optarg, &bl.loglevel) < 0)
+				goto out;
+			break;
 		case 'h':
 		case OPT_HELP:
 			build_usage(stdout);
@@ -340,6 +382,11 @@ int cmd_build(int argc, char **argv)
 		fputs("s2i-agent build: SOURCE, BUILDER and TAG must not be empty\n", stderr);
 		goto out;
 	}
+	if (o.as_dockerfile && (o.push || o.incremental || o.runtime_image)) {
+		fputs("s2i-agent build: --as-dockerfile cannot write --push, --incremental or "
+		      "--runtime-image\n", stderr);
+		goto out;
+	}
 	if (o.push && !o.tag) {
 		fputs("s2i-agent build: --push needs a TAG\n", stderr);
 		goto out;
@@ -351,6 +398,10 @@ int cmd_build(int argc, char **argv)
 	if (!o.runtime_image && (o.runtime_artifacts.n || o.assemble_runtime_user)) {
 		fputs("s2i-agent build: --runtime-artifact and --assemble-runtime-user need --runtime-image\n",
 		      stderr);
+		goto out;
+	}
+	if (s2i_secrets_check(&o, &e) < 0) {
+		fprintf(stderr, "s2i-agent build: %s\n", e.msg);
 		goto out;
 	}
 	o.registry_auth_file = build_docker_config();
@@ -373,7 +424,8 @@ int cmd_build(int argc, char **argv)
 			r.outcome == S2I_CANCELED ? "build canceled" : "error", e.msg);
 		rc = 1;
 	} else {
-		printf("%s\n", r.image_id);
+		/* the image id last, or where the Dockerfile went (s2i says so too) */
+		printf("%s\n", o.as_dockerfile ? o.as_dockerfile : r.image_id);
 		fflush(stdout);
 		rc = 0;
 	}

@@ -49,6 +49,9 @@ static const struct cmds_help {
 	  "      --assemble-runtime-user USER\n"
 	  "  -u, --allowed-uids RANGES      e.g. 1- or 1000-2000,3000\n"
 	  "  -i, --inject SRC:DST           file or directory, truncated after assemble\n"
+	  "      --build-env NAME=VALUE     for assemble only, not in the image (repeatable)\n"
+	  "      --build-secret NAME:PATH   /run/secrets/NAME during assemble only (repeatable)\n"
+	  "      --as-dockerfile PATH       write a Dockerfile and its context, build nothing\n"
 	  "  -n, --application-name NAME\n"
 	  "      --description TEXT\n"
 	  "      --exclude REGEX            source paths to leave out (default .git)\n"
@@ -63,9 +66,22 @@ static const struct cmds_help {
 	  "      --push                     push TAG\n"
 	  "      --rm                       with --incremental: remove the previous image\n"
 	  "  -q, --quiet                    no script output\n"
+	  "      --loglevel N               0: script output and warnings only;\n"
+	  "                                 1-5 (and without it): our steps too\n"
 	  "      --timeout DURATION         e.g. 90s, 30m (default none)\n"
 	  "  -h, --help                     this help\n"
 	  "the log goes to standard output, the image id is its last line\n" },
+	{ "usage", "run a builder's usage script, as `s2i usage`",
+	  "usage: s2i-agent usage [FLAGS] BUILDER\n"
+	  "the script's output goes to standard error, as s2i usage does\n"
+	  "  -s, --scripts-url URL      image://, file:// or http(s):// (default: the image's\n"
+	  "                             io.openshift.s2i.scripts-url label)\n"
+	  "  -p, --pull-policy P        always | never | if-not-present\n"
+	  "  -U, --url URL              engine (default $DOCKER_HOST or unix:///var/run/docker.sock)\n"
+	  "  -e, --env NAME=VALUE       for the script (repeatable)\n"
+	  "  -d, --destination DIR      where a downloaded script goes (default: the image's label, /tmp)\n"
+	  "      --network MODE\n"
+	  "  -h, --help                 this help\n" },
 	{ "notify", "the git hook client: post the pushed refs to the agent",
 	  "usage: s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
 	  "      --url URL          the agent (default $" NOTIFY_URL_ENV ", else " NOTIFY_DEFAULT_URL ")\n"

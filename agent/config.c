@@ -15,6 +15,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "pull.h"
+#include "s2iparse.h"
 #include "sshkey.h"
 
 const char *config_default_path(void)
@@ -113,6 +114,9 @@ enum cfg_type {
 	K_REPO_URL,
 	K_GLOBS,	/* repeatable, whitespace-separated globs */
 	K_TEMPLATE,
+	K_PRTEMPLATE,	/* K_TEMPLATE plus {pr} */
+	K_PRS,		/* pull_requests */
+	K_SECRETPAIR,	/* repeatable NAME:PATH of a private file */
 	K_STATUS,
 	K_PULL,
 	K_ENV,		/* repeatable NAME=VALUE */
@@ -202,6 +206,11 @@ static const struct cfg_key cfg_keys[] = {
 	R(callback_url, K_HTTPURL),
 	R(ignore_submodules, K_BOOL),
 	R(rm, K_BOOL),
+	R(pull_requests, K_PRS),
+	R(pr_tag, K_PRTEMPLATE),
+	R(build_env, K_ENV),
+	R(build_env_file, K_PRIVATE),
+	R(build_secret_file, K_SECRETPAIR),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -563,7 +572,8 @@ static const char *cfg_parse_secret_file(const struct cfg_val *a)
 }
 
 /* the path of a private file the agent hands on (keys, registry auth) */
-static const char *cfg_parse_private_file(const struct cfg_val *a)
+/* a->v names a regular file only its owner may read; CFG_SAID (reported) if not */
+static const char *cfg_check_private_file(const struct cfg_val *a)
 {
 	struct stat sb;
 
@@ -583,6 +593,15 @@ static const char *cfg_parse_private_file(const struct cfg_val *a)
 			  a->k->name, a->v, (unsigned)(sb.st_mode & 07777));
 		return CFG_SAID;
 	}
+	return NULL;
+}
+
+static const char *cfg_parse_private_file(const struct cfg_val *a)
+{
+	const char *why = cfg_check_private_file(a);
+
+	if (why)
+		return why;
 	cfg_set_str(a->field, a->v);
 	if (!strcmp(a->k->name, "ssh_key_file"))
 		cfg_ssh_key(a->st, a->st->lineno, a->v);
@@ -600,19 +619,44 @@ static const char *cfg_parse_repo_url(const struct cfg_val *a)
 
 static const char *cfg_parse_template(const struct cfg_val *a)
 {
-	const char *bad = NULL, *why = cfg_check_template(a->v, &bad);
+	const char *bad = NULL, *why = cfg_check_template(a->v, a->k->type == K_PRTEMPLATE, &bad);
 	int n;
 
 	if (why && bad) {
 		n = (int)strcspn(bad, "}") + (strchr(bad, '}') ? 1 : 0);
 		cfg_error(a->st, a->st->lineno, "invalid value for '%s': unknown placeholder '%.*s'%s; "
-			  "use {repo} {branch} {tag} {sha} {short_sha} {build}", a->k->name,
-			  n > 32 ? 32 : n, bad, n > 32 ? "..." : "");
+			  "use {repo} {branch} {tag} {sha} {short_sha} {build}%s", a->k->name,
+			  n > 32 ? 32 : n, bad, n > 32 ? "..." : "",
+			  a->k->type == K_PRTEMPLATE ? " {pr}" : "");
 		return CFG_SAID;
 	}
 	if (!why)
 		cfg_set_str(a->field, a->v);
 	return why;
+}
+
+static const char *const cfg_pr_names[] = { "no", "same-repo", "all" };
+
+/* kept as written, like pull_policy: the build job hands the word on */
+static const char *cfg_parse_prs(const struct cfg_val *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cfg_pr_names) / sizeof(cfg_pr_names[0]); i++)
+		if (!strcmp(a->v, cfg_pr_names[i])) {
+			cfg_set_str(a->field, a->v);
+			return NULL;
+		}
+	return "expected no, same-repo or all";
+}
+
+enum pr_policy config_pull_requests(const struct repo_conf *r)
+{
+	if (r->pull_requests && !strcmp(r->pull_requests, "all"))
+		return PR_ALL;
+	if (r->pull_requests && !strcmp(r->pull_requests, "same-repo"))
+		return PR_SAME_REPO;
+	return PR_NO;
 }
 
 static const char *cfg_parse_status(const struct cfg_val *a)
@@ -765,6 +809,21 @@ static const char *cfg_parse_pair(const struct cfg_val *a)
 	return cfg_list_add(a, v, -1, "values");
 }
 
+/* build_secret_file = NAME:PATH, PATH a private file (read by the build, at its start) */
+static const char *cfg_parse_secret_pair(const struct cfg_val *a)
+{
+	const char *colon = strchr(a->v, ':'), *why;
+	struct cfg_val path = *a;
+
+	if (!colon || !s2iparse_secret_name_ok(a->v, (size_t)(colon - a->v)) || !colon[1])
+		return "expected NAME:PATH, NAME of letters, digits, '.', '_' and '-' not "
+		       "starting with '.'";
+	path.v = colon + 1;
+	if ((why = cfg_check_private_file(&path)))
+		return why;
+	return cfg_list_add(a, a->v, -1, "values");
+}
+
 /* one item per line, as written */
 static const char *cfg_parse_list(const struct cfg_val *a)
 {
@@ -796,6 +855,9 @@ static const struct cfg_kind {
 	[K_REPO_URL]	= { cfg_parse_repo_url, ST_STR, 0 },
 	[K_GLOBS]	= { cfg_parse_globs, ST_STRV, 1 },
 	[K_TEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
+	[K_PRTEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
+	[K_PRS]		= { cfg_parse_prs, ST_STR, 0 },
+	[K_SECRETPAIR]	= { cfg_parse_secret_pair, ST_STRV, 1 },
 	[K_STATUS]	= { cfg_parse_status, ST_STATUS, 0 },
 	[K_PULL]	= { cfg_parse_pull, ST_STR, 0 },
 	[K_ENV]		= { cfg_parse_env, ST_STRV, 1 },

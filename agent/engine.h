@@ -244,6 +244,9 @@ int engine_container_start(struct engine *eng, const char *id, struct err *e);
 int engine_container_kill(struct engine *eng, const char *id, const char *signal, struct err *e);
 /* DELETE /containers/{id}?force=&v=; a missing container is not an error. */
 int engine_container_remove(struct engine *eng, const char *id, int force, int volumes, struct err *e);
+/* DELETE /volumes/{name}?force=1 (a named volume a container's Binds made); a missing
+ * volume is not an error. */
+int engine_volume_remove(struct engine *eng, const char *name, struct err *e);
 
 /* POST /containers/{id}/wait: fills *ret_code with the exit code. timeout_s > 0
  * bounds this call (ENGINE_TIMED_OUT); the engine deadline and cancel flag apply. */

@@ -66,6 +66,8 @@ struct http {
 
 	http_queued_fn h_queued_fn;
 	void *h_queued_ctx;
+	http_closed_fn h_closed_fn;
+	void *h_closed_ctx;
 	http_engine_check_fn h_engine_fn;
 	void *h_engine_ctx;
 	time_t h_engine_checked;

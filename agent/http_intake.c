@@ -151,6 +151,23 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 
 /* ---------- refusals ---------- */
 
+/* A request closed or merged: its builds are canceled by the worker, which writes
+ * that on its own (nothing is queued here, so nothing waits for a commit). */
+static void http_intake_closed(struct http *h, struct evhttp_request *req,
+			       const struct repo_conf *repo, const struct webhook_event *ev)
+{
+	enum provider p = ev->provider;
+	char *why = xasprintf("request %lld closed", ev->pr);
+
+	http_count(h, repo->name, p, RES_IGNORED);
+	log_info("repo '%s': %s %s: its builds are canceled", repo->name,
+		 webhook_provider_name(p), why);
+	if (h->h_closed_fn)
+		h->h_closed_fn(h->h_closed_ctx, repo->name, ev->ref, why);
+	http_reply_json(req, 200, json_pack("{ss}", "ignored", why));
+	free(why);
+}
+
 static const char *http_header(void *ctx, const char *name)
 {
 	return evhttp_find_header(ctx, name);
@@ -263,8 +280,11 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 		http_reply_error(req, 400, "delivery id too long");
 		goto out;
 	}
-	if (ev.action == WEBHOOK_BUILD)
-		webhook_match(repo, &ev);
+	webhook_match(repo, &ev);
+	if (ev.action == WEBHOOK_CLOSE) {
+		http_intake_closed(h, req, repo, &ev);
+		goto out;
+	}
 	if (ev.action != WEBHOOK_BUILD) {
 		http_count(h, repo->name, p, RES_IGNORED);
 		log_debug("repo '%s': %s delivery ignored: %s", repo->name,
@@ -291,6 +311,7 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	ev.project_id = NULL;
 	b.clone_url = ev.clone_url;
 	ev.clone_url = NULL;
+	b.untrusted = ev.fork;
 	batch_push_signed(h->h_batch, &b, digest, req);
 out:
 	webhook_event_release(&ev);

@@ -12,6 +12,7 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "check", cmd_check },
 	{ "build", cmd_build },
+	{ "usage", cmd_usage },
 	{ "notify", cmd_notify },
 	{ "version", cmd_version },
 	{ "--version", cmd_version },

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "limits.h"
+#include "runner.h"
 #include "store.h"
 
 static const char *const store_states[BUILD_NSTATES] = {
@@ -24,19 +25,19 @@ enum {
 	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
 	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
 	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA,
-	ST_SET_PID, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_SET_PID, ST_SET_COMMIT, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_FIND_SIGNED, ST_ADD_SIGNED, ST_REF_NEWEST, ST_PRUNE_SIGNED,
 	ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
 	"started, finished, provider, delivery, message, author, repo_full_name, project_id, " \
-	"clone_url, attempt, pid, log_path, retry_of"
+	"clone_url, attempt, pid, log_path, untrusted, retry_of"
 
 static const char *const store_sql[ST_N] = {
 	[ST_ADD_BUILD] = "INSERT INTO builds (repo, ref, sha, before_sha, state, created, provider, "
-		"delivery, message, author, repo_full_name, project_id, clone_url, retry_of) "
-		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		"delivery, message, author, repo_full_name, project_id, clone_url, untrusted, retry_of) "
+		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[ST_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = ?1 AND provider = ?2 "
 		"AND delivery = ?3",
 	[ST_ADD_DELIVERY] = "INSERT INTO deliveries (repo, provider, delivery, build_id) "
@@ -74,6 +75,8 @@ static const char *const store_sql[ST_N] = {
 	[ST_STATE] = "SELECT state FROM builds WHERE id = ?1",
 	[ST_SET_SHA] = "UPDATE builds SET sha = ?2 WHERE id = ?1 AND sha = ''",
 	[ST_SET_PID] = "UPDATE builds SET pid = ?2 WHERE id = ?1 AND state = 'running'",
+	[ST_SET_COMMIT] = "UPDATE builds SET message = coalesce(message, ?2), "
+		"author = coalesce(author, ?3) WHERE id = ?1",
 	[ST_SAVEPOINT] = "SAVEPOINT op",
 	[ST_RELEASE] = "RELEASE op",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
@@ -95,7 +98,8 @@ static const char store_schema[] =
 	" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
 	" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
 	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT,"
-	" retry_of INTEGER);"	/* the build a retry was made from (schema 2) */
+	" untrusted INTEGER NOT NULL DEFAULT 0,"
+	" retry_of INTEGER);"	/* the build a retry was made from */
 	/* the queue is read through builds_state; builds_queued, an index of the
 	 * first versions, only cost every insert a page: dropped */
 	"DROP INDEX IF EXISTS builds_queued;"
@@ -126,16 +130,7 @@ static const char store_schema[] =
 	"CREATE TABLE IF NOT EXISTS tag_owners ("
 	" repo TEXT NOT NULL, image TEXT NOT NULL, ref TEXT NOT NULL, build_id INTEGER NOT NULL,"
 	" PRIMARY KEY (repo, image)) WITHOUT ROWID;"
-	"PRAGMA user_version = 2;";
-
-/* Schema changes of a database an older agent made, each in one transaction with
- * the user_version it leads to (the statements above only create what is missing).
- * 1 -> 2: builds.retry_of. */
-static const char store_migrate_2[] =
-	"BEGIN IMMEDIATE;"
-	"ALTER TABLE builds ADD COLUMN retry_of INTEGER;"
-	"PRAGMA user_version = 2;"
-	"COMMIT;";
+	"PRAGMA user_version = 1;";
 
 struct store {
 	sqlite3 *st_db;
@@ -376,25 +371,33 @@ fail:
 	return -1;
 }
 
-/* Brings a database of schema 1 to this agent's schema (a new one gets it whole). */
+/* Adds builds.COL (DECL) to a database made before it, unless it has it. */
+static int store_add_column(struct store *s, const char *col, const char *decl, struct err *e)
+{
+	sqlite3_stmt *probe = NULL;
+	char sql[200];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM builds LIMIT 0", col);
+	if (sqlite3_prepare_v2(s->st_db, sql, -1, &probe, NULL) == SQLITE_OK) {
+		sqlite3_finalize(probe);
+		return 0;
+	}
+	snprintf(sql, sizeof(sql), "ALTER TABLE builds ADD COLUMN %s %s", col, decl);
+	if (sqlite3_exec(s->st_db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return err_set(e, "database '%s': cannot add the column '%s' to builds: %s", s->st_path,
+			       col, sqlite3_errmsg(s->st_db));
+	return 0;
+}
+
+/* Columns added after the first release: a database made before them gets them
+ * (CREATE TABLE IF NOT EXISTS leaves an existing table as it was). */
 static int store_migrate(struct store *s, struct err *e)
 {
-	sqlite3_stmt *st;
-	int version = -1;
-
-	if (sqlite3_prepare_v2(s->st_db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return store_fail(s, e, "cannot read the schema version");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version < 0)
-		return store_fail(s, e, "cannot read the schema version");
-	if (version == 1 && sqlite3_exec(s->st_db, store_migrate_2, NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(s, e, "cannot add builds.retry_of (schema 1 -> 2)");
-		sqlite3_exec(s->st_db, "ROLLBACK", NULL, NULL, NULL);
+	/* builds.untrusted: pull/merge requests from forks (s2i-agent.conf(5)) */
+	if (store_add_column(s, "untrusted", "INTEGER NOT NULL DEFAULT 0", e) < 0)
 		return -1;
-	}
-	return 0;
+	/* builds.retry_of: the build a POST /builds/ID/retry was made from */
+	return store_add_column(s, "retry_of", "INTEGER", e);
 }
 
 int store_open(const char *state_dir, struct store **ret, struct err *e)
@@ -428,12 +431,12 @@ int store_open(const char *state_dir, struct store **ret, struct err *e)
 	}
 	if (store_check_durable(s, e) < 0)
 		goto fail;
-	if (store_migrate(s, e) < 0)
-		goto fail;
 	if (sqlite3_exec(s->st_db, store_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(s, e, "cannot create tables");
 		goto fail;
 	}
+	if (store_migrate(s, e) < 0)
+		goto fail;
 	for (i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v3(s->st_db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->st_stmt[i], NULL) != SQLITE_OK) {
@@ -670,7 +673,8 @@ static void store_row_build(sqlite3_stmt *st, struct build *b)
 	b->attempt = sqlite3_column_int(st, 19);
 	b->pid = sqlite3_column_int64(st, 20);
 	b->log_path = store_col_text(st, 21);
-	b->retry_of = sqlite3_column_int64(st, 22);
+	b->untrusted = sqlite3_column_int(st, 22);
+	b->retry_of = sqlite3_column_int64(st, 23);
 }
 
 int store_find_delivery(struct store *s, const char *repo, const char *provider,
@@ -714,8 +718,9 @@ static int store_insert_build(struct store *s, struct build *b, struct err *e)
 	store_bind_text(st, 10, b->repo_full_name);
 	store_bind_text(st, 11, b->project_id);
 	store_bind_text(st, 12, b->clone_url);
+	sqlite3_bind_int(st, 13, b->untrusted ? 1 : 0);
 	if (b->retry_of)
-		sqlite3_bind_int64(st, 13, b->retry_of);
+		sqlite3_bind_int64(st, 14, b->retry_of);
 	if (store_exec(s, st, e, "cannot insert a build") < 0)
 		return -1;
 	b->id = sqlite3_last_insert_rowid(s->st_db);
@@ -1101,6 +1106,19 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
 	return store_changed(s);
 }
 
+int store_set_commit_info(struct store *s, long long id, const char *message, const char *author,
+			  struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_SET_COMMIT);
+
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, message);
+	store_bind_text(st, 3, author);
+	if (store_exec(s, st, e, "cannot record the commit of a build") < 0)
+		return -1;
+	return store_changed(s);
+}
+
 int store_set_pid(struct store *s, long long id, long long pid, struct err *e)
 {
 	sqlite3_stmt *st = store_stmt(s, ST_SET_PID);
@@ -1253,5 +1271,9 @@ json_t *store_build_json(const struct build *b)
 	json_object_set_new(o, "provider", store_json_str(b->provider));
 	json_object_set_new(o, "delivery", store_json_str(b->delivery));
 	json_object_set_new(o, "retry_of", b->retry_of ? json_integer(b->retry_of) : json_null());
+	if (runner_pr_number(b->ref))
+		json_object_set_new(o, "pr", json_integer(runner_pr_number(b->ref)));
+	if (b->untrusted)
+		json_object_set_new(o, "untrusted", json_true());
 	return o;
 }

@@ -44,6 +44,8 @@ struct build {
 	int attempt;			/* times the build was started */
 	long long pid;			/* the build's process while running, else 0 */
 	char *log_path;
+	int untrusted;			/* a request from a fork: built without secrets,
+					 * network or push (s2i-agent.conf(5) pull_requests) */
 	long long retry_of;		/* the build this one retries (POST /builds/ID/retry), else 0 */
 };
 
@@ -193,6 +195,10 @@ int store_set_finished(struct store *s, long long id, enum build_state state, co
 int store_set_finished_at(struct store *s, long long id, enum build_state state,
 			  const char *reason, const char *image, const char *image_id,
 			  long long finished_ms, struct err *e);
+/* The commit's subject and author, where the build has none yet (a payload's stay);
+ * either may be NULL. 1 when nothing changed. */
+int store_set_commit_info(struct store *s, long long id, const char *message, const char *author,
+			  struct err *e);
 /* The build's process, once started (after store_set_running). 1 when not running. */
 int store_set_pid(struct store *s, long long id, long long pid, struct err *e);
 /* running -> queued again (for a rerun after a crash), reason kept for the record. */

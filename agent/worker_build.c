@@ -100,10 +100,11 @@ void worker_cancel_proc(struct wproc *p, const char *reason)
  * name of its own ({build}). Commits are left out: a ref owns its names at any. */
 static char *worker_build_tag_key(const struct repo_conf *rc, const char *repo, const char *ref)
 {
-	const char *t = rc->tag && *rc->tag ? rc->tag : CONFIG_DEFAULT_TAG;
+	const char *t = runner_tag_template(rc, ref);
 
 	if (!*ref || strstr(t, "{build}") ||
-	    (!strstr(t, "{branch}") && !(strstr(t, "{tag}") && !strncmp(ref, "refs/tags/", 10))))
+	    (!strstr(t, "{branch}") && !(strstr(t, "{pr}") && runner_pr_number(ref)) &&
+	     !(strstr(t, "{tag}") && !strncmp(ref, "refs/tags/", 10))))
 		return NULL;
 	return runner_expand_tag(t, repo, ref, NULL, 0);
 }
@@ -122,6 +123,7 @@ void worker_build_start(struct worker *w, const struct build *b)
 	snprintf(wb->b_sha, sizeof(wb->b_sha), "%s", b->sha);
 	wb->b_provider = b->provider ? xstrdup(b->provider) : NULL;
 	wb->b_attempt = b->attempt;
+	wb->b_untrusted = b->untrusted;
 	wb->b_log = worker_log_path(w, b->id);
 	w->w_running++;
 	if (!worker_repo(w, b->repo)) {
@@ -167,6 +169,8 @@ static int worker_build_spawn(struct wproc *p, struct err *e)
 	worker_set_str(jb, "sha", wb->b_sha);
 	json_object_set_new(jb, "attempt", json_integer(wb->b_attempt + 1));
 	worker_set_str(jb, "provider", wb->b_provider);
+	if (wb->b_untrusted)
+		json_object_set_new(jb, "untrusted", json_true());
 	json_object_set_new(job, "build", jb);
 	json_object_set_new(job, "parent", json_integer(getpid()));
 	json_object_set_new(job, "log_max", json_integer(BUILD_LOG_MAX));
@@ -334,6 +338,12 @@ static void worker_build_record(struct wproc *p)
 	o->o_reason = reason ? xstrdup(reason) : NULL;
 	o->o_image = image ? xstrdup(image) : NULL;
 	o->o_image_id = image_id ? xstrdup(image_id) : NULL;
+	if (wb->b_result) {
+		s = json_string_value(json_object_get(wb->b_result, "message"));
+		o->o_build.message = s && *s ? xstrndup(s, WEBHOOK_MESSAGE_MAX) : NULL;
+		s = json_string_value(json_object_get(wb->b_result, "author"));
+		o->o_build.author = s && *s ? xstrndup(s, WEBHOOK_FIELD_MAX) : NULL;
+	}
 	o->o_time = now;
 	o->o_log = xstrdup(wb->b_log);
 	o->o_line_always = 1;

@@ -41,6 +41,7 @@ struct wproc_build {
 	char *b_provider;
 	char *b_error;			/* why it could not start (it never ran) */
 	long long b_started_ms;		/* 0 until it is running on disk */
+	int b_untrusted;		/* struct build's untrusted */
 };
 
 /* WK_STATUS: `s2i-agent __status` posting one commit status row (worker_status.c) */
@@ -201,6 +202,8 @@ void worker_proc_signal(struct wproc *p, int sig);
 void worker_kick(struct worker *w);
 /* A build was committed as queued (http_queued_fn). */
 void worker_queued(void *ctx, const struct build *b);
+/* A request's builds are to be canceled (http_closed_fn). */
+void worker_closed(void *ctx, const char *repo, const char *ref, const char *reason);
 
 /* worker_build.c: a build's process from its start to its recorded end */
 struct wproc *worker_find_build(const struct worker *w, long long id);

@@ -420,6 +420,16 @@ static const struct {
 	  { "5: invalid value for 'tag': unknown placeholder '{nope}'; use {repo} {branch} {tag} {sha} {short_sha} {build}" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:{branch}-{shaa\n",
 	  { "5: invalid value for 'tag': unknown placeholder '{shaa'; use {repo} {branch} {tag} {sha} {short_sha} {build}" } },
+	/* {pr} belongs to pr_tag only */
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:{pr}\npr_tag = x:{nope}\n",
+	  { "5: invalid value for 'tag': unknown placeholder '{pr}'; use {repo} {branch} {tag} {sha} {short_sha} {build}",
+	    "6: invalid value for 'pr_tag': unknown placeholder '{nope}'; use {repo} {branch} {tag} {sha} {short_sha} {build} {pr}" } },
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\npull_requests = forks\n",
+	  { "5: invalid value for 'pull_requests': expected no, same-repo or all" } },
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\nbuild_secret_file = .x:@D@/one.secret\n"
+	  "build_secret_file = nocolon\n",
+	  { "5: invalid value for 'build_secret_file': expected NAME:PATH, NAME of letters, digits, '.', '_' and '-' not starting with '.'",
+	    "6: invalid value for 'build_secret_file': expected NAME:PATH, NAME of letters, digits, '.', '_' and '-' not starting with '.'" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:y}\n",
 	  { "5: invalid value for 'tag': '}' without '{'" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ncontext_dir = ../up\n",
@@ -961,6 +971,11 @@ static const struct { const char *key, *value; } repo_samples[] = {
 	{ "callback_url", "https://hooks.example.com/done" },
 	{ "ignore_submodules", "yes" },
 	{ "rm", "yes" },
+	{ "pull_requests", "same-repo" },
+	{ "pr_tag", "registry.example.com/acme/all:pr-{pr}-{short_sha}" },
+	{ "build_env", "NPM_TOKEN=t0ken" },
+	{ "build_env_file", "@D@/gh.token" },
+	{ "build_secret_file", "npmrc:@D@/gh.token" },
 };
 
 static const char *repo_sample(const char *key)

@@ -1,6 +1,6 @@
 /* Unit tests for store: builds, delivery idempotency, state changes and their
  * cached counts, commit statuses, reopening, the JSON build object, and the
- * migration of a database an older agent made. */
+ * columns a database of the first release gets on open. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -525,35 +525,13 @@ static void test_claim_tag(void **state)
 	store_free(s);
 }
 
-static int schema_version(const char *path)
+/* A database from before builds.untrusted gets the column; request builds keep
+ * theirs, and the build object shows the request's number. */
+/* A database as the first release left it (no columns added since), build 1 in it. */
+static void first_release_db(const char *path)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int v = -1;
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-/* A database of schema 1 (no builds.retry_of) gets the column and version 2 on open,
- * keeps its builds (retry_of 0: no provenance), and records a retry's origin. */
-static void test_migrate_retry_of(void **state)
-{
-	char path[600];
-	sqlite3 *db = NULL;
-	struct store *s;
-	struct build b = BUILD_INIT, got = BUILD_INIT;
-	struct err e = ERR_INIT;
-	long long dup;
-	json_t *j;
-
-	(void)state;
-	snprintf(path, sizeof(path), "%s/agent.db", sf_dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 		"CREATE TABLE builds (id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -563,22 +541,88 @@ static void test_migrate_retry_of(void **state)
 		" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
 		" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
 		" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT);"
-		"INSERT INTO builds (repo, ref, sha, state, created, provider) VALUES"
-		" ('web', 'refs/heads/main', '0000000000000000000000000000000000000007', 'succeeded',"
-		" 1000, 'github');"
+		"INSERT INTO builds (repo, ref, sha, created, provider) VALUES"
+		" ('web', 'refs/heads/main', '0000000000000000000000000000000000000007', 1, 'github');"
 		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_int_equal(schema_version(path), 1);
+}
 
+static void test_untrusted_and_migration(void **state)
+{
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct store *s;
+	long long dup, id;
+	json_t *j;
+	char *path = xasprintf("%s/agent.db", sf_dir);
+
+	(void)state;
+	first_release_db(path);
 	s = open_store();
-	assert_int_equal(schema_version(path), 2);
-	assert_int_equal(store_get_build(s, 1, &got, &e), 0);
-	assert_string_equal(got.repo, "web");
-	assert_int_equal(got.retry_of, 0);
-	j = store_build_json(&got);
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	assert_int_equal(b.untrusted, 0);
+	build_release(&b);
+
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/pull/12/head");
+	snprintf(b.sha, sizeof(b.sha), "%040d", 8);
+	b.provider = xstrdup("github");
+	b.untrusted = 1;
+	assert_int_equal(store_add_build(s, &b, &dup, &e), 0);
+	id = b.id;
+	build_release(&b);
+	assert_int_equal(store_get_build(s, id, &b, &e), 0);
+	assert_int_equal(b.untrusted, 1);
+	j = store_build_json(&b);
+	assert_int_equal(json_integer_value(json_object_get(j, "pr")), 12);
+	assert_true(json_is_true(json_object_get(j, "untrusted")));
+	json_decref(j);
+	build_release(&b);
+	/* the fetched commit's subject and author fill what a payload did not give */
+	assert_int_equal(store_set_commit_info(s, 1, "subject", "Someone", &e), 0);
+	assert_int_equal(store_set_commit_info(s, 1, "other", "Else", &e), 0);
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	assert_string_equal(b.message, "subject");
+	assert_string_equal(b.author, "Someone");
+	build_release(&b);
+	/* reopening an up-to-date database changes nothing */
+	store_free(s);
+	s = open_store();
+	assert_int_equal(store_get_build(s, id, &b, &e), 0);
+	assert_int_equal(b.untrusted, 1);
+	j = store_build_json(&b);
+	build_release(&b);
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	json_decref(j);
+	j = store_build_json(&b);
+	assert_null(json_object_get(j, "pr"));
+	assert_null(json_object_get(j, "untrusted"));
+	json_decref(j);
+	build_release(&b);
+	store_free(s);
+	free(path);
+}
+
+/* A first-release database gets builds.retry_of on open (its builds: none, JSON
+ * null); a retry records the build it came from, across reopening. */
+static void test_retry_of(void **state)
+{
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct store *s;
+	long long dup;
+	json_t *j;
+	char *path = xasprintf("%s/agent.db", sf_dir);
+
+	(void)state;
+	first_release_db(path);
+	s = open_store();
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	assert_int_equal(b.retry_of, 0);
+	j = store_build_json(&b);
 	assert_true(json_is_null(json_object_get(j, "retry_of")));
 	json_decref(j);
-	build_release(&got);
+	build_release(&b);
 
 	b.repo = xstrdup("web");
 	b.ref = xstrdup("refs/heads/main");
@@ -590,16 +634,15 @@ static void test_migrate_retry_of(void **state)
 	build_release(&b);
 	store_free(s);
 
-	/* reopened at version 2: nothing to migrate, the provenance kept */
 	s = open_store();
-	assert_int_equal(store_get_build(s, 2, &got, &e), 0);
-	assert_int_equal(got.retry_of, 1);
-	j = store_build_json(&got);
+	assert_int_equal(store_get_build(s, 2, &b, &e), 0);
+	assert_int_equal(b.retry_of, 1);
+	j = store_build_json(&b);
 	assert_int_equal(json_integer_value(json_object_get(j, "retry_of")), 1);
 	json_decref(j);
-	build_release(&got);
+	build_release(&b);
 	store_free(s);
-	assert_int_equal(schema_version(path), 2);
+	free(path);
 }
 
 int main(void)
@@ -615,7 +658,8 @@ int main(void)
 		cmocka_unit_test(test_durable_connections),
 		cmocka_unit_test(test_private_files),
 		cmocka_unit_test(test_claim_tag),
-		cmocka_unit_test_setup(test_migrate_retry_of, sf_remove_db),
+		cmocka_unit_test_setup(test_untrusted_and_migration, sf_remove_db),
+		cmocka_unit_test_setup(test_retry_of, sf_remove_db),
 	};
 
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
