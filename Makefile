@@ -186,8 +186,8 @@ uninstall:
 	rmdir $(DESTDIR)$(PREFIX)/share/s2i-agent 2>/dev/null || true
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/s2i-agent and /var/lib/s2i-agent (configuration and state)"
 
-# ---- Debian package: build/s2i-agent_VERSION_ARCH.deb from the install tree -------
-# (dpkg-deb; Depends from dpkg-shlibdeps; maintainer scripts in conf/deb/)
+# ---- Debian package: build/s2i-agent_VERSION_ARCH.deb with dpkg-buildpackage ------
+# (debian/ generated into build/deb-src from conf/deb/; its rules use `make install`)
 deb:
 	conf/deb/mkdeb $(CURDIR)
 

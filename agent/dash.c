@@ -456,6 +456,18 @@ void dash_commit(struct dash_page *p, const json_t *b)
 	dash_put(p, "</a>");
 }
 
+/* "retry of #N", N linked (base: the way from the page to /builds/), when b is a retry. */
+void dash_retry_of(struct dash_page *p, const json_t *b, const char *base)
+{
+	const json_t *from = json_object_get(b, "retry_of");
+	long long n;
+
+	if (!json_is_integer(from))
+		return;
+	n = (long long)json_integer_value(from);
+	dash_putf(p, "retry of <a href=\"%s%lld\">#%lld</a>", base, n, n);
+}
+
 void dash_ago(struct dash_page *p, const char *s, time_t now)
 {
 	time_t t = dash_parse_time(s);
@@ -559,7 +571,29 @@ static void dash_time_field(struct dash_page *p, const char *label, const char *
 	dash_put(p, "</dd>\n");
 }
 
-int dash_render_build(const json_t *build, time_t now, struct buf *out, struct err *e)
+/* Log text into the page: escape sequences (ESC [ params letter) dropped as the
+ * script drops them, the rest escaped. */
+static void dash_log_text(struct dash_page *p, const char *s, size_t n)
+{
+	size_t i = 0, start = 0, j;
+
+	while (i < n) {
+		if (s[i] == '\x1b' && i + 1 < n && s[i + 1] == '[') {
+			for (j = i + 2; j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == ';' || s[j] == '?'); j++)
+				;
+			if (j < n && ((s[j] >= 'A' && s[j] <= 'Z') || (s[j] >= 'a' && s[j] <= 'z'))) {
+				dash_escn(p, s + start, i - start);
+				i = start = j + 1;
+				continue;
+			}
+		}
+		i++;
+	}
+	dash_escn(p, s + start, n - start);
+}
+
+int dash_render_build(const json_t *build, const struct dash_log *log, time_t now, struct buf *out,
+		      struct err *e)
 {
 	struct dash_page p = { out, 0 };
 	const json_t *idv = json_object_get(build, "id");
@@ -635,6 +669,11 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	dash_field(&p, "Reason", "reason", dash_str(build, "reason"), 0);
 	dash_field(&p, "Provider", NULL, dash_str(build, "provider"), 0);
 	dash_field(&p, "Delivery", NULL, dash_str(build, "delivery"), 1);
+	if (json_is_integer(json_object_get(build, "retry_of"))) {
+		dash_put(&p, "<dt>Provenance</dt><dd id=\"retry-of\">");
+		dash_retry_of(&p, build, "");
+		dash_put(&p, "</dd>\n");
+	}
 	dash_put(&p, "</dl>\n");
 	/* shown by the script: without it they could not send the token */
 	dash_put(&p, "<div id=\"actions\" class=\"actions\" hidden>"
@@ -648,9 +687,19 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 		 "<span class=\"dim\"> (kept in this tab only)</span></form></div>\n");
 	dash_putf(&p, "<h2>Log <a href=\"%lld/log\" class=\"dim\">(plain text)</a></h2>\n", id);
 	dash_put(&p, "<p id=\"live\" role=\"status\"></p>\n");
+	if (log && log->skipped)
+		dash_putf(&p, "<p class=\"dim\" id=\"log-cut\">The first %zu bytes of the log are left "
+			  "out here: <a href=\"%lld/log\">the plain text log</a> has them.</p>\n",
+			  log->skipped, id);
 	dash_put(&p, "<pre id=\"log\" tabindex=\"0\" aria-label=\"build log\">");
-	dash_putf(&p, "Loading the log\u2026 (without JavaScript: open <a href=\"%lld/log\">the plain "
-		  "text log</a>)</pre>\n", id);
+	if (log && log->len)
+		dash_log_text(&p, log->text, log->len);
+	else if (log)
+		dash_put(&p, "(no log)");
+	else
+		dash_putf(&p, "Loading the log\u2026 (without JavaScript: open <a href=\"%lld/log\">the "
+			  "plain text log</a>)", id);
+	dash_put(&p, "</pre>\n");
 	dash_put(&p, "</main>\n<script>");
 	dash_put(&p, dash_script);
 	dash_put(&p, "</script>\n");

@@ -43,12 +43,23 @@ struct dash_index {
  * Returns -1 (out then holds a partial page) when out's cap is reached. */
 int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e);
 
+/* A finished build's log as the page shows it without JavaScript: text[0..len) is
+ * its end, skipped the bytes of its start left out (0: the whole log). */
+struct dash_log {
+	const char *text;
+	size_t len;
+	size_t skipped;
+};
+
 /* Appends the page of one build (object as GET /builds/ID answers). Its inline
  * script fetches "ID/log" (with ?follow=1 while the build is not final) into a
  * <pre>, then re-reads "ID" with Accept: application/json to show the final
- * state; it retries while the build is queued. Relative URLs: serve it at
- * /builds/ID. Returns -1 when the object has no integer "id" or out is full. */
-int dash_render_build(const json_t *build, time_t now, struct buf *out, struct err *e);
+ * state; it retries while the build is queued. With log (a finished build) the
+ * <pre> holds that text already, colour codes dropped, so the page reads the
+ * same without JavaScript. Relative URLs: serve it at /builds/ID. Returns -1
+ * when the object has no integer "id" or out is full. */
+int dash_render_build(const json_t *build, const struct dash_log *log, time_t now, struct buf *out,
+		      struct err *e);
 
 /* 1 when an Accept header prefers HTML (text/html or application/xhtml+xml)
  * strictly over application/json, by q-value and specificity (RFC 9110 §12.5.1).

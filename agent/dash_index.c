@@ -47,6 +47,11 @@ static void dash_row(struct dash_page *p, const json_t *b, const struct dash_ind
 			  (long long)json_integer_value(id));
 	else
 		dash_put(p, "?");
+	if (json_is_integer(json_object_get(b, "retry_of"))) {
+		dash_put(p, "<br><span class=\"dim\">");
+		dash_retry_of(p, b, "builds/");
+		dash_put(p, "</span>");
+	}
 	dash_put(p, "</td><td class=\"cut\">");
 	/* the ref opens the branch's page */
 	if (dash_nonempty(ref)) {

@@ -1,9 +1,12 @@
 /* http_api: the read API (builds, one build, dashboard) and the pipeline's endpoints.
  * JSON or HTML by Accept; log, cancel, retry and new builds go to the pipeline (http_set_ext). */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <event2/keyvalq_struct.h>
 
@@ -169,11 +172,48 @@ out:
 	evhttp_clear_headers(&q);
 }
 
+/* The end of a finished build's log for its page: at most DASH_LOG_INLINE_MAX bytes,
+ * from a line's start when cut; an empty text when there is no log (never ran).
+ * Returns what to free. */
+static char *http_build_log(const struct build *b, struct dash_log *log)
+{
+	struct stat st;
+	size_t want, got = 0;
+	ssize_t n;
+	char *data, *nl;
+	int fd;
+
+	log->text = "";
+	log->len = log->skipped = 0;
+	if (!b->log_path || (fd = open(b->log_path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+		close(fd);
+		return NULL;
+	}
+	want = (size_t)st.st_size > DASH_LOG_INLINE_MAX ? DASH_LOG_INLINE_MAX : (size_t)st.st_size;
+	log->skipped = (size_t)st.st_size - want;
+	data = xmalloc(want + 1);
+	while (got < want && (n = pread(fd, data + got, want - got, (off_t)(log->skipped + got))) > 0)
+		got += (size_t)n;
+	close(fd);
+	log->text = data;
+	log->len = got;
+	if (log->skipped && (nl = memchr(data, '\n', got))) {	/* no half line on top */
+		log->skipped += (size_t)(nl + 1 - data);
+		log->len -= (size_t)(nl + 1 - data);
+		log->text = nl + 1;
+	}
+	return data;
+}
+
 void http_api_build(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
-	struct buf page = BUF_INIT(1024 * 1024);
+	struct buf page = BUF_INIT(DASH_PAGE_MAX);
 	const struct build *b = &m->m_build;
 	struct err e = ERR_INIT;
+	struct dash_log log;
+	char *logdata = NULL;
 	json_t *j;
 
 	(void)h;
@@ -184,13 +224,18 @@ void http_api_build(struct http *h, struct evhttp_request *req, const struct htt
 			json_object_set_new(j, "message", json_string(b->message));
 		if (b->author)
 			json_object_set_new(j, "author", json_string(b->author));
-		if (dash_render_build(j, time(NULL), &page, &e) < 0) {
+		/* a finished build's log is in the page: it reads without JavaScript */
+		if (store_state_final(b->state))
+			logdata = http_build_log(b, &log);
+		if (dash_render_build(j, store_state_final(b->state) ? &log : NULL, time(NULL), &page,
+				      &e) < 0) {
 			log_error("build %lld: cannot render: %s", m->m_id, e.msg);
 			http_reply_error(req, 500, "cannot render the build");
 		} else {
 			http_send_html(req, &page);
 		}
 		json_decref(j);
+		free(logdata);
 	} else {
 		http_reply_json(req, 200, j);
 	}

@@ -214,6 +214,7 @@
 
 /* dash (HTML pages) */
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */
+#define DASH_LOG_INLINE_MAX	(256u * 1024)	/* end of a finished build's log in its page */
 #define DASH_SUBJECT_MAX	100		/* bytes of a commit subject on the dashboard */
 #define DASH_SHORT_SHA		7
 #define DASH_PAGE_BUILDS	50		/* builds on one page of the dashboard */

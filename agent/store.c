@@ -32,12 +32,12 @@ enum {
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
 	"started, finished, provider, delivery, message, author, repo_full_name, project_id, " \
-	"clone_url, attempt, pid, log_path, untrusted"
+	"clone_url, attempt, pid, log_path, untrusted, retry_of"
 
 static const char *const store_sql[ST_N] = {
 	[ST_ADD_BUILD] = "INSERT INTO builds (repo, ref, sha, before_sha, state, created, provider, "
-		"delivery, message, author, repo_full_name, project_id, clone_url, untrusted) "
-		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		"delivery, message, author, repo_full_name, project_id, clone_url, untrusted, retry_of) "
+		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[ST_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = ?1 AND provider = ?2 "
 		"AND delivery = ?3",
 	[ST_ADD_DELIVERY] = "INSERT INTO deliveries (repo, provider, delivery, build_id) "
@@ -98,7 +98,8 @@ static const char store_schema[] =
 	" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
 	" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
 	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT,"
-	" untrusted INTEGER NOT NULL DEFAULT 0);"
+	" untrusted INTEGER NOT NULL DEFAULT 0,"
+	" retry_of INTEGER);"	/* the build a retry was made from */
 	/* the queue is read through builds_state; builds_queued, an index of the
 	 * first versions, only cost every insert a page: dropped */
 	"DROP INDEX IF EXISTS builds_queued;"
@@ -370,22 +371,33 @@ fail:
 	return -1;
 }
 
+/* Adds builds.COL (DECL) to a database made before it, unless it has it. */
+static int store_add_column(struct store *s, const char *col, const char *decl, struct err *e)
+{
+	sqlite3_stmt *probe = NULL;
+	char sql[200];
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM builds LIMIT 0", col);
+	if (sqlite3_prepare_v2(s->st_db, sql, -1, &probe, NULL) == SQLITE_OK) {
+		sqlite3_finalize(probe);
+		return 0;
+	}
+	snprintf(sql, sizeof(sql), "ALTER TABLE builds ADD COLUMN %s %s", col, decl);
+	if (sqlite3_exec(s->st_db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return err_set(e, "database '%s': cannot add the column '%s' to builds: %s", s->st_path,
+			       col, sqlite3_errmsg(s->st_db));
+	return 0;
+}
+
 /* Columns added after the first release: a database made before them gets them
  * (CREATE TABLE IF NOT EXISTS leaves an existing table as it was). */
 static int store_migrate(struct store *s, struct err *e)
 {
-	sqlite3_stmt *probe = NULL;
-
 	/* builds.untrusted: pull/merge requests from forks (s2i-agent.conf(5)) */
-	if (sqlite3_prepare_v2(s->st_db, "SELECT untrusted FROM builds LIMIT 0", -1, &probe,
-			       NULL) == SQLITE_OK) {
-		sqlite3_finalize(probe);
-		return 0;
-	}
-	if (sqlite3_exec(s->st_db, "ALTER TABLE builds ADD COLUMN untrusted INTEGER NOT NULL "
-			 "DEFAULT 0", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(s, e, "cannot add the column 'untrusted' to builds");
-	return 0;
+	if (store_add_column(s, "untrusted", "INTEGER NOT NULL DEFAULT 0", e) < 0)
+		return -1;
+	/* builds.retry_of: the build a POST /builds/ID/retry was made from */
+	return store_add_column(s, "retry_of", "INTEGER", e);
 }
 
 int store_open(const char *state_dir, struct store **ret, struct err *e)
@@ -662,6 +674,7 @@ static void store_row_build(sqlite3_stmt *st, struct build *b)
 	b->pid = sqlite3_column_int64(st, 20);
 	b->log_path = store_col_text(st, 21);
 	b->untrusted = sqlite3_column_int(st, 22);
+	b->retry_of = sqlite3_column_int64(st, 23);
 }
 
 int store_find_delivery(struct store *s, const char *repo, const char *provider,
@@ -706,6 +719,8 @@ static int store_insert_build(struct store *s, struct build *b, struct err *e)
 	store_bind_text(st, 11, b->project_id);
 	store_bind_text(st, 12, b->clone_url);
 	sqlite3_bind_int(st, 13, b->untrusted ? 1 : 0);
+	if (b->retry_of)
+		sqlite3_bind_int64(st, 14, b->retry_of);
 	if (store_exec(s, st, e, "cannot insert a build") < 0)
 		return -1;
 	b->id = sqlite3_last_insert_rowid(s->st_db);
@@ -1255,6 +1270,7 @@ json_t *store_build_json(const struct build *b)
 			    json_integer(b->finished - b->started) : json_null());
 	json_object_set_new(o, "provider", store_json_str(b->provider));
 	json_object_set_new(o, "delivery", store_json_str(b->delivery));
+	json_object_set_new(o, "retry_of", b->retry_of ? json_integer(b->retry_of) : json_null());
 	if (runner_pr_number(b->ref))
 		json_object_set_new(o, "pr", json_integer(runner_pr_number(b->ref)));
 	if (b->untrusted)

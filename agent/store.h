@@ -46,6 +46,7 @@ struct build {
 	char *log_path;
 	int untrusted;			/* a request from a fork: built without secrets,
 					 * network or push (s2i-agent.conf(5) pull_requests) */
+	long long retry_of;		/* the build this one retries (POST /builds/ID/retry), else 0 */
 };
 
 #define BUILD_INIT { 0 }

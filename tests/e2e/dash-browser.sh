@@ -2,8 +2,10 @@
 # The dashboard and the build page in headless Chromium against the real daemon and a
 # real build: while assemble is held, the dashboard lists the build as running (its
 # hostile commit message stays text) and the build page shows the log so far; once
-# assemble is released the same page shows the rest of the log and the final state; then,
-# signed in with the admin token, the page retries the build and cancels the retry.
+# assemble is released the same page shows the rest of the log and the final state (and,
+# with JavaScript off, the log as the server rendered it); then, signed in with the
+# admin token and with the keyboard, the page retries the build (the retry's page says
+# whose retry it is) and cancels the retry.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/engine.sh"
@@ -96,5 +98,6 @@ http_req "$AGENT_URL/builds/$retry"
 expect 200 .state canceled
 expect 200 .provider manual
 expect 200 .sha "$sha"
+expect 200 .retry_of "$id"
 grep -q "build $retry: queued as a retry of build $id" "$AGENT_LOG" || fail "the retry is not build $id's"
 grep -q "build $retry: canceling by request" "$AGENT_LOG" || fail "the cancel did not reach the worker"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make deb: build/s2i-agent_VERSION_ARCH.deb holds the binaries, unit, sysusers/tmpfiles
+# make deb: dpkg-buildpackage over the debian/ directory generated into build/deb-src
+# (none at the top level), lintian without errors; build/s2i-agent_VERSION_ARCH.deb holds the binaries, unit, sysusers/tmpfiles
 # snippets, man pages, hooks and agent.conf as a conffile; its Depends names the package
 # of every library the binaries link, satisfied on this (Debian 12) host. Installed with
 # dpkg into a scratch root (maintainer scripts run with DPKG_ROOT), it creates the user
@@ -8,8 +9,9 @@
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 : "${TESTS_DIR:=$root/tests}"
-command -v dpkg-deb >/dev/null && command -v dpkg-shlibdeps >/dev/null ||
-	{ echo "dpkg-deb or dpkg-shlibdeps missing (dpkg-dev)"; exit 77; }
+command -v dpkg-buildpackage >/dev/null && command -v dpkg-shlibdeps >/dev/null ||
+	{ echo "dpkg-buildpackage or dpkg-shlibdeps missing (dpkg-dev)"; exit 77; }
+command -v lintian >/dev/null || { echo "lintian missing: run tests/deps"; exit 77; }
 tmp=$(mktemp -d)
 R=$tmp/root
 cleanup_deb() { rm -rf "$tmp"; }
@@ -21,6 +23,18 @@ version=$(sed -n 's/^#define S2I_AGENT_VERSION[[:space:]]*"\(.*\)"/\1/p' "$root/
 deb=$root/build/s2i-agent_${version}_$(dpkg --print-architecture).deb
 [ -f "$deb" ] || { cleanup_deb; fail "no $deb"; }
 grep -qxF "$deb" "$tmp/make.log" || { cleanup_deb; fail "make deb does not name the package it made"; }
+# made by dpkg-buildpackage from a generated source tree, never a top-level debian/
+[ ! -e "$root/debian" ] || fail "a debian/ directory at the top level"
+for f in control changelog rules copyright source/format; do
+	[ -f "$root/build/deb-src/debian/$f" ] || fail "build/deb-src/debian/$f missing"
+done
+grep -q "^dpkg-buildpackage: info: binary-only upload" "$root/build/deb-build.log" ||
+	fail "build/deb-build.log is not dpkg-buildpackage's"
+changes=${deb%.deb}.changes
+grep -q " $(basename "$deb")\$" "$changes" || fail "$changes does not list $(basename "$deb")"
+lintian --fail-on error "$changes" >"$tmp/lintian.log" 2>&1 || { cat "$tmp/lintian.log"; fail "lintian reports errors"; }
+! grep -q '^E: ' "$tmp/lintian.log" || fail "lintian: $(grep '^E: ' "$tmp/lintian.log")"
+lintian_warnings=$(grep -c '^W: ' "$tmp/lintian.log")
 
 field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Package)" = s2i-agent ] || fail "Package: $(field Package)"
@@ -37,7 +51,8 @@ for want in "-rwxr-xr-x ./usr/bin/s2i-agent" "-rwxr-xr-x ./usr/bin/s2i-agentd" \
 	"-rw-r--r-- ./usr/lib/sysusers.d/s2i-agent.conf" "-rw-r--r-- ./usr/lib/tmpfiles.d/s2i-agent.conf" \
 	"-rw-r--r-- ./usr/share/man/man8/s2i-agent.8.gz" "-rw-r--r-- ./usr/share/man/man5/s2i-agent.conf.5.gz" \
 	"-rwxr-xr-x ./usr/share/s2i-agent/hooks/post-receive" "-rwxr-xr-x ./usr/share/s2i-agent/hooks/pre-receive" \
-	"-rw-r--r-- ./usr/share/doc/s2i-agent/copyright" "-rw-r----- ./etc/s2i-agent/agent.conf" \
+	"-rw-r--r-- ./usr/share/doc/s2i-agent/copyright" "-rw-r--r-- ./usr/share/doc/s2i-agent/changelog.gz" \
+	"-rw-r----- ./etc/s2i-agent/agent.conf" \
 	"drwxr-x--- ./etc/s2i-agent/"; do
 	grep -qxF -- "$want" "$tmp/contents" || fail "the package lacks '$want': $(cat "$tmp/contents")"
 done
@@ -133,4 +148,4 @@ left=$(find "$R" -path "$R/var/lib/dpkg" -prune -o -path "$R/etc" -prune -o -typ
 grep -q '^s2i-agent:' "$R/etc/passwd" || fail "purge removed the system user"
 n=$(wc -l <"$tmp/contents")
 cleanup_deb
-echo "deb: $(basename "$deb"), $n entries, Depends checked, installed, served, kept, removed, purged"
+echo "deb: $(basename "$deb") by dpkg-buildpackage, lintian: no error ($lintian_warnings warnings), $n entries, Depends checked, installed, served, kept, removed, purged"

@@ -55,6 +55,8 @@ http_req -X POST -H "$AUTH" "$AGENT_URL/builds/1/retry"
 expect 202 .build 3
 pl_expect 3 succeeded 120
 pl_expect_field 3 .sha "$sha0"
+pl_expect_field 3 .retry_of 1
+pl_expect_field 2 .retry_of null
 
 # cancel: a running build and one queued behind it
 sha2=$(pl_commit web "slow" SLEEP 60)

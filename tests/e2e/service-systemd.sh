@@ -19,90 +19,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 TESTS_DIR=${TESTS_DIR:-$root/tests}
 source "$TESTS_DIR/lib/engine.sh"
 source "$TESTS_DIR/lib/secrets.sh"
+source "$TESTS_DIR/lib/nspawn.sh"
 fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "$*"; exit 77; }
 
-[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, overlay mounts)"
-for c in systemd-nspawn debootstrap git jq openssl; do
-	command -v "$c" >/dev/null || skip "$c missing: run tests/deps (systemd-container, debootstrap)"
-done
-grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null
-grep -qw overlay /proc/filesystems || skip "no overlayfs in this kernel"
-engine_ensure >/dev/null || skip "no container engine"
-sock=$(readlink -f "$ENGINE_SOCK")
-[ -S "$sock" ] || skip "the engine socket $ENGINE_SOCK is not a socket"
-docker_gid=$(stat -c %g "$sock")
-# a make check run must not leak its variables (SANITIZE=...) into the install
-unset MAKEFLAGS MFLAGS MAKELEVEL
+nspawn_init service-systemd
 
-ID=service-systemd-$$
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/s2i-$ID.XXXXXX")
-machine=s2i-svc-$$
-mnt=$tmp/root
-builder=s2i-agent-test/$ID-builder:latest
-image=s2i-agent-test/$ID-web:main
-image_slow=s2i-agent-test/$ID-web:slow
-cleanup() {
-	mountpoint -q "$mnt" && { umount "$mnt" || umount -l "$mnt"; }
-	rmdir "/run/systemd/nspawn/propagate/$machine" 2>/dev/null
-	docker rmi -f "$image" "$image_slow" "$builder" >/dev/null 2>&1
-	[ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# --- 1. the cached root filesystem ---------------------------------------------------
-# systemd and the tools of the test unit (curl; python3 for the status API double),
-# plus the Debian packages of every library the two executables load (as ldd
-# resolves them here, on Debian 12).
-make -C "$root" -s SANITIZE=0 all >"$tmp/make.log" 2>&1 || { tail -n 20 "$tmp/make.log"; fail "make"; }
-libs=$(ldd "$root/build/rel/s2i-agent" "$root/build/rel/s2i-agentd" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u)
-lib_pkgs=$(for l in $libs; do dpkg -S "$(readlink -f "$l")" 2>/dev/null || dpkg -S "$l"; done | cut -d: -f1 | sort -u)
-[ -n "$lib_pkgs" ] || fail "cannot find the packages of the agent's libraries"
-pkgs=$(printf '%s\n' systemd systemd-sysv dbus curl python3 $lib_pkgs | sort -u | paste -sd, -)
-suite=bookworm
-key=$(printf 'v1 %s minbase %s\n' "$suite" "$pkgs" | sha256sum | cut -c1-16)
-cache=${S2I_TEST_CACHE:-/var/cache/s2i-agent-tests}
-rootfs=$cache/nspawn-$suite-$key
-mkdir -p "$cache"
-# Made under an exclusive lock, used under a shared one (held until exit): a tree whose
-# lock is free is in nobody's use and may be removed when the package list changed.
-exec 9>"$cache/.lock-$key"
-flock 9
-if [ ! -d "$rootfs" ]; then	# it only appears, complete, by the rename below
-	mirror=${S2I_TEST_MIRROR:-http://deb.debian.org/debian}
-	echo "making the machine's root filesystem (debootstrap $suite from $mirror, once): $rootfs"
-	rm -rf "$rootfs.new" "$rootfs"
-	if ! debootstrap --variant=minbase --include="$pkgs" "$suite" "$rootfs.new" "$mirror" \
-		>"$tmp/debootstrap.log" 2>&1; then
-		tail -n 15 "$tmp/debootstrap.log"
-		cp "$tmp/debootstrap.log" "$cache/debootstrap-$key.log" 2>/dev/null
-		rm -rf "$rootfs.new"
-		if grep -qE "Failed getting release file|Couldn't download|Failure trying to run|Temporary failure|Could not resolve|Connection refused|Network is unreachable|Unable to fetch" "$tmp/debootstrap.log" &&
-			! grep -q 'Base system installed' "$tmp/debootstrap.log"; then
-			skip "debootstrap cannot reach the Debian archive $mirror (log: $cache/debootstrap-$key.log)"
-		fi
-		fail "debootstrap failed (log: $cache/debootstrap-$key.log)"
-	fi
-	rm -rf "$rootfs.new/var/cache/apt/archives/"*.deb
-	printf '%s\n' "$pkgs" | tr , '\n' >"$rootfs.packages"
-	mv "$rootfs.new" "$rootfs"
-	for old in "$cache"/nspawn-*; do
-		[ -d "$old" ] && [ "$old" != "$rootfs" ] || continue
-		k=${old##*-}
-		(flock -n 8 && rm -rf "$old" "$old.packages" && rm -f "$cache/.lock-$k") 8>"$cache/.lock-$k"
-	done
-fi
-flock -s 9
-
-# --- 2. the machine: an overlay over the cache, the agent installed as a user does ------
-mkdir -p "$tmp/upper" "$tmp/work" "$mnt" "$tmp/out"
-mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$tmp/upper,workdir=$tmp/work" "$mnt" ||
-	fail "cannot mount an overlay over $rootfs"
-# Debian's docker.io creates group docker; here it must carry the host socket's gid.
-taken=$(awk -F: -v g="$docker_gid" '$3 == g { print $1 }' "$mnt/etc/group")
-[ -z "$taken" ] || skip "the engine socket's gid $docker_gid is group '$taken' in a Debian base system"
-echo "docker:x:$docker_gid:" >>"$mnt/etc/group"
-echo "docker:!::" >>"$mnt/etc/gshadow"
+# --- 1. the machine (tests/lib/nspawn.sh), the agent installed as a user does --------
+nspawn_prepare
 make -C "$root" -s install DESTDIR="$mnt" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "make install DESTDIR=…"; }
 unit=$mnt/usr/local/lib/systemd/system/s2i-agent.service
 exec_start=$(sed -n 's/^ExecStart=\([^ ]*\) serve$/\1/p' "$unit")
@@ -112,59 +36,20 @@ wd=$(sed -n 's/^WatchdogSec=\([0-9]*\)s\{0,1\}$/\1/p' "$unit")
 [ -n "$wd" ] || fail "cannot read WatchdogSec= (in seconds) from the unit"
 
 # a bare repository on the machine, one commit, and the builder it names (on the shared engine)
-export GIT_AUTHOR_NAME="Test Author" GIT_AUTHOR_EMAIL=author@example.com
-export GIT_COMMITTER_NAME="Test Author" GIT_COMMITTER_EMAIL=author@example.com
-export GIT_CONFIG_NOSYSTEM=1 HOME=$tmp
-mkdir -p "$mnt/srv/git"
-git init -q --bare "$mnt/srv/git/web.git"
-git init -q -b main "$tmp/web"
-echo 'echo "hello from the machine"' >"$tmp/web/app.sh"
-git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "first commit"
-git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/main || fail "git push"
-sha=$(git -C "$tmp/web" rev-parse HEAD)
+sha=$(nspawn_repo "hello from the machine") || exit 1
 # branch slow: its builds sleep in assemble, long enough to be interrupted
-echo 10 >"$tmp/web/SLEEP"
-git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "slow build"
-git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/slow || fail "git push slow"
-sha_slow=$(git -C "$tmp/web" rev-parse HEAD)
+sha_slow=$(nspawn_commit slow 10 "slow build") || exit 1
 # a second slow commit for the stop test: a push of the commit a branch is built at
 # builds nothing (and its signed body again is a replay)
-echo 11 >"$tmp/web/SLEEP"
-git -C "$tmp/web" add -A && git -C "$tmp/web" commit -q -m "slow build again"
-git -C "$tmp/web" push -q "$mnt/srv/git/web.git" HEAD:refs/heads/slow || fail "git push slow"
-sha_slow2=$(git -C "$tmp/web" rev-parse HEAD)
-chmod -R a+rX "$mnt/srv/git"
-ctx=$tmp/builder
-mkdir -p "$ctx/s2i"
-cat >"$ctx/s2i/assemble" <<'EOF'
-#!/bin/sh
-echo "assemble: uid $(id -u)"
-cp -a /tmp/src/. ./
-if [ -f ./SLEEP ]; then
-	echo "assemble: sleeping $(cat ./SLEEP)s"
-	sleep "$(cat ./SLEEP)"
-fi
-echo "assemble: done"
-EOF
-engine_app_builder "$ctx" "$builder" "$ID"
+sha_slow2=$(nspawn_commit slow 11 "slow build again") || exit 1
+nspawn_builder "$builder" "$ID"
 
 # the configuration (listen inside the machine's own network namespace), a 0600 secret
 port=$((20000 + RANDOM % 40000))
 forge_port=$((port + 1))
 token="ghp_systemd_${RANDOM}${RANDOM}_$$"
 secret="systemd-secret-$RANDOM$RANDOM-$$"
-cat >"$mnt/etc/s2i-agent/agent.conf" <<EOF
-[agent]
-listen = 127.0.0.1:$port
-# state_dir and engine: the defaults (/var/lib/s2i-agent, unix:///var/run/docker.sock)
-
-[repo "web"]
-url = /srv/git/web.git
-secret_file = /etc/s2i-agent/web.secret
-builder = $builder
-tag = s2i-agent-test/$ID-web:{branch}
-pull_policy = never
-network = none
+nspawn_conf "$mnt/etc/s2i-agent/agent.conf" <<EOF
 # commit statuses to the GitHub API double, inside the machine too
 status = github
 status_api = http://127.0.0.1:$forge_port
@@ -180,14 +65,10 @@ chmod 600 "$mnt/etc/s2i-agent/status.token"
 cp -p "$mnt/etc/s2i-agent/web.secret" "$mnt/etc/s2i-agent/status.token" "$tmp/out/"
 
 # the signed delivery (GitHub's push payload, for the commit pushed above)
-mkdir -p "$mnt/s2i-test"
 cp "$TESTS_DIR/lib/forge_double.py" "$mnt/s2i-test/"
-jq --arg after "$sha" '.ref = "refs/heads/main" | .after = $after | .head_commit.id = $after' \
-	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push.json"
-jq --arg after "$sha_slow" '.ref = "refs/heads/slow" | .after = $after | .head_commit.id = $after' \
-	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push-slow.json"
-jq --arg after "$sha_slow2" '.ref = "refs/heads/slow" | .after = $after | .head_commit.id = $after' \
-	"$TESTS_DIR/fixtures/webhooks/github-push.json" >"$mnt/s2i-test/push-slow2.json"
+nspawn_payload push.json refs/heads/main "$sha"
+nspawn_payload push-slow.json refs/heads/slow "$sha_slow"
+nspawn_payload push-slow2.json refs/heads/slow "$sha_slow2"
 sig() { openssl dgst -sha256 -hmac "$secret" -r <"$1" | cut -d' ' -f1; }
 cat >"$mnt/s2i-test/env" <<EOF
 PORT=$port
@@ -199,28 +80,13 @@ TOKEN=$token
 WD=$wd
 EOF
 
-# --- 3. the test unit the machine runs after boot, then powers off ---------------------
+# --- 2. the test unit the machine runs after boot, then powers off ---------------------
 cat >"$mnt/s2i-test/inside.sh" <<'EOF'
 #!/bin/bash
 # Runs inside the machine as s2i-test.service; each check writes "ok WHAT" or
 # "FAIL WHAT: detail" to /s2i-test-out/results, "done" last.
 set -u
-. /s2i-test/env
-out=/s2i-test-out
-R=$out/results
-url=http://127.0.0.1:$PORT
-ok() { echo "ok $*" >>"$R"; echo "s2i-test: ok $*"; }
-bad() { echo "FAIL $*" >>"$R"; echo "s2i-test: FAIL $*"; }
-prop() { systemctl show -P "$1" s2i-agent; }
-get() { curl -sS --max-time 10 -o "$out/$2" -w '%{http_code}' "$url$1"; }	# path file: prints the code
-finish() {
-	systemctl status --no-pager -l s2i-agent >"$out/status.txt" 2>&1
-	journalctl -u s2i-agent --no-pager -o short-monotonic >"$out/agent.journal" 2>&1
-	journalctl -b --no-pager -o short-monotonic >"$out/boot.journal" 2>&1
-	cp -a /var/lib/s2i-agent "$out/state" 2>/dev/null
-	echo done >>"$R"
-	exit 0
-}
+. /s2i-test/lib.sh
 
 # what `make install` runs when it installs into /: the user (from the sysusers.d
 # directory the package put it in) and the modes
@@ -260,34 +126,6 @@ code=$(get /healthz healthz.body)
 [ "$code" = 200 ] && [ "$(cat "$out/healthz.body")" = ok ] && ok "GET /healthz: 200 ok (engine reachable)" ||
 	bad "GET /healthz: $code $(tr '\n' ' ' <"$out/healthz.body")"
 
-hook() {	# payload signature delivery: prints the code, the answer in hook.body
-	curl -sS --max-time 30 -o "$out/hook.body" -w '%{http_code}' -X POST \
-		-H "X-GitHub-Event: push" -H "X-GitHub-Delivery: $3" -H "Content-Type: application/json" \
-		-H "X-Hub-Signature-256: sha256=$2" --data-binary "@$1" "$url/hooks/web"
-}
-build_state() {	# id
-	get "/builds/$1" build.json >/dev/null
-	sed -n 's/.*"state": *"\([a-z]*\)".*/\1/p' "$out/build.json"
-}
-wait_final() {	# id: prints the state once final (or the last one seen after 120 s)
-	local i st
-	for i in $(seq 1 240); do
-		st=$(build_state "$1")
-		case $st in succeeded | failed | errored | canceled) break ;; esac
-		sleep 0.5
-	done
-	get "/builds/$1/log" "build-$1.log" >/dev/null
-	echo "$st"
-}
-wait_sleeping() {	# id: until its assemble sleeps (60 s)
-	local i
-	for i in $(seq 1 120); do
-		get "/builds/$1/log" "build-$1.log" >/dev/null
-		grep -q 'assemble: sleeping' "$out/build-$1.log" && return 0
-		sleep 0.5
-	done
-	return 1
-}
 
 # a signed webhook: 202 and a build through the engine
 code=$(hook /s2i-test/push.json "$SIG" systemd-delivery-1)
@@ -335,12 +173,7 @@ if wait_sleeping 2; then
 	[ "$(prop NRestarts)" = 1 ] && [ "$(systemctl is-active s2i-agent)" = active ] && [ "$pid2" != "$pid" ] &&
 		ok "kill -9 of the main process: restarted (NRestarts=1, main process $pid -> $pid2)" ||
 		bad "kill -9 of the main process: NRestarts=$(prop NRestarts), $(systemctl is-active s2i-agent), main process $pid2"
-	st=$(wait_final 2)
-	if [ "$st" = succeeded ] && grep -q '^==> the agent restarted during the build; it runs again$' "$out/build-2.log"; then
-		ok "build 2, interrupted by the crash: run again, succeeded"
-	else
-		bad "build 2 after the crash: '$st': $(tail -n 5 "$out/build-2.log")"
-	fi
+	rerun_ok 2 "==> the agent restarted during the build; it runs again" "the crash"
 else
 	bad "build 2 never reached its sleep: $(build_state 2) $(tail -n 5 "$out/build-2.log")"
 fi
@@ -355,76 +188,15 @@ st="Result=$(prop Result) ExecMainCode=$(prop ExecMainCode) ExecMainStatus=$(pro
 [ "$st" = "Result=success ExecMainCode=1 ExecMainStatus=0" ] && ok "stopped: $st" || bad "stopped: $st"
 finish
 EOF
-chmod 755 "$mnt/s2i-test/inside.sh"
-cat >"$mnt/etc/systemd/system/s2i-test.service" <<'EOF'
-[Unit]
-Description=s2i-agent service test (tests/e2e/service-systemd.sh)
-After=multi-user.target
-SuccessAction=poweroff-force
-FailureAction=poweroff-force
 
-[Service]
-Type=oneshot
-ExecStart=/s2i-test/inside.sh
-StandardOutput=journal+console
-TimeoutStartSec=240
+# --- 3. boot ------------------------------------------------------------------------
+nspawn_boot
 
-[Install]
-WantedBy=multi-user.target
-EOF
-mkdir -p "$mnt/etc/systemd/system/multi-user.target.wants"
-ln -s /etc/systemd/system/s2i-test.service "$mnt/etc/systemd/system/multi-user.target.wants/s2i-test.service"
-
-# --- 4. boot ------------------------------------------------------------------------
-# --private-network: a network namespace with only lo (no veth, no bridge). A host
-# booted with systemd registers the machine with machined (a scope of its own); without
-# systemd as PID 1 there is neither machined nor a unit to create: --register=no
-# --keep-unit. The machine's journal is kept (in the overlay) for the failure output.
-nspawn=(systemd-nspawn --quiet --directory="$mnt" --machine="$machine" --private-network
-	--link-journal=no --console=pipe)
-[ -d /run/systemd/system ] || nspawn+=(--register=no --keep-unit)
-# whether systemd-nspawn can run here at all (a container without the privileges it
-# needs, say): a command in the tree, no boot
-if ! "${nspawn[@]}" /bin/true >"$tmp/probe.log" 2>&1; then
-	cat "$tmp/probe.log"
-	skip "systemd-nspawn cannot run a container here: $(grep -v '^$' "$tmp/probe.log" | tail -n 1)"
-fi
-mkdir -p "$mnt/var/log/journal"
-echo "booting $rootfs in systemd-nspawn (machine $machine)"
-timeout -k 10 300 "${nspawn[@]}" --boot \
-	--bind="$sock:/run/docker.sock" --bind="$tmp/out:/s2i-test-out" >"$tmp/boot.log" 2>&1
-rc=$?
-R=$tmp/out/results
-show_failure() {
-	echo "--- journal of s2i-agent.service:"
-	if [ -f "$tmp/out/agent.journal" ]; then
-		tail -n 60 "$tmp/out/agent.journal"
-	else	# the test unit did not get to write it: read the machine's journal files
-		journalctl -D "$mnt/var/log/journal" --no-pager -o short-monotonic -u s2i-agent 2>&1 | tail -n 60
-		echo "--- journal of s2i-test.service:"
-		journalctl -D "$mnt/var/log/journal" --no-pager -o short-monotonic -u s2i-test 2>&1 | tail -n 30
-	fi
-	echo "--- systemctl status s2i-agent:"
-	cat "$tmp/out/status.txt" 2>/dev/null
-	echo "--- systemd-nspawn (exit $rc), console (tail):"
-	tail -n 30 "$tmp/boot.log"
-}
-[ -f "$R" ] && cat "$R"
-if ! [ -f "$R" ] || ! grep -qx done "$R"; then
-	show_failure
-	[ -f "$R" ] || fail "the test unit inside wrote no result (the machine did not boot, or see the journal above)"
-	fail "the test unit inside did not finish"
-fi
-if grep -q '^FAIL' "$R"; then
-	show_failure
-	fail "$(grep -c '^FAIL' "$R") check(s) failed inside the machine"
-fi
-
-# --- 5. what the host sees ----------------------------------------------------------
-grep -q "listening on 127.0.0.1:$port" "$tmp/out/agent.journal" || { show_failure; fail "journal: no 'listening on' line"; }
+# --- 4. what the host sees ----------------------------------------------------------
+grep -q "listening on 127.0.0.1:$port" "$tmp/out/agent.journal" || { nspawn_show_failure; fail "journal: no 'listening on' line"; }
 grep -qE 'Started s2i-agent.service|Started s2i-agent build service' "$tmp/out/agent.journal" ||
-	{ show_failure; fail "journal: systemd did not report the start"; }
-grep -q 'Deactivated successfully' "$tmp/out/agent.journal" || { show_failure; fail "journal: no clean deactivation"; }
+	{ nspawn_show_failure; fail "journal: systemd did not report the start"; }
+grep -q 'Deactivated successfully' "$tmp/out/agent.journal" || { nspawn_show_failure; fail "journal: no clean deactivation"; }
 echo "journal: $(grep -c . "$tmp/out/agent.journal") lines of s2i-agent.service, e.g.:"
 grep -m 3 -E 'listening on|reload:|watchdog:' "$tmp/out/agent.journal" | sed 's/^/  /'
 got=$(docker image inspect -f '{{index .Config.Labels "io.openshift.s2i.build.commit.id"}}' "$image" 2>/dev/null)

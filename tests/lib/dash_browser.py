@@ -10,11 +10,14 @@ markup) and "step 3" after it.
 2. GET /builds/ID: the page shows the commit and the log so far while the build
    runs; after RELEASE_SCRIPT the same page, without a reload, shows the rest of
    the log and the final state read back as JSON.
-3. On that page, with the keyboard: "Build this commit again" asks for the admin
+   With JavaScript switched off, the finished build's page holds the whole log
+   (colour codes dropped, markup as text) and the final state.
+3. On that page, with the keyboard (Tab to the button, Enter): "Build this commit again" asks for the admin
    token in a form; a wrong token is refused and asked again; the right one
    opens the new build's page (the token never in a URL, kept in sessionStorage).
-   On it, once the retry runs, "Cancel the build" (no second sign-in) cancels it
-   and the page shows it canceled. Prints the retry's id on stdout.
+   That page says "retry of #ID". On it, once the retry runs, "Cancel the build"
+   (Tab, Space; no second sign-in) cancels it and the page shows it canceled.
+   Prints the retry's id on stdout.
 4. The dashboard filtered by state, and the repository's and branch's pages.
 Exits non-zero with a message on the first failed check.
 """
@@ -29,6 +32,15 @@ import cdp  # noqa: E402
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
+
+
+def tab_to(b, element_id, limit=40):
+    """Presses Tab until the element has the focus, as a keyboard user would."""
+    for _ in range(limit):
+        if b.eval("document.activeElement && document.activeElement.id") == element_id:
+            return
+        b.key("Tab")
+    raise AssertionError(f"{limit} presses of Tab never reached #{element_id}")
 
 
 def main():
@@ -90,11 +102,29 @@ def main():
         errors = [c for c in b.console if "exception" in c or "Content Security Policy" in c]
         check(not errors, f"console: {errors}")
 
+        # ... and without JavaScript: the log is in the page as the server sent it
+        b.call("Emulation.setScriptExecutionDisabled", value=True)
+        b.goto(f"{agent}/builds/{build_id}")
+        check(b.eval("window.__same_page") is None, "not a fresh load")
+        nojs = b.eval("document.getElementById('log').textContent")
+        check("step 1: fetching" in nojs and "step 3: committed" in nojs and
+              "step 2: assembling bold <b>not html</b>" in nojs and "\x1b" not in nojs,
+              f"the log without JavaScript: {nojs!r}")
+        check(b.eval("document.querySelectorAll('#log *').length") == 0, "log text became markup without JavaScript")
+        check(b.eval("document.getElementById('state').className") == "st st-succeeded", "final state without JavaScript")
+        check(b.eval("document.getElementById('live').textContent") == "", "the script ran")
+        check(b.eval("document.getElementById('actions').hidden") is True, "actions shown without JavaScript")
+        b.call("Emulation.setScriptExecutionDisabled", value=False)
+        b.goto(f"{agent}/builds/{build_id}")
+        b.wait("document.getElementById('live').textContent === 'build succeeded'")
+        check(b.eval("document.getElementById('log').textContent") == log, "the script's log differs from before")
+
         # 3. retry with the keyboard, signing in on the way; then cancel the retry
         check(b.eval("document.getElementById('actions').hidden") is False, "the actions stay hidden")
         check(b.eval("document.getElementById('act-cancel').hidden") is True, "cancel offered on a finished build")
         check(b.eval("document.getElementById('act-retry').hidden") is False, "no retry on a finished build")
-        b.eval("document.getElementById('act-retry').focus()")
+        check(not b.eval("!!document.getElementById('retry-of')"), "a webhook build named as a retry")
+        tab_to(b, "act-retry")
         b.key("Enter")
         b.wait("!document.getElementById('signin').hidden")
         check(b.eval("document.activeElement.id") == "token", "the token field does not have the focus")
@@ -113,11 +143,16 @@ def main():
         check(token not in b.eval("location.href") and "token" not in b.eval("location.href"), "the token is in the URL")
         check(b.eval("sessionStorage.getItem('s2i-agent-admin-token')") == token, "the token was not kept for the tab")
         check(f"builds/{retry}" in b.eval("location.href"), "not the retry's page")
+        check(b.eval("document.getElementById('retry-of').textContent") == f"retry of #{build_id}",
+              "the retry's page does not name the build it retries")
+        check(b.eval("document.querySelector('#retry-of a').getAttribute('href')") == str(build_id),
+              "the retried build is not linked")
         # the retry runs its assemble, held again until /tmp/go: cancel it with a click
         b.wait("document.getElementById('log').textContent.includes('step 1: fetching')", timeout=120)
         check(b.eval("document.getElementById('act-cancel').hidden") is False, "no cancel on a running build")
         check(b.eval("document.getElementById('act-retry').hidden") is True, "retry offered on a running build")
-        b.eval("document.getElementById('act-cancel').click()")
+        tab_to(b, "act-cancel")
+        b.key(" ")
         check(b.eval("document.getElementById('signin').hidden") is True, "signed in, asked again")
         b.wait("document.getElementById('state').className === 'st st-canceled'", timeout=120)
         b.wait("document.getElementById('act-retry').hidden === false")
@@ -126,7 +161,10 @@ def main():
         # 4. the dashboard's filters and pages, as links
         b.goto(agent + "/?state=canceled")
         check(b.eval(f"!!document.querySelector('a[href=\"builds/{retry}\"]')"), "the canceled retry is not listed")
-        check(not b.eval(f"!!document.querySelector('a[href=\"builds/{build_id}\"]')"), "a succeeded build under canceled")
+        listed = "[...document.querySelectorAll('tbody td.num > a')].map(a => a.getAttribute('href'))"
+        check(f"builds/{build_id}" not in b.eval(listed), "a succeeded build under canceled")
+        cell = f"document.querySelector('a[href=\"builds/{retry}\"]').closest('td')"
+        check(b.eval(f"{cell}.textContent") == f"#{retry}retry of #{build_id}", "the list does not say whose retry it is")
         check(b.eval("document.querySelector('[aria-current=page]').textContent") == "canceled", "current filter")
         b.eval("document.querySelector('h2 a').click()")
         b.wait("document.readyState === 'complete' && location.search === '?repo=web'")

@@ -58,7 +58,7 @@ static char *render_build(json_t *b, time_t now)
 	struct buf out = BUF_INIT(DASH_PAGE_MAX);
 	struct err e = ERR_INIT;
 
-	assert_int_equal(dash_render_build(b, now, &out, &e), 0);
+	assert_int_equal(dash_render_build(b, NULL, now, &out, &e), 0);
 	return buf_detach(&out, NULL);
 }
 
@@ -207,6 +207,7 @@ static void test_index_structure(void **state)
 	json_array_append_new(builds, b);
 	b = build(11, "web", "succeeded", "Fix typo");
 	json_object_set_new(b, "duration_ms", json_integer(1234));
+	json_object_set_new(b, "retry_of", json_integer(3));
 	json_array_append_new(builds, b);
 	b = build(10, "api", "succeeded", "First");
 	json_object_set_new(b, "duration_ms", json_integer(125000));
@@ -221,6 +222,10 @@ static void test_index_structure(void **state)
 	assert_null(strstr(page, "http://"));	/* no external assets */
 	assert_null(strstr(page, "https://cdn"));
 	assert_non_null(strstr(page, "1 running \u00b7 2 succeeded"));
+	/* a retry names the build it came from, linked; the others nothing */
+	assert_non_null(strstr(page, "<a href=\"builds/11\">#11</a><br><span class=\"dim\">retry of "
+				     "<a href=\"builds/3\">#3</a></span>"));
+	assert_int_equal(count(page, "retry of"), 1);
 	/* grouped per repository, the one with the newest build first, idle last */
 	api = strstr(page, "<h2 id=\"repo-0\"><a href=\"?repo=api\">api</a></h2>");
 	web = strstr(page, "<h2 id=\"repo-1\"><a href=\"?repo=web\">web</a></h2>");
@@ -438,6 +443,45 @@ static void test_build_structure(void **state)
 	json_decref(b);
 }
 
+/* A finished build's log in its page (no JavaScript needed): colour codes dropped,
+ * markup escaped, a cut start said; "(no log)" for none; provenance of a retry. */
+static void test_build_log_inline(void **state)
+{
+	json_t *b = build(9, "web", "failed", NULL);
+	const char text[] = "step 1\n\x1b[1;31mred\x1b[0m <b>&</b>\n\x1b[?25lhidden cursor\n";
+	struct dash_log log = { text, sizeof(text) - 1, 0 };
+	struct buf out = BUF_INIT(DASH_PAGE_MAX);
+	struct err e = ERR_INIT;
+	char *page;
+
+	(void)state;
+	json_object_set_new(b, "retry_of", json_integer(4));
+	assert_int_equal(dash_render_build(b, &log, 0, &out, &e), 0);
+	page = buf_detach(&out, NULL);
+	assert_non_null(strstr(page, "aria-label=\"build log\">step 1\nred &lt;b&gt;&amp;&lt;/b&gt;\n"
+				     "hidden cursor\n</pre>"));
+	assert_null(strstr(page, "\x1b"));
+	assert_null(strstr(page, "Loading the log"));
+	assert_null(strstr(page, "id=\"log-cut\""));
+	assert_non_null(strstr(page, "<dt>Provenance</dt><dd id=\"retry-of\">retry of <a href=\"4\">#4</a></dd>"));
+	free(page);
+
+	log.skipped = 12345;
+	assert_int_equal(dash_render_build(b, &log, 0, &out, &e), 0);
+	page = buf_detach(&out, NULL);
+	assert_non_null(strstr(page, "<p class=\"dim\" id=\"log-cut\">The first 12345 bytes"));
+	free(page);
+
+	log.len = 0;
+	log.skipped = 0;
+	assert_int_equal(dash_render_build(b, &log, 0, &out, &e), 0);
+	page = buf_detach(&out, NULL);
+	assert_non_null(strstr(page, "aria-label=\"build log\">(no log)</pre>"));
+	free(page);
+	json_decref(b);
+	buf_release(&out);
+}
+
 static void test_build_errors(void **state)
 {
 	json_t *b = json_pack("{s:s}", "id", "7");
@@ -445,11 +489,11 @@ static void test_build_errors(void **state)
 	struct err e = ERR_INIT;
 
 	(void)state;
-	assert_int_equal(dash_render_build(b, 0, &out, &e), -1);
+	assert_int_equal(dash_render_build(b, NULL, 0, &out, &e), -1);
 	assert_non_null(strstr(e.msg, "id"));
 	json_decref(b);
 	b = build(1, "web", "queued", NULL);
-	assert_int_equal(dash_render_build(b, 0, &small, &e), -1);
+	assert_int_equal(dash_render_build(b, NULL, 0, &small, &e), -1);
 	assert_non_null(strstr(e.msg, "larger than 100"));
 	json_decref(b);
 	buf_release(&out);
@@ -551,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_index_idle_and_empty),
 		cmocka_unit_test(test_build_structure),
 		cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_build_log_inline),
 		cmocka_unit_test(test_csp),
 		cmocka_unit_test(test_negotiation),
 	};

@@ -1,5 +1,6 @@
 /* Unit tests for store: builds, delivery idempotency, state changes and their
- * cached counts, commit statuses, reopening, and the JSON build object. */
+ * cached counts, commit statuses, reopening, the JSON build object, and the
+ * columns a database of the first release gets on open. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -526,17 +527,11 @@ static void test_claim_tag(void **state)
 
 /* A database from before builds.untrusted gets the column; request builds keep
  * theirs, and the build object shows the request's number. */
-static void test_untrusted_and_migration(void **state)
+/* A database as the first release left it (no columns added since), build 1 in it. */
+static void first_release_db(const char *path)
 {
-	struct build b = BUILD_INIT;
-	struct err e = ERR_INIT;
-	struct store *s;
 	sqlite3 *db = NULL;
-	long long dup, id;
-	json_t *j;
-	char *path = xasprintf("%s/agent.db", sf_dir);
 
-	(void)state;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 		"CREATE TABLE builds (id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -550,6 +545,19 @@ static void test_untrusted_and_migration(void **state)
 		" ('web', 'refs/heads/main', '0000000000000000000000000000000000000007', 1, 'github');"
 		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
+}
+
+static void test_untrusted_and_migration(void **state)
+{
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct store *s;
+	long long dup, id;
+	json_t *j;
+	char *path = xasprintf("%s/agent.db", sf_dir);
+
+	(void)state;
+	first_release_db(path);
 	s = open_store();
 	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
 	assert_int_equal(b.untrusted, 0);
@@ -595,6 +603,48 @@ static void test_untrusted_and_migration(void **state)
 	free(path);
 }
 
+/* A first-release database gets builds.retry_of on open (its builds: none, JSON
+ * null); a retry records the build it came from, across reopening. */
+static void test_retry_of(void **state)
+{
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct store *s;
+	long long dup;
+	json_t *j;
+	char *path = xasprintf("%s/agent.db", sf_dir);
+
+	(void)state;
+	first_release_db(path);
+	s = open_store();
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	assert_int_equal(b.retry_of, 0);
+	j = store_build_json(&b);
+	assert_true(json_is_null(json_object_get(j, "retry_of")));
+	json_decref(j);
+	build_release(&b);
+
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/heads/main");
+	snprintf(b.sha, sizeof(b.sha), "%040d", 7);
+	b.provider = xstrdup("manual");
+	b.retry_of = 1;
+	assert_int_equal(store_add_build(s, &b, &dup, &e), 0);
+	assert_int_equal(b.id, 2);
+	build_release(&b);
+	store_free(s);
+
+	s = open_store();
+	assert_int_equal(store_get_build(s, 2, &b, &e), 0);
+	assert_int_equal(b.retry_of, 1);
+	j = store_build_json(&b);
+	assert_int_equal(json_integer_value(json_object_get(j, "retry_of")), 1);
+	json_decref(j);
+	build_release(&b);
+	store_free(s);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_private_files),
 		cmocka_unit_test(test_claim_tag),
 		cmocka_unit_test_setup(test_untrusted_and_migration, sf_remove_db),
+		cmocka_unit_test_setup(test_retry_of, sf_remove_db),
 	};
 
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
