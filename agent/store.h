@@ -62,6 +62,23 @@ struct store;
  * on the same directory gets an error naming the first one's pid. */
 int store_lock_dir(const char *state_dir, int *ret_fd, struct err *e);
 int store_open(const char *state_dir, struct store **ret, struct err *e);
+/* The store of [agent] database: NULL or "sqlite" is store_open(state_dir); a
+ * postgresql:// URL (libpq's URI: its TLS settings pass through) is the store a
+ * fleet of agents shares, its schema created or migrated here by the first agent
+ * to get its advisory lock. password (database_password_file's) NULL: libpq's own
+ * passfile. A URL carrying a password is refused, as is a server whose COMMIT does
+ * not reach the disk (synchronous_commit off or fsync off). */
+int store_connect(const char *database, const char *password, const char *state_dir,
+		  struct store **ret, struct err *e);
+/* Another connection to s's database (each thread has its own). */
+int store_reopen(const struct store *s, const char *state_dir, struct store **ret,
+		 struct err *e);
+/* 1 when other agents share the database (PostgreSQL): the counts are then read
+ * from it, and store_delta, store_note_* and the WAL calls do nothing. */
+int store_shared(const struct store *s);
+/* Checks a database setting without connecting: sqlite, or a postgresql:// URL
+ * without a password. */
+int store_check_database(const char *database, struct err *e);
 void store_free(struct store *s);
 const char *store_path(const struct store *s);
 /* Cheap "the database answers" check for /healthz. */
