@@ -150,6 +150,8 @@ static void serve_reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_warn("reload: 'listen' changed; it takes effect at the next start");
 	if (strcmp(c->state_dir, old->state_dir))
 		log_warn("reload: 'state_dir' changed; it takes effect at the next start");
+	if (strcmp(c->database ? c->database : "sqlite", old->database ? old->database : "sqlite"))
+		log_warn("reload: 'database' changed; it takes effect at the next start");
 	http_set_config(sv->sv_http, c);
 	http_set_queue_max(sv->sv_http, c->queue_max);
 	worker_set_config(sv->sv_worker, c);	/* pipeline */
@@ -235,7 +237,8 @@ int cmd_serve(int argc, char **argv)
 	/* a client that hangs up must not kill the daemon */
 	signal(SIGPIPE, SIG_IGN);
 	if (store_lock_dir(sv.sv_cfg->state_dir, &sv.sv_lockfd, &e) < 0 ||
-	    store_open(sv.sv_cfg->state_dir, &sv.sv_store, &e) < 0) {
+	    store_connect(sv.sv_cfg->database, sv.sv_cfg->database_password, sv.sv_cfg->state_dir,
+			  &sv.sv_store, &e) < 0) {
 		log_error("%s", e.msg);
 		goto out;
 	}

@@ -89,6 +89,10 @@ struct config {
 	char *registry_auth_file;
 	char *admin_token_file;
 	char *admin_token;		/* read from admin_token_file; NULL: admin disabled */
+	char *database;			/* NULL or "sqlite": state_dir/agent.db; else a
+					 * postgresql:// URL (store_connect) */
+	char *database_password_file;
+	char *database_password;	/* read from it; NULL: libpq's passfile */
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

@@ -351,7 +351,8 @@ int store_pg_sync_mode(const struct store_pg *p)
 	return strcmp(sync, "off") != 0 && strcmp(fsync, "on") == 0 ? STORE_SYNC_FULL : 0;
 }
 
-/* The URL carries no password: it is logged, shown by ps and by `check`. */
+/* The URL carries no password: it is logged, shown by ps and by `check`. The
+ * messages do not repeat the URL (they would show the password). */
 static int pg_check_url(const char *database, struct err *e)
 {
 	PQconninfoOption *opts, *o;
@@ -359,16 +360,18 @@ static int pg_check_url(const char *database, struct err *e)
 	int rc = 0;
 
 	if (strncmp(database, "postgresql://", 13) != 0 && strncmp(database, "postgres://", 11) != 0)
-		return err_set(e, "database '%s': not sqlite nor a postgresql:// URL", database);
+		return err_set(e, "expected sqlite or a postgresql:// URL");
 	opts = PQconninfoParse(database, &msg);
 	if (!opts) {
-		err_set(e, "database: not a valid PostgreSQL URL: %s", msg ? msg : "out of memory");
+		err_set(e, "not a valid PostgreSQL URL: %s", msg ? msg : "out of memory");
+		if (e)
+			e->msg[strcspn(e->msg, "\n")] = '\0';
 		PQfreemem(msg);
 		return -1;
 	}
 	for (o = opts; o->keyword; o++)
 		if (!strcmp(o->keyword, "password") && o->val && *o->val)
-			rc = err_set(e, "database: the URL carries a password; put it in "
+			rc = err_set(e, "the URL carries a password; put it in "
 				     "database_password_file (or libpq's passfile) instead");
 	PQconninfoFree(opts);
 	return rc;
@@ -388,13 +391,16 @@ static void pg_notice(void *arg, const char *msg)
 
 static int pg_connect(struct store_pg *p, struct err *e)
 {
-	const char *keys[] = { "dbname", "fallback_application_name", "password", NULL };
-	const char *vals[] = { p->pg_url, "s2i-agent", p->pg_password, NULL };
+	/* dbname with expand_dbname = 1: the URL's own settings (TLS ones too)
+	 * override the keywords before it */
+	const char *keys[] = { "connect_timeout", "tcp_user_timeout", "dbname",
+			       "fallback_application_name", "password", NULL };
+	const char *vals[] = { STORE_PG_CONNECT_TIMEOUT, STORE_PG_TCP_TIMEOUT, p->pg_url,
+			       "s2i-agent", p->pg_password, NULL };
 	int sync;
 
-	/* dbname with expand_dbname = 1: the URL's own settings, TLS ones too */
 	if (!p->pg_password)
-		keys[2] = NULL;
+		keys[4] = NULL;
 	p->pg_conn = PQconnectdbParams(keys, vals, 1);
 	if (!p->pg_conn)
 		return err_set(e, "database '%s': out of memory", p->pg_url);
@@ -416,7 +422,7 @@ static int pg_open_as(const char *database, const char *password, int migrate,
 	struct store_pg *p;
 
 	if (pg_check_url(database, e) < 0)
-		return -1;
+		return err_prefix(e, "database: ");
 	p = xcalloc(1, sizeof(*p));
 	p->pg_url = xstrdup(database);
 	p->pg_password = password ? xstrdup(password) : NULL;
@@ -457,18 +463,33 @@ const char *store_pg_path(const struct store_pg *p)
 	return p->pg_url;
 }
 
+/* Runs sql, which does nothing that needs undoing (no transaction is open): a
+ * connection found lost by it (a restarted server) is made again and sql tried
+ * once more, so the first batch after a restart is not refused for nothing. */
+static int pg_first(struct store_pg *p, const char *sql, ExecStatusType ok, struct err *e,
+		    const char *what)
+{
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (pg_ready(p, e) < 0)
+			return -1;
+		if (pg_simple(p, sql, ok, e, what) == 0)
+			return 0;
+		if (PQstatus(p->pg_conn) == CONNECTION_OK)
+			break;
+	}
+	return -1;
+}
+
 int store_pg_ping(struct store_pg *p, struct err *e)
 {
-	if (pg_ready(p, e) < 0)
-		return -1;
-	return pg_simple(p, "SELECT 1", PGRES_TUPLES_OK, e, "ping");
+	return pg_first(p, "SELECT 1", PGRES_TUPLES_OK, e, "ping");
 }
 
 int store_pg_begin(struct store_pg *p, struct err *e)
 {
-	if (pg_ready(p, e) < 0)
-		return -1;
-	return pg_simple(p, "BEGIN", PGRES_COMMAND_OK, e, "cannot begin");
+	return pg_first(p, "BEGIN", PGRES_COMMAND_OK, e, "cannot begin");
 }
 
 int store_pg_commit(struct store_pg *p, struct err *e)

@@ -9,7 +9,9 @@
 #     PG_DIR (all state; stop removes it)  PG_PORT  PG_URL (postgresql://…, no password)
 #     PG_ADMIN_URL (the superuser's)  PG_PASSWORD_FILE (0600, the agent user's password)
 #   tests/lib/pg.sh stop "$PG_DIR"
-# As a library: source it; pg_start sets those variables, pg_stop stops.
+# As a library: source it; pg_start sets those variables, pg_stop stops and removes;
+# pg_down stops the server only (fast shutdown, as an operator would), pg_up starts
+# it again on the same port; pg_sql SQL runs SQL as the superuser (psql -At).
 # Exits non-zero with the server's log on stderr when it cannot start: a test that
 # needs PostgreSQL fails then, it does not skip.
 
@@ -45,9 +47,7 @@ host all agent 127.0.0.1/32 scram-sha-256
 HBA
 	for i in 1 2 3 4 5; do
 		PG_PORT=$(pg_free_port)
-		if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-			-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=100" \
-			start >"$PG_DIR/pg_ctl.log" 2>&1; then
+		if pg_up; then
 			break
 		fi
 		PG_PORT=
@@ -65,6 +65,20 @@ HBA
 	mv "$PG_DIR/agentpw.in" "$PG_PASSWORD_FILE"
 	chmod 600 "$PG_PASSWORD_FILE"
 	PG_URL="postgresql://agent@127.0.0.1:$PG_PORT/s2i"
+}
+
+pg_up() {
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=100" \
+		start >"$PG_DIR/pg_ctl.log" 2>&1
+}
+
+pg_down() {
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >>"$PG_DIR/pg_ctl.log" 2>&1
+}
+
+pg_sql() {
+	pg_as "$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "postgresql://postgres@/s2i?host=$PG_DIR&port=$PG_PORT" -c "$1"
 }
 
 pg_stop() {	# [dir]

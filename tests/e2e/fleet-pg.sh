@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# A fleet on PostgreSQL: two agents (each its own state_dir and port) share a private
+# PostgreSQL (tests/lib/pg.sh). Deliveries go to both: one answered 202 by one agent
+# is a duplicate of the same build at the other (also when both get it at once), and
+# every build runs exactly once (attempt 1, its log in one state_dir only). With
+# PostgreSQL down a delivery gets 503 with Retry-After, never a 202, and /healthz says
+# why; once it is back, deliveries are queued again without a restart.
+set -u
+source "$TESTS_DIR/lib/agent.sh"
+source "$TESTS_DIR/lib/pg.sh"
+agent_init
+pg_start || fail "PostgreSQL did not start"
+pg_fleet_stop() {
+	[ -n "${B_PID:-}" ] && kill -TERM "$B_PID" 2>/dev/null && wait "$B_PID" 2>/dev/null
+	pg_stop
+}
+agent_on_exit pg_fleet_stop
+S="fleet-pg-secret-$$-0123456789"
+agent_repo web "$S" "cancel_superseded=no" "branches=*"
+AGENT_EXTRA="database = $PG_URL
+database_password_file = $PG_PASSWORD_FILE"
+start_agent || fail "agent a did not start"
+A_URL=$AGENT_URL
+grep -q "database 'postgresql://agent@127.0.0.1:$PG_PORT/s2i'" "$AGENT_LOG" ||
+	fail "agent a does not name its database"
+
+# agent b: the same configuration, its own port and state directory
+B_PORT=$(free_port)
+B_LOG=$AGENT_DIR/b.log
+sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$B_PORT|g" -e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-b|" \
+	"$AGENT_DIR/agent.conf" >"$AGENT_DIR/b.conf"
+"$S2I_AGENT" serve -c "$AGENT_DIR/b.conf" >>"$B_LOG" 2>&1 &
+B_PID=$!
+B_URL=http://127.0.0.1:$B_PORT
+wait_port "$B_PORT" 15 "$B_PID" || { cat "$B_LOG"; fail "agent b did not start"; }
+
+g=$AGENT_DIR/generic.json
+body() {	# n: a push of its own commit to its own branch
+	printf '{"ref": "refs/heads/b%d", "before": "%040d", "after": "%040d"}' "$1" 0 "$1" >"$g"
+}
+at() {	# url: where the next post_hook goes
+	AGENT_URL=$1
+}
+n=12
+declare -A build
+for i in $(seq 1 $n); do
+	body "$i"
+	if [ $((i % 2)) = 1 ]; then first=$A_URL other=$B_URL; else first=$B_URL other=$A_URL; fi
+	at "$first"
+	post_hook generic web "$g" "$S" "fleet-$i"
+	expect 202
+	build[$i]=$(jq -r .build <<<"$HTTP_BODY")
+	# the other agent knows the delivery: the same build, nothing new
+	at "$other"
+	post_hook generic web "$g" "$S" "fleet-$i"
+	expect 200 .duplicate "${build[$i]}"
+	# the same signed body under another delivery id: a replay, at either agent
+	post_hook generic web "$g" "$S" "fleet-$i-replayed"
+	expect 200 .duplicate "${build[$i]}"
+done
+
+# both agents get one delivery at the same moment: one build, both answers name it
+for i in $(seq 21 26); do
+	body "$i"
+	sig=$(sign "$S" "$g")
+	pids=()
+	for u in "$A_URL" "$B_URL"; do
+		curl -sS --max-time 30 -X POST -H "X-Request-Id: fleet-$i" -H "Content-Type: application/json" \
+			-H "X-Hub-Signature-256: sha256=$sig" --data-binary "@$g" \
+			-o "$AGENT_DIR/race-$i-${u##*:}" -w '%{http_code}\n' "$u/hooks/web" >>"$AGENT_DIR/race-$i" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	codes=$(sort "$AGENT_DIR/race-$i" | tr '\n' ' ')
+	answers=$(cat "$AGENT_DIR/race-$i"-*)
+	[ "$codes" = "200 202 " ] || fail "delivery fleet-$i at both agents: answers $codes ($answers)"
+	ids=$(jq -r '.build // .duplicate' "$AGENT_DIR/race-$i"-* | sort -u | wc -l)
+	[ "$ids" = 1 ] || fail "delivery fleet-$i: two builds ($answers)"
+done
+total=$((n + 6))
+
+# every build ends, each run once, by one agent
+final() {
+	[ "$(pg_sql "SELECT count(*) FROM builds WHERE state IN ('succeeded','failed','errored','canceled')")" = "$total" ]
+}
+wait_for 120 final || fail "builds not final: $(pg_sql "SELECT id, state, attempt FROM builds ORDER BY id" | tr '\n' ' ')"
+[ "$(pg_sql "SELECT count(*) FROM builds")" = "$total" ] || fail "$(pg_sql "SELECT count(*) FROM builds") builds for $total deliveries"
+[ "$(pg_sql "SELECT count(*) FROM builds WHERE attempt <> 1")" = 0 ] ||
+	fail "builds run other than once: $(pg_sql "SELECT id, attempt FROM builds WHERE attempt <> 1" | tr '\n' ' ')"
+ran_a=0 ran_b=0
+for id in $(pg_sql "SELECT id FROM builds ORDER BY id"); do
+	la=$AGENT_DIR/state/logs/$id.log lb=$AGENT_DIR/state-b/logs/$id.log
+	if [ -s "$la" ] && [ -s "$lb" ]; then
+		fail "build $id ran on both agents"
+	elif [ -s "$la" ]; then
+		ran_a=$((ran_a + 1))
+	elif [ -s "$lb" ]; then
+		ran_b=$((ran_b + 1))
+	else
+		fail "build $id has no log on either agent"
+	fi
+done
+echo "builds run: $ran_a by agent a, $ran_b by agent b"
+# either agent answers for every build
+for u in "$A_URL" "$B_URL"; do
+	at "$u"
+	http_req "$u/builds?limit=100"
+	expect 200 length "$total"
+done
+
+# PostgreSQL down: 503 with Retry-After, no 202 that is not on disk; /healthz says why
+pg_down || fail "cannot stop PostgreSQL"
+body 40
+at "$A_URL"
+post_hook generic web "$g" "$S" "fleet-40"
+expect 503
+grep -qi '^retry-after: [0-9]' "$HTTP_HEADERS" || fail "503 without Retry-After"
+http_req "$A_URL/healthz"
+expect 503
+grep -q '^database: ' <<<"$HTTP_BODY" || fail "/healthz does not name the database: $HTTP_BODY"
+# back: the same delivery is queued, on the connection each agent makes again
+pg_up || fail "cannot start PostgreSQL again"
+at "$B_URL"
+post_hook generic web "$g" "$S" "fleet-40"
+expect 202
+b40=$(jq -r .build <<<"$HTTP_BODY")
+at "$A_URL"
+post_hook generic web "$g" "$S" "fleet-40"
+expect 200 .duplicate "$b40"
+[ "$(pg_sql "SELECT count(*) FROM deliveries WHERE delivery = 'fleet-40'")" = 1 ] || fail "fleet-40 recorded twice"
+kill -0 "$AGENT_PID" && kill -0 "$B_PID" || fail "an agent died"
+stop_agent || fail "agent a exited $? on SIGTERM"
+kill -TERM "$B_PID"
+wait "$B_PID" || fail "agent b exited $? on SIGTERM"
+B_PID=
+exit 0
