@@ -12,6 +12,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "http.h"
+#include "instance.h"
 #include "limits.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -221,6 +222,7 @@ int cmd_serve(int argc, char **argv)
 	struct serve sv = { 0 };
 	struct strv errors = STRV_INIT;
 	struct err e = ERR_INIT;
+	char agent_id[INSTANCE_ID_MAX];
 	long long depth = 0;
 	int rc = 1;
 
@@ -238,10 +240,13 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (store_lock_dir(sv.sv_cfg->state_dir, &sv.sv_lockfd, &e) < 0 ||
 	    store_connect(sv.sv_cfg->database, sv.sv_cfg->database_password, sv.sv_cfg->state_dir,
-			  &sv.sv_store, &e) < 0) {
+			  &sv.sv_store, &e) < 0 ||
+	    instance_id(sv.sv_cfg->state_dir, agent_id, sizeof(agent_id), &e) < 0) {
 		log_error("%s", e.msg);
 		goto out;
 	}
+	/* before http_new: its batch writer's connection copies it */
+	store_set_agent(sv.sv_store, agent_id);
 	sv.sv_base = event_base_new();
 	if (!sv.sv_base) {
 		log_error("cannot create the event loop");

@@ -507,6 +507,12 @@ int store_reopen(const struct store *s, const char *state_dir, struct store **re
 	return 0;
 }
 
+void store_set_agent(struct store *s, const char *id)
+{
+	if (s->st_pg)
+		store_pg_set_agent(s->st_pg, id);
+}
+
 int store_shared(const struct store *s)
 {
 	return s->st_pg != NULL;

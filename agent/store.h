@@ -79,6 +79,10 @@ int store_shared(const struct store *s);
 /* Checks a database setting without connecting: sqlite, or a postgresql:// URL
  * without a password. */
 int store_check_database(const char *database, struct err *e);
+/* This agent's id (instance.h) on a shared store: recorded on the builds it starts,
+ * so that its recovery takes back only its own (store_filter.mine). Copied by
+ * store_reopen; nothing on SQLite, whose builds are all this agent's. */
+void store_set_agent(struct store *s, const char *id);
 void store_free(struct store *s);
 const char *store_path(const struct store *s);
 /* Cheap "the database answers" check for /healthz. */
@@ -171,9 +175,10 @@ struct store_filter {
 	size_t limit;			/* 0: BUILDS_LIST_DEFAULT; capped at BUILDS_LIST_MAX */
 	int oldest_first;		/* default newest first */
 	long long before_id;		/* > 0: only builds with a smaller id */
+	int mine;			/* only the builds this agent started (store_set_agent) */
 };
 
-#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0, 0 }
+#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0, 0, 0 }
 
 struct build_list {
 	struct build *items;

@@ -48,7 +48,7 @@ static const char *const pg_sql[PS_N] = {
 	[PS_NEXT_QUEUED] = "SELECT " PG_BUILD_COLS " FROM builds WHERE state = 'queued' "
 		"ORDER BY id LIMIT 1",
 	[PS_SET_RUNNING] = "UPDATE builds SET state = 'running', started = $2, attempt = attempt + 1, "
-		"pid = $3, log_path = coalesce($4, log_path), finished = NULL "
+		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5 "
 		"WHERE id = $1 AND state = 'queued'",
 	[PS_SET_FINISHED] = "UPDATE builds SET state = $2, finished = $3, "
 		"reason = coalesce($4, reason), image = coalesce($5, image), "
@@ -116,6 +116,9 @@ static const char *const pg_migrations[] = {
 	"CREATE TABLE tag_owners ("
 	" repo text NOT NULL, image text NOT NULL, ref text NOT NULL, build_id bigint NOT NULL,"
 	" PRIMARY KEY (repo, image));",
+	/* 2: the agent that started a build (its instance id): a restarting agent
+	 * takes back its own running builds, not those of the others */
+	"ALTER TABLE builds ADD COLUMN agent text;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -124,6 +127,7 @@ struct store_pg {
 	PGconn *pg_conn;
 	char *pg_url;			/* as configured: it carries no password */
 	char *pg_password;		/* NULL: libpq's passfile */
+	char *pg_agent;			/* store_set_agent's, NULL: none set */
 	int pg_prepared;		/* the statements exist on this connection */
 };
 
@@ -442,7 +446,16 @@ int store_pg_open(const char *database, const char *password, struct store_pg **
 
 int store_pg_reopen(const struct store_pg *p, struct store_pg **ret, struct err *e)
 {
-	return pg_open_as(p->pg_url, p->pg_password, 0, ret, e);
+	if (pg_open_as(p->pg_url, p->pg_password, 0, ret, e) < 0)
+		return -1;
+	store_pg_set_agent(*ret, p->pg_agent);
+	return 0;
+}
+
+void store_pg_set_agent(struct store_pg *p, const char *id)
+{
+	free(p->pg_agent);
+	p->pg_agent = id ? xstrdup(id) : NULL;
 }
 
 void store_pg_free(struct store_pg *p)
@@ -451,6 +464,7 @@ void store_pg_free(struct store_pg *p)
 		return;
 	PQfinish(p->pg_conn);
 	free(p->pg_url);
+	free(p->pg_agent);
 	if (p->pg_password) {
 		explicit_bzero(p->pg_password, strlen(p->pg_password));
 		free(p->pg_password);
@@ -853,6 +867,12 @@ int store_pg_list_builds(struct store_pg *p, const struct store_filter *f,
 	if (f->before_id > 0) {
 		pp_int(&q, f->before_id);
 		buf_addf(&sql, "%sid < $%d", glue, q.pp_n);
+		glue = " AND ";
+	}
+	if (f->mine) {
+		/* an agent without an id owns nothing */
+		pp_text(&q, p->pg_agent ? p->pg_agent : "");
+		buf_addf(&sql, "%sagent = $%d", glue, q.pp_n);
 	}
 	buf_addf(&sql, " ORDER BY id %s LIMIT %zu", f->oldest_first ? "ASC" : "DESC", limit);
 	if (pg_ready(p, e) < 0)
@@ -883,6 +903,7 @@ int store_pg_set_running(struct store_pg *p, long long id, long long pid, const 
 	pp_int(&q, store_now_ms());
 	pp_opt(&q, pid);
 	pp_text(&q, log_path);
+	pp_text(&q, p->pg_agent);
 	return pg_change(p, PS_SET_RUNNING, &q, e, "cannot start a build");
 }
 

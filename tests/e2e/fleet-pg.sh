@@ -29,10 +29,13 @@ B_PORT=$(free_port)
 B_LOG=$AGENT_DIR/b.log
 sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$B_PORT|g" -e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-b|" \
 	"$AGENT_DIR/agent.conf" >"$AGENT_DIR/b.conf"
-"$S2I_AGENT" serve -c "$AGENT_DIR/b.conf" >>"$B_LOG" 2>&1 &
-B_PID=$!
+start_b() {
+	"$S2I_AGENT" serve -c "$AGENT_DIR/b.conf" >>"$B_LOG" 2>&1 &
+	B_PID=$!
+	wait_port "$B_PORT" 15 "$B_PID" || { cat "$B_LOG"; fail "agent b did not start"; }
+}
+start_b
 B_URL=http://127.0.0.1:$B_PORT
-wait_port "$B_PORT" 15 "$B_PID" || { cat "$B_LOG"; fail "agent b did not start"; }
 
 g=$AGENT_DIR/generic.json
 body() {	# n: a push of its own commit to its own branch
@@ -107,6 +110,28 @@ for u in "$A_URL" "$B_URL"; do
 	http_req "$u/builds?limit=100"
 	expect 200 length "$total"
 done
+
+# a restarting agent takes back its own running builds, not another agent's: b
+# stops; the table says it was running one (as after a SIGKILL), and another agent
+# one; b starts again
+kill -TERM "$B_PID"
+wait "$B_PID"
+B_PID=
+now=$(date +%s%3N)
+running() {	# ref agent: a running build's id
+	pg_sql "INSERT INTO builds (repo, ref, sha, state, created, started, provider, attempt, agent)
+		VALUES ('web', '$1', '$(printf %040d 50)', 'running', $now, $now, 'generic', 1, '$2') RETURNING id"
+}
+own=$(running refs/heads/own "$(cat "$AGENT_DIR/state-b/instance-id")") || fail "cannot insert a build"
+other=$(running refs/heads/other agent-elsewhere) || fail "cannot insert a build"
+start_b
+rerun() {
+	[ "$(pg_sql "SELECT state || ' ' || attempt FROM builds WHERE id = $own")" = "errored 2" ]
+}
+wait_for 60 rerun || fail "b's own build $own: $(pg_sql "SELECT state, attempt, reason FROM builds WHERE id = $own")"
+[ "$(pg_sql "SELECT state || ' ' || attempt FROM builds WHERE id = $other")" = "running 1" ] ||
+	fail "b took another agent's build: $(pg_sql "SELECT state, attempt, reason FROM builds WHERE id = $other")"
+grep -q "build $own: the agent restarted during the build" "$B_LOG" || fail "b did not say it reruns build $own"
 
 # PostgreSQL down: 503 with Retry-After, no 202 that is not on disk; /healthz says why
 pg_down || fail "cannot stop PostgreSQL"

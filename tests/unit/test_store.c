@@ -748,6 +748,80 @@ static void test_pg_fleet_dedup(void **state)
 	store_free(a);
 }
 
+/* The running builds of mine: those this agent started, not another agent's (a
+ * restarting agent takes back only its own); a build nobody started is nobody's. */
+static size_t mine(struct store *s, int state, long long *first)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	size_t n;
+
+	f.repo = "mine";
+	f.state = state;
+	f.mine = 1;
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	n = l.n;
+	if (n)
+		*first = l.items[0].id;
+	build_list_release(&l);
+	return n;
+}
+
+static void test_pg_mine(void **state)
+{
+	struct store *a = open_store(), *b = open_store(), *a2 = NULL;
+	struct err e = ERR_INIT;
+	long long dup, ida, idb, got = 0;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	ida = add(a, "mine", "refs/heads/a", NULL, &dup);
+	idb = add(a, "mine", "refs/heads/b", NULL, &dup);
+	add(b, "mine", "refs/heads/c", NULL, &dup);
+	assert_int_equal(store_set_running(a, ida, 0, NULL, &e), 0);
+	assert_int_equal(store_set_running(b, idb, 0, NULL, &e), 0);
+	assert_int_equal(mine(a, BUILD_RUNNING, &got), 1);
+	assert_int_equal(got, ida);
+	assert_int_equal(mine(b, -1, &got), 1);
+	assert_int_equal(got, idb);
+	/* the writer's connection records the same agent */
+	assert_int_equal(store_reopen(a, sf_dir, &a2, &e), 0);
+	assert_int_equal(mine(a2, BUILD_RUNNING, &got), 1);
+	assert_int_equal(got, ida);
+	store_free(a2);
+	/* a requeued build stays the one who ran it */
+	assert_int_equal(store_requeue(b, idb, "agent restarted", &e), 0);
+	assert_int_equal(mine(b, BUILD_QUEUED, &got), 1);
+	assert_int_equal(got, idb);
+	assert_int_equal(mine(b, BUILD_RUNNING, &got), 0);
+	store_set_agent(a, NULL);
+	assert_int_equal(mine(a, -1, &got), 0);
+	store_free(a);
+	store_free(b);
+}
+
+/* A database of version 1 (before builds.agent) is brought up to date on open. */
+static void test_pg_migrate_up(void **state)
+{
+	struct store *s;
+	struct err e = ERR_INIT;
+	long long dup, id, got = 0;
+
+	(void)state;
+	s = open_store();
+	store_free(s);
+	pg_exec("ALTER TABLE builds DROP COLUMN agent; UPDATE s2i_schema SET version = 1");
+	s = open_store();
+	store_set_agent(s, "agent-up");
+	id = add(s, "mine", "refs/heads/up", NULL, &dup);
+	assert_int_equal(store_set_running(s, id, 0, NULL, &e), 0);
+	assert_int_equal(mine(s, BUILD_RUNNING, &got), 1);
+	assert_int_equal(got, id);
+	store_free(s);
+}
+
 /* the tests of both stores */
 #define STORE_TESTS_COMMON \
 	cmocka_unit_test(test_add_get_dup), \
@@ -766,6 +840,8 @@ int main(void)
 		cmocka_unit_test(test_pg_durable),
 		cmocka_unit_test(test_pg_schema_newer),
 		cmocka_unit_test(test_pg_fleet_dedup),
+		cmocka_unit_test(test_pg_mine),
+		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
 		cmocka_unit_test(test_pg_password),
 	};
