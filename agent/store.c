@@ -513,6 +513,32 @@ void store_set_agent(struct store *s, const char *id)
 		store_pg_set_agent(s->st_pg, id);
 }
 
+int store_listen(const struct store *s, struct store **ret, struct err *e)
+{
+	struct store *n;
+
+	*ret = NULL;
+	if (!s->st_pg)
+		return 0;
+	n = xcalloc(1, sizeof(*n));
+	if (store_pg_listen(s->st_pg, &n->st_pg, e) < 0) {
+		free(n);
+		return -1;
+	}
+	*ret = n;
+	return 0;
+}
+
+int store_listen_fd(const struct store *s)
+{
+	return s->st_pg ? store_pg_listen_fd(s->st_pg) : -1;
+}
+
+int store_notified(struct store *s)
+{
+	return s->st_pg ? store_pg_notified(s->st_pg) : 0;
+}
+
 int store_shared(const struct store *s)
 {
 	return s->st_pg != NULL;

@@ -83,6 +83,16 @@ int store_check_database(const char *database, struct err *e);
  * so that its recovery takes back only its own (store_filter.mine). Copied by
  * store_reopen; nothing on SQLite, whose builds are all this agent's. */
 void store_set_agent(struct store *s, const char *id);
+
+/* Wake-ups on a shared store (PostgreSQL's LISTEN/NOTIFY): a COMMIT that queued
+ * builds (or requeued one) notifies every agent listening. store_listen opens a
+ * connection of its own to s's database that only listens; watch store_listen_fd
+ * for reading, then store_notified says 1 when builds were queued since its last
+ * call, 0 when not, -1 when the connection is lost (free it, listen again later).
+ * On SQLite store_listen gives *ret = NULL: one agent, nobody else queues. */
+int store_listen(const struct store *s, struct store **ret, struct err *e);
+int store_listen_fd(const struct store *s);
+int store_notified(struct store *s);
 void store_free(struct store *s);
 const char *store_path(const struct store *s);
 /* Cheap "the database answers" check for /healthz. */

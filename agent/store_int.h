@@ -20,6 +20,9 @@ int store_pg_reopen(const struct store_pg *p, struct store_pg **ret, struct err 
 int store_pg_check_url(const char *database, struct err *e);
 void store_pg_free(struct store_pg *p);
 void store_pg_set_agent(struct store_pg *p, const char *id);
+int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err *e);
+int store_pg_listen_fd(const struct store_pg *p);
+int store_pg_notified(struct store_pg *p);
 const char *store_pg_path(const struct store_pg *p);
 /* STORE_SYNC_FULL when a COMMIT is flushed (synchronous_commit not off, fsync on) */
 int store_pg_sync_mode(const struct store_pg *p);

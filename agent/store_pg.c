@@ -16,6 +16,8 @@
 
 /* pg_advisory_xact_lock key of the schema migration: "s2ia" */
 #define PG_SCHEMA_LOCK	1932683617LL
+/* notified by a COMMIT that queued builds (store_listen) */
+#define PG_CHANNEL	"s2i_queued"
 #define PG_PARAMS_MAX	16
 
 enum {
@@ -128,6 +130,7 @@ struct store_pg {
 	char *pg_url;			/* as configured: it carries no password */
 	char *pg_password;		/* NULL: libpq's passfile */
 	char *pg_agent;			/* store_set_agent's, NULL: none set */
+	int pg_queued;			/* the open transaction queued builds: NOTIFY */
 	int pg_prepared;		/* the statements exist on this connection */
 };
 
@@ -452,6 +455,39 @@ int store_pg_reopen(const struct store_pg *p, struct store_pg **ret, struct err 
 	return 0;
 }
 
+int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err *e)
+{
+	struct store_pg *n;
+
+	if (pg_open_as(p->pg_url, p->pg_password, 0, &n, e) < 0)
+		return -1;
+	if (pg_simple(n, "LISTEN " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot listen") < 0) {
+		store_pg_free(n);
+		return -1;
+	}
+	*ret = n;
+	return 0;
+}
+
+int store_pg_listen_fd(const struct store_pg *p)
+{
+	return PQstatus(p->pg_conn) == CONNECTION_OK ? PQsocket(p->pg_conn) : -1;
+}
+
+int store_pg_notified(struct store_pg *p)
+{
+	PGnotify *n;
+	int got = 0;
+
+	if (!PQconsumeInput(p->pg_conn) || PQstatus(p->pg_conn) != CONNECTION_OK)
+		return -1;
+	while ((n = PQnotifies(p->pg_conn))) {
+		got = 1;
+		PQfreemem(n);
+	}
+	return got;
+}
+
 void store_pg_set_agent(struct store_pg *p, const char *id)
 {
 	free(p->pg_agent);
@@ -506,10 +542,28 @@ int store_pg_begin(struct store_pg *p, struct err *e)
 	return pg_first(p, "BEGIN", PGRES_COMMAND_OK, e, "cannot begin");
 }
 
+/* A build was queued: the agents listening hear of it when it is committed (a
+ * NOTIFY in a transaction is sent by its COMMIT, once however many builds). */
+static void pg_queued(struct store_pg *p)
+{
+	if (store_pg_in_transaction(p))
+		p->pg_queued = 1;
+	else
+		pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, NULL, "notify");
+}
+
 int store_pg_commit(struct store_pg *p, struct err *e)
 {
-	PGresult *r = PQexec(p->pg_conn, "COMMIT");
+	PGresult *r;
 	int rc = 0;
+
+	if (p->pg_queued &&
+	    pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot notify") < 0) {
+		p->pg_queued = 0;
+		return -1;
+	}
+	p->pg_queued = 0;
+	r = PQexec(p->pg_conn, "COMMIT");
 
 	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
 	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -520,6 +574,7 @@ int store_pg_commit(struct store_pg *p, struct err *e)
 
 void store_pg_rollback(struct store_pg *p)
 {
+	p->pg_queued = 0;
 	if (store_pg_in_transaction(p))
 		pg_simple(p, "ROLLBACK", PGRES_COMMAND_OK, NULL, "rollback");
 }
@@ -664,6 +719,7 @@ static int pg_insert_build(struct store_pg *p, struct build *b, long long id, st
 	pp_opt(&q, id);
 	if (pg_one_id(p, PS_ADD_BUILD, &q, &b->id, e, "cannot insert a build") != 0)
 		return -1;
+	pg_queued(p);
 	return 0;
 }
 
@@ -976,9 +1032,14 @@ int store_pg_requeue(struct store_pg *p, long long id, const char *reason, struc
 {
 	struct pg_params q = { .pp_n = 0 };
 
+	int rc;
+
 	pp_int(&q, id);
 	pp_text(&q, reason);
-	return pg_change(p, PS_REQUEUE, &q, e, "cannot requeue a build");
+	rc = pg_change(p, PS_REQUEUE, &q, e, "cannot requeue a build");
+	if (rc == 0)
+		pg_queued(p);
+	return rc;
 }
 
 int store_pg_set_sha(struct store_pg *p, long long id, const char *sha, struct err *e)

@@ -540,6 +540,8 @@ int worker_start(struct worker *w, struct err *e)
 	http_set_queued_hook(w->w_http, worker_queued, w);
 	worker_http_hook(w);
 	worker_recover(w);
+	if (worker_listen_start(w) < 0)
+		return err_set(e, "cannot set up the build workers");
 	worker_kick(w);
 	worker_status_kick(w, 0);
 	return 0;
@@ -631,6 +633,7 @@ void worker_free(struct worker *w)
 		event_free(w->w_status_ev);
 	if (w->w_cleanup_ev)
 		event_free(w->w_cleanup_ev);
+	worker_listen_free(w);
 	json_decref(w->w_cleanup_ids);
 	json_decref(w->w_cleanup_containers);
 	if (w->w_queued_ev)

@@ -111,6 +111,34 @@ for u in "$A_URL" "$B_URL"; do
 	expect 200 length "$total"
 done
 
+# an intake-only agent (workers = 0): the others run what it queues, woken by
+# PostgreSQL's NOTIFY at its COMMIT (nothing polls; neither of them got a delivery)
+C_PORT=$(free_port)
+sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$C_PORT|g" \
+	-e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-c\nworkers = 0|" "$AGENT_DIR/agent.conf" >"$AGENT_DIR/c.conf"
+"$S2I_AGENT" serve -c "$AGENT_DIR/c.conf" >>"$AGENT_DIR/c.log" 2>&1 &
+C_PID=$!
+wait_port "$C_PORT" 15 "$C_PID" || { cat "$AGENT_DIR/c.log"; fail "agent c did not start"; }
+at "http://127.0.0.1:$C_PORT"
+woken=()
+for i in 31 32 33; do
+	body "$i"
+	post_hook generic web "$g" "$S" "fleet-$i"
+	expect 202
+	woken+=("$(jq -r .build <<<"$HTTP_BODY")")
+done
+ran_elsewhere() {
+	local id
+	for id in "${woken[@]}"; do
+		[ -s "$AGENT_DIR/state/logs/$id.log" ] || [ -s "$AGENT_DIR/state-b/logs/$id.log" ] || return 1
+	done
+}
+wait_for 30 ran_elsewhere || fail "builds ${woken[*]} queued at agent c were not run by a or b: $(pg_sql "SELECT id, state FROM builds WHERE id IN ($(IFS=,; echo "${woken[*]}"))" | tr '\n' ' ')"
+[ -z "$(ls "$AGENT_DIR/state-c/logs" 2>/dev/null)" ] || fail "agent c (workers = 0) ran a build"
+kill -TERM "$C_PID"
+wait "$C_PID" || fail "agent c exited $? on SIGTERM"
+total=$((total + 3))
+
 # a restarting agent takes back its own running builds, not another agent's: b
 # stops; the table says it was running one (as after a SIGKILL), and another agent
 # one; b starts again
