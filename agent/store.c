@@ -1093,6 +1093,13 @@ int store_set_running(struct store *s, long long id, long long pid, const char *
 	return 0;
 }
 
+int store_claim(struct store *s, long long id, const char *log_path, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_claim(s->st_pg, id, log_path, e);
+	return store_set_running(s, id, 0, log_path, e);
+}
+
 int store_claim_tag(struct store *s, const char *repo, const char *image, const char *ref,
 		    long long id, char **ret_owner, struct err *e)
 {

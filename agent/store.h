@@ -186,9 +186,12 @@ struct store_filter {
 	int oldest_first;		/* default newest first */
 	long long before_id;		/* > 0: only builds with a smaller id */
 	int mine;			/* only the builds this agent started (store_set_agent) */
+	int runnable;			/* shared store: only queued builds that may start
+					 * now, the oldest queued of a repository none of
+					 * whose builds runs on any agent */
 };
 
-#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0, 0, 0 }
+#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0, 0, 0, 0 }
 
 struct build_list {
 	struct build *items;
@@ -207,6 +210,12 @@ int store_next_queued(struct store *s, struct build *ret, struct err *e);
  * Returns 1 (nothing changed) when the build is not queued. */
 int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
 		      struct err *e);
+/* The scheduler's store_set_running: on a shared store it also returns 1 when
+ * another build of the repository runs (on any agent) or is older and queued, so
+ * that a repository's builds run one at a time and in push order across the fleet
+ * (agents starting builds of one repository take turns through a lock held to the
+ * COMMIT). On SQLite the worker keeps that order itself. */
+int store_claim(struct store *s, long long id, const char *log_path, struct err *e);
 /* The image name a build of repo's ref writes, made from the ref by the tag
  * template: the first ref to claim it owns it. 0 when ref owns it (now or
  * before), 1 with *ret_owner (caller frees) when another ref does, -1 on error. */

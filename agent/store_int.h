@@ -51,6 +51,7 @@ int store_pg_list_builds(struct store_pg *p, const struct store_filter *f,
 int store_pg_next_queued(struct store_pg *p, struct build *ret, struct err *e);
 int store_pg_set_running(struct store_pg *p, long long id, long long pid, const char *log_path,
 			 struct err *e);
+int store_pg_claim(struct store_pg *p, long long id, const char *log_path, struct err *e);
 int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
 		       long long id, char **ret_owner, struct err *e);
 int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state state,

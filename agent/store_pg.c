@@ -25,8 +25,12 @@ enum {
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
 	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
-	PS_N
+	PS_REPO_LOCK, PS_CLAIM, PS_N
 };
+
+/* a build that may start: none of its repository's builds runs, none older waits */
+#define PG_RUNNABLE "NOT EXISTS (SELECT 1 FROM builds o WHERE o.repo = builds.repo " \
+	"AND (o.state = 'running' OR (o.state = 'queued' AND o.id < builds.id)))"
 
 #define PG_BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, " \
 	"created, started, finished, provider, delivery, message, author, repo_full_name, " \
@@ -52,6 +56,13 @@ static const char *const pg_sql[PS_N] = {
 	[PS_SET_RUNNING] = "UPDATE builds SET state = 'running', started = $2, attempt = attempt + 1, "
 		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5 "
 		"WHERE id = $1 AND state = 'queued'",
+	[PS_CLAIM] = "UPDATE builds SET state = 'running', started = $2, attempt = attempt + 1, "
+		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5 "
+		"WHERE id = $1 AND state = 'queued' AND " PG_RUNNABLE,
+	/* held to the COMMIT: agents starting builds of one repository take turns, each
+	 * seeing what the one before committed */
+	[PS_REPO_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('s2i_repo:' || repo)) "
+		"FROM builds WHERE id = $1",
 	[PS_SET_FINISHED] = "UPDATE builds SET state = $2, finished = $3, "
 		"reason = coalesce($4, reason), image = coalesce($5, image), "
 		"image_id = coalesce($6, image_id), pid = NULL "
@@ -929,7 +940,10 @@ int store_pg_list_builds(struct store_pg *p, const struct store_filter *f,
 		/* an agent without an id owns nothing */
 		pp_text(&q, p->pg_agent ? p->pg_agent : "");
 		buf_addf(&sql, "%sagent = $%d", glue, q.pp_n);
+		glue = " AND ";
 	}
+	if (f->runnable)
+		buf_addf(&sql, "%sstate = 'queued' AND " PG_RUNNABLE, glue);
 	buf_addf(&sql, " ORDER BY id %s LIMIT %zu", f->oldest_first ? "ASC" : "DESC", limit);
 	if (pg_ready(p, e) < 0)
 		goto out;
@@ -961,6 +975,27 @@ int store_pg_set_running(struct store_pg *p, long long id, long long pid, const 
 	pp_text(&q, log_path);
 	pp_text(&q, p->pg_agent);
 	return pg_change(p, PS_SET_RUNNING, &q, e, "cannot start a build");
+}
+
+int store_pg_claim(struct store_pg *p, long long id, const char *log_path, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+
+	pp_int(&q, id);
+	/* outside a transaction the lock would end with its statement */
+	if (store_pg_in_transaction(p)) {
+		r = pg_run(p, PS_REPO_LOCK, &q, PGRES_TUPLES_OK, e,
+			   "cannot lock a repository's builds");
+		if (!r)
+			return -1;
+		PQclear(r);
+	}
+	pp_int(&q, store_now_ms());
+	pp_text(&q, NULL);
+	pp_text(&q, log_path);
+	pp_text(&q, p->pg_agent);
+	return pg_change(p, PS_CLAIM, &q, e, "cannot start a build");
 }
 
 int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
@@ -995,7 +1030,7 @@ int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state 
 {
 	struct pg_params q = { .pp_n = 0 };
 	PGresult *r;
-	int prev;
+	int prev, rc;
 
 	pp_int(&q, id);
 	r = pg_run(p, PS_STATE, &q, PGRES_TUPLES_OK, e, "cannot read a build");
@@ -1016,7 +1051,11 @@ int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state 
 	pp_text(&q, reason);
 	pp_text(&q, image);
 	pp_text(&q, image_id);
-	return pg_change(p, PS_SET_FINISHED, &q, e, "cannot finish a build");
+	rc = pg_change(p, PS_SET_FINISHED, &q, e, "cannot finish a build");
+	/* its repository's next build may start: on any agent */
+	if (rc == 0 && prev == BUILD_RUNNING)
+		pg_queued(p);
+	return rc;
 }
 
 int store_pg_set_pid(struct store_pg *p, long long id, long long pid, struct err *e)

@@ -370,6 +370,8 @@ static void worker_schedule(struct worker *w)
 	f.state = BUILD_QUEUED;
 	f.oldest_first = 1;
 	f.limit = WORKER_SCAN_MAX;
+	/* a shared store leaves out repositories busy on other agents */
+	f.runnable = 1;
 	do {
 		started = 0;
 		if (w->w_running >= (unsigned)w->w_cfg->workers)

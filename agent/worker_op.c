@@ -185,7 +185,7 @@ static void worker_op_queued_done(struct worker *w, struct wop *o)
 static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 {
 	char *owner = NULL;
-	int rc = store_set_running(st, o->o_id, 0, o->o_log, e), claim;
+	int rc = store_claim(st, o->o_id, o->o_log, e), claim;
 
 	free(o->o_reason);
 	o->o_reason = NULL;

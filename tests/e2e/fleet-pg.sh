@@ -2,7 +2,9 @@
 # A fleet on PostgreSQL: two agents (each its own state_dir and port) share a private
 # PostgreSQL (tests/lib/pg.sh). Deliveries go to both: one answered 202 by one agent
 # is a duplicate of the same build at the other (also when both get it at once), and
-# every build runs exactly once (attempt 1, its log in one state_dir only). With
+# every build runs exactly once (attempt 1, its log in one state_dir only), one at a
+# time and in push order for the repository. An intake-only agent's builds are run by
+# the others, woken by NOTIFY; a restarting agent reruns only its own builds. With
 # PostgreSQL down a delivery gets 503 with Retry-After, never a 202, and /healthz says
 # why; once it is back, deliveries are queued again without a restart.
 set -u
@@ -11,7 +13,10 @@ source "$TESTS_DIR/lib/pg.sh"
 agent_init
 pg_start || fail "PostgreSQL did not start"
 pg_fleet_stop() {
-	[ -n "${B_PID:-}" ] && kill -TERM "$B_PID" 2>/dev/null && wait "$B_PID" 2>/dev/null
+	local pid
+	for pid in ${B_PID:-} ${C_PID:-}; do
+		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
 	pg_stop
 }
 agent_on_exit pg_fleet_stop
@@ -24,17 +29,31 @@ A_URL=$AGENT_URL
 grep -q "database 'postgresql://agent@127.0.0.1:$PG_PORT/s2i'" "$AGENT_LOG" ||
 	fail "agent a does not name its database"
 
-# agent b: the same configuration, its own port and state directory
-B_PORT=$(free_port)
-B_LOG=$AGENT_DIR/b.log
-sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$B_PORT|g" -e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-b|" \
-	"$AGENT_DIR/agent.conf" >"$AGENT_DIR/b.conf"
-start_b() {
-	"$S2I_AGENT" serve -c "$AGENT_DIR/b.conf" >>"$B_LOG" 2>&1 &
-	B_PID=$!
-	wait_port "$B_PORT" 15 "$B_PID" || { cat "$B_LOG"; fail "agent b did not start"; }
+# another agent: a's configuration with its own port, state directory and extra
+# lines; sets SERVED_PID and SERVED_PORT (a new port while the one tried is taken)
+serve_another() {	# name [extra [port]]
+	local try conf=$AGENT_DIR/$1.conf log=$AGENT_DIR/$1.log
+	for try in 1 2 3 4 5; do
+		SERVED_PORT=${3:-$(free_port)}
+		sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$SERVED_PORT|g" \
+			-e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-$1${2:+\\n$2}|" \
+			"$AGENT_DIR/agent.conf" >"$conf"
+		"$S2I_AGENT" serve -c "$conf" >>"$log" 2>&1 &
+		SERVED_PID=$!
+		wait_port "$SERVED_PORT" 15 "$SERVED_PID" && return 0
+		kill "$SERVED_PID" 2>/dev/null
+		wait "$SERVED_PID" 2>/dev/null
+		[ -z "${3:-}" ] && grep -q "cannot listen" "$log" || break
+	done
+	cat "$log"
+	fail "agent $1 did not start"
 }
-start_b
+serve_another b
+B_PID=$SERVED_PID B_PORT=$SERVED_PORT B_LOG=$AGENT_DIR/b.log
+start_b() {	# again, on its port
+	serve_another b "" "$B_PORT"
+	B_PID=$SERVED_PID
+}
 B_URL=http://127.0.0.1:$B_PORT
 
 g=$AGENT_DIR/generic.json
@@ -104,6 +123,10 @@ for id in $(pg_sql "SELECT id FROM builds ORDER BY id"); do
 	fi
 done
 echo "builds run: $ran_a by agent a, $ran_b by agent b"
+# one repository's builds ran one at a time and in push order, across both agents
+overlap=$(pg_sql "SELECT x.id || '/' || y.id FROM builds x JOIN builds y ON y.repo = x.repo AND y.id > x.id
+	WHERE y.started < x.finished")
+[ -z "$overlap" ] || fail "builds of one repository overlapped or ran out of order: $overlap"
 # either agent answers for every build
 for u in "$A_URL" "$B_URL"; do
 	at "$u"
@@ -113,13 +136,9 @@ done
 
 # an intake-only agent (workers = 0): the others run what it queues, woken by
 # PostgreSQL's NOTIFY at its COMMIT (nothing polls; neither of them got a delivery)
-C_PORT=$(free_port)
-sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$C_PORT|g" \
-	-e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-c\nworkers = 0|" "$AGENT_DIR/agent.conf" >"$AGENT_DIR/c.conf"
-"$S2I_AGENT" serve -c "$AGENT_DIR/c.conf" >>"$AGENT_DIR/c.log" 2>&1 &
-C_PID=$!
-wait_port "$C_PORT" 15 "$C_PID" || { cat "$AGENT_DIR/c.log"; fail "agent c did not start"; }
-at "http://127.0.0.1:$C_PORT"
+serve_another c "workers = 0"
+C_PID=$SERVED_PID
+at "http://127.0.0.1:$SERVED_PORT"
 woken=()
 for i in 31 32 33; do
 	body "$i"
@@ -137,6 +156,7 @@ wait_for 30 ran_elsewhere || fail "builds ${woken[*]} queued at agent c were not
 [ -z "$(ls "$AGENT_DIR/state-c/logs" 2>/dev/null)" ] || fail "agent c (workers = 0) ran a build"
 kill -TERM "$C_PID"
 wait "$C_PID" || fail "agent c exited $? on SIGTERM"
+C_PID=
 total=$((total + 3))
 
 # a restarting agent takes back its own running builds, not another agent's: b
@@ -146,12 +166,13 @@ kill -TERM "$B_PID"
 wait "$B_PID"
 B_PID=
 now=$(date +%s%3N)
-running() {	# ref agent: a running build's id
+running() {	# repo agent: a running build's id
 	pg_sql "INSERT INTO builds (repo, ref, sha, state, created, started, provider, attempt, agent)
-		VALUES ('web', '$1', '$(printf %040d 50)', 'running', $now, $now, 'generic', 1, '$2') RETURNING id"
+		VALUES ('$1', 'refs/heads/main', '$(printf %040d 50)', 'running', $now, $now, 'generic', 1, '$2') RETURNING id"
 }
-own=$(running refs/heads/own "$(cat "$AGENT_DIR/state-b/instance-id")") || fail "cannot insert a build"
-other=$(running refs/heads/other agent-elsewhere) || fail "cannot insert a build"
+own=$(running web "$(cat "$AGENT_DIR/state-b/instance-id")") || fail "cannot insert a build"
+# (of another repository: a build running elsewhere holds its repository's next ones)
+other=$(running elsewhere agent-elsewhere) || fail "cannot insert a build"
 start_b
 rerun() {
 	[ "$(pg_sql "SELECT state || ' ' || attempt FROM builds WHERE id = $own")" = "errored 2" ]

@@ -822,6 +822,62 @@ static void test_pg_migrate_up(void **state)
 	store_free(s);
 }
 
+/* The queued builds of repo that may start now: how many, the first's id. */
+static size_t runnable(struct store *s, const char *repo, long long *first)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	size_t n;
+
+	f.repo = repo;
+	f.runnable = 1;
+	f.oldest_first = 1;
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	n = l.n;
+	*first = n ? l.items[0].id : 0;
+	build_list_release(&l);
+	return n;
+}
+
+/* A repository's builds start one at a time and in push order across agents: the
+ * scheduler sees only what may start, and a claim that lost a race changes nothing. */
+static void test_pg_claim_order(void **state)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct err e = ERR_INIT;
+	long long dup, x1, x2, y1, got;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	x1 = add(a, "ord", "refs/heads/main", NULL, &dup);
+	x2 = add(a, "ord", "refs/heads/main", NULL, &dup);
+	y1 = add(b, "ord2", "refs/heads/main", NULL, &dup);
+	assert_int_equal(runnable(b, "ord", &got), 1);
+	assert_int_equal(got, x1);
+	/* the newer one waits for the older */
+	assert_int_equal(store_claim(b, x2, NULL, &e), 1);
+	assert_int_equal(store_begin(a, &e), 0);
+	assert_int_equal(store_claim(a, x1, "/logs/x1", &e), 0);
+	assert_int_equal(store_commit(a, &e), 0);
+	/* x1 runs on a: nothing of ord may start, on any agent; ord2 may */
+	assert_int_equal(runnable(b, "ord", &got), 0);
+	assert_int_equal(store_claim(b, x2, NULL, &e), 1);
+	assert_int_equal(store_claim(b, x1, NULL, &e), 1);
+	assert_int_equal(store_claim(b, y1, NULL, &e), 0);
+	/* x1 ends: x2 is next, wherever */
+	assert_int_equal(store_set_finished(a, x1, BUILD_SUCCEEDED, NULL, NULL, NULL, &e), 0);
+	assert_int_equal(runnable(a, "ord", &got), 1);
+	assert_int_equal(got, x2);
+	assert_int_equal(store_begin(b, &e), 0);
+	assert_int_equal(store_claim(b, x2, NULL, &e), 0);
+	assert_int_equal(store_commit(b, &e), 0);
+	assert_int_equal(runnable(a, "ord", &got), 0);
+	store_free(a);
+	store_free(b);
+}
+
 /* the tests of both stores */
 #define STORE_TESTS_COMMON \
 	cmocka_unit_test(test_add_get_dup), \
@@ -841,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_pg_schema_newer),
 		cmocka_unit_test(test_pg_fleet_dedup),
 		cmocka_unit_test(test_pg_mine),
+		cmocka_unit_test(test_pg_claim_order),
 		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
 		cmocka_unit_test(test_pg_password),
