@@ -28,7 +28,9 @@ LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 # libgit2, libcurl, libarchive and OpenSSL (nettle gives it SHA-256 and HMAC for
 # ~0.3 MB where libcrypto costs ~4 MB). A module the daemon uses that needs one of
 # them makes this link fail: move that I/O into a child command instead.
-DPKGS   = libevent libevent_pthreads inih jansson sqlite3 nettle libpq
+# libpq (a database on PostgreSQL) is loaded at run time by store_pg.c, only by an
+# agent configured for it.
+DPKGS   = libevent libevent_pthreads inih jansson sqlite3 nettle
 DLIBS   = $(shell pkg-config --libs $(DPKGS)) -lpthread -lm
 
 ifeq ($(SANITIZE),1)

@@ -4,6 +4,8 @@
  * guard hold across agents through unique constraints (INSERT ... ON CONFLICT), not
  * through what one connection read; counts are read from the table, since other
  * agents change it. A connection is used by one thread. */
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,71 @@
 #include "buf.h"
 #include "limits.h"
 #include "store_int.h"
+
+/* libpq, loaded when a store is first opened on PostgreSQL (dlopen): the daemon's
+ * executable does not link it, so an agent on SQLite does not carry it and what it
+ * loads (OpenSSL, Kerberos, LDAP: twice the daemon's idle memory) */
+#define PG_LIBPQ	"libpq.so.5"
+#define PG_API(X) \
+	X(PQclear) \
+	X(PQcmdStatus) \
+	X(PQcmdTuples) \
+	X(PQconnectdbParams) \
+	X(PQconninfoFree) \
+	X(PQconninfoParse) \
+	X(PQconsumeInput) \
+	X(PQerrorMessage) \
+	X(PQexec) \
+	X(PQexecParams) \
+	X(PQexecPrepared) \
+	X(PQfinish) \
+	X(PQfreemem) \
+	X(PQgetisnull) \
+	X(PQgetvalue) \
+	X(PQnotifies) \
+	X(PQntuples) \
+	X(PQprepare) \
+	X(PQreset) \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus) \
+	X(PQsetNoticeProcessor) \
+	X(PQsocket) \
+	X(PQstatus) \
+	X(PQtransactionStatus)
+
+static struct {
+#define PG_API_FIELD(f) __typeof__(&f) f;
+	PG_API(PG_API_FIELD)
+#undef PG_API_FIELD
+} pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_error[256];	/* why it could not be loaded, "" when loaded */
+
+static void pq_load(void)
+{
+	void *h = dlopen(PG_LIBPQ, RTLD_NOW | RTLD_LOCAL);
+	const char *err;
+
+	if (!h) {
+		err = dlerror();
+		snprintf(pq_error, sizeof(pq_error), "%s", err ? err : "unknown error");
+		return;
+	}
+#define PG_API_LOAD(f) \
+	if (!pq_error[0] && !(*(void **)&pq.f = dlsym(h, #f))) \
+		snprintf(pq_error, sizeof(pq_error), "%s has no %s", PG_LIBPQ, #f);
+	PG_API(PG_API_LOAD)
+#undef PG_API_LOAD
+}
+
+static int pq_ready(struct err *e)
+{
+	pthread_once(&pq_once, pq_load);
+	if (pq_error[0])
+		return err_set(e, "cannot load PostgreSQL's client library (Debian's libpq5): %s",
+			       pq_error);
+	return 0;
+}
 
 /* pg_advisory_xact_lock key of the schema migration: "s2ia" */
 #define PG_SCHEMA_LOCK	1932683617LL
@@ -197,21 +264,21 @@ static int pg_fail_msg(struct store_pg *p, struct err *e, const char *what, cons
 
 static int pg_fail(struct store_pg *p, struct err *e, const char *what, const PGresult *r)
 {
-	const char *msg = r ? PQresultErrorMessage(r) : NULL;
+	const char *msg = r ? pq.PQresultErrorMessage(r) : NULL;
 
-	return pg_fail_msg(p, e, what, msg && *msg ? msg : PQerrorMessage(p->pg_conn));
+	return pg_fail_msg(p, e, what, msg && *msg ? msg : pq.PQerrorMessage(p->pg_conn));
 }
 
 /* Runs sql with no parameters; 0 when it returned status ok. */
 static int pg_simple(struct store_pg *p, const char *sql, ExecStatusType ok, struct err *e,
 		     const char *what)
 {
-	PGresult *r = PQexec(p->pg_conn, sql);
+	PGresult *r = pq.PQexec(p->pg_conn, sql);
 	int rc = 0;
 
-	if (PQresultStatus(r) != ok)
+	if (pq.PQresultStatus(r) != ok)
 		rc = pg_fail(p, e, what, r);
-	PQclear(r);
+	pq.PQclear(r);
 	return rc;
 }
 
@@ -223,13 +290,13 @@ static int pg_prepare(struct store_pg *p, struct err *e)
 
 	for (i = 0; i < PS_N; i++) {
 		snprintf(name, sizeof(name), "s2i_%d", i);
-		r = PQprepare(p->pg_conn, name, pg_sql[i], 0, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		r = pq.PQprepare(p->pg_conn, name, pg_sql[i], 0, NULL);
+		if (pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
 			pg_fail(p, e, "cannot prepare a statement", r);
-			PQclear(r);
+			pq.PQclear(r);
 			return -1;
 		}
-		PQclear(r);
+		pq.PQclear(r);
 	}
 	p->pg_prepared = 1;
 	return 0;
@@ -240,13 +307,13 @@ static int pg_prepare(struct store_pg *p, struct err *e)
  * lost and its caller rolls back. */
 static int pg_ready(struct store_pg *p, struct err *e)
 {
-	if (PQstatus(p->pg_conn) == CONNECTION_OK && p->pg_prepared)
+	if (pq.PQstatus(p->pg_conn) == CONNECTION_OK && p->pg_prepared)
 		return 0;
-	if (PQstatus(p->pg_conn) != CONNECTION_OK) {
+	if (pq.PQstatus(p->pg_conn) != CONNECTION_OK) {
 		p->pg_prepared = 0;
-		PQreset(p->pg_conn);
-		if (PQstatus(p->pg_conn) != CONNECTION_OK)
-			return pg_fail_msg(p, e, "cannot connect", PQerrorMessage(p->pg_conn));
+		pq.PQreset(p->pg_conn);
+		if (pq.PQstatus(p->pg_conn) != CONNECTION_OK)
+			return pg_fail_msg(p, e, "cannot connect", pq.PQerrorMessage(p->pg_conn));
 	}
 	return pg_prepare(p, e);
 }
@@ -262,11 +329,11 @@ static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q
 	if (pg_ready(p, e) < 0)
 		return NULL;
 	snprintf(name, sizeof(name), "s2i_%d", which);
-	r = PQexecPrepared(p->pg_conn, name, q ? q->pp_n : 0, q ? q->pp_val : NULL,
+	r = pq.PQexecPrepared(p->pg_conn, name, q ? q->pp_n : 0, q ? q->pp_val : NULL,
 			   q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, 0);
-	if (PQresultStatus(r) != ok) {
+	if (pq.PQresultStatus(r) != ok) {
 		pg_fail(p, e, what, r);
-		PQclear(r);
+		pq.PQclear(r);
 		return NULL;
 	}
 	return r;
@@ -281,8 +348,8 @@ static int pg_change(struct store_pg *p, int which, const struct pg_params *q, s
 
 	if (!r)
 		return -1;
-	rc = atoll(PQcmdTuples(r)) > 0 ? 0 : 1;
-	PQclear(r);
+	rc = atoll(pq.PQcmdTuples(r)) > 0 ? 0 : 1;
+	pq.PQclear(r);
 	return rc;
 }
 
@@ -295,11 +362,11 @@ static int pg_one_id(struct store_pg *p, int which, const struct pg_params *q, l
 
 	if (!r)
 		return -1;
-	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
-		*ret = atoll(PQgetvalue(r, 0, 0));
+	if (pq.PQntuples(r) > 0 && !pq.PQgetisnull(r, 0, 0)) {
+		*ret = atoll(pq.PQgetvalue(r, 0, 0));
 		rc = 0;
 	}
-	PQclear(r);
+	pq.PQclear(r);
 	return rc;
 }
 
@@ -315,15 +382,15 @@ static int pg_migrate(struct store_pg *p, struct err *e)
 		 "CREATE TABLE IF NOT EXISTS s2i_schema (version integer NOT NULL)", PG_SCHEMA_LOCK);
 	if (pg_simple(p, sql, PGRES_COMMAND_OK, e, "cannot lock the schema") < 0)
 		goto fail;
-	r = PQexec(p->pg_conn, "SELECT max(version) FROM s2i_schema");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+	r = pq.PQexec(p->pg_conn, "SELECT max(version) FROM s2i_schema");
+	if (pq.PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_fail(p, e, "cannot read the schema version", r);
-		PQclear(r);
+		pq.PQclear(r);
 		goto fail;
 	}
-	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-		version = atoi(PQgetvalue(r, 0, 0));
-	PQclear(r);
+	if (pq.PQntuples(r) > 0 && !pq.PQgetisnull(r, 0, 0))
+		version = atoi(pq.PQgetvalue(r, 0, 0));
+	pq.PQclear(r);
 	if (version > PG_SCHEMA_VERSION) {
 		err_set(e, "database '%s': schema version %d is newer than this agent's (%d): "
 			"upgrade this agent", p->pg_url, version, PG_SCHEMA_VERSION);
@@ -350,11 +417,11 @@ static void pg_show(const struct store_pg *p, const char *name, char *out, size_
 	PGresult *r;
 
 	snprintf(sql, sizeof(sql), "SHOW %s", name);
-	r = PQexec(p->pg_conn, sql);
+	r = pq.PQexec(p->pg_conn, sql);
 	out[0] = '\0';
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-		snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
+	if (pq.PQresultStatus(r) == PGRES_TUPLES_OK && pq.PQntuples(r) == 1)
+		snprintf(out, len, "%s", pq.PQgetvalue(r, 0, 0));
+	pq.PQclear(r);
 }
 
 int store_pg_sync_mode(const struct store_pg *p)
@@ -379,19 +446,21 @@ static int pg_check_url(const char *database, struct err *e)
 
 	if (strncmp(database, "postgresql://", 13) != 0 && strncmp(database, "postgres://", 11) != 0)
 		return err_set(e, "expected sqlite or a postgresql:// URL");
-	opts = PQconninfoParse(database, &msg);
+	if (pq_ready(e) < 0)
+		return -1;
+	opts = pq.PQconninfoParse(database, &msg);
 	if (!opts) {
 		err_set(e, "not a valid PostgreSQL URL: %s", msg ? msg : "out of memory");
 		if (e)
 			e->msg[strcspn(e->msg, "\n")] = '\0';
-		PQfreemem(msg);
+		pq.PQfreemem(msg);
 		return -1;
 	}
 	for (o = opts; o->keyword; o++)
 		if (!strcmp(o->keyword, "password") && o->val && *o->val)
 			rc = err_set(e, "the URL carries a password; put it in "
 				     "database_password_file (or libpq's passfile) instead");
-	PQconninfoFree(opts);
+	pq.PQconninfoFree(opts);
 	return rc;
 }
 
@@ -419,12 +488,12 @@ static int pg_connect(struct store_pg *p, struct err *e)
 
 	if (!p->pg_password)
 		keys[4] = NULL;
-	p->pg_conn = PQconnectdbParams(keys, vals, 1);
+	p->pg_conn = pq.PQconnectdbParams(keys, vals, 1);
 	if (!p->pg_conn)
 		return err_set(e, "database '%s': out of memory", p->pg_url);
-	PQsetNoticeProcessor(p->pg_conn, pg_notice, NULL);
-	if (PQstatus(p->pg_conn) != CONNECTION_OK)
-		return pg_fail_msg(p, e, "cannot connect", PQerrorMessage(p->pg_conn));
+	pq.PQsetNoticeProcessor(p->pg_conn, pg_notice, NULL);
+	if (pq.PQstatus(p->pg_conn) != CONNECTION_OK)
+		return pg_fail_msg(p, e, "cannot connect", pq.PQerrorMessage(p->pg_conn));
 	/* a COMMIT that is not flushed would lose 202-answered deliveries on a crash of
 	 * the server: refused, as store.c refuses a SQLite connection below FULL */
 	sync = store_pg_sync_mode(p);
@@ -482,7 +551,7 @@ int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err 
 
 int store_pg_listen_fd(const struct store_pg *p)
 {
-	return PQstatus(p->pg_conn) == CONNECTION_OK ? PQsocket(p->pg_conn) : -1;
+	return pq.PQstatus(p->pg_conn) == CONNECTION_OK ? pq.PQsocket(p->pg_conn) : -1;
 }
 
 int store_pg_notified(struct store_pg *p)
@@ -490,11 +559,11 @@ int store_pg_notified(struct store_pg *p)
 	PGnotify *n;
 	int got = 0;
 
-	if (!PQconsumeInput(p->pg_conn) || PQstatus(p->pg_conn) != CONNECTION_OK)
+	if (!pq.PQconsumeInput(p->pg_conn) || pq.PQstatus(p->pg_conn) != CONNECTION_OK)
 		return -1;
-	while ((n = PQnotifies(p->pg_conn))) {
+	while ((n = pq.PQnotifies(p->pg_conn))) {
 		got = 1;
-		PQfreemem(n);
+		pq.PQfreemem(n);
 	}
 	return got;
 }
@@ -509,7 +578,7 @@ void store_pg_free(struct store_pg *p)
 {
 	if (!p)
 		return;
-	PQfinish(p->pg_conn);
+	pq.PQfinish(p->pg_conn);
 	free(p->pg_url);
 	free(p->pg_agent);
 	if (p->pg_password) {
@@ -537,7 +606,7 @@ static int pg_first(struct store_pg *p, const char *sql, ExecStatusType ok, stru
 			return -1;
 		if (pg_simple(p, sql, ok, e, what) == 0)
 			return 0;
-		if (PQstatus(p->pg_conn) == CONNECTION_OK)
+		if (pq.PQstatus(p->pg_conn) == CONNECTION_OK)
 			break;
 	}
 	return -1;
@@ -574,12 +643,12 @@ int store_pg_commit(struct store_pg *p, struct err *e)
 		return -1;
 	}
 	p->pg_queued = 0;
-	r = PQexec(p->pg_conn, "COMMIT");
+	r = pq.PQexec(p->pg_conn, "COMMIT");
 
 	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
-	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)
+	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(pq.PQcmdStatus(r), "COMMIT") != 0)
 		rc = pg_fail(p, e, "cannot commit", r);
-	PQclear(r);
+	pq.PQclear(r);
 	return rc;
 }
 
@@ -592,7 +661,7 @@ void store_pg_rollback(struct store_pg *p)
 
 int store_pg_in_transaction(struct store_pg *p)
 {
-	PGTransactionStatusType t = PQtransactionStatus(p->pg_conn);
+	PGTransactionStatusType t = pq.PQtransactionStatus(p->pg_conn);
 
 	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
@@ -618,12 +687,12 @@ void store_pg_savepoint_rollback(struct store_pg *p)
 
 static char *pg_text(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+	return pq.PQgetisnull(r, row, col) ? NULL : xstrdup(pq.PQgetvalue(r, row, col));
 }
 
 static long long pg_ll(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? 0 : atoll(PQgetvalue(r, row, col));
+	return pq.PQgetisnull(r, row, col) ? 0 : atoll(pq.PQgetvalue(r, row, col));
 }
 
 /* Fills b from a row selected with PG_BUILD_COLS. */
@@ -635,9 +704,9 @@ static void pg_row_build(const PGresult *r, int row, struct build *b)
 	b->id = pg_ll(r, row, 0);
 	b->repo = pg_text(r, row, 1);
 	b->ref = pg_text(r, row, 2);
-	snprintf(b->sha, sizeof(b->sha), "%s", PQgetvalue(r, row, 3));
-	snprintf(b->before, sizeof(b->before), "%s", PQgetvalue(r, row, 4));
-	n = store_state_parse(PQgetvalue(r, row, 5));
+	snprintf(b->sha, sizeof(b->sha), "%s", pq.PQgetvalue(r, row, 3));
+	snprintf(b->before, sizeof(b->before), "%s", pq.PQgetvalue(r, row, 4));
+	n = store_state_parse(pq.PQgetvalue(r, row, 5));
 	b->state = n < 0 ? BUILD_ERRORED : (enum build_state)n;
 	b->reason = pg_text(r, row, 6);
 	b->image = pg_text(r, row, 7);
@@ -665,11 +734,11 @@ static int pg_get_one(struct store_pg *p, int which, const struct pg_params *q,
 
 	if (!r)
 		return -1;
-	if (PQntuples(r) > 0) {
+	if (pq.PQntuples(r) > 0) {
 		pg_row_build(r, 0, ret);
 		rc = 0;
 	}
-	PQclear(r);
+	pq.PQclear(r);
 	return rc;
 }
 
@@ -788,11 +857,11 @@ int store_pg_find_push(struct store_pg *p, const struct build *b,
 	r = pg_run(p, PS_REF_NEWEST, &q, PGRES_TUPLES_OK, e, "cannot look the ref's last build up");
 	if (!r)
 		return -1;
-	if (PQntuples(r) > 0) {
+	if (pq.PQntuples(r) > 0) {
 		id = pg_ll(r, 0, 0);
-		built = store_ref_built(b, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+		built = store_ref_built(b, pq.PQgetvalue(r, 0, 1), pq.PQgetvalue(r, 0, 2));
 	}
-	PQclear(r);
+	pq.PQclear(r);
 	if (!built)
 		return 1;
 	*ret_dup = id;
@@ -885,8 +954,8 @@ int store_pg_prune_pushes(struct store_pg *p, long long before_ms, long long *re
 	r = pg_run(p, PS_PRUNE_SIGNED, &q, PGRES_COMMAND_OK, e, "cannot prune signed pushes");
 	if (!r)
 		return -1;
-	*ret_n = atoll(PQcmdTuples(r));
-	PQclear(r);
+	*ret_n = atoll(pq.PQcmdTuples(r));
+	pq.PQclear(r);
 	return 0;
 }
 
@@ -947,19 +1016,19 @@ int store_pg_list_builds(struct store_pg *p, const struct store_filter *f,
 	buf_addf(&sql, " ORDER BY id %s LIMIT %zu", f->oldest_first ? "ASC" : "DESC", limit);
 	if (pg_ready(p, e) < 0)
 		goto out;
-	r = PQexecParams(p->pg_conn, sql.data, q.pp_n, NULL, q.pp_val, q.pp_len, q.pp_fmt, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+	r = pq.PQexecParams(p->pg_conn, sql.data, q.pp_n, NULL, q.pp_val, q.pp_len, q.pp_fmt, 0);
+	if (pq.PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_fail(p, e, "cannot list builds", r);
 		goto out;
 	}
-	n = PQntuples(r);
+	n = pq.PQntuples(r);
 	ret->items = n ? xcalloc((size_t)n, sizeof(*ret->items)) : NULL;
 	ret->n = (size_t)n;
 	for (i = 0; i < n; i++)
 		pg_row_build(r, i, &ret->items[i]);
 	res = 0;
 out:
-	PQclear(r);
+	pq.PQclear(r);
 	buf_release(&sql);
 	return res;
 }
@@ -989,7 +1058,7 @@ int store_pg_claim(struct store_pg *p, long long id, const char *log_path, struc
 			   "cannot lock a repository's builds");
 		if (!r)
 			return -1;
-		PQclear(r);
+		pq.PQclear(r);
 	}
 	pp_int(&q, store_now_ms());
 	pp_text(&q, NULL);
@@ -1016,11 +1085,11 @@ int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, 
 		   "cannot look up the owner of an image name");
 	if (!r)
 		return -1;
-	if (PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), ref) != 0) {
-		*ret_owner = xstrdup(PQgetvalue(r, 0, 0));
+	if (pq.PQntuples(r) > 0 && strcmp(pq.PQgetvalue(r, 0, 0), ref) != 0) {
+		*ret_owner = xstrdup(pq.PQgetvalue(r, 0, 0));
 		rc = 1;
 	}
-	PQclear(r);
+	pq.PQclear(r);
 	return rc;
 }
 
@@ -1036,12 +1105,12 @@ int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state 
 	r = pg_run(p, PS_STATE, &q, PGRES_TUPLES_OK, e, "cannot read a build");
 	if (!r)
 		return -1;
-	if (PQntuples(r) == 0) {
-		PQclear(r);
+	if (pq.PQntuples(r) == 0) {
+		pq.PQclear(r);
 		return err_set(e, "build %lld: no such build", id);
 	}
-	prev = store_state_parse(PQgetvalue(r, 0, 0));
-	PQclear(r);
+	prev = store_state_parse(pq.PQgetvalue(r, 0, 0));
+	pq.PQclear(r);
 	if (prev < 0)
 		return err_set(e, "build %lld: unknown state in the database", id);
 	if (prev != BUILD_QUEUED && prev != BUILD_RUNNING)
@@ -1098,12 +1167,12 @@ int store_pg_count_states(struct store_pg *p, long long counts[BUILD_NSTATES], s
 	if (!r)
 		return -1;
 	memset(counts, 0, sizeof(long long) * BUILD_NSTATES);
-	for (i = 0; i < PQntuples(r); i++) {
-		n = store_state_parse(PQgetvalue(r, i, 0));
+	for (i = 0; i < pq.PQntuples(r); i++) {
+		n = store_state_parse(pq.PQgetvalue(r, i, 0));
 		if (n >= 0)
 			counts[n] = pg_ll(r, i, 1);
 	}
-	PQclear(r);
+	pq.PQclear(r);
 	return 0;
 }
 
@@ -1139,7 +1208,7 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 	r = pg_run(p, PS_STATUS_HEADS, &q, PGRES_TUPLES_OK, e, "cannot read commit statuses");
 	if (!r)
 		return -1;
-	for (n = 0; n < max && (int)n < PQntuples(r); n++) {
+	for (n = 0; n < max && (int)n < pq.PQntuples(r); n++) {
 		struct status_row *s = &ret[n];
 		int i = (int)n;
 
@@ -1153,7 +1222,7 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 		s->last_error = pg_text(r, i, 6);
 		s->repo = pg_text(r, i, 7);
 	}
-	PQclear(r);
+	pq.PQclear(r);
 	*ret_n = n;
 	return 0;
 }
