@@ -10,7 +10,7 @@ CHECK_SANITIZE ?= 1
 # seconds each fuzz target runs inside make check
 CHECK_FUZZ_SECONDS ?= 10
 
-PKGS    = libgit2 libcurl openssl nettle libevent libevent_pthreads inih jansson sqlite3 libarchive zlib
+PKGS    = libgit2 libcurl openssl nettle libevent libevent_pthreads inih jansson sqlite3 libarchive zlib libpq
 WARN    = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wcast-qual -Wformat=2 -Wno-format-nonliteral
 # messages are cut to fixed buffers on purpose (gcc only: clang has no such warning
@@ -28,6 +28,8 @@ LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 # libgit2, libcurl, libarchive and OpenSSL (nettle gives it SHA-256 and HMAC for
 # ~0.3 MB where libcrypto costs ~4 MB). A module the daemon uses that needs one of
 # them makes this link fail: move that I/O into a child command instead.
+# libpq (a database on PostgreSQL) is loaded at run time by store_pg.c, only by an
+# agent configured for it.
 DPKGS   = libevent libevent_pthreads inih jansson sqlite3 nettle
 DLIBS   = $(shell pkg-config --libs $(DPKGS)) -lpthread -lm
 

@@ -420,7 +420,7 @@ struct batch *batch_new(struct event_base *base, const char *state_dir, struct s
 	pthread_mutex_init(&q->q_mu, NULL);
 	pthread_cond_init(&q->q_cv, NULL);
 	pthread_cond_init(&q->q_ckpt_cv, NULL);
-	if (store_open(state_dir, &q->q_store, e) < 0)
+	if (store_reopen(loop_st, state_dir, &q->q_store, e) < 0)
 		goto fail;
 	/* no connection of the daemon checkpoints inside a commit */
 	store_wal_manual(q->q_store);

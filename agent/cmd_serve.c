@@ -12,6 +12,7 @@
 #include "cmds.h"
 #include "config.h"
 #include "http.h"
+#include "instance.h"
 #include "limits.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -150,6 +151,8 @@ static void serve_reload_cb(evutil_socket_t sig, short what, void *arg)
 		log_warn("reload: 'listen' changed; it takes effect at the next start");
 	if (strcmp(c->state_dir, old->state_dir))
 		log_warn("reload: 'state_dir' changed; it takes effect at the next start");
+	if (strcmp(c->database ? c->database : "sqlite", old->database ? old->database : "sqlite"))
+		log_warn("reload: 'database' changed; it takes effect at the next start");
 	http_set_config(sv->sv_http, c);
 	http_set_queue_max(sv->sv_http, c->queue_max);
 	worker_set_config(sv->sv_worker, c);	/* pipeline */
@@ -223,6 +226,7 @@ int cmd_serve(int argc, char **argv)
 	struct serve sv = { 0 };
 	struct strv errors = STRV_INIT;
 	struct err e = ERR_INIT;
+	char agent_id[INSTANCE_ID_MAX];
 	long long depth = 0;
 	int rc = 1;
 
@@ -241,10 +245,14 @@ int cmd_serve(int argc, char **argv)
 	/* a client that hangs up must not kill the daemon */
 	signal(SIGPIPE, SIG_IGN);
 	if (store_lock_dir(sv.sv_cfg->state_dir, &sv.sv_lockfd, &e) < 0 ||
-	    store_open(sv.sv_cfg->state_dir, &sv.sv_store, &e) < 0) {
+	    store_connect(sv.sv_cfg->database, sv.sv_cfg->database_password, sv.sv_cfg->state_dir,
+			  &sv.sv_store, &e) < 0 ||
+	    instance_id(sv.sv_cfg->state_dir, agent_id, sizeof(agent_id), &e) < 0) {
 		log_error("%s", e.msg);
 		goto out;
 	}
+	/* before http_new: its batch writer's connection copies it */
+	store_set_agent(sv.sv_store, agent_id);
 	sv.sv_base = event_base_new();
 	if (!sv.sv_base) {
 		log_error("cannot create the event loop");

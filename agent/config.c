@@ -16,6 +16,7 @@
 #include "config_int.h"
 #include "pull.h"
 #include "s2iparse.h"
+#include "store.h"
 #include "sshkey.h"
 
 const char *config_default_path(void)
@@ -108,6 +109,7 @@ enum cfg_type {
 	K_COUNT,	/* positive integer (long), up to CONFIG_COUNT_MAX */
 	K_LISTEN,
 	K_ENGINE,
+	K_DATABASE,	/* sqlite or a postgresql:// URL without a password */
 	K_TOKEN,	/* file holding one secret, read into off2 */
 	K_SECRETS,	/* secret_file: up to SECRETS_PER_REPO secrets */
 	K_PRIVATE,	/* path of a private file the agent hands on (keys, auth) */
@@ -166,6 +168,8 @@ static const struct cfg_key cfg_keys[] = {
 	AT(admin_token_file, K_TOKEN, admin_token),
 	A(public_read, K_BOOL),
 	AT(read_token_file, K_TOKEN, read_token),
+	A(database, K_DATABASE),
+	AT(database_password_file, K_TOKEN, database_password),
 
 	R(url, K_REPO_URL),
 	R(secret_file, K_SECRETS),
@@ -475,6 +479,20 @@ static const char *cfg_parse_engine(const struct cfg_val *a)
 		}
 	}
 	return "expected unix:///path/to/socket or tcp://host:port";
+}
+
+/* sqlite, or a postgresql:// URL; its password belongs in database_password_file
+ * (the message of a refused URL does not repeat it) */
+static const char *cfg_parse_database(const struct cfg_val *a)
+{
+	struct err e = ERR_INIT;
+
+	if (store_check_database(a->v, &e) < 0) {
+		cfg_error(a->st, a->st->lineno, "invalid value for '%s': %s", a->k->name, e.msg);
+		return CFG_SAID;
+	}
+	cfg_set_str(a->field, a->v);
+	return NULL;
 }
 
 /*
@@ -852,6 +870,7 @@ static const struct cfg_kind {
 	[K_COUNT]	= { cfg_parse_count, ST_OTHER, 0 },
 	[K_LISTEN]	= { cfg_parse_listen, ST_OTHER, 0 },
 	[K_ENGINE]	= { cfg_parse_engine, ST_STR, 0 },
+	[K_DATABASE]	= { cfg_parse_database, ST_STR, 0 },
 	[K_TOKEN]	= { cfg_parse_token_file, ST_STR, 0 },
 	[K_SECRETS]	= { cfg_parse_secret_file, ST_STR, 0 },
 	[K_PRIVATE]	= { cfg_parse_private_file, ST_STR, 0 },

@@ -102,6 +102,10 @@ struct config {
 	int public_read;		/* -1: not set (private once published, http_access.c) */
 	char *read_token_file;
 	char *read_token;		/* read from read_token_file; NULL: none */
+	char *database;			/* NULL or "sqlite": state_dir/agent.db; else a
+					 * postgresql:// URL (store_connect) */
+	char *database_password_file;
+	char *database_password;	/* read from it; NULL: libpq's passfile */
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

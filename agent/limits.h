@@ -72,6 +72,11 @@
 #define STORE_CACHE_KIB		"-1024"		/* page cache: negative = KiB (keeps RSS small) */
 #define STORE_CHECKPOINT_PAGES	1000		/* WAL frames that wake the checkpoint thread */
 #define STORE_WAL_MAX_PAGES	16000		/* WAL frames at which the writer checkpoints itself */
+/* PostgreSQL (store_pg.c), unless the URL sets them: a server out of reach fails a
+ * connection attempt, or a statement on an open connection, within these
+ * (the daemon answers 503 meanwhile) */
+#define STORE_PG_CONNECT_TIMEOUT "5"		/* seconds */
+#define STORE_PG_TCP_TIMEOUT	"10000"		/* ms: tcp_user_timeout */
 #define BATCH_CKPT_NICE		10		/* the checkpoint thread's nice value */
 /* replay guard: the digest of a push's signed material is kept this long per repo
  * (far longer than build history: a captured delivery stays worth replaying for

@@ -1,5 +1,7 @@
-/* store: SQLite schema, prepared statements and row <-> struct build mapping.
- * Durability rule: WAL with synchronous=FULL, so a COMMIT has reached the disk. */
+/* store: the store's interface and its SQLite implementation (schema, prepared
+ * statements, row <-> struct build). Durability rule: WAL with synchronous=FULL, so
+ * a COMMIT has reached the disk. A store on PostgreSQL forwards each call to
+ * store_pg.c (st_pg). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +17,7 @@
 #include "buf.h"
 #include "limits.h"
 #include "runner.h"
-#include "store.h"
+#include "store_int.h"
 
 static const char *const store_states[BUILD_NSTATES] = {
 	"queued", "running", "succeeded", "failed", "errored", "canceled"
@@ -133,6 +135,7 @@ static const char store_schema[] =
 	"PRAGMA user_version = 1;";
 
 struct store {
+	struct store_pg *st_pg;		/* set: the store is PostgreSQL's, nothing below is used */
 	sqlite3 *st_db;
 	char *st_path;
 	sqlite3_stmt *st_stmt[ST_N];
@@ -247,6 +250,8 @@ int store_sync_mode(const struct store *s)
 	sqlite3_stmt *st = NULL;
 	int sync = -1;
 
+	if (s->st_pg)
+		return store_pg_sync_mode(s->st_pg);
 	if (sqlite3_prepare_v2(s->st_db, "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		sync = sqlite3_column_int(st, 0);
@@ -486,6 +491,7 @@ void store_free(struct store *s)
 
 	if (!s)
 		return;
+	store_pg_free(s->st_pg);
 	for (i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st_stmt[i]);
 	sqlite3_close(s->st_db);
@@ -495,11 +501,89 @@ void store_free(struct store *s)
 
 const char *store_path(const struct store *s)
 {
-	return s->st_path;
+	return s->st_pg ? store_pg_path(s->st_pg) : s->st_path;
+}
+
+int store_check_database(const char *database, struct err *e)
+{
+	if (!database || !strcmp(database, "sqlite"))
+		return 0;
+	return store_pg_check_url(database, e);
+}
+
+int store_connect(const char *database, const char *password, const char *state_dir,
+		  struct store **ret, struct err *e)
+{
+	struct store *s;
+
+	if (!database || !strcmp(database, "sqlite"))
+		return store_open(state_dir, ret, e);
+	s = xcalloc(1, sizeof(*s));
+	if (store_pg_open(database, password, &s->st_pg, e) < 0) {
+		free(s);
+		return -1;
+	}
+	*ret = s;
+	return 0;
+}
+
+int store_reopen(const struct store *s, const char *state_dir, struct store **ret,
+		 struct err *e)
+{
+	struct store *n;
+
+	if (!s->st_pg)
+		return store_open(state_dir, ret, e);
+	n = xcalloc(1, sizeof(*n));
+	if (store_pg_reopen(s->st_pg, &n->st_pg, e) < 0) {
+		free(n);
+		return -1;
+	}
+	*ret = n;
+	return 0;
+}
+
+void store_set_agent(struct store *s, const char *id)
+{
+	if (s->st_pg)
+		store_pg_set_agent(s->st_pg, id);
+}
+
+int store_listen(const struct store *s, struct store **ret, struct err *e)
+{
+	struct store *n;
+
+	*ret = NULL;
+	if (!s->st_pg)
+		return 0;
+	n = xcalloc(1, sizeof(*n));
+	if (store_pg_listen(s->st_pg, &n->st_pg, e) < 0) {
+		free(n);
+		return -1;
+	}
+	*ret = n;
+	return 0;
+}
+
+int store_listen_fd(const struct store *s)
+{
+	return s->st_pg ? store_pg_listen_fd(s->st_pg) : -1;
+}
+
+int store_notified(struct store *s)
+{
+	return s->st_pg ? store_pg_notified(s->st_pg) : 0;
+}
+
+int store_shared(const struct store *s)
+{
+	return s->st_pg != NULL;
 }
 
 int store_ping(struct store *s, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_ping(s->st_pg, e);
 	sqlite3_stmt *st = store_stmt(s, ST_PING);
 	int rc = sqlite3_step(st);
 
@@ -511,12 +595,16 @@ int store_ping(struct store *s, struct err *e)
 
 int store_begin(struct store *s, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_begin(s->st_pg, e);
 	memset(s->st_delta, 0, sizeof(s->st_delta));
 	return store_exec(s, store_stmt(s, ST_BEGIN), e, "cannot begin");
 }
 
 int store_commit(struct store *s, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_commit(s->st_pg, e);
 	int i;
 
 	if (store_exec(s, store_stmt(s, ST_COMMIT), e, "cannot commit") < 0)
@@ -529,6 +617,10 @@ int store_commit(struct store *s, struct err *e)
 
 void store_rollback(struct store *s)
 {
+	if (s->st_pg) {
+		store_pg_rollback(s->st_pg);
+		return;
+	}
 	if (!sqlite3_get_autocommit(s->st_db))
 		store_exec(s, store_stmt(s, ST_ROLLBACK), NULL, "rollback");
 	memset(s->st_delta, 0, sizeof(s->st_delta));
@@ -536,22 +628,32 @@ void store_rollback(struct store *s)
 
 int store_in_transaction(struct store *s)
 {
+	if (s->st_pg)
+		return store_pg_in_transaction(s->st_pg);
 	return !sqlite3_get_autocommit(s->st_db);
 }
 
 int store_savepoint(struct store *s, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_savepoint(s->st_pg, e);
 	memcpy(s->st_delta_sp, s->st_delta, sizeof(s->st_delta));
 	return store_exec(s, store_stmt(s, ST_SAVEPOINT), e, "cannot set a savepoint");
 }
 
 int store_savepoint_release(struct store *s, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_savepoint_release(s->st_pg, e);
 	return store_exec(s, store_stmt(s, ST_RELEASE), e, "cannot release a savepoint");
 }
 
 void store_savepoint_rollback(struct store *s)
 {
+	if (s->st_pg) {
+		store_pg_savepoint_rollback(s->st_pg);
+		return;
+	}
 	if (!store_in_transaction(s))
 		return;
 	/* ROLLBACK TO keeps the savepoint open: release it too */
@@ -572,6 +674,8 @@ static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 void store_wal_manual(struct store *s)
 {
+	if (s->st_pg)
+		return;
 	/* replaces SQLite's auto-checkpoint hook, which is what wal_autocheckpoint sets */
 	sqlite3_wal_hook(s->st_db, store_wal_hook, s);
 }
@@ -583,6 +687,10 @@ int store_wal_frames(const struct store *s)
 
 int store_checkpoint(struct store *s, int *ret_left, struct err *e)
 {
+	if (s->st_pg) {
+		*ret_left = 0;
+		return 0;
+	}
 	int log = 0, copied = 0;
 	int rc = sqlite3_wal_checkpoint_v2(s->st_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
 
@@ -680,6 +788,8 @@ static void store_row_build(sqlite3_stmt *st, struct build *b)
 int store_find_delivery(struct store *s, const char *repo, const char *provider,
 			const char *delivery, long long *ret_id, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_find_delivery(s->st_pg, repo, provider, delivery, ret_id, e);
 	sqlite3_stmt *st = store_stmt(s, ST_FIND_DELIVERY);
 	int rc;
 
@@ -739,6 +849,8 @@ static int store_insert_build(struct store *s, struct build *b, struct err *e)
 
 int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_add_build(s->st_pg, b, ret_dup, e);
 	int rc;
 
 	*ret_dup = 0;
@@ -757,10 +869,19 @@ int store_add_build(struct store *s, struct build *b, long long *ret_dup, struct
 
 /* ---------- replay guard ---------- */
 
+int store_ref_built(const struct build *b, const char *sha, const char *state)
+{
+	return b->sha[0] && sha && !strcmp(sha, b->sha) && state &&
+		(!strcmp(state, "queued") || !strcmp(state, "running") ||
+		 !strcmp(state, "succeeded"));
+}
+
 int store_find_push(struct store *s, const struct build *b,
 		    const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
 		    enum store_dup *ret_why, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_find_push(s->st_pg, b, digest, ret_dup, ret_why, e);
 	sqlite3_stmt *st;
 	const unsigned char *sha, *state;
 	long long id = 0;
@@ -801,10 +922,7 @@ int store_find_push(struct store *s, const struct build *b,
 		id = sqlite3_column_int64(st, 0);
 		sha = sqlite3_column_text(st, 1);
 		state = sqlite3_column_text(st, 2);
-		built = b->sha[0] && sha && !strcmp((const char *)sha, b->sha) && state &&
-			(!strcmp((const char *)state, "queued") ||
-			 !strcmp((const char *)state, "running") ||
-			 !strcmp((const char *)state, "succeeded"));
+		built = store_ref_built(b, (const char *)sha, (const char *)state);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -832,6 +950,8 @@ static int store_add_signed(struct store *s, const char *repo,
 int store_add_push(struct store *s, struct build *b, const unsigned char digest[STORE_DIGEST_LEN],
 		   long long *ret_dup, enum store_dup *ret_why, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_add_push(s->st_pg, b, digest, ret_dup, ret_why, e);
 	long long dup = 0;
 	enum store_dup why = STORE_DUP_NONE;
 	int rc = store_find_push(s, b, digest, &dup, &why, e);
@@ -857,6 +977,8 @@ int store_add_push(struct store *s, struct build *b, const unsigned char digest[
 
 int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_prune_pushes(s->st_pg, before_ms, ret_n, e);
 	sqlite3_stmt *st = store_stmt(s, ST_PRUNE_SIGNED);
 
 	sqlite3_bind_int64(st, 1, before_ms);
@@ -883,6 +1005,8 @@ static int store_get_one(struct store *s, sqlite3_stmt *st, struct build *ret, s
 
 int store_get_build(struct store *s, long long id, struct build *ret, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_get_build(s->st_pg, id, ret, e);
 	sqlite3_stmt *st = store_stmt(s, ST_GET);
 
 	sqlite3_bind_int64(st, 1, id);
@@ -891,12 +1015,16 @@ int store_get_build(struct store *s, long long id, struct build *ret, struct err
 
 int store_next_queued(struct store *s, struct build *ret, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_next_queued(s->st_pg, ret, e);
 	return store_get_one(s, store_stmt(s, ST_NEXT_QUEUED), ret, e);
 }
 
 int store_list_builds(struct store *s, const struct store_filter *f, struct build_list *ret,
 		      struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_list_builds(s->st_pg, f, ret, e);
 	struct buf sql = BUF_INIT(4096);
 	sqlite3_stmt *st = NULL;
 	size_t limit = f->limit ? f->limit : BUILDS_LIST_DEFAULT, alloc;
@@ -995,6 +1123,8 @@ int store_set_running(struct store *s, long long id, long long pid, const char *
 int store_set_running_at(struct store *s, long long id, long long pid, const char *log_path,
 			 long long started_ms, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_set_running(s->st_pg, id, pid, log_path, started_ms, e);
 	sqlite3_stmt *st = store_stmt(s, ST_SET_RUNNING);
 
 	sqlite3_bind_int64(st, 1, id);
@@ -1010,9 +1140,19 @@ int store_set_running_at(struct store *s, long long id, long long pid, const cha
 	return 0;
 }
 
+int store_claim(struct store *s, long long id, const char *log_path, long long started_ms,
+		struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_claim(s->st_pg, id, log_path, started_ms, e);
+	return store_set_running_at(s, id, 0, log_path, started_ms, e);
+}
+
 int store_claim_tag(struct store *s, const char *repo, const char *image, const char *ref,
 		    long long id, char **ret_owner, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_claim_tag(s->st_pg, repo, image, ref, id, ret_owner, e);
 	static const char *const sql[] = {
 		"INSERT OR IGNORE INTO tag_owners (repo, image, ref, build_id) VALUES (?1, ?2, ?3, ?4)",
 		"SELECT ref FROM tag_owners WHERE repo = ?1 AND image = ?2",
@@ -1060,6 +1200,9 @@ int store_set_finished_at(struct store *s, long long id, enum build_state state,
 	if (!store_state_final(state))
 		return err_set(e, "build %lld: '%s' is not a final state", id,
 			       store_state_name(state));
+	if (s->st_pg)
+		return store_pg_set_finished_at(s->st_pg, id, state, reason, image, image_id,
+						finished_ms, e);
 	if ((prev = store_state_of(s, id, e)) < 0)
 		return -1;
 	if (prev != BUILD_QUEUED && prev != BUILD_RUNNING)
@@ -1082,6 +1225,8 @@ int store_set_finished_at(struct store *s, long long id, enum build_state state,
 
 int store_requeue(struct store *s, long long id, const char *reason, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_requeue(s->st_pg, id, reason, e);
 	sqlite3_stmt *st = store_stmt(s, ST_REQUEUE);
 
 	sqlite3_bind_int64(st, 1, id);
@@ -1097,6 +1242,8 @@ int store_requeue(struct store *s, long long id, const char *reason, struct err 
 
 int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_set_sha(s->st_pg, id, sha, e);
 	sqlite3_stmt *st = store_stmt(s, ST_SET_SHA);
 
 	sqlite3_bind_int64(st, 1, id);
@@ -1109,6 +1256,8 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
 int store_set_commit_info(struct store *s, long long id, const char *message, const char *author,
 			  struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_set_commit_info(s->st_pg, id, message, author, e);
 	sqlite3_stmt *st = store_stmt(s, ST_SET_COMMIT);
 
 	sqlite3_bind_int64(st, 1, id);
@@ -1121,6 +1270,8 @@ int store_set_commit_info(struct store *s, long long id, const char *message, co
 
 int store_set_pid(struct store *s, long long id, long long pid, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_set_pid(s->st_pg, id, pid, e);
 	sqlite3_stmt *st = store_stmt(s, ST_SET_PID);
 
 	sqlite3_bind_int64(st, 1, id);
@@ -1132,6 +1283,8 @@ int store_set_pid(struct store *s, long long id, long long pid, struct err *e)
 
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_count_states(s->st_pg, counts, e);
 	int i;
 
 	(void)e;
@@ -1142,6 +1295,8 @@ int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct 
 
 int store_queue_depth(struct store *s, long long *ret, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_queue_depth(s->st_pg, ret, e);
 	(void)e;
 	*ret = s->st_counts[BUILD_QUEUED] + s->st_delta[BUILD_QUEUED];
 	return 0;
@@ -1172,6 +1327,8 @@ void status_row_release(struct status_row *r)
 int store_status_add(struct store *s, long long build_id, const char *state,
 		     const char *description, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_status_add(s->st_pg, build_id, state, description, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_ADD);
 
 	sqlite3_bind_int64(st, 1, build_id);
@@ -1184,6 +1341,8 @@ int store_status_add(struct store *s, long long build_id, const char *state,
 int store_status_heads(struct store *s, size_t max, struct status_row *ret, size_t *ret_n,
 		       struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_status_heads(s->st_pg, max, ret, ret_n, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_HEADS);
 	size_t n = 0;
 	int rc = SQLITE_DONE;
@@ -1214,6 +1373,8 @@ int store_status_heads(struct store *s, size_t max, struct status_row *ret, size
 
 int store_status_done(struct store *s, long long id, struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_status_done(s->st_pg, id, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_DONE);
 
 	sqlite3_bind_int64(st, 1, id);
@@ -1223,6 +1384,8 @@ int store_status_done(struct store *s, long long id, struct err *e)
 int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
 		       struct err *e)
 {
+	if (s->st_pg)
+		return store_pg_status_retry(s->st_pg, id, next_at, error, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_RETRY);
 
 	sqlite3_bind_int64(st, 1, id);

@@ -65,6 +65,37 @@ struct store;
  * on the same directory gets an error naming the first one's pid. */
 int store_lock_dir(const char *state_dir, int *ret_fd, struct err *e);
 int store_open(const char *state_dir, struct store **ret, struct err *e);
+/* The store of [agent] database: NULL or "sqlite" is store_open(state_dir); a
+ * postgresql:// URL (libpq's URI: its TLS settings pass through) is the store a
+ * fleet of agents shares, its schema created or migrated here by the first agent
+ * to get its advisory lock. password (database_password_file's) NULL: libpq's own
+ * passfile. A URL carrying a password is refused, as is a server whose COMMIT does
+ * not reach the disk (synchronous_commit off or fsync off). */
+int store_connect(const char *database, const char *password, const char *state_dir,
+		  struct store **ret, struct err *e);
+/* Another connection to s's database (each thread has its own). */
+int store_reopen(const struct store *s, const char *state_dir, struct store **ret,
+		 struct err *e);
+/* 1 when other agents share the database (PostgreSQL): the counts are then read
+ * from it, and store_delta, store_note_* and the WAL calls do nothing. */
+int store_shared(const struct store *s);
+/* Checks a database setting without connecting: sqlite, or a postgresql:// URL
+ * without a password. */
+int store_check_database(const char *database, struct err *e);
+/* This agent's id (instance.h) on a shared store: recorded on the builds it starts,
+ * so that its recovery takes back only its own (store_filter.mine). Copied by
+ * store_reopen; nothing on SQLite, whose builds are all this agent's. */
+void store_set_agent(struct store *s, const char *id);
+
+/* Wake-ups on a shared store (PostgreSQL's LISTEN/NOTIFY): a COMMIT that queued
+ * builds (or requeued one) notifies every agent listening. store_listen opens a
+ * connection of its own to s's database that only listens; watch store_listen_fd
+ * for reading, then store_notified says 1 when builds were queued since its last
+ * call, 0 when not, -1 when the connection is lost (free it, listen again later).
+ * On SQLite store_listen gives *ret = NULL: one agent, nobody else queues. */
+int store_listen(const struct store *s, struct store **ret, struct err *e);
+int store_listen_fd(const struct store *s);
+int store_notified(struct store *s);
 void store_free(struct store *s);
 const char *store_path(const struct store *s);
 /* Cheap "the database answers" check for /healthz. */
@@ -157,9 +188,13 @@ struct store_filter {
 	size_t limit;			/* 0: BUILDS_LIST_DEFAULT; capped at BUILDS_LIST_MAX */
 	int oldest_first;		/* default newest first */
 	long long before_id;		/* > 0: only builds with a smaller id */
+	int mine;			/* only the builds this agent started (store_set_agent) */
+	int runnable;			/* shared store: only queued builds that may start
+					 * now, the oldest queued of a repository none of
+					 * whose builds runs on any agent */
 };
 
-#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0, 0 }
+#define STORE_FILTER_INIT { NULL, NULL, -1, 0, 0, 0, 0, 0 }
 
 struct build_list {
 	struct build *items;
@@ -182,6 +217,13 @@ int store_set_running(struct store *s, long long id, long long pid, const char *
  * the build, so the log's "succeeded in" and the API's duration_ms agree. */
 int store_set_running_at(struct store *s, long long id, long long pid, const char *log_path,
 			 long long started_ms, struct err *e);
+/* The scheduler's store_set_running: on a shared store it also returns 1 when
+ * another build of the repository runs (on any agent) or is older and queued, so
+ * that a repository's builds run one at a time and in push order across the fleet
+ * (agents starting builds of one repository take turns through a lock held to the
+ * COMMIT). On SQLite the worker keeps that order itself. */
+int store_claim(struct store *s, long long id, const char *log_path, long long started_ms,
+		struct err *e);
 /* The image name a build of repo's ref writes, made from the ref by the tag
  * template: the first ref to claim it owns it. 0 when ref owns it (now or
  * before), 1 with *ret_owner (caller frees) when another ref does, -1 on error. */

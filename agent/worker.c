@@ -370,6 +370,8 @@ static void worker_schedule(struct worker *w)
 	f.state = BUILD_QUEUED;
 	f.oldest_first = 1;
 	f.limit = WORKER_SCAN_MAX;
+	/* a shared store leaves out repositories busy on other agents */
+	f.runnable = 1;
 	do {
 		started = 0;
 		if (w->w_running >= (unsigned)w->w_cfg->workers)
@@ -564,6 +566,8 @@ int worker_start(struct worker *w, struct err *e)
 	http_set_closed_hook(w->w_http, worker_closed, w);
 	worker_http_hook(w);
 	worker_recover(w);
+	if (worker_listen_start(w) < 0)
+		return err_set(e, "cannot set up the build workers");
 	worker_kick(w);
 	worker_status_kick(w, 0);
 	return 0;
@@ -655,6 +659,7 @@ void worker_free(struct worker *w)
 		event_free(w->w_status_ev);
 	if (w->w_cleanup_ev)
 		event_free(w->w_cleanup_ev);
+	worker_listen_free(w);
 	json_decref(w->w_cleanup_ids);
 	json_decref(w->w_cleanup_containers);
 	if (w->w_queued_ev)

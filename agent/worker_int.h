@@ -113,6 +113,9 @@ struct worker {
 	size_t w_nnew, w_newalloc;
 	unsigned w_nops;		/* writes of ours in the group commit */
 	struct wop *w_retry;		/* writes the database refused, tried again later */
+	/* a shared store: the connection that hears of builds queued by any agent */
+	struct store *w_listener;
+	struct event *w_listen_ev, *w_listen_retry;
 };
 
 enum wop_kind {
@@ -200,6 +203,10 @@ void worker_proc_free(struct wproc *p);
 void worker_proc_signal(struct wproc *p, int sig);
 /* Runs the scheduler in this loop pass. */
 void worker_kick(struct worker *w);
+/* worker_listen.c: on a shared store, runs the scheduler when any agent queues a
+ * build (nothing on SQLite); -1 when its timer cannot be made. */
+int worker_listen_start(struct worker *w);
+void worker_listen_free(struct worker *w);
 /* A build was committed as queued (http_queued_fn). */
 void worker_queued(void *ctx, const struct build *b);
 /* A request's builds are to be canceled (http_closed_fn). */

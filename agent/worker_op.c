@@ -196,7 +196,7 @@ static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 
 	/* one start time for the database and the build's own "succeeded in" line */
 	o->o_time = store_now_ms();
-	rc = store_set_running_at(st, o->o_id, 0, o->o_log, o->o_time, e);
+	rc = store_claim(st, o->o_id, o->o_log, o->o_time, e);
 
 	free(o->o_reason);
 	o->o_reason = NULL;

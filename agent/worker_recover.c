@@ -50,6 +50,8 @@ void worker_recover(struct worker *w)
 	f.state = BUILD_RUNNING;
 	f.oldest_first = 1;
 	f.limit = BUILDS_LIST_MAX;
+	/* on a shared store the other agents' running builds are theirs */
+	f.mine = 1;
 	if (store_list_builds(w->w_store, &f, &l, &e) < 0) {
 		log_error("recovery: %s", e.msg);
 		return;

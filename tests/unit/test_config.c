@@ -108,6 +108,8 @@ static const char full_text[] =
 		"max_body    = 1MiB\n"
 		"registry_auth_file = @D@/auth.json\n"
 		"admin_token_file   = @D@/admin.token\n"
+		"database    = postgresql://s2i@db.example.com:5433/s2i?sslmode=verify-full\n"
+		"database_password_file = @D@/admin.token\n"
 		"\n"
 		"[repo \"web\"]\n"
 		"url         = https://github.com/acme/web.git\n"
@@ -194,12 +196,15 @@ static void test_full_round_trip(void **state)
 	assert_non_null(c->registry_auth_file);
 	assert_non_null(c->admin_token_file);
 	assert_string_equal(c->admin_token, "admin-token-0123456");
+	assert_string_equal(c->database,
+			    "postgresql://s2i@db.example.com:5433/s2i?sslmode=verify-full");
+	assert_string_equal(c->database_password, "admin-token-0123456");
 	assert_int_equal(c->nrepos, 2);
 
 	r = config_repo(c, "web");
 	assert_ptr_equal(r, c->repos[0]);
 	assert_string_equal(r->name, "web");
-	assert_int_equal(r->line, 16);
+	assert_int_equal(r->line, 18);
 	assert_string_equal(r->url, "https://github.com/acme/web.git");
 	assert_int_equal(r->nsecrets, 2);
 	assert_string_equal(r->secrets[0], "new-secret-0123456789");
@@ -291,6 +296,8 @@ static void test_agent_defaults(void **state)
 	/* an empty file is a valid agent with nothing to build */
 	c = load("", &errors, NULL);
 	assert_non_null(c);
+	assert_null(c->database);	/* sqlite in state_dir */
+	assert_null(c->database_password);
 	assert_string_equal(c->listen_host, "127.0.0.1");
 	assert_int_equal(c->listen_port, 8080);
 	assert_string_equal(c->public_url, "http://127.0.0.1:8080");
@@ -390,6 +397,14 @@ static const struct {
 	{ "[agent]\npublic_url = ci.example.com\n", { "2: invalid value for 'public_url': expected an http:// or https:// URL" } },
 	{ "[agent]\nengine = /var/run/docker.sock\n",
 	  { "2: invalid value for 'engine': expected unix:///path/to/socket or tcp://host:port" } },
+	{ "[agent]\ndatabase = mysql://db/s2i\n",
+	  { "2: invalid value for 'database': expected sqlite or a postgresql:// URL" } },
+	{ "[agent]\ndatabase = postgresql://s2i:hunter2@db/s2i\n",
+	  { "2: invalid value for 'database': the URL carries a password; put it in "
+	    "database_password_file (or libpq's passfile) instead" } },
+	{ "[agent]\ndatabase = postgresql://db/s2i?nosuch=1\n",
+	  { "2: invalid value for 'database': not a valid PostgreSQL URL: invalid URI query "
+	    "parameter: \"nosuch\"" } },
 	{ "[agent]\nadmin_token_file = @D@/nope\n",
 	  { "2: the value of admin_token_file is not a path to an existing file (the value is not shown: "
 	    "it may be a secret); give the path of the file" } },

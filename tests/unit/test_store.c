@@ -1,9 +1,12 @@
 /* Unit tests for store: builds, delivery idempotency, state changes and their
  * cached counts, commit statuses, reopening, the JSON build object, and the
- * columns a database of the first release gets on open. */
+ * columns a database of the first release gets on open; run on SQLite and again
+ * on PostgreSQL (tests/run's unit/test_store@pg), where the fleet's own rules are
+ * tested too: dedup across connections, password, schema version. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+
+#include <libpq-fe.h>
 
 #include "buf.h"
 #include "store.h"
@@ -22,7 +27,7 @@ static struct store *open_store(void)
 	struct err e = ERR_INIT;
 	struct store *s = NULL;
 
-	if (store_open(sf_dir, &s, &e) < 0)
+	if (sf_open(&s, &e) < 0)
 		fail_msg("%s", e.msg);
 	return s;
 }
@@ -645,22 +650,389 @@ static void test_retry_of(void **state)
 	free(path);
 }
 
+/* ---------- PostgreSQL only ---------- */
+
+/* Runs sql on a connection of the test's own (not the store's). */
+static void pg_exec(const char *sql)
+{
+	const char *keys[] = { "dbname", "password", NULL };
+	const char *vals[] = { sf_pg_url(), NULL, NULL };
+	PGconn *c;
+	PGresult *r;
+
+	char *pw = sf_pg_password();
+
+	vals[1] = pw;
+	c = PQconnectdbParams(keys, vals, 1);
+	free(pw);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* A COMMIT is flushed, and the store knows it is shared. */
+static void test_pg_durable(void **state)
+{
+	struct store *s = open_store();
+
+	(void)state;
+	assert_int_equal(store_sync_mode(s), STORE_SYNC_FULL);
+	assert_int_equal(store_shared(s), 1);
+	assert_non_null(strstr(store_path(s), "postgresql://"));
+	store_free(s);
+}
+
+/* The password never sits in the URL (it would be in logs, ps and check's output);
+ * without the right one there is no store. */
+static void test_pg_password(void **state)
+{
+	static const char *const inline_pw[] = {
+		"postgresql://agent:hunter2@127.0.0.1:5432/s2i",
+		"postgresql://agent@127.0.0.1:5432/s2i?password=hunter2",
+	};
+	struct store *s = NULL;
+	struct err e = ERR_INIT;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(store_check_database(inline_pw[i], &e), -1);
+		assert_non_null(strstr(e.msg, "database_password_file"));
+		assert_null(strstr(e.msg, "hunter2"));
+		assert_int_equal(store_connect(inline_pw[i], NULL, sf_dir, &s, &e), -1);
+		assert_non_null(strstr(e.msg, "carries a password"));
+	}
+	assert_int_equal(store_check_database("sqlite", &e), 0);
+	assert_int_equal(store_check_database(NULL, &e), 0);
+	assert_int_equal(store_check_database(sf_pg_url(), &e), 0);
+	assert_int_equal(store_check_database("mysql://db/x", &e), -1);
+	assert_int_equal(store_check_database("postgresql://h/d?bogus=1", &e), -1);
+	/* a wrong password (and no passfile: PGPASSFILE points nowhere) */
+	setenv("PGPASSFILE", "/nonexistent", 1);
+	assert_int_equal(store_connect(sf_pg_url(), "wrong", sf_dir, &s, &e), -1);
+	assert_non_null(strstr(e.msg, "cannot connect"));
+	assert_null(strstr(e.msg, "wrong"));
+	assert_int_equal(store_connect(sf_pg_url(), NULL, sf_dir, &s, &e), -1);
+	assert_null(s);
+}
+
+/* A schema newer than this agent's is refused, not written to. */
+static void test_pg_schema_newer(void **state)
+{
+	struct store *s = open_store();
+	struct err e = ERR_INIT;
+
+	(void)state;
+	store_free(s);
+	s = NULL;
+	pg_exec("UPDATE s2i_schema SET version = version + 1");
+	assert_int_equal(sf_open(&s, &e), -1);
+	assert_non_null(strstr(e.msg, "newer than this agent's"));
+	pg_exec("UPDATE s2i_schema SET version = version - 1");
+	s = open_store();
+	store_free(s);
+}
+
+#define PG_OPENERS 6
+
+static void *pg_opener(void *arg)
+{
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+
+	*(int *)arg = sf_open(&s, &e);
+	if (*(int *)arg < 0)
+		fprintf(stderr, "%s\n", e.msg);
+	store_free(s);
+	return NULL;
+}
+
+/* Agents starting together on an empty database: one creates the schema (under the
+ * advisory lock), the others wait for it and use it. */
+static void test_pg_migrate_together(void **state)
+{
+	pthread_t t[PG_OPENERS];
+	int rc[PG_OPENERS], i;
+	struct store *s;
+	long long dup;
+
+	(void)state;
+	for (i = 0; i < PG_OPENERS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, pg_opener, &rc[i]), 0);
+	for (i = 0; i < PG_OPENERS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(rc[i], 0);
+	}
+	s = open_store();
+	assert_true(add(s, "web", "refs/heads/main", "m-1", &dup) > 0);
+	store_free(s);
+}
+
+/* One agent's delivery, in a transaction not committed yet, and another's */
+struct pg_racer {
+	const char *delivery;
+	int digest;			/* > 0: through the replay guard */
+	long long id, dup;
+	enum store_dup why;
+	int rc;
+};
+
+/* On a thread of its own: no cmocka assertion here, r->rc says how it went. */
+static void *pg_racer_run(void *arg)
+{
+	struct pg_racer *r = arg;
+	unsigned char d[STORE_DIGEST_LEN] = { 0 };
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+
+	r->rc = sf_open(&s, &e);
+	if (r->rc < 0)
+		return NULL;
+	d[0] = (unsigned char)r->digest;
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/heads/race");
+	snprintf(b.sha, sizeof(b.sha), "%040d", 5);
+	b.provider = xstrdup("github");
+	b.delivery = xstrdup(r->delivery);
+	if (r->digest)
+		r->rc = store_add_push(s, &b, d, &r->dup, &r->why, &e);
+	else
+		r->rc = store_add_build(s, &b, &r->dup, &e);
+	if (r->rc < 0)
+		fprintf(stderr, "%s\n", e.msg);
+	r->id = b.id;
+	build_release(&b);
+	store_free(s);
+	return NULL;
+}
+
+/* The other agent writes while a's transaction holds the same key: a commits (or
+ * rolls back) once the other has had time to reach the key and wait on it. */
+static void pg_race(struct store *a, struct pg_racer *r, int commit)
+{
+	struct err e = ERR_INIT;
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, pg_racer_run, r), 0);
+	usleep(300 * 1000);
+	if (commit)
+		assert_int_equal(store_commit(a, &e), 0);
+	else
+		store_rollback(a);
+	pthread_join(t, NULL);
+	assert_int_equal(r->rc, 0);
+}
+
+/* Two agents get the same delivery (or the same signed body under two delivery
+ * ids) at once: the unique keys make one build of it, whichever read first; a
+ * rolled back one leaves the delivery to the other. */
+static void test_pg_fleet_dedup(void **state)
+{
+	struct store *a = open_store();
+	struct err e = ERR_INIT;
+	struct pg_racer r = { "f-1", 0, 0, 0, STORE_DUP_NONE, 0 };
+	enum store_dup why;
+	long long id, dup;
+
+	(void)state;
+	assert_int_equal(store_begin(a, &e), 0);
+	id = add(a, "web", "refs/heads/race", "f-1", &dup);
+	assert_true(id > 0);
+	pg_race(a, &r, 1);
+	assert_int_equal(r.id, 0);
+	assert_int_equal(r.dup, id);
+
+	/* the same signed body, another delivery id: a replay of a's build */
+	r = (struct pg_racer){ "f-3", 42, 0, 0, STORE_DUP_NONE, 0 };
+	assert_int_equal(store_begin(a, &e), 0);
+	id = push(a, "web", "refs/heads/race", 5, 42, "f-2", &dup, &why);
+	assert_true(id > 0);
+	pg_race(a, &r, 1);
+	assert_int_equal(r.id, 0);
+	assert_int_equal(r.dup, id);
+	assert_int_equal(r.why, STORE_DUP_REPLAY);
+	/* f-3 was not kept: it is free for a build of its own */
+	assert_int_equal(store_find_delivery(a, "web", "github", "f-3", &dup, &e), 1);
+
+	/* the first one rolls back: the second one queues the build */
+	r = (struct pg_racer){ "f-4", 0, 0, 0, STORE_DUP_NONE, 0 };
+	assert_int_equal(store_begin(a, &e), 0);
+	id = add(a, "web", "refs/heads/race", "f-4", &dup);
+	pg_race(a, &r, 0);
+	assert_true(r.id > id);
+	assert_int_equal(r.dup, 0);
+	assert_int_equal(store_find_delivery(a, "web", "github", "f-4", &dup, &e), 0);
+	assert_int_equal(dup, r.id);
+	store_free(a);
+}
+
+/* The running builds of mine: those this agent started, not another agent's (a
+ * restarting agent takes back only its own); a build nobody started is nobody's. */
+static size_t mine(struct store *s, int state, long long *first)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	size_t n;
+
+	f.repo = "mine";
+	f.state = state;
+	f.mine = 1;
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	n = l.n;
+	if (n)
+		*first = l.items[0].id;
+	build_list_release(&l);
+	return n;
+}
+
+static void test_pg_mine(void **state)
+{
+	struct store *a = open_store(), *b = open_store(), *a2 = NULL;
+	struct err e = ERR_INIT;
+	long long dup, ida, idb, got = 0;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	ida = add(a, "mine", "refs/heads/a", NULL, &dup);
+	idb = add(a, "mine", "refs/heads/b", NULL, &dup);
+	add(b, "mine", "refs/heads/c", NULL, &dup);
+	assert_int_equal(store_set_running(a, ida, 0, NULL, &e), 0);
+	assert_int_equal(store_set_running(b, idb, 0, NULL, &e), 0);
+	assert_int_equal(mine(a, BUILD_RUNNING, &got), 1);
+	assert_int_equal(got, ida);
+	assert_int_equal(mine(b, -1, &got), 1);
+	assert_int_equal(got, idb);
+	/* the writer's connection records the same agent */
+	assert_int_equal(store_reopen(a, sf_dir, &a2, &e), 0);
+	assert_int_equal(mine(a2, BUILD_RUNNING, &got), 1);
+	assert_int_equal(got, ida);
+	store_free(a2);
+	/* a requeued build stays the one who ran it */
+	assert_int_equal(store_requeue(b, idb, "agent restarted", &e), 0);
+	assert_int_equal(mine(b, BUILD_QUEUED, &got), 1);
+	assert_int_equal(got, idb);
+	assert_int_equal(mine(b, BUILD_RUNNING, &got), 0);
+	store_set_agent(a, NULL);
+	assert_int_equal(mine(a, -1, &got), 0);
+	store_free(a);
+	store_free(b);
+}
+
+/* A database of version 1 (before builds.agent) is brought up to date on open. */
+static void test_pg_migrate_up(void **state)
+{
+	struct store *s;
+	struct err e = ERR_INIT;
+	long long dup, id, got = 0;
+
+	(void)state;
+	s = open_store();
+	store_free(s);
+	pg_exec("ALTER TABLE builds DROP COLUMN agent; UPDATE s2i_schema SET version = 1");
+	s = open_store();
+	store_set_agent(s, "agent-up");
+	id = add(s, "mine", "refs/heads/up", NULL, &dup);
+	assert_int_equal(store_set_running(s, id, 0, NULL, &e), 0);
+	assert_int_equal(mine(s, BUILD_RUNNING, &got), 1);
+	assert_int_equal(got, id);
+	store_free(s);
+}
+
+/* The queued builds of repo that may start now: how many, the first's id. */
+static size_t runnable(struct store *s, const char *repo, long long *first)
+{
+	struct store_filter f = STORE_FILTER_INIT;
+	struct build_list l = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	size_t n;
+
+	f.repo = repo;
+	f.runnable = 1;
+	f.oldest_first = 1;
+	assert_int_equal(store_list_builds(s, &f, &l, &e), 0);
+	n = l.n;
+	*first = n ? l.items[0].id : 0;
+	build_list_release(&l);
+	return n;
+}
+
+/* A repository's builds start one at a time and in push order across agents: the
+ * scheduler sees only what may start, and a claim that lost a race changes nothing. */
+static void test_pg_claim_order(void **state)
+{
+	struct store *a = open_store(), *b = open_store();
+	struct err e = ERR_INIT;
+	long long dup, x1, x2, y1, got;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	x1 = add(a, "ord", "refs/heads/main", NULL, &dup);
+	x2 = add(a, "ord", "refs/heads/main", NULL, &dup);
+	y1 = add(b, "ord2", "refs/heads/main", NULL, &dup);
+	assert_int_equal(runnable(b, "ord", &got), 1);
+	assert_int_equal(got, x1);
+	/* the newer one waits for the older */
+	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &e), 1);
+	assert_int_equal(store_begin(a, &e), 0);
+	assert_int_equal(store_claim(a, x1, "/logs/x1", store_now_ms(), &e), 0);
+	assert_int_equal(store_commit(a, &e), 0);
+	/* x1 runs on a: nothing of ord may start, on any agent; ord2 may */
+	assert_int_equal(runnable(b, "ord", &got), 0);
+	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &e), 1);
+	assert_int_equal(store_claim(b, x1, NULL, store_now_ms(), &e), 1);
+	assert_int_equal(store_claim(b, y1, NULL, store_now_ms(), &e), 0);
+	/* x1 ends: x2 is next, wherever */
+	assert_int_equal(store_set_finished(a, x1, BUILD_SUCCEEDED, NULL, NULL, NULL, &e), 0);
+	assert_int_equal(runnable(a, "ord", &got), 1);
+	assert_int_equal(got, x2);
+	assert_int_equal(store_begin(b, &e), 0);
+	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &e), 0);
+	assert_int_equal(store_commit(b, &e), 0);
+	assert_int_equal(runnable(a, "ord", &got), 0);
+	store_free(a);
+	store_free(b);
+}
+
+/* the tests of both stores */
+#define STORE_TESTS_COMMON \
+	cmocka_unit_test(test_add_get_dup), \
+	cmocka_unit_test_setup(test_push_replay, sf_remove_db), \
+	cmocka_unit_test(test_states_and_counts), \
+	cmocka_unit_test(test_rollback), \
+	cmocka_unit_test(test_list), \
+	cmocka_unit_test(test_statuses), \
+	cmocka_unit_test(test_statuses_per_commit), \
+	cmocka_unit_test(test_claim_tag)
+
 int main(void)
 {
+	const struct CMUnitTest pg_tests[] = {
+		STORE_TESTS_COMMON,
+		cmocka_unit_test(test_pg_durable),
+		cmocka_unit_test(test_pg_schema_newer),
+		cmocka_unit_test(test_pg_fleet_dedup),
+		cmocka_unit_test(test_pg_mine),
+		cmocka_unit_test(test_pg_claim_order),
+		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
+		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
+		cmocka_unit_test(test_pg_password),
+	};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_get_dup),
-		cmocka_unit_test_setup(test_push_replay, sf_remove_db),
-		cmocka_unit_test(test_states_and_counts),
-		cmocka_unit_test(test_rollback),
-		cmocka_unit_test(test_list),
-		cmocka_unit_test(test_statuses),
-		cmocka_unit_test(test_statuses_per_commit),
+		STORE_TESTS_COMMON,
 		cmocka_unit_test(test_durable_connections),
 		cmocka_unit_test(test_private_files),
-		cmocka_unit_test(test_claim_tag),
 		cmocka_unit_test_setup(test_untrusted_and_migration, sf_remove_db),
 		cmocka_unit_test_setup(test_retry_of, sf_remove_db),
 	};
 
+	if (sf_pg_url())
+		return cmocka_run_group_tests(pg_tests, sf_group_setup, sf_group_teardown);
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);
 }

@@ -1,0 +1,76 @@
+/* store_int: what store.c (the interface and its SQLite implementation) shares
+ * with store_pg.c (the PostgreSQL implementation). A store opened on PostgreSQL
+ * forwards every call of store.h to the store_pg_* function of the same name. */
+#ifndef S2I_STORE_INT_H
+#define S2I_STORE_INT_H
+
+#include "store.h"
+
+struct store_pg;
+
+/* The push's ref was last built (or is being built) at its commit: the newest
+ * build of the ref, with sha and state (a state name) as stored. */
+int store_ref_built(const struct build *b, const char *sha, const char *state);
+
+/* database: a postgresql:// URI; password NULL for libpq's own (PGPASSFILE, ~/.pgpass). */
+int store_pg_open(const char *database, const char *password, struct store_pg **ret,
+		  struct err *e);
+/* Another connection to p's database (another thread's). */
+int store_pg_reopen(const struct store_pg *p, struct store_pg **ret, struct err *e);
+int store_pg_check_url(const char *database, struct err *e);
+void store_pg_free(struct store_pg *p);
+void store_pg_set_agent(struct store_pg *p, const char *id);
+int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err *e);
+int store_pg_listen_fd(const struct store_pg *p);
+int store_pg_notified(struct store_pg *p);
+const char *store_pg_path(const struct store_pg *p);
+/* STORE_SYNC_FULL when a COMMIT is flushed (synchronous_commit not off, fsync on) */
+int store_pg_sync_mode(const struct store_pg *p);
+int store_pg_ping(struct store_pg *p, struct err *e);
+int store_pg_begin(struct store_pg *p, struct err *e);
+int store_pg_commit(struct store_pg *p, struct err *e);
+void store_pg_rollback(struct store_pg *p);
+int store_pg_in_transaction(struct store_pg *p);
+int store_pg_savepoint(struct store_pg *p, struct err *e);
+int store_pg_savepoint_release(struct store_pg *p, struct err *e);
+void store_pg_savepoint_rollback(struct store_pg *p);
+int store_pg_add_build(struct store_pg *p, struct build *b, long long *ret_dup, struct err *e);
+int store_pg_add_push(struct store_pg *p, struct build *b,
+		      const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
+		      enum store_dup *ret_why, struct err *e);
+int store_pg_find_push(struct store_pg *p, const struct build *b,
+		       const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
+		       enum store_dup *ret_why, struct err *e);
+int store_pg_prune_pushes(struct store_pg *p, long long before_ms, long long *ret_n,
+			  struct err *e);
+int store_pg_find_delivery(struct store_pg *p, const char *repo, const char *provider,
+			   const char *delivery, long long *ret_id, struct err *e);
+int store_pg_get_build(struct store_pg *p, long long id, struct build *ret, struct err *e);
+int store_pg_list_builds(struct store_pg *p, const struct store_filter *f,
+			 struct build_list *ret, struct err *e);
+int store_pg_next_queued(struct store_pg *p, struct build *ret, struct err *e);
+int store_pg_set_running(struct store_pg *p, long long id, long long pid, const char *log_path,
+			 long long started_ms, struct err *e);
+int store_pg_claim(struct store_pg *p, long long id, const char *log_path, long long started_ms,
+		   struct err *e);
+int store_pg_set_commit_info(struct store_pg *p, long long id, const char *message,
+			     const char *author, struct err *e);
+int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
+		       long long id, char **ret_owner, struct err *e);
+int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state state,
+			     const char *reason, const char *image, const char *image_id,
+			     long long finished_ms, struct err *e);
+int store_pg_set_pid(struct store_pg *p, long long id, long long pid, struct err *e);
+int store_pg_requeue(struct store_pg *p, long long id, const char *reason, struct err *e);
+int store_pg_set_sha(struct store_pg *p, long long id, const char *sha, struct err *e);
+int store_pg_count_states(struct store_pg *p, long long counts[BUILD_NSTATES], struct err *e);
+int store_pg_queue_depth(struct store_pg *p, long long *ret, struct err *e);
+int store_pg_status_add(struct store_pg *p, long long build_id, const char *state,
+			const char *description, struct err *e);
+int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
+			  struct err *e);
+int store_pg_status_done(struct store_pg *p, long long id, struct err *e);
+int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+			  const char *error, struct err *e);
+
+#endif

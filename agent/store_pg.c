@@ -1,0 +1,1271 @@
+/* store_pg: the store on PostgreSQL (libpq), shared by a fleet of agents. The same
+ * semantics as the SQLite store: the schema is versioned and migrated on open under
+ * an advisory lock (the first agent to start does it); delivery dedup and the replay
+ * guard hold across agents through unique constraints (INSERT ... ON CONFLICT), not
+ * through what one connection read; counts are read from the table, since other
+ * agents change it. A connection is used by one thread. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "limits.h"
+#include "store_int.h"
+
+/* libpq, loaded when a store is first opened on PostgreSQL (dlopen): the daemon's
+ * executable does not link it, so an agent on SQLite does not carry it and what it
+ * loads (OpenSSL, Kerberos, LDAP: twice the daemon's idle memory) */
+#define PG_LIBPQ	"libpq.so.5"
+#define PG_API(X) \
+	X(PQclear) \
+	X(PQcmdStatus) \
+	X(PQcmdTuples) \
+	X(PQconnectdbParams) \
+	X(PQconninfoFree) \
+	X(PQconninfoParse) \
+	X(PQconsumeInput) \
+	X(PQerrorMessage) \
+	X(PQexec) \
+	X(PQexecParams) \
+	X(PQexecPrepared) \
+	X(PQfinish) \
+	X(PQfreemem) \
+	X(PQgetisnull) \
+	X(PQgetvalue) \
+	X(PQnotifies) \
+	X(PQntuples) \
+	X(PQprepare) \
+	X(PQreset) \
+	X(PQresultErrorMessage) \
+	X(PQresultStatus) \
+	X(PQsetNoticeProcessor) \
+	X(PQsocket) \
+	X(PQstatus) \
+	X(PQtransactionStatus)
+
+static struct {
+#define PG_API_FIELD(f) __typeof__(&f) f;
+	PG_API(PG_API_FIELD)
+#undef PG_API_FIELD
+} pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_error[256];	/* why it could not be loaded, "" when loaded */
+
+static void pq_load(void)
+{
+	void *h = dlopen(PG_LIBPQ, RTLD_NOW | RTLD_LOCAL);
+	const char *err;
+
+	if (!h) {
+		err = dlerror();
+		snprintf(pq_error, sizeof(pq_error), "%s", err ? err : "unknown error");
+		return;
+	}
+#define PG_API_LOAD(f) \
+	if (!pq_error[0] && !(*(void **)&pq.f = dlsym(h, #f))) \
+		snprintf(pq_error, sizeof(pq_error), "%s has no %s", PG_LIBPQ, #f);
+	PG_API(PG_API_LOAD)
+#undef PG_API_LOAD
+}
+
+static int pq_ready(struct err *e)
+{
+	pthread_once(&pq_once, pq_load);
+	if (pq_error[0])
+		return err_set(e, "cannot load PostgreSQL's client library (Debian's libpq5): %s",
+			       pq_error);
+	return 0;
+}
+
+/* pg_advisory_xact_lock key of the schema migration: "s2ia" */
+#define PG_SCHEMA_LOCK	1932683617LL
+/* notified by a COMMIT that queued builds (store_listen) */
+#define PG_CHANNEL	"s2i_queued"
+#define PG_PARAMS_MAX	16
+
+enum {
+	PS_ADD_BUILD, PS_RESERVE_DELIVERY, PS_FIND_DELIVERY, PS_UNRESERVE_DELIVERY, PS_GET,
+	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
+	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
+	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
+	PS_REPO_LOCK, PS_CLAIM, PS_N
+};
+
+/* a build that may start: none of its repository's builds runs, none older waits */
+#define PG_RUNNABLE "NOT EXISTS (SELECT 1 FROM builds o WHERE o.repo = builds.repo " \
+	"AND (o.state = 'running' OR (o.state = 'queued' AND o.id < builds.id)))"
+
+#define PG_BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, " \
+	"created, started, finished, provider, delivery, message, author, repo_full_name, " \
+	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of"
+
+static const char *const pg_sql[PS_N] = {
+	/* $13: the id reserved with the delivery or the digest, else a new one */
+	[PS_ADD_BUILD] = "INSERT INTO builds (id, repo, ref, sha, before_sha, state, created, "
+		"provider, delivery, message, author, repo_full_name, project_id, clone_url, untrusted, "
+		"retry_of) "
+		"VALUES (coalesce($13::bigint, nextval('builds_id_seq')), $1, $2, $3, $4, 'queued', $5, "
+		"$6, $7, $8, $9, $10, $11, $12, $14, $15) RETURNING id",
+	/* the unique key decides which agent's delivery queues the build: the loser
+	 * waits for the winner's COMMIT and gets no row */
+	[PS_RESERVE_DELIVERY] = "INSERT INTO deliveries (repo, provider, delivery, build_id) "
+		"VALUES ($1, $2, $3, nextval('builds_id_seq')) ON CONFLICT DO NOTHING RETURNING build_id",
+	[PS_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = $1 AND provider = $2 "
+		"AND delivery = $3",
+	[PS_UNRESERVE_DELIVERY] = "DELETE FROM deliveries WHERE repo = $1 AND provider = $2 "
+		"AND delivery = $3 AND build_id = $4",
+	[PS_GET] = "SELECT " PG_BUILD_COLS " FROM builds WHERE id = $1",
+	[PS_NEXT_QUEUED] = "SELECT " PG_BUILD_COLS " FROM builds WHERE state = 'queued' "
+		"ORDER BY id LIMIT 1",
+	[PS_SET_RUNNING] = "UPDATE builds SET state = 'running', started = $2, attempt = attempt + 1, "
+		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5 "
+		"WHERE id = $1 AND state = 'queued'",
+	[PS_CLAIM] = "UPDATE builds SET state = 'running', started = $2, attempt = attempt + 1, "
+		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5 "
+		"WHERE id = $1 AND state = 'queued' AND " PG_RUNNABLE,
+	/* held to the COMMIT: agents starting builds of one repository take turns, each
+	 * seeing what the one before committed */
+	[PS_REPO_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('s2i_repo:' || repo)) "
+		"FROM builds WHERE id = $1",
+	[PS_SET_FINISHED] = "UPDATE builds SET state = $2, finished = $3, "
+		"reason = coalesce($4, reason), image = coalesce($5, image), "
+		"image_id = coalesce($6, image_id), pid = NULL "
+		"WHERE id = $1 AND state IN ('queued', 'running')",
+	[PS_REQUEUE] = "UPDATE builds SET state = 'queued', reason = coalesce($2, reason), pid = NULL, "
+		"started = NULL WHERE id = $1 AND state = 'running'",
+	[PS_COUNT] = "SELECT state, count(*) FROM builds GROUP BY state",
+	[PS_DEPTH] = "SELECT count(*) FROM builds WHERE state = 'queued'",
+	[PS_STATE] = "SELECT state FROM builds WHERE id = $1 FOR UPDATE",
+	[PS_SET_SHA] = "UPDATE builds SET sha = $2 WHERE id = $1 AND sha = ''",
+	[PS_SET_PID] = "UPDATE builds SET pid = $2 WHERE id = $1 AND state = 'running'",
+	[PS_SET_COMMIT] = "UPDATE builds SET message = coalesce(message, $2), "
+		"author = coalesce(author, $3) WHERE id = $1",
+	[PS_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
+		"VALUES ($1, $2, $3, $4, $4)",
+	/* as store.c's: the oldest waiting status of each commit (repo + sha; a build
+	 * whose commit is unknown, or that is gone, is a commit of its own) */
+	[PS_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, s.next_at, "
+		"s.last_error, b.repo FROM statuses s LEFT JOIN builds b ON b.id = s.build_id "
+		"WHERE s.id IN (SELECT min(t.id) FROM statuses t LEFT JOIN builds c ON c.id = t.build_id "
+		"GROUP BY c.repo, coalesce(nullif(c.sha, ''), '#' || t.build_id)) "
+		"ORDER BY s.next_at, s.id LIMIT $1",
+	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1",
+	[PS_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = $2, "
+		"last_error = $3 WHERE id = $1",
+	[PS_FIND_SIGNED] = "SELECT build_id FROM signed_pushes WHERE repo = $1 AND digest = $2",
+	/* $3: the build's id, NULL to reserve a new one; no row back: seen already */
+	[PS_ADD_SIGNED] = "INSERT INTO signed_pushes (repo, digest, build_id, seen) "
+		"VALUES ($1, $2, coalesce($3::bigint, nextval('builds_id_seq')), $4) "
+		"ON CONFLICT DO NOTHING RETURNING build_id",
+	[PS_REF_NEWEST] = "SELECT id, sha, state FROM builds WHERE repo = $1 AND ref = $2 "
+		"ORDER BY id DESC LIMIT 1",
+	[PS_PRUNE_SIGNED] = "DELETE FROM signed_pushes WHERE (repo, digest) IN "
+		"(SELECT repo, digest FROM signed_pushes WHERE seen < $1 ORDER BY seen LIMIT $2)",
+	[PS_TAG_CLAIM] = "INSERT INTO tag_owners (repo, image, ref, build_id) VALUES ($1, $2, $3, $4) "
+		"ON CONFLICT DO NOTHING",
+	[PS_TAG_OWNER] = "SELECT ref FROM tag_owners WHERE repo = $1 AND image = $2",
+};
+
+/* The schema's versions, in order: migration i takes a database at version i to
+ * version i + 1. A new version only ever appends a migration. */
+static const char *const pg_migrations[] = {
+	"CREATE TABLE builds ("
+	" id bigserial PRIMARY KEY,"		/* never reused: build URLs stay valid */
+	" repo text NOT NULL, ref text NOT NULL, sha text NOT NULL, before_sha text,"
+	" state text NOT NULL DEFAULT 'queued', reason text, image text, image_id text,"
+	" created bigint NOT NULL, started bigint, finished bigint,"
+	" provider text NOT NULL, delivery text, message text, author text,"
+	" repo_full_name text, project_id text, clone_url text,"
+	" attempt integer NOT NULL DEFAULT 0, pid bigint, log_path text);"
+	"CREATE INDEX builds_repo ON builds (repo, id);"
+	"CREATE INDEX builds_state ON builds (state, id);"
+	"CREATE INDEX builds_ref ON builds (repo, ref, id);"
+	"CREATE TABLE deliveries ("
+	" repo text NOT NULL, provider text NOT NULL, delivery text NOT NULL,"
+	" build_id bigint NOT NULL, PRIMARY KEY (repo, provider, delivery));"
+	"CREATE TABLE statuses ("
+	" id bigserial PRIMARY KEY, build_id bigint NOT NULL, state text NOT NULL,"
+	" description text, attempts integer NOT NULL DEFAULT 0, next_at bigint NOT NULL,"
+	" last_error text, created bigint NOT NULL);"
+	"CREATE INDEX statuses_build ON statuses (build_id, id);"
+	"CREATE TABLE signed_pushes ("
+	" repo text NOT NULL, digest bytea NOT NULL, build_id bigint NOT NULL,"
+	" seen bigint NOT NULL, PRIMARY KEY (repo, digest));"
+	"CREATE INDEX signed_pushes_seen ON signed_pushes (seen);"
+	"CREATE TABLE tag_owners ("
+	" repo text NOT NULL, image text NOT NULL, ref text NOT NULL, build_id bigint NOT NULL,"
+	" PRIMARY KEY (repo, image));",
+	/* 2: the agent that started a build (its instance id): a restarting agent
+	 * takes back its own running builds, not those of the others */
+	"ALTER TABLE builds ADD COLUMN agent text;",
+	/* 3: pull/merge requests from forks (s2i-agent.conf(5) pull_requests), and the
+	 * build a POST /builds/ID/retry was made from */
+	"ALTER TABLE builds ADD COLUMN untrusted integer NOT NULL DEFAULT 0,"
+	" ADD COLUMN retry_of bigint;",
+};
+
+#define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
+
+struct store_pg {
+	PGconn *pg_conn;
+	char *pg_url;			/* as configured: it carries no password */
+	char *pg_password;		/* NULL: libpq's passfile */
+	char *pg_agent;			/* store_set_agent's, NULL: none set */
+	int pg_queued;			/* the open transaction queued builds: NOTIFY */
+	int pg_prepared;		/* the statements exist on this connection */
+};
+
+/* The parameters of one statement, as text (binary for bytea). */
+struct pg_params {
+	const char *pp_val[PG_PARAMS_MAX];
+	int pp_len[PG_PARAMS_MAX];
+	int pp_fmt[PG_PARAMS_MAX];
+	char pp_num[PG_PARAMS_MAX][24];
+	int pp_n;
+};
+
+static void pp_text(struct pg_params *q, const char *v)
+{
+	q->pp_val[q->pp_n] = v;
+	q->pp_len[q->pp_n] = 0;
+	q->pp_fmt[q->pp_n] = 0;
+	q->pp_n++;
+}
+
+static void pp_int(struct pg_params *q, long long v)
+{
+	snprintf(q->pp_num[q->pp_n], sizeof(q->pp_num[0]), "%lld", v);
+	pp_text(q, q->pp_num[q->pp_n]);
+}
+
+/* 0 is NULL (an unknown time, no pid) */
+static void pp_opt(struct pg_params *q, long long v)
+{
+	if (v)
+		pp_int(q, v);
+	else
+		pp_text(q, NULL);
+}
+
+static void pp_bytes(struct pg_params *q, const unsigned char *v, int len)
+{
+	q->pp_val[q->pp_n] = (const char *)v;
+	q->pp_len[q->pp_n] = len;
+	q->pp_fmt[q->pp_n] = 1;
+	q->pp_n++;
+}
+
+/* libpq's messages end in a newline (sometimes more than one line) */
+static int pg_fail_msg(struct store_pg *p, struct err *e, const char *what, const char *msg)
+{
+	char one[ERR_MSG_MAX];
+
+	snprintf(one, sizeof(one), "%s", msg && *msg ? msg : "unknown error");
+	one[strcspn(one, "\n")] = '\0';
+	return err_set(e, "database '%s': %s: %s", p->pg_url, what, one);
+}
+
+static int pg_fail(struct store_pg *p, struct err *e, const char *what, const PGresult *r)
+{
+	const char *msg = r ? pq.PQresultErrorMessage(r) : NULL;
+
+	return pg_fail_msg(p, e, what, msg && *msg ? msg : pq.PQerrorMessage(p->pg_conn));
+}
+
+/* Runs sql with no parameters; 0 when it returned status ok. */
+static int pg_simple(struct store_pg *p, const char *sql, ExecStatusType ok, struct err *e,
+		     const char *what)
+{
+	PGresult *r = pq.PQexec(p->pg_conn, sql);
+	int rc = 0;
+
+	if (pq.PQresultStatus(r) != ok)
+		rc = pg_fail(p, e, what, r);
+	pq.PQclear(r);
+	return rc;
+}
+
+static int pg_prepare(struct store_pg *p, struct err *e)
+{
+	char name[16];
+	PGresult *r;
+	int i;
+
+	for (i = 0; i < PS_N; i++) {
+		snprintf(name, sizeof(name), "s2i_%d", i);
+		r = pq.PQprepare(p->pg_conn, name, pg_sql[i], 0, NULL);
+		if (pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
+			pg_fail(p, e, "cannot prepare a statement", r);
+			pq.PQclear(r);
+			return -1;
+		}
+		pq.PQclear(r);
+	}
+	p->pg_prepared = 1;
+	return 0;
+}
+
+/* A connection lost outside a transaction is made again before the next statement
+ * (the one that found it lost has failed already); inside one, the transaction is
+ * lost and its caller rolls back. */
+static int pg_ready(struct store_pg *p, struct err *e)
+{
+	if (pq.PQstatus(p->pg_conn) == CONNECTION_OK && p->pg_prepared)
+		return 0;
+	if (pq.PQstatus(p->pg_conn) != CONNECTION_OK) {
+		p->pg_prepared = 0;
+		pq.PQreset(p->pg_conn);
+		if (pq.PQstatus(p->pg_conn) != CONNECTION_OK)
+			return pg_fail_msg(p, e, "cannot connect", pq.PQerrorMessage(p->pg_conn));
+	}
+	return pg_prepare(p, e);
+}
+
+/* Runs prepared statement which; the result (the caller's to PQclear) or NULL with e
+ * set when it did not return status ok. */
+static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q,
+			ExecStatusType ok, struct err *e, const char *what)
+{
+	char name[16];
+	PGresult *r;
+
+	if (pg_ready(p, e) < 0)
+		return NULL;
+	snprintf(name, sizeof(name), "s2i_%d", which);
+	r = pq.PQexecPrepared(p->pg_conn, name, q ? q->pp_n : 0, q ? q->pp_val : NULL,
+			   q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, 0);
+	if (pq.PQresultStatus(r) != ok) {
+		pg_fail(p, e, what, r);
+		pq.PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* A statement that returns no row: 0 when it changed a row, 1 when none, -1 on error. */
+static int pg_change(struct store_pg *p, int which, const struct pg_params *q, struct err *e,
+		     const char *what)
+{
+	PGresult *r = pg_run(p, which, q, PGRES_COMMAND_OK, e, what);
+	int rc;
+
+	if (!r)
+		return -1;
+	rc = atoll(pq.PQcmdTuples(r)) > 0 ? 0 : 1;
+	pq.PQclear(r);
+	return rc;
+}
+
+/* A statement that returns at most one bigint: 0 with *ret, 1 when no row, -1 on error. */
+static int pg_one_id(struct store_pg *p, int which, const struct pg_params *q, long long *ret,
+		     struct err *e, const char *what)
+{
+	PGresult *r = pg_run(p, which, q, PGRES_TUPLES_OK, e, what);
+	int rc = 1;
+
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) > 0 && !pq.PQgetisnull(r, 0, 0)) {
+		*ret = atoll(pq.PQgetvalue(r, 0, 0));
+		rc = 0;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+/* Brings the schema to PG_SCHEMA_VERSION in one transaction under an advisory lock:
+ * agents starting together migrate once, the others wait and find it done. */
+static int pg_migrate(struct store_pg *p, struct err *e)
+{
+	char sql[160];
+	PGresult *r;
+	int version = 0, i;
+
+	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%lld);"
+		 "CREATE TABLE IF NOT EXISTS s2i_schema (version integer NOT NULL)", PG_SCHEMA_LOCK);
+	if (pg_simple(p, sql, PGRES_COMMAND_OK, e, "cannot lock the schema") < 0)
+		goto fail;
+	r = pq.PQexec(p->pg_conn, "SELECT max(version) FROM s2i_schema");
+	if (pq.PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_fail(p, e, "cannot read the schema version", r);
+		pq.PQclear(r);
+		goto fail;
+	}
+	if (pq.PQntuples(r) > 0 && !pq.PQgetisnull(r, 0, 0))
+		version = atoi(pq.PQgetvalue(r, 0, 0));
+	pq.PQclear(r);
+	if (version > PG_SCHEMA_VERSION) {
+		err_set(e, "database '%s': schema version %d is newer than this agent's (%d): "
+			"upgrade this agent", p->pg_url, version, PG_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (i = version; i < PG_SCHEMA_VERSION; i++)
+		if (pg_simple(p, pg_migrations[i], PGRES_COMMAND_OK, e, "cannot migrate the schema") < 0)
+			goto fail;
+	snprintf(sql, sizeof(sql), "DELETE FROM s2i_schema; INSERT INTO s2i_schema VALUES (%d)",
+		 PG_SCHEMA_VERSION);
+	if (version < PG_SCHEMA_VERSION &&
+	    pg_simple(p, sql, PGRES_COMMAND_OK, e, "cannot record the schema version") < 0)
+		goto fail;
+	return pg_simple(p, "COMMIT", PGRES_COMMAND_OK, e, "cannot commit the schema");
+fail:
+	pg_simple(p, "ROLLBACK", PGRES_COMMAND_OK, NULL, "rollback");
+	return -1;
+}
+
+/* SHOW's answer for name, "" when it cannot be read. */
+static void pg_show(const struct store_pg *p, const char *name, char *out, size_t len)
+{
+	char sql[64];
+	PGresult *r;
+
+	snprintf(sql, sizeof(sql), "SHOW %s", name);
+	r = pq.PQexec(p->pg_conn, sql);
+	out[0] = '\0';
+	if (pq.PQresultStatus(r) == PGRES_TUPLES_OK && pq.PQntuples(r) == 1)
+		snprintf(out, len, "%s", pq.PQgetvalue(r, 0, 0));
+	pq.PQclear(r);
+}
+
+int store_pg_sync_mode(const struct store_pg *p)
+{
+	char sync[32], fsync[32];
+
+	pg_show(p, "synchronous_commit", sync, sizeof(sync));
+	pg_show(p, "fsync", fsync, sizeof(fsync));
+	if (!sync[0] || !fsync[0])
+		return -1;
+	/* local, on, remote_write, remote_apply: the COMMIT is flushed locally first */
+	return strcmp(sync, "off") != 0 && strcmp(fsync, "on") == 0 ? STORE_SYNC_FULL : 0;
+}
+
+/* The URL carries no password: it is logged, shown by ps and by `check`. The
+ * messages do not repeat the URL (they would show the password). */
+static int pg_check_url(const char *database, struct err *e)
+{
+	PQconninfoOption *opts, *o;
+	char *msg = NULL;
+	int rc = 0;
+
+	if (strncmp(database, "postgresql://", 13) != 0 && strncmp(database, "postgres://", 11) != 0)
+		return err_set(e, "expected sqlite or a postgresql:// URL");
+	if (pq_ready(e) < 0)
+		return -1;
+	opts = pq.PQconninfoParse(database, &msg);
+	if (!opts) {
+		err_set(e, "not a valid PostgreSQL URL: %s", msg ? msg : "out of memory");
+		if (e)
+			e->msg[strcspn(e->msg, "\n")] = '\0';
+		pq.PQfreemem(msg);
+		return -1;
+	}
+	for (o = opts; o->keyword; o++)
+		if (!strcmp(o->keyword, "password") && o->val && *o->val)
+			rc = err_set(e, "the URL carries a password; put it in "
+				     "database_password_file (or libpq's passfile) instead");
+	pq.PQconninfoFree(opts);
+	return rc;
+}
+
+int store_pg_check_url(const char *database, struct err *e)
+{
+	return pg_check_url(database, e);
+}
+
+/* libpq prints a server's notices on stderr; a library module does not log */
+static void pg_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static int pg_connect(struct store_pg *p, struct err *e)
+{
+	/* dbname with expand_dbname = 1: the URL's own settings (TLS ones too)
+	 * override the keywords before it */
+	const char *keys[] = { "connect_timeout", "tcp_user_timeout", "dbname",
+			       "fallback_application_name", "password", NULL };
+	const char *vals[] = { STORE_PG_CONNECT_TIMEOUT, STORE_PG_TCP_TIMEOUT, p->pg_url,
+			       "s2i-agent", p->pg_password, NULL };
+	int sync;
+
+	if (!p->pg_password)
+		keys[4] = NULL;
+	p->pg_conn = pq.PQconnectdbParams(keys, vals, 1);
+	if (!p->pg_conn)
+		return err_set(e, "database '%s': out of memory", p->pg_url);
+	pq.PQsetNoticeProcessor(p->pg_conn, pg_notice, NULL);
+	if (pq.PQstatus(p->pg_conn) != CONNECTION_OK)
+		return pg_fail_msg(p, e, "cannot connect", pq.PQerrorMessage(p->pg_conn));
+	/* a COMMIT that is not flushed would lose 202-answered deliveries on a crash of
+	 * the server: refused, as store.c refuses a SQLite connection below FULL */
+	sync = store_pg_sync_mode(p);
+	if (sync != STORE_SYNC_FULL)
+		return err_set(e, "database '%s': synchronous_commit is off or fsync is not on: "
+			       "a COMMIT would not be on disk", p->pg_url);
+	return 0;
+}
+
+static int pg_open_as(const char *database, const char *password, int migrate,
+		      struct store_pg **ret, struct err *e)
+{
+	struct store_pg *p;
+
+	if (pg_check_url(database, e) < 0)
+		return err_prefix(e, "database: ");
+	p = xcalloc(1, sizeof(*p));
+	p->pg_url = xstrdup(database);
+	p->pg_password = password ? xstrdup(password) : NULL;
+	if (pg_connect(p, e) < 0 || (migrate && pg_migrate(p, e) < 0) || pg_prepare(p, e) < 0) {
+		store_pg_free(p);
+		return -1;
+	}
+	*ret = p;
+	return 0;
+}
+
+int store_pg_open(const char *database, const char *password, struct store_pg **ret,
+		  struct err *e)
+{
+	return pg_open_as(database, password, 1, ret, e);
+}
+
+int store_pg_reopen(const struct store_pg *p, struct store_pg **ret, struct err *e)
+{
+	if (pg_open_as(p->pg_url, p->pg_password, 0, ret, e) < 0)
+		return -1;
+	store_pg_set_agent(*ret, p->pg_agent);
+	return 0;
+}
+
+int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err *e)
+{
+	struct store_pg *n;
+
+	if (pg_open_as(p->pg_url, p->pg_password, 0, &n, e) < 0)
+		return -1;
+	if (pg_simple(n, "LISTEN " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot listen") < 0) {
+		store_pg_free(n);
+		return -1;
+	}
+	*ret = n;
+	return 0;
+}
+
+int store_pg_listen_fd(const struct store_pg *p)
+{
+	return pq.PQstatus(p->pg_conn) == CONNECTION_OK ? pq.PQsocket(p->pg_conn) : -1;
+}
+
+int store_pg_notified(struct store_pg *p)
+{
+	PGnotify *n;
+	int got = 0;
+
+	if (!pq.PQconsumeInput(p->pg_conn) || pq.PQstatus(p->pg_conn) != CONNECTION_OK)
+		return -1;
+	while ((n = pq.PQnotifies(p->pg_conn))) {
+		got = 1;
+		pq.PQfreemem(n);
+	}
+	return got;
+}
+
+void store_pg_set_agent(struct store_pg *p, const char *id)
+{
+	free(p->pg_agent);
+	p->pg_agent = id ? xstrdup(id) : NULL;
+}
+
+void store_pg_free(struct store_pg *p)
+{
+	if (!p)
+		return;
+	pq.PQfinish(p->pg_conn);
+	free(p->pg_url);
+	free(p->pg_agent);
+	if (p->pg_password) {
+		explicit_bzero(p->pg_password, strlen(p->pg_password));
+		free(p->pg_password);
+	}
+	free(p);
+}
+
+const char *store_pg_path(const struct store_pg *p)
+{
+	return p->pg_url;
+}
+
+/* Runs sql, which does nothing that needs undoing (no transaction is open): a
+ * connection found lost by it (a restarted server) is made again and sql tried
+ * once more, so the first batch after a restart is not refused for nothing. */
+static int pg_first(struct store_pg *p, const char *sql, ExecStatusType ok, struct err *e,
+		    const char *what)
+{
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (pg_ready(p, e) < 0)
+			return -1;
+		if (pg_simple(p, sql, ok, e, what) == 0)
+			return 0;
+		if (pq.PQstatus(p->pg_conn) == CONNECTION_OK)
+			break;
+	}
+	return -1;
+}
+
+int store_pg_ping(struct store_pg *p, struct err *e)
+{
+	return pg_first(p, "SELECT 1", PGRES_TUPLES_OK, e, "ping");
+}
+
+int store_pg_begin(struct store_pg *p, struct err *e)
+{
+	return pg_first(p, "BEGIN", PGRES_COMMAND_OK, e, "cannot begin");
+}
+
+/* A build was queued: the agents listening hear of it when it is committed (a
+ * NOTIFY in a transaction is sent by its COMMIT, once however many builds). */
+static void pg_queued(struct store_pg *p)
+{
+	if (store_pg_in_transaction(p))
+		p->pg_queued = 1;
+	else
+		pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, NULL, "notify");
+}
+
+int store_pg_commit(struct store_pg *p, struct err *e)
+{
+	PGresult *r;
+	int rc = 0;
+
+	if (p->pg_queued &&
+	    pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot notify") < 0) {
+		p->pg_queued = 0;
+		return -1;
+	}
+	p->pg_queued = 0;
+	r = pq.PQexec(p->pg_conn, "COMMIT");
+
+	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
+	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(pq.PQcmdStatus(r), "COMMIT") != 0)
+		rc = pg_fail(p, e, "cannot commit", r);
+	pq.PQclear(r);
+	return rc;
+}
+
+void store_pg_rollback(struct store_pg *p)
+{
+	p->pg_queued = 0;
+	if (store_pg_in_transaction(p))
+		pg_simple(p, "ROLLBACK", PGRES_COMMAND_OK, NULL, "rollback");
+}
+
+int store_pg_in_transaction(struct store_pg *p)
+{
+	PGTransactionStatusType t = pq.PQtransactionStatus(p->pg_conn);
+
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+int store_pg_savepoint(struct store_pg *p, struct err *e)
+{
+	return pg_simple(p, "SAVEPOINT op", PGRES_COMMAND_OK, e, "cannot set a savepoint");
+}
+
+int store_pg_savepoint_release(struct store_pg *p, struct err *e)
+{
+	return pg_simple(p, "RELEASE op", PGRES_COMMAND_OK, e, "cannot release a savepoint");
+}
+
+void store_pg_savepoint_rollback(struct store_pg *p)
+{
+	if (!store_pg_in_transaction(p))
+		return;
+	/* ROLLBACK TO ends the error state and keeps the savepoint: release it too */
+	if (pg_simple(p, "ROLLBACK TO op", PGRES_COMMAND_OK, NULL, "rollback") == 0)
+		pg_simple(p, "RELEASE op", PGRES_COMMAND_OK, NULL, "release");
+}
+
+static char *pg_text(const PGresult *r, int row, int col)
+{
+	return pq.PQgetisnull(r, row, col) ? NULL : xstrdup(pq.PQgetvalue(r, row, col));
+}
+
+static long long pg_ll(const PGresult *r, int row, int col)
+{
+	return pq.PQgetisnull(r, row, col) ? 0 : atoll(pq.PQgetvalue(r, row, col));
+}
+
+/* Fills b from a row selected with PG_BUILD_COLS. */
+static void pg_row_build(const PGresult *r, int row, struct build *b)
+{
+	int n;
+
+	memset(b, 0, sizeof(*b));
+	b->id = pg_ll(r, row, 0);
+	b->repo = pg_text(r, row, 1);
+	b->ref = pg_text(r, row, 2);
+	snprintf(b->sha, sizeof(b->sha), "%s", pq.PQgetvalue(r, row, 3));
+	snprintf(b->before, sizeof(b->before), "%s", pq.PQgetvalue(r, row, 4));
+	n = store_state_parse(pq.PQgetvalue(r, row, 5));
+	b->state = n < 0 ? BUILD_ERRORED : (enum build_state)n;
+	b->reason = pg_text(r, row, 6);
+	b->image = pg_text(r, row, 7);
+	b->image_id = pg_text(r, row, 8);
+	b->created = pg_ll(r, row, 9);
+	b->started = pg_ll(r, row, 10);
+	b->finished = pg_ll(r, row, 11);
+	b->provider = pg_text(r, row, 12);
+	b->delivery = pg_text(r, row, 13);
+	b->message = pg_text(r, row, 14);
+	b->author = pg_text(r, row, 15);
+	b->repo_full_name = pg_text(r, row, 16);
+	b->project_id = pg_text(r, row, 17);
+	b->clone_url = pg_text(r, row, 18);
+	b->attempt = (int)pg_ll(r, row, 19);
+	b->pid = pg_ll(r, row, 20);
+	b->log_path = pg_text(r, row, 21);
+	b->untrusted = (int)pg_ll(r, row, 22);
+	b->retry_of = pg_ll(r, row, 23);
+}
+
+static int pg_get_one(struct store_pg *p, int which, const struct pg_params *q,
+		      struct build *ret, struct err *e)
+{
+	PGresult *r = pg_run(p, which, q, PGRES_TUPLES_OK, e, "cannot read a build");
+	int rc = 1;
+
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) > 0) {
+		pg_row_build(r, 0, ret);
+		rc = 0;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_find_delivery(struct store_pg *p, const char *repo, const char *provider,
+			   const char *delivery, long long *ret_id, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_text(&q, repo);
+	pp_text(&q, provider);
+	pp_text(&q, delivery);
+	return pg_one_id(p, PS_FIND_DELIVERY, &q, ret_id, e, "cannot look a delivery up");
+}
+
+/* Claims b's delivery id through its unique key: 0 with *ret_id the build id it
+ * reserves, 1 with *ret_dup when another transaction (this agent's or another's)
+ * has it, -1 on error. */
+static int pg_reserve_delivery(struct store_pg *p, const struct build *b, long long *ret_id,
+			       long long *ret_dup, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	int rc;
+
+	pp_text(&q, b->repo);
+	pp_text(&q, b->provider);
+	pp_text(&q, b->delivery);
+	rc = pg_one_id(p, PS_RESERVE_DELIVERY, &q, ret_id, e, "cannot record a delivery");
+	if (rc <= 0)
+		return rc;
+	/* the other one committed it (ON CONFLICT waited for it): its build */
+	rc = store_pg_find_delivery(p, b->repo, b->provider, b->delivery, ret_dup, e);
+	if (rc > 0)
+		return err_set(e, "database '%s': delivery '%s' conflicts but cannot be found",
+			       p->pg_url, b->delivery);
+	return rc < 0 ? -1 : 1;
+}
+
+/* Inserts b as a queued build, with id when it is > 0 (reserved). */
+static int pg_insert_build(struct store_pg *p, struct build *b, long long id, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	if (!b->created)
+		b->created = store_now_ms();
+	b->state = BUILD_QUEUED;
+	pp_text(&q, b->repo);
+	pp_text(&q, b->ref);
+	pp_text(&q, b->sha);
+	pp_text(&q, b->before[0] ? b->before : NULL);
+	pp_int(&q, b->created);
+	pp_text(&q, b->provider);
+	pp_text(&q, b->delivery);
+	pp_text(&q, b->message);
+	pp_text(&q, b->author);
+	pp_text(&q, b->repo_full_name);
+	pp_text(&q, b->project_id);
+	pp_text(&q, b->clone_url);
+	pp_opt(&q, id);
+	pp_int(&q, b->untrusted ? 1 : 0);
+	pp_opt(&q, b->retry_of);
+	if (pg_one_id(p, PS_ADD_BUILD, &q, &b->id, e, "cannot insert a build") != 0)
+		return -1;
+	pg_queued(p);
+	return 0;
+}
+
+int store_pg_add_build(struct store_pg *p, struct build *b, long long *ret_dup, struct err *e)
+{
+	long long id = 0;
+	int rc;
+
+	*ret_dup = 0;
+	b->id = 0;
+	if (b->delivery) {
+		rc = store_pg_find_delivery(p, b->repo, b->provider, b->delivery, ret_dup, e);
+		if (rc <= 0)
+			return rc;
+		*ret_dup = 0;
+		rc = pg_reserve_delivery(p, b, &id, ret_dup, e);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+	}
+	return pg_insert_build(p, b, id, e);
+}
+
+int store_pg_find_push(struct store_pg *p, const struct build *b,
+		       const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
+		       enum store_dup *ret_why, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	long long id = 0;
+	int rc, built = 0;
+
+	if (b->delivery) {
+		rc = store_pg_find_delivery(p, b->repo, b->provider, b->delivery, &id, e);
+		if (rc <= 0) {
+			if (rc == 0) {
+				*ret_dup = id;
+				*ret_why = STORE_DUP_DELIVERY;
+			}
+			return rc;
+		}
+	}
+	pp_text(&q, b->repo);
+	pp_bytes(&q, digest, STORE_DIGEST_LEN);
+	rc = pg_one_id(p, PS_FIND_SIGNED, &q, &id, e, "cannot look a signed push up");
+	if (rc <= 0) {
+		if (rc == 0) {
+			*ret_dup = id;
+			*ret_why = STORE_DUP_REPLAY;
+		}
+		return rc;
+	}
+	q.pp_n = 0;
+	pp_text(&q, b->repo);
+	pp_text(&q, b->ref);
+	r = pg_run(p, PS_REF_NEWEST, &q, PGRES_TUPLES_OK, e, "cannot look the ref's last build up");
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) > 0) {
+		id = pg_ll(r, 0, 0);
+		built = store_ref_built(b, pq.PQgetvalue(r, 0, 1), pq.PQgetvalue(r, 0, 2));
+	}
+	pq.PQclear(r);
+	if (!built)
+		return 1;
+	*ret_dup = id;
+	*ret_why = STORE_DUP_BUILT;
+	return 0;
+}
+
+/* Records digest for repo with build_id (0: a new id, into *ret_id): 0 done, 1 when
+ * the repo has it already (*ret_id = its build), -1 on error. */
+static int pg_add_signed(struct store_pg *p, const char *repo,
+			 const unsigned char digest[STORE_DIGEST_LEN], long long build_id,
+			 long long *ret_id, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	int rc;
+
+	pp_text(&q, repo);
+	pp_bytes(&q, digest, STORE_DIGEST_LEN);
+	pp_opt(&q, build_id);
+	pp_int(&q, store_now_ms());
+	rc = pg_one_id(p, PS_ADD_SIGNED, &q, ret_id, e, "cannot record a signed push");
+	if (rc <= 0)
+		return rc;
+	q.pp_n = 2;
+	rc = pg_one_id(p, PS_FIND_SIGNED, &q, ret_id, e, "cannot look a signed push up");
+	if (rc > 0)
+		return err_set(e, "database '%s': a signed push conflicts but cannot be found",
+			       p->pg_url);
+	return rc < 0 ? -1 : 1;
+}
+
+int store_pg_add_push(struct store_pg *p, struct build *b,
+		      const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
+		      enum store_dup *ret_why, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	long long dup = 0, id = 0, other = 0;
+	enum store_dup why = STORE_DUP_NONE;
+	int rc = store_pg_find_push(p, b, digest, &dup, &why, e);
+
+	*ret_dup = 0;
+	*ret_why = STORE_DUP_NONE;
+	b->id = 0;
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		/* an already built push is remembered too (see store.c) */
+		if (why == STORE_DUP_BUILT && pg_add_signed(p, b->repo, digest, dup, &other, e) < 0)
+			return -1;
+		*ret_dup = dup;
+		*ret_why = why;
+		return 0;
+	}
+	/* another agent may be committing the same delivery or the same signed body
+	 * right now: the unique keys decide, whoever read what before */
+	if (b->delivery) {
+		rc = pg_reserve_delivery(p, b, &id, ret_dup, e);
+		if (rc != 0) {
+			*ret_why = STORE_DUP_DELIVERY;
+			return rc < 0 ? -1 : 0;
+		}
+	}
+	rc = pg_add_signed(p, b->repo, digest, id, &other, e);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		if (b->delivery) {
+			pp_text(&q, b->repo);
+			pp_text(&q, b->provider);
+			pp_text(&q, b->delivery);
+			pp_int(&q, id);
+			if (pg_change(p, PS_UNRESERVE_DELIVERY, &q, e, "cannot undo a delivery") < 0)
+				return -1;
+		}
+		*ret_dup = other;
+		*ret_why = STORE_DUP_REPLAY;
+		return 0;
+	}
+	return pg_insert_build(p, b, other, e);
+}
+
+int store_pg_prune_pushes(struct store_pg *p, long long before_ms, long long *ret_n,
+			  struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+
+	pp_int(&q, before_ms);
+	pp_int(&q, REPLAY_PRUNE_ROWS);
+	r = pg_run(p, PS_PRUNE_SIGNED, &q, PGRES_COMMAND_OK, e, "cannot prune signed pushes");
+	if (!r)
+		return -1;
+	*ret_n = atoll(pq.PQcmdTuples(r));
+	pq.PQclear(r);
+	return 0;
+}
+
+int store_pg_get_build(struct store_pg *p, long long id, struct build *ret, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	return pg_get_one(p, PS_GET, &q, ret, e);
+}
+
+int store_pg_next_queued(struct store_pg *p, struct build *ret, struct err *e)
+{
+	return pg_get_one(p, PS_NEXT_QUEUED, NULL, ret, e);
+}
+
+int store_pg_list_builds(struct store_pg *p, const struct store_filter *f,
+			 struct build_list *ret, struct err *e)
+{
+	struct buf sql = BUF_INIT(1024);
+	struct pg_params q = { .pp_n = 0 };
+	size_t limit = f->limit ? f->limit : BUILDS_LIST_DEFAULT;
+	const char *glue = " WHERE ";
+	PGresult *r = NULL;
+	int i, n, res = -1;
+
+	if (limit > BUILDS_LIST_MAX)
+		limit = BUILDS_LIST_MAX;
+	buf_addstr(&sql, "SELECT " PG_BUILD_COLS " FROM builds");
+	if (f->repo) {
+		pp_text(&q, f->repo);
+		buf_addf(&sql, "%srepo = $%d", glue, q.pp_n);
+		glue = " AND ";
+	}
+	if (f->ref) {
+		pp_text(&q, f->ref);
+		buf_addf(&sql, "%sref = $%d", glue, q.pp_n);
+		glue = " AND ";
+	}
+	if (f->state >= 0) {
+		pp_text(&q, store_state_name((enum build_state)f->state));
+		buf_addf(&sql, "%sstate = $%d", glue, q.pp_n);
+		glue = " AND ";
+	}
+	if (f->before_id > 0) {
+		pp_int(&q, f->before_id);
+		buf_addf(&sql, "%sid < $%d", glue, q.pp_n);
+		glue = " AND ";
+	}
+	if (f->mine) {
+		/* an agent without an id owns nothing */
+		pp_text(&q, p->pg_agent ? p->pg_agent : "");
+		buf_addf(&sql, "%sagent = $%d", glue, q.pp_n);
+		glue = " AND ";
+	}
+	if (f->runnable)
+		buf_addf(&sql, "%sstate = 'queued' AND " PG_RUNNABLE, glue);
+	buf_addf(&sql, " ORDER BY id %s LIMIT %zu", f->oldest_first ? "ASC" : "DESC", limit);
+	if (pg_ready(p, e) < 0)
+		goto out;
+	r = pq.PQexecParams(p->pg_conn, sql.data, q.pp_n, NULL, q.pp_val, q.pp_len, q.pp_fmt, 0);
+	if (pq.PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_fail(p, e, "cannot list builds", r);
+		goto out;
+	}
+	n = pq.PQntuples(r);
+	ret->items = n ? xcalloc((size_t)n, sizeof(*ret->items)) : NULL;
+	ret->n = (size_t)n;
+	for (i = 0; i < n; i++)
+		pg_row_build(r, i, &ret->items[i]);
+	res = 0;
+out:
+	pq.PQclear(r);
+	buf_release(&sql);
+	return res;
+}
+
+int store_pg_set_running(struct store_pg *p, long long id, long long pid, const char *log_path,
+			 long long started_ms, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	pp_int(&q, started_ms);
+	pp_opt(&q, pid);
+	pp_text(&q, log_path);
+	pp_text(&q, p->pg_agent);
+	return pg_change(p, PS_SET_RUNNING, &q, e, "cannot start a build");
+}
+
+int store_pg_claim(struct store_pg *p, long long id, const char *log_path, long long started_ms,
+		   struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+
+	pp_int(&q, id);
+	/* outside a transaction the lock would end with its statement */
+	if (store_pg_in_transaction(p)) {
+		r = pg_run(p, PS_REPO_LOCK, &q, PGRES_TUPLES_OK, e,
+			   "cannot lock a repository's builds");
+		if (!r)
+			return -1;
+		pq.PQclear(r);
+	}
+	pp_int(&q, started_ms);
+	pp_text(&q, NULL);
+	pp_text(&q, log_path);
+	pp_text(&q, p->pg_agent);
+	return pg_change(p, PS_CLAIM, &q, e, "cannot start a build");
+}
+
+int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
+		       long long id, char **ret_owner, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int rc = 0;
+
+	pp_text(&q, repo);
+	pp_text(&q, image);
+	pp_text(&q, ref);
+	pp_int(&q, id);
+	if (pg_change(p, PS_TAG_CLAIM, &q, e, "cannot record the owner of an image name") < 0)
+		return -1;
+	q.pp_n = 2;
+	r = pg_run(p, PS_TAG_OWNER, &q, PGRES_TUPLES_OK, e,
+		   "cannot look up the owner of an image name");
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) > 0 && strcmp(pq.PQgetvalue(r, 0, 0), ref) != 0) {
+		*ret_owner = xstrdup(pq.PQgetvalue(r, 0, 0));
+		rc = 1;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state state,
+			     const char *reason, const char *image, const char *image_id,
+			     long long finished_ms, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int prev, rc;
+
+	pp_int(&q, id);
+	r = pg_run(p, PS_STATE, &q, PGRES_TUPLES_OK, e, "cannot read a build");
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) == 0) {
+		pq.PQclear(r);
+		return err_set(e, "build %lld: no such build", id);
+	}
+	prev = store_state_parse(pq.PQgetvalue(r, 0, 0));
+	pq.PQclear(r);
+	if (prev < 0)
+		return err_set(e, "build %lld: unknown state in the database", id);
+	if (prev != BUILD_QUEUED && prev != BUILD_RUNNING)
+		return 1;
+	pp_text(&q, store_state_name(state));
+	pp_int(&q, finished_ms);
+	pp_text(&q, reason);
+	pp_text(&q, image);
+	pp_text(&q, image_id);
+	rc = pg_change(p, PS_SET_FINISHED, &q, e, "cannot finish a build");
+	/* its repository's next build may start: on any agent */
+	if (rc == 0 && prev == BUILD_RUNNING)
+		pg_queued(p);
+	return rc;
+}
+
+int store_pg_set_pid(struct store_pg *p, long long id, long long pid, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	pp_int(&q, pid);
+	return pg_change(p, PS_SET_PID, &q, e, "cannot record the process of a build");
+}
+
+int store_pg_requeue(struct store_pg *p, long long id, const char *reason, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	int rc;
+
+	pp_int(&q, id);
+	pp_text(&q, reason);
+	rc = pg_change(p, PS_REQUEUE, &q, e, "cannot requeue a build");
+	if (rc == 0)
+		pg_queued(p);
+	return rc;
+}
+
+int store_pg_set_commit_info(struct store_pg *p, long long id, const char *message,
+			     const char *author, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	pp_text(&q, message);
+	pp_text(&q, author);
+	return pg_change(p, PS_SET_COMMIT, &q, e, "cannot record the commit of a build");
+}
+
+int store_pg_set_sha(struct store_pg *p, long long id, const char *sha, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	pp_text(&q, sha);
+	return pg_change(p, PS_SET_SHA, &q, e, "cannot record the commit of a build");
+}
+
+int store_pg_count_states(struct store_pg *p, long long counts[BUILD_NSTATES], struct err *e)
+{
+	PGresult *r = pg_run(p, PS_COUNT, NULL, PGRES_TUPLES_OK, e, "cannot count builds");
+	int i, n;
+
+	if (!r)
+		return -1;
+	memset(counts, 0, sizeof(long long) * BUILD_NSTATES);
+	for (i = 0; i < pq.PQntuples(r); i++) {
+		n = store_state_parse(pq.PQgetvalue(r, i, 0));
+		if (n >= 0)
+			counts[n] = pg_ll(r, i, 1);
+	}
+	pq.PQclear(r);
+	return 0;
+}
+
+int store_pg_queue_depth(struct store_pg *p, long long *ret, struct err *e)
+{
+	if (pg_one_id(p, PS_DEPTH, NULL, ret, e, "cannot count queued builds") != 0) {
+		*ret = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int store_pg_status_add(struct store_pg *p, long long build_id, const char *state,
+			const char *description, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, build_id);
+	pp_text(&q, state);
+	pp_text(&q, description);
+	pp_int(&q, store_now_ms());
+	return pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0 ? -1 : 0;
+}
+
+int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
+			  struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	size_t n = 0;
+
+	pp_int(&q, (long long)max);
+	r = pg_run(p, PS_STATUS_HEADS, &q, PGRES_TUPLES_OK, e, "cannot read commit statuses");
+	if (!r)
+		return -1;
+	for (n = 0; n < max && (int)n < pq.PQntuples(r); n++) {
+		struct status_row *s = &ret[n];
+		int i = (int)n;
+
+		memset(s, 0, sizeof(*s));
+		s->id = pg_ll(r, i, 0);
+		s->build_id = pg_ll(r, i, 1);
+		s->state = pg_text(r, i, 2);
+		s->description = pg_text(r, i, 3);
+		s->attempts = (int)pg_ll(r, i, 4);
+		s->next_at = pg_ll(r, i, 5);
+		s->last_error = pg_text(r, i, 6);
+		s->repo = pg_text(r, i, 7);
+	}
+	pq.PQclear(r);
+	*ret_n = n;
+	return 0;
+}
+
+int store_pg_status_done(struct store_pg *p, long long id, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	return pg_change(p, PS_STATUS_DONE, &q, e, "cannot delete a commit status") < 0 ? -1 : 0;
+}
+
+int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+			  const char *error, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	pp_int(&q, next_at);
+	pp_text(&q, error);
+	return pg_change(p, PS_STATUS_RETRY, &q, e, "cannot reschedule a commit status") < 0 ?
+		-1 : 0;
+}
