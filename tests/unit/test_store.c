@@ -934,7 +934,8 @@ static void test_pg_migrate_up(void **state)
 	(void)state;
 	s = open_store();
 	store_free(s);
-	pg_exec("ALTER TABLE builds DROP COLUMN agent; UPDATE s2i_schema SET version = 1");
+	pg_exec("ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of; "
+		"UPDATE s2i_schema SET version = 1");
 	s = open_store();
 	store_set_agent(s, "agent-up");
 	id = add(s, "mine", "refs/heads/up", NULL, &dup);
