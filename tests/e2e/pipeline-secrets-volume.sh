@@ -16,6 +16,18 @@ pl_repo web "build_secret_file=tok:$AGENT_DIR/tok.secret"
 start_agent || fail "agent did not start"
 owner=$(cat "$AGENT_DIR/state/instance-id") || fail "no instance id"
 [ -n "$owner" ] || fail "empty instance id"
+# a failed run leaves nothing on the engine (the volumes hold the secret)
+vol1= vol2= vol3=
+_secvol_cleanup() {
+	local v c
+	c=$(docker ps -aq --filter "label=io.s2i-agent.owner=$owner")
+	for v in $vol1 $vol2 $vol3; do c="$c $(docker ps -aq --filter "volume=$v")"; done
+	[ -z "${c// /}" ] || docker rm -f $c >/dev/null 2>&1
+	docker volume rm -f $(docker volume ls -q --filter "label=io.s2i-agent.owner=$owner") \
+		$vol1 $vol2 $vol3 >/dev/null 2>&1
+	return 0
+}
+agent_on_exit _secvol_cleanup
 
 wait_sleeping() {	# id
 	wait_grep 'assemble: sleeping' "$AGENT_DIR/state/logs/$1.log" 60 || fail "assemble of build $1 did not start"
