@@ -247,6 +247,14 @@ int engine_container_remove(struct engine *eng, const char *id, int force, int v
 /* DELETE /volumes/{name}?force=1 (a named volume a container's Binds made); a missing
  * volume is not an error. */
 int engine_volume_remove(struct engine *eng, const char *name, struct err *e);
+/* POST /volumes/create of a named local volume with labels ("k=v", NULL-terminated, may
+ * be empty); an existing volume of that name is not an error (the engine keeps it). */
+int engine_volume_create(struct engine *eng, const char *name, const char *const *labels,
+			 struct err *e);
+/* GET /volumes?filters={"label":[...]}: appends the names of the volumes carrying every
+ * one of labels (NULL-terminated, at least one) to *ret_names. */
+int engine_volume_list(struct engine *eng, const char *const *labels, struct strv *ret_names,
+		       struct err *e);
 
 /* POST /containers/{id}/wait: fills *ret_code with the exit code. timeout_s > 0
  * bounds this call (ENGINE_TIMED_OUT); the engine deadline and cancel flag apply. */

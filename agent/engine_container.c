@@ -209,6 +209,60 @@ int engine_volume_remove(struct engine *eng, const char *name, struct err *e)
 	return rv;
 }
 
+int engine_volume_create(struct engine *eng, const char *name, const char *const *labels,
+			 struct err *e)
+{
+	json_t *b = json_object(), *j = NULL;
+	int rv;
+
+	if (engine_check_name("volume name", name, e) < 0 || strchr(name, '/') || strchr(name, ':')) {
+		json_decref(b);
+		return err_set(e, "invalid volume name '%s'", name);
+	}
+	json_object_set_new(b, "Name", json_string(name));
+	json_object_set_new(b, "Labels", engine_json_labels(labels));
+	rv = engine_call(eng, "POST", "/volumes/create", b, ENGINE_WAIT_CALL, &j, e);
+	json_decref(b);
+	json_decref(j);
+	if (rv < 0)
+		err_prefix(e, "cannot create volume '%s'", name);
+	return rv;
+}
+
+int engine_volume_list(struct engine *eng, const char *const *labels, struct strv *ret_names,
+		       struct err *e)
+{
+	json_t *j = NULL, *it;
+	char *fs, *qf, *path;
+	size_t i;
+	int rv = -1;
+
+	if (!labels || !labels[0])
+		return err_set(e, "cannot list volumes: no label to filter on");
+	fs = engine_label_filter(labels);
+	qf = engine_escape(fs);
+	path = xasprintf("/volumes?filters=%s", qf);
+	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, e) < 0) {
+		err_prefix(e, "cannot list volumes labelled '%s'%s", labels[0],
+			   labels[1] ? " and more" : "");
+		goto out;
+	}
+	/* {"Volumes": [...] or null, "Warnings": ...} */
+	json_array_foreach(json_object_get(j, "Volumes"), i, it) {
+		const char *name = json_string_value(json_object_get(it, "Name"));
+
+		if (name)
+			strv_push(ret_names, name);
+	}
+	rv = 0;
+out:
+	json_decref(j);
+	free(fs);
+	free(qf);
+	free(path);
+	return rv;
+}
+
 int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int *ret_code, struct err *e)
 {
 	struct buf answer = BUF_INIT(ENGINE_RESPONSE_MAX);

@@ -138,7 +138,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 
 struct engine;
 
-/* The container labels every build container carries: S2I_BUILD_LABEL=<build id> (README
+/* The container labels every build container (and a build's secrets volume) carries: S2I_BUILD_LABEL=<build id> (README
  * "How builds run") and S2I_OWNER_LABEL=<owner>, who started the build: the daemon's instance id
  * (instance.h) or a random value per `s2i-agent build` run. Build ids are only unique
  * per agent (every agent numbers its builds from 1), so removal by label always filters on
@@ -149,13 +149,13 @@ struct engine;
 #define S2I_OWNER_MAX		40	/* room for an owner value and its NUL */
 
 /* Removes the containers labelled S2I_BUILD_LABEL=build_id AND S2I_OWNER_LABEL=owner
- * (both non-empty, else nothing is removed and -1 returned). *ret_n (may be NULL):
- * containers removed. */
+ * (both non-empty, else nothing is removed and -1 returned), then the volumes so
+ * labelled (a build's secrets). *ret_n (may be NULL): containers removed. */
 int s2i_remove_build_containers(struct engine *eng, const char *build_id, const char *owner,
 				size_t *ret_n, struct err *e);
 
 /* Removes every container labelled S2I_OWNER_LABEL=owner (non-empty, else -1):
- * whatever build made it. Only while none of owner's builds runs (the agent's
+ * whatever build made it, then every volume so labelled. Only while none of owner's builds runs (the agent's
  * start, before its first build). *ret_n (may be NULL): containers removed. */
 int s2i_remove_owned_containers(struct engine *eng, const char *owner, size_t *ret_n,
 				struct err *e);

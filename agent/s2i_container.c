@@ -223,7 +223,27 @@ int s2i_upload(struct s2i_ctx *c, const char *id, const char *dir, srctar_fill_f
 	return s2i_upload_opts(c, id, dir, NULL, fill, arg, e);
 }
 
-/* Removes the containers carrying every one of labels (NULL-terminated). */
+/* Removes the volumes carrying every one of labels (a build's secrets volume). */
+static int s2i_remove_labelled_volumes(struct engine *eng, const char *const *labels,
+				       struct err *e)
+{
+	struct strv names = STRV_INIT;
+	size_t i;
+	int rc = -1;
+
+	if (engine_volume_list(eng, labels, &names, e) == 0) {
+		rc = 0;
+		for (i = 0; i < names.n; i++)
+			if (engine_volume_remove(eng, names.items[i], e) < 0)
+				rc = -1;
+	}
+	strv_clear(&names);
+	return rc;
+}
+
+/* Removes the containers carrying every one of labels (NULL-terminated), then the
+ * volumes carrying them: once no container uses them (one in use stays, for the next
+ * try). */
 static int s2i_remove_labelled(struct engine *eng, const char *const *labels, size_t *ret_n,
 			       struct err *e)
 {
@@ -240,6 +260,8 @@ static int s2i_remove_labelled(struct engine *eng, const char *const *labels, si
 				n++;
 		}
 	}
+	if (rc == 0)
+		rc = s2i_remove_labelled_volumes(eng, labels, e);
 	if (ret_n)
 		*ret_n = n;
 	strv_clear(&ids);

@@ -4,8 +4,8 @@
  * the container's Env into the image's (and records it as container_config), so neither
  * the container's Env nor its filesystem may hold them. A mounted volume is not part of
  * the layer; the variables are read from a file in it by `sh -c` in front of assemble
- * (only then is /bin/sh needed in the builder). The volume is removed with the build's
- * containers. */
+ * (only then is /bin/sh needed in the builder). The volume carries the containers'
+ * labels and is removed with the build's containers, here or by the daemon's cleanup. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +105,14 @@ int s2i_create_assemble(struct s2i_ctx *c, const char *assemble, char **ret_id, 
 	const char *argv[5];
 	int rc;
 
+	const char *labels[3] = { c->build_label, c->owner_label, NULL };
+
 	if (!c->secrets_volume)
 		return s2i_create(c, c->builder.id, c->user, assemble, &c->env, ret_id, e);
+	/* labelled like the containers: whoever removes those of a build that ended
+	 * abnormally (the daemon's cleanup, its start) removes it too */
+	if (engine_volume_create(c->eng, c->secrets_volume, labels, e) < 0)
+		return -1;
 	strv_copy(&binds, &o->volumes);
 	strv_pushf(&binds, "%s:%s", c->secrets_volume, S2I_SECRETS_DIR);
 	if (c->build_env.n) {

@@ -145,17 +145,37 @@ void worker_cleanup_now(struct worker *w)
 	evtimer_add(w->w_cleanup_ev, &tv0);
 }
 
+/* A build that runs again (requeued at a start whose cleanup failed) carries the same
+ * labels as what its earlier attempt left: its id waits until it is over. */
 void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	json_t *ids = w->w_cleanup_ids, *containers = w->w_cleanup_containers;
+	json_t *ids = w->w_cleanup_ids, *containers = w->w_cleanup_containers, *now, *v;
+	struct timeval tv = { WORKER_RETRY_SECONDS, 0 };
+	size_t i;
 
 	(void)fd;
 	(void)what;
 	if (w->w_stopping || (!ids && !containers))
 		return;
-	w->w_cleanup_ids = w->w_cleanup_containers = NULL;
-	worker_cleanup_spawn(w, ids ? ids : json_array(), containers ? containers : json_array(), 0);
+	now = json_array();
+	w->w_cleanup_ids = json_array();
+	json_array_foreach(ids, i, v)
+		json_array_append(worker_find_build(w, json_integer_value(v)) ? w->w_cleanup_ids : now, v);
+	json_decref(ids);
+	if (json_array_size(w->w_cleanup_ids)) {
+		evtimer_add(w->w_cleanup_ev, &tv);
+	} else {
+		json_decref(w->w_cleanup_ids);
+		w->w_cleanup_ids = NULL;
+	}
+	w->w_cleanup_containers = NULL;
+	if (!json_array_size(now) && !json_array_size(containers)) {
+		json_decref(now);
+		json_decref(containers);
+		return;
+	}
+	worker_cleanup_spawn(w, now, containers ? containers : json_array(), 0);
 }
 
 void worker_cleanup_done(struct wproc *p)
