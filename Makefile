@@ -52,7 +52,7 @@ BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
 .PHONY: all unit-build check unit e2e valgrind bench clean demo demo-clean install uninstall \
-	fuzz-build fuzz chaos mutants codemap
+	fuzz-build fuzz chaos mutants codemap deb
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -185,6 +185,11 @@ uninstall:
 	rm -rf $(DESTDIR)$(HOOKSDIR)
 	rmdir $(DESTDIR)$(PREFIX)/share/s2i-agent 2>/dev/null || true
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/s2i-agent and /var/lib/s2i-agent (configuration and state)"
+
+# ---- Debian package: build/s2i-agent_VERSION_ARCH.deb from the install tree -------
+# (dpkg-deb; Depends from dpkg-shlibdeps; maintainer scripts in conf/deb/)
+deb:
+	conf/deb/mkdeb $(CURDIR)
 
 # ---- fuzzing (libFuzzer): `make fuzz FUZZ_SECONDS=N` runs every target N seconds ----
 FUZZ_SECONDS ?= 10

@@ -27,7 +27,7 @@ enum {
 	OPT_RUNTIME_IMAGE, OPT_RUNTIME_PULL_POLICY, OPT_ASSEMBLE_USER,
 	OPT_ASSEMBLE_RUNTIME_USER, OPT_DESCRIPTION, OPT_EXCLUDE, OPT_IGNORE_SUBMODULES,
 	OPT_CALLBACK_URL, OPT_NETWORK, OPT_CAP_DROP, OPT_ADD_HOST, OPT_PUSH, OPT_TIMEOUT,
-	OPT_HELP,
+	OPT_LOGLEVEL, OPT_BUILD_ENV, OPT_BUILD_SECRET, OPT_AS_DOCKERFILE, OPT_HELP,
 };
 
 static const struct option build_options[] = {
@@ -61,43 +61,17 @@ static const struct option build_options[] = {
 	{ "push", optional_argument, NULL, OPT_PUSH },
 	{ "quiet", optional_argument, NULL, 'q' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
+	{ "build-env", required_argument, NULL, OPT_BUILD_ENV },
+	{ "build-secret", required_argument, NULL, OPT_BUILD_SECRET },
+	{ "as-dockerfile", required_argument, NULL, OPT_AS_DOCKERFILE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 static void build_usage(FILE *f)
 {
-	fputs("usage: s2i-agent build [FLAGS] SOURCE BUILDER [TAG]\n"
-	      "  -r, --ref REF                  branch, tag or commit to build\n"
-	      "      --context-dir DIR          subdirectory of the source to build\n"
-	      "  -e, --env NAME=VALUE           build environment (repeatable)\n"
-	      "  -E, --environment-file FILE    NAME=VALUE lines\n"
-	      "  -s, --scripts-url URL          image://, file:// or http(s):// scripts\n"
-	      "      --incremental              restore artifacts of the previous TAG\n"
-	      "      --incremental-pull-policy P\n"
-	      "  -p, --pull-policy P            always | never | if-not-present\n"
-	      "      --runtime-image IMAGE      two-phase build into IMAGE\n"
-	      "  -a, --runtime-artifact SRC:DST (repeatable)\n"
-	      "      --runtime-pull-policy P\n"
-	      "      --assemble-user USER\n"
-	      "      --assemble-runtime-user USER\n"
-	      "  -u, --allowed-uids RANGES      e.g. 1- or 1000-2000,3000\n"
-	      "  -i, --inject SRC:DST           file or directory, truncated after assemble\n"
-	      "  -n, --application-name NAME\n"
-	      "      --description TEXT\n"
-	      "      --exclude REGEX            source paths to leave out (default .git)\n"
-	      "      --ignore-submodules\n"
-	      "  -d, --destination DIR          where sources and scripts go in the image\n"
-	      "      --callback-url URL\n"
-	      "      --network MODE\n"
-	      "      --cap-drop CAP[,CAP]\n"
-	      "  -v, --volume SRC:DST[:opts]\n"
-	      "      --add-host HOST:IP\n"
-	      "  -U, --url URL                  engine (default $DOCKER_HOST or unix:///var/run/docker.sock)\n"
-	      "      --push                     push TAG\n"
-	      "      --rm                       with --incremental: remove the previous image\n"
-	      "  -q, --quiet                    no script output\n"
-	      "      --timeout DURATION         e.g. 90s, 30m (default none)\n", f);
+	cmds_usage("build", f);
 }
 
 /* pflag's bools: --flag, --flag=true, --flag=false. */
@@ -203,13 +177,34 @@ static void build_set(char **field, const char *arg)
 
 struct build_log {
 	int quiet;
+	int loglevel;			/* s2i's --loglevel; -1 when not given */
 };
+
+/* s2i's --loglevel N (0-5, glog verbosity): at 0 s2i prints the scripts' output and
+ * its warnings, from 1 its own steps as well. We have no more detail than our
+ * steps to add above 1, so 1 to 5 print the same. */
+static int build_loglevel(const char *arg, int *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 0 || v > 5) {
+		fprintf(stderr, "s2i-agent build: --loglevel: expected 0 to 5, not '%s'\n", arg);
+		return -1;
+	}
+	*ret = (int)v;
+	return 0;
+}
 
 static void build_log_line(void *arg, enum s2i_log_kind kind, const char *line, size_t len)
 {
 	struct build_log *bl = arg;
 
 	if (bl->quiet && (kind == S2I_LOG_STDOUT || kind == S2I_LOG_STDERR || kind == S2I_LOG_STEP))
+		return;
+	if (bl->loglevel == 0 && kind == S2I_LOG_STEP)
 		return;
 	if (kind == S2I_LOG_WARN)
 		fputs("warning: ", stdout);
@@ -242,7 +237,7 @@ int cmd_build(int argc, char **argv)
 	struct s2i_opts o;
 	struct s2i_result r;
 	struct err e = ERR_INIT;
-	struct build_log bl = { 0 };
+	struct build_log bl = { 0, -1 };
 	struct sigaction sa, old_int, old_term;
 	int c, rc = 2, exclude_default = 0;
 
@@ -341,6 +336,23 @@ int cmd_build(int argc, char **argv)
 			if (build_duration(optarg, &o.timeout) < 0)
 				goto out;
 			break;
+		case OPT_BUILD_ENV:
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fputs("s2i-agent build: --build-env: expected NAME=VALUE\n", stderr);
+				goto out;
+			}
+			strv_push(&o.build_env, optarg);
+			break;
+		case OPT_AS_DOCKERFILE:
+			build_set(&o.as_dockerfile, optarg);
+			break;
+		case OPT_BUILD_SECRET:
+			strv_push(&o.build_secrets, optarg);
+			break;
+		case OPT_LOGLEVEL:
+			if (build_loglevel(optarg, &bl.loglevel) < 0)
+				goto out;
+			break;
 		case 'h':
 		case OPT_HELP:
 			build_usage(stdout);
@@ -370,6 +382,11 @@ int cmd_build(int argc, char **argv)
 		fputs("s2i-agent build: SOURCE, BUILDER and TAG must not be empty\n", stderr);
 		goto out;
 	}
+	if (o.as_dockerfile && (o.push || o.incremental || o.runtime_image)) {
+		fputs("s2i-agent build: --as-dockerfile cannot write --push, --incremental or "
+		      "--runtime-image\n", stderr);
+		goto out;
+	}
 	if (o.push && !o.tag) {
 		fputs("s2i-agent build: --push needs a TAG\n", stderr);
 		goto out;
@@ -381,6 +398,10 @@ int cmd_build(int argc, char **argv)
 	if (!o.runtime_image && (o.runtime_artifacts.n || o.assemble_runtime_user)) {
 		fputs("s2i-agent build: --runtime-artifact and --assemble-runtime-user need --runtime-image\n",
 		      stderr);
+		goto out;
+	}
+	if (s2i_secrets_check(&o, &e) < 0) {
+		fprintf(stderr, "s2i-agent build: %s\n", e.msg);
 		goto out;
 	}
 	o.registry_auth_file = build_docker_config();
@@ -403,7 +424,8 @@ int cmd_build(int argc, char **argv)
 			r.outcome == S2I_CANCELED ? "build canceled" : "error", e.msg);
 		rc = 1;
 	} else {
-		printf("%s\n", r.image_id);
+		/* the image id last, or where the Dockerfile went (s2i says so too) */
+		printf("%s\n", o.as_dockerfile ? o.as_dockerfile : r.image_id);
 		fflush(stdout);
 		rc = 0;
 	}

@@ -103,7 +103,7 @@ static int build_child_opts(const json_t *job, const struct repo_conf *r, const 
 
 	o->source = build_child_sdup(r->url);
 	o->builder = build_child_sdup(r->builder);
-	o->tag = runner_expand_tag(r->tag ? r->tag : CONFIG_DEFAULT_TAG, name ? name : "", ref, sha, id);
+	o->tag = runner_expand_tag(runner_tag_template(r, ref), name ? name : "", ref, sha, id);
 	o->ref = ref && *ref ? xstrdup(ref) : NULL;
 	o->sha = sha && *sha ? xstrdup(sha) : NULL;
 	o->context_dir = build_child_sdup(r->context_dir);
@@ -131,6 +131,9 @@ static int build_child_opts(const json_t *job, const struct repo_conf *r, const 
 	o->network = build_child_sdup(r->network);
 	strv_copy(&o->cap_drop, &r->cap_drop);
 	strv_copy(&o->volumes, &r->volume);
+	strv_copy(&o->build_env, &r->build_env);
+	o->build_env_file = build_child_sdup(r->build_env_file);
+	strv_copy(&o->build_secrets, &r->build_secret_file);
 	strv_copy(&o->add_hosts, &r->add_host);
 	o->engine_url = runner_dup(job, "engine");
 	o->engine_tls_ca = runner_dup(job, "tls_ca");
@@ -180,6 +183,23 @@ out:
 	gitsrc_free(src);
 	free(mirror);
 	return rc;
+}
+
+/* A pull/merge request from a fork runs code nobody of the repository reviewed
+ * (s2i-agent.conf(5), pull_requests = all): it gets none of the files the
+ * repository hands its builds (injections, volumes, build secrets and build
+ * environment), no network, and its image is not pushed. */
+static void build_child_untrusted(struct s2i_opts *o)
+{
+	strv_clear(&o->inject);
+	strv_clear(&o->volumes);
+	strv_clear(&o->build_env);
+	strv_clear(&o->build_secrets);
+	free(o->build_env_file);
+	o->build_env_file = NULL;
+	free(o->network);
+	o->network = xstrdup("none");
+	o->push = 0;
 }
 
 static const char *build_child_outcome(enum s2i_outcome o)
@@ -267,6 +287,11 @@ int cmd_build_child(int argc, char **argv)
 		build_child_logf(&l, "error: %s", e.msg);
 		goto result;
 	}
+	if (json_is_true(json_object_get(jb, "untrusted"))) {
+		build_child_untrusted(&o);
+		build_child_logf(&l, "==> a request from a fork: no injections, volumes, build "
+				 "secrets, network or push");
+	}
 	build_child_logf(&l, "==> building %s with '%s' into '%s'", sha, o.builder, o.tag);
 	if (build_child_cancel) {
 		r.outcome = S2I_CANCELED;
@@ -286,6 +311,11 @@ result:
 		json_object_set_new(res, "image_id", json_string(r.image_id));
 	if (r.commit[0])
 		json_object_set_new(res, "sha", json_string(r.commit));
+	/* for builds whose payload had none (hooks, manual builds) */
+	if (r.commit_subject && *r.commit_subject)
+		json_object_set_new(res, "message", json_string(r.commit_subject));
+	if (r.commit_author && *r.commit_author)
+		json_object_set_new(res, "author", json_string(r.commit_author));
 	if (r.left.n) {
 		json_t *a = json_array();
 		size_t i;

@@ -15,13 +15,6 @@
 #include "limits.h"
 #include "notify.h"
 
-static void notify_usage(void)
-{
-	fputs("usage: s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
-	      "  reads 'OLD NEW REF' lines on stdin (as git's post-receive and pre-receive\n"
-	      "  hooks get them) and posts one signed event per ref to URL/hooks/REPO\n"
-	      "  (URL defaults to $" NOTIFY_URL_ENV ", else " NOTIFY_DEFAULT_URL ")\n", stderr);
-}
 
 static int notify_repo_ok(const char *s)
 {
@@ -48,7 +41,7 @@ int cmd_notify(int argc, char **argv)
 	struct err e = ERR_INIT;
 	const char *url_arg = NULL, *secret_file = NULL, *repo;
 	char *secret = NULL, *base = NULL;
-	size_t nrefs = 0, nsec = 0, i, len;
+	size_t nrefs = 0, nsec = 0, i, len, lost = 0;
 	int c, follow = 0, rv = 2, bad = 0, r;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -57,17 +50,15 @@ int cmd_notify(int argc, char **argv)
 		case 's': secret_file = optarg; break;
 		case 'f': follow = 1; break;
 		case 'h':
-			notify_usage();
+			cmds_usage("notify", stdout);
 			return 0;
 		default:
-			notify_usage();
+			cmds_usage("notify", stderr);
 			return 2;
 		}
 	}
-	if (optind + 1 != argc) {
-		notify_usage();
-		return 2;
-	}
+	if (optind + 1 != argc)
+		return cmds_usage_error("notify", "expected one REPO");
 	repo = argv[optind];
 	if (!notify_repo_ok(repo)) {
 		notify_say("notify: '%s' is not a repo name ([A-Za-z0-9._-]+)", repo);
@@ -108,7 +99,13 @@ int cmd_notify(int argc, char **argv)
 	rv = 0;
 	for (i = 0; i < nrefs; i++)
 		if (notify_post(base, repo, nsec ? secret : NULL, &refs[i]) < 0)
-			bad = 1;
+			lost++;
+	/* an event that did not get through is lost: git will not send it again */
+	for (i = 0; lost && i < nrefs; i++)
+		if (refs[i].build <= 0 && refs[i].posted == 0)
+			notify_say("%s: nothing was built; push again once the agent answers, or ask for a "
+				   "build: curl -X POST -H 'Authorization: Bearer ADMIN_TOKEN' -d "
+				   "'{\"ref\": \"%s\"}' %s/repos/%s/builds", refs[i].ref, refs[i].ref, base, repo);
 	if (follow) {
 		for (i = 0; i < nrefs; i++) {
 			if (refs[i].build <= 0)
@@ -119,7 +116,7 @@ int cmd_notify(int argc, char **argv)
 				bad = 1;
 		}
 	}
-	rv = bad ? 1 : 0;
+	rv = lost ? NOTIFY_EXIT_UNDELIVERED : bad ? 1 : 0;
 	httpc_global_cleanup();
 out:
 	for (i = 0; i < nrefs; i++)

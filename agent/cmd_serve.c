@@ -160,22 +160,26 @@ static void serve_reload_cb(evutil_socket_t sig, short what, void *arg)
 	serve_notify("READY=1");
 }
 
+/* 0: run; 1: --help was answered; -1: a usage error, told */
 static int serve_args(int argc, char **argv)
 {
 	int i;
 
+	if (cmds_wants_help(argc, argv)) {
+		cmds_usage("serve", stdout);
+		return 1;
+	}
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-c")) {
 			if (++i == argc) {
-				fputs("s2i-agent serve: -c needs a file\n", stderr);
+				cmds_usage_error("serve", "-c needs a file");
 				return -1;
 			}
 			continue;
 		}
 		if (!strncmp(argv[i], "--config=", 9) || (!strncmp(argv[i], "-c", 2) && argv[i][2]))
 			continue;
-		fprintf(stderr, "s2i-agent serve: unexpected argument '%s'\n"
-			"usage: s2i-agent serve [-c FILE]\n", argv[i]);
+		cmds_usage_error("serve", "unexpected argument '%s'", argv[i]);
 		return -1;
 	}
 	return 0;
@@ -223,8 +227,10 @@ int cmd_serve(int argc, char **argv)
 	int rc = 1;
 
 	sv.sv_lockfd = -1;
-	if (serve_args(argc, argv) < 0)
-		return 2;
+	rc = serve_args(argc, argv);
+	if (rc)
+		return rc < 0 ? 2 : 0;	/* a usage error, or --help */
+	rc = 1;
 	sv.sv_path = cmds_config_arg(argc, argv);
 	if (config_load(sv.sv_path, &sv.sv_cfg, &errors) < 0) {
 		serve_log_errors(&errors);

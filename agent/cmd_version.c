@@ -14,8 +14,8 @@ int cmd_version(int argc, char **argv)
 {
 	int maj, min, rev;
 
-	(void)argc;
-	(void)argv;
+	if (argc > 1)
+		return cmds_usage_error("version", "unexpected argument '%s'", argv[1]);
 	git_libgit2_version(&maj, &min, &rev);
 	printf("s2i-agent %s\n", S2I_AGENT_VERSION);
 	printf("libgit2 %d.%d.%d\n", maj, min, rev);

@@ -3,10 +3,13 @@
 #ifndef S2I_CMDS_H
 #define S2I_CMDS_H
 
+#include <stdio.h>
+
 int cmd_serve(int argc, char **argv);	/* cmd_serve.c */
 int cmd_check(int argc, char **argv);	/* cmd_check.c */
 int cmd_version(int argc, char **argv);	/* cmd_version.c */
 int cmd_build(int argc, char **argv);	/* cmd_build.c */
+int cmd_usage(int argc, char **argv);	/* cmd_usage.c */
 int cmd_notify(int argc, char **argv);	/* cmd_notify.c */
 int cmd_forge_post(int argc, char **argv);	/* cmd_forge_post.c: hidden `__forge-post`, for tests */
 int cmd_gitsrc_fetch(int argc, char **argv);	/* cmd_gitsrc_fetch.c: hidden `__gitsrc-fetch`, for tests and bench */
@@ -14,6 +17,17 @@ int cmd_gitsrc_fetch(int argc, char **argv);	/* cmd_gitsrc_fetch.c: hidden `__gi
 int cmd_build_child(int argc, char **argv);	/* cmd_build_child.c: __build ID */
 int cmd_status_child(int argc, char **argv);	/* cmd_status_child.c: __status */
 int cmd_cleanup_child(int argc, char **argv);	/* cmd_cleanup_child.c: __cleanup */
+
+/* Help (cmds.c holds every command's one-line summary and usage): cmds_usage prints
+ * NAME's to f (-1: no such command), cmds_usage_all the list of commands, the default
+ * configuration path and the man pages. cmds_wants_help: argv[1..] holds --help or -h
+ * (before a "--"). cmds_usage_error prints "s2i-agent NAME: MESSAGE" and NAME's usage
+ * to stderr and returns 2, the exit code of a usage error. */
+int cmds_usage(const char *name, FILE *f);
+void cmds_usage_all(FILE *f);
+int cmds_wants_help(int argc, char **argv);
+int cmds_usage_error(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cmd_help(int argc, char **argv);	/* cmd_help.c: `help [COMMAND]` */
 
 /* -c FILE handling shared by serve and check: returns the path to use (cmds.c). */
 const char *cmds_config_arg(int argc, char **argv);

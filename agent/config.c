@@ -15,6 +15,7 @@
 #include "config.h"
 #include "config_int.h"
 #include "pull.h"
+#include "s2iparse.h"
 #include "sshkey.h"
 
 const char *config_default_path(void)
@@ -113,6 +114,9 @@ enum cfg_type {
 	K_REPO_URL,
 	K_GLOBS,	/* repeatable, whitespace-separated globs */
 	K_TEMPLATE,
+	K_PRTEMPLATE,	/* K_TEMPLATE plus {pr} */
+	K_PRS,		/* pull_requests */
+	K_SECRETPAIR,	/* repeatable NAME:PATH of a private file */
 	K_STATUS,
 	K_PULL,
 	K_ENV,		/* repeatable NAME=VALUE */
@@ -202,6 +206,11 @@ static const struct cfg_key cfg_keys[] = {
 	R(callback_url, K_HTTPURL),
 	R(ignore_submodules, K_BOOL),
 	R(rm, K_BOOL),
+	R(pull_requests, K_PRS),
+	R(pr_tag, K_PRTEMPLATE),
+	R(build_env, K_ENV),
+	R(build_env_file, K_PRIVATE),
+	R(build_secret_file, K_SECRETPAIR),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -563,7 +572,8 @@ static const char *cfg_parse_secret_file(const struct cfg_val *a)
 }
 
 /* the path of a private file the agent hands on (keys, registry auth) */
-static const char *cfg_parse_private_file(const struct cfg_val *a)
+/* a->v names a regular file only its owner may read; CFG_SAID (reported) if not */
+static const char *cfg_check_private_file(const struct cfg_val *a)
 {
 	struct stat sb;
 
@@ -583,6 +593,15 @@ static const char *cfg_parse_private_file(const struct cfg_val *a)
 			  a->k->name, a->v, (unsigned)(sb.st_mode & 07777));
 		return CFG_SAID;
 	}
+	return NULL;
+}
+
+static const char *cfg_parse_private_file(const struct cfg_val *a)
+{
+	const char *why = cfg_check_private_file(a);
+
+	if (why)
+		return why;
 	cfg_set_str(a->field, a->v);
 	if (!strcmp(a->k->name, "ssh_key_file"))
 		cfg_ssh_key(a->st, a->st->lineno, a->v);
@@ -600,11 +619,44 @@ static const char *cfg_parse_repo_url(const struct cfg_val *a)
 
 static const char *cfg_parse_template(const struct cfg_val *a)
 {
-	const char *why = cfg_check_template(a->v);
+	const char *bad = NULL, *why = cfg_check_template(a->v, a->k->type == K_PRTEMPLATE, &bad);
+	int n;
 
+	if (why && bad) {
+		n = (int)strcspn(bad, "}") + (strchr(bad, '}') ? 1 : 0);
+		cfg_error(a->st, a->st->lineno, "invalid value for '%s': unknown placeholder '%.*s'%s; "
+			  "use {repo} {branch} {tag} {sha} {short_sha} {build}%s", a->k->name,
+			  n > 32 ? 32 : n, bad, n > 32 ? "..." : "",
+			  a->k->type == K_PRTEMPLATE ? " {pr}" : "");
+		return CFG_SAID;
+	}
 	if (!why)
 		cfg_set_str(a->field, a->v);
 	return why;
+}
+
+static const char *const cfg_pr_names[] = { "no", "same-repo", "all" };
+
+/* kept as written, like pull_policy: the build job hands the word on */
+static const char *cfg_parse_prs(const struct cfg_val *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cfg_pr_names) / sizeof(cfg_pr_names[0]); i++)
+		if (!strcmp(a->v, cfg_pr_names[i])) {
+			cfg_set_str(a->field, a->v);
+			return NULL;
+		}
+	return "expected no, same-repo or all";
+}
+
+enum pr_policy config_pull_requests(const struct repo_conf *r)
+{
+	if (r->pull_requests && !strcmp(r->pull_requests, "all"))
+		return PR_ALL;
+	if (r->pull_requests && !strcmp(r->pull_requests, "same-repo"))
+		return PR_SAME_REPO;
+	return PR_NO;
 }
 
 static const char *cfg_parse_status(const struct cfg_val *a)
@@ -757,6 +809,21 @@ static const char *cfg_parse_pair(const struct cfg_val *a)
 	return cfg_list_add(a, v, -1, "values");
 }
 
+/* build_secret_file = NAME:PATH, PATH a private file (read by the build, at its start) */
+static const char *cfg_parse_secret_pair(const struct cfg_val *a)
+{
+	const char *colon = strchr(a->v, ':'), *why;
+	struct cfg_val path = *a;
+
+	if (!colon || !s2iparse_secret_name_ok(a->v, (size_t)(colon - a->v)) || !colon[1])
+		return "expected NAME:PATH, NAME of letters, digits, '.', '_' and '-' not "
+		       "starting with '.'";
+	path.v = colon + 1;
+	if ((why = cfg_check_private_file(&path)))
+		return why;
+	return cfg_list_add(a, a->v, -1, "values");
+}
+
 /* one item per line, as written */
 static const char *cfg_parse_list(const struct cfg_val *a)
 {
@@ -788,6 +855,9 @@ static const struct cfg_kind {
 	[K_REPO_URL]	= { cfg_parse_repo_url, ST_STR, 0 },
 	[K_GLOBS]	= { cfg_parse_globs, ST_STRV, 1 },
 	[K_TEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
+	[K_PRTEMPLATE]	= { cfg_parse_template, ST_STR, 0 },
+	[K_PRS]		= { cfg_parse_prs, ST_STR, 0 },
+	[K_SECRETPAIR]	= { cfg_parse_secret_pair, ST_STRV, 1 },
 	[K_STATUS]	= { cfg_parse_status, ST_STATUS, 0 },
 	[K_PULL]	= { cfg_parse_pull, ST_STR, 0 },
 	[K_ENV]		= { cfg_parse_env, ST_STRV, 1 },
@@ -831,6 +901,65 @@ static void cfg_apply(struct cfg_state *st, const struct cfg_key *k, const char 
 		cfg_error(st, st->lineno, "invalid value for '%s': %s", k->name, why);
 }
 
+/* The edit distance (insert, delete, substitute, swap two neighbours) between a and b,
+ * capped: anything above CONFIG_SUGGEST_MAX_DISTANCE is that plus one. */
+static size_t cfg_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[CONFIG_KEY_NAME_MAX + 1][CONFIG_KEY_NAME_MAX + 1];
+
+	if (la > CONFIG_KEY_NAME_MAX || lb > CONFIG_KEY_NAME_MAX)
+		return CONFIG_SUGGEST_MAX_DISTANCE + 1;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb] > CONFIG_SUGGEST_MAX_DISTANCE ? CONFIG_SUGGEST_MAX_DISTANCE + 1 : d[la][lb];
+}
+
+/* "unknown key", with what was probably meant: the nearest key of this section, else
+ * the same key in the other section */
+static void cfg_unknown_key(struct cfg_state *st, enum cfg_sect want, const char *name, const char *label)
+{
+	size_t i, d, best = CONFIG_SUGGEST_MAX_DISTANCE + 1;
+	const char *near = NULL;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (cfg_keys[i].sect != want)
+			continue;
+		d = cfg_distance(name, cfg_keys[i].name);
+		/* a short name is only near another when one letter differs */
+		if (d < best && (d == 1 || strlen(name) > 4)) {
+			best = d;
+			near = cfg_keys[i].name;
+		}
+	}
+	if (near) {
+		cfg_error(st, st->lineno, "unknown key '%s' in %s; did you mean '%s'?", name, label, near);
+		return;
+	}
+	for (i = 0; i < NKEYS; i++)
+		if (cfg_keys[i].sect != want && !strcmp(cfg_keys[i].name, name)) {
+			cfg_error(st, st->lineno, "unknown key '%s' in %s; it belongs in %s", name, label,
+				  want == SECT_AGENT ? "a [repo \"NAME\"] section" : "[agent]");
+			return;
+		}
+	cfg_error(st, st->lineno, "unknown key '%s' in %s; s2i-agent.conf(5) lists the keys", name, label);
+}
+
 static int cfg_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct cfg_state *st = user;
@@ -853,9 +982,14 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		if (cfg_keys[i].sect == want && strcmp(cfg_keys[i].name, name) == 0)
 			break;
 	if (i == NKEYS) {
-		cfg_error(st, st->lineno, "unknown key '%s' in %s", name, cfg_sect_label(st, label, sizeof(label)));
+		cfg_unknown_key(st, want, name, cfg_sect_label(st, label, sizeof(label)));
 		return 1;
 	}
+	/* where check's findings about the directory and the engine point */
+	if (want == SECT_AGENT && !strcmp(name, "state_dir"))
+		st->c->state_dir_line = st->lineno;
+	if (want == SECT_AGENT && !strcmp(name, "engine"))
+		st->c->engine_line = st->lineno;
 	if (strlen(value) > CONFIG_VALUE_MAX) {
 		cfg_error(st, st->lineno, "value of '%s' is longer than %d bytes", name, CONFIG_VALUE_MAX);
 		return 1;
@@ -1157,7 +1291,9 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	int rc, ret_code = -1;
 
 	if (cfg_read_file(path, &data, &len, &e) < 0) {
-		strv_pushf(errors, "%s:0: %s", path, e.msg);
+		/* no line to point at; say how to choose another file */
+		strv_pushf(errors, "%s: %s; choose the configuration with -c FILE or $%s", path, e.msg,
+			   CONFIG_ENV);
 		return -1;
 	}
 	c = xcalloc(1, sizeof(*c));

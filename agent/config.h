@@ -72,7 +72,16 @@ struct repo_conf {
 	char *callback_url;
 	int ignore_submodules;
 	int rm;				/* s2i --rm: remove the previous image of an incremental build */
+	char *pull_requests;		/* no | same-repo | all, as written; NULL: no */
+	char *pr_tag;			/* image name template of request builds */
+	struct strv build_env;		/* NAME=VALUE for assemble only */
+	char *build_env_file;		/* more of them, read by the build */
+	struct strv build_secret_file;	/* NAME:PATH, /run/secrets/NAME during assemble */
 };
+
+/* pull_requests = (s2i-agent.conf(5)): which pull/merge requests are built. */
+enum pr_policy { PR_NO, PR_SAME_REPO, PR_ALL };
+enum pr_policy config_pull_requests(const struct repo_conf *r);
 
 struct config {
 	char *path;
@@ -81,6 +90,7 @@ struct config {
 	char *public_url;		/* no trailing slash */
 	char *state_dir;
 	char *engine;
+	int state_dir_line, engine_line;	/* where they are set; 0: the default */
 	char *tls_ca, *tls_cert, *tls_key;
 	int workers;
 	long build_timeout;		/* seconds */

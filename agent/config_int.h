@@ -50,7 +50,9 @@ int cfg_url_has_password(const char *v);
 const char *cfg_check_repo_url(const char *v);
 int cfg_env_name_ok(const char *v, size_t n);
 int cfg_relpath_ok(const char *v);
-const char *cfg_check_template(const char *v);
+/* with_pr: pr_tag, whose templates also take {pr}; *ret_bad: where an unknown
+ * placeholder starts, for the message to name it */
+const char *cfg_check_template(const char *v, int with_pr, const char **ret_bad);
 int cfg_uids_ok(const char *v);
 
 #endif

@@ -279,9 +279,10 @@ int cfg_relpath_ok(const char *v)
 	return 1;
 }
 
-const char *cfg_check_template(const char *v)
+const char *cfg_check_template(const char *v, int with_pr, const char **ret_bad)
 {
-	static const char *names[] = { "repo", "branch", "tag", "sha", "short_sha", "build" };
+	static const char *names[] = { "repo", "branch", "tag", "sha", "short_sha", "build", "pr" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]) - !with_pr;
 	const char *p;
 	size_t i;
 
@@ -292,7 +293,7 @@ const char *cfg_check_template(const char *v)
 			return "'}' without '{'";
 		if (*p != '{')
 			continue;
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		for (i = 0; i < nnames; i++) {
 			size_t n = strlen(names[i]);
 
 			if (strncmp(p + 1, names[i], n) == 0 && p[1 + n] == '}') {
@@ -300,8 +301,10 @@ const char *cfg_check_template(const char *v)
 				break;
 			}
 		}
-		if (i == sizeof(names) / sizeof(names[0]))
-			return "unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}";
+		if (i == nnames) {
+			*ret_bad = p;
+			return "unknown placeholder";
+		}
 	}
 	return NULL;
 }

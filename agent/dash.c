@@ -1,4 +1,5 @@
-/* dash: renders the dashboard and build pages from build objects, and negotiates HTML vs JSON.
+/* dash: what the pages share (escaping, times, states, head and foot), the build page,
+ * and the HTML vs JSON negotiation; the dashboard itself is in dash_index.c.
  * Everything that comes from the database goes through dash_escape; the pages load nothing external. */
 #include <ctype.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 
 
 #include "dash.h"
+#include "dash_int.h"
 #include "codec.h"
 #include "digest.h"
 #include "limits.h"
@@ -38,6 +40,11 @@ static const char dash_style[] =
 	".st-succeeded{color:var(--ok)}.st-failed{color:var(--bad)}.st-errored{color:var(--err)}"
 	".st-running{color:var(--run)}.st-queued,.st-canceled,.st-unknown{color:var(--wait)}"
 	".msg{overflow-wrap:anywhere}.num{text-align:right;white-space:nowrap}time{white-space:nowrap}"
+	"table{table-layout:fixed}.c-st{width:8.5rem}.c-id{width:4.5rem}.c-ref{width:9rem}.c-sha{width:5.5rem}"
+	".c-img{width:12rem}.c-by{width:8rem}.c-dur{width:6rem}.c-at{width:7.5rem}.c-msg{width:auto}"
+	"table.auto{table-layout:auto}.cut{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}.bar{margin:.4rem 0}"
+	"[aria-current=page]{font-weight:700;color:var(--fg)}"
+	".actions{margin:.6rem 0}.actions button,#signin button{font:inherit;margin-right:.5rem}"
 	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:1rem 0}"
 	"dt{color:var(--dim)}dd{margin:0;overflow-wrap:anywhere}.full{white-space:pre-wrap}"
 	"pre#log{background:#111;color:#e8e8e8;padding:1rem;border-radius:.3rem;white-space:pre-wrap;"
@@ -60,8 +67,8 @@ static const char dash_script[] =
 	"function add(s){var e=atEnd();txt.appendData(s.replace(/\\u001b\\[[0-9;?]*[A-Za-z]/g,''));"
 	"if(e)window.scrollTo(0,document.documentElement.scrollHeight);}"
 	"function pad(n){return n<10?'0'+n:''+n;}"
-	"function dur(ms){var s=ms/1000;if(s<60)return s.toFixed(1)+'s';var mi=Math.floor(s/60);"
-	"if(mi<60)return mi+'m '+pad(Math.floor(s%60))+'s';return Math.floor(mi/60)+'h '+pad(mi%60)+'m';}"
+	"function dur(ms){var s=Math.floor((ms+500)/1000);if(ms<59950)return (Math.floor((ms+50)/100)/10).toFixed(1)+'s';var mi=Math.floor(s/60);"
+	"if(mi<60)return mi+'m '+pad(s%60)+'s';return Math.floor(mi/60)+'h '+pad(mi%60)+'m';}"
 	"function tm(t){return t?t.replace('T',' ').replace(/(\\.\\d+)?Z$/,' UTC'):'';}"
 	"function set(k,v){var e=document.getElementById(k);if(e&&v!==undefined&&v!==null&&v!=='')e.textContent=v;}"
 	"async function refresh(){"
@@ -72,6 +79,7 @@ static const char dash_script[] =
 	"set('started',tm(b.started));set('finished',tm(b.finished));"
 	"if(typeof b.duration_ms==='number')set('duration',dur(b.duration_ms));"
 	"set('image',b.image);set('image_id',b.image_id);set('reason',b.reason);"
+	"m.setAttribute('data-state',state);"
 	"document.title=document.title.replace(/^\\S+/,state);}"
 	"async function follow(){"
 	"var r=await fetch(id+'/log'+(fin[state]?'':'?follow=1'),{cache:'no-store'});"
@@ -86,14 +94,38 @@ static const char dash_script[] =
 	"if(fin[state]){if(!ok&&txt.parentNode!==pre)pre.textContent='(no log)';say('build '+state);return;}"
 	"if(!ok)say('waiting for the build to start\\u2026');"
 	"await sleep(" DASH_STR(DASH_FOLLOW_RETRY_MS) ");}}"
-	"run();})();";
+	"run();})();"
+	/* Cancel and retry for holders of the admin token: asked once in a form, kept in
+	 * sessionStorage (this tab only), sent as a Bearer header, never in a URL. A
+	 * cross-site page cannot set that header, so the actions need no CSRF token. */
+	"(function(){'use strict';"
+	"var m=document.querySelector('main[data-build]'),bar=document.getElementById('actions');"
+	"if(!m||!bar||!window.fetch||!window.sessionStorage)return;"
+	"var id=m.getAttribute('data-build'),form=document.getElementById('signin'),"
+	"inp=document.getElementById('token'),msg=document.getElementById('act-msg'),K='s2i-agent-admin-token',todo=null;"
+	"var fin={succeeded:1,failed:1,errored:1,canceled:1};"
+	"function show(){var f=!!fin[m.getAttribute('data-state')];"
+	"document.getElementById('act-cancel').hidden=f;document.getElementById('act-retry').hidden=!f;}"
+	"function ask(a,why){todo=a;msg.textContent=why;form.hidden=false;inp.value='';inp.focus();}"
+	"async function act(a){var t=sessionStorage.getItem(K);if(!t){ask(a,'');return;}"
+	"msg.textContent=(a==='cancel'?'canceling':'retrying')+'\u2026';var r,b=null;"
+	"try{r=await fetch(id+'/'+a,{method:'POST',headers:{Authorization:'Bearer '+t},cache:'no-store'});}"
+	"catch(x){msg.textContent='the agent did not answer';return;}"
+	"try{b=await r.json();}catch(x){}"
+	"if(r.status===401||r.status===403){sessionStorage.removeItem(K);"
+	"ask(a,'the admin token was refused'+(b&&b.error?': '+b.error:''));return;}"
+	"if(!r.ok){msg.textContent=(b&&b.error)||('HTTP '+r.status);return;}"
+	"if(a==='retry'&&b&&b.build){location.href=String(b.build);return;}"
+	"msg.textContent='cancel requested';}"
+	"bar.addEventListener('click',function(e){var a=e.target.getAttribute('data-act');if(a)act(a);});"
+	"form.addEventListener('submit',function(e){e.preventDefault();if(!inp.value)return;"
+	"sessionStorage.setItem(K,inp.value);inp.value='';form.hidden=true;var a=todo;todo=null;if(a)act(a);});"
+	"document.getElementById('signin-cancel').addEventListener('click',function(){"
+	"form.hidden=true;todo=null;inp.value='';msg.textContent='';});"
+	"new MutationObserver(show).observe(m,{attributes:true,attributeFilter:['data-state']});"
+	"show();bar.hidden=false;})();";
 
-struct dash_state {
-	const char *name;
-	const char *symbol;	/* decorative: the word is always there too */
-};
-
-static const struct dash_state dash_states[] = {
+const struct dash_state dash_states[DASH_NSTATES] = {
 	{ "queued", "\u25cb" },
 	{ "running", "\u25cf" },
 	{ "succeeded", "\u2713" },
@@ -102,20 +134,13 @@ static const struct dash_state dash_states[] = {
 	{ "canceled", "\u2298" },
 };
 
-/* A page under construction: appends stop counting once one fails. */
-struct dash_page {
-	struct buf *out;
-	int failed;
-};
-
-static void dash_put(struct dash_page *p, const char *s)
+void dash_put(struct dash_page *p, const char *s)
 {
 	if (!p->failed && buf_addstr(p->out, s) < 0)
 		p->failed = 1;
 }
 
-static void dash_putf(struct dash_page *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void dash_putf(struct dash_page *p, const char *fmt, ...)
+void dash_putf(struct dash_page *p, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -127,13 +152,13 @@ static void dash_putf(struct dash_page *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void dash_esc(struct dash_page *p, const char *s)
+void dash_esc(struct dash_page *p, const char *s)
 {
 	if (!p->failed && s && dash_escape(p->out, s, strlen(s)) < 0)
 		p->failed = 1;
 }
 
-static void dash_escn(struct dash_page *p, const char *s, size_t n)
+void dash_escn(struct dash_page *p, const char *s, size_t n)
 {
 	if (!p->failed && dash_escape(p->out, s, n) < 0)
 		p->failed = 1;
@@ -166,20 +191,20 @@ int dash_escape(struct buf *out, const char *s, size_t n)
 	return buf_add(out, s + start, n - start);
 }
 
-static const char *dash_str(const json_t *o, const char *key)
+const char *dash_str(const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static int dash_nonempty(const char *s)
+int dash_nonempty(const char *s)
 {
 	return s && *s;
 }
 
 /* "Name <mail>" shows as "Name"; an object {"name": …} as its name. */
-static void dash_author(struct dash_page *p, const json_t *b)
+void dash_author(struct dash_page *p, const json_t *b)
 {
 	const json_t *v = json_object_get(b, "author");
 	const char *s = NULL, *lt;
@@ -194,7 +219,7 @@ static void dash_author(struct dash_page *p, const json_t *b)
 	dash_escn(p, s, lt && lt != s ? (size_t)(lt - s) : strlen(s));
 }
 
-static const struct dash_state *dash_state_of(const char *state)
+const struct dash_state *dash_state_of(const char *state)
 {
 	size_t i;
 
@@ -204,7 +229,7 @@ static const struct dash_state *dash_state_of(const char *state)
 	return NULL;
 }
 
-static int dash_is_final(const char *state)
+int dash_is_final(const char *state)
 {
 	return state && (!strcmp(state, "succeeded") || !strcmp(state, "failed") ||
 			 !strcmp(state, "errored") || !strcmp(state, "canceled"));
@@ -212,7 +237,7 @@ static int dash_is_final(const char *state)
 
 /* The state badge: symbol (hidden from screen readers) and word. An id makes
  * it the live region the build page's script updates. */
-static void dash_badge(struct dash_page *p, const char *state, const char *id)
+void dash_badge(struct dash_page *p, const char *state, const char *id)
 {
 	const struct dash_state *s = dash_state_of(state);
 
@@ -227,7 +252,7 @@ static void dash_badge(struct dash_page *p, const char *state, const char *id)
 
 /* Parses the RFC 3339 times the agent writes ("2026-01-02T03:04:05Z", with
  * optional fraction) as UTC; anything else is 0. */
-static time_t dash_parse_time(const char *s)
+time_t dash_parse_time(const char *s)
 {
 	struct tm tm;
 	const char *rest;
@@ -242,7 +267,7 @@ static time_t dash_parse_time(const char *s)
 }
 
 /* <time datetime="…">2026-01-02 03:04:05 UTC</time>, or the text as-is. */
-static void dash_time(struct dash_page *p, const char *s)
+void dash_time(struct dash_page *p, const char *s)
 {
 	size_t n;
 
@@ -265,16 +290,18 @@ static void dash_time(struct dash_page *p, const char *s)
 	dash_put(p, "</time>");
 }
 
-static void dash_duration_ms(struct dash_page *p, long long ms)
+void dash_duration_ms(struct dash_page *p, long long ms)
 {
 	long long s, m;
 
 	if (ms < 0)
 		ms = 0;
-	s = ms / 1000;
+	s = (ms + 500) / 1000;	/* rounded as the tenths below */
 	m = s / 60;
-	if (ms < 60000)
-		dash_putf(p, "%lld.%llds", ms / 1000, (ms % 1000) / 100);
+	/* tenths rounded half up, as the build log's "succeeded in" line and the page's
+	 * script round them: one duration everywhere */
+	if (ms < 59950)
+		dash_putf(p, "%lld.%llds", (ms + 50) / 1000, (ms + 50) / 100 % 10);
 	else if (m < 60)
 		dash_putf(p, "%lldm %02llds", m, s % 60);
 	else
@@ -282,7 +309,7 @@ static void dash_duration_ms(struct dash_page *p, long long ms)
 }
 
 /* duration_ms when the build has one; for a running build now - started. */
-static void dash_duration(struct dash_page *p, const json_t *b, time_t now)
+void dash_duration(struct dash_page *p, const json_t *b, time_t now)
 {
 	const json_t *v = json_object_get(b, "duration_ms");
 	time_t started;
@@ -304,7 +331,7 @@ static void dash_duration(struct dash_page *p, const json_t *b, time_t now)
 }
 
 /* refs/heads/main -> main, refs/tags/v1 -> tag v1, anything else as-is. */
-static void dash_ref(struct dash_page *p, const char *ref)
+void dash_ref(struct dash_page *p, const char *ref)
 {
 	if (!ref) {
 		dash_put(p, "\u2014");
@@ -322,7 +349,7 @@ static void dash_ref(struct dash_page *p, const char *ref)
 
 /* First line of the commit message, cut at DASH_SUBJECT_MAX bytes on a UTF-8
  * boundary; the whole message goes into the title attribute. */
-static void dash_subject(struct dash_page *p, const char *msg)
+void dash_subject(struct dash_page *p, const char *msg)
 {
 	size_t n;
 	int cut = 0;
@@ -345,7 +372,7 @@ static void dash_subject(struct dash_page *p, const char *msg)
 	dash_put(p, "</span>");
 }
 
-static void dash_short_sha(struct dash_page *p, const char *sha)
+void dash_short_sha(struct dash_page *p, const char *sha)
 {
 	if (!sha) {
 		dash_put(p, "\u2014");
@@ -358,7 +385,121 @@ static void dash_short_sha(struct dash_page *p, const char *sha)
 	dash_put(p, "</code>");
 }
 
-static void dash_head(struct dash_page *p, const char *title, int refresh)
+/* One query parameter's value, percent-encoded (RFC 3986 unreserved kept) */
+static void dash_urlenc(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			buf_add(b, s, 1);
+		else
+			buf_addf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+	}
+}
+
+void dash_href(struct dash_page *p, const char *base, const char *repo, const char *ref,
+	       const char *state, long long before)
+{
+	struct buf u = BUF_INIT(4 * REF_MAX + 256);
+	const char *sep = "?";
+
+	buf_addstr(&u, base);
+	if (repo) {
+		buf_addf(&u, "%srepo=", sep);
+		dash_urlenc(&u, repo);
+		sep = "&";
+	}
+	if (ref) {
+		buf_addf(&u, "%sref=", sep);
+		dash_urlenc(&u, ref);
+		sep = "&";
+	}
+	if (state) {
+		buf_addf(&u, "%sstate=", sep);
+		dash_urlenc(&u, state);
+		sep = "&";
+	}
+	if (before > 0)
+		buf_addf(&u, "%sbefore=%lld", sep, before);
+	if (!u.len)
+		buf_addstr(&u, "./");
+	dash_escn(p, u.data, u.len);
+	buf_release(&u);
+}
+
+void dash_commit(struct dash_page *p, const json_t *b)
+{
+	const char *url = dash_str(b, "clone_url"), *sha = dash_str(b, "sha");
+	const char *provider = dash_str(b, "provider");
+	size_t n;
+
+	if (!dash_nonempty(sha) || !url || (strncmp(url, "https://", 8) && strncmp(url, "http://", 7))) {
+		dash_short_sha(p, sha);
+		return;
+	}
+	n = strlen(url);
+	if (n > 4 && !strcmp(url + n - 4, ".git"))
+		n -= 4;
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	dash_put(p, "<a href=\"");
+	dash_escn(p, url, n);
+	/* GitLab's commit pages live under /-/ */
+	dash_put(p, provider && !strcmp(provider, "gitlab") ? "/-/commit/" : "/commit/");
+	dash_esc(p, sha);
+	dash_put(p, "\" rel=\"noopener noreferrer\">");
+	dash_short_sha(p, sha);
+	dash_put(p, "</a>");
+}
+
+void dash_ago(struct dash_page *p, const char *s, time_t now)
+{
+	time_t t = dash_parse_time(s);
+	long long d;
+
+	if (!now || !t || now < t) {
+		dash_time(p, s);
+		return;
+	}
+	d = (long long)(now - t);
+	dash_put(p, "<time datetime=\"");
+	dash_esc(p, s);
+	dash_put(p, "\" title=\"");
+	dash_escn(p, s, 10);
+	dash_put(p, " ");
+	dash_escn(p, s + 11, 8);
+	dash_put(p, " UTC\">");
+	if (d < 60)
+		dash_putf(p, "%llds ago", d);
+	else if (d < 3600)
+		dash_putf(p, "%lld min ago", d / 60);
+	else if (d < 86400)
+		dash_putf(p, "%lldh %02lldm ago", d / 3600, d / 60 % 60);
+	else
+		dash_putf(p, "%lld days ago", d / 86400);
+	dash_put(p, "</time>");
+}
+
+long long dash_wait_ms(const json_t *b, time_t now)
+{
+	time_t created = dash_parse_time(dash_str(b, "created"));
+	time_t started = dash_parse_time(dash_str(b, "started"));
+
+	if (!created)
+		return -1;
+	if (started && started >= created)
+		return (long long)(started - created) * 1000;
+	/* still queued */
+	if (now && now >= created && !started && !dash_is_final(dash_str(b, "state")))
+		return (long long)(now - created) * 1000;
+	return -1;
+}
+
+void dash_head(struct dash_page *p, const char *title, int refresh)
 {
 	dash_put(p, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -373,7 +514,7 @@ static void dash_head(struct dash_page *p, const char *title, int refresh)
 }
 
 /* up: "" on the dashboard, "../" on a build page (links stay relative). */
-static void dash_foot(struct dash_page *p, const char *version, const char *up)
+void dash_foot(struct dash_page *p, const char *version, const char *up)
 {
 	dash_put(p, "<footer>s2i-agent");
 	if (version) {
@@ -384,154 +525,11 @@ static void dash_foot(struct dash_page *p, const char *version, const char *up)
 		  " \u00b7 <a href=\"%shealthz\">health</a></footer>\n", up, up, up);
 }
 
-static int dash_done(struct dash_page *p, struct err *e)
+int dash_done(struct dash_page *p, struct err *e)
 {
 	if (p->failed)
 		return err_set(e, "page larger than %zu bytes", p->out->max);
 	return 0;
-}
-
-/* Is name already among the first n builds' repositories? */
-static int dash_repo_seen(const json_t *builds, size_t n, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const char *r = dash_str(json_array_get(builds, i), "repo");
-
-		if (!strcmp(name, r ? r : ""))
-			return 1;
-	}
-	return 0;
-}
-
-static void dash_row(struct dash_page *p, const json_t *b, time_t now)
-{
-	const json_t *id = json_object_get(b, "id");
-
-	dash_put(p, "<tr><td>");
-	dash_badge(p, dash_str(b, "state"), NULL);
-	dash_put(p, "</td><td class=\"num\">");
-	if (json_is_integer(id))
-		dash_putf(p, "<a href=\"builds/%lld\">#%lld</a>", (long long)json_integer_value(id),
-			  (long long)json_integer_value(id));
-	else
-		dash_put(p, "?");
-	dash_put(p, "</td><td>");
-	dash_ref(p, dash_str(b, "ref"));
-	dash_put(p, "</td><td>");
-	dash_short_sha(p, dash_str(b, "sha"));
-	dash_put(p, "</td><td class=\"msg\">");
-	dash_subject(p, dash_str(b, "message"));
-	/* why a build did not succeed belongs next to what it built */
-	if (dash_nonempty(dash_str(b, "reason")) && dash_is_final(dash_str(b, "state")) &&
-	    strcmp(dash_str(b, "state"), "succeeded")) {
-		dash_put(p, " <span class=\"dim\">(");
-		dash_esc(p, dash_str(b, "reason"));
-		dash_put(p, ")</span>");
-	}
-	dash_put(p, "</td><td>");
-	dash_author(p, b);
-	dash_put(p, "</td><td class=\"num\">");
-	dash_duration(p, b, now);
-	dash_put(p, "</td><td>");
-	dash_time(p, dash_str(b, "created"));
-	dash_put(p, "</td></tr>\n");
-}
-
-static void dash_repo_section(struct dash_page *p, const struct dash_index *d, const char *repo,
-			      size_t nsection)
-{
-	size_t i, rows = 0;
-	const json_t *b;
-
-	dash_putf(p, "<section aria-labelledby=\"repo-%zu\">\n<h2 id=\"repo-%zu\">", nsection, nsection);
-	dash_esc(p, repo);
-	dash_put(p, "</h2>\n");
-	json_array_foreach(d->builds, i, b) {
-		const char *r = dash_str(b, "repo");
-
-		if (strcmp(r ? r : "", repo))
-			continue;
-		if (!rows++)
-			dash_put(p, "<table>\n<thead><tr><th scope=\"col\">State</th>"
-				 "<th scope=\"col\" class=\"num\">Build</th><th scope=\"col\">Ref</th>"
-				 "<th scope=\"col\">Commit</th><th scope=\"col\">Message</th>"
-				 "<th scope=\"col\">Author</th><th scope=\"col\" class=\"num\">Duration</th>"
-				 "<th scope=\"col\">Created</th></tr></thead>\n<tbody>\n");
-		dash_row(p, b, d->now);
-	}
-	if (rows) {
-		dash_put(p, "</tbody>\n</table>\n");
-	} else {
-		dash_put(p, "<p class=\"dim\">No builds yet. Webhook URL: <code>");
-		dash_esc(p, d->public_url ? d->public_url : "");
-		dash_put(p, "/hooks/");
-		dash_esc(p, repo);
-		dash_put(p, "</code></p>\n");
-	}
-	dash_put(p, "</section>\n");
-}
-
-int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e)
-{
-	struct dash_page p = { out, 0 };
-	size_t i, k, nsection = 0, counts[sizeof(dash_states) / sizeof(dash_states[0])] = { 0 };
-	size_t nbuilds = json_is_array(d->builds) ? json_array_size(d->builds) : 0;
-	const json_t *b;
-	int active = 0, any = 0;
-
-	for (i = 0; i < nbuilds; i++) {
-		const struct dash_state *s = dash_state_of(dash_str(json_array_get(d->builds, i), "state"));
-
-		if (s)
-			counts[s - dash_states]++;
-		if (s && !dash_is_final(s->name))
-			active = 1;
-	}
-	dash_head(&p, "s2i-agent builds", active);
-	dash_put(&p, "<header>\n<h1>s2i-agent builds</h1>\n<p class=\"dim\">");
-	for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
-		if (!counts[k])
-			continue;
-		dash_putf(&p, "%s%zu %s", any ? " \u00b7 " : "", counts[k], dash_states[k].name);
-		any = 1;
-	}
-	if (!any)
-		dash_put(&p, "No builds yet.");
-	if (active)
-		dash_putf(&p, " (this page reloads every %d seconds while builds run)", DASH_REFRESH_SECONDS);
-	dash_put(&p, "</p>\n</header>\n<main>\n");
-
-	/* Repositories in the order of their newest build, then configured ones without builds. */
-	for (i = 0; i < nbuilds; i++) {
-		const char *r = dash_str(json_array_get(d->builds, i), "repo");
-
-		if (dash_repo_seen(d->builds, i, r ? r : ""))
-			continue;
-		dash_repo_section(&p, d, r ? r : "", nsection++);
-	}
-	for (i = 0; d->repos && d->repos[i]; i++) {
-		int seen = 0;
-
-		json_array_foreach(d->builds, k, b) {
-			const char *r = dash_str(b, "repo");
-
-			if (r && !strcmp(r, d->repos[i])) {
-				seen = 1;
-				break;
-			}
-		}
-		if (!seen)
-			dash_repo_section(&p, d, d->repos[i], nsection++);
-	}
-	if (!nsection)
-		dash_put(&p, "<p>No repositories configured: add a <code>[repo \"NAME\"]</code> section to the "
-			 "configuration (see <code>man s2i-agent.conf</code>).</p>\n");
-	dash_put(&p, "</main>\n");
-	dash_foot(&p, d->version, "");
-	dash_put(&p, "</body>\n</html>\n");
-	return dash_done(&p, e);
 }
 
 /* A <dt>/<dd> pair; id names the <dd> the script updates (empty -> "—"). */
@@ -568,7 +566,7 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	const char *state = dash_str(build, "state"), *repo = dash_str(build, "repo");
 	const char *msg = dash_str(build, "message");
 	const struct dash_state *st = dash_state_of(state);
-	long long id;
+	long long id, wait;
 	char title[256];
 
 	if (!json_is_integer(idv))
@@ -579,7 +577,22 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 		 repo ? repo : "?");
 	dash_head(&p, title, 0);
 	dash_putf(&p, "<main data-build=\"%lld\" data-state=\"%s\">\n", id, st ? st->name : "unknown");
-	dash_put(&p, "<p><a href=\"../\">\u2190 all builds</a></p>\n");
+	dash_put(&p, "<p><a href=\"../\">\u2190 all builds</a>");
+	if (dash_nonempty(repo)) {
+		dash_put(&p, " \u00b7 <a href=\"");
+		dash_href(&p, "../", repo, NULL, NULL, 0);
+		dash_put(&p, "\">builds of ");
+		dash_esc(&p, repo);
+		dash_put(&p, "</a>");
+	}
+	if (dash_nonempty(repo) && dash_nonempty(dash_str(build, "ref"))) {
+		dash_put(&p, " \u00b7 <a href=\"");
+		dash_href(&p, "../", repo, dash_str(build, "ref"), NULL, 0);
+		dash_put(&p, "\">builds of ");
+		dash_ref(&p, dash_str(build, "ref"));
+		dash_put(&p, "</a>");
+	}
+	dash_put(&p, "</p>\n");
 	dash_putf(&p, "<h1>Build #%lld of ", id);
 	dash_esc(&p, repo ? repo : "?");
 	dash_put(&p, " ");
@@ -587,7 +600,14 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	dash_put(&p, "</h1>\n<dl>\n");
 	dash_field(&p, "Repository", NULL, repo, 0);
 	dash_field(&p, "Ref", NULL, dash_str(build, "ref"), 1);
-	dash_field(&p, "Commit", NULL, dash_str(build, "sha"), 1);
+	dash_put(&p, "<dt>Commit</dt><dd>");
+	dash_commit(&p, build);
+	if (dash_nonempty(dash_str(build, "sha"))) {
+		dash_put(&p, " <code>");
+		dash_esc(&p, dash_str(build, "sha"));
+		dash_put(&p, "</code>");
+	}
+	dash_put(&p, "</dd>\n");
 	if (msg) {
 		dash_put(&p, "<dt>Message</dt><dd class=\"full\">");
 		dash_esc(&p, msg);
@@ -601,7 +621,13 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	dash_time_field(&p, "Created", "created", dash_str(build, "created"));
 	dash_time_field(&p, "Started", "started", dash_str(build, "started"));
 	dash_time_field(&p, "Finished", "finished", dash_str(build, "finished"));
-	dash_put(&p, "<dt>Duration</dt><dd id=\"duration\">");
+	dash_put(&p, "<dt>Queued for</dt><dd>");
+	wait = dash_wait_ms(build, now);
+	if (wait >= 0)
+		dash_duration_ms(&p, wait);
+	else
+		dash_put(&p, "\u2014");
+	dash_put(&p, "</dd>\n<dt>Duration</dt><dd id=\"duration\">");
 	dash_duration(&p, build, now);
 	dash_put(&p, "</dd>\n");
 	dash_field(&p, "Image", "image", dash_str(build, "image"), 1);
@@ -610,6 +636,16 @@ int dash_render_build(const json_t *build, time_t now, struct buf *out, struct e
 	dash_field(&p, "Provider", NULL, dash_str(build, "provider"), 0);
 	dash_field(&p, "Delivery", NULL, dash_str(build, "delivery"), 1);
 	dash_put(&p, "</dl>\n");
+	/* shown by the script: without it they could not send the token */
+	dash_put(&p, "<div id=\"actions\" class=\"actions\" hidden>"
+		 "<button type=\"button\" id=\"act-cancel\" data-act=\"cancel\">Cancel the build</button>"
+		 "<button type=\"button\" id=\"act-retry\" data-act=\"retry\">Build this commit again</button>"
+		 "<span id=\"act-msg\" role=\"status\"></span>\n"
+		 "<form id=\"signin\" hidden><label for=\"token\">Admin token</label> "
+		 "<input type=\"password\" id=\"token\" autocomplete=\"off\" spellcheck=\"false\"> "
+		 "<button type=\"submit\">Sign in</button>"
+		 "<button type=\"button\" id=\"signin-cancel\">Never mind</button>"
+		 "<span class=\"dim\"> (kept in this tab only)</span></form></div>\n");
 	dash_putf(&p, "<h2>Log <a href=\"%lld/log\" class=\"dim\">(plain text)</a></h2>\n", id);
 	dash_put(&p, "<p id=\"live\" role=\"status\"></p>\n");
 	dash_put(&p, "<pre id=\"log\" tabindex=\"0\" aria-label=\"build log\">");

@@ -16,8 +16,9 @@
 #define DASH_CONTENT_TYPE	"text/html; charset=utf-8"
 
 /* What the dashboard shows. Builds are build objects (README, "API and metrics"),
- * optionally with "message" (commit message) and "author" (string, "Name <mail>"
- * shows the name). */
+ * optionally with "message" (commit message), "author" (string, "Name <mail>"
+ * shows the name) and "clone_url" (the forge's repository URL from the payload: an
+ * http(s) one links the commit). */
 struct dash_index {
 	const json_t *builds;		/* array, newest first; grouped per repository */
 	const char *const *repos;	/* configured repository names, NULL-terminated,
@@ -25,6 +26,15 @@ struct dash_index {
 	const char *public_url;		/* for the webhook URL hint; NULL: relative */
 	const char *version;		/* footer; NULL: none */
 	time_t now;			/* running builds show now - started; 0: not shown */
+	/* the last refused deliveries, newest first: objects {time (epoch seconds), repo
+	 * (as sent), provider, code, reason}; NULL or empty: the section is left out */
+	const json_t *refusals;
+	unsigned long long nrefused;	/* every refusal since the start */
+	/* What the page lists (GET /?repo=&ref=&state=&before=; NULL/0: no filter): its
+	 * title, the state filter's links and the pagination carry them. older: the id to
+	 * list on from ("Older builds", before=older); 0: these are the last. */
+	const char *repo, *ref, *state;
+	long long before, older;
 };
 
 /* Appends the dashboard page to out. Links are relative ("builds/7"), so the

@@ -877,18 +877,41 @@ static int engine_is_hub(const char *host)
 	       !strcmp(host, "registry-1.docker.io");
 }
 
+static int engine_auth_same(const char *key, const char *registry)
+{
+	char host[256];
+
+	engine_auth_key_host(key, host, sizeof(host));
+	return !strcmp(host, registry) || (engine_is_hub(host) && engine_is_hub(registry));
+}
+
 int engine_auth_header(json_t *config, const char *registry, char **ret, struct err *e)
 {
 	json_t *auths = json_object_get(config, "auths"), *ent, *found = NULL, *out = NULL;
-	const char *key, *user = NULL, *pass = NULL, *token = NULL, *auth;
-	char host[256], *dec = NULL, *colon, *dump = NULL;
+	const char *key, *user = NULL, *pass = NULL, *token = NULL, *auth, *helper;
+	char *dec = NULL, *colon, *dump = NULL, *huser = NULL, *hsecret = NULL;
 	size_t len;
-	int rv = -1;
+	int rv = -1, rc;
 
 	*ret = NULL;
+	/* as docker: a helper named for the registry, else the store, else auths */
+	if ((helper = engine_cred_helper(config, registry, engine_auth_same))) {
+		/* Docker Hub's credentials are kept under its v1 URL */
+		rc = engine_cred_get(helper, engine_is_hub(registry) ? "https://index.docker.io/v1/" :
+				     registry, &huser, &hsecret, e);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+		out = json_object();
+		if (!strcmp(huser, "<token>"))
+			json_object_set_new(out, "identitytoken", json_string(hsecret));
+		else {
+			json_object_set_new(out, "username", json_string(huser));
+			json_object_set_new(out, "password", json_string(hsecret));
+		}
+		goto encode;
+	}
 	json_object_foreach(auths, key, ent) {
-		engine_auth_key_host(key, host, sizeof(host));
-		if (!strcmp(host, registry) || (engine_is_hub(host) && engine_is_hub(registry))) {
+		if (engine_auth_same(key, registry)) {
 			found = ent;
 			break;
 		}
@@ -917,6 +940,7 @@ int engine_auth_header(json_t *config, const char *registry, char **ret, struct 
 		json_object_set_new(out, "password", json_string(pass));
 	if (token && *token)
 		json_object_set_new(out, "identitytoken", json_string(token));
+encode:
 	json_object_set_new(out, "serveraddress", json_string(registry));
 	dump = json_dumps(out, JSON_COMPACT);
 	if (!dump)
@@ -930,6 +954,12 @@ out:
 	if (dump)
 		explicit_bzero(dump, strlen(dump));
 	free(dump);
+	if (huser)
+		explicit_bzero(huser, strlen(huser));
+	if (hsecret)
+		explicit_bzero(hsecret, strlen(hsecret));
+	free(huser);
+	free(hsecret);
 	json_decref(out);
 	return rv;
 }

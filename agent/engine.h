@@ -187,7 +187,9 @@ typedef int (*engine_progress_fn)(void *arg, const char *line, struct err *e);
 int engine_image_pull(struct engine *eng, const char *ref, engine_progress_fn fn, void *arg, struct err *e);
 
 /* Applies a pull policy, then inspects: ret (may be NULL) describes the image.
- * never + missing: -1 "image 'x' not found locally and pull policy is never". */
+ * never + missing: -1 "image 'x' not found locally and pull policy is never; ...".
+ * A missing image whose pull fails: -1 "image 'x' is not present locally; build or
+ * pull it, ... (pulling it failed: WHY)". */
 int engine_image_ensure(struct engine *eng, const char *ref, enum pull_policy policy,
 			engine_progress_fn fn, void *arg, struct engine_image *ret, struct err *e);
 
@@ -242,6 +244,9 @@ int engine_container_start(struct engine *eng, const char *id, struct err *e);
 int engine_container_kill(struct engine *eng, const char *id, const char *signal, struct err *e);
 /* DELETE /containers/{id}?force=&v=; a missing container is not an error. */
 int engine_container_remove(struct engine *eng, const char *id, int force, int volumes, struct err *e);
+/* DELETE /volumes/{name}?force=1 (a named volume a container's Binds made); a missing
+ * volume is not an error. */
+int engine_volume_remove(struct engine *eng, const char *name, struct err *e);
 
 /* POST /containers/{id}/wait: fills *ret_code with the exit code. timeout_s > 0
  * bounds this call (ENGINE_TIMED_OUT); the engine deadline and cancel flag apply.

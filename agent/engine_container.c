@@ -193,6 +193,23 @@ int engine_container_remove(struct engine *eng, const char *id, int force, int v
 	return engine_container_call(eng, "DELETE", id, suffix, 404, ENGINE_WAIT_SLOW, "remove", e);
 }
 
+int engine_volume_remove(struct engine *eng, const char *name, struct err *e)
+{
+	char *path;
+	int rv;
+
+	if (engine_check_name("volume name", name, e) < 0 || strchr(name, '/') || strchr(name, ':'))
+		return err_set(e, "invalid volume name '%s'", name);
+	path = xasprintf("/volumes/%s?force=1", name);
+	rv = engine_call(eng, "DELETE", path, NULL, ENGINE_WAIT_SLOW, NULL, e);
+	free(path);
+	if (rv < 0 && eng->status == 404)
+		return 0;
+	if (rv < 0)
+		err_prefix(e, "cannot remove volume '%s'", name);
+	return rv;
+}
+
 /* Podman's compatible wait answers when the container's process has exited (libpod's
  * state "stopped"); its cleanup (conmon runs `podman container cleanup`: the runtime's
  * container deleted, the root filesystem unmounted; state "exited") comes after. An

@@ -195,10 +195,21 @@ int engine_image_ensure(struct engine *eng, const char *ref, enum pull_policy po
 		if (eng->status != 404)
 			return -1;
 		if (policy == PULL_NEVER)
-			return err_set(e, "image '%s' not found locally and pull policy is never", ref);
+			return err_set(e, "image '%s' not found locally and pull policy is never; build or "
+				       "pull it, or check the name", ref);
 	}
-	if (engine_image_pull(eng, ref, fn, arg, e) < 0)
+	if (engine_image_pull(eng, ref, fn, arg, e) < 0) {
+		/* the registry's own words ("dial tcp: lookup registry-1.docker.io") hide that
+		 * the image was simply not there: say that first, keep them after */
+		if (policy != PULL_ALWAYS && !engine_unreachable(eng) && !(eng->cancel && *eng->cancel)) {
+			char why[ERR_MSG_MAX];
+
+			snprintf(why, sizeof(why), "%s", e->msg);
+			err_set(e, "image '%s' is not present locally; build or pull it, or check the name "
+				"and registry_auth_file (pulling it failed: %s)", ref, why);
+		}
 		return -1;
+	}
 	if (engine_image_inspect(eng, ref, img, e) < 0)
 		return -1;
 found:

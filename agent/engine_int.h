@@ -7,6 +7,16 @@
 
 #include "engine.h"
 
+/* engine_cred.c: docker credential helpers. The helper config names for registry
+ * (credHelpers' entry whose key same() says is registry's, else credsStore), or NULL. */
+const char *engine_cred_helper(json_t *config, const char *registry,
+			       int (*same)(const char *key, const char *registry));
+/* Runs docker-credential-HELPER get for server within ENGINE_CRED_TIMEOUT: 0 with the
+ * user and secret (caller wipes and frees), 1 when it keeps none for server, -1 on
+ * error (e never quotes the helper's output). */
+int engine_cred_get(const char *helper, const char *server, char **ret_user, char **ret_secret,
+		    struct err *e);
+
 struct engine {
 	char *base;			/* "http://localhost", "https://host:port" */
 	char *unix_path;		/* NULL for tcp */

@@ -152,6 +152,10 @@ int gitsrc_read_file(struct gitsrc *s, const char *path, size_t max, struct buf 
 		     unsigned *ret_mode, struct err *e);
 
 /* Closes everything and removes a temporary clone. NULL is a no-op. */
+/* `git ls-remote` with the source's credentials: connects, counts the advertised refs
+ * into *ret_nrefs, fetches nothing (s2i-agent check --online). A local repository
+ * counts its own refs. */
+int gitsrc_probe(struct gitsrc *s, size_t *ret_nrefs, struct err *e);
 void gitsrc_free(struct gitsrc *s);
 
 /* 1 when source is a URL for a remote (https, http, ssh, git, file, user@host:path). */

@@ -96,6 +96,37 @@ int gitsrc_connect(struct gitsrc *s, git_repository *repo, const char *url,
 	return 0;
 }
 
+int gitsrc_probe(struct gitsrc *s, size_t *ret_nrefs, struct err *e)
+{
+	const git_remote_head **heads;
+	git_strarray names = { NULL, 0 };
+	struct gitsrc_conn c;
+	git_remote *remote = NULL;
+	size_t n = 0;
+	int rv = -1;
+
+	if (s->kind != GITSRC_REMOTE) {
+		/* opened in place by gitsrc_open: its refs are on this machine */
+		if (!s->repo || git_reference_list(&names, s->repo) < 0)
+			return gitsrc_git_err(e, "cannot list the refs of '%s'%s", s->path, NULL);
+		*ret_nrefs = names.count;
+		git_strarray_dispose(&names);
+		return 0;
+	}
+	if (gitsrc_connect(s, s->repo, s->url, &c, &remote, e) < 0)
+		return -1;
+	if (git_remote_ls(&heads, &n, remote) < 0) {
+		gitsrc_git_err(e, "cannot list the refs of '%s'%s", s->url, NULL);
+		goto out;
+	}
+	*ret_nrefs = n;
+	rv = 0;
+out:
+	git_remote_disconnect(remote);
+	git_remote_free(remote);
+	return rv;
+}
+
 /* Finds ref among the remote's heads: exact, refs/heads/X, refs/tags/X. NULL: HEAD's
  * target. Returns the full name (owned) or NULL. */
 static char *gitsrc_match_ref(git_remote *remote, const char *ref, git_oid *ret_oid)

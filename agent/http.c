@@ -207,6 +207,12 @@ void http_set_queued_hook(struct http *h, http_queued_fn fn, void *ctx)
 	h->h_queued_ctx = ctx;
 }
 
+void http_set_closed_hook(struct http *h, http_closed_fn fn, void *ctx)
+{
+	h->h_closed_fn = fn;
+	h->h_closed_ctx = ctx;
+}
+
 void http_set_engine_check(struct http *h, http_engine_check_fn fn, void *ctx)
 {
 	h->h_engine_fn = fn ? fn : http_default_engine_check;

@@ -49,6 +49,11 @@ struct batch *http_batch(struct http *h);
 typedef void (*http_queued_fn)(void *ctx, const struct build *b);
 void http_set_queued_hook(struct http *h, http_queued_fn fn, void *ctx);
 
+/* Called when a pull/merge request of repo, whose builds are of ref, was closed or
+ * merged: its queued and running builds are to be canceled, giving reason. */
+typedef void (*http_closed_fn)(void *ctx, const char *repo, const char *ref, const char *reason);
+void http_set_closed_hook(struct http *h, http_closed_fn fn, void *ctx);
+
 /* The engine part of /healthz: 0 when the engine answers, else -1 with e set.
  * Default: a connect() to the configured engine socket, cached briefly. */
 typedef int (*http_engine_check_fn)(void *ctx, struct err *e);

@@ -42,39 +42,59 @@ static json_t *http_builds_json(const struct build_list *l)
 	return a;
 }
 
+/* ?repo=&ref=&state=&limit=&before= into f (pointing into q); -1 with *why for a 400 */
+static int http_list_filter(struct evhttp_request *req, struct evkeyvalq *q, struct store_filter *f,
+			    const char **why)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL, *v;
+	long long n;
+
+	if (query && evhttp_parse_query_str(query, q) < 0) {
+		*why = "malformed query string";
+		return -1;
+	}
+	if ((v = evhttp_find_header(q, "repo")) && *v)
+		f->repo = v;
+	if ((v = evhttp_find_header(q, "ref")) && *v)
+		f->ref = v;
+	if ((v = evhttp_find_header(q, "state")) && *v) {
+		f->state = store_state_parse(v);
+		if (f->state < 0) {
+			*why = "unknown state";
+			return -1;
+		}
+	}
+	if ((v = evhttp_find_header(q, "limit")) && *v) {
+		if (http_parse_id(v, strlen(v), &n) < 0) {
+			*why = "limit must be a positive integer";
+			return -1;
+		}
+		f->limit = n > BUILDS_LIST_MAX ? BUILDS_LIST_MAX : (size_t)n;
+	}
+	if ((v = evhttp_find_header(q, "before")) && *v) {
+		if (http_parse_id(v, strlen(v), &n) < 0) {
+			*why = "before must be a build id";
+			return -1;
+		}
+		f->before_id = n;
+	}
+	return 0;
+}
+
 void http_api_list(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct store_filter f = STORE_FILTER_INIT;
 	struct build_list l = BUILD_LIST_INIT;
-	struct evkeyvalq q = { 0 };
+	struct evkeyvalq q;
 	struct err e = ERR_INIT;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *query = uri ? evhttp_uri_get_query(uri) : NULL, *v;
-	long long limit;
+	const char *why = NULL;
 
 	(void)m;
 	TAILQ_INIT(&q);
-	if (query && evhttp_parse_query_str(query, &q) < 0) {
-		http_reply_error(req, 400, "malformed query string");
-		return;
-	}
-	if ((v = evhttp_find_header(&q, "repo")) && *v)
-		f.repo = v;
-	if ((v = evhttp_find_header(&q, "ref")) && *v)
-		f.ref = v;
-	if ((v = evhttp_find_header(&q, "state")) && *v) {
-		f.state = store_state_parse(v);
-		if (f.state < 0) {
-			http_reply_error(req, 400, "unknown state");
-			goto out;
-		}
-	}
-	if ((v = evhttp_find_header(&q, "limit")) && *v) {
-		if (http_parse_id(v, strlen(v), &limit) < 0) {
-			http_reply_error(req, 400, "limit must be a positive integer");
-			goto out;
-		}
-		f.limit = limit > BUILDS_LIST_MAX ? BUILDS_LIST_MAX : (size_t)limit;
+	if (http_list_filter(req, &q, &f, &why) < 0) {
+		http_reply_error(req, 400, why);
+		goto out;
 	}
 	if (store_list_builds(h->h_store, &f, &l, &e) < 0) {
 		log_error("%s", e.msg);
@@ -87,23 +107,37 @@ out:
 	evhttp_clear_headers(&q);
 }
 
+/* The dashboard, or one repository's, branch's or state's page of it (dash.h) */
 static void http_dashboard(struct http *h, struct evhttp_request *req)
 {
 	struct store_filter f = STORE_FILTER_INIT;
 	struct build_list l = BUILD_LIST_INIT;
 	struct buf page = BUF_INIT(16 * 1024 * 1024);
 	struct dash_index d = { 0 };
-	const char **repos = NULL;
+	struct evkeyvalq q;
+	const char **repos = NULL, *why = NULL;
 	struct err e = ERR_INIT;
-	json_t *builds = NULL;
+	json_t *builds = NULL, *refusals = NULL;
 	size_t i;
 
+	TAILQ_INIT(&q);
+	if (http_list_filter(req, &q, &f, &why) < 0) {
+		http_reply_error(req, 400, why);
+		goto out;
+	}
+	if (!f.limit)
+		f.limit = DASH_PAGE_BUILDS;
 	if (store_list_builds(h->h_store, &f, &l, &e) < 0) {
 		log_error("%s", e.msg);
 		http_reply_error(req, 500, "cannot read builds");
-		return;
+		goto out;
 	}
 	builds = http_builds_json(&l);
+	/* the forge's repository URL, for the commit links */
+	for (i = 0; i < l.n; i++)
+		if (l.items[i].clone_url)
+			json_object_set_new(json_array_get(builds, i), "clone_url",
+					    json_string(l.items[i].clone_url));
 	repos = xcalloc(h->h_cfg->nrepos + 1, sizeof(*repos));
 	for (i = 0; i < h->h_cfg->nrepos; i++)
 		repos[i] = h->h_cfg->repos[i]->name;
@@ -112,16 +146,27 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	d.public_url = h->h_cfg->public_url;
 	d.version = S2I_AGENT_VERSION;
 	d.now = time(NULL);
+	refusals = http_intake_refusals_json(h);
+	d.refusals = refusals;
+	d.nrefused = h->h_nrefused;
+	d.repo = f.repo;
+	d.ref = f.ref;
+	d.state = f.state >= 0 ? store_state_name((enum build_state)f.state) : NULL;
+	d.before = f.before_id;
+	d.older = l.n && l.n == f.limit ? l.items[l.n - 1].id : 0;
 	if (dash_render_index(&d, &page, &e) < 0) {
 		log_error("dashboard: %s", e.msg);
 		http_reply_error(req, 500, "cannot render the dashboard");
 	} else {
 		http_send_html(req, &page);
 	}
+out:
 	buf_release(&page);
 	free(repos);
 	json_decref(builds);
+	json_decref(refusals);
 	build_list_release(&l);
+	evhttp_clear_headers(&q);
 }
 
 void http_api_build(struct http *h, struct evhttp_request *req, const struct http_match *m)

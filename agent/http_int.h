@@ -9,6 +9,7 @@
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <jansson.h>
 
 #include "buf.h"
 #include "http.h"
@@ -16,6 +17,15 @@
 
 struct http_conn;	/* http_conn.c */
 struct http_counter;	/* http_intake.c */
+
+/* A refused delivery as the dashboard lists it: never its body or signature */
+struct http_refusal {
+	time_t hr_time;
+	char hr_repo[REPO_NAME_MAX + 1];	/* the name as sent, cut */
+	char hr_provider[16];
+	int hr_code;				/* 400, 401, 404 */
+	char hr_reason[HTTP_REFUSAL_REASON_MAX];
+};
 
 struct http_listener {
 	struct evhttp_bound_socket *hl_sock;
@@ -46,10 +56,18 @@ struct http {
 
 	struct http_counter *h_counters;
 	size_t h_ncounters;
+	/* the last HTTP_REFUSALS_KEPT refusals (a ring; h_nrefused counts them all) and the
+	 * deliveries to unknown repositories, whose log lines are rate-limited */
+	struct http_refusal h_refusals[HTTP_REFUSALS_KEPT];
+	unsigned long long h_nrefused, h_nunknown;
+	time_t h_unknown_minute;
+	unsigned h_unknown_logged, h_unknown_unlogged;
 	time_t h_started;
 
 	http_queued_fn h_queued_fn;
 	void *h_queued_ctx;
+	http_closed_fn h_closed_fn;
+	void *h_closed_ctx;
 	http_engine_check_fn h_engine_fn;
 	void *h_engine_ctx;
 	time_t h_engine_checked;
@@ -156,8 +174,14 @@ void http_health_metrics(struct http *h, struct evhttp_request *req, const struc
 int http_intake_init(struct http *h, struct err *e);
 /* Frees h_batch (answering what it holds), the counters and h_url_json. */
 void http_intake_release(struct http *h);
-/* s2i_agent_deliveries_total, in Prometheus text. */
+/* s2i_agent_deliveries_total and s2i_agent_deliveries_refused_total, in Prometheus text. */
 void http_intake_metrics(const struct http *h, struct buf *o);
+/* A POST to /hooks/NAME where no repository NAME is configured: recorded, counted and
+ * logged (at most HTTP_REFUSAL_LOGS_PER_MINUTE lines); the caller answers 404. */
+void http_intake_unknown(struct http *h, struct evhttp_request *req, const char *name);
+/* The refusals kept, newest first, as a JSON array of {time, repo, provider, code,
+ * reason} (the dashboard's "refused deliveries"). */
+json_t *http_intake_refusals_json(const struct http *h);
 
 /* --- http_health.c --- */
 

@@ -1,5 +1,6 @@
 /* http_intake: webhook intake (verify, parse, queue) and the delivery counters.
  * Deliveries that arrive together share one transaction and one fsync (batch.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -148,12 +149,90 @@ static void http_batch_done(void *arg, struct batch_item *items, size_t n, int f
 				h->h_queued_fn(h->h_queued_ctx, &items[i].bi_build);
 }
 
-/* ---------- webhooks ---------- */
+/* ---------- refusals ---------- */
+
+/* A request closed or merged: its builds are canceled by the worker, which writes
+ * that on its own (nothing is queued here, so nothing waits for a commit). */
+static void http_intake_closed(struct http *h, struct evhttp_request *req,
+			       const struct repo_conf *repo, const struct webhook_event *ev)
+{
+	enum provider p = ev->provider;
+	char *why = xasprintf("request %lld closed", ev->pr);
+
+	http_count(h, repo->name, p, RES_IGNORED);
+	log_info("repo '%s': %s %s: its builds are canceled", repo->name,
+		 webhook_provider_name(p), why);
+	if (h->h_closed_fn)
+		h->h_closed_fn(h->h_closed_ctx, repo->name, ev->ref, why);
+	http_reply_json(req, 200, json_pack("{ss}", "ignored", why));
+	free(why);
+}
 
 static const char *http_header(void *ctx, const char *name)
 {
 	return evhttp_find_header(ctx, name);
 }
+
+static void http_refusal_add(struct http *h, const char *repo, enum provider p, int code,
+			     const char *reason)
+{
+	struct http_refusal *r = &h->h_refusals[h->h_nrefused % HTTP_REFUSALS_KEPT];
+
+	memset(r, 0, sizeof(*r));
+	r->hr_time = time(NULL);
+	snprintf(r->hr_repo, sizeof(r->hr_repo), "%s", repo);
+	snprintf(r->hr_provider, sizeof(r->hr_provider), "%s", webhook_provider_name(p));
+	r->hr_code = code;
+	snprintf(r->hr_reason, sizeof(r->hr_reason), "%s", reason);
+	h->h_nrefused++;
+}
+
+void http_intake_unknown(struct http *h, struct evhttp_request *req, const char *name)
+{
+	struct webhook_request r = { 0 };
+	time_t minute = time(NULL) / 60;
+	enum provider p;
+
+	r.header = http_header;
+	r.header_ctx = evhttp_request_get_input_headers(req);
+	p = webhook_provider(&r);
+	http_refusal_add(h, name, p, 404, "unknown repository");
+	h->h_nunknown++;
+	/* a misrouted webhook must show in the log; a flood of them must not fill it */
+	if (minute != h->h_unknown_minute) {
+		if (h->h_unknown_unlogged)
+			log_warn("%u more deliveries to unknown repositories were not logged",
+				 h->h_unknown_unlogged);
+		h->h_unknown_minute = minute;
+		h->h_unknown_logged = 0;
+		h->h_unknown_unlogged = 0;
+	}
+	if (h->h_unknown_logged >= HTTP_REFUSAL_LOGS_PER_MINUTE) {
+		h->h_unknown_unlogged++;
+		return;
+	}
+	h->h_unknown_logged++;
+	log_warn("repo '%s': %s delivery refused: no [repo \"%s\"] in the configuration "
+		 "(a misrouted webhook, or a name that differs)", name, webhook_provider_name(p), name);
+}
+
+json_t *http_intake_refusals_json(const struct http *h)
+{
+	unsigned long long n = h->h_nrefused < HTTP_REFUSALS_KEPT ? h->h_nrefused : HTTP_REFUSALS_KEPT;
+	json_t *a = json_array();
+	unsigned long long i;
+
+	for (i = 0; i < n; i++) {
+		const struct http_refusal *r = &h->h_refusals[(h->h_nrefused - 1 - i) % HTTP_REFUSALS_KEPT];
+
+		json_array_append_new(a, json_pack("{sI ss ss si ss}", "time", (json_int_t)r->hr_time,
+						   "repo", r->hr_repo, "provider", r->hr_provider,
+						   "code", r->hr_code, "reason", r->hr_reason));
+	}
+	return a;
+}
+
+/* ---------- webhooks ---------- */
 
 void http_intake_hook(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
@@ -182,6 +261,7 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	rc = webhook_verify_signed(&r, p, repo->secrets, repo->nsecrets, digest, &e);
 	if (rc) {
 		http_count(h, repo->name, p, rc == 401 ? RES_UNAUTHORIZED : RES_BAD_REQUEST);
+		http_refusal_add(h, repo->name, p, rc == 401 ? 401 : 400, e.msg);
 		log_warn("repo '%s': %s delivery refused: %s", repo->name, webhook_provider_name(p),
 			 e.msg);
 		http_reply_error(req, rc == 401 ? 401 : 400, e.msg);
@@ -189,6 +269,7 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	}
 	if (webhook_parse(&r, p, &ev, &e) < 0) {
 		http_count(h, repo->name, p, RES_BAD_REQUEST);
+		http_refusal_add(h, repo->name, p, 400, e.msg);
 		log_warn("repo '%s': %s delivery refused: %s", repo->name, webhook_provider_name(p),
 			 e.msg);
 		http_reply_error(req, 400, e.msg);
@@ -199,8 +280,11 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 		http_reply_error(req, 400, "delivery id too long");
 		goto out;
 	}
-	if (ev.action == WEBHOOK_BUILD)
-		webhook_match(repo, &ev);
+	webhook_match(repo, &ev);
+	if (ev.action == WEBHOOK_CLOSE) {
+		http_intake_closed(h, req, repo, &ev);
+		goto out;
+	}
 	if (ev.action != WEBHOOK_BUILD) {
 		http_count(h, repo->name, p, RES_IGNORED);
 		log_debug("repo '%s': %s delivery ignored: %s", repo->name,
@@ -227,6 +311,7 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 	ev.project_id = NULL;
 	b.clone_url = ev.clone_url;
 	ev.clone_url = NULL;
+	b.untrusted = ev.fork;
 	batch_push_signed(h->h_batch, &b, digest, req);
 out:
 	webhook_event_release(&ev);
@@ -270,4 +355,12 @@ void http_intake_metrics(const struct http *h, struct buf *o)
 						 h->h_counters[i].hc_repo,
 						 webhook_provider_name((enum provider)p),
 						 http_result_names[r], h->h_counters[i].hc_n[p][r]);
+	/* not in the per-repository counter: its label would be whatever a sender names */
+	buf_addf(o, "# HELP s2i_agent_deliveries_unknown_repo_total Webhook deliveries to a "
+		 "repository that is not configured (404).\n"
+		 "# TYPE s2i_agent_deliveries_unknown_repo_total counter\n"
+		 "s2i_agent_deliveries_unknown_repo_total %llu\n", h->h_nunknown);
+	buf_addf(o, "# HELP s2i_agent_deliveries_refused_total Webhook deliveries refused "
+		 "(400, 401, 404).\n# TYPE s2i_agent_deliveries_refused_total counter\n"
+		 "s2i_agent_deliveries_refused_total %llu\n", h->h_nrefused);
 }

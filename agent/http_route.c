@@ -195,6 +195,9 @@ static int http_route_lookup(struct http *h, struct evhttp_request *req, struct 
 		m->m_repo = config_repo(h->h_cfg, m->m_name);
 		if (m->m_repo)
 			return 0;
+		if (m->m_route->r_fn == http_intake_hook &&
+		    evhttp_request_get_command(req) == EVHTTP_REQ_POST)
+			http_intake_unknown(h, req, m->m_name);
 		http_reply_error(req, 404, "unknown repository");
 		return -1;
 	case HTTP_ARG_NONE:

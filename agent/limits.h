@@ -31,7 +31,10 @@
 #define CONFIG_FILE_MAX		(1024 * 1024)	/* bytes of agent.conf */
 #define CONFIG_LINE_MAX		4096		/* bytes of one line of agent.conf */
 #define CONFIG_VALUE_MAX	2048		/* bytes of one value */
+#define CONFIG_KEY_NAME_MAX	64		/* bytes of a key name compared for "did you mean" */
+#define CONFIG_SUGGEST_MAX_DISTANCE 2		/* edits from an unknown key to the one suggested */
 #define CONFIG_DEFAULT_TAG	"{repo}:{branch}"	/* image name template */
+#define CONFIG_DEFAULT_PR_TAG	"{repo}:pr-{pr}"	/* the same for pull/merge requests */
 #define CONFIG_DEFAULT_CONTEXT	"s2i-agent"	/* commit status context */
 #define CONFIG_DEFAULT_GITHUB_API "https://api.github.com"
 
@@ -51,6 +54,7 @@
 #define WEBHOOK_EVENT_NAME_MAX	64		/* X-GitHub-Event and friends */
 #define WEBHOOK_MESSAGE_MAX	4096		/* commit message kept from a payload */
 #define WEBHOOK_FIELD_MAX	512		/* author, repo name, clone url kept */
+#define WEBHOOK_PR_MAX		99999999999LL	/* the largest pull/merge request number */
 #define BUILDS_LIST_DEFAULT	50
 #define BUILDS_LIST_MAX		1000
 
@@ -76,6 +80,9 @@
 #define HTTP_ENGINE_CHECK_MS	500		/* /healthz engine probe: connect timeout */
 #define HTTP_ENGINE_CACHE_SECONDS 5		/* /healthz engine probe: result reused */
 #define HTTP_TOKEN_MAX		4096		/* Authorization header */
+#define HTTP_REFUSALS_KEPT	50		/* refused deliveries the dashboard lists */
+#define HTTP_REFUSAL_REASON_MAX	160		/* bytes of a refusal's reason kept */
+#define HTTP_REFUSAL_LOGS_PER_MINUTE 10		/* log lines for deliveries to unknown repositories */
 #define JPRUNE_DEPTH_MAX	512		/* JSON nesting intake accepts */
 
 /* builds */
@@ -113,6 +120,9 @@
 #define ENGINE_API_MIN		"1.24"
 #define ENGINE_CHECK_INTERVAL	60		/* seconds /healthz reuses a compatible version verdict */
 #define ENGINE_CHECK_TIMEOUT	2		/* seconds `check` waits for the engine's /version */
+#define ENGINE_CRED_TIMEOUT	10		/* seconds a docker-credential-NAME get may take */
+#define ENGINE_CRED_OUTPUT_MAX	(64 * 1024)	/* bytes it may print */
+#define ENGINE_CRED_NAME_MAX	64		/* the NAME of credsStore, credHelpers */
 #define ENGINE_STREAM_BUFFER	(64 * 1024)
 #define ENGINE_PATH_MAX		(64 * 1024)	/* a request path and query (names are <= 512 bytes; import changes) */
 #define ENGINE_COMMIT_URL_MAX	(1024 * 1024)	/* podman: labels/env go in the query */
@@ -126,6 +136,11 @@
 /* s2i builds (s2i.c, s2iparse.c, cmd_build.c) */
 #define UID_MAX_VALUE		4294967294ul	/* largest uid --allowed-uids accepts */
 #define S2I_ENV_FILE_MAX	(1024 * 1024)	/* .s2i/environment and -E files */
+#define S2I_DOCKERFILE_MAX	(1024 * 1024)	/* bytes of an --as-dockerfile Dockerfile */
+#define S2I_DOCKERFILE_CONTEXT_MAX (16ULL << 30) /* bytes of its context on disk */
+#define S2I_SECRETS_DIR		"/run/secrets"	/* --build-secret NAME: S2I_SECRETS_DIR/NAME */
+#define S2I_SECRET_NAME_MAX	128		/* characters of a build secret's NAME */
+#define S2I_SECRET_FILE_MAX	(1024 * 1024)	/* bytes of one build secret */
 #define S2I_SCRIPT_MAX		(4 * 1024 * 1024)	/* one script from file:// or http(s):// */
 #define S2I_PASSWD_MAX		(1024 * 1024)	/* /etc/passwd, /etc/group read from an image */
 #define S2I_LABELS_MAX		(256 * 1024)	/* all labels of the output image, keys + values */
@@ -197,6 +212,7 @@
 #define DASH_PAGE_MAX		(8u * 1024 * 1024)	/* cap for one rendered page */
 #define DASH_SUBJECT_MAX	100		/* bytes of a commit subject on the dashboard */
 #define DASH_SHORT_SHA		7
+#define DASH_PAGE_BUILDS	50		/* builds on one page of the dashboard */
 #define DASH_REFRESH_SECONDS	10		/* dashboard reload while builds are active */
 #define DASH_FOLLOW_RETRY_MS	2000		/* build page: wait before following again */
 #define DASH_ACCEPT_MAX		4096		/* longer Accept headers get JSON */
@@ -215,6 +231,7 @@
 #define GITSRC_CHUNK		(64 * 1024)	/* streaming reads */
 #define GITSRC_STREAM_MIN	(4u * 1024 * 1024)	/* blobs this big are inflated from their pack in chunks */
 #define SRCTAR_DEPTH_MAX	256		/* directory nesting on disk */
+#define SRCIGNORE_FILE_MAX	(1024 * 1024)	/* bytes of a source's .s2iignore */
 #define SRCTAR_DIR_ENTRIES_MAX	1000000		/* names in one directory on disk */
 
 #endif

@@ -12,9 +12,11 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "check", cmd_check },
 	{ "build", cmd_build },
+	{ "usage", cmd_usage },
 	{ "notify", cmd_notify },
 	{ "version", cmd_version },
 	{ "--version", cmd_version },
+	{ "help", cmd_help },
 	/* hidden, for tests and bench */
 	{ "__forge-post", cmd_forge_post },
 	{ "__gitsrc-fetch", cmd_gitsrc_fetch },
@@ -24,36 +26,31 @@ static const struct {
 	{ "__cleanup", cmd_cleanup_child },
 };
 
-static void usage(FILE *f)
-{
-	fputs("usage: s2i-agent serve [-c FILE]\n"
-	      "       s2i-agent check [-c FILE]\n"
-	      "       s2i-agent build [FLAGS] SOURCE BUILDER [TAG]\n"
-	      "       s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
-	      "       s2i-agent version\n", f);
-}
-
 int main(int argc, char **argv)
 {
 	const char *cmd;
 	size_t i;
 
 	if (argc < 2) {
-		usage(stderr);
+		fputs("s2i-agent: which command?\n", stderr);
+		cmds_usage_all(stderr);
 		return 2;
 	}
 	cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		cmds_usage_all(stdout);
+		return 0;
+	}
+	/* COMMAND --help / -h: its usage on stdout, whatever else is on the line */
+	if (cmds_wants_help(argc - 1, argv + 1) && cmds_usage(cmd, stdout) == 0)
+		return 0;
 	/* the lean daemon executable, when it is beside this one (cmds.h) */
 	if (!strcmp(cmd, "serve") && !getenv("S2I_AGENT_INPROCESS"))
 		cmds_exec_sibling(CMDS_DAEMON_EXE, argv);
 	for (i = 0; i < sizeof(main_cmds) / sizeof(main_cmds[0]); i++)
 		if (!strcmp(cmd, main_cmds[i].name))
 			return main_cmds[i].fn(argc - 1, argv + 1);
-	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-		usage(stdout);
-		return 0;
-	}
 	fprintf(stderr, "s2i-agent: unknown command '%s'\n", cmd);
-	usage(stderr);
+	cmds_usage_all(stderr);
 	return 2;
 }

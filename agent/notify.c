@@ -300,6 +300,7 @@ int notify_post(const char *base, const char *repo, const char *secret,
 			   text[0] ? ": " : "", text);
 	}
 out:
+	r->posted = rv == 0;
 	json_decref(body);
 	json_decref(ans);
 	free(data);

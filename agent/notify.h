@@ -15,7 +15,12 @@ struct notify_ref {
 	char new[41];
 	char *ref;
 	long long build;		/* > 0: a build to follow */
+	int posted;			/* the agent took the event (queued, duplicate, ignored) */
 };
+
+/* notify's exit code when an event did not reach the agent (unreachable, or refused
+ * it): the hooks then say how to recover, not that a build failed */
+#define NOTIFY_EXIT_UNDELIVERED	3
 
 /* Prints "s2i-agent: MESSAGE" on stderr, where git shows it as "remote: ...". */
 void notify_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

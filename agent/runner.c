@@ -107,13 +107,47 @@ static void runner_tag_value(struct buf *out, const char *v, int in_tag)
 	}
 }
 
+/* N of prefix + N + "/head", N a positive decimal without leading zero, else 0 */
+static long long runner_pr_after(const char *ref, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	long long v = 0;
+	const char *p;
+
+	if (strncmp(ref, prefix, n) || ref[n] < '1' || ref[n] > '9')
+		return 0;
+	for (p = ref + n; *p >= '0' && *p <= '9'; p++) {
+		if (v > 99999999999LL)
+			return 0;
+		v = v * 10 + (*p - '0');
+	}
+	return strcmp(p, "/head") ? 0 : v;
+}
+
+long long runner_pr_number(const char *ref)
+{
+	long long n;
+
+	if (!ref)
+		return 0;
+	n = runner_pr_after(ref, "refs/pull/");
+	return n ? n : runner_pr_after(ref, "refs/merge-requests/");
+}
+
+const char *runner_tag_template(const struct repo_conf *r, const char *ref)
+{
+	if (runner_pr_number(ref))
+		return r->pr_tag && *r->pr_tag ? r->pr_tag : CONFIG_DEFAULT_PR_TAG;
+	return r->tag && *r->tag ? r->tag : CONFIG_DEFAULT_TAG;
+}
+
 char *runner_expand_tag(const char *tmpl, const char *repo, const char *ref, const char *sha,
 			long long id)
 {
 	struct buf out = BUF_INIT(4096);
 	const char *slash = strrchr(tmpl, '/'), *colon, *p, *end;
 	const char *branch = "", *tag = "";
-	char idstr[32], short_sha[8];
+	char idstr[32], short_sha[8], prstr[32] = "";
 	size_t tag_start = 0;
 	ptrdiff_t tag_at;
 
@@ -130,6 +164,8 @@ char *runner_expand_tag(const char *tmpl, const char *repo, const char *ref, con
 			branch = ref;
 	}
 	snprintf(idstr, sizeof(idstr), "%lld", id);
+	if (runner_pr_number(ref))
+		snprintf(prstr, sizeof(prstr), "%lld", runner_pr_number(ref));
 	snprintf(short_sha, sizeof(short_sha), "%.7s", sha ? sha : "");
 	for (p = tmpl; *p; p++) {
 		int in_tag = tag_at >= 0 && p - tmpl > tag_at;
@@ -152,6 +188,8 @@ char *runner_expand_tag(const char *tmpl, const char *repo, const char *ref, con
 				v = short_sha;
 			else if (n == 5 && !strncmp(p + 1, "build", 5))
 				v = idstr;
+			else if (n == 2 && !strncmp(p + 1, "pr", 2))
+				v = prstr;
 			if (v) {
 				runner_tag_value(&out, v, in_tag);
 				p = end;

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "config.h"
 
 /* The job protocol: the daemon writes a job, one JSON object, to the child's stdin;
  * the child answers with JSON lines on stdout (runner_print). */
@@ -26,8 +27,15 @@ const char *runner_str(const json_t *o, const char *k);
 char *runner_dup(const json_t *o, const char *k);
 void runner_strv(const json_t *o, const char *k, struct strv *out);
 
+/* The number of the pull/merge request whose head ref is ref (refs/pull/N/head,
+ * refs/merge-requests/N/head), else 0. */
+long long runner_pr_number(const char *ref);
+/* The tag template a build of ref uses: pr_tag (default CONFIG_DEFAULT_PR_TAG) for a
+ * request's ref, else tag (default CONFIG_DEFAULT_TAG). */
+const char *runner_tag_template(const struct repo_conf *r, const char *ref);
+
 /* The image name from a repository's tag template (s2i-agent.conf(5) tag): {repo} {branch} {tag}
- * {sha} {short_sha} {build}. {branch} is the ref's short name (the branch, or the tag
+ * {sha} {short_sha} {build}, and {pr} the request's number (empty for other refs). {branch} is the ref's short name (the branch, or the tag
  * of a tag push), {tag} the tag name of a tag push, else empty. Values are made valid
  * for where they land: lowercase [a-z0-9._-] in the name, [A-Za-z0-9_.-] (at most 128)
  * in the tag, other characters become '-'; a tag left empty is "latest". Caller frees. */

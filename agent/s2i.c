@@ -22,6 +22,8 @@ void s2i_opts_init(struct s2i_opts *o)
 	o->exclude = (struct strv)STRV_INIT;
 	o->cap_drop = (struct strv)STRV_INIT;
 	o->volumes = (struct strv)STRV_INIT;
+	o->build_env = (struct strv)STRV_INIT;
+	o->build_secrets = (struct strv)STRV_INIT;
 	o->add_hosts = (struct strv)STRV_INIT;
 }
 
@@ -35,6 +37,7 @@ void s2i_opts_release(struct s2i_opts *o)
 		&o->engine_url, &o->engine_tls_ca, &o->engine_tls_cert, &o->engine_tls_key,
 		&o->build_id, &o->owner, &o->registry_auth_file, &o->mirror_dir, &o->git_token_file,
 		&o->ssh_key_file, &o->known_hosts_file, &o->source_location, &o->commit_ref,
+		&o->build_env_file, &o->as_dockerfile,
 	};
 	size_t i;
 
@@ -49,6 +52,10 @@ void s2i_opts_release(struct s2i_opts *o)
 	strv_clear(&o->cap_drop);
 	strv_clear(&o->volumes);
 	strv_clear(&o->add_hosts);
+	for (i = 0; i < o->build_env.n; i++)
+		explicit_bzero(o->build_env.items[i], strlen(o->build_env.items[i]));
+	strv_clear(&o->build_env);
+	strv_clear(&o->build_secrets);
 }
 
 void s2i_result_release(struct s2i_result *r)
@@ -57,6 +64,10 @@ void s2i_result_release(struct s2i_result *r)
 	r->image = NULL;
 	free(r->push_digest);
 	r->push_digest = NULL;
+	free(r->commit_subject);
+	r->commit_subject = NULL;
+	free(r->commit_author);
+	r->commit_author = NULL;
 	strv_clear(&r->left);
 }
 
@@ -78,7 +89,7 @@ void s2i_engine_outcome(struct s2i_ctx *c)
 	}
 }
 
-static void s2i_random_id(char *out, size_t n)
+void s2i_random_id(char *out, size_t n)
 {
 	unsigned char raw[8];
 	size_t i;
@@ -94,14 +105,9 @@ static void s2i_random_id(char *out, size_t n)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-struct s2i_fill_main {
-	struct s2i_ctx *c;
-	int with_artifacts;
-};
-
 /* The main upload: src/, scripts/, artifacts/ (an empty directory owned by the
  * assemble user, filled from the previous image). */
-static int s2i_fill_main(struct srctar *t, void *arg, struct err *e)
+int s2i_fill_main(struct srctar *t, void *arg, struct err *e)
 {
 	struct s2i_fill_main *f = arg;
 	struct s2i_ctx *c = f->c;
@@ -170,8 +176,7 @@ static int s2i_check_users(struct s2i_ctx *c, struct err *e)
 		goto out;
 	}
 	if (o->runtime_image) {
-		const char *ru = o->assemble_runtime_user && *o->assemble_runtime_user ?
-				 o->assemble_runtime_user : c->runtime.user;
+		const char *ru = s2i_runtime_user(c);
 
 		if (s2iparse_user_allowed(ranges, n, ru ? ru : "", "runtime image user", e) < 0)
 			goto out;
@@ -200,6 +205,13 @@ static int s2i_open_source(struct s2i_ctx *c, struct err *e)
 		const struct gitsrc_info *gi = gitsrc_info(c->src);
 
 		snprintf(c->r->commit, sizeof(c->r->commit), "%s", gi->id);
+		free(c->r->commit_subject);
+		c->r->commit_subject = xstrdup(gi->message);
+		free(c->r->commit_author);
+		/* "Name <email>": the name, as the forges' payloads give it */
+		c->r->commit_author = xstrndup(gi->author, strstr(gi->author, " <") ?
+					       (size_t)(strstr(gi->author, " <") - gi->author) :
+					       strlen(gi->author));
 		s2i_step(c, S2I_LOG_STEP, "--> source '%s' at %.12s (%s): %s", o->source, gi->id, gi->ref,
 			 gi->message);
 	} else {
@@ -354,14 +366,61 @@ static int s2i_push(struct s2i_ctx *c, struct err *e)
 	return 0;
 }
 
+/* s2i usage: the builder's usage script in a container of the builder; its exit code
+ * is the result's exit_status, non-zero a failure. */
+static int s2i_do_usage(struct s2i_ctx *c, struct err *e)
+{
+	struct s2i_script us = { 0 };
+	char *id = NULL, *path = NULL;
+	int code = 0, rc = -1;
+
+	buf_init(&us.data, S2I_SCRIPT_MAX);
+	if (s2i_engine_open(c, e) < 0 || s2i_images(c, e) < 0 || s2i_find_usage(c, &us, e) < 0)
+		goto out;
+	path = us.in_image ? xstrdup(us.path) : xasprintf("%s/scripts/usage", c->dest);
+	if (s2i_create(c, c->builder.id, c->user, path, &c->o->env, &id, e) < 0)
+		goto out;
+	if (!us.in_image) {
+		if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0)
+			goto out;
+		if (s2i_upload(c, id, c->dest, s2i_fill_usage, &us, e) < 0)
+			goto out;
+	}
+	if (s2i_run(c, id, "usage", &code, e) < 0)
+		goto out;
+	c->r->exit_status = code;
+	if (code != 0) {
+		c->r->outcome = S2I_FAILED;
+		err_set(e, "usage exited with code %d", code);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(us.path);
+	buf_release(&us.data);
+	free(path);
+	free(id);
+	return rc;
+}
+
 static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
 	char *id = NULL, *assemble = NULL;
 	int rc = -1, incremental = 0;
 
-	if (s2i_engine_open(c, e) < 0 || s2i_open_source(c, e) < 0 || s2i_images(c, e) < 0 ||
-	    s2i_find_scripts(c, e) < 0 || s2i_build_env(c, e) < 0)
+	if (o->usage)
+		return s2i_do_usage(c, e);
+	if (o->as_dockerfile) {
+		if (s2i_dockerfile_check(o, e) < 0 || s2i_engine_open(c, e) < 0 ||
+		    s2i_open_source(c, e) < 0 || s2i_images(c, e) < 0 || s2i_find_scripts(c, e) < 0 ||
+		    s2i_build_env(c, e) < 0)
+			return -1;
+		return s2i_dockerfile(c, e);
+	}
+	if (s2i_secrets_check(o, e) < 0 || s2i_engine_open(c, e) < 0 || s2i_open_source(c, e) < 0 ||
+	    s2i_images(c, e) < 0 || s2i_find_scripts(c, e) < 0 || s2i_build_env(c, e) < 0 ||
+	    s2i_secrets_prepare(c, e) < 0)
 		return -1;
 
 	assemble = s2i_script_path(c, SC_ASSEMBLE, c->dest);
@@ -369,13 +428,13 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 	 * container is made and the source goes in */
 	if (o->incremental && o->tag && s2i_incremental_start(c, &incremental, e) < 0)
 		goto out;
-	if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, &id, e) < 0)
+	if (s2i_create_assemble(c, assemble, &id, e) < 0)
 		goto out;
 	if (s2i_resolve_user(c, id, c->user, &c->uid, &c->gid, e) < 0) {
 		err_prefix(e, "builder image '%s'", o->builder);
 		goto out;
 	}
-	if (s2i_upload_source(c, id, incremental, e) < 0)
+	if (s2i_upload_source(c, id, incremental, e) < 0 || s2i_secrets_upload(c, id, e) < 0)
 		goto out;
 	if (incremental && s2i_incremental_finish(c, &id, assemble, &incremental, e) < 0)
 		goto out;
@@ -416,6 +475,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	c.injected = (struct strv)STRV_INIT;
 	c.injected_src = (struct strv)STRV_INIT;
 	c.mappings = (struct strv)STRV_INIT;
+	c.build_env = (struct strv)STRV_INIT;
 	c.builder = (struct engine_image)ENGINE_IMAGE_INIT;
 	c.runtime = (struct engine_image)ENGINE_IMAGE_INIT;
 	for (i = 0; i < SC_N; i++)
@@ -434,7 +494,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 		c.owner_label = xasprintf("%s=cli-%s", S2I_OWNER_LABEL, owner);
 	}
 
-	if (!o->source || !o->builder) {
+	if (!o->builder || (!o->source && !o->usage)) {
 		rc = err_set(e, "a source and a builder image are needed");
 	} else {
 		rc = s2i_do_build(&c, e);
@@ -458,6 +518,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 		err_set(e, "%s", engine_unreachable(c.eng));
 	}
 	s2i_remove_containers(&c);
+	s2i_secrets_remove(&c);
 	if (o->callback_url && *o->callback_url && r->outcome != S2I_CANCELED)
 		s2i_callback(&c, rc == 0);
 	if (rc < 0)

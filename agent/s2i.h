@@ -59,12 +59,17 @@ struct s2i_opts {
 	struct strv cap_drop;		/* --cap-drop (comma lists are split by the CLI) */
 	struct strv volumes;		/* -v/--volume SRC:DST[:opts] (Binds) */
 	struct strv add_hosts;		/* --add-host host:ip (ExtraHosts) */
+	struct strv build_env;		/* --build-env NAME=VALUE: assemble's only, never the image's */
+	struct strv build_secrets;	/* --build-secret NAME:PATH: /run/secrets/NAME during assemble */
+	char *build_env_file;		/* daemon: more build_env, NAME=VALUE lines (as -E) */
 	char *engine_url;		/* -U/--url; NULL: $DOCKER_HOST, else unix:///var/run/docker.sock */
 	char *engine_tls_ca;		/* TLS to a tcp:// engine (daemon config tls_*) */
 	char *engine_tls_cert;
 	char *engine_tls_key;
 	int push;			/* --push: push TAG after the build */
 	int quiet;			/* -q/--quiet: no script output through the log callback */
+	int usage;			/* s2i usage: run the builder's usage script, build nothing */
+	char *as_dockerfile;		/* --as-dockerfile PATH: write a Dockerfile and context, build nothing */
 	/* daemon/CLI extras */
 	char *build_id;			/* value of the io.s2i-agent.build container label; NULL: random */
 	char *owner;			/* value of the io.s2i-agent.owner container label; NULL: random */
@@ -79,6 +84,9 @@ struct s2i_opts {
 };
 
 void s2i_opts_init(struct s2i_opts *o);
+/* build_env's NAME=VALUE and build_secrets' NAME:PATH (a regular file, at most
+ * S2I_SECRET_FILE_MAX bytes): s2i_build checks them first, a CLI may before. */
+int s2i_secrets_check(const struct s2i_opts *o, struct err *e);
 void s2i_opts_release(struct s2i_opts *o);
 
 enum s2i_outcome {
@@ -101,6 +109,8 @@ struct s2i_result {
 	char *push_digest;		/* "sha256:..." of the pushed manifest, when pushed and known */
 	int pushed;			/* 1 when --push succeeded */
 	int incremental;		/* 1 when artifacts of the previous image were restored */
+	char *commit_subject;		/* the commit's subject and author's name, NULL for */
+	char *commit_author;		/* a plain directory */
 	struct strv left;		/* containers it could not remove (the engine was gone) */
 };
 

@@ -31,7 +31,7 @@ static void s2i_label_set(struct strv *labels, const char *k, const char *v)
 	strv_pushf(labels, "%s=%s", k, v);
 }
 
-static void s2i_labels(struct s2i_ctx *c, struct strv *labels)
+void s2i_labels(struct s2i_ctx *c, struct strv *labels)
 {
 	const struct s2i_opts *o = c->o;
 	const char *display = o->application_name && *o->application_name ? o->application_name : o->tag;

@@ -57,14 +57,22 @@ out:
 int s2i_create(struct s2i_ctx *c, const char *image, const char *user, const char *cmd,
 	       const struct strv *env, char **ret_id, struct err *e)
 {
+	const char *argv[2] = { cmd, NULL };
+
+	return s2i_create_argv(c, image, user, cmd ? argv : NULL, env, &c->o->volumes, ret_id, e);
+}
+
+int s2i_create_argv(struct s2i_ctx *c, const char *image, const char *user,
+		    const char *const *argv, const struct strv *env, const struct strv *binds,
+		    char **ret_id, struct err *e)
+{
 	const struct s2i_opts *o = c->o;
 	struct engine_create p = ENGINE_CREATE_INIT;
-	const char *argv[2] = { cmd, NULL };
 	const char *no_entrypoint[1] = { NULL };
 	const char *labels[3] = { c->build_label, c->owner_label, NULL };
 
 	p.image = image;
-	p.cmd = cmd ? argv : NULL;
+	p.cmd = argv;
 	p.entrypoint = no_entrypoint;
 	p.entrypoint_set = 1;		/* scripts run directly, whatever the image's ENTRYPOINT */
 	p.user = user;
@@ -72,7 +80,7 @@ int s2i_create(struct s2i_ctx *c, const char *image, const char *user, const cha
 	p.labels = labels;
 	p.network_mode = o->network;
 	p.cap_drop = o->cap_drop.n ? (const char *const *)o->cap_drop.items : NULL;
-	p.binds = o->volumes.n ? (const char *const *)o->volumes.items : NULL;
+	p.binds = binds && binds->n ? (const char *const *)binds->items : NULL;
 	p.extra_hosts = o->add_hosts.n ? (const char *const *)o->add_hosts.items : NULL;
 	if (engine_container_create(c->eng, &p, ret_id, e) < 0) {
 		s2i_engine_outcome(c);

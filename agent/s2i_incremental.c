@@ -156,8 +156,8 @@ int s2i_incremental_finish(struct s2i_ctx *c, char **id, const char *assemble, i
 		s2i_drop_container(c, *id);
 		free(*id);
 		*id = NULL;
-		if (s2i_create(c, c->builder.id, c->user, assemble, &c->env, id, e) < 0 ||
-		    s2i_upload_source(c, *id, 0, e) < 0)
+		if (s2i_create_assemble(c, assemble, id, e) < 0 ||
+		    s2i_upload_source(c, *id, 0, e) < 0 || s2i_secrets_upload(c, *id, e) < 0)
 			return -1;
 	}
 	s2i_restore_end(c);

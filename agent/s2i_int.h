@@ -61,12 +61,23 @@ struct s2i_ctx {
 	struct engine_stream *save_st;	/* and that container's stdout */
 	int quiet_scripts;
 	int timed_out;
+	char *secrets_volume;		/* the volume at /run/secrets of assemble, or NULL */
+	struct strv build_env;		/* build_env and build_env_file's, for assemble only */
 };
 
 /* s2i.c: the phase driver */
 int s2i_canceled(const struct s2i_ctx *c);
+/* n - 1 random hex digits (at most 16) and a NUL into out */
+void s2i_random_id(char *out, size_t n);
 /* Classifies an engine failure: canceled, timed out (a failed build), else errored. */
 void s2i_engine_outcome(struct s2i_ctx *c);
+/* srctar_fill_fn of the main upload: src/, scripts/, (with_artifacts) artifacts/ */
+struct s2i_fill_main {
+	struct s2i_ctx *c;
+	int with_artifacts;
+};
+
+int s2i_fill_main(struct srctar *t, void *arg, struct err *e);
 /* Uploads src/, scripts/ and (with_artifacts) an empty artifacts/ into the destination. */
 int s2i_upload_source(struct s2i_ctx *c, const char *id, int with_artifacts, struct err *e);
 
@@ -80,6 +91,11 @@ int s2i_on_progress(void *arg, const char *line, struct err *e);
 /* s2i_scripts.c */
 int s2i_read_local(const char *path, size_t max, struct buf *out, struct err *e);
 int s2i_find_scripts(struct s2i_ctx *c, struct err *e);
+const char *s2i_image_scripts_url(const struct engine_image *img);
+/* s2i usage: the builder's usage script, from --scripts-url, else the image's label. */
+int s2i_find_usage(struct s2i_ctx *c, struct s2i_script *ret, struct err *e);
+/* srctar_fill_fn: that script (arg) as scripts/usage */
+int s2i_fill_usage(struct srctar *t, void *arg, struct err *e);
 char *s2i_script_path(struct s2i_ctx *c, int which, const char *dir);
 
 /* Scripts only (for save-artifacts in the previous image, assemble-runtime/run in the
@@ -103,6 +119,10 @@ int s2i_resolve_user(struct s2i_ctx *c, const char *id, const char *user, long *
 		     long *ret_gid, struct err *e);
 int s2i_create(struct s2i_ctx *c, const char *image, const char *user, const char *cmd,
 	       const struct strv *env, char **ret_id, struct err *e);
+/* The same with a command of several words and binds instead of --volume's. */
+int s2i_create_argv(struct s2i_ctx *c, const char *image, const char *user,
+		    const char *const *argv, const struct strv *env, const struct strv *binds,
+		    char **ret_id, struct err *e);
 void s2i_remove_containers(struct s2i_ctx *c);
 void s2i_drop_container(struct s2i_ctx *c, const char *id);
 int s2i_run(struct s2i_ctx *c, const char *id, const char *what, int *ret_code, struct err *e);
@@ -122,9 +142,32 @@ int s2i_read_metadata(struct s2i_ctx *c, const char *id, struct err *e);
 int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_image *base,
 	       const char *run_cmd, struct err *e);
 void s2i_callback(struct s2i_ctx *c, int success);
+/* The labels of the image, "k=v" (s2i's build labels, OCI's, image_metadata.json's). */
+void s2i_labels(struct s2i_ctx *c, struct strv *labels);
+
+/* s2i_secrets.c: --build-env and --build-secret */
+/* Names the build's volume when there is anything to hand over. */
+int s2i_secrets_prepare(struct s2i_ctx *c, struct err *e);
+/* The assemble container: with the volume mounted (and the variables read from it)
+ * when there is one, else s2i_create. */
+int s2i_create_assemble(struct s2i_ctx *c, const char *assemble, char **ret_id, struct err *e);
+/* Into the volume through container id, owned by the assemble user, mode 0400. */
+int s2i_secrets_upload(struct s2i_ctx *c, const char *id, struct err *e);
+/* After the containers are gone. */
+void s2i_secrets_remove(struct s2i_ctx *c);
+
+/* s2i_dockerfile.c: --as-dockerfile */
+/* What it cannot write (an incremental or runtime-image build, injections, build
+ * secrets): refused before anything runs. */
+int s2i_dockerfile_check(const struct s2i_opts *o, struct err *e);
+/* The Dockerfile and its context (upload/src, upload/scripts) beside it. */
+int s2i_dockerfile(struct s2i_ctx *c, struct err *e);
 
 /* s2i_runtime.c */
 int s2i_runtime_mappings(struct s2i_ctx *c, struct err *e);
 int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct err *e);
+/* Who runs assemble-runtime: --assemble-runtime-user, else the runtime image's label
+ * io.openshift.s2i.assemble-runtime-user, else its USER (as s2i). */
+const char *s2i_runtime_user(const struct s2i_ctx *c);
 
 #endif

@@ -67,12 +67,21 @@ next:
 	return 0;
 }
 
+const char *s2i_runtime_user(const struct s2i_ctx *c)
+{
+	const struct s2i_opts *o = c->o;
+	const char *label = engine_image_label(&c->runtime, "io.openshift.s2i.assemble-runtime-user");
+
+	if (o->assemble_runtime_user && *o->assemble_runtime_user)
+		return o->assemble_runtime_user;
+	return label && *label ? label : c->runtime.user;
+}
+
 int s2i_runtime_phase(struct s2i_ctx *c, const char *builder_id, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
 	const char *workdir = c->runtime.workdir && *c->runtime.workdir ? c->runtime.workdir : "/";
-	const char *ruser = o->assemble_runtime_user && *o->assemble_runtime_user ?
-			    o->assemble_runtime_user : c->runtime.user;
+	const char *ruser = s2i_runtime_user(c);
 	char *id = NULL, *cmd = NULL, *run = NULL;
 	long uid = 0, gid = 0;
 	int code = 0, rc = -1, has_assemble_runtime = c->scripts[SC_ASSEMBLE_RUNTIME].found;

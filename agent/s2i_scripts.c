@@ -87,6 +87,65 @@ static int s2i_http_get(struct s2i_ctx *c, const char *url, size_t max, struct b
 
 /* Takes the scripts in mask that are still missing from url. Returns how many it
  * provided, or -1 on a malformed URL. */
+/* The script name under where (an image path, a directory, an http(s) URL); s->found
+ * when it is there (a download that fails is a warning). */
+static void s2i_script_from(struct s2i_ctx *c, enum s2iparse_url_kind kind, const char *where,
+			    const char *name, struct s2i_script *s)
+{
+	struct err we = ERR_INIT;
+	char *path = xasprintf("%s/%s", where, name);
+	int rc;
+
+	switch (kind) {
+	case S2IPARSE_URL_IMAGE:
+		s->found = 1;
+		s->in_image = 1;
+		s->path = path;
+		path = NULL;
+		break;
+	case S2IPARSE_URL_FILE:
+		if (access(path, F_OK) == 0) {
+			if (s2i_read_local(path, S2I_SCRIPT_MAX, &s->data, &we) < 0) {
+				s2i_step(c, S2I_LOG_WARN, "cannot use %s script '%s': %s", name, path,
+					 we.msg);
+				buf_reset(&s->data);
+			} else {
+				s->found = 1;
+			}
+		}
+		break;
+	case S2IPARSE_URL_HTTP:
+		rc = s2i_http_get(c, path, S2I_SCRIPT_MAX, &s->data, &we);
+		if (rc < 0)
+			s2i_step(c, S2I_LOG_WARN, "%s", we.msg);
+		if (rc != 0)
+			buf_reset(&s->data);
+		else
+			s->found = 1;
+		break;
+	}
+	free(path);
+}
+
+int s2i_find_usage(struct s2i_ctx *c, struct s2i_script *ret, struct err *e)
+{
+	const struct s2i_opts *o = c->o;
+	const char *url = o->scripts_url ? o->scripts_url : s2i_image_scripts_url(&c->builder);
+	enum s2iparse_url_kind kind;
+	char *where = NULL;
+
+	if (!url)
+		return err_set(e, "image '%s' has no io.openshift.s2i.scripts-url label: give "
+			       "--scripts-url", o->builder);
+	if (s2iparse_scripts_url(url, &kind, &where, e) < 0)
+		return -1;
+	s2i_script_from(c, kind, where, "usage", ret);
+	free(where);
+	if (!ret->found)
+		return err_set(e, "no 'usage' script at '%s'", url);
+	return 0;
+}
+
 static int s2i_scripts_from_url(struct s2i_ctx *c, const char *url, const char *from, unsigned mask,
 				struct err *e)
 {
@@ -98,42 +157,10 @@ static int s2i_scripts_from_url(struct s2i_ctx *c, const char *url, const char *
 		return -1;
 	for (i = 0; i < SC_N; i++) {
 		struct s2i_script *s = &c->scripts[i];
-		struct err we = ERR_INIT;
-		char *path;
-		int rc;
 
 		if (s->found || !(mask & (1u << i)))
 			continue;
-		path = xasprintf("%s/%s", where, s2i_script_names[i]);
-		switch (kind) {
-		case S2IPARSE_URL_IMAGE:
-			s->found = 1;
-			s->in_image = 1;
-			s->path = path;
-			path = NULL;
-			break;
-		case S2IPARSE_URL_FILE:
-			if (access(path, F_OK) == 0) {
-				if (s2i_read_local(path, S2I_SCRIPT_MAX, &s->data, &we) < 0) {
-					s2i_step(c, S2I_LOG_WARN, "cannot use %s script '%s': %s",
-						 s2i_script_names[i], path, we.msg);
-					buf_reset(&s->data);
-				} else {
-					s->found = 1;
-				}
-			}
-			break;
-		case S2IPARSE_URL_HTTP:
-			rc = s2i_http_get(c, path, S2I_SCRIPT_MAX, &s->data, &we);
-			if (rc < 0)
-				s2i_step(c, S2I_LOG_WARN, "%s", we.msg);
-			if (rc != 0)
-				buf_reset(&s->data);
-			else
-				s->found = 1;
-			break;
-		}
-		free(path);
+		s2i_script_from(c, kind, where, s2i_script_names[i], s);
 		if (s->found) {
 			s->from = from;
 			got++;
@@ -149,7 +176,7 @@ static int s2i_scripts_from_url(struct s2i_ctx *c, const char *url, const char *
 }
 
 /* The scripts-url label of an image, else its deprecated STI_SCRIPTS_URL variable. */
-static const char *s2i_image_scripts_url(const struct engine_image *img)
+const char *s2i_image_scripts_url(const struct engine_image *img)
 {
 	const char *v = engine_image_label(img, "io.openshift.s2i.scripts-url");
 	size_t i;
@@ -227,6 +254,13 @@ char *s2i_script_path(struct s2i_ctx *c, int which, const char *dir)
 		return xstrdup(s->path);
 	return xasprintf("%s%sscripts/%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/",
 			 s2i_script_names[which]);
+}
+
+int s2i_fill_usage(struct srctar *t, void *arg, struct err *e)
+{
+	const struct s2i_script *s = arg;
+
+	return srctar_add_file(t, "scripts/usage", 0755, s->data.data, s->data.len, e);
 }
 
 int s2i_fill_scripts(struct srctar *t, void *arg, struct err *e)

@@ -490,3 +490,15 @@ char *s2iparse_image_name(const char *ref)
 	return xasprintf("%.*s/%s%.*s:%.*s", (int)dlen, domain, library ? "library/" : "", (int)plen, path,
 			 tag ? (int)tlen : 6, tag ? tag : "latest");
 }
+
+int s2iparse_secret_name_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	if (!n || n > S2I_SECRET_NAME_MAX || v[0] == '.')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '_' && v[i] != '-' && v[i] != '.')
+			return 0;
+	return 1;
+}

@@ -15,6 +15,9 @@
  * comments and keeps one entry per name, the last value (s2i reads it into a map).
  * Appends "NAME=VALUE" to out. */
 enum s2iparse_env_kind { S2IPARSE_ENV_SOURCE, S2IPARSE_ENV_FILE };
+/* A build secret's NAME (--build-secret, build_secret_file): letters, digits, '.', '_'
+ * and '-', not starting with '.', at most S2I_SECRET_NAME_MAX characters. */
+int s2iparse_secret_name_ok(const char *v, size_t n);
 void s2iparse_env(const char *data, size_t len, enum s2iparse_env_kind kind, struct strv *out);
 
 /* Is "NAME=VALUE" with a non-empty NAME (for -e)? */

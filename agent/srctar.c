@@ -17,6 +17,7 @@
 #include <archive_entry.h>
 
 #include "limits.h"
+#include "srcignore.h"
 #include "srctar.h"
 
 struct srctar {
@@ -416,6 +417,7 @@ struct srctar_walk {
 	struct srctar *t;
 	const char *prefix;
 	struct srctar_excl excl;
+	const struct srcignore *ignore;	/* the source's .s2iignore; NULL for other dirs */
 	struct buf rel;		/* relative to the directory added */
 	struct buf name;	/* in the tar */
 	char *linkbuf;
@@ -465,7 +467,8 @@ static int srctar_walk_dir(struct srctar_walk *w, int dfd, int depth, struct err
 			rc = err_set(e, "path too long under '%s'", w->rel.data);
 			break;
 		}
-		if (srctar_excluded(&w->excl, w->rel.data))
+		if (srctar_excluded(&w->excl, w->rel.data) ||
+		    (w->ignore && srcignore_match(w->ignore, w->rel.data)))
 			continue;
 		if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
@@ -570,7 +573,7 @@ static int srctar_open_below(const char *dir, const char *rel, struct err *e)
 }
 
 static int srctar_add_tree_fd(struct srctar *t, const char *prefix, const char *dir, const char *sub,
-			      const struct strv *exclude, struct err *e)
+			      const struct strv *exclude, const struct srcignore *ignore, struct err *e)
 {
 	struct srctar_walk w;
 	struct buf pre = BUF_INIT(GITSRC_PATH_MAX);
@@ -593,6 +596,7 @@ static int srctar_add_tree_fd(struct srctar *t, const char *prefix, const char *
 	}
 	w.t = t;
 	w.prefix = pre.data;
+	w.ignore = ignore;
 	buf_init(&w.rel, GITSRC_PATH_MAX);
 	buf_init(&w.name, GITSRC_PATH_MAX);
 	w.linkbuf = xmalloc(GITSRC_PATH_MAX);
@@ -614,7 +618,7 @@ static int srctar_add_tree_fd(struct srctar *t, const char *prefix, const char *
 int srctar_add_dir(struct srctar *t, const char *prefix, const char *dir,
 		   const struct strv *exclude, struct err *e)
 {
-	return srctar_add_tree_fd(t, prefix, dir, NULL, exclude, e);
+	return srctar_add_tree_fd(t, prefix, dir, NULL, exclude, NULL, e);
 }
 
 /* ---- git trees ---- */
@@ -624,6 +628,7 @@ struct srctar_git {
 	struct gitsrc *src;
 	const char *prefix;
 	struct srctar_excl excl;
+	const struct srcignore *ignore;
 	struct buf name;
 	int64_t mtime;
 };
@@ -639,7 +644,7 @@ static int srctar_git_entry(void *ctx, const struct gitsrc_entry *ent, struct er
 {
 	struct srctar_git *g = ctx;
 
-	if (srctar_excluded(&g->excl, ent->path))
+	if (srctar_excluded(&g->excl, ent->path) || srcignore_match(g->ignore, ent->path))
 		return S_ISDIR(ent->mode) ? 1 : 0;
 	if (srctar_name(g->prefix, ent->path, &g->name, e) < 0)
 		return -1;
@@ -653,24 +658,49 @@ static int srctar_git_entry(void *ctx, const struct gitsrc_entry *ent, struct er
 	return 0;
 }
 
+/* The source's .s2iignore (srcignore.h), read as the source holds it. */
+static int srctar_read_ignore(struct gitsrc *src, struct srcignore *ret, struct err *e)
+{
+	struct buf text = BUF_INIT(SRCIGNORE_FILE_MAX);
+	int rc = gitsrc_read_file(src, SRCIGNORE_FILE, SRCIGNORE_FILE_MAX, &text, NULL, e);
+
+	if (rc == 0)
+		srcignore_parse(text.data, text.len, ret);
+	buf_release(&text);
+	return rc < 0 ? err_prefix(e, "cannot read '%s'", SRCIGNORE_FILE) : 0;
+}
+
 int srctar_add_source(struct srctar *t, const char *prefix, struct gitsrc *src,
 		      const struct strv *exclude, struct err *e)
 {
+	struct srcignore ig = SRCIGNORE_INIT;
 	struct srctar_git g;
 	struct buf pre = BUF_INIT(GITSRC_PATH_MAX);
 	int rc;
 
-	if (!gitsrc_is_git(src))
-		return srctar_add_tree_fd(t, prefix, gitsrc_path(src), gitsrc_context_dir(src), exclude, e);
-	if (t->failed)
-		return err_set(e, "cannot add the source: the tar has already failed or is finished");
-	if (srctar_name(NULL, prefix, &pre, e) < 0)
+	if (srctar_read_ignore(src, &ig, e) < 0)
 		return -1;
+	if (!gitsrc_is_git(src)) {
+		rc = srctar_add_tree_fd(t, prefix, gitsrc_path(src), gitsrc_context_dir(src), exclude,
+					&ig, e);
+		srcignore_release(&ig);
+		return rc;
+	}
+	if (t->failed) {
+		srcignore_release(&ig);
+		return err_set(e, "cannot add the source: the tar has already failed or is finished");
+	}
+	if (srctar_name(NULL, prefix, &pre, e) < 0) {
+		srcignore_release(&ig);
+		return -1;
+	}
 	memset(&g, 0, sizeof(g));
 	if (srctar_excl_init(&g.excl, exclude, e) < 0) {
+		srcignore_release(&ig);
 		buf_release(&pre);
 		return -1;
 	}
+	g.ignore = &ig;
 	g.t = t;
 	g.src = src;
 	g.prefix = pre.data;
@@ -684,6 +714,7 @@ int srctar_add_source(struct srctar *t, const char *prefix, struct gitsrc *src,
 	buf_release(&g.name);
 	buf_release(&pre);
 	srctar_excl_release(&g.excl);
+	srcignore_release(&ig);
 	return rc;
 }
 

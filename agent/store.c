@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "limits.h"
+#include "runner.h"
 #include "store.h"
 
 static const char *const store_states[BUILD_NSTATES] = {
@@ -24,19 +25,19 @@ enum {
 	ST_ADD_BUILD, ST_FIND_DELIVERY, ST_ADD_DELIVERY, ST_GET, ST_NEXT_QUEUED, ST_SET_RUNNING,
 	ST_SET_FINISHED, ST_REQUEUE, ST_COUNT, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_PING,
 	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA,
-	ST_SET_PID, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_SET_PID, ST_SET_COMMIT, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_FIND_SIGNED, ST_ADD_SIGNED, ST_REF_NEWEST, ST_PRUNE_SIGNED,
 	ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
 	"started, finished, provider, delivery, message, author, repo_full_name, project_id, " \
-	"clone_url, attempt, pid, log_path"
+	"clone_url, attempt, pid, log_path, untrusted"
 
 static const char *const store_sql[ST_N] = {
 	[ST_ADD_BUILD] = "INSERT INTO builds (repo, ref, sha, before_sha, state, created, provider, "
-		"delivery, message, author, repo_full_name, project_id, clone_url) "
-		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		"delivery, message, author, repo_full_name, project_id, clone_url, untrusted) "
+		"VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = ?1 AND provider = ?2 "
 		"AND delivery = ?3",
 	[ST_ADD_DELIVERY] = "INSERT INTO deliveries (repo, provider, delivery, build_id) "
@@ -74,6 +75,8 @@ static const char *const store_sql[ST_N] = {
 	[ST_STATE] = "SELECT state FROM builds WHERE id = ?1",
 	[ST_SET_SHA] = "UPDATE builds SET sha = ?2 WHERE id = ?1 AND sha = ''",
 	[ST_SET_PID] = "UPDATE builds SET pid = ?2 WHERE id = ?1 AND state = 'running'",
+	[ST_SET_COMMIT] = "UPDATE builds SET message = coalesce(message, ?2), "
+		"author = coalesce(author, ?3) WHERE id = ?1",
 	[ST_SAVEPOINT] = "SAVEPOINT op",
 	[ST_RELEASE] = "RELEASE op",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
@@ -94,7 +97,8 @@ static const char store_schema[] =
 	" created INTEGER NOT NULL, started INTEGER, finished INTEGER,"
 	" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
 	" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
-	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT);"
+	" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT,"
+	" untrusted INTEGER NOT NULL DEFAULT 0);"
 	/* the queue is read through builds_state; builds_queued, an index of the
 	 * first versions, only cost every insert a page: dropped */
 	"DROP INDEX IF EXISTS builds_queued;"
@@ -366,6 +370,24 @@ fail:
 	return -1;
 }
 
+/* Columns added after the first release: a database made before them gets them
+ * (CREATE TABLE IF NOT EXISTS leaves an existing table as it was). */
+static int store_migrate(struct store *s, struct err *e)
+{
+	sqlite3_stmt *probe = NULL;
+
+	/* builds.untrusted: pull/merge requests from forks (s2i-agent.conf(5)) */
+	if (sqlite3_prepare_v2(s->st_db, "SELECT untrusted FROM builds LIMIT 0", -1, &probe,
+			       NULL) == SQLITE_OK) {
+		sqlite3_finalize(probe);
+		return 0;
+	}
+	if (sqlite3_exec(s->st_db, "ALTER TABLE builds ADD COLUMN untrusted INTEGER NOT NULL "
+			 "DEFAULT 0", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(s, e, "cannot add the column 'untrusted' to builds");
+	return 0;
+}
+
 int store_open(const char *state_dir, struct store **ret, struct err *e)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
@@ -401,6 +423,8 @@ int store_open(const char *state_dir, struct store **ret, struct err *e)
 		store_fail(s, e, "cannot create tables");
 		goto fail;
 	}
+	if (store_migrate(s, e) < 0)
+		goto fail;
 	for (i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v3(s->st_db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->st_stmt[i], NULL) != SQLITE_OK) {
@@ -637,6 +661,7 @@ static void store_row_build(sqlite3_stmt *st, struct build *b)
 	b->attempt = sqlite3_column_int(st, 19);
 	b->pid = sqlite3_column_int64(st, 20);
 	b->log_path = store_col_text(st, 21);
+	b->untrusted = sqlite3_column_int(st, 22);
 }
 
 int store_find_delivery(struct store *s, const char *repo, const char *provider,
@@ -680,6 +705,7 @@ static int store_insert_build(struct store *s, struct build *b, struct err *e)
 	store_bind_text(st, 10, b->repo_full_name);
 	store_bind_text(st, 11, b->project_id);
 	store_bind_text(st, 12, b->clone_url);
+	sqlite3_bind_int(st, 13, b->untrusted ? 1 : 0);
 	if (store_exec(s, st, e, "cannot insert a build") < 0)
 		return -1;
 	b->id = sqlite3_last_insert_rowid(s->st_db);
@@ -948,10 +974,16 @@ static int store_changed(struct store *s)
 int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
 		      struct err *e)
 {
+	return store_set_running_at(s, id, pid, log_path, store_now_ms(), e);
+}
+
+int store_set_running_at(struct store *s, long long id, long long pid, const char *log_path,
+			 long long started_ms, struct err *e)
+{
 	sqlite3_stmt *st = store_stmt(s, ST_SET_RUNNING);
 
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, store_now_ms());
+	sqlite3_bind_int64(st, 2, started_ms);
 	store_bind_time(st, 3, pid);
 	store_bind_text(st, 4, log_path);
 	if (store_exec(s, st, e, "cannot start a build") < 0)
@@ -1054,6 +1086,19 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
 
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+	if (store_exec(s, st, e, "cannot record the commit of a build") < 0)
+		return -1;
+	return store_changed(s);
+}
+
+int store_set_commit_info(struct store *s, long long id, const char *message, const char *author,
+			  struct err *e)
+{
+	sqlite3_stmt *st = store_stmt(s, ST_SET_COMMIT);
+
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, message);
+	store_bind_text(st, 3, author);
 	if (store_exec(s, st, e, "cannot record the commit of a build") < 0)
 		return -1;
 	return store_changed(s);
@@ -1210,5 +1255,9 @@ json_t *store_build_json(const struct build *b)
 			    json_integer(b->finished - b->started) : json_null());
 	json_object_set_new(o, "provider", store_json_str(b->provider));
 	json_object_set_new(o, "delivery", store_json_str(b->delivery));
+	if (runner_pr_number(b->ref))
+		json_object_set_new(o, "pr", json_integer(runner_pr_number(b->ref)));
+	if (b->untrusted)
+		json_object_set_new(o, "untrusted", json_true());
 	return o;
 }

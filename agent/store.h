@@ -44,6 +44,8 @@ struct build {
 	int attempt;			/* times the build was started */
 	long long pid;			/* the build's process while running, else 0 */
 	char *log_path;
+	int untrusted;			/* a request from a fork: built without secrets,
+					 * network or push (s2i-agent.conf(5) pull_requests) */
 };
 
 #define BUILD_INIT { 0 }
@@ -175,6 +177,10 @@ int store_next_queued(struct store *s, struct build *ret, struct err *e);
  * Returns 1 (nothing changed) when the build is not queued. */
 int store_set_running(struct store *s, long long id, long long pid, const char *log_path,
 		      struct err *e);
+/* The same with the start time given (ms since the epoch): the worker's own clock for
+ * the build, so the log's "succeeded in" and the API's duration_ms agree. */
+int store_set_running_at(struct store *s, long long id, long long pid, const char *log_path,
+			 long long started_ms, struct err *e);
 /* The image name a build of repo's ref writes, made from the ref by the tag
  * template: the first ref to claim it owns it. 0 when ref owns it (now or
  * before), 1 with *ret_owner (caller frees) when another ref does, -1 on error. */
@@ -188,6 +194,10 @@ int store_set_finished(struct store *s, long long id, enum build_state state, co
 int store_set_finished_at(struct store *s, long long id, enum build_state state,
 			  const char *reason, const char *image, const char *image_id,
 			  long long finished_ms, struct err *e);
+/* The commit's subject and author, where the build has none yet (a payload's stay);
+ * either may be NULL. 1 when nothing changed. */
+int store_set_commit_info(struct store *s, long long id, const char *message, const char *author,
+			  struct err *e);
 /* The build's process, once started (after store_set_running). 1 when not running. */
 int store_set_pid(struct store *s, long long id, long long pid, struct err *e);
 /* running -> queued again (for a rerun after a crash), reason kept for the record. */

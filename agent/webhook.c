@@ -603,6 +603,118 @@ static void webhook_repo_name(struct wjson *w, const char *repo, struct webhook_
 	webhook_setstr(&ev->clone_url, wj_str(w, repo, "clone_url"), WEBHOOK_FIELD_MAX);
 }
 
+/* --- pull and merge requests --- */
+
+/* The request's number, its head commit and the ref the base repository keeps it
+ * under (ref_fmt with the number). */
+static int webhook_pr_ref(struct webhook_event *ev, long long number, const char *sha,
+			  const char *ref_fmt, struct err *e)
+{
+	if (number <= 0 || number > WEBHOOK_PR_MAX)
+		return err_set(e, "payload has no valid request number");
+	ev->pr = number;
+	ev->ref = xasprintf(ref_fmt, number);
+	return webhook_sha(sha, "head sha", ev->after, e);
+}
+
+/* What an action word of a request event does: 1 build, 2 close (cancel), 0
+ * nothing. GitHub: opened reopened synchronize closed; Gitea and Forgejo:
+ * synchronized for new commits. */
+static int webhook_pr_action(const char *action)
+{
+	static const char *const build[] = { "opened", "reopened", "synchronize", "synchronized" };
+	size_t i;
+
+	if (!action)
+		return 0;
+	for (i = 0; i < sizeof(build) / sizeof(build[0]); i++)
+		if (!strcmp(action, build[i]))
+			return 1;
+	return strcmp(action, "closed") ? 0 : 2;
+}
+
+/* GitHub's and Gitea's pull_request event: the same shape. The head is a fork when
+ * its repository is not the base's (GitHub sends head.repo null once the fork is
+ * deleted: a fork too). */
+static int webhook_parse_pr(struct wjson *w, const char *root, struct webhook_event *ev,
+			    struct err *e)
+{
+	const char *pr = wj_get(w, root, "pull_request");
+	const char *head = wj_get(w, pr, "head"), *base = wj_get(w, pr, "base");
+	const char *action = wj_str(w, root, "action");
+	const char *hname = wj_str(w, wj_get(w, head, "repo"), "full_name");
+	const char *bname = wj_str(w, wj_get(w, base, "repo"), "full_name");
+	long long number = 0;
+	int what = webhook_pr_action(action);
+	char *why;
+
+	if (!wj_is_object(pr))
+		return err_set(e, "payload has no 'pull_request'");
+	if (!what) {
+		why = xasprintf("pull request action '%s'", action ? action : "?");
+		webhook_ignore(ev, why);
+		free(why);
+		return 0;
+	}
+	if (!wj_int(w, root, "number", &number))
+		wj_int(w, pr, "number", &number);
+	if (webhook_pr_ref(ev, number, wj_str(w, head, "sha"), "refs/pull/%lld/head", e) < 0)
+		return -1;
+	ev->fork = !hname || !bname || strcasecmp(hname, bname) != 0;
+	webhook_repo_name(w, wj_get(w, root, "repository"), ev);
+	webhook_setstr(&ev->message, wj_str(w, pr, "title"), WEBHOOK_MESSAGE_MAX);
+	webhook_setstr(&ev->author, wj_str(w, wj_get(w, pr, "user"), "login"), WEBHOOK_FIELD_MAX);
+	if (what == 2)
+		ev->action = WEBHOOK_CLOSE;
+	return 0;
+}
+
+/* GitLab's Merge Request Hook: open and reopen build, update only with new commits
+ * (GitLab sends oldrev then), close and merge cancel. A fork's source project is
+ * not the target. */
+static int webhook_parse_mr(struct wjson *w, const char *root, struct webhook_event *ev,
+			    struct err *e)
+{
+	const char *oa = wj_get(w, root, "object_attributes");
+	const char *action = wj_str(w, oa, "action"), *last = wj_get(w, oa, "last_commit");
+	const char *project = wj_get(w, root, "project");
+	long long iid = 0, src = -1, dst = -2, pid = -1;
+	int what = 0;
+	char *why;
+
+	if (!wj_is_object(oa))
+		return err_set(e, "payload has no 'object_attributes'");
+	if (action && (!strcmp(action, "open") || !strcmp(action, "reopen") ||
+		       (!strcmp(action, "update") && wj_get(w, oa, "oldrev"))))
+		what = 1;
+	else if (action && (!strcmp(action, "close") || !strcmp(action, "merge")))
+		what = 2;
+	if (!what) {
+		why = xasprintf("merge request action '%s'%s", action ? action : "?",
+				action && !strcmp(action, "update") ? " without new commits" : "");
+		webhook_ignore(ev, why);
+		free(why);
+		return 0;
+	}
+	wj_int(w, oa, "iid", &iid);
+	if (webhook_pr_ref(ev, iid, wj_str(w, last, "id"), "refs/merge-requests/%lld/head", e) < 0)
+		return -1;
+	wj_int(w, oa, "source_project_id", &src);
+	wj_int(w, oa, "target_project_id", &dst);
+	ev->fork = src != dst;
+	webhook_setstr(&ev->repo_full_name, wj_str(w, project, "path_with_namespace"),
+		       WEBHOOK_FIELD_MAX);
+	if (!wj_int(w, project, "id", &pid))
+		pid = dst;
+	if (pid >= 0)
+		ev->project_id = xasprintf("%lld", pid);
+	webhook_setstr(&ev->clone_url, wj_str(w, project, "git_http_url"), WEBHOOK_FIELD_MAX);
+	webhook_commit_info(w, ev, last);
+	if (what == 2)
+		ev->action = WEBHOOK_CLOSE;
+	return 0;
+}
+
 static int webhook_parse_github(struct wjson *w, const char *root, struct webhook_event *ev,
 				struct err *e)
 {
@@ -612,6 +724,8 @@ static int webhook_parse_github(struct wjson *w, const char *root, struct webhoo
 		webhook_ignore(ev, "ping");
 		return 0;
 	}
+	if (strcmp(ev->event, "pull_request") == 0)
+		return webhook_parse_pr(w, root, ev, e);
 	if (strcmp(ev->event, "push") != 0)
 		return 1;
 	if (webhook_ref_shas(w, root, ev, e) < 0)
@@ -635,6 +749,8 @@ static int webhook_parse_gitlab(struct wjson *w, const char *root, struct webhoo
 	const char *checkout = wj_str(w, root, "checkout_sha");
 	long long pid = -1;
 
+	if (strcmp(ev->event, "Merge Request Hook") == 0 && kind && !strcmp(kind, "merge_request"))
+		return webhook_parse_mr(w, root, ev, e);
 	if (strcmp(ev->event, "Push Hook") != 0 && strcmp(ev->event, "Tag Push Hook") != 0 &&
 	    strcmp(ev->event, "System Hook") != 0)
 		return 1;
@@ -662,6 +778,8 @@ static int webhook_parse_gitea(struct wjson *w, const char *root, struct webhook
 {
 	const char *head = wj_get(w, root, "head_commit");
 
+	if (strcmp(ev->event, "pull_request") == 0)
+		return webhook_parse_pr(w, root, ev, e);
 	if (strcmp(ev->event, "push") != 0)
 		return 1;
 	if (webhook_ref_shas(w, root, ev, e) < 0)
@@ -686,10 +804,12 @@ static int webhook_parse_generic(struct wjson *w, const char *root, struct webho
 
 /* Every member name the parsers above read, at any depth (see jprune). */
 static const char *const webhook_keys[] = {
-	"after", "author", "before", "checkout_sha", "clone_url", "commits", "deleted",
-	"full_name", "git_http_url", "head_commit", "id", "login", "message", "name",
-	"object_kind", "owner", "path_with_namespace", "project", "project_id", "ref",
-	"repository", NULL
+	"action", "after", "author", "base", "before", "checkout_sha", "clone_url", "commits",
+	"deleted", "full_name", "git_http_url", "head", "head_commit", "id", "iid",
+	"last_commit", "login", "message", "name", "number", "object_attributes",
+	"object_kind", "oldrev", "owner", "path_with_namespace", "project", "project_id",
+	"pull_request", "ref", "repo", "repository", "sha", "source_project_id",
+	"target_project_id", "title", "user", NULL
 };
 
 int webhook_parse(const struct webhook_request *r, enum provider p,
@@ -772,9 +892,9 @@ int webhook_parse(const struct webhook_request *r, enum provider p,
 
 		webhook_ignore(ev, why);
 		free(why);
-	} else if (rc == 2 || (ev->ref && strcmp(ev->after, zero_sha) == 0)) {
+	} else if (rc == 2 || (ev->ref && strcmp(ev->after, zero_sha) == 0 && !ev->pr)) {
 		webhook_ignore(ev, "ref deleted");
-	} else if (!ev->ignored) {
+	} else if (!ev->ignored && ev->action != WEBHOOK_CLOSE) {
 		ev->action = WEBHOOK_BUILD;
 	}
 	ret = 0;
@@ -796,7 +916,18 @@ void webhook_match(const struct repo_conf *repo, struct webhook_event *ev)
 	const char *name;
 	size_t i;
 
-	if (ev->action != WEBHOOK_BUILD || !ev->ref)
+	if ((ev->action != WEBHOOK_BUILD && ev->action != WEBHOOK_CLOSE) || !ev->ref)
+		return;
+	if (ev->pr) {
+		enum pr_policy pol = config_pull_requests(repo);
+
+		if (pol == PR_NO)
+			webhook_ignore(ev, "pull/merge requests are not built (pull_requests = no)");
+		else if (pol == PR_SAME_REPO && ev->fork)
+			webhook_ignore(ev, "request from a fork (pull_requests = same-repo)");
+		return;
+	}
+	if (ev->action != WEBHOOK_BUILD)
 		return;
 	if (strncmp(ev->ref, "refs/heads/", 11) == 0) {
 		name = ev->ref + 11;

@@ -46,7 +46,9 @@ int webhook_verify_signed(const struct webhook_request *r, enum provider p,
 			  char *const *secrets, size_t nsecrets,
 			  unsigned char ret_digest[DIGEST_SHA256_LEN], struct err *e);
 
-enum webhook_action { WEBHOOK_BUILD, WEBHOOK_IGNORE };
+/* BUILD: queue a build of ref at after. CLOSE: a pull/merge request was closed or
+ * merged: cancel the queued and running builds of its ref. IGNORE: nothing. */
+enum webhook_action { WEBHOOK_BUILD, WEBHOOK_IGNORE, WEBHOOK_CLOSE };
 
 struct webhook_event {
 	enum provider provider;
@@ -62,18 +64,26 @@ struct webhook_event {
 	char *clone_url;		/* NULL if not in the payload */
 	char *message;			/* head commit message, NULL if unknown */
 	char *author;			/* head commit author name, NULL if unknown */
+	long long pr;			/* pull/merge request number, 0 for a push */
+	int fork;			/* the request's head is in another repository */
 };
 
-#define WEBHOOK_EVENT_INIT { PROVIDER_GENERIC, WEBHOOK_IGNORE, NULL, NULL, NULL, NULL, "", "", NULL, NULL, NULL, NULL, NULL }
+#define WEBHOOK_EVENT_INIT { PROVIDER_GENERIC, WEBHOOK_IGNORE, NULL, NULL, NULL, NULL, "", "", NULL, NULL, NULL, NULL, NULL, 0, 0 }
 
 /* Parses a verified request. Returns 0 with ev filled: action BUILD for a
- * push of a branch or tag with a new commit; IGNORE with a reason for pings,
- * deleted refs and other events. Returns -1 (answer 400) on a malformed body. */
+ * push of a branch or tag with a new commit, and for a pull/merge request
+ * opened, reopened or given new commits (ref: the base repository's
+ * refs/pull/N/head, GitLab's refs/merge-requests/N/head; after: the head
+ * commit; pr and fork set); CLOSE for a request closed or merged (ref set);
+ * IGNORE with a reason for pings, deleted refs and other events and actions.
+ * Returns -1 (answer 400) on a malformed body. */
 int webhook_parse(const struct webhook_request *r, enum provider p,
 		  struct webhook_event *ev, struct err *e);
 
 /* Applies the repo's branches/tags globs (s2i-agent.conf(5): default every branch, no
- * tags). Turns a BUILD event into IGNORE with a reason when it does not match. */
+ * tags) and, to requests, its pull_requests (default no; same-repo leaves forks
+ * out). Turns a BUILD or CLOSE event into IGNORE with a reason when it does not
+ * match. */
 void webhook_match(const struct repo_conf *repo, struct webhook_event *ev);
 
 void webhook_event_release(struct webhook_event *ev);

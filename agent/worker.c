@@ -471,6 +471,29 @@ static void worker_queued_cb(evutil_socket_t fd, short what, void *arg)
 	worker_kick(w);
 }
 
+/* A request was closed: its running builds are stopped now, its queued ones canceled
+ * in one write (WOP_QUEUED without builds). */
+void worker_closed(void *ctx, const char *repo, const char *ref, const char *reason)
+{
+	struct worker *w = ctx;
+	struct wop *o;
+	struct wproc *p;
+
+	for (p = w->w_procs; p; p = p->p_next)
+		if (p->p_kind == WK_BUILD && !p->p_build.b_recorded &&
+		    !strcmp(p->p_build.b_repo, repo) && !strcmp(p->p_build.b_ref, ref)) {
+			log_info("build %lld: canceling, %s", p->p_build.b_id, reason);
+			worker_cancel_proc(p, reason);
+		}
+	o = worker_op_new(WOP_QUEUED, 0);
+	o->o_repo = xstrdup(repo);
+	o->o_ref = xstrdup(ref);
+	o->o_reason = xstrdup(reason);
+	o->o_supersede = 1;
+	o->o_status_on = worker_status_on(w, repo);
+	worker_op_submit(w, o);
+}
+
 /* Handled with the others of this loop pass (worker_queued_cb); by intake's batch or
  * an admin request. */
 void worker_queued(void *ctx, const struct build *b)
@@ -538,6 +561,7 @@ int worker_start(struct worker *w, struct err *e)
 	    evsignal_add(w->w_sigchld, NULL) < 0)
 		return err_set(e, "cannot set up the build workers");
 	http_set_queued_hook(w->w_http, worker_queued, w);
+	http_set_closed_hook(w->w_http, worker_closed, w);
 	worker_http_hook(w);
 	worker_recover(w);
 	worker_kick(w);

@@ -100,10 +100,11 @@ void worker_cancel_proc(struct wproc *p, const char *reason)
  * name of its own ({build}). Commits are left out: a ref owns its names at any. */
 static char *worker_build_tag_key(const struct repo_conf *rc, const char *repo, const char *ref)
 {
-	const char *t = rc->tag && *rc->tag ? rc->tag : CONFIG_DEFAULT_TAG;
+	const char *t = runner_tag_template(rc, ref);
 
 	if (!*ref || strstr(t, "{build}") ||
-	    (!strstr(t, "{branch}") && !(strstr(t, "{tag}") && !strncmp(ref, "refs/tags/", 10))))
+	    (!strstr(t, "{branch}") && !(strstr(t, "{pr}") && runner_pr_number(ref)) &&
+	     !(strstr(t, "{tag}") && !strncmp(ref, "refs/tags/", 10))))
 		return NULL;
 	return runner_expand_tag(t, repo, ref, NULL, 0);
 }
@@ -122,6 +123,7 @@ void worker_build_start(struct worker *w, const struct build *b)
 	snprintf(wb->b_sha, sizeof(wb->b_sha), "%s", b->sha);
 	wb->b_provider = b->provider ? xstrdup(b->provider) : NULL;
 	wb->b_attempt = b->attempt;
+	wb->b_untrusted = b->untrusted;
 	wb->b_log = worker_log_path(w, b->id);
 	w->w_running++;
 	if (!worker_repo(w, b->repo)) {
@@ -167,6 +169,8 @@ static int worker_build_spawn(struct wproc *p, struct err *e)
 	worker_set_str(jb, "sha", wb->b_sha);
 	json_object_set_new(jb, "attempt", json_integer(wb->b_attempt + 1));
 	worker_set_str(jb, "provider", wb->b_provider);
+	if (wb->b_untrusted)
+		json_object_set_new(jb, "untrusted", json_true());
 	json_object_set_new(job, "build", jb);
 	json_object_set_new(job, "parent", json_integer(getpid()));
 	json_object_set_new(job, "log_max", json_integer(BUILD_LOG_MAX));
@@ -217,7 +221,8 @@ void worker_build_started(struct wproc *p, int rc)
 		worker_build_final(p);
 		return;
 	}
-	wb->b_started_ms = store_now_ms();
+	if (!wb->b_started_ms)	/* the time the database has (worker_op_start_run) */
+		wb->b_started_ms = store_now_ms();
 	if (w->w_stopping)
 		wb->b_requeue = 1;
 	if (w->w_stopping || wb->b_cancel_reason || wb->b_error) {	/* b_error: refused */
@@ -333,15 +338,25 @@ static void worker_build_record(struct wproc *p)
 	o->o_reason = reason ? xstrdup(reason) : NULL;
 	o->o_image = image ? xstrdup(image) : NULL;
 	o->o_image_id = image_id ? xstrdup(image_id) : NULL;
+	if (wb->b_result) {
+		s = json_string_value(json_object_get(wb->b_result, "message"));
+		o->o_build.message = s && *s ? xstrndup(s, WEBHOOK_MESSAGE_MAX) : NULL;
+		s = json_string_value(json_object_get(wb->b_result, "author"));
+		o->o_build.author = s && *s ? xstrndup(s, WEBHOOK_FIELD_MAX) : NULL;
+	}
 	o->o_time = now;
 	o->o_log = xstrdup(wb->b_log);
 	o->o_line_always = 1;
 	if (state == BUILD_SUCCEEDED) {
 		worker_cleanup_now(w);		/* the engine answers again */
-		log_info("build %lld: succeeded: %s %s in %.1fs", wb->b_id,
-			 image ? image : "(untagged)", image_id ? image_id : "", dur / 1000.0);
-		o->o_line = xasprintf("==> build %lld succeeded in %.1fs: %s %s", wb->b_id,
-				      dur / 1000.0, image ? image : "(untagged)", image_id ? image_id : "");
+		/* tenths rounded half up from the ms the database keeps: what the
+		 * dashboard shows for duration_ms */
+		log_info("build %lld: succeeded: %s %s in %lld.%llds", wb->b_id,
+			 image ? image : "(untagged)", image_id ? image_id : "",
+			 (long long)(dur + 50) / 1000, (long long)(dur + 50) / 100 % 10);
+		o->o_line = xasprintf("==> build %lld succeeded in %lld.%llds: %s %s", wb->b_id,
+				      (long long)(dur + 50) / 1000, (long long)(dur + 50) / 100 % 10,
+				      image ? image : "(untagged)", image_id ? image_id : "");
 	} else {
 		log_info("build %lld: %s: %s", wb->b_id, store_state_name(state),
 			 reason ? reason : "(no reason)");

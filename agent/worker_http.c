@@ -314,6 +314,7 @@ static void worker_add_manual(struct worker *w, const char *repo, const char *re
 		nb.repo_full_name = from->repo_full_name ? xstrdup(from->repo_full_name) : NULL;
 		nb.project_id = from->project_id ? xstrdup(from->project_id) : NULL;
 		nb.clone_url = from->clone_url ? xstrdup(from->clone_url) : NULL;
+		nb.untrusted = from->untrusted;	/* a retry is the same code */
 		o->o_time = from->id;	/* for the log line */
 	}
 	o->o_build = nb;

@@ -41,6 +41,7 @@ struct wproc_build {
 	char *b_provider;
 	char *b_error;			/* why it could not start (it never ran) */
 	long long b_started_ms;		/* 0 until it is running on disk */
+	int b_untrusted;		/* struct build's untrusted */
 };
 
 /* WK_STATUS: `s2i-agent __status` posting one commit status row (worker_status.c) */
@@ -148,7 +149,8 @@ struct wop {
 	enum build_state o_state;	/* FINISH, CLOSE */
 	char *o_reason;			/* FINISH, CLOSE, REQUEUE; STATUS_RETRY: the error */
 	char *o_image, *o_image_id;
-	long long o_time;		/* FINISH, CLOSE: its end; STATUS_RETRY: next_at; ADD: retried id */
+	long long o_time;		/* START: its start; FINISH, CLOSE: its end; STATUS_RETRY: next_at;
+					 * ADD: retried id */
 	long long o_pid;
 	char o_sha[41];
 	char *o_log;			/* the build log, and a line for it written before */
@@ -200,6 +202,8 @@ void worker_proc_signal(struct wproc *p, int sig);
 void worker_kick(struct worker *w);
 /* A build was committed as queued (http_queued_fn). */
 void worker_queued(void *ctx, const struct build *b);
+/* A request's builds are to be canceled (http_closed_fn). */
+void worker_closed(void *ctx, const char *repo, const char *ref, const char *reason);
 
 /* worker_build.c: a build's process from its start to its recorded end */
 struct wproc *worker_find_build(const struct worker *w, long long id);

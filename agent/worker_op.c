@@ -94,17 +94,21 @@ static int worker_op_failed_retry(struct worker *w, struct wop *o, const char *e
 /* ---------- WOP_QUEUED: new builds of one repository and ref ---------- */
 
 /* The queued builds of the op's repository and ref older than its newest build are
- * canceled (superseded). */
+ * canceled (superseded); with no build, every queued one, for o_reason (a request
+ * was closed). */
 static int worker_op_supersede(struct store *st, struct wop *o, struct err *e)
 {
 	struct store_filter f = STORE_FILTER_INIT;
 	struct build_list l = BUILD_LIST_INIT;
-	long long newest = o->o_ids[o->o_n - 1];
-	char reason[64], *desc;
+	long long newest = o->o_n ? o->o_ids[o->o_n - 1] : 0;
+	char reason[128], *desc;
 	size_t i;
 	int rc;
 
-	snprintf(reason, sizeof(reason), "superseded by build %lld", newest);
+	if (o->o_n)
+		snprintf(reason, sizeof(reason), "superseded by build %lld", newest);
+	else
+		snprintf(reason, sizeof(reason), "%s", o->o_reason ? o->o_reason : "canceled");
 	f.repo = o->o_repo;
 	f.ref = o->o_ref;
 	f.state = BUILD_QUEUED;
@@ -172,8 +176,11 @@ static void worker_op_queued_done(struct worker *w, struct wop *o)
 	size_t i;
 
 	for (i = 0; i < o->o_ncanceled; i++)
-		log_info("build %lld: canceled: superseded by build %lld", o->o_canceled[i],
-			 o->o_ids[o->o_n - 1]);
+		if (o->o_n)
+			log_info("build %lld: canceled: superseded by build %lld", o->o_canceled[i],
+				 o->o_ids[o->o_n - 1]);
+		else
+			log_info("build %lld: canceled: %s", o->o_canceled[i], o->o_reason);
 	worker_kick(w);
 	worker_status_kick(w, 0);
 }
@@ -185,7 +192,11 @@ static void worker_op_queued_done(struct worker *w, struct wop *o)
 static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 {
 	char *owner = NULL;
-	int rc = store_set_running(st, o->o_id, 0, o->o_log, e), claim;
+	int rc, claim;
+
+	/* one start time for the database and the build's own "succeeded in" line */
+	o->o_time = store_now_ms();
+	rc = store_set_running_at(st, o->o_id, 0, o->o_log, o->o_time, e);
 
 	free(o->o_reason);
 	o->o_reason = NULL;
@@ -210,6 +221,7 @@ static void worker_op_start_done(struct worker *w, struct wop *o)
 		o->o_proc->p_build.b_error = o->o_reason;
 		o->o_reason = NULL;
 	}
+	o->o_proc->p_build.b_started_ms = o->o_time;
 	worker_build_started(o->o_proc, o->o_rc);
 }
 
@@ -269,8 +281,15 @@ static int worker_op_sha_run(struct store *st, struct wop *o, struct err *e)
 
 static int worker_op_finish_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_set_finished_at(st, o->o_id, o->o_state, o->o_reason, o->o_image,
-				     o->o_image_id, o->o_time, e);
+	int rc = store_set_finished_at(st, o->o_id, o->o_state, o->o_reason, o->o_image,
+				       o->o_image_id, o->o_time, e);
+
+	/* the commit the build fetched, for builds whose payload did not say (hooks,
+	 * manual builds): what a payload said is kept */
+	if (rc >= 0 && (o->o_build.message || o->o_build.author) &&
+	    store_set_commit_info(st, o->o_id, o->o_build.message, o->o_build.author, e) < 0)
+		return -1;
+	return rc;
 }
 
 /* Its slot is free once its process is gone too. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # --push: the built tag goes to a local docker-registry with htpasswd authentication,
 # with the credentials of $DOCKER_CONFIG/config.json; without them the build errors.
+# Credential helpers (credsStore, credHelpers) give them for a pull and a push.
 TEST=build-push
 source "$TESTS_DIR/lib/s2i.sh"
 [ -f "$TESTS_DIR/lib/registry.sh" ] || skip "tests/lib/registry.sh is missing"
@@ -49,4 +50,49 @@ else
 	[ "$config" = "$image_id" ] || fail "registry has config $config, built $image_id"
 fi
 [[ $config == sha256:* ]] || fail "the manifest has no config: $(cat "$S2I_TMP/manifest")"
+
+# credential helpers (docker-credential-helpers protocol): credsStore, then
+# credHelpers, name a helper written for this test; it gets the registry on stdin and
+# answers the registry's credentials. The pushed image is the next build's builder,
+# pulled (--pull-policy always) with them, and the result pushed with them.
+hbin=$S2I_TMP/helperbin
+mkdir -p "$hbin" "$S2I_TMP/storecfg" "$S2I_TMP/helperscfg"
+cat >"$hbin/docker-credential-s2itest" <<EOF
+#!/bin/sh
+[ "\$1" = get ] || exit 2
+srv=\$(cat)
+echo "\$srv" >>"$S2I_TMP/helper.calls"
+if [ "\$srv" = "$REGISTRY_ADDR" ]; then
+	printf '{"ServerURL":"%s","Username":"%s","Secret":"%s"}\n' "\$srv" "$REGISTRY_USER" "$REGISTRY_PASS"
+	exit 0
+fi
+echo "credentials not found in native keychain"
+exit 1
+EOF
+chmod 700 "$hbin/docker-credential-s2itest"
+printf '{"auths": {"%s": {}}, "credsStore": "s2itest"}\n' "$REGISTRY_ADDR" >"$S2I_TMP/storecfg/config.json"
+printf '{"credHelpers": {"%s": "s2itest"}}\n' "$REGISTRY_ADDR" >"$S2I_TMP/helperscfg/config.json"
+tag2="$REGISTRY_ADDR/$repo:v2" tag3="$REGISTRY_ADDR/$repo:v3"
+S2I_IMAGES+=("$tag2" "$tag3")
+eng image rm "$tag" >/dev/null 2>&1	# the pull must come from the registry
+PATH=$hbin:$PATH DOCKER_CONFIG=$S2I_TMP/storecfg s2i_build --network none --pull-policy always \
+	--push "$src" "$tag" "$tag2"
+s2i_expect_ok "pull and push with credsStore"
+s2i_expect_out "pushed $tag2"
+[ "$(grep -cx "$REGISTRY_ADDR" "$S2I_TMP/helper.calls")" -ge 2 ] ||
+	fail "the helper was not asked for the pull and the push: $(cat "$S2I_TMP/helper.calls")"
+: >"$S2I_TMP/helper.calls"
+PATH=$hbin:$PATH DOCKER_CONFIG=$S2I_TMP/helperscfg s2i_build --network none --push "$src" "$tag" "$tag3"
+s2i_expect_ok "push with credHelpers"
+grep -qx "$REGISTRY_ADDR" "$S2I_TMP/helper.calls" || fail "credHelpers' helper was not asked"
+tags=$(curl -sf -u "$REGISTRY_USER:$REGISTRY_PASS" "http://$REGISTRY_ADDR/v2/$repo/tags/list")
+for t in v2 v3; do
+	echo "$tags" | jq -e --arg t $t '.tags | index($t)' >/dev/null || fail "$t not in the registry: $tags"
+done
+# without the helper on PATH the build says which one is missing, and nothing of the secret
+DOCKER_CONFIG=$S2I_TMP/helperscfg s2i_build --network none --push "$src" "$tag" "$tag3"
+[ "$rc" = 1 ] || { s2i_show; fail "a missing helper exited $rc"; }
+grep -q "docker-credential-s2itest" "$S2I_TMP/err" "$S2I_TMP/out" || { s2i_show; fail "the missing helper is not named"; }
+grep -q -- "$REGISTRY_PASS" "$S2I_TMP/err" "$S2I_TMP/out" && fail "the password reached the output"
+s2i_no_leftovers
 echo ok

@@ -89,5 +89,17 @@ eng image inspect "$tag3" >/dev/null 2>&1 && fail "a refused runtime build commi
 s2i_build --network none -u 1- --runtime-image "$rootrt" --assemble-runtime-user 2004 "$src" "$builder" "$tag3"
 s2i_expect_ok "root runtime image with --assemble-runtime-user 2004"
 s2i_expect_out "assemble-runtime: uid 2004 in /srv/app"
+# ... and so does one whose label io.openshift.s2i.assemble-runtime-user names the user
+labelrt=$(s2i_name labelrt)
+s2i_builder "$labelrt" --scripts "$rscripts" --user 0 --workdir /srv/app \
+	--label "io.openshift.s2i.assemble-input-files=/opt/app-root/out/app.sh:." \
+	--label "io.openshift.s2i.assemble-runtime-user=2005"
+s2i_build --network none -u 1- --runtime-image "$labelrt" "$src" "$builder" "$tag3"
+s2i_expect_ok "runtime image with the assemble-runtime-user label"
+s2i_expect_out "assemble-runtime: uid 2005 in /srv/app"
+# the flag wins over the label
+s2i_build --network none --runtime-image "$labelrt" --assemble-runtime-user 2006 "$src" "$builder" "$tag3"
+s2i_expect_ok "the flag over the label"
+s2i_expect_out "assemble-runtime: uid 2006 in /srv/app"
 s2i_no_leftovers
 echo ok

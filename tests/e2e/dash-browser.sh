@@ -2,7 +2,8 @@
 # The dashboard and the build page in headless Chromium against the real daemon and a
 # real build: while assemble is held, the dashboard lists the build as running (its
 # hostile commit message stays text) and the build page shows the log so far; once
-# assemble is released the same page shows the rest of the log and the final state.
+# assemble is released the same page shows the rest of the log and the final state; then,
+# signed in with the admin token, the page retries the build and cancels the retry.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/engine.sh"
@@ -47,6 +48,9 @@ git -C "$AGENT_DIR/work" add -A
 git -C "$AGENT_DIR/work" -c user.name=t -c user.email=t@example.com commit -q -m "the app"
 git clone -q --bare "$AGENT_DIR/work" "$AGENT_DIR/repo.git"
 sha=$(git -C "$AGENT_DIR/work" rev-parse HEAD)
+printf 'dash-browser-admin-token-%s-0123456789\n' "$$" >"$AGENT_DIR/admin.token"
+chmod 600 "$AGENT_DIR/admin.token"
+AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"
 agent_repo web "$SECRET" "tag=$OUT:{short_sha}" "pull_policy=never"
 sed -i -e "s|^url = .*|url = $AGENT_DIR/repo.git|" \
 	-e "s|^builder = .*|builder = $BUILDER|" "$AGENT_DIR/repos.conf"
@@ -84,6 +88,13 @@ wait_for 120 held
 [ -n "$container" ] || fail "the build's container did not start (state $state)"
 printf 'docker exec -u 0 %s touch /tmp/go\n' "$container" >"$AGENT_DIR/release.sh"
 
-python3 "$TESTS_DIR/lib/dash_browser.py" "$AGENT_URL" "$id" "$msg" "$author" "$AGENT_DIR/release.sh" ||
-	fail "browser checks failed"
+retry=$(python3 "$TESTS_DIR/lib/dash_browser.py" "$AGENT_URL" "$id" "$msg" "$author" "$AGENT_DIR/release.sh" \
+	"$AGENT_DIR/admin.token") || fail "browser checks failed"
 [ "$(curl -s "$AGENT_URL/builds/$id" | jq -r .state)" = succeeded ] || fail "the build did not succeed"
+# what the page's buttons did, as the API sees it
+http_req "$AGENT_URL/builds/$retry"
+expect 200 .state canceled
+expect 200 .provider manual
+expect 200 .sha "$sha"
+grep -q "build $retry: queued as a retry of build $id" "$AGENT_LOG" || fail "the retry is not build $id's"
+grep -q "build $retry: canceling by request" "$AGENT_LOG" || fail "the cancel did not reach the worker"

@@ -98,9 +98,36 @@ git --git-dir="$tmp/gate.git" config s2i.url "http://127.0.0.1:$port"
 c6=$(work_commit six)
 git -C "$tmp/work" push "$tmp/gate.git" HEAD:refs/heads/main >"$tmp/push.out" 2>&1
 check "no agent: push rejected" 1 $?
-grep -q 'push rejected: not every build succeeded' "$tmp/push.out" || fail "no-agent message"
+grep -q 'push rejected: the agent did not take the event, nothing was built; push again once it answers' \
+	"$tmp/push.out" || fail "no-agent message: $(cat "$tmp/push.out")"
+! grep -q 'not every build succeeded' "$tmp/push.out" || fail "no agent: claims a build failed"
+grep -q "^remote: s2i-agent: refs/heads/main: nothing was built; push again once the agent answers, or ask for a build: curl -X POST .* -d '{\"ref\": \"refs/heads/main\"}' http://127.0.0.1:$port/repos/gate/builds" \
+	"$tmp/push.out" || fail "no-agent recovery hint: $(cat "$tmp/push.out")"
 check "no agent: ref did not move" "$c4" "$(git --git-dir="$tmp/gate.git" rev-parse refs/heads/main)"
 [ "$c6" != "$c4" ] || fail "test setup"
+
+# ---- post-receive without an agent: the push stands, the hook says how to recover ----
+git --git-dir="$tmp/web.git" config s2i.url "http://127.0.0.1:$port"
+c7=$(work_commit seven)
+git -C "$tmp/work" push "$tmp/web.git" HEAD:refs/heads/main >"$tmp/push.out" 2>&1
+check "post-receive, no agent: push exit" 0 $?
+grep -q "^remote: s2i-agent: refs/heads/main: nothing was built; push again once the agent answers, or ask for a build: curl -X POST .*http://127.0.0.1:$port/repos/site/builds" \
+	"$tmp/push.out" || fail "post-receive recovery hint: $(cat "$tmp/push.out")"
+! grep -q 'not every build succeeded' "$tmp/push.out" || fail "post-receive, no agent: claims a build failed"
+check "post-receive, no agent: the ref moved" "$c7" "$(git --git-dir="$tmp/web.git" rev-parse refs/heads/main)"
+
+# ---- a binary that is not there: the hooks name git config s2i.agent ----
+git --git-dir="$tmp/web.git" config s2i.agent "$tmp/no/s2i-agent"
+c8=$(work_commit eight)
+git -C "$tmp/work" push "$tmp/web.git" HEAD:refs/heads/main >"$tmp/push.out" 2>&1
+check "post-receive, no binary: push exit" 0 $?
+grep -q "^remote: s2i-agent: '$tmp/no/s2i-agent' not found, nothing was built (the push itself went through); install s2i-agent, or name it: git config s2i.agent " \
+	"$tmp/push.out" || fail "post-receive, no binary: $(cat "$tmp/push.out")"
+git --git-dir="$tmp/gate.git" config s2i.agent "$tmp/no/s2i-agent"
+git -C "$tmp/work" push "$tmp/gate.git" HEAD:refs/heads/main >"$tmp/push.out" 2>&1
+check "pre-receive, no binary: push rejected" 1 $?
+grep -q "^remote: s2i-agent: '$tmp/no/s2i-agent' not found; push rejected; install s2i-agent, or name it: git config s2i.agent " \
+	"$tmp/push.out" || fail "pre-receive, no binary: $(cat "$tmp/push.out")"
 
 [ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
 echo "all hook checks passed"

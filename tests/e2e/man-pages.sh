@@ -22,7 +22,7 @@ done
 for s in "EXIT STATUS" SIGNALS ENVIRONMENT "HTTP API" "BUILD FLAGS"; do
 	grep -q "^$s" <<<"$page8" || fail "s2i-agent(8) has no $s section"
 done
-for c in serve check build notify version SIGTERM SIGHUP S2I_AGENT_CONFIG DOCKER_HOST WATCHDOG_USEC; do
+for c in serve check build usage notify version SIGTERM SIGHUP S2I_AGENT_CONFIG DOCKER_HOST WATCHDOG_USEC; do
 	grep -qw -- "$c" <<<"$page8" || fail "s2i-agent(8) does not mention $c"
 done
 # the flags of `s2i-agent build` (the names of `s2i build`)
@@ -30,7 +30,8 @@ for f in -r --ref --context-dir -e --env -E --environment-file -s --scripts-url 
 	--incremental-pull-policy -p --pull-policy --runtime-image -a --runtime-artifact \
 	--runtime-pull-policy --assemble-user --assemble-runtime-user -u --allowed-uids -i --inject \
 	-n --application-name --description --exclude --ignore-submodules -d --destination \
-	--callback-url --network --cap-drop -v --volume --add-host -U --url --push -q --quiet; do
+	--callback-url --network --cap-drop -v --volume --add-host -U --url --push -q --quiet \
+	--loglevel --build-env --build-secret --as-dockerfile; do
 	grep -qE -- "(^|[ ,])$f([ ,]|$)" <<<"$page8" || fail "s2i-agent(8) does not document $f"
 done
 echo "man pages: clean"

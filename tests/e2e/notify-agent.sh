@@ -50,14 +50,15 @@ printf '%s %s refs/heads/main\n' "$A" "$B" |
 	"$S2I_AGENT" notify --url "$AGENT_URL" --secret-file "$AGENT_DIR/wrong.secret" web 2>"$out"
 rc=$?
 cat "$out"
-[ "$rc" = 1 ] || fail "wrong secret: exit $rc"
+[ "$rc" = 3 ] || fail "wrong secret: exit $rc (want 3: the event did not get through)"
 grep -q 'refs/heads/main: error: .*answered 401' "$out" || fail "401 line"
 grep -q "not-the-secret" "$out" && fail "secret shown"
 
-# an unknown repo: 404, exit 1
+# an unknown repo: 404, exit 3 (nothing was built), and the agent logs the refusal
 printf '%s %s refs/heads/main\n' "$A" "$B" |
 	"$S2I_AGENT" notify --url "$AGENT_URL" --secret-file "$AGENT_DIR/web.secret" nosuchrepo 2>"$out"
 rc=$?
-[ "$rc" = 1 ] || fail "unknown repo: exit $rc"
+[ "$rc" = 3 ] || fail "unknown repo: exit $rc"
 grep -q 'answered 404' "$out" || fail "404 line: $(cat "$out")"
+grep -q "repo 'nosuchrepo': generic delivery refused: no \[repo \"nosuchrepo\"\]" "$AGENT_LOG" || fail "the agent did not log the unknown repository"
 echo "notify against the daemon: ok"

@@ -33,6 +33,12 @@ b=$(pl_build_json 1)
 [ "$(jq -r .sha <<<"$b")" = "$sha0" ] || fail "resolved sha: $b"
 [ "$(jq -r .ref <<<"$b")" = refs/heads/main ] || fail "ref: $b"
 [ "$(jq -r .provider <<<"$b")" = manual ] || fail "provider: $b"
+# the commit's subject and author (GET /builds and the dashboard), from the commit the
+# build fetched
+l=$(curl -sf "$AGENT_URL/builds?repo=web" | jq -c '.[] | select(.id == 1)')
+[ "$(jq -r .message <<<"$l")" = "first commit" ] || fail "message: $l"
+[ "$(jq -r .author <<<"$l")" = "Test Author" ] || fail "author: $l"
+curl -sf -H 'Accept: text/html' "$AGENT_URL/" | grep -q "first commit" || fail "not on the dashboard"
 
 # a sha
 sha1=$(pl_commit web "second")
@@ -41,6 +47,8 @@ http_req -X POST -H "$AUTH" -d "{\"sha\": \"$sha1\", \"ref\": \"refs/heads/main\
 expect 202 .build 2
 pl_expect 2 succeeded 120
 pl_expect_field 2 .sha "$sha1"
+[ "$(curl -sf "$AGENT_URL/builds?repo=web" | jq -r '.[] | select(.id == 2) | .message')" = second ] ||
+	fail "message of build 2"
 
 # retry: a new build of the same commit
 http_req -X POST -H "$AUTH" "$AGENT_URL/builds/1/retry"

@@ -29,6 +29,8 @@ grep -q '^remote: assemble: app says hello from web' "$AGENT_DIR/push.out" || fa
 grep -q '^remote: s2i-agent: build 1 succeeded' "$AGENT_DIR/push.out" || fail "final state line"
 pl_expect_field 1 .sha "$sha"
 pl_expect_field 1 .provider generic
+[ "$(curl -sf "$AGENT_URL/builds" | jq -r '.[] | select(.id == 1) | "\(.message)|\(.author)"')" = \
+	"first build|Test Author" ] || fail "no commit subject and author: $(curl -sf "$AGENT_URL/builds")"
 [ "$(label "s2i-agent-test/$PL_ID-web:main" io.openshift.s2i.build.commit.id)" = "$sha" ] || fail "image label sha"
 pl_wait_statuses 3 30 || fail "statuses of build 1: $(forge_double_count)"
 [ "$(pl_statuses "$sha" | cut -d'|' -f1 | tr '\n' ' ')" = "pending pending success " ] ||

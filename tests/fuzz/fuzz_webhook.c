@@ -60,10 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sel = data[0];
 	data++;
 	size--;
+	/* bit 32: the pull/merge request events instead of pushes */
 	switch (sel & 3) {
-	case 0: hdr_add(&h, "X-GitHub-Event", (sel & 16) ? "ping" : "push"); break;
-	case 1: hdr_add(&h, "X-Gitlab-Event", (sel & 16) ? "Tag Push Hook" : "Push Hook"); break;
-	case 2: hdr_add(&h, "X-Gitea-Event", "push"); break;
+	case 0: hdr_add(&h, "X-GitHub-Event", (sel & 32) ? "pull_request" : (sel & 16) ? "ping" : "push"); break;
+	case 1: hdr_add(&h, "X-Gitlab-Event", (sel & 32) ? "Merge Request Hook" :
+			(sel & 16) ? "Tag Push Hook" : "Push Hook"); break;
+	case 2: hdr_add(&h, "X-Gitea-Event", (sel & 32) ? "pull_request" : "push"); break;
 	default: break;
 	}
 	hdr_add(&h, "Content-Type", (sel & 4) ? "application/x-www-form-urlencoded" : "application/json");
@@ -98,7 +100,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strv_push(&repo.branches, "main");
 		strv_push(&repo.branches, "release/*");
 		strv_push(&repo.tags, "v*");
+		/* bit 64: requests built (from forks too) */
+		repo.pull_requests = (sel & 64) ? xstrdup("all") : NULL;
 		webhook_match(&repo, &ev);
+		free(repo.pull_requests);
 		strv_clear(&repo.branches);
 		strv_clear(&repo.tags);
 	}

@@ -2,7 +2,8 @@
 
 Browser() starts `chromium --headless --no-sandbox` with a fresh profile and a
 DevTools port on 127.0.0.1, b.goto(url) loads a page, b.eval(expr) evaluates
-JavaScript in it, b.wait(expr) polls until expr is truthy, b.close() ends the
+JavaScript in it, b.wait(expr) polls until expr is truthy, b.key(name) and b.type(text) use the
+keyboard on the focused element, b.close() ends the
 browser (its own process group only). Background networking is switched off so
 the browser talks to nothing but the pages it is given.
 """
@@ -178,6 +179,22 @@ class Browser:
             if time.time() > deadline:
                 raise TimeoutError(f"still false after {timeout}s: {expr}")
             time.sleep(0.1)
+
+    def key(self, name):
+        """Presses a key (Enter, Tab, ...) in the focused element, as a keyboard would."""
+        codes = {"Enter": (13, "\r"), "Tab": (9, ""), "Escape": (27, ""), " ": (32, " ")}
+        vk, text = codes[name]
+        down = {"type": "keyDown", "key": name, "code": "Space" if name == " " else name,
+                "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk}
+        if text:
+            down["text"] = text
+        self.call("Input.dispatchKeyEvent", **down)
+        self.call("Input.dispatchKeyEvent", type="keyUp", key=name, code=down["code"],
+                  windowsVirtualKeyCode=vk, nativeVirtualKeyCode=vk)
+
+    def type(self, text):
+        """Types text into the focused element."""
+        self.call("Input.insertText", text=text)
 
     def close(self):
         if self.proc.poll() is None:

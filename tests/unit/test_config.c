@@ -347,10 +347,16 @@ static const struct {
 	const char *text;
 	const char *errors[4];
 } error_cases[] = {
-	{ "[agent]\nfoo = 1\n", { "2: unknown key 'foo' in [agent]" } },
-	{ "[agent]\nurl = x\n", { "2: unknown key 'url' in [agent]" } },
+	{ "[agent]\nfoo = 1\n", { "2: unknown key 'foo' in [agent]; s2i-agent.conf(5) lists the keys" } },
+	{ "[agent]\nurl = x\n", { "2: unknown key 'url' in [agent]; it belongs in a [repo \"NAME\"] section" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\nlisten = 1.2.3.4:5\n",
-	  { "5: unknown key 'listen' in [repo \"w\"]" } },
+	  { "5: unknown key 'listen' in [repo \"w\"]; it belongs in [agent]" } },
+	/* did you mean: a typo, a missing and a swapped letter; never for a far name */
+	{ "[agent]\nworkes = 2\n", { "2: unknown key 'workes' in [agent]; did you mean 'workers'?" } },
+	{ "[agent]\nstate_dri = /x\n", { "2: unknown key 'state_dri' in [agent]; did you mean 'state_dir'?" } },
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\nbulider = b\n",
+	  { "5: unknown key 'bulider' in [repo \"w\"]; did you mean 'builder'?" } },
+	{ "[agent]\nwebhooks = 2\n", { "2: unknown key 'webhooks' in [agent]; s2i-agent.conf(5) lists the keys" } },
 	{ "listen = 1.2.3.4:5\n", { "1: key 'listen' outside of a section; start with [agent] or [repo \"NAME\"]" } },
 	{ "[agents]\nx = 1\n", { "1: unknown section [agents]" } },
 	{ "[repo]\n", { "1: invalid section [repo]: expected [repo \"NAME\"]" } },
@@ -411,7 +417,19 @@ static const struct {
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ninject = nocolon\n",
 	  { "5: invalid value for 'inject': expected SOURCE:DESTINATION" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:{nope}\n",
-	  { "5: invalid value for 'tag': unknown placeholder; use {repo} {branch} {tag} {sha} {short_sha} {build}" } },
+	  { "5: invalid value for 'tag': unknown placeholder '{nope}'; use {repo} {branch} {tag} {sha} {short_sha} {build}" } },
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:{branch}-{shaa\n",
+	  { "5: invalid value for 'tag': unknown placeholder '{shaa'; use {repo} {branch} {tag} {sha} {short_sha} {build}" } },
+	/* {pr} belongs to pr_tag only */
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:{pr}\npr_tag = x:{nope}\n",
+	  { "5: invalid value for 'tag': unknown placeholder '{pr}'; use {repo} {branch} {tag} {sha} {short_sha} {build}",
+	    "6: invalid value for 'pr_tag': unknown placeholder '{nope}'; use {repo} {branch} {tag} {sha} {short_sha} {build} {pr}" } },
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\npull_requests = forks\n",
+	  { "5: invalid value for 'pull_requests': expected no, same-repo or all" } },
+	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\nbuild_secret_file = .x:@D@/one.secret\n"
+	  "build_secret_file = nocolon\n",
+	  { "5: invalid value for 'build_secret_file': expected NAME:PATH, NAME of letters, digits, '.', '_' and '-' not starting with '.'",
+	    "6: invalid value for 'build_secret_file': expected NAME:PATH, NAME of letters, digits, '.', '_' and '-' not starting with '.'" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ntag = x:y}\n",
 	  { "5: invalid value for 'tag': '}' without '{'" } },
 	{ "[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\ncontext_dir = ../up\n",
@@ -498,7 +516,7 @@ static void test_many_errors_at_once(void **state)
 		"builder = b\n";			/* 12 */
 	static const char *const want[] = {
 		"2: invalid value for 'listen': expected host:port",
-		"3: unknown key 'bogus' in [agent]",
+		"3: unknown key 'bogus' in [agent]; s2i-agent.conf(5) lists the keys",
 		"5: repo \"web\": missing required key 'builder'",
 		"7: secret_file: '@D@/s' is readable by group or others (mode 0644); chmod 600 it",
 		"8: invalid value for 'push': expected yes or no",
@@ -791,7 +809,8 @@ static void test_unreadable_config(void **state)
 	(void)state;
 	assert_int_equal(config_load(p, &c, &errors), -1);
 	assert_ptr_equal(c, (struct config *)&errors);
-	want = xasprintf("%s:0: cannot open '%s': No such file or directory", p, p);
+	want = xasprintf("%s: cannot open '%s': No such file or directory; choose the configuration "
+			 "with -c FILE or $S2I_AGENT_CONFIG", p, p);
 	assert_int_equal(errors.n, 1);
 	assert_string_equal(errors.items[0], want);
 	strv_clear(&errors);
@@ -952,6 +971,11 @@ static const struct { const char *key, *value; } repo_samples[] = {
 	{ "callback_url", "https://hooks.example.com/done" },
 	{ "ignore_submodules", "yes" },
 	{ "rm", "yes" },
+	{ "pull_requests", "same-repo" },
+	{ "pr_tag", "registry.example.com/acme/all:pr-{pr}-{short_sha}" },
+	{ "build_env", "NPM_TOKEN=t0ken" },
+	{ "build_env_file", "@D@/gh.token" },
+	{ "build_secret_file", "npmrc:@D@/gh.token" },
 };
 
 static const char *repo_sample(const char *key)

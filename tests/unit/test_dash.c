@@ -44,7 +44,8 @@ static size_t count(const char *hay, const char *needle)
 
 static char *render_index(json_t *builds, const char *const *repos, time_t now)
 {
-	struct dash_index d = { builds, repos, "https://ci.example.com", "0.1.0", now };
+	struct dash_index d = { .builds = builds, .repos = repos, .public_url = "https://ci.example.com",
+				.version = "0.1.0", .now = now };
 	struct buf out = BUF_INIT(DASH_PAGE_MAX);
 	struct err e = ERR_INIT;
 
@@ -59,6 +60,44 @@ static char *render_build(json_t *b, time_t now)
 
 	assert_int_equal(dash_render_build(b, now, &out, &e), 0);
 	return buf_detach(&out, NULL);
+}
+
+/* Refused deliveries: listed newest first as given, names and reasons escaped; left out
+ * when there are none. */
+static void test_refusals(void **state)
+{
+	json_t *refusals = json_pack("[{sI ss ss si ss}, {sI ss ss si ss}]",
+				     "time", (json_int_t)1767225600, "repo", "<img src=x>", "provider", "generic",
+				     "code", 404, "reason", "unknown repository",
+				     "time", (json_int_t)1767225500, "repo", "web", "provider", "github",
+				     "code", 401, "reason", "X-Hub-Signature-256 does not match the repo's secret");
+	struct dash_index d = { .public_url = "https://ci.example.com", .version = "0.1.0", .now = 1767225601,
+				.refusals = refusals, .nrefused = 7 };
+	struct buf out = BUF_INIT(DASH_PAGE_MAX);
+	struct err e = ERR_INIT;
+	char *page, *first, *second;
+
+	(void)state;
+	assert_int_equal(dash_render_index(&d, &out, &e), 0);
+	page = buf_detach(&out, NULL);
+	assert_non_null(strstr(page, "<h2 id=\"refused\">Refused deliveries</h2>"));
+	assert_non_null(strstr(page, "7 since the agent started; the last 2:"));
+	assert_null(strstr(page, "<img"));
+	first = strstr(page, "<code>&lt;img src=x&gt;</code></td><td>generic</td><td class=\"num\">404</td>");
+	second = strstr(page, "<code>web</code></td><td>github</td><td class=\"num\">401</td>"
+			      "<td class=\"msg\">X-Hub-Signature-256 does not match the repo&#39;s secret</td>");
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(first < second);
+	assert_non_null(strstr(page, "<time datetime=\"2026-01-01T00:00:00Z\">2026-01-01 00:00:00 UTC</time>"));
+	free(page);
+	json_decref(refusals);
+	/* none: no section */
+	refusals = json_array();
+	page = render_index(refusals, NULL, 0);
+	assert_null(strstr(page, "Refused deliveries"));
+	free(page);
+	json_decref(refusals);
 }
 
 static void test_escape_table(void **state)
@@ -183,9 +222,9 @@ static void test_index_structure(void **state)
 	assert_null(strstr(page, "https://cdn"));
 	assert_non_null(strstr(page, "1 running \u00b7 2 succeeded"));
 	/* grouped per repository, the one with the newest build first, idle last */
-	api = strstr(page, "<h2 id=\"repo-0\">api</h2>");
-	web = strstr(page, "<h2 id=\"repo-1\">web</h2>");
-	idle = strstr(page, "<h2 id=\"repo-2\">idle</h2>");
+	api = strstr(page, "<h2 id=\"repo-0\"><a href=\"?repo=api\">api</a></h2>");
+	web = strstr(page, "<h2 id=\"repo-1\"><a href=\"?repo=web\">web</a></h2>");
+	idle = strstr(page, "<h2 id=\"repo-2\"><a href=\"?repo=idle\">idle</a></h2>");
 	assert_non_null(api);
 	assert_non_null(web);
 	assert_non_null(idle);
@@ -195,19 +234,141 @@ static void test_index_structure(void **state)
 	assert_non_null(strstr(page, "class=\"st st-running\"><span aria-hidden=\"true\">\u25cf</span> running</span>"));
 	assert_non_null(strstr(page, "class=\"st st-succeeded\"><span aria-hidden=\"true\">\u2713</span> succeeded</span>"));
 	assert_non_null(strstr(page, "<code class=\"sha\" title=\"abcdef1234567890abcdef1234567890abcdef12\">abcdef1</code>"));
-	assert_non_null(strstr(page, "<td>Ada Lovelace</td>"));
+	assert_non_null(strstr(page, "<td class=\"cut\">Ada Lovelace</td>"));
 	assert_non_null(strstr(page, ">1.2s<"));
 	assert_non_null(strstr(page, ">2m 05s<"));
 	assert_non_null(strstr(page, ">1m 05s<"));		/* running: now - started */
-	assert_non_null(strstr(page, "<td>tag v1.0</td>"));
-	assert_non_null(strstr(page, "<td>main</td>"));
-	assert_non_null(strstr(page, "<time datetime=\"2026-01-02T03:04:05Z\">2026-01-02 03:04:05 UTC</time>"));
+	/* a ref opens its branch's page */
+	assert_non_null(strstr(page, "<td class=\"cut\"><a href=\"?repo=api&amp;ref=refs%2Ftags%2Fv1.0\">tag v1.0</a></td>"));
+	assert_non_null(strstr(page, "<td class=\"cut\"><a href=\"?repo=web&amp;ref=refs%2Fheads%2Fmain\">main</a></td>"));
+	/* relative times, the absolute one in the title */
+	assert_non_null(strstr(page, "<time datetime=\"2026-01-02T03:04:05Z\" title=\"2026-01-02 03:04:05 UTC\">1 min ago</time>"));
 	assert_non_null(strstr(page, "<th scope=\"col\">State</th>"));
-	assert_non_null(strstr(page, "No builds yet. Webhook URL: <code>https://ci.example.com/hooks/idle</code>"));
+	assert_non_null(strstr(page, "<th scope=\"col\">Image</th>"));
+	/* every table has the same columns, whose widths the stylesheet sets */
+	assert_int_equal(count(page, "<colgroup><col class=\"c-st\">"), 2);
+	/* the webhook URL stays, builds or not */
+	assert_non_null(strstr(page, "Webhook URL: <code>https://ci.example.com/hooks/idle</code></p>\n<p>No builds yet.</p>"));
+	assert_non_null(strstr(page, "Webhook URL: <code>https://ci.example.com/hooks/web</code>"));
+	assert_non_null(strstr(page, "Webhook URL: <code>https://ci.example.com/hooks/api</code>"));
+	/* the state filter: plain links, "all" is the page shown */
+	assert_non_null(strstr(page, "<a href=\"./\" aria-current=\"page\">all</a>"));
+	assert_non_null(strstr(page, "<a href=\"?state=failed\">failed</a>"));
+	assert_null(strstr(page, "Older builds"));
 	assert_non_null(strstr(page, "s2i-agent 0.1.0"));
 	assert_non_null(strstr(page, "<a href=\"metrics\">"));
 	free(page);
 	json_decref(builds);
+}
+
+/* A repository's branch page, filtered by state, second page: its title, links that
+ * keep the filter, pagination both ways; the configured repositories without builds
+ * and the refusals are the first page's. */
+static void test_index_filtered(void **state)
+{
+	json_t *builds = json_array(), *b;
+	const char *repos[] = { "web", "idle", NULL };
+	struct dash_index d = { .repos = repos, .public_url = "https://ci.example.com", .now = 1767323045,
+				.repo = "web", .ref = "refs/heads/feature/x y", .state = "failed",
+				.before = 40, .older = 31 };
+	struct buf out = BUF_INIT(DASH_PAGE_MAX);
+	struct err e = ERR_INIT;
+	json_t *refusals;
+	char *page;
+
+	(void)state;
+	b = build(33, "web", "failed", "Break it");
+	json_object_set_new(b, "ref", json_string("refs/heads/feature/x y"));
+	json_object_set_new(b, "image", json_string("registry.example.com/web:feature-x-y"));
+	json_array_append_new(builds, b);
+	d.builds = builds;
+	d.refusals = refusals = json_pack("[{sI ss ss si ss}]", "time", (json_int_t)1767323000, "repo", "x",
+			       "provider", "generic", "code", 404, "reason", "unknown repository");
+	assert_int_equal(dash_render_index(&d, &out, &e), 0);
+	page = buf_detach(&out, NULL);
+	assert_non_null(strstr(page, "<title>web refs/heads/feature/x y \u2014 s2i-agent builds</title>"));
+	assert_non_null(strstr(page, "<a href=\"./\">\u2190 all repositories</a>"));
+	assert_non_null(strstr(page, "<h1>Builds of web on <a href=\"?repo=web\" title=\"every ref\">feature/x y</a></h1>"));
+	assert_non_null(strstr(page, "<a href=\"?repo=web&amp;ref=refs%2Fheads%2Ffeature%2Fx%20y&amp;state=failed\" "
+				     "aria-current=\"page\">failed</a>"));
+	assert_non_null(strstr(page, "<a href=\"?repo=web&amp;ref=refs%2Fheads%2Ffeature%2Fx%20y\">all</a>"));
+	assert_non_null(strstr(page, "<a href=\"?repo=web&amp;ref=refs%2Fheads%2Ffeature%2Fx%20y&amp;state=failed\">"
+				     "\u2190 Newest builds</a>"));
+	assert_non_null(strstr(page, "<a href=\"?repo=web&amp;ref=refs%2Fheads%2Ffeature%2Fx%20y&amp;state=failed&amp;before=31\" "
+				     "rel=\"next\">Older builds \u2192</a>"));
+	assert_non_null(strstr(page, "<code title=\"registry.example.com/web:feature-x-y\">registry.example.com/web:feature-x-y</code>"));
+	assert_non_null(strstr(page, "1 failed on this page"));
+	assert_null(strstr(page, "hooks/idle"));		/* not this repository's page */
+	assert_null(strstr(page, "Refused deliveries"));	/* the first page's */
+	free(page);
+	json_decref(refusals);
+	json_decref(builds);
+}
+
+/* Commit links from the payload's repository URL; a non-http(s) one links nothing. */
+static void test_commit_links(void **state)
+{
+	static const struct {
+		const char *clone_url, *provider, *want;
+	} t[] = {
+		{ "https://github.com/acme/web.git", "github",
+		  "<a href=\"https://github.com/acme/web/commit/abcdef1234567890abcdef1234567890abcdef12\" rel=\"noopener noreferrer\">" },
+		{ "https://gitlab.example.com/acme/web.git", "gitlab",
+		  "<a href=\"https://gitlab.example.com/acme/web/-/commit/abcdef1234567890abcdef1234567890abcdef12\"" },
+		{ "https://git.example.com/acme/web/", "gitea",
+		  "<a href=\"https://git.example.com/acme/web/commit/abcdef1234567890abcdef1234567890abcdef12\"" },
+		{ "https://git.example.com/a\"b<x>.git", "gitea",
+		  "<a href=\"https://git.example.com/a&quot;b&lt;x&gt;/commit/abcdef" },
+		{ "javascript:alert(1)//x.git", "github", NULL },
+		{ "git@github.com:acme/web.git", "github", NULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		json_t *builds = json_array(), *b = build(5, "web", "succeeded", "x");
+		char *page;
+
+		json_object_set_new(b, "clone_url", json_string(t[i].clone_url));
+		json_object_set_new(b, "provider", json_string(t[i].provider));
+		json_array_append_new(builds, b);
+		page = render_index(builds, NULL, 0);
+		if (t[i].want) {
+			assert_non_null(strstr(page, t[i].want));
+		} else {
+			assert_null(strstr(page, "/commit/"));
+			assert_null(strstr(page, "javascript:"));
+		}
+		free(page);
+		json_decref(builds);
+	}
+}
+
+/* One duration everywhere: tenths rounded half up, as the build log prints them. */
+static void test_durations(void **state)
+{
+	static const struct {
+		long long ms;
+		const char *want;
+	} t[] = {
+		{ 0, ">0.0s<" }, { 49, ">0.0s<" }, { 50, ">0.1s<" }, { 749, ">0.7s<" }, { 750, ">0.8s<" },
+		{ 1250, ">1.3s<" }, { 59949, ">59.9s<" }, { 59950, ">1m 00s<" }, { 125000, ">2m 05s<" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		json_t *builds = json_array(), *b = build(5, "web", "succeeded", "x");
+		char *page;
+
+		json_object_set_new(b, "duration_ms", json_integer(t[i].ms));
+		json_array_append_new(builds, b);
+		page = render_index(builds, NULL, 0);
+		if (!strstr(page, t[i].want))
+			fail_msg("%lld ms: no %s", t[i].ms, t[i].want);
+		free(page);
+		json_decref(builds);
+	}
 }
 
 static void test_index_idle_and_empty(void **state)
@@ -238,6 +399,7 @@ static void test_build_structure(void **state)
 	json_object_set_new(b, "image", json_string("registry.example.com/acme/web:main"));
 	json_object_set_new(b, "duration_ms", json_integer(61000));
 	json_object_set_new(b, "finished", json_string("2026-01-02T03:05:06Z"));
+	json_object_set_new(b, "started", json_string("2026-01-02T03:04:07Z"));
 	page = render_build(b, 0);
 	assert_non_null(strstr(page, "<main data-build=\"7\" data-state=\"succeeded\">"));
 	assert_non_null(strstr(page, "<title>succeeded \u2014 build #7 of web</title>"));
@@ -252,6 +414,20 @@ static void test_build_structure(void **state)
 	assert_non_null(strstr(page, "<dd id=\"finished\"><time datetime=\"2026-01-02T03:05:06Z\">"));
 	assert_non_null(strstr(page, "<dd id=\"reason\">\u2014</dd>"));	/* placeholder the script fills */
 	assert_non_null(strstr(page, "<dd class=\"full\">Fix typo\n\nLonger body.</dd>"));
+	/* the repository's and the branch's pages */
+	assert_non_null(strstr(page, "<a href=\"../?repo=web\">builds of web</a>"));
+	assert_non_null(strstr(page, "<a href=\"../?repo=web&amp;ref=refs%2Fheads%2Fmain\">builds of main</a>"));
+	/* the queue wait: started - created */
+	assert_non_null(strstr(page, "<dt>Queued for</dt><dd>2.0s</dd>"));
+	/* cancel and retry: hidden until the script shows them (they need it to send the
+	 * token), the token asked in a form, never in a URL */
+	assert_non_null(strstr(page, "<div id=\"actions\" class=\"actions\" hidden>"));
+	assert_non_null(strstr(page, "data-act=\"cancel\""));
+	assert_non_null(strstr(page, "data-act=\"retry\""));
+	assert_non_null(strstr(page, "<input type=\"password\" id=\"token\""));
+	assert_non_null(strstr(page, "sessionStorage.setItem(K,inp.value)"));
+	assert_non_null(strstr(page, "headers:{Authorization:'Bearer '+t}"));
+	assert_null(strstr(page, "token="));
 	/* the script streams the log, then asks for JSON */
 	assert_non_null(strstr(page, "'/log'+(fin[state]?'':'?follow=1')"));
 	assert_non_null(strstr(page, "getReader()"));
@@ -364,6 +540,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_table),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_index_filtered),
+		cmocka_unit_test(test_commit_links),
+		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_escape_cap),
 		cmocka_unit_test(test_hostile_index),
 		cmocka_unit_test(test_hostile_build_page),

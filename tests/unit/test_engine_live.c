@@ -496,6 +496,15 @@ static void test_inspect_missing_and_pull_never(void **state)
 	assert_non_null(strstr(e.msg, "not found locally and pull policy is never"));
 	assert_non_null(strstr(e.msg, missing));
 
+	/* a missing image whose pull fails (a registry on a closed local port, no traffic
+	 * leaves the machine) is named as missing first, the engine's words after */
+	snprintf(missing, sizeof(missing), "127.0.0.1:1/s2i-agent-test/absent-%d:latest", (int)getpid());
+	assert_int_equal(engine_image_ensure(g.eng, missing, PULL_IF_NOT_PRESENT, NULL, NULL, &img, &e), -1);
+	assert_non_null(strstr(e.msg, "is not present locally; build or pull it, or check the name and "
+				      "registry_auth_file (pulling it failed: "));
+	assert_non_null(strstr(e.msg, missing));
+	assert_true(!strncmp(e.msg, "image '", 7));
+
 	/* if-not-present on a present image does not pull (no network here) */
 	check(engine_image_ensure(g.eng, BASE_IMAGE, PULL_IF_NOT_PRESENT, NULL, NULL, &img, &e), &e);
 	assert_true(!strncmp(img.id, "sha256:", 7));

@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <cmocka.h>
 
+#include "child.h"
 #include "engine.h"
+#include "limits.h"
 
 /* ---- demux ---- */
 
@@ -425,6 +429,114 @@ static void test_auth_header(void **state)
 	json_decref(cfg);
 }
 
+/* Writes an executable helper script name into dir. */
+static void write_helper(const char *dir, const char *name, const char *body)
+{
+	char *path = xasprintf("%s/docker-credential-%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\n%s", body);
+	fclose(f);
+	assert_int_equal(chmod(path, 0700), 0);
+	free(path);
+}
+
+static json_t *auth_of(json_t *cfg, const char *registry, int want_rc, struct err *e)
+{
+	char *h = NULL, *dec;
+	json_t *j;
+
+	assert_int_equal(engine_auth_header(cfg, registry, &h, e), want_rc);
+	if (!h)
+		return NULL;
+	dec = b64url_decode(h);
+	j = json_loads(dec, 0, NULL);
+	assert_non_null(j);
+	free(dec);
+	free(h);
+	return j;
+}
+
+/* credHelpers and credsStore run docker-credential-NAME get (helpers written for the
+ * test, on PATH): the server on stdin, the answer's Username/Secret in the header;
+ * "<token>" is an identity token; "credentials not found" is no credentials; a
+ * failing, babbling or hanging helper is an error that never quotes its output. */
+static void test_auth_helpers(void **state)
+{
+	char dir[] = "/tmp/s2i-agent-cred.XXXXXX", *path, *old_path;
+	json_t *cfg, *j;
+	struct err e = ERR_INIT;
+	time_t t0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* the server arrives on stdin without a newline */
+	write_helper(dir, "store",
+		     "[ \"$1\" = get ] || exit 9\nsrv=$(cat)\n"
+		     "case $srv in\n"
+		     "127.0.0.1:5000) echo '{\"ServerURL\":\"127.0.0.1:5000\",\"Username\":\"store-user\",\"Secret\":\"store-pass\"}' ;;\n"
+		     "https://index.docker.io/v1/) echo '{\"ServerURL\":\"x\",\"Username\":\"hub-user\",\"Secret\":\"hub-pass\"}' ;;\n"
+		     "*) echo 'credentials not found in native keychain'; exit 1 ;;\n"
+		     "esac\n");
+	write_helper(dir, "tok",
+		     "read -r srv || true\n"
+		     "echo '{\"ServerURL\":\"'\"$srv\"'\",\"Username\":\"<token>\",\"Secret\":\"id-token-1\"}'\n");
+	write_helper(dir, "broken", "cat >/dev/null\necho 'HELPER-SECRET-OUTPUT'\necho 'HELPER-STDERR' >&2\nexit 3\n");
+	write_helper(dir, "nojson", "cat >/dev/null\necho '{\"Username\":\"u\"}'\n");
+	write_helper(dir, "slow", "exec sleep 30\n");
+	old_path = xstrdup(getenv("PATH"));
+	path = xasprintf("%s:%s", dir, old_path);
+	setenv("PATH", path, 1);
+
+	cfg = json_loads("{\"auths\":{\"127.0.0.1:5000\":{},\"ghcr.io\":{\"auth\":\"dTpw\"}},"
+			 "\"credsStore\":\"store\","
+			 "\"credHelpers\":{\"tok.example.com\":\"tok\",\"https://bad.example.com\":\"broken\","
+			 "\"nojson.example.com\":\"nojson\",\"slow.example.com\":\"slow\","
+			 "\"evil.example.com\":\"../../bin/x\",\"gone.example.com\":\"not-installed\"}}",
+			 0, NULL);
+	assert_non_null(cfg);
+	j = auth_of(cfg, "127.0.0.1:5000", 0, &e);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "username")), "store-user");
+	assert_string_equal(json_string_value(json_object_get(j, "password")), "store-pass");
+	assert_string_equal(json_string_value(json_object_get(j, "serveraddress")), "127.0.0.1:5000");
+	json_decref(j);
+	j = auth_of(cfg, "docker.io", 0, &e);
+	assert_string_equal(json_string_value(json_object_get(j, "username")), "hub-user");
+	json_decref(j);
+	/* the store has nothing for it: anonymous, and the file's entry is not used */
+	assert_null(auth_of(cfg, "ghcr.io", 0, &e));
+	j = auth_of(cfg, "tok.example.com", 0, &e);
+	assert_string_equal(json_string_value(json_object_get(j, "identitytoken")), "id-token-1");
+	assert_null(json_object_get(j, "username"));
+	json_decref(j);
+	assert_null(auth_of(cfg, "bad.example.com", -1, &e));
+	assert_non_null(strstr(e.msg, "docker-credential-broken"));
+	assert_non_null(strstr(e.msg, "exit 3"));
+	assert_null(strstr(e.msg, "HELPER-"));
+	assert_null(auth_of(cfg, "nojson.example.com", -1, &e));
+	assert_non_null(strstr(e.msg, "without Username and Secret"));
+	assert_null(auth_of(cfg, "evil.example.com", -1, &e));
+	assert_non_null(strstr(e.msg, "not a plain name"));
+	assert_null(auth_of(cfg, "gone.example.com", -1, &e));
+	assert_non_null(strstr(e.msg, "docker-credential-not-installed"));
+	t0 = time(NULL);
+	assert_null(auth_of(cfg, "slow.example.com", -1, &e));
+	assert_non_null(strstr(e.msg, "did not answer within"));
+	assert_true(time(NULL) - t0 <= ENGINE_CRED_TIMEOUT + 3);
+	json_decref(cfg);
+
+	setenv("PATH", old_path, 1);
+	free(old_path);
+	free(path);
+	{
+		const char *rm[] = { "rm", "-rf", dir, NULL };
+
+		assert_int_equal(child_run(rm, &e), 0);
+	}
+}
+
 static void test_engine_new_urls(void **state)
 {
 	static const char *good[] = { "unix:///var/run/docker.sock", "/run/podman.sock", "tcp://127.0.0.1:2375",
@@ -532,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_ref_split),
 		cmocka_unit_test(test_ref_registry),
 		cmocka_unit_test(test_auth_header),
+		cmocka_unit_test(test_auth_helpers),
 		cmocka_unit_test(test_engine_new_urls),
 		cmocka_unit_test(test_label_filter),
 		cmocka_unit_test(test_api_pick),

@@ -43,7 +43,38 @@ static const struct tag_case tag_cases[] = {
 	{ "{repo}", "web", "refs/heads/main", SHA, 7, "web" },
 	/* a manual build of a sha (no ref) */
 	{ "{repo}:{short_sha}", "web", NULL, SHA, 7, "web:0123456" },
+	/* requests: {pr} is their number, empty elsewhere */
+	{ "{repo}:pr-{pr}", "web", "refs/pull/12/head", SHA, 7, "web:pr-12" },
+	{ "{repo}:mr-{pr}-{short_sha}", "web", "refs/merge-requests/3/head", SHA, 7, "web:mr-3-0123456" },
+	{ "{repo}:pr-{pr}", "web", "refs/heads/main", SHA, 7, "web:pr-" },
+	{ "{repo}:{pr}", "web", "refs/pull/12/merge", SHA, 7, "web:latest" },
 };
+
+static void test_pr_number(void **state)
+{
+	static const struct { const char *ref; long long n; } cases[] = {
+		{ "refs/pull/1/head", 1 }, { "refs/pull/4711/head", 4711 },
+		{ "refs/merge-requests/9/head", 9 }, { "refs/pull/0/head", 0 },
+		{ "refs/pull/07/head", 0 }, { "refs/pull/7/merge", 0 }, { "refs/pull/7", 0 },
+		{ "refs/pull/7/head/x", 0 }, { "refs/heads/pull/7/head", 0 }, { "refs/pull//head", 0 },
+		{ "refs/pull/99999999999999999999/head", 0 }, { NULL, 0 },
+	};
+	struct repo_conf r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (runner_pr_number(cases[i].ref) != cases[i].n)
+			fail_msg("'%s': got %lld", cases[i].ref ? cases[i].ref : "(null)",
+				 runner_pr_number(cases[i].ref));
+	memset(&r, 0, sizeof(r));
+	assert_string_equal(runner_tag_template(&r, "refs/pull/1/head"), "{repo}:pr-{pr}");
+	assert_string_equal(runner_tag_template(&r, "refs/heads/main"), "{repo}:{branch}");
+	r.tag = (char[]){ "t:{branch}" };
+	r.pr_tag = (char[]){ "p:{pr}" };
+	assert_string_equal(runner_tag_template(&r, "refs/merge-requests/1/head"), "p:{pr}");
+	assert_string_equal(runner_tag_template(&r, "refs/tags/v1"), "t:{branch}");
+}
 
 static void test_expand_tag(void **state)
 {
@@ -80,6 +111,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expand_tag),
 		cmocka_unit_test(test_long_tag_is_cut),
+		cmocka_unit_test(test_pr_number),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

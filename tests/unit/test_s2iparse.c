@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "s2i.h"
+#include "limits.h"
 #include "s2iparse.h"
 
 static void test_env(void **state)
@@ -258,6 +259,27 @@ static void test_scripts_url(void **state)
 	assert_int_equal(s2iparse_scripts_url("image://relative", &k, &w, &e), -1);
 }
 
+static void test_secret_name(void **state)
+{
+	static const struct { const char *name; int ok; } cases[] = {
+		{ "token", 1 }, { "npm.rc", 1 }, { "a_b-c", 1 }, { "A9", 1 },
+		{ "", 0 }, { ".hidden", 0 }, { "a/b", 0 }, { "a b", 0 }, { "..", 0 }, { "a:b", 0 },
+	};
+	char longname[S2I_SECRET_NAME_MAX + 2];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (s2iparse_secret_name_ok(cases[i].name, strlen(cases[i].name)) != cases[i].ok)
+			fail_msg("'%s': want %d", cases[i].name, cases[i].ok);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_false(s2iparse_secret_name_ok(longname, strlen(longname)));
+	assert_true(s2iparse_secret_name_ok(longname, S2I_SECRET_NAME_MAX));
+	/* only the first n characters count: NAME of NAME:PATH */
+	assert_true(s2iparse_secret_name_ok("tok:/x", 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_user_ids),
 		cmocka_unit_test(test_mappings),
 		cmocka_unit_test(test_scripts_url),
+		cmocka_unit_test(test_secret_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

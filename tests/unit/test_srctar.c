@@ -297,6 +297,54 @@ static void test_plain_dir(void **state)
 	}
 }
 
+/* .s2iignore (srcignore.h) in the source root, after the context dir: on disk and in a
+ * git tree; a directory it names goes with all it holds; --exclude still applies. */
+static void test_s2iignore(void **state)
+{
+	static const char ign[] = "# comment\n*.log\ncache\n*.txt\n!keep.txt\n";
+	struct strv l = STRV_INIT;
+	struct buf tar;
+	struct gitsrc *s;
+	char dir[400], repo[400];
+	int pass;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ignoretar", gf.root);
+	snprintf(repo, sizeof(repo), "%s/ignorerepo", gf.root);
+	for (pass = 0; pass < 2; pass++) {
+		const char *d = pass ? repo : dir;
+
+		gf_write(d, "app/.s2iignore", ign, 0644);
+		gf_write(d, "app/run.sh", "run\n", 0755);
+		gf_write(d, "app/x.log", "x\n", 0644);
+		gf_write(d, "app/sub/y.log", "y\n", 0644);
+		gf_write(d, "app/cache/deep/z.bin", "z\n", 0644);
+		gf_write(d, "app/keep.txt", "k\n", 0644);
+		gf_write(d, "app/drop.txt", "d\n", 0644);
+		gf_write(d, ".s2iignore", "run.sh\napp\n", 0644);	/* not the context dir's */
+		if (pass) {
+			gf_git(repo, "init", "-q", "-b", "main", NULL);
+			gf_git(repo, "add", "-A", NULL);
+			gf_git(repo, "commit", "-q", "-m", "ignore", NULL);
+		}
+		s = open_resolved(d, "app", 0);
+		assert_int_equal(gitsrc_kind(s), pass ? GITSRC_WORKTREE : GITSRC_PLAIN);
+		tar_source(s, NULL, &tar);
+		list_tar(&tar, &l);
+		dump(&l);
+		assert_true(has_prefix(&l, "src/run.sh "));
+		assert_true(has_prefix(&l, "src/keep.txt "));
+		assert_true(has_prefix(&l, "src/.s2iignore "));
+		assert_true(has_prefix(&l, "src/sub/y.log "));	/* '*' stops at '/' */
+		assert_false(has_prefix(&l, "src/x.log"));
+		assert_false(has_prefix(&l, "src/drop.txt"));
+		assert_false(has_substr(&l, "cache"));
+		strv_clear(&l);
+		buf_release(&tar);
+		gitsrc_free(s);
+	}
+}
+
 static void test_add_files(void **state)
 {
 	struct srctar_opts o = SRCTAR_OPTS_INIT;
@@ -573,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_git_tree),
 		cmocka_unit_test(test_git_exclude_context),
 		cmocka_unit_test(test_plain_dir),
+		cmocka_unit_test(test_s2iignore),
 		cmocka_unit_test(test_add_files),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_big_rss),

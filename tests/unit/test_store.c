@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "buf.h"
 #include "store.h"
@@ -523,6 +524,77 @@ static void test_claim_tag(void **state)
 	store_free(s);
 }
 
+/* A database from before builds.untrusted gets the column; request builds keep
+ * theirs, and the build object shows the request's number. */
+static void test_untrusted_and_migration(void **state)
+{
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	struct store *s;
+	sqlite3 *db = NULL;
+	long long dup, id;
+	json_t *j;
+	char *path = xasprintf("%s/agent.db", sf_dir);
+
+	(void)state;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE builds (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+		" repo TEXT NOT NULL, ref TEXT NOT NULL, sha TEXT NOT NULL, before_sha TEXT,"
+		" state TEXT NOT NULL DEFAULT 'queued', reason TEXT, image TEXT, image_id TEXT,"
+		" created INTEGER NOT NULL, started INTEGER, finished INTEGER,"
+		" provider TEXT NOT NULL, delivery TEXT, message TEXT, author TEXT,"
+		" repo_full_name TEXT, project_id TEXT, clone_url TEXT,"
+		" attempt INTEGER NOT NULL DEFAULT 0, pid INTEGER, log_path TEXT);"
+		"INSERT INTO builds (repo, ref, sha, created, provider) VALUES"
+		" ('web', 'refs/heads/main', '0000000000000000000000000000000000000007', 1, 'github');"
+		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	assert_int_equal(b.untrusted, 0);
+	build_release(&b);
+
+	b.repo = xstrdup("web");
+	b.ref = xstrdup("refs/pull/12/head");
+	snprintf(b.sha, sizeof(b.sha), "%040d", 8);
+	b.provider = xstrdup("github");
+	b.untrusted = 1;
+	assert_int_equal(store_add_build(s, &b, &dup, &e), 0);
+	id = b.id;
+	build_release(&b);
+	assert_int_equal(store_get_build(s, id, &b, &e), 0);
+	assert_int_equal(b.untrusted, 1);
+	j = store_build_json(&b);
+	assert_int_equal(json_integer_value(json_object_get(j, "pr")), 12);
+	assert_true(json_is_true(json_object_get(j, "untrusted")));
+	json_decref(j);
+	build_release(&b);
+	/* the fetched commit's subject and author fill what a payload did not give */
+	assert_int_equal(store_set_commit_info(s, 1, "subject", "Someone", &e), 0);
+	assert_int_equal(store_set_commit_info(s, 1, "other", "Else", &e), 0);
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	assert_string_equal(b.message, "subject");
+	assert_string_equal(b.author, "Someone");
+	build_release(&b);
+	/* reopening an up-to-date database changes nothing */
+	store_free(s);
+	s = open_store();
+	assert_int_equal(store_get_build(s, id, &b, &e), 0);
+	assert_int_equal(b.untrusted, 1);
+	j = store_build_json(&b);
+	build_release(&b);
+	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
+	json_decref(j);
+	j = store_build_json(&b);
+	assert_null(json_object_get(j, "pr"));
+	assert_null(json_object_get(j, "untrusted"));
+	json_decref(j);
+	build_release(&b);
+	store_free(s);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_durable_connections),
 		cmocka_unit_test(test_private_files),
 		cmocka_unit_test(test_claim_tag),
+		cmocka_unit_test_setup(test_untrusted_and_migration, sf_remove_db),
 	};
 
 	return cmocka_run_group_tests(tests, sf_group_setup, sf_group_teardown);

@@ -943,8 +943,15 @@ static void test_other_events(void **state)
 	} cases[] = {
 		{ "X-GitHub-Event", "issues", "{}", PROVIDER_GITHUB, "not a push event: issues", 0 },
 		{ "X-GitHub-Event", "create", "{\"ref\":\"x\"}", PROVIDER_GITHUB, "not a push event: create", 0 },
+		/* a merge request event without its attributes is malformed */
 		{ "X-Gitlab-Event", "Merge Request Hook", "{\"object_kind\":\"merge_request\"}", PROVIDER_GITLAB,
+		  NULL, -1 },
+		{ "X-Gitlab-Event", "Merge Request Hook",
+		  "{\"object_kind\":\"merge_request\",\"object_attributes\":{\"action\":\"approved\"}}",
+		  PROVIDER_GITLAB, "merge request action 'approved'", 0 },
+		{ "X-Gitlab-Event", "Merge Request Hook", "{\"object_kind\":\"note\"}", PROVIDER_GITLAB,
 		  "not a push event: Merge Request Hook", 0 },
+		{ "X-GitHub-Event", "pull_request", "{\"action\":\"opened\"}", PROVIDER_GITHUB, NULL, -1 },
 		{ "X-Gitlab-Event", "System Hook", "{\"object_kind\":\"repository_update\"}", PROVIDER_GITLAB,
 		  "not a push event: System Hook", 0 },
 		{ "X-Gitea-Event", "create", "{}", PROVIDER_GITEA, "not a push event: create", 0 },
@@ -1041,6 +1048,238 @@ static void test_match(void **state)
 		webhook_event_release(&ev);
 		strv_clear(&repo.branches);
 		strv_clear(&repo.tags);
+	}
+}
+
+/* --- pull and merge requests ------------------------------------------------ */
+
+struct pr_case {
+	const char *file;
+	const char *event_header, *event;
+	enum provider provider;
+	enum webhook_action action;
+	const char *ignored;
+	const char *ref, *after, *full_name, *project_id, *message, *author;
+	long long pr;
+	int fork;
+};
+
+#define GH_PR "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+#define GL_MR "c4c79227ed610f1151f05bbc5be33b4f340d39c8"
+#define GT_PR "2eba238e33607c1fa49253182e9fff42baafa1eb"
+
+static const struct pr_case pr_cases[] = {
+	{ "github-pull-request-opened.json", "X-GitHub-Event", "pull_request", PROVIDER_GITHUB,
+	  WEBHOOK_BUILD, NULL, "refs/pull/2/head", GH_PR, "Codertocat/Hello-World", NULL,
+	  "Update the README with new information.", "Codertocat", 2, 0 },
+	{ "github-pull-request-synchronize.json", "X-GitHub-Event", "pull_request", PROVIDER_GITHUB,
+	  WEBHOOK_BUILD, NULL, "refs/pull/2/head", GH_PR, "Codertocat/Hello-World", NULL,
+	  "Update the README with new information.", "Codertocat", 2, 0 },
+	{ "github-pull-request-reopened.json", "X-GitHub-Event", "pull_request", PROVIDER_GITHUB,
+	  WEBHOOK_BUILD, NULL, "refs/pull/2/head", GH_PR, "Codertocat/Hello-World", NULL,
+	  "Update the README with new information.", "Codertocat", 2, 0 },
+	{ "github-pull-request-closed.json", "X-GitHub-Event", "pull_request", PROVIDER_GITHUB,
+	  WEBHOOK_CLOSE, NULL, "refs/pull/2/head", GH_PR, "Codertocat/Hello-World", NULL,
+	  "Update the README with new information.", "Codertocat", 2, 0 },
+	{ "gitlab-merge-request-open.json", "X-Gitlab-Event", "Merge Request Hook", PROVIDER_GITLAB,
+	  WEBHOOK_BUILD, NULL, "refs/merge-requests/1/head", GL_MR, "gitlab-org/hello-world",
+	  "4861503", "update readme\n", "Sid Sijbrandij", 1, 0 },
+	{ "gitlab-merge-request-reopen.json", "X-Gitlab-Event", "Merge Request Hook", PROVIDER_GITLAB,
+	  WEBHOOK_BUILD, NULL, "refs/merge-requests/1/head", GL_MR, "gitlab-org/hello-world",
+	  "4861503", "update readme\n", "Sid Sijbrandij", 1, 0 },
+	{ "gitlab-merge-request-close.json", "X-Gitlab-Event", "Merge Request Hook", PROVIDER_GITLAB,
+	  WEBHOOK_CLOSE, NULL, "refs/merge-requests/1/head", GL_MR, "gitlab-org/hello-world",
+	  "4861503", "update readme\n", "Sid Sijbrandij", 1, 0 },
+	{ "gitlab-merge-request-merge.json", "X-Gitlab-Event", "Merge Request Hook", PROVIDER_GITLAB,
+	  WEBHOOK_CLOSE, NULL, "refs/merge-requests/1/head", GL_MR, "gitlab-org/hello-world",
+	  "4861503", "update readme\n", "Sid Sijbrandij", 1, 0 },
+	{ "gitlab-merge-request-hook.json", "X-Gitlab-Event", "Merge Request Hook", PROVIDER_GITLAB,
+	  WEBHOOK_BUILD, NULL, "refs/merge-requests/1/head", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+	  "gitlabhq/gitlab-test", "1", "fixed readme", "GitLab dev user", 1, 0 },
+	{ "gitea-pull-request-opened.json", "X-Gitea-Event", "pull_request", PROVIDER_GITEA,
+	  WEBHOOK_BUILD, NULL, "refs/pull/1/head", GT_PR, "jcitizen/my-repo", NULL,
+	  "Add License File", "jcitizen", 1, 0 },
+	{ "gitea-pull-request-synchronized.json", "X-Gitea-Event", "pull_request", PROVIDER_GITEA,
+	  WEBHOOK_BUILD, NULL, "refs/pull/1/head", GT_PR, "jcitizen/my-repo", NULL,
+	  "Add License File", "jcitizen", 1, 0 },
+	{ "gitea-pull-request-reopened.json", "X-Forgejo-Event", "pull_request", PROVIDER_GITEA,
+	  WEBHOOK_BUILD, NULL, "refs/pull/1/head", GT_PR, "jcitizen/my-repo", NULL,
+	  "Add LICENSE File", "jcitizen", 1, 0 },
+	{ "gitea-pull-request-closed.json", "X-Gitea-Event", "pull_request", PROVIDER_GITEA,
+	  WEBHOOK_CLOSE, NULL, "refs/pull/1/head", GT_PR, "jcitizen/my-repo", NULL,
+	  "Add LICENSE File", "jcitizen", 1, 0 },
+	{ "gitea-pull-request-merged.json", "X-Gitea-Event", "pull_request", PROVIDER_GITEA,
+	  WEBHOOK_CLOSE, NULL, "refs/pull/1/head", GT_PR, "jcitizen/my-repo", NULL,
+	  "Add LICENSE File", "jcitizen", 1, 0 },
+	/* head example2/example, base example/example */
+	{ "gitea-pull-request-fork.json", "X-Gitea-Event", "pull_request", PROVIDER_GITEA,
+	  WEBHOOK_BUILD, NULL, "refs/pull/2/head", "48e773f892a831faa47c0a160d1b7f0cd369ae2a",
+	  "example/example", NULL, "update", "example2", 2, 1 },
+};
+
+static void pr_check(const struct pr_case *c, const char *body, size_t len)
+{
+	struct webhook_event ev = WEBHOOK_EVENT_INIT;
+	struct err e = ERR_INIT;
+	struct hdrs h = { 0 };
+	struct webhook_request r = req(&h, body, len);
+
+	print_message("pull request %s (%s: %s)\n", c->file, c->event_header, c->event);
+	hdr_set(&h, c->event_header, c->event);
+	hdr_set(&h, "Content-Type", "application/json");
+	sign_for(&h, c->provider, "s3cret", body, len);
+	assert_int_equal(webhook_provider(&r), c->provider);
+	assert_int_equal(webhook_verify(&r, c->provider, secrets_one, 1, &e), 0);
+	assert_int_equal(webhook_parse(&r, c->provider, &ev, &e), 0);
+	assert_int_equal(ev.action, c->action);
+	assert_str_or_null(ev.ignored, c->ignored);
+	assert_str_or_null(ev.ref, c->ref);
+	assert_string_equal(ev.after, c->after);
+	assert_string_equal(ev.before, "");
+	assert_str_or_null(ev.repo_full_name, c->full_name);
+	assert_str_or_null(ev.project_id, c->project_id);
+	assert_str_or_null(ev.message, c->message);
+	assert_str_or_null(ev.author, c->author);
+	assert_int_equal(ev.pr, c->pr);
+	assert_int_equal(ev.fork, c->fork);
+	webhook_event_release(&ev);
+	hdr_clear(&h);
+}
+
+/* Replaces the first old in s (which must hold it) with new; the caller frees. */
+static char *replace_once(const char *s, const char *old, const char *new_, size_t *ret_len)
+{
+	const char *at = strstr(s, old);
+	char *out;
+
+	assert_non_null(at);
+	out = xasprintf("%.*s%s%s", (int)(at - s), s, new_, at + strlen(old));
+	*ret_len = strlen(out);
+	return out;
+}
+
+static void test_pr_fixtures(void **state)
+{
+	size_t i, len;
+	char *body, *body2;
+
+	(void)state;
+	for (i = 0; i < sizeof(pr_cases) / sizeof(pr_cases[0]); i++) {
+		body = fixture(pr_cases[i].file, &len);
+		pr_check(&pr_cases[i], body, len);
+		free(body);
+	}
+
+	/* No public payload of GitLab's "update" was found: made from the docs
+	 * sample, as GitLab sends it. New commits come with oldrev and build; an
+	 * update of the title or labels has none and does not. */
+	{
+		struct pr_case c = pr_cases[8];
+
+		body = fixture("gitlab-merge-request-hook.json", &len);
+		body2 = replace_once(body, "\"action\": \"open\"", "\"action\": \"update\"", &len);
+		c.action = WEBHOOK_IGNORE;
+		c.ignored = "merge request action 'update' without new commits";
+		c.ref = NULL;
+		c.after = "";
+		c.full_name = c.project_id = c.message = c.author = NULL;
+		c.pr = 0;
+		pr_check(&c, body2, len);
+		free(body);
+		body = replace_once(body2, "\"action\": \"update\"",
+				    "\"action\": \"update\", \"oldrev\": \"95790bf891e76fee5e1747ab589903a6a1f80f22\"",
+				    &len);
+		pr_check(&pr_cases[8], body, len);
+		free(body);
+		free(body2);
+	}
+	/* GitLab: a source project that is not the target is a fork */
+	{
+		struct pr_case c = pr_cases[4];
+
+		body = fixture(c.file, &len);
+		body2 = replace_once(body, "\"source_project_id\": 4861503", "\"source_project_id\": 4861504",
+				     &len);
+		c.fork = 1;
+		pr_check(&c, body2, len);
+		free(body);
+		free(body2);
+	}
+	/* GitHub: a head in another repository, or a deleted one (head.repo null) */
+	{
+		struct pr_case c = pr_cases[0];
+		char *body3;
+		size_t len3;
+
+		body = fixture(c.file, &len);
+		c.fork = 1;
+		body2 = replace_once(body, "\"full_name\": \"Codertocat/Hello-World\"",
+				     "\"full_name\": \"Octocat/Hello-World\"", &len);
+		pr_check(&c, body2, len);
+		body3 = replace_once(body, "\"repo\": {", "\"repo\": null, \"x\": {", &len3);
+		pr_check(&c, body3, len3);
+		free(body);
+		free(body2);
+		free(body3);
+	}
+	/* actions that neither build nor cancel */
+	{
+		struct pr_case c = pr_cases[0];
+
+		body = fixture(c.file, &len);
+		body2 = replace_once(body, "\"action\": \"opened\"", "\"action\": \"labeled\"", &len);
+		c.action = WEBHOOK_IGNORE;
+		c.ignored = "pull request action 'labeled'";
+		c.ref = NULL;
+		c.after = "";
+		c.full_name = c.message = c.author = NULL;
+		c.pr = 0;
+		pr_check(&c, body2, len);
+		free(body);
+		free(body2);
+	}
+}
+
+/* pull_requests = no | same-repo | all, for builds and for closes */
+static void test_pr_match(void **state)
+{
+	static const struct {
+		const char *policy;
+		int fork;
+		enum webhook_action in;
+		enum webhook_action want;
+		const char *why;
+	} cases[] = {
+		{ NULL, 0, WEBHOOK_BUILD, WEBHOOK_IGNORE, "pull/merge requests are not built (pull_requests = no)" },
+		{ "no", 0, WEBHOOK_CLOSE, WEBHOOK_IGNORE, "pull/merge requests are not built (pull_requests = no)" },
+		{ "same-repo", 0, WEBHOOK_BUILD, WEBHOOK_BUILD, NULL },
+		{ "same-repo", 0, WEBHOOK_CLOSE, WEBHOOK_CLOSE, NULL },
+		{ "same-repo", 1, WEBHOOK_BUILD, WEBHOOK_IGNORE, "request from a fork (pull_requests = same-repo)" },
+		{ "all", 1, WEBHOOK_BUILD, WEBHOOK_BUILD, NULL },
+		{ "all", 1, WEBHOOK_CLOSE, WEBHOOK_CLOSE, NULL },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct repo_conf repo;
+		struct webhook_event ev = WEBHOOK_EVENT_INIT;
+
+		memset(&repo, 0, sizeof(repo));
+		repo.pull_requests = cases[i].policy ? xstrdup(cases[i].policy) : NULL;
+		/* branch globs that match no request ref: they do not apply */
+		repo.branches = (struct strv)STRV_INIT;
+		strv_push(&repo.branches, "main");
+		ev.action = cases[i].in;
+		ev.ref = xstrdup("refs/pull/7/head");
+		ev.pr = 7;
+		ev.fork = cases[i].fork;
+		webhook_match(&repo, &ev);
+		assert_int_equal(ev.action, cases[i].want);
+		assert_str_or_null(ev.ignored, cases[i].why);
+		webhook_event_release(&ev);
+		strv_clear(&repo.branches);
+		free(repo.pull_requests);
 	}
 }
 
@@ -1156,6 +1395,8 @@ int main(void)
 		cmocka_unit_test(test_generic_and_delivery),
 		cmocka_unit_test(test_other_events),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_pr_fixtures),
+		cmocka_unit_test(test_pr_match),
 		cmocka_unit_test(test_truncated_and_mangled),
 		cmocka_unit_test(test_long_message_cut_on_utf8),
 		cmocka_unit_test(test_decoding),
