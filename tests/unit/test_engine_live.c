@@ -742,20 +742,21 @@ static int files_after_exit_worker(int worker, int rounds)
 
 /* A file is there to read (and write) as soon as wait says the container exited, also
  * when the engine is busy: Podman's cleanup after the exit unmounted the container's
- * root under such a read about once in ten under this load (engine_container_settle). */
+ * root under such a read about once in ten under this load (engine_container_settle).
+ * Docker has no such cleanup: a few rounds of one worker show the same path works. */
 static void test_files_after_exit(void **state)
 {
 	pid_t pids[4];
-	int i, st, failed = 0;
+	int i, st, failed = 0, workers = g.podman ? 4 : 1;
 
 	(void)state;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < workers; i++) {
 		pids[i] = fork();
 		assert_true(pids[i] >= 0);
 		if (pids[i] == 0)
-			_exit(files_after_exit_worker(i, 15));
+			_exit(files_after_exit_worker(i, g.podman ? 15 : 3));
 	}
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < workers; i++) {
 		assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			failed++;
