@@ -257,7 +257,9 @@ int engine_volume_list(struct engine *eng, const char *const *labels, struct str
 		       struct err *e);
 
 /* POST /containers/{id}/wait: fills *ret_code with the exit code. timeout_s > 0
- * bounds this call (ENGINE_TIMED_OUT); the engine deadline and cancel flag apply. */
+ * bounds this call (ENGINE_TIMED_OUT); the engine deadline and cancel flag apply.
+ * On Podman it returns once the engine has also cleaned the exited container up, so
+ * that its files can be read and written (see engine_container_settle). */
 int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int *ret_code, struct err *e);
 
 /* GET /containers/json?all=1&filters={"label":[label]}; label is "k" or "k=v".

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine_int.h"
 
@@ -263,6 +264,42 @@ out:
 	return rv;
 }
 
+/* Podman's compatible wait answers when the container's process has exited (libpod's
+ * state "stopped"); its cleanup (conmon runs `podman container cleanup`: the runtime's
+ * container deleted, the root filesystem unmounted; state "exited") comes after. An
+ * archive GET or PUT in between finds the root still mounted, uses that mount without
+ * holding it, and the cleanup unmounts it under the copy: the file read is missing,
+ * the file written is lost. Podman's own API tells the two states apart (the
+ * compatible inspect says "exited" for both), and its inspect takes the container's
+ * lock, which the cleanup holds while it runs. Best effort: an engine that never
+ * cleans up costs ENGINE_SETTLE_MS, then the copy is tried anyway. */
+static void engine_container_settle(struct engine *eng, const char *id)
+{
+	struct timespec ts = { 0, ENGINE_SETTLE_POLL_MS * 1000000L };
+	char *path = engine_container_path(id, "/json", NULL, NULL);
+	int64_t until = engine_clock_ms() + ENGINE_SETTLE_MS;
+	int status = eng->status;
+	json_t *j = NULL;
+	const char *st;
+	char *lpath;
+
+	if (!path)
+		return;
+	lpath = xasprintf("/libpod%s", path);
+	while (engine_call(eng, "GET", lpath, NULL, ENGINE_WAIT_CALL, &j, NULL) == 0) {
+		st = json_string_value(json_object_get(json_object_get(j, "State"), "Status"));
+		if (!st || strcmp(st, "stopped") || engine_clock_ms() >= until)
+			break;
+		json_decref(j);
+		j = NULL;
+		nanosleep(&ts, NULL);
+	}
+	eng->status = status;
+	json_decref(j);
+	free(lpath);
+	free(path);
+}
+
 int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int *ret_code, struct err *e)
 {
 	struct buf answer = BUF_INIT(ENGINE_RESPONSE_MAX);
@@ -286,6 +323,8 @@ int engine_container_wait(struct engine *eng, const char *id, int timeout_s, int
 		goto out;
 	}
 	*ret_code = (int)json_integer_value(code);
+	if (eng->ver.is_podman)
+		engine_container_settle(eng, id);
 	rv = 0;
 out:
 	if (rv < 0)

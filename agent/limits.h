@@ -121,6 +121,11 @@
 /* seconds without a byte while a container runs (wait, attach, logs follow) before the
  * engine is pinged on another connection; no answer within ENGINE_CALL_TIMEOUT: frozen */
 #define ENGINE_PROBE_INTERVAL	60
+/* Podman: ms a wait gives the engine's cleanup of an exited container (conmon's
+ * `podman container cleanup` unmounts its root filesystem) to finish, polled every
+ * ENGINE_SETTLE_POLL_MS, before the container's files are read or written */
+#define ENGINE_SETTLE_MS	10000
+#define ENGINE_SETTLE_POLL_MS	10
 
 /* engine: the Engine API versions we speak (used: min(ours, the server's), never below
  * the server's MinAPIVersion; 1.51 is Docker 28.5, the newest engine the tests run),

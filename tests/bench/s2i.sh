@@ -6,8 +6,25 @@
 # file:// URL with one new commit per run (target <= 0.7); then the agent's peak RSS while
 # building that URL (target <= 30 MB). The s2i CLI: $S2I_BIN, build/s2i, or
 # ../shared/peers/s2i.xz (unpacked into build/s2i); without it the piece exits 77.
-# Env: RUNS (default 5), BIG_FILES (default 4500), BIG_COMMITS (default 40).
+# Env: RUNS (default 5), BIG_FILES (default 4500), BIG_COMMITS (default 40);
+# S2I_BENCH_ENGINES: the engines to run it on, one after the other, each line of figures
+# naming its engine (default "docker docker28 docker28-containerd": the host's Docker
+# 20.10 and Docker 28.5 on both image stores, see tests/lib/s2i.sh); S2I_TEST_ENGINE
+# set: that engine only.
 set -u
+if [ -z "${S2I_TEST_ENGINE:-}" ]; then
+	rc=0 ran=0
+	for engine in ${S2I_BENCH_ENGINES-docker docker28 docker28-containerd}; do
+		S2I_TEST_ENGINE=$engine bash "$0"
+		case $? in
+		0) ran=1 ;;
+		77) echo "s2i[$engine]: skipped" ;;
+		*) rc=1 ;;
+		esac
+	done
+	[ $rc = 0 ] && [ $ran = 0 ] && exit 77
+	exit $rc
+fi
 TEST=bench-s2i
 source "$TESTS_DIR/lib/parity.sh"
 RUNS=${RUNS:-5}
@@ -47,8 +64,8 @@ bench_report() {	# name what target
 	local a s
 	a=$(median <"$S2I_TMP/$1.agent")
 	s=$(median <"$S2I_TMP/$1.s2i")
-	printf 's2i: %s: s2i-agent median %.3fs, s2i median %.3fs over %d runs each: ratio %.2f (target <= %s)\n' \
-		"$2" "$a" "$s" "$RUNS" "$(echo "scale=3; $a / $s" | bc)" "$3"
+	printf 's2i[%s]: %s: s2i-agent median %.3fs, s2i median %.3fs over %d runs each: ratio %.2f (target <= %s)\n' \
+		"$S2I_TEST_ENGINE" "$2" "$a" "$s" "$RUNS" "$(echo "scale=3; $a / $s" | bc)" "$3"
 	echo "  s2i-agent runs: $(tr '\n' ' ' <"$S2I_TMP/$1.agent")"
 	echo "  s2i runs:       $(tr '\n' ' ' <"$S2I_TMP/$1.s2i")"
 }
@@ -121,7 +138,7 @@ rm -f "$S2I_TMP/stream"
 nfiles=$(git -C "$repo" ls-tree -r main | wc -l)
 mb=$(git -C "$repo" ls-tree -r -l main | awk '{s += $4} END {printf "%.1f", s / 1048576}')
 packmb=$(du -sm "$repo/objects/pack" | cut -f1)
-echo "s2i: git source: $nfiles files, $mb MB in the tree, $(git -C "$repo" rev-list --count main) commits, ${packmb} MB packed"
+echo "s2i[$S2I_TEST_ENGINE]: git source: $nfiles files, $mb MB in the tree, $(git -C "$repo" rev-list --count main) commits, ${packmb} MB packed"
 # the URL names a work tree: s2i clones a file:// work tree, but copies a bare repository's
 # directory as if it were the source
 big=$S2I_TMP/big
@@ -146,8 +163,8 @@ big_change
 /usr/bin/time -v "$S2I_AGENT" build -q --pull-policy never "file://$big" "$bigb" "$btag-agent" \
 	>"$S2I_TMP/rss.out" 2>"$S2I_TMP/rss.time" || { cat "$S2I_TMP/rss.out" "$S2I_TMP/rss.time"; fail "RSS build"; }
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$S2I_TMP/rss.time")
-printf 's2i: peak RSS of s2i-agent build of the git source: %.1f MB (target <= 30 MB)\n' \
-	"$(echo "scale=1; $rss / 1024" | bc)"
+printf 's2i[%s]: peak RSS of s2i-agent build of the git source: %.1f MB (target <= 30 MB)\n' \
+	"$S2I_TEST_ENGINE" "$(echo "scale=1; $rss / 1024" | bc)"
 
 # ---- with S2I_BENCH_TRACE=1: one build of each tool through apitrace.py, per API call ----
 [ "${S2I_BENCH_TRACE:-0}" = 1 ] || exit 0
@@ -157,7 +174,7 @@ trace() {	# label prepare source builder tag [flags...]
 	for who in s2i agent; do
 		sock=$S2I_TMP/trace.sock
 		rm -f "$sock"
-		python3 "$TESTS_DIR/bench/apitrace.py" "$sock" "${ENGINE_SOCK:-/var/run/docker.sock}" \
+		python3 "$TESTS_DIR/bench/apitrace.py" "$sock" "${DOCKER_HOST#unix://}" \
 			"$S2I_TMP/trace.$who" &
 		pid=$!
 		wait_for 5 test -S "$sock" || fail "apitrace did not start"
@@ -173,8 +190,8 @@ trace() {	# label prepare source builder tag [flags...]
 		t1=$(now)
 		kill -TERM "$pid"
 		wait "$pid"
-		printf 's2i: trace of %s, %s: %.3fs wall (start s, duration s, bytes up, bytes down, call)\n' \
-			"$label" "$who" "$(echo "$t1 - $t0" | bc)"
+		printf 's2i[%s]: trace of %s, %s: %.3fs wall (start s, duration s, bytes up, bytes down, call)\n' \
+			"$S2I_TEST_ENGINE" "$label" "$who" "$(echo "$t1 - $t0" | bc)"
 		sed 's/^/    /' "$S2I_TMP/trace.$who"
 	done
 }
