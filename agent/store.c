@@ -311,6 +311,18 @@ static int store_create_private(const char *path, struct err *e)
 	struct stat sb;
 	int fd;
 
+	/* An existing database is not opened: this process may hold it open through
+	 * SQLite already (serve opens a connection per thread), and closing any
+	 * descriptor of a file drops every POSIX lock the process has on it. Another
+	 * process (s2i-agent prune, sqlite3) closing its connection last would then
+	 * delete the WAL this one still writes to. */
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode))
+			return err_set(e, "database '%s': not a regular file", path);
+		if ((sb.st_mode & 077) && chmod(path, sb.st_mode & 0700) < 0)
+			return err_errno(e, "database '%s': cannot make it private", path);
+		return 0;
+	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		err_errno(e, "database '%s': cannot open", path);
