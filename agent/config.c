@@ -193,6 +193,7 @@ enum cfg_type {
 	K_SIZE,
 	K_WORKERS,
 	K_COUNT,	/* positive integer (long), up to CONFIG_COUNT_MAX */
+	K_KEEP,		/* whole number (long) from 0, up to CONFIG_COUNT_MAX; 0: off */
 	K_LISTEN,
 	K_ENGINE,
 	K_TOKEN,	/* file holding one secret, read into off2 */
@@ -248,6 +249,8 @@ static const struct cfg_key cfg_keys[] = {
 	A(queue_max, K_COUNT),
 	A(registry_auth_file, K_PRIVATE),
 	AT(admin_token_file, K_TOKEN, admin_token),
+	A(keep_builds, K_KEEP),
+	A(keep_days, K_KEEP),
 
 	R(url, K_REPO_URL),
 	R(secret_file, K_SECRETS),
@@ -290,6 +293,8 @@ static const struct cfg_key cfg_keys[] = {
 	R(callback_url, K_HTTPURL),
 	R(ignore_submodules, K_BOOL),
 	R(rm, K_BOOL),
+	R(keep_builds, K_KEEP),
+	R(keep_days, K_KEEP),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -755,17 +760,28 @@ static const char *cfg_parse_workers(const struct cfg_val *a)
 }
 
 /* a long from 1 to CONFIG_COUNT_MAX */
-static const char *cfg_parse_count(const struct cfg_val *a)
+/* a whole number from min up to CONFIG_COUNT_MAX into a long */
+static const char *cfg_parse_whole(const struct cfg_val *a, long min, const char *why)
 {
 	char *end;
 	long n;
 
 	errno = 0;
 	n = strtol(a->v, &end, 10);
-	if (errno || end == a->v || *end || n < 1 || n > CONFIG_COUNT_MAX)
-		return "expected a positive whole number";
+	if (errno || end == a->v || *end || n < min || n > CONFIG_COUNT_MAX)
+		return why;
 	*(long *)a->field = n;
 	return NULL;
+}
+
+static const char *cfg_parse_count(const struct cfg_val *a)
+{
+	return cfg_parse_whole(a, 1, "expected a positive whole number");
+}
+
+static const char *cfg_parse_keep(const struct cfg_val *a)
+{
+	return cfg_parse_whole(a, 0, "expected a whole number (0: no limit)");
 }
 
 static const char *cfg_parse_listen(const struct cfg_val *a)
@@ -1118,6 +1134,7 @@ static const struct cfg_kind {
 	[K_SIZE]	= { cfg_parse_size, ST_OTHER, 0 },
 	[K_WORKERS]	= { cfg_parse_workers, ST_OTHER, 0 },
 	[K_COUNT]	= { cfg_parse_count, ST_OTHER, 0 },
+	[K_KEEP]	= { cfg_parse_keep, ST_LONG, 0 },
 	[K_LISTEN]	= { cfg_parse_listen, ST_OTHER, 0 },
 	[K_ENGINE]	= { cfg_parse_engine, ST_STR, 0 },
 	[K_TOKEN]	= { cfg_parse_token_file, ST_STR, 0 },
@@ -1235,6 +1252,7 @@ struct repo_conf *config_repo_new(char *name)
 	r->name = name;
 	r->cancel_superseded = 1;
 	r->status = STATUS_NONE;
+	r->keep_builds = r->keep_days = -1;	/* [agent]'s, at the end of loading */
 	return r;
 }
 
@@ -1447,8 +1465,13 @@ static void cfg_finish(struct cfg_state *st)
 		c->state_dir = xstrdup(CONFIG_DEFAULT_STATE);
 	if (!c->engine)
 		c->engine = xstrdup(CONFIG_DEFAULT_ENGINE);
-	for (i = 0; i < c->nrepos; i++)
+	for (i = 0; i < c->nrepos; i++) {
 		cfg_finish_repo(st, c->repos[i], st->repo_seen[i]);
+		if (c->repos[i]->keep_builds < 0)
+			c->repos[i]->keep_builds = c->keep_builds;
+		if (c->repos[i]->keep_days < 0)
+			c->repos[i]->keep_days = c->keep_days;
+	}
 }
 
 /* --- loading ------------------------------------------------------------ */
@@ -1505,6 +1528,8 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	c->build_timeout = CONFIG_DEFAULT_TIMEOUT;
 	c->max_body = CONFIG_DEFAULT_MAX_BODY;
 	c->queue_max = QUEUE_MAX;
+	c->keep_builds = CONFIG_DEFAULT_KEEP_BUILDS;
+	c->keep_days = CONFIG_DEFAULT_KEEP_DAYS;
 
 	memset(&st, 0, sizeof(st));
 	st.path = path;
@@ -1593,6 +1618,7 @@ static void cfg_free_fields(void *base, enum cfg_sect sect)
 			break;
 		case ST_BOOL:
 		case ST_STATUS:
+		case ST_LONG:
 		case ST_OTHER:
 			break;
 		}

@@ -72,6 +72,8 @@ struct repo_conf {
 	char *callback_url;
 	int ignore_submodules;
 	int rm;				/* s2i --rm: remove the previous image of an incremental build */
+	long keep_builds;		/* retention: [agent]'s when unset; 0: no limit */
+	long keep_days;
 };
 
 struct config {
@@ -89,6 +91,8 @@ struct config {
 	char *registry_auth_file;
 	char *admin_token_file;
 	char *admin_token;		/* read from admin_token_file; NULL: admin disabled */
+	long keep_builds;		/* retention defaults of the repos (CONFIG_DEFAULT_KEEP_*) */
+	long keep_days;
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

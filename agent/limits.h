@@ -34,6 +34,11 @@
 #define CONFIG_DEFAULT_TAG	"{repo}:{branch}"	/* image name template */
 #define CONFIG_DEFAULT_CONTEXT	"s2i-agent"	/* commit status context */
 #define CONFIG_DEFAULT_GITHUB_API "https://api.github.com"
+/* retention defaults (keep_builds, keep_days): a repository building a few times an
+ * hour keeps about a week of history, and 50 logs at their typical size of a few
+ * hundred KiB; 0 turns a rule off */
+#define CONFIG_DEFAULT_KEEP_BUILDS 50
+#define CONFIG_DEFAULT_KEEP_DAYS 30
 
 /* HTTP intake */
 #define HTTP_HEADER_MAX		(16 * 1024)
@@ -149,6 +154,15 @@
 #define WORKER_RETRY_SECONDS	5		/* a queued build the database could not close: next try */
 #define WORKER_WRITE_RETRY_MIN_MS 500		/* a write the database refused (disk full): first retry, */
 #define WORKER_WRITE_RETRY_MAX_MS 10000		/* doubled up to this */
+/* retention passes (worker_keep.c): one at start-up, one when a build ends unless
+ * one ran within RETAIN_GAP_MS, one every RETAIN_INTERVAL_MS. A pass runs in
+ * slices of at most RETAIN_SLICE_ROWS builds or RETAIN_SLICE_MS in the writer's
+ * transaction (intake waits for no more); it stops after RETAIN_PASS_MS */
+#define RETAIN_INTERVAL_MS	(15LL * 60 * 1000)
+#define RETAIN_GAP_MS		(60LL * 1000)
+#define RETAIN_SLICE_ROWS	64
+#define RETAIN_SLICE_MS		4
+#define RETAIN_PASS_MS		(10LL * 1000)
 
 /* commit statuses */
 #define STATUS_DESCRIPTION_MAX	140

@@ -540,6 +540,8 @@ int worker_start(struct worker *w, struct err *e)
 	http_set_queued_hook(w->w_http, worker_queued, w);
 	worker_http_hook(w);
 	worker_recover(w);
+	if (worker_keep_start(w) < 0)
+		return err_set(e, "cannot set up the retention passes");
 	worker_kick(w);
 	worker_status_kick(w, 0);
 	return 0;
@@ -557,6 +559,8 @@ void worker_stop(struct worker *w)
 		evtimer_del(w->w_status_ev);
 	if (w->w_cleanup_ev)
 		evtimer_del(w->w_cleanup_ev);
+	if (w->w_keep_ev)
+		evtimer_del(w->w_keep_ev);
 	for (p = w->w_procs; p; p = p->p_next) {
 		if (p->p_kind == WK_BUILD) {
 			p->p_build.b_requeue = 1;
@@ -631,6 +635,7 @@ void worker_free(struct worker *w)
 		event_free(w->w_status_ev);
 	if (w->w_cleanup_ev)
 		event_free(w->w_cleanup_ev);
+	worker_keep_free(w);
 	json_decref(w->w_cleanup_ids);
 	json_decref(w->w_cleanup_containers);
 	if (w->w_queued_ev)

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "err.h"
 #include "instance.h"
+#include "retain.h"
 #include "store.h"
 #include "worker.h"
 
@@ -112,6 +113,13 @@ struct worker {
 	size_t w_nnew, w_newalloc;
 	unsigned w_nops;		/* writes of ours in the group commit */
 	struct wop *w_retry;		/* writes the database refused, tried again later */
+	/* retention passes (worker_keep.c) */
+	struct event *w_keep_ev;
+	struct retain_policy *w_keep;	/* the running pass's rules, NULL between passes */
+	struct retain_cursor w_keep_at;	/* the writer's while a slice is queued */
+	long long w_keep_started, w_keep_ended;	/* retain_clock_ms */
+	int w_keep_more;		/* the last pass stopped before its end */
+	struct retain_tally w_keep_pass, w_keep_total;
 };
 
 enum wop_kind {
@@ -125,6 +133,7 @@ enum wop_kind {
 	WOP_STATUS_DONE,		/* a commit status row posted (o_id: the row) */
 	WOP_STATUS_RETRY,
 	WOP_ADD,			/* a manual build (retry, POST /repos/NAME/builds) */
+	WOP_KEEP,			/* a slice of a retention pass (worker_keep.c) */
 	WOP_NKINDS
 };
 
@@ -167,6 +176,7 @@ struct wop {
 	int o_status_on;		/* with statuses */
 	long long *o_canceled;		/* out */
 	size_t o_ncanceled;
+	struct retain_tally o_keep;	/* KEEP: what the slice freed (out) */
 	int o_rc;			/* out: 1 when nothing changed */
 	int o_tries;			/* failed so far */
 	struct event *o_retry;
@@ -276,6 +286,16 @@ void worker_http_hook(struct worker *w);
 void worker_follow_end_all(struct worker *w, int end);
 /* Answers 202 with the build's URL. */
 void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id);
+
+/* worker_keep.c: retention passes, one at start, after builds, on a timer */
+int worker_keep_start(struct worker *w);
+/* A build ended: a pass, unless one ran within RETAIN_GAP_MS. */
+void worker_keep_kick(struct worker *w);
+void worker_keep_free(struct worker *w);
+/* WOP_KEEP's halves (worker_op.c's table) */
+int worker_keep_run(struct store *st, struct wop *o, struct err *e);
+void worker_keep_done(struct worker *w, struct wop *o);
+int worker_keep_failed(struct worker *w, struct wop *o, const char *err);
 
 /* worker_recover.c: builds a crash left running */
 void worker_recover(struct worker *w);

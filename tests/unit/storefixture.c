@@ -1,9 +1,15 @@
-/* storefixture: a state directory for the tests that open a store, and its removal
- * with the database files SQLite leaves there. */
+/* storefixture: a state directory for the tests that open a store, the store in it,
+ * and its removal with the database files SQLite leaves there. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <cmocka.h>
 
+#include "store.h"
 #include "storefixture.h"
 
 char sf_dir[] = "/tmp/s2i-test-store.XXXXXX";
@@ -33,4 +39,14 @@ int sf_group_teardown(void **state)
 	sf_remove_db(state);
 	rmdir(sf_dir);
 	return 0;
+}
+
+struct store *sf_open(void)
+{
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+
+	if (store_open(sf_dir, &s, &e) < 0)
+		fail_msg("%s", e.msg);
+	return s;
 }

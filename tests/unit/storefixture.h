@@ -13,4 +13,8 @@ int sf_remove_db(void **state);
 /* Removes the database (agent.db with its -wal and -shm files) and the directory. */
 int sf_group_teardown(void **state);
 
+struct store;
+/* The store in sf_dir (a failed open fails the test). */
+struct store *sf_open(void);
+
 #endif

@@ -376,6 +376,8 @@ static const struct {
 	{ "[agent]\nworkers = -1\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
 	{ "[agent]\nworkers = 65\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
 	{ "[agent]\nworkers = two\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
+	{ "[agent]\nkeep_builds = -1\n", { "2: invalid value for 'keep_builds': expected a whole number (0: no limit)" } },
+	{ "[agent]\nkeep_days = 30d\n", { "2: invalid value for 'keep_days': expected a whole number (0: no limit)" } },
 	{ "[agent]\nbuild_timeout = 30 minutes\n",
 	  { "2: invalid value for 'build_timeout': expected a duration like 90s, 30m, 2h or 1h30m" } },
 	{ "[agent]\nbuild_timeout = 0\n",
@@ -952,6 +954,8 @@ static const struct { const char *key, *value; } repo_samples[] = {
 	{ "callback_url", "https://hooks.example.com/done" },
 	{ "ignore_submodules", "yes" },
 	{ "rm", "yes" },
+	{ "keep_builds", "7" },
+	{ "keep_days", "3" },
 };
 
 static const char *repo_sample(const char *key)

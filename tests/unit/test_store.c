@@ -15,16 +15,6 @@
 #include "store.h"
 #include "storefixture.h"
 
-static struct store *open_store(void)
-{
-	struct err e = ERR_INIT;
-	struct store *s = NULL;
-
-	if (store_open(sf_dir, &s, &e) < 0)
-		fail_msg("%s", e.msg);
-	return s;
-}
-
 static long long add(struct store *s, const char *repo, const char *ref, const char *delivery,
 		     long long *dup)
 {
@@ -45,7 +35,7 @@ static long long add(struct store *s, const char *repo, const char *ref, const c
 
 static void test_add_get_dup(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
 	long long dup, id, id2, depth;
@@ -101,7 +91,7 @@ static long long push(struct store *s, const char *repo, const char *ref, int sh
 
 static void test_push_replay(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct err e = ERR_INIT;
 	struct build b = BUILD_INIT;
 	unsigned char d[STORE_DIGEST_LEN];
@@ -173,7 +163,7 @@ static void test_push_replay(void **state)
 	build_release(&b);
 	/* durable: another connection, after a reopen */
 	store_free(s);
-	s = open_store();
+	s = sf_open();
 	assert_int_equal(push(s, "web", "refs/heads/main", 1, 1, "x-11", &dup, &why), 0);
 	assert_int_equal(why, STORE_DUP_REPLAY);
 	assert_int_equal(dup, a);
@@ -189,7 +179,7 @@ static void test_push_replay(void **state)
 
 static void test_states_and_counts(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
 	long long counts[BUILD_NSTATES], dup, id, depth0, depth;
@@ -228,7 +218,7 @@ static void test_states_and_counts(void **state)
 	/* the cached counts agree with the table after a reopen */
 	assert_int_equal(store_count_states(s, counts, &e), 0);
 	store_free(s);
-	s = open_store();
+	s = sf_open();
 	{
 		long long again[BUILD_NSTATES];
 
@@ -240,7 +230,7 @@ static void test_states_and_counts(void **state)
 
 static void test_rollback(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct err e = ERR_INIT;
 	struct build b = BUILD_INIT;
 	long long dup, id, d0, d1;
@@ -264,7 +254,7 @@ static void test_list(void **state)
 {
 	struct store_filter f = STORE_FILTER_INIT;
 	struct build_list l = BUILD_LIST_INIT;
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct err e = ERR_INIT;
 	long long dup, a, b;
 	size_t i;
@@ -340,7 +330,7 @@ static void post_only_head(struct store *s, long long build_id, const char *stat
 static void test_statuses(void **state)
 {
 	struct status_row r[8];
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct err e = ERR_INIT;
 	long long now = store_now_ms();
 	size_t n;
@@ -397,7 +387,7 @@ static long long add_at(struct store *s, const char *repo, int sha)
 static void test_statuses_per_commit(void **state)
 {
 	struct status_row r[8];
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct err e = ERR_INIT;
 	long long a1 = add_at(s, "alpha", 1), a2 = add_at(s, "alpha", 1);
 	long long a3 = add_at(s, "alpha", 2), b1 = add_at(s, "beta", 1);
@@ -501,7 +491,7 @@ static void test_private_files(void **state)
 /* The first ref to claim an image name owns it, per repository, across reopens. */
 static void test_claim_tag(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_open();
 	struct err e = ERR_INIT;
 	char *owner = NULL;
 
@@ -515,7 +505,7 @@ static void test_claim_tag(void **state)
 	assert_int_equal(store_claim_tag(s, "api", "web:release-1.0", "refs/heads/release/1.0", 3,
 					 &owner, &e), 0);
 	store_free(s);
-	s = open_store();
+	s = sf_open();
 	assert_int_equal(store_claim_tag(s, "web", "web:release-1.0", "refs/heads/release/1.0", 4,
 					 &owner, &e), 1);
 	assert_string_equal(owner, "refs/heads/release-1.0");
