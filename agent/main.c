@@ -13,6 +13,7 @@ static const struct {
 	{ "check", cmd_check },
 	{ "build", cmd_build },
 	{ "notify", cmd_notify },
+	{ "prune", cmd_prune },
 	{ "version", cmd_version },
 	{ "--version", cmd_version },
 	/* hidden, for tests and bench */
@@ -30,6 +31,7 @@ static void usage(FILE *f)
 	      "       s2i-agent check [-c FILE]\n"
 	      "       s2i-agent build [FLAGS] SOURCE BUILDER [TAG]\n"
 	      "       s2i-agent notify [--url URL] [--secret-file F] [--follow] REPO\n"
+	      "       s2i-agent prune [-c FILE] [--dry-run]\n"
 	      "       s2i-agent version\n", f);
 }
 

@@ -1,0 +1,104 @@
+/* cmd_prune: `s2i-agent prune [-c FILE] [--dry-run]`, one retention pass by hand
+ * over state_dir's database and logs, printing what it freed (or would free). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "config.h"
+#include "limits.h"
+#include "retain.h"
+#include "store.h"
+
+static void cmd_prune_usage(FILE *f)
+{
+	fputs("usage: s2i-agent prune [-c FILE] [--dry-run]\n", f);
+}
+
+/* The whole pass, a slice per transaction so that a running serve's writes wait
+ * for no more than one slice. */
+static int cmd_prune_pass(struct store *st, const struct retain_policy *p, int dry,
+			  struct retain_tally *t, struct err *e)
+{
+	struct retain_cursor cur = RETAIN_CURSOR_INIT;
+	int rc;
+
+	do {
+		if (store_begin(st, e) < 0)
+			break;
+		rc = retain_slice(st, p, &cur, dry, RETAIN_SLICE_ROWS, 0, t, e);
+		if (rc < 0) {
+			store_rollback(st);
+			break;
+		}
+		if (store_commit(st, e) < 0)
+			break;
+	} while (rc > 0);
+	retain_cursor_release(&cur);
+	return e->msg[0] ? -1 : 0;
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct retain_tally t = { 0, 0, 0 };
+	struct strv errors = STRV_INIT;
+	struct retain_policy *p = NULL;
+	struct store *st = NULL;
+	struct config *c = NULL;
+	struct err e = ERR_INIT;
+	const char *path = config_default_path();
+	int dry = 0, opt, ret = 1;
+	size_t i;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			dry = 1;
+			break;
+		case 'h':
+			cmd_prune_usage(stdout);
+			return 0;
+		default:
+			cmd_prune_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "s2i-agent prune: unexpected argument '%s'\n", argv[optind]);
+		cmd_prune_usage(stderr);
+		return 2;
+	}
+	if (config_load(path, &c, &errors) < 0) {
+		for (i = 0; i < errors.n; i++)
+			fprintf(stderr, "%s\n", errors.items[i]);
+		strv_clear(&errors);
+		return 1;
+	}
+	if (store_open(c->state_dir, &st, &e) < 0) {
+		fprintf(stderr, "s2i-agent prune: %s\n", e.msg);
+		goto out;
+	}
+	p = retain_policy_new(c, store_now_ms());
+	if (cmd_prune_pass(st, p, dry, &t, &e) < 0)
+		fprintf(stderr, "s2i-agent prune: %s\n", e.msg);
+	else
+		ret = 0;
+	/* what was done, even when the pass stopped half way */
+	printf("%s %lld builds and %lld logs (%lld bytes)\n", dry ? "would delete" : "deleted",
+	       t.rows, t.logs, t.bytes);
+out:
+	retain_policy_free(p);
+	store_free(st);
+	config_free(c);
+	return ret;
+}

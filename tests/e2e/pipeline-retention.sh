@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Pipeline, retention (keep_builds, keep_days): builds past a repository's rules are
+# deleted with their logs by the daemon's pass at start, and by `s2i-agent prune`
+# while it runs; the newest build of each ref is kept whatever the rules, [repo]
+# keys override [agent]'s, --dry-run deletes nothing, and the API and /metrics agree.
+TEST=pl-retention
+source "$TESTS_DIR/lib/pipeline.sh"
+
+pl_builder
+pl_repo web keep_builds=2
+pl_repo api
+AGENT_EXTRA="keep_builds = 0
+keep_days = 0"
+start_agent || fail "agent did not start"
+
+# web: four builds of main, then one of dev; api: two builds of main
+n=0
+for i in 1 2 3 4; do
+	sha=$(pl_commit web "change $i" app.sh "echo \"hello $i\"")
+	pl_push web >/dev/null || fail "git push"
+	pl_github_push web "$sha"
+	n=$((n + 1))
+	expect 202 .build $n
+	pl_expect $n succeeded 120
+done
+sha=$(pl_commit web "dev change" app.sh 'echo "hello dev"')
+pl_push web refs/heads/dev >/dev/null || fail "git push dev"
+pl_github_push web "$sha" refs/heads/dev
+expect 202 .build 5
+pl_expect 5 succeeded 120
+for i in 1 2; do
+	sha=$(pl_commit api "api change $i" app.sh "echo \"api $i\"")
+	pl_push api >/dev/null || fail "git push api"
+	pl_github_push api "$sha"
+	expect 202 .build $((5 + i))
+	pl_expect $((5 + i)) succeeded 120
+done
+for i in 1 2 3 4 5 6 7; do
+	[ -s "$AGENT_DIR/state/logs/$i.log" ] || fail "build $i has no log"
+done
+
+# the pass at start: web keeps its 2 newest (4, 5), and 4 as the newest of main too;
+# api, with [agent]'s rules off, keeps both
+stop_agent || fail "agent exited $? on SIGTERM"
+KEEP_PORT=1 start_agent || fail "agent did not restart"
+wait_grep 'retention: deleted 3 builds and 3 logs' "$AGENT_LOG" 30 || fail "no retention pass logged"
+for i in 1 2 3; do
+	http_req "$AGENT_URL/builds/$i"
+	expect 404
+	[ -e "$AGENT_DIR/state/logs/$i.log" ] && fail "the log of deleted build $i is still there"
+done
+for i in 4 5 6 7; do
+	pl_expect_field $i .state succeeded
+	[ -s "$AGENT_DIR/state/logs/$i.log" ] || fail "the log of kept build $i is gone"
+done
+[ "$(db_count builds)" = 4 ] || fail "$(db_count builds) rows left, not 4"
+[ "$(db_count deliveries)" = 4 ] || fail "$(db_count deliveries) delivery ids left, not 4"
+curl -sf "$AGENT_URL/metrics" | grep -qx 's2i_agent_builds{state="succeeded"} 4' ||
+	fail "metrics: $(curl -sf "$AGENT_URL/metrics" | grep 's2i_agent_builds{')"
+
+# by hand, while the daemon runs: [agent] keep_builds = 1 applies to api (no key of its
+# own); web's own keep_builds = 2 still keeps 4 and 5
+sed -i 's/^keep_builds = 0$/keep_builds = 1/' "$AGENT_DIR/agent.conf"
+out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" --dry-run 2>&1) || fail "prune --dry-run: $out"
+size=$(stat -c %s "$AGENT_DIR/state/logs/6.log")
+[ "$out" = "would delete 1 builds and 1 logs ($size bytes)" ] || fail "prune --dry-run said: $out"
+pl_expect_field 6 .state succeeded
+out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" 2>&1) || fail "prune: $out"
+[ "$out" = "deleted 1 builds and 1 logs ($size bytes)" ] || fail "prune said: $out"
+http_req "$AGENT_URL/builds/6"
+expect 404
+[ -e "$AGENT_DIR/state/logs/6.log" ] && fail "prune left the log of build 6"
+pl_expect_field 7 .state succeeded
+out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" 2>&1) || fail "prune again: $out"
+[ "$out" = "deleted 0 builds and 0 logs (0 bytes)" ] || fail "a second prune said: $out"
+
+# intake goes on as before
+sha=$(pl_commit web "after the prune" app.sh 'echo "hello again"')
+pl_push web >/dev/null || fail "git push"
+pl_github_push web "$sha"
+expect 202 .build 8
+pl_expect 8 succeeded 120
+"$S2I_AGENT" prune --help | grep -q '^usage: s2i-agent prune' || fail "prune --help"
+"$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" stray >/dev/null 2>&1
+[ $? = 2 ] || fail "prune with a stray argument did not exit 2"
+stop_agent || fail "agent exited $? on SIGTERM"
+exit 0
