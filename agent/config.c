@@ -194,6 +194,7 @@ enum cfg_type {
 	K_WORKERS,
 	K_COUNT,	/* positive integer (long), up to CONFIG_COUNT_MAX */
 	K_KEEP,		/* whole number (long) from 0, up to CONFIG_COUNT_MAX; 0: off */
+	K_FREE,		/* a size (long) or 0: off */
 	K_LISTEN,
 	K_ENGINE,
 	K_TOKEN,	/* file holding one secret, read into off2 */
@@ -251,6 +252,7 @@ static const struct cfg_key cfg_keys[] = {
 	AT(admin_token_file, K_TOKEN, admin_token),
 	A(keep_builds, K_KEEP),
 	A(keep_days, K_KEEP),
+	A(min_free_space, K_FREE),
 
 	R(url, K_REPO_URL),
 	R(secret_file, K_SECRETS),
@@ -295,6 +297,7 @@ static const struct cfg_key cfg_keys[] = {
 	R(rm, K_BOOL),
 	R(keep_builds, K_KEEP),
 	R(keep_days, K_KEEP),
+	R(min_free_space, K_FREE),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -784,6 +787,16 @@ static const char *cfg_parse_keep(const struct cfg_val *a)
 	return cfg_parse_whole(a, 0, "expected a whole number (0: no limit)");
 }
 
+static const char *cfg_parse_free(const struct cfg_val *a)
+{
+	size_t n = 0;
+
+	if (strcmp(a->v, "0") && (config_parse_size(a->v, &n) < 0 || n == 0 || n > (size_t)(~0UL >> 1)))
+		return "expected a size like 512MiB or 2G (0: no check)";
+	*(long *)a->field = (long)n;
+	return NULL;
+}
+
 static const char *cfg_parse_listen(const struct cfg_val *a)
 {
 	struct config *c = a->st->c;
@@ -1135,6 +1148,7 @@ static const struct cfg_kind {
 	[K_WORKERS]	= { cfg_parse_workers, ST_OTHER, 0 },
 	[K_COUNT]	= { cfg_parse_count, ST_OTHER, 0 },
 	[K_KEEP]	= { cfg_parse_keep, ST_LONG, 0 },
+	[K_FREE]	= { cfg_parse_free, ST_LONG, 0 },
 	[K_LISTEN]	= { cfg_parse_listen, ST_OTHER, 0 },
 	[K_ENGINE]	= { cfg_parse_engine, ST_STR, 0 },
 	[K_TOKEN]	= { cfg_parse_token_file, ST_STR, 0 },
@@ -1253,6 +1267,7 @@ struct repo_conf *config_repo_new(char *name)
 	r->cancel_superseded = 1;
 	r->status = STATUS_NONE;
 	r->keep_builds = r->keep_days = -1;	/* [agent]'s, at the end of loading */
+	r->min_free_space = -1;
 	return r;
 }
 
@@ -1471,6 +1486,8 @@ static void cfg_finish(struct cfg_state *st)
 			c->repos[i]->keep_builds = c->keep_builds;
 		if (c->repos[i]->keep_days < 0)
 			c->repos[i]->keep_days = c->keep_days;
+		if (c->repos[i]->min_free_space < 0)
+			c->repos[i]->min_free_space = c->min_free_space;
 	}
 }
 
@@ -1530,6 +1547,7 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	c->queue_max = QUEUE_MAX;
 	c->keep_builds = CONFIG_DEFAULT_KEEP_BUILDS;
 	c->keep_days = CONFIG_DEFAULT_KEEP_DAYS;
+	c->min_free_space = CONFIG_DEFAULT_MIN_FREE;
 
 	memset(&st, 0, sizeof(st));
 	st.path = path;

@@ -74,6 +74,7 @@ struct repo_conf {
 	int rm;				/* s2i --rm: remove the previous image of an incremental build */
 	long keep_builds;		/* retention: [agent]'s when unset; 0: no limit */
 	long keep_days;
+	long min_free_space;		/* bytes a build needs free to start; [agent]'s when unset */
 };
 
 struct config {
@@ -93,6 +94,7 @@ struct config {
 	char *admin_token;		/* read from admin_token_file; NULL: admin disabled */
 	long keep_builds;		/* retention defaults of the repos (CONFIG_DEFAULT_KEEP_*) */
 	long keep_days;
+	long min_free_space;		/* bytes; 0: no check (CONFIG_DEFAULT_MIN_FREE) */
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

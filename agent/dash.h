@@ -25,6 +25,8 @@ struct dash_index {
 	const char *public_url;		/* for the webhook URL hint; NULL: relative */
 	const char *version;		/* footer; NULL: none */
 	time_t now;			/* running builds show now - started; 0: not shown */
+	const char *notice;		/* why builds wait (free space), under the header;
+					 * NULL: none */
 };
 
 /* Appends the dashboard page to out. Links are relative ("builds/7"), so the

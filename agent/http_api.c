@@ -94,7 +94,7 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	struct buf page = BUF_INIT(16 * 1024 * 1024);
 	struct dash_index d = { 0 };
 	const char **repos = NULL;
-	struct err e = ERR_INIT;
+	struct err e = ERR_INIT, held = ERR_INIT;
 	json_t *builds = NULL;
 	size_t i;
 
@@ -112,6 +112,8 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	d.public_url = h->h_cfg->public_url;
 	d.version = S2I_AGENT_VERSION;
 	d.now = time(NULL);
+	if (h->h_health_fn && h->h_health_fn(h->h_pipeline_ctx, &held) < 0)
+		d.notice = held.msg;
 	if (dash_render_index(&d, &page, &e) < 0) {
 		log_error("dashboard: %s", e.msg);
 		http_reply_error(req, 500, "cannot render the dashboard");

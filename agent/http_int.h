@@ -50,6 +50,9 @@ struct http {
 
 	http_queued_fn h_queued_fn;
 	void *h_queued_ctx;
+	http_health_fn h_health_fn;
+	http_metrics_fn h_metrics_fn;
+	void *h_pipeline_ctx;
 	http_engine_check_fn h_engine_fn;
 	void *h_engine_ctx;
 	time_t h_engine_checked;

@@ -39,6 +39,8 @@
  * hundred KiB; 0 turns a rule off */
 #define CONFIG_DEFAULT_KEEP_BUILDS 50
 #define CONFIG_DEFAULT_KEEP_DAYS 30
+/* min_free_space: below it on state_dir or the engine's data root, builds wait */
+#define CONFIG_DEFAULT_MIN_FREE	(1024L * 1024 * 1024)
 
 /* HTTP intake */
 #define HTTP_HEADER_MAX		(16 * 1024)
@@ -80,6 +82,7 @@
 #define HTTP_DRAIN_SECONDS	10		/* SIGTERM: time to finish answering */
 #define HTTP_ENGINE_CHECK_MS	500		/* /healthz engine probe: connect timeout */
 #define HTTP_ENGINE_CACHE_SECONDS 5		/* /healthz engine probe: result reused */
+#define HTTP_ENGINE_INFO_MAX	(256 * 1024)	/* bytes of the engine's /info answer read */
 #define HTTP_TOKEN_MAX		4096		/* Authorization header */
 #define JPRUNE_DEPTH_MAX	512		/* JSON nesting intake accepts */
 
@@ -163,6 +166,12 @@
 #define RETAIN_SLICE_ROWS	64
 #define RETAIN_SLICE_MS		4
 #define RETAIN_PASS_MS		(10LL * 1000)
+/* free space (worker_disk.c): statvfs at most every DISK_CHECK_MS while scheduling;
+ * held builds looked at again every DISK_RECHECK_MS; the engine's data root (GET
+ * /info, unix:// engines only) asked every DISK_ROOT_INTERVAL_MS */
+#define DISK_CHECK_MS		1000
+#define DISK_RECHECK_MS		5000
+#define DISK_ROOT_INTERVAL_MS	(5LL * 60 * 1000)
 
 /* commit statuses */
 #define STATUS_DESCRIPTION_MAX	140

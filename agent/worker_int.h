@@ -120,6 +120,17 @@ struct worker {
 	long long w_keep_started, w_keep_ended;	/* retain_clock_ms */
 	int w_keep_more;		/* the last pass stopped before its end */
 	struct retain_tally w_keep_pass, w_keep_total;
+	long long w_keep_passes;
+	int w_keep_soon;		/* a pass asked for while one runs: another after it */
+	/* free space (worker_disk.c) */
+	struct event *w_disk_ev;	/* held builds: the scheduler again */
+	char *w_engine_root;		/* the engine's data root, NULL until known */
+	long long w_disk_at, w_root_at;	/* retain_clock_ms of the last looks */
+	unsigned long long w_free_state, w_free_engine;	/* bytes, ~0: unknown */
+	int w_held;			/* builds wait for free space */
+	int w_hold_seen;		/* ... seen in this scheduling pass */
+	int w_hold_passed;		/* a build of this pass had the space it needs */
+	char w_hold[512];		/* why */
 };
 
 enum wop_kind {
@@ -292,10 +303,23 @@ int worker_keep_start(struct worker *w);
 /* A build ended: a pass, unless one ran within RETAIN_GAP_MS. */
 void worker_keep_kick(struct worker *w);
 void worker_keep_free(struct worker *w);
+/* A pass now (free space is short), or right after the running one. */
+void worker_keep_now(struct worker *w);
 /* WOP_KEEP's halves (worker_op.c's table) */
 int worker_keep_run(struct store *st, struct wop *o, struct err *e);
 void worker_keep_done(struct worker *w, struct wop *o);
 int worker_keep_failed(struct worker *w, struct wop *o, const char *err);
+
+/* worker_disk.c: free space watermarks, the pipeline's /healthz and /metrics */
+int worker_disk_start(struct worker *w);
+void worker_disk_free_all(struct worker *w);
+/* 1 when a build of repo must wait for free space (w_hold says why; a retention
+ * pass starts, the scheduler runs again after DISK_RECHECK_MS), else 0. */
+int worker_disk_hold(struct worker *w, const char *repo);
+/* After a scheduling pass that looked at every queued build. */
+void worker_disk_settle(struct worker *w);
+int worker_disk_health(void *ctx, struct err *e);
+void worker_metrics(void *ctx, struct buf *o);
 
 /* worker_recover.c: builds a crash left running */
 void worker_recover(struct worker *w);

@@ -43,6 +43,14 @@ int worker_keep_start(struct worker *w)
 	return 0;
 }
 
+void worker_keep_now(struct worker *w)
+{
+	if (w->w_keep)
+		w->w_keep_soon = 1;
+	else
+		worker_keep_pass(w);
+}
+
 void worker_keep_kick(struct worker *w)
 {
 	if (w->w_keep_ev && retain_clock_ms() - w->w_keep_ended >= RETAIN_GAP_MS)
@@ -66,6 +74,11 @@ static void worker_keep_end(struct worker *w, const char *err)
 	if (!w->w_keep_more)
 		retain_cursor_release(&w->w_keep_at);
 	w->w_keep_ended = retain_clock_ms();
+	w->w_keep_passes++;
+	if (w->w_keep_soon) {
+		w->w_keep_soon = 0;
+		tv.tv_sec = 0;
+	}
 	if (w->w_keep_ev && !w->w_stopping)
 		evtimer_add(w->w_keep_ev, &tv);
 }
