@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cmds.h"
 #include "config.h"
+#include "engine.h"
 #include "gitsrc.h"
 #include "httpc.h"
 #include "jobwire.h"
@@ -182,6 +183,57 @@ out:
 	return rc;
 }
 
+/* ---------- the image a build replaces ---------- */
+
+static struct engine *build_child_engine(const struct s2i_opts *o, struct err *e)
+{
+	struct engine_tls tls = { o->engine_tls_ca, o->engine_tls_cert, o->engine_tls_key };
+
+	return o->engine_tls_cert || o->engine_tls_ca ? engine_new(o->engine_url, &tls, e) :
+		engine_new_from_env(o->engine_url, e);
+}
+
+/* The id of the image o->tag names before the build, into out ("" when none, or when
+ * S2I did not build it: only what a build made is ever removed). */
+static void build_child_tagged(const struct s2i_opts *o, char *out, size_t n)
+{
+	struct engine_image img = ENGINE_IMAGE_INIT;
+	struct err e = ERR_INIT;
+	struct engine *eng;
+
+	out[0] = '\0';
+	if (!o->tag || !(eng = build_child_engine(o, &e)))
+		return;
+	if (engine_image_inspect(eng, o->tag, &img, &e) == 0 && img.id &&
+	    engine_image_label(&img, "io.openshift.s2i.build.image"))
+		snprintf(out, n, "%s", img.id);
+	engine_image_release(&img);
+	engine_free(eng);
+}
+
+/* After a success: the image the tag named before, superseded, goes unless a
+ * container or another tag still uses it (no force: the engine refuses those). An
+ * incremental build took what it needed from it already; the next one starts
+ * from the new image. */
+static void build_child_remove_replaced(struct build_child_log *l, const struct s2i_opts *o,
+					const char *old, const char *now)
+{
+	struct err e = ERR_INIT;
+	struct engine *eng;
+
+	if (!old[0] || !now[0] || !strcmp(old, now))
+		return;
+	if (!(eng = build_child_engine(o, &e))) {
+		build_child_logf(l, "warning: cannot remove the replaced image %.19s: %s", old, e.msg);
+		return;
+	}
+	if (engine_image_remove(eng, old, 0, 1, &e) < 0)
+		build_child_logf(l, "--> kept the replaced image %.19s: %s", old, e.msg);
+	else
+		build_child_logf(l, "--> removed the replaced image %.19s", old);
+	engine_free(eng);
+}
+
 static const char *build_child_outcome(enum s2i_outcome o)
 {
 	switch (o) {
@@ -203,7 +255,7 @@ int cmd_build_child(int argc, char **argv)
 	const json_t *jb;
 	json_t *job, *res;
 	const char *ref, *sha0;
-	char sha[41] = "";
+	char sha[41] = "", replaced[80];
 	long long id, parent;
 	off_t size;
 
@@ -273,8 +325,11 @@ int cmd_build_child(int argc, char **argv)
 		snprintf(r.reason, sizeof(r.reason), "the build was canceled");
 		goto result;
 	}
+	build_child_tagged(&o, replaced, sizeof(replaced));
 	if (s2i_build(&o, build_child_on_log, &l, &build_child_cancel, &r, &e) < 0)
 		build_child_logf(&l, "%s: %s", build_child_outcome(r.outcome), r.reason[0] ? r.reason : e.msg);
+	else if (r.outcome == S2I_SUCCEEDED)
+		build_child_remove_replaced(&l, &o, replaced, r.image_id);
 result:
 	res = json_object();
 	json_object_set_new(res, "outcome", json_string(build_child_outcome(r.outcome)));

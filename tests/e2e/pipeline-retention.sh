@@ -38,6 +38,18 @@ done
 for i in 1 2 3 4 5 6 7; do
 	[ -s "$AGENT_DIR/state/logs/$i.log" ] || fail "build $i has no log"
 done
+# each build of main replaced the image of the one before: removed, not left dangling
+for i in 2 3 4; do
+	grep -q '^--> removed the replaced image sha256:' "$AGENT_DIR/state/logs/$i.log" ||
+		fail "build $i did not remove the image it replaced: $(grep replaced "$AGENT_DIR/state/logs/$i.log")"
+done
+grep -q 'replaced image' "$AGENT_DIR/state/logs/1.log" && fail "the first build removed an image"
+ids=$(docker images -aq --no-trunc)
+left=$(docker image inspect --format '{{index .Config.Labels "io.k8s.display-name"}}' $ids 2>/dev/null |
+	grep -cx "s2i-agent-test/$PL_ID-web:main")
+[ "$left" = 1 ] || fail "$left images of web:main, not 1"
+[ "$(docker image inspect --format '{{.Id}}' "s2i-agent-test/$PL_ID-web:main")" = "$(pl_build_json 4 | jq -r .image_id)" ] ||
+	fail "web:main is not the image of build 4"
 
 # the pass at start: web keeps its 2 newest (4, 5), and 4 as the newest of main too;
 # api, with [agent]'s rules off, keeps both
