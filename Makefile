@@ -52,7 +52,7 @@ BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
 .PHONY: all unit-build check unit e2e valgrind bench clean demo demo-clean install uninstall \
-	fuzz-build fuzz chaos mutants
+	fuzz-build fuzz chaos mutants soak
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -111,6 +111,14 @@ valgrind:
 
 bench: all
 	tests/bench/run
+
+# The long soak (tests/soak/soak.sh): SOAK_BUILDS builds through the real daemon and
+# engine with retention set low; asserts that the database, logs, images and mirrors
+# level off and that RSS and open descriptors stay flat, and prints the figures. make
+# check runs a short one (tests/e2e/soak-short.sh).
+SOAK_BUILDS ?= 5000
+soak: all
+	SOAK_BUILDS=$(SOAK_BUILDS) S2I_AGENT=$(CURDIR)/build/rel/s2i-agent tests/soak/soak.sh
 
 # Deliberate bugs (tests/mutants/mutants.txt), each applied alone to a scratch copy and
 # run against the tests that must catch it; fails if one survives. Slow: not in check,

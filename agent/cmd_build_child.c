@@ -234,6 +234,24 @@ static void build_child_remove_replaced(struct build_child_log *l, const struct 
 	engine_free(eng);
 }
 
+/* The mirror, repacked once fetches piled up packs in it (one per fetch). */
+static void build_child_gc(struct build_child_log *l, const char *mirror)
+{
+	struct gitsrc_gc_stats st;
+	struct err e = ERR_INIT;
+	int rc;
+
+	if (!mirror || access(mirror, F_OK) < 0)
+		return;
+	rc = gitsrc_gc(mirror, GITSRC_GC_PACKS, &st, &e);
+	if (rc < 0)
+		build_child_logf(l, "warning: cannot repack the mirror: %s", e.msg);
+	else if (rc == 0)
+		build_child_logf(l, "==> repacked the mirror: %u packs and %u loose objects, %llu -> %llu bytes",
+				 st.packs, st.loose, (unsigned long long)st.bytes_before,
+				 (unsigned long long)st.bytes_after);
+}
+
 static const char *build_child_outcome(enum s2i_outcome o)
 {
 	switch (o) {
@@ -330,6 +348,7 @@ int cmd_build_child(int argc, char **argv)
 		build_child_logf(&l, "%s: %s", build_child_outcome(r.outcome), r.reason[0] ? r.reason : e.msg);
 	else if (r.outcome == S2I_SUCCEEDED)
 		build_child_remove_replaced(&l, &o, replaced, r.image_id);
+	build_child_gc(&l, o.mirror_dir);
 result:
 	res = json_object();
 	json_object_set_new(res, "outcome", json_string(build_child_outcome(r.outcome)));

@@ -1,11 +1,16 @@
 /* cmd_prune: `s2i-agent prune [-c FILE] [--dry-run]`, one retention pass by hand
  * over state_dir's database and logs, printing what it freed (or would free). */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <git2.h>
 
 #include "cmds.h"
 #include "config.h"
+#include "gitsrc.h"
 #include "limits.h"
 #include "retain.h"
 #include "store.h"
@@ -36,6 +41,45 @@ static int cmd_prune_pass(struct store *st, const struct retain_policy *p, int d
 	} while (rc > 0);
 	retain_cursor_release(&cur);
 	return e->msg[0] ? -1 : 0;
+}
+
+/* Every mirror of state_dir/git repacked; prints what it freed. -1 when one failed. */
+static int cmd_prune_mirrors(const char *state_dir)
+{
+	uint64_t before = 0, after = 0;
+	struct dirent *d;
+	char *dir = xasprintf("%s/git", state_dir), *p;
+	DIR *dh = opendir(dir);
+	unsigned n = 0;
+	int ret = 0;
+
+	free(dir);
+	if (!dh)
+		return 0;
+	git_libgit2_init();
+	while ((d = readdir(dh))) {
+		struct gitsrc_gc_stats st;
+		struct err e = ERR_INIT;
+		size_t len = strlen(d->d_name);
+
+		if (d->d_name[0] == '.' || len < 5 || strcmp(d->d_name + len - 4, ".git"))
+			continue;
+		p = xasprintf("%s/git/%s", state_dir, d->d_name);
+		if (gitsrc_gc(p, 0, &st, &e) < 0) {
+			fprintf(stderr, "s2i-agent prune: %s\n", e.msg);
+			ret = -1;
+		} else {
+			n++;
+			before += st.bytes_before;
+			after += st.bytes_after;
+		}
+		free(p);
+	}
+	closedir(dh);
+	git_libgit2_shutdown();
+	printf("repacked %u mirrors: %llu -> %llu bytes\n", n, (unsigned long long)before,
+	       (unsigned long long)after);
+	return ret;
 }
 
 int cmd_prune(int argc, char **argv)
@@ -96,6 +140,8 @@ int cmd_prune(int argc, char **argv)
 	/* what was done, even when the pass stopped half way */
 	printf("%s %lld builds and %lld logs (%lld bytes)\n", dry ? "would delete" : "deleted",
 	       t.rows, t.logs, t.bytes);
+	if (!dry && cmd_prune_mirrors(c->state_dir) < 0)
+		ret = 1;
 out:
 	retain_policy_free(p);
 	store_free(st);

@@ -162,7 +162,7 @@
  * slices of at most RETAIN_SLICE_ROWS builds or RETAIN_SLICE_MS in the writer's
  * transaction (intake waits for no more); it stops after RETAIN_PASS_MS */
 #define RETAIN_INTERVAL_MS	(15LL * 60 * 1000)
-#define RETAIN_GAP_MS		(60LL * 1000)
+#define RETAIN_GAP_MS		(5LL * 1000)
 #define RETAIN_SLICE_ROWS	64
 #define RETAIN_SLICE_MS		4
 #define RETAIN_PASS_MS		(10LL * 1000)
@@ -231,6 +231,8 @@
 #define GITSRC_MWINDOW_LIMIT	(4u * 1024 * 1024)	/* pack bytes mapped at once (RSS while streaming) */
 #define GITSRC_CACHE_MAX	(16u * 1024 * 1024)	/* libgit2 object cache */
 #define GITSRC_CHUNK		(64 * 1024)	/* streaming reads */
+#define GITSRC_GC_PACKS		16		/* a mirror with more packs is repacked after a build */
+#define GITSRC_GC_LOOSE		256		/* ... or with more loose objects */
 #define GITSRC_STREAM_MIN	(4u * 1024 * 1024)	/* blobs this big are inflated from their pack in chunks */
 #define SRCTAR_DEPTH_MAX	256		/* directory nesting on disk */
 #define SRCTAR_DIR_ENTRIES_MAX	1000000		/* names in one directory on disk */

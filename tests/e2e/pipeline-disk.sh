@@ -12,6 +12,8 @@ pl_repo web min_free_space=4000000G
 start_agent || fail "agent did not start"
 
 metric() { curl -sf "$AGENT_URL/metrics" | sed -n "s/^$1 //p"; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+metric_above() { [ "$(metric "$1")" -gt "$2" ]; }
 [ -n "$(metric 's2i_agent_free_bytes{dir="state_dir"}')" ] || fail "no free space of state_dir in /metrics"
 want=$(stat -f -c '%a*%S' "$AGENT_DIR/state" | bc)
 got=$(metric 's2i_agent_free_bytes{dir="state_dir"}')
@@ -38,7 +40,7 @@ pl_push web >/dev/null || fail "git push"
 pl_github_push web "$sha"
 expect 202 .build 3
 wait_grep "below min_free_space (4000000.0 GiB): builds wait" "$AGENT_LOG" 30 || fail "no warning for the held build"
-wait_for 30 test "$(metric s2i_agent_builds_held)" = 1 || fail "s2i_agent_builds_held is not 1"
+wait_for 30 metric_is s2i_agent_builds_held 1 || fail "s2i_agent_builds_held is not 1"
 http_req "$AGENT_URL/healthz"
 expect 503
 grep -q "^builds: .* free on '.*', below min_free_space (4000000.0 GiB): builds wait$" <<<"$HTTP_BODY" ||
@@ -46,7 +48,7 @@ grep -q "^builds: .* free on '.*', below min_free_space (4000000.0 GiB): builds 
 http_req -H 'Accept: text/html' "$AGENT_URL/"
 grep -q 'class="notice"><strong>.*below min_free_space' <<<"$HTTP_BODY" || fail "the dashboard shows no reason"
 # a pass ran at once (api keeps 1 build: build 1 goes)
-wait_for 30 test "$(metric s2i_agent_retention_passes_total)" -gt "$passes" || fail "no retention pass"
+wait_for 30 metric_above s2i_agent_retention_passes_total "$passes" || fail "no retention pass"
 wait_grep 'retention: deleted 1 builds and 1 logs' "$AGENT_LOG" 30 || fail "the pass deleted nothing"
 [ "$(metric s2i_agent_pruned_builds_total)" = 1 ] || fail "pruned builds: $(metric s2i_agent_pruned_builds_total)"
 [ "$(metric s2i_agent_pruned_logs_total)" = 1 ] || fail "pruned logs: $(metric s2i_agent_pruned_logs_total)"

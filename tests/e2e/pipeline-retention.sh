@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Pipeline, retention (keep_builds, keep_days): builds past a repository's rules are
 # deleted with their logs by the daemon's pass at start, and by `s2i-agent prune`
-# while it runs; the newest build of each ref is kept whatever the rules, [repo]
-# keys override [agent]'s, --dry-run deletes nothing, and the API and /metrics agree.
+# while it runs (which also repacks the mirrors); the newest build of each ref is kept
+# whatever the rules, [repo] keys override [agent]'s, --dry-run deletes nothing, the
+# API and /metrics agree, and a build removes the image its tag named before.
 TEST=pl-retention
 source "$TESTS_DIR/lib/pipeline.sh"
 
 pl_builder
-pl_repo web keep_builds=2
-pl_repo api
+pl_repo web keep_builds=0	# 2 from the restart on
+pl_repo api "url=file://$AGENT_DIR/api.git"	# fetched into a mirror
 AGENT_EXTRA="keep_builds = 0
 keep_days = 0"
 start_agent || fail "agent did not start"
@@ -54,6 +55,7 @@ left=$(docker image inspect --format '{{index .Config.Labels "io.k8s.display-nam
 # the pass at start: web keeps its 2 newest (4, 5), and 4 as the newest of main too;
 # api, with [agent]'s rules off, keeps both
 stop_agent || fail "agent exited $? on SIGTERM"
+sed -i 's/^keep_builds = 0$/keep_builds = 2/' "$AGENT_DIR/repos.conf"
 KEEP_PORT=1 start_agent || fail "agent did not restart"
 wait_grep 'retention: deleted 3 builds and 3 logs' "$AGENT_LOG" 30 || fail "no retention pass logged"
 for i in 1 2 3; do
@@ -78,13 +80,19 @@ size=$(stat -c %s "$AGENT_DIR/state/logs/6.log")
 [ "$out" = "would delete 1 builds and 1 logs ($size bytes)" ] || fail "prune --dry-run said: $out"
 pl_expect_field 6 .state succeeded
 out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" 2>&1) || fail "prune: $out"
-[ "$out" = "deleted 1 builds and 1 logs ($size bytes)" ] || fail "prune said: $out"
+[ "$(head -n 1 <<<"$out")" = "deleted 1 builds and 1 logs ($size bytes)" ] || fail "prune said: $out"
+# ... and repacked api's mirror into one pack
+grep -qE '^repacked 1 mirrors: [0-9]+ -> [0-9]+ bytes$' <<<"$out" || fail "prune said: $out"
+[ "$(ls "$AGENT_DIR/state/git/api.git/objects/pack/"*.pack | wc -l)" = 1 ] || fail "api's mirror is not one pack"
+[ -z "$(find "$AGENT_DIR/state/git/api.git/objects" -path '*/objects/[0-9a-f][0-9a-f]/*' -type f)" ] ||
+	fail "loose objects left in api's mirror"
+out=$(git --git-dir="$AGENT_DIR/state/git/api.git" fsck --no-dangling 2>&1) || fail "api's mirror is broken after the repack: $out"
 http_req "$AGENT_URL/builds/6"
 expect 404
 [ -e "$AGENT_DIR/state/logs/6.log" ] && fail "prune left the log of build 6"
 pl_expect_field 7 .state succeeded
 out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" 2>&1) || fail "prune again: $out"
-[ "$out" = "deleted 0 builds and 0 logs (0 bytes)" ] || fail "a second prune said: $out"
+[ "$(head -n 1 <<<"$out")" = "deleted 0 builds and 0 logs (0 bytes)" ] || fail "a second prune said: $out"
 
 # intake goes on as before
 sha=$(pl_commit web "after the prune" app.sh 'echo "hello again"')
