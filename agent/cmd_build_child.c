@@ -211,17 +211,21 @@ static void build_child_tagged(const struct s2i_opts *o, char *out, size_t n)
 	engine_free(eng);
 }
 
-/* After a success: the image the tag named before, superseded, goes unless a
- * container or another tag still uses it (no force: the engine refuses those). An
- * incremental build took what it needed from it already; the next one starts
- * from the new image. */
+/* After the build, whatever its outcome (a build canceled after its commit moved the
+ * tag too): the image the tag named before, now superseded, goes unless a container
+ * or another tag still uses it (no force: the engine refuses those). An incremental
+ * build took what it needed from it already; the next one starts from the new image. */
 static void build_child_remove_replaced(struct build_child_log *l, const struct s2i_opts *o,
-					const char *old, const char *now)
+					const char *old)
 {
+	char now[80];
 	struct err e = ERR_INIT;
 	struct engine *eng;
 
-	if (!old[0] || !now[0] || !strcmp(old, now))
+	if (!old[0])
+		return;
+	build_child_tagged(o, now, sizeof(now));
+	if (!now[0] || !strcmp(old, now))
 		return;
 	if (!(eng = build_child_engine(o, &e))) {
 		build_child_logf(l, "warning: cannot remove the replaced image %.19s: %s", old, e.msg);
@@ -346,8 +350,7 @@ int cmd_build_child(int argc, char **argv)
 	build_child_tagged(&o, replaced, sizeof(replaced));
 	if (s2i_build(&o, build_child_on_log, &l, &build_child_cancel, &r, &e) < 0)
 		build_child_logf(&l, "%s: %s", build_child_outcome(r.outcome), r.reason[0] ? r.reason : e.msg);
-	else if (r.outcome == S2I_SUCCEEDED)
-		build_child_remove_replaced(&l, &o, replaced, r.image_id);
+	build_child_remove_replaced(&l, &o, replaced);
 	build_child_gc(&l, o.mirror_dir);
 result:
 	res = json_object();

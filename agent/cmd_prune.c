@@ -31,7 +31,7 @@ static int cmd_prune_pass(struct store *st, const struct retain_policy *p, int d
 	do {
 		if (store_begin(st, e) < 0)
 			break;
-		rc = retain_slice(st, p, &cur, dry, RETAIN_SLICE_ROWS, 0, t, e);
+		rc = retain_slice(st, p, &cur, dry, RETAIN_CLI_SLICE_ROWS, 0, t, e);
 		if (rc < 0) {
 			store_rollback(st);
 			break;

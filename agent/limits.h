@@ -166,6 +166,7 @@
 #define RETAIN_SLICE_ROWS	64
 #define RETAIN_SLICE_MS		4
 #define RETAIN_PASS_MS		(10LL * 1000)
+#define RETAIN_CLI_SLICE_ROWS	1024	/* s2i-agent prune: builds per transaction */
 /* free space (worker_disk.c): statvfs at most every DISK_CHECK_MS while scheduling;
  * held builds looked at again every DISK_RECHECK_MS; the engine's data root (GET
  * /info, unix:// engines only) asked every DISK_ROOT_INTERVAL_MS */

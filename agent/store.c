@@ -92,7 +92,8 @@ static const char *const store_sql[ST_N] = {
 	[ST_KEEP_PICK] = "SELECT c.id, c.finished FROM builds c WHERE c.repo = ?1 AND c.id > ?4 "
 		"AND (c.id <= ?2 OR c.finished < ?3) "
 		"AND c.state IN ('succeeded', 'failed', 'errored', 'canceled') "
-		"AND c.id < (SELECT max(r.id) FROM builds r WHERE r.repo = c.repo AND r.ref = c.ref) "
+		"AND EXISTS (SELECT 1 FROM builds r WHERE r.repo = c.repo AND r.ref = c.ref "
+		"AND r.id > c.id) "
 		"AND NOT EXISTS (SELECT 1 FROM statuses t WHERE t.build_id = c.id) "
 		"ORDER BY c.id LIMIT ?5",
 	[ST_KEEP_DELETE] = "DELETE FROM builds WHERE id = ?1 "
