@@ -120,6 +120,10 @@ check_level() {	# column name floor
 	done
 	echo "soak: $name levels off at $med (last half within ${TOL}% or $floor)"
 }
+# the images of the run no tag names any more, for the record
+ids=$(docker images -aq --no-trunc --filter dangling=true)
+[ -n "$ids" ] && docker image inspect --format '{{.Id}} {{.Created}} {{index .Config.Labels "io.k8s.display-name"}} {{index .Config.Labels "io.openshift.s2i.build.commit.message"}}' \
+	$ids 2>/dev/null | grep " s2i-agent-test/$PL_ID-" | sed 's/^/soak: untagged: /'
 check_level 2 "database bytes" 16384
 check_level 3 "log bytes" 16384
 check_level 4 "images" 1
