@@ -54,7 +54,7 @@ BIN     = $(BUILD)/s2i-agent
 DBIN    = $(BUILD)/s2i-agentd
 
 .PHONY: all unit-build check unit e2e valgrind bench clean demo demo-clean install uninstall \
-	fuzz-build fuzz chaos mutants codemap deb
+	fuzz-build fuzz chaos mutants codemap deb soak
 
 all: $(BIN) $(DBIN)
 	@ln -sf $(BIN) s2i-agent
@@ -113,6 +113,15 @@ valgrind:
 
 bench: all
 	tests/bench/run
+
+# The long soak (tests/soak/soak.sh): SOAK_BUILDS builds through the real daemon and
+# engine with retention set low; asserts that the database, logs, images and mirrors
+# level off and that RSS and open descriptors stay flat, and prints the figures. Not in
+# make check yet: the engine's image count still creeps up (an untagged image of a
+# superseded build now and then), which the soak fails on.
+SOAK_BUILDS ?= 5000
+soak: all
+	SOAK_BUILDS=$(SOAK_BUILDS) S2I_AGENT=$(CURDIR)/build/rel/s2i-agent tests/soak/soak.sh
 
 # Deliberate bugs (tests/mutants/mutants.txt), each applied alone to a scratch copy and
 # run against the tests that must catch it; fails if one survives. Slow: not in check,

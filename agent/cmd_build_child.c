@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cmds.h"
 #include "config.h"
+#include "engine.h"
 #include "gitsrc.h"
 #include "httpc.h"
 #include "jobwire.h"
@@ -202,6 +203,79 @@ static void build_child_untrusted(struct s2i_opts *o)
 	o->push = 0;
 }
 
+/* ---------- the image a build replaces ---------- */
+
+static struct engine *build_child_engine(const struct s2i_opts *o, struct err *e)
+{
+	struct engine_tls tls = { o->engine_tls_ca, o->engine_tls_cert, o->engine_tls_key };
+
+	return o->engine_tls_cert || o->engine_tls_ca ? engine_new(o->engine_url, &tls, e) :
+		engine_new_from_env(o->engine_url, e);
+}
+
+/* The id of the image o->tag names before the build, into out ("" when none, or when
+ * S2I did not build it: only what a build made is ever removed). */
+static void build_child_tagged(const struct s2i_opts *o, char *out, size_t n)
+{
+	struct engine_image img = ENGINE_IMAGE_INIT;
+	struct err e = ERR_INIT;
+	struct engine *eng;
+
+	out[0] = '\0';
+	if (!o->tag || !(eng = build_child_engine(o, &e)))
+		return;
+	if (engine_image_inspect(eng, o->tag, &img, &e) == 0 && img.id &&
+	    engine_image_label(&img, "io.openshift.s2i.build.image"))
+		snprintf(out, n, "%s", img.id);
+	engine_image_release(&img);
+	engine_free(eng);
+}
+
+/* After the build, whatever its outcome (a build canceled after its commit moved the
+ * tag too): the image the tag named before, now superseded, goes unless a container
+ * or another tag still uses it (no force: the engine refuses those). An incremental
+ * build took what it needed from it already; the next one starts from the new image. */
+static void build_child_remove_replaced(struct build_child_log *l, const struct s2i_opts *o,
+					const char *old)
+{
+	char now[80];
+	struct err e = ERR_INIT;
+	struct engine *eng;
+
+	if (!old[0])
+		return;
+	build_child_tagged(o, now, sizeof(now));
+	if (!now[0] || !strcmp(old, now))
+		return;
+	if (!(eng = build_child_engine(o, &e))) {
+		build_child_logf(l, "warning: cannot remove the replaced image %.19s: %s", old, e.msg);
+		return;
+	}
+	if (engine_image_remove(eng, old, 0, 1, &e) < 0)
+		build_child_logf(l, "--> kept the replaced image %.19s: %s", old, e.msg);
+	else
+		build_child_logf(l, "--> removed the replaced image %.19s", old);
+	engine_free(eng);
+}
+
+/* The mirror, repacked once fetches piled up packs in it (one per fetch). */
+static void build_child_gc(struct build_child_log *l, const char *mirror)
+{
+	struct gitsrc_gc_stats st;
+	struct err e = ERR_INIT;
+	int rc;
+
+	if (!mirror || access(mirror, F_OK) < 0)
+		return;
+	rc = gitsrc_gc(mirror, GITSRC_GC_PACKS, &st, &e);
+	if (rc < 0)
+		build_child_logf(l, "warning: cannot repack the mirror: %s", e.msg);
+	else if (rc == 0)
+		build_child_logf(l, "==> repacked the mirror: %u packs and %u loose objects, %llu -> %llu bytes",
+				 st.packs, st.loose, (unsigned long long)st.bytes_before,
+				 (unsigned long long)st.bytes_after);
+}
+
 static const char *build_child_outcome(enum s2i_outcome o)
 {
 	switch (o) {
@@ -223,7 +297,7 @@ int cmd_build_child(int argc, char **argv)
 	const json_t *jb;
 	json_t *job, *res;
 	const char *ref, *sha0;
-	char sha[41] = "";
+	char sha[41] = "", replaced[80];
 	long long id, parent;
 	off_t size;
 
@@ -298,8 +372,11 @@ int cmd_build_child(int argc, char **argv)
 		snprintf(r.reason, sizeof(r.reason), "the build was canceled");
 		goto result;
 	}
+	build_child_tagged(&o, replaced, sizeof(replaced));
 	if (s2i_build(&o, build_child_on_log, &l, &build_child_cancel, &r, &e) < 0)
 		build_child_logf(&l, "%s: %s", build_child_outcome(r.outcome), r.reason[0] ? r.reason : e.msg);
+	build_child_remove_replaced(&l, &o, replaced);
+	build_child_gc(&l, o.mirror_dir);
 result:
 	res = json_object();
 	json_object_set_new(res, "outcome", json_string(build_child_outcome(r.outcome)));

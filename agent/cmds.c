@@ -90,6 +90,13 @@ static const struct cmds_help {
 	  "  -h, --help             this help\n"
 	  "reads 'OLD NEW REF' lines on stdin (as git's post-receive and pre-receive\n"
 	  "hooks get them) and posts one signed event per ref to URL/hooks/REPO\n" },
+	{ "prune", "delete builds, logs and mirror packs past retention, now",
+	  "usage: s2i-agent prune [-c FILE] [--dry-run]\n"
+	  "  -c, --config=FILE  the configuration (s2i-agent.conf(5))\n"
+	  "  -n, --dry-run      count what a pass would delete, delete nothing\n"
+	  "  -h, --help         this help\n"
+	  "one retention pass (keep_builds, keep_days) over the database and the logs, then\n"
+	  "repacks the git mirrors; safe while serve runs\n" },
 	{ "version", "print the version of s2i-agent and of its libraries",
 	  "usage: s2i-agent version\n"
 	  "  -h, --help  this help\n" },

@@ -107,6 +107,8 @@ enum cfg_type {
 	K_SIZE,
 	K_WORKERS,
 	K_COUNT,	/* positive integer (long), up to CONFIG_COUNT_MAX */
+	K_KEEP,		/* whole number (long) from 0, up to CONFIG_COUNT_MAX; 0: off */
+	K_FREE,		/* a size (long) or 0: off */
 	K_LISTEN,
 	K_ENGINE,
 	K_DATABASE,	/* sqlite or a postgresql:// URL without a password */
@@ -170,6 +172,9 @@ static const struct cfg_key cfg_keys[] = {
 	AT(read_token_file, K_TOKEN, read_token),
 	A(database, K_DATABASE),
 	AT(database_password_file, K_TOKEN, database_password),
+	A(keep_builds, K_KEEP),
+	A(keep_days, K_KEEP),
+	A(min_free_space, K_FREE),
 
 	R(url, K_REPO_URL),
 	R(secret_file, K_SECRETS),
@@ -217,6 +222,9 @@ static const struct cfg_key cfg_keys[] = {
 	R(build_env, K_ENV),
 	R(build_env_file, K_PRIVATE),
 	R(build_secret_file, K_SECRETPAIR),
+	R(keep_builds, K_KEEP),
+	R(keep_days, K_KEEP),
+	R(min_free_space, K_FREE),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -431,17 +439,37 @@ static const char *cfg_parse_workers(const struct cfg_val *a)
 	return NULL;
 }
 
-/* a long from 1 to CONFIG_COUNT_MAX */
-static const char *cfg_parse_count(const struct cfg_val *a)
+/* a whole number from min up to CONFIG_COUNT_MAX into a long */
+static const char *cfg_parse_whole(const struct cfg_val *a, long min, const char *why)
 {
 	char *end;
 	long n;
 
 	errno = 0;
 	n = strtol(a->v, &end, 10);
-	if (errno || end == a->v || *end || n < 1 || n > CONFIG_COUNT_MAX)
-		return "expected a positive whole number";
+	if (errno || end == a->v || *end || n < min || n > CONFIG_COUNT_MAX)
+		return why;
 	*(long *)a->field = n;
+	return NULL;
+}
+
+static const char *cfg_parse_count(const struct cfg_val *a)
+{
+	return cfg_parse_whole(a, 1, "expected a positive whole number");
+}
+
+static const char *cfg_parse_keep(const struct cfg_val *a)
+{
+	return cfg_parse_whole(a, 0, "expected a whole number (0: no limit)");
+}
+
+static const char *cfg_parse_free(const struct cfg_val *a)
+{
+	size_t n = 0;
+
+	if (strcmp(a->v, "0") && (config_parse_size(a->v, &n) < 0 || n == 0 || n > (size_t)(~0UL >> 1)))
+		return "expected a size like 512MiB or 2G (0: no check)";
+	*(long *)a->field = (long)n;
 	return NULL;
 }
 
@@ -868,6 +896,8 @@ static const struct cfg_kind {
 	[K_SIZE]	= { cfg_parse_size, ST_OTHER, 0 },
 	[K_WORKERS]	= { cfg_parse_workers, ST_OTHER, 0 },
 	[K_COUNT]	= { cfg_parse_count, ST_OTHER, 0 },
+	[K_KEEP]	= { cfg_parse_keep, ST_LONG, 0 },
+	[K_FREE]	= { cfg_parse_free, ST_LONG, 0 },
 	[K_LISTEN]	= { cfg_parse_listen, ST_OTHER, 0 },
 	[K_ENGINE]	= { cfg_parse_engine, ST_STR, 0 },
 	[K_DATABASE]	= { cfg_parse_database, ST_STR, 0 },
@@ -1053,6 +1083,8 @@ struct repo_conf *config_repo_new(char *name)
 	r->name = name;
 	r->cancel_superseded = 1;
 	r->status = STATUS_NONE;
+	r->keep_builds = r->keep_days = -1;	/* [agent]'s, at the end of loading */
+	r->min_free_space = -1;
 	return r;
 }
 
@@ -1265,8 +1297,15 @@ static void cfg_finish(struct cfg_state *st)
 		c->state_dir = xstrdup(CONFIG_DEFAULT_STATE);
 	if (!c->engine)
 		c->engine = xstrdup(CONFIG_DEFAULT_ENGINE);
-	for (i = 0; i < c->nrepos; i++)
+	for (i = 0; i < c->nrepos; i++) {
 		cfg_finish_repo(st, c->repos[i], st->repo_seen[i]);
+		if (c->repos[i]->keep_builds < 0)
+			c->repos[i]->keep_builds = c->keep_builds;
+		if (c->repos[i]->keep_days < 0)
+			c->repos[i]->keep_days = c->keep_days;
+		if (c->repos[i]->min_free_space < 0)
+			c->repos[i]->min_free_space = c->min_free_space;
+	}
 }
 
 /* --- loading ------------------------------------------------------------ */
@@ -1326,6 +1365,9 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	c->max_body = CONFIG_DEFAULT_MAX_BODY;
 	c->queue_max = QUEUE_MAX;
 	c->public_read = -1;
+	c->keep_builds = CONFIG_DEFAULT_KEEP_BUILDS;
+	c->keep_days = CONFIG_DEFAULT_KEEP_DAYS;
+	c->min_free_space = CONFIG_DEFAULT_MIN_FREE;
 
 	memset(&st, 0, sizeof(st));
 	st.path = path;
@@ -1414,6 +1456,7 @@ static void cfg_free_fields(void *base, enum cfg_sect sect)
 			break;
 		case ST_BOOL:
 		case ST_STATUS:
+		case ST_LONG:
 		case ST_OTHER:
 			break;
 		}

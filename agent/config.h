@@ -77,6 +77,9 @@ struct repo_conf {
 	struct strv build_env;		/* NAME=VALUE for assemble only */
 	char *build_env_file;		/* more of them, read by the build */
 	struct strv build_secret_file;	/* NAME:PATH, /run/secrets/NAME during assemble */
+	long keep_builds;		/* retention: [agent]'s when unset; 0: no limit */
+	long keep_days;
+	long min_free_space;		/* bytes a build needs free to start; [agent]'s when unset */
 };
 
 /* pull_requests = (s2i-agent.conf(5)): which pull/merge requests are built. */
@@ -106,6 +109,9 @@ struct config {
 					 * postgresql:// URL (store_connect) */
 	char *database_password_file;
 	char *database_password;	/* read from it; NULL: libpq's passfile */
+	long keep_builds;		/* retention defaults of the repos (CONFIG_DEFAULT_KEEP_*) */
+	long keep_days;
+	long min_free_space;		/* bytes; 0: no check (CONFIG_DEFAULT_MIN_FREE) */
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

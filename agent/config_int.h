@@ -13,6 +13,7 @@ enum cfg_store {
 	ST_STRV,	/* struct strv */
 	ST_BOOL,	/* int */
 	ST_STATUS,	/* enum status_kind */
+	ST_LONG,	/* long: a number both sections take (keep_builds) */
 	ST_OTHER,	/* [agent] only: numbers, listen */
 };
 

@@ -35,6 +35,8 @@ struct dash_index {
 	 * list on from ("Older builds", before=older); 0: these are the last. */
 	const char *repo, *ref, *state;
 	long long before, older;
+	const char *notice;		/* why builds wait (free space), under the header;
+					 * NULL: none */
 };
 
 /* Appends the dashboard page to out. Links are relative ("builds/7"), so the

@@ -265,6 +265,11 @@ int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e
 		dash_putf(&p, " (this page reloads every %d seconds while builds run)", DASH_REFRESH_SECONDS);
 	dash_put(&p, "</p>\n");
 	dash_filters(&p, d);
+	if (d->notice && *d->notice) {
+		dash_put(&p, "<p class=\"notice\"><strong>");
+		dash_esc(&p, d->notice);
+		dash_put(&p, "</strong></p>\n");
+	}
 	dash_put(&p, "</header>\n<main>\n");
 
 	/* Repositories in the order of their newest build, then configured ones without

@@ -136,6 +136,9 @@ int engine_api_pick(const char *server_api, const char *server_min, char *out, s
  * engine, -1 (both ranges in e) when not, 1 when it is not a /version answer. Pure
  * (engine_api.c): the daemon's /healthz uses it without the engine client. */
 int engine_api_judge(const char *body, size_t len, struct err *e);
+/* The engine's data root (DockerRootDir of a GET /info answer, an absolute path)
+ * into out; -1 with e when the answer has none. Pure, for the daemon. */
+int engine_api_root_dir(const char *body, size_t len, char *out, size_t n, struct err *e);
 
 /* For `check`: asks the engine at url its version (within timeout_s) and fails only
  * when its API range and ours do not overlap (the message names both); an engine

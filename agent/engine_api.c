@@ -74,3 +74,23 @@ int engine_api_judge(const char *body, size_t len, struct err *e)
 	json_decref(j);
 	return rv;
 }
+
+int engine_api_root_dir(const char *body, size_t len, char *out, size_t n, struct err *e)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	const char *dir = json_string_value(json_object_get(j, "DockerRootDir"));
+	int rc = -1;
+
+	if (!j)
+		err_set(e, "the engine's /info is not JSON");
+	else if (!dir || dir[0] != '/')
+		err_set(e, "the engine's /info names no data root (DockerRootDir)");
+	else if (strlen(dir) >= n)
+		err_set(e, "the engine's data root is too long a path");
+	else
+		rc = 0;
+	if (rc == 0)
+		memcpy(out, dir, strlen(dir) + 1);
+	json_decref(j);
+	return rc;
+}

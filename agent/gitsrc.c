@@ -314,7 +314,7 @@ static int gitsrc_metadata(struct gitsrc *s, const char *refname, struct err *e)
 
 /* ---- resolve ---- */
 
-static int gitsrc_lock(const char *mirror, int *ret_fd, struct err *e)
+int gitsrc_lock(const char *mirror, int *ret_fd, struct err *e)
 {
 	char *p = xasprintf("%s.lock", mirror);
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

@@ -89,6 +89,21 @@ struct gitsrc_fetch_stats {
 
 struct gitsrc;
 
+/* A bare mirror repacked (gitsrc_gc.c): git gc --prune=now's effect with libgit2. */
+struct gitsrc_gc_stats {
+	unsigned packs;			/* pack files before */
+	unsigned loose;			/* loose objects before */
+	uint64_t bytes_before;		/* bytes of both */
+	uint64_t bytes_after;		/* of the one pack written */
+};
+
+/* Under the mirror's lock (no fetch meanwhile): one new pack of every object its refs
+ * reach, then the other packs and every loose object deleted, so what no ref reaches
+ * (a force-pushed branch's old commits, one a deleted ref held) goes. With
+ * min_packs > 0 only when the mirror holds more than min_packs packs or GITSRC_GC_LOOSE
+ * loose objects. 0 repacked (*ret filled), 1 nothing to do, -1 with e. */
+int gitsrc_gc(const char *mirror, unsigned min_packs, struct gitsrc_gc_stats *ret, struct err *e);
+
 /* Classifies source (see enum gitsrc_kind), opens the repository or creates/opens the
  * mirror. Does not touch the network. "-" or a path that does not exist is an error. */
 int gitsrc_open(const char *source, const struct gitsrc_opts *o, struct gitsrc **ret, struct err *e);

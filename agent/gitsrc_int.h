@@ -46,6 +46,9 @@ struct gitsrc {
 	struct gitsrc_fetch_stats stats;
 };
 
+/* gitsrc.c: the mirror's lock (MIRROR.lock, flock): fetches, and repacks, one at a time. */
+int gitsrc_lock(const char *mirror, int *ret_fd, struct err *e);
+
 /* Callback payload for one connection. */
 struct gitsrc_conn {
 	struct gitsrc *s;

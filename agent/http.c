@@ -219,6 +219,14 @@ void http_set_closed_hook(struct http *h, http_closed_fn fn, void *ctx)
 	h->h_closed_ctx = ctx;
 }
 
+void http_set_pipeline_health(struct http *h, http_health_fn health, http_metrics_fn metrics,
+			      void *ctx)
+{
+	h->h_health_fn = health;
+	h->h_metrics_fn = metrics;
+	h->h_pipeline_ctx = ctx;
+}
+
 void http_set_engine_check(struct http *h, http_engine_check_fn fn, void *ctx)
 {
 	h->h_engine_fn = fn ? fn : http_default_engine_check;

@@ -59,6 +59,15 @@ void http_set_closed_hook(struct http *h, http_closed_fn fn, void *ctx);
 typedef int (*http_engine_check_fn)(void *ctx, struct err *e);
 void http_set_engine_check(struct http *h, http_engine_check_fn fn, void *ctx);
 
+/* The pipeline's part of /healthz and /metrics. health: 0 when builds can run, else
+ * -1 with e saying why they wait (/healthz answers 503 with it; intake goes on).
+ * metrics: appends its Prometheus lines to o. */
+struct buf;
+typedef int (*http_health_fn)(void *ctx, struct err *e);
+typedef void (*http_metrics_fn)(void *ctx, struct buf *o);
+void http_set_pipeline_health(struct http *h, http_health_fn health, http_metrics_fn metrics,
+			      void *ctx);
+
 /* Endpoints whose work belongs to the pipeline. http routes them, checks the
  * method and (for admin ones) the bearer token, then calls the handler, which
  * must answer req (now or later). Without a handler they answer 501. */
@@ -83,5 +92,9 @@ void http_reply_error(struct evhttp_request *req, int code, const char *msg);
 /* Connects to an engine URL (unix:///path or tcp://host:port) within
  * HTTP_ENGINE_CHECK_MS: the default engine check. */
 int http_engine_probe(const char *engine, struct err *e);
+/* The data root of a local (unix://) engine, from its GET /info within
+ * HTTP_ENGINE_CHECK_MS per read, into out (n bytes). Blocks the loop that long
+ * at worst: its callers ask rarely. */
+int http_engine_root_dir(const char *engine, char *out, size_t n, struct err *e);
 
 #endif

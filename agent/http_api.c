@@ -119,7 +119,7 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	struct dash_index d = { 0 };
 	struct evkeyvalq q;
 	const char **repos = NULL, *why = NULL;
-	struct err e = ERR_INIT;
+	struct err e = ERR_INIT, held = ERR_INIT;
 	json_t *builds = NULL, *refusals = NULL;
 	size_t i;
 
@@ -157,6 +157,8 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 	d.state = f.state >= 0 ? store_state_name((enum build_state)f.state) : NULL;
 	d.before = f.before_id;
 	d.older = l.n && l.n == f.limit ? l.items[l.n - 1].id : 0;
+	if (h->h_health_fn && h->h_health_fn(h->h_pipeline_ctx, &held) < 0)
+		d.notice = held.msg;
 	if (dash_render_index(&d, &page, &e) < 0) {
 		log_error("dashboard: %s", e.msg);
 		http_reply_error(req, 500, "cannot render the dashboard");

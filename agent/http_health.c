@@ -85,6 +85,46 @@ int http_engine_probe(const char *engine, struct err *e)
 	return rc;
 }
 
+/* GET path from the engine at a unix socket, the whole answer within
+ * HTTP_ENGINE_CHECK_MS per read: 0 with *ret_body (in ans) and *ret_len, -1 when
+ * there is no answer. */
+static int http_engine_get(const char *engine, const char *path, char *ans, size_t cap,
+			   const char **ret_body, size_t *ret_len)
+{
+	struct sockaddr_un sun = { 0 };
+	struct pollfd pfd;
+	char rq[256], *body;
+	size_t got = 0;
+	ssize_t n;
+	int fd, len, rv = -1;
+
+	len = snprintf(rq, sizeof(rq), "GET %s HTTP/1.0\r\nHost: engine\r\n\r\n", path);
+	if (strncmp(engine, "unix://", 7) || strlen(engine + 7) >= sizeof(sun.sun_path) ||
+	    len < 0 || (size_t)len >= sizeof(rq))
+		return -1;
+	sun.sun_family = AF_UNIX;
+	strcpy(sun.sun_path, engine + 7);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    write(fd, rq, (size_t)len) != len)
+		goto out;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	while (got < cap - 1 && poll(&pfd, 1, HTTP_ENGINE_CHECK_MS) == 1 &&
+	       (n = read(fd, ans + got, cap - 1 - got)) > 0)
+		got += (size_t)n;
+	ans[got] = '\0';
+	if ((body = strstr(ans, "\r\n\r\n"))) {
+		*ret_body = body + 4;
+		*ret_len = got - (size_t)(body + 4 - ans);
+		rv = 0;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rv;
+}
+
 /* Does the engine at a unix socket speak an API version we speak? GET /version within
  * HTTP_ENGINE_CHECK_MS, judged by engine_api_judge; -1 only for ranges that do not
  * overlap (no answer is http_engine_probe's business). Asked again only after
@@ -92,41 +132,36 @@ int http_engine_probe(const char *engine, struct err *e)
  * costs the loop that wait once a minute, not at every probe. */
 static int http_engine_api(const char *engine, struct err *e)
 {
-	static const char rq[] = "GET /version HTTP/1.0\r\nHost: engine\r\n\r\n";
 	static char last_url[256];
 	static time_t last_at;
-	struct sockaddr_un sun = { 0 };
-	struct pollfd pfd;
-	char *body, ans[16384];
-	size_t got = 0;
-	ssize_t n;
+	char ans[16384];
+	const char *body;
+	size_t len;
 	time_t now = time(NULL);
-	int fd, rv = 0;
+	int rv = 0;
 
-	if (strncmp(engine, "unix://", 7) || strlen(engine + 7) >= sizeof(sun.sun_path) ||
+	if (strncmp(engine, "unix://", 7) ||
 	    (last_at && now - last_at < ENGINE_CHECK_INTERVAL && now >= last_at && !strcmp(last_url, engine)))
 		return 0;
-	sun.sun_family = AF_UNIX;
-	strcpy(sun.sun_path, engine + 7);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    write(fd, rq, sizeof(rq) - 1) != (ssize_t)(sizeof(rq) - 1))
-		goto out;
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	while (got < sizeof(ans) - 1 && poll(&pfd, 1, HTTP_ENGINE_CHECK_MS) == 1 &&
-	       (n = read(fd, ans + got, sizeof(ans) - 1 - got)) > 0)
-		got += (size_t)n;
-	ans[got] = '\0';
-	if ((body = strstr(ans, "\r\n\r\n")))
-		rv = engine_api_judge(body + 4, got - (size_t)(body + 4 - ans), e) < 0 ? -1 : 0;
-out:
-	if (fd >= 0)
-		close(fd);
+	if (http_engine_get(engine, "/version", ans, sizeof(ans), &body, &len) == 0)
+		rv = engine_api_judge(body, len, e) < 0 ? -1 : 0;
 	/* a refusal is asked again at the next probe: the engine may be upgraded */
 	snprintf(last_url, sizeof(last_url), "%s", engine);
 	last_at = rv < 0 ? 0 : now;
 	return rv;
+}
+
+int http_engine_root_dir(const char *engine, char *out, size_t n, struct err *e)
+{
+	static char ans[HTTP_ENGINE_INFO_MAX];	/* the loop's only */
+	const char *body;
+	size_t len;
+
+	if (strncmp(engine, "unix://", 7))
+		return err_set(e, "engine '%s' is not local", engine);
+	if (http_engine_get(engine, "/info", ans, sizeof(ans), &body, &len) < 0)
+		return err_set(e, "engine '%s': no answer to /info", engine);
+	return engine_api_root_dir(body, len, out, n, e);
 }
 
 int http_default_engine_check(void *ctx, struct err *e)
@@ -142,7 +177,7 @@ int http_default_engine_check(void *ctx, struct err *e)
 void http_health_healthz(struct http *h, struct evhttp_request *req, const struct http_match *m)
 {
 	struct buf out = BUF_INIT(4096);
-	struct err e = ERR_INIT;
+	struct err e = ERR_INIT, he = ERR_INIT;
 	time_t now = time(NULL);
 	/* open to load balancers; why it fails (paths, addresses) only to readers */
 	int ok = 1, why = http_access_reader_req(h, req);
@@ -162,6 +197,10 @@ void http_health_healthz(struct http *h, struct evhttp_request *req, const struc
 	}
 	if (!h->h_engine_ok) {
 		buf_addf(&out, "engine: %s\n", why ? h->h_engine_msg : "unavailable");
+		ok = 0;
+	}
+	if (h->h_health_fn && h->h_health_fn(h->h_pipeline_ctx, &he) < 0) {
+		buf_addf(&out, "builds: %s\n", why ? he.msg : "waiting for free space");
 		ok = 0;
 	}
 	if (ok)
@@ -241,6 +280,8 @@ void http_health_metrics(struct http *h, struct evhttp_request *req, const struc
 		 "# TYPE s2i_agent_http_requests_refused_total counter\n"
 		 "s2i_agent_http_requests_refused_total %llu\n", h->h_nconns,
 		 HTTP_REQUEST_DEADLINE, h->h_cut, h->h_refused);
+	if (h->h_metrics_fn)
+		h->h_metrics_fn(h->h_pipeline_ctx, &o);
 	http_process_metrics(h, &o);
 	http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", o.data, o.len);
 	buf_release(&o);

@@ -115,6 +115,9 @@ struct http {
 	void *h_queued_ctx;
 	http_closed_fn h_closed_fn;
 	void *h_closed_ctx;
+	http_health_fn h_health_fn;
+	http_metrics_fn h_metrics_fn;
+	void *h_pipeline_ctx;
 	http_engine_check_fn h_engine_fn;
 	void *h_engine_ctx;
 	time_t h_engine_checked;

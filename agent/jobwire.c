@@ -42,6 +42,9 @@ json_t *jobwire_repo_to_json(const struct repo_conf *r)
 			json_object_set_new(o, k.json,
 					    json_string(config_status_names[*CFIELD(r, k.off, enum status_kind)]));
 			break;
+		case ST_LONG:
+			json_object_set_new(o, k.json, json_integer(*CFIELD(r, k.off, long)));
+			break;
 		case ST_OTHER:
 			abort();	/* no [repo] key has an [agent]-only type */
 		}
@@ -88,6 +91,10 @@ int jobwire_repo_from_json(const json_t *j, struct repo_conf **ret, struct err *
 				if (strcmp(s, config_status_names[n]) == 0)
 					*FIELD(r, k.off, enum status_kind) = (enum status_kind)n;
 			break;
+		case ST_LONG:
+			if (json_is_integer(v))
+				*FIELD(r, k.off, long) = (long)json_integer_value(v);
+			break;
 		case ST_OTHER:
 			abort();
 		}
@@ -133,6 +140,8 @@ int jobwire_repo_key_equal(const struct repo_conf *a, const struct repo_conf *b,
 		return *CFIELD(a, k.off, int) == *CFIELD(b, k.off, int);
 	case ST_STATUS:
 		return *CFIELD(a, k.off, enum status_kind) == *CFIELD(b, k.off, enum status_kind);
+	case ST_LONG:
+		return *CFIELD(a, k.off, long) == *CFIELD(b, k.off, long);
 	case ST_OTHER:
 		break;
 	}

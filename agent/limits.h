@@ -37,6 +37,13 @@
 #define CONFIG_DEFAULT_PR_TAG	"{repo}:pr-{pr}"	/* the same for pull/merge requests */
 #define CONFIG_DEFAULT_CONTEXT	"s2i-agent"	/* commit status context */
 #define CONFIG_DEFAULT_GITHUB_API "https://api.github.com"
+/* retention defaults (keep_builds, keep_days): a repository building a few times an
+ * hour keeps about a week of history, and 50 logs at their typical size of a few
+ * hundred KiB; 0 turns a rule off */
+#define CONFIG_DEFAULT_KEEP_BUILDS 50
+#define CONFIG_DEFAULT_KEEP_DAYS 30
+/* min_free_space: below it on state_dir or the engine's data root, builds wait */
+#define CONFIG_DEFAULT_MIN_FREE	(1024L * 1024 * 1024)
 
 /* HTTP intake */
 #define HTTP_HEADER_MAX		(16 * 1024)
@@ -93,6 +100,7 @@
 #define HTTP_DRAIN_SECONDS	10		/* SIGTERM: time to finish answering */
 #define HTTP_ENGINE_CHECK_MS	500		/* /healthz engine probe: connect timeout */
 #define HTTP_ENGINE_CACHE_SECONDS 5		/* /healthz engine probe: result reused */
+#define HTTP_ENGINE_INFO_MAX	(256 * 1024)	/* bytes of the engine's /info answer read */
 #define HTTP_TOKEN_MAX		4096		/* Authorization header */
 #define HTTP_REFUSALS_KEPT	50		/* refused deliveries the dashboard lists */
 #define HTTP_REFUSAL_REASON_MAX	160		/* bytes of a refusal's reason kept */
@@ -183,6 +191,22 @@
 #define WORKER_RETRY_SECONDS	5		/* a queued build the database could not close: next try */
 #define WORKER_WRITE_RETRY_MIN_MS 500		/* a write the database refused (disk full): first retry, */
 #define WORKER_WRITE_RETRY_MAX_MS 10000		/* doubled up to this */
+/* retention passes (worker_keep.c): one at start-up, one when a build ends unless
+ * one ran within RETAIN_GAP_MS, one every RETAIN_INTERVAL_MS. A pass runs in
+ * slices of at most RETAIN_SLICE_ROWS builds or RETAIN_SLICE_MS in the writer's
+ * transaction (intake waits for no more); it stops after RETAIN_PASS_MS */
+#define RETAIN_INTERVAL_MS	(15LL * 60 * 1000)
+#define RETAIN_GAP_MS		(5LL * 1000)
+#define RETAIN_SLICE_ROWS	64
+#define RETAIN_SLICE_MS		4
+#define RETAIN_PASS_MS		(10LL * 1000)
+#define RETAIN_CLI_SLICE_ROWS	1024	/* s2i-agent prune: builds per transaction */
+/* free space (worker_disk.c): statvfs at most every DISK_CHECK_MS while scheduling;
+ * held builds looked at again every DISK_RECHECK_MS; the engine's data root (GET
+ * /info, unix:// engines only) asked every DISK_ROOT_INTERVAL_MS */
+#define DISK_CHECK_MS		1000
+#define DISK_RECHECK_MS		5000
+#define DISK_ROOT_INTERVAL_MS	(5LL * 60 * 1000)
 
 /* commit statuses */
 #define STATUS_DESCRIPTION_MAX	140
@@ -244,6 +268,8 @@
 #define GITSRC_MWINDOW_LIMIT	(4u * 1024 * 1024)	/* pack bytes mapped at once (RSS while streaming) */
 #define GITSRC_CACHE_MAX	(16u * 1024 * 1024)	/* libgit2 object cache */
 #define GITSRC_CHUNK		(64 * 1024)	/* streaming reads */
+#define GITSRC_GC_PACKS		16		/* a mirror with more packs is repacked after a build */
+#define GITSRC_GC_LOOSE		256		/* ... or with more loose objects */
 #define GITSRC_STREAM_MIN	(4u * 1024 * 1024)	/* blobs this big are inflated from their pack in chunks */
 #define SRCTAR_DEPTH_MAX	256		/* directory nesting on disk */
 #define SRCIGNORE_FILE_MAX	(1024 * 1024)	/* bytes of a source's .s2iignore */

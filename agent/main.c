@@ -14,6 +14,7 @@ static const struct {
 	{ "build", cmd_build },
 	{ "usage", cmd_usage },
 	{ "notify", cmd_notify },
+	{ "prune", cmd_prune },
 	{ "version", cmd_version },
 	{ "--version", cmd_version },
 	{ "help", cmd_help },

@@ -29,6 +29,7 @@ enum {
 	ST_STATUS_ADD, ST_STATUS_HEADS, ST_STATUS_DONE, ST_STATUS_RETRY, ST_STATE, ST_SET_SHA,
 	ST_SET_PID, ST_SET_COMMIT, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_FIND_SIGNED, ST_ADD_SIGNED, ST_REF_NEWEST, ST_PRUNE_SIGNED,
+	ST_KEEP_REPO, ST_KEEP_NTH, ST_KEEP_PICK, ST_KEEP_DELETE, ST_KEEP_DELIVERY,
 	ST_N
 };
 
@@ -89,6 +90,22 @@ static const char *const store_sql[ST_N] = {
 		"ORDER BY id DESC LIMIT 1",
 	[ST_PRUNE_SIGNED] = "DELETE FROM signed_pushes WHERE (repo, digest) IN "
 		"(SELECT repo, digest FROM signed_pushes WHERE seen < ?1 ORDER BY seen LIMIT ?2)",
+	/* retention (store_keep_*): each through an index, none with a window
+	 * function, so a slice of a pass costs the writer milliseconds */
+	[ST_KEEP_REPO] = "SELECT min(repo) FROM builds WHERE repo > ?1",
+	[ST_KEEP_NTH] = "SELECT id FROM builds WHERE repo = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2",
+	[ST_KEEP_PICK] = "SELECT c.id, c.finished FROM builds c WHERE c.repo = ?1 AND c.id > ?4 "
+		"AND (c.id <= ?2 OR c.finished < ?3) "
+		"AND c.state IN ('succeeded', 'failed', 'errored', 'canceled') "
+		"AND EXISTS (SELECT 1 FROM builds r WHERE r.repo = c.repo AND r.ref = c.ref "
+		"AND r.id > c.id) "
+		"AND NOT EXISTS (SELECT 1 FROM statuses t WHERE t.build_id = c.id) "
+		"ORDER BY c.id LIMIT ?5",
+	[ST_KEEP_DELETE] = "DELETE FROM builds WHERE id = ?1 "
+		"AND state IN ('succeeded', 'failed', 'errored', 'canceled') "
+		"RETURNING state, repo, provider, delivery",
+	[ST_KEEP_DELIVERY] = "DELETE FROM deliveries WHERE repo = ?1 AND provider = ?2 "
+		"AND delivery = ?3 AND build_id = ?4",
 };
 
 static const char store_schema[] =
@@ -321,6 +338,18 @@ static int store_create_private(const char *path, struct err *e)
 	struct stat sb;
 	int fd;
 
+	/* An existing database is not opened: this process may hold it open through
+	 * SQLite already (serve opens a connection per thread), and closing any
+	 * descriptor of a file drops every POSIX lock the process has on it. Another
+	 * process (s2i-agent prune, sqlite3) closing its connection last would then
+	 * delete the WAL this one still writes to. */
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISREG(sb.st_mode))
+			return err_set(e, "database '%s': not a regular file", path);
+		if ((sb.st_mode & 077) && chmod(path, sb.st_mode & 0700) < 0)
+			return err_errno(e, "database '%s': cannot make it private", path);
+		return 0;
+	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		err_errno(e, "database '%s': cannot open", path);
@@ -987,6 +1016,106 @@ int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, s
 		return -1;
 	*ret_n = sqlite3_changes(s->st_db);
 	return 0;
+}
+
+/* ---------- retention ---------- */
+
+int store_keep_next_repo(struct store *s, const char *after, char **ret, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_keep_next_repo(s->st_pg, after, ret, e);
+	sqlite3_stmt *st = store_stmt(s, ST_KEEP_REPO);
+	const unsigned char *v;
+	int rc;
+
+	sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	v = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	if (v)
+		*ret = xstrdup((const char *)v);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return store_fail(s, e, "cannot list the repositories of the builds");
+	return v ? 0 : 1;
+}
+
+int store_keep_pick(struct store *s, const struct store_keep *k, long long *ret_ids, size_t max,
+		    size_t *ret_n, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_keep_pick(s->st_pg, k, ret_ids, max, ret_n, e);
+	sqlite3_stmt *st = store_stmt(s, ST_KEEP_NTH);
+	long long nth = 0;
+	size_t n = 0;
+	int rc;
+
+	/* by count: the builds from the (keep_builds + 1)-th newest down */
+	if (k->keep_builds > 0) {
+		sqlite3_bind_text(st, 1, k->repo, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, k->keep_builds);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			nth = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store_fail(s, e, "cannot count the builds to keep");
+	}
+	st = store_stmt(s, ST_KEEP_PICK);
+	sqlite3_bind_text(st, 1, k->repo, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, nth);
+	sqlite3_bind_int64(st, 3, k->finished_before);
+	sqlite3_bind_int64(st, 4, k->after_id);
+	sqlite3_bind_int64(st, 5, (long long)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret_ids[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (n < max && rc != SQLITE_DONE)
+		return store_fail(s, e, "cannot pick the builds past retention");
+	*ret_n = n;
+	return 0;
+}
+
+int store_keep_delete(struct store *s, long long id, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_keep_delete(s->st_pg, id, e);
+	sqlite3_stmt *st = store_stmt(s, ST_KEEP_DELETE);
+	char *repo = NULL, *provider = NULL, *delivery = NULL;
+	int rc, state = -1, ret = -1;
+
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		state = store_state_parse((const char *)sqlite3_column_text(st, 0));
+		repo = store_col_text(st, 1);
+		provider = store_col_text(st, 2);
+		delivery = store_col_text(st, 3);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, e, "cannot delete a build");
+		goto out;
+	}
+	ret = 1;		/* gone, or not final (any more) */
+	if (state < 0)
+		goto out;
+	store_bump(s, (enum build_state)state, -1);
+	ret = 0;
+	if (delivery && repo && provider) {
+		/* its delivery id goes too: the table would grow without bound otherwise */
+		st = store_stmt(s, ST_KEEP_DELIVERY);
+		store_bind_text(st, 1, repo);
+		store_bind_text(st, 2, provider);
+		store_bind_text(st, 3, delivery);
+		sqlite3_bind_int64(st, 4, id);
+		ret = store_exec(s, st, e, "cannot delete the delivery of a build");
+	}
+out:
+	free(repo);
+	free(provider);
+	free(delivery);
+	return ret;
 }
 
 static int store_get_one(struct store *s, sqlite3_stmt *st, struct build *ret, struct err *e)

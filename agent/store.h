@@ -174,6 +174,26 @@ int store_find_push(struct store *s, const struct build *b,
  * *ret_n: how many. */
 int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, struct err *e);
 
+/* Retention (s2i-agent.conf(5), keep_builds and keep_days): which builds a pass
+ * may delete, and deleting them. Never picked: a build that is not final, the
+ * newest build of its ref, a build with a commit status still to post. */
+struct store_keep {
+	const char *repo;
+	long keep_builds;		/* > 0: builds past the repo's newest keep_builds */
+	long long finished_before;	/* > 0: builds that finished before (ms) */
+	long long after_id;		/* only builds with a larger id (paging) */
+};
+
+/* The first repository name of the builds after `after` ("" or NULL: the first):
+ * 0 with *ret (caller frees), 1 when there is none, -1 on error. */
+int store_keep_next_repo(struct store *s, const char *after, char **ret, struct err *e);
+/* Up to max ids of k->repo's builds past retention, oldest first, into ret_ids. */
+int store_keep_pick(struct store *s, const struct store_keep *k, long long *ret_ids, size_t max,
+		    size_t *ret_n, struct err *e);
+/* Deletes a final build and its delivery id (the state counts follow): 0, 1 when
+ * it is gone or not final, -1 on error. Its log is the caller's. */
+int store_keep_delete(struct store *s, long long id, struct err *e);
+
 /* The build a delivery queued: 0 with *ret_id, 1 when unseen, -1 on error. */
 int store_find_delivery(struct store *s, const char *repo, const char *provider,
 			const char *delivery, long long *ret_id, struct err *e);

@@ -43,6 +43,10 @@ int store_pg_find_push(struct store_pg *p, const struct build *b,
 		       enum store_dup *ret_why, struct err *e);
 int store_pg_prune_pushes(struct store_pg *p, long long before_ms, long long *ret_n,
 			  struct err *e);
+int store_pg_keep_next_repo(struct store_pg *p, const char *after, char **ret, struct err *e);
+int store_pg_keep_pick(struct store_pg *p, const struct store_keep *k, long long *ret_ids,
+		       size_t max, size_t *ret_n, struct err *e);
+int store_pg_keep_delete(struct store_pg *p, long long id, struct err *e);
 int store_pg_find_delivery(struct store_pg *p, const char *repo, const char *provider,
 			   const char *delivery, long long *ret_id, struct err *e);
 int store_pg_get_build(struct store_pg *p, long long id, struct build *ret, struct err *e);

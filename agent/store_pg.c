@@ -92,7 +92,8 @@ enum {
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
 	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
-	PS_REPO_LOCK, PS_CLAIM, PS_N
+	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
+	PS_KEEP_DELIVERY, PS_N
 };
 
 /* a build that may start: none of its repository's builds runs, none older waits */
@@ -168,6 +169,23 @@ static const char *const pg_sql[PS_N] = {
 	[PS_TAG_CLAIM] = "INSERT INTO tag_owners (repo, image, ref, build_id) VALUES ($1, $2, $3, $4) "
 		"ON CONFLICT DO NOTHING",
 	[PS_TAG_OWNER] = "SELECT ref FROM tag_owners WHERE repo = $1 AND image = $2",
+	/* retention, as store.c's: each through an index (builds_repo, builds_ref,
+	 * statuses_build), so a slice of a pass stays short */
+	[PS_KEEP_REPO] = "SELECT min(repo) FROM builds WHERE repo > $1",
+	[PS_KEEP_NTH] = "SELECT id FROM builds WHERE repo = $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
+	[PS_KEEP_PICK] = "SELECT c.id FROM builds c WHERE c.repo = $1 AND c.id > $4 "
+		"AND (c.id <= $2 OR c.finished < $3) "
+		"AND c.state IN ('succeeded', 'failed', 'errored', 'canceled') "
+		"AND EXISTS (SELECT 1 FROM builds r WHERE r.repo = c.repo AND r.ref = c.ref "
+		"AND r.id > c.id) "
+		"AND NOT EXISTS (SELECT 1 FROM statuses t WHERE t.build_id = c.id) "
+		"ORDER BY c.id LIMIT $5",
+	/* only a final build: one another agent started meanwhile stays */
+	[PS_KEEP_DELETE] = "DELETE FROM builds WHERE id = $1 "
+		"AND state IN ('succeeded', 'failed', 'errored', 'canceled') "
+		"RETURNING repo, provider, delivery",
+	[PS_KEEP_DELIVERY] = "DELETE FROM deliveries WHERE repo = $1 AND provider = $2 "
+		"AND delivery = $3 AND build_id = $4",
 };
 
 /* The schema's versions, in order: migration i takes a database at version i to
@@ -968,6 +986,93 @@ int store_pg_prune_pushes(struct store_pg *p, long long before_ms, long long *re
 	*ret_n = atoll(pq.PQcmdTuples(r));
 	pq.PQclear(r);
 	return 0;
+}
+
+/* ---------- retention (store.h's store_keep_*) ---------- */
+
+int store_pg_keep_next_repo(struct store_pg *p, const char *after, char **ret, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	char *v;
+
+	pp_text(&q, after ? after : "");
+	r = pg_run(p, PS_KEEP_REPO, &q, PGRES_TUPLES_OK, e,
+		   "cannot list the repositories of the builds");
+	if (!r)
+		return -1;
+	v = pq.PQntuples(r) > 0 ? pg_text(r, 0, 0) : NULL;
+	pq.PQclear(r);
+	if (!v)
+		return 1;
+	*ret = v;
+	return 0;
+}
+
+int store_pg_keep_pick(struct store_pg *p, const struct store_keep *k, long long *ret_ids,
+		       size_t max, size_t *ret_n, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	long long nth = 0;
+	PGresult *r;
+	size_t n;
+
+	/* by count: the builds from the (keep_builds + 1)-th newest down */
+	if (k->keep_builds > 0) {
+		pp_text(&q, k->repo);
+		pp_int(&q, k->keep_builds);
+		if (pg_one_id(p, PS_KEEP_NTH, &q, &nth, e, "cannot count the builds to keep") < 0)
+			return -1;
+		q.pp_n = 0;
+	}
+	pp_text(&q, k->repo);
+	pp_int(&q, nth);
+	pp_int(&q, k->finished_before);
+	pp_int(&q, k->after_id);
+	pp_int(&q, (long long)max);
+	r = pg_run(p, PS_KEEP_PICK, &q, PGRES_TUPLES_OK, e, "cannot pick the builds past retention");
+	if (!r)
+		return -1;
+	for (n = 0; n < max && (int)n < pq.PQntuples(r); n++)
+		ret_ids[n] = pg_ll(r, (int)n, 0);
+	pq.PQclear(r);
+	*ret_n = n;
+	return 0;
+}
+
+int store_pg_keep_delete(struct store_pg *p, long long id, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	char *repo, *provider, *delivery;
+	PGresult *r;
+	int ret = 0;
+
+	pp_int(&q, id);
+	r = pg_run(p, PS_KEEP_DELETE, &q, PGRES_TUPLES_OK, e, "cannot delete a build");
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) < 1) {
+		pq.PQclear(r);
+		return 1;	/* gone, or not final (any more) */
+	}
+	repo = pg_text(r, 0, 0);
+	provider = pg_text(r, 0, 1);
+	delivery = pg_text(r, 0, 2);
+	pq.PQclear(r);
+	if (repo && provider && delivery) {
+		/* its delivery id goes too: the table would grow without bound otherwise */
+		q.pp_n = 0;
+		pp_text(&q, repo);
+		pp_text(&q, provider);
+		pp_text(&q, delivery);
+		pp_int(&q, id);
+		if (pg_change(p, PS_KEEP_DELIVERY, &q, e, "cannot delete the delivery of a build") < 0)
+			ret = -1;
+	}
+	free(repo);
+	free(provider);
+	free(delivery);
+	return ret;
 }
 
 int store_pg_get_build(struct store_pg *p, long long id, struct build *ret, struct err *e)

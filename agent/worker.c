@@ -363,7 +363,7 @@ static void worker_schedule(struct worker *w)
 	struct build_list l = BUILD_LIST_INIT;
 	struct err e = ERR_INIT;
 	size_t i;
-	int started;
+	int started, full = 0;
 
 	if (!w->w_ready || w->w_stopping)
 		return;
@@ -374,8 +374,10 @@ static void worker_schedule(struct worker *w)
 	f.runnable = 1;
 	do {
 		started = 0;
-		if (w->w_running >= (unsigned)w->w_cfg->workers)
+		if (w->w_running >= (unsigned)w->w_cfg->workers) {
+			full = 1;
 			break;
+		}
 		/* what this connection reads may lag the writes in flight: a build
 		 * canceled meanwhile is not started (WOP_START finds it no longer queued) */
 		if (store_list_builds(w->w_store, &f, &l, &e) < 0) {
@@ -384,7 +386,7 @@ static void worker_schedule(struct worker *w)
 		}
 		for (i = 0; i < l.n; i++) {
 			if (worker_repo_busy(w, l.items[i].repo) || worker_find_build(w, l.items[i].id) ||
-			    worker_is_new(w, l.items[i].id))
+			    worker_is_new(w, l.items[i].id) || worker_disk_hold(w, l.items[i].repo))
 				continue;
 			worker_build_start(w, &l.items[i]);
 			started = 1;
@@ -392,6 +394,8 @@ static void worker_schedule(struct worker *w)
 		}
 		build_list_release(&l);
 	} while (started);
+	if (!full)
+		worker_disk_settle(w);
 }
 
 static void worker_kick_cb(evutil_socket_t fd, short what, void *arg)
@@ -568,6 +572,8 @@ int worker_start(struct worker *w, struct err *e)
 	worker_recover(w);
 	if (worker_listen_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
+	if (worker_keep_start(w) < 0 || worker_disk_start(w) < 0)
+		return err_set(e, "cannot set up the retention passes");
 	worker_kick(w);
 	worker_status_kick(w, 0);
 	return 0;
@@ -585,6 +591,10 @@ void worker_stop(struct worker *w)
 		evtimer_del(w->w_status_ev);
 	if (w->w_cleanup_ev)
 		evtimer_del(w->w_cleanup_ev);
+	if (w->w_keep_ev)
+		evtimer_del(w->w_keep_ev);
+	if (w->w_disk_ev)
+		evtimer_del(w->w_disk_ev);
 	for (p = w->w_procs; p; p = p->p_next) {
 		if (p->p_kind == WK_BUILD) {
 			p->p_build.b_requeue = 1;
@@ -660,6 +670,8 @@ void worker_free(struct worker *w)
 	if (w->w_cleanup_ev)
 		event_free(w->w_cleanup_ev);
 	worker_listen_free(w);
+	worker_keep_free(w);
+	worker_disk_free_all(w);
 	json_decref(w->w_cleanup_ids);
 	json_decref(w->w_cleanup_containers);
 	if (w->w_queued_ev)

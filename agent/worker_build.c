@@ -205,6 +205,7 @@ void worker_build_final(struct wproc *p)
 	w->w_running--;
 	worker_proc_free(p);
 	worker_kick(w);
+	worker_keep_kick(w);
 }
 
 void worker_build_started(struct wproc *p, int rc)

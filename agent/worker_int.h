@@ -13,6 +13,7 @@
 #include "config.h"
 #include "err.h"
 #include "instance.h"
+#include "retain.h"
 #include "store.h"
 #include "worker.h"
 
@@ -116,6 +117,24 @@ struct worker {
 	/* a shared store: the connection that hears of builds queued by any agent */
 	struct store *w_listener;
 	struct event *w_listen_ev, *w_listen_retry;
+	/* retention passes (worker_keep.c) */
+	struct event *w_keep_ev;
+	struct retain_policy *w_keep;	/* the running pass's rules, NULL between passes */
+	struct retain_cursor w_keep_at;	/* the writer's while a slice is queued */
+	long long w_keep_started, w_keep_ended;	/* retain_clock_ms */
+	int w_keep_more;		/* the last pass stopped before its end */
+	struct retain_tally w_keep_pass, w_keep_total;
+	long long w_keep_passes;
+	int w_keep_soon;		/* a pass asked for while one runs: another after it */
+	/* free space (worker_disk.c) */
+	struct event *w_disk_ev;	/* held builds: the scheduler again */
+	char *w_engine_root;		/* the engine's data root, NULL until known */
+	long long w_disk_at, w_root_at;	/* retain_clock_ms of the last looks */
+	unsigned long long w_free_state, w_free_engine;	/* bytes, ~0: unknown */
+	int w_held;			/* builds wait for free space */
+	int w_hold_seen;		/* ... seen in this scheduling pass */
+	int w_hold_passed;		/* a build of this pass had the space it needs */
+	char w_hold[512];		/* why */
 };
 
 enum wop_kind {
@@ -129,6 +148,7 @@ enum wop_kind {
 	WOP_STATUS_DONE,		/* a commit status row posted (o_id: the row) */
 	WOP_STATUS_RETRY,
 	WOP_ADD,			/* a manual build (retry, POST /repos/NAME/builds) */
+	WOP_KEEP,			/* a slice of a retention pass (worker_keep.c) */
 	WOP_NKINDS
 };
 
@@ -172,6 +192,7 @@ struct wop {
 	int o_status_on;		/* with statuses */
 	long long *o_canceled;		/* out */
 	size_t o_ncanceled;
+	struct retain_tally o_keep;	/* KEEP: what the slice freed (out) */
 	int o_rc;			/* out: 1 when nothing changed */
 	int o_tries;			/* failed so far */
 	struct event *o_retry;
@@ -287,6 +308,29 @@ void worker_http_hook(struct worker *w);
 void worker_follow_end_all(struct worker *w, int end);
 /* Answers 202 with the build's URL. */
 void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id);
+
+/* worker_keep.c: retention passes, one at start, after builds, on a timer */
+int worker_keep_start(struct worker *w);
+/* A build ended: a pass, unless one ran within RETAIN_GAP_MS. */
+void worker_keep_kick(struct worker *w);
+void worker_keep_free(struct worker *w);
+/* A pass now (free space is short), or right after the running one. */
+void worker_keep_now(struct worker *w);
+/* WOP_KEEP's halves (worker_op.c's table) */
+int worker_keep_run(struct store *st, struct wop *o, struct err *e);
+void worker_keep_done(struct worker *w, struct wop *o);
+int worker_keep_failed(struct worker *w, struct wop *o, const char *err);
+
+/* worker_disk.c: free space watermarks, the pipeline's /healthz and /metrics */
+int worker_disk_start(struct worker *w);
+void worker_disk_free_all(struct worker *w);
+/* 1 when a build of repo must wait for free space (w_hold says why; a retention
+ * pass starts, the scheduler runs again after DISK_RECHECK_MS), else 0. */
+int worker_disk_hold(struct worker *w, const char *repo);
+/* After a scheduling pass that looked at every queued build. */
+void worker_disk_settle(struct worker *w);
+int worker_disk_health(void *ctx, struct err *e);
+void worker_metrics(void *ctx, struct buf *o);
 
 /* worker_recover.c: builds a crash left running */
 void worker_recover(struct worker *w);

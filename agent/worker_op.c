@@ -419,6 +419,7 @@ static const struct wop_type worker_op_types[WOP_NKINDS] = {
 	[WOP_STATUS_RETRY] = { worker_op_status_retry_run, worker_op_status_posted,
 			       worker_op_failed_retry },
 	[WOP_ADD] = { worker_op_add_run, worker_op_add_done, worker_op_add_failed },
+	[WOP_KEEP] = { worker_keep_run, worker_keep_done, worker_keep_failed },
 };
 
 /* batch_op_fn */

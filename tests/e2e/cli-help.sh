@@ -20,7 +20,7 @@ run() {
 	[ "$rc" = "$want" ] || { cat "$tmp/out" "$tmp/err"; fail "'$*' exited $rc, want $want"; }
 }
 
-cmds="serve check build notify version help"
+cmds="serve check build notify prune version help"
 run 0 "$bin" --help
 cp "$tmp/out" "$tmp/top"
 [ ! -s "$tmp/err" ] || fail "--help wrote to stderr"
@@ -51,6 +51,7 @@ done
 # the options are described, not only named
 grep -q -- '--online .*engine' "$tmp/help-check" || fail "help check does not describe --online"
 grep -q -- '--follow .*log' "$tmp/help-notify" || fail "help notify does not describe --follow"
+grep -q -- '--dry-run .*delete' "$tmp/help-prune" || fail "help prune does not describe --dry-run"
 grep -q -- '--pull-policy P .*always' "$tmp/help-build" || fail "help build does not describe its flags"
 # --help after other arguments, and a config that does not exist is not read
 run 0 "$bin" serve -c /nonexistent/agent.conf --help
@@ -81,6 +82,9 @@ usage_error build --no-such-flag src img
 usage_error build only-a-source
 usage_error notify
 usage_error notify --no-such-flag repo
+usage_error prune --bogus
+usage_error prune -c
+usage_error prune extra-argument
 usage_error version extra
 usage_error help serve check
 run 2 "$bin" help no-such-command

@@ -68,7 +68,9 @@ forge_double_status
 S="fault-state-build-secret-$$"
 agent_repo web "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/web
 sed -i "s|^url = .*|url = http://127.0.0.1:$(cat "$AGENT_DIR/git.port")/web.git|" "$AGENT_DIR/repos.conf"
-AGENT_EXTRA="workers = 1"
+# the small state is full on purpose: the watermark (pipeline-disk) would hold the builds
+AGENT_EXTRA="workers = 1
+min_free_space = 0"
 start_agent || fail "agent did not start"
 
 n=0 accepted=() refused=0

@@ -25,6 +25,8 @@ cleanup() {
 trap cleanup EXIT
 S="fault-state-secret-$$"
 agent_repo web "$S"
+# the 4 MiB state is filled on purpose: the watermark (pipeline-disk) would hold the builds
+AGENT_EXTRA="min_free_space = 0"
 start_agent || fail "agent did not start"
 
 n=0 accepted=() refused=0

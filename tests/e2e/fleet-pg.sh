@@ -6,7 +6,8 @@
 # time and in push order for the repository. An intake-only agent's builds are run by
 # the others, woken by NOTIFY; a restarting agent reruns only its own builds. With
 # PostgreSQL down a delivery gets 503 with Retry-After, never a 202, and /healthz says
-# why; once it is back, deliveries are queued again without a restart.
+# why; once it is back, deliveries are queued again without a restart. `s2i-agent prune`
+# deletes what retention picks from the shared store.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/pg.sh"
@@ -181,6 +182,39 @@ wait_for 60 rerun || fail "b's own build $own: $(pg_sql "SELECT state, attempt, 
 [ "$(pg_sql "SELECT state || ' ' || attempt FROM builds WHERE id = $other")" = "running 1" ] ||
 	fail "b took another agent's build: $(pg_sql "SELECT state, attempt, reason FROM builds WHERE id = $other")"
 grep -q "build $own: the agent restarted during the build" "$B_LOG" || fail "b did not say it reruns build $own"
+
+# retention on the shared store: `s2i-agent prune` with keep_builds = 1 deletes what
+# the rules pick (here the two older builds of one branch; every other ref has one
+# build, its newest) from PostgreSQL, with their delivery ids; --dry-run only counts
+at "$A_URL"
+keep=()
+for i in 1 2 3; do
+	printf '{"ref": "refs/heads/keep", "before": "%040d", "after": "%040d"}' 0 "$((60 + i))" >"$g"
+	post_hook generic web "$g" "$S" "fleet-keep-$i"
+	expect 202
+	keep+=("$(jq -r .build <<<"$HTTP_BODY")")
+done
+kept_final() {
+	[ "$(pg_sql "SELECT count(*) FROM builds WHERE id IN (${keep[0]}, ${keep[1]}, ${keep[2]})
+		AND state IN ('succeeded','failed','errored','canceled')")" = 3 ]
+}
+wait_for 60 kept_final || fail "builds ${keep[*]} not final"
+sed '/^database_password_file = /a keep_builds = 1' "$AGENT_DIR/agent.conf" >"$AGENT_DIR/prune.conf"
+grep -q '^keep_builds = 1' "$AGENT_DIR/prune.conf" || fail "no keep_builds in prune.conf"
+before=$(pg_sql "SELECT count(*) FROM builds")
+out=$("$S2I_AGENT" prune -c "$AGENT_DIR/prune.conf" --dry-run 2>&1) || fail "prune --dry-run: $out"
+grep -q '^would delete 2 builds' <<<"$out" || fail "prune --dry-run: $out"
+[ "$(pg_sql "SELECT count(*) FROM builds")" = "$before" ] || fail "prune --dry-run deleted builds"
+out=$("$S2I_AGENT" prune -c "$AGENT_DIR/prune.conf" 2>&1) || fail "prune: $out"
+grep -q '^deleted 2 builds' <<<"$out" || fail "prune: $out"
+[ "$(pg_sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM builds WHERE ref = 'refs/heads/keep'")" = "${keep[2]}" ] ||
+	fail "prune left $(pg_sql "SELECT id FROM builds WHERE ref = 'refs/heads/keep'" | tr '\n' ' ')"
+[ "$(pg_sql "SELECT count(*) FROM builds")" = $((before - 2)) ] || fail "prune deleted other builds"
+[ "$(pg_sql "SELECT string_agg(delivery, ',') FROM deliveries WHERE delivery LIKE 'fleet-keep-%'")" = fleet-keep-3 ] ||
+	fail "the deliveries of pruned builds stay: $(pg_sql "SELECT delivery FROM deliveries WHERE delivery LIKE 'fleet-keep-%'" | tr '\n' ' ')"
+[ ! -e "$AGENT_DIR/state/logs/${keep[0]}.log" ] && [ ! -e "$AGENT_DIR/state/logs/${keep[1]}.log" ] ||
+	fail "prune left the logs of the builds it deleted in its state_dir"
+echo "prune on PostgreSQL: $out"
 
 # PostgreSQL down: 503 with Retry-After, no 202 that is not on disk; /healthz says why
 pg_down || fail "cannot stop PostgreSQL"

@@ -54,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)engine_jsonstream_finish(&js, &e);
 	engine_jsonstream_release(&js);
+	/* the daemon's read of /info (min_free_space) */
+	(void)engine_api_root_dir((const char *)data, size, reg, sizeof(reg), &e);
 
 	if (size < 512) {
 		char ref[512];

@@ -34,9 +34,16 @@ export GIT_COMMITTER_NAME="Test Author" GIT_COMMITTER_EMAIL=author@example.com
 export GIT_CONFIG_NOSYSTEM=1
 
 pl_cleanup() {
-	local i
+	local i ids
 	for i in $(docker images --format '{{.Repository}}:{{.Tag}}' "s2i-agent-test/${PL_ID}-*" 2>/dev/null); do
 		docker rmi -f "$i" >/dev/null 2>&1
+	done
+	# images of this test's builds that lost their tag (a build the agent could not
+	# remove the replaced image of) carry the tag they had as io.k8s.display-name
+	ids=$(docker images -aq --no-trunc --filter dangling=true 2>/dev/null)
+	[ -n "$ids" ] && docker image inspect --format '{{.Id}} {{index .Config.Labels "io.k8s.display-name"}}' \
+		$ids 2>/dev/null | while read -r i name; do
+		case $name in "s2i-agent-test/${PL_ID}-"*) docker rmi -f "$i" >/dev/null 2>&1 ;; esac
 	done
 	agent_cleanup	# last: it exits 1 when a secret leaked
 }

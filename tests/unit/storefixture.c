@@ -1,9 +1,15 @@
-/* storefixture: a state directory for the tests that open a store, its removal with
- * the database files SQLite leaves there, and the PostgreSQL database of a run on it
- * (emptied through libpq directly, not through the store under test). */
+/* storefixture: a state directory for the tests that open a store, the store in it,
+ * its removal with the database files SQLite leaves there, and the PostgreSQL
+ * database of a run on it (emptied through libpq directly, not through the store
+ * under test). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include <libpq-fe.h>
 
@@ -100,4 +106,14 @@ int sf_group_teardown(void **state)
 	sf_remove_db(state);
 	rmdir(sf_dir);
 	return 0;
+}
+
+struct store *sf_store(void)
+{
+	struct err e = ERR_INIT;
+	struct store *s = NULL;
+
+	if (sf_open(&s, &e) < 0)
+		fail_msg("%s", e.msg);
+	return s;
 }

@@ -25,4 +25,7 @@ int sf_remove_db(void **state);
 /* Removes the database (agent.db with its -wal and -shm files) and the directory. */
 int sf_group_teardown(void **state);
 
+/* sf_open's store; a failed open fails the test (cmocka). */
+struct store *sf_store(void);
+
 #endif

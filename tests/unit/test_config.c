@@ -389,6 +389,9 @@ static const struct {
 	{ "[agent]\nworkers = -1\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
 	{ "[agent]\nworkers = 65\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
 	{ "[agent]\nworkers = two\n", { "2: invalid value for 'workers': expected a number from 0 to 64" } },
+	{ "[agent]\nkeep_builds = -1\n", { "2: invalid value for 'keep_builds': expected a whole number (0: no limit)" } },
+	{ "[agent]\nkeep_days = 30d\n", { "2: invalid value for 'keep_days': expected a whole number (0: no limit)" } },
+	{ "[agent]\nmin_free_space = lots\n", { "2: invalid value for 'min_free_space': expected a size like 512MiB or 2G (0: no check)" } },
 	{ "[agent]\nbuild_timeout = 30 minutes\n",
 	  { "2: invalid value for 'build_timeout': expected a duration like 90s, 30m, 2h or 1h30m" } },
 	{ "[agent]\nbuild_timeout = 0\n",
@@ -991,6 +994,9 @@ static const struct { const char *key, *value; } repo_samples[] = {
 	{ "build_env", "NPM_TOKEN=t0ken" },
 	{ "build_env_file", "@D@/gh.token" },
 	{ "build_secret_file", "npmrc:@D@/gh.token" },
+	{ "keep_builds", "7" },
+	{ "keep_days", "3" },
+	{ "min_free_space", "4GiB" },
 };
 
 static const char *repo_sample(const char *key)

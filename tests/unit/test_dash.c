@@ -42,15 +42,38 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-static char *render_index(json_t *builds, const char *const *repos, time_t now)
+static char *render_index_notice(json_t *builds, const char *const *repos, time_t now,
+				 const char *notice)
 {
 	struct dash_index d = { .builds = builds, .repos = repos, .public_url = "https://ci.example.com",
-				.version = "0.1.0", .now = now };
+				.version = "0.1.0", .now = now, .notice = notice };
 	struct buf out = BUF_INIT(DASH_PAGE_MAX);
 	struct err e = ERR_INIT;
 
 	assert_int_equal(dash_render_index(&d, &out, &e), 0);
 	return buf_detach(&out, NULL);
+}
+
+static char *render_index(json_t *builds, const char *const *repos, time_t now)
+{
+	return render_index_notice(builds, repos, now, NULL);
+}
+
+/* Why builds wait (free space) stands under the header, escaped; none without it. */
+static void test_notice(void **state)
+{
+	json_t *builds = json_array();
+	char *page;
+
+	(void)state;
+	page = render_index_notice(builds, NULL, 0, "1.0 MiB free on '/var/<lib>', builds wait");
+	assert_non_null(strstr(page, "<p class=\"notice\"><strong>1.0 MiB free on &#39;/var/&lt;lib&gt;&#39;, "
+				"builds wait</strong></p>\n</header>"));
+	free(page);
+	page = render_index(builds, NULL, 0);
+	assert_null(strstr(page, "class=\"notice\""));
+	free(page);
+	json_decref(builds);
 }
 
 static char *render_build(json_t *b, time_t now)
@@ -583,6 +606,7 @@ static void test_negotiation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_notice),
 		cmocka_unit_test(test_escape_table),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_index_filtered),

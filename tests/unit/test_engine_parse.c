@@ -630,6 +630,45 @@ static void test_label_filter(void **state)
 	free(f);
 }
 
+/* The data root the daemon measures for min_free_space, from /info answers. */
+static void test_api_root_dir(void **state)
+{
+	static const struct {
+		const char *body, *dir, *err;
+	} cases[] = {
+		{ "{\"ID\":\"x\",\"DockerRootDir\":\"/var/lib/docker\",\"Driver\":\"overlay2\"}",
+		  "/var/lib/docker", NULL },
+		{ "{\"DockerRootDir\":\"/home/u/.local/share/docker\"}", "/home/u/.local/share/docker", NULL },
+		{ "{\"Driver\":\"overlay2\"}", NULL, "names no data root" },
+		{ "{\"DockerRootDir\":\"relative\"}", NULL, "names no data root" },
+		{ "{\"DockerRootDir\":7}", NULL, "names no data root" },
+		{ "not json", NULL, "is not JSON" },
+	};
+	char out[64];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct err e = ERR_INIT;
+		int rc = engine_api_root_dir(cases[i].body, strlen(cases[i].body), out, sizeof(out), &e);
+
+		if (cases[i].dir) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(out, cases[i].dir);
+		} else {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(e.msg, cases[i].err));
+		}
+	}
+	{
+		struct err e = ERR_INIT;
+		const char *b = "{\"DockerRootDir\":\"/var/lib/docker\"}";
+
+		assert_int_equal(engine_api_root_dir(b, strlen(b), out, 8, &e), -1);
+		assert_non_null(strstr(e.msg, "too long"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -648,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_engine_new_urls),
 		cmocka_unit_test(test_label_filter),
 		cmocka_unit_test(test_api_pick),
+		cmocka_unit_test(test_api_root_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

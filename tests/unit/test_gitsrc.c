@@ -1,5 +1,6 @@
 /* Unit tests for gitsrc against real repositories: kinds, refs (tags peeled), metadata,
  * mirrors with incremental fetches, submodules, context dirs, single files. */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <git2.h>
+
 
 #include "child.h"
 #include "gitfixture.h"
@@ -473,6 +477,114 @@ static void test_known_hosts(void **state)
 	}
 }
 
+static unsigned count_files(const char *dir, const char *suffix)
+{
+	struct dirent *d;
+	unsigned n = 0;
+	DIR *dh = opendir(dir);
+
+	if (!dh)
+		return 0;
+	while ((d = readdir(dh)))
+		if (d->d_name[0] != '.' && (!suffix || (strlen(d->d_name) > strlen(suffix) &&
+			!strcmp(d->d_name + strlen(d->d_name) - strlen(suffix), suffix))))
+			n++;
+	closedir(dh);
+	return n;
+}
+
+static unsigned count_loose(const char *objects)
+{
+	char dir[600];
+	unsigned n = 0;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		snprintf(dir, sizeof(dir), "%s/%02x", objects, i);
+		n += count_files(dir, NULL);
+	}
+	return n;
+}
+
+static int has_object(const char *repo, const char *hex)
+{
+	git_repository *r = NULL;
+	git_odb *odb = NULL;
+	git_oid id;
+	int yes;
+
+	assert_int_equal(git_repository_open_bare(&r, repo), 0);
+	assert_int_equal(git_repository_odb(&odb, r), 0);
+	assert_int_equal(git_oid_fromstr(&id, hex), 0);
+	yes = git_odb_exists(odb, &id);
+	git_odb_free(odb);
+	git_repository_free(r);
+	return yes;
+}
+
+/* A mirror of many packs and loose objects becomes one pack of what its refs reach;
+ * an object no ref reaches is gone, the history and a tag are whole. */
+static void test_mirror_gc(void **state)
+{
+	struct gitsrc_gc_stats st;
+	struct err e = ERR_INIT;
+	char bare[400], objects[420], packdir[430], work[400], head[64], blob[64], tag[64];
+	int i;
+
+	(void)state;
+	snprintf(bare, sizeof(bare), "%s/gc.git", gf.root);
+	snprintf(objects, sizeof(objects), "%s/objects", bare);
+	snprintf(packdir, sizeof(packdir), "%s/pack", objects);
+	snprintf(work, sizeof(work), "%s/gcwork", gf.root);
+	gf_git(gf.root, "init", "-q", "--bare", bare, NULL);
+	gf_git(bare, "config", "receive.unpackLimit", "1", NULL);
+	gf_git(gf.root, "clone", "-q", bare, work, NULL);
+	for (i = 0; i < 6; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%d.txt", i);
+		gf_write(work, name, name, 0644);
+		gf_git(work, "add", "-A", NULL);
+		gf_git(work, "commit", "-q", "-m", name, NULL);
+		/* a pack per push, as fetches leave them */
+		gf_git(work, "push", "-q", "origin", "HEAD:refs/heads/main", NULL);
+	}
+	gf_git(work, "tag", "-a", "-m", "tagged", "t1", NULL);
+	gf_git(work, "push", "-q", "origin", "t1", NULL);
+	gf_git_out(head, sizeof(head), work, "rev-parse", "HEAD", NULL);
+	gf_git_out(tag, sizeof(tag), work, "rev-parse", "t1", NULL);
+	gf_write(work, "lost.txt", "no ref reaches this\n", 0644);
+	gf_git_out(blob, sizeof(blob), bare, "hash-object", "-w", "../gcwork/lost.txt", NULL);
+	assert_true(count_files(packdir, ".pack") >= 6);
+	assert_int_equal(count_loose(objects), 1);
+
+	/* below the thresholds: left alone */
+	assert_int_equal(gitsrc_gc(bare, 16, &st, &e), 1);
+	assert_true(count_files(packdir, ".pack") >= 6);
+
+	assert_int_equal(gitsrc_gc(bare, 0, &st, &e), 0);
+	print_message("repacked %u packs and %u loose objects: %llu -> %llu bytes\n", st.packs, st.loose,
+		      (unsigned long long)st.bytes_before, (unsigned long long)st.bytes_after);
+	assert_true(st.packs >= 6);
+	assert_int_equal(st.loose, 1);
+	assert_true(st.bytes_after < st.bytes_before);
+	assert_int_equal(count_files(packdir, ".pack"), 1);
+	assert_int_equal(count_files(packdir, ".idx"), 1);
+	assert_int_equal(count_loose(objects), 0);
+	assert_false(has_object(bare, blob));
+	assert_true(has_object(bare, head));
+	assert_true(has_object(bare, tag));
+	gf_git(bare, "fsck", "--no-dangling", "--strict", NULL);
+	gf_git(bare, "log", "--oneline", "-n", "6", "main", NULL);
+
+	/* again: the same one pack, nothing lost */
+	assert_int_equal(gitsrc_gc(bare, 0, &st, &e), 0);
+	assert_int_equal(count_files(packdir, ".pack"), 1);
+	assert_true(has_object(bare, head));
+	gf_rm_rf(work);
+	gf_rm_rf(bare);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_refs_worktree),
 		cmocka_unit_test(test_metadata),
 		cmocka_unit_test(test_mirror_incremental),
+		cmocka_unit_test(test_mirror_gc),
 		cmocka_unit_test(test_remote_temporary),
 		cmocka_unit_test(test_walk_submodules),
 		cmocka_unit_test(test_context_dir),

@@ -22,16 +22,6 @@
 #include "store.h"
 #include "storefixture.h"
 
-static struct store *open_store(void)
-{
-	struct err e = ERR_INIT;
-	struct store *s = NULL;
-
-	if (sf_open(&s, &e) < 0)
-		fail_msg("%s", e.msg);
-	return s;
-}
-
 static long long add(struct store *s, const char *repo, const char *ref, const char *delivery,
 		     long long *dup)
 {
@@ -52,7 +42,7 @@ static long long add(struct store *s, const char *repo, const char *ref, const c
 
 static void test_add_get_dup(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
 	long long dup, id, id2, depth;
@@ -108,7 +98,7 @@ static long long push(struct store *s, const char *repo, const char *ref, int sh
 
 static void test_push_replay(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct err e = ERR_INIT;
 	struct build b = BUILD_INIT;
 	unsigned char d[STORE_DIGEST_LEN];
@@ -180,7 +170,7 @@ static void test_push_replay(void **state)
 	build_release(&b);
 	/* durable: another connection, after a reopen */
 	store_free(s);
-	s = open_store();
+	s = sf_store();
 	assert_int_equal(push(s, "web", "refs/heads/main", 1, 1, "x-11", &dup, &why), 0);
 	assert_int_equal(why, STORE_DUP_REPLAY);
 	assert_int_equal(dup, a);
@@ -196,7 +186,7 @@ static void test_push_replay(void **state)
 
 static void test_states_and_counts(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct build b = BUILD_INIT;
 	struct err e = ERR_INIT;
 	long long counts[BUILD_NSTATES], dup, id, depth0, depth;
@@ -235,7 +225,7 @@ static void test_states_and_counts(void **state)
 	/* the cached counts agree with the table after a reopen */
 	assert_int_equal(store_count_states(s, counts, &e), 0);
 	store_free(s);
-	s = open_store();
+	s = sf_store();
 	{
 		long long again[BUILD_NSTATES];
 
@@ -247,7 +237,7 @@ static void test_states_and_counts(void **state)
 
 static void test_rollback(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct err e = ERR_INIT;
 	struct build b = BUILD_INIT;
 	long long dup, id, d0, d1;
@@ -271,7 +261,7 @@ static void test_list(void **state)
 {
 	struct store_filter f = STORE_FILTER_INIT;
 	struct build_list l = BUILD_LIST_INIT;
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct err e = ERR_INIT;
 	long long dup, a, b;
 	size_t i;
@@ -347,7 +337,7 @@ static void post_only_head(struct store *s, long long build_id, const char *stat
 static void test_statuses(void **state)
 {
 	struct status_row r[8];
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct err e = ERR_INIT;
 	long long now = store_now_ms();
 	size_t n;
@@ -404,7 +394,7 @@ static long long add_at(struct store *s, const char *repo, int sha)
 static void test_statuses_per_commit(void **state)
 {
 	struct status_row r[8];
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct err e = ERR_INIT;
 	long long a1 = add_at(s, "alpha", 1), a2 = add_at(s, "alpha", 1);
 	long long a3 = add_at(s, "alpha", 2), b1 = add_at(s, "beta", 1);
@@ -508,7 +498,7 @@ static void test_private_files(void **state)
 /* The first ref to claim an image name owns it, per repository, across reopens. */
 static void test_claim_tag(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct err e = ERR_INIT;
 	char *owner = NULL;
 
@@ -522,7 +512,7 @@ static void test_claim_tag(void **state)
 	assert_int_equal(store_claim_tag(s, "api", "web:release-1.0", "refs/heads/release/1.0", 3,
 					 &owner, &e), 0);
 	store_free(s);
-	s = open_store();
+	s = sf_store();
 	assert_int_equal(store_claim_tag(s, "web", "web:release-1.0", "refs/heads/release/1.0", 4,
 					 &owner, &e), 1);
 	assert_string_equal(owner, "refs/heads/release-1.0");
@@ -563,7 +553,7 @@ static void test_untrusted_and_migration(void **state)
 
 	(void)state;
 	first_release_db(path);
-	s = open_store();
+	s = sf_store();
 	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
 	assert_int_equal(b.untrusted, 0);
 	build_release(&b);
@@ -592,7 +582,7 @@ static void test_untrusted_and_migration(void **state)
 	build_release(&b);
 	/* reopening an up-to-date database changes nothing */
 	store_free(s);
-	s = open_store();
+	s = sf_store();
 	assert_int_equal(store_get_build(s, id, &b, &e), 0);
 	assert_int_equal(b.untrusted, 1);
 	j = store_build_json(&b);
@@ -621,7 +611,7 @@ static void test_retry_of(void **state)
 
 	(void)state;
 	first_release_db(path);
-	s = open_store();
+	s = sf_store();
 	assert_int_equal(store_get_build(s, 1, &b, &e), 0);
 	assert_int_equal(b.retry_of, 0);
 	j = store_build_json(&b);
@@ -639,7 +629,7 @@ static void test_retry_of(void **state)
 	build_release(&b);
 	store_free(s);
 
-	s = open_store();
+	s = sf_store();
 	assert_int_equal(store_get_build(s, 2, &b, &e), 0);
 	assert_int_equal(b.retry_of, 1);
 	j = store_build_json(&b);
@@ -676,7 +666,7 @@ static void pg_exec(const char *sql)
 /* A COMMIT is flushed, and the store knows it is shared. */
 static void test_pg_durable(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_store();
 
 	(void)state;
 	assert_int_equal(store_sync_mode(s), STORE_SYNC_FULL);
@@ -722,7 +712,7 @@ static void test_pg_password(void **state)
 /* A schema newer than this agent's is refused, not written to. */
 static void test_pg_schema_newer(void **state)
 {
-	struct store *s = open_store();
+	struct store *s = sf_store();
 	struct err e = ERR_INIT;
 
 	(void)state;
@@ -732,7 +722,7 @@ static void test_pg_schema_newer(void **state)
 	assert_int_equal(sf_open(&s, &e), -1);
 	assert_non_null(strstr(e.msg, "newer than this agent's"));
 	pg_exec("UPDATE s2i_schema SET version = version - 1");
-	s = open_store();
+	s = sf_store();
 	store_free(s);
 }
 
@@ -766,7 +756,7 @@ static void test_pg_migrate_together(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(rc[i], 0);
 	}
-	s = open_store();
+	s = sf_store();
 	assert_true(add(s, "web", "refs/heads/main", "m-1", &dup) > 0);
 	store_free(s);
 }
@@ -832,7 +822,7 @@ static void pg_race(struct store *a, struct pg_racer *r, int commit)
  * rolled back one leaves the delivery to the other. */
 static void test_pg_fleet_dedup(void **state)
 {
-	struct store *a = open_store();
+	struct store *a = sf_store();
 	struct err e = ERR_INIT;
 	struct pg_racer r = { "f-1", 0, 0, 0, STORE_DUP_NONE, 0 };
 	enum store_dup why;
@@ -892,7 +882,7 @@ static size_t mine(struct store *s, int state, long long *first)
 
 static void test_pg_mine(void **state)
 {
-	struct store *a = open_store(), *b = open_store(), *a2 = NULL;
+	struct store *a = sf_store(), *b = sf_store(), *a2 = NULL;
 	struct err e = ERR_INIT;
 	long long dup, ida, idb, got = 0;
 
@@ -932,11 +922,11 @@ static void test_pg_migrate_up(void **state)
 	long long dup, id, got = 0;
 
 	(void)state;
-	s = open_store();
+	s = sf_store();
 	store_free(s);
 	pg_exec("ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of; "
 		"UPDATE s2i_schema SET version = 1");
-	s = open_store();
+	s = sf_store();
 	store_set_agent(s, "agent-up");
 	id = add(s, "mine", "refs/heads/up", NULL, &dup);
 	assert_int_equal(store_set_running(s, id, 0, NULL, &e), 0);
@@ -967,7 +957,7 @@ static size_t runnable(struct store *s, const char *repo, long long *first)
  * scheduler sees only what may start, and a claim that lost a race changes nothing. */
 static void test_pg_claim_order(void **state)
 {
-	struct store *a = open_store(), *b = open_store();
+	struct store *a = sf_store(), *b = sf_store();
 	struct err e = ERR_INIT;
 	long long dup, x1, x2, y1, got;
 
@@ -1001,6 +991,88 @@ static void test_pg_claim_order(void **state)
 	store_free(b);
 }
 
+/* Retention's picks and deletes (store_keep_*): never a build that has not ended, the
+ * newest of its ref or one with a commit status still to post; by count and by age;
+ * paged by id; a deleted build takes its delivery id and its state count along. */
+static void test_keep(void **state)
+{
+	struct store *s = sf_store();
+	struct store_keep k = { "kp", 2, 0, 0 };
+	struct build b = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long ids[8], m1, m2, m3, m4, d1, q1, dup, c0[BUILD_NSTATES], c1[BUILD_NSTATES];
+	char *repo = NULL;
+	size_t n;
+
+	(void)state;
+	m1 = add(s, "kp", "refs/heads/main", "k-1", &dup);
+	m2 = add(s, "kp", "refs/heads/main", "k-2", &dup);
+	m3 = add(s, "kp", "refs/heads/main", "k-3", &dup);
+	d1 = add(s, "kp", "refs/heads/dev", "k-4", &dup);
+	m4 = add(s, "kp", "refs/heads/main", "k-5", &dup);
+	q1 = add(s, "kq", "refs/heads/main", "k-6", &dup);
+	add(s, "kq", "refs/heads/main", "k-7", &dup);
+	assert_int_equal(store_set_finished_at(s, m1, BUILD_SUCCEEDED, NULL, NULL, NULL, 1000, &e), 0);
+	assert_int_equal(store_set_finished_at(s, m2, BUILD_FAILED, "x", NULL, NULL, 1000, &e), 0);
+	assert_int_equal(store_set_finished_at(s, m3, BUILD_CANCELED, "x", NULL, NULL, 5000, &e), 0);
+	assert_int_equal(store_set_finished_at(s, d1, BUILD_SUCCEEDED, NULL, NULL, NULL, 1000, &e), 0);
+	assert_int_equal(store_set_finished_at(s, q1, BUILD_ERRORED, "x", NULL, NULL, 1000, &e), 0);
+	assert_int_equal(store_status_add(s, m2, "failure", "m2 failed", &e), 0);
+
+	/* the repositories of the builds, in order */
+	assert_int_equal(store_keep_next_repo(s, "", &repo, &e), 0);
+	assert_string_equal(repo, "kp");
+	free(repo);
+	assert_int_equal(store_keep_next_repo(s, "kp", &repo, &e), 0);
+	assert_string_equal(repo, "kq");
+	free(repo);
+	repo = NULL;
+	assert_int_equal(store_keep_next_repo(s, "kq", &repo, &e), 1);
+	assert_null(repo);
+
+	/* keep 2: m3 and older may go; m2 has a status to post, d1 is dev's newest */
+	assert_int_equal(store_keep_pick(s, &k, ids, 8, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ids[0], m1);
+	assert_int_equal(ids[1], m3);
+	assert_int_equal(store_keep_pick(s, &k, ids, 1, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], m1);
+	k.after_id = m1;
+	assert_int_equal(store_keep_pick(s, &k, ids, 8, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], m3);
+	/* by age only: what ended before 2000 */
+	k.keep_builds = 0;
+	k.after_id = 0;
+	k.finished_before = 2000;
+	assert_int_equal(store_keep_pick(s, &k, ids, 8, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], m1);
+	/* more to keep than there are builds: none */
+	k.keep_builds = 50;
+	k.finished_before = 0;
+	assert_int_equal(store_keep_pick(s, &k, ids, 8, &n, &e), 0);
+	assert_int_equal(n, 0);
+
+	/* deleting: the build, its delivery id and its count go; twice is a no-op */
+	assert_int_equal(store_count_states(s, c0, &e), 0);
+	assert_int_equal(store_keep_delete(s, m1, &e), 0);
+	assert_int_equal(store_get_build(s, m1, &b, &e), 1);
+	assert_int_equal(store_find_delivery(s, "kp", "github", "k-1", &dup, &e), 1);
+	assert_int_equal(store_find_delivery(s, "kp", "github", "k-3", &dup, &e), 0);
+	assert_int_equal(store_count_states(s, c1, &e), 0);
+	assert_int_equal(c1[BUILD_SUCCEEDED], c0[BUILD_SUCCEEDED] - 1);
+	assert_int_equal(c1[BUILD_QUEUED], c0[BUILD_QUEUED]);
+	assert_int_equal(store_keep_delete(s, m1, &e), 1);
+	/* a build that has not ended is never deleted */
+	assert_int_equal(store_keep_delete(s, m4, &e), 1);
+	assert_int_equal(store_get_build(s, m4, &b, &e), 0);
+	assert_int_equal(b.state, BUILD_QUEUED);
+	build_release(&b);
+	store_free(s);
+}
+
 /* the tests of both stores */
 #define STORE_TESTS_COMMON \
 	cmocka_unit_test(test_add_get_dup), \
@@ -1010,7 +1082,8 @@ static void test_pg_claim_order(void **state)
 	cmocka_unit_test(test_list), \
 	cmocka_unit_test(test_statuses), \
 	cmocka_unit_test(test_statuses_per_commit), \
-	cmocka_unit_test(test_claim_tag)
+	cmocka_unit_test(test_claim_tag), \
+	cmocka_unit_test_setup(test_keep, sf_remove_db)
 
 int main(void)
 {
