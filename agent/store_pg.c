@@ -222,8 +222,7 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE builds ADD COLUMN agent text;",
 	/* 3: pull/merge requests from forks (s2i-agent.conf(5) pull_requests), and the
 	 * build a POST /builds/ID/retry was made from */
-	"ALTER TABLE builds ADD COLUMN untrusted integer NOT NULL DEFAULT 0,"
-	" ADD COLUMN retry_of bigint;",
+	"ALTER TABLE builds ADD COLUMN untrusted integer NOT NULL DEFAULT 0, ADD COLUMN retry_of bigint;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
