@@ -95,34 +95,42 @@ static const char dash_script[] =
 	"if(!ok)say('waiting for the build to start\\u2026');"
 	"await sleep(" DASH_STR(DASH_FOLLOW_RETRY_MS) ");}}"
 	"run();})();"
-	/* Cancel and retry for holders of the admin token: asked once in a form, kept in
+	/* The admin actions for holders of the admin token (cancel and retry on a build's
+	 * page, build a ref on a repository's): the token is asked once in a form, kept in
 	 * sessionStorage (this tab only), sent as a Bearer header, never in a URL. A
 	 * cross-site page cannot set that header, so the actions need no CSRF token. */
 	"(function(){'use strict';"
 	"var m=document.querySelector('main[data-build]'),bar=document.getElementById('actions');"
-	"if(!m||!bar||!window.fetch||!window.sessionStorage)return;"
-	"var id=m.getAttribute('data-build'),form=document.getElementById('signin'),"
-	"inp=document.getElementById('token'),msg=document.getElementById('act-msg'),K='s2i-agent-admin-token',todo=null;"
-	"var fin={succeeded:1,failed:1,errored:1,canceled:1};"
-	"function show(){var f=!!fin[m.getAttribute('data-state')];"
+	"if(!bar||!window.fetch||!window.sessionStorage)return;"
+	"var id=m?m.getAttribute('data-build'):'',repo=bar.getAttribute('data-repo'),form=document.getElementById('signin'),"
+	"inp=document.getElementById('token'),msg=document.getElementById('act-msg'),ref=document.getElementById('ref'),"
+	"K='s2i-agent-admin-token',todo=null;"
+	"var fin={succeeded:1,failed:1,errored:1,canceled:1},doing={cancel:'canceling',retry:'retrying',build:'queueing'};"
+	"function show(){if(!m)return;var f=!!fin[m.getAttribute('data-state')];"
 	"document.getElementById('act-cancel').hidden=f;document.getElementById('act-retry').hidden=!f;}"
 	"function ask(a,why){todo=a;msg.textContent=why;form.hidden=false;inp.value='';inp.focus();}"
+	/* a 40-hex value is a commit, anything else a ref (a bare name: a branch) */
+	"function req(a){if(a!=='build')return [id+'/'+a,null];var v=ref.value.trim();"
+	"return ['repos/'+encodeURIComponent(repo)+'/builds',JSON.stringify(/^[0-9a-f]{40}$/.test(v)?{sha:v}:{ref:v})];}"
 	"async function act(a){var t=sessionStorage.getItem(K);if(!t){ask(a,'');return;}"
-	"msg.textContent=(a==='cancel'?'canceling':'retrying')+'\u2026';var r,b=null;"
-	"try{r=await fetch(id+'/'+a,{method:'POST',headers:{Authorization:'Bearer '+t},cache:'no-store'});}"
+	"var q=req(a),h={Authorization:'Bearer '+t},r,b=null;if(q[1])h['Content-Type']='application/json';"
+	"msg.textContent=doing[a]+'\u2026';"
+	"try{r=await fetch(q[0],{method:'POST',headers:h,body:q[1],cache:'no-store'});}"
 	"catch(x){msg.textContent='the agent did not answer';return;}"
 	"try{b=await r.json();}catch(x){}"
 	"if(r.status===401||r.status===403){sessionStorage.removeItem(K);"
 	"ask(a,'the admin token was refused'+(b&&b.error?': '+b.error:''));return;}"
 	"if(!r.ok){msg.textContent=(b&&b.error)||('HTTP '+r.status);return;}"
-	"if(a==='retry'&&b&&b.build){location.href=String(b.build);return;}"
+	"if(a!=='cancel'&&b&&b.build){location.href=(a==='build'?'builds/':'')+String(b.build);return;}"
 	"msg.textContent='cancel requested';}"
 	"bar.addEventListener('click',function(e){var a=e.target.getAttribute('data-act');if(a)act(a);});"
+	"if(ref)document.getElementById('build-ref').addEventListener('submit',function(e){e.preventDefault();"
+	"if(ref.value.trim())act('build');});"
 	"form.addEventListener('submit',function(e){e.preventDefault();if(!inp.value)return;"
 	"sessionStorage.setItem(K,inp.value);inp.value='';form.hidden=true;var a=todo;todo=null;if(a)act(a);});"
 	"document.getElementById('signin-cancel').addEventListener('click',function(){"
 	"form.hidden=true;todo=null;inp.value='';msg.textContent='';});"
-	"new MutationObserver(show).observe(m,{attributes:true,attributeFilter:['data-state']});"
+	"if(m)new MutationObserver(show).observe(m,{attributes:true,attributeFilter:['data-state']});"
 	"show();bar.hidden=false;})();";
 
 const struct dash_state dash_states[DASH_NSTATES] = {
@@ -537,6 +545,22 @@ void dash_foot(struct dash_page *p, const char *version, const char *up)
 		  " \u00b7 <a href=\"%shealthz\">health</a></footer>\n", up, up, up);
 }
 
+void dash_signin(struct dash_page *p)
+{
+	dash_put(p, "<form id=\"signin\" hidden><label for=\"token\">Admin token</label> "
+		 "<input type=\"password\" id=\"token\" autocomplete=\"off\" spellcheck=\"false\"> "
+		 "<button type=\"submit\">Sign in</button>"
+		 "<button type=\"button\" id=\"signin-cancel\">Never mind</button>"
+		 "<span class=\"dim\"> (kept in this tab only)</span></form>");
+}
+
+void dash_script_tag(struct dash_page *p)
+{
+	dash_put(p, "<script>");
+	dash_put(p, dash_script);
+	dash_put(p, "</script>\n");
+}
+
 int dash_done(struct dash_page *p, struct err *e)
 {
 	if (p->failed)
@@ -679,12 +703,9 @@ int dash_render_build(const json_t *build, const struct dash_log *log, time_t no
 	dash_put(&p, "<div id=\"actions\" class=\"actions\" hidden>"
 		 "<button type=\"button\" id=\"act-cancel\" data-act=\"cancel\">Cancel the build</button>"
 		 "<button type=\"button\" id=\"act-retry\" data-act=\"retry\">Build this commit again</button>"
-		 "<span id=\"act-msg\" role=\"status\"></span>\n"
-		 "<form id=\"signin\" hidden><label for=\"token\">Admin token</label> "
-		 "<input type=\"password\" id=\"token\" autocomplete=\"off\" spellcheck=\"false\"> "
-		 "<button type=\"submit\">Sign in</button>"
-		 "<button type=\"button\" id=\"signin-cancel\">Never mind</button>"
-		 "<span class=\"dim\"> (kept in this tab only)</span></form></div>\n");
+		 "<span id=\"act-msg\" role=\"status\"></span>\n");
+	dash_signin(&p);
+	dash_put(&p, "</div>\n");
 	dash_putf(&p, "<h2>Log <a href=\"%lld/log\" class=\"dim\">(plain text)</a></h2>\n", id);
 	dash_put(&p, "<p id=\"live\" role=\"status\"></p>\n");
 	if (log && log->skipped)
@@ -700,9 +721,8 @@ int dash_render_build(const json_t *build, const struct dash_log *log, time_t no
 		dash_putf(&p, "Loading the log\u2026 (without JavaScript: open <a href=\"%lld/log\">the "
 			  "plain text log</a>)", id);
 	dash_put(&p, "</pre>\n");
-	dash_put(&p, "</main>\n<script>");
-	dash_put(&p, dash_script);
-	dash_put(&p, "</script>\n");
+	dash_put(&p, "</main>\n");
+	dash_script_tag(&p);
 	dash_foot(&p, NULL, "../");
 	dash_put(&p, "</body>\n</html>\n");
 	return dash_done(&p, e);

@@ -1,5 +1,6 @@
 /* dash_index: the dashboard at GET /: builds grouped per repository, the configured
- * repositories without builds, and the refused deliveries. */
+ * repositories without builds, the refused deliveries, and on a repository's page the
+ * form that builds a ref. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -135,6 +136,48 @@ static void dash_repo_section(struct dash_page *p, const struct dash_index *d, c
 	dash_put(p, "</section>\n");
 }
 
+/* The ref the build form offers: the page's branch, else the branch of the repository's
+ * newest build listed; NULL: none known */
+static const char *dash_default_ref(const struct dash_index *d)
+{
+	const char *ref = d->ref;
+	size_t i;
+
+	for (i = 0; !ref && json_is_array(d->builds) && i < json_array_size(d->builds); i++) {
+		const json_t *b = json_array_get(d->builds, i);
+		const char *r = dash_str(b, "repo");
+
+		if (r && !strcmp(r, d->repo) && dash_str(b, "ref") && !strncmp(dash_str(b, "ref"), "refs/heads/", 11))
+			ref = dash_str(b, "ref");
+	}
+	if (ref && !strncmp(ref, "refs/heads/", 11))
+		ref += 11;
+	return ref;
+}
+
+/* "Build a ref" on a configured repository's page, for holders of the admin token: the
+ * script shows it and sends POST /repos/NAME/builds with the token (dash_signin) */
+static int dash_build_form(struct dash_page *p, const struct dash_index *d)
+{
+	size_t i;
+
+	for (i = 0; d->repos && d->repos[i] && strcmp(d->repos[i], d->repo); i++)
+		;
+	if (!d->repos || !d->repos[i])
+		return 0;
+	dash_put(p, "<div id=\"actions\" class=\"actions\" hidden data-repo=\"");
+	dash_esc(p, d->repo);
+	dash_put(p, "\"><form id=\"build-ref\"><label for=\"ref\">Build a ref</label> "
+		 "<input id=\"ref\" required autocomplete=\"off\" spellcheck=\"false\" size=\"30\" "
+		 "placeholder=\"branch, refs/tags/NAME or commit\" value=\"");
+	dash_esc(p, dash_default_ref(d));
+	dash_put(p, "\"> <button type=\"submit\" id=\"act-build\">Build</button>"
+		 "<span id=\"act-msg\" role=\"status\"></span></form>\n");
+	dash_signin(p);
+	dash_put(p, "</div>\n");
+	return 1;
+}
+
 /* "State: all · queued · …", links that keep the repository and ref; the one shown is
  * marked for assistive technology too. Plain links: they work without JavaScript. */
 static void dash_filters(struct dash_page *p, const struct dash_index *d)
@@ -218,7 +261,7 @@ int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e
 	size_t i, k, nsection = 0, counts[sizeof(dash_states) / sizeof(dash_states[0])] = { 0 };
 	size_t nbuilds = json_is_array(d->builds) ? json_array_size(d->builds) : 0;
 	const json_t *b;
-	int active = 0, any = 0;
+	int active = 0, any = 0, form = 0;
 	char title[400];
 
 	for (i = 0; i < nbuilds; i++) {
@@ -265,6 +308,8 @@ int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e
 		dash_putf(&p, " (this page reloads every %d seconds while builds run)", DASH_REFRESH_SECONDS);
 	dash_put(&p, "</p>\n");
 	dash_filters(&p, d);
+	if (d->repo)
+		form = dash_build_form(&p, d);
 	if (d->notice && *d->notice) {
 		dash_put(&p, "<p class=\"notice\"><strong>");
 		dash_esc(&p, d->notice);
@@ -306,6 +351,8 @@ int dash_render_index(const struct dash_index *d, struct buf *out, struct err *e
 	if (!d->repo && !d->state && !d->before)
 		dash_refusals(&p, d);
 	dash_put(&p, "</main>\n");
+	if (form)		/* the script only where it has something to do */
+		dash_script_tag(&p);
 	dash_foot(&p, d->version, "");
 	dash_put(&p, "</body>\n</html>\n");
 	return dash_done(&p, e);

@@ -59,6 +59,12 @@ void dash_ago(struct dash_page *p, const char *s, time_t now);
 long long dash_wait_ms(const json_t *b, time_t now);
 void dash_head(struct dash_page *p, const char *title, int refresh);
 void dash_foot(struct dash_page *p, const char *version, const char *up);
+/* The admin token's sign-in form, hidden until the script needs the token; it goes
+ * inside <div id="actions">, which holds the actions and <span id="act-msg"> */
+void dash_signin(struct dash_page *p);
+/* The pages' one inline script (its hash is in dash_csp): follows a build page's log,
+ * and runs the admin actions of the page's #actions */
+void dash_script_tag(struct dash_page *p);
 int dash_done(struct dash_page *p, struct err *e);
 
 #endif

@@ -5,7 +5,8 @@
 # assemble is released the same page shows the rest of the log and the final state (and,
 # with JavaScript off, the log as the server rendered it); then, signed in with the
 # admin token and with the keyboard, the page retries the build (the retry's page says
-# whose retry it is) and cancels the retry.
+# whose retry it is) and cancels the retry; the repository's page builds a branch typed
+# in its "Build a ref" form and opens that build's page.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/engine.sh"
@@ -49,6 +50,7 @@ echo 'echo "answer: dash"' >"$AGENT_DIR/work/app.sh"
 git -C "$AGENT_DIR/work" add -A
 git -C "$AGENT_DIR/work" -c user.name=t -c user.email=t@example.com commit -q -m "the app"
 git clone -q --bare "$AGENT_DIR/work" "$AGENT_DIR/repo.git"
+git -C "$AGENT_DIR/work" push -q "$AGENT_DIR/repo.git" HEAD:refs/heads/feature-$$
 sha=$(git -C "$AGENT_DIR/work" rev-parse HEAD)
 printf 'dash-browser-admin-token-%s-0123456789\n' "$$" >"$AGENT_DIR/admin.token"
 chmod 600 "$AGENT_DIR/admin.token"
@@ -90,8 +92,9 @@ wait_for 120 held
 [ -n "$container" ] || fail "the build's container did not start (state $state)"
 printf 'docker exec -u 0 %s touch /tmp/go\n' "$container" >"$AGENT_DIR/release.sh"
 
-retry=$(python3 "$TESTS_DIR/lib/dash_browser.py" "$AGENT_URL" "$id" "$msg" "$author" "$AGENT_DIR/release.sh" \
-	"$AGENT_DIR/admin.token") || fail "browser checks failed"
+ids=$(python3 "$TESTS_DIR/lib/dash_browser.py" "$AGENT_URL" "$id" "$msg" "$author" "$AGENT_DIR/release.sh" \
+	"$AGENT_DIR/admin.token" "feature-$$") || fail "browser checks failed"
+read -r retry built <<<"$ids"
 [ "$(curl -s "$AGENT_URL/builds/$id" | jq -r .state)" = succeeded ] || fail "the build did not succeed"
 # what the page's buttons did, as the API sees it
 http_req "$AGENT_URL/builds/$retry"
@@ -101,3 +104,15 @@ expect 200 .sha "$sha"
 expect 200 .retry_of "$id"
 grep -q "build $retry: queued as a retry of build $id" "$AGENT_LOG" || fail "the retry is not build $id's"
 grep -q "build $retry: canceling by request" "$AGENT_LOG" || fail "the cancel did not reach the worker"
+# what the repository page's form did: a manual build of that branch, listed
+admin=(-H "Authorization: Bearer $(cat "$AGENT_DIR/admin.token")")
+http_req "$AGENT_URL/builds?repo=web"
+[ "$(jq -r --argjson b "$built" '.[] | select(.id == $b) | .ref' <<<"$HTTP_BODY")" = "refs/heads/feature-$$" ] ||
+	fail "build $built is not listed with refs/heads/feature-$$: $HTTP_BODY"
+http_req "$AGENT_URL/builds/$built"
+expect 200 .provider manual
+grep -q "build $built: queued by request 'web' refs/heads/feature-$$" "$AGENT_LOG" || fail "the form's build was not queued by request"
+# its assemble is held: cancel it rather than wait
+http_req -X POST "${admin[@]}" "$AGENT_URL/builds/$built/cancel"
+case $HTTP_CODE in 200 | 202) ;; *) fail "cancel of build $built: HTTP $HTTP_CODE $HTTP_BODY" ;; esac
+wait_for 120 sh -c "curl -s '$AGENT_URL/builds/$built' | jq -e '.state == \"canceled\"' >/dev/null"

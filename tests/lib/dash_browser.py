@@ -1,6 +1,6 @@
 """dash_browser: the dashboard and a running build's page in headless Chromium.
 
-Usage: dash_browser.py AGENT_URL BUILD_ID MESSAGE AUTHOR RELEASE_SCRIPT TOKEN_FILE
+Usage: dash_browser.py AGENT_URL BUILD_ID MESSAGE AUTHOR RELEASE_SCRIPT TOKEN_FILE FEATURE_REF
 The build must be running with its assemble held until RELEASE_SCRIPT runs, and
 its log must print "step 1" before the hold and "step 2" (with an ANSI escape and
 markup) and "step 3" after it.
@@ -17,8 +17,12 @@ markup) and "step 3" after it.
    opens the new build's page (the token never in a URL, kept in sessionStorage).
    That page says "retry of #ID". On it, once the retry runs, "Cancel the build"
    (Tab, Space; no second sign-in) cancels it and the page shows it canceled.
-   Prints the retry's id on stdout.
 4. The dashboard filtered by state, and the repository's and branch's pages.
+5. On the repository's page, signed out again, with the keyboard: "Build a ref" offers
+   the newest build's branch; a ref too long is refused (400) and the answer shown;
+   FEATURE_REF typed instead asks for the token, and the right one opens the new
+   build's page (the token never in a URL). Without JavaScript the form is hidden.
+   Prints "RETRY_ID BUILT_ID" on stdout.
 Exits non-zero with a message on the first failed check.
 """
 import os
@@ -46,6 +50,7 @@ def tab_to(b, element_id, limit=40):
 def main():
     agent, build_id, message, author, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
     token = open(sys.argv[6]).read().strip()
+    feature = sys.argv[7]
     b = cdp.Browser()
     try:
         # 1. the dashboard
@@ -176,13 +181,53 @@ def main():
         b.wait("document.readyState === 'complete' && location.search.includes('ref=refs%2Fheads%2Fmain')")
         check("on main" in b.eval("document.querySelector('h1').textContent"), "branch page heading")
         check("/hooks/web" in b.eval("document.body.textContent"), "the webhook URL is gone once builds exist")
-        print(retry)
+
+        # 5. build a ref from the repository's page, signing in again on the way
+        b.goto(agent + "/?repo=web")
+        b.eval("sessionStorage.clear()")
+        check(b.eval("document.getElementById('actions').hidden") is False, "the build form stays hidden")
+        check(b.eval("document.getElementById('ref').value") == "main", "the newest build's branch is not offered")
+        tab_to(b, "ref")
+        b.type("x" * 1100)		# longer than a ref may be (REF_MAX)
+        b.key("Enter")
+        b.wait("!document.getElementById('signin').hidden")
+        check(b.eval("document.activeElement.id") == "token", "the token field does not have the focus")
+        b.type(token)
+        b.key("Enter")
+        b.wait("document.getElementById('act-msg').textContent.startsWith('expected')")
+        check("ref" in b.eval("document.getElementById('act-msg').textContent"), "the 400's reason is not shown")
+        check(b.eval("location.search") == "?repo=web", "left the page on a refused ref")
+        check(b.eval("document.getElementById('signin').hidden") is True, "a bad ref asked for the token")
+        tab_to(b, "ref")
+        check(b.eval("document.getSelection().toString().length") == 1100, "the field's text is not selected")
+        b.type(feature)
+        check(b.eval("document.getElementById('ref').value") == feature, "the typed ref")
+        b.eval("sessionStorage.setItem('s2i-agent-admin-token', 'not-the-admin-token-at-all-0000')")
+        b.key("Enter")
+        b.wait("document.getElementById('act-msg').textContent.startsWith('the admin token was refused')")
+        check(b.eval("document.activeElement.id") == "token", "a refused token does not ask again")
+        b.type(token)
+        b.key("Enter")
+        b.wait("document.readyState === 'complete' && !!document.querySelector('main[data-build]')", timeout=60)
+        built = int(b.eval("document.querySelector('main[data-build]').getAttribute('data-build')"))
+        check(built > retry, f"the new build is build {built}")
+        check(b.eval("location.pathname").endswith(f"/builds/{built}"), "not the new build's page")
+        check(token not in b.eval("location.href") and "token" not in b.eval("location.href"), "the token is in the URL")
+        check(b.eval("[...document.querySelectorAll('dt')].find(e => e.textContent === 'Ref')"
+                     ".nextElementSibling.textContent") == "refs/heads/" + feature, "the new build's ref")
+        errors = [c for c in b.console if "exception" in c or "Content Security Policy" in c]
+        check(not errors, f"console: {errors}")
+        b.call("Emulation.setScriptExecutionDisabled", value=True)
+        b.goto(agent + "/?repo=web")
+        check(b.eval("document.getElementById('actions').hidden") is True, "the build form shown without JavaScript")
+        b.call("Emulation.setScriptExecutionDisabled", value=False)
+        print(retry, built)
     except Exception:
         print("console:", b.console, file=sys.stderr)
         raise
     finally:
         b.close()
-    print("dashboard, live build page, retry and cancel from the page: ok", file=sys.stderr)
+    print("dashboard, live build page, retry and cancel, build a ref from the pages: ok", file=sys.stderr)
 
 
 if __name__ == "__main__":

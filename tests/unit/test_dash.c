@@ -333,6 +333,76 @@ static void test_index_filtered(void **state)
 	json_decref(builds);
 }
 
+static void check_hash(const char *page, const char *open, const char *close);
+
+static char *render_page(const struct dash_index *d)
+{
+	struct buf out = BUF_INIT(DASH_PAGE_MAX);
+	struct err e = ERR_INIT;
+
+	assert_int_equal(dash_render_index(d, &out, &e), 0);
+	return buf_detach(&out, NULL);
+}
+
+/* A configured repository's page carries the hidden "build a ref" form (the newest
+ * build's branch offered) and the script that runs it, whose hash is in the CSP; the
+ * dashboard and an unconfigured repository's page have neither. */
+static void test_index_build_form(void **state)
+{
+	json_t *builds = json_array(), *b;
+	const char *repos[] = { "we\"b", "idle", NULL };
+	struct dash_index d = { .repos = repos, .now = 1767323045, .repo = "we\"b" };
+	char *page;
+
+	(void)state;
+	b = build(34, "we\"b", "succeeded", NULL);
+	json_object_set_new(b, "ref", json_string("refs/tags/v1"));
+	json_array_append_new(builds, b);
+	b = build(33, "we\"b", "failed", NULL);
+	json_object_set_new(b, "ref", json_string("refs/heads/rel<1>"));
+	json_array_append_new(builds, b);
+	d.builds = builds;
+	page = render_page(&d);
+	assert_non_null(strstr(page, "<div id=\"actions\" class=\"actions\" hidden data-repo=\"we&quot;b\">"
+				     "<form id=\"build-ref\"><label for=\"ref\">Build a ref</label> <input id=\"ref\" required "));
+	assert_non_null(strstr(page, " value=\"rel&lt;1&gt;\"> <button type=\"submit\" id=\"act-build\">Build</button>"
+				     "<span id=\"act-msg\" role=\"status\"></span></form>\n<form id=\"signin\" hidden>"));
+	assert_non_null(strstr(page, "<input type=\"password\" id=\"token\""));
+	assert_int_equal(count(page, "<script>"), 1);
+	check_hash(page, "<script>", "</script>");
+	assert_non_null(strstr(page, "'repos/'+encodeURIComponent(repo)+'/builds'"));
+	free(page);
+
+	/* a branch's page offers that branch */
+	d.ref = "refs/heads/feature/x";
+	page = render_page(&d);
+	assert_non_null(strstr(page, " value=\"feature/x\"> <button"));
+	free(page);
+
+	/* nothing known: an empty field */
+	d.ref = NULL;
+	d.builds = NULL;
+	d.repo = "idle";
+	page = render_page(&d);
+	assert_non_null(strstr(page, "data-repo=\"idle\""));
+	assert_non_null(strstr(page, " value=\"\"> <button"));
+	free(page);
+
+	/* not configured (a removed repository's old builds), and the whole dashboard */
+	d.repo = "gone";
+	page = render_page(&d);
+	assert_null(strstr(page, "id=\"build-ref\""));
+	assert_null(strstr(page, "<script"));
+	free(page);
+	d.repo = NULL;
+	d.builds = builds;
+	page = render_page(&d);
+	assert_null(strstr(page, "id=\"build-ref\""));
+	assert_null(strstr(page, "<script"));
+	free(page);
+	json_decref(builds);
+}
+
 /* Commit links from the payload's repository URL; a non-http(s) one links nothing. */
 static void test_commit_links(void **state)
 {
@@ -454,7 +524,8 @@ static void test_build_structure(void **state)
 	assert_non_null(strstr(page, "data-act=\"retry\""));
 	assert_non_null(strstr(page, "<input type=\"password\" id=\"token\""));
 	assert_non_null(strstr(page, "sessionStorage.setItem(K,inp.value)"));
-	assert_non_null(strstr(page, "headers:{Authorization:'Bearer '+t}"));
+	assert_non_null(strstr(page, "h={Authorization:'Bearer '+t}"));
+	assert_non_null(strstr(page, "fetch(q[0],{method:'POST',headers:h,"));
 	assert_null(strstr(page, "token="));
 	/* the script streams the log, then asks for JSON */
 	assert_non_null(strstr(page, "'/log'+(fin[state]?'':'?follow=1')"));
@@ -610,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_escape_table),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_index_filtered),
+		cmocka_unit_test(test_index_build_form),
 		cmocka_unit_test(test_commit_links),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_escape_cap),
