@@ -48,10 +48,15 @@ eng image inspect "$tag" >"$S2I_TMP/inspect.json" || fail "inspect"
 eng history --no-trunc "$tag" >"$S2I_TMP/history.txt" || fail "history"
 grep -q 'PLAIN=kept' "$S2I_TMP/inspect.json" || fail "-e PLAIN is not in the image's Env"
 mkdir -p "$S2I_TMP/save"
-eng save "$tag" -o "$S2I_TMP/image.tar" || fail "docker save"
+# to standard output: the CLI of an engine in its own root (tests/lib/sidengine.sh)
+# cannot see this test's files
+eng save "$tag" >"$S2I_TMP/image.tar" || fail "docker save"
 tar -xf "$S2I_TMP/image.tar" -C "$S2I_TMP/save" || fail "untar the save"
 nlayers=0
-for l in $(find "$S2I_TMP/save" -name '*.tar' -o -name 'layer.tar'); do
+# every file of the save that is a tar is a layer: NAME/layer.tar or HASH.tar in the
+# docker format, blobs/sha256/DIGEST in the OCI layout Docker 25+ writes
+for l in $(find "$S2I_TMP/save" -type f); do
+	tar -tf "$l" >/dev/null 2>&1 || continue
 	mkdir -p "$l.d" && tar -xf "$l" -C "$l.d" 2>/dev/null
 	nlayers=$((nlayers + 1))
 done
