@@ -230,38 +230,48 @@ int engine_volume_create(struct engine *eng, const char *name, const char *const
 	return rv;
 }
 
-int engine_volume_list(struct engine *eng, const char *const *labels, struct strv *ret_names,
-		       struct err *e)
+/* The NAME_KEY of every object the engine lists at PATH?filters= (all of labels):
+ * ARRAY_KEY names the array in the answer, NULL when the answer is the array. */
+static int engine_list_labelled(struct engine *eng, const char *what, const char *path,
+				const char *array_key, const char *name_key,
+				const char *const *labels, struct strv *ret, struct err *e)
 {
 	json_t *j = NULL, *it;
-	char *fs, *qf, *path;
+	char *fs, *qf, *url;
 	size_t i;
 	int rv = -1;
 
 	if (!labels || !labels[0])
-		return err_set(e, "cannot list volumes: no label to filter on");
+		return err_set(e, "cannot list %s: no label to filter on", what);
 	fs = engine_label_filter(labels);
 	qf = engine_escape(fs);
-	path = xasprintf("/volumes?filters=%s", qf);
-	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, e) < 0) {
-		err_prefix(e, "cannot list volumes labelled '%s'%s", labels[0],
+	url = xasprintf("%s%sfilters=%s", path, strchr(path, '?') ? "&" : "?", qf);
+	if (engine_call(eng, "GET", url, NULL, ENGINE_WAIT_CALL, &j, e) < 0) {
+		err_prefix(e, "cannot list %s labelled '%s'%s", what, labels[0],
 			   labels[1] ? " and more" : "");
 		goto out;
 	}
-	/* {"Volumes": [...] or null, "Warnings": ...} */
-	json_array_foreach(json_object_get(j, "Volumes"), i, it) {
-		const char *name = json_string_value(json_object_get(it, "Name"));
+	json_array_foreach(array_key ? json_object_get(j, array_key) : j, i, it) {
+		const char *name = json_string_value(json_object_get(it, name_key));
 
 		if (name)
-			strv_push(ret_names, name);
+			strv_push(ret, name);
 	}
 	rv = 0;
 out:
 	json_decref(j);
 	free(fs);
 	free(qf);
-	free(path);
+	free(url);
 	return rv;
+}
+
+int engine_volume_list(struct engine *eng, const char *const *labels, struct strv *ret_names,
+		       struct err *e)
+{
+	/* {"Volumes": [...] or null, "Warnings": ...} */
+	return engine_list_labelled(eng, "volumes", "/volumes", "Volumes", "Name", labels,
+				    ret_names, e);
 }
 
 /* Podman's compatible wait answers when the container's process has exited (libpod's
@@ -354,34 +364,8 @@ char *engine_label_filter(const char *const *labels)
 int engine_container_list_all(struct engine *eng, const char *const *labels, struct strv *ret_ids,
 			      struct err *e)
 {
-	json_t *j = NULL, *it;
-	char *fs = NULL, *qf = NULL, *path = NULL;
-	size_t i;
-	int rv = -1;
-
-	if (!labels || !labels[0])
-		return err_set(e, "cannot list containers: no label to filter on");
-	fs = engine_label_filter(labels);
-	qf = engine_escape(fs);
-	path = xasprintf("/containers/json?all=1&filters=%s", qf);
-	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, e) < 0) {
-		err_prefix(e, "cannot list containers labelled '%s'%s", labels[0],
-			   labels[1] ? " and more" : "");
-		goto out;
-	}
-	json_array_foreach(j, i, it) {
-		const char *id = json_string_value(json_object_get(it, "Id"));
-
-		if (id)
-			strv_push(ret_ids, id);
-	}
-	rv = 0;
-out:
-	json_decref(j);
-	free(fs);
-	free(qf);
-	free(path);
-	return rv;
+	return engine_list_labelled(eng, "containers", "/containers/json?all=1", NULL, "Id", labels,
+				    ret_ids, e);
 }
 
 int engine_container_list(struct engine *eng, const char *label, struct strv *ret_ids, struct err *e)
