@@ -56,7 +56,15 @@ int store_pg_next_queued(struct store_pg *p, struct build *ret, struct err *e);
 int store_pg_set_running(struct store_pg *p, long long id, long long pid, const char *log_path,
 			 long long started_ms, struct err *e);
 int store_pg_claim(struct store_pg *p, long long id, const char *log_path, long long started_ms,
-		   struct err *e);
+		   long long *ret_fence, struct err *e);
+void store_pg_set_lease(struct store_pg *p, long long lease_ms);
+int store_pg_lease_renew(struct store_pg *p, const long long *ids, const long long *fences,
+			 size_t n, int *ret_held, struct err *e);
+int store_pg_lease_expired(struct store_pg *p, size_t max, struct build_list *ret,
+			   long long *ret_next_ms, struct err *e);
+int store_pg_take_over(struct store_pg *p, long long id, long long fence, enum build_state state,
+		       const char *reason, long long *ret_fence, struct err *e);
+int store_pg_fence_check(struct store_pg *p, long long id, long long fence, struct err *e);
 int store_pg_set_commit_info(struct store_pg *p, long long id, const char *message,
 			     const char *author, struct err *e);
 int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
@@ -87,5 +95,15 @@ int store_pg_log_tail(struct store_pg *p, long long id, size_t max, struct buf *
 int store_pg_cancel_ask(struct store_pg *p, long long id, struct err *e);
 int store_pg_cancel_pending(struct store_pg *p, long long *ret_ids, size_t max, size_t *ret_n,
 			    struct err *e);
+
+/* For store_migrate.c, which copies one store into another: the SQLite connection
+ * of s (NULL on PostgreSQL), and the PostgreSQL one (NULL on SQLite). */
+struct sqlite3;
+struct sqlite3 *store_sqlite(struct store *s);
+struct store_pg *store_pg_of(struct store *s);
+/* Runs sql once with n parameters, text or (fmts[i] = 1) binary, vals[i] NULL for
+ * NULL; *ret_n: the rows it returned, or changed when it returns none. */
+int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *vals,
+		  const int *lens, const int *fmts, long long *ret_n, struct err *e);
 
 #endif

@@ -150,6 +150,7 @@ static void worker_ship_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		o = worker_op_new(WOP_LOG, wb->b_id);
 		worker_ship_op(wb, o);
+		o->o_fence = wb->b_fence;	/* nothing more once another agent took it over */
 		wb->b_shipping = 1;
 		wb->b_ship_seen = size;
 		worker_op_submit(w, o);
