@@ -1,6 +1,6 @@
-/* worker_listen: a fleet's wake-ups. On a shared store the builds any agent queues
- * are announced (store_listen, PostgreSQL's LISTEN/NOTIFY): the scheduler runs when
- * one is, rather than on a timer. A listening connection lost (the server restarted)
+/* worker_listen: a fleet's wake-ups. On a shared store the builds and commit
+ * statuses any agent queues are announced (store_listen, PostgreSQL's LISTEN/NOTIFY):
+ * the scheduler and the status posts run when one is, rather than on a timer. A listening connection lost (the server restarted)
  * is made again every WORKER_RETRY_SECONDS until it is back. */
 #include <event2/event.h>
 
@@ -40,6 +40,7 @@ static void worker_listen_cb(evutil_socket_t fd, short what, void *arg)
 		worker_listen_later(w);
 	} else if (rc > 0) {
 		worker_kick(w);
+		worker_status_kick(w, 0);
 	}
 }
 
@@ -65,6 +66,7 @@ static void worker_listen_open(struct worker *w)
 	}
 	/* what was queued while nobody listened */
 	worker_kick(w);
+	worker_status_kick(w, 0);
 }
 
 static void worker_listen_retry_cb(evutil_socket_t fd, short what, void *arg)
