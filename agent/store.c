@@ -528,6 +528,16 @@ void store_free(struct store *s)
 	free(s);
 }
 
+struct sqlite3 *store_sqlite(struct store *s)
+{
+	return s->st_pg ? NULL : s->st_db;
+}
+
+struct store_pg *store_pg_of(struct store *s)
+{
+	return s->st_pg;
+}
+
 const char *store_path(const struct store *s)
 {
 	return s->st_pg ? store_pg_path(s->st_pg) : s->st_path;

@@ -312,6 +312,21 @@ int store_status_done(struct store *s, long long id, struct err *e);
 int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
 		       struct err *e);
 
+/* s2i-agent migrate: copies from (an agent's SQLite store) into to (a fleet's
+ * PostgreSQL) in one transaction: builds keep their ids (their URLs stay valid),
+ * those the agent started are recorded as agent's (its recovery on to takes them
+ * back), with their delivery ids, replay guard digests, image name owners and the
+ * commit statuses still to post. Again on the same stores, it copies only what is
+ * new (the build ids already there and their statuses are skipped); a build id the
+ * target holds for another build fails the whole copy, nothing written. */
+struct store_copy_tally {
+	long long sct_builds, sct_builds_there, sct_deliveries, sct_pushes, sct_tags,
+		  sct_statuses;
+};
+
+int store_copy(struct store *from, struct store *to, const char *agent,
+	       struct store_copy_tally *t, struct err *e);
+
 /* Wall clock in ms since the epoch. */
 long long store_now_ms(void);
 

@@ -77,4 +77,14 @@ int store_pg_status_done(struct store_pg *p, long long id, struct err *e);
 int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
 			  const char *error, struct err *e);
 
+/* For store_migrate.c, which copies one store into another: the SQLite connection
+ * of s (NULL on PostgreSQL), and the PostgreSQL one (NULL on SQLite). */
+struct sqlite3;
+struct sqlite3 *store_sqlite(struct store *s);
+struct store_pg *store_pg_of(struct store *s);
+/* Runs sql once with n parameters, text or (fmts[i] = 1) binary, vals[i] NULL for
+ * NULL; *ret_n: the rows it returned, or changed when it returns none. */
+int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *vals,
+		  const int *lens, const int *fmts, long long *ret_n, struct err *e);
+
 #endif

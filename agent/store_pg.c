@@ -1373,3 +1373,22 @@ int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
 	return pg_change(p, PS_STATUS_RETRY, &q, e, "cannot reschedule a commit status") < 0 ?
 		-1 : 0;
 }
+
+int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *vals,
+		  const int *lens, const int *fmts, long long *ret_n, struct err *e)
+{
+	PGresult *r;
+	int rc = 0;
+
+	if (pg_ready(p, e) < 0)
+		return -1;
+	r = pq.PQexecParams(p->pg_conn, sql, n, NULL, vals, lens, fmts, 0);
+	if (pq.PQresultStatus(r) == PGRES_TUPLES_OK)
+		*ret_n = pq.PQntuples(r);
+	else if (pq.PQresultStatus(r) == PGRES_COMMAND_OK)
+		*ret_n = atoll(pq.PQcmdTuples(r));
+	else
+		rc = pg_fail(p, e, "cannot copy", r);
+	pq.PQclear(r);
+	return rc;
+}
