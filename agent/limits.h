@@ -44,6 +44,11 @@
 #define CONFIG_DEFAULT_KEEP_DAYS 30
 /* min_free_space: below it on state_dir or the engine's data root, builds wait */
 #define CONFIG_DEFAULT_MIN_FREE	(1024L * 1024 * 1024)
+/* lease (shared store): how long a running build stays this agent's without a
+ * heartbeat, in seconds; renewed every third of it (worker_lease.c) */
+#define CONFIG_DEFAULT_LEASE	60
+#define CONFIG_LEASE_MIN	2
+#define CONFIG_LEASE_MAX	3600
 
 /* HTTP intake */
 #define HTTP_HEADER_MAX		(16 * 1024)

@@ -47,6 +47,7 @@ struct build {
 	int untrusted;			/* a request from a fork: built without secrets,
 					 * network or push (s2i-agent.conf(5) pull_requests) */
 	long long retry_of;		/* the build this one retries (POST /builds/ID/retry), else 0 */
+	long long fence;		/* shared store: its fencing number (store_claim), else 0 */
 };
 
 #define BUILD_INIT { 0 }
@@ -88,10 +89,11 @@ int store_check_database(const char *database, struct err *e);
 void store_set_agent(struct store *s, const char *id);
 
 /* Wake-ups on a shared store (PostgreSQL's LISTEN/NOTIFY): a COMMIT that queued
- * builds (or requeued one) notifies every agent listening. store_listen opens a
- * connection of its own to s's database that only listens; watch store_listen_fd
- * for reading, then store_notified says 1 when builds were queued since its last
- * call, 0 when not, -1 when the connection is lost (free it, listen again later).
+ * builds (or requeued one) notifies every agent listening, as does one that claimed
+ * a build (a lease to watch). store_listen opens a connection of its own to s's
+ * database that only listens; watch store_listen_fd for reading, then store_notified
+ * says since its last call: 1 when builds were queued, | 2 when builds were claimed,
+ * 0 when neither, -1 when the connection is lost (free it, listen again later).
  * On SQLite store_listen gives *ret = NULL: one agent, nobody else queues. */
 int store_listen(const struct store *s, struct store **ret, struct err *e);
 int store_listen_fd(const struct store *s);
@@ -243,7 +245,35 @@ int store_set_running_at(struct store *s, long long id, long long pid, const cha
  * (agents starting builds of one repository take turns through a lock held to the
  * COMMIT). On SQLite the worker keeps that order itself. */
 int store_claim(struct store *s, long long id, const char *log_path, long long started_ms,
-		struct err *e);
+		long long *ret_fence, struct err *e);
+
+/* Leases, on a shared store (s2i-agent.conf(5) lease). A claim is a lease: the build
+ * is its agent's (store_set_agent) for lease_ms, renewed by store_lease_renew, and
+ * gets a new fencing number (*ret_fence of store_claim). Once a lease has run out
+ * another agent takes the build over (store_take_over), which moves the number on;
+ * a write carrying the old number is then refused (store_fence_check). Expiries
+ * are on the database's clock. On SQLite (one agent) there are no leases: fences
+ * are 0, every lease is held and none runs out. */
+void store_set_lease(struct store *s, long long lease_ms);
+/* Renews this agent's leases on the builds ids[i] at fences[i]: *ret_held[i] = 1
+ * when it still holds it, 0 when the build was taken over (or ended). */
+int store_lease_renew(struct store *s, const long long *ids, const long long *fences, size_t n,
+		      int *ret_held, struct err *e);
+/* The running builds whose lease ran out (any agent's), the first expired first, at
+ * most max (with fence and attempt); *ret_next_ms: ms until the next lease runs
+ * out, -1 when no other build runs (0: more past max). */
+int store_lease_expired(struct store *s, size_t max, struct build_list *ret,
+			long long *ret_next_ms, struct err *e);
+/* Takes over build id held at fence, when its lease ran out or it is this agent's
+ * own (its restart): state BUILD_QUEUED runs it again, a final state ends it with
+ * reason. 0 with *ret_fence the new number, 1 when it was renewed or someone else
+ * took it first, -1 on error. */
+int store_take_over(struct store *s, long long id, long long fence, enum build_state state,
+		    const char *reason, long long *ret_fence, struct err *e);
+/* In a transaction: 0 when build id's fencing number is still fence (the row stays
+ * locked to the COMMIT, so no takeover can land between), 1 when it moved on (the
+ * write that carries it is refused), -1 on error. */
+int store_fence_check(struct store *s, long long id, long long fence, struct err *e);
 /* The image name a build of repo's ref writes, made from the ref by the tag
  * template: the first ref to claim it owns it. 0 when ref owns it (now or
  * before), 1 with *ret_owner (caller frees) when another ref does, -1 on error. */

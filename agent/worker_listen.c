@@ -38,8 +38,11 @@ static void worker_listen_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("database: lost the connection that hears of queued builds; "
 			 "listening again in %ds", WORKER_RETRY_SECONDS);
 		worker_listen_later(w);
-	} else if (rc > 0) {
-		worker_kick(w);
+	} else {
+		if (rc & 1)
+			worker_kick(w);
+		if (rc & 2)
+			worker_lease_scan(w);	/* a build claimed: its lease to watch */
 	}
 }
 
@@ -63,8 +66,9 @@ static void worker_listen_open(struct worker *w)
 		worker_listen_later(w);
 		return;
 	}
-	/* what was queued while nobody listened */
+	/* what was queued, or claimed, while nobody listened */
 	worker_kick(w);
+	worker_lease_scan(w);
 }
 
 static void worker_listen_retry_cb(evutil_socket_t fd, short what, void *arg)

@@ -62,6 +62,8 @@ void worker_op_free(struct wop *o)
 		free(o->o_descs[i]);
 	free(o->o_descs);
 	free(o->o_ids);
+	free(o->o_fences);
+	free(o->o_held);
 	free(o->o_canceled);
 	build_release(&o->o_build);
 	free(o);
@@ -196,7 +198,7 @@ static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 
 	/* one start time for the database and the build's own "succeeded in" line */
 	o->o_time = store_now_ms();
-	rc = store_claim(st, o->o_id, o->o_log, o->o_time, e);
+	rc = store_claim(st, o->o_id, o->o_log, o->o_time, &o->o_fence, e);
 
 	free(o->o_reason);
 	o->o_reason = NULL;
@@ -222,6 +224,7 @@ static void worker_op_start_done(struct worker *w, struct wop *o)
 		o->o_reason = NULL;
 	}
 	o->o_proc->p_build.b_started_ms = o->o_time;
+	o->o_proc->p_build.b_fence = o->o_fence;
 	worker_build_started(o->o_proc, o->o_rc);
 }
 
@@ -420,6 +423,8 @@ static const struct wop_type worker_op_types[WOP_NKINDS] = {
 			       worker_op_failed_retry },
 	[WOP_ADD] = { worker_op_add_run, worker_op_add_done, worker_op_add_failed },
 	[WOP_KEEP] = { worker_keep_run, worker_keep_done, worker_keep_failed },
+	[WOP_RENEW] = { worker_renew_run, worker_renew_done, worker_renew_failed },
+	[WOP_TAKE] = { worker_take_run, worker_take_done, worker_take_failed },
 };
 
 /* batch_op_fn */
@@ -429,6 +434,18 @@ int worker_op_run(struct store *st, void *arg, struct err *e)
 	int rc;
 
 	o->o_rc = 0;
+	/* a write for a build run under a lease (shared store): refused, with its
+	 * status and log line, once another agent took the build over */
+	if (o->o_fence && o->o_kind != WOP_START && o->o_kind != WOP_TAKE) {
+		rc = store_fence_check(st, o->o_id, o->o_fence, e);
+		if (rc < 0)
+			return -1;
+		o->o_fenced = rc;
+		if (rc > 0) {
+			o->o_rc = 1;
+			return 0;
+		}
+	}
 	rc = worker_op_types[o->o_kind].run(st, o, e);
 	if (rc < 0)
 		return -1;

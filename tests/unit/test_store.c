@@ -924,7 +924,8 @@ static void test_pg_migrate_up(void **state)
 	(void)state;
 	s = sf_store();
 	store_free(s);
-	pg_exec("ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of; "
+	pg_exec("ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
+		"DROP COLUMN lease_until, DROP COLUMN fence; "
 		"UPDATE s2i_schema SET version = 1");
 	s = sf_store();
 	store_set_agent(s, "agent-up");
@@ -959,7 +960,7 @@ static void test_pg_claim_order(void **state)
 {
 	struct store *a = sf_store(), *b = sf_store();
 	struct err e = ERR_INIT;
-	long long dup, x1, x2, y1, got;
+	long long dup, x1, x2, y1, got, fence;
 
 	(void)state;
 	store_set_agent(a, "agent-a");
@@ -970,23 +971,134 @@ static void test_pg_claim_order(void **state)
 	assert_int_equal(runnable(b, "ord", &got), 1);
 	assert_int_equal(got, x1);
 	/* the newer one waits for the older */
-	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &e), 1);
+	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &fence, &e), 1);
 	assert_int_equal(store_begin(a, &e), 0);
-	assert_int_equal(store_claim(a, x1, "/logs/x1", store_now_ms(), &e), 0);
+	assert_int_equal(store_claim(a, x1, "/logs/x1", store_now_ms(), &fence, &e), 0);
 	assert_int_equal(store_commit(a, &e), 0);
 	/* x1 runs on a: nothing of ord may start, on any agent; ord2 may */
 	assert_int_equal(runnable(b, "ord", &got), 0);
-	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &e), 1);
-	assert_int_equal(store_claim(b, x1, NULL, store_now_ms(), &e), 1);
-	assert_int_equal(store_claim(b, y1, NULL, store_now_ms(), &e), 0);
+	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &fence, &e), 1);
+	assert_int_equal(store_claim(b, x1, NULL, store_now_ms(), &fence, &e), 1);
+	assert_int_equal(store_claim(b, y1, NULL, store_now_ms(), &fence, &e), 0);
 	/* x1 ends: x2 is next, wherever */
 	assert_int_equal(store_set_finished(a, x1, BUILD_SUCCEEDED, NULL, NULL, NULL, &e), 0);
 	assert_int_equal(runnable(a, "ord", &got), 1);
 	assert_int_equal(got, x2);
 	assert_int_equal(store_begin(b, &e), 0);
-	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &e), 0);
+	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &fence, &e), 0);
 	assert_int_equal(store_commit(b, &e), 0);
 	assert_int_equal(runnable(a, "ord", &got), 0);
+	store_free(a);
+	store_free(b);
+}
+
+/* The running builds whose lease ran out, as seen by s: how many; the first's id,
+ * fence and attempt into *b (released by the caller); *next: ms to the next expiry. */
+static size_t expired(struct store *s, struct build *b, long long *next)
+{
+	struct build_list l = BUILD_LIST_INIT;
+	struct err e = ERR_INIT;
+	size_t n;
+
+	assert_int_equal(store_lease_expired(s, 16, &l, next, &e), 0);
+	n = l.n;
+	if (n) {
+		*b = l.items[0];
+		memset(&l.items[0], 0, sizeof(l.items[0]));
+	}
+	build_list_release(&l);
+	return n;
+}
+
+/* Leases: a claim holds a build for the lease with a new fencing number; its agent
+ * renews it; once it runs out another agent takes the build over (run again, the
+ * second time errored), which moves the number on: the stale holder can neither
+ * renew nor write; push order holds through it; an agent takes back its own at once. */
+static void test_pg_lease(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store();
+	struct build got = BUILD_INIT;
+	struct err e = ERR_INIT;
+	long long dup, x, y, f1, f2, f3, fy, fz, next, first, ids[1];
+	int held[1];
+
+	(void)state;
+	store_set_agent(a, "lease-a");
+	store_set_agent(b, "lease-b");
+	store_set_lease(a, 60000);
+	store_set_lease(b, 60000);
+	x = add(a, "ls", "refs/heads/main", NULL, &dup);
+	y = add(a, "ls", "refs/heads/main", NULL, &dup);
+	assert_int_equal(store_begin(a, &e), 0);
+	assert_int_equal(store_claim(a, x, NULL, store_now_ms(), &f1, &e), 0);
+	assert_int_equal(store_commit(a, &e), 0);
+	assert_true(f1 > 0);
+	/* held: nothing to take over, the next expiry within the lease */
+	assert_int_equal(expired(b, &got, &next), 0);
+	assert_true(next > 0 && next <= 60000);
+	assert_int_equal(store_take_over(b, x, f1, BUILD_QUEUED, "lease", &f2, &e), 1);
+	ids[0] = x;
+	assert_int_equal(store_lease_renew(a, ids, &f1, 1, held, &e), 0);
+	assert_int_equal(held[0], 1);
+	/* only its own agent renews it */
+	assert_int_equal(store_lease_renew(b, ids, &f1, 1, held, &e), 0);
+	assert_int_equal(held[0], 0);
+	/* a short lease, not renewed in time: it runs out */
+	store_set_lease(a, 1);
+	assert_int_equal(store_lease_renew(a, ids, &f1, 1, held, &e), 0);
+	assert_int_equal(held[0], 1);
+	usleep(30 * 1000);
+	assert_int_equal(expired(b, &got, &next), 1);
+	assert_int_equal(got.id, x);
+	assert_int_equal(got.fence, f1);
+	assert_int_equal(got.attempt, 1);
+	/* other tests' builds run with long leases */
+	assert_true(next == -1 || next > 1000);
+	build_release(&got);
+	/* the holder may write while nobody took it over ... */
+	assert_int_equal(store_begin(a, &e), 0);
+	assert_int_equal(store_fence_check(a, x, f1, &e), 0);
+	assert_int_equal(store_commit(a, &e), 0);
+	/* ... not once someone did; two agents racing: one wins */
+	assert_int_equal(store_take_over(b, x, f1, BUILD_QUEUED, "lease ran out", &f2, &e), 0);
+	assert_int_equal(f2, f1 + 1);
+	assert_int_equal(store_take_over(a, x, f1, BUILD_QUEUED, "lease ran out", &f3, &e), 1);
+	assert_int_equal(store_begin(a, &e), 0);
+	assert_int_equal(store_fence_check(a, x, f1, &e), 1);
+	store_rollback(a);
+	assert_int_equal(store_lease_renew(a, ids, &f1, 1, held, &e), 0);
+	assert_int_equal(held[0], 0);
+	assert_int_equal(store_get_build(b, x, &got, &e), 0);
+	assert_int_equal(got.state, BUILD_QUEUED);
+	assert_string_equal(got.reason, "lease ran out");
+	assert_int_equal(got.started, 0);
+	build_release(&got);
+	/* push order: the build taken over runs before the newer one */
+	assert_int_equal(runnable(b, "ls", &first), 1);
+	assert_int_equal(first, x);
+	assert_int_equal(store_claim(b, y, NULL, store_now_ms(), &fy, &e), 1);
+	store_set_lease(b, 1);
+	assert_int_equal(store_claim(b, x, NULL, store_now_ms(), &f3, &e), 0);
+	assert_int_equal(f3, f2 + 1);
+	usleep(30 * 1000);
+	/* the second time its lease runs out it ends */
+	assert_int_equal(expired(a, &got, &next), 1);
+	assert_int_equal(got.attempt, 2);
+	build_release(&got);
+	assert_int_equal(store_take_over(a, x, f3, BUILD_ERRORED, "lease ran out twice", &f2, &e),
+			 0);
+	assert_int_equal(store_get_build(b, x, &got, &e), 0);
+	assert_int_equal(got.state, BUILD_ERRORED);
+	assert_true(got.finished > 0);
+	build_release(&got);
+	assert_int_equal(expired(a, &got, &next), 0);
+	/* an agent's own build (its restart) is taken back before its lease runs out,
+	 * by that agent only */
+	store_set_lease(a, 60000);
+	assert_int_equal(store_claim(a, y, NULL, store_now_ms(), &fy, &e), 0);
+	assert_int_equal(store_take_over(b, y, fy, BUILD_QUEUED, "restart", &fz, &e), 1);
+	assert_int_equal(store_take_over(a, y, fy, BUILD_QUEUED, "restart", &fz, &e), 0);
+	assert_int_equal(fz, fy + 1);
 	store_free(a);
 	store_free(b);
 }
@@ -1094,6 +1206,7 @@ int main(void)
 		cmocka_unit_test(test_pg_fleet_dedup),
 		cmocka_unit_test(test_pg_mine),
 		cmocka_unit_test(test_pg_claim_order),
+		cmocka_unit_test(test_pg_lease),
 		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
 		cmocka_unit_test(test_pg_password),
