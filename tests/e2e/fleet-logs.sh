@@ -91,6 +91,9 @@ for i in 1 2 3 4 5 6 7 8; do
 	seen=$now
 done
 [ "$grew" -ge 4 ] || fail "b's reader got new lines in only $grew of 8 half seconds"
+# read without follow at b while it runs: what there is so far, and the answer ends
+curl -sS --max-time 10 -o "$AGENT_DIR/so-far" "$B_URL/builds/1/log" || fail "b's log of build 1 so far: curl $?"
+grep -q '^tick 2$' "$AGENT_DIR/so-far" || fail "b's log of build 1 so far: $(cat "$AGENT_DIR/so-far")"
 grep -q "build 1: started" "$AGENT_LOG" || fail "build 1 did not run on agent a"
 grep -q "build 1: started" "$B_LOG" && fail "build 1 ran on agent b (workers = 0)"
 
