@@ -97,6 +97,17 @@ static const struct cmds_help {
 	  "  -h, --help         this help\n"
 	  "one retention pass (keep_builds, keep_days) over the database and the logs, then\n"
 	  "repacks the git mirrors; safe while serve runs\n" },
+	{ "migrate", "copy an agent's SQLite history into a fleet's PostgreSQL",
+	  "usage: s2i-agent migrate --from STATE_DIR --to URL [--password-file FILE]\n"
+	  "      --from STATE_DIR      the agent's state_dir (its agent.db); no serve may\n"
+	  "                            run on it\n"
+	  "      --to URL              the fleet's database, postgresql://USER@HOST/DB\n"
+	  "      --password-file FILE  the password, as database_password_file (default:\n"
+	  "                            libpq's passfile)\n"
+	  "  -h, --help                this help\n"
+	  "copies builds (keeping their ids), delivery ids, the replay guard, image name\n"
+	  "owners and unposted commit statuses in one transaction; run again, it copies\n"
+	  "only what is new; it refuses a target whose build ids belong to other builds\n" },
 	{ "version", "print the version of s2i-agent and of its libraries",
 	  "usage: s2i-agent version\n"
 	  "  -h, --help  this help\n" },

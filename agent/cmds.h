@@ -12,6 +12,7 @@ int cmd_build(int argc, char **argv);	/* cmd_build.c */
 int cmd_usage(int argc, char **argv);	/* cmd_usage.c */
 int cmd_notify(int argc, char **argv);	/* cmd_notify.c */
 int cmd_prune(int argc, char **argv);	/* cmd_prune.c */
+int cmd_migrate(int argc, char **argv);	/* cmd_migrate.c */
 int cmd_forge_post(int argc, char **argv);	/* cmd_forge_post.c: hidden `__forge-post`, for tests */
 int cmd_gitsrc_fetch(int argc, char **argv);	/* cmd_gitsrc_fetch.c: hidden `__gitsrc-fetch`, for tests and bench */
 /* the daemon's child processes (hidden commands, see worker.h and runner.h) */

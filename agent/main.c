@@ -15,6 +15,7 @@ static const struct {
 	{ "usage", cmd_usage },
 	{ "notify", cmd_notify },
 	{ "prune", cmd_prune },
+	{ "migrate", cmd_migrate },
 	{ "version", cmd_version },
 	{ "--version", cmd_version },
 	{ "help", cmd_help },

@@ -22,7 +22,7 @@ void store_pg_free(struct store_pg *p);
 void store_pg_set_agent(struct store_pg *p, const char *id);
 int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err *e);
 int store_pg_listen_fd(const struct store_pg *p);
-int store_pg_notified(struct store_pg *p);
+int store_pg_notified(struct store_pg *p, store_heard_fn *fn, void *arg);
 const char *store_pg_path(const struct store_pg *p);
 /* STORE_SYNC_FULL when a COMMIT is flushed (synchronous_commit not off, fsync on) */
 int store_pg_sync_mode(const struct store_pg *p);
@@ -56,7 +56,15 @@ int store_pg_next_queued(struct store_pg *p, struct build *ret, struct err *e);
 int store_pg_set_running(struct store_pg *p, long long id, long long pid, const char *log_path,
 			 long long started_ms, struct err *e);
 int store_pg_claim(struct store_pg *p, long long id, const char *log_path, long long started_ms,
-		   struct err *e);
+		   long long *ret_fence, struct err *e);
+void store_pg_set_lease(struct store_pg *p, long long lease_ms);
+int store_pg_lease_renew(struct store_pg *p, const long long *ids, const long long *fences,
+			 size_t n, int *ret_held, struct err *e);
+int store_pg_lease_expired(struct store_pg *p, size_t max, struct build_list *ret,
+			   long long *ret_next_ms, struct err *e);
+int store_pg_take_over(struct store_pg *p, long long id, long long fence, enum build_state state,
+		       const char *reason, long long *ret_fence, struct err *e);
+int store_pg_fence_check(struct store_pg *p, long long id, long long fence, struct err *e);
 int store_pg_set_commit_info(struct store_pg *p, long long id, const char *message,
 			     const char *author, struct err *e);
 int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
@@ -73,8 +81,33 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 			const char *description, struct err *e);
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
 			  struct err *e);
-int store_pg_status_done(struct store_pg *p, long long id, struct err *e);
-int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
+			       struct err *e);
+int store_pg_status_claim(struct store_pg *p, struct status_row *r, long long now,
+			  struct err *e);
+int store_pg_status_done(struct store_pg *p, long long id, long long claim, struct err *e);
+int store_pg_status_retry(struct store_pg *p, long long id, long long claim, long long next_at,
 			  const char *error, struct err *e);
+int store_pg_log_stored(struct store_pg *p, long long id, int attempt, long long *ret_len,
+			struct err *e);
+int store_pg_log_append(struct store_pg *p, long long id, int attempt, long long off,
+			const void *data, size_t len, struct err *e);
+int store_pg_log_read(struct store_pg *p, long long id, struct store_log_pos *pos, size_t max,
+		      struct buf *out, struct err *e);
+int store_pg_log_tail(struct store_pg *p, long long id, size_t max, struct buf *out,
+		      size_t *ret_skipped, struct err *e);
+int store_pg_cancel_ask(struct store_pg *p, long long id, struct err *e);
+int store_pg_cancel_pending(struct store_pg *p, long long *ret_ids, size_t max, size_t *ret_n,
+			    struct err *e);
+
+/* For store_migrate.c, which copies one store into another: the SQLite connection
+ * of s (NULL on PostgreSQL), and the PostgreSQL one (NULL on SQLite). */
+struct sqlite3;
+struct sqlite3 *store_sqlite(struct store *s);
+struct store_pg *store_pg_of(struct store *s);
+/* Runs sql once with n parameters, text or (fmts[i] = 1) binary, vals[i] NULL for
+ * NULL; *ret_n: the rows it returned, or changed when it returns none. */
+int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *vals,
+		  const int *lens, const int *fmts, long long *ret_n, struct err *e);
 
 #endif

@@ -20,7 +20,7 @@ run() {
 	[ "$rc" = "$want" ] || { cat "$tmp/out" "$tmp/err"; fail "'$*' exited $rc, want $want"; }
 }
 
-cmds="serve check build notify prune version help"
+cmds="serve check build notify prune migrate version help"
 run 0 "$bin" --help
 cp "$tmp/out" "$tmp/top"
 [ ! -s "$tmp/err" ] || fail "--help wrote to stderr"
@@ -52,6 +52,7 @@ done
 grep -q -- '--online .*engine' "$tmp/help-check" || fail "help check does not describe --online"
 grep -q -- '--follow .*log' "$tmp/help-notify" || fail "help notify does not describe --follow"
 grep -q -- '--dry-run .*delete' "$tmp/help-prune" || fail "help prune does not describe --dry-run"
+grep -q -- '--from STATE_DIR .*state_dir' "$tmp/help-migrate" || fail "help migrate does not describe --from"
 grep -q -- '--pull-policy P .*always' "$tmp/help-build" || fail "help build does not describe its flags"
 # --help after other arguments, and a config that does not exist is not read
 run 0 "$bin" serve -c /nonexistent/agent.conf --help
@@ -85,6 +86,8 @@ usage_error notify --no-such-flag repo
 usage_error prune --bogus
 usage_error prune -c
 usage_error prune extra-argument
+usage_error migrate --from /nonexistent
+usage_error migrate --bogus
 usage_error version extra
 usage_error help serve check
 run 2 "$bin" help no-such-command
