@@ -60,15 +60,6 @@ static void worker_follow_free(struct wfollow *f, int end)
 	free(f);
 }
 
-void worker_follow_wake(struct worker *w, long long id)
-{
-	struct wfollow *f;
-
-	for (f = w->w_follows; f; f = f->f_next)
-		if (f->f_id == id && f->f_timer)
-			event_active(f->f_timer, EV_TIMEOUT, 0);
-}
-
 void worker_follow_end_all(struct worker *w, int end)
 {
 	while (w->w_follows)
@@ -196,7 +187,7 @@ void worker_follow_wake(struct worker *w, long long id)
 	struct wfollow *f;
 
 	for (f = w->w_follows; f; f = f->f_next)
-		if (f->f_remote && f->f_id == id)
+		if (f->f_id == id && f->f_timer)
 			evtimer_add(f->f_timer, &now);
 }
 
