@@ -82,8 +82,8 @@ wait_for 30 ticks_at_b || fail "no ticks reached b's reader: $(cat "$FOLLOW")"
 [ "$(pg_sql "SELECT state FROM builds WHERE id = 1")" = running ] ||
 	fail "build 1 ended before b's reader saw a line: the log was not live"
 grep -q '^tick 40$' "$FOLLOW" && fail "b's reader got the last tick before the build ended"
-# as they come (b wakes on the database's NOTIFY, it does not wait to look again):
-# over 4 s, new lines in most half seconds
+# as they come (b wakes on the database's NOTIFY; its look without one comes every
+# 5 s): over 4 s, new lines in at least 3 half seconds (a line every half second)
 seen=$(grep -c '^tick ' "$FOLLOW") grew=0
 for i in 1 2 3 4 5 6 7 8; do
 	sleep 0.5
@@ -91,7 +91,8 @@ for i in 1 2 3 4 5 6 7 8; do
 	[ "$now" -gt "$seen" ] && grew=$((grew + 1))
 	seen=$now
 done
-[ "$grew" -ge 4 ] || fail "b's reader got new lines in only $grew of 8 half seconds"
+[ "$grew" -ge 3 ] || fail "b's reader got new lines in only $grew of 8 half seconds"
+echo "b's reader got new lines in $grew of 8 half seconds"
 # read without follow at b while it runs: what there is so far, and the answer ends
 curl -sS --max-time 10 -o "$AGENT_DIR/so-far" "$B_URL/builds/1/log" || fail "b's log of build 1 so far: curl $?"
 grep -q '^tick 2$' "$AGENT_DIR/so-far" || fail "b's log of build 1 so far: $(cat "$AGENT_DIR/so-far")"
