@@ -35,6 +35,7 @@
 	X(PQfinish) \
 	X(PQfreemem) \
 	X(PQgetisnull) \
+	X(PQgetlength) \
 	X(PQgetvalue) \
 	X(PQnotifies) \
 	X(PQntuples) \
@@ -85,6 +86,10 @@ static int pq_ready(struct err *e)
 #define PG_SCHEMA_LOCK	1932683617LL
 /* notified by a COMMIT that queued builds (store_listen) */
 #define PG_CHANNEL	"s2i_queued"
+/* ... that added to a build's log or ended it, that asked to cancel a build: the
+ * payload is the build's id */
+#define PG_CHANNEL_LOG	"s2i_log"
+#define PG_CHANNEL_CANCEL "s2i_cancel"
 /* the payload of a notification that a build was claimed: a lease to watch */
 #define PG_LEASED	"lease"
 #define PG_PARAMS_MAX	16
@@ -93,9 +98,11 @@ enum {
 	PS_ADD_BUILD, PS_RESERVE_DELIVERY, PS_FIND_DELIVERY, PS_UNRESERVE_DELIVERY, PS_GET,
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
+	PS_STATUS_CLAIM, PS_STATUS_QUEUED,
 	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
-	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_N
+	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_LOG_STORED,
+	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_N
 };
 
 /* the database's clock in ms: leases are compared with one clock, not each agent's */
@@ -156,15 +163,27 @@ static const char *const pg_sql[PS_N] = {
 	[PS_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
 		"VALUES ($1, $2, $3, $4, $4)",
 	/* as store.c's: the oldest waiting status of each commit (repo + sha; a build
-	 * whose commit is unknown, or that is gone, is a commit of its own) */
-	[PS_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, s.next_at, "
+	 * whose commit is unknown, or that is gone, is a commit of its own); one another
+	 * agent holds ($2: now) is due when its claim ends */
+	[PS_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, "
+		"CASE WHEN s.claim_until > $2 THEN greatest(s.next_at, s.claim_until) "
+		"ELSE s.next_at END AS due, "
 		"s.last_error, b.repo FROM statuses s LEFT JOIN builds b ON b.id = s.build_id "
 		"WHERE s.id IN (SELECT min(t.id) FROM statuses t LEFT JOIN builds c ON c.id = t.build_id "
 		"GROUP BY c.repo, coalesce(nullif(c.sha, ''), '#' || t.build_id)) "
-		"ORDER BY s.next_at, s.id LIMIT $1",
-	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1",
+		"ORDER BY due, s.id LIMIT $1",
+	/* one UPDATE: of two agents claiming a row at once, the second waits for the
+	 * first's COMMIT, then finds the row held and changes nothing. claim counts the
+	 * claims: the token that done and retry must show ($3: now, $4: the claim's ms) */
+	[PS_STATUS_CLAIM] = "UPDATE statuses SET claimed_by = $2, claim_until = $3::bigint + $4, "
+		"claim = claim + 1 WHERE id = $1 AND next_at <= $3 "
+		"AND (claim_until IS NULL OR claim_until <= $3) RETURNING claim, attempts",
+	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1 AND claim = $2",
+	/* the build's queued status is written once, by the first of the agent that
+	 * queued it and the one starting it (the row lock orders them) */
+	[PS_STATUS_QUEUED] = "UPDATE builds SET queued_status = 1 WHERE id = $1 AND queued_status = 0",
 	[PS_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = $2, "
-		"last_error = $3 WHERE id = $1",
+		"last_error = $3, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND claim = $4",
 	[PS_FIND_SIGNED] = "SELECT build_id FROM signed_pushes WHERE repo = $1 AND digest = $2",
 	/* $3: the build's id, NULL to reserve a new one; no row back: seen already */
 	[PS_ADD_SIGNED] = "INSERT INTO signed_pushes (repo, digest, build_id, seen) "
@@ -210,6 +229,28 @@ static const char *const pg_sql[PS_N] = {
 		"AND (lease_until < " PG_NOW " OR agent = $6) RETURNING fence",
 	/* held to the COMMIT: a takeover waits for the write that passed this */
 	[PS_FENCE] = "SELECT 1 FROM builds WHERE id = $1 AND fence = $2 FOR UPDATE",
+	/* a build's log (store_log_*): the chunks of each attempt follow each other, and
+	 * those of an attempt are contiguous, so what it has is the sum of their lengths */
+	[PS_LOG_STORED] = "SELECT coalesce(sum(len), 0) FROM build_logs "
+		"WHERE build_id = $1 AND attempt = $2",
+	/* within the build's cap ($5), and the followers woken at the COMMIT */
+	[PS_LOG_APPEND] = "WITH ins AS (INSERT INTO build_logs (build_id, attempt, off, len, data) "
+		"SELECT $1::bigint, $2::integer, $3::bigint, length($4::bytea), $4::bytea "
+		"WHERE (SELECT coalesce(sum(len), 0) FROM build_logs WHERE build_id = $1::bigint) "
+		"+ length($4::bytea) <= $5::bigint "
+		"ON CONFLICT DO NOTHING RETURNING build_id) "
+		"SELECT pg_notify('" PG_CHANNEL_LOG "', build_id::text) FROM ins",
+	[PS_LOG_READ] = "SELECT attempt, off, data FROM build_logs WHERE build_id = $1 "
+		"AND (attempt, off) >= ($2::integer, $3::bigint) ORDER BY attempt, off LIMIT $4",
+	/* the last chunks that hold the final $2 bytes, in order, and the log's length */
+	[PS_LOG_TAIL] = "SELECT data, total FROM (SELECT attempt, off, data, len, "
+		"sum(len) OVER (ORDER BY attempt DESC, off DESC) AS behind, sum(len) OVER () AS total "
+		"FROM build_logs WHERE build_id = $1) t WHERE behind - len < $2 ORDER BY attempt, off",
+	[PS_CANCEL_ASK] = "WITH u AS (UPDATE builds SET cancel_at = $2 WHERE id = $1 "
+		"AND state = 'running' RETURNING id) "
+		"SELECT pg_notify('" PG_CHANNEL_CANCEL "', id::text) FROM u",
+	[PS_CANCEL_PENDING] = "SELECT id FROM builds WHERE state = 'running' "
+		"AND cancel_at IS NOT NULL AND agent = $1 ORDER BY id LIMIT $2",
 };
 
 /* The schema's versions, in order: migration i takes a database at version i to
@@ -253,6 +294,19 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE builds ADD COLUMN lease_until bigint, ADD COLUMN fence bigint NOT NULL DEFAULT 0;"
 	"UPDATE builds SET lease_until = " PG_NOW " + 60000 WHERE state = 'running';"
 	"CREATE INDEX builds_lease ON builds (lease_until) WHERE state = 'running';",
+	/* 5: the status outbox is claimed by the agent posting a row (store_status_claim):
+	 * which agent, until when, and how many claims so far (the token its end shows) */
+	"ALTER TABLE statuses ADD COLUMN claimed_by text, ADD COLUMN claim_until bigint, "
+	"ADD COLUMN claim bigint NOT NULL DEFAULT 0;"
+	/* and whether a build's queued status was written (store_status_add_queued) */
+	"ALTER TABLE builds ADD COLUMN queued_status integer NOT NULL DEFAULT 0;",
+	/* 6: build logs in the store, so that any agent serves any build's log; they go
+	 * with their build (retention). A cancel asked of the agent running a build. */
+	"CREATE TABLE build_logs ("
+	" build_id bigint NOT NULL REFERENCES builds (id) ON DELETE CASCADE,"
+	" attempt integer NOT NULL, off bigint NOT NULL, len integer NOT NULL,"
+	" data bytea NOT NULL, PRIMARY KEY (build_id, attempt, off));"
+	"ALTER TABLE builds ADD COLUMN cancel_at bigint;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -376,8 +430,8 @@ static int pg_ready(struct store_pg *p, struct err *e)
 
 /* Runs prepared statement which; the result (the caller's to PQclear) or NULL with e
  * set when it did not return status ok. */
-static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q,
-			ExecStatusType ok, struct err *e, const char *what)
+static PGresult *pg_run_as(struct store_pg *p, int which, const struct pg_params *q,
+			   ExecStatusType ok, int binary, struct err *e, const char *what)
 {
 	char name[16];
 	PGresult *r;
@@ -386,13 +440,19 @@ static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q
 		return NULL;
 	snprintf(name, sizeof(name), "s2i_%d", which);
 	r = pq.PQexecPrepared(p->pg_conn, name, q ? q->pp_n : 0, q ? q->pp_val : NULL,
-			   q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, 0);
+			   q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, binary);
 	if (pq.PQresultStatus(r) != ok) {
 		pg_fail(p, e, what, r);
 		pq.PQclear(r);
 		return NULL;
 	}
 	return r;
+}
+
+static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q,
+			ExecStatusType ok, struct err *e, const char *what)
+{
+	return pg_run_as(p, which, q, ok, 0, e, what);
 }
 
 /* A statement that returns no row: 0 when it changed a row, 1 when none, -1 on error. */
@@ -599,7 +659,8 @@ int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err 
 
 	if (pg_open_as(p->pg_url, p->pg_password, 0, &n, e) < 0)
 		return -1;
-	if (pg_simple(n, "LISTEN " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot listen") < 0) {
+	if (pg_simple(n, "LISTEN " PG_CHANNEL "; LISTEN " PG_CHANNEL_LOG "; LISTEN " PG_CHANNEL_CANCEL,
+		      PGRES_COMMAND_OK, e, "cannot listen") < 0) {
 		store_pg_free(n);
 		return -1;
 	}
@@ -612,7 +673,7 @@ int store_pg_listen_fd(const struct store_pg *p)
 	return pq.PQstatus(p->pg_conn) == CONNECTION_OK ? pq.PQsocket(p->pg_conn) : -1;
 }
 
-int store_pg_notified(struct store_pg *p)
+int store_pg_notified(struct store_pg *p, store_heard_fn *fn, void *arg)
 {
 	PGnotify *n;
 	int got = 0;
@@ -620,7 +681,12 @@ int store_pg_notified(struct store_pg *p)
 	if (!pq.PQconsumeInput(p->pg_conn) || pq.PQstatus(p->pg_conn) != CONNECTION_OK)
 		return -1;
 	while ((n = pq.PQnotifies(p->pg_conn))) {
-		got |= n->extra && !strcmp(n->extra, PG_LEASED) ? 2 : 1;
+		if (!strcmp(n->relname, PG_CHANNEL))
+			got |= n->extra && !strcmp(n->extra, PG_LEASED) ? 2 : 1;
+		else if (fn && !strcmp(n->relname, PG_CHANNEL_LOG))
+			fn(arg, STORE_HEARD_LOG, atoll(n->extra));
+		else if (fn && !strcmp(n->relname, PG_CHANNEL_CANCEL))
+			fn(arg, STORE_HEARD_CANCEL, atoll(n->extra));
 		pq.PQfreemem(n);
 	}
 	return got;
@@ -688,6 +754,15 @@ static void pg_queued(struct store_pg *p)
 		p->pg_queued = 1;
 	else
 		pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, NULL, "notify");
+}
+
+/* Notifies channel with a build's id: at the COMMIT inside a transaction, else now. */
+static void pg_notify_id(struct store_pg *p, const char *channel, long long id)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "NOTIFY %s, '%lld'", channel, id);
+	pg_simple(p, sql, PGRES_COMMAND_OK, NULL, "notify");
 }
 
 int store_pg_commit(struct store_pg *p, struct err *e)
@@ -1287,6 +1362,9 @@ int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state 
 	/* its repository's next build may start: on any agent */
 	if (rc == 0 && prev == BUILD_RUNNING)
 		pg_queued(p);
+	/* and whoever follows its log learns that it has ended */
+	if (rc == 0)
+		pg_notify_id(p, PG_CHANNEL_LOG, id);
 	return rc;
 }
 
@@ -1368,7 +1446,23 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	pp_text(&q, state);
 	pp_text(&q, description);
 	pp_int(&q, store_now_ms());
-	return pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0 ? -1 : 0;
+	if (pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0)
+		return -1;
+	pg_queued(p);		/* any agent may post it: they hear of it */
+	return 0;
+}
+
+int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
+			       struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	int rc;
+
+	pp_int(&q, build_id);
+	rc = pg_change(p, PS_STATUS_QUEUED, &q, e, "cannot mark a queued status");
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return store_pg_status_add(p, build_id, "queued", description, e);
 }
 
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
@@ -1379,6 +1473,7 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 	size_t n = 0;
 
 	pp_int(&q, (long long)max);
+	pp_int(&q, store_now_ms());
 	r = pg_run(p, PS_STATUS_HEADS, &q, PGRES_TUPLES_OK, e, "cannot read commit statuses");
 	if (!r)
 		return -1;
@@ -1401,15 +1496,39 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 	return 0;
 }
 
-int store_pg_status_done(struct store_pg *p, long long id, struct err *e)
+int store_pg_status_claim(struct store_pg *p, struct status_row *s, long long now,
+			  struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int rc = 0;
+
+	pp_int(&q, s->id);
+	pp_text(&q, p->pg_agent);
+	pp_int(&q, now);
+	pp_int(&q, STATUS_CLAIM_SECONDS * 1000LL);
+	r = pg_run(p, PS_STATUS_CLAIM, &q, PGRES_TUPLES_OK, e, "cannot claim a commit status");
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) == 1) {
+		s->claim = pg_ll(r, 0, 0);
+		s->attempts = (int)pg_ll(r, 0, 1);
+		rc = 1;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_status_done(struct store_pg *p, long long id, long long claim, struct err *e)
 {
 	struct pg_params q = { .pp_n = 0 };
 
 	pp_int(&q, id);
+	pp_int(&q, claim);
 	return pg_change(p, PS_STATUS_DONE, &q, e, "cannot delete a commit status") < 0 ? -1 : 0;
 }
 
-int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+int store_pg_status_retry(struct store_pg *p, long long id, long long claim, long long next_at,
 			  const char *error, struct err *e)
 {
 	struct pg_params q = { .pp_n = 0 };
@@ -1417,6 +1536,7 @@ int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
 	pp_int(&q, id);
 	pp_int(&q, next_at);
 	pp_text(&q, error);
+	pp_int(&q, claim);
 	return pg_change(p, PS_STATUS_RETRY, &q, e, "cannot reschedule a commit status") < 0 ?
 		-1 : 0;
 }
@@ -1513,9 +1633,12 @@ int store_pg_take_over(struct store_pg *p, long long id, long long fence, enum b
 	pp_int(&q, store_now_ms());
 	pp_text(&q, p->pg_agent ? p->pg_agent : "");
 	rc = pg_one_id(p, PS_TAKE_OVER, &q, ret_fence, e, "cannot take a build over");
-	/* queued again, or ended: either way its repository may go on, on any agent */
-	if (rc == 0)
+	/* queued again, or ended: either way its repository may go on, on any agent, and
+	 * whoever follows its log hears of it */
+	if (rc == 0) {
 		pg_queued(p);
+		pg_notify_id(p, PG_CHANNEL_LOG, id);
+	}
 	return rc;
 }
 
@@ -1552,4 +1675,157 @@ int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const 
 		rc = pg_fail(p, e, "cannot copy", r);
 	pq.PQclear(r);
 	return rc;
+}
+
+/* ---------- a build's log, and a cancel asked of the agent running it ---------- */
+
+/* A binary result's integer column (int4 or int8, network order). */
+static long long pg_bin_int(const PGresult *r, int row, int col)
+{
+	const unsigned char *v = (const unsigned char *)pq.PQgetvalue(r, row, col);
+	int n = pq.PQgetlength(r, row, col), i;
+	unsigned long long u = 0;
+
+	if (pq.PQgetisnull(r, row, col) || (n != 4 && n != 8))
+		return 0;
+	for (i = 0; i < n; i++)
+		u = u << 8 | v[i];
+	return n == 4 ? (long long)(int)(unsigned)u : (long long)u;
+}
+
+/* A statement whose rows say what it did: 0 when it returned one, 1 when none, -1 on error. */
+static int pg_any_row(struct store_pg *p, int which, const struct pg_params *q, struct err *e,
+		      const char *what)
+{
+	PGresult *r = pg_run(p, which, q, PGRES_TUPLES_OK, e, what);
+	int rc;
+
+	if (!r)
+		return -1;
+	rc = pq.PQntuples(r) > 0 ? 0 : 1;
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_log_stored(struct store_pg *p, long long id, int attempt, long long *ret_len,
+			struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	long long n = 0;
+
+	pp_int(&q, id);
+	pp_int(&q, attempt);
+	if (pg_one_id(p, PS_LOG_STORED, &q, &n, e, "cannot read a build's log") < 0)
+		return -1;
+	*ret_len = n;
+	return 0;
+}
+
+int store_pg_log_append(struct store_pg *p, long long id, int attempt, long long off,
+			const void *data, size_t len, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	if (!len || len > STORE_LOG_CHUNK_MAX)
+		return err_set(e, "build %lld: a log chunk of %zu bytes", id, len);
+	pp_int(&q, id);
+	pp_int(&q, attempt);
+	pp_int(&q, off);
+	pp_bytes(&q, data, (int)len);
+	pp_int(&q, STORE_LOG_MAX);
+	return pg_any_row(p, PS_LOG_APPEND, &q, e, "cannot add to a build's log");
+}
+
+int store_pg_log_read(struct store_pg *p, long long id, struct store_log_pos *pos, size_t max,
+		      struct buf *out, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int i, n, len, rc = 1;
+
+	pp_int(&q, id);
+	pp_int(&q, pos->attempt);
+	pp_int(&q, pos->off);
+	pp_int(&q, STORE_LOG_READ_ROWS);
+	r = pg_run_as(p, PS_LOG_READ, &q, PGRES_TUPLES_OK, 1, e, "cannot read a build's log");
+	if (!r)
+		return -1;
+	n = pq.PQntuples(r);
+	for (i = 0; i < n; i++) {
+		len = pq.PQgetlength(r, i, 2);
+		/* whole chunks only: the next read starts where this one stopped */
+		if (rc == 0 && out->len + (size_t)len > max)
+			break;
+		if (buf_add(out, pq.PQgetvalue(r, i, 2), (size_t)len) < 0)
+			break;
+		pos->attempt = (int)pg_bin_int(r, i, 0);
+		pos->off = pg_bin_int(r, i, 1) + len;
+		rc = 0;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_log_tail(struct store_pg *p, long long id, size_t max, struct buf *out,
+		      size_t *ret_skipped, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	struct buf all = BUF_INIT(max + STORE_LOG_CHUNK_MAX);
+	PGresult *r;
+	long long total;
+	size_t cut;
+	int i, n, rc = 1;
+
+	pp_int(&q, id);
+	pp_int(&q, (long long)max);
+	r = pg_run_as(p, PS_LOG_TAIL, &q, PGRES_TUPLES_OK, 1, e, "cannot read a build's log");
+	if (!r)
+		return -1;
+	n = pq.PQntuples(r);
+	for (i = 0; i < n; i++)
+		if (buf_add(&all, pq.PQgetvalue(r, i, 0), (size_t)pq.PQgetlength(r, i, 0)) < 0)
+			break;
+	total = n ? pg_bin_int(r, 0, 1) : 0;
+	pq.PQclear(r);
+	if (all.len) {
+		cut = all.len > max ? all.len - max : 0;
+		if (buf_add(out, all.data + cut, all.len - cut) == 0) {
+			*ret_skipped = (size_t)total - (all.len - cut);
+			rc = 0;
+		}
+	}
+	buf_release(&all);
+	return rc;
+}
+
+int store_pg_cancel_ask(struct store_pg *p, long long id, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	pp_int(&q, store_now_ms());
+	return pg_any_row(p, PS_CANCEL_ASK, &q, e, "cannot ask for a cancel");
+}
+
+int store_pg_cancel_pending(struct store_pg *p, long long *ret_ids, size_t max, size_t *ret_n,
+			    struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	size_t i, n;
+
+	*ret_n = 0;
+	if (!p->pg_agent)
+		return 0;
+	pp_text(&q, p->pg_agent);
+	pp_int(&q, (long long)max);
+	r = pg_run(p, PS_CANCEL_PENDING, &q, PGRES_TUPLES_OK, e, "cannot read the cancels asked");
+	if (!r)
+		return -1;
+	n = (size_t)pq.PQntuples(r);
+	for (i = 0; i < n && i < max; i++)
+		ret_ids[i] = pg_ll(r, (int)i, 0);
+	pq.PQclear(r);
+	*ret_n = i;
+	return 0;
 }

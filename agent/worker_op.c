@@ -165,7 +165,7 @@ static int worker_op_queued_run(struct store *st, struct wop *o, struct err *e)
 		if ((state = worker_op_state(st, o->o_ids[i], e)) < 0)
 			return -1;
 		if ((state == BUILD_QUEUED || state == BUILD_RUNNING) &&
-		    store_status_add(st, o->o_ids[i], "queued", o->o_descs[i], e) < 0)
+		    store_status_add_queued(st, o->o_ids[i], o->o_descs[i], e) < 0)
 			return -1;
 	}
 	if (o->o_supersede && worker_op_supersede(st, o, e) < 0)
@@ -202,6 +202,10 @@ static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 
 	free(o->o_reason);
 	o->o_reason = NULL;
+	/* a fleet: another agent queued it, and its queued status may not be written
+	 * yet; it goes ahead of the running one */
+	if (rc == 0 && o->o_st_queued && store_status_add_queued(st, o->o_id, o->o_st_queued, e) < 0)
+		return -1;
 	if (rc != 0 || !o->o_image)
 		return rc;
 	if ((claim = store_claim_tag(st, o->o_repo, o->o_image, o->o_ref, o->o_id, &owner, e)) < 0)
@@ -333,7 +337,14 @@ static int worker_op_requeue_failed(struct worker *w, struct wop *o, const char 
 
 /* ---------- WOP_CLOSE: a build ended without running (cancel, recovery) ---------- */
 
-/* Its run is WOP_FINISH's (worker_op_finish_run): the same write of a final state. */
+/* WOP_FINISH's write of a final state. A cancel by request of a build seen queued asks
+ * first for the cancel on a shared store: another agent may have started it since. */
+static int worker_op_close_run(struct store *st, struct wop *o, struct err *e)
+{
+	if (o->o_req && store_cancel_ask(st, o->o_id, e) < 0)
+		return -1;
+	return worker_op_finish_run(st, o, e);
+}
 
 static void worker_op_close_done(struct worker *w, struct wop *o)
 {
@@ -391,12 +402,12 @@ static int worker_op_add_failed(struct worker *w, struct wop *o, const char *err
 
 static int worker_op_status_done_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_status_done(st, o->o_id, e);
+	return store_status_done(st, o->o_id, o->o_claim, e);
 }
 
 static int worker_op_status_retry_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_status_retry(st, o->o_id, o->o_time, o->o_reason, e);
+	return store_status_retry(st, o->o_id, o->o_claim, o->o_time, o->o_reason, e);
 }
 
 /* Its process leaves the table, freeing the row and its repository for the next post. */
@@ -416,7 +427,7 @@ static const struct wop_type worker_op_types[WOP_NKINDS] = {
 	[WOP_SHA] = { worker_op_sha_run, NULL, worker_op_failed_retry },
 	[WOP_FINISH] = { worker_op_finish_run, worker_op_landed, worker_op_finish_failed },
 	[WOP_REQUEUE] = { worker_op_requeue_run, worker_op_landed, worker_op_requeue_failed },
-	[WOP_CLOSE] = { worker_op_finish_run, worker_op_close_done, worker_op_close_failed },
+	[WOP_CLOSE] = { worker_op_close_run, worker_op_close_done, worker_op_close_failed },
 	[WOP_STATUS_DONE] = { worker_op_status_done_run, worker_op_status_posted,
 			      worker_op_failed_retry },
 	[WOP_STATUS_RETRY] = { worker_op_status_retry_run, worker_op_status_posted,
@@ -425,6 +436,8 @@ static const struct wop_type worker_op_types[WOP_NKINDS] = {
 	[WOP_KEEP] = { worker_keep_run, worker_keep_done, worker_keep_failed },
 	[WOP_RENEW] = { worker_renew_run, worker_renew_done, worker_renew_failed },
 	[WOP_TAKE] = { worker_take_run, worker_take_done, worker_take_failed },
+	[WOP_LOG] = { worker_ship_run, worker_ship_done, worker_ship_failed },
+	[WOP_CANCEL] = { worker_cancel_run, worker_cancel_done, worker_cancel_failed },
 };
 
 /* batch_op_fn */
@@ -456,6 +469,10 @@ int worker_op_run(struct store *st, void *arg, struct err *e)
 	/* before the COMMIT: whoever sees the new state finds its line in the log */
 	if (o->o_line && !o->o_logged && (rc == 0 || o->o_line_always))
 		o->o_logged = worker_append_line(o->o_log, o->o_line) == 0;
+	/* a shared store: the whole log in the COMMIT that ends the build, so whoever
+	 * sees it ended has read all of it */
+	if (o->o_ship && o->o_kind != WOP_LOG && worker_ship(st, o, 0, e) < 0)
+		return -1;
 	return 0;
 }
 

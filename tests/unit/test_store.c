@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "limits.h"
 #include "store.h"
 #include "storefixture.h"
 
@@ -316,12 +318,20 @@ static void release_rows(struct status_row *rows, size_t n)
 		status_row_release(&rows[--n]);
 }
 
+/* Claims r now and posts it (deletes it). */
+static void claim_done(struct store *s, struct status_row *r)
+{
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_status_claim(s, r, store_now_ms(), &e), 1);
+	assert_int_equal(store_status_done(s, r->id, r->claim, &e), 0);
+}
+
 /* The one status due is build_id's, in state (or with description) unless NULL: posted. */
 static void post_only_head(struct store *s, long long build_id, const char *state,
 			   const char *description)
 {
 	struct status_row r[8];
-	struct err e = ERR_INIT;
 	size_t n = heads(s, r, 8);
 
 	assert_int_equal(n, 1);
@@ -330,7 +340,7 @@ static void post_only_head(struct store *s, long long build_id, const char *stat
 		assert_string_equal(r[0].state, state);
 	if (description)
 		assert_string_equal(r[0].description, description);
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	claim_done(s, &r[0]);
 	release_rows(r, n);
 }
 
@@ -354,18 +364,24 @@ static void test_statuses(void **state)
 	assert_null(r[0].repo);
 	assert_int_equal(r[1].build_id, 42);
 	/* a failed post delays it and, with it, the later status of the same build */
-	assert_int_equal(store_status_retry(s, r[0].id, now + 60000, "502 bad gateway", &e), 0);
+	assert_int_equal(store_status_claim(s, &r[0], now, &e), 1);
+	assert_int_equal(store_status_retry(s, r[0].id, r[0].claim, now + 60000, "502 bad gateway",
+					    &e), 0);
 	release_rows(r, n);
 	n = heads(s, r, 8);
 	assert_int_equal(n, 2);
 	assert_int_equal(r[0].build_id, 42);
 	assert_true(r[0].next_at <= store_now_ms());
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	claim_done(s, &r[0]);
 	assert_int_equal(r[1].build_id, 41);
 	assert_int_equal(r[1].next_at, now + 60000);
 	assert_int_equal(r[1].attempts, 1);
 	assert_string_equal(r[1].last_error, "502 bad gateway");
-	assert_int_equal(store_status_done(s, r[1].id, &e), 0);
+	/* not due yet: not claimed (SQLite: the worker looks at next_at itself) */
+	if (sf_pg_url())
+		assert_int_equal(store_status_claim(s, &r[1], now, &e), 0);
+	assert_int_equal(store_status_claim(s, &r[1], now + 60000, &e), 1);
+	assert_int_equal(store_status_done(s, r[1].id, r[1].claim, &e), 0);
 	release_rows(r, n);
 	post_only_head(s, 41, "success", NULL);
 	assert_int_equal(heads(s, r, 8), 0);
@@ -420,8 +436,8 @@ static void test_statuses_per_commit(void **state)
 	assert_int_equal(r[2].build_id, b1);
 	assert_string_equal(r[2].repo, "beta");
 	for (i = 1; i < n; i++)
-		assert_int_equal(store_status_done(s, r[i].id, &e), 0);
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+		claim_done(s, &r[i]);
+	claim_done(s, &r[0]);
 	release_rows(r, n);
 	/* alpha@1 goes on in the order the statuses were queued, across its builds */
 	post_only_head(s, a2, NULL, "Build a2 queued");
@@ -433,7 +449,7 @@ static void test_statuses_per_commit(void **state)
 	n = heads(s, r, 8);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++)
-		assert_int_equal(store_status_done(s, r[i].id, &e), 0);
+		claim_done(s, &r[i]);
 	release_rows(r, n);
 	assert_int_equal(heads(s, r, 8), 0);
 	store_free(s);
@@ -924,8 +940,12 @@ static void test_pg_migrate_up(void **state)
 	(void)state;
 	s = sf_store();
 	store_free(s);
-	pg_exec("ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
-		"DROP COLUMN lease_until, DROP COLUMN fence; "
+	pg_exec("DROP TABLE build_logs; "
+		"ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
+		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status, "
+		"DROP COLUMN cancel_at; "
+		"ALTER TABLE statuses DROP COLUMN claimed_by, DROP COLUMN claim_until, "
+		"DROP COLUMN claim; "
 		"UPDATE s2i_schema SET version = 1");
 	s = sf_store();
 	store_set_agent(s, "agent-up");
@@ -934,6 +954,193 @@ static void test_pg_migrate_up(void **state)
 	assert_int_equal(mine(s, BUILD_RUNNING, &got), 1);
 	assert_int_equal(got, id);
 	store_free(s);
+}
+
+/* What a listening connection heard (store_heard_fn). */
+struct heard {
+	int log, cancel;
+	long long id;
+};
+
+static void heard_fn(void *arg, enum store_heard what, long long id)
+{
+	struct heard *h = arg;
+
+	if (what == STORE_HEARD_LOG)
+		h->log++;
+	else
+		h->cancel++;
+	h->id = id;
+}
+
+/* Waits (at most 5 s) until l hears of something, then what it heard into *h. */
+static void heard_wait(struct store *l, struct heard *h)
+{
+	struct pollfd pfd = { store_listen_fd(l), POLLIN, 0 };
+	int i;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < 50 && !h->log && !h->cancel; i++) {
+		if (poll(&pfd, 1, 100) < 0)
+			break;
+		assert_true(store_notified(l, heard_fn, h) >= 0);
+	}
+}
+
+/* Forgets what l heard until it hears nothing for 300 ms. */
+static void heard_quiet(struct store *l)
+{
+	struct pollfd pfd = { store_listen_fd(l), POLLIN, 0 };
+	struct heard h;
+
+	while (poll(&pfd, 1, 300) > 0)
+		assert_true(store_notified(l, heard_fn, &h) >= 0);
+}
+
+/* The bytes of build id's log from pos on, read as a reader does (max a read). */
+static char *log_text(struct store *s, long long id, struct store_log_pos *pos, size_t max)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	struct err e = ERR_INIT;
+	int rc;
+
+	while ((rc = store_log_read(s, id, pos, max, &b, &e)) == 0)
+		;
+	assert_int_equal(rc, 1);
+	return buf_detach(&b, NULL);
+}
+
+/* A build's log in the store: appended in chunks by one agent, read whole or from
+ * where a reader stopped by another, attempt after attempt; its end read alone;
+ * bounded per build; the readers woken at the COMMIT; gone with its build. */
+static void test_pg_log(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store(), *l = NULL;
+	struct store_log_pos pos = STORE_LOG_POS_INIT, pos2 = STORE_LOG_POS_INIT;
+	struct buf tail = BUF_INIT(1 << 20);
+	struct err e = ERR_INIT;
+	struct heard h;
+	long long dup, id, other, n = -1;
+	size_t skipped = 0;
+	char *t, sql[256];
+
+	(void)state;
+	id = add(a, "logs", "refs/heads/main", NULL, &dup);
+	other = add(a, "logs", "refs/heads/other", NULL, &dup);
+	assert_int_equal(store_set_running(a, id, 0, NULL, &e), 0);
+	assert_int_equal(store_listen(b, &l, &e), 0);
+	assert_non_null(l);
+	assert_int_equal(store_log_stored(a, id, 1, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_log_read(b, id, &pos, 1024, &tail, &e), 1);
+	/* a batch of lines is one chunk, and the listeners hear of it once committed */
+	assert_int_equal(store_begin(a, &e), 0);
+	assert_int_equal(store_log_append(a, id, 1, 0, "one\ntwo\n", 8, &e), 0);
+	assert_int_equal(store_log_append(a, other, 1, 0, "elsewhere\n", 10, &e), 0);
+	assert_int_equal(store_log_append(a, id, 1, 8, "three\n", 6, &e), 0);
+	assert_int_equal(store_commit(a, &e), 0);
+	heard_wait(l, &h);
+	assert_true(h.log >= 1);
+	assert_int_equal(h.cancel, 0);
+	assert_int_equal(store_log_stored(a, id, 1, &n, &e), 0);
+	assert_int_equal(n, 14);
+	/* the same offset twice adds nothing */
+	assert_int_equal(store_log_append(a, id, 1, 8, "three\n", 6, &e), 1);
+	/* read by another agent: all of it, or a chunk at a time (max 1), from where
+	 * the last read stopped */
+	t = log_text(b, id, &pos, 1 << 20);
+	assert_string_equal(t, "one\ntwo\nthree\n");
+	free(t);
+	assert_int_equal(store_log_read(b, id, &pos2, 1, &tail, &e), 0);
+	assert_string_equal(tail.data, "one\ntwo\n");
+	buf_reset(&tail);
+	/* a second attempt's lines follow the first's */
+	assert_int_equal(store_log_append(a, id, 2, 0, "again\n", 6, &e), 0);
+	t = log_text(b, id, &pos, 1 << 20);
+	assert_string_equal(t, "again\n");
+	free(t);
+	t = log_text(b, id, &pos2, 1);
+	assert_string_equal(t, "three\nagain\n");
+	free(t);
+	assert_int_equal(pos.attempt, 2);
+	assert_int_equal(pos.off, 6);
+	/* the end alone: the last 8 bytes, and how many come before them */
+	assert_int_equal(store_log_tail(b, id, 8, &tail, &skipped, &e), 0);
+	assert_int_equal(tail.len, 8);
+	assert_memory_equal(tail.data, "e\nagain\n", 8);
+	assert_int_equal(skipped, 12);
+	buf_reset(&tail);
+	assert_int_equal(store_log_tail(b, id, 1 << 20, &tail, &skipped, &e), 0);
+	assert_string_equal(tail.data, "one\ntwo\nthree\nagain\n");
+	assert_int_equal(skipped, 0);
+	buf_reset(&tail);
+	/* bounded per build: a row that stands for a log at its cap, less 3 bytes */
+	snprintf(sql, sizeof(sql), "INSERT INTO build_logs VALUES (%lld, 3, 0, %lld, 'x')", id,
+		 STORE_LOG_MAX - 20 - 3);
+	pg_exec(sql);
+	assert_int_equal(store_log_append(a, id, 4, 0, "four", 4, &e), 1);
+	assert_int_equal(store_log_append(a, id, 4, 0, "fou", 3, &e), 0);
+	assert_int_equal(store_log_append(a, id, 4, 3, "r", 1, &e), 1);
+	/* ended: the readers hear of it */
+	heard_quiet(l);
+	assert_int_equal(store_set_finished(a, id, BUILD_SUCCEEDED, NULL, NULL, NULL, &e), 0);
+	heard_wait(l, &h);
+	assert_true(h.log >= 1);
+	assert_int_equal(h.id, id);
+	/* pruned: its log goes with it, the other build's stays */
+	assert_int_equal(store_keep_delete(b, id, &e), 0);
+	assert_int_equal(store_log_stored(a, id, 1, &n, &e), 0);
+	assert_int_equal(n, 0);
+	pos = (struct store_log_pos)STORE_LOG_POS_INIT;
+	assert_int_equal(store_log_read(b, id, &pos, 1024, &tail, &e), 1);
+	assert_int_equal(store_log_tail(b, id, 1024, &tail, &skipped, &e), 1);
+	t = log_text(b, other, &pos, 1024);
+	assert_string_equal(t, "elsewhere\n");
+	free(t);
+	buf_release(&tail);
+	store_free(l);
+	store_free(a);
+	store_free(b);
+}
+
+/* A cancel asked through one agent of a build another runs: only a running build,
+ * the agents hear of it at the COMMIT, and only the one running it finds it. */
+static void test_pg_cancel(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store(), *l = NULL;
+	struct err e = ERR_INIT;
+	struct heard h;
+	long long dup, id, ids[4];
+	size_t n = 9;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	id = add(a, "cancel", "refs/heads/main", NULL, &dup);
+	assert_int_equal(store_listen(a, &l, &e), 0);
+	assert_int_equal(store_cancel_ask(b, id, &e), 1);	/* queued: not asked */
+	assert_int_equal(store_set_running(a, id, 0, NULL, &e), 0);
+	assert_int_equal(store_cancel_pending(a, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_begin(b, &e), 0);
+	assert_int_equal(store_cancel_ask(b, id, &e), 0);
+	assert_int_equal(store_commit(b, &e), 0);
+	heard_wait(l, &h);
+	assert_int_equal(h.cancel, 1);
+	assert_int_equal(h.id, id);
+	assert_int_equal(store_cancel_pending(a, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], id);
+	assert_int_equal(store_cancel_pending(b, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_set_finished(a, id, BUILD_CANCELED, "canceled by request", NULL,
+					    NULL, &e), 0);
+	assert_int_equal(store_cancel_pending(a, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_cancel_ask(b, id, &e), 1);
+	store_free(l);
+	store_free(a);
+	store_free(b);
 }
 
 /* The queued builds of repo that may start now: how many, the first's id. */
@@ -988,6 +1195,75 @@ static void test_pg_claim_order(void **state)
 	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &fence, &e), 0);
 	assert_int_equal(store_commit(b, &e), 0);
 	assert_int_equal(runnable(a, "ord", &got), 0);
+	store_free(a);
+	store_free(b);
+}
+
+/* The status outbox on a shared store: a row is claimed by one agent at a time; the
+ * other agents see it due when the claim ends and take it over then; the end of a
+ * claim taken over changes nothing (its token is old). */
+static void test_pg_status_claim(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store();
+	struct status_row ra[4], rb[4];
+	struct err e = ERR_INIT;
+	long long now = store_now_ms(), ttl = STATUS_CLAIM_SECONDS * 1000LL, old;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	assert_int_equal(store_status_add(a, 71, "pending", "Build 71 running", &e), 0);
+	assert_int_equal(store_status_add(a, 71, "success", "Build 71 succeeded", &e), 0);
+	assert_int_equal(heads(a, ra, 4), 1);
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_int_equal(ra[0].id, rb[0].id);
+	assert_int_equal(store_status_claim(a, &ra[0], now, &e), 1);
+	assert_true(ra[0].claim > 0);
+	/* b read it before a claimed it: b's claim finds it held */
+	assert_int_equal(store_status_claim(b, &rb[0], now, &e), 0);
+	assert_int_equal(rb[0].claim, 0);
+	release_rows(rb, 1);
+	/* to b (and to a) it is due when a's claim ends; the next status waits for it */
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_int_equal(rb[0].id, ra[0].id);
+	assert_true(rb[0].next_at >= now + ttl);
+	/* a token that is not a's ends nothing */
+	assert_int_equal(store_status_done(b, rb[0].id, 0, &e), 0);
+	assert_int_equal(store_status_retry(b, rb[0].id, ra[0].claim + 1, now, "x", &e), 0);
+	release_rows(rb, 1);
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_int_equal(rb[0].id, ra[0].id);
+	assert_int_equal(rb[0].attempts, 0);
+	/* a dies: once its claim has ended, b takes the row over */
+	assert_int_equal(store_status_claim(b, &rb[0], now + ttl - 1, &e), 0);
+	assert_int_equal(store_status_claim(b, &rb[0], now + ttl, &e), 1);
+	assert_true(rb[0].claim > ra[0].claim);
+	/* a comes back late: its end of the post is fenced off */
+	old = ra[0].claim;
+	assert_int_equal(store_status_retry(a, ra[0].id, old, now, "late", &e), 0);
+	assert_int_equal(store_status_done(a, ra[0].id, old, &e), 0);
+	release_rows(ra, 1);
+	assert_int_equal(heads(a, ra, 4), 1);
+	assert_int_equal(ra[0].id, rb[0].id);
+	assert_int_equal(ra[0].attempts, 0);
+	release_rows(ra, 1);
+	/* b's post fails: it is free again after its backoff, for any agent */
+	assert_int_equal(store_status_retry(b, rb[0].id, rb[0].claim, now + ttl + 5000, "503", &e), 0);
+	release_rows(rb, 1);
+	assert_int_equal(heads(a, ra, 4), 1);
+	assert_int_equal(ra[0].next_at, now + ttl + 5000);
+	assert_int_equal(ra[0].attempts, 1);
+	assert_int_equal(store_status_claim(a, &ra[0], now + ttl + 4999, &e), 0);
+	assert_int_equal(store_status_claim(a, &ra[0], now + ttl + 5000, &e), 1);
+	assert_int_equal(ra[0].attempts, 1);
+	assert_int_equal(store_status_done(a, ra[0].id, ra[0].claim, &e), 0);
+	release_rows(ra, 1);
+	/* then the commit's next status */
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_string_equal(rb[0].state, "success");
+	claim_done(b, &rb[0]);
+	release_rows(rb, 1);
+	assert_int_equal(heads(a, ra, 4), 0);
 	store_free(a);
 	store_free(b);
 }
@@ -1103,6 +1379,88 @@ static void test_pg_lease(void **state)
 	store_free(b);
 }
 
+/* Agents claiming the outbox at the same moment: each claims what it finds due,
+ * on its own connection, over and over until nothing is left. */
+#define CLAIM_ROWS	60
+struct claimer {
+	struct store *c_store;
+	long long c_got[CLAIM_ROWS];
+	size_t c_n;
+	int c_failed;
+};
+
+static void *claimer_run(void *arg)
+{
+	struct claimer *c = arg;
+	struct status_row r[CLAIM_ROWS];
+	struct err e = ERR_INIT;
+	size_t n, i, due;
+	int rounds, rc;
+
+	for (rounds = 0; rounds < 1000 && !c->c_failed; rounds++) {
+		if (store_status_heads(c->c_store, CLAIM_ROWS, r, &n, &e) < 0) {
+			c->c_failed = 1;
+			break;
+		}
+		/* every row is tried, also those shown held (as a late agent would); a
+		 * claimed row is kept ("posted" forever), so none comes due twice */
+		for (i = 0, due = 0; i < n; i++) {
+			due += r[i].next_at <= store_now_ms();
+			rc = store_status_claim(c->c_store, &r[i], store_now_ms(), &e);
+			if (rc < 0 || (rc == 1 && c->c_n == CLAIM_ROWS))
+				c->c_failed = 1;
+			else if (rc == 1)
+				c->c_got[c->c_n++] = r[i].id;
+		}
+		release_rows(r, n);
+		if (!due)
+			break;		/* all held */
+	}
+	return NULL;
+}
+
+static void test_pg_status_claim_race(void **state)
+{
+	struct claimer c[3] = { { .c_store = NULL } };
+	struct store *s = sf_store();
+	struct err e = ERR_INIT;
+	pthread_t t[3];
+	int seen[CLAIM_ROWS] = { 0 };
+	long long first = 0;
+	size_t i, k, total = 0;
+	struct status_row r[1];
+
+	(void)state;
+	/* builds that do not exist: each row a commit of its own, so all are due */
+	for (i = 0; i < CLAIM_ROWS; i++)
+		assert_int_equal(store_status_add(s, 9000 + (long long)i, "pending", NULL, &e), 0);
+	assert_int_equal(heads(s, r, 1), 1);
+	first = r[0].id;
+	release_rows(r, 1);
+	for (k = 0; k < 3; k++) {
+		c[k].c_store = sf_store();
+		assert_int_equal(pthread_create(&t[k], NULL, claimer_run, &c[k]), 0);
+	}
+	for (k = 0; k < 3; k++)	/* all of them before any assert jumps out */
+		pthread_join(t[k], NULL);
+	for (k = 0; k < 3; k++) {
+		assert_false(c[k].c_failed);
+		for (i = 0; i < c[k].c_n; i++) {
+			long long at = c[k].c_got[i] - first;
+
+			assert_true(at >= 0 && at < CLAIM_ROWS);
+			seen[at]++;
+		}
+		total += c[k].c_n;
+		store_free(c[k].c_store);
+	}
+	/* every row claimed, and by one connection only */
+	for (i = 0; i < CLAIM_ROWS; i++)
+		assert_int_equal(seen[i], 1);
+	assert_int_equal(total, CLAIM_ROWS);
+	store_free(s);
+}
+
 /* Retention's picks and deletes (store_keep_*): never a build that has not ended, the
  * newest of its ref or one with a commit status still to post; by count and by age;
  * paged by id; a deleted build takes its delivery id and its state count along. */
@@ -1206,6 +1564,10 @@ int main(void)
 		cmocka_unit_test(test_pg_fleet_dedup),
 		cmocka_unit_test(test_pg_mine),
 		cmocka_unit_test(test_pg_claim_order),
+		cmocka_unit_test(test_pg_log),
+		cmocka_unit_test(test_pg_cancel),
+		cmocka_unit_test_setup(test_pg_status_claim, sf_remove_db),
+		cmocka_unit_test_setup(test_pg_status_claim_race, sf_remove_db),
 		cmocka_unit_test(test_pg_lease),
 		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
