@@ -128,6 +128,9 @@ struct worker {
 	int w_keep_more;		/* the last pass stopped before its end */
 	struct retain_tally w_keep_pass, w_keep_total;
 	long long w_keep_passes;
+	/* where builds may run (worker_fleet.c) */
+	unsigned long long w_claimed;	/* builds this agent started since it started */
+	long long w_unmatched_told;	/* the newest build logged as not for this agent */
 	int w_keep_soon;		/* a pass asked for while one runs: another after it */
 	/* free space (worker_disk.c) */
 	struct event *w_disk_ev;	/* held builds: the scheduler again */
@@ -347,6 +350,14 @@ int worker_disk_hold(struct worker *w, const char *repo);
 void worker_disk_settle(struct worker *w);
 int worker_disk_health(void *ctx, struct err *e);
 void worker_metrics(void *ctx, struct buf *o);
+
+/* worker_fleet.c: where builds may run ([agent] labels, [repo] run_on) and this
+ * agent's share of the queue */
+/* 1 when this agent may run b (its repository's run_on holds no label this agent
+ * lacks); else 0, said once in the log per build. */
+int worker_fleet_may_run(struct worker *w, const struct build *b);
+/* The /metrics lines of this agent's share: claimed, running, queued for it or not. */
+void worker_fleet_metrics(struct worker *w, struct buf *o);
 
 /* worker_lease.c: leases, heartbeat and takeover on a shared store (nothing on SQLite) */
 int worker_lease_start(struct worker *w);
