@@ -61,7 +61,7 @@ sleep 2
 	fail "riscv (no agent matches): $(q "SELECT id, state, agent FROM builds WHERE repo = 'riscv'")"
 riscv1=$(q "SELECT min(id) FROM builds WHERE repo = 'riscv'")
 for log in "$AGENT_LOG" "$AGENT_DIR/b.log"; do
-	grep -q "build $riscv1: waits for an agent with labels 'arch=riscv64' (repository 'riscv', run_on)" "$log" ||
+	wait_grep "build $riscv1: waits for an agent with labels 'arch=riscv64' (repository 'riscv', run_on)" "$log" 30 ||
 		fail "$(basename "$log") does not say build $riscv1 waits: $(grep riscv "$log" | tail -3)"
 	[ "$(grep -c "build $riscv1: waits for an agent" "$log")" = 1 ] || fail "$(basename "$log") says it more than once"
 done
