@@ -228,6 +228,9 @@ void worker_build_started(struct wproc *p, int rc)
 	if (!wb->b_started_ms)	/* the time the database has (worker_op_start_run) */
 		wb->b_started_ms = store_now_ms();
 	worker_ship_begin(p);
+	/* a cancel asked before it went back to the queue (its agent stopped, or was
+	 * taken over) holds for this run too: it does not start */
+	worker_cancel_sweep(w);
 	if (w->w_stopping)
 		wb->b_requeue = 1;
 	if (w->w_stopping || wb->b_cancel_reason || wb->b_error) {	/* b_error: refused */
