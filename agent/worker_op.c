@@ -58,7 +58,7 @@ void worker_op_free(struct wop *o)
 	free(o->o_st_queued);
 	free(o->o_repo);
 	free(o->o_ref);
-	for (i = 0; i < o->o_n; i++)
+	for (i = 0; o->o_descs && i < o->o_n; i++)	/* RENEW's o_n counts o_ids only */
 		free(o->o_descs[i]);
 	free(o->o_descs);
 	free(o->o_ids);
