@@ -337,7 +337,9 @@ void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg);
 void worker_http_hook(struct worker *w);
 /* Ends (end = 1: with the last chunk sent) or drops every log stream. */
 void worker_follow_end_all(struct worker *w, int end);
-/* The streams of build id's log read from a shared store look for more now. */
+/* The streams of build id's log look now rather than at their next poll: more of it
+ * is in a shared store, or its outcome is on disk (the stream ends once it sent the
+ * log's last bytes). */
 void worker_follow_wake(struct worker *w, long long id);
 /* Answers 202 with the build's URL. */
 void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id);

@@ -303,8 +303,8 @@ static int worker_op_finish_run(struct store *st, struct wop *o, struct err *e)
 /* Its slot is free once its process is gone too. */
 static void worker_op_landed(struct worker *w, struct wop *o)
 {
-	(void)w;
 	o->o_proc->p_build.b_landed = 1;
+	worker_follow_wake(w, o->o_id);
 	worker_build_final(o->o_proc);
 }
 
