@@ -95,6 +95,10 @@
 #define STORE_LOG_CHUNK_MAX	(256 * 1024)	/* bytes of one chunk (a row) */
 #define STORE_LOG_READ_ROWS	256		/* chunks one read asks for */
 #define BATCH_CKPT_NICE		10		/* the checkpoint thread's nice value */
+/* ms: on a shared store (PostgreSQL) the builds per state, for queue_max and
+ * /metrics, are counted by the writer thread at most this often (and at least,
+ * when idle): the event loop never waits on the database for them */
+#define BATCH_COUNTS_MS		500
 /* replay guard: the digest of a push's signed material is kept this long per repo
  * (far longer than build history: a captured delivery stays worth replaying for
  * as long as its commit is older than the branch's), and rows past it are pruned

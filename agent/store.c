@@ -162,6 +162,7 @@ struct store {
 	long long st_delta[BUILD_NSTATES];
 	long long st_delta_sp[BUILD_NSTATES];	/* st_delta at the savepoint */
 	int st_wal_frames;		/* after the last commit (store_wal_manual) */
+	int st_given;			/* shared: st_counts are store_give_counts's */
 };
 
 const char *store_state_name(enum build_state s)
@@ -1014,6 +1015,24 @@ int store_add_push(struct store *s, struct build *b, const unsigned char digest[
 	return store_add_signed(s, b->repo, digest, b->id, e);
 }
 
+int store_add_many(struct store *s, struct store_add *a, size_t n, struct err *e)
+{
+	size_t i;
+
+	if (s->st_pg)
+		return store_pg_add_many(s->st_pg, a, n, e);
+	for (i = 0; i < n; i++) {
+		a[i].sa_why = STORE_DUP_NONE;
+		if (a[i].sa_digest ?
+		    store_add_push(s, a[i].sa_build, a[i].sa_digest, &a[i].sa_dup, &a[i].sa_why, e) :
+		    store_add_build(s, a[i].sa_build, &a[i].sa_dup, e))
+			return -1;
+		if (a[i].sa_dup && a[i].sa_why == STORE_DUP_NONE)
+			a[i].sa_why = STORE_DUP_DELIVERY;
+	}
+	return 0;
+}
+
 int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, struct err *e)
 {
 	if (s->st_pg)
@@ -1467,7 +1486,7 @@ int store_set_pid(struct store *s, long long id, long long pid, struct err *e)
 
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e)
 {
-	if (s->st_pg)
+	if (s->st_pg && !s->st_given)
 		return store_pg_count_states(s->st_pg, counts, e);
 	int i;
 
@@ -1479,11 +1498,19 @@ int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct 
 
 int store_queue_depth(struct store *s, long long *ret, struct err *e)
 {
-	if (s->st_pg)
+	if (s->st_pg && !s->st_given)
 		return store_pg_queue_depth(s->st_pg, ret, e);
 	(void)e;
 	*ret = s->st_counts[BUILD_QUEUED] + s->st_delta[BUILD_QUEUED];
 	return 0;
+}
+
+void store_give_counts(struct store *s, const long long counts[BUILD_NSTATES])
+{
+	if (!s->st_pg)
+		return;
+	memcpy(s->st_counts, counts, sizeof(s->st_counts));
+	s->st_given = 1;
 }
 
 void store_note_queued(struct store *s, long long n)
