@@ -410,7 +410,6 @@ void worker_fleet_free(struct worker *w);
 
 /* worker_lease.c: leases, heartbeat and takeover on a shared store (nothing on SQLite) */
 int worker_lease_start(struct worker *w);
-void worker_lease_stop(struct worker *w);
 void worker_lease_free(struct worker *w);
 /* Takes over the builds whose lease ran out, and sets the timer to the next expiry. */
 void worker_lease_scan(struct worker *w);
