@@ -78,6 +78,7 @@
 #define WEBHOOK_PR_MAX		99999999999LL	/* the largest pull/merge request number */
 #define BUILDS_LIST_DEFAULT	50
 #define BUILDS_LIST_MAX		1000
+#define STORE_REPOS_MAX		1000		/* repositories counted by store_queued_repos */
 
 /* store (daemon): SQLite */
 #define STORE_BUSY_TIMEOUT_MS	5000		/* another process holding the write lock */
@@ -277,6 +278,7 @@
 #define DASH_LOG_INLINE_MAX	(256u * 1024)	/* end of a finished build's log in its page */
 #define DASH_SUBJECT_MAX	100		/* bytes of a commit subject on the dashboard */
 #define DASH_SHORT_SHA		7
+#define DASH_AGENT_SHOWN	8		/* characters of an agent id under its builds */
 #define DASH_PAGE_BUILDS	50		/* builds on one page of the dashboard */
 #define DASH_REFRESH_SECONDS	10		/* dashboard reload while builds are active */
 #define DASH_FOLLOW_RETRY_MS	2000		/* build page: wait before following again */

@@ -30,7 +30,7 @@ enum {
 	ST_SET_PID, ST_SET_COMMIT, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_FIND_SIGNED, ST_ADD_SIGNED, ST_REF_NEWEST, ST_PRUNE_SIGNED,
 	ST_KEEP_REPO, ST_KEEP_NTH, ST_KEEP_PICK, ST_KEEP_DELETE, ST_KEEP_DELIVERY,
-	ST_N
+	ST_QUEUED_REPOS, ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
@@ -62,6 +62,8 @@ static const char *const store_sql[ST_N] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_PING] = "SELECT 1",
+	[ST_QUEUED_REPOS] = "SELECT repo, count(*) FROM builds WHERE state = 'queued' GROUP BY repo "
+		"ORDER BY repo LIMIT ?1",
 	[ST_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
 		"VALUES (?1, ?2, ?3, ?4, ?4)",
 	/* the statuses of one commit (repo + sha) go out in order, whatever build they
@@ -762,6 +764,7 @@ void build_release(struct build *b)
 	free(b->project_id);
 	free(b->clone_url);
 	free(b->log_path);
+	free(b->agent);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -1505,6 +1508,38 @@ int store_queue_depth(struct store *s, long long *ret, struct err *e)
 	return 0;
 }
 
+void store_repo_counts_free(struct store_repo_count *c, size_t n)
+{
+	while (n > 0)
+		free(c[--n].repo);
+	free(c);
+}
+
+int store_queued_repos(struct store *s, struct store_repo_count **ret, size_t *ret_n,
+		       struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_queued_repos(s->st_pg, ret, ret_n, e);
+	sqlite3_stmt *st = store_stmt(s, ST_QUEUED_REPOS);
+	struct store_repo_count *c = xcalloc(STORE_REPOS_MAX, sizeof(*c));
+	size_t n = 0;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, STORE_REPOS_MAX);
+	while (n < STORE_REPOS_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c[n].repo = store_col_text(st, 0);
+		c[n++].n = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (n < STORE_REPOS_MAX && rc != SQLITE_DONE) {
+		store_repo_counts_free(c, n);
+		return store_fail(s, e, "cannot count queued builds");
+	}
+	*ret = c;
+	*ret_n = n;
+	return 0;
+}
+
 void store_give_counts(struct store *s, const long long counts[BUILD_NSTATES])
 {
 	if (!s->st_pg)
@@ -1663,6 +1698,7 @@ json_t *store_build_json(const struct build *b)
 	json_object_set_new(o, "provider", store_json_str(b->provider));
 	json_object_set_new(o, "delivery", store_json_str(b->delivery));
 	json_object_set_new(o, "retry_of", b->retry_of ? json_integer(b->retry_of) : json_null());
+	json_object_set_new(o, "agent", b->agent ? json_string(b->agent) : json_null());
 	if (runner_pr_number(b->ref))
 		json_object_set_new(o, "pr", json_integer(runner_pr_number(b->ref)));
 	if (b->untrusted)

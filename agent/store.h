@@ -48,6 +48,8 @@ struct build {
 					 * network or push (s2i-agent.conf(5) pull_requests) */
 	long long retry_of;		/* the build this one retries (POST /builds/ID/retry), else 0 */
 	long long fence;		/* shared store: its fencing number (store_claim), else 0 */
+	char *agent;			/* shared store: the agent that started it (its
+					 * instance id), NULL: none or SQLite */
 };
 
 #define BUILD_INIT { 0 }
@@ -322,6 +324,15 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
  * nothing; this is why build states must only change through this module. */
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e);
 int store_queue_depth(struct store *s, long long *ret, struct err *e);
+/* The queued builds of each repository (at most STORE_REPOS_MAX repositories, by
+ * name): *ret (store_repo_counts_free) and *ret_n; untouched on failure. */
+struct store_repo_count {
+	char *repo;
+	long long n;
+};
+int store_queued_repos(struct store *s, struct store_repo_count **ret, size_t *ret_n,
+		       struct err *e);
+void store_repo_counts_free(struct store_repo_count *c, size_t n);
 /* A shared store's counts as another connection read them (the daemon's writer
  * thread, batch.c, every BATCH_COUNTS_MS): from then on store_count_states and
  * store_queue_depth on s answer the last ones given, without a query, so that the

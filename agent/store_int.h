@@ -82,6 +82,8 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 			const char *description, struct err *e);
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
 			  struct err *e);
+int store_pg_queued_repos(struct store_pg *p, struct store_repo_count **ret, size_t *ret_n,
+			  struct err *e);
 int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
 			       struct err *e);
 int store_pg_status_claim(struct store_pg *p, struct status_row *r, long long now,

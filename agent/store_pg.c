@@ -106,7 +106,7 @@ enum {
 	PS_FIND_DELIVERY, PS_GET,
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
-	PS_STATUS_CLAIM, PS_STATUS_QUEUED,
+	PS_STATUS_CLAIM, PS_STATUS_QUEUED, PS_QUEUED_REPOS,
 	PS_FIND_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
 	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_LOG_STORED,
@@ -122,7 +122,8 @@ enum {
 
 #define PG_BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, " \
 	"created, started, finished, provider, delivery, message, author, repo_full_name, " \
-	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of, fence"
+	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of, fence, agent"
+#define PG_BUILD_NCOLS 26
 
 static const char *const pg_sql[PS_N] = {
 	[PS_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = $1 AND provider = $2 "
@@ -151,6 +152,8 @@ static const char *const pg_sql[PS_N] = {
 		"started = NULL WHERE id = $1 AND state = 'running'",
 	[PS_COUNT] = "SELECT state, count(*) FROM builds GROUP BY state",
 	[PS_DEPTH] = "SELECT count(*) FROM builds WHERE state = 'queued'",
+	[PS_QUEUED_REPOS] = "SELECT repo, count(*) FROM builds WHERE state = 'queued' GROUP BY repo "
+		"ORDER BY repo LIMIT $1",
 	[PS_STATE] = "SELECT state FROM builds WHERE id = $1 FOR UPDATE",
 	[PS_SET_SHA] = "UPDATE builds SET sha = $2 WHERE id = $1 AND sha = ''",
 	[PS_SET_PID] = "UPDATE builds SET pid = $2 WHERE id = $1 AND state = 'running'",
@@ -913,6 +916,7 @@ static void pg_row_build(const PGresult *r, int row, struct build *b)
 	b->untrusted = (int)pg_ll(r, row, 22);
 	b->retry_of = pg_ll(r, row, 23);
 	b->fence = pg_ll(r, row, 24);
+	b->agent = pg_text(r, row, 25);
 }
 
 static int pg_get_one(struct store_pg *p, int which, const struct pg_params *q,
@@ -1518,6 +1522,30 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	return 0;
 }
 
+int store_pg_queued_repos(struct store_pg *p, struct store_repo_count **ret, size_t *ret_n,
+			  struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	struct store_repo_count *c;
+	PGresult *r;
+	int i, n;
+
+	pp_int(&q, STORE_REPOS_MAX);
+	r = pg_run(p, PS_QUEUED_REPOS, &q, PGRES_TUPLES_OK, e, "cannot count queued builds");
+	if (!r)
+		return -1;
+	n = pq.PQntuples(r);
+	c = xcalloc((size_t)n + 1, sizeof(*c));
+	for (i = 0; i < n; i++) {
+		c[i].repo = pg_text(r, i, 0);
+		c[i].n = pg_ll(r, i, 1);
+	}
+	pq.PQclear(r);
+	*ret = c;
+	*ret_n = (size_t)n;
+	return 0;
+}
+
 int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
 			       struct err *e)
 {
@@ -1674,7 +1702,7 @@ int store_pg_lease_expired(struct store_pg *p, size_t max, struct build_list *re
 	n = pq.PQntuples(r);
 	ret->items = n ? xcalloc((size_t)n, sizeof(*ret->items)) : NULL;
 	for (i = 0; i < n; i++) {
-		left = pg_ll(r, i, 25);
+		left = pg_ll(r, i, PG_BUILD_NCOLS);
 		if (left > 0 || ret->n == max) {
 			/* the list is in expiry order: the next one to run out */
 			*ret_next_ms = left > 0 ? left : 0;

@@ -245,7 +245,8 @@ void worker_build_started(struct wproc *p, int rc)
 	}
 }
 
-/* {"sha": ...} once resolved, {"result": {...}} at the end. */
+/* {"sha": ...} once resolved, {"result": {...}} once the outcome is known, then
+ * {"containers": [...]} if its cleanup left some. */
 void worker_build_line(struct wproc *p, const char *line)
 {
 	struct worker *w = p->p_w;
@@ -277,6 +278,9 @@ void worker_build_line(struct wproc *p, const char *line)
 		wb->b_result = json_incref(v);
 		worker_build_record(p);
 	}
+	/* after the result: the containers its cleanup could not remove (worker_build_exited) */
+	if ((v = json_object_get(j, "containers")) && json_is_array(v) && wb->b_result)
+		json_object_set(wb->b_result, "containers", v);
 	json_decref(j);
 }
 
