@@ -260,6 +260,8 @@ while :; do
 	else
 		fc_start "$v"
 	fi
+	# about one kill a second or two: most builds end, some run through a kill or two
+	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
 done
 wait "${senders[@]}"
 [ "$cut_state" = cut ] && kill -USR1 "$PROXY_PID"
