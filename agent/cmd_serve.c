@@ -253,6 +253,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	/* before http_new: its batch writer's connection copies it */
 	store_set_agent(sv.sv_store, agent_id);
+	store_set_lease(sv.sv_store, sv.sv_cfg->lease * 1000LL);
 	sv.sv_base = event_base_new();
 	if (!sv.sv_base) {
 		log_error("cannot create the event loop");

@@ -104,6 +104,7 @@ enum cfg_type {
 	K_HTTPURL,	/* http(s) URL, trailing '/' removed */
 	K_BOOL,
 	K_DURATION,
+	K_LEASE,	/* a duration from CONFIG_LEASE_MIN to CONFIG_LEASE_MAX */
 	K_SIZE,
 	K_WORKERS,
 	K_COUNT,	/* positive integer (long), up to CONFIG_COUNT_MAX */
@@ -175,6 +176,7 @@ static const struct cfg_key cfg_keys[] = {
 	A(keep_builds, K_KEEP),
 	A(keep_days, K_KEEP),
 	A(min_free_space, K_FREE),
+	A(lease, K_LEASE),
 
 	R(url, K_REPO_URL),
 	R(secret_file, K_SECRETS),
@@ -411,6 +413,18 @@ static const char *cfg_parse_duration(const struct cfg_val *a)
 
 	if (config_parse_duration(a->v, &secs) < 0 || secs <= 0)
 		return "expected a duration like 90s, 30m, 2h or 1h30m";
+	*(long *)a->field = secs;
+	return NULL;
+}
+
+static const char *cfg_parse_lease(const struct cfg_val *a)
+{
+	long secs;
+
+	if (config_parse_duration(a->v, &secs) < 0 || secs < CONFIG_LEASE_MIN ||
+	    secs > CONFIG_LEASE_MAX)
+		return "expected a duration from " CFG_STRING(CONFIG_LEASE_MIN) "s to "
+			CFG_STRING(CONFIG_LEASE_MAX) "s, like 60s or 2m";
 	*(long *)a->field = secs;
 	return NULL;
 }
@@ -893,6 +907,7 @@ static const struct cfg_kind {
 	[K_HTTPURL]	= { cfg_parse_http_url, ST_STR, 0 },
 	[K_BOOL]	= { cfg_parse_bool, ST_BOOL, 0 },
 	[K_DURATION]	= { cfg_parse_duration, ST_OTHER, 0 },
+	[K_LEASE]	= { cfg_parse_lease, ST_OTHER, 0 },
 	[K_SIZE]	= { cfg_parse_size, ST_OTHER, 0 },
 	[K_WORKERS]	= { cfg_parse_workers, ST_OTHER, 0 },
 	[K_COUNT]	= { cfg_parse_count, ST_OTHER, 0 },
@@ -1368,6 +1383,7 @@ int config_load(const char *path, struct config **ret, struct strv *errors)
 	c->keep_builds = CONFIG_DEFAULT_KEEP_BUILDS;
 	c->keep_days = CONFIG_DEFAULT_KEEP_DAYS;
 	c->min_free_space = CONFIG_DEFAULT_MIN_FREE;
+	c->lease = CONFIG_DEFAULT_LEASE;
 
 	memset(&st, 0, sizeof(st));
 	st.path = path;

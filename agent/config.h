@@ -112,6 +112,8 @@ struct config {
 	long keep_builds;		/* retention defaults of the repos (CONFIG_DEFAULT_KEEP_*) */
 	long keep_days;
 	long min_free_space;		/* bytes; 0: no check (CONFIG_DEFAULT_MIN_FREE) */
+	long lease;			/* seconds a running build stays ours without a
+					 * heartbeat, on a shared store (CONFIG_DEFAULT_LEASE) */
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

@@ -325,7 +325,9 @@ void engine_stream_free(struct engine_stream *s);
 
 /* POST /commit?container=&repo=&tag= with a config body. Unset fields keep the
  * container's values (engine merge rules); labels are merged with the
- * container's (so io.s2i-agent.build from create ends up in the image too). */
+ * container's (so io.s2i-agent.build from create ends up in the image too).
+ * The cancel flag does not cut a commit short (the engine would finish it alone);
+ * the deadline and the slow-call limit do. */
 struct engine_commit {
 	const char *container;			/* required */
 	const char *repo;			/* NULL: untagged image */

@@ -44,6 +44,11 @@
 #define CONFIG_DEFAULT_KEEP_DAYS 30
 /* min_free_space: below it on state_dir or the engine's data root, builds wait */
 #define CONFIG_DEFAULT_MIN_FREE	(1024L * 1024 * 1024)
+/* lease (shared store): how long a running build stays this agent's without a
+ * heartbeat, in seconds; renewed every third of it (worker_lease.c) */
+#define CONFIG_DEFAULT_LEASE	60
+#define CONFIG_LEASE_MIN	2
+#define CONFIG_LEASE_MAX	3600
 
 /* HTTP intake */
 #define HTTP_HEADER_MAX		(16 * 1024)
@@ -220,6 +225,11 @@
 #define STATUS_POSTERS		4
 #define STATUS_POSTERS_PER_FORGE 2
 #define STATUS_SCAN_MAX		256		/* commits with waiting statuses looked at per pass */
+/* on a shared store, a status is claimed by the agent that posts it for this long:
+ * its post is killed after STATUS_TIMEOUT + KILL_GRACE_SECONDS, and its outcome then
+ * has the rest to be recorded; a claim still there after it (its agent died) is
+ * taken over by another agent */
+#define STATUS_CLAIM_SECONDS	(STATUS_TIMEOUT + KILL_GRACE_SECONDS + 20)
 /* httpc: the commands' HTTP client (each caller sets its own timeouts and body cap) */
 #define HTTPC_HEADER_MAX	8192		/* bytes of one answer header kept; longer: dropped */
 #define HTTPC_HEADERS_MAX	200		/* answer headers kept */

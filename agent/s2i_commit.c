@@ -143,6 +143,14 @@ int s2i_commit(struct s2i_ctx *c, const char *id, const struct engine_image *bas
 		goto out;
 	}
 	snprintf(c->r->image_id, sizeof(c->r->image_id), "%s", image_id);
+	/* a cancel that came while the engine committed: the image is made (and tagged),
+	 * the build still ends canceled */
+	if (s2i_canceled(c)) {
+		s2i_step(c, S2I_LOG_STEP, "--> committed %.19s before the cancel took effect", image_id);
+		c->r->outcome = S2I_CANCELED;
+		err_set(e, "the build was canceled");
+		goto out;
+	}
 	rc = 0;
 out:
 	free(image_id);

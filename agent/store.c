@@ -1280,11 +1280,56 @@ int store_set_running_at(struct store *s, long long id, long long pid, const cha
 }
 
 int store_claim(struct store *s, long long id, const char *log_path, long long started_ms,
-		struct err *e)
+		long long *ret_fence, struct err *e)
+{
+	*ret_fence = 0;
+	if (s->st_pg)
+		return store_pg_claim(s->st_pg, id, log_path, started_ms, ret_fence, e);
+	return store_set_running_at(s, id, 0, log_path, started_ms, e);
+}
+
+void store_set_lease(struct store *s, long long lease_ms)
 {
 	if (s->st_pg)
-		return store_pg_claim(s->st_pg, id, log_path, started_ms, e);
-	return store_set_running_at(s, id, 0, log_path, started_ms, e);
+		store_pg_set_lease(s->st_pg, lease_ms);
+}
+
+int store_lease_renew(struct store *s, const long long *ids, const long long *fences, size_t n,
+		      int *ret_held, struct err *e)
+{
+	size_t i;
+
+	if (s->st_pg && n)
+		return store_pg_lease_renew(s->st_pg, ids, fences, n, ret_held, e);
+	for (i = 0; i < n; i++)
+		ret_held[i] = 1;
+	return 0;
+}
+
+int store_lease_expired(struct store *s, size_t max, struct build_list *ret,
+			long long *ret_next_ms, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_lease_expired(s->st_pg, max, ret, ret_next_ms, e);
+	ret->items = NULL;
+	ret->n = 0;
+	*ret_next_ms = -1;
+	return 0;
+}
+
+int store_take_over(struct store *s, long long id, long long fence, enum build_state state,
+		    const char *reason, long long *ret_fence, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_take_over(s->st_pg, id, fence, state, reason, ret_fence, e);
+	return err_set(e, "build %lld: no leases on SQLite", id);
+}
+
+int store_fence_check(struct store *s, long long id, long long fence, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_fence_check(s->st_pg, id, fence, e);
+	return 0;
 }
 
 int store_claim_tag(struct store *s, const char *repo, const char *image, const char *ref,
@@ -1477,6 +1522,14 @@ int store_status_add(struct store *s, long long build_id, const char *state,
 	return store_exec(s, st, e, "cannot queue a commit status");
 }
 
+int store_status_add_queued(struct store *s, long long build_id, const char *description,
+			    struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_status_add_queued(s->st_pg, build_id, description, e);
+	return store_status_add(s, build_id, "queued", description, e);
+}
+
 int store_status_heads(struct store *s, size_t max, struct status_row *ret, size_t *ret_n,
 		       struct err *e)
 {
@@ -1510,23 +1563,33 @@ int store_status_heads(struct store *s, size_t max, struct status_row *ret, size
 	return 0;
 }
 
-int store_status_done(struct store *s, long long id, struct err *e)
+int store_status_claim(struct store *s, struct status_row *r, long long now, struct err *e)
 {
 	if (s->st_pg)
-		return store_pg_status_done(s->st_pg, id, e);
+		return store_pg_status_claim(s->st_pg, r, now, e);
+	r->claim = 1;
+	return 1;
+}
+
+int store_status_done(struct store *s, long long id, long long claim, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_status_done(s->st_pg, id, claim, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_DONE);
 
+	(void)claim;
 	sqlite3_bind_int64(st, 1, id);
 	return store_exec(s, st, e, "cannot delete a commit status");
 }
 
-int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
-		       struct err *e)
+int store_status_retry(struct store *s, long long id, long long claim, long long next_at,
+		       const char *error, struct err *e)
 {
 	if (s->st_pg)
-		return store_pg_status_retry(s->st_pg, id, next_at, error, e);
+		return store_pg_status_retry(s->st_pg, id, claim, next_at, error, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_RETRY);
 
+	(void)claim;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, next_at);
 	store_bind_text(st, 3, error);

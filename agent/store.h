@@ -47,6 +47,7 @@ struct build {
 	int untrusted;			/* a request from a fork: built without secrets,
 					 * network or push (s2i-agent.conf(5) pull_requests) */
 	long long retry_of;		/* the build this one retries (POST /builds/ID/retry), else 0 */
+	long long fence;		/* shared store: its fencing number (store_claim), else 0 */
 };
 
 #define BUILD_INIT { 0 }
@@ -88,10 +89,11 @@ int store_check_database(const char *database, struct err *e);
 void store_set_agent(struct store *s, const char *id);
 
 /* Wake-ups on a shared store (PostgreSQL's LISTEN/NOTIFY): a COMMIT that queued
- * builds (or requeued one) notifies every agent listening. store_listen opens a
- * connection of its own to s's database that only listens; watch store_listen_fd
- * for reading, then store_notified says 1 when builds were queued since its last
- * call, 0 when not, -1 when the connection is lost (free it, listen again later).
+ * builds (or requeued one) notifies every agent listening, as does one that claimed
+ * a build (a lease to watch). store_listen opens a connection of its own to s's
+ * database that only listens; watch store_listen_fd for reading, then store_notified
+ * says since its last call: 1 when builds were queued, | 2 when builds were claimed,
+ * 0 when neither, -1 when the connection is lost (free it, listen again later).
  * On SQLite store_listen gives *ret = NULL: one agent, nobody else queues. */
 int store_listen(const struct store *s, struct store **ret, struct err *e);
 int store_listen_fd(const struct store *s);
@@ -243,7 +245,35 @@ int store_set_running_at(struct store *s, long long id, long long pid, const cha
  * (agents starting builds of one repository take turns through a lock held to the
  * COMMIT). On SQLite the worker keeps that order itself. */
 int store_claim(struct store *s, long long id, const char *log_path, long long started_ms,
-		struct err *e);
+		long long *ret_fence, struct err *e);
+
+/* Leases, on a shared store (s2i-agent.conf(5) lease). A claim is a lease: the build
+ * is its agent's (store_set_agent) for lease_ms, renewed by store_lease_renew, and
+ * gets a new fencing number (*ret_fence of store_claim). Once a lease has run out
+ * another agent takes the build over (store_take_over), which moves the number on;
+ * a write carrying the old number is then refused (store_fence_check). Expiries
+ * are on the database's clock. On SQLite (one agent) there are no leases: fences
+ * are 0, every lease is held and none runs out. */
+void store_set_lease(struct store *s, long long lease_ms);
+/* Renews this agent's leases on the builds ids[i] at fences[i]: *ret_held[i] = 1
+ * when it still holds it, 0 when the build was taken over (or ended). */
+int store_lease_renew(struct store *s, const long long *ids, const long long *fences, size_t n,
+		      int *ret_held, struct err *e);
+/* The running builds whose lease ran out (any agent's), the first expired first, at
+ * most max (with fence and attempt); *ret_next_ms: ms until the next lease runs
+ * out, -1 when no other build runs (0: more past max). */
+int store_lease_expired(struct store *s, size_t max, struct build_list *ret,
+			long long *ret_next_ms, struct err *e);
+/* Takes over build id held at fence, when its lease ran out or it is this agent's
+ * own (its restart): state BUILD_QUEUED runs it again, a final state ends it with
+ * reason. 0 with *ret_fence the new number, 1 when it was renewed or someone else
+ * took it first, -1 on error. */
+int store_take_over(struct store *s, long long id, long long fence, enum build_state state,
+		    const char *reason, long long *ret_fence, struct err *e);
+/* In a transaction: 0 when build id's fencing number is still fence (the row stays
+ * locked to the COMMIT, so no takeover can land between), 1 when it moved on (the
+ * write that carries it is refused), -1 on error. */
+int store_fence_check(struct store *s, long long id, long long fence, struct err *e);
 /* The image name a build of repo's ref writes, made from the ref by the tag
  * template: the first ref to claim it owns it. 0 when ref owns it (now or
  * before), 1 with *ret_owner (caller frees) when another ref does, -1 on error. */
@@ -293,6 +323,7 @@ struct status_row {
 	long long next_at;		/* ms since the epoch */
 	char *last_error;
 	char *repo;			/* its build's repo, NULL when the build is gone */
+	long long claim;		/* store_status_claim's token, 0: not claimed */
 };
 
 #define STATUS_ROW_INIT { 0 }
@@ -300,6 +331,13 @@ struct status_row {
 void status_row_release(struct status_row *r);
 int store_status_add(struct store *s, long long build_id, const char *state,
 		     const char *description, struct err *e);
+/* A build's queued status, once: on a shared store the agent that queued the
+ * build and another starting it may both write it, and the starting agent writes
+ * it with the build's start, ahead of the running status (PostgreSQL's row lock on
+ * the build orders them, and the first one only writes it). On SQLite, as
+ * store_status_add. */
+int store_status_add_queued(struct store *s, long long build_id, const char *description,
+			    struct err *e);
 /* The first waiting status of each commit (repo + sha; a build whose commit is
  * not known, or that is gone, counts as a commit of its own), earliest next_at
  * first, then oldest: at most max rows into ret[0..*ret_n). Posting only these,
@@ -308,9 +346,20 @@ int store_status_add(struct store *s, long long build_id, const char *state,
  * The rows of ret are the caller's to release; untouched on failure. */
 int store_status_heads(struct store *s, size_t max, struct status_row *ret, size_t *ret_n,
 		       struct err *e);
-int store_status_done(struct store *s, long long id, struct err *e);
-int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
-		       struct err *e);
+/* Claims r (a row store_status_heads returned) to post it, when it is due at now
+ * and no other agent holds it: 1 with r->claim and r->attempts set, 0 when it is
+ * not (gone, held, not due), -1 on error. On a shared store the claim is a row
+ * update, so of two agents only one gets it; it lasts STATUS_CLAIM_SECONDS, after
+ * which another agent may take it over (its agent died), and heads gives a held
+ * row's next_at as the end of its claim. On SQLite the one agent's table of posts
+ * in flight is the claim: always 1. */
+int store_status_claim(struct store *s, struct status_row *r, long long now, struct err *e);
+/* The post of a claimed row is over: done deletes it, retry puts it back after
+ * next_at. Both only with the claim still held (claim: r->claim): a claim taken
+ * over meanwhile is the other agent's to end. */
+int store_status_done(struct store *s, long long id, long long claim, struct err *e);
+int store_status_retry(struct store *s, long long id, long long claim, long long next_at,
+		       const char *error, struct err *e);
 
 /* s2i-agent migrate: copies from (an agent's SQLite store) into to (a fleet's
  * PostgreSQL) in one transaction: builds keep their ids (their URLs stay valid),

@@ -56,7 +56,15 @@ int store_pg_next_queued(struct store_pg *p, struct build *ret, struct err *e);
 int store_pg_set_running(struct store_pg *p, long long id, long long pid, const char *log_path,
 			 long long started_ms, struct err *e);
 int store_pg_claim(struct store_pg *p, long long id, const char *log_path, long long started_ms,
-		   struct err *e);
+		   long long *ret_fence, struct err *e);
+void store_pg_set_lease(struct store_pg *p, long long lease_ms);
+int store_pg_lease_renew(struct store_pg *p, const long long *ids, const long long *fences,
+			 size_t n, int *ret_held, struct err *e);
+int store_pg_lease_expired(struct store_pg *p, size_t max, struct build_list *ret,
+			   long long *ret_next_ms, struct err *e);
+int store_pg_take_over(struct store_pg *p, long long id, long long fence, enum build_state state,
+		       const char *reason, long long *ret_fence, struct err *e);
+int store_pg_fence_check(struct store_pg *p, long long id, long long fence, struct err *e);
 int store_pg_set_commit_info(struct store_pg *p, long long id, const char *message,
 			     const char *author, struct err *e);
 int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
@@ -73,8 +81,12 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 			const char *description, struct err *e);
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
 			  struct err *e);
-int store_pg_status_done(struct store_pg *p, long long id, struct err *e);
-int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
+			       struct err *e);
+int store_pg_status_claim(struct store_pg *p, struct status_row *r, long long now,
+			  struct err *e);
+int store_pg_status_done(struct store_pg *p, long long id, long long claim, struct err *e);
+int store_pg_status_retry(struct store_pg *p, long long id, long long claim, long long next_at,
 			  const char *error, struct err *e);
 
 /* For store_migrate.c, which copies one store into another: the SQLite connection

@@ -85,16 +85,22 @@ static int pq_ready(struct err *e)
 #define PG_SCHEMA_LOCK	1932683617LL
 /* notified by a COMMIT that queued builds (store_listen) */
 #define PG_CHANNEL	"s2i_queued"
+/* the payload of a notification that a build was claimed: a lease to watch */
+#define PG_LEASED	"lease"
 #define PG_PARAMS_MAX	16
 
 enum {
 	PS_ADD_BUILD, PS_RESERVE_DELIVERY, PS_FIND_DELIVERY, PS_UNRESERVE_DELIVERY, PS_GET,
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
+	PS_STATUS_CLAIM, PS_STATUS_QUEUED,
 	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
-	PS_KEEP_DELIVERY, PS_N
+	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_N
 };
+
+/* the database's clock in ms: leases are compared with one clock, not each agent's */
+#define PG_NOW "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 /* a build that may start: none of its repository's builds runs, none older waits */
 #define PG_RUNNABLE "NOT EXISTS (SELECT 1 FROM builds o WHERE o.repo = builds.repo " \
@@ -102,7 +108,7 @@ enum {
 
 #define PG_BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, " \
 	"created, started, finished, provider, delivery, message, author, repo_full_name, " \
-	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of"
+	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of, fence"
 
 static const char *const pg_sql[PS_N] = {
 	/* $13: the id reserved with the delivery or the digest, else a new one */
@@ -123,11 +129,14 @@ static const char *const pg_sql[PS_N] = {
 	[PS_NEXT_QUEUED] = "SELECT " PG_BUILD_COLS " FROM builds WHERE state = 'queued' "
 		"ORDER BY id LIMIT 1",
 	[PS_SET_RUNNING] = "UPDATE builds SET state = 'running', started = $2, attempt = attempt + 1, "
-		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5 "
+		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5, "
+		"fence = fence + 1, lease_until = " PG_NOW " + $6 "
 		"WHERE id = $1 AND state = 'queued'",
+	/* a claim is a lease ($6 ms, renewed by PS_LEASE_RENEW) with a new fencing number */
 	[PS_CLAIM] = "UPDATE builds SET state = 'running', started = $2, attempt = attempt + 1, "
-		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5 "
-		"WHERE id = $1 AND state = 'queued' AND " PG_RUNNABLE,
+		"pid = $3, log_path = coalesce($4, log_path), finished = NULL, agent = $5, "
+		"fence = fence + 1, lease_until = " PG_NOW " + $6 "
+		"WHERE id = $1 AND state = 'queued' AND " PG_RUNNABLE " RETURNING fence",
 	/* held to the COMMIT: agents starting builds of one repository take turns, each
 	 * seeing what the one before committed */
 	[PS_REPO_LOCK] = "SELECT pg_advisory_xact_lock(hashtext('s2i_repo:' || repo)) "
@@ -148,15 +157,27 @@ static const char *const pg_sql[PS_N] = {
 	[PS_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
 		"VALUES ($1, $2, $3, $4, $4)",
 	/* as store.c's: the oldest waiting status of each commit (repo + sha; a build
-	 * whose commit is unknown, or that is gone, is a commit of its own) */
-	[PS_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, s.next_at, "
+	 * whose commit is unknown, or that is gone, is a commit of its own); one another
+	 * agent holds ($2: now) is due when its claim ends */
+	[PS_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, "
+		"CASE WHEN s.claim_until > $2 THEN greatest(s.next_at, s.claim_until) "
+		"ELSE s.next_at END AS due, "
 		"s.last_error, b.repo FROM statuses s LEFT JOIN builds b ON b.id = s.build_id "
 		"WHERE s.id IN (SELECT min(t.id) FROM statuses t LEFT JOIN builds c ON c.id = t.build_id "
 		"GROUP BY c.repo, coalesce(nullif(c.sha, ''), '#' || t.build_id)) "
-		"ORDER BY s.next_at, s.id LIMIT $1",
-	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1",
+		"ORDER BY due, s.id LIMIT $1",
+	/* one UPDATE: of two agents claiming a row at once, the second waits for the
+	 * first's COMMIT, then finds the row held and changes nothing. claim counts the
+	 * claims: the token that done and retry must show ($3: now, $4: the claim's ms) */
+	[PS_STATUS_CLAIM] = "UPDATE statuses SET claimed_by = $2, claim_until = $3::bigint + $4, "
+		"claim = claim + 1 WHERE id = $1 AND next_at <= $3 "
+		"AND (claim_until IS NULL OR claim_until <= $3) RETURNING claim, attempts",
+	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1 AND claim = $2",
+	/* the build's queued status is written once, by the first of the agent that
+	 * queued it and the one starting it (the row lock orders them) */
+	[PS_STATUS_QUEUED] = "UPDATE builds SET queued_status = 1 WHERE id = $1 AND queued_status = 0",
 	[PS_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = $2, "
-		"last_error = $3 WHERE id = $1",
+		"last_error = $3, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND claim = $4",
 	[PS_FIND_SIGNED] = "SELECT build_id FROM signed_pushes WHERE repo = $1 AND digest = $2",
 	/* $3: the build's id, NULL to reserve a new one; no row back: seen already */
 	[PS_ADD_SIGNED] = "INSERT INTO signed_pushes (repo, digest, build_id, seen) "
@@ -186,6 +207,22 @@ static const char *const pg_sql[PS_N] = {
 		"RETURNING repo, provider, delivery",
 	[PS_KEEP_DELIVERY] = "DELETE FROM deliveries WHERE repo = $1 AND provider = $2 "
 		"AND delivery = $3 AND build_id = $4",
+	/* leases: $3 and $4 the ids and fences this agent runs, as arrays */
+	[PS_LEASE_RENEW] = "UPDATE builds SET lease_until = " PG_NOW " + $2 "
+		"WHERE agent = $1 AND state = 'running' "
+		"AND (id, fence) IN (SELECT * FROM unnest($3::bigint[], $4::bigint[])) RETURNING id",
+	[PS_LEASE_SCAN] = "SELECT " PG_BUILD_COLS ", lease_until - " PG_NOW " FROM builds "
+		"WHERE state = 'running' AND lease_until IS NOT NULL ORDER BY lease_until LIMIT $1",
+	/* a lease that ran out, or this agent's own (its restart): the fence moves on, so
+	 * whoever held it can no longer write the build's outcome or statuses */
+	[PS_TAKE_OVER] = "UPDATE builds SET fence = fence + 1, state = $3, "
+		"reason = coalesce($4, reason), pid = NULL, lease_until = NULL, "
+		"started = CASE WHEN $3 = 'queued' THEN NULL ELSE started END, "
+		"finished = CASE WHEN $3 = 'queued' THEN NULL ELSE $5::bigint END "
+		"WHERE id = $1 AND fence = $2 AND state = 'running' "
+		"AND (lease_until < " PG_NOW " OR agent = $6) RETURNING fence",
+	/* held to the COMMIT: a takeover waits for the write that passed this */
+	[PS_FENCE] = "SELECT 1 FROM builds WHERE id = $1 AND fence = $2 FOR UPDATE",
 };
 
 /* The schema's versions, in order: migration i takes a database at version i to
@@ -223,6 +260,18 @@ static const char *const pg_migrations[] = {
 	/* 3: pull/merge requests from forks (s2i-agent.conf(5) pull_requests), and the
 	 * build a POST /builds/ID/retry was made from */
 	"ALTER TABLE builds ADD COLUMN untrusted integer NOT NULL DEFAULT 0, ADD COLUMN retry_of bigint;",
+	/* 4: leases (s2i-agent.conf(5) lease): until when a running build is its agent's
+	 * (the database's clock, ms), and its fencing number; builds running at the
+	 * upgrade get one default lease for their agents to come back */
+	"ALTER TABLE builds ADD COLUMN lease_until bigint, ADD COLUMN fence bigint NOT NULL DEFAULT 0;"
+	"UPDATE builds SET lease_until = " PG_NOW " + 60000 WHERE state = 'running';"
+	"CREATE INDEX builds_lease ON builds (lease_until) WHERE state = 'running';",
+	/* 5: the status outbox is claimed by the agent posting a row (store_status_claim):
+	 * which agent, until when, and how many claims so far (the token its end shows) */
+	"ALTER TABLE statuses ADD COLUMN claimed_by text, ADD COLUMN claim_until bigint, "
+	"ADD COLUMN claim bigint NOT NULL DEFAULT 0;"
+	/* and whether a build's queued status was written (store_status_add_queued) */
+	"ALTER TABLE builds ADD COLUMN queued_status integer NOT NULL DEFAULT 0;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -232,7 +281,9 @@ struct store_pg {
 	char *pg_url;			/* as configured: it carries no password */
 	char *pg_password;		/* NULL: libpq's passfile */
 	char *pg_agent;			/* store_set_agent's, NULL: none set */
+	long long pg_lease_ms;		/* store_set_lease's */
 	int pg_queued;			/* the open transaction queued builds: NOTIFY */
+	int pg_leased;			/* ... took a lease: NOTIFY with PG_LEASED */
 	int pg_prepared;		/* the statements exist on this connection */
 };
 
@@ -537,6 +588,7 @@ static int pg_open_as(const char *database, const char *password, int migrate,
 	p = xcalloc(1, sizeof(*p));
 	p->pg_url = xstrdup(database);
 	p->pg_password = password ? xstrdup(password) : NULL;
+	p->pg_lease_ms = CONFIG_DEFAULT_LEASE * 1000LL;
 	if (pg_connect(p, e) < 0 || (migrate && pg_migrate(p, e) < 0) || pg_prepare(p, e) < 0) {
 		store_pg_free(p);
 		return -1;
@@ -556,6 +608,7 @@ int store_pg_reopen(const struct store_pg *p, struct store_pg **ret, struct err 
 	if (pg_open_as(p->pg_url, p->pg_password, 0, ret, e) < 0)
 		return -1;
 	store_pg_set_agent(*ret, p->pg_agent);
+	(*ret)->pg_lease_ms = p->pg_lease_ms;
 	return 0;
 }
 
@@ -586,7 +639,7 @@ int store_pg_notified(struct store_pg *p)
 	if (!pq.PQconsumeInput(p->pg_conn) || pq.PQstatus(p->pg_conn) != CONNECTION_OK)
 		return -1;
 	while ((n = pq.PQnotifies(p->pg_conn))) {
-		got = 1;
+		got |= n->extra && !strcmp(n->extra, PG_LEASED) ? 2 : 1;
 		pq.PQfreemem(n);
 	}
 	return got;
@@ -661,12 +714,14 @@ int store_pg_commit(struct store_pg *p, struct err *e)
 	PGresult *r;
 	int rc = 0;
 
-	if (p->pg_queued &&
-	    pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot notify") < 0) {
-		p->pg_queued = 0;
+	if ((p->pg_queued &&
+	     pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot notify") < 0) ||
+	    (p->pg_leased && pg_simple(p, "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'",
+				       PGRES_COMMAND_OK, e, "cannot notify") < 0)) {
+		p->pg_queued = p->pg_leased = 0;
 		return -1;
 	}
-	p->pg_queued = 0;
+	p->pg_queued = p->pg_leased = 0;
 	r = pq.PQexec(p->pg_conn, "COMMIT");
 
 	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
@@ -678,7 +733,7 @@ int store_pg_commit(struct store_pg *p, struct err *e)
 
 void store_pg_rollback(struct store_pg *p)
 {
-	p->pg_queued = 0;
+	p->pg_queued = p->pg_leased = 0;
 	if (store_pg_in_transaction(p))
 		pg_simple(p, "ROLLBACK", PGRES_COMMAND_OK, NULL, "rollback");
 }
@@ -750,6 +805,7 @@ static void pg_row_build(const PGresult *r, int row, struct build *b)
 	b->log_path = pg_text(r, row, 21);
 	b->untrusted = (int)pg_ll(r, row, 22);
 	b->retry_of = pg_ll(r, row, 23);
+	b->fence = pg_ll(r, row, 24);
 }
 
 static int pg_get_one(struct store_pg *p, int which, const struct pg_params *q,
@@ -1158,14 +1214,16 @@ int store_pg_set_running(struct store_pg *p, long long id, long long pid, const 
 	pp_opt(&q, pid);
 	pp_text(&q, log_path);
 	pp_text(&q, p->pg_agent);
+	pp_int(&q, p->pg_lease_ms);
 	return pg_change(p, PS_SET_RUNNING, &q, e, "cannot start a build");
 }
 
 int store_pg_claim(struct store_pg *p, long long id, const char *log_path, long long started_ms,
-		   struct err *e)
+		   long long *ret_fence, struct err *e)
 {
 	struct pg_params q = { .pp_n = 0 };
 	PGresult *r;
+	int rc;
 
 	pp_int(&q, id);
 	/* outside a transaction the lock would end with its statement */
@@ -1180,7 +1238,15 @@ int store_pg_claim(struct store_pg *p, long long id, const char *log_path, long 
 	pp_text(&q, NULL);
 	pp_text(&q, log_path);
 	pp_text(&q, p->pg_agent);
-	return pg_change(p, PS_CLAIM, &q, e, "cannot start a build");
+	pp_int(&q, p->pg_lease_ms);
+	rc = pg_one_id(p, PS_CLAIM, &q, ret_fence, e, "cannot start a build");
+	/* the other agents watch its lease from now on (worker_lease.c) */
+	if (rc == 0 && store_pg_in_transaction(p))
+		p->pg_leased = 1;
+	else if (rc == 0)
+		pg_simple(p, "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'", PGRES_COMMAND_OK, NULL,
+			  "notify");
+	return rc;
 }
 
 int store_pg_claim_tag(struct store_pg *p, const char *repo, const char *image, const char *ref,
@@ -1321,7 +1387,23 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	pp_text(&q, state);
 	pp_text(&q, description);
 	pp_int(&q, store_now_ms());
-	return pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0 ? -1 : 0;
+	if (pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0)
+		return -1;
+	pg_queued(p);		/* any agent may post it: they hear of it */
+	return 0;
+}
+
+int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
+			       struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	int rc;
+
+	pp_int(&q, build_id);
+	rc = pg_change(p, PS_STATUS_QUEUED, &q, e, "cannot mark a queued status");
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return store_pg_status_add(p, build_id, "queued", description, e);
 }
 
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
@@ -1332,6 +1414,7 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 	size_t n = 0;
 
 	pp_int(&q, (long long)max);
+	pp_int(&q, store_now_ms());
 	r = pg_run(p, PS_STATUS_HEADS, &q, PGRES_TUPLES_OK, e, "cannot read commit statuses");
 	if (!r)
 		return -1;
@@ -1354,15 +1437,39 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 	return 0;
 }
 
-int store_pg_status_done(struct store_pg *p, long long id, struct err *e)
+int store_pg_status_claim(struct store_pg *p, struct status_row *s, long long now,
+			  struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int rc = 0;
+
+	pp_int(&q, s->id);
+	pp_text(&q, p->pg_agent);
+	pp_int(&q, now);
+	pp_int(&q, STATUS_CLAIM_SECONDS * 1000LL);
+	r = pg_run(p, PS_STATUS_CLAIM, &q, PGRES_TUPLES_OK, e, "cannot claim a commit status");
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) == 1) {
+		s->claim = pg_ll(r, 0, 0);
+		s->attempts = (int)pg_ll(r, 0, 1);
+		rc = 1;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_status_done(struct store_pg *p, long long id, long long claim, struct err *e)
 {
 	struct pg_params q = { .pp_n = 0 };
 
 	pp_int(&q, id);
+	pp_int(&q, claim);
 	return pg_change(p, PS_STATUS_DONE, &q, e, "cannot delete a commit status") < 0 ? -1 : 0;
 }
 
-int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+int store_pg_status_retry(struct store_pg *p, long long id, long long claim, long long next_at,
 			  const char *error, struct err *e)
 {
 	struct pg_params q = { .pp_n = 0 };
@@ -1370,8 +1477,123 @@ int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
 	pp_int(&q, id);
 	pp_int(&q, next_at);
 	pp_text(&q, error);
+	pp_int(&q, claim);
 	return pg_change(p, PS_STATUS_RETRY, &q, e, "cannot reschedule a commit status") < 0 ?
 		-1 : 0;
+}
+
+/* ---------- leases (store.h's store_lease_*, store_take_over, store_fence_check) ---------- */
+
+void store_pg_set_lease(struct store_pg *p, long long lease_ms)
+{
+	p->pg_lease_ms = lease_ms;
+}
+
+/* "{1,2,3}": n numbers as a PostgreSQL array */
+static char *pg_array(const long long *v, size_t n)
+{
+	struct buf b = BUF_INIT(64);
+	size_t i;
+
+	buf_addstr(&b, "{");
+	for (i = 0; i < n; i++)
+		buf_addf(&b, "%s%lld", i ? "," : "", v[i]);
+	buf_addstr(&b, "}");
+	return buf_detach(&b, NULL);
+}
+
+int store_pg_lease_renew(struct store_pg *p, const long long *ids, const long long *fences,
+			 size_t n, int *ret_held, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	char *aid = pg_array(ids, n), *afence = pg_array(fences, n);
+	PGresult *r;
+	size_t i;
+	int k;
+
+	pp_text(&q, p->pg_agent ? p->pg_agent : "");
+	pp_int(&q, p->pg_lease_ms);
+	pp_text(&q, aid);
+	pp_text(&q, afence);
+	r = pg_run(p, PS_LEASE_RENEW, &q, PGRES_TUPLES_OK, e, "cannot renew the leases");
+	free(aid);
+	free(afence);
+	if (!r)
+		return -1;
+	for (i = 0; i < n; i++) {
+		ret_held[i] = 0;
+		for (k = 0; k < pq.PQntuples(r); k++)
+			if (pg_ll(r, k, 0) == ids[i])
+				ret_held[i] = 1;
+	}
+	pq.PQclear(r);
+	return 0;
+}
+
+int store_pg_lease_expired(struct store_pg *p, size_t max, struct build_list *ret,
+			   long long *ret_next_ms, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	long long left;
+	int i, n;
+
+	*ret_next_ms = -1;
+	ret->items = NULL;
+	ret->n = 0;
+	/* one more than max: whether a lease that has not run out follows */
+	pp_int(&q, (long long)max + 1);
+	r = pg_run(p, PS_LEASE_SCAN, &q, PGRES_TUPLES_OK, e, "cannot read the leases");
+	if (!r)
+		return -1;
+	n = pq.PQntuples(r);
+	ret->items = n ? xcalloc((size_t)n, sizeof(*ret->items)) : NULL;
+	for (i = 0; i < n; i++) {
+		left = pg_ll(r, i, 25);
+		if (left > 0 || ret->n == max) {
+			/* the list is in expiry order: the next one to run out */
+			*ret_next_ms = left > 0 ? left : 0;
+			break;
+		}
+		pg_row_build(r, i, &ret->items[ret->n++]);
+	}
+	pq.PQclear(r);
+	return 0;
+}
+
+int store_pg_take_over(struct store_pg *p, long long id, long long fence, enum build_state state,
+		       const char *reason, long long *ret_fence, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	int rc;
+
+	pp_int(&q, id);
+	pp_int(&q, fence);
+	pp_text(&q, store_state_name(state));
+	pp_text(&q, reason);
+	pp_int(&q, store_now_ms());
+	pp_text(&q, p->pg_agent ? p->pg_agent : "");
+	rc = pg_one_id(p, PS_TAKE_OVER, &q, ret_fence, e, "cannot take a build over");
+	/* queued again, or ended: either way its repository may go on, on any agent */
+	if (rc == 0)
+		pg_queued(p);
+	return rc;
+}
+
+int store_pg_fence_check(struct store_pg *p, long long id, long long fence, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int rc;
+
+	pp_int(&q, id);
+	pp_int(&q, fence);
+	r = pg_run(p, PS_FENCE, &q, PGRES_TUPLES_OK, e, "cannot check the fencing number");
+	if (!r)
+		return -1;
+	rc = pq.PQntuples(r) > 0 ? 0 : 1;
+	pq.PQclear(r);
+	return rc;
 }
 
 int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const *vals,

@@ -569,6 +569,8 @@ int worker_start(struct worker *w, struct err *e)
 	http_set_queued_hook(w->w_http, worker_queued, w);
 	http_set_closed_hook(w->w_http, worker_closed, w);
 	worker_http_hook(w);
+	if (worker_lease_start(w) < 0)
+		return err_set(e, "cannot set up the build workers");
 	worker_recover(w);
 	if (worker_listen_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
@@ -670,6 +672,7 @@ void worker_free(struct worker *w)
 	if (w->w_cleanup_ev)
 		event_free(w->w_cleanup_ev);
 	worker_listen_free(w);
+	worker_lease_free(w);
 	worker_keep_free(w);
 	worker_disk_free_all(w);
 	json_decref(w->w_cleanup_ids);

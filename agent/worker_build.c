@@ -141,6 +141,8 @@ void worker_build_start(struct worker *w, const struct build *b)
 		o->o_ref = xstrdup(wb->b_ref);
 	}
 	worker_op_status(w, o, b->repo, b->sha, BUILD_RUNNING, NULL, 0);
+	if (o->o_st_desc && store_shared(w->w_store))
+		o->o_st_queued = worker_status_desc(b->id, BUILD_QUEUED, NULL, 0);
 	worker_op_submit(w, o);
 }
 
@@ -188,6 +190,7 @@ static int worker_build_spawn(struct wproc *p, struct err *e)
 	/* recovery uses it to kill an orphan; not worth waiting for */
 	o = worker_op_new(WOP_PID, wb->b_id);
 	o->o_pid = p->p_pid;
+	o->o_fence = wb->b_fence;
 	worker_op_submit(w, o);
 	log_info("build %lld: started '%s' %s %.12s (pid %d, attempt %d)", wb->b_id, wb->b_repo,
 		 wb->b_ref, *wb->b_sha ? wb->b_sha : "(to resolve)", (int)p->p_pid,
@@ -259,6 +262,7 @@ void worker_build_line(struct wproc *p, const char *line)
 		/* a manual build of a ref: its commit is known only now, so its
 		 * statuses start now, with the same sequence as any other build */
 		o = worker_op_new(WOP_SHA, wb->b_id);
+		o->o_fence = wb->b_fence;
 		snprintf(o->o_sha, sizeof(o->o_sha), "%s", sha);
 		if (worker_status_want(w, wb->b_repo, wb->b_sha))
 			o->o_st_queued = worker_status_desc(wb->b_id, BUILD_QUEUED, NULL, 0);
@@ -324,6 +328,7 @@ static void worker_build_record(struct wproc *p)
 		log_info("build %lld: stopped, back in the queue for the next start", wb->b_id);
 		o = worker_op_new(WOP_REQUEUE, wb->b_id);
 		o->o_proc = p;
+		o->o_fence = wb->b_fence;
 		o->o_reason = xstrdup("agent stopped during the build");
 		o->o_log = xstrdup(wb->b_log);
 		o->o_line = xasprintf("==> build %lld interrupted: the agent is stopping; "
@@ -335,6 +340,7 @@ static void worker_build_record(struct wproc *p)
 	dur = wb->b_started_ms ? now - wb->b_started_ms : 0;
 	o = worker_op_new(WOP_FINISH, wb->b_id);
 	o->o_proc = p;
+	o->o_fence = wb->b_fence;
 	o->o_state = state;
 	o->o_reason = reason ? xstrdup(reason) : NULL;
 	o->o_image = image ? xstrdup(image) : NULL;

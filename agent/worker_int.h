@@ -43,11 +43,14 @@ struct wproc_build {
 	char *b_error;			/* why it could not start (it never ran) */
 	long long b_started_ms;		/* 0 until it is running on disk */
 	int b_untrusted;		/* struct build's untrusted */
+	long long b_fence;		/* its lease's fencing number (shared store), else 0 */
+	int b_lost;			/* another agent took it over: stopped, nothing recorded */
 };
 
 /* WK_STATUS: `s2i-agent __status` posting one commit status row (worker_status.c) */
 struct wproc_status {
 	long long s_row;		/* the status row */
+	long long s_claim;		/* and this agent's claim on it (store_status_claim) */
 	int s_attempts;
 	char *s_what;
 	char *s_repo;			/* one post at a time per repository */
@@ -135,6 +138,10 @@ struct worker {
 	int w_hold_seen;		/* ... seen in this scheduling pass */
 	int w_hold_passed;		/* a build of this pass had the space it needs */
 	char w_hold[512];		/* why */
+	/* leases on a shared store (worker_lease.c) */
+	struct event *w_renew_ev;	/* the heartbeat */
+	struct event *w_lease_ev;	/* at the earliest expiry: takeovers */
+	int w_renewing;			/* a WOP_RENEW is in the group commit */
 };
 
 enum wop_kind {
@@ -149,6 +156,8 @@ enum wop_kind {
 	WOP_STATUS_RETRY,
 	WOP_ADD,			/* a manual build (retry, POST /repos/NAME/builds) */
 	WOP_KEEP,			/* a slice of a retention pass (worker_keep.c) */
+	WOP_RENEW,			/* the heartbeat: this agent's leases renewed (worker_lease.c) */
+	WOP_TAKE,			/* an expired lease's build taken over (worker_lease.c) */
 	WOP_NKINDS
 };
 
@@ -175,6 +184,7 @@ struct wop {
 	long long o_time;		/* START: its start; FINISH, CLOSE: its end; STATUS_RETRY: next_at;
 					 * ADD: retried id */
 	long long o_pid;
+	long long o_claim;		/* STATUS_*: the claim on the row */
 	char o_sha[41];
 	char *o_log;			/* the build log, and a line for it written before */
 	char *o_line;			/* the COMMIT (once), when the state changed or */
@@ -182,7 +192,7 @@ struct wop {
 	int o_logged;
 	const char *o_st_state;		/* a commit status queued with the change */
 	char *o_st_desc;
-	char *o_st_queued;		/* SHA: a queued status before it */
+	char *o_st_queued;		/* SHA, START (a fleet): a queued status before it */
 	/* WOP_QUEUED: new builds of one repository and ref, oldest first */
 	char *o_repo, *o_ref;
 	long long *o_ids;
@@ -194,6 +204,12 @@ struct wop {
 	size_t o_ncanceled;
 	struct retain_tally o_keep;	/* KEEP: what the slice freed (out) */
 	int o_rc;			/* out: 1 when nothing changed */
+	long long o_fence;		/* > 0: the write carries this fencing number (the
+					 * build's lease); START: out, the claim's */
+	int o_fenced;			/* out: refused, the build was taken over */
+	/* RENEW: the builds whose lease it renews (o_ids, o_fences), out which are held */
+	long long *o_fences;
+	int *o_held;
 	int o_tries;			/* failed so far */
 	struct event *o_retry;
 	struct wop *o_next;		/* in w_retry */
@@ -331,6 +347,23 @@ int worker_disk_hold(struct worker *w, const char *repo);
 void worker_disk_settle(struct worker *w);
 int worker_disk_health(void *ctx, struct err *e);
 void worker_metrics(void *ctx, struct buf *o);
+
+/* worker_lease.c: leases, heartbeat and takeover on a shared store (nothing on SQLite) */
+int worker_lease_start(struct worker *w);
+void worker_lease_stop(struct worker *w);
+void worker_lease_free(struct worker *w);
+/* Takes over the builds whose lease ran out, and sets the timer to the next expiry. */
+void worker_lease_scan(struct worker *w);
+/* Takes b over (at b->fence): queued again, or errored after WORKER_ATTEMPTS_MAX
+ * starts, through the group commit. */
+void worker_lease_take(struct worker *w, const struct build *b, const char *reason);
+/* WOP_RENEW's and WOP_TAKE's halves (worker_op.c's table) */
+int worker_renew_run(struct store *st, struct wop *o, struct err *e);
+void worker_renew_done(struct worker *w, struct wop *o);
+int worker_renew_failed(struct worker *w, struct wop *o, const char *err);
+int worker_take_run(struct store *st, struct wop *o, struct err *e);
+void worker_take_done(struct worker *w, struct wop *o);
+int worker_take_failed(struct worker *w, struct wop *o, const char *err);
 
 /* worker_recover.c: builds a crash left running */
 void worker_recover(struct worker *w);

@@ -62,6 +62,8 @@ void worker_op_free(struct wop *o)
 		free(o->o_descs[i]);
 	free(o->o_descs);
 	free(o->o_ids);
+	free(o->o_fences);
+	free(o->o_held);
 	free(o->o_canceled);
 	build_release(&o->o_build);
 	free(o);
@@ -163,7 +165,7 @@ static int worker_op_queued_run(struct store *st, struct wop *o, struct err *e)
 		if ((state = worker_op_state(st, o->o_ids[i], e)) < 0)
 			return -1;
 		if ((state == BUILD_QUEUED || state == BUILD_RUNNING) &&
-		    store_status_add(st, o->o_ids[i], "queued", o->o_descs[i], e) < 0)
+		    store_status_add_queued(st, o->o_ids[i], o->o_descs[i], e) < 0)
 			return -1;
 	}
 	if (o->o_supersede && worker_op_supersede(st, o, e) < 0)
@@ -196,10 +198,14 @@ static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 
 	/* one start time for the database and the build's own "succeeded in" line */
 	o->o_time = store_now_ms();
-	rc = store_claim(st, o->o_id, o->o_log, o->o_time, e);
+	rc = store_claim(st, o->o_id, o->o_log, o->o_time, &o->o_fence, e);
 
 	free(o->o_reason);
 	o->o_reason = NULL;
+	/* a fleet: another agent queued it, and its queued status may not be written
+	 * yet; it goes ahead of the running one */
+	if (rc == 0 && o->o_st_queued && store_status_add_queued(st, o->o_id, o->o_st_queued, e) < 0)
+		return -1;
 	if (rc != 0 || !o->o_image)
 		return rc;
 	if ((claim = store_claim_tag(st, o->o_repo, o->o_image, o->o_ref, o->o_id, &owner, e)) < 0)
@@ -222,6 +228,7 @@ static void worker_op_start_done(struct worker *w, struct wop *o)
 		o->o_reason = NULL;
 	}
 	o->o_proc->p_build.b_started_ms = o->o_time;
+	o->o_proc->p_build.b_fence = o->o_fence;
 	worker_build_started(o->o_proc, o->o_rc);
 }
 
@@ -388,12 +395,12 @@ static int worker_op_add_failed(struct worker *w, struct wop *o, const char *err
 
 static int worker_op_status_done_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_status_done(st, o->o_id, e);
+	return store_status_done(st, o->o_id, o->o_claim, e);
 }
 
 static int worker_op_status_retry_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_status_retry(st, o->o_id, o->o_time, o->o_reason, e);
+	return store_status_retry(st, o->o_id, o->o_claim, o->o_time, o->o_reason, e);
 }
 
 /* Its process leaves the table, freeing the row and its repository for the next post. */
@@ -420,6 +427,8 @@ static const struct wop_type worker_op_types[WOP_NKINDS] = {
 			       worker_op_failed_retry },
 	[WOP_ADD] = { worker_op_add_run, worker_op_add_done, worker_op_add_failed },
 	[WOP_KEEP] = { worker_keep_run, worker_keep_done, worker_keep_failed },
+	[WOP_RENEW] = { worker_renew_run, worker_renew_done, worker_renew_failed },
+	[WOP_TAKE] = { worker_take_run, worker_take_done, worker_take_failed },
 };
 
 /* batch_op_fn */
@@ -429,6 +438,18 @@ int worker_op_run(struct store *st, void *arg, struct err *e)
 	int rc;
 
 	o->o_rc = 0;
+	/* a write for a build run under a lease (shared store): refused, with its
+	 * status and log line, once another agent took the build over */
+	if (o->o_fence && o->o_kind != WOP_START && o->o_kind != WOP_TAKE) {
+		rc = store_fence_check(st, o->o_id, o->o_fence, e);
+		if (rc < 0)
+			return -1;
+		o->o_fenced = rc;
+		if (rc > 0) {
+			o->o_rc = 1;
+			return 0;
+		}
+	}
 	rc = worker_op_types[o->o_kind].run(st, o, e);
 	if (rc < 0)
 		return -1;

@@ -76,7 +76,12 @@ void worker_recover(struct worker *w)
 	for (i = 0; i < l.n; i++) {
 		struct build *b = &l.items[i];
 
-		if (b->attempt < WORKER_ATTEMPTS_MAX) {
+		if (store_shared(w->w_store)) {
+			/* at its fence: another agent may be taking it over right now */
+			log_warn("build %lld: the agent restarted during the build; %s", b->id,
+				 b->attempt < WORKER_ATTEMPTS_MAX ? "running it again" : "errored");
+			worker_lease_take(w, b, "agent restarted during the build");
+		} else if (b->attempt < WORKER_ATTEMPTS_MAX) {
 			if (store_requeue(w->w_store, b->id, "agent restarted during the build", &e) < 0)
 				log_error("build %lld: %s", b->id, e.msg);
 			log_warn("build %lld: the agent restarted during the build; running it again",

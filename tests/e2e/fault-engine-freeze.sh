@@ -30,13 +30,7 @@ FILL_PID=
 fe_cleanup() {
 	[ -n "$CLI_PID" ] && kill "$CLI_PID" 2>/dev/null
 	[ -n "$FILL_PID" ] && kill "$FILL_PID" 2>/dev/null
-	[ -n "$PROXY_PID" ] && kill -CONT "$PROXY_PID" 2>/dev/null
-	if [ -n "$PROXY_PID" ]; then
-		kill -TERM "$PROXY_PID" 2>/dev/null
-		wait "$PROXY_PID" 2>/dev/null
-	fi
-	ef_containers | xargs -r docker rm -f >/dev/null 2>&1
-	pl_cleanup
+	ef_cleanup
 }
 trap fe_cleanup EXIT
 

@@ -27,13 +27,7 @@ proxy_stop() {	# signal
 	wait "$PROXY_PID" 2>/dev/null
 	PROXY_PID=
 }
-fe_cleanup() {
-	[ -n "$PROXY_PID" ] && proxy_stop TERM
-	# a failed run may leave the sleeping assemble behind: only ours (builder label)
-	ef_containers | xargs -r docker rm -f >/dev/null 2>&1
-	pl_cleanup
-}
-trap fe_cleanup EXIT
+trap ef_cleanup EXIT
 
 # a reason that names the engine as unreachable, in words, with the socket: sets REASON
 engine_reason() {	# id

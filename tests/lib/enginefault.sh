@@ -4,6 +4,8 @@
 #
 #   ef_proxy_start [OPTIONS...]   starts the proxy on $PROXY_SOCK (sockproxy options
 #                                 passed on), sets PROXY_PID, waits until it is ready
+#   ef_cleanup                    the EXIT trap's end: the proxy stopped (thawed first),
+#                                 the test's build containers removed, then pl_cleanup
 #   ef_containers                 ids of this test's build containers in the real engine
 #   ef_no_containers              none of them is left
 #   ef_log_has ID TEXT            build ID's log has TEXT
@@ -18,6 +20,17 @@ ef_proxy_start() {	# [sockproxy options]
 		"$@" 2>>"$AGENT_DIR/proxy.log" &
 	PROXY_PID=$!
 	wait_for_pid "$PROXY_PID" 10 test -s "$AGENT_DIR/proxy.ready"
+}
+
+ef_cleanup() {
+	if [ -n "${PROXY_PID:-}" ]; then
+		kill -CONT "$PROXY_PID" 2>/dev/null
+		kill -TERM "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null
+	fi
+	# a failed run may leave the sleeping assemble behind: only ours (builder label)
+	ef_containers | xargs -r docker rm -f >/dev/null 2>&1
+	pl_cleanup
 }
 
 # containers of this test in the real engine (our builder image, our agent's label)

@@ -5,6 +5,7 @@ or, with tcp: addresses, a TCP link that can be cut (fleet-chaos.sh: an agent's
 connection to PostgreSQL).
 
     sockproxy.py LISTEN TARGET [--ready FILE] [--freeze-on REGEX [--frozen FILE] [--disarmed]]
+                 [--delay-on REGEX=SECONDS]... [--delayed FILE]
 
 LISTEN and TARGET are unix socket paths, or tcp:HOST:PORT (LISTEN's HOST must be
 127.0.0.1: nothing here listens beyond the machine).
@@ -22,6 +23,11 @@ was held is forwarded and the proxy forwards again (the freeze happens once).
 --disarmed: REGEX is looked for only after SIGUSR2 (--frozen FILE + ".armed" is
 written then), so that requests made before do not freeze it.
 
+--delay-on REGEX=SECONDS (repeatable): each request whose bytes match REGEX goes on to
+TARGET SECONDS later, whether or not its client is still there: an engine busy with
+it that long (fault-engine-commit.sh: a commit in flight when the build is canceled).
+--delayed FILE gets a line per request delayed, its first line.
+
 SIGTERM and SIGINT stop it the way a stopped engine looks to its clients: the socket
 file is removed (new connects fail with ENOENT) and every live connection is cut at
 once. SIGKILL leaves the socket file behind (connects fail with ECONNREFUSED) and the
@@ -35,6 +41,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 conns = set()
 conns_lock = threading.Lock()
@@ -42,6 +49,9 @@ flowing = threading.Event()     # cleared while frozen
 flowing.set()
 freeze = {"re": None, "fired": False, "file": None, "armed": True}
 freeze_lock = threading.Lock()
+delays = []             # (compiled REGEX, seconds) of --delay-on
+delayed = {"file": None}
+delayed_lock = threading.Lock()
 
 
 def maybe_freeze(data):
@@ -57,6 +67,17 @@ def maybe_freeze(data):
         with open(freeze["file"] + ".tmp", "w") as f:
             f.write("frozen\n")
         os.rename(freeze["file"] + ".tmp", freeze["file"])
+
+
+def maybe_delay(data):
+    """A request matching --delay-on waits its seconds here (before it is forwarded)."""
+    for rx, secs in delays:
+        if rx.search(data):
+            if delayed["file"]:
+                with delayed_lock, open(delayed["file"], "a") as f:
+                    f.write(data.split(b"\r\n", 1)[0].decode("latin-1") + "\n")
+            time.sleep(secs)
+            return
 
 
 def cut(s):
@@ -76,6 +97,7 @@ def pump(src, dst, requests=False):
                 break
             if requests:
                 maybe_freeze(data)
+                maybe_delay(data)
             flowing.wait()
             dst.sendall(data)
         dst.shutdown(socket.SHUT_WR)
@@ -122,7 +144,13 @@ def main():
     ap.add_argument("--freeze-on")
     ap.add_argument("--frozen")
     ap.add_argument("--disarmed", action="store_true")
+    ap.add_argument("--delay-on", action="append", default=[])
+    ap.add_argument("--delayed")
     a = ap.parse_args()
+    for d in a.delay_on:
+        rx, secs = d.rsplit("=", 1)
+        delays.append((re.compile(rx.encode(), re.MULTILINE), float(secs)))
+    delayed["file"] = a.delayed
     if a.freeze_on:
         freeze["re"] = re.compile(a.freeze_on.encode(), re.MULTILINE)
         freeze["file"] = a.frozen

@@ -305,6 +305,7 @@ static void test_agent_defaults(void **state)
 	assert_string_equal(c->engine, CONFIG_DEFAULT_ENGINE);
 	assert_int_equal(c->workers, CONFIG_DEFAULT_WORKERS);
 	assert_int_equal(c->build_timeout, CONFIG_DEFAULT_TIMEOUT);
+	assert_int_equal(c->lease, CONFIG_DEFAULT_LEASE);
 	assert_int_equal(c->max_body, CONFIG_DEFAULT_MAX_BODY);
 	assert_null(c->admin_token);
 	assert_int_equal(c->nrepos, 0);
@@ -394,6 +395,10 @@ static const struct {
 	{ "[agent]\nmin_free_space = lots\n", { "2: invalid value for 'min_free_space': expected a size like 512MiB or 2G (0: no check)" } },
 	{ "[agent]\nbuild_timeout = 30 minutes\n",
 	  { "2: invalid value for 'build_timeout': expected a duration like 90s, 30m, 2h or 1h30m" } },
+	{ "[agent]\nlease = 1s\n",
+	  { "2: invalid value for 'lease': expected a duration from 2s to 3600s, like 60s or 2m" } },
+	{ "[agent]\nlease = 2h\n",
+	  { "2: invalid value for 'lease': expected a duration from 2s to 3600s, like 60s or 2m" } },
 	{ "[agent]\nbuild_timeout = 0\n",
 	  { "2: invalid value for 'build_timeout': expected a duration like 90s, 30m, 2h or 1h30m" } },
 	{ "[agent]\nmax_body = 25XB\n", { "2: invalid value for 'max_body': expected a size like 512k, 25MiB or 1G" } },
