@@ -196,10 +196,30 @@ start_back() {	# the killed agents whose time has come
 		[ "${BACK_AT[$n]}" -le "$now" ] || continue
 		unset "BACK_AT[$n]"
 		fc_start "$n"
+		event "$n started again"
+	done
+}
+# an agent the test did not kill must still run
+check_alive() {
+	local n rc
+	for n in "${agents[@]}"; do
+		[ -n "${PID[$n]:-}" ] && ! kill -0 "${PID[$n]}" 2>/dev/null || continue
+		wait "${PID[$n]}"
+		rc=$?
+		tail -n 30 "$AGENT_DIR/$n.log" >&2
+		fail "agent $n ended on its own (exit $rc)"
 	done
 }
 t0=$(date +%s)
+event() {	# what the chaos did when, for the failure report
+	echo "+$(($(date +%s) - t0))s $*" >>"$AGENT_DIR/events"
+}
+fc_fail() {
+	sed 's/^/event /' "$AGENT_DIR/events" >&2
+	fail "$@"
+}
 while :; do
+	check_alive
 	start_back
 	now=$(date +%s)
 	# the cut: b, while it runs a build, loses PostgreSQL for the lease and 5 s more
@@ -212,6 +232,7 @@ while :; do
 		if [ -e "$AGENT_DIR/proxy.frozen" ]; then
 			cut_state=cut cut_until=$((now + lease + 5))
 			say "b cut off from PostgreSQL at $((now - t0)) s, running $(running_on b) builds"
+			event "b cut off"
 		elif [ $((now - cut_armed)) -gt 30 ]; then
 			fail "agent b sent nothing to PostgreSQL for 30 s"
 		fi ;;
@@ -219,6 +240,7 @@ while :; do
 		if [ "$now" -ge "$cut_until" ]; then
 			kill -USR1 "$PROXY_PID" && cut_state=done partitions=1 cut_back=$now
 			say "b let back at $((now - t0)) s"
+			event "b let back"
 		fi ;;
 	esac
 	# PostgreSQL restarted once, half-way through the kills, a while after the cut
@@ -228,6 +250,7 @@ while :; do
 		sleep 1
 		pg_up || fail "cannot start PostgreSQL again"
 		pg_restarts=1
+		event "PostgreSQL restarted"
 		say "PostgreSQL restarted at $((now - t0)) s"
 	fi
 	if ! senders_alive && [ $kills -ge "$kills_wanted" ] && [ $partitions = 1 ] && [ $pg_restarts = 1 ]; then
@@ -254,16 +277,19 @@ while :; do
 	wait "${PID[$v]}" 2>/dev/null
 	PID[$v]=
 	kills=$((kills + 1))
+	event "$v killed"
 	# one kill in three leaves the agent down past its lease: the others take over
 	if [ $((RANDOM % 3)) = 0 ]; then
 		BACK_AT[$v]=$(($(date +%s) + lease + 2))
 	else
 		fc_start "$v"
+		event "$v started again"
 	fi
 	# about one kill a second or two: most builds end, some run through a kill or two
 	sleep "$((RANDOM % 2)).$((RANDOM % 10))"
 done
 wait "${senders[@]}"
+check_alive
 [ "$cut_state" = cut ] && kill -USR1 "$PROXY_PID"
 for n in "${!BACK_AT[@]}"; do BACK_AT[$n]=0; done
 start_back
@@ -272,7 +298,7 @@ say "chaos over at $(($(date +%s) - t0)) s: $kills kills, $pg_restarts PostgreSQ
 [ $partitions = 1 ] || fail "agent b was never cut off mid-build"
 [ $pg_restarts = 1 ] || fail "PostgreSQL was not restarted"
 
-all_final() { [ "$(open_builds)" = 0 ]; }
+all_final() { check_alive; [ "$(open_builds)" = 0 ]; }
 wait_for 240 all_final ||
 	fail "builds not final: $(pg_sql "SELECT id || ':' || state || ':' || coalesce(agent, '-') FROM builds WHERE state NOT IN ($final_states)" | tr '\n' ' ')"
 final_posts() {	# "build count" per build with a final status posted
@@ -285,6 +311,7 @@ all_posted() {
 wait_for 120 all_posted
 # let a late duplicate arrive before counting
 sleep 2
+check_alive
 for n in "${agents[@]}"; do
 	kill -TERM "${PID[$n]}" && wait "${PID[$n]}" || fail "agent $n exited $? on SIGTERM"
 	PID[$n]=
@@ -312,7 +339,12 @@ builds=$(pg_sql "SELECT count(*) FROM builds")
 builds_final=$(pg_sql "SELECT count(*) FROM builds WHERE state IN ($final_states)")
 final_posts >"$AGENT_DIR/final-posts"
 statuses_dup=$(awk '$1 > 1' "$AGENT_DIR/final-posts" | wc -l)
-awk '$1 > 1 { print "statuses: build " $2 " has " $1 " final statuses" }' "$AGENT_DIR/final-posts"
+# each duplicate with every post of its build, seconds from the start of the chaos
+for id in $(awk '$1 > 1 { print $2 }' "$AGENT_DIR/final-posts"); do
+	echo "statuses: build $id has more than one final status: $(jq -r --arg u "$LB_URL/builds/$id" \
+		--argjson t0 "$t0" 'select(.body.target_url == $u) | "\(.body.state) at +\(.time - $t0 | floor)s"' \
+		"$FORGE_DOUBLE_LOG" | paste -sd, -)"
+done
 unposted=0
 for id in $(pg_sql "SELECT id FROM builds ORDER BY id"); do
 	grep -q " $id\$" "$AGENT_DIR/final-posts" || { unposted=$((unposted + 1)); echo "statuses: build $id has no final status"; }
@@ -340,10 +372,10 @@ done
 say "builds last run by agent:$ran; states: $(pg_sql "SELECT string_agg(state || '=' || k, ' ') FROM
 	(SELECT state, count(*) AS k FROM builds GROUP BY state) s")"
 echo "fleet-chaos: deliveries=$deliveries answered_202=$answered_202 builds_final=$builds_final lost=$lost duplicated=$duplicated statuses_dup=$statuses_dup kills=$kills pg_restarts=$pg_restarts partitions=$partitions containers_left=$containers_left"
-[ "$lost" = 0 ] && [ "$duplicated" = 0 ] && [ "$wrong" = 0 ] || fail "deliveries lost ($lost), duplicated ($duplicated) or answered with another build ($wrong)"
-[ "$builds" = "$builds_final" ] && [ "$builds" = "$deliveries" ] || fail "$builds builds, $builds_final final, for $deliveries deliveries"
-[ "$statuses_dup" = 0 ] && [ "$unposted" = 0 ] || fail "$statuses_dup builds with more than one final status, $unposted with none"
-[ "$late" = 0 ] || fail "$late builds had a status posted after their final one"
-[ "$disorder" = 0 ] || fail "builds of one repository overlapped or ran out of push order: $disorder pairs"
-[ "$containers_left" = 0 ] || fail "$containers_left containers left"
+[ "$lost" = 0 ] && [ "$duplicated" = 0 ] && [ "$wrong" = 0 ] || fc_fail "deliveries lost ($lost), duplicated ($duplicated) or answered with another build ($wrong)"
+[ "$builds" = "$builds_final" ] && [ "$builds" = "$deliveries" ] || fc_fail "$builds builds, $builds_final final, for $deliveries deliveries"
+[ "$statuses_dup" = 0 ] && [ "$unposted" = 0 ] || fc_fail "$statuses_dup builds with more than one final status, $unposted with none"
+[ "$late" = 0 ] || fc_fail "$late builds had a status posted after their final one"
+[ "$disorder" = 0 ] || fc_fail "builds of one repository overlapped or ran out of push order: $disorder pairs"
+[ "$containers_left" = 0 ] || fc_fail "$containers_left containers left"
 exit 0
