@@ -386,7 +386,8 @@ static void worker_schedule(struct worker *w)
 		}
 		for (i = 0; i < l.n; i++) {
 			if (worker_repo_busy(w, l.items[i].repo) || worker_find_build(w, l.items[i].id) ||
-			    worker_is_new(w, l.items[i].id) || worker_disk_hold(w, l.items[i].repo))
+			    worker_is_new(w, l.items[i].id) || !worker_fleet_may_run(w, &l.items[i]) ||
+			    worker_disk_hold(w, l.items[i].repo))
 				continue;
 			worker_build_start(w, &l.items[i]);
 			started = 1;

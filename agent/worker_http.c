@@ -83,14 +83,16 @@ static void worker_follow_closed(struct evhttp_connection *conn, void *arg)
 	worker_follow_free(f, 0);
 }
 
-/* 1 when the build can write no more to its log. */
+/* 1 when the build's log is complete: its outcome is on disk (its process may still
+ * be removing containers, and say so in the log, but a follower has its answer). */
 static int worker_build_over(struct worker *w, long long id)
 {
 	struct build b = BUILD_INIT;
+	struct wproc *p = worker_find_build(w, id);
 	int over;
 
-	if (worker_find_build(w, id))
-		return 0;
+	if (p)
+		return p->p_build.b_landed && !p->p_build.b_requeue;
 	if (store_get_build(w->w_store, id, &b, NULL) != 0)
 		return 1;
 	over = store_state_final(b.state);
@@ -185,7 +187,7 @@ void worker_follow_wake(struct worker *w, long long id)
 	struct wfollow *f;
 
 	for (f = w->w_follows; f; f = f->f_next)
-		if (f->f_remote && f->f_id == id)
+		if (f->f_id == id && f->f_timer)
 			evtimer_add(f->f_timer, &now);
 }
 

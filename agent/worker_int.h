@@ -134,6 +134,9 @@ struct worker {
 	int w_keep_more;		/* the last pass stopped before its end */
 	struct retain_tally w_keep_pass, w_keep_total;
 	long long w_keep_passes;
+	/* where builds may run (worker_fleet.c) */
+	unsigned long long w_claimed;	/* builds this agent started since it started */
+	long long w_unmatched_told;	/* the newest build logged as not for this agent */
 	int w_keep_soon;		/* a pass asked for while one runs: another after it */
 	/* free space (worker_disk.c) */
 	struct event *w_disk_ev;	/* held builds: the scheduler again */
@@ -334,7 +337,9 @@ void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg);
 void worker_http_hook(struct worker *w);
 /* Ends (end = 1: with the last chunk sent) or drops every log stream. */
 void worker_follow_end_all(struct worker *w, int end);
-/* The streams of build id's log read from a shared store look for more now. */
+/* The streams of build id's log look now rather than at their next poll: more of it
+ * is in a shared store, or its outcome is on disk (the stream ends once it sent the
+ * log's last bytes). */
 void worker_follow_wake(struct worker *w, long long id);
 /* Answers 202 with the build's URL. */
 void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id);
@@ -386,6 +391,14 @@ int worker_disk_hold(struct worker *w, const char *repo);
 void worker_disk_settle(struct worker *w);
 int worker_disk_health(void *ctx, struct err *e);
 void worker_metrics(void *ctx, struct buf *o);
+
+/* worker_fleet.c: where builds may run ([agent] labels, [repo] run_on) and this
+ * agent's share of the queue */
+/* 1 when this agent may run b (its repository's run_on holds no label this agent
+ * lacks); else 0, said once in the log per build. */
+int worker_fleet_may_run(struct worker *w, const struct build *b);
+/* The /metrics lines of this agent's share: claimed, running, queued for it or not. */
+void worker_fleet_metrics(struct worker *w, struct buf *o);
 
 /* worker_lease.c: leases, heartbeat and takeover on a shared store (nothing on SQLite) */
 int worker_lease_start(struct worker *w);
