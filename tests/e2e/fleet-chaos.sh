@@ -4,8 +4,9 @@
 # with its own data root and socket (Docker 28.5 from the sid root, sidengine.sh).
 # Signed deliveries of real pushes to several repositories go round-robin through
 # haproxy (127.0.0.1 only) and are delivered again, as a forge does, until answered.
-# Meanwhile agents are SIGKILLed at random while they run builds and started again (at
-# once, or once their lease has run out), PostgreSQL is restarted once, and b, whose
+# Meanwhile agents are SIGKILLed at random while they run builds (alone, or with their
+# build processes as a power cut would) and started again (at once, or once their
+# lease has run out), PostgreSQL is restarted once, and b, whose
 # connection to PostgreSQL goes through a proxy (sockproxy.py), is cut off mid-build
 # for longer than the lease and then let back. Afterwards every delivery answered 202
 # has exactly one final build and no delivery two; every final build has exactly one
@@ -210,7 +211,7 @@ check_alive() {
 		fail "agent $n ended on its own (exit $rc)"
 	done
 }
-t0=$(date +%s)
+t0=$(date +%s) busy_at=$t0
 event() {	# what the chaos did when, for the failure report
 	echo "+$(($(date +%s) - t0))s $*" >>"$AGENT_DIR/events"
 }
@@ -265,19 +266,33 @@ while :; do
 		[ "$(running_on "$n")" -gt 0 ] && victims+=("$n")
 	done
 	if [ ${#victims[@]} = 0 ]; then
-		if ! senders_alive && [ "$(open_builds)" = 0 ] && [ ${#BACK_AT[@]} = 0 ]; then
+		open=$(open_builds)
+		if ! senders_alive && [ "$open" = 0 ] && [ ${#BACK_AT[@]} = 0 ]; then
 			idle=$((idle + 1))
 			[ $idle -ge 10 ] && break	# nothing left to run: not enough deliveries for the chaos
+		elif [ "$open" = 0 ]; then
+			busy_at=$(date +%s)
+		elif [ $(($(date +%s) - busy_at)) -gt 120 ]; then
+			fc_fail "no agent ran a build for 120 s, with $open builds not final"
 		fi
 		continue
 	fi
-	idle=0
+	idle=0 busy_at=$(date +%s)
 	v=${victims[RANDOM % ${#victims[@]}]}
-	kill -9 "${PID[$v]}" 2>/dev/null
+	# the daemon alone (its build processes see it go), or, as a power cut does, the
+	# daemon and its children at once: their containers are left for the agent to
+	# remove when it starts again
+	how=
+	if [ $((RANDOM % 2)) = 0 ]; then
+		how=" with its children"
+		kill -9 "${PID[$v]}" $(ps -o pid= --ppid "${PID[$v]}") 2>/dev/null
+	else
+		kill -9 "${PID[$v]}" 2>/dev/null
+	fi
 	wait "${PID[$v]}" 2>/dev/null
 	PID[$v]=
 	kills=$((kills + 1))
-	event "$v killed"
+	event "$v killed$how"
 	# one kill in three leaves the agent down past its lease: the others take over
 	if [ $((RANDOM % 3)) = 0 ]; then
 		BACK_AT[$v]=$(($(date +%s) + lease + 2))
