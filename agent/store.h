@@ -333,6 +333,13 @@ struct store_repo_count {
 int store_queued_repos(struct store *s, struct store_repo_count **ret, size_t *ret_n,
 		       struct err *e);
 void store_repo_counts_free(struct store_repo_count *c, size_t n);
+/* A fleet's agents (shared store): this one (store_set_agent) is running, with these
+ * labels ("k=v,..." as config_labels_str writes them) and workers; and the labels
+ * of those heard of within within_ms that run builds (workers > 0), pushed onto
+ * *ret (at most STORE_AGENTS_MAX). Nothing on SQLite: no agent but this one. */
+struct strv;
+int store_agent_seen(struct store *s, const char *labels, int workers, struct err *e);
+int store_agents(struct store *s, long long within_ms, struct strv *ret, struct err *e);
 /* A shared store's counts as another connection read them (the daemon's writer
  * thread, batch.c, every BATCH_COUNTS_MS): from then on store_count_states and
  * store_queue_depth on s answer the last ones given, without a query, so that the

@@ -492,6 +492,9 @@ void worker_op_done(void *arg, int failed, const char *err)
 	}
 	if (o->o_tries)
 		log_info("build %lld: recorded after %d refused tries", o->o_id, o->o_tries);
+	if (o->o_fenced)
+		log_warn("build %lld: not recorded: another agent took it over (its fencing "
+			 "number moved on)", o->o_id);
 	if (t->done)
 		t->done(w, o);
 	if (o->o_st_desc)
