@@ -40,11 +40,18 @@ fc_cleanup() {
 	[ -n "$LB_PID" ] && kill "$LB_PID" 2>/dev/null && wait "$LB_PID" 2>/dev/null
 	[ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
 	pg_stop
-	# the builder and every image made from it on the second engine (they carry its label)
+	# containers a failed run left (counted above), the builder and every image made
+	# from it on the second engine: all carry the builder's label
+	local c label=label=s2i-agent-test.image=$PL_ID
+	for c in $(docker ps -aq --filter "$label"); do docker rm -f "$c" >/dev/null 2>&1; done
 	if sid_engine_up "$second" 2>/dev/null; then
-		sid_cli "$second" ps -aq --filter "label=s2i-agent-test.image=$PL_ID" | xargs -r sid_cli "$second" rm -f >/dev/null 2>&1
-		sid_cli "$second" images -q --filter "label=s2i-agent-test.image=$PL_ID" | sort -u |
-			xargs -r sid_cli "$second" rmi -f >/dev/null 2>&1
+		for c in $(sid_cli "$second" ps -aq --filter "$label"); do
+			sid_cli "$second" rm -f "$c" >/dev/null 2>&1
+		done
+		# newest first: the builds' images before the builder they were made from
+		for c in $(sid_cli "$second" images -q --filter "$label" | awk '!seen[$0]++'); do
+			sid_cli "$second" rmi -f "$c" >/dev/null 2>&1
+		done
 	fi
 	pl_cleanup
 }
