@@ -115,19 +115,42 @@ for v in "lease = ${lease}s" "lease = $lease"; do
 done
 [ -n "$lease_line" ] || say "this agent takes no 'lease' key: $(grep -i lease "$AGENT_DIR/check.log" | head -n 1)"
 
-fc_start() {	# name: started, and listening (once: the port is the balancer's to know)
-	local n=$1
+# an agent started, and listening; its port taken meanwhile (by a connection's own
+# end, on a machine other tests share), on another one, which the balancer is told
+fc_listening() {	# name line: its log says so from that line on
+	tail -n "+$2" "$AGENT_DIR/$1.log" | grep -q "listening on .*:${PORT[$1]}"
+}
+fc_start() {	# name
+	local n=$1 try from
 	fc_conf "$n" "$lease_line"
-	"$S2I_AGENT" serve -c "$AGENT_DIR/$n.conf" >>"$AGENT_DIR/$n.log" 2>&1 &
-	PID[$n]=$!
-	wait_port "${PORT[$n]}" 30 "${PID[$n]}" || { tail -n 20 "$AGENT_DIR/$n.log" >&2; fail "agent $n did not start"; }
+	for try in 1 2 3 4 5; do
+		from=$(($(wc -l <"$AGENT_DIR/$n.log" 2>/dev/null || echo 0) + 1))
+		"$S2I_AGENT" serve -c "$AGENT_DIR/$n.conf" >>"$AGENT_DIR/$n.log" 2>&1 &
+		PID[$n]=$!
+		wait_for_pid "${PID[$n]}" 30 fc_listening "$n" "$from" && return 0
+		kill -9 "${PID[$n]}" 2>/dev/null
+		wait "${PID[$n]}" 2>/dev/null
+		tail -n "+$from" "$AGENT_DIR/$n.log" | grep -q "cannot listen" || break
+		PORT[$n]=$(free_port)
+		fc_conf "$n" "$lease_line"
+		[ -n "$LB_PID" ] && lb_start
+	done
+	tail -n 20 "$AGENT_DIR/$n.log" >&2
+	fail "agent $n did not start"
 }
 for n in "${agents[@]}"; do
 	fc_start "$n"
 	OWNER[$n]=$(cat "$AGENT_DIR/state-$n/instance-id") || fail "agent $n has no instance id"
 done
 
-cat >"$AGENT_DIR/haproxy.cfg" <<EOF
+# the balancer (again when an agent had to move to another port: what was in flight
+# is delivered again)
+lb_start() {
+	if [ -n "$LB_PID" ]; then
+		kill "$LB_PID" 2>/dev/null
+		wait "$LB_PID" 2>/dev/null
+	fi
+	cat >"$AGENT_DIR/haproxy.cfg" <<EOF
 global
 	maxconn 512
 defaults
@@ -147,10 +170,12 @@ backend fleet
 	default-server inter 500ms fall 2 rise 1
 $(for n in "${agents[@]}"; do printf '\tserver %s 127.0.0.1:%s check\n' "$n" "${PORT[$n]}"; done)
 EOF
-haproxy -c -f "$AGENT_DIR/haproxy.cfg" >"$AGENT_DIR/haproxy.log" 2>&1 || fail "haproxy: $(cat "$AGENT_DIR/haproxy.log")"
-haproxy -db -f "$AGENT_DIR/haproxy.cfg" >>"$AGENT_DIR/haproxy.log" 2>&1 &
-LB_PID=$!
-wait_port "$LB_PORT" 10 "$LB_PID" || fail "haproxy did not start: $(cat "$AGENT_DIR/haproxy.log")"
+	haproxy -c -f "$AGENT_DIR/haproxy.cfg" >>"$AGENT_DIR/haproxy.log" 2>&1 || fail "haproxy: $(cat "$AGENT_DIR/haproxy.log")"
+	haproxy -db -f "$AGENT_DIR/haproxy.cfg" >>"$AGENT_DIR/haproxy.log" 2>&1 &
+	LB_PID=$!
+	wait_port "$LB_PORT" 10 "$LB_PID" || fail "haproxy did not start: $(cat "$AGENT_DIR/haproxy.log")"
+}
+lb_start
 wait_url "$LB_URL/healthz" 20 || fail "no agent answers through haproxy"
 say "agents a b c on the host's dockerd, d on $second; deliveries through haproxy at $LB_URL${lease_line:+; $lease_line}"
 
