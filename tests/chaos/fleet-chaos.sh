@@ -15,7 +15,13 @@
 # engine. The last line sums it up.
 # Size: FLEET_CHAOS_DELIVERIES (36), FLEET_CHAOS_KILLS (6), FLEET_CHAOS_REPOS (6),
 # FLEET_CHAOS_LEASE (seconds, 5); `make chaos` runs 200 deliveries and 20 kills.
+# Usage: tests/chaos/fleet-chaos.sh (make chaos). Not in make check yet: it finds a
+# commit status posted twice in about two runs of three (issue 13, item 5).
 set -u
+: "${TESTS_DIR:=$(cd "$(dirname "$0")/.." && pwd)}"
+export TESTS_DIR
+: "${S2I_AGENT:=$TESTS_DIR/../build/rel/s2i-agent}"
+export S2I_AGENT
 deliveries=${FLEET_CHAOS_DELIVERIES:-36}
 kills_wanted=${FLEET_CHAOS_KILLS:-6}
 nrepos=${FLEET_CHAOS_REPOS:-6}
