@@ -188,6 +188,13 @@
 #define RUNNER_CLEANUP_DEADLINE	(WORKER_CLEANUP_TIMEOUT - KILL_GRACE_SECONDS)	/* its engine calls */
 #define WORKER_CLEANUP_RETRY_MAX 300		/* seconds: longest wait before removing containers again */
 #define WORKER_CLEANUP_FILE	"cleanup.json"	/* in state_dir: containers still to remove */
+/* a push that deletes a ref: the repository's mirror is cleaned (its copy of the ref
+ * deleted, what no ref reaches pruned) this long after, more deletions meanwhile
+ * joining it, and once no build of the repository runs; the process is killed after
+ * WORKER_MIRROR_TIMEOUT */
+#define WORKER_MIRROR_DELAY_MS	2000
+#define WORKER_MIRROR_TIMEOUT	300		/* seconds */
+#define WORKER_MIRROR_REFS_MAX	256		/* deleted refs of one repository remembered until then */
 #define S2I_INSTANCE_ID_FILE	"instance-id"	/* in state_dir: the io.s2i-agent.owner value */
 #define WORKER_ORPHAN_WAIT_MS	3000		/* start-up: wait for killed orphan builds */
 #define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
