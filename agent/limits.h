@@ -232,6 +232,11 @@
 #define STATUS_POSTERS		4
 #define STATUS_POSTERS_PER_FORGE 2
 #define STATUS_SCAN_MAX		256		/* commits with waiting statuses looked at per pass */
+/* on a shared store, a status is claimed by the agent that posts it for this long:
+ * its post is killed after STATUS_TIMEOUT + KILL_GRACE_SECONDS, and its outcome then
+ * has the rest to be recorded; a claim still there after it (its agent died) is
+ * taken over by another agent */
+#define STATUS_CLAIM_SECONDS	(STATUS_TIMEOUT + KILL_GRACE_SECONDS + 20)
 /* httpc: the commands' HTTP client (each caller sets its own timeouts and body cap) */
 #define HTTPC_HEADER_MAX	8192		/* bytes of one answer header kept; longer: dropped */
 #define HTTPC_HEADERS_MAX	200		/* answer headers kept */

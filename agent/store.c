@@ -1522,6 +1522,14 @@ int store_status_add(struct store *s, long long build_id, const char *state,
 	return store_exec(s, st, e, "cannot queue a commit status");
 }
 
+int store_status_add_queued(struct store *s, long long build_id, const char *description,
+			    struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_status_add_queued(s->st_pg, build_id, description, e);
+	return store_status_add(s, build_id, "queued", description, e);
+}
+
 int store_status_heads(struct store *s, size_t max, struct status_row *ret, size_t *ret_n,
 		       struct err *e)
 {
@@ -1555,23 +1563,33 @@ int store_status_heads(struct store *s, size_t max, struct status_row *ret, size
 	return 0;
 }
 
-int store_status_done(struct store *s, long long id, struct err *e)
+int store_status_claim(struct store *s, struct status_row *r, long long now, struct err *e)
 {
 	if (s->st_pg)
-		return store_pg_status_done(s->st_pg, id, e);
+		return store_pg_status_claim(s->st_pg, r, now, e);
+	r->claim = 1;
+	return 1;
+}
+
+int store_status_done(struct store *s, long long id, long long claim, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_status_done(s->st_pg, id, claim, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_DONE);
 
+	(void)claim;
 	sqlite3_bind_int64(st, 1, id);
 	return store_exec(s, st, e, "cannot delete a commit status");
 }
 
-int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
-		       struct err *e)
+int store_status_retry(struct store *s, long long id, long long claim, long long next_at,
+		       const char *error, struct err *e)
 {
 	if (s->st_pg)
-		return store_pg_status_retry(s->st_pg, id, next_at, error, e);
+		return store_pg_status_retry(s->st_pg, id, claim, next_at, error, e);
 	sqlite3_stmt *st = store_stmt(s, ST_STATUS_RETRY);
 
+	(void)claim;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, next_at);
 	store_bind_text(st, 3, error);

@@ -323,6 +323,7 @@ struct status_row {
 	long long next_at;		/* ms since the epoch */
 	char *last_error;
 	char *repo;			/* its build's repo, NULL when the build is gone */
+	long long claim;		/* store_status_claim's token, 0: not claimed */
 };
 
 #define STATUS_ROW_INIT { 0 }
@@ -330,6 +331,13 @@ struct status_row {
 void status_row_release(struct status_row *r);
 int store_status_add(struct store *s, long long build_id, const char *state,
 		     const char *description, struct err *e);
+/* A build's queued status, once: on a shared store the agent that queued the
+ * build and another starting it may both write it, and the starting agent writes
+ * it with the build's start, ahead of the running status (PostgreSQL's row lock on
+ * the build orders them, and the first one only writes it). On SQLite, as
+ * store_status_add. */
+int store_status_add_queued(struct store *s, long long build_id, const char *description,
+			    struct err *e);
 /* The first waiting status of each commit (repo + sha; a build whose commit is
  * not known, or that is gone, counts as a commit of its own), earliest next_at
  * first, then oldest: at most max rows into ret[0..*ret_n). Posting only these,
@@ -338,9 +346,20 @@ int store_status_add(struct store *s, long long build_id, const char *state,
  * The rows of ret are the caller's to release; untouched on failure. */
 int store_status_heads(struct store *s, size_t max, struct status_row *ret, size_t *ret_n,
 		       struct err *e);
-int store_status_done(struct store *s, long long id, struct err *e);
-int store_status_retry(struct store *s, long long id, long long next_at, const char *error,
-		       struct err *e);
+/* Claims r (a row store_status_heads returned) to post it, when it is due at now
+ * and no other agent holds it: 1 with r->claim and r->attempts set, 0 when it is
+ * not (gone, held, not due), -1 on error. On a shared store the claim is a row
+ * update, so of two agents only one gets it; it lasts STATUS_CLAIM_SECONDS, after
+ * which another agent may take it over (its agent died), and heads gives a held
+ * row's next_at as the end of its claim. On SQLite the one agent's table of posts
+ * in flight is the claim: always 1. */
+int store_status_claim(struct store *s, struct status_row *r, long long now, struct err *e);
+/* The post of a claimed row is over: done deletes it, retry puts it back after
+ * next_at. Both only with the claim still held (claim: r->claim): a claim taken
+ * over meanwhile is the other agent's to end. */
+int store_status_done(struct store *s, long long id, long long claim, struct err *e);
+int store_status_retry(struct store *s, long long id, long long claim, long long next_at,
+		       const char *error, struct err *e);
 
 /* s2i-agent migrate: copies from (an agent's SQLite store) into to (a fleet's
  * PostgreSQL) in one transaction: builds keep their ids (their URLs stay valid),

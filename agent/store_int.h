@@ -81,8 +81,12 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 			const char *description, struct err *e);
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
 			  struct err *e);
-int store_pg_status_done(struct store_pg *p, long long id, struct err *e);
-int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
+			       struct err *e);
+int store_pg_status_claim(struct store_pg *p, struct status_row *r, long long now,
+			  struct err *e);
+int store_pg_status_done(struct store_pg *p, long long id, long long claim, struct err *e);
+int store_pg_status_retry(struct store_pg *p, long long id, long long claim, long long next_at,
 			  const char *error, struct err *e);
 
 /* For store_migrate.c, which copies one store into another: the SQLite connection

@@ -93,6 +93,7 @@ enum {
 	PS_ADD_BUILD, PS_RESERVE_DELIVERY, PS_FIND_DELIVERY, PS_UNRESERVE_DELIVERY, PS_GET,
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
+	PS_STATUS_CLAIM, PS_STATUS_QUEUED,
 	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
 	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_N
@@ -156,15 +157,27 @@ static const char *const pg_sql[PS_N] = {
 	[PS_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
 		"VALUES ($1, $2, $3, $4, $4)",
 	/* as store.c's: the oldest waiting status of each commit (repo + sha; a build
-	 * whose commit is unknown, or that is gone, is a commit of its own) */
-	[PS_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, s.next_at, "
+	 * whose commit is unknown, or that is gone, is a commit of its own); one another
+	 * agent holds ($2: now) is due when its claim ends */
+	[PS_STATUS_HEADS] = "SELECT s.id, s.build_id, s.state, s.description, s.attempts, "
+		"CASE WHEN s.claim_until > $2 THEN greatest(s.next_at, s.claim_until) "
+		"ELSE s.next_at END AS due, "
 		"s.last_error, b.repo FROM statuses s LEFT JOIN builds b ON b.id = s.build_id "
 		"WHERE s.id IN (SELECT min(t.id) FROM statuses t LEFT JOIN builds c ON c.id = t.build_id "
 		"GROUP BY c.repo, coalesce(nullif(c.sha, ''), '#' || t.build_id)) "
-		"ORDER BY s.next_at, s.id LIMIT $1",
-	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1",
+		"ORDER BY due, s.id LIMIT $1",
+	/* one UPDATE: of two agents claiming a row at once, the second waits for the
+	 * first's COMMIT, then finds the row held and changes nothing. claim counts the
+	 * claims: the token that done and retry must show ($3: now, $4: the claim's ms) */
+	[PS_STATUS_CLAIM] = "UPDATE statuses SET claimed_by = $2, claim_until = $3::bigint + $4, "
+		"claim = claim + 1 WHERE id = $1 AND next_at <= $3 "
+		"AND (claim_until IS NULL OR claim_until <= $3) RETURNING claim, attempts",
+	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1 AND claim = $2",
+	/* the build's queued status is written once, by the first of the agent that
+	 * queued it and the one starting it (the row lock orders them) */
+	[PS_STATUS_QUEUED] = "UPDATE builds SET queued_status = 1 WHERE id = $1 AND queued_status = 0",
 	[PS_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = $2, "
-		"last_error = $3 WHERE id = $1",
+		"last_error = $3, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND claim = $4",
 	[PS_FIND_SIGNED] = "SELECT build_id FROM signed_pushes WHERE repo = $1 AND digest = $2",
 	/* $3: the build's id, NULL to reserve a new one; no row back: seen already */
 	[PS_ADD_SIGNED] = "INSERT INTO signed_pushes (repo, digest, build_id, seen) "
@@ -253,6 +266,12 @@ static const char *const pg_migrations[] = {
 	"ALTER TABLE builds ADD COLUMN lease_until bigint, ADD COLUMN fence bigint NOT NULL DEFAULT 0;"
 	"UPDATE builds SET lease_until = " PG_NOW " + 60000 WHERE state = 'running';"
 	"CREATE INDEX builds_lease ON builds (lease_until) WHERE state = 'running';",
+	/* 5: the status outbox is claimed by the agent posting a row (store_status_claim):
+	 * which agent, until when, and how many claims so far (the token its end shows) */
+	"ALTER TABLE statuses ADD COLUMN claimed_by text, ADD COLUMN claim_until bigint, "
+	"ADD COLUMN claim bigint NOT NULL DEFAULT 0;"
+	/* and whether a build's queued status was written (store_status_add_queued) */
+	"ALTER TABLE builds ADD COLUMN queued_status integer NOT NULL DEFAULT 0;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -1368,7 +1387,23 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	pp_text(&q, state);
 	pp_text(&q, description);
 	pp_int(&q, store_now_ms());
-	return pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0 ? -1 : 0;
+	if (pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0)
+		return -1;
+	pg_queued(p);		/* any agent may post it: they hear of it */
+	return 0;
+}
+
+int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
+			       struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	int rc;
+
+	pp_int(&q, build_id);
+	rc = pg_change(p, PS_STATUS_QUEUED, &q, e, "cannot mark a queued status");
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return store_pg_status_add(p, build_id, "queued", description, e);
 }
 
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
@@ -1379,6 +1414,7 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 	size_t n = 0;
 
 	pp_int(&q, (long long)max);
+	pp_int(&q, store_now_ms());
 	r = pg_run(p, PS_STATUS_HEADS, &q, PGRES_TUPLES_OK, e, "cannot read commit statuses");
 	if (!r)
 		return -1;
@@ -1401,15 +1437,39 @@ int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret
 	return 0;
 }
 
-int store_pg_status_done(struct store_pg *p, long long id, struct err *e)
+int store_pg_status_claim(struct store_pg *p, struct status_row *s, long long now,
+			  struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int rc = 0;
+
+	pp_int(&q, s->id);
+	pp_text(&q, p->pg_agent);
+	pp_int(&q, now);
+	pp_int(&q, STATUS_CLAIM_SECONDS * 1000LL);
+	r = pg_run(p, PS_STATUS_CLAIM, &q, PGRES_TUPLES_OK, e, "cannot claim a commit status");
+	if (!r)
+		return -1;
+	if (pq.PQntuples(r) == 1) {
+		s->claim = pg_ll(r, 0, 0);
+		s->attempts = (int)pg_ll(r, 0, 1);
+		rc = 1;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_status_done(struct store_pg *p, long long id, long long claim, struct err *e)
 {
 	struct pg_params q = { .pp_n = 0 };
 
 	pp_int(&q, id);
+	pp_int(&q, claim);
 	return pg_change(p, PS_STATUS_DONE, &q, e, "cannot delete a commit status") < 0 ? -1 : 0;
 }
 
-int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
+int store_pg_status_retry(struct store_pg *p, long long id, long long claim, long long next_at,
 			  const char *error, struct err *e)
 {
 	struct pg_params q = { .pp_n = 0 };
@@ -1417,6 +1477,7 @@ int store_pg_status_retry(struct store_pg *p, long long id, long long next_at,
 	pp_int(&q, id);
 	pp_int(&q, next_at);
 	pp_text(&q, error);
+	pp_int(&q, claim);
 	return pg_change(p, PS_STATUS_RETRY, &q, e, "cannot reschedule a commit status") < 0 ?
 		-1 : 0;
 }

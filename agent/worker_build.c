@@ -142,6 +142,8 @@ void worker_build_start(struct worker *w, const struct build *b)
 		o->o_ref = xstrdup(wb->b_ref);
 	}
 	worker_op_status(w, o, b->repo, b->sha, BUILD_RUNNING, NULL, 0);
+	if (o->o_st_desc && store_shared(w->w_store))
+		o->o_st_queued = worker_status_desc(b->id, BUILD_QUEUED, NULL, 0);
 	worker_op_submit(w, o);
 }
 

@@ -50,6 +50,7 @@ struct wproc_build {
 /* WK_STATUS: `s2i-agent __status` posting one commit status row (worker_status.c) */
 struct wproc_status {
 	long long s_row;		/* the status row */
+	long long s_claim;		/* and this agent's claim on it (store_status_claim) */
 	int s_attempts;
 	char *s_what;
 	char *s_repo;			/* one post at a time per repository */
@@ -197,6 +198,7 @@ struct wop {
 	long long o_time;		/* START: its start; FINISH, CLOSE: its end; STATUS_RETRY: next_at;
 					 * ADD: retried id */
 	long long o_pid;
+	long long o_claim;		/* STATUS_*: the claim on the row */
 	char o_sha[41];
 	char *o_log;			/* the build log, and a line for it written before */
 	char *o_line;			/* the COMMIT (once), when the state changed or */
@@ -204,7 +206,7 @@ struct wop {
 	int o_logged;
 	const char *o_st_state;		/* a commit status queued with the change */
 	char *o_st_desc;
-	char *o_st_queued;		/* SHA: a queued status before it */
+	char *o_st_queued;		/* SHA, START (a fleet): a queued status before it */
 	/* WOP_QUEUED: new builds of one repository and ref, oldest first */
 	char *o_repo, *o_ref;
 	long long *o_ids;

@@ -1,7 +1,8 @@
-/* worker_listen: a fleet's wake-ups. On a shared store the builds any agent queues
- * are announced (store_listen, PostgreSQL's LISTEN/NOTIFY): the scheduler runs when
- * one is, rather than on a timer. A listening connection lost (the server restarted)
- * is made again every WORKER_RETRY_SECONDS until it is back. */
+/* worker_listen: a fleet's wake-ups. On a shared store the builds and commit
+ * statuses any agent queues are announced (store_listen, PostgreSQL's LISTEN/NOTIFY):
+ * the scheduler and the status posts run when one is, rather than on a timer. A
+ * listening connection lost (the server restarted) is made again every
+ * WORKER_RETRY_SECONDS until it is back. */
 #include <event2/event.h>
 
 #include "limits.h"
@@ -39,8 +40,10 @@ static void worker_listen_cb(evutil_socket_t fd, short what, void *arg)
 			 "listening again in %ds", WORKER_RETRY_SECONDS);
 		worker_listen_later(w);
 	} else {
-		if (rc & 1)
+		if (rc & 1) {	/* builds or statuses queued */
 			worker_kick(w);
+			worker_status_kick(w, 0);
+		}
 		if (rc & 2)
 			worker_lease_scan(w);	/* a build claimed: its lease to watch */
 	}
@@ -68,6 +71,7 @@ static void worker_listen_open(struct worker *w)
 	}
 	/* what was queued, or claimed, while nobody listened */
 	worker_kick(w);
+	worker_status_kick(w, 0);
 	worker_lease_scan(w);
 }
 

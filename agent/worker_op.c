@@ -165,7 +165,7 @@ static int worker_op_queued_run(struct store *st, struct wop *o, struct err *e)
 		if ((state = worker_op_state(st, o->o_ids[i], e)) < 0)
 			return -1;
 		if ((state == BUILD_QUEUED || state == BUILD_RUNNING) &&
-		    store_status_add(st, o->o_ids[i], "queued", o->o_descs[i], e) < 0)
+		    store_status_add_queued(st, o->o_ids[i], o->o_descs[i], e) < 0)
 			return -1;
 	}
 	if (o->o_supersede && worker_op_supersede(st, o, e) < 0)
@@ -202,6 +202,10 @@ static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 
 	free(o->o_reason);
 	o->o_reason = NULL;
+	/* a fleet: another agent queued it, and its queued status may not be written
+	 * yet; it goes ahead of the running one */
+	if (rc == 0 && o->o_st_queued && store_status_add_queued(st, o->o_id, o->o_st_queued, e) < 0)
+		return -1;
 	if (rc != 0 || !o->o_image)
 		return rc;
 	if ((claim = store_claim_tag(st, o->o_repo, o->o_image, o->o_ref, o->o_id, &owner, e)) < 0)
@@ -391,12 +395,12 @@ static int worker_op_add_failed(struct worker *w, struct wop *o, const char *err
 
 static int worker_op_status_done_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_status_done(st, o->o_id, e);
+	return store_status_done(st, o->o_id, o->o_claim, e);
 }
 
 static int worker_op_status_retry_run(struct store *st, struct wop *o, struct err *e)
 {
-	return store_status_retry(st, o->o_id, o->o_time, o->o_reason, e);
+	return store_status_retry(st, o->o_id, o->o_claim, o->o_time, o->o_reason, e);
 }
 
 /* Its process leaves the table, freeing the row and its repository for the next post. */

@@ -111,6 +111,7 @@ void worker_status_done(struct wproc *p)
 			  msg ? msg : "failed", ps->s_attempts + 1);
 		o = worker_op_new(WOP_STATUS_DONE, ps->s_row);
 	}
+	o->o_claim = ps->s_claim;
 	json_decref(j);
 	/* the post is over once the row's new state is on disk: until then p stays
 	 * in w_procs, holding the row and its repository (worker_status_posters) */
@@ -157,18 +158,31 @@ static int worker_status_drop(struct worker *w, const struct status_row *row)
 {
 	struct err e = ERR_INIT;
 
-	if (store_status_done(w->w_store, row->id, &e) < 0) {
+	if (store_status_done(w->w_store, row->id, row->claim, &e) < 0) {
 		log_error("%s", e.msg);
 		return -2;
 	}
 	return 0;
 }
 
+/* Claims row for this agent (store_status_claim): 1 claimed, 0 not (another agent
+ * holds it, or it is gone: look again), -2 the store failed. */
+static int worker_status_claim(struct worker *w, struct status_row *row)
+{
+	struct err e = ERR_INIT;
+	int rc = store_status_claim(w->w_store, row, store_now_ms(), &e);
+
+	if (rc < 0)
+		log_error("build %lld: %s", row->build_id, e.msg);
+	return rc < 0 ? -2 : rc;
+}
+
 /* Starts the post of row in a child: 1 started, 0 dropped or put off (the row
- * changed: look again), -1 not now (its repository or forge has posts in flight),
- * -2 the store refused to drop it, or no process can start (disk full?): look
- * again later. */
-static int worker_status_start(struct worker *w, const struct status_row *row)
+ * changed, or another agent claimed it: look again), -1 not now (its repository or
+ * forge has posts in flight), -2 the store refused to claim or drop it, or no
+ * process can start (disk full?): look again later. Nothing is claimed before it is
+ * sure to be posted or dropped: a claim keeps other agents off for a while. */
+static int worker_status_start(struct worker *w, struct status_row *row)
 {
 	const struct repo_conf *rc;
 	struct forge_request r = FORGE_REQUEST_INIT;
@@ -184,6 +198,8 @@ static int worker_status_start(struct worker *w, const struct status_row *row)
 
 	if (store_get_build(w->w_store, row->build_id, &b, &e) != 0 ||
 	    !(rc = worker_repo(w, b.repo)) || rc->status == STATUS_NONE) {
+		if ((ret = worker_status_claim(w, row)) <= 0)
+			goto out;
 		log_warn("build %lld: commit status '%s' dropped: the build or its "
 			 "repository's status setting is gone", row->build_id, row->state);
 		ret = worker_status_drop(w, row);
@@ -196,6 +212,8 @@ static int worker_status_start(struct worker *w, const struct status_row *row)
 	fb.description = row->description;
 	payload = rc->status == STATUS_GITLAB && b.project_id ? b.project_id : b.repo_full_name;
 	if (forge_request_build(rc, &fb, w->w_cfg->public_url, payload, &r, &e) < 0) {
+		if ((ret = worker_status_claim(w, row)) <= 0)
+			goto out;
 		log_error("build %lld: commit status '%s' dropped: %s", b.id, row->state, e.msg);
 		ret = worker_status_drop(w, row);
 		goto out;
@@ -206,6 +224,8 @@ static int worker_status_start(struct worker *w, const struct status_row *row)
 		ret = -1;
 		goto out;
 	}
+	if ((ret = worker_status_claim(w, row)) <= 0)
+		goto out;
 	job = json_object();
 	json_object_set_new(job, "kind", json_integer(r.kind));
 	json_object_set_new(job, "url", json_string(r.url));
@@ -220,13 +240,15 @@ static int worker_status_start(struct worker *w, const struct status_row *row)
 			 r.timeout + KILL_GRACE_SECONDS, &e);
 	json_decref(job);
 	if (!p) {
-		/* no write: the database is likely as full as the directory */
+		/* no write: the database is likely as full as the directory (a shared
+		 * store's claim ends by itself) */
 		log_error("build %lld: cannot post a commit status: %s", b.id, e.msg);
 		ret = -2;
 		goto out;
 	}
 	event_del(p->p_out_ev);		/* a few bytes: read when it exits */
 	p->p_status.s_row = row->id;
+	p->p_status.s_claim = row->claim;
 	p->p_status.s_attempts = row->attempts;
 	p->p_status.s_what = xasprintf("build %lld: commit status '%s' (%s)", b.id, row->state,
 				       r.state ? r.state : "");

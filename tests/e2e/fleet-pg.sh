@@ -11,6 +11,7 @@
 set -u
 source "$TESTS_DIR/lib/agent.sh"
 source "$TESTS_DIR/lib/pg.sh"
+source "$TESTS_DIR/lib/fleet.sh"
 agent_init
 pg_start || fail "PostgreSQL did not start"
 pg_fleet_stop() {
@@ -30,24 +31,10 @@ A_URL=$AGENT_URL
 grep -q "database 'postgresql://agent@127.0.0.1:$PG_PORT/s2i'" "$AGENT_LOG" ||
 	fail "agent a does not name its database"
 
-# another agent: a's configuration with its own port, state directory and extra
-# lines; sets SERVED_PID and SERVED_PORT (a new port while the one tried is taken)
+# another agent (tests/lib/fleet.sh): sets SERVED_PID and SERVED_PORT
 serve_another() {	# name [extra [port]]
-	local try conf=$AGENT_DIR/$1.conf log=$AGENT_DIR/$1.log
-	for try in 1 2 3 4 5; do
-		SERVED_PORT=${3:-$(free_port)}
-		sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$SERVED_PORT|g" \
-			-e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-$1${2:+\\n$2}|" \
-			"$AGENT_DIR/agent.conf" >"$conf"
-		"$S2I_AGENT" serve -c "$conf" >>"$log" 2>&1 &
-		SERVED_PID=$!
-		wait_port "$SERVED_PORT" 15 "$SERVED_PID" && return 0
-		kill "$SERVED_PID" 2>/dev/null
-		wait "$SERVED_PID" 2>/dev/null
-		[ -z "${3:-}" ] && grep -q "cannot listen" "$log" || break
-	done
-	cat "$log"
-	fail "agent $1 did not start"
+	fleet_serve "$@" || fail "agent $1 did not start"
+	SERVED_PID=$FLEET_PID SERVED_PORT=$FLEET_PORT
 }
 serve_another b
 B_PID=$SERVED_PID B_PORT=$SERVED_PORT B_LOG=$AGENT_DIR/b.log

@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
+#include "limits.h"
 #include "store.h"
 #include "storefixture.h"
 
@@ -316,12 +317,20 @@ static void release_rows(struct status_row *rows, size_t n)
 		status_row_release(&rows[--n]);
 }
 
+/* Claims r now and posts it (deletes it). */
+static void claim_done(struct store *s, struct status_row *r)
+{
+	struct err e = ERR_INIT;
+
+	assert_int_equal(store_status_claim(s, r, store_now_ms(), &e), 1);
+	assert_int_equal(store_status_done(s, r->id, r->claim, &e), 0);
+}
+
 /* The one status due is build_id's, in state (or with description) unless NULL: posted. */
 static void post_only_head(struct store *s, long long build_id, const char *state,
 			   const char *description)
 {
 	struct status_row r[8];
-	struct err e = ERR_INIT;
 	size_t n = heads(s, r, 8);
 
 	assert_int_equal(n, 1);
@@ -330,7 +339,7 @@ static void post_only_head(struct store *s, long long build_id, const char *stat
 		assert_string_equal(r[0].state, state);
 	if (description)
 		assert_string_equal(r[0].description, description);
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	claim_done(s, &r[0]);
 	release_rows(r, n);
 }
 
@@ -354,18 +363,24 @@ static void test_statuses(void **state)
 	assert_null(r[0].repo);
 	assert_int_equal(r[1].build_id, 42);
 	/* a failed post delays it and, with it, the later status of the same build */
-	assert_int_equal(store_status_retry(s, r[0].id, now + 60000, "502 bad gateway", &e), 0);
+	assert_int_equal(store_status_claim(s, &r[0], now, &e), 1);
+	assert_int_equal(store_status_retry(s, r[0].id, r[0].claim, now + 60000, "502 bad gateway",
+					    &e), 0);
 	release_rows(r, n);
 	n = heads(s, r, 8);
 	assert_int_equal(n, 2);
 	assert_int_equal(r[0].build_id, 42);
 	assert_true(r[0].next_at <= store_now_ms());
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+	claim_done(s, &r[0]);
 	assert_int_equal(r[1].build_id, 41);
 	assert_int_equal(r[1].next_at, now + 60000);
 	assert_int_equal(r[1].attempts, 1);
 	assert_string_equal(r[1].last_error, "502 bad gateway");
-	assert_int_equal(store_status_done(s, r[1].id, &e), 0);
+	/* not due yet: not claimed (SQLite: the worker looks at next_at itself) */
+	if (sf_pg_url())
+		assert_int_equal(store_status_claim(s, &r[1], now, &e), 0);
+	assert_int_equal(store_status_claim(s, &r[1], now + 60000, &e), 1);
+	assert_int_equal(store_status_done(s, r[1].id, r[1].claim, &e), 0);
 	release_rows(r, n);
 	post_only_head(s, 41, "success", NULL);
 	assert_int_equal(heads(s, r, 8), 0);
@@ -420,8 +435,8 @@ static void test_statuses_per_commit(void **state)
 	assert_int_equal(r[2].build_id, b1);
 	assert_string_equal(r[2].repo, "beta");
 	for (i = 1; i < n; i++)
-		assert_int_equal(store_status_done(s, r[i].id, &e), 0);
-	assert_int_equal(store_status_done(s, r[0].id, &e), 0);
+		claim_done(s, &r[i]);
+	claim_done(s, &r[0]);
 	release_rows(r, n);
 	/* alpha@1 goes on in the order the statuses were queued, across its builds */
 	post_only_head(s, a2, NULL, "Build a2 queued");
@@ -433,7 +448,7 @@ static void test_statuses_per_commit(void **state)
 	n = heads(s, r, 8);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++)
-		assert_int_equal(store_status_done(s, r[i].id, &e), 0);
+		claim_done(s, &r[i]);
 	release_rows(r, n);
 	assert_int_equal(heads(s, r, 8), 0);
 	store_free(s);
@@ -925,7 +940,9 @@ static void test_pg_migrate_up(void **state)
 	s = sf_store();
 	store_free(s);
 	pg_exec("ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
-		"DROP COLUMN lease_until, DROP COLUMN fence; "
+		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status; "
+		"ALTER TABLE statuses DROP COLUMN claimed_by, DROP COLUMN claim_until, "
+		"DROP COLUMN claim; "
 		"UPDATE s2i_schema SET version = 1");
 	s = sf_store();
 	store_set_agent(s, "agent-up");
@@ -988,6 +1005,75 @@ static void test_pg_claim_order(void **state)
 	assert_int_equal(store_claim(b, x2, NULL, store_now_ms(), &fence, &e), 0);
 	assert_int_equal(store_commit(b, &e), 0);
 	assert_int_equal(runnable(a, "ord", &got), 0);
+	store_free(a);
+	store_free(b);
+}
+
+/* The status outbox on a shared store: a row is claimed by one agent at a time; the
+ * other agents see it due when the claim ends and take it over then; the end of a
+ * claim taken over changes nothing (its token is old). */
+static void test_pg_status_claim(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store();
+	struct status_row ra[4], rb[4];
+	struct err e = ERR_INIT;
+	long long now = store_now_ms(), ttl = STATUS_CLAIM_SECONDS * 1000LL, old;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	assert_int_equal(store_status_add(a, 71, "pending", "Build 71 running", &e), 0);
+	assert_int_equal(store_status_add(a, 71, "success", "Build 71 succeeded", &e), 0);
+	assert_int_equal(heads(a, ra, 4), 1);
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_int_equal(ra[0].id, rb[0].id);
+	assert_int_equal(store_status_claim(a, &ra[0], now, &e), 1);
+	assert_true(ra[0].claim > 0);
+	/* b read it before a claimed it: b's claim finds it held */
+	assert_int_equal(store_status_claim(b, &rb[0], now, &e), 0);
+	assert_int_equal(rb[0].claim, 0);
+	release_rows(rb, 1);
+	/* to b (and to a) it is due when a's claim ends; the next status waits for it */
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_int_equal(rb[0].id, ra[0].id);
+	assert_true(rb[0].next_at >= now + ttl);
+	/* a token that is not a's ends nothing */
+	assert_int_equal(store_status_done(b, rb[0].id, 0, &e), 0);
+	assert_int_equal(store_status_retry(b, rb[0].id, ra[0].claim + 1, now, "x", &e), 0);
+	release_rows(rb, 1);
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_int_equal(rb[0].id, ra[0].id);
+	assert_int_equal(rb[0].attempts, 0);
+	/* a dies: once its claim has ended, b takes the row over */
+	assert_int_equal(store_status_claim(b, &rb[0], now + ttl - 1, &e), 0);
+	assert_int_equal(store_status_claim(b, &rb[0], now + ttl, &e), 1);
+	assert_true(rb[0].claim > ra[0].claim);
+	/* a comes back late: its end of the post is fenced off */
+	old = ra[0].claim;
+	assert_int_equal(store_status_retry(a, ra[0].id, old, now, "late", &e), 0);
+	assert_int_equal(store_status_done(a, ra[0].id, old, &e), 0);
+	release_rows(ra, 1);
+	assert_int_equal(heads(a, ra, 4), 1);
+	assert_int_equal(ra[0].id, rb[0].id);
+	assert_int_equal(ra[0].attempts, 0);
+	release_rows(ra, 1);
+	/* b's post fails: it is free again after its backoff, for any agent */
+	assert_int_equal(store_status_retry(b, rb[0].id, rb[0].claim, now + ttl + 5000, "503", &e), 0);
+	release_rows(rb, 1);
+	assert_int_equal(heads(a, ra, 4), 1);
+	assert_int_equal(ra[0].next_at, now + ttl + 5000);
+	assert_int_equal(ra[0].attempts, 1);
+	assert_int_equal(store_status_claim(a, &ra[0], now + ttl + 4999, &e), 0);
+	assert_int_equal(store_status_claim(a, &ra[0], now + ttl + 5000, &e), 1);
+	assert_int_equal(ra[0].attempts, 1);
+	assert_int_equal(store_status_done(a, ra[0].id, ra[0].claim, &e), 0);
+	release_rows(ra, 1);
+	/* then the commit's next status */
+	assert_int_equal(heads(b, rb, 4), 1);
+	assert_string_equal(rb[0].state, "success");
+	claim_done(b, &rb[0]);
+	release_rows(rb, 1);
+	assert_int_equal(heads(a, ra, 4), 0);
 	store_free(a);
 	store_free(b);
 }
@@ -1103,6 +1189,88 @@ static void test_pg_lease(void **state)
 	store_free(b);
 }
 
+/* Agents claiming the outbox at the same moment: each claims what it finds due,
+ * on its own connection, over and over until nothing is left. */
+#define CLAIM_ROWS	60
+struct claimer {
+	struct store *c_store;
+	long long c_got[CLAIM_ROWS];
+	size_t c_n;
+	int c_failed;
+};
+
+static void *claimer_run(void *arg)
+{
+	struct claimer *c = arg;
+	struct status_row r[CLAIM_ROWS];
+	struct err e = ERR_INIT;
+	size_t n, i, due;
+	int rounds, rc;
+
+	for (rounds = 0; rounds < 1000 && !c->c_failed; rounds++) {
+		if (store_status_heads(c->c_store, CLAIM_ROWS, r, &n, &e) < 0) {
+			c->c_failed = 1;
+			break;
+		}
+		/* every row is tried, also those shown held (as a late agent would); a
+		 * claimed row is kept ("posted" forever), so none comes due twice */
+		for (i = 0, due = 0; i < n; i++) {
+			due += r[i].next_at <= store_now_ms();
+			rc = store_status_claim(c->c_store, &r[i], store_now_ms(), &e);
+			if (rc < 0 || (rc == 1 && c->c_n == CLAIM_ROWS))
+				c->c_failed = 1;
+			else if (rc == 1)
+				c->c_got[c->c_n++] = r[i].id;
+		}
+		release_rows(r, n);
+		if (!due)
+			break;		/* all held */
+	}
+	return NULL;
+}
+
+static void test_pg_status_claim_race(void **state)
+{
+	struct claimer c[3] = { { .c_store = NULL } };
+	struct store *s = sf_store();
+	struct err e = ERR_INIT;
+	pthread_t t[3];
+	int seen[CLAIM_ROWS] = { 0 };
+	long long first = 0;
+	size_t i, k, total = 0;
+	struct status_row r[1];
+
+	(void)state;
+	/* builds that do not exist: each row a commit of its own, so all are due */
+	for (i = 0; i < CLAIM_ROWS; i++)
+		assert_int_equal(store_status_add(s, 9000 + (long long)i, "pending", NULL, &e), 0);
+	assert_int_equal(heads(s, r, 1), 1);
+	first = r[0].id;
+	release_rows(r, 1);
+	for (k = 0; k < 3; k++) {
+		c[k].c_store = sf_store();
+		assert_int_equal(pthread_create(&t[k], NULL, claimer_run, &c[k]), 0);
+	}
+	for (k = 0; k < 3; k++)	/* all of them before any assert jumps out */
+		pthread_join(t[k], NULL);
+	for (k = 0; k < 3; k++) {
+		assert_false(c[k].c_failed);
+		for (i = 0; i < c[k].c_n; i++) {
+			long long at = c[k].c_got[i] - first;
+
+			assert_true(at >= 0 && at < CLAIM_ROWS);
+			seen[at]++;
+		}
+		total += c[k].c_n;
+		store_free(c[k].c_store);
+	}
+	/* every row claimed, and by one connection only */
+	for (i = 0; i < CLAIM_ROWS; i++)
+		assert_int_equal(seen[i], 1);
+	assert_int_equal(total, CLAIM_ROWS);
+	store_free(s);
+}
+
 /* Retention's picks and deletes (store_keep_*): never a build that has not ended, the
  * newest of its ref or one with a commit status still to post; by count and by age;
  * paged by id; a deleted build takes its delivery id and its state count along. */
@@ -1206,6 +1374,8 @@ int main(void)
 		cmocka_unit_test(test_pg_fleet_dedup),
 		cmocka_unit_test(test_pg_mine),
 		cmocka_unit_test(test_pg_claim_order),
+		cmocka_unit_test_setup(test_pg_status_claim, sf_remove_db),
+		cmocka_unit_test_setup(test_pg_status_claim_race, sf_remove_db),
 		cmocka_unit_test(test_pg_lease),
 		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
