@@ -175,30 +175,41 @@ out:
 }
 
 /* The end of a finished build's log for its page: at most DASH_LOG_INLINE_MAX bytes,
- * from a line's start when cut; an empty text when there is no log (never ran).
- * Returns what to free. */
-static char *http_build_log(const struct build *b, struct dash_log *log)
+ * from a line's start when cut; an empty text when there is no log (never ran). On
+ * a shared store the log is the store's (the agent that ran it may be gone), else
+ * its file. Returns what to free. */
+static char *http_build_log(struct http *h, const struct build *b, struct dash_log *log)
 {
+	struct buf tail = BUF_INIT(DASH_LOG_INLINE_MAX + 1);
 	struct stat st;
 	size_t want, got = 0;
 	ssize_t n;
-	char *data, *nl;
+	char *data = NULL, *nl;
 	int fd;
 
 	log->text = "";
 	log->len = log->skipped = 0;
-	if (!b->log_path || (fd = open(b->log_path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+	if (store_shared(h->h_store) &&
+	    store_log_tail(h->h_store, b->id, DASH_LOG_INLINE_MAX, &tail, &log->skipped, NULL) == 0) {
+		got = tail.len;
+		data = buf_detach(&tail, NULL);
+	} else {
+		buf_release(&tail);
+		if (!b->log_path || (fd = open(b->log_path, O_RDONLY | O_CLOEXEC)) < 0)
+			return NULL;
+		if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+			close(fd);
+			return NULL;
+		}
+		want = (size_t)st.st_size > DASH_LOG_INLINE_MAX ? DASH_LOG_INLINE_MAX :
+			(size_t)st.st_size;
+		log->skipped = (size_t)st.st_size - want;
+		data = xmalloc(want + 1);
+		while (got < want &&
+		       (n = pread(fd, data + got, want - got, (off_t)(log->skipped + got))) > 0)
+			got += (size_t)n;
 		close(fd);
-		return NULL;
 	}
-	want = (size_t)st.st_size > DASH_LOG_INLINE_MAX ? DASH_LOG_INLINE_MAX : (size_t)st.st_size;
-	log->skipped = (size_t)st.st_size - want;
-	data = xmalloc(want + 1);
-	while (got < want && (n = pread(fd, data + got, want - got, (off_t)(log->skipped + got))) > 0)
-		got += (size_t)n;
-	close(fd);
 	log->text = data;
 	log->len = got;
 	if (log->skipped && (nl = memchr(data, '\n', got))) {	/* no half line on top */
@@ -218,7 +229,6 @@ void http_api_build(struct http *h, struct evhttp_request *req, const struct htt
 	char *logdata = NULL;
 	json_t *j;
 
-	(void)h;
 	j = store_build_json(b);
 	if (http_wants_html(req)) {
 		/* the page shows the commit too, as the list does */
@@ -228,7 +238,7 @@ void http_api_build(struct http *h, struct evhttp_request *req, const struct htt
 			json_object_set_new(j, "author", json_string(b->author));
 		/* a finished build's log is in the page: it reads without JavaScript */
 		if (store_state_final(b->state))
-			logdata = http_build_log(b, &log);
+			logdata = http_build_log(h, b, &log);
 		if (dash_render_build(j, store_state_final(b->state) ? &log : NULL, time(NULL), &page,
 				      &e) < 0) {
 			log_error("build %lld: cannot render: %s", m->m_id, e.msg);

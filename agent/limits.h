@@ -89,6 +89,11 @@
  * (the daemon answers 503 meanwhile) */
 #define STORE_PG_CONNECT_TIMEOUT "5"		/* seconds */
 #define STORE_PG_TCP_TIMEOUT	"10000"		/* ms: tcp_user_timeout */
+/* a build's log on a shared store (store_log_*): the log file's cap, and room for
+ * the agent's own lines after the build process reached it (its outcome) */
+#define STORE_LOG_MAX		((long long)BUILD_LOG_MAX + 64 * 1024)
+#define STORE_LOG_CHUNK_MAX	(256 * 1024)	/* bytes of one chunk (a row) */
+#define STORE_LOG_READ_ROWS	256		/* chunks one read asks for */
 #define BATCH_CKPT_NICE		10		/* the checkpoint thread's nice value */
 /* replay guard: the digest of a push's signed material is kept this long per repo
  * (far longer than build history: a captured delivery stays worth replaying for
@@ -200,6 +205,13 @@
 #define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
 #define WORKER_LOG_CHUNK	(256 * 1024)	/* bytes read from a log file per step */
 #define WORKER_LOG_BACKLOG	(1024 * 1024)	/* unsent bytes per log reader before pausing */
+/* a shared store: how often a running build's new log bytes are copied to it, at
+ * most how many per copy, and how long a reader of a build running elsewhere waits
+ * for the store's wake-up (LISTEN/NOTIFY) before it looks anyway (a missed one) */
+#define WORKER_LOG_SHIP_MS	250
+#define WORKER_LOG_SHIP_MAX	(1024 * 1024)
+#define WORKER_LOG_WAIT_MS	5000
+#define WORKER_CANCEL_SWEEP_MAX	64		/* cancels asked of this agent read at once */
 #define WORKER_RETRY_SECONDS	5		/* a queued build the database could not close: next try */
 #define WORKER_WRITE_RETRY_MIN_MS 500		/* a write the database refused (disk full): first retry, */
 #define WORKER_WRITE_RETRY_MAX_MS 10000		/* doubled up to this */

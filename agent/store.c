@@ -609,9 +609,9 @@ int store_listen_fd(const struct store *s)
 	return s->st_pg ? store_pg_listen_fd(s->st_pg) : -1;
 }
 
-int store_notified(struct store *s)
+int store_notified(struct store *s, store_heard_fn *fn, void *arg)
 {
-	return s->st_pg ? store_pg_notified(s->st_pg) : 0;
+	return s->st_pg ? store_pg_notified(s->st_pg, fn, arg) : 0;
 }
 
 int store_shared(const struct store *s)
@@ -1641,4 +1641,44 @@ json_t *store_build_json(const struct build *b)
 	if (b->untrusted)
 		json_object_set_new(o, "untrusted", json_true());
 	return o;
+}
+
+/* ---------- a build's log, a cancel asked: a shared store's only ---------- */
+
+int store_log_stored(struct store *s, long long id, int attempt, long long *ret_len,
+		     struct err *e)
+{
+	*ret_len = 0;
+	return s->st_pg ? store_pg_log_stored(s->st_pg, id, attempt, ret_len, e) : 0;
+}
+
+int store_log_append(struct store *s, long long id, int attempt, long long off,
+		     const void *data, size_t len, struct err *e)
+{
+	return s->st_pg ? store_pg_log_append(s->st_pg, id, attempt, off, data, len, e) : 1;
+}
+
+int store_log_read(struct store *s, long long id, struct store_log_pos *pos, size_t max,
+		   struct buf *out, struct err *e)
+{
+	return s->st_pg ? store_pg_log_read(s->st_pg, id, pos, max, out, e) : 1;
+}
+
+int store_log_tail(struct store *s, long long id, size_t max, struct buf *out,
+		   size_t *ret_skipped, struct err *e)
+{
+	*ret_skipped = 0;
+	return s->st_pg ? store_pg_log_tail(s->st_pg, id, max, out, ret_skipped, e) : 1;
+}
+
+int store_cancel_ask(struct store *s, long long id, struct err *e)
+{
+	return s->st_pg ? store_pg_cancel_ask(s->st_pg, id, e) : 1;
+}
+
+int store_cancel_pending(struct store *s, long long *ret_ids, size_t max, size_t *ret_n,
+			 struct err *e)
+{
+	*ret_n = 0;
+	return s->st_pg ? store_pg_cancel_pending(s->st_pg, ret_ids, max, ret_n, e) : 0;
 }

@@ -94,10 +94,15 @@ void store_set_agent(struct store *s, const char *id);
  * database that only listens; watch store_listen_fd for reading, then store_notified
  * says since its last call: 1 when builds were queued, | 2 when builds were claimed,
  * 0 when neither, -1 when the connection is lost (free it, listen again later).
+ * What else it heard goes to fn, one call per build (fn may be NULL):
+ * STORE_HEARD_LOG, a build's log grew or the build ended (store_log_append,
+ * store_set_finished); STORE_HEARD_CANCEL, a cancel was asked (store_cancel_ask).
  * On SQLite store_listen gives *ret = NULL: one agent, nobody else queues. */
+enum store_heard { STORE_HEARD_LOG, STORE_HEARD_CANCEL };
+typedef void store_heard_fn(void *arg, enum store_heard what, long long id);
 int store_listen(const struct store *s, struct store **ret, struct err *e);
 int store_listen_fd(const struct store *s);
-int store_notified(struct store *s);
+int store_notified(struct store *s, store_heard_fn *fn, void *arg);
 void store_free(struct store *s);
 const char *store_path(const struct store *s);
 /* Cheap "the database answers" check for /healthz. */
@@ -375,6 +380,45 @@ struct store_copy_tally {
 
 int store_copy(struct store *from, struct store *to, const char *agent,
 	       struct store_copy_tally *t, struct err *e);
+
+/* A build's log on a shared store, so that any agent serves it, live and after the
+ * agent that ran it is gone. That agent copies what its log file gains into chunks
+ * (store_log_append, batched); pruning a build deletes them. A chunk is placed by
+ * the attempt that wrote it and its offset in that attempt's bytes, and the log
+ * reads attempt after attempt. A build's chunks hold at most STORE_LOG_MAX bytes.
+ * On SQLite (one agent, who has the log file) these calls find nothing: 1. */
+struct store_log_pos {
+	int attempt;
+	long long off;
+};
+
+#define STORE_LOG_POS_INIT { 0, 0 }
+
+struct buf;
+
+/* The bytes the attempt's chunks hold, into *ret_len (0 on SQLite). */
+int store_log_stored(struct store *s, long long id, int attempt, long long *ret_len,
+		     struct err *e);
+/* Adds data[0..len) (at most STORE_LOG_CHUNK_MAX) at off of the attempt's bytes, and
+ * wakes the agents following the log at the COMMIT: 0, 1 when that would take the
+ * build's chunks past STORE_LOG_MAX (nothing added), -1 on error. */
+int store_log_append(struct store *s, long long id, int attempt, long long off,
+		     const void *data, size_t len, struct err *e);
+/* Appends to out the chunks from *pos on, whole, up to max bytes (at least one
+ * chunk), and moves *pos past them: 0, 1 when there is none, -1 on error. */
+int store_log_read(struct store *s, long long id, struct store_log_pos *pos, size_t max,
+		   struct buf *out, struct err *e);
+/* Appends the log's last max bytes at most to out, *ret_skipped the bytes before
+ * them: 0, 1 when the build has no chunks, -1 on error. */
+int store_log_tail(struct store *s, long long id, size_t max, struct buf *out,
+		   size_t *ret_skipped, struct err *e);
+/* Asks the agent running build id to stop it (it hears STORE_HEARD_CANCEL at the
+ * COMMIT, or finds it with store_cancel_pending): 0, 1 when it is not running. */
+int store_cancel_ask(struct store *s, long long id, struct err *e);
+/* Up to max of this agent's (store_set_agent) running builds whose cancel was
+ * asked, into ret_ids[0..*ret_n). */
+int store_cancel_pending(struct store *s, long long *ret_ids, size_t max, size_t *ret_n,
+			 struct err *e);
 
 /* Wall clock in ms since the epoch. */
 long long store_now_ms(void);

@@ -22,7 +22,7 @@ void store_pg_free(struct store_pg *p);
 void store_pg_set_agent(struct store_pg *p, const char *id);
 int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err *e);
 int store_pg_listen_fd(const struct store_pg *p);
-int store_pg_notified(struct store_pg *p);
+int store_pg_notified(struct store_pg *p, store_heard_fn *fn, void *arg);
 const char *store_pg_path(const struct store_pg *p);
 /* STORE_SYNC_FULL when a COMMIT is flushed (synchronous_commit not off, fsync on) */
 int store_pg_sync_mode(const struct store_pg *p);
@@ -88,6 +88,17 @@ int store_pg_status_claim(struct store_pg *p, struct status_row *r, long long no
 int store_pg_status_done(struct store_pg *p, long long id, long long claim, struct err *e);
 int store_pg_status_retry(struct store_pg *p, long long id, long long claim, long long next_at,
 			  const char *error, struct err *e);
+int store_pg_log_stored(struct store_pg *p, long long id, int attempt, long long *ret_len,
+			struct err *e);
+int store_pg_log_append(struct store_pg *p, long long id, int attempt, long long off,
+			const void *data, size_t len, struct err *e);
+int store_pg_log_read(struct store_pg *p, long long id, struct store_log_pos *pos, size_t max,
+		      struct buf *out, struct err *e);
+int store_pg_log_tail(struct store_pg *p, long long id, size_t max, struct buf *out,
+		      size_t *ret_skipped, struct err *e);
+int store_pg_cancel_ask(struct store_pg *p, long long id, struct err *e);
+int store_pg_cancel_pending(struct store_pg *p, long long *ret_ids, size_t max, size_t *ret_n,
+			    struct err *e);
 
 /* For store_migrate.c, which copies one store into another: the SQLite connection
  * of s (NULL on PostgreSQL), and the PostgreSQL one (NULL on SQLite). */

@@ -35,6 +35,7 @@
 	X(PQfinish) \
 	X(PQfreemem) \
 	X(PQgetisnull) \
+	X(PQgetlength) \
 	X(PQgetvalue) \
 	X(PQnotifies) \
 	X(PQntuples) \
@@ -85,6 +86,10 @@ static int pq_ready(struct err *e)
 #define PG_SCHEMA_LOCK	1932683617LL
 /* notified by a COMMIT that queued builds (store_listen) */
 #define PG_CHANNEL	"s2i_queued"
+/* ... that added to a build's log or ended it, that asked to cancel a build: the
+ * payload is the build's id */
+#define PG_CHANNEL_LOG	"s2i_log"
+#define PG_CHANNEL_CANCEL "s2i_cancel"
 /* the payload of a notification that a build was claimed: a lease to watch */
 #define PG_LEASED	"lease"
 #define PG_PARAMS_MAX	16
@@ -96,7 +101,8 @@ enum {
 	PS_STATUS_CLAIM, PS_STATUS_QUEUED,
 	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
-	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_N
+	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_LOG_STORED,
+	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_N
 };
 
 /* the database's clock in ms: leases are compared with one clock, not each agent's */
@@ -223,6 +229,28 @@ static const char *const pg_sql[PS_N] = {
 		"AND (lease_until < " PG_NOW " OR agent = $6) RETURNING fence",
 	/* held to the COMMIT: a takeover waits for the write that passed this */
 	[PS_FENCE] = "SELECT 1 FROM builds WHERE id = $1 AND fence = $2 FOR UPDATE",
+	/* a build's log (store_log_*): the chunks of each attempt follow each other, and
+	 * those of an attempt are contiguous, so what it has is the sum of their lengths */
+	[PS_LOG_STORED] = "SELECT coalesce(sum(len), 0) FROM build_logs "
+		"WHERE build_id = $1 AND attempt = $2",
+	/* within the build's cap ($5), and the followers woken at the COMMIT */
+	[PS_LOG_APPEND] = "WITH ins AS (INSERT INTO build_logs (build_id, attempt, off, len, data) "
+		"SELECT $1::bigint, $2::integer, $3::bigint, length($4::bytea), $4::bytea "
+		"WHERE (SELECT coalesce(sum(len), 0) FROM build_logs WHERE build_id = $1::bigint) "
+		"+ length($4::bytea) <= $5::bigint "
+		"ON CONFLICT DO NOTHING RETURNING build_id) "
+		"SELECT pg_notify('" PG_CHANNEL_LOG "', build_id::text) FROM ins",
+	[PS_LOG_READ] = "SELECT attempt, off, data FROM build_logs WHERE build_id = $1 "
+		"AND (attempt, off) >= ($2::integer, $3::bigint) ORDER BY attempt, off LIMIT $4",
+	/* the last chunks that hold the final $2 bytes, in order, and the log's length */
+	[PS_LOG_TAIL] = "SELECT data, total FROM (SELECT attempt, off, data, len, "
+		"sum(len) OVER (ORDER BY attempt DESC, off DESC) AS behind, sum(len) OVER () AS total "
+		"FROM build_logs WHERE build_id = $1) t WHERE behind - len < $2 ORDER BY attempt, off",
+	[PS_CANCEL_ASK] = "WITH u AS (UPDATE builds SET cancel_at = $2 WHERE id = $1 "
+		"AND state = 'running' RETURNING id) "
+		"SELECT pg_notify('" PG_CHANNEL_CANCEL "', id::text) FROM u",
+	[PS_CANCEL_PENDING] = "SELECT id FROM builds WHERE state = 'running' "
+		"AND cancel_at IS NOT NULL AND agent = $1 ORDER BY id LIMIT $2",
 };
 
 /* The schema's versions, in order: migration i takes a database at version i to
@@ -272,6 +300,13 @@ static const char *const pg_migrations[] = {
 	"ADD COLUMN claim bigint NOT NULL DEFAULT 0;"
 	/* and whether a build's queued status was written (store_status_add_queued) */
 	"ALTER TABLE builds ADD COLUMN queued_status integer NOT NULL DEFAULT 0;",
+	/* 6: build logs in the store, so that any agent serves any build's log; they go
+	 * with their build (retention). A cancel asked of the agent running a build. */
+	"CREATE TABLE build_logs ("
+	" build_id bigint NOT NULL REFERENCES builds (id) ON DELETE CASCADE,"
+	" attempt integer NOT NULL, off bigint NOT NULL, len integer NOT NULL,"
+	" data bytea NOT NULL, PRIMARY KEY (build_id, attempt, off));"
+	"ALTER TABLE builds ADD COLUMN cancel_at bigint;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -395,8 +430,8 @@ static int pg_ready(struct store_pg *p, struct err *e)
 
 /* Runs prepared statement which; the result (the caller's to PQclear) or NULL with e
  * set when it did not return status ok. */
-static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q,
-			ExecStatusType ok, struct err *e, const char *what)
+static PGresult *pg_run_as(struct store_pg *p, int which, const struct pg_params *q,
+			   ExecStatusType ok, int binary, struct err *e, const char *what)
 {
 	char name[16];
 	PGresult *r;
@@ -405,13 +440,19 @@ static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q
 		return NULL;
 	snprintf(name, sizeof(name), "s2i_%d", which);
 	r = pq.PQexecPrepared(p->pg_conn, name, q ? q->pp_n : 0, q ? q->pp_val : NULL,
-			   q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, 0);
+			   q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, binary);
 	if (pq.PQresultStatus(r) != ok) {
 		pg_fail(p, e, what, r);
 		pq.PQclear(r);
 		return NULL;
 	}
 	return r;
+}
+
+static PGresult *pg_run(struct store_pg *p, int which, const struct pg_params *q,
+			ExecStatusType ok, struct err *e, const char *what)
+{
+	return pg_run_as(p, which, q, ok, 0, e, what);
 }
 
 /* A statement that returns no row: 0 when it changed a row, 1 when none, -1 on error. */
@@ -618,7 +659,8 @@ int store_pg_listen(const struct store_pg *p, struct store_pg **ret, struct err 
 
 	if (pg_open_as(p->pg_url, p->pg_password, 0, &n, e) < 0)
 		return -1;
-	if (pg_simple(n, "LISTEN " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot listen") < 0) {
+	if (pg_simple(n, "LISTEN " PG_CHANNEL "; LISTEN " PG_CHANNEL_LOG "; LISTEN " PG_CHANNEL_CANCEL,
+		      PGRES_COMMAND_OK, e, "cannot listen") < 0) {
 		store_pg_free(n);
 		return -1;
 	}
@@ -631,7 +673,7 @@ int store_pg_listen_fd(const struct store_pg *p)
 	return pq.PQstatus(p->pg_conn) == CONNECTION_OK ? pq.PQsocket(p->pg_conn) : -1;
 }
 
-int store_pg_notified(struct store_pg *p)
+int store_pg_notified(struct store_pg *p, store_heard_fn *fn, void *arg)
 {
 	PGnotify *n;
 	int got = 0;
@@ -639,7 +681,12 @@ int store_pg_notified(struct store_pg *p)
 	if (!pq.PQconsumeInput(p->pg_conn) || pq.PQstatus(p->pg_conn) != CONNECTION_OK)
 		return -1;
 	while ((n = pq.PQnotifies(p->pg_conn))) {
-		got |= n->extra && !strcmp(n->extra, PG_LEASED) ? 2 : 1;
+		if (!strcmp(n->relname, PG_CHANNEL))
+			got |= n->extra && !strcmp(n->extra, PG_LEASED) ? 2 : 1;
+		else if (fn && !strcmp(n->relname, PG_CHANNEL_LOG))
+			fn(arg, STORE_HEARD_LOG, atoll(n->extra));
+		else if (fn && !strcmp(n->relname, PG_CHANNEL_CANCEL))
+			fn(arg, STORE_HEARD_CANCEL, atoll(n->extra));
 		pq.PQfreemem(n);
 	}
 	return got;
@@ -707,6 +754,15 @@ static void pg_queued(struct store_pg *p)
 		p->pg_queued = 1;
 	else
 		pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, NULL, "notify");
+}
+
+/* Notifies channel with a build's id: at the COMMIT inside a transaction, else now. */
+static void pg_notify_id(struct store_pg *p, const char *channel, long long id)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "NOTIFY %s, '%lld'", channel, id);
+	pg_simple(p, sql, PGRES_COMMAND_OK, NULL, "notify");
 }
 
 int store_pg_commit(struct store_pg *p, struct err *e)
@@ -1306,6 +1362,9 @@ int store_pg_set_finished_at(struct store_pg *p, long long id, enum build_state 
 	/* its repository's next build may start: on any agent */
 	if (rc == 0 && prev == BUILD_RUNNING)
 		pg_queued(p);
+	/* and whoever follows its log learns that it has ended */
+	if (rc == 0)
+		pg_notify_id(p, PG_CHANNEL_LOG, id);
 	return rc;
 }
 
@@ -1574,9 +1633,12 @@ int store_pg_take_over(struct store_pg *p, long long id, long long fence, enum b
 	pp_int(&q, store_now_ms());
 	pp_text(&q, p->pg_agent ? p->pg_agent : "");
 	rc = pg_one_id(p, PS_TAKE_OVER, &q, ret_fence, e, "cannot take a build over");
-	/* queued again, or ended: either way its repository may go on, on any agent */
-	if (rc == 0)
+	/* queued again, or ended: either way its repository may go on, on any agent, and
+	 * whoever follows its log hears of it */
+	if (rc == 0) {
 		pg_queued(p);
+		pg_notify_id(p, PG_CHANNEL_LOG, id);
+	}
 	return rc;
 }
 
@@ -1613,4 +1675,157 @@ int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const 
 		rc = pg_fail(p, e, "cannot copy", r);
 	pq.PQclear(r);
 	return rc;
+}
+
+/* ---------- a build's log, and a cancel asked of the agent running it ---------- */
+
+/* A binary result's integer column (int4 or int8, network order). */
+static long long pg_bin_int(const PGresult *r, int row, int col)
+{
+	const unsigned char *v = (const unsigned char *)pq.PQgetvalue(r, row, col);
+	int n = pq.PQgetlength(r, row, col), i;
+	unsigned long long u = 0;
+
+	if (pq.PQgetisnull(r, row, col) || (n != 4 && n != 8))
+		return 0;
+	for (i = 0; i < n; i++)
+		u = u << 8 | v[i];
+	return n == 4 ? (long long)(int)(unsigned)u : (long long)u;
+}
+
+/* A statement whose rows say what it did: 0 when it returned one, 1 when none, -1 on error. */
+static int pg_any_row(struct store_pg *p, int which, const struct pg_params *q, struct err *e,
+		      const char *what)
+{
+	PGresult *r = pg_run(p, which, q, PGRES_TUPLES_OK, e, what);
+	int rc;
+
+	if (!r)
+		return -1;
+	rc = pq.PQntuples(r) > 0 ? 0 : 1;
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_log_stored(struct store_pg *p, long long id, int attempt, long long *ret_len,
+			struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	long long n = 0;
+
+	pp_int(&q, id);
+	pp_int(&q, attempt);
+	if (pg_one_id(p, PS_LOG_STORED, &q, &n, e, "cannot read a build's log") < 0)
+		return -1;
+	*ret_len = n;
+	return 0;
+}
+
+int store_pg_log_append(struct store_pg *p, long long id, int attempt, long long off,
+			const void *data, size_t len, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	if (!len || len > STORE_LOG_CHUNK_MAX)
+		return err_set(e, "build %lld: a log chunk of %zu bytes", id, len);
+	pp_int(&q, id);
+	pp_int(&q, attempt);
+	pp_int(&q, off);
+	pp_bytes(&q, data, (int)len);
+	pp_int(&q, STORE_LOG_MAX);
+	return pg_any_row(p, PS_LOG_APPEND, &q, e, "cannot add to a build's log");
+}
+
+int store_pg_log_read(struct store_pg *p, long long id, struct store_log_pos *pos, size_t max,
+		      struct buf *out, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int i, n, len, rc = 1;
+
+	pp_int(&q, id);
+	pp_int(&q, pos->attempt);
+	pp_int(&q, pos->off);
+	pp_int(&q, STORE_LOG_READ_ROWS);
+	r = pg_run_as(p, PS_LOG_READ, &q, PGRES_TUPLES_OK, 1, e, "cannot read a build's log");
+	if (!r)
+		return -1;
+	n = pq.PQntuples(r);
+	for (i = 0; i < n; i++) {
+		len = pq.PQgetlength(r, i, 2);
+		/* whole chunks only: the next read starts where this one stopped */
+		if (rc == 0 && out->len + (size_t)len > max)
+			break;
+		if (buf_add(out, pq.PQgetvalue(r, i, 2), (size_t)len) < 0)
+			break;
+		pos->attempt = (int)pg_bin_int(r, i, 0);
+		pos->off = pg_bin_int(r, i, 1) + len;
+		rc = 0;
+	}
+	pq.PQclear(r);
+	return rc;
+}
+
+int store_pg_log_tail(struct store_pg *p, long long id, size_t max, struct buf *out,
+		      size_t *ret_skipped, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	struct buf all = BUF_INIT(max + STORE_LOG_CHUNK_MAX);
+	PGresult *r;
+	long long total;
+	size_t cut;
+	int i, n, rc = 1;
+
+	pp_int(&q, id);
+	pp_int(&q, (long long)max);
+	r = pg_run_as(p, PS_LOG_TAIL, &q, PGRES_TUPLES_OK, 1, e, "cannot read a build's log");
+	if (!r)
+		return -1;
+	n = pq.PQntuples(r);
+	for (i = 0; i < n; i++)
+		if (buf_add(&all, pq.PQgetvalue(r, i, 0), (size_t)pq.PQgetlength(r, i, 0)) < 0)
+			break;
+	total = n ? pg_bin_int(r, 0, 1) : 0;
+	pq.PQclear(r);
+	if (all.len) {
+		cut = all.len > max ? all.len - max : 0;
+		if (buf_add(out, all.data + cut, all.len - cut) == 0) {
+			*ret_skipped = (size_t)total - (all.len - cut);
+			rc = 0;
+		}
+	}
+	buf_release(&all);
+	return rc;
+}
+
+int store_pg_cancel_ask(struct store_pg *p, long long id, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	pp_int(&q, id);
+	pp_int(&q, store_now_ms());
+	return pg_any_row(p, PS_CANCEL_ASK, &q, e, "cannot ask for a cancel");
+}
+
+int store_pg_cancel_pending(struct store_pg *p, long long *ret_ids, size_t max, size_t *ret_n,
+			    struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	size_t i, n;
+
+	*ret_n = 0;
+	if (!p->pg_agent)
+		return 0;
+	pp_text(&q, p->pg_agent);
+	pp_int(&q, (long long)max);
+	r = pg_run(p, PS_CANCEL_PENDING, &q, PGRES_TUPLES_OK, e, "cannot read the cancels asked");
+	if (!r)
+		return -1;
+	n = (size_t)pq.PQntuples(r);
+	for (i = 0; i < n && i < max; i++)
+		ret_ids[i] = pg_ll(r, (int)i, 0);
+	pq.PQclear(r);
+	*ret_n = i;
+	return 0;
 }

@@ -580,7 +580,7 @@ int worker_start(struct worker *w, struct err *e)
 	if (worker_lease_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
 	worker_recover(w);
-	if (worker_listen_start(w) < 0)
+	if (worker_listen_start(w) < 0 || worker_ship_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
 	if (worker_keep_start(w) < 0 || worker_disk_start(w) < 0 || worker_mirror_start(w) < 0)
 		return err_set(e, "cannot set up the retention passes");
@@ -688,6 +688,7 @@ void worker_free(struct worker *w)
 		event_free(w->w_cleanup_ev);
 	worker_listen_free(w);
 	worker_lease_free(w);
+	worker_ship_free(w);
 	worker_keep_free(w);
 	worker_disk_free_all(w);
 	worker_mirror_free(w);

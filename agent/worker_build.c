@@ -228,6 +228,7 @@ void worker_build_started(struct wproc *p, int rc)
 	}
 	if (!wb->b_started_ms)	/* the time the database has (worker_op_start_run) */
 		wb->b_started_ms = store_now_ms();
+	worker_ship_begin(p);
 	if (w->w_stopping)
 		wb->b_requeue = 1;
 	if (w->w_stopping || wb->b_cancel_reason || wb->b_error) {	/* b_error: refused */
@@ -335,6 +336,7 @@ static void worker_build_record(struct wproc *p)
 		o->o_line = xasprintf("==> build %lld interrupted: the agent is stopping; "
 				      "it runs again at the next start", wb->b_id);
 		o->o_line_always = 1;
+		worker_ship_op(wb, o);
 		worker_op_submit(w, o);
 		return;
 	}
@@ -372,6 +374,7 @@ static void worker_build_record(struct wproc *p)
 				      reason ? reason : "(no reason)");
 	}
 	worker_op_status(w, o, wb->b_repo, wb->b_sha, state, reason, dur);
+	worker_ship_op(wb, o);
 	worker_op_submit(w, o);
 }
 

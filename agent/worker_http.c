@@ -31,6 +31,11 @@ struct wfollow {
 	long long f_id;
 	int f_fd;
 	off_t f_off;
+	/* a shared store, the build not running here: read from its chunks, woken by
+	 * the store (worker_follow_wake); f_once: no follow, the log as it is now */
+	int f_remote, f_once;
+	struct store_log_pos f_pos;
+	size_t f_sent;
 	struct event *f_timer;
 	struct wfollow *f_next;
 };
@@ -130,6 +135,59 @@ static int worker_read_at(int fd, off_t off, size_t n, struct evbuffer *out)
 	return got == n ? 0 : -1;
 }
 
+static void worker_follow_send(struct wfollow *f, const char *data, size_t len)
+{
+	struct evbuffer *chunk = evbuffer_new();
+
+	if (!chunk)
+		return;
+	evbuffer_add(chunk, data, len);
+	evhttp_send_reply_chunk(f->f_req, chunk);
+	evbuffer_free(chunk);
+	f->f_sent += len;
+}
+
+/* A log read from a shared store's chunks: 0 when the stream goes on (a timer or the
+ * store's wake-up calls again), -1 when it ended, 1 when the store has no chunks of
+ * the build, which has ended: its log file here, if any, is read instead. The build
+ * ends in the COMMIT that holds its last chunks (worker_op_run). */
+static int worker_follow_remote(struct wfollow *f, int over)
+{
+	struct worker *w = f->f_w;
+	struct timeval now = { 0, 0 }, wait = { WORKER_LOG_WAIT_MS / 1000, 0 };
+	struct buf b = BUF_INIT(WORKER_LOG_CHUNK + STORE_LOG_CHUNK_MAX);
+	struct err e = ERR_INIT;
+	int rc = store_log_read(w->w_store, f->f_id, &f->f_pos, WORKER_LOG_CHUNK, &b, &e);
+
+	if (rc == 0)
+		worker_follow_send(f, b.data, b.len);
+	buf_release(&b);
+	if (rc == 0) {
+		evtimer_add(f->f_timer, &now);	/* there may be more */
+		return 0;
+	}
+	if (rc < 0)
+		log_warn("build %lld: cannot read its log: %s", f->f_id, e.msg);
+	if (rc > 0 && !f->f_sent && (over || f->f_once))
+		return 1;
+	if (over || f->f_once || w->w_stopping) {
+		worker_follow_free(f, 1);
+		return -1;
+	}
+	evtimer_add(f->f_timer, &wait);
+	return 0;
+}
+
+void worker_follow_wake(struct worker *w, long long id)
+{
+	struct timeval now = { 0, 0 };
+	struct wfollow *f;
+
+	for (f = w->w_follows; f; f = f->f_next)
+		if (f->f_remote && f->f_id == id)
+			evtimer_add(f->f_timer, &now);
+}
+
 static void worker_follow_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wfollow *f = arg;
@@ -144,10 +202,16 @@ static void worker_follow_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* decided before reading, so the bytes written before the end are all sent */
-	over = worker_build_over(w, f->f_id);
+	over = !f->f_once && worker_build_over(w, f->f_id);
 	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > WORKER_LOG_BACKLOG) {
 		evtimer_add(f->f_timer, &tv);
 		return;
+	}
+	if (f->f_remote) {
+		if (worker_follow_remote(f, over) <= 0)
+			return;
+		f->f_remote = 0;	/* a log from before the store had them */
+		over = 1;
 	}
 	if (f->f_fd < 0) {
 		path = worker_log_path(w, f->f_id);
@@ -207,6 +271,17 @@ static int worker_query_flag(struct evhttp_request *req, const char *name)
 	return on;
 }
 
+/* 1 when a shared store has chunks of build id's log */
+static int worker_log_stored(struct worker *w, long long id)
+{
+	struct store_log_pos pos = STORE_LOG_POS_INIT;
+	struct buf b = BUF_INIT(STORE_LOG_CHUNK_MAX);
+	int rc = store_log_read(w->w_store, id, &pos, 1, &b, NULL);
+
+	buf_release(&b);
+	return rc == 0;
+}
+
 static void worker_http_log(void *ctx, struct evhttp_request *req, long long id,
 			    const struct repo_conf *repo)
 {
@@ -216,15 +291,22 @@ static void worker_http_log(void *ctx, struct evhttp_request *req, long long id,
 	struct wfollow *f;
 	struct stat sb;
 	char *path = worker_log_path(w, id), *told;
-	int fd;
+	int fd, get, follow, remote;
 
 	(void)repo;
 	evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(out, "Cache-Control", "no-store");
-	if (worker_query_flag(req, "follow") && !w->w_stopping &&
-	    evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+	get = evhttp_request_get_command(req) == EVHTTP_REQ_GET;
+	follow = get && worker_query_flag(req, "follow") && !w->w_stopping;
+	/* a build not running here, on a shared store: its log is in the store (one
+	 * that ran here before the store had logs is still read from its file) */
+	remote = get && store_shared(w->w_store) && !worker_find_build(w, id) &&
+		(follow || worker_log_stored(w, id));
+	if (follow || remote) {
 		f = xcalloc(1, sizeof(*f));
+		f->f_remote = remote;
+		f->f_once = !follow;
 		f->f_w = w;
 		f->f_req = req;
 		f->f_conn = evhttp_request_get_connection(req);
@@ -286,6 +368,10 @@ static void worker_http_cancel(void *ctx, struct evhttp_request *req, long long 
 		worker_cancel_proc(p, "canceled by request");
 		http_reply_json(req, 202, json_pack("{sIssss}", "build", (json_int_t)id, "state",
 						    "running", "cancel", "requested"));
+	} else if (b.state == BUILD_RUNNING && store_shared(w->w_store)) {
+		/* it runs on another agent, which hears of it: answered once on disk */
+		log_info("build %lld: asking the agent running it to cancel it", id);
+		worker_cancel_ask(w, id, req);
 	} else if (b.state == BUILD_QUEUED) {
 		/* answered once on disk */
 		worker_close_build(w, &b, BUILD_CANCELED, "canceled by request", req);

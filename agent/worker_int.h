@@ -45,6 +45,11 @@ struct wproc_build {
 	int b_untrusted;		/* struct build's untrusted */
 	long long b_fence;		/* its lease's fencing number (shared store), else 0 */
 	int b_lost;			/* another agent took it over: stopped, nothing recorded */
+	/* a shared store: its log is copied there (worker_ship.c) */
+	int b_ship;
+	long long b_log_base;		/* where this attempt's bytes start in the file */
+	long long b_ship_seen;		/* the file's length at the last copy asked */
+	int b_shipping;			/* a copy (WOP_LOG) is in the group commit */
 };
 
 /* WK_STATUS: `s2i-agent __status` posting one commit status row (worker_status.c) */
@@ -129,6 +134,7 @@ struct worker {
 	/* a shared store: the connection that hears of builds queued by any agent */
 	struct store *w_listener;
 	struct event *w_listen_ev, *w_listen_retry;
+	struct event *w_ship_ev;	/* copies running builds' logs to it (worker_ship.c) */
 	/* retention passes (worker_keep.c) */
 	struct event *w_keep_ev;
 	struct retain_policy *w_keep;	/* the running pass's rules, NULL between passes */
@@ -172,6 +178,8 @@ enum wop_kind {
 	WOP_KEEP,			/* a slice of a retention pass (worker_keep.c) */
 	WOP_RENEW,			/* the heartbeat: this agent's leases renewed (worker_lease.c) */
 	WOP_TAKE,			/* an expired lease's build taken over (worker_lease.c) */
+	WOP_LOG,			/* a running build's new log bytes to a shared store */
+	WOP_CANCEL,			/* a cancel asked of the agent running a build */
 	WOP_NKINDS
 };
 
@@ -204,6 +212,10 @@ struct wop {
 	char *o_line;			/* the COMMIT (once), when the state changed or */
 	int o_line_always;		/* always */
 	int o_logged;
+	int o_ship;			/* FINISH, REQUEUE, LOG: copy the log to a shared store */
+	int o_attempt;			/* ... of this attempt, */
+	long long o_log_base;		/* whose bytes start here in o_log */
+	int o_more;			/* LOG (out): more was left to copy */
 	const char *o_st_state;		/* a commit status queued with the change */
 	char *o_st_desc;
 	char *o_st_queued;		/* SHA, START (a fleet): a queued status before it */
@@ -346,6 +358,8 @@ void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg);
 void worker_http_hook(struct worker *w);
 /* Ends (end = 1: with the last chunk sent) or drops every log stream. */
 void worker_follow_end_all(struct worker *w, int end);
+/* The streams of build id's log read from a shared store look for more now. */
+void worker_follow_wake(struct worker *w, long long id);
 /* Answers 202 with the build's URL. */
 void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id);
 
@@ -360,6 +374,31 @@ void worker_keep_now(struct worker *w);
 int worker_keep_run(struct store *st, struct wop *o, struct err *e);
 void worker_keep_done(struct worker *w, struct wop *o);
 int worker_keep_failed(struct worker *w, struct wop *o, const char *err);
+
+/* worker_ship.c: a build's log and cancel on a shared store */
+int worker_ship_start(struct worker *w);
+void worker_ship_free(struct worker *w);
+/* Copies the log of the build p is starting to a shared store from now on. */
+void worker_ship_begin(struct wproc *p);
+/* In a few ms: the running builds' new log bytes to a shared store. */
+void worker_ship_arm(struct worker *w);
+/* Has o (FINISH, REQUEUE, LOG) copy wb's log. */
+void worker_ship_op(const struct wproc_build *wb, struct wop *o);
+/* Writer thread: copies o's log past what the store has, at most max bytes (0: all). */
+int worker_ship(struct store *st, struct wop *o, size_t max, struct err *e);
+/* store_heard_fn of worker_listen.c: a log grew or a build ended, a cancel asked. */
+void worker_heard(void *arg, enum store_heard what, long long id);
+/* The cancels asked of this agent's builds while nobody listened. */
+void worker_cancel_sweep(struct worker *w);
+/* Asks the agent running build id to stop it; req answered once on disk. */
+void worker_cancel_ask(struct worker *w, long long id, struct evhttp_request *req);
+/* WOP_LOG's and WOP_CANCEL's halves (worker_op.c's table) */
+int worker_ship_run(struct store *st, struct wop *o, struct err *e);
+void worker_ship_done(struct worker *w, struct wop *o);
+int worker_ship_failed(struct worker *w, struct wop *o, const char *err);
+int worker_cancel_run(struct store *st, struct wop *o, struct err *e);
+void worker_cancel_done(struct worker *w, struct wop *o);
+int worker_cancel_failed(struct worker *w, struct wop *o, const char *err);
 
 /* worker_disk.c: free space watermarks, the pipeline's /healthz and /metrics */
 int worker_disk_start(struct worker *w);

@@ -1,8 +1,9 @@
 /* worker_listen: a fleet's wake-ups. On a shared store the builds and commit
  * statuses any agent queues are announced (store_listen, PostgreSQL's LISTEN/NOTIFY):
- * the scheduler and the status posts run when one is, rather than on a timer. A
- * listening connection lost (the server restarted) is made again every
- * WORKER_RETRY_SECONDS until it is back. */
+ * the scheduler and the status posts run when one is, rather than on a timer; so do
+ * the readers of a log of a build running elsewhere, and a cancel asked through
+ * another agent (worker_ship.c). A listening connection lost (the server restarted)
+ * is made again every WORKER_RETRY_SECONDS until it is back. */
 #include <event2/event.h>
 
 #include "limits.h"
@@ -31,7 +32,7 @@ static void worker_listen_later(struct worker *w)
 static void worker_listen_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	int rc = store_notified(w->w_listener);
+	int rc = store_notified(w->w_listener, worker_heard, w);
 
 	(void)fd;
 	(void)what;
@@ -69,10 +70,11 @@ static void worker_listen_open(struct worker *w)
 		worker_listen_later(w);
 		return;
 	}
-	/* what was queued, or claimed, while nobody listened */
+	/* what was queued, or claimed, and the cancels asked, while nobody listened */
 	worker_kick(w);
 	worker_status_kick(w, 0);
 	worker_lease_scan(w);
+	worker_cancel_sweep(w);
 }
 
 static void worker_listen_retry_cb(evutil_socket_t fd, short what, void *arg)

@@ -337,7 +337,14 @@ static int worker_op_requeue_failed(struct worker *w, struct wop *o, const char 
 
 /* ---------- WOP_CLOSE: a build ended without running (cancel, recovery) ---------- */
 
-/* Its run is WOP_FINISH's (worker_op_finish_run): the same write of a final state. */
+/* WOP_FINISH's write of a final state. A cancel by request of a build seen queued asks
+ * first for the cancel on a shared store: another agent may have started it since. */
+static int worker_op_close_run(struct store *st, struct wop *o, struct err *e)
+{
+	if (o->o_req && store_cancel_ask(st, o->o_id, e) < 0)
+		return -1;
+	return worker_op_finish_run(st, o, e);
+}
 
 static void worker_op_close_done(struct worker *w, struct wop *o)
 {
@@ -420,7 +427,7 @@ static const struct wop_type worker_op_types[WOP_NKINDS] = {
 	[WOP_SHA] = { worker_op_sha_run, NULL, worker_op_failed_retry },
 	[WOP_FINISH] = { worker_op_finish_run, worker_op_landed, worker_op_finish_failed },
 	[WOP_REQUEUE] = { worker_op_requeue_run, worker_op_landed, worker_op_requeue_failed },
-	[WOP_CLOSE] = { worker_op_finish_run, worker_op_close_done, worker_op_close_failed },
+	[WOP_CLOSE] = { worker_op_close_run, worker_op_close_done, worker_op_close_failed },
 	[WOP_STATUS_DONE] = { worker_op_status_done_run, worker_op_status_posted,
 			      worker_op_failed_retry },
 	[WOP_STATUS_RETRY] = { worker_op_status_retry_run, worker_op_status_posted,
@@ -429,6 +436,8 @@ static const struct wop_type worker_op_types[WOP_NKINDS] = {
 	[WOP_KEEP] = { worker_keep_run, worker_keep_done, worker_keep_failed },
 	[WOP_RENEW] = { worker_renew_run, worker_renew_done, worker_renew_failed },
 	[WOP_TAKE] = { worker_take_run, worker_take_done, worker_take_failed },
+	[WOP_LOG] = { worker_ship_run, worker_ship_done, worker_ship_failed },
+	[WOP_CANCEL] = { worker_cancel_run, worker_cancel_done, worker_cancel_failed },
 };
 
 /* batch_op_fn */
@@ -460,6 +469,10 @@ int worker_op_run(struct store *st, void *arg, struct err *e)
 	/* before the COMMIT: whoever sees the new state finds its line in the log */
 	if (o->o_line && !o->o_logged && (rc == 0 || o->o_line_always))
 		o->o_logged = worker_append_line(o->o_log, o->o_line) == 0;
+	/* a shared store: the whole log in the COMMIT that ends the build, so whoever
+	 * sees it ended has read all of it */
+	if (o->o_ship && o->o_kind != WOP_LOG && worker_ship(st, o, 0, e) < 0)
+		return -1;
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -939,8 +940,10 @@ static void test_pg_migrate_up(void **state)
 	(void)state;
 	s = sf_store();
 	store_free(s);
-	pg_exec("ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
-		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status; "
+	pg_exec("DROP TABLE build_logs; "
+		"ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
+		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status, "
+		"DROP COLUMN cancel_at; "
 		"ALTER TABLE statuses DROP COLUMN claimed_by, DROP COLUMN claim_until, "
 		"DROP COLUMN claim; "
 		"UPDATE s2i_schema SET version = 1");
@@ -951,6 +954,193 @@ static void test_pg_migrate_up(void **state)
 	assert_int_equal(mine(s, BUILD_RUNNING, &got), 1);
 	assert_int_equal(got, id);
 	store_free(s);
+}
+
+/* What a listening connection heard (store_heard_fn). */
+struct heard {
+	int log, cancel;
+	long long id;
+};
+
+static void heard_fn(void *arg, enum store_heard what, long long id)
+{
+	struct heard *h = arg;
+
+	if (what == STORE_HEARD_LOG)
+		h->log++;
+	else
+		h->cancel++;
+	h->id = id;
+}
+
+/* Waits (at most 5 s) until l hears of something, then what it heard into *h. */
+static void heard_wait(struct store *l, struct heard *h)
+{
+	struct pollfd pfd = { store_listen_fd(l), POLLIN, 0 };
+	int i;
+
+	memset(h, 0, sizeof(*h));
+	for (i = 0; i < 50 && !h->log && !h->cancel; i++) {
+		if (poll(&pfd, 1, 100) < 0)
+			break;
+		assert_true(store_notified(l, heard_fn, h) >= 0);
+	}
+}
+
+/* Forgets what l heard until it hears nothing for 300 ms. */
+static void heard_quiet(struct store *l)
+{
+	struct pollfd pfd = { store_listen_fd(l), POLLIN, 0 };
+	struct heard h;
+
+	while (poll(&pfd, 1, 300) > 0)
+		assert_true(store_notified(l, heard_fn, &h) >= 0);
+}
+
+/* The bytes of build id's log from pos on, read as a reader does (max a read). */
+static char *log_text(struct store *s, long long id, struct store_log_pos *pos, size_t max)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	struct err e = ERR_INIT;
+	int rc;
+
+	while ((rc = store_log_read(s, id, pos, max, &b, &e)) == 0)
+		;
+	assert_int_equal(rc, 1);
+	return buf_detach(&b, NULL);
+}
+
+/* A build's log in the store: appended in chunks by one agent, read whole or from
+ * where a reader stopped by another, attempt after attempt; its end read alone;
+ * bounded per build; the readers woken at the COMMIT; gone with its build. */
+static void test_pg_log(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store(), *l = NULL;
+	struct store_log_pos pos = STORE_LOG_POS_INIT, pos2 = STORE_LOG_POS_INIT;
+	struct buf tail = BUF_INIT(1 << 20);
+	struct err e = ERR_INIT;
+	struct heard h;
+	long long dup, id, other, n = -1;
+	size_t skipped = 0;
+	char *t, sql[256];
+
+	(void)state;
+	id = add(a, "logs", "refs/heads/main", NULL, &dup);
+	other = add(a, "logs", "refs/heads/other", NULL, &dup);
+	assert_int_equal(store_set_running(a, id, 0, NULL, &e), 0);
+	assert_int_equal(store_listen(b, &l, &e), 0);
+	assert_non_null(l);
+	assert_int_equal(store_log_stored(a, id, 1, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_log_read(b, id, &pos, 1024, &tail, &e), 1);
+	/* a batch of lines is one chunk, and the listeners hear of it once committed */
+	assert_int_equal(store_begin(a, &e), 0);
+	assert_int_equal(store_log_append(a, id, 1, 0, "one\ntwo\n", 8, &e), 0);
+	assert_int_equal(store_log_append(a, other, 1, 0, "elsewhere\n", 10, &e), 0);
+	assert_int_equal(store_log_append(a, id, 1, 8, "three\n", 6, &e), 0);
+	assert_int_equal(store_commit(a, &e), 0);
+	heard_wait(l, &h);
+	assert_true(h.log >= 1);
+	assert_int_equal(h.cancel, 0);
+	assert_int_equal(store_log_stored(a, id, 1, &n, &e), 0);
+	assert_int_equal(n, 14);
+	/* the same offset twice adds nothing */
+	assert_int_equal(store_log_append(a, id, 1, 8, "three\n", 6, &e), 1);
+	/* read by another agent: all of it, or a chunk at a time (max 1), from where
+	 * the last read stopped */
+	t = log_text(b, id, &pos, 1 << 20);
+	assert_string_equal(t, "one\ntwo\nthree\n");
+	free(t);
+	assert_int_equal(store_log_read(b, id, &pos2, 1, &tail, &e), 0);
+	assert_string_equal(tail.data, "one\ntwo\n");
+	buf_reset(&tail);
+	/* a second attempt's lines follow the first's */
+	assert_int_equal(store_log_append(a, id, 2, 0, "again\n", 6, &e), 0);
+	t = log_text(b, id, &pos, 1 << 20);
+	assert_string_equal(t, "again\n");
+	free(t);
+	t = log_text(b, id, &pos2, 1);
+	assert_string_equal(t, "three\nagain\n");
+	free(t);
+	assert_int_equal(pos.attempt, 2);
+	assert_int_equal(pos.off, 6);
+	/* the end alone: the last 8 bytes, and how many come before them */
+	assert_int_equal(store_log_tail(b, id, 8, &tail, &skipped, &e), 0);
+	assert_int_equal(tail.len, 8);
+	assert_memory_equal(tail.data, "e\nagain\n", 8);
+	assert_int_equal(skipped, 12);
+	buf_reset(&tail);
+	assert_int_equal(store_log_tail(b, id, 1 << 20, &tail, &skipped, &e), 0);
+	assert_string_equal(tail.data, "one\ntwo\nthree\nagain\n");
+	assert_int_equal(skipped, 0);
+	buf_reset(&tail);
+	/* bounded per build: a row that stands for a log at its cap, less 3 bytes */
+	snprintf(sql, sizeof(sql), "INSERT INTO build_logs VALUES (%lld, 3, 0, %lld, 'x')", id,
+		 STORE_LOG_MAX - 20 - 3);
+	pg_exec(sql);
+	assert_int_equal(store_log_append(a, id, 4, 0, "four", 4, &e), 1);
+	assert_int_equal(store_log_append(a, id, 4, 0, "fou", 3, &e), 0);
+	assert_int_equal(store_log_append(a, id, 4, 3, "r", 1, &e), 1);
+	/* ended: the readers hear of it */
+	heard_quiet(l);
+	assert_int_equal(store_set_finished(a, id, BUILD_SUCCEEDED, NULL, NULL, NULL, &e), 0);
+	heard_wait(l, &h);
+	assert_true(h.log >= 1);
+	assert_int_equal(h.id, id);
+	/* pruned: its log goes with it, the other build's stays */
+	assert_int_equal(store_keep_delete(b, id, &e), 0);
+	assert_int_equal(store_log_stored(a, id, 1, &n, &e), 0);
+	assert_int_equal(n, 0);
+	pos = (struct store_log_pos)STORE_LOG_POS_INIT;
+	assert_int_equal(store_log_read(b, id, &pos, 1024, &tail, &e), 1);
+	assert_int_equal(store_log_tail(b, id, 1024, &tail, &skipped, &e), 1);
+	t = log_text(b, other, &pos, 1024);
+	assert_string_equal(t, "elsewhere\n");
+	free(t);
+	buf_release(&tail);
+	store_free(l);
+	store_free(a);
+	store_free(b);
+}
+
+/* A cancel asked through one agent of a build another runs: only a running build,
+ * the agents hear of it at the COMMIT, and only the one running it finds it. */
+static void test_pg_cancel(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store(), *l = NULL;
+	struct err e = ERR_INIT;
+	struct heard h;
+	long long dup, id, ids[4];
+	size_t n = 9;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	id = add(a, "cancel", "refs/heads/main", NULL, &dup);
+	assert_int_equal(store_listen(a, &l, &e), 0);
+	assert_int_equal(store_cancel_ask(b, id, &e), 1);	/* queued: not asked */
+	assert_int_equal(store_set_running(a, id, 0, NULL, &e), 0);
+	assert_int_equal(store_cancel_pending(a, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_begin(b, &e), 0);
+	assert_int_equal(store_cancel_ask(b, id, &e), 0);
+	assert_int_equal(store_commit(b, &e), 0);
+	heard_wait(l, &h);
+	assert_int_equal(h.cancel, 1);
+	assert_int_equal(h.id, id);
+	assert_int_equal(store_cancel_pending(a, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], id);
+	assert_int_equal(store_cancel_pending(b, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_set_finished(a, id, BUILD_CANCELED, "canceled by request", NULL,
+					    NULL, &e), 0);
+	assert_int_equal(store_cancel_pending(a, ids, 4, &n, &e), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_cancel_ask(b, id, &e), 1);
+	store_free(l);
+	store_free(a);
+	store_free(b);
 }
 
 /* The queued builds of repo that may start now: how many, the first's id. */
@@ -1374,6 +1564,8 @@ int main(void)
 		cmocka_unit_test(test_pg_fleet_dedup),
 		cmocka_unit_test(test_pg_mine),
 		cmocka_unit_test(test_pg_claim_order),
+		cmocka_unit_test(test_pg_log),
+		cmocka_unit_test(test_pg_cancel),
 		cmocka_unit_test_setup(test_pg_status_claim, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_status_claim_race, sf_remove_db),
 		cmocka_unit_test(test_pg_lease),
