@@ -221,10 +221,12 @@
  * transaction (intake waits for no more); it stops after RETAIN_PASS_MS */
 #define RETAIN_INTERVAL_MS	(15LL * 60 * 1000)
 #define RETAIN_GAP_MS		(5LL * 1000)
-#define RETAIN_SLICE_ROWS	64
-#define RETAIN_SLICE_MS		4
+#define RETAIN_SLICE_ROWS	32
+#define RETAIN_SLICE_MS		2
+#define RETAIN_SLICE_GAP_MS	1	/* between two slices: a group commit of intake's alone */
 #define RETAIN_PASS_MS		(10LL * 1000)
 #define RETAIN_CLI_SLICE_ROWS	1024	/* s2i-agent prune: builds per transaction */
+#define RETAIN_SWEEP_TIMEOUT	600		/* seconds: a __sweep of the logs' trash is killed after */
 /* free space (worker_disk.c): statvfs at most every DISK_CHECK_MS while scheduling;
  * held builds looked at again every DISK_RECHECK_MS; the engine's data root (GET
  * /info, unix:// engines only) asked every DISK_ROOT_INTERVAL_MS */

@@ -27,6 +27,7 @@ static const struct {
 	{ "__status", cmd_status_child },
 	{ "__cleanup", cmd_cleanup_child },
 	{ "__mirror-clean", cmd_mirror_child },
+	{ "__sweep", cmd_sweep_child },
 };
 
 int main(int argc, char **argv)

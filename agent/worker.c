@@ -222,6 +222,8 @@ void worker_proc_free(struct wproc *p)
 	case WK_MIRROR:
 		worker_mirror_release(&p->p_mirror);
 		break;
+	case WK_SWEEP:
+		break;
 	}
 	free(p);
 }
@@ -295,7 +297,8 @@ static void worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 			 KILL_GRACE_SECONDS);
 	} else {
 		log_warn("%s process %d: timed out, killing it", p->p_kind == WK_STATUS ? "status" :
-			 p->p_kind == WK_MIRROR ? "mirror clean" : "cleanup", (int)p->p_pid);
+			 p->p_kind == WK_MIRROR ? "mirror clean" :
+			 p->p_kind == WK_SWEEP ? "log sweep" : "cleanup", (int)p->p_pid);
 	}
 	p->p_killed = 1;
 	worker_proc_signal(p, SIGKILL);
@@ -319,6 +322,11 @@ static void worker_proc_exited(struct wproc *p)
 	case WK_MIRROR:
 		worker_proc_unlink(p);
 		worker_mirror_done(p);
+		worker_proc_free(p);
+		return;
+	case WK_SWEEP:
+		worker_proc_unlink(p);
+		worker_keep_swept(p);
 		worker_proc_free(p);
 		return;
 	}
@@ -625,9 +633,9 @@ void worker_stop(struct worker *w)
 			kept = 1;
 			p->p_killed = 1;
 			worker_proc_signal(p, SIGKILL);
-		} else if (p->p_kind == WK_MIRROR) {
-			/* its repack is safe to cut short: the old packs go only after
-			 * the new one is written */
+		} else if (p->p_kind == WK_MIRROR || p->p_kind == WK_SWEEP) {
+			/* safe to cut short: a repack deletes the old packs only after
+			 * the new one is written; the trash waits for the next sweep */
 			p->p_killed = 1;
 			worker_proc_signal(p, SIGKILL);
 		}

@@ -22,7 +22,7 @@
  * running binary, even after an upgrade replaced the file. */
 #define WORKER_SELF	"/proc/self/exe"
 
-enum wkind { WK_BUILD, WK_STATUS, WK_CLEANUP, WK_MIRROR };
+enum wkind { WK_BUILD, WK_STATUS, WK_CLEANUP, WK_MIRROR, WK_SWEEP };
 
 /* WK_BUILD: `s2i-agent __build ID` (worker_build.c) */
 struct wproc_build {
@@ -67,6 +67,9 @@ struct wproc_cleanup {
 	int c_startup;
 	json_t *c_job;			/* what it removes: tried again if it fails */
 };
+
+/* WK_SWEEP: `s2i-agent __sweep` unlinking the logs retention moved into the trash
+ * (worker_keep.c); nothing of its own */
 
 /* WK_MIRROR: `s2i-agent __mirror-clean` cleaning a mirror after deleted refs
  * (worker_mirror.c) */
@@ -144,6 +147,8 @@ struct worker {
 	struct retain_tally w_keep_pass, w_keep_total;
 	long long w_keep_passes;
 	int w_keep_soon;		/* a pass asked for while one runs: another after it */
+	int w_sweeping, w_sweep_again;	/* a __sweep runs; another is due after it */
+	long long w_swept;		/* logs it unlinked */
 	/* free space (worker_disk.c) */
 	struct event *w_disk_ev;	/* held builds: the scheduler again */
 	char *w_engine_root;		/* the engine's data root, NULL until known */
@@ -274,6 +279,9 @@ void worker_listen_free(struct worker *w);
 void worker_queued(void *ctx, const struct build *b);
 /* A request's builds are to be canceled (http_closed_fn). */
 void worker_closed(void *ctx, const char *repo, const char *ref, const char *reason);
+
+/* worker_keep.c: a __sweep ended */
+void worker_keep_swept(struct wproc *p);
 
 /* worker_mirror.c: a push deleted ref of repo (http_deleted_fn): the mirror is cleaned
  * WORKER_MIRROR_DELAY_MS later, once no build of repo runs */
