@@ -55,6 +55,13 @@ struct batch {
 	int q_busy;			/* q_work belongs to the writer (mu) */
 	int q_done;			/* the writer finished q_work (mu) */
 	int q_quit;			/* (mu) */
+	/* a shared store's counts, read by the writer (BATCH_COUNTS_MS) for the loop */
+	int q_shared;
+	int q_count_wanted;		/* (mu) */
+	int q_counts_fresh;		/* q_counts not yet given to the loop's store (mu) */
+	long long q_counts[BUILD_NSTATES];	/* (mu) */
+	long long q_counts_at;		/* when the writer last counted (ms; mu) */
+	struct event *q_ev_counts;
 	int q_efd;			/* eventfd: writer -> loop */
 	struct event *q_ev_done;
 	struct event *q_ev_flush;
@@ -95,17 +102,47 @@ static int batch_prune(struct store *st, long long *next_at)
 	return 0;
 }
 
+/* Items [i, i + n) of w, all of which the queue has room for, through one
+ * store_add_many (one round trip on PostgreSQL). */
+static int batch_add(struct store *st, struct batch_set *w, size_t i, size_t n, struct err *e)
+{
+	struct store_add *a = xcalloc(n, sizeof(*a));
+	size_t j;
+	int rc;
+
+	for (j = 0; j < n; j++) {
+		struct batch_item *it = &w->bs_items[i + j];
+
+		a[j].sa_build = &it->bi_build;
+		a[j].sa_digest = it->bi_signed ? it->bi_digest : NULL;
+	}
+	rc = store_add_many(st, a, n, e);
+	for (j = 0; rc == 0 && j < n; j++) {
+		struct batch_item *it = &w->bs_items[i + j];
+
+		it->bi_dup = a[j].sa_dup;
+		it->bi_why = a[j].sa_why;
+		it->bi_full = 0;
+		if (!it->bi_dup)
+			w->bs_room--;
+		else if (it->bi_why == STORE_DUP_NONE)
+			it->bi_why = STORE_DUP_DELIVERY;
+	}
+	free(a);
+	return rc;
+}
+
 static void batch_commit(struct store *st, struct batch_set *w, long long *prune_at)
 {
 	struct err e = ERR_INIT;
 	struct batch_item *it;
-	size_t i;
+	size_t i, n;
 
 	w->bs_failed = 0;
 	w->bs_err[0] = '\0';
 	if (store_begin(st, &e) < 0)
 		goto fail;
-	for (i = 0; i < w->bs_n; i++) {
+	for (i = 0; i < w->bs_n; i += n) {
 		struct build *b;
 		int rc;
 
@@ -114,6 +151,7 @@ static void batch_commit(struct store *st, struct batch_set *w, long long *prune
 		it->bi_dup = 0;
 		it->bi_full = 0;
 		it->bi_why = STORE_DUP_NONE;
+		n = 1;
 		if (w->bs_room <= 0) {
 			/* full: a redelivery or a replay still gets its duplicate answer */
 			if (it->bi_signed)
@@ -132,16 +170,10 @@ static void batch_commit(struct store *st, struct batch_set *w, long long *prune
 				it->bi_why = STORE_DUP_DELIVERY;
 			continue;
 		}
-		if (it->bi_signed)
-			rc = store_add_push(st, b, it->bi_digest, &it->bi_dup, &it->bi_why, &e);
-		else
-			rc = store_add_build(st, b, &it->bi_dup, &e);
-		if (rc < 0)
+		/* as many as there is room for, at once */
+		n = w->bs_n - i < (size_t)w->bs_room ? w->bs_n - i : (size_t)w->bs_room;
+		if (batch_add(st, w, i, n, &e) < 0)
 			goto fail;
-		if (!it->bi_dup)
-			w->bs_room--;
-		else if (it->bi_why == STORE_DUP_NONE)
-			it->bi_why = STORE_DUP_DELIVERY;
 	}
 	if (w->bs_n && batch_prune(st, prune_at) < 0) {
 		err_set(&e, "database '%s': the transaction ended while pruning signed pushes",
@@ -223,14 +255,44 @@ static void *batch_ckpt_thread(void *arg)
 	return NULL;
 }
 
+/* wakes the loop; a full counter only means it is awake already */
+static void batch_wake_loop(struct batch *q)
+{
+	uint64_t one = 1;
+
+	if (write(q->q_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		abort();
+}
+
+/* The builds per state of a shared store, counted on the writer's connection after
+ * its batch was answered (outside any transaction), for the loop to take. Called
+ * and returns with q_mu held. */
+static void batch_count(struct batch *q)
+{
+	long long c[BUILD_NSTATES];
+	struct err e = ERR_INIT;
+	int rc;
+
+	q->q_count_wanted = 0;
+	q->q_counts_at = store_now_ms();
+	pthread_mutex_unlock(&q->q_mu);
+	/* a failure (the database is away) keeps the last counts */
+	rc = store_count_states(q->q_store, c, &e);
+	pthread_mutex_lock(&q->q_mu);
+	if (rc == 0) {
+		memcpy(q->q_counts, c, sizeof(c));
+		q->q_counts_fresh = 1;
+		batch_wake_loop(q);
+	}
+}
+
 static void *batch_thread(void *arg)
 {
 	struct batch *q = arg;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&q->q_mu);
 	for (;;) {
-		while (!q->q_quit && !(q->q_busy && !q->q_done))
+		while (!q->q_quit && !(q->q_busy && !q->q_done) && !q->q_count_wanted)
 			pthread_cond_wait(&q->q_cv, &q->q_mu);
 		if (q->q_busy && !q->q_done) {
 			pthread_mutex_unlock(&q->q_mu);
@@ -240,9 +302,13 @@ static void *batch_thread(void *arg)
 				batch_after_commit(q);
 			q->q_done = 1;
 			pthread_cond_broadcast(&q->q_cv);
-			/* wake the loop; a full counter only means it is awake already */
-			if (write(q->q_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-				abort();
+			batch_wake_loop(q);
+			if (q->q_shared && store_now_ms() >= q->q_counts_at + BATCH_COUNTS_MS)
+				q->q_count_wanted = 1;
+			continue;
+		}
+		if (q->q_count_wanted && !q->q_quit) {
+			batch_count(q);
 			continue;
 		}
 		if (q->q_quit)
@@ -279,6 +345,33 @@ static void batch_handover(struct batch *q)
 	q->q_busy = 1;
 	q->q_done = 0;
 	pthread_cond_broadcast(&q->q_cv);
+	pthread_mutex_unlock(&q->q_mu);
+}
+
+/* Gives the loop's store the writer's last counts, if new. */
+static void batch_take_counts(struct batch *q)
+{
+	pthread_mutex_lock(&q->q_mu);
+	if (q->q_counts_fresh) {
+		store_give_counts(q->q_loop_store, q->q_counts);
+		q->q_counts_fresh = 0;
+	}
+	pthread_mutex_unlock(&q->q_mu);
+}
+
+/* Every BATCH_COUNTS_MS on a shared store: an idle writer counts too, so that the
+ * counts of an agent that gets no delivery follow the other agents' work. */
+static void batch_counts_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch *q = arg;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&q->q_mu);
+	if (store_now_ms() >= q->q_counts_at + BATCH_COUNTS_MS) {
+		q->q_count_wanted = 1;
+		pthread_cond_broadcast(&q->q_cv);
+	}
 	pthread_mutex_unlock(&q->q_mu);
 }
 
@@ -321,6 +414,8 @@ static void batch_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		return;
+	if (q->q_shared)
+		batch_take_counts(q);
 	if (batch_collect(q) && (q->q_gather.bs_n || q->q_gather.bs_nops))
 		/* let the loop read what is pending before committing the next batch */
 		event_active(q->q_ev_flush, EV_WRITE, 0);
@@ -436,6 +531,22 @@ struct batch *batch_new(struct event_base *base, const char *state_dir, struct s
 		err_set(e, "cannot create the batch events");
 		goto fail;
 	}
+	q->q_shared = store_shared(loop_st);
+	if (q->q_shared) {
+		struct timeval every = { BATCH_COUNTS_MS / 1000, (BATCH_COUNTS_MS % 1000) * 1000 };
+		long long c[BUILD_NSTATES];
+
+		/* the first counts at start; from then on the writer's */
+		if (store_count_states(loop_st, c, e) < 0)
+			goto fail;
+		store_give_counts(loop_st, c);
+		q->q_counts_at = store_now_ms();
+		q->q_ev_counts = event_new(base, -1, EV_PERSIST, batch_counts_cb, q);
+		if (!q->q_ev_counts || event_add(q->q_ev_counts, &every) < 0) {
+			err_set(e, "cannot create the batch events");
+			goto fail;
+		}
+	}
 	/* signals are the loop's business (libevent's signal events) */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -476,6 +587,8 @@ void batch_free(struct batch *q)
 		event_free(q->q_ev_done);
 	if (q->q_ev_flush)
 		event_free(q->q_ev_flush);
+	if (q->q_ev_counts)
+		event_free(q->q_ev_counts);
 	if (q->q_efd >= 0)
 		close(q->q_efd);
 	batch_set_release(&q->q_gather);

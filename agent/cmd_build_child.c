@@ -286,16 +286,65 @@ static const char *build_child_outcome(enum s2i_outcome o)
 	}
 }
 
+/* The result line ({"result": {...}}, runner.h), once: from s2i_build as soon as the
+ * outcome is known (the agent records it and posts the status while this process still
+ * removes the build's containers and the image it replaced), else at the end. */
+struct build_child_out {
+	int printed;
+	struct build_child_log *log;	/* set: a failure's reason goes to the log first */
+};
+
+static json_t *build_child_left(const struct strv *left)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < left->n; i++)
+		json_array_append_new(a, json_string(left->items[i]));
+	return a;
+}
+
+static void build_child_result(void *arg, const struct s2i_result *r)
+{
+	struct build_child_out *out = arg;
+	json_t *res;
+
+	if (out->printed)
+		return;
+	out->printed = 1;
+	if (out->log && r->outcome != S2I_SUCCEEDED)
+		build_child_logf(out->log, "%s: %s", build_child_outcome(r->outcome), r->reason);
+	res = json_object();
+	json_object_set_new(res, "outcome", json_string(build_child_outcome(r->outcome)));
+	if (r->reason[0])
+		json_object_set_new(res, "reason", json_string(r->reason));
+	if (r->image)
+		json_object_set_new(res, "image", json_string(r->image));
+	if (r->image_id[0])
+		json_object_set_new(res, "image_id", json_string(r->image_id));
+	if (r->commit[0])
+		json_object_set_new(res, "sha", json_string(r->commit));
+	/* for builds whose payload had none (hooks, manual builds) */
+	if (r->commit_subject && *r->commit_subject)
+		json_object_set_new(res, "message", json_string(r->commit_subject));
+	if (r->commit_author && *r->commit_author)
+		json_object_set_new(res, "author", json_string(r->commit_author));
+	if (r->left.n)
+		json_object_set_new(res, "containers", build_child_left(&r->left));
+	runner_print(json_pack("{so}", "result", res));
+}
+
 int cmd_build_child(int argc, char **argv)
 {
 	struct build_child_log l = { STDERR_FILENO, 0, BUILD_LOG_MAX, 0 };
+	struct build_child_out out = { 0 };
 	struct s2i_opts o;
 	struct s2i_result r;
 	struct repo_conf *rc = NULL;
 	struct err e = ERR_INIT;
 	struct sigaction sa;
 	const json_t *jb;
-	json_t *job, *res;
+	json_t *job;
 	const char *ref, *sha0;
 	char sha[41] = "", replaced[80];
 	long long id, parent;
@@ -373,35 +422,17 @@ int cmd_build_child(int argc, char **argv)
 		goto result;
 	}
 	build_child_tagged(&o, replaced, sizeof(replaced));
-	if (s2i_build(&o, build_child_on_log, &l, &build_child_cancel, &r, &e) < 0)
-		build_child_logf(&l, "%s: %s", build_child_outcome(r.outcome), r.reason[0] ? r.reason : e.msg);
+	o.on_outcome = build_child_result;
+	o.on_outcome_arg = &out;
+	out.log = &l;
+	s2i_build(&o, build_child_on_log, &l, &build_child_cancel, &r, &e);
+	/* the result went out before the containers were removed: those left follow */
+	if (out.printed && r.left.n)
+		runner_print(json_pack("{so}", "containers", build_child_left(&r.left)));
 	build_child_remove_replaced(&l, &o, replaced);
 	build_child_gc(&l, o.mirror_dir);
 result:
-	res = json_object();
-	json_object_set_new(res, "outcome", json_string(build_child_outcome(r.outcome)));
-	if (r.reason[0])
-		json_object_set_new(res, "reason", json_string(r.reason));
-	if (r.image)
-		json_object_set_new(res, "image", json_string(r.image));
-	if (r.image_id[0])
-		json_object_set_new(res, "image_id", json_string(r.image_id));
-	if (r.commit[0])
-		json_object_set_new(res, "sha", json_string(r.commit));
-	/* for builds whose payload had none (hooks, manual builds) */
-	if (r.commit_subject && *r.commit_subject)
-		json_object_set_new(res, "message", json_string(r.commit_subject));
-	if (r.commit_author && *r.commit_author)
-		json_object_set_new(res, "author", json_string(r.commit_author));
-	if (r.left.n) {
-		json_t *a = json_array();
-		size_t i;
-
-		for (i = 0; i < r.left.n; i++)
-			json_array_append_new(a, json_string(r.left.items[i]));
-		json_object_set_new(res, "containers", a);
-	}
-	runner_print(json_pack("{so}", "result", res));
+	build_child_result(&out, &r);
 	s2i_result_release(&r);
 	s2i_opts_release(&o);
 	config_repo_free(rc);

@@ -194,6 +194,9 @@ static void serve_report_running(struct serve *sv)
 {
 	long long counts[BUILD_NSTATES];
 
+	/* a shared store's running builds are mostly other agents' (recovery names ours) */
+	if (store_shared(sv->sv_store))
+		return;
 	if (store_count_states(sv->sv_store, counts, NULL) == 0 && counts[BUILD_RUNNING])
 		log_warn("%lld builds were left running by the previous run",
 			 counts[BUILD_RUNNING]);

@@ -129,6 +129,7 @@ enum cfg_type {
 	K_PAIR,		/* repeatable A:B */
 	K_LIST,		/* repeatable, one item per line */
 	K_CAPS,		/* repeatable, comma or space separated capability names */
+	K_LABELS,	/* repeatable, comma or space separated KEY=VALUE */
 	K_UIDS,
 	K_SCRIPTS,
 	K_ABSPATH,
@@ -177,6 +178,7 @@ static const struct cfg_key cfg_keys[] = {
 	A(keep_days, K_KEEP),
 	A(min_free_space, K_FREE),
 	A(lease, K_LEASE),
+	A(labels, K_LABELS),
 
 	R(url, K_REPO_URL),
 	R(secret_file, K_SECRETS),
@@ -227,6 +229,7 @@ static const struct cfg_key cfg_keys[] = {
 	R(keep_builds, K_KEEP),
 	R(keep_days, K_KEEP),
 	R(min_free_space, K_FREE),
+	R(run_on, K_LABELS),
 };
 
 #define NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -713,6 +716,29 @@ static const char *cfg_parse_prs(const struct cfg_val *a)
 	return "expected no, same-repo or all";
 }
 
+int config_labels_match(const struct config *c, const struct repo_conf *r)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->run_on.n; i++) {
+		for (j = 0; j < c->labels.n && strcmp(c->labels.items[j], r->run_on.items[i]); j++)
+			;
+		if (j == c->labels.n)
+			return 0;
+	}
+	return 1;
+}
+
+char *config_labels_str(const struct strv *labels)
+{
+	struct buf b = BUF_INIT(CONFIG_FILE_MAX);
+	size_t i;
+
+	for (i = 0; i < labels->n; i++)
+		buf_addf(&b, "%s%s", i ? "," : "", labels->items[i]);
+	return buf_detach(&b, NULL);
+}
+
 enum pr_policy config_pull_requests(const struct repo_conf *r)
 {
 	if (r->pull_requests && !strcmp(r->pull_requests, "all"))
@@ -843,6 +869,46 @@ static const char *cfg_parse_caps(const struct cfg_val *a)
 	return NULL;
 }
 
+static int cfg_label_char(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '-' || ch == '/';
+}
+
+/* KEY=VALUE labels, comma or space separated; one value per key */
+static const char *cfg_parse_labels(const struct cfg_val *a)
+{
+	const struct strv *sv = a->field;
+	const char *p = a->v, *why;
+	size_t n, i, j, k;
+
+	while (*p) {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (!n)
+			break;
+		for (i = 0; i < n && cfg_label_char(p[i]); i++)
+			;
+		if (!i || i + 1 >= n || p[i] != '=')
+			return "expected KEY=VALUE labels like arch=amd64,disk=ssd (letters, "
+			       "digits, '.', '_', '-', '/')";
+		for (j = i + 1; j < n; j++)
+			if (!cfg_label_char(p[j]))
+				return "expected KEY=VALUE labels like arch=amd64,disk=ssd (letters, "
+				       "digits, '.', '_', '-', '/')";
+		for (k = 0; k < sv->n && strncmp(sv->items[k], p, i + 1); k++)
+			;
+		if (k < sv->n && (strlen(sv->items[k]) != n || strncmp(sv->items[k], p, n))) {
+			cfg_error(a->st, a->st->lineno, "'%s': two values for label '%.*s'",
+				  a->k->name, (int)i, p);
+			return CFG_SAID;
+		}
+		if (k == sv->n && (why = cfg_list_add(a, p, (ssize_t)n, "labels")))
+			return why;
+		p += n;
+	}
+	return NULL;
+}
+
 static const char *cfg_parse_env(const struct cfg_val *a)
 {
 	const char *eq = strchr(a->v, '=');
@@ -932,6 +998,7 @@ static const struct cfg_kind {
 	[K_PAIR]	= { cfg_parse_pair, ST_STRV, 1 },
 	[K_LIST]	= { cfg_parse_list, ST_STRV, 1 },
 	[K_CAPS]	= { cfg_parse_caps, ST_STRV, 1 },
+	[K_LABELS]	= { cfg_parse_labels, ST_STRV, 1 },
 	[K_UIDS]	= { cfg_parse_uids, ST_STR, 0 },
 	[K_SCRIPTS]	= { cfg_parse_scripts_url, ST_STR, 0 },
 	[K_ABSPATH]	= { cfg_parse_abs_path, ST_STR, 0 },
@@ -1273,6 +1340,12 @@ static void cfg_finish_repo(struct cfg_state *st, struct repo_conf *r, const int
 		r->tag = xstrdup(CONFIG_DEFAULT_TAG);
 	if (!r->status_context)
 		r->status_context = xstrdup(CONFIG_DEFAULT_CONTEXT);
+	/* alone on SQLite, no other agent could build it */
+	if (!config_labels_match(st->c, r) &&
+	    (!st->c->database || !strcmp(st->c->database, "sqlite")))
+		cfg_error(st, seen[cfg_key_index("run_on", SECT_REPO)], "repo \"%s\": run_on: this agent "
+			  "lacks a label it lists and, on SQLite, no other agent builds it; "
+			  "add it to [agent] labels or remove it", r->name);
 	if (r->status == STATUS_NONE)
 		return;
 	if (!seen[cfg_key_index("status_token_file", SECT_REPO)])

@@ -80,11 +80,19 @@ struct repo_conf {
 	long keep_builds;		/* retention: [agent]'s when unset; 0: no limit */
 	long keep_days;
 	long min_free_space;		/* bytes a build needs free to start; [agent]'s when unset */
+	struct strv run_on;		/* KEY=VALUE labels an agent needs to build it */
 };
 
 /* pull_requests = (s2i-agent.conf(5)): which pull/merge requests are built. */
 enum pr_policy { PR_NO, PR_SAME_REPO, PR_ALL };
 enum pr_policy config_pull_requests(const struct repo_conf *r);
+
+struct config;
+/* run_on = and labels = (s2i-agent.conf(5)): 1 when the agent's labels hold every
+ * label the repository's run_on lists (none listed: any agent), else 0. */
+int config_labels_match(const struct config *c, const struct repo_conf *r);
+/* Its labels as written in the configuration, "k=v,k=v" ("" when none): caller frees. */
+char *config_labels_str(const struct strv *labels);
 
 struct config {
 	char *path;
@@ -114,6 +122,7 @@ struct config {
 	long min_free_space;		/* bytes; 0: no check (CONFIG_DEFAULT_MIN_FREE) */
 	long lease;			/* seconds a running build stays ours without a
 					 * heartbeat, on a shared store (CONFIG_DEFAULT_LEASE) */
+	struct strv labels;		/* KEY=VALUE: what this agent offers (run_on) */
 	struct repo_conf **repos;
 	size_t nrepos;
 	/* "FILE:LINE: warning: message": what loads but may not work (an ssh_key_file this

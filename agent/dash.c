@@ -380,17 +380,25 @@ void dash_subject(struct dash_page *p, const char *msg)
 	dash_put(p, "</span>");
 }
 
+/* open (ending in title=") s" text s's first n characters close: s in full on hover */
+static void dash_abbr(struct dash_page *p, const char *open, const char *text, const char *s,
+		      size_t n, const char *close)
+{
+	dash_put(p, open);
+	dash_esc(p, s);
+	dash_put(p, "\">");
+	dash_put(p, text);
+	dash_escn(p, s, strnlen(s, n));
+	dash_put(p, close);
+}
+
 void dash_short_sha(struct dash_page *p, const char *sha)
 {
 	if (!sha) {
 		dash_put(p, "\u2014");
 		return;
 	}
-	dash_put(p, "<code class=\"sha\" title=\"");
-	dash_esc(p, sha);
-	dash_put(p, "\">");
-	dash_escn(p, sha, strnlen(sha, DASH_SHORT_SHA));
-	dash_put(p, "</code>");
+	dash_abbr(p, "<code class=\"sha\" title=\"", "", sha, DASH_SHORT_SHA, "</code>");
 }
 
 /* One query parameter's value, percent-encoded (RFC 3986 unreserved kept) */
@@ -474,6 +482,17 @@ void dash_retry_of(struct dash_page *p, const json_t *b, const char *base)
 		return;
 	n = (long long)json_integer_value(from);
 	dash_putf(p, "retry of <a href=\"%s%lld\">#%lld</a>", base, n, n);
+}
+
+/* "on AGENT" under a build's number, when a fleet's agent started it: its id's start,
+ * the whole id on hover (s2i_agent_agent_info in /metrics names the same) */
+void dash_agent(struct dash_page *p, const json_t *b)
+{
+	const char *agent = dash_str(b, "agent");
+
+	if (dash_nonempty(agent))
+		dash_abbr(p, "<br><span class=\"dim\" title=\"agent ", "on ", agent, DASH_AGENT_SHOWN,
+			  "</span>");
 }
 
 void dash_ago(struct dash_page *p, const char *s, time_t now)
@@ -693,6 +712,8 @@ int dash_render_build(const json_t *build, const struct dash_log *log, time_t no
 	dash_field(&p, "Reason", "reason", dash_str(build, "reason"), 0);
 	dash_field(&p, "Provider", NULL, dash_str(build, "provider"), 0);
 	dash_field(&p, "Delivery", NULL, dash_str(build, "delivery"), 1);
+	if (dash_nonempty(dash_str(build, "agent")))
+		dash_field(&p, "Agent", "agent", dash_str(build, "agent"), 1);
 	if (json_is_integer(json_object_get(build, "retry_of"))) {
 		dash_put(&p, "<dt>Provenance</dt><dd id=\"retry-of\">");
 		dash_retry_of(&p, build, "");

@@ -42,6 +42,14 @@ static void dash_row(struct dash_page *p, const json_t *b, const struct dash_ind
 
 	dash_put(p, "<tr><td>");
 	dash_badge(p, dash_str(b, "state"), NULL);
+	/* a fleet: the labels an agent needs to take it */
+	if (dash_nonempty(dash_str(b, "run_on"))) {
+		dash_put(p, "<br><span class=\"dim\">needs ");
+		dash_esc(p, dash_str(b, "run_on"));
+		if (json_is_false(json_object_get(b, "runs_here")))
+			dash_put(p, " (not this agent)");
+		dash_put(p, "</span>");
+	}
 	dash_put(p, "</td><td class=\"num\">");
 	if (json_is_integer(id))
 		dash_putf(p, "<a href=\"builds/%lld\">#%lld</a>", (long long)json_integer_value(id),
@@ -53,6 +61,7 @@ static void dash_row(struct dash_page *p, const json_t *b, const struct dash_ind
 		dash_retry_of(p, b, "builds/");
 		dash_put(p, "</span>");
 	}
+	dash_agent(p, b);
 	dash_put(p, "</td><td class=\"cut\">");
 	/* the ref opens the branch's page */
 	if (dash_nonempty(ref)) {

@@ -52,6 +52,7 @@ void dash_href(struct dash_page *p, const char *base, const char *repo, const ch
 void dash_commit(struct dash_page *p, const json_t *b);
 /* "retry of #N" (N linked, base + N) when b is a retry; nothing otherwise. */
 void dash_retry_of(struct dash_page *p, const json_t *b, const char *base);
+void dash_agent(struct dash_page *p, const json_t *b);
 /* An RFC 3339 time as "3 min ago" (the absolute time in its title); now 0: absolute */
 void dash_ago(struct dash_page *p, const char *s, time_t now);
 /* How long b waited in the queue (started - created, or now - created while queued),

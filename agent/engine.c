@@ -362,6 +362,29 @@ void engine_req_wait(struct req *r, enum engine_wait kind)
 
 static int engine_req_perform(struct req *r, struct err *e);
 
+/* 1 when the engine says container id has ended (exited, dead, being removed) or is
+ * gone; 0 while it is created or running, or when the engine cannot say. */
+static int engine_container_ended(struct engine *eng, const char *id)
+{
+	char *path = engine_container_path(id, "/json", NULL, NULL);
+	json_t *j = NULL;
+	const char *st;
+	int ended = 0;
+
+	if (!path)
+		return 0;
+	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, NULL) == 0) {
+		st = json_string_value(json_object_get(json_object_get(j, "State"), "Status"));
+		ended = st && (!strcmp(st, "exited") || !strcmp(st, "dead") || !strcmp(st, "removing") ||
+			       !strcmp(st, "stopped"));
+	} else {
+		ended = eng->status == 404;
+	}
+	json_decref(j);
+	free(path);
+	return ended;
+}
+
 /* A container wait silent for probe_s: is the engine still there? A ping on another
  * connection; 1 when it went unanswered for call_s (frozen). The ping leaves the
  * engine's status and unreachable message as they were. */
@@ -379,6 +402,8 @@ static int engine_probe(struct req *r)
 		frozen = p.silent_s > 0;
 	}
 	engine_req_release(&p);
+	if (!frozen && r->container)
+		r->container_gone = engine_container_ended(eng, r->container);
 	eng->status = status;
 	memcpy(eng->unreachable, unreachable, sizeof(unreachable));
 	return frozen;
@@ -414,6 +439,8 @@ int engine_should_abort(struct req *r)
 			r->silent_s = r->eng->limits.call_s;
 			return 1;
 		}
+		if (r->container_gone)
+			return 1;	/* a complete stream (engine_req_result) */
 		r->probe_next_ms = engine_clock_ms() + (int64_t)r->eng->limits.probe_s * 1000;
 	}
 	return 0;
@@ -509,6 +536,7 @@ void engine_req_release(struct req *r)
 		curl_easy_cleanup(r->h);
 	curl_slist_free_all(r->hdrs);
 	free(r->url);
+	free(r->container);
 	buf_release(&r->resp);
 	memset(r, 0, sizeof(*r));
 }
@@ -599,6 +627,11 @@ int engine_req_result(struct req *r, CURLcode rc, struct err *e)
 	if (r->cb_failed) {
 		r->eng->status = r->code >= 100 ? (int)r->code : ENGINE_NO_ANSWER;
 		return err_set(e, "%s", r->cb_err.msg);
+	}
+	if (r->container_gone && r->code >= 200 && r->code < 300) {
+		/* silent for a probe interval after its container ended: all it had */
+		r->eng->status = (int)r->code;
+		return 0;
 	}
 	if (r->silent_s) {
 		r->eng->status = ENGINE_NO_ANSWER;

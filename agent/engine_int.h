@@ -60,6 +60,12 @@ struct req {
 	int silent_s;
 	int silent_idle;		/* silent_s is the idle limit */
 	int64_t probe_next_ms;		/* a container wait: ping the engine then, 0: never */
+	/* a stream that lasts as long as this container runs (attach, logs that follow):
+	 * a probe that finds it ended closes the stream as complete (container_gone), so
+	 * an engine that leaves the stream open after the end (Podman 4.3 once did)
+	 * cannot hold us past a probe interval of silence */
+	char *container;
+	int container_gone;
 	char curl_errbuf[CURL_ERROR_SIZE];
 };
 

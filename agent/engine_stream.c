@@ -369,6 +369,8 @@ int engine_logs_open(struct engine *eng, const char *id, int follow, engine_outp
 	rv = engine_stream_open(eng, "GET", url, what, follow ? ENGINE_WAIT_CONTAINER : ENGINE_WAIT_STREAM, ret, e);
 	free(url);
 	if (rv == 0) {
+		if (follow)
+			(*ret)->r.container = xstrdup(id);
 		(*ret)->demux = 1;
 		(*ret)->dm.fn = other_fn;
 		(*ret)->dm.arg = arg;
@@ -448,6 +450,7 @@ int engine_attach_open(struct engine *eng, const char *id, engine_output_fn othe
 		}
 	}
 	engine_req_wait(&s->r, ENGINE_WAIT_CONTAINER);
+	s->r.container = xstrdup(id);
 	*ret = s;
 	return 0;
 }

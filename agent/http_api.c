@@ -27,13 +27,24 @@ static void http_send_html(struct evhttp_request *req, struct buf *page)
 	http_send(req, 200, DASH_CONTENT_TYPE, page->data, page->len);
 }
 
-static json_t *http_builds_json(const struct build_list *l)
+static json_t *http_builds_json(const struct http *h, const struct build_list *l)
 {
+	const struct repo_conf *rc;
 	json_t *a = json_array();
 	size_t i;
+	char *s;
 
 	for (i = 0; i < l->n; i++) {
 		json_t *o = store_build_json(&l->items[i]);
+
+		/* a queued build waits for an agent with these labels (s2i-agent.conf(5)) */
+		if (l->items[i].state == BUILD_QUEUED && (rc = config_repo(h->h_cfg, l->items[i].repo)) &&
+		    rc->run_on.n) {
+			s = config_labels_str(&rc->run_on);
+			json_object_set_new(o, "run_on", json_string(s));
+			json_object_set_new(o, "runs_here", json_boolean(config_labels_match(h->h_cfg, rc)));
+			free(s);
+		}
 
 		/* the dashboard shows these too, beyond the API's build object */
 		if (l->items[i].message)
@@ -104,7 +115,7 @@ void http_api_list(struct http *h, struct evhttp_request *req, const struct http
 		http_reply_error(req, 500, "cannot read builds");
 		goto out;
 	}
-	http_reply_json(req, 200, http_builds_json(&l));
+	http_reply_json(req, 200, http_builds_json(h, &l));
 	build_list_release(&l);
 out:
 	evhttp_clear_headers(&q);
@@ -135,7 +146,7 @@ static void http_dashboard(struct http *h, struct evhttp_request *req)
 		http_reply_error(req, 500, "cannot read builds");
 		goto out;
 	}
-	builds = http_builds_json(&l);
+	builds = http_builds_json(h, &l);
 	/* the forge's repository URL, for the commit links */
 	for (i = 0; i < l.n; i++)
 		if (l.items[i].clone_url)

@@ -78,6 +78,8 @@
 #define WEBHOOK_PR_MAX		99999999999LL	/* the largest pull/merge request number */
 #define BUILDS_LIST_DEFAULT	50
 #define BUILDS_LIST_MAX		1000
+#define STORE_REPOS_MAX		1000		/* repositories counted by store_queued_repos */
+#define STORE_AGENTS_MAX	1000		/* agents store_agents reads */
 
 /* store (daemon): SQLite */
 #define STORE_BUSY_TIMEOUT_MS	5000		/* another process holding the write lock */
@@ -95,6 +97,10 @@
 #define STORE_LOG_CHUNK_MAX	(256 * 1024)	/* bytes of one chunk (a row) */
 #define STORE_LOG_READ_ROWS	256		/* chunks one read asks for */
 #define BATCH_CKPT_NICE		10		/* the checkpoint thread's nice value */
+/* ms: on a shared store (PostgreSQL) the builds per state, for queue_max and
+ * /metrics, are counted by the writer thread at most this often (and at least,
+ * when idle): the event loop never waits on the database for them */
+#define BATCH_COUNTS_MS		500
 /* replay guard: the digest of a push's signed material is kept this long per repo
  * (far longer than build history: a captured delivery stays worth replaying for
  * as long as its commit is older than the branch's), and rows past it are pruned
@@ -213,6 +219,10 @@
 #define WORKER_LOG_WAIT_MS	5000
 #define WORKER_CANCEL_SWEEP_MAX	64		/* cancels asked of this agent read at once */
 #define WORKER_RETRY_SECONDS	5		/* a queued build the database could not close: next try */
+/* a fleet's agents record themselves (and their labels) this often; one not heard of
+ * for WORKER_FLEET_LIVE_MS no longer counts for run_on (worker_fleet.c) */
+#define WORKER_FLEET_SEEN_MS	10000
+#define WORKER_FLEET_LIVE_MS	(3 * WORKER_FLEET_SEEN_MS)
 #define WORKER_WRITE_RETRY_MIN_MS 500		/* a write the database refused (disk full): first retry, */
 #define WORKER_WRITE_RETRY_MAX_MS 10000		/* doubled up to this */
 /* retention passes (worker_keep.c): one at start-up, one when a build ends unless
@@ -282,6 +292,7 @@
 #define DASH_LOG_INLINE_MAX	(256u * 1024)	/* end of a finished build's log in its page */
 #define DASH_SUBJECT_MAX	100		/* bytes of a commit subject on the dashboard */
 #define DASH_SHORT_SHA		7
+#define DASH_AGENT_SHOWN	8		/* characters of an agent id under its builds */
 #define DASH_PAGE_BUILDS	50		/* builds on one page of the dashboard */
 #define DASH_REFRESH_SECONDS	10		/* dashboard reload while builds are active */
 #define DASH_FOLLOW_RETRY_MS	2000		/* build page: wait before following again */

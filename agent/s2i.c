@@ -517,12 +517,15 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 		s2i_step(&c, S2I_LOG_STEP, "--> %s", e->msg);
 		err_set(e, "%s", engine_unreachable(c.eng));
 	}
+	if (rc < 0)
+		snprintf(r->reason, sizeof(r->reason), "%s", e->msg);
+	/* the outcome is final: whoever waits for it need not wait for the cleanup */
+	if (o->on_outcome)
+		o->on_outcome(o->on_outcome_arg, r);
 	s2i_remove_containers(&c);
 	s2i_secrets_remove(&c);
 	if (o->callback_url && *o->callback_url && r->outcome != S2I_CANCELED)
 		s2i_callback(&c, rc == 0);
-	if (rc < 0)
-		snprintf(r->reason, sizeof(r->reason), "%s", e->msg);
 
 	for (i = 0; i < SC_N; i++) {
 		free(c.scripts[i].path);

@@ -21,10 +21,13 @@
  * s2i_build returns 0 when an image was built (r.image_id set), else -1 with
  * r.outcome telling failed (a build script exited non-zero or timed out) from
  * errored (agent, git, engine, registry) or canceled, and the reason in e (also
- * copied to r.reason). Every container it created is removed before it returns,
+ * copied to r.reason; o.on_outcome hears it before the cleanup). Every container it
+ * created is removed before it returns,
  * whatever happened; those the engine could not be asked to remove (it stopped) are
  * listed in r.left, for the caller to remove once it is back.
  */
+
+struct s2i_result;
 
 /* Every `s2i build` flag of s2i-agent(8) BUILD FLAGS (same meaning as in s2i), plus what a daemon needs.
  * Strings are owned (s2i_opts_release frees them); NULL = unset. */
@@ -81,6 +84,13 @@ struct s2i_opts {
 	char *known_hosts_file;
 	char *source_location;		/* label source-location instead of the URL/path given */
 	char *commit_ref;		/* label commit.ref instead of the one gitsrc derives */
+	/* Called once, as soon as the outcome is known (the image committed and pushed, or
+	 * the build failed), before the cleanup: the build's containers and secrets volume
+	 * removed, the callback sent. A caller that reports the outcome from here (the
+	 * daemon's build process) does not make its reader wait for that cleanup; r->left
+	 * is not known yet then. NULL: none. */
+	void (*on_outcome)(void *arg, const struct s2i_result *r);
+	void *on_outcome_arg;
 };
 
 void s2i_opts_init(struct s2i_opts *o);

@@ -30,7 +30,7 @@ enum {
 	ST_SET_PID, ST_SET_COMMIT, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_FIND_SIGNED, ST_ADD_SIGNED, ST_REF_NEWEST, ST_PRUNE_SIGNED,
 	ST_KEEP_REPO, ST_KEEP_NTH, ST_KEEP_PICK, ST_KEEP_DELETE, ST_KEEP_DELIVERY,
-	ST_N
+	ST_QUEUED_REPOS, ST_N
 };
 
 #define BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, created, " \
@@ -62,6 +62,8 @@ static const char *const store_sql[ST_N] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_PING] = "SELECT 1",
+	[ST_QUEUED_REPOS] = "SELECT repo, count(*) FROM builds WHERE state = 'queued' GROUP BY repo "
+		"ORDER BY repo LIMIT ?1",
 	[ST_STATUS_ADD] = "INSERT INTO statuses (build_id, state, description, next_at, created) "
 		"VALUES (?1, ?2, ?3, ?4, ?4)",
 	/* the statuses of one commit (repo + sha) go out in order, whatever build they
@@ -162,6 +164,7 @@ struct store {
 	long long st_delta[BUILD_NSTATES];
 	long long st_delta_sp[BUILD_NSTATES];	/* st_delta at the savepoint */
 	int st_wal_frames;		/* after the last commit (store_wal_manual) */
+	int st_given;			/* shared: st_counts are store_give_counts's */
 };
 
 const char *store_state_name(enum build_state s)
@@ -761,6 +764,7 @@ void build_release(struct build *b)
 	free(b->project_id);
 	free(b->clone_url);
 	free(b->log_path);
+	free(b->agent);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -1012,6 +1016,24 @@ int store_add_push(struct store *s, struct build *b, const unsigned char digest[
 	if (store_insert_build(s, b, e) < 0)
 		return -1;
 	return store_add_signed(s, b->repo, digest, b->id, e);
+}
+
+int store_add_many(struct store *s, struct store_add *a, size_t n, struct err *e)
+{
+	size_t i;
+
+	if (s->st_pg)
+		return store_pg_add_many(s->st_pg, a, n, e);
+	for (i = 0; i < n; i++) {
+		a[i].sa_why = STORE_DUP_NONE;
+		if (a[i].sa_digest ?
+		    store_add_push(s, a[i].sa_build, a[i].sa_digest, &a[i].sa_dup, &a[i].sa_why, e) :
+		    store_add_build(s, a[i].sa_build, &a[i].sa_dup, e))
+			return -1;
+		if (a[i].sa_dup && a[i].sa_why == STORE_DUP_NONE)
+			a[i].sa_why = STORE_DUP_DELIVERY;
+	}
+	return 0;
 }
 
 int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, struct err *e)
@@ -1467,7 +1489,7 @@ int store_set_pid(struct store *s, long long id, long long pid, struct err *e)
 
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e)
 {
-	if (s->st_pg)
+	if (s->st_pg && !s->st_given)
 		return store_pg_count_states(s->st_pg, counts, e);
 	int i;
 
@@ -1479,11 +1501,61 @@ int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct 
 
 int store_queue_depth(struct store *s, long long *ret, struct err *e)
 {
-	if (s->st_pg)
+	if (s->st_pg && !s->st_given)
 		return store_pg_queue_depth(s->st_pg, ret, e);
 	(void)e;
 	*ret = s->st_counts[BUILD_QUEUED] + s->st_delta[BUILD_QUEUED];
 	return 0;
+}
+
+int store_agent_seen(struct store *s, const char *labels, int workers, struct err *e)
+{
+	return s->st_pg ? store_pg_agent_seen(s->st_pg, labels, workers, e) : 0;
+}
+
+int store_agents(struct store *s, long long within_ms, struct strv *ret, struct err *e)
+{
+	return s->st_pg ? store_pg_agents(s->st_pg, within_ms, ret, e) : 0;
+}
+
+void store_repo_counts_free(struct store_repo_count *c, size_t n)
+{
+	while (n > 0)
+		free(c[--n].repo);
+	free(c);
+}
+
+int store_queued_repos(struct store *s, struct store_repo_count **ret, size_t *ret_n,
+		       struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_queued_repos(s->st_pg, ret, ret_n, e);
+	sqlite3_stmt *st = store_stmt(s, ST_QUEUED_REPOS);
+	struct store_repo_count *c = xcalloc(STORE_REPOS_MAX, sizeof(*c));
+	size_t n = 0;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, STORE_REPOS_MAX);
+	while (n < STORE_REPOS_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		c[n].repo = store_col_text(st, 0);
+		c[n++].n = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (n < STORE_REPOS_MAX && rc != SQLITE_DONE) {
+		store_repo_counts_free(c, n);
+		return store_fail(s, e, "cannot count queued builds");
+	}
+	*ret = c;
+	*ret_n = n;
+	return 0;
+}
+
+void store_give_counts(struct store *s, const long long counts[BUILD_NSTATES])
+{
+	if (!s->st_pg)
+		return;
+	memcpy(s->st_counts, counts, sizeof(s->st_counts));
+	s->st_given = 1;
 }
 
 void store_note_queued(struct store *s, long long n)
@@ -1636,6 +1708,7 @@ json_t *store_build_json(const struct build *b)
 	json_object_set_new(o, "provider", store_json_str(b->provider));
 	json_object_set_new(o, "delivery", store_json_str(b->delivery));
 	json_object_set_new(o, "retry_of", b->retry_of ? json_integer(b->retry_of) : json_null());
+	json_object_set_new(o, "agent", b->agent ? json_string(b->agent) : json_null());
 	if (runner_pr_number(b->ref))
 		json_object_set_new(o, "pr", json_integer(runner_pr_number(b->ref)));
 	if (b->untrusted)

@@ -48,6 +48,8 @@ struct build {
 					 * network or push (s2i-agent.conf(5) pull_requests) */
 	long long retry_of;		/* the build this one retries (POST /builds/ID/retry), else 0 */
 	long long fence;		/* shared store: its fencing number (store_claim), else 0 */
+	char *agent;			/* shared store: the agent that started it (its
+					 * instance id), NULL: none or SQLite */
 };
 
 #define BUILD_INIT { 0 }
@@ -172,6 +174,18 @@ enum store_dup {
  * when STORE_DUP_BUILT, for REPLAY_KEEP_DAYS. -1 on error. */
 int store_add_push(struct store *s, struct build *b, const unsigned char digest[STORE_DIGEST_LEN],
 		   long long *ret_dup, enum store_dup *ret_why, struct err *e);
+/* Many store_add_push (sa_digest set) and store_add_build (sa_digest NULL) calls,
+ * in order, in the open transaction, each filling its sa_build->id or sa_dup and
+ * sa_why (STORE_DUP_DELIVERY for a build's known delivery). On PostgreSQL they take
+ * one round trip per 64 rather than one each (the group commit's deliveries); -1
+ * on error, the transaction is then lost. */
+struct store_add {
+	struct build *sa_build;
+	const unsigned char *sa_digest;
+	long long sa_dup;
+	enum store_dup sa_why;
+};
+int store_add_many(struct store *s, struct store_add *a, size_t n, struct err *e);
 /* The same checks, writing nothing (a full queue still answers duplicates): 0 with
  * *ret_dup and *ret_why, 1 when the push would queue a build, -1 on error. */
 int store_find_push(struct store *s, const struct build *b,
@@ -310,6 +324,28 @@ int store_set_sha(struct store *s, long long id, const char *sha, struct err *e)
  * nothing; this is why build states must only change through this module. */
 int store_count_states(struct store *s, long long counts[BUILD_NSTATES], struct err *e);
 int store_queue_depth(struct store *s, long long *ret, struct err *e);
+/* The queued builds of each repository (at most STORE_REPOS_MAX repositories, by
+ * name): *ret (store_repo_counts_free) and *ret_n; untouched on failure. */
+struct store_repo_count {
+	char *repo;
+	long long n;
+};
+int store_queued_repos(struct store *s, struct store_repo_count **ret, size_t *ret_n,
+		       struct err *e);
+void store_repo_counts_free(struct store_repo_count *c, size_t n);
+/* A fleet's agents (shared store): this one (store_set_agent) is running, with these
+ * labels ("k=v,..." as config_labels_str writes them) and workers; and the labels
+ * of those heard of within within_ms that run builds (workers > 0), pushed onto
+ * *ret (at most STORE_AGENTS_MAX). Nothing on SQLite: no agent but this one. */
+struct strv;
+int store_agent_seen(struct store *s, const char *labels, int workers, struct err *e);
+int store_agents(struct store *s, long long within_ms, struct strv *ret, struct err *e);
+/* A shared store's counts as another connection read them (the daemon's writer
+ * thread, batch.c, every BATCH_COUNTS_MS): from then on store_count_states and
+ * store_queue_depth on s answer the last ones given, without a query, so that the
+ * event loop never waits on the database for them. Nothing on SQLite, whose counts
+ * are kept in memory anyway. */
+void store_give_counts(struct store *s, const long long counts[BUILD_NSTATES]);
 /* n builds were queued through another connection to the same database (the
  * intake's writer thread, batch.c): keeps this connection's counts right. */
 void store_note_queued(struct store *s, long long n);

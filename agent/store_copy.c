@@ -28,12 +28,14 @@ static const struct copy_table copy_builds = {
 	"SELECT id, repo, ref, sha, before_sha, state, reason, image, image_id, created, started, "
 	"finished, provider, delivery, message, author, repo_full_name, project_id, clone_url, "
 	"attempt, pid, log_path, untrusted, retry_of FROM builds ORDER BY id",
-	/* a build that was started is this agent's: its recovery takes it back */
+	/* a build that was started is this agent's: its recovery takes it back; the
+	 * agent queued the queued status of each already (store_status_add_queued) */
 	"INSERT INTO builds (id, repo, ref, sha, before_sha, state, reason, image, image_id, "
 	"created, started, finished, provider, delivery, message, author, repo_full_name, "
-	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of, agent) VALUES "
+	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of, agent, "
+	"queued_status) VALUES "
 	"($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
-	"$20, $21, $22, $23, $24, CASE WHEN $11::bigint IS NULL THEN NULL ELSE $25 END) "
+	"$20, $21, $22, $23, $24, CASE WHEN $11::bigint IS NULL THEN NULL ELSE $25 END, 1) "
 	"ON CONFLICT (id) DO NOTHING",
 	1, offsetof(struct store_copy_tally, sct_builds),
 };

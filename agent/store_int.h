@@ -38,6 +38,7 @@ int store_pg_add_build(struct store_pg *p, struct build *b, long long *ret_dup, 
 int store_pg_add_push(struct store_pg *p, struct build *b,
 		      const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
 		      enum store_dup *ret_why, struct err *e);
+int store_pg_add_many(struct store_pg *p, struct store_add *a, size_t n, struct err *e);
 int store_pg_find_push(struct store_pg *p, const struct build *b,
 		       const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
 		       enum store_dup *ret_why, struct err *e);
@@ -80,6 +81,10 @@ int store_pg_queue_depth(struct store_pg *p, long long *ret, struct err *e);
 int store_pg_status_add(struct store_pg *p, long long build_id, const char *state,
 			const char *description, struct err *e);
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
+			  struct err *e);
+int store_pg_agent_seen(struct store_pg *p, const char *labels, int workers, struct err *e);
+int store_pg_agents(struct store_pg *p, long long within_ms, struct strv *ret, struct err *e);
+int store_pg_queued_repos(struct store_pg *p, struct store_repo_count **ret, size_t *ret_n,
 			  struct err *e);
 int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
 			       struct err *e);

@@ -34,15 +34,20 @@
 	X(PQexecPrepared) \
 	X(PQfinish) \
 	X(PQfreemem) \
+	X(PQenterPipelineMode) \
+	X(PQexitPipelineMode) \
+	X(PQgetResult) \
 	X(PQgetisnull) \
 	X(PQgetlength) \
 	X(PQgetvalue) \
 	X(PQnotifies) \
 	X(PQntuples) \
+	X(PQpipelineSync) \
 	X(PQprepare) \
 	X(PQreset) \
 	X(PQresultErrorMessage) \
 	X(PQresultStatus) \
+	X(PQsendQueryPrepared) \
 	X(PQsetNoticeProcessor) \
 	X(PQsocket) \
 	X(PQstatus) \
@@ -93,16 +98,19 @@ static int pq_ready(struct err *e)
 /* the payload of a notification that a build was claimed: a lease to watch */
 #define PG_LEASED	"lease"
 #define PG_PARAMS_MAX	16
+/* statements sent before their answers are read (store_pg_add_many): bounded, so that
+ * neither side's socket buffer fills while the other waits */
+#define PG_PIPELINE_MAX	64
 
 enum {
-	PS_ADD_BUILD, PS_RESERVE_DELIVERY, PS_FIND_DELIVERY, PS_UNRESERVE_DELIVERY, PS_GET,
+	PS_FIND_DELIVERY, PS_GET,
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
-	PS_STATUS_CLAIM, PS_STATUS_QUEUED,
-	PS_FIND_SIGNED, PS_ADD_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
+	PS_STATUS_CLAIM, PS_STATUS_QUEUED, PS_QUEUED_REPOS, PS_AGENT_SEEN, PS_AGENTS,
+	PS_FIND_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
 	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_LOG_STORED,
-	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_N
+	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_ADD, PS_N
 };
 
 /* the database's clock in ms: leases are compared with one clock, not each agent's */
@@ -114,23 +122,12 @@ enum {
 
 #define PG_BUILD_COLS "id, repo, ref, sha, before_sha, state, reason, image, image_id, " \
 	"created, started, finished, provider, delivery, message, author, repo_full_name, " \
-	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of, fence"
+	"project_id, clone_url, attempt, pid, log_path, untrusted, retry_of, fence, agent"
+#define PG_BUILD_NCOLS 26
 
 static const char *const pg_sql[PS_N] = {
-	/* $13: the id reserved with the delivery or the digest, else a new one */
-	[PS_ADD_BUILD] = "INSERT INTO builds (id, repo, ref, sha, before_sha, state, created, "
-		"provider, delivery, message, author, repo_full_name, project_id, clone_url, untrusted, "
-		"retry_of) "
-		"VALUES (coalesce($13::bigint, nextval('builds_id_seq')), $1, $2, $3, $4, 'queued', $5, "
-		"$6, $7, $8, $9, $10, $11, $12, $14, $15) RETURNING id",
-	/* the unique key decides which agent's delivery queues the build: the loser
-	 * waits for the winner's COMMIT and gets no row */
-	[PS_RESERVE_DELIVERY] = "INSERT INTO deliveries (repo, provider, delivery, build_id) "
-		"VALUES ($1, $2, $3, nextval('builds_id_seq')) ON CONFLICT DO NOTHING RETURNING build_id",
 	[PS_FIND_DELIVERY] = "SELECT build_id FROM deliveries WHERE repo = $1 AND provider = $2 "
 		"AND delivery = $3",
-	[PS_UNRESERVE_DELIVERY] = "DELETE FROM deliveries WHERE repo = $1 AND provider = $2 "
-		"AND delivery = $3 AND build_id = $4",
 	[PS_GET] = "SELECT " PG_BUILD_COLS " FROM builds WHERE id = $1",
 	[PS_NEXT_QUEUED] = "SELECT " PG_BUILD_COLS " FROM builds WHERE state = 'queued' "
 		"ORDER BY id LIMIT 1",
@@ -155,6 +152,13 @@ static const char *const pg_sql[PS_N] = {
 		"started = NULL WHERE id = $1 AND state = 'running'",
 	[PS_COUNT] = "SELECT state, count(*) FROM builds GROUP BY state",
 	[PS_DEPTH] = "SELECT count(*) FROM builds WHERE state = 'queued'",
+	[PS_AGENT_SEEN] = "INSERT INTO agents (id, labels, workers, seen) VALUES ($1, $2, $3, "
+		PG_NOW ") ON CONFLICT (id) DO UPDATE SET labels = $2, workers = $3, seen = " PG_NOW,
+	/* those heard of within $1 ms that run builds */
+	[PS_AGENTS] = "SELECT labels FROM agents WHERE workers > 0 AND seen > " PG_NOW " - $1 "
+		"ORDER BY id LIMIT $2",
+	[PS_QUEUED_REPOS] = "SELECT repo, count(*) FROM builds WHERE state = 'queued' GROUP BY repo "
+		"ORDER BY repo LIMIT $1",
 	[PS_STATE] = "SELECT state FROM builds WHERE id = $1 FOR UPDATE",
 	[PS_SET_SHA] = "UPDATE builds SET sha = $2 WHERE id = $1 AND sha = ''",
 	[PS_SET_PID] = "UPDATE builds SET pid = $2 WHERE id = $1 AND state = 'running'",
@@ -185,10 +189,6 @@ static const char *const pg_sql[PS_N] = {
 	[PS_STATUS_RETRY] = "UPDATE statuses SET attempts = attempts + 1, next_at = $2, "
 		"last_error = $3, claimed_by = NULL, claim_until = NULL WHERE id = $1 AND claim = $4",
 	[PS_FIND_SIGNED] = "SELECT build_id FROM signed_pushes WHERE repo = $1 AND digest = $2",
-	/* $3: the build's id, NULL to reserve a new one; no row back: seen already */
-	[PS_ADD_SIGNED] = "INSERT INTO signed_pushes (repo, digest, build_id, seen) "
-		"VALUES ($1, $2, coalesce($3::bigint, nextval('builds_id_seq')), $4) "
-		"ON CONFLICT DO NOTHING RETURNING build_id",
 	[PS_REF_NEWEST] = "SELECT id, sha, state FROM builds WHERE repo = $1 AND ref = $2 "
 		"ORDER BY id DESC LIMIT 1",
 	[PS_PRUNE_SIGNED] = "DELETE FROM signed_pushes WHERE (repo, digest) IN "
@@ -251,6 +251,9 @@ static const char *const pg_sql[PS_N] = {
 		"SELECT pg_notify('" PG_CHANNEL_CANCEL "', id::text) FROM u",
 	[PS_CANCEL_PENDING] = "SELECT id FROM builds WHERE state = 'running' "
 		"AND cancel_at IS NOT NULL AND agent = $1 ORDER BY id LIMIT $2",
+	/* store_pg_add_push and _add_build in one round trip (the 7th schema version) */
+	[PS_ADD] = "SELECT r_id, r_dup, r_why FROM s2i_add_build($1, $2, $3, $4, $5, $6, $7, $8, "
+		"$9, $10, $11, $12, $13, $14, $15, $16)",
 };
 
 /* The schema's versions, in order: migration i takes a database at version i to
@@ -307,6 +310,69 @@ static const char *const pg_migrations[] = {
 	" attempt integer NOT NULL, off bigint NOT NULL, len integer NOT NULL,"
 	" data bytea NOT NULL, PRIMARY KEY (build_id, attempt, off));"
 	"ALTER TABLE builds ADD COLUMN cancel_at bigint;",
+	/* 7: a delivery queued in one round trip (PS_ADD): the checks and writes of
+	 * store.c's store_add_push, in its order. Each statement of a function takes
+	 * its own snapshot, so an ON CONFLICT that waited for another agent's COMMIT
+	 * is followed by a read that sees that agent's row. why: enum store_dup. */
+	"CREATE FUNCTION s2i_add_build(p_repo text, p_provider text, p_delivery text,"
+	" p_digest bytea, p_seen bigint, p_ref text, p_sha text, p_before text, p_created bigint,"
+	" p_message text, p_author text, p_full_name text, p_project text, p_clone text,"
+	" p_untrusted integer, p_retry_of bigint, OUT r_id bigint, OUT r_dup bigint,"
+	" OUT r_why integer) LANGUAGE plpgsql AS $f$"
+	" DECLARE nb record;"
+	" BEGIN"
+	"  r_id := 0; r_dup := 0; r_why := 0;"
+	"  IF p_delivery IS NOT NULL THEN"
+	"   SELECT build_id INTO r_dup FROM deliveries"
+	"    WHERE repo = p_repo AND provider = p_provider AND delivery = p_delivery;"
+	"   IF FOUND THEN r_why := 1; RETURN; END IF;"
+	"  END IF;"
+	"  IF p_digest IS NOT NULL THEN"
+	"   SELECT build_id INTO r_dup FROM signed_pushes WHERE repo = p_repo AND digest = p_digest;"
+	"   IF FOUND THEN r_why := 2; RETURN; END IF;"
+	/* the ref's newest build is of this commit and queued, running or succeeded
+	 * (store_ref_built): remembered under that build */
+	"   SELECT id, sha, state INTO nb FROM builds WHERE repo = p_repo AND ref = p_ref"
+	"    ORDER BY id DESC LIMIT 1;"
+	"   IF FOUND AND p_sha <> '' AND nb.sha = p_sha"
+	"      AND nb.state IN ('queued', 'running', 'succeeded') THEN"
+	"    INSERT INTO signed_pushes (repo, digest, build_id, seen)"
+	"     VALUES (p_repo, p_digest, nb.id, p_seen) ON CONFLICT DO NOTHING;"
+	"    r_dup := nb.id; r_why := 3; RETURN;"
+	"   END IF;"
+	"  END IF;"
+	/* another agent may be committing the same delivery or body right now: the
+	 * unique keys decide, whatever was read above */
+	"  r_id := nextval('builds_id_seq');"
+	"  IF p_delivery IS NOT NULL THEN"
+	"   INSERT INTO deliveries (repo, provider, delivery, build_id)"
+	"    VALUES (p_repo, p_provider, p_delivery, r_id) ON CONFLICT DO NOTHING;"
+	"   IF NOT FOUND THEN"
+	"    SELECT build_id INTO r_dup FROM deliveries"
+	"     WHERE repo = p_repo AND provider = p_provider AND delivery = p_delivery;"
+	"    r_id := 0; r_why := 1; RETURN;"
+	"   END IF;"
+	"  END IF;"
+	"  IF p_digest IS NOT NULL THEN"
+	"   INSERT INTO signed_pushes (repo, digest, build_id, seen)"
+	"    VALUES (p_repo, p_digest, r_id, p_seen) ON CONFLICT DO NOTHING;"
+	"   IF NOT FOUND THEN"
+	"    DELETE FROM deliveries WHERE repo = p_repo AND provider = p_provider"
+	"     AND delivery = p_delivery AND build_id = r_id;"
+	"    SELECT build_id INTO r_dup FROM signed_pushes WHERE repo = p_repo AND digest = p_digest;"
+	"    r_id := 0; r_why := 2; RETURN;"
+	"   END IF;"
+	"  END IF;"
+	"  INSERT INTO builds (id, repo, ref, sha, before_sha, state, created, provider, delivery,"
+	"   message, author, repo_full_name, project_id, clone_url, untrusted, retry_of)"
+	"   VALUES (r_id, p_repo, p_ref, p_sha, p_before, 'queued', p_created, p_provider,"
+	"   p_delivery, p_message, p_author, p_full_name, p_project, p_clone, p_untrusted,"
+	"   p_retry_of);"
+	" END $f$;",
+	/* 8: the agents of the fleet, each with its labels and when it was last heard of
+	 * (store_agent_seen): a build whose run_on none of them matches is told apart */
+	"CREATE TABLE agents (id text PRIMARY KEY, labels text NOT NULL, workers integer NOT NULL,"
+	" seen bigint NOT NULL);",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -768,18 +834,15 @@ static void pg_notify_id(struct store_pg *p, const char *channel, long long id)
 int store_pg_commit(struct store_pg *p, struct err *e)
 {
 	PGresult *r;
+	char sql[96];
 	int rc = 0;
 
-	if ((p->pg_queued &&
-	     pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, e, "cannot notify") < 0) ||
-	    (p->pg_leased && pg_simple(p, "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'",
-				       PGRES_COMMAND_OK, e, "cannot notify") < 0)) {
-		p->pg_queued = p->pg_leased = 0;
-		return -1;
-	}
+	/* one round trip: a NOTIFY that fails skips the COMMIT, whose answer is then
+	 * that error */
+	snprintf(sql, sizeof(sql), "%s%sCOMMIT", p->pg_queued ? "NOTIFY " PG_CHANNEL "; " : "",
+		 p->pg_leased ? "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'; " : "");
 	p->pg_queued = p->pg_leased = 0;
-	r = pq.PQexec(p->pg_conn, "COMMIT");
-
+	r = pq.PQexec(p->pg_conn, sql);
 	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
 	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(pq.PQcmdStatus(r), "COMMIT") != 0)
 		rc = pg_fail(p, e, "cannot commit", r);
@@ -862,6 +925,7 @@ static void pg_row_build(const PGresult *r, int row, struct build *b)
 	b->untrusted = (int)pg_ll(r, row, 22);
 	b->retry_of = pg_ll(r, row, 23);
 	b->fence = pg_ll(r, row, 24);
+	b->agent = pg_text(r, row, 25);
 }
 
 static int pg_get_one(struct store_pg *p, int which, const struct pg_params *q,
@@ -891,75 +955,157 @@ int store_pg_find_delivery(struct store_pg *p, const char *repo, const char *pro
 	return pg_one_id(p, PS_FIND_DELIVERY, &q, ret_id, e, "cannot look a delivery up");
 }
 
-/* Claims b's delivery id through its unique key: 0 with *ret_id the build id it
- * reserves, 1 with *ret_dup when another transaction (this agent's or another's)
- * has it, -1 on error. */
-static int pg_reserve_delivery(struct store_pg *p, const struct build *b, long long *ret_id,
-			       long long *ret_dup, struct err *e)
+/* The parameters of s2i_add_build (the 7th schema version) for b: digest NULL for
+ * a build that is no verified push. */
+static void pg_add_params(struct pg_params *q, struct build *b, const unsigned char *digest)
 {
-	struct pg_params q = { .pp_n = 0 };
-	int rc;
-
-	pp_text(&q, b->repo);
-	pp_text(&q, b->provider);
-	pp_text(&q, b->delivery);
-	rc = pg_one_id(p, PS_RESERVE_DELIVERY, &q, ret_id, e, "cannot record a delivery");
-	if (rc <= 0)
-		return rc;
-	/* the other one committed it (ON CONFLICT waited for it): its build */
-	rc = store_pg_find_delivery(p, b->repo, b->provider, b->delivery, ret_dup, e);
-	if (rc > 0)
-		return err_set(e, "database '%s': delivery '%s' conflicts but cannot be found",
-			       p->pg_url, b->delivery);
-	return rc < 0 ? -1 : 1;
-}
-
-/* Inserts b as a queued build, with id when it is > 0 (reserved). */
-static int pg_insert_build(struct store_pg *p, struct build *b, long long id, struct err *e)
-{
-	struct pg_params q = { .pp_n = 0 };
-
+	q->pp_n = 0;
+	b->id = 0;
 	if (!b->created)
 		b->created = store_now_ms();
-	b->state = BUILD_QUEUED;
-	pp_text(&q, b->repo);
-	pp_text(&q, b->ref);
-	pp_text(&q, b->sha);
-	pp_text(&q, b->before[0] ? b->before : NULL);
-	pp_int(&q, b->created);
-	pp_text(&q, b->provider);
-	pp_text(&q, b->delivery);
-	pp_text(&q, b->message);
-	pp_text(&q, b->author);
-	pp_text(&q, b->repo_full_name);
-	pp_text(&q, b->project_id);
-	pp_text(&q, b->clone_url);
-	pp_opt(&q, id);
-	pp_int(&q, b->untrusted ? 1 : 0);
-	pp_opt(&q, b->retry_of);
-	if (pg_one_id(p, PS_ADD_BUILD, &q, &b->id, e, "cannot insert a build") != 0)
+	pp_text(q, b->repo);
+	pp_text(q, b->provider);
+	pp_text(q, b->delivery);
+	if (digest)
+		pp_bytes(q, digest, STORE_DIGEST_LEN);
+	else
+		pp_text(q, NULL);
+	pp_int(q, store_now_ms());
+	pp_text(q, b->ref);
+	pp_text(q, b->sha);
+	pp_text(q, b->before[0] ? b->before : NULL);
+	pp_int(q, b->created);
+	pp_text(q, b->message);
+	pp_text(q, b->author);
+	pp_text(q, b->repo_full_name);
+	pp_text(q, b->project_id);
+	pp_text(q, b->clone_url);
+	pp_int(q, b->untrusted ? 1 : 0);
+	pp_opt(q, b->retry_of);
+}
+
+/* s2i_add_build's answer for a: a->sa_build->id, or a->sa_dup and a->sa_why. */
+static int pg_add_result(struct store_pg *p, const PGresult *r, struct store_add *a,
+			 struct err *e)
+{
+	struct build *b = a->sa_build;
+	int why;
+
+	a->sa_dup = 0;
+	a->sa_why = STORE_DUP_NONE;
+	if (pq.PQresultStatus(r) != PGRES_TUPLES_OK)
+		return pg_fail(p, e, "cannot queue a build", r);
+	if (pq.PQntuples(r) != 1)
+		return err_set(e, "database '%s': queuing a build returned no row", p->pg_url);
+	b->id = pg_ll(r, 0, 0);
+	a->sa_dup = pg_ll(r, 0, 1);
+	why = (int)pg_ll(r, 0, 2);
+	if (b->id > 0) {
+		b->state = BUILD_QUEUED;
+		pg_queued(p);
+		return 0;
+	}
+	/* a duplicate whose first is gone: its row was deleted between two statements */
+	if (a->sa_dup <= 0 || why <= STORE_DUP_NONE || why > STORE_DUP_BUILT)
+		return err_set(e, "database '%s': %s '%s' conflicts but cannot be found", p->pg_url,
+			       why == STORE_DUP_DELIVERY ? "delivery" : "a signed push",
+			       b->delivery ? b->delivery : "-");
+	a->sa_why = (enum store_dup)why;
+	return 0;
+}
+
+static int pg_add(struct store_pg *p, struct build *b, const unsigned char *digest,
+		  long long *ret_dup, enum store_dup *ret_why, struct err *e)
+{
+	struct store_add a = { b, digest, 0, STORE_DUP_NONE };
+	struct pg_params q;
+	PGresult *r;
+	int rc;
+
+	pg_add_params(&q, b, digest);
+	r = pg_run(p, PS_ADD, &q, PGRES_TUPLES_OK, e, "cannot queue a build");
+	if (!r)
 		return -1;
-	pg_queued(p);
+	rc = pg_add_result(p, r, &a, e);
+	pq.PQclear(r);
+	*ret_dup = a.sa_dup;
+	*ret_why = a.sa_why;
+	return rc;
+}
+
+/* Up to PG_PIPELINE_MAX of them in one round trip (libpq's pipeline mode): all sent,
+ * one sync, then every answer read. The first error fails the lot, and PostgreSQL
+ * skips the statements after it (PGRES_PIPELINE_ABORTED). */
+static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, struct err *e)
+{
+	struct pg_params q;
+	PGresult *r;
+	size_t i, sent = 0;
+	char name[16];
+	int rc = 0;
+
+	snprintf(name, sizeof(name), "s2i_%d", PS_ADD);
+	if (!pq.PQenterPipelineMode(p->pg_conn))
+		return pg_fail(p, e, "cannot queue builds", NULL);
+	for (i = 0; i < n; i++, sent++) {
+		pg_add_params(&q, a[i].sa_build, a[i].sa_digest);
+		if (!pq.PQsendQueryPrepared(p->pg_conn, name, q.pp_n, q.pp_val,
+					    q.pp_len, q.pp_fmt, 0)) {
+			rc = pg_fail(p, e, "cannot queue builds", NULL);
+			break;
+		}
+	}
+	if (!pq.PQpipelineSync(p->pg_conn) && rc == 0)
+		rc = pg_fail(p, e, "cannot queue builds", NULL);
+	/* each statement sent: its result, then NULL; then the sync's */
+	for (i = 0; i < sent; i++) {
+		if ((r = pq.PQgetResult(p->pg_conn)) && rc == 0)
+			rc = pg_add_result(p, r, &a[i], e);
+		pq.PQclear(r);
+		while ((r = pq.PQgetResult(p->pg_conn)) &&
+		       pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+			pq.PQclear(r);
+		pq.PQclear(r);
+		if (r)
+			break;		/* a sync already: the connection failed mid-way */
+	}
+	if (i == sent)
+		while ((r = pq.PQgetResult(p->pg_conn))) {
+			int sync = pq.PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			pq.PQclear(r);
+			if (sync)
+				break;
+		}
+	if (!pq.PQexitPipelineMode(p->pg_conn)) {
+		/* answers still pending: a connection that cannot go on (its
+		 * transaction is lost either way) is made anew */
+		rc = rc < 0 ? rc : pg_fail(p, e, "cannot queue builds", NULL);
+		p->pg_prepared = 0;
+		pq.PQreset(p->pg_conn);
+	}
+	return rc;
+}
+
+int store_pg_add_many(struct store_pg *p, struct store_add *a, size_t n, struct err *e)
+{
+	size_t i, m;
+
+	if (pg_ready(p, e) < 0)
+		return -1;
+	for (i = 0; i < n; i += m) {
+		m = n - i < PG_PIPELINE_MAX ? n - i : PG_PIPELINE_MAX;
+		if (pg_add_pipeline(p, a + i, m, e) < 0)
+			return -1;
+	}
 	return 0;
 }
 
 int store_pg_add_build(struct store_pg *p, struct build *b, long long *ret_dup, struct err *e)
 {
-	long long id = 0;
-	int rc;
+	enum store_dup why;
 
-	*ret_dup = 0;
-	b->id = 0;
-	if (b->delivery) {
-		rc = store_pg_find_delivery(p, b->repo, b->provider, b->delivery, ret_dup, e);
-		if (rc <= 0)
-			return rc;
-		*ret_dup = 0;
-		rc = pg_reserve_delivery(p, b, &id, ret_dup, e);
-		if (rc != 0)
-			return rc < 0 ? -1 : 0;
-	}
-	return pg_insert_build(p, b, id, e);
+	return pg_add(p, b, NULL, ret_dup, &why, e);
 }
 
 int store_pg_find_push(struct store_pg *p, const struct build *b,
@@ -1009,78 +1155,11 @@ int store_pg_find_push(struct store_pg *p, const struct build *b,
 	return 0;
 }
 
-/* Records digest for repo with build_id (0: a new id, into *ret_id): 0 done, 1 when
- * the repo has it already (*ret_id = its build), -1 on error. */
-static int pg_add_signed(struct store_pg *p, const char *repo,
-			 const unsigned char digest[STORE_DIGEST_LEN], long long build_id,
-			 long long *ret_id, struct err *e)
-{
-	struct pg_params q = { .pp_n = 0 };
-	int rc;
-
-	pp_text(&q, repo);
-	pp_bytes(&q, digest, STORE_DIGEST_LEN);
-	pp_opt(&q, build_id);
-	pp_int(&q, store_now_ms());
-	rc = pg_one_id(p, PS_ADD_SIGNED, &q, ret_id, e, "cannot record a signed push");
-	if (rc <= 0)
-		return rc;
-	q.pp_n = 2;
-	rc = pg_one_id(p, PS_FIND_SIGNED, &q, ret_id, e, "cannot look a signed push up");
-	if (rc > 0)
-		return err_set(e, "database '%s': a signed push conflicts but cannot be found",
-			       p->pg_url);
-	return rc < 0 ? -1 : 1;
-}
-
 int store_pg_add_push(struct store_pg *p, struct build *b,
 		      const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
 		      enum store_dup *ret_why, struct err *e)
 {
-	struct pg_params q = { .pp_n = 0 };
-	long long dup = 0, id = 0, other = 0;
-	enum store_dup why = STORE_DUP_NONE;
-	int rc = store_pg_find_push(p, b, digest, &dup, &why, e);
-
-	*ret_dup = 0;
-	*ret_why = STORE_DUP_NONE;
-	b->id = 0;
-	if (rc < 0)
-		return -1;
-	if (rc == 0) {
-		/* an already built push is remembered too (see store.c) */
-		if (why == STORE_DUP_BUILT && pg_add_signed(p, b->repo, digest, dup, &other, e) < 0)
-			return -1;
-		*ret_dup = dup;
-		*ret_why = why;
-		return 0;
-	}
-	/* another agent may be committing the same delivery or the same signed body
-	 * right now: the unique keys decide, whoever read what before */
-	if (b->delivery) {
-		rc = pg_reserve_delivery(p, b, &id, ret_dup, e);
-		if (rc != 0) {
-			*ret_why = STORE_DUP_DELIVERY;
-			return rc < 0 ? -1 : 0;
-		}
-	}
-	rc = pg_add_signed(p, b->repo, digest, id, &other, e);
-	if (rc < 0)
-		return -1;
-	if (rc > 0) {
-		if (b->delivery) {
-			pp_text(&q, b->repo);
-			pp_text(&q, b->provider);
-			pp_text(&q, b->delivery);
-			pp_int(&q, id);
-			if (pg_change(p, PS_UNRESERVE_DELIVERY, &q, e, "cannot undo a delivery") < 0)
-				return -1;
-		}
-		*ret_dup = other;
-		*ret_why = STORE_DUP_REPLAY;
-		return 0;
-	}
-	return pg_insert_build(p, b, other, e);
+	return pg_add(p, b, digest, ret_dup, ret_why, e);
 }
 
 int store_pg_prune_pushes(struct store_pg *p, long long before_ms, long long *ret_n,
@@ -1452,6 +1531,59 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	return 0;
 }
 
+int store_pg_agent_seen(struct store_pg *p, const char *labels, int workers, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	if (!p->pg_agent)
+		return 0;
+	pp_text(&q, p->pg_agent);
+	pp_text(&q, labels);
+	pp_int(&q, workers);
+	return pg_change(p, PS_AGENT_SEEN, &q, e, "cannot record this agent") < 0 ? -1 : 0;
+}
+
+int store_pg_agents(struct store_pg *p, long long within_ms, struct strv *ret, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int i;
+
+	pp_int(&q, within_ms);
+	pp_int(&q, STORE_AGENTS_MAX);
+	r = pg_run(p, PS_AGENTS, &q, PGRES_TUPLES_OK, e, "cannot read the agents");
+	if (!r)
+		return -1;
+	for (i = 0; i < pq.PQntuples(r); i++)
+		strv_push(ret, pq.PQgetvalue(r, i, 0));
+	pq.PQclear(r);
+	return 0;
+}
+
+int store_pg_queued_repos(struct store_pg *p, struct store_repo_count **ret, size_t *ret_n,
+			  struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	struct store_repo_count *c;
+	PGresult *r;
+	int i, n;
+
+	pp_int(&q, STORE_REPOS_MAX);
+	r = pg_run(p, PS_QUEUED_REPOS, &q, PGRES_TUPLES_OK, e, "cannot count queued builds");
+	if (!r)
+		return -1;
+	n = pq.PQntuples(r);
+	c = xcalloc((size_t)n + 1, sizeof(*c));
+	for (i = 0; i < n; i++) {
+		c[i].repo = pg_text(r, i, 0);
+		c[i].n = pg_ll(r, i, 1);
+	}
+	pq.PQclear(r);
+	*ret = c;
+	*ret_n = (size_t)n;
+	return 0;
+}
+
 int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,
 			       struct err *e)
 {
@@ -1608,7 +1740,7 @@ int store_pg_lease_expired(struct store_pg *p, size_t max, struct build_list *re
 	n = pq.PQntuples(r);
 	ret->items = n ? xcalloc((size_t)n, sizeof(*ret->items)) : NULL;
 	for (i = 0; i < n; i++) {
-		left = pg_ll(r, i, 25);
+		left = pg_ll(r, i, PG_BUILD_NCOLS);
 		if (left > 0 || ret->n == max) {
 			/* the list is in expiry order: the next one to run out */
 			*ret_next_ms = left > 0 ? left : 0;

@@ -402,7 +402,8 @@ static void worker_schedule(struct worker *w)
 		}
 		for (i = 0; i < l.n; i++) {
 			if (worker_repo_busy(w, l.items[i].repo) || worker_find_build(w, l.items[i].id) ||
-			    worker_is_new(w, l.items[i].id) || worker_disk_hold(w, l.items[i].repo))
+			    worker_is_new(w, l.items[i].id) || !worker_fleet_may_run(w, &l.items[i]) ||
+			    worker_disk_hold(w, l.items[i].repo))
 				continue;
 			worker_build_start(w, &l.items[i]);
 			started = 1;
@@ -588,7 +589,7 @@ int worker_start(struct worker *w, struct err *e)
 	if (worker_lease_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
 	worker_recover(w);
-	if (worker_listen_start(w) < 0 || worker_ship_start(w) < 0)
+	if (worker_listen_start(w) < 0 || worker_ship_start(w) < 0 || worker_fleet_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
 	if (worker_keep_start(w) < 0 || worker_disk_start(w) < 0 || worker_mirror_start(w) < 0)
 		return err_set(e, "cannot set up the retention passes");
@@ -695,6 +696,7 @@ void worker_free(struct worker *w)
 	if (w->w_cleanup_ev)
 		event_free(w->w_cleanup_ev);
 	worker_listen_free(w);
+	worker_fleet_free(w);
 	worker_lease_free(w);
 	worker_ship_free(w);
 	worker_keep_free(w);

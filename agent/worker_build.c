@@ -229,6 +229,9 @@ void worker_build_started(struct wproc *p, int rc)
 	if (!wb->b_started_ms)	/* the time the database has (worker_op_start_run) */
 		wb->b_started_ms = store_now_ms();
 	worker_ship_begin(p);
+	/* a cancel asked before it went back to the queue (its agent stopped, or was
+	 * taken over) holds for this run too: it does not start */
+	worker_cancel_sweep(w);
 	if (w->w_stopping)
 		wb->b_requeue = 1;
 	if (w->w_stopping || wb->b_cancel_reason || wb->b_error) {	/* b_error: refused */
@@ -243,7 +246,8 @@ void worker_build_started(struct wproc *p, int rc)
 	}
 }
 
-/* {"sha": ...} once resolved, {"result": {...}} at the end. */
+/* {"sha": ...} once resolved, {"result": {...}} once the outcome is known, then
+ * {"containers": [...]} if its cleanup left some. */
 void worker_build_line(struct wproc *p, const char *line)
 {
 	struct worker *w = p->p_w;
@@ -275,6 +279,9 @@ void worker_build_line(struct wproc *p, const char *line)
 		wb->b_result = json_incref(v);
 		worker_build_record(p);
 	}
+	/* after the result: the containers its cleanup could not remove (worker_build_exited) */
+	if ((v = json_object_get(j, "containers")) && json_is_array(v) && wb->b_result)
+		json_object_set(wb->b_result, "containers", v);
 	json_decref(j);
 }
 

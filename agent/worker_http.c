@@ -83,14 +83,16 @@ static void worker_follow_closed(struct evhttp_connection *conn, void *arg)
 	worker_follow_free(f, 0);
 }
 
-/* 1 when the build can write no more to its log. */
+/* 1 when the build's log is complete: its outcome is on disk (its process may still
+ * be removing containers, and say so in the log, but a follower has its answer). */
 static int worker_build_over(struct worker *w, long long id)
 {
 	struct build b = BUILD_INIT;
+	struct wproc *p = worker_find_build(w, id);
 	int over;
 
-	if (worker_find_build(w, id))
-		return 0;
+	if (p)
+		return p->p_build.b_landed && !p->p_build.b_requeue;
 	if (store_get_build(w->w_store, id, &b, NULL) != 0)
 		return 1;
 	over = store_state_final(b.state);
@@ -149,8 +151,9 @@ static void worker_follow_send(struct wfollow *f, const char *data, size_t len)
 
 /* A log read from a shared store's chunks: 0 when the stream goes on (a timer or the
  * store's wake-up calls again), -1 when it ended, 1 when the store has no chunks of
- * the build, which has ended: its log file here, if any, is read instead. The build
- * ends in the COMMIT that holds its last chunks (worker_op_run). */
+ * the build and over (it ended, or f_once): its log file here, if any, is read
+ * instead (a build run here before the store had logs). The build ends in the
+ * COMMIT that holds its last chunks (worker_op_run). */
 static int worker_follow_remote(struct wfollow *f, int over)
 {
 	struct worker *w = f->f_w;
@@ -168,9 +171,9 @@ static int worker_follow_remote(struct wfollow *f, int over)
 	}
 	if (rc < 0)
 		log_warn("build %lld: cannot read its log: %s", f->f_id, e.msg);
-	if (rc > 0 && !f->f_sent && (over || f->f_once))
+	if (rc > 0 && !f->f_sent && over)
 		return 1;
-	if (over || f->f_once || w->w_stopping) {
+	if (over || w->w_stopping) {
 		worker_follow_free(f, 1);
 		return -1;
 	}
@@ -184,7 +187,7 @@ void worker_follow_wake(struct worker *w, long long id)
 	struct wfollow *f;
 
 	for (f = w->w_follows; f; f = f->f_next)
-		if (f->f_remote && f->f_id == id)
+		if (f->f_id == id && f->f_timer)
 			evtimer_add(f->f_timer, &now);
 }
 
@@ -201,8 +204,9 @@ static void worker_follow_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	/* decided before reading, so the bytes written before the end are all sent */
-	over = !f->f_once && worker_build_over(w, f->f_id);
+	/* decided before reading, so the bytes written before the end are all sent;
+	 * a read without follow ends once it has what there is */
+	over = f->f_once || worker_build_over(w, f->f_id);
 	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > WORKER_LOG_BACKLOG) {
 		evtimer_add(f->f_timer, &tv);
 		return;
@@ -211,19 +215,13 @@ static void worker_follow_cb(evutil_socket_t fd, short what, void *arg)
 		if (worker_follow_remote(f, over) <= 0)
 			return;
 		f->f_remote = 0;	/* a log from before the store had them */
-		over = 1;
 	}
 	if (f->f_fd < 0) {
 		path = worker_log_path(w, f->f_id);
 		f->f_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		free(path);
 		if (f->f_fd < 0 && over && (told = worker_log_told(w, f->f_id))) {
-			chunk = evbuffer_new();
-			if (chunk) {
-				evbuffer_add(chunk, told, strlen(told));
-				evhttp_send_reply_chunk(f->f_req, chunk);
-				evbuffer_free(chunk);
-			}
+			worker_follow_send(f, told, strlen(told));
 			free(told);
 			worker_follow_free(f, 1);
 			return;
@@ -271,17 +269,6 @@ static int worker_query_flag(struct evhttp_request *req, const char *name)
 	return on;
 }
 
-/* 1 when a shared store has chunks of build id's log */
-static int worker_log_stored(struct worker *w, long long id)
-{
-	struct store_log_pos pos = STORE_LOG_POS_INIT;
-	struct buf b = BUF_INIT(STORE_LOG_CHUNK_MAX);
-	int rc = store_log_read(w->w_store, id, &pos, 1, &b, NULL);
-
-	buf_release(&b);
-	return rc == 0;
-}
-
 static void worker_http_log(void *ctx, struct evhttp_request *req, long long id,
 			    const struct repo_conf *repo)
 {
@@ -301,8 +288,7 @@ static void worker_http_log(void *ctx, struct evhttp_request *req, long long id,
 	follow = get && worker_query_flag(req, "follow") && !w->w_stopping;
 	/* a build not running here, on a shared store: its log is in the store (one
 	 * that ran here before the store had logs is still read from its file) */
-	remote = get && store_shared(w->w_store) && !worker_find_build(w, id) &&
-		(follow || worker_log_stored(w, id));
+	remote = get && store_shared(w->w_store) && !worker_find_build(w, id);
 	if (follow || remote) {
 		f = xcalloc(1, sizeof(*f));
 		f->f_remote = remote;

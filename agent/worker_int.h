@@ -146,6 +146,12 @@ struct worker {
 	int w_keep_more;		/* the last pass stopped before its end */
 	struct retain_tally w_keep_pass, w_keep_total;
 	long long w_keep_passes;
+	/* where builds may run (worker_fleet.c) */
+	unsigned long long w_claimed;	/* builds this agent started since it started */
+	long long w_unmatched_told;	/* the newest build logged as not for this agent */
+	struct event *w_fleet_ev;	/* shared store: this agent announced again */
+	struct strv w_fleet;		/* the labels of the agents heard of lately */
+	int w_fleet_known;		/* w_fleet has been read */
 	int w_keep_soon;		/* a pass asked for while one runs: another after it */
 	int w_sweeping, w_sweep_again;	/* a __sweep runs; another is due after it */
 	long long w_swept;		/* logs it unlinked */
@@ -366,7 +372,9 @@ void worker_cleanup_retry_cb(evutil_socket_t fd, short what, void *arg);
 void worker_http_hook(struct worker *w);
 /* Ends (end = 1: with the last chunk sent) or drops every log stream. */
 void worker_follow_end_all(struct worker *w, int end);
-/* The streams of build id's log read from a shared store look for more now. */
+/* The streams of build id's log look now rather than at their next poll: more of it
+ * is in a shared store, or its outcome is on disk (the stream ends once it sent the
+ * log's last bytes). */
 void worker_follow_wake(struct worker *w, long long id);
 /* Answers 202 with the build's URL. */
 void worker_reply_queued(struct worker *w, struct evhttp_request *req, long long id);
@@ -419,9 +427,21 @@ void worker_disk_settle(struct worker *w);
 int worker_disk_health(void *ctx, struct err *e);
 void worker_metrics(void *ctx, struct buf *o);
 
+/* worker_fleet.c: where builds may run ([agent] labels, [repo] run_on) and this
+ * agent's share of the queue */
+/* 1 when this agent may run b (its repository's run_on holds no label this agent
+ * lacks); else 0, said once in the log per build. */
+int worker_fleet_may_run(struct worker *w, const struct build *b);
+/* The /metrics lines of this agent's share: claimed, running, queued for it or not,
+ * and the queued builds no agent heard of lately has the labels for. */
+void worker_fleet_metrics(struct worker *w, struct buf *o);
+/* On a shared store: this agent and its labels recorded every WORKER_FLEET_SEEN_MS,
+ * and the other agents' read back. */
+int worker_fleet_start(struct worker *w);
+void worker_fleet_free(struct worker *w);
+
 /* worker_lease.c: leases, heartbeat and takeover on a shared store (nothing on SQLite) */
 int worker_lease_start(struct worker *w);
-void worker_lease_stop(struct worker *w);
 void worker_lease_free(struct worker *w);
 /* Takes over the builds whose lease ran out, and sets the timer to the next expiry. */
 void worker_lease_scan(struct worker *w);

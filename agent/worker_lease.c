@@ -207,14 +207,6 @@ int worker_lease_start(struct worker *w)
 	return 0;
 }
 
-void worker_lease_stop(struct worker *w)
-{
-	if (w->w_renew_ev)
-		evtimer_del(w->w_renew_ev);
-	if (w->w_lease_ev)
-		evtimer_del(w->w_lease_ev);
-}
-
 void worker_lease_free(struct worker *w)
 {
 	if (w->w_renew_ev)

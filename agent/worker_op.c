@@ -58,7 +58,7 @@ void worker_op_free(struct wop *o)
 	free(o->o_st_queued);
 	free(o->o_repo);
 	free(o->o_ref);
-	for (i = 0; i < o->o_n; i++)
+	for (i = 0; o->o_descs && i < o->o_n; i++)	/* RENEW's o_n counts o_ids only */
 		free(o->o_descs[i]);
 	free(o->o_descs);
 	free(o->o_ids);
@@ -222,12 +222,13 @@ static int worker_op_start_run(struct store *st, struct wop *o, struct err *e)
 /* its process starts now (or not: no longer queued, canceled, stopping, refused) */
 static void worker_op_start_done(struct worker *w, struct wop *o)
 {
-	(void)w;
 	if (o->o_reason && !o->o_rc && !o->o_proc->p_build.b_error) {
 		o->o_proc->p_build.b_error = o->o_reason;
 		o->o_reason = NULL;
 	}
 	o->o_proc->p_build.b_started_ms = o->o_time;
+	if (!o->o_rc)
+		w->w_claimed++;
 	o->o_proc->p_build.b_fence = o->o_fence;
 	worker_build_started(o->o_proc, o->o_rc);
 }
@@ -302,8 +303,8 @@ static int worker_op_finish_run(struct store *st, struct wop *o, struct err *e)
 /* Its slot is free once its process is gone too. */
 static void worker_op_landed(struct worker *w, struct wop *o)
 {
-	(void)w;
 	o->o_proc->p_build.b_landed = 1;
+	worker_follow_wake(w, o->o_id);
 	worker_build_final(o->o_proc);
 }
 
@@ -491,6 +492,9 @@ void worker_op_done(void *arg, int failed, const char *err)
 	}
 	if (o->o_tries)
 		log_info("build %lld: recorded after %d refused tries", o->o_id, o->o_tries);
+	if (o->o_fenced)
+		log_warn("build %lld: not recorded: another agent took it over (its fencing "
+			 "number moved on)", o->o_id);
 	if (t->done)
 		t->done(w, o);
 	if (o->o_st_desc)

@@ -62,11 +62,12 @@ def pump(src, dst, conn, upstream):
     except OSError:
         pass
     finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        # pass the end on in this direction only: a client that half-closes an attach
+        # stream (s2i ends its stdin so) still reads the container's output back
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
 
 def serve(listen, target):

@@ -6,27 +6,20 @@
 # file:// URL with one new commit per run (target <= 0.7); then the agent's peak RSS while
 # building that URL (target <= 30 MB). The s2i CLI: $S2I_BIN, build/s2i, or
 # ../shared/peers/s2i.xz (unpacked into build/s2i); without it the piece exits 77.
-# Env: RUNS (default 5), BIG_FILES (default 4500), BIG_COMMITS (default 40);
+# Env: RUNS (default 5), BIG_FILES (default 4500), BIG_COMMITS (default 40): bigrepo.sh;
 # S2I_BENCH_ENGINES: the engines to run it on, one after the other, each line of figures
 # naming its engine (default "docker docker28 docker28-containerd": the host's Docker
 # 20.10 and Docker 28.5 on both image stores, see tests/lib/s2i.sh); S2I_TEST_ENGINE
 # set: that engine only.
 set -u
 if [ -z "${S2I_TEST_ENGINE:-}" ]; then
-	rc=0 ran=0
-	for engine in ${S2I_BENCH_ENGINES-docker docker28 docker28-containerd}; do
-		S2I_TEST_ENGINE=$engine bash "$0"
-		case $? in
-		0) ran=1 ;;
-		77) echo "s2i[$engine]: skipped" ;;
-		*) rc=1 ;;
-		esac
-	done
-	[ $rc = 0 ] && [ $ran = 0 ] && exit 77
-	exit $rc
+	source "$TESTS_DIR/lib/benchloop.sh"
+	bench_each_engine s2i "${S2I_BENCH_ENGINES-docker docker28 docker28-containerd}" "$0"
+	exit
 fi
 TEST=bench-s2i
 source "$TESTS_DIR/lib/parity.sh"
+source "$TESTS_DIR/lib/bigrepo.sh"
 RUNS=${RUNS:-5}
 BIG_FILES=${BIG_FILES:-4500}
 BIG_COMMITS=${BIG_COMMITS:-40}
@@ -96,70 +89,22 @@ bench_report inc "small app, incremental" 1.0
 
 # ---- a git repository of realistic size, with a history, as a file:// URL ----
 repo=$S2I_TMP/big.git
-git init -q --bare -b main "$repo"
-python3 - "$BIG_FILES" "$BIG_COMMITS" >"$S2I_TMP/stream" <<'EOF'
-# a source tree: text files of 1-30 KiB of code-like words in nested directories, some
-# binary assets of 50-500 KiB; then commits that each change a few files
-import random, sys
-n, commits = int(sys.argv[1]), int(sys.argv[2])
-rnd = random.Random(7)
-words = [bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz_(){};=") for _ in range(rnd.randint(2, 12)))
-         for _ in range(8000)]
-out = sys.stdout.buffer
-def text(size):
-    parts, got = [], 0
-    while got < size:
-        line = b"    " * rnd.randint(0, 3) + b" ".join(rnd.choice(words) for _ in range(rnd.randint(2, 10))) + b"\n"
-        parts.append(line)
-        got += len(line)
-    return b"".join(parts)
-def commit(t, msg, files):
-    out.write(b"commit refs/heads/main\nauthor Bench <bench@example.com> %d +0000\n" % t)
-    out.write(b"committer Bench <bench@example.com> %d +0000\n" % t)
-    out.write(b"data %d\n%s\n" % (len(msg), msg))
-    for path, body in files:
-        out.write(b"M 100644 inline %s\ndata %d\n%s\n" % (path, len(body), body))
-paths = []
-for i in range(n):
-    d = b"src/m%02d/p%d" % (i % 60, i % 5)
-    if i % 90 == 0:
-        paths.append((b"assets/a%04d.bin" % i, bytes(rnd.getrandbits(8) for _ in range(rnd.randint(50, 500) * 1024))))
-    else:
-        paths.append((b"%s/f%05d.c" % (d, i), text(rnd.randint(1, 30) * 1024)))
-commit(1795700000, b"import", paths)
-for c in range(commits):
-    changed = [(rnd.choice(paths)[0], text(rnd.randint(1, 20) * 1024)) for _ in range(rnd.randint(1, 8))]
-    changed = [(p, b) for p, b in changed if not p.endswith(b".bin")]
-    commit(1795700000 + 600 * (c + 1), b"change %d" % c, changed)
-EOF
-git -C "$repo" fast-import --quiet <"$S2I_TMP/stream" || fail "fast-import of the big repository"
-git -C "$repo" repack -adq
-rm -f "$S2I_TMP/stream"
+echo "s2i[$S2I_TEST_ENGINE]: git source: $(big_repo "$repo")"
 nfiles=$(git -C "$repo" ls-tree -r main | wc -l)
 mb=$(git -C "$repo" ls-tree -r -l main | awk '{s += $4} END {printf "%.1f", s / 1048576}')
-packmb=$(du -sm "$repo/objects/pack" | cut -f1)
-echo "s2i[$S2I_TEST_ENGINE]: git source: $nfiles files, $mb MB in the tree, $(git -C "$repo" rev-list --count main) commits, ${packmb} MB packed"
 # the URL names a work tree: s2i clones a file:// work tree, but copies a bare repository's
 # directory as if it were the source
 big=$S2I_TMP/big
 git clone -q "$repo" "$big" || fail "clone of the big repository"
 rm -rf "$repo"
-big_change() {	# one new commit with one changed file
-	echo "$RANDOM-$(now)" >"$big/src/m01/p1/f00001.c"
-	s2i_commit_all "$big" "one change"
-}
 bigb=$(s2i_name bigbuilder)
-bscripts=$S2I_TMP/bscripts
-mkdir -p "$bscripts"
-printf '#!/bin/sh\nset -e\ncp -a /tmp/src/. ./\necho "files: $(find . -type f | wc -l)"\n' >"$bscripts/assemble"
-printf '#!/bin/sh\nexec ls\n' >"$bscripts/run"
-chmod 755 "$bscripts"/*
-s2i_builder "$bigb" --scripts "$bscripts"
+big_builder "$bigb"
 btag=$(s2i_name big)
-bench_pair big big_change "file://$big" "$bigb" "$btag"
+big_change_work() { big_change "$big"; }
+bench_pair big big_change_work "file://$big" "$bigb" "$btag"
 bench_report big "git source ($nfiles files, $mb MB, file://)" 0.7
 
-big_change
+big_change "$big"
 /usr/bin/time -v "$S2I_AGENT" build -q --pull-policy never "file://$big" "$bigb" "$btag-agent" \
 	>"$S2I_TMP/rss.out" 2>"$S2I_TMP/rss.time" || { cat "$S2I_TMP/rss.out" "$S2I_TMP/rss.time"; fail "RSS build"; }
 rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$S2I_TMP/rss.time")
@@ -197,4 +142,4 @@ trace() {	# label prepare source builder tag [flags...]
 }
 trace "small app" small_change "$small" "$builder" "$tag"
 trace "small app incremental" small_change "$small" "$builder" "$tag" --incremental
-trace "git source" big_change "file://$big" "$bigb" "$btag"
+trace "git source" big_change_work "file://$big" "$bigb" "$btag"

@@ -5,7 +5,8 @@
 # private PostgreSQL (tests/lib/pg.sh) once stopped, and again copies nothing new. An
 # agent started on PostgreSQL with the same state_dir serves the same builds under the
 # same ids with their logs, answers a redelivery of an old delivery and a replay of an
-# old body as duplicates, and numbers a new build after the copied ones. A second
+# old body as duplicates, numbers a new build after the copied ones, and counts in
+# /metrics what another agent writes. A second
 # history whose build ids clash with the fleet's is refused, nothing copied.
 set -u
 source "$TESTS_DIR/lib/agent.sh"
@@ -116,6 +117,20 @@ expect 202
 new=$(jq -r .build <<<"$HTTP_BODY")
 [ "$new" -gt "${build[$nb]}" ] || fail "new build $new is not numbered after the copied ones (${build[*]})"
 [ "$(pg_sql "SELECT count(*) FROM builds")" = $((nb + 1)) ] || fail "the redeliveries queued builds"
+
+# the counts of /metrics follow what other agents write (the writer thread counts
+# every 0.5 s; the event loop does not ask the database)
+metric() {	# name: its value
+	curl -sS --max-time 5 "$AGENT_URL/metrics" | sed -n "s/^$1 //p"
+}
+[ "$(metric 's2i_agent_builds{state="errored"}')" = "$nb" ] ||
+	fail "/metrics: $(curl -sS "$AGENT_URL/metrics" | grep s2i_agent_builds)"
+now=$(date +%s%3N)
+pg_sql "INSERT INTO builds (repo, ref, sha, state, created, started, provider, attempt, agent)
+	VALUES ('elsewhere', 'refs/heads/main', '$(printf %040d 7)', 'running', $now, $now, 'generic', 1, 'agent-elsewhere')" ||
+	fail "cannot add another agent's build"
+counted() { [ "$(metric 's2i_agent_builds{state="running"}')" = 1 ]; }
+wait_for 5 counted || fail "/metrics does not count another agent's running build: $(metric 's2i_agent_builds{state="running"}')"
 
 # another agent's history whose ids are the fleet's builds: refused, nothing copied
 other=$AGENT_DIR/other

@@ -13,14 +13,7 @@ source "$TESTS_DIR/lib/pg.sh"
 source "$TESTS_DIR/lib/forge_double.sh"
 source "$TESTS_DIR/lib/fleet.sh"
 agent_init
-pg_start || fail "PostgreSQL did not start"
-fleet_status_stop() {	# the agents before their database
-	fleet_stop_all
-	[ -n "${AGENT_PID:-}" ] && kill -TERM "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
-	AGENT_PID=
-	pg_stop
-}
-agent_on_exit fleet_status_stop
+fleet_pg_start || fail "PostgreSQL did not start"
 forge_double_status
 S="fleet-status-secret-$$-0123456789"
 agent_repo web "$S" "${FORGE_STATUS_CONF[@]}" status_repo=acme/web "branches=*"

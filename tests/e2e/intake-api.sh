@@ -28,7 +28,7 @@ http_req "$AGENT_URL/builds"
 expect 200 'length' 5
 expect 200 '[.[].id] | join(",")' 5,4,3,2,1		# newest first
 expect 200 '.[0] | keys | sort | join(",")' \
-	created,delivery,duration_ms,finished,id,image,image_id,provider,reason,ref,repo,retry_of,sha,started,state
+	agent,created,delivery,duration_ms,finished,id,image,image_id,provider,reason,ref,repo,retry_of,sha,started,state
 expect 200 '.[0].created | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")' true
 expect 200 '.[0].started' null
 expect 200 '.[0].duration_ms' null

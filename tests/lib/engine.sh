@@ -2,6 +2,7 @@
 # Container engine for the tests: starts dockerd (no bridge, no iptables) when none
 # answers, and makes the busybox-static base image every test builder starts FROM.
 # Usage as a script: engine.sh start. As a library: source it, call engine_ensure.
+source "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 ENGINE_SOCK=${ENGINE_SOCK:-/var/run/docker.sock}
 TEST_BASE_IMAGE=${TEST_BASE_IMAGE:-s2i-agent-test/base:latest}
 
@@ -13,8 +14,8 @@ engine_ensure() {
 	local i
 	if ! engine_up; then
 		echo "engine.sh: starting dockerd" >&2
-		nohup dockerd --bridge=none --iptables=false --ip6tables=false \
-			>/var/log/s2i-agent-test-dockerd.log 2>&1 &
+		daemon_spawn nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+			>/var/log/s2i-agent-test-dockerd.log 2>&1
 		for i in $(seq 1 60); do
 			engine_up && break
 			sleep 0.5

@@ -213,9 +213,12 @@ pl_statuses() {	# [sha]: "state|description" per recorded post, in order
 }
 
 # No container of build ID is left (other tests' agents have builds with the same
-# ids: only containers of this test's builder count).
+# ids: only containers of this test's builder count). The build's process removes them
+# after it told its outcome: they may take a few seconds more to go.
 pl_no_containers() {	# id
-	local left
-	left=$(docker ps -aq --filter "label=io.s2i-agent.build=$1" --filter "ancestor=$PL_BUILDER")
-	[ -z "$left" ] || fail "containers of build $1 left over: $left"
+	wait_for 30 _pl_containers_gone "$1" ||
+		fail "containers of build $1 left over: $(docker ps -aq --filter "label=io.s2i-agent.build=$1" --filter "ancestor=$PL_BUILDER")"
+}
+_pl_containers_gone() {
+	[ -z "$(docker ps -aq --filter "label=io.s2i-agent.build=$1" --filter "ancestor=$PL_BUILDER")" ]
 }

@@ -9,6 +9,7 @@
 # Run the engine tests against it with:
 #   S2I_TEST_ENGINE=podman tests/run --unit-only engine   (the C tests)
 #   S2I_TEST_ENGINE=podman tests/run --e2e-only build      (tests/lib/s2i.sh)
+source "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 PODMAN_DIR=${PODMAN_DIR:-/tmp/s2i-agent-podman}
 PODMAN_SOCK=$PODMAN_DIR/podman.sock
 TEST_BASE_IMAGE=${TEST_BASE_IMAGE:-s2i-agent-test/base:latest}
@@ -21,8 +22,8 @@ podman_start() {
 	command -v podman >/dev/null || { echo "podman.sh: podman is not installed (apt-get install podman)" >&2; return 1; }
 	mkdir -p "$PODMAN_DIR"
 	if ! podman_up; then
-		prlimit --nofile=20000:20000 --nproc=20000:20000 \
-			podman system service --time=0 "unix://$PODMAN_SOCK" >"$PODMAN_DIR/service.log" 2>&1 &
+		daemon_spawn prlimit --nofile=20000:20000 --nproc=20000:20000 \
+			podman system service --time=0 "unix://$PODMAN_SOCK" >"$PODMAN_DIR/service.log" 2>&1
 		echo $! >"$PODMAN_DIR/pid"
 		for _ in $(seq 1 100); do podman_up && break; sleep 0.1; done
 		podman_up || { echo "podman.sh: the podman service did not start" >&2; tail -5 "$PODMAN_DIR/service.log" >&2; return 1; }

@@ -11,6 +11,7 @@
 # it exits 77 with the reason when the root cannot be made (the archive unreachable).
 # No bridge, no iptables: containers get network none or host.
 source "$(dirname "${BASH_SOURCE[0]}")/sidroot.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 TEST_BASE_IMAGE=${TEST_BASE_IMAGE:-s2i-agent-test/base:latest}
 SID_API_FLOOR=${SID_API_FLOOR:-1.44}
 
@@ -75,10 +76,10 @@ sid_unmounts() {
 sid_launch() {	# log cmd...
 	local log=$1
 	shift
-	setsid nohup unshare --mount --propagation private -- /bin/sh -c \
+	daemon_spawn setsid nohup unshare --mount --propagation private -- /bin/sh -c \
 		'cd "$0" && mkdir -p .s2i-oldroot && pivot_root . .s2i-oldroot && cd / && umount -l /.s2i-oldroot &&
 		exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"' "$SID_ROOT" "$@" \
-		</dev/null >"$log" 2>&1 7>&- &
+		</dev/null >"$log" 2>&1
 }
 
 sid_dockerd_start() {	# ENGINE

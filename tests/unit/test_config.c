@@ -319,6 +319,38 @@ static void test_agent_defaults(void **state)
 	assert_int_equal(errors.n, 0);
 }
 
+/* run_on: every label it lists must be among the agent's; a shared store lets an
+ * agent hold repositories it does not build */
+static void test_labels(void **state)
+{
+	struct strv errors = STRV_INIT;
+	struct config *c;
+	char *text, *labels;
+
+	(void)state;
+	text = xasprintf("[agent]\ndatabase = postgresql://agent@db/s2i\n"
+			 "labels = arch=amd64 disk=ssd,zone=eu-1\nlabels = disk=ssd\n"
+			 "[repo \"any\"]\nurl=u\nsecret_file=%s/one.secret\nbuilder=b\n"
+			 "[repo \"ssd\"]\nurl=u\nsecret_file=%s/one.secret\nbuilder=b\n"
+			 "run_on = disk=ssd,arch=amd64\n"
+			 "[repo \"arm\"]\nurl=u\nsecret_file=%s/one.secret\nbuilder=b\n"
+			 "run_on = arch=arm64 disk=ssd\n", dir, dir, dir);
+	c = load(text, &errors, NULL);
+	free(text);
+	assert_non_null(c);
+	assert_int_equal(errors.n, 0);
+	labels = config_labels_str(&c->labels);
+	assert_string_equal(labels, "arch=amd64,disk=ssd,zone=eu-1");
+	free(labels);
+	assert_true(config_labels_match(c, config_repo(c, "any")));
+	assert_true(config_labels_match(c, config_repo(c, "ssd")));
+	assert_false(config_labels_match(c, config_repo(c, "arm")));
+	labels = config_labels_str(&config_repo(c, "arm")->run_on);
+	assert_string_equal(labels, "arch=arm64,disk=ssd");
+	free(labels);
+	config_free(c);
+}
+
 static void test_status_api_defaults(void **state)
 {
 	static const struct {
@@ -399,6 +431,17 @@ static const struct {
 	  { "2: invalid value for 'lease': expected a duration from 2s to 3600s, like 60s or 2m" } },
 	{ "[agent]\nlease = 2h\n",
 	  { "2: invalid value for 'lease': expected a duration from 2s to 3600s, like 60s or 2m" } },
+	{ "[agent]\nlabels = arch\n",
+	  { "2: invalid value for 'labels': expected KEY=VALUE labels like arch=amd64,disk=ssd "
+	    "(letters, digits, '.', '_', '-', '/')" } },
+	{ "[agent]\nlabels = arch=amd64, disk=\n",
+	  { "2: invalid value for 'labels': expected KEY=VALUE labels like arch=amd64,disk=ssd "
+	    "(letters, digits, '.', '_', '-', '/')" } },
+	{ "[agent]\nlabels = arch=amd64,arch=arm64\n", { "2: 'labels': two values for label 'arch'" } },
+	{ "[agent]\nlabels = arch=amd64\n[repo \"w\"]\nurl=u\nsecret_file=@D@/one.secret\nbuilder=b\n"
+	  "run_on = arch=arm64\n",
+	  { "7: repo \"w\": run_on: this agent lacks a label it lists and, on SQLite, no other "
+	    "agent builds it; add it to [agent] labels or remove it" } },
 	{ "[agent]\nbuild_timeout = 0\n",
 	  { "2: invalid value for 'build_timeout': expected a duration like 90s, 30m, 2h or 1h30m" } },
 	{ "[agent]\nmax_body = 25XB\n", { "2: invalid value for 'max_body': expected a size like 512k, 25MiB or 1G" } },
@@ -983,6 +1026,7 @@ static const struct { const char *key, *value; } repo_samples[] = {
 	{ "runtime_pull_policy", "if-not-present" },
 	{ "network", "host" },
 	{ "cap_drop", "KILL,MKNOD" },
+	{ "run_on", "arch=amd64,disk=ssd" },
 	{ "exclude", "(^|/)\\.git(/|$)" },
 	{ "inject", "/etc/ssl:/etc/ssl" },
 	{ "volume", "/cache:/cache" },
@@ -1048,7 +1092,8 @@ static void test_repo_job(void **state)
 	json_t *empty;
 
 	(void)state;
-	buf_addstr(&text, "[repo \"all\"]\n");
+	/* the labels its run_on sample lists: on SQLite, this agent must build it */
+	buf_addstr(&text, "[agent]\nlabels = arch=amd64,disk=ssd\n[repo \"all\"]\n");
 	for (i = 0; (key = config_repo_key_name(i)); i++) {
 		v = repo_sample(key);
 		if (!v)
@@ -1117,6 +1162,7 @@ int main(void)
 		cmocka_unit_test(test_full_round_trip),
 		cmocka_unit_test(test_agent_defaults),
 		cmocka_unit_test(test_status_api_defaults),
+		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_many_errors_at_once),
 		cmocka_unit_test(test_secret_files),

@@ -27,6 +27,8 @@ enum fake {
 	FAKE_SILENT,	/* frozen: keeps the connection, never answers */
 	FAKE_STALL,	/* /version answered; other calls: 200 and a few body bytes, then silence */
 	FAKE_BUSY,	/* as FAKE_STALL, but /_ping is answered: a long container wait */
+	FAKE_ENDED,	/* as FAKE_BUSY, but a stream's body is one frame of "hello", and an
+			 * inspect says the container exited: a stream left open after its end */
 };
 
 static char dir[64];
@@ -63,6 +65,9 @@ static pid_t fake_engine(const char *path, enum fake mode)
 	static const char version[] = "{\"ApiVersion\":\"1.41\",\"Version\":\"20.10.24\",\"Os\":\"linux\"}";
 	static const char stall[] = "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\n"
 				    "Connection: close\r\n\r\npartial";
+	static const char frame[] = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+				    "Connection: close\r\n\r\n\x01\x00\x00\x00\x00\x00\x00\x05hello";
+	static const char exited[] = "{\"Id\":\"abc123\",\"State\":{\"Status\":\"exited\",\"Running\":false}}";
 	char answer[512];
 	int fd = fake_socket(path, 0), c;
 	char req[4096];
@@ -87,11 +92,25 @@ static pid_t fake_engine(const char *path, enum fake mode)
 				if (mode == FAKE_SLOW)
 					sleep(1);
 				if ((mode == FAKE_OK || mode == FAKE_SLOW ||
-				     (mode == FAKE_BUSY && strstr(req, " /_ping "))) && write(c, ok, sizeof(ok) - 1) < 0)
+				     ((mode == FAKE_BUSY || mode == FAKE_ENDED) && strstr(req, " /_ping "))) &&
+				    write(c, ok, sizeof(ok) - 1) < 0)
 					break;
-				if (mode == FAKE_BUSY && strstr(req, " /_ping "))
+				if ((mode == FAKE_BUSY || mode == FAKE_ENDED) && strstr(req, " /_ping "))
 					break;
-				if ((mode == FAKE_STALL || mode == FAKE_BUSY) && strstr(req, " /version ")) {
+				if (mode == FAKE_ENDED && strstr(req, "/json ")) {
+					snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
+						 "Connection: close\r\n\r\n%s", strlen(exited), exited);
+					if (write(c, answer, strlen(answer)) < 0)
+						break;
+					break;
+				}
+				if (mode == FAKE_ENDED && !strstr(req, " /version ")) {
+					if (write(c, frame, sizeof(frame) - 1) < 0)
+						break;
+					break;
+				}
+				if ((mode == FAKE_STALL || mode == FAKE_BUSY || mode == FAKE_ENDED) &&
+				    strstr(req, " /version ")) {
 					snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n"
 						 "Connection: close\r\n\r\n%s", strlen(version), version);
 					if (write(c, answer, strlen(answer)) < 0)
@@ -104,7 +123,8 @@ static pid_t fake_engine(const char *path, enum fake mode)
 		}
 		/* frozen: the connection stays open, silent (the process ends with the test) */
 		if (mode == FAKE_SILENT || (mode == FAKE_STALL && !strstr(req, " /version ")) ||
-		    (mode == FAKE_BUSY && !strstr(req, " /version ") && !strstr(req, " /_ping ")))
+		    ((mode == FAKE_BUSY || mode == FAKE_ENDED) && !strstr(req, " /version ") &&
+		     !strstr(req, " /_ping ") && !strstr(req, "/json ")))
 			continue;
 		close(c);
 	}
@@ -366,6 +386,44 @@ static void test_probe(void **state)
 	engine_free(eng);
 }
 
+/* A stream bound to a container (logs that follow, attach) that the engine leaves
+ * open after the container ended (Podman 4.3 once held a logs follow so for over 7
+ * minutes): after probe_s of silence the probe finds the container exited, and the
+ * stream ends as complete, with what it carried, long before the deadline. */
+static void test_stream_outlives_container(void **state)
+{
+	const char *p = sock_path("ended.sock");
+	struct engine *eng = engine_at(p);
+	struct engine_stream *st = NULL;
+	struct err e = ERR_INIT;
+	int64_t t0;
+	size_t got;
+	int k;
+	pid_t pid;
+
+	(void)state;
+	pid = fake_engine(p, FAKE_ENDED);
+	short_limits(eng, 5, 5, 5, 1);
+	for (k = 0; k < 2; k++) {
+		engine_set_deadline(eng, engine_clock_ms() + 8000);
+		t0 = engine_clock_ms();
+		got = 0;
+		if ((k == 0 ? engine_logs_open(eng, "abc123", 1, NULL, NULL, &st, &e) :
+			      engine_attach_open(eng, "abc123", NULL, NULL, &st, &e)) < 0)
+			fail_msg("%s", e.msg);
+		if (drain(st, &got, &e) != 0)
+			fail_msg("%s: %s", k == 0 ? "logs" : "attach", e.msg);
+		assert_int_equal(got, 5);
+		assert_int_equal(engine_status(eng), 200);
+		if (engine_clock_ms() - t0 > 5000)
+			fail_msg("the stream ended only after %lld ms", (long long)(engine_clock_ms() - t0));
+		engine_stream_free(st);
+		st = NULL;
+	}
+	fake_stop(pid);
+	engine_free(eng);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -380,6 +438,7 @@ static int teardown(void **state)
 	unlink(sock_path("flaky.sock"));
 	unlink(sock_path("frozen.sock"));
 	unlink(sock_path("slow.sock"));
+	unlink(sock_path("ended.sock"));
 	unlink(sock_path("stall.sock"));
 	unlink(sock_path("wait.sock"));
 	unlink(sock_path("probe.sock"));
@@ -397,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_frozen_stream),
 		cmocka_unit_test(test_wait_and_deadline),
 		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_stream_outlives_container),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -98,6 +98,72 @@ static long long push(struct store *s, const char *repo, const char *ref, int sh
 	return id;
 }
 
+/* Many at once (the group commit's store_add_many, one round trip on PostgreSQL):
+ * each answered as alone, in order, seeing the ones before it. */
+static void test_add_many(void **state)
+{
+	static const struct {
+		const char *delivery;
+		int sha, digest;	/* digest 0: a build that is no verified push */
+		enum store_dup why;
+	} in[] = {
+		{ "m-1", 1, 1, STORE_DUP_NONE },
+		{ "m-1", 2, 2, STORE_DUP_DELIVERY },	/* a delivery seen a moment before */
+		{ "m-2", 1, 1, STORE_DUP_REPLAY },	/* m-1's body again */
+		{ "m-3", 1, 3, STORE_DUP_BUILT },	/* another body for the ref's commit */
+		{ "m-4", 4, 0, STORE_DUP_NONE },
+		{ "m-4", 5, 0, STORE_DUP_DELIVERY },
+		{ NULL, 6, 6, STORE_DUP_NONE },
+	};
+	enum { N = sizeof(in) / sizeof(in[0]) };
+	unsigned char d[N][STORE_DIGEST_LEN];
+	struct build b[N];
+	struct store_add a[N];
+	struct store *s = sf_store();
+	struct err e = ERR_INIT;
+	long long depth;
+	size_t i;
+
+	(void)state;
+	memset(a, 0, sizeof(a));
+	memset(d, 0, sizeof(d));
+	assert_int_equal(store_begin(s, &e), 0);
+	for (i = 0; i < N; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].repo = xstrdup("many");
+		b[i].ref = xstrdup("refs/heads/main");
+		snprintf(b[i].sha, sizeof(b[i].sha), "%040d", in[i].sha);
+		b[i].provider = xstrdup("github");
+		b[i].delivery = in[i].delivery ? xstrdup(in[i].delivery) : NULL;
+		d[i][0] = (unsigned char)in[i].digest;
+		a[i].sa_build = &b[i];
+		a[i].sa_digest = in[i].digest ? d[i] : NULL;
+	}
+	if (store_add_many(s, a, N, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(store_commit(s, &e), 0);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(a[i].sa_why, in[i].why);
+		if (in[i].why == STORE_DUP_NONE) {
+			assert_true(b[i].id > 0);
+			assert_int_equal(a[i].sa_dup, 0);
+		} else {
+			assert_int_equal(b[i].id, 0);
+		}
+	}
+	assert_int_equal(a[1].sa_dup, b[0].id);
+	assert_int_equal(a[2].sa_dup, b[0].id);
+	assert_int_equal(a[3].sa_dup, b[0].id);
+	assert_int_equal(a[5].sa_dup, b[4].id);
+	assert_true(b[0].id < b[4].id && b[4].id < b[6].id);
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, 3);
+	for (i = 0; i < N; i++)
+		build_release(&b[i]);
+	store_free(s);
+}
+
+
 static void test_push_replay(void **state)
 {
 	struct store *s = sf_store();
@@ -930,7 +996,8 @@ static void test_pg_mine(void **state)
 	store_free(b);
 }
 
-/* A database of version 1 (before builds.agent) is brought up to date on open. */
+/* A database of version 1 (before builds.agent and s2i_add_build) is brought up to
+ * date on open. */
 static void test_pg_migrate_up(void **state)
 {
 	struct store *s;
@@ -946,7 +1013,7 @@ static void test_pg_migrate_up(void **state)
 		"DROP COLUMN cancel_at; "
 		"ALTER TABLE statuses DROP COLUMN claimed_by, DROP COLUMN claim_until, "
 		"DROP COLUMN claim; "
-		"UPDATE s2i_schema SET version = 1");
+		"DROP FUNCTION s2i_add_build; DROP TABLE agents; UPDATE s2i_schema SET version = 1");
 	s = sf_store();
 	store_set_agent(s, "agent-up");
 	id = add(s, "mine", "refs/heads/up", NULL, &dup);
@@ -1379,6 +1446,41 @@ static void test_pg_lease(void **state)
 	store_free(b);
 }
 
+/* A fleet's agents: each records itself and its labels; those heard of lately that
+ * run builds are read back, an agent gone quiet or with no workers is not. */
+static void test_pg_agents(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store();
+	struct strv live = STRV_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	assert_int_equal(store_agent_seen(a, "arch=amd64,disk=ssd", 2, &e), 0);
+	assert_int_equal(store_agent_seen(b, "arch=arm64", 0, &e), 0);
+	assert_int_equal(store_agents(b, 30000, &live, &e), 0);
+	assert_int_equal(live.n, 1);
+	assert_string_equal(live.items[0], "arch=amd64,disk=ssd");
+	strv_clear(&live);
+	/* b starts building, a's labels change: the last word counts */
+	assert_int_equal(store_agent_seen(b, "arch=arm64", 1, &e), 0);
+	assert_int_equal(store_agent_seen(a, "arch=amd64", 2, &e), 0);
+	assert_int_equal(store_agents(a, 30000, &live, &e), 0);
+	assert_int_equal(live.n, 2);
+	assert_string_equal(live.items[0], "arch=amd64");
+	assert_string_equal(live.items[1], "arch=arm64");
+	strv_clear(&live);
+	/* a has not been heard of for a minute */
+	pg_exec("UPDATE agents SET seen = seen - 60000 WHERE id = 'agent-a'");
+	assert_int_equal(store_agents(b, 30000, &live, &e), 0);
+	assert_int_equal(live.n, 1);
+	assert_string_equal(live.items[0], "arch=arm64");
+	strv_clear(&live);
+	store_free(a);
+	store_free(b);
+}
+
 /* Agents claiming the outbox at the same moment: each claims what it finds due,
  * on its own connection, over and over until nothing is left. */
 #define CLAIM_ROWS	60
@@ -1547,6 +1649,7 @@ static void test_keep(void **state)
 #define STORE_TESTS_COMMON \
 	cmocka_unit_test(test_add_get_dup), \
 	cmocka_unit_test_setup(test_push_replay, sf_remove_db), \
+	cmocka_unit_test_setup(test_add_many, sf_remove_db), \
 	cmocka_unit_test(test_states_and_counts), \
 	cmocka_unit_test(test_rollback), \
 	cmocka_unit_test(test_list), \
@@ -1568,6 +1671,7 @@ int main(void)
 		cmocka_unit_test(test_pg_cancel),
 		cmocka_unit_test_setup(test_pg_status_claim, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_status_claim_race, sf_remove_db),
+		cmocka_unit_test_setup(test_pg_agents, sf_remove_db),
 		cmocka_unit_test(test_pg_lease),
 		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
