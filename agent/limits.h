@@ -231,9 +231,8 @@
  * transaction (intake waits for no more); it stops after RETAIN_PASS_MS */
 #define RETAIN_INTERVAL_MS	(15LL * 60 * 1000)
 #define RETAIN_GAP_MS		(5LL * 1000)
-#define RETAIN_SLICE_ROWS	32
-#define RETAIN_SLICE_MS		2
-#define RETAIN_SLICE_GAP_MS	1	/* between two slices: a group commit of intake's alone */
+#define RETAIN_SLICE_ROWS	64
+#define RETAIN_SLICE_MS		4
 #define RETAIN_PASS_MS		(10LL * 1000)
 #define RETAIN_CLI_SLICE_ROWS	1024	/* s2i-agent prune: builds per transaction */
 #define RETAIN_SWEEP_TIMEOUT	600		/* seconds: a __sweep of the logs' trash is killed after */

@@ -30,14 +30,9 @@ static void worker_keep_pass(struct worker *w)
 
 static void worker_keep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
-
 	(void)fd;
 	(void)what;
-	if (w->w_keep)
-		worker_keep_slice(w);	/* the gap between two slices ended */
-	else
-		worker_keep_pass(w);
+	worker_keep_pass(arg);
 }
 
 int worker_keep_start(struct worker *w)
@@ -163,10 +158,7 @@ void worker_keep_done(struct worker *w, struct wop *o)
 	w->w_keep_more = o->o_time > 0;
 	if (w->w_keep_more && !w->w_stopping &&
 	    retain_clock_ms() - w->w_keep_started < RETAIN_PASS_MS) {
-		/* deliveries that came meanwhile commit without a slice first */
-		struct timeval tv = { 0, RETAIN_SLICE_GAP_MS * 1000 };
-
-		evtimer_add(w->w_keep_ev, &tv);
+		worker_keep_slice(w);
 		return;
 	}
 	worker_keep_end(w, NULL);
