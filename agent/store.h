@@ -405,13 +405,14 @@ int store_status_retry(struct store *s, long long id, long long claim, long long
 /* s2i-agent migrate: copies from (an agent's SQLite store) into to (a fleet's
  * PostgreSQL) in one transaction: builds keep their ids (their URLs stay valid),
  * those the agent started are recorded as agent's (its recovery on to takes them
- * back), with their delivery ids, replay guard digests, image name owners and the
- * commit statuses still to post. Again on the same stores, it copies only what is
+ * back), with their delivery ids, replay guard digests, image name owners, the
+ * commit statuses still to post and their logs (the files their log_path names, into
+ * the store's chunks, store_log_append). Again on the same stores, it copies only what is
  * new (the build ids already there and their statuses are skipped); a build id the
  * target holds for another build fails the whole copy, nothing written. */
 struct store_copy_tally {
 	long long sct_builds, sct_builds_there, sct_deliveries, sct_pushes, sct_tags,
-		  sct_statuses;
+		  sct_statuses, sct_logs, sct_log_bytes;
 };
 
 int store_copy(struct store *from, struct store *to, const char *agent,
