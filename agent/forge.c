@@ -477,17 +477,21 @@ int forge_request_build(const struct repo_conf *rc, const struct forge_build *b,
 	switch (rc->status) {
 	case STATUS_GITHUB:
 		r.url = xasprintf("%s/repos/%s/statuses/%s", api, enc, sha);
+		r.list_url = xasprintf("%s/repos/%s/commits/%s/statuses?per_page=100", api, enc, sha);
 		strv_push(&r.headers, "Accept: application/vnd.github+json");
 		strv_pushf(&r.headers, "Authorization: Bearer %s", rc->status_token);
 		strv_push(&r.headers, "X-GitHub-Api-Version: 2022-11-28");
 		break;
 	case STATUS_GITLAB:
 		r.url = xasprintf("%s/projects/%s/statuses/%s", api, enc, sha);
+		r.list_url = xasprintf("%s/projects/%s/repository/commits/%s/statuses"
+				       "?all=true&per_page=100", api, enc, sha);
 		strv_push(&r.headers, "Accept: application/json");
 		strv_pushf(&r.headers, "PRIVATE-TOKEN: %s", rc->status_token);
 		break;
 	case STATUS_GITEA:
 		r.url = xasprintf("%s/repos/%s/statuses/%s", api, enc, sha);
+		r.list_url = xasprintf("%s/repos/%s/commits/%s/statuses?limit=50", api, enc, sha);
 		strv_push(&r.headers, "Accept: application/json");
 		strv_pushf(&r.headers, "Authorization: token %s", rc->status_token);
 		break;
@@ -526,6 +530,7 @@ void forge_request_release(struct forge_request *r)
 	if (!r)
 		return;
 	free(r->url);
+	free(r->list_url);
 	if (r->headers.items)
 		strv_clear(&r->headers);
 	free(r->body);		/* from jansson: its default allocator is malloc */

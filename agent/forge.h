@@ -34,9 +34,10 @@ struct forge_request {
 	char *token;			/* copy, so messages can be scrubbed of it */
 	long timeout;			/* seconds for the whole exchange (STATUS_TIMEOUT) */
 	long connect_timeout;		/* seconds (STATUS_CONNECT_TIMEOUT) */
+	char *list_url;			/* GET: the commit's statuses (forge_find), same headers */
 };
 
-#define FORGE_REQUEST_INIT { STATUS_NONE, NULL, STRV_INIT, NULL, NULL, NULL, NULL, 0, 0 }
+#define FORGE_REQUEST_INIT { STATUS_NONE, NULL, STRV_INIT, NULL, NULL, NULL, NULL, 0, 0, NULL }
 
 /* Builds the request for repo rc (status, status_api, status_repo,
  * status_token, status_context). The repo is status_repo, else payload_repo
@@ -75,6 +76,18 @@ struct forge_answer {
  * with ret->outcome RETRY or FAILED and e saying why, quoting the forge's
  * message but never the token. ret is always filled. */
 int forge_post(const struct forge_request *r, struct forge_answer *ret, struct err *e);
+
+/* Whether the forge already has r's status: GETs r->list_url (the commit's
+ * statuses: GitHub's and Gitea's commits/{sha}/statuses, GitLab's
+ * repository/commits/{sha}/statuses) and looks for one with r's context (GitLab:
+ * name), state, target_url and description. 1 found, 0 not found, -1 the GET
+ * failed: ret->outcome RETRY or FAILED and e saying why (never the token). A post
+ * whose agent died may have reached the forge: asking first keeps it from being
+ * posted twice. */
+int forge_find(const struct forge_request *r, struct forge_answer *ret, struct err *e);
+/* forge_find's look: whether list (a forge's JSON list of statuses) holds the one
+ * body (a request's body) posts. 1 yes, 0 no, -1 list or body is not JSON of that shape. */
+int forge_status_listed(const char *list, const char *body);
 
 /* Classifies an answer: code (0 = no answer), the response headers as
  * "Name: value" lines (NULL-terminated, may be NULL) and the body (may be NULL).

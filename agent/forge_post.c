@@ -202,30 +202,136 @@ static char *url_for_msg(const char *url)
 	return xasprintf("%.*s%s", (int)(a - url), url, at + 1);
 }
 
-int forge_post(const struct forge_request *r, struct forge_answer *ret, struct err *e)
+/* A field of a status as the forge lists or takes it, "" when absent or null. */
+static const char *status_field(const json_t *o, const char *k, const char *alt)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	if (!v && alt)
+		v = json_string_value(json_object_get(o, alt));
+	return v ? v : "";
+}
+
+/* Whether two target_urls name one build: the same, or the same /builds/ID after
+ * different public_urls (agents of a fleet each named by its own address). */
+static int same_build_url(const char *a, const char *b)
+{
+	const char *x, *y, *p;
+
+	if (!strcmp(a, b))
+		return 1;
+	for (x = NULL, p = a; (p = strstr(p, "/builds/")); p++)
+		x = p;
+	for (y = NULL, p = b; (p = strstr(p, "/builds/")); p++)
+		y = p;
+	return x && y && !strcmp(x, y);
+}
+
+/* Whether status s (one of the forge's list) is the one body posts: same context
+ * (GitLab: name), state (GitLab and Gitea list it as status), description (it
+ * names the build and its transition) and build in target_url. */
+static int status_same(const json_t *s, const json_t *body)
+{
+	return json_is_object(s) &&
+	       !strcmp(status_field(s, "context", "name"), status_field(body, "context", "name")) &&
+	       !strcmp(status_field(s, "state", "status"), status_field(body, "state", NULL)) &&
+	       !strcmp(status_field(s, "description", NULL), status_field(body, "description", NULL)) &&
+	       same_build_url(status_field(s, "target_url", NULL), status_field(body, "target_url", NULL));
+}
+
+int forge_status_listed(const char *list, const char *body)
+{
+	json_t *b = json_loads(body ? body : "", 0, NULL);
+	json_t *l = json_loads(list ? list : "", JSON_DISABLE_EOF_CHECK, NULL);
+	json_t *it;
+	size_t i;
+	int rv = -1;
+
+	if (json_is_object(b) && json_is_array(l)) {
+		rv = 0;
+		json_array_foreach(l, i, it) {
+			if (status_same(it, b)) {
+				rv = 1;
+				break;
+			}
+		}
+	}
+	json_decref(b);
+	json_decref(l);
+	return rv;
+}
+
+/* One exchange of r's with the forge: url, POSTing body (NULL: a GET). -1 when
+ * no answer came (ret->outcome and e say why), else 0 with *a filled. */
+static int forge_send(const struct forge_request *r, const char *url, const char *body,
+		      size_t body_max, struct httpc_answer *a, struct forge_answer *ret,
+		      const char *shown, struct err *e)
 {
 	struct httpc_req q = HTTPC_REQ_INIT;
+
+	ret->outcome = FORGE_FAILED;
+	ret->http_code = 0;
+	ret->retry_after = 0;
+	q.url = url;
+	q.body = body;
+	q.headers = r->headers.items;
+	q.timeout = r->timeout > 0 ? r->timeout : (long)STATUS_TIMEOUT;
+	q.connect_timeout = r->connect_timeout > 0 ? r->connect_timeout : (long)STATUS_CONNECT_TIMEOUT;
+	q.max_redirects = 0;	/* a redirect would carry PRIVATE-TOKEN to another host */
+	q.body_max = body_max;	/* the rest is dropped, not an error */
+	if (httpc_perform(&q, a, e) < 0) {
+		/* an option libcurl refused fails again; the network may come back */
+		ret->outcome = a->setup_failed ? FORGE_FAILED : FORGE_RETRY;
+		err_prefix(e, "%s %s", body ? "POST" : "GET", shown);
+		return -1;
+	}
+	return 0;
+}
+
+int forge_find(const struct forge_request *r, struct forge_answer *ret, struct err *e)
+{
+	struct httpc_answer a = HTTPC_ANSWER_INIT;
+	char msg[ERR_MSG_MAX];
+	char *shown = url_for_msg(r->list_url ? r->list_url : "");
+	int rv = -1;
+
+	if (!r->list_url || !r->body) {
+		ret->outcome = FORGE_FAILED;
+		ret->http_code = 0;
+		ret->retry_after = 0;
+		err_set(e, "no URL to list the commit's statuses");
+		goto out;
+	}
+	if (forge_send(r, r->list_url, NULL, STATUS_LIST_MAX, &a, ret, shown, e) < 0)
+		goto out;
+	forge_classify(r->kind, a.code, a.headers.items, a.body.data, time(NULL), ret, msg, sizeof(msg));
+	if (ret->outcome != FORGE_DONE) {
+		err_set(e, "GET %s: %s", shown, msg);
+		goto out;
+	}
+	rv = forge_status_listed(a.body.data, r->body);
+	if (rv < 0) {
+		/* a cut or odd answer: not known, so posted (at worst twice, as before) */
+		ret->outcome = FORGE_FAILED;
+		err_set(e, "GET %s: HTTP %ld: not a list of statuses", shown, a.code);
+	}
+out:
+	if (rv < 0)
+		scrub(e, r->token);
+	httpc_answer_release(&a);
+	free(shown);
+	return rv;
+}
+
+int forge_post(const struct forge_request *r, struct forge_answer *ret, struct err *e)
+{
 	struct httpc_answer a = HTTPC_ANSWER_INIT;
 	char msg[ERR_MSG_MAX];
 	char *shown = url_for_msg(r->url ? r->url : "");
 	int rv = -1;
 
-	ret->outcome = FORGE_FAILED;
-	ret->http_code = 0;
-	ret->retry_after = 0;
-	q.url = r->url;
-	q.body = r->body;
-	q.headers = r->headers.items;
-	q.timeout = r->timeout > 0 ? r->timeout : (long)STATUS_TIMEOUT;
-	q.connect_timeout = r->connect_timeout > 0 ? r->connect_timeout : (long)STATUS_CONNECT_TIMEOUT;
-	q.max_redirects = 0;	/* a redirect would carry PRIVATE-TOKEN to another host */
-	q.body_max = STATUS_RESPONSE_MAX;	/* the rest is dropped, not an error */
-	if (httpc_perform(&q, &a, e) < 0) {
-		/* an option libcurl refused fails again; the network may come back */
-		ret->outcome = a.setup_failed ? FORGE_FAILED : FORGE_RETRY;
-		err_prefix(e, "POST %s", shown);
+	if (forge_send(r, r->url, r->body ? r->body : "", STATUS_RESPONSE_MAX, &a, ret, shown, e) < 0)
 		goto out;
-	}
 	forge_classify(r->kind, a.code, a.headers.items, a.body.data, time(NULL), ret, msg, sizeof(msg));
 	if (ret->outcome == FORGE_DONE) {
 		rv = 0;

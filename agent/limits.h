@@ -268,6 +268,7 @@
 #define STATUS_TIMEOUT		30		/* seconds for one status post */
 #define STATUS_CONNECT_TIMEOUT	10		/* seconds */
 #define STATUS_RESPONSE_MAX	(64 * 1024)	/* bytes of a forge's answer kept */
+#define STATUS_LIST_MAX		(1024 * 1024)	/* bytes of a commit's statuses read (forge_find) */
 #define STATUS_MESSAGE_MAX	300		/* bytes of a forge's message quoted in errors */
 #define STATUS_DEFAULT_CONTEXT	"s2i-agent"
 #define STATUS_GITHUB_API	"https://api.github.com"

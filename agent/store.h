@@ -365,6 +365,8 @@ struct status_row {
 	char *last_error;
 	char *repo;			/* its build's repo, NULL when the build is gone */
 	long long claim;		/* store_status_claim's token, 0: not claimed */
+	int taken_over;			/* store_status_claim took over a claim still in flight
+					 * (its agent died, maybe after the forge had the post) */
 };
 
 #define STATUS_ROW_INIT { 0 }
@@ -392,7 +394,8 @@ int store_status_heads(struct store *s, size_t max, struct status_row *ret, size
  * not (gone, held, not due), -1 on error. On a shared store the claim is a row
  * update, so of two agents only one gets it; it lasts STATUS_CLAIM_SECONDS, after
  * which another agent may take it over (its agent died), and heads gives a held
- * row's next_at as the end of its claim. On SQLite the one agent's table of posts
+ * row's next_at as the end of its claim; r->taken_over says whether the claim
+ * taken was such an expired one, whose post may have reached the forge. On SQLite the one agent's table of posts
  * in flight is the claim: always 1. */
 int store_status_claim(struct store *s, struct status_row *r, long long now, struct err *e);
 /* The post of a claimed row is over: done deletes it, retry puts it back after

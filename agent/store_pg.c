@@ -178,10 +178,14 @@ static const char *const pg_sql[PS_N] = {
 		"ORDER BY due, s.id LIMIT $1",
 	/* one UPDATE: of two agents claiming a row at once, the second waits for the
 	 * first's COMMIT, then finds the row held and changes nothing. claim counts the
-	 * claims: the token that done and retry must show ($3: now, $4: the claim's ms) */
-	[PS_STATUS_CLAIM] = "UPDATE statuses SET claimed_by = $2, claim_until = $3::bigint + $4, "
-		"claim = claim + 1 WHERE id = $1 AND next_at <= $3 "
-		"AND (claim_until IS NULL OR claim_until <= $3) RETURNING claim, attempts",
+	 * claims: the token that done and retry must show ($3: now, $4: the claim's ms).
+	 * A claim left set is one whose post never ended (done deletes the row, retry
+	 * clears it): the third column says this claim took such a one over */
+	[PS_STATUS_CLAIM] = "UPDATE statuses s SET claimed_by = $2, claim_until = $3::bigint + $4, "
+		"claim = s.claim + 1 FROM (SELECT id, claim_until FROM statuses WHERE id = $1 "
+		"FOR UPDATE) o WHERE s.id = o.id AND s.next_at <= $3 "
+		"AND (s.claim_until IS NULL OR s.claim_until <= $3) "
+		"RETURNING s.claim, s.attempts, (o.claim_until IS NOT NULL)::int",
 	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1 AND claim = $2",
 	/* the build's queued status is written once, by the first of the agent that
 	 * queued it and the one starting it (the row lock orders them) */
@@ -1645,6 +1649,7 @@ int store_pg_status_claim(struct store_pg *p, struct status_row *s, long long no
 	if (pq.PQntuples(r) == 1) {
 		s->claim = pg_ll(r, 0, 0);
 		s->attempts = (int)pg_ll(r, 0, 1);
+		s->taken_over = pg_ll(r, 0, 2) != 0;
 		rc = 1;
 	}
 	pq.PQclear(r);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -78,6 +79,7 @@ void worker_status_done(struct wproc *p)
 	const char *outcome = NULL, *msg = NULL;
 	struct wop *o;
 	json_t *j = NULL, *v;
+	int found = 0;
 	long http_code = 0, retry_after = 0, delay;
 	unsigned long rnd = 0;
 
@@ -90,13 +92,18 @@ void worker_status_done(struct wproc *p)
 			http_code = (long)json_integer_value(v);
 		if ((v = json_object_get(j, "retry_after")))
 			retry_after = (long)json_integer_value(v);
+		found = json_is_true(json_object_get(j, "found"));
 	}
 	if (!outcome) {
 		outcome = "retry";
 		msg = "status process ended without an answer";
 	}
 	if (!strcmp(outcome, "done")) {
-		log_info("%s posted (HTTP %ld)", ps->s_what, http_code);
+		if (found)
+			log_info("%s already on the forge (HTTP %ld): not posted again",
+				 ps->s_what, http_code);
+		else
+			log_info("%s posted (HTTP %ld)", ps->s_what, http_code);
 		o = worker_op_new(WOP_STATUS_DONE, ps->s_row);
 	} else if (!strcmp(outcome, "retry") && ps->s_attempts + 1 < STATUS_MAX_ATTEMPTS) {
 		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
@@ -229,6 +236,12 @@ static int worker_status_start(struct worker *w, struct status_row *row)
 	job = json_object();
 	json_object_set_new(job, "kind", json_integer(r.kind));
 	json_object_set_new(job, "url", json_string(r.url));
+	/* the claim taken over was in flight: its agent may have posted it */
+	if (row->taken_over) {
+		json_object_set_new(job, "check", json_true());
+		worker_set_str(job, "list_url", r.list_url);
+	}
+	json_object_set_new(job, "parent", json_integer(getpid()));
 	worker_set_strv(job, "headers", &r.headers);
 	json_object_set_new(job, "body", json_string(r.body));
 	worker_set_str(job, "state", r.state);

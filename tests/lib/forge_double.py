@@ -14,6 +14,12 @@ Routes (API base = http://127.0.0.1:PORT, plus the prefix):
   GitHub  POST            /repos/{owner}/{repo}/statuses/{sha}   (also under /api/v3)
   Gitea   POST     /api/v1/repos/{owner}/{repo}/statuses/{sha}
   GitLab  POST     /api/v4/projects/{id or url-encoded path}/statuses/{sha}
+and lists what it accepted for a commit, as the forges' "list commit statuses" do:
+  GitHub  GET             /repos/{owner}/{repo}/commits/{sha}/statuses   newest first
+  Gitea   GET      /api/v1/repos/{owner}/{repo}/commits/{sha}/statuses   newest first
+  GitLab  GET      /api/v4/projects/{id}/repository/commits/{sha}/statuses[?all=true]
+                   oldest first; without all=true only the latest of each name
+(the same token checks as the posts; these GETs are recorded too, method "GET").
 
 Control (never recorded):
   POST /_control  JSON object, keys applied in this order:
@@ -28,15 +34,19 @@ Control (never recorded):
     "retry_after": V       Retry-After for queued 429/503 items that set none
     "hang": true           queue one hang: no answer until the client goes away
                            (or --hang-max seconds)
+    "hold": S              queue one held post: accepted (recorded, listed) at
+                           once, but its answer sent only S seconds later, or
+                           never when the client went away meanwhile
     "release": true        end the hangs in progress: their connections are closed
                            without an answer (the forge "recovers")
   GET /_requests  the recorded requests as a JSON array
   GET /_control   {"queued": [...], "token": "...", "hanging": N (posts held now),
                    "hanging_max": most posts held at once so far}
 
-Log line (one per status post): {"seq", "time", "method", "path", "provider",
+Log line (one per status post or list): {"seq", "time", "method", "path", "provider",
   "repo", "sha", "headers" (lower-case names), "body" (parsed JSON or null),
-  "raw", "answer": {"code", "headers", "body"} or {"hang": true}}
+  "raw", "answer": {"code", "headers", "body"} or {"hang": true}, and "held": S
+  for a held post}
 """
 import argparse
 import json
@@ -60,6 +70,11 @@ GITLAB_ALLOWED = {  # from -> states a new post may move to (finished: a new sta
     "running": ("success", "failed", "canceled"),
 }
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+LIST_ROUTES = [
+    ("gitea", re.compile(r"^/api/v1/repos/([^/]+)/([^/]+)/commits/([^/?]+)/statuses(?:\?(.*))?$")),
+    ("gitlab", re.compile(r"^/api/v4/projects/([^/]+)/repository/commits/([^/?]+)/statuses(?:\?(.*))?$")),
+    ("github", re.compile(r"^(?:/api/v3)?/repos/([^/]+)/([^/]+)/commits/([^/?]+)/statuses(?:\?(.*))?$")),
+]
 ROUTES = [
     ("gitea", re.compile(r"^/api/v1/repos/([^/]+)/([^/]+)/statuses/([^/?]+)$")),
     ("gitlab", re.compile(r"^/api/v4/projects/([^/]+)/statuses/([^/?]+)$")),
@@ -77,6 +92,7 @@ class State:
         self.records = []
         self.seq = 0
         self.gitlab = {}
+        self.accepted = {}  # (provider, repo, sha) -> the statuses it answered 201 for
         self.next_id = 1000
         self.hanging = 0
         self.hanging_max = 0
@@ -94,6 +110,14 @@ class State:
     def pop(self):
         with self.lock:
             return self.queue.pop(0) if self.queue else None
+
+    def keep(self, provider, repo, sha, status):
+        with self.lock:
+            self.accepted.setdefault((provider, repo, sha), []).append(status)
+
+    def listed(self, provider, repo, sha):
+        with self.lock:
+            return list(self.accepted.get((provider, repo, sha), []))
 
     def new_id(self):
         with self.lock:
@@ -118,6 +142,11 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n > 0 else b""
 
     def send(self, code, body, headers=None):
+        if getattr(self, "deferred", None) is not None:  # a held post: written later
+            self.deferred.append((code, body, headers))
+            hdrs = {"Content-Type": "application/json; charset=utf-8"}
+            hdrs.update(headers or {})
+            return {"code": code, "headers": {k: str(v) for k, v in hdrs.items()}, "body": body}
         data = b"" if body is None else json.dumps(body).encode()
         self.send_response(code)
         hdrs = {"Content-Type": "application/json; charset=utf-8"}
@@ -129,10 +158,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         return {"code": code, "headers": {k: str(v) for k, v in hdrs.items()}, "body": body}
 
-    def hang(self):
-        """Keeps the connection open without answering until the client leaves."""
+    def hang(self, seconds=None):
+        """Keeps the connection open without answering until the client leaves
+        (False) or seconds have passed (True)."""
         st = self.server.state
-        deadline = time.time() + st.hang_max
+        deadline = time.time() + (st.hang_max if seconds is None else seconds)
+        gone = False
         sock = self.connection
         with st.lock:
             st.hanging += 1
@@ -144,13 +175,16 @@ class Handler(BaseHTTPRequestHandler):
                 if r:
                     try:
                         if not sock.recv(1, 0x2):  # MSG_PEEK: b"" means closed
+                            gone = True
                             break
                     except OSError:
+                        gone = True
                         break
         finally:
             with st.lock:
                 st.hanging -= 1
         self.close_connection = True
+        return not gone and seconds is not None
 
     # ---- control ----
     def do_GET(self):
@@ -164,6 +198,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(200, {"queued": list(st.queue), "token": st.token,
                                 "hanging": st.hanging, "hanging_max": st.hanging_max})
             return
+        for provider, rx in LIST_ROUTES:
+            m = rx.match(self.path)
+            if m:
+                self.list_statuses(provider, m)
+                return
         self.send(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
     def control(self, raw):
@@ -192,6 +231,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.queue.append(item)
             if c.get("hang"):
                 st.queue.append({"hang": True})
+            if c.get("hold"):
+                st.queue.append({"hold": float(c["hold"])})
             if c.get("release"):
                 st.release_gen += 1
             n = len(st.queue)
@@ -230,6 +271,18 @@ class Handler(BaseHTTPRequestHandler):
             entry["answer"] = {"hang": True}
             st.record(entry)
             self.hang()
+            return
+        if item and item.get("hold"):
+            self.deferred = []
+            entry["answer"] = getattr(self, provider)(repo, sha, raw, body)
+            entry["held"] = item["hold"]
+            st.record(entry)
+            answer, self.deferred = self.deferred, None
+            if self.hang(item["hold"]):
+                try:
+                    self.send(*answer[0])
+                except OSError:
+                    pass
             return
         if item:
             entry["answer"] = self.scripted(item)
@@ -311,6 +364,7 @@ class Handler(BaseHTTPRequestHandler):
             "creator": {"login": "s2i-agent-bot", "id": 1, "type": "User", "site_admin": False},
         }
         rl["Location"] = url
+        st.keep("github", repo, sha, out)
         return self.send(201, out, rl)
 
     # GitLab: POST /projects/:id/statuses/:sha (docs: commits API, "Set the pipeline status of a commit")
@@ -354,6 +408,7 @@ class Handler(BaseHTTPRequestHandler):
             "pipeline_id": 1,
             "author": {"id": 1, "username": "s2i-agent-bot", "name": "s2i-agent", "state": "active"},
         }
+        st.keep("gitlab", repo, sha, out)
         return self.send(201, out)
 
     # Gitea/Forgejo: POST /repos/{owner}/{repo}/statuses/{sha}
@@ -379,7 +434,51 @@ class Handler(BaseHTTPRequestHandler):
             "context": body.get("context", "default"),
             "creator": {"id": 1, "login": "s2i-agent-bot"}, "created_at": ts, "updated_at": ts,
         }
+        st.keep("gitea", repo, sha, out)
         return self.send(201, out)
+
+    # the commit's statuses, as each forge lists them (GitHub: "List commit statuses
+    # for a reference", newest first; Gitea: repoListStatusesByRef; GitLab: "List
+    # the statuses of a commit", oldest first, the latest per name unless all=true)
+    def list_statuses(self, provider, m):
+        st = self.server.state
+        if provider == "gitlab":
+            repo, sha, query = urllib.parse.unquote(m.group(1)), m.group(2), m.group(3)
+        else:
+            repo, sha, query = m.group(1) + "/" + m.group(2), m.group(3), m.group(4)
+        q = urllib.parse.parse_qs(query or "")
+        entry = {
+            "time": time.time(), "method": "GET", "path": self.path, "provider": provider,
+            "repo": repo, "sha": sha,
+            "headers": {k.lower(): v for k, v in self.headers.items()}, "body": None, "raw": "",
+        }
+        if provider == "gitlab":
+            tok = self.headers.get("PRIVATE-TOKEN") or self.token_from(("bearer",))
+            bad = {"message": "401 Unauthorized"}
+        elif provider == "gitea":
+            tok = self.token_from(("token", "bearer"))
+            bad = {"message": "Only signed in user is allowed to call APIs.", "url": ""}
+        else:
+            tok = self.token_from(("bearer", "token"))
+            bad = {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
+                   "status": "401"}
+        if tok != st.token:
+            entry["answer"] = self.send(401, bad)
+            st.record(entry)
+            return
+        got = st.listed(provider, repo, sha)
+        if provider == "gitlab":
+            if q.get("all", ["false"])[0] != "true":
+                latest = {}
+                for s in got:
+                    latest[s["name"]] = s
+                got = sorted(latest.values(), key=lambda s: s["id"])
+            per = int(q.get("per_page", ["20"])[0])
+        else:
+            got = list(reversed(got))
+            per = int(q.get("per_page", q.get("limit", ["30"]))[0])
+        entry["answer"] = self.send(200, got[:per])
+        st.record(entry)
 
 
 def main():

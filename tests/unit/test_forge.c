@@ -193,6 +193,21 @@ static void test_request_table(void **state)
 			if (!strcmp(r.headers.items[j], c->want_auth))
 				found_auth = 1;
 		assert_true(found_auth);
+		/* the commit's statuses: the post's URL with commits/SHA/statuses */
+		{
+			const char *tail = strstr(c->want_url, "/statuses/");
+			char *want;
+
+			assert_non_null(tail);
+			want = xasprintf(c->kind == STATUS_GITLAB ?
+					 "%.*s/repository/commits/%s/statuses?all=true&per_page=100" :
+					 c->kind == STATUS_GITHUB ?
+					 "%.*s/commits/%s/statuses?per_page=100" :
+					 "%.*s/commits/%s/statuses?limit=50",
+					 (int)(tail - c->want_url), c->want_url, tail + 10);
+			assert_string_equal(r.list_url, want);
+			free(want);
+		}
 		forge_request_release(&r);
 	}
 }
@@ -616,6 +631,63 @@ static void test_post_unreachable(void **state)
 	forge_request_release(&r);
 }
 
+/* Which listed status is the one posted: GitHub's and Gitea's context, GitLab's
+ * name; GitHub's state, GitLab's and Gitea's status; the description; the build
+ * in target_url, whichever agent's address it starts with. */
+static void test_status_listed(void **state)
+{
+	const char *gh = "{\"state\":\"success\",\"target_url\":\"http://a:1/builds/7\","
+			 "\"description\":\"Build 7 succeeded in 3s\",\"context\":\"s2i-agent\"}";
+	const char *gl = "{\"state\":\"running\",\"ref\":\"main\",\"target_url\":\"http://a:1/builds/7\","
+			 "\"description\":\"Build 7 running\",\"name\":\"ci\"}";
+
+	(void)state;
+	assert_int_equal(forge_status_listed("[]", gh), 0);
+	assert_int_equal(forge_status_listed("[{\"state\":\"success\",\"target_url\":\"http://b:2/builds/7\","
+					     "\"description\":\"Build 7 succeeded in 3s\",\"context\":\"s2i-agent\"}]", gh), 1);
+	/* another build, context, state or description: not it */
+	assert_int_equal(forge_status_listed("[{\"state\":\"success\",\"target_url\":\"http://a:1/builds/17\","
+					     "\"description\":\"Build 7 succeeded in 3s\",\"context\":\"s2i-agent\"}]", gh), 0);
+	assert_int_equal(forge_status_listed("[{\"state\":\"success\",\"target_url\":\"http://a:1/builds/7\","
+					     "\"description\":\"Build 7 succeeded in 3s\",\"context\":\"other\"}]", gh), 0);
+	assert_int_equal(forge_status_listed("[{\"state\":\"pending\",\"target_url\":\"http://a:1/builds/7\","
+					     "\"description\":\"Build 7 succeeded in 3s\",\"context\":\"s2i-agent\"}]", gh), 0);
+	assert_int_equal(forge_status_listed("[{\"state\":\"success\",\"target_url\":\"http://a:1/builds/7\","
+					     "\"description\":\"Build 7 running\",\"context\":\"s2i-agent\"}]", gh), 0);
+	/* GitLab lists status and name; Gitea status and context */
+	assert_int_equal(forge_status_listed("[{\"id\":1,\"status\":\"pending\",\"name\":\"ci\",\"target_url\":\"http://a:1/builds/7\","
+					     "\"description\":\"Build 7 queued\"},{\"id\":2,\"status\":\"running\",\"name\":\"ci\","
+					     "\"target_url\":\"http://a:1/builds/7\",\"description\":\"Build 7 running\"}]", gl), 1);
+	assert_int_equal(forge_status_listed("[{\"id\":1,\"status\":\"success\",\"context\":\"s2i-agent\",\"target_url\":\"http://a:1/builds/7\","
+					     "\"description\":\"Build 7 succeeded in 3s\"}]", gh), 1);
+	/* no list (an error object, a cut answer): not known */
+	assert_int_equal(forge_status_listed("{\"message\":\"Not Found\"}", gh), -1);
+	assert_int_equal(forge_status_listed("[{\"state\":", gh), -1);
+}
+
+/* A look that cannot connect is a RETRY, and its message never holds the token. */
+static void test_find_unreachable(void **state)
+{
+	struct forge_request r = FORGE_REQUEST_INIT;
+	struct forge_build b = { 1, SHA, NULL, "queued", NULL };
+	struct forge_answer a;
+	struct repo_conf rc;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	fill_conf(&rc, STATUS_GITEA, "https://git.example/a/b", "http://127.0.0.1:1/sEcReT-tok",
+		  NULL, NULL, "sEcReT-tok");
+	assert_int_equal(forge_request_build(&rc, &b, NULL, NULL, &r, &e), 0);
+	r.connect_timeout = 2;
+	r.timeout = 3;
+	assert_int_equal(forge_find(&r, &a, &e), -1);
+	assert_int_equal(a.outcome, FORGE_RETRY);
+	print_message("message: %s\n", e.msg);
+	assert_non_null(strstr(e.msg, "GET http://127.0.0.1:1/***/repos/a/b/commits/"));
+	assert_null(strstr(e.msg, "sEcReT"));
+	forge_request_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +703,8 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_post_unreachable),
+		cmocka_unit_test(test_status_listed),
+		cmocka_unit_test(test_find_unreachable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
