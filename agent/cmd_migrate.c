@@ -80,9 +80,9 @@ int cmd_migrate(int argc, char **argv)
 		goto out;
 	}
 	printf("copied %lld builds (%lld there already), %lld delivery ids, %lld replay guard "
-	       "digests, %lld image name owners and %lld commit statuses to post\n",
-	       t.sct_builds, t.sct_builds_there, t.sct_deliveries, t.sct_pushes, t.sct_tags,
-	       t.sct_statuses);
+	       "digests, %lld image name owners, %lld commit statuses to post and %lld logs "
+	       "(%lld bytes)\n", t.sct_builds, t.sct_builds_there, t.sct_deliveries, t.sct_pushes,
+	       t.sct_tags, t.sct_statuses, t.sct_logs, t.sct_log_bytes);
 	ret = 0;
 out:
 	store_free(dst);

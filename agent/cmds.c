@@ -106,8 +106,9 @@ static const struct cmds_help {
 	  "                            libpq's passfile)\n"
 	  "  -h, --help                this help\n"
 	  "copies builds (keeping their ids), delivery ids, the replay guard, image name\n"
-	  "owners and unposted commit statuses in one transaction; run again, it copies\n"
-	  "only what is new; it refuses a target whose build ids belong to other builds\n" },
+	  "owners, unposted commit statuses and logs in one transaction; run again, it\n"
+	  "copies only what is new; it refuses a target whose build ids belong to other\n"
+	  "builds\n" },
 	{ "version", "print the version of s2i-agent and of its libraries",
 	  "usage: s2i-agent version\n"
 	  "  -h, --help  this help\n" },

@@ -79,6 +79,7 @@
 #define BUILDS_LIST_DEFAULT	50
 #define BUILDS_LIST_MAX		1000
 #define STORE_REPOS_MAX		1000		/* repositories counted by store_queued_repos */
+#define STORE_AGENTS_MAX	1000		/* agents store_agents reads */
 
 /* store (daemon): SQLite */
 #define STORE_BUSY_TIMEOUT_MS	5000		/* another process holding the write lock */
@@ -211,6 +212,10 @@
 #define WORKER_LOG_WAIT_MS	5000
 #define WORKER_CANCEL_SWEEP_MAX	64		/* cancels asked of this agent read at once */
 #define WORKER_RETRY_SECONDS	5		/* a queued build the database could not close: next try */
+/* a fleet's agents record themselves (and their labels) this often; one not heard of
+ * for WORKER_FLEET_LIVE_MS no longer counts for run_on (worker_fleet.c) */
+#define WORKER_FLEET_SEEN_MS	10000
+#define WORKER_FLEET_LIVE_MS	(3 * WORKER_FLEET_SEEN_MS)
 #define WORKER_WRITE_RETRY_MIN_MS 500		/* a write the database refused (disk full): first retry, */
 #define WORKER_WRITE_RETRY_MAX_MS 10000		/* doubled up to this */
 /* ms after the database says a lease runs out before a takeover is tried: its clock

@@ -1508,6 +1508,16 @@ int store_queue_depth(struct store *s, long long *ret, struct err *e)
 	return 0;
 }
 
+int store_agent_seen(struct store *s, const char *labels, int workers, struct err *e)
+{
+	return s->st_pg ? store_pg_agent_seen(s->st_pg, labels, workers, e) : 0;
+}
+
+int store_agents(struct store *s, long long within_ms, struct strv *ret, struct err *e)
+{
+	return s->st_pg ? store_pg_agents(s->st_pg, within_ms, ret, e) : 0;
+}
+
 void store_repo_counts_free(struct store_repo_count *c, size_t n)
 {
 	while (n > 0)

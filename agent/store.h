@@ -333,6 +333,13 @@ struct store_repo_count {
 int store_queued_repos(struct store *s, struct store_repo_count **ret, size_t *ret_n,
 		       struct err *e);
 void store_repo_counts_free(struct store_repo_count *c, size_t n);
+/* A fleet's agents (shared store): this one (store_set_agent) is running, with these
+ * labels ("k=v,..." as config_labels_str writes them) and workers; and the labels
+ * of those heard of within within_ms that run builds (workers > 0), pushed onto
+ * *ret (at most STORE_AGENTS_MAX). Nothing on SQLite: no agent but this one. */
+struct strv;
+int store_agent_seen(struct store *s, const char *labels, int workers, struct err *e);
+int store_agents(struct store *s, long long within_ms, struct strv *ret, struct err *e);
 /* A shared store's counts as another connection read them (the daemon's writer
  * thread, batch.c, every BATCH_COUNTS_MS): from then on store_count_states and
  * store_queue_depth on s answer the last ones given, without a query, so that the
@@ -398,13 +405,14 @@ int store_status_retry(struct store *s, long long id, long long claim, long long
 /* s2i-agent migrate: copies from (an agent's SQLite store) into to (a fleet's
  * PostgreSQL) in one transaction: builds keep their ids (their URLs stay valid),
  * those the agent started are recorded as agent's (its recovery on to takes them
- * back), with their delivery ids, replay guard digests, image name owners and the
- * commit statuses still to post. Again on the same stores, it copies only what is
+ * back), with their delivery ids, replay guard digests, image name owners, the
+ * commit statuses still to post and their logs (the files their log_path names, into
+ * the store's chunks, store_log_append). Again on the same stores, it copies only what is
  * new (the build ids already there and their statuses are skipped); a build id the
  * target holds for another build fails the whole copy, nothing written. */
 struct store_copy_tally {
 	long long sct_builds, sct_builds_there, sct_deliveries, sct_pushes, sct_tags,
-		  sct_statuses;
+		  sct_statuses, sct_logs, sct_log_bytes;
 };
 
 int store_copy(struct store *from, struct store *to, const char *agent,

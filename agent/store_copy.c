@@ -1,14 +1,18 @@
 /* store_copy: one agent's SQLite history copied into a fleet's PostgreSQL store
  * (s2i-agent migrate): builds with their ids, delivery ids, the replay guard, image
- * name owners and the commit statuses still to post, in one transaction. */
+ * name owners, the commit statuses still to post and the builds' logs, in one
+ * transaction. */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "buf.h"
+#include "limits.h"
 #include "store_int.h"
 
 #define COPY_COLS_MAX	32
@@ -191,6 +195,69 @@ fail:
 	return -1;
 }
 
+/* The log file of build id (as the agent that ran it wrote it, every attempt) into
+ * the store's chunks, as the attempt it ended with, up to STORE_LOG_MAX bytes: any
+ * agent of the fleet serves it then. A file that is gone is no error. */
+static int copy_log(struct store *to, long long id, int attempt, const char *path,
+		    struct store_copy_tally *t, struct err *e)
+{
+	char *chunk = NULL;
+	long long off = 0;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	chunk = xmalloc(STORE_LOG_CHUNK_MAX);
+	while ((n = xread_full(fd, chunk, STORE_LOG_CHUNK_MAX)) > 0) {
+		rc = store_log_append(to, id, attempt, off, chunk, (size_t)n, e);
+		if (rc != 0)
+			break;		/* -1, or 1: past the cap, the rest stays out */
+		off += n;
+	}
+	if (n < 0 && rc == 0)
+		rc = err_errno(e, "cannot read '%s'", path);
+	if (off > 0) {
+		t->sct_logs++;
+		t->sct_log_bytes += off;
+	}
+	free(chunk);
+	close(fd);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The logs of the builds this run copied. */
+static int copy_logs(struct store *from, struct store *to, const struct copy_ids *ids,
+		     struct store_copy_tally *t, struct err *e)
+{
+	sqlite3 *db = store_sqlite(from);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, attempt, log_path FROM builds "
+			       "WHERE log_path IS NOT NULL ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return err_set(e, "database '%s': cannot read builds: %s", store_path(from),
+			       sqlite3_errmsg(db));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		long long id = sqlite3_column_int64(st, 0);
+		int attempt = sqlite3_column_int(st, 1);
+
+		if (!copy_ids_has(ids, id))
+			continue;
+		if (copy_log(to, id, attempt > 0 ? attempt : 1,
+			     (const char *)sqlite3_column_text(st, 2), t, e) < 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return err_set(e, "database '%s': cannot read builds: %s", store_path(from),
+			       sqlite3_errmsg(db));
+	return 0;
+}
+
 int store_copy(struct store *from, struct store *to, const char *agent,
 	       struct store_copy_tally *t, struct err *e)
 {
@@ -212,7 +279,8 @@ int store_copy(struct store *from, struct store *to, const char *agent,
 	for (i = 0; i < sizeof(copy_rest) / sizeof(copy_rest[0]); i++)
 		if (copy_table(from, pg, &copy_rest[i], agent, NULL, NULL, t, e) < 0)
 			goto fail;
-	if (copy_table(from, pg, &copy_statuses, agent, &ids, NULL, t, e) < 0)
+	if (copy_table(from, pg, &copy_statuses, agent, &ids, NULL, t, e) < 0 ||
+	    copy_logs(from, to, &ids, t, e) < 0)
 		goto fail;
 	/* the fleet's next build gets an id after every copied one */
 	if (store_pg_exec(pg, "SELECT setval('builds_id_seq', m) FROM (SELECT max(id) AS m "

@@ -82,6 +82,8 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 			const char *description, struct err *e);
 int store_pg_status_heads(struct store_pg *p, size_t max, struct status_row *ret, size_t *ret_n,
 			  struct err *e);
+int store_pg_agent_seen(struct store_pg *p, const char *labels, int workers, struct err *e);
+int store_pg_agents(struct store_pg *p, long long within_ms, struct strv *ret, struct err *e);
 int store_pg_queued_repos(struct store_pg *p, struct store_repo_count **ret, size_t *ret_n,
 			  struct err *e);
 int store_pg_status_add_queued(struct store_pg *p, long long build_id, const char *description,

@@ -106,7 +106,7 @@ enum {
 	PS_FIND_DELIVERY, PS_GET,
 	PS_NEXT_QUEUED, PS_SET_RUNNING, PS_SET_FINISHED, PS_REQUEUE, PS_COUNT, PS_DEPTH, PS_STATE,
 	PS_SET_SHA, PS_SET_PID, PS_SET_COMMIT, PS_STATUS_ADD, PS_STATUS_HEADS, PS_STATUS_DONE, PS_STATUS_RETRY,
-	PS_STATUS_CLAIM, PS_STATUS_QUEUED, PS_QUEUED_REPOS,
+	PS_STATUS_CLAIM, PS_STATUS_QUEUED, PS_QUEUED_REPOS, PS_AGENT_SEEN, PS_AGENTS,
 	PS_FIND_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
 	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_LOG_STORED,
@@ -152,6 +152,11 @@ static const char *const pg_sql[PS_N] = {
 		"started = NULL WHERE id = $1 AND state = 'running'",
 	[PS_COUNT] = "SELECT state, count(*) FROM builds GROUP BY state",
 	[PS_DEPTH] = "SELECT count(*) FROM builds WHERE state = 'queued'",
+	[PS_AGENT_SEEN] = "INSERT INTO agents (id, labels, workers, seen) VALUES ($1, $2, $3, "
+		PG_NOW ") ON CONFLICT (id) DO UPDATE SET labels = $2, workers = $3, seen = " PG_NOW,
+	/* those heard of within $1 ms that run builds */
+	[PS_AGENTS] = "SELECT labels FROM agents WHERE workers > 0 AND seen > " PG_NOW " - $1 "
+		"ORDER BY id LIMIT $2",
 	[PS_QUEUED_REPOS] = "SELECT repo, count(*) FROM builds WHERE state = 'queued' GROUP BY repo "
 		"ORDER BY repo LIMIT $1",
 	[PS_STATE] = "SELECT state FROM builds WHERE id = $1 FOR UPDATE",
@@ -364,6 +369,10 @@ static const char *const pg_migrations[] = {
 	"   p_delivery, p_message, p_author, p_full_name, p_project, p_clone, p_untrusted,"
 	"   p_retry_of);"
 	" END $f$;",
+	/* 8: the agents of the fleet, each with its labels and when it was last heard of
+	 * (store_agent_seen): a build whose run_on none of them matches is told apart */
+	"CREATE TABLE agents (id text PRIMARY KEY, labels text NOT NULL, workers integer NOT NULL,"
+	" seen bigint NOT NULL);",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -1519,6 +1528,35 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	if (pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0)
 		return -1;
 	pg_queued(p);		/* any agent may post it: they hear of it */
+	return 0;
+}
+
+int store_pg_agent_seen(struct store_pg *p, const char *labels, int workers, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+
+	if (!p->pg_agent)
+		return 0;
+	pp_text(&q, p->pg_agent);
+	pp_text(&q, labels);
+	pp_int(&q, workers);
+	return pg_change(p, PS_AGENT_SEEN, &q, e, "cannot record this agent") < 0 ? -1 : 0;
+}
+
+int store_pg_agents(struct store_pg *p, long long within_ms, struct strv *ret, struct err *e)
+{
+	struct pg_params q = { .pp_n = 0 };
+	PGresult *r;
+	int i;
+
+	pp_int(&q, within_ms);
+	pp_int(&q, STORE_AGENTS_MAX);
+	r = pg_run(p, PS_AGENTS, &q, PGRES_TUPLES_OK, e, "cannot read the agents");
+	if (!r)
+		return -1;
+	for (i = 0; i < pq.PQntuples(r); i++)
+		strv_push(ret, pq.PQgetvalue(r, i, 0));
+	pq.PQclear(r);
 	return 0;
 }
 

@@ -573,7 +573,7 @@ int worker_start(struct worker *w, struct err *e)
 	if (worker_lease_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
 	worker_recover(w);
-	if (worker_listen_start(w) < 0 || worker_ship_start(w) < 0)
+	if (worker_listen_start(w) < 0 || worker_ship_start(w) < 0 || worker_fleet_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
 	if (worker_keep_start(w) < 0 || worker_disk_start(w) < 0)
 		return err_set(e, "cannot set up the retention passes");
@@ -673,6 +673,7 @@ void worker_free(struct worker *w)
 	if (w->w_cleanup_ev)
 		event_free(w->w_cleanup_ev);
 	worker_listen_free(w);
+	worker_fleet_free(w);
 	worker_lease_free(w);
 	worker_ship_free(w);
 	worker_keep_free(w);

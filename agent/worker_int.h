@@ -136,6 +136,9 @@ struct worker {
 	/* where builds may run (worker_fleet.c) */
 	unsigned long long w_claimed;	/* builds this agent started since it started */
 	long long w_unmatched_told;	/* the newest build logged as not for this agent */
+	struct event *w_fleet_ev;	/* shared store: this agent announced again */
+	struct strv w_fleet;		/* the labels of the agents heard of lately */
+	int w_fleet_known;		/* w_fleet has been read */
 	int w_keep_soon;		/* a pass asked for while one runs: another after it */
 	/* free space (worker_disk.c) */
 	struct event *w_disk_ev;	/* held builds: the scheduler again */
@@ -396,8 +399,13 @@ void worker_metrics(void *ctx, struct buf *o);
 /* 1 when this agent may run b (its repository's run_on holds no label this agent
  * lacks); else 0, said once in the log per build. */
 int worker_fleet_may_run(struct worker *w, const struct build *b);
-/* The /metrics lines of this agent's share: claimed, running, queued for it or not. */
+/* The /metrics lines of this agent's share: claimed, running, queued for it or not,
+ * and the queued builds no agent heard of lately has the labels for. */
 void worker_fleet_metrics(struct worker *w, struct buf *o);
+/* On a shared store: this agent and its labels recorded every WORKER_FLEET_SEEN_MS,
+ * and the other agents' read back. */
+int worker_fleet_start(struct worker *w);
+void worker_fleet_free(struct worker *w);
 
 /* worker_lease.c: leases, heartbeat and takeover on a shared store (nothing on SQLite) */
 int worker_lease_start(struct worker *w);

@@ -61,7 +61,7 @@ sleep 2
 	fail "riscv (no agent matches): $(q "SELECT id, state, agent FROM builds WHERE repo = 'riscv'")"
 riscv1=$(q "SELECT min(id) FROM builds WHERE repo = 'riscv'")
 for log in "$AGENT_LOG" "$AGENT_DIR/b.log"; do
-	wait_grep "build $riscv1: waits for an agent with labels 'arch=riscv64' (repository 'riscv', run_on)" "$log" 30 ||
+	wait_grep "build $riscv1: waits for an agent with labels 'arch=riscv64' (repository 'riscv', run_on); this agent has '[^']*'; no agent has them now" "$log" 30 ||
 		fail "$(basename "$log") does not say build $riscv1 waits: $(grep riscv "$log" | tail -3)"
 	[ "$(grep -c "build $riscv1: waits for an agent" "$log")" = 1 ] || fail "$(basename "$log") says it more than once"
 done
@@ -80,8 +80,10 @@ grep -q "needs arch=riscv64 (not this agent)" <<<"$HTTP_BODY" || fail "the dashb
 grep -q "title=\"agent $A_ID\">on ${A_ID:0:8}<" <<<"$HTTP_BODY" || fail "the dashboard does not name agent a"
 grep -q "title=\"agent $B_ID\">on ${B_ID:0:8}<" <<<"$HTTP_BODY" || fail "the dashboard does not name agent b"
 # each agent's /metrics: its share of the queue and the builds it claimed
-metric() {	# url name labels
-	curl -s "$1/metrics" | awk -v m="$2{$3}" '$1 == m { print $2 }'
+metric() {	# url name [labels]
+	local m=$2
+	[ -n "${3:-}" ] && m="$2{$3}"
+	curl -s "$1/metrics" | awk -v m="$m" '$1 == m { print $2 }'
 }
 for who in a b; do
 	if [ $who = a ]; then u=$A_URL id=$A_ID labels=arch=amd64,disk=ssd; else u=$B_URL id=$B_ID labels=arch=arm64; fi
@@ -91,6 +93,12 @@ for who in a b; do
 		fail "$who: queued for other agents: $(curl -s "$u/metrics" | grep agent_queue)"
 	[ "$(metric "$u" s2i_agent_agent_queue "agent=\"$id\",for=\"this\"")" = 0 ] ||
 		fail "$who: queued for it: $(curl -s "$u/metrics" | grep agent_queue)"
+	# fleet-wide: no agent heard of has arch=riscv64, and both are heard of
+	[ "$(metric "$u" s2i_agent_queue_unmatched)" = 3 ] ||
+		fail "$who: unmatched: $(curl -s "$u/metrics" | grep unmatched)"
+	# (each records itself every 10 s, and reads the others then)
+	both_heard() { [ "$(metric "$u" s2i_agent_agents)" = 2 ]; }
+	wait_for 25 both_heard || fail "$who: $(curl -s "$u/metrics" | grep 's2i_agent_agents ')"
 	ran=$(q "SELECT count(*) FROM builds WHERE agent = '$id'")
 	[ "$(metric "$u" s2i_agent_agent_claimed_total "agent=\"$id\"")" = "$ran" ] ||
 		fail "$who: claimed $(metric "$u" s2i_agent_agent_claimed_total "agent=\"$id\""), ran $ran"

@@ -4,7 +4,7 @@
 # status still to post); migrate refuses while that agent serves, copies it into a
 # private PostgreSQL (tests/lib/pg.sh) once stopped, and again copies nothing new. An
 # agent started on PostgreSQL with the same state_dir serves the same builds under the
-# same ids with their logs, answers a redelivery of an old delivery and a replay of an
+# same ids with their logs (as does another agent of the fleet), answers a redelivery of an old delivery and a replay of an
 # old body as duplicates, numbers a new build after the copied ones, and counts in
 # /metrics what another agent writes. A second
 # history whose build ids clash with the fleet's is refused, nothing copied.
@@ -72,7 +72,7 @@ sqlite3 "$state/agent.db" "INSERT INTO statuses (build_id, state, description, a
 pushes=$(sqlite3 "$state/agent.db" "SELECT count(*) FROM signed_pushes")
 mig 0 --from "$state" --to "$PG_URL" --password-file "$PG_PASSWORD_FILE"
 echo "migrate: $out"
-grep -q "^copied $nb builds (0 there already), $nb delivery ids, $pushes replay guard digests, .* and 1 commit statuses" <<<"$out" ||
+grep -q "^copied $nb builds (0 there already), $nb delivery ids, $pushes replay guard digests, .*, 1 commit statuses to post and $nb logs" <<<"$out" ||
 	fail "migrate printed: $out"
 ids=$(pg_sql "SELECT string_agg(id::text, ' ' ORDER BY id) FROM builds")
 [ "$ids" = "${build[*]}" ] || fail "builds in PostgreSQL: $ids, want ${build[*]}"
@@ -85,9 +85,9 @@ agent=$(cat "$state/instance-id")
 	fail "statuses: $(pg_sql "SELECT * FROM statuses")"
 # again: nothing new, nothing twice
 mig 0 --from "$state" --to "$PG_URL" --password-file "$PG_PASSWORD_FILE"
-grep -q "^copied 0 builds ($nb there already), 0 delivery ids, 0 replay guard digests, .* and 0 commit statuses" <<<"$out" ||
+grep -q "^copied 0 builds ($nb there already), 0 delivery ids, 0 replay guard digests, .*, 0 commit statuses to post and 0 logs" <<<"$out" ||
 	fail "migrate again printed: $out"
-[ "$(pg_sql "SELECT count(*) FROM builds")/$(pg_sql "SELECT count(*) FROM statuses")" = "$nb/1" ] ||
+[ "$(pg_sql "SELECT count(*) FROM builds")/$(pg_sql "SELECT count(*) FROM statuses")/$(pg_sql "SELECT count(DISTINCT build_id) FROM build_logs")" = "$nb/1/$nb" ] ||
 	fail "migrate again copied rows twice"
 
 # the same agent, now on PostgreSQL
@@ -105,6 +105,23 @@ for i in $(seq 1 $nb); do
 	expect 200
 	[ "$HTTP_BODY" = "${log[$i]}" ] || fail "build ${build[$i]}'s log differs on PostgreSQL"
 done
+# another agent of the fleet, with a state_dir of its own, serves the same logs
+port2=$(free_port)
+sed -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$port2|g" -e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-2|" \
+	"$AGENT_DIR/agent.conf" >"$AGENT_DIR/second.conf"
+"$S2I_AGENT" serve -c "$AGENT_DIR/second.conf" >>"$AGENT_DIR/second.log" 2>&1 &
+SECOND_PID=$!
+second_stop() { [ -n "${SECOND_PID:-}" ] && kill -TERM "$SECOND_PID" 2>/dev/null && wait "$SECOND_PID"; }
+agent_on_exit second_stop
+wait_port "$port2" 15 "$SECOND_PID" || fail "a second agent did not start: $(tail -n 3 "$AGENT_DIR/second.log")"
+for i in $(seq 1 $nb); do
+	http_req "http://127.0.0.1:$port2/builds/${build[$i]}/log"
+	expect 200
+	[ "$HTTP_BODY" = "${log[$i]}" ] || fail "build ${build[$i]}'s log differs at another agent: $HTTP_BODY"
+done
+second_stop
+SECOND_PID=
+
 # a redelivery of an old delivery, and an old body under a new delivery id
 body 2
 post_hook generic web "$g" "$S" "migrate-2"

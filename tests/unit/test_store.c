@@ -1013,7 +1013,7 @@ static void test_pg_migrate_up(void **state)
 		"DROP COLUMN cancel_at; "
 		"ALTER TABLE statuses DROP COLUMN claimed_by, DROP COLUMN claim_until, "
 		"DROP COLUMN claim; "
-		"DROP FUNCTION s2i_add_build; UPDATE s2i_schema SET version = 1");
+		"DROP FUNCTION s2i_add_build; DROP TABLE agents; UPDATE s2i_schema SET version = 1");
 	s = sf_store();
 	store_set_agent(s, "agent-up");
 	id = add(s, "mine", "refs/heads/up", NULL, &dup);
@@ -1446,6 +1446,41 @@ static void test_pg_lease(void **state)
 	store_free(b);
 }
 
+/* A fleet's agents: each records itself and its labels; those heard of lately that
+ * run builds are read back, an agent gone quiet or with no workers is not. */
+static void test_pg_agents(void **state)
+{
+	struct store *a = sf_store(), *b = sf_store();
+	struct strv live = STRV_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	store_set_agent(a, "agent-a");
+	store_set_agent(b, "agent-b");
+	assert_int_equal(store_agent_seen(a, "arch=amd64,disk=ssd", 2, &e), 0);
+	assert_int_equal(store_agent_seen(b, "arch=arm64", 0, &e), 0);
+	assert_int_equal(store_agents(b, 30000, &live, &e), 0);
+	assert_int_equal(live.n, 1);
+	assert_string_equal(live.items[0], "arch=amd64,disk=ssd");
+	strv_clear(&live);
+	/* b starts building, a's labels change: the last word counts */
+	assert_int_equal(store_agent_seen(b, "arch=arm64", 1, &e), 0);
+	assert_int_equal(store_agent_seen(a, "arch=amd64", 2, &e), 0);
+	assert_int_equal(store_agents(a, 30000, &live, &e), 0);
+	assert_int_equal(live.n, 2);
+	assert_string_equal(live.items[0], "arch=amd64");
+	assert_string_equal(live.items[1], "arch=arm64");
+	strv_clear(&live);
+	/* a has not been heard of for a minute */
+	pg_exec("UPDATE agents SET seen = seen - 60000 WHERE id = 'agent-a'");
+	assert_int_equal(store_agents(b, 30000, &live, &e), 0);
+	assert_int_equal(live.n, 1);
+	assert_string_equal(live.items[0], "arch=arm64");
+	strv_clear(&live);
+	store_free(a);
+	store_free(b);
+}
+
 /* Agents claiming the outbox at the same moment: each claims what it finds due,
  * on its own connection, over and over until nothing is left. */
 #define CLAIM_ROWS	60
@@ -1636,6 +1671,7 @@ int main(void)
 		cmocka_unit_test(test_pg_cancel),
 		cmocka_unit_test_setup(test_pg_status_claim, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_status_claim_race, sf_remove_db),
+		cmocka_unit_test_setup(test_pg_agents, sf_remove_db),
 		cmocka_unit_test(test_pg_lease),
 		cmocka_unit_test_setup(test_pg_migrate_up, sf_remove_db),
 		cmocka_unit_test_setup(test_pg_migrate_together, sf_remove_db),
