@@ -2,6 +2,7 @@
  * the configured database (database =) and state_dir's logs, printing what it freed
  * (or would free). */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,7 @@ int cmd_prune(int argc, char **argv)
 	struct config *c = NULL;
 	struct err e = ERR_INIT;
 	const char *path = config_default_path();
+	long long trashed = 0;
 	int dry = 0, opt, ret = 1;
 	size_t i;
 
@@ -127,6 +129,9 @@ int cmd_prune(int argc, char **argv)
 		fprintf(stderr, "s2i-agent prune: %s\n", e.msg);
 	else
 		ret = 0;
+	/* the pass moved the logs into the trash; a running serve may be emptying it too */
+	if (!dry && retain_trash_empty(p->trashdir, &trashed) < 0)
+		fprintf(stderr, "s2i-agent prune: cannot empty '%s': %s\n", p->trashdir, strerror(errno));
 	/* what was done, even when the pass stopped half way */
 	printf("%s %lld builds and %lld logs (%lld bytes)\n", dry ? "would delete" : "deleted",
 	       t.rows, t.logs, t.bytes);

@@ -19,6 +19,8 @@ int cmd_gitsrc_fetch(int argc, char **argv);	/* cmd_gitsrc_fetch.c: hidden `__gi
 int cmd_build_child(int argc, char **argv);	/* cmd_build_child.c: __build ID */
 int cmd_status_child(int argc, char **argv);	/* cmd_status_child.c: __status */
 int cmd_cleanup_child(int argc, char **argv);	/* cmd_cleanup_child.c: __cleanup */
+int cmd_mirror_child(int argc, char **argv);	/* cmd_mirror_child.c: __mirror-clean */
+int cmd_sweep_child(int argc, char **argv);	/* cmd_sweep_child.c: __sweep */
 
 /* Help (cmds.c holds every command's one-line summary and usage): cmds_usage prints
  * NAME's to f (-1: no such command), cmds_usage_all the list of commands, the default

@@ -95,6 +95,7 @@ struct gitsrc_gc_stats {
 	unsigned loose;			/* loose objects before */
 	uint64_t bytes_before;		/* bytes of both */
 	uint64_t bytes_after;		/* of the one pack written */
+	unsigned refs;			/* refs deleted first (gitsrc_gc_refs) */
 };
 
 /* Under the mirror's lock (no fetch meanwhile): one new pack of every object its refs
@@ -103,6 +104,11 @@ struct gitsrc_gc_stats {
  * min_packs > 0 only when the mirror holds more than min_packs packs or GITSRC_GC_LOOSE
  * loose objects. 0 repacked (*ret filled), 1 nothing to do, -1 with e. */
 int gitsrc_gc(const char *mirror, unsigned min_packs, struct gitsrc_gc_stats *ret, struct err *e);
+/* The same after a push deleted refs: under the same lock, first deletes the mirror's
+ * copies of refs (full names, those it holds) and its scratch refs of past fetches
+ * (refs/s2i-agent/...), then repacks whatever the pack count. */
+int gitsrc_gc_refs(const char *mirror, char *const *refs, size_t n, struct gitsrc_gc_stats *ret,
+		   struct err *e);
 
 /* Classifies source (see enum gitsrc_kind), opens the repository or creates/opens the
  * mirror. Does not touch the network. "-" or a path that does not exist is an error. */

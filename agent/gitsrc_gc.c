@@ -100,23 +100,18 @@ out:
 	return rc;
 }
 
-int gitsrc_gc(const char *mirror, unsigned min_packs, struct gitsrc_gc_stats *ret, struct err *e)
+/* The repack of an open mirror, its lock held. */
+static int gitsrc_gc_locked(git_repository *repo, const char *mirror, unsigned min_packs,
+			    struct gitsrc_gc_stats *ret, struct err *e)
 {
 	struct gitsrc_gc_files before = { STRV_INIT, 0, 0, 0 }, after = { STRV_INIT, 0, 0, 0 };
-	git_repository *repo = NULL;
 	git_packbuilder *pb = NULL;
 	char *objects = NULL, *packdir = NULL, *keep = NULL;
 	const git_oid *name;
 	char hex[GIT_OID_HEXSZ + 1];
 	size_t i;
-	int lockfd = -1, rc = -1;
+	int rc = -1;
 
-	if (gitsrc_lock(mirror, &lockfd, e) < 0)
-		return -1;
-	if (git_repository_open_bare(&repo, mirror) < 0) {
-		gitsrc_git_err(e, "cannot open the mirror '%s'%s", mirror, NULL);
-		goto out;
-	}
 	objects = xasprintf("%s/objects", git_repository_path(repo));
 	packdir = xasprintf("%s/pack", objects);
 	gitsrc_gc_scan(&before, objects);
@@ -167,7 +162,77 @@ out:
 	free(packdir);
 	free(objects);
 	git_packbuilder_free(pb);
+	return rc;
+}
+
+/* Deletes refs (full names; those it does not hold are skipped) and every scratch ref
+ * of past fetches (refs/s2i-agent/...: each fetch makes again what it needs); *ret
+ * counts them. */
+static int gitsrc_gc_drop_refs(git_repository *repo, char *const *refs, size_t n,
+			       unsigned *ret, struct err *e)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *r;
+	size_t i;
+
+	*ret = 0;
+	for (i = 0; i < n; i++) {
+		int valid = 0;
+
+		if (strncmp(refs[i], "refs/", 5) ||
+		    git_reference_name_is_valid(&valid, refs[i]) < 0 || !valid)
+			continue;
+		if (git_reference_lookup(&r, repo, refs[i]) < 0)
+			continue;
+		if (git_reference_delete(r) == 0)
+			(*ret)++;
+		git_reference_free(r);
+	}
+	if (git_reference_iterator_glob_new(&it, repo, "refs/s2i-agent/*") < 0)
+		return gitsrc_git_err(e, "cannot list the refs of '%s'%s", git_repository_path(repo), NULL);
+	while (git_reference_next(&r, it) == 0) {
+		if (git_reference_delete(r) == 0)
+			(*ret)++;
+		git_reference_free(r);
+	}
+	git_reference_iterator_free(it);
+	git_error_clear();
+	return 0;
+}
+
+static int gitsrc_gc_run(const char *mirror, char *const *refs, size_t nrefs, unsigned min_packs,
+			 struct gitsrc_gc_stats *ret, struct err *e)
+{
+	git_repository *repo = NULL;
+	unsigned dropped = 0;
+	int lockfd = -1, rc = -1;
+
+	if (ret)
+		memset(ret, 0, sizeof(*ret));
+	if (gitsrc_lock(mirror, &lockfd, e) < 0)
+		return -1;
+	if (git_repository_open_bare(&repo, mirror) < 0) {
+		gitsrc_git_err(e, "cannot open the mirror '%s'%s", mirror, NULL);
+		goto out;
+	}
+	if (refs && gitsrc_gc_drop_refs(repo, refs, nrefs, &dropped, e) < 0)
+		goto out;
+	rc = gitsrc_gc_locked(repo, mirror, min_packs, ret, e);
+	if (ret)
+		ret->refs = dropped;
+out:
 	git_repository_free(repo);
 	close(lockfd);
 	return rc;
+}
+
+int gitsrc_gc(const char *mirror, unsigned min_packs, struct gitsrc_gc_stats *ret, struct err *e)
+{
+	return gitsrc_gc_run(mirror, NULL, 0, min_packs, ret, e);
+}
+
+int gitsrc_gc_refs(const char *mirror, char *const *refs, size_t n, struct gitsrc_gc_stats *ret,
+		   struct err *e)
+{
+	return gitsrc_gc_run(mirror, refs, n, 0, ret, e);
 }

@@ -219,6 +219,12 @@ void http_set_closed_hook(struct http *h, http_closed_fn fn, void *ctx)
 	h->h_closed_ctx = ctx;
 }
 
+void http_set_deleted_hook(struct http *h, http_deleted_fn fn, void *ctx)
+{
+	h->h_deleted_fn = fn;
+	h->h_deleted_ctx = ctx;
+}
+
 void http_set_pipeline_health(struct http *h, http_health_fn health, http_metrics_fn metrics,
 			      void *ctx)
 {

@@ -54,6 +54,10 @@ void http_set_queued_hook(struct http *h, http_queued_fn fn, void *ctx);
 typedef void (*http_closed_fn)(void *ctx, const char *repo, const char *ref, const char *reason);
 void http_set_closed_hook(struct http *h, http_closed_fn fn, void *ctx);
 
+/* Called when a verified push deleted ref of repo (the mirror's copy of it is to go). */
+typedef void (*http_deleted_fn)(void *ctx, const char *repo, const char *ref);
+void http_set_deleted_hook(struct http *h, http_deleted_fn fn, void *ctx);
+
 /* The engine part of /healthz: 0 when the engine answers, else -1 with e set.
  * Default: a connect() to the configured engine socket, cached briefly. */
 typedef int (*http_engine_check_fn)(void *ctx, struct err *e);

@@ -115,6 +115,8 @@ struct http {
 	void *h_queued_ctx;
 	http_closed_fn h_closed_fn;
 	void *h_closed_ctx;
+	http_deleted_fn h_deleted_fn;
+	void *h_deleted_ctx;
 	http_health_fn h_health_fn;
 	http_metrics_fn h_metrics_fn;
 	void *h_pipeline_ctx;

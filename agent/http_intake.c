@@ -281,6 +281,8 @@ void http_intake_hook(struct http *h, struct evhttp_request *req, const struct h
 		goto out;
 	}
 	if (ev.action != WEBHOOK_BUILD) {
+		if (ev.deleted && h->h_deleted_fn)
+			h->h_deleted_fn(h->h_deleted_ctx, repo->name, ev.ref);
 		http_count(h, repo->name, p, RES_IGNORED);
 		log_debug("repo '%s': %s delivery ignored: %s", repo->name,
 			  webhook_provider_name(p), ev.ignored ? ev.ignored : "?");

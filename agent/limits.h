@@ -199,6 +199,13 @@
 #define RUNNER_CLEANUP_DEADLINE	(WORKER_CLEANUP_TIMEOUT - KILL_GRACE_SECONDS)	/* its engine calls */
 #define WORKER_CLEANUP_RETRY_MAX 300		/* seconds: longest wait before removing containers again */
 #define WORKER_CLEANUP_FILE	"cleanup.json"	/* in state_dir: containers still to remove */
+/* a push that deletes a ref: the repository's mirror is cleaned (its copy of the ref
+ * deleted, what no ref reaches pruned) this long after, more deletions meanwhile
+ * joining it, and once no build of the repository runs; the process is killed after
+ * WORKER_MIRROR_TIMEOUT */
+#define WORKER_MIRROR_DELAY_MS	2000
+#define WORKER_MIRROR_TIMEOUT	300		/* seconds */
+#define WORKER_MIRROR_REFS_MAX	256		/* deleted refs of one repository remembered until then */
 #define S2I_INSTANCE_ID_FILE	"instance-id"	/* in state_dir: the io.s2i-agent.owner value */
 #define WORKER_ORPHAN_WAIT_MS	3000		/* start-up: wait for killed orphan builds */
 #define WORKER_LOG_POLL_MS	200		/* ?follow=1: how often new log bytes are looked for */
@@ -231,6 +238,7 @@
 #define RETAIN_SLICE_MS		4
 #define RETAIN_PASS_MS		(10LL * 1000)
 #define RETAIN_CLI_SLICE_ROWS	1024	/* s2i-agent prune: builds per transaction */
+#define RETAIN_SWEEP_TIMEOUT	600		/* seconds: a __sweep of the logs' trash is killed after */
 /* free space (worker_disk.c): statvfs at most every DISK_CHECK_MS while scheduling;
  * held builds looked at again every DISK_RECHECK_MS; the engine's data root (GET
  * /info, unix:// engines only) asked every DISK_ROOT_INTERVAL_MS */

@@ -26,6 +26,8 @@ static const struct {
 	{ "__build", cmd_build_child },
 	{ "__status", cmd_status_child },
 	{ "__cleanup", cmd_cleanup_child },
+	{ "__mirror-clean", cmd_mirror_child },
+	{ "__sweep", cmd_sweep_child },
 };
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* retain: the retention rules of a pass and its slices (keep_builds, keep_days): which
  * repository's rules apply, paging through the store's picks, the logs removed. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ struct retain_policy *retain_policy_new(const struct config *c, long long now_ms
 	p->other.keep_builds = c->keep_builds;
 	p->other.keep_days = c->keep_days;
 	p->logdir = xasprintf("%s/logs", c->state_dir);
+	p->trashdir = xasprintf("%s/" RETAIN_TRASH, p->logdir);
 	p->now_ms = now_ms;
 	return p;
 }
@@ -50,6 +52,7 @@ void retain_policy_free(struct retain_policy *p)
 		free(p->rules[i].repo);
 	free(p->rules);
 	free(p->logdir);
+	free(p->trashdir);
 	free(p);
 }
 
@@ -77,20 +80,47 @@ static const struct retain_rule *retain_rule_of(const struct retain_policy *p, c
 	return &p->other;
 }
 
-/* The log of build id, removed (or with dry only measured) into t. */
+/* The log of build id, moved into the trash (or with dry only measured) into t. A
+ * rename frees no blocks: the journal the transaction's fsync writes stays small, and
+ * the unlinks happen later, off the writer (retain_trash_empty). */
 static void retain_log(const struct retain_policy *p, long long id, int dry, struct retain_tally *t)
 {
-	char path[4096];
+	char path[4096], to[4096];
 	struct stat sb;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%lld.log", p->logdir, id) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%lld.log", p->logdir, id) >= sizeof(path) ||
+	    (size_t)snprintf(to, sizeof(to), "%s/%lld.log", p->trashdir, id) >= sizeof(to))
 		return;
 	if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
 		return;
-	if (!dry && unlink(path) < 0)
+	if (!dry && rename(path, to) < 0 &&
+	    (errno != ENOENT || mkdir(p->trashdir, 0750) < 0 || rename(path, to) < 0) &&
+	    unlink(path) < 0)
 		return;
 	t->logs++;
 	t->bytes += sb.st_size;
+}
+
+int retain_trash_empty(const char *trashdir, long long *ret_files)
+{
+	struct dirent *d;
+	DIR *dh = opendir(trashdir);
+	int dfd, ret = 0;
+
+	*ret_files = 0;
+	if (!dh)
+		return errno == ENOENT ? 0 : -1;
+	dfd = dirfd(dh);
+	while ((d = readdir(dh))) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (unlinkat(dfd, d->d_name, 0) == 0)
+			(*ret_files)++;
+		else if (errno != ENOENT)
+			ret = -1;
+	}
+	closedir(dh);
+	return ret;
 }
 
 /* The next repository of the builds after cur's: 0, 1 when there is none. */

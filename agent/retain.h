@@ -11,6 +11,9 @@
 #include "err.h"
 #include "store.h"
 
+/* the folder of state_dir/logs where a pass moves the logs it deletes */
+#define RETAIN_TRASH	".trash"
+
 /* One repository's rules; keep_* 0: that rule is off. */
 struct retain_rule {
 	char *repo;
@@ -24,6 +27,7 @@ struct retain_policy {
 	size_t nrules;
 	struct retain_rule other;	/* a repository no [repo] names any more: [agent]'s */
 	char *logdir;			/* build logs: LOGDIR/ID.log */
+	char *trashdir;			/* LOGDIR/RETAIN_TRASH: the logs a pass took out */
 	long long now_ms;		/* keep_days counts back from here */
 };
 
@@ -53,11 +57,16 @@ void retain_tally_add(struct retain_tally *into, const struct retain_tally *t);
  * log (dry: counting what that would free) into *t; stops early once the monotonic
  * clock (retain_clock_ms) passes deadline_ms (0: no deadline). 0 when the pass is
  * over (*cur back at the start), 1 when there is more, -1 with e set. A build's log
- * goes right after its row, inside the caller's transaction: a rolled back slice
- * leaves rows without logs, which the next pass deletes. */
+ * goes right after its row, inside the caller's transaction, into the trash
+ * (retain_trash_empty unlinks it later): a rolled back slice leaves rows without
+ * logs, which the next pass deletes. */
 int retain_slice(struct store *st, const struct retain_policy *p, struct retain_cursor *cur,
 		 int dry, size_t max_rows, long long deadline_ms, struct retain_tally *t,
 		 struct err *e);
+
+/* The logs in trashdir (a pass's RETAIN_TRASH) unlinked, no sync; *ret_files counts
+ * them. 0, or -1 (errno) when the directory cannot be read or a file stays. */
+int retain_trash_empty(const char *trashdir, long long *ret_files);
 
 /* CLOCK_MONOTONIC in ms. */
 long long retain_clock_ms(void);

@@ -916,6 +916,7 @@ int webhook_parse(const struct webhook_request *r, enum provider p,
 		free(why);
 	} else if (rc == 2 || (ev->ref && strcmp(ev->after, zero_sha) == 0 && !ev->pr)) {
 		webhook_ignore(ev, "ref deleted");
+		ev->deleted = ev->ref != NULL;
 	} else if (!ev->ignored && ev->action != WEBHOOK_CLOSE) {
 		ev->action = WEBHOOK_BUILD;
 	}

@@ -77,16 +77,18 @@ struct webhook_event {
 	char *author;			/* head commit author name, NULL if unknown */
 	long long pr;			/* pull/merge request number, 0 for a push */
 	int fork;			/* the request's head is in another repository */
+	int deleted;			/* IGNORE: the push deleted ref */
 };
 
-#define WEBHOOK_EVENT_INIT { PROVIDER_GENERIC, WEBHOOK_IGNORE, NULL, NULL, NULL, NULL, "", "", NULL, NULL, NULL, NULL, NULL, 0, 0 }
+#define WEBHOOK_EVENT_INIT { PROVIDER_GENERIC, WEBHOOK_IGNORE, NULL, NULL, NULL, NULL, "", "", NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
 
 /* Parses a verified request. Returns 0 with ev filled: action BUILD for a
  * push of a branch or tag with a new commit, and for a pull/merge request
  * opened, reopened or given new commits (ref: the base repository's
  * refs/pull/N/head, GitLab's refs/merge-requests/N/head; after: the head
  * commit; pr and fork set); CLOSE for a request closed or merged (ref set);
- * IGNORE with a reason for pings, deleted refs and other events and actions.
+ * IGNORE with a reason for pings, deleted refs (deleted set) and other events and
+ * actions.
  * Returns -1 (answer 400) on a malformed body. */
 int webhook_parse(const struct webhook_request *r, enum provider p,
 		  struct webhook_event *ev, struct err *e);

@@ -219,6 +219,11 @@ void worker_proc_free(struct wproc *p)
 	case WK_CLEANUP:
 		worker_cleanup_release(&p->p_cleanup);
 		break;
+	case WK_MIRROR:
+		worker_mirror_release(&p->p_mirror);
+		break;
+	case WK_SWEEP:
+		break;
 	}
 	free(p);
 }
@@ -291,8 +296,9 @@ static void worker_timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("build %lld: did not stop within %ds, killing it", p->p_build.b_id,
 			 KILL_GRACE_SECONDS);
 	} else {
-		log_warn("%s process %d: timed out, killing it",
-			 p->p_kind == WK_STATUS ? "status" : "cleanup", (int)p->p_pid);
+		log_warn("%s process %d: timed out, killing it", p->p_kind == WK_STATUS ? "status" :
+			 p->p_kind == WK_MIRROR ? "mirror clean" :
+			 p->p_kind == WK_SWEEP ? "log sweep" : "cleanup", (int)p->p_pid);
 	}
 	p->p_killed = 1;
 	worker_proc_signal(p, SIGKILL);
@@ -311,6 +317,16 @@ static void worker_proc_exited(struct wproc *p)
 	case WK_CLEANUP:
 		worker_proc_unlink(p);
 		worker_cleanup_done(p);
+		worker_proc_free(p);
+		return;
+	case WK_MIRROR:
+		worker_proc_unlink(p);
+		worker_mirror_done(p);
+		worker_proc_free(p);
+		return;
+	case WK_SWEEP:
+		worker_proc_unlink(p);
+		worker_keep_swept(p);
 		worker_proc_free(p);
 		return;
 	}
@@ -575,7 +591,7 @@ int worker_start(struct worker *w, struct err *e)
 	worker_recover(w);
 	if (worker_listen_start(w) < 0 || worker_ship_start(w) < 0 || worker_fleet_start(w) < 0)
 		return err_set(e, "cannot set up the build workers");
-	if (worker_keep_start(w) < 0 || worker_disk_start(w) < 0)
+	if (worker_keep_start(w) < 0 || worker_disk_start(w) < 0 || worker_mirror_start(w) < 0)
 		return err_set(e, "cannot set up the retention passes");
 	worker_kick(w);
 	worker_status_kick(w, 0);
@@ -598,6 +614,8 @@ void worker_stop(struct worker *w)
 		evtimer_del(w->w_keep_ev);
 	if (w->w_disk_ev)
 		evtimer_del(w->w_disk_ev);
+	if (w->w_mirror_ev)
+		evtimer_del(w->w_mirror_ev);
 	for (p = w->w_procs; p; p = p->p_next) {
 		if (p->p_kind == WK_BUILD) {
 			p->p_build.b_requeue = 1;
@@ -614,6 +632,11 @@ void worker_stop(struct worker *w)
 			worker_cleanup_merge(&w->w_cleanup_containers,
 					     json_object_get(p->p_cleanup.c_job, "containers"));
 			kept = 1;
+			p->p_killed = 1;
+			worker_proc_signal(p, SIGKILL);
+		} else if (p->p_kind == WK_MIRROR || p->p_kind == WK_SWEEP) {
+			/* safe to cut short: a repack deletes the old packs only after
+			 * the new one is written; the trash waits for the next sweep */
 			p->p_killed = 1;
 			worker_proc_signal(p, SIGKILL);
 		}
@@ -678,6 +701,7 @@ void worker_free(struct worker *w)
 	worker_ship_free(w);
 	worker_keep_free(w);
 	worker_disk_free_all(w);
+	worker_mirror_free(w);
 	json_decref(w->w_cleanup_ids);
 	json_decref(w->w_cleanup_containers);
 	if (w->w_queued_ev)

@@ -60,7 +60,8 @@ int worker_repo_busy(const struct worker *w, const char *repo)
 	struct wproc *p;
 
 	for (p = w->w_procs; p; p = p->p_next)
-		if (p->p_kind == WK_BUILD && !strcmp(p->p_build.b_repo, repo))
+		if ((p->p_kind == WK_BUILD && !strcmp(p->p_build.b_repo, repo)) ||
+		    (p->p_kind == WK_MIRROR && !p->p_exited && !strcmp(p->p_mirror.m_repo, repo)))
 			return 1;
 	return 0;
 }

@@ -22,7 +22,7 @@
  * running binary, even after an upgrade replaced the file. */
 #define WORKER_SELF	"/proc/self/exe"
 
-enum wkind { WK_BUILD, WK_STATUS, WK_CLEANUP };
+enum wkind { WK_BUILD, WK_STATUS, WK_CLEANUP, WK_MIRROR, WK_SWEEP };
 
 /* WK_BUILD: `s2i-agent __build ID` (worker_build.c) */
 struct wproc_build {
@@ -67,6 +67,17 @@ struct wproc_cleanup {
 	json_t *c_job;			/* what it removes: tried again if it fails */
 };
 
+/* WK_SWEEP: `s2i-agent __sweep` unlinking the logs retention moved into the trash
+ * (worker_keep.c); nothing of its own */
+
+/* WK_MIRROR: `s2i-agent __mirror-clean` cleaning a mirror after deleted refs
+ * (worker_mirror.c) */
+struct wproc_mirror {
+	char *m_repo;
+	size_t m_refs;			/* deleted refs it was given */
+	long long m_started;		/* retain_clock_ms */
+};
+
 /* A child process of the pipeline: what every kind has, then its kind's part. */
 struct wproc {
 	struct worker *p_w;
@@ -85,6 +96,7 @@ struct wproc {
 		struct wproc_build p_build;
 		struct wproc_status p_status;
 		struct wproc_cleanup p_cleanup;
+		struct wproc_mirror p_mirror;
 	};
 };
 
@@ -140,6 +152,8 @@ struct worker {
 	struct strv w_fleet;		/* the labels of the agents heard of lately */
 	int w_fleet_known;		/* w_fleet has been read */
 	int w_keep_soon;		/* a pass asked for while one runs: another after it */
+	int w_sweeping, w_sweep_again;	/* a __sweep runs; another is due after it */
+	long long w_swept;		/* logs it unlinked */
 	/* free space (worker_disk.c) */
 	struct event *w_disk_ev;	/* held builds: the scheduler again */
 	char *w_engine_root;		/* the engine's data root, NULL until known */
@@ -153,6 +167,11 @@ struct worker {
 	struct event *w_renew_ev;	/* the heartbeat */
 	struct event *w_lease_ev;	/* at the earliest expiry: takeovers */
 	int w_renewing;			/* a WOP_RENEW is in the group commit */
+	/* mirrors to clean after deleted refs (worker_mirror.c): repo -> [ref, ...] */
+	json_t *w_mirror_due;
+	struct event *w_mirror_ev;
+	long long w_mirror_cleans;	/* done, and the bytes they freed */
+	unsigned long long w_mirror_freed;
 };
 
 enum wop_kind {
@@ -265,6 +284,19 @@ void worker_listen_free(struct worker *w);
 void worker_queued(void *ctx, const struct build *b);
 /* A request's builds are to be canceled (http_closed_fn). */
 void worker_closed(void *ctx, const char *repo, const char *ref, const char *reason);
+
+/* worker_keep.c: a __sweep ended */
+void worker_keep_swept(struct wproc *p);
+
+/* worker_mirror.c: a push deleted ref of repo (http_deleted_fn): the mirror is cleaned
+ * WORKER_MIRROR_DELAY_MS later, once no build of repo runs */
+void worker_ref_deleted(void *ctx, const char *repo, const char *ref);
+int worker_mirror_start(struct worker *w);
+void worker_mirror_done(struct wproc *p);
+void worker_mirror_release(struct wproc_mirror *m);
+void worker_mirror_free(struct worker *w);
+/* its /metrics lines */
+void worker_mirror_metrics(const struct worker *w, struct buf *o);
 
 /* worker_build.c: a build's process from its start to its recorded end */
 struct wproc *worker_find_build(const struct worker *w, long long id);

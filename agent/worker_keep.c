@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "limits.h"
 #include "log.h"
@@ -57,6 +58,55 @@ void worker_keep_kick(struct worker *w)
 		worker_keep_pass(w);
 }
 
+/* The logs the passes moved into the trash, unlinked by a child process: the unlinks
+ * stay out of the writer's transactions, and so out of intake's fsyncs. */
+static void worker_keep_sweep(struct worker *w)
+{
+	struct err e = ERR_INIT;
+	struct wproc *p;
+	json_t *job;
+	char *dir;
+
+	if (w->w_sweeping) {
+		w->w_sweep_again = 1;
+		return;
+	}
+	w->w_sweep_again = 0;
+	dir = xasprintf("%s/" RETAIN_TRASH, w->w_logdir);
+	job = json_pack("{ss}", "dir", dir);
+	free(dir);
+	p = worker_spawn(w, WK_SWEEP, "__sweep", NULL, job, -1, RETAIN_SWEEP_TIMEOUT, &e);
+	json_decref(job);
+	if (!p) {
+		log_warn("retention: cannot empty the logs' trash: %s", e.msg);
+		return;
+	}
+	event_del(p->p_out_ev);
+	w->w_sweeping = 1;
+}
+
+void worker_keep_swept(struct wproc *p)
+{
+	struct worker *w = p->p_w;
+	json_t *j = p->p_outbuf.len ? json_loads(p->p_outbuf.data, 0, NULL) : NULL;
+	const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
+	long long n = j ? json_integer_value(json_object_get(j, "files")) : 0;
+
+	w->w_sweeping = 0;
+	w->w_swept += n;
+	if (msg || !j) {
+		if (!w->w_stopping)
+			log_warn("retention: cannot empty the logs' trash: %s",
+				 msg ? msg : "the process failed");
+	} else if (n) {
+		log_info("retention: unlinked %lld logs from the trash in %lld ms", n,
+			 (long long)json_integer_value(json_object_get(j, "ms")));
+	}
+	json_decref(j);
+	if (w->w_sweep_again && !w->w_stopping)
+		worker_keep_sweep(w);
+}
+
 static void worker_keep_end(struct worker *w, const char *err)
 {
 	struct retain_tally *t = &w->w_keep_pass;
@@ -69,6 +119,9 @@ static void worker_keep_end(struct worker *w, const char *err)
 		log_info("retention: deleted %lld builds and %lld logs (%lld bytes) in %lld ms%s",
 			 t->rows, t->logs, t->bytes, ms,
 			 w->w_keep_more ? "; the rest at the next pass" : "");
+	/* the first pass also empties what a stop or crash left in the trash */
+	if ((t->logs || !w->w_keep_passes) && !w->w_stopping)
+		worker_keep_sweep(w);
 	retain_policy_free(w->w_keep);
 	w->w_keep = NULL;
 	if (!w->w_keep_more)

@@ -14,7 +14,7 @@ start_agent || fail "agent did not start"
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$AGENT_PID/status"; }
 
 cat >"$AGENT_DIR/flood.py" <<'PY'
-import socket, sys, time, threading
+import os, socket, sys, time, threading
 port, mode, n, out = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 DECL = 25 * 1024 * 1024
 def head(path, signed, length=DECL):
@@ -86,8 +86,10 @@ while time.time() - t0 < float(sys.argv[5]) and alive:
             note("reset")
             alive.remove(s)
     time.sleep(0.25)
-    with open(out, "w") as f:
+    # whole lines only: the test kills this process at any moment and reads the file
+    with open(out + ".new", "w") as f:
         f.write("sending %d answered %s sent %d MiB\n" % (len(alive), sorted(codes.items()), sent >> 20))
+    os.replace(out + ".new", out)
 PY
 
 # 1. answered before the body

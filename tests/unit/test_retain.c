@@ -129,6 +129,7 @@ static void policy_of(const struct tcase *c, struct retain_policy *p, struct ret
 	p->other.keep_builds = c->other_builds;
 	p->other.keep_days = c->other_days;
 	p->logdir = xasprintf("%s/logs", sf_dir);
+	p->trashdir = xasprintf("%s/logs/" RETAIN_TRASH, sf_dir);
 	p->now_ms = NOW;
 }
 
@@ -216,7 +217,7 @@ static void test_rules(void **state)
 		struct store *s = sf_store();
 		struct err e = ERR_INIT;
 		size_t n = setup_case(s, c);
-		long long before = total(s), id;
+		long long before = total(s), id, files = -1;
 		char *got;
 		int rc;
 
@@ -235,6 +236,11 @@ static void test_rules(void **state)
 		assert_int_equal(t.logs, t.rows);
 		assert_int_equal(t.bytes, dry.bytes);
 		assert_int_equal(total(s), before - t.rows);
+		/* the logs wait in the trash, out of the transaction's way, until emptied */
+		assert_int_equal(retain_trash_empty(p.trashdir, &files), 0);
+		assert_int_equal(files, t.logs);
+		assert_int_equal(retain_trash_empty(p.trashdir, &files), 0);
+		assert_int_equal(files, 0);
 		/* a deleted build's delivery is forgotten, a kept one's is not */
 		for (id = 1; id <= (long long)n; id++) {
 			char d[32];
@@ -250,6 +256,7 @@ static void test_rules(void **state)
 		assert_int_equal(retain_slice(s, &p, &cur, 0, 1000, 0, &t, &e), 0);
 		assert_int_equal(t.rows, 0);
 		free(p.logdir);
+	free(p.trashdir);
 		store_free(s);
 		clear_case(n);
 	}
@@ -284,6 +291,7 @@ static void test_slices(void **state)
 	assert_string_equal(got, c->kept);
 	free(got);
 	free(p.logdir);
+	free(p.trashdir);
 	store_free(s);
 	clear_case(n);
 
@@ -297,6 +305,7 @@ static void test_slices(void **state)
 	assert_int_equal(retain_slice(s, &p, &cur, 0, 1000, 0, &t, &e), 0);
 	assert_int_equal(t.rows, 3);
 	free(p.logdir);
+	free(p.trashdir);
 	store_free(s);
 	clear_case(n);
 }

@@ -309,6 +309,8 @@ static void test_fixtures(void **state)
 		assert_int_equal(ev.provider, c->provider);
 		assert_int_equal(ev.action, c->action);
 		assert_str_or_null(ev.ignored, c->ignored);
+		/* a deleted ref is told apart from other ignored events: its mirror is cleaned */
+		assert_int_equal(ev.deleted, c->ignored && !strcmp(c->ignored, "ref deleted"));
 		assert_string_equal(ev.event, c->event);
 		assert_str_or_null(ev.ref, c->ref);
 		assert_string_equal(ev.before, c->before);
@@ -929,6 +931,7 @@ static void test_generic_and_delivery(void **state)
 		assert_int_equal(webhook_parse(&r, PROVIDER_GENERIC, &ev, &e), 0);
 		assert_int_equal(ev.action, WEBHOOK_IGNORE);
 		assert_string_equal(ev.ignored, "ref deleted");
+		assert_int_equal(ev.deleted, 1);
 		webhook_event_release(&ev);
 	}
 }
