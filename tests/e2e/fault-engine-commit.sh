@@ -77,6 +77,7 @@ sha3=$(pl_commit web "after the cancel")
 ef_push web "$sha3"
 pl_expect "$EF_BUILD" succeeded 120
 img3=$(tagged)
-[ "$(images_of_test)" = "$img3" ] || fail "after build $EF_BUILD: images $(images_of_test | tr '\n' ' ')"
+[ "$(images_of_test)" = "$img3" ] || fail "after build $EF_BUILD: images $(images_of_test | tr '\n' ' ')" \
+	"(tagged: $img3); its log: $(curl -s "$AGENT_URL/builds/$EF_BUILD/log" | tail -n 6)"
 stop_agent || fail "agent exited $? on SIGTERM"
 echo "ok"

@@ -11,6 +11,9 @@ agent_repo web "$S"
 # a datagram socket that records what the agent tells systemd
 NOTIFY_LOG=$AGENT_DIR/notify.log
 notify_listen() {	# address (path, or @name)
+	# emptied here, not by the background job's redirection: else the wait below can
+	# see the previous listener's "bound" before the new one has bound its socket
+	: >"$NOTIFY_LOG"
 	python3 -u -c '
 import socket, sys
 addr = sys.argv[1]
@@ -19,7 +22,7 @@ s.bind("\0" + addr[1:] if addr.startswith("@") else addr)
 print("bound", flush=True)
 while True:
     m = s.recv(4096).decode()
-    print(m.replace("\n", "|"), flush=True)' "$1" >"$NOTIFY_LOG" &
+    print(m.replace("\n", "|"), flush=True)' "$1" >>"$NOTIFY_LOG" &
 	NOTIFY_PID=$!
 	wait_grep bound "$NOTIFY_LOG" 5 || fail "notify listener did not start"
 }

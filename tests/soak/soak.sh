@@ -7,10 +7,11 @@
 # the mirrors and the daemon's RSS and open descriptors; at the end it asserts that the
 # first four level off (each sample of the last half within SOAK_TOLERANCE % of that
 # half's median, or within a floor of a few KiB / one image) and that RSS and descriptors
-# are flat: the last RSS at most 2 MB above the one at SOAK_WARMUP % of the run, descriptors no
-# more than at the first sample. Prints the figures.
+# are flat: the last RSS at most 2 MB above the one at SOAK_WARMUP % of the run, descriptors
+# (once idle) no more than then. Prints the figures.
 # Env: SOAK_BUILDS (300), SOAK_EVERY (SOAK_BUILDS / 20), SOAK_TOLERANCE (10),
-# SOAK_WARMUP (10: the % of the run whose RSS the end is compared with), S2I_AGENT.
+# SOAK_WARMUP (10: the % of the run whose RSS the end is compared with), SOAK_RSS (1; 0:
+# RSS is printed, not checked: a sanitizer's quarantine grows it by design), S2I_AGENT.
 set -u
 cd "$(dirname "$0")/../.."
 export TESTS_DIR=$PWD/tests
@@ -132,12 +133,16 @@ check_level 5 "mirror bytes" 65536
 early=$(( n * ${SOAK_WARMUP:-10} / 100 ))
 rss0=$(echo "${samples[$early]}" | cut -d' ' -f6)
 rss1=$(echo "${samples[$((n - 1))]}" | cut -d' ' -f6)
-fd0=$(echo "${samples[0]}" | cut -d' ' -f7)
-fd1=$(echo "${samples[$((n - 1))]}" | cut -d' ' -f7)
+fd0=$(echo "${samples[$early]}" | cut -d' ' -f7)
+# the end's once idle: the last status posts, sweeps and keep-alive connections may
+# still hold a descriptor for a moment after the queue drained
+fds_settled() { [ "$(metric process_open_fds)" -le "$fd0" ]; }
+wait_for 15 fds_settled
+fd1=$(metric process_open_fds)
 echo "soak: $total builds in ${secs}s; RSS $rss0 -> $rss1 bytes; fds $fd0 -> $fd1;" \
 	"pruned $(metric s2i_agent_pruned_builds_total) builds, $(metric s2i_agent_pruned_logs_total) logs," \
 	"$(metric s2i_agent_pruned_bytes_total) bytes in $(metric s2i_agent_retention_passes_total) passes"
-[ "$rss1" -le $(( rss0 + 2 * 1024 * 1024 )) ] || fail "RSS grew: $rss0 -> $rss1"
+[ "${SOAK_RSS:-1}" = 0 ] || [ "$rss1" -le $(( rss0 + 2 * 1024 * 1024 )) ] || fail "RSS grew: $rss0 -> $rss1"
 [ "$fd1" -le "$fd0" ] || fail "open descriptors grew: $fd0 -> $fd1"
 stop_agent || fail "agent exited $? on SIGTERM"
 echo "soak: ok"
