@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """sockproxy.py: a unix-socket forwarder that stands in for a container engine which
-can be stopped and started again, without touching the real one (fault-engine.sh).
+can be stopped and started again, without touching the real one (fault-engine.sh),
+or, with tcp: addresses, a TCP link that can be cut (fleet-chaos.sh: an agent's
+connection to PostgreSQL).
 
     sockproxy.py LISTEN TARGET [--ready FILE] [--freeze-on REGEX [--frozen FILE] [--disarmed]]
                  [--delay-on REGEX=SECONDS]... [--delayed FILE]
 
-Listens on the unix socket LISTEN and forwards every connection byte for byte, in
-both directions (plain HTTP requests and hijacked attach streams alike), to the unix
-socket TARGET (e.g. /var/run/docker.sock). FILE, if given, is written once it listens.
+LISTEN and TARGET are unix socket paths, or tcp:HOST:PORT (LISTEN's HOST must be
+127.0.0.1: nothing here listens beyond the machine).
+
+Listens on LISTEN and forwards every connection byte for byte, in
+both directions (plain HTTP requests and hijacked attach streams alike), to TARGET
+(e.g. /var/run/docker.sock). FILE, if given, is written once it listens.
 
 --freeze-on: the first request whose bytes match REGEX (a Python regex on the raw
 request, e.g. '^POST /v[0-9.]+/containers/[0-9a-f]+/start') freezes the engine as
@@ -101,10 +106,19 @@ def pump(src, dst, requests=False):
         cut(dst)
 
 
+def address(spec):
+    """(family, address) of a unix socket path or tcp:HOST:PORT."""
+    if spec.startswith("tcp:"):
+        host, _, port = spec[4:].rpartition(":")
+        return socket.AF_INET, (host, int(port))
+    return socket.AF_UNIX, spec
+
+
 def serve(client, target):
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    family, addr = address(target)
+    upstream = socket.socket(family, socket.SOCK_STREAM)
     try:
-        upstream.connect(target)
+        upstream.connect(addr)
     except OSError:
         client.close()
         upstream.close()
@@ -149,20 +163,27 @@ def main():
             with open(freeze["file"] + ".armed", "w") as f:
                 f.write("armed\n")
 
-    try:
-        os.unlink(a.listen)
-    except FileNotFoundError:
-        pass
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(a.listen)
+    family, listen = address(a.listen)
+    if family == socket.AF_UNIX:
+        try:
+            os.unlink(listen)
+        except FileNotFoundError:
+            pass
+    elif listen[0] != "127.0.0.1":
+        sys.exit("sockproxy: listens on 127.0.0.1 only, not '%s'" % listen[0])
+    srv = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_INET:
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(listen)
     srv.listen(128)
 
     def stop(signum, frame):
         # the socket file first: no new client may get in while the others are cut
-        try:
-            os.unlink(a.listen)
-        except OSError:
-            pass
+        if family == socket.AF_UNIX:
+            try:
+                os.unlink(listen)
+            except OSError:
+                pass
         srv.close()
         with conns_lock:
             for s in list(conns):
