@@ -225,6 +225,9 @@
 #define WORKER_FLEET_LIVE_MS	(3 * WORKER_FLEET_SEEN_MS)
 #define WORKER_WRITE_RETRY_MIN_MS 500		/* a write the database refused (disk full): first retry, */
 #define WORKER_WRITE_RETRY_MAX_MS 10000		/* doubled up to this */
+/* ms after the database says a lease runs out before a takeover is tried: its clock
+ * and ours are a round trip apart, and a takeover too early is refused */
+#define WORKER_LEASE_MARGIN_MS	50
 /* retention passes (worker_keep.c): one at start-up, one when a build ends unless
  * one ran within RETAIN_GAP_MS, one every RETAIN_INTERVAL_MS. A pass runs in
  * slices of at most RETAIN_SLICE_ROWS builds or RETAIN_SLICE_MS in the writer's

@@ -44,7 +44,6 @@ struct wproc_build {
 	long long b_started_ms;		/* 0 until it is running on disk */
 	int b_untrusted;		/* struct build's untrusted */
 	long long b_fence;		/* its lease's fencing number (shared store), else 0 */
-	int b_lost;			/* another agent took it over: stopped, nothing recorded */
 	/* a shared store: its log is copied there (worker_ship.c) */
 	int b_ship;
 	long long b_log_base;		/* where this attempt's bytes start in the file */

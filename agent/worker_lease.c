@@ -12,9 +12,6 @@
 #include "worker_int.h"
 
 #define LEASE_REASON	"the agent running it stopped renewing its lease"
-/* after the database says a lease runs out: its clock and ours are apart by a round
- * trip, and a takeover too early is refused (and tried again later) */
-#define LEASE_MARGIN_MS	50
 
 static long long worker_lease_ms(const struct worker *w)
 {
@@ -41,7 +38,6 @@ static void worker_lease_lost(struct wproc *p)
 
 	log_warn("build %lld: another agent took it over (this agent's lease ran out); "
 		 "stopping it, recording nothing", wb->b_id);
-	wb->b_lost = 1;
 	wb->b_recorded = 1;
 	wb->b_landed = 1;
 	if (p->p_exited) {
@@ -185,7 +181,7 @@ void worker_lease_scan(struct worker *w)
 	if (l.n && (next < 0 || next > worker_lease_ms(w) / 3))
 		next = worker_lease_ms(w) / 3;
 	if (next >= 0)
-		worker_lease_arm(w->w_lease_ev, next + LEASE_MARGIN_MS);
+		worker_lease_arm(w->w_lease_ev, next + WORKER_LEASE_MARGIN_MS);
 }
 
 static void worker_lease_cb(evutil_socket_t fd, short what, void *arg)
