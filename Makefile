@@ -228,8 +228,8 @@ fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 # ---- crash campaign: deliveries and builds while the daemon is SIGKILLed and restarted ----
-# then the fleet's (tests/chaos/fleet-chaos.sh): four agents on one PostgreSQL under
-# SIGKILLs, a PostgreSQL restart and a cut-off agent
+# then the fleet's (tests/e2e/fleet-chaos.sh, short in make check): four agents on one
+# PostgreSQL under SIGKILLs, a PostgreSQL restart and a cut-off agent
 CHAOS_DELIVERIES ?= 40
 CHAOS_KILLS      ?= 8
 FLEET_CHAOS_DELIVERIES ?= 200
@@ -238,7 +238,7 @@ chaos: all
 	S2I_AGENT=$(CURDIR)/build/rel/s2i-agent tests/chaos/run $(CHAOS_DELIVERIES) $(CHAOS_KILLS)
 	S2I_AGENT=$(CURDIR)/build/rel/s2i-agent TESTS_DIR=$(CURDIR)/tests \
 		FLEET_CHAOS_DELIVERIES=$(FLEET_CHAOS_DELIVERIES) FLEET_CHAOS_KILLS=$(FLEET_CHAOS_KILLS) \
-		bash tests/chaos/fleet-chaos.sh
+		bash tests/e2e/fleet-chaos.sh
 
 # the dependency files the compiler wrote (none before the first build)
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/testfix/*.d $(BUILD)/tests/*.d \

@@ -15,8 +15,7 @@
 # engine. The last line sums it up.
 # Size: FLEET_CHAOS_DELIVERIES (36), FLEET_CHAOS_KILLS (6), FLEET_CHAOS_REPOS (6),
 # FLEET_CHAOS_LEASE (seconds, 5); `make chaos` runs 200 deliveries and 20 kills.
-# Usage: tests/chaos/fleet-chaos.sh (make chaos). Not in make check yet: it finds a
-# commit status posted twice in about two runs of three (issue 13, item 5).
+# In make check (36 deliveries); `make chaos` runs it at 200 and 20.
 set -u
 : "${TESTS_DIR:=$(cd "$(dirname "$0")/.." && pwd)}"
 export TESTS_DIR
