@@ -375,8 +375,8 @@ static const char *const pg_migrations[] = {
 	" END $f$;",
 	/* 8: the agents of the fleet, each with its labels and when it was last heard of
 	 * (store_agent_seen): a build whose run_on none of them matches is told apart */
-	"CREATE TABLE agents (id text PRIMARY KEY, labels text NOT NULL, workers integer NOT NULL,"
-	" seen bigint NOT NULL);",
+	("CREATE TABLE agents (id text PRIMARY KEY, labels text NOT NULL, workers integer NOT NULL,"
+	 " seen bigint NOT NULL);"),
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
