@@ -129,10 +129,13 @@ trace() {	# label prepare source builder tag [flags...]
 			DOCKER_HOST=unix://$sock HOME=$PA_HOME "$PA_S2I" build --pull-policy never "$@" "$source" \
 				"$builder" "$tag-s2i" >/dev/null 2>&1 || fail "traced s2i build"
 		else
-			"$S2I_AGENT" build -q -U "unix://$sock" --pull-policy never "$@" "$source" "$builder" \
-				"$tag-agent" >/dev/null 2>&1 || fail "traced agent build"
+			S2I_AGENT_BUILD_ID=bench-trace-$$ "$S2I_AGENT" build -q -U "unix://$sock" --pull-policy never \
+				"$@" "$source" "$builder" "$tag-agent" >/dev/null 2>&1 || fail "traced agent build"
 		fi
 		t1=$(now)
+		# the agent's containers go after it returned, through the tracer: let them go
+		[ "$who" = agent ] && wait_for 60 eval \
+			'[ -z "$(eng ps -aq --filter label=io.s2i-agent.build=bench-trace-$$)" ]' 
 		kill -TERM "$pid"
 		wait "$pid"
 		printf 's2i[%s]: trace of %s, %s: %.3fs wall (start s, duration s, bytes up, bytes down, call)\n' \

@@ -19,8 +19,9 @@ of_cleanup() {
 		kill -TERM "$PROXY_PID" 2>/dev/null
 		wait "$PROXY_PID" 2>/dev/null
 	fi
-	docker ps -aq --filter "label=io.s2i-agent.build=$S2I_ID-1" --filter "label=io.s2i-agent.build=$S2I_ID-2" |
-		xargs -r docker rm -f >/dev/null 2>&1
+	for i in 1 2; do
+		docker ps -aq --filter "label=io.s2i-agent.build=$S2I_ID-$i" | xargs -r docker rm -f >/dev/null 2>&1
+	done
 	s2i_cleanup
 }
 trap of_cleanup EXIT
