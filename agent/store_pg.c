@@ -89,6 +89,8 @@ static int pq_ready(struct err *e)
 
 /* pg_advisory_xact_lock key of the schema migration: "s2ia" */
 #define PG_SCHEMA_LOCK	1932683617LL
+/* pg_try_advisory_xact_lock key of folding build_counts: "s2ic" */
+#define PG_COUNT_LOCK_SQL "1932683619"
 /* notified by a COMMIT that queued builds (store_listen) */
 #define PG_CHANNEL	"s2i_queued"
 /* ... that added to a build's log or ended it, that asked to cancel a build: the
@@ -97,6 +99,9 @@ static int pq_ready(struct err *e)
 #define PG_CHANNEL_CANCEL "s2i_cancel"
 /* the payload of a notification that a build was claimed: a lease to watch */
 #define PG_LEASED	"lease"
+/* ... that commit statuses were queued: only these wake the status posters, so an
+ * agent does not read the outbox on every delivery of the fleet */
+#define PG_STATUSES	"status"
 #define PG_PARAMS_MAX	16
 /* statements sent before their answers are read (store_pg_add_many): bounded, so that
  * neither side's socket buffer fills while the other waits */
@@ -110,7 +115,8 @@ enum {
 	PS_FIND_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
 	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_LOG_STORED,
-	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_ADD, PS_N
+	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_ADD,
+	PS_COUNT_FOLD, PS_N
 };
 
 /* the database's clock in ms: leases are compared with one clock, not each agent's */
@@ -150,8 +156,13 @@ static const char *const pg_sql[PS_N] = {
 		"WHERE id = $1 AND state IN ('queued', 'running')",
 	[PS_REQUEUE] = "UPDATE builds SET state = 'queued', reason = coalesce($2, reason), pid = NULL, "
 		"started = NULL WHERE id = $1 AND state = 'running'",
-	[PS_COUNT] = "SELECT state, count(*) FROM builds GROUP BY state",
-	[PS_DEPTH] = "SELECT count(*) FROM builds WHERE state = 'queued'",
+	[PS_COUNT] = "SELECT state, sum(n) FROM build_counts GROUP BY state",
+	[PS_DEPTH] = "SELECT coalesce(sum(n), 0) FROM build_counts WHERE state = 'queued'",
+	/* the rows of changes summed into one per state, by one agent at a time (the
+	 * others skip it); what commits meanwhile stays as rows for the next fold */
+	[PS_COUNT_FOLD] = "WITH l AS (SELECT pg_try_advisory_xact_lock(" PG_COUNT_LOCK_SQL ") AS got), "
+		"d AS (DELETE FROM build_counts WHERE (SELECT got FROM l) RETURNING state, n) "
+		"INSERT INTO build_counts SELECT state, sum(n) FROM d GROUP BY state HAVING sum(n) <> 0",
 	[PS_AGENT_SEEN] = "INSERT INTO agents (id, labels, workers, seen) VALUES ($1, $2, $3, "
 		PG_NOW ") ON CONFLICT (id) DO UPDATE SET labels = $2, workers = $3, seen = " PG_NOW,
 	/* those heard of within $1 ms that run builds */
@@ -377,6 +388,33 @@ static const char *const pg_migrations[] = {
 	 * (store_agent_seen): a build whose run_on none of them matches is told apart */
 	("CREATE TABLE agents (id text PRIMARY KEY, labels text NOT NULL, workers integer NOT NULL,"
 	 " seen bigint NOT NULL);"),
+	/* 9: the builds per state, kept by triggers as rows of changes (no row is ever
+	 * updated, so agents writing at once never wait on each other), which
+	 * store_pg_count_states folds and sums: counting the builds table itself took
+	 * longer the longer the history, on every agent twice a second. The triggers
+	 * come first: they lock the table, so the first count misses no write. */
+	"CREATE TABLE build_counts (state text NOT NULL, n bigint NOT NULL);"
+	"CREATE FUNCTION s2i_count_rows() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  IF TG_OP = 'INSERT' THEN"
+	"   INSERT INTO build_counts SELECT state, count(*) FROM new_rows GROUP BY state;"
+	"  ELSE"
+	"   INSERT INTO build_counts SELECT state, -count(*) FROM old_rows GROUP BY state;"
+	"  END IF;"
+	"  RETURN NULL;"
+	" END $f$;"
+	"CREATE FUNCTION s2i_count_state() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  INSERT INTO build_counts VALUES (OLD.state, -1), (NEW.state, 1);"
+	"  RETURN NULL;"
+	" END $f$;"
+	"CREATE TRIGGER builds_count_insert AFTER INSERT ON builds REFERENCING NEW TABLE AS new_rows"
+	" FOR EACH STATEMENT EXECUTE FUNCTION s2i_count_rows();"
+	"CREATE TRIGGER builds_count_delete AFTER DELETE ON builds REFERENCING OLD TABLE AS old_rows"
+	" FOR EACH STATEMENT EXECUTE FUNCTION s2i_count_rows();"
+	"CREATE TRIGGER builds_count_state AFTER UPDATE OF state ON builds FOR EACH ROW"
+	" WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION s2i_count_state();"
+	"INSERT INTO build_counts SELECT state, count(*) FROM builds GROUP BY state;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -388,6 +426,7 @@ struct store_pg {
 	char *pg_agent;			/* store_set_agent's, NULL: none set */
 	long long pg_lease_ms;		/* store_set_lease's */
 	int pg_queued;			/* the open transaction queued builds: NOTIFY */
+	int pg_statused;		/* ... statuses: NOTIFY with PG_STATUSES */
 	int pg_leased;			/* ... took a lease: NOTIFY with PG_LEASED */
 	int pg_prepared;		/* the statements exist on this connection */
 };
@@ -752,7 +791,8 @@ int store_pg_notified(struct store_pg *p, store_heard_fn *fn, void *arg)
 		return -1;
 	while ((n = pq.PQnotifies(p->pg_conn))) {
 		if (!strcmp(n->relname, PG_CHANNEL))
-			got |= n->extra && !strcmp(n->extra, PG_LEASED) ? 2 : 1;
+			got |= !n->extra || !*n->extra ? 1 : !strcmp(n->extra, PG_LEASED) ? 2 :
+				!strcmp(n->extra, PG_STATUSES) ? 4 : 0;
 		else if (fn && !strcmp(n->relname, PG_CHANNEL_LOG))
 			fn(arg, STORE_HEARD_LOG, atoll(n->extra));
 		else if (fn && !strcmp(n->relname, PG_CHANNEL_CANCEL))
@@ -826,6 +866,16 @@ static void pg_queued(struct store_pg *p)
 		pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, NULL, "notify");
 }
 
+/* The same for a commit status queued. */
+static void pg_statused(struct store_pg *p)
+{
+	if (store_pg_in_transaction(p))
+		p->pg_statused = 1;
+	else
+		pg_simple(p, "NOTIFY " PG_CHANNEL ", '" PG_STATUSES "'", PGRES_COMMAND_OK, NULL,
+			  "notify");
+}
+
 /* Notifies channel with a build's id: at the COMMIT inside a transaction, else now. */
 static void pg_notify_id(struct store_pg *p, const char *channel, long long id)
 {
@@ -838,14 +888,15 @@ static void pg_notify_id(struct store_pg *p, const char *channel, long long id)
 int store_pg_commit(struct store_pg *p, struct err *e)
 {
 	PGresult *r;
-	char sql[96];
+	char sql[128];
 	int rc = 0;
 
 	/* one round trip: a NOTIFY that fails skips the COMMIT, whose answer is then
 	 * that error */
-	snprintf(sql, sizeof(sql), "%s%sCOMMIT", p->pg_queued ? "NOTIFY " PG_CHANNEL "; " : "",
-		 p->pg_leased ? "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'; " : "");
-	p->pg_queued = p->pg_leased = 0;
+	snprintf(sql, sizeof(sql), "%s%s%sCOMMIT", p->pg_queued ? "NOTIFY " PG_CHANNEL "; " : "",
+		 p->pg_leased ? "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'; " : "",
+		 p->pg_statused ? "NOTIFY " PG_CHANNEL ", '" PG_STATUSES "'; " : "");
+	p->pg_queued = p->pg_leased = p->pg_statused = 0;
 	r = pq.PQexec(p->pg_conn, sql);
 	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
 	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(pq.PQcmdStatus(r), "COMMIT") != 0)
@@ -856,7 +907,7 @@ int store_pg_commit(struct store_pg *p, struct err *e)
 
 void store_pg_rollback(struct store_pg *p)
 {
-	p->pg_queued = p->pg_leased = 0;
+	p->pg_queued = p->pg_leased = p->pg_statused = 0;
 	if (store_pg_in_transaction(p))
 		pg_simple(p, "ROLLBACK", PGRES_COMMAND_OK, NULL, "rollback");
 }
@@ -1496,9 +1547,17 @@ int store_pg_set_sha(struct store_pg *p, long long id, const char *sha, struct e
 
 int store_pg_count_states(struct store_pg *p, long long counts[BUILD_NSTATES], struct err *e)
 {
-	PGresult *r = pg_run(p, PS_COUNT, NULL, PGRES_TUPLES_OK, e, "cannot count builds");
+	PGresult *r;
 	int i, n;
 
+	/* not in a caller's transaction: the fold's locks would last as long */
+	if (!store_pg_in_transaction(p)) {
+		r = pg_run(p, PS_COUNT_FOLD, NULL, PGRES_COMMAND_OK, e, "cannot count builds");
+		if (!r)
+			return -1;
+		pq.PQclear(r);
+	}
+	r = pg_run(p, PS_COUNT, NULL, PGRES_TUPLES_OK, e, "cannot count builds");
 	if (!r)
 		return -1;
 	memset(counts, 0, sizeof(long long) * BUILD_NSTATES);
@@ -1531,7 +1590,7 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	pp_int(&q, store_now_ms());
 	if (pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0)
 		return -1;
-	pg_queued(p);		/* any agent may post it: they hear of it */
+	pg_statused(p);		/* any agent may post it: they hear of it */
 	return 0;
 }
 

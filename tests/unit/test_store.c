@@ -745,6 +745,92 @@ static void pg_exec(const char *sql)
 	PQfinish(c);
 }
 
+/* The first column of sql's first row, as a number. */
+static long long pg_value(const char *sql)
+{
+	const char *keys[] = { "dbname", "password", NULL };
+	const char *vals[] = { sf_pg_url(), NULL, NULL };
+	char *pw = sf_pg_password();
+	long long v = -1;
+	PGconn *c;
+	PGresult *r;
+
+	vals[1] = pw;
+	c = PQconnectdbParams(keys, vals, 1);
+	free(pw);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/* store_count_states, read from the rows of changes, agrees with the builds
+ * themselves after every kind of write: one build and a batch queued, started,
+ * ended, requeued, updated and deleted by hand; folded by two agents in turn. */
+static void pg_counts_agree(struct store *s)
+{
+	long long counts[BUILD_NSTATES];
+	struct err e = ERR_INIT;
+	char sql[128];
+	int i;
+
+	assert_int_equal(store_count_states(s, counts, &e), 0);
+	for (i = 0; i < BUILD_NSTATES; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM builds WHERE state = '%s'",
+			 store_state_name((enum build_state)i));
+		assert_int_equal(counts[i], pg_value(sql));
+	}
+}
+
+static void test_pg_counts(void **state)
+{
+	struct store *s = sf_store(), *t = sf_store();
+	struct build b[8];
+	struct store_add a[8];
+	struct err e = ERR_INIT;
+	long long dup, id, depth;
+	size_t i;
+
+	(void)state;
+	id = add(s, "count", "refs/heads/one", NULL, &dup);
+	pg_counts_agree(s);
+	memset(a, 0, sizeof(a));
+	assert_int_equal(store_begin(s, &e), 0);
+	for (i = 0; i < 8; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].repo = xstrdup("count");
+		b[i].ref = xasprintf("refs/heads/b%zu", i);
+		snprintf(b[i].sha, sizeof(b[i].sha), "%040zu", i + 1);
+		b[i].provider = xstrdup("github");
+		a[i].sa_build = &b[i];
+	}
+	assert_int_equal(store_add_many(s, a, 8, &e), 0);
+	assert_int_equal(store_commit(s, &e), 0);
+	pg_counts_agree(t);
+	assert_int_equal(store_set_running(s, id, 0, NULL, &e), 0);
+	assert_int_equal(store_set_running(s, b[0].id, 0, NULL, &e), 0);
+	assert_int_equal(store_set_finished(s, b[0].id, BUILD_FAILED, "x", NULL, NULL, &e), 0);
+	assert_int_equal(store_requeue(s, id, "again", &e), 0);
+	pg_counts_agree(s);
+	pg_exec("UPDATE builds SET state = 'canceled' WHERE repo = 'count' AND ref LIKE '%b1'");
+	pg_exec("UPDATE builds SET reason = 'no state change' WHERE repo = 'count'");
+	pg_exec("DELETE FROM builds WHERE repo = 'count' AND ref IN ('refs/heads/b2', 'refs/heads/b3')");
+	pg_counts_agree(t);
+	pg_counts_agree(s);
+	/* folded: one row per state at most */
+	assert_true(pg_value("SELECT count(*) FROM build_counts") <= BUILD_NSTATES);
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, pg_value("SELECT count(*) FROM builds WHERE state = 'queued'"));
+	for (i = 0; i < 8; i++)
+		build_release(&b[i]);
+	store_free(t);
+	store_free(s);
+}
+
 /* A COMMIT is flushed, and the store knows it is shared. */
 static void test_pg_durable(void **state)
 {
@@ -1002,12 +1088,17 @@ static void test_pg_migrate_up(void **state)
 {
 	struct store *s;
 	struct err e = ERR_INIT;
-	long long dup, id, got = 0;
+	long long dup, id, got = 0, counts[BUILD_NSTATES];
 
 	(void)state;
 	s = sf_store();
+	/* there before the counts were kept: counted when they start */
+	add(s, "old", "refs/heads/up", NULL, &dup);
 	store_free(s);
-	pg_exec("DROP TABLE build_logs; "
+	pg_exec("DROP TABLE build_counts; DROP TRIGGER builds_count_insert ON builds; "
+		"DROP TRIGGER builds_count_delete ON builds; DROP TRIGGER builds_count_state ON builds; "
+		"DROP FUNCTION s2i_count_rows; DROP FUNCTION s2i_count_state; "
+		"DROP TABLE build_logs; "
 		"ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
 		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status, "
 		"DROP COLUMN cancel_at; "
@@ -1020,6 +1111,9 @@ static void test_pg_migrate_up(void **state)
 	assert_int_equal(store_set_running(s, id, 0, NULL, &e), 0);
 	assert_int_equal(mine(s, BUILD_RUNNING, &got), 1);
 	assert_int_equal(got, id);
+	assert_int_equal(store_count_states(s, counts, &e), 0);
+	assert_int_equal(counts[BUILD_QUEUED], 1);
+	assert_int_equal(counts[BUILD_RUNNING], 1);
 	store_free(s);
 }
 
@@ -1052,6 +1146,45 @@ static void heard_wait(struct store *l, struct heard *h)
 			break;
 		assert_true(store_notified(l, heard_fn, h) >= 0);
 	}
+}
+
+/* What store_notified said l heard (bits or'ed) until it heard nothing for 300 ms. */
+static int heard_bits(struct store *l)
+{
+	struct pollfd pfd = { store_listen_fd(l), POLLIN, 0 };
+	int rc, got = 0;
+
+	while (poll(&pfd, 1, 300) > 0) {
+		rc = store_notified(l, NULL, NULL);
+		assert_true(rc >= 0);
+		got |= rc;
+	}
+	return got;
+}
+
+/* A build queued wakes the schedulers and not the status posters, a commit status
+ * queued the posters only: an agent does not read the outbox for every delivery. */
+static void test_pg_heard_kinds(void **state)
+{
+	struct store *s = sf_store(), *l = NULL;
+	struct err e = ERR_INIT;
+	long long dup, id;
+
+	(void)state;
+	assert_int_equal(store_listen(s, &l, &e), 0);
+	assert_non_null(l);
+	heard_bits(l);
+	id = add(s, "heard", "refs/heads/main", NULL, &dup);
+	assert_int_equal(heard_bits(l), 1);
+	assert_int_equal(store_status_add(s, id, "queued", "waiting", &e), 0);
+	assert_int_equal(heard_bits(l), 4);
+	assert_int_equal(store_begin(s, &e), 0);
+	add(s, "heard", "refs/heads/other", NULL, &dup);
+	assert_int_equal(store_status_add(s, id, "running", "building", &e), 0);
+	assert_int_equal(store_commit(s, &e), 0);
+	assert_int_equal(heard_bits(l), 1 | 4);
+	store_free(l);
+	store_free(s);
 }
 
 /* Forgets what l heard until it hears nothing for 300 ms. */
@@ -1663,6 +1796,8 @@ int main(void)
 	const struct CMUnitTest pg_tests[] = {
 		STORE_TESTS_COMMON,
 		cmocka_unit_test(test_pg_durable),
+		cmocka_unit_test(test_pg_counts),
+		cmocka_unit_test(test_pg_heard_kinds),
 		cmocka_unit_test(test_pg_schema_newer),
 		cmocka_unit_test(test_pg_fleet_dedup),
 		cmocka_unit_test(test_pg_mine),
