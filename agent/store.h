@@ -187,6 +187,10 @@ struct store_add {
 	enum store_dup sa_why;
 };
 int store_add_many(struct store *s, struct store_add *a, size_t n, struct err *e);
+/* store_add_many in a transaction of its own, committed (no transaction may be
+ * open): 0 once committed, -1 on error (nothing written). On PostgreSQL BEGIN, the
+ * adds, the NOTIFY and the COMMIT take one round trip (up to 61 adds). */
+int store_add_commit(struct store *s, struct store_add *a, size_t n, struct err *e);
 /* The same checks, writing nothing (a full queue still answers duplicates): 0 with
  * *ret_dup and *ret_why, 1 when the push would queue a build, -1 on error. */
 int store_find_push(struct store *s, const struct build *b,

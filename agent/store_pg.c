@@ -48,6 +48,7 @@
 	X(PQresultErrorMessage) \
 	X(PQresultStatus) \
 	X(PQsendQueryPrepared) \
+	X(PQsendQueryParams) \
 	X(PQsetNoticeProcessor) \
 	X(PQsocket) \
 	X(PQstatus) \
@@ -1088,24 +1089,49 @@ static int pg_add(struct store_pg *p, struct build *b, const unsigned char *dige
 	return rc;
 }
 
-/* Up to PG_PIPELINE_MAX of them in one round trip (libpq's pipeline mode): all sent,
- * one sync, then every answer read. The first error fails the lot, and PostgreSQL
- * skips the statements after it (PGRES_PIPELINE_ABORTED). */
-static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, struct err *e)
+/* The statements around the adds of store_pg_add_commit: BEGIN first, then NOTIFY and
+ * COMMIT (a NOTIFY even when every add was a duplicate: a listener that finds nothing
+ * new costs less than a round trip to know) */
+static const char *const pg_around[] = { "BEGIN", "NOTIFY " PG_CHANNEL, "COMMIT" };
+
+/* The answer to pg_around[k]: 0 when it is that statement's success. */
+static int pg_around_result(struct store_pg *p, PGresult *r, size_t k, struct err *e)
 {
+	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK ||
+	    (k == 2 && strcmp(pq.PQcmdStatus(r), "COMMIT") != 0))
+		return pg_fail(p, e, k == 0 ? "cannot begin" : "cannot commit", r);
+	return 0;
+}
+
+/* Up to PG_PIPELINE_MAX statements in one round trip (libpq's pipeline mode): all
+ * sent, one sync, then every answer read. The first error fails the lot, and
+ * PostgreSQL skips the statements after it (PGRES_PIPELINE_ABORTED). With commit,
+ * the adds are wrapped in pg_around, in that same round trip; *ret_lost then says
+ * that the connection was found lost before BEGIN was answered (nothing ran). */
+static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, int commit,
+			   int *ret_lost, struct err *e)
+{
+	size_t i, sent = 0, first = commit ? 1 : 0, total = n + (commit ? 3 : 0);
 	struct pg_params q;
 	PGresult *r;
-	size_t i, sent = 0;
 	char name[16];
-	int rc = 0;
+	int rc = 0, begun = !commit;
 
 	snprintf(name, sizeof(name), "s2i_%d", PS_ADD);
 	if (!pq.PQenterPipelineMode(p->pg_conn))
 		return pg_fail(p, e, "cannot queue builds", NULL);
-	for (i = 0; i < n; i++, sent++) {
-		pg_add_params(&q, a[i].sa_build, a[i].sa_digest);
-		if (!pq.PQsendQueryPrepared(p->pg_conn, name, q.pp_n, q.pp_val,
-					    q.pp_len, q.pp_fmt, 0)) {
+	for (i = 0; i < total; i++, sent++) {
+		int ok;
+
+		if (i < first || i >= first + n) {
+			ok = pq.PQsendQueryParams(p->pg_conn, pg_around[i < first ? 0 : i - first - n + 1],
+						  0, NULL, NULL, NULL, NULL, 0);
+		} else {
+			pg_add_params(&q, a[i - first].sa_build, a[i - first].sa_digest);
+			ok = pq.PQsendQueryPrepared(p->pg_conn, name, q.pp_n, q.pp_val,
+						    q.pp_len, q.pp_fmt, 0);
+		}
+		if (!ok) {
 			rc = pg_fail(p, e, "cannot queue builds", NULL);
 			break;
 		}
@@ -1114,8 +1140,14 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, st
 		rc = pg_fail(p, e, "cannot queue builds", NULL);
 	/* each statement sent: its result, then NULL; then the sync's */
 	for (i = 0; i < sent; i++) {
-		if ((r = pq.PQgetResult(p->pg_conn)) && rc == 0)
-			rc = pg_add_result(p, r, &a[i], e);
+		if ((r = pq.PQgetResult(p->pg_conn)) && rc == 0) {
+			if (i < first || i >= first + n)
+				rc = pg_around_result(p, r, i < first ? 0 : i - first - n + 1, e);
+			else
+				rc = pg_add_result(p, r, &a[i - first], e);
+			if (i == 0 && rc == 0)
+				begun = 1;
+		}
 		pq.PQclear(r);
 		while ((r = pq.PQgetResult(p->pg_conn)) &&
 		       pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC)
@@ -1132,6 +1164,8 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, st
 			if (sync)
 				break;
 		}
+	if (ret_lost)
+		*ret_lost = rc < 0 && !begun && pq.PQstatus(p->pg_conn) != CONNECTION_OK;
 	if (!pq.PQexitPipelineMode(p->pg_conn)) {
 		/* answers still pending: a connection that cannot go on (its
 		 * transaction is lost either way) is made anew */
@@ -1150,10 +1184,36 @@ int store_pg_add_many(struct store_pg *p, struct store_add *a, size_t n, struct 
 		return -1;
 	for (i = 0; i < n; i += m) {
 		m = n - i < PG_PIPELINE_MAX ? n - i : PG_PIPELINE_MAX;
-		if (pg_add_pipeline(p, a + i, m, e) < 0)
+		if (pg_add_pipeline(p, a + i, m, 0, NULL, e) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int store_pg_add_commit(struct store_pg *p, struct store_add *a, size_t n, struct err *e)
+{
+	int tries, lost = 0, rc = -1;
+
+	if (n + 3 > PG_PIPELINE_MAX) {
+		if (store_pg_begin(p, e) == 0 && store_pg_add_many(p, a, n, e) == 0 &&
+		    store_pg_commit(p, e) == 0)
+			return 0;
+		store_pg_rollback(p);
+		return -1;
+	}
+	/* a connection found lost by BEGIN (a restarted server) is made again and the
+	 * whole tried once more, as pg_first does */
+	for (tries = 0; tries < 2; tries++) {
+		if (pg_ready(p, e) < 0)
+			break;
+		rc = pg_add_pipeline(p, a, n, 1, &lost, e);
+		if (rc == 0 || !lost)
+			break;
+	}
+	p->pg_queued = 0;	/* notified in the pipeline */
+	if (rc < 0)
+		store_pg_rollback(p);
+	return rc;
 }
 
 int store_pg_add_build(struct store_pg *p, struct build *b, long long *ret_dup, struct err *e)

@@ -24,6 +24,8 @@
 #include "store.h"
 #include "storefixture.h"
 
+static void pg_exec(const char *sql);
+
 static long long add(struct store *s, const char *repo, const char *ref, const char *delivery,
 		     long long *dup)
 {
@@ -100,7 +102,9 @@ static long long push(struct store *s, const char *repo, const char *ref, int sh
 
 /* Many at once (the group commit's store_add_many, one round trip on PostgreSQL):
  * each answered as alone, in order, seeing the ones before it. */
-static void test_add_many(void **state)
+/* Many deliveries at once, in the caller's transaction (store_add_many) or in one
+ * of their own (store_add_commit, commit). */
+static void add_many_case(const char *repo, int commit)
 {
 	static const struct {
 		const char *delivery;
@@ -121,16 +125,15 @@ static void test_add_many(void **state)
 	struct store_add a[N];
 	struct store *s = sf_store();
 	struct err e = ERR_INIT;
-	long long depth;
+	long long depth0, depth;
 	size_t i;
 
-	(void)state;
 	memset(a, 0, sizeof(a));
 	memset(d, 0, sizeof(d));
-	assert_int_equal(store_begin(s, &e), 0);
+	assert_int_equal(store_queue_depth(s, &depth0, &e), 0);
 	for (i = 0; i < N; i++) {
 		memset(&b[i], 0, sizeof(b[i]));
-		b[i].repo = xstrdup("many");
+		b[i].repo = xstrdup(repo);
 		b[i].ref = xstrdup("refs/heads/main");
 		snprintf(b[i].sha, sizeof(b[i].sha), "%040d", in[i].sha);
 		b[i].provider = xstrdup("github");
@@ -139,9 +142,16 @@ static void test_add_many(void **state)
 		a[i].sa_build = &b[i];
 		a[i].sa_digest = in[i].digest ? d[i] : NULL;
 	}
-	if (store_add_many(s, a, N, &e) < 0)
-		fail_msg("%s", e.msg);
-	assert_int_equal(store_commit(s, &e), 0);
+	if (commit) {
+		if (store_add_commit(s, a, N, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_false(store_in_transaction(s));
+	} else {
+		assert_int_equal(store_begin(s, &e), 0);
+		if (store_add_many(s, a, N, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_int_equal(store_commit(s, &e), 0);
+	}
 	for (i = 0; i < N; i++) {
 		assert_int_equal(a[i].sa_why, in[i].why);
 		if (in[i].why == STORE_DUP_NONE) {
@@ -156,9 +166,63 @@ static void test_add_many(void **state)
 	assert_int_equal(a[3].sa_dup, b[0].id);
 	assert_int_equal(a[5].sa_dup, b[4].id);
 	assert_true(b[0].id < b[4].id && b[4].id < b[6].id);
+	store_free(s);
+	/* committed: another connection counts them */
+	s = sf_store();
 	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
-	assert_int_equal(depth, 3);
+	assert_int_equal(depth, depth0 + 3);
 	for (i = 0; i < N; i++)
+		build_release(&b[i]);
+	store_free(s);
+}
+
+static void test_add_many(void **state)
+{
+	(void)state;
+	add_many_case("many", 0);
+	add_many_case("many-commit", 1);
+}
+
+/* store_add_commit writes nothing when one of its adds fails; on PostgreSQL it makes
+ * a connection found lost (a restarted server) again and succeeds. */
+static void test_add_commit_fails(void **state)
+{
+	struct store *s = sf_store();
+	struct build b[2];
+	struct store_add a[2];
+	struct err e = ERR_INIT;
+	long long depth0, depth;
+	size_t i;
+
+	(void)state;
+	memset(a, 0, sizeof(a));
+	assert_int_equal(store_queue_depth(s, &depth0, &e), 0);
+	for (i = 0; i < 2; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].repo = i ? NULL : xstrdup("fails");	/* NOT NULL */
+		b[i].ref = xstrdup("refs/heads/main");
+		snprintf(b[i].sha, sizeof(b[i].sha), "%040zu", i + 1);
+		b[i].provider = xstrdup("github");
+		b[i].delivery = xasprintf("fails-%zu", i);
+		a[i].sa_build = &b[i];
+	}
+	assert_int_equal(store_add_commit(s, a, 2, &e), -1);
+	assert_false(store_in_transaction(s));
+	store_free(s);
+	s = sf_store();
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, depth0);
+	if (sf_pg_url()) {
+		pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+			"WHERE usename = 'agent' AND pid <> pg_backend_pid()");
+		b[1].repo = xstrdup("fails");
+		if (store_add_commit(s, a, 2, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_true(b[0].id > 0 && b[1].id > b[0].id);
+		assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+		assert_int_equal(depth, depth0 + 2);
+	}
+	for (i = 0; i < 2; i++)
 		build_release(&b[i]);
 	store_free(s);
 }
@@ -1783,6 +1847,7 @@ static void test_keep(void **state)
 	cmocka_unit_test(test_add_get_dup), \
 	cmocka_unit_test_setup(test_push_replay, sf_remove_db), \
 	cmocka_unit_test_setup(test_add_many, sf_remove_db), \
+	cmocka_unit_test(test_add_commit_fails), \
 	cmocka_unit_test(test_states_and_counts), \
 	cmocka_unit_test(test_rollback), \
 	cmocka_unit_test(test_list), \
