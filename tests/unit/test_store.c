@@ -1160,8 +1160,8 @@ static void test_pg_migrate_up(void **state)
 	add(s, "old", "refs/heads/up", NULL, &dup);
 	store_free(s);
 	pg_exec("DROP TABLE build_counts; DROP TRIGGER builds_count_insert ON builds; "
-		"DROP TRIGGER builds_count_delete ON builds; DROP TRIGGER builds_count_state ON builds; "
-		"DROP FUNCTION s2i_count_rows; DROP FUNCTION s2i_count_state; "
+		"DROP TRIGGER builds_count_delete ON builds; DROP TRIGGER builds_count_update ON builds; "
+		"DROP FUNCTION s2i_count_insert; DROP FUNCTION s2i_count_change; "
 		"DROP TABLE build_logs; "
 		"ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
 		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status, "
@@ -1476,8 +1476,9 @@ static void test_pg_status_claim(void **state)
 	(void)state;
 	store_set_agent(a, "agent-a");
 	store_set_agent(b, "agent-b");
-	assert_int_equal(store_status_add(a, 71, "pending", "Build 71 running", &e), 0);
-	assert_int_equal(store_status_add(a, 71, "success", "Build 71 succeeded", &e), 0);
+	/* a build id no other test's builds reach: its statuses are a commit alone */
+	assert_int_equal(store_status_add(a, 900071, "pending", "Build 900071 running", &e), 0);
+	assert_int_equal(store_status_add(a, 900071, "success", "Build 900071 succeeded", &e), 0);
 	assert_int_equal(heads(a, ra, 4), 1);
 	assert_int_equal(heads(b, rb, 4), 1);
 	assert_int_equal(ra[0].id, rb[0].id);
