@@ -231,10 +231,50 @@ static void build_child_tagged(const struct s2i_opts *o, char *out, size_t n)
 	engine_free(eng);
 }
 
+/* The images of this tag no tag names any more, made by an agent's build (its owner
+ * label) with S2I: a build killed between its commit and removing the image it replaced
+ * (a cancel not answered within KILL_GRACE_SECONDS while the engine committed) leaves
+ * that image untagged, and one the agent killed during its commit leaves its own once
+ * the engine finishes the commit anyway; no process of that build is left to remove
+ * them, so the next build of the tag does. An image a container still uses is kept
+ * (no force: the engine refuses). */
+static void build_child_remove_untagged(struct build_child_log *l, struct engine *eng,
+					const struct s2i_opts *o)
+{
+	struct strv ids = STRV_INIT;
+	struct err e = ERR_INIT;
+	char *display;
+	const char *labels[4];
+	size_t i, n = 0;
+
+	if (!o->tag || !s2i_display_name(o))
+		return;
+	display = xasprintf("io.k8s.display-name=%s", s2i_display_name(o));
+	labels[0] = display;
+	labels[1] = S2I_OWNER_LABEL;
+	labels[2] = "io.openshift.s2i.build.image";
+	labels[3] = NULL;
+	if (engine_image_list_untagged(eng, labels, &ids, &e) < 0)
+		build_child_logf(l, "warning: cannot look for untagged images of '%s': %s", o->tag, e.msg);
+	for (i = 0; i < ids.n; i++) {
+		e.msg[0] = '\0';
+		if (engine_image_remove(eng, ids.items[i], 0, 1, &e) < 0)
+			build_child_logf(l, "--> kept the untagged image %.19s: %s", ids.items[i], e.msg);
+		else
+			n++;
+	}
+	if (n)
+		build_child_logf(l, "--> removed %zu untagged image%s of '%s' an earlier build left",
+				 n, n == 1 ? "" : "s", o->tag);
+	strv_clear(&ids);
+	free(display);
+}
+
 /* After the build, whatever its outcome (a build canceled after its commit moved the
  * tag too): the image the tag named before, now superseded, goes unless a container
  * or another tag still uses it (no force: the engine refuses those). An incremental
- * build took what it needed from it already; the next one starts from the new image. */
+ * build took what it needed from it already; the next one starts from the new image.
+ * Then what earlier builds of the tag left untagged. */
 static void build_child_remove_replaced(struct build_child_log *l, const struct s2i_opts *o,
 					const char *old)
 {
@@ -242,19 +282,20 @@ static void build_child_remove_replaced(struct build_child_log *l, const struct 
 	struct err e = ERR_INIT;
 	struct engine *eng;
 
-	if (!old[0])
+	if (!o->tag)
 		return;
 	build_child_tagged(o, now, sizeof(now));
-	if (!now[0] || !strcmp(old, now))
-		return;
 	if (!(eng = build_child_engine(o, &e))) {
-		build_child_logf(l, "warning: cannot remove the replaced image %.19s: %s", old, e.msg);
+		build_child_logf(l, "warning: cannot remove replaced images: %s", e.msg);
 		return;
 	}
-	if (engine_image_remove(eng, old, 0, 1, &e) < 0)
-		build_child_logf(l, "--> kept the replaced image %.19s: %s", old, e.msg);
-	else
-		build_child_logf(l, "--> removed the replaced image %.19s", old);
+	if (old[0] && now[0] && strcmp(old, now)) {
+		if (engine_image_remove(eng, old, 0, 1, &e) < 0)
+			build_child_logf(l, "--> kept the replaced image %.19s: %s", old, e.msg);
+		else
+			build_child_logf(l, "--> removed the replaced image %.19s", old);
+	}
+	build_child_remove_untagged(l, eng, o);
 	engine_free(eng);
 }
 

@@ -212,6 +212,11 @@ int engine_image_import(struct engine *eng, const char *ref, const char *const *
 
 /* DELETE /images/{name}?force=; a missing image is not an error when missing_ok. */
 int engine_image_remove(struct engine *eng, const char *name, int force, int missing_ok, struct err *e);
+/* GET /images/json?filters={"dangling":["true"],"label":[labels...]}: appends the ids of
+ * the images no tag names that carry every one of labels ("k" or "k=v", NULL-terminated,
+ * at least one) to *ret_ids. */
+int engine_image_list_untagged(struct engine *eng, const char *const *labels, struct strv *ret_ids,
+			       struct err *e);
 
 /* ---- containers ---- */
 

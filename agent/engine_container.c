@@ -230,11 +230,14 @@ int engine_volume_create(struct engine *eng, const char *name, const char *const
 	return rv;
 }
 
-/* The NAME_KEY of every object the engine lists at PATH?filters= (all of labels):
- * ARRAY_KEY names the array in the answer, NULL when the answer is the array. */
-static int engine_list_labelled(struct engine *eng, const char *what, const char *path,
-				const char *array_key, const char *name_key,
-				const char *const *labels, struct strv *ret, struct err *e)
+static char *engine_filter(const char *const *labels, int dangling);
+
+/* The NAME_KEY of every object the engine lists at PATH?filters= (all of labels, and
+ * with dangling only the images no tag names): ARRAY_KEY names the array in the
+ * answer, NULL when the answer is the array. */
+int engine_list_labelled(struct engine *eng, const char *what, const char *path,
+			 const char *array_key, const char *name_key,
+			 const char *const *labels, int dangling, struct strv *ret, struct err *e)
 {
 	json_t *j = NULL, *it;
 	char *fs, *qf, *url;
@@ -243,7 +246,7 @@ static int engine_list_labelled(struct engine *eng, const char *what, const char
 
 	if (!labels || !labels[0])
 		return err_set(e, "cannot list %s: no label to filter on", what);
-	fs = engine_label_filter(labels);
+	fs = engine_filter(labels, dangling);
 	qf = engine_escape(fs);
 	url = xasprintf("%s%sfilters=%s", path, strchr(path, '?') ? "&" : "?", qf);
 	if (engine_call(eng, "GET", url, NULL, ENGINE_WAIT_CALL, &j, e) < 0) {
@@ -270,7 +273,7 @@ int engine_volume_list(struct engine *eng, const char *const *labels, struct str
 		       struct err *e)
 {
 	/* {"Volumes": [...] or null, "Warnings": ...} */
-	return engine_list_labelled(eng, "volumes", "/volumes", "Volumes", "Name", labels,
+	return engine_list_labelled(eng, "volumes", "/volumes", "Volumes", "Name", labels, 0,
 				    ret_names, e);
 }
 
@@ -345,12 +348,14 @@ out:
 	return rv;
 }
 
-char *engine_label_filter(const char *const *labels)
+static char *engine_filter(const char *const *labels, int dangling)
 {
 	json_t *f = json_object(), *a = json_array();
 	char *fs;
 	size_t i;
 
+	if (dangling)
+		json_object_set_new(f, "dangling", json_pack("[s]", "true"));
 	for (i = 0; labels && labels[i]; i++)
 		json_array_append_new(a, json_string(labels[i]));
 	json_object_set_new(f, "label", a);
@@ -361,10 +366,15 @@ char *engine_label_filter(const char *const *labels)
 	return fs;
 }
 
+char *engine_label_filter(const char *const *labels)
+{
+	return engine_filter(labels, 0);
+}
+
 int engine_container_list_all(struct engine *eng, const char *const *labels, struct strv *ret_ids,
 			      struct err *e)
 {
-	return engine_list_labelled(eng, "containers", "/containers/json?all=1", NULL, "Id", labels,
+	return engine_list_labelled(eng, "containers", "/containers/json?all=1", NULL, "Id", labels, 0,
 				    ret_ids, e);
 }
 

@@ -326,6 +326,13 @@ int engine_image_remove(struct engine *eng, const char *name, int force, int mis
 	return rv;
 }
 
+int engine_image_list_untagged(struct engine *eng, const char *const *labels, struct strv *ret_ids,
+			       struct err *e)
+{
+	return engine_list_labelled(eng, "untagged images", "/images/json", NULL, "Id", labels, 1,
+				    ret_ids, e);
+}
+
 /* ---- commit ---- */
 
 static int engine_commit_change(struct buf *path, const char *change)

@@ -97,6 +97,12 @@ int engine_check_name(const char *what, const char *s, struct err *e);
 char *engine_escape(const char *s);
 int engine_path_arg(struct buf *path, const char *name, const char *value);
 char *engine_container_path(const char *id, const char *suffix, const char *param, struct err *e);
+/* GET PATH?filters={"label":[labels...]} (with dangling, "dangling":["true"] too): the
+ * NAME_KEY of each object listed, appended to *ret; ARRAY_KEY names the answer's array,
+ * NULL when the answer is one (engine_container.c). */
+int engine_list_labelled(struct engine *eng, const char *what, const char *path,
+			 const char *array_key, const char *name_key,
+			 const char *const *labels, int dangling, struct strv *ret, struct err *e);
 
 /* engine.c: one request, step by step (engine_stream.c drives its own transfer) */
 int engine_req_init(struct req *r, struct engine *eng, const char *method, const char *path, int versioned,

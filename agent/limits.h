@@ -228,6 +228,10 @@
 /* ms after the database says a lease runs out before a takeover is tried: its clock
  * and ours are a round trip apart, and a takeover too early is refused */
 #define WORKER_LEASE_MARGIN_MS	50
+/* a build whose lease this agent could not renew is stopped by its own clock a sixth of
+ * the lease before the lease runs out (from the start of the last renewal that landed):
+ * time for its process to remove its containers before another agent takes it over */
+#define WORKER_LEASE_SAFETY_DIV	6
 /* retention passes (worker_keep.c): one at start-up, one when a build ends unless
  * one ran within RETAIN_GAP_MS, one every RETAIN_INTERVAL_MS. A pass runs in
  * slices of at most RETAIN_SLICE_ROWS builds or RETAIN_SLICE_MS in the writer's

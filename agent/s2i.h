@@ -98,6 +98,9 @@ void s2i_opts_init(struct s2i_opts *o);
  * S2I_SECRET_FILE_MAX bytes): s2i_build checks them first, a CLI may before. */
 int s2i_secrets_check(const struct s2i_opts *o, struct err *e);
 void s2i_opts_release(struct s2i_opts *o);
+/* The io.k8s.display-name label of the image a build makes: the application name
+ * when given, else the tag (NULL when neither). */
+const char *s2i_display_name(const struct s2i_opts *o);
 
 enum s2i_outcome {
 	S2I_SUCCEEDED = 0,

@@ -31,10 +31,15 @@ static void s2i_label_set(struct strv *labels, const char *k, const char *v)
 	strv_pushf(labels, "%s=%s", k, v);
 }
 
+const char *s2i_display_name(const struct s2i_opts *o)
+{
+	return o->application_name && *o->application_name ? o->application_name : o->tag;
+}
+
 void s2i_labels(struct s2i_ctx *c, struct strv *labels)
 {
 	const struct s2i_opts *o = c->o;
-	const char *display = o->application_name && *o->application_name ? o->application_name : o->tag;
+	const char *display = s2i_display_name(o);
 	char created[64];
 	time_t now = time(NULL);
 	struct tm tm;

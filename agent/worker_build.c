@@ -193,6 +193,8 @@ static int worker_build_spawn(struct wproc *p, struct err *e)
 	o->o_pid = p->p_pid;
 	o->o_fence = wb->b_fence;
 	worker_op_submit(w, o);
+	if (wb->b_fence)
+		worker_lease_watch(w, wb->b_id, p->p_pid, wb->b_lease_from);
 	log_info("build %lld: started '%s' %s %.12s (pid %d, attempt %d)", wb->b_id, wb->b_repo,
 		 wb->b_ref, *wb->b_sha ? wb->b_sha : "(to resolve)", (int)p->p_pid,
 		 wb->b_attempt + 1);
@@ -205,6 +207,7 @@ void worker_build_final(struct wproc *p)
 
 	if (!p->p_exited || !p->p_build.b_landed)
 		return;
+	worker_lease_unwatch(p);	/* its pid is free for another process now */
 	worker_proc_unlink(p);
 	w->w_running--;
 	worker_proc_free(p);
@@ -300,7 +303,7 @@ static void worker_build_record(struct wproc *p)
 	struct wop *o;
 	int st;
 
-	if (wb->b_recorded)
+	if (wb->b_recorded || worker_lease_unwatch(p))
 		return;
 	wb->b_recorded = 1;
 	if (wb->b_result) {

@@ -44,6 +44,8 @@ struct wproc_build {
 	long long b_started_ms;		/* 0 until it is running on disk */
 	int b_untrusted;		/* struct build's untrusted */
 	long long b_fence;		/* its lease's fencing number (shared store), else 0 */
+	long long b_lease_from;		/* retain_clock_ms when the claim or renewal that
+					 * last held its lease was sent */
 	/* a shared store: its log is copied there (worker_ship.c) */
 	int b_ship;
 	long long b_log_base;		/* where this attempt's bytes start in the file */
@@ -102,6 +104,7 @@ struct wproc {
 
 struct wfollow;
 struct wop;
+struct lease_watch;
 
 struct worker {
 	struct event_base *w_base;
@@ -167,6 +170,7 @@ struct worker {
 	struct event *w_renew_ev;	/* the heartbeat */
 	struct event *w_lease_ev;	/* at the earliest expiry: takeovers */
 	int w_renewing;			/* a WOP_RENEW is in the group commit */
+	struct lease_watch *w_watch;	/* stops builds by our own clock (worker_lease.c) */
 	/* mirrors to clean after deleted refs (worker_mirror.c): repo -> [ref, ...] */
 	json_t *w_mirror_due;
 	struct event *w_mirror_ev;
@@ -247,6 +251,8 @@ struct wop {
 	long long *o_fences;
 	int *o_held;
 	int o_tries;			/* failed so far */
+	long long o_sent;		/* retain_clock_ms when it was made (START, RENEW: a
+					 * lease held from then on) */
 	struct event *o_retry;
 	struct wop *o_next;		/* in w_retry */
 };
@@ -447,6 +453,14 @@ void worker_lease_scan(struct worker *w);
 /* Takes b over (at b->fence): queued again, or errored after WORKER_ATTEMPTS_MAX
  * starts, through the group commit. */
 void worker_lease_take(struct worker *w, const struct build *b, const char *reason);
+/* A build of ours whose process runs under a lease held since from (retain_clock_ms):
+ * stopped by this agent's own clock once no renewal landed before it runs out, even
+ * while the loop waits on an unreachable database. Again with a later from: renewed. */
+void worker_lease_watch(struct worker *w, long long id, pid_t pid, long long from);
+/* The build's outcome is about to be decided: no longer watched. 1 when its lease ran
+ * out here first: the build is stopped and nothing of it may be recorded (it is marked
+ * so, and logged), else 0. */
+int worker_lease_unwatch(struct wproc *p);
 /* WOP_RENEW's and WOP_TAKE's halves (worker_op.c's table) */
 int worker_renew_run(struct store *st, struct wop *o, struct err *e);
 void worker_renew_done(struct worker *w, struct wop *o);

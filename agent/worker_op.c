@@ -38,6 +38,7 @@ struct wop *worker_op_new(enum wop_kind kind, long long id)
 
 	o->o_kind = kind;
 	o->o_id = id;
+	o->o_sent = retain_clock_ms();
 	return o;
 }
 
@@ -230,6 +231,7 @@ static void worker_op_start_done(struct worker *w, struct wop *o)
 	if (!o->o_rc)
 		w->w_claimed++;
 	o->o_proc->p_build.b_fence = o->o_fence;
+	o->o_proc->p_build.b_lease_from = o->o_sent;
 	worker_build_started(o->o_proc, o->o_rc);
 }
 

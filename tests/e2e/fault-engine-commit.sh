@@ -22,35 +22,19 @@ PROXY_SOCK=$AGENT_DIR/engine.sock
 PROXY_PID=
 trap ef_cleanup EXIT
 
-# ids of every image of this test's repository, tagged or not (a commit keeps the tag
-# the image had as io.k8s.display-name)
-images_of_test() {
-	local ids
-	ids=$(docker images -aq --no-trunc)
-	[ -n "$ids" ] && docker image inspect --format '{{.Id}} {{index .Config.Labels "io.k8s.display-name"}}' \
-		$ids 2>/dev/null | awk -v n="s2i-agent-test/$PL_ID-web:main" '$2 == n { print $1 }' | sort -u
-}
 commits_delayed() {	# n: at least n commits were handed to the proxy
 	[ "$(grep -c '^POST /v[0-9.]*/commit' "$AGENT_DIR/proxy.delayed" 2>/dev/null)" -ge "$1" ]
 }
-tagged() { docker image inspect --format '{{.Id}}' "s2i-agent-test/$PL_ID-web:main" 2>/dev/null; }
 
 pl_builder
 pl_repo web status_repo=acme/web
 ef_proxy_start --delay-on '^POST /v[0-9.]+/commit\?=3' --delayed "$AGENT_DIR/proxy.delayed" ||
 	fail "cannot start the engine proxy"
-AGENT_ENGINE=unix://$PROXY_SOCK
-AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"
-start_agent || fail "agent did not start"
-AUTH="Authorization: Bearer $PL_ADMIN"
+ef_start_admin
 
-sha1=$(pl_commit web "first build")
-ef_push web "$sha1"
+ef_first_image web
 [ "$EF_BUILD" = 1 ] || fail "the first push made build '$EF_BUILD'"
-pl_expect 1 succeeded 120
-img1=$(tagged)
-[ -n "$img1" ] || fail "build 1 succeeded and its tag names no image"
-[ "$(images_of_test)" = "$img1" ] || fail "after build 1: images $(images_of_test | tr '\n' ' ')"
+img1=$EF_IMG
 
 sha2=$(pl_commit web "canceled while the engine commits")
 ef_push web "$sha2"
@@ -61,14 +45,14 @@ http_req -X POST -H "$AUTH" "$AGENT_URL/builds/2/cancel"
 pl_expect 2 canceled 60
 # what the engine was handed late has landed
 sleep 3
-img2=$(tagged)
+img2=$(ef_tagged web)
 [ -n "$img2" ] && [ "$img2" != "$img1" ] ||
 	fail "the tag names '$img2' after build 2's commit (build 1's image: $img1)"
 docker image inspect "$img1" >/dev/null 2>&1 &&
 	fail "build 1's image $img1, replaced by build 2's commit, is still in the engine" \
 		"($(docker image inspect --format '{{.RepoTags}}' "$img1")); log of build 2:" \
 		"$(curl -s "$AGENT_URL/builds/2/log" | tail -n 8)"
-[ "$(images_of_test)" = "$img2" ] || fail "after build 2: images $(images_of_test | tr '\n' ' ')"
+[ "$(ef_images web)" = "$img2" ] || fail "after build 2: images $(ef_images web | tr '\n' ' ')"
 curl -s "$AGENT_URL/builds/2/log" | grep -q "committed ${img2:0:19} before the cancel took effect" ||
 	fail "build 2's log does not say its image was committed: $(curl -s "$AGENT_URL/builds/2/log" | tail -n 8)"
 pl_no_containers 2
@@ -76,8 +60,8 @@ pl_no_containers 2
 sha3=$(pl_commit web "after the cancel")
 ef_push web "$sha3"
 pl_expect "$EF_BUILD" succeeded 120
-img3=$(tagged)
-[ "$(images_of_test)" = "$img3" ] || fail "after build $EF_BUILD: images $(images_of_test | tr '\n' ' ')" \
+img3=$(ef_tagged web)
+[ "$(ef_images web)" = "$img3" ] || fail "after build $EF_BUILD: images $(ef_images web | tr '\n' ' ')" \
 	"(tagged: $img3); its log: $(curl -s "$AGENT_URL/builds/$EF_BUILD/log" | tail -n 6)"
 stop_agent || fail "agent exited $? on SIGTERM"
 echo "ok"

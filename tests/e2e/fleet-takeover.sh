@@ -8,7 +8,14 @@
 # 2. The agent running a build is frozen (SIGSTOP, with its build process) past its
 #    lease, then let go (SIGCONT): the other agent has taken the build over; the
 #    frozen one records nothing of it, stops its build process and removes its
-#    container; one final state, one final status, no container left.
+#    container (by its own clock, or when its heartbeat finds the lease gone); one
+#    final state, one final status, no container left.
+# 3. The agent running a build is cut off from PostgreSQL (each agent reaches it
+#    through a proxy, tests/lib/sockproxy.py, that the test freezes: a link that
+#    accepts and never answers): by its own clock, before its lease runs out and while
+#    PostgreSQL is still out of its reach, it stops the build (process and
+#    containers); the other agent takes the build over and runs it; let back, the
+#    cut-off agent records nothing of it.
 # For tests/bench/takeover.sh: TAKEOVER_LEASE (seconds, default 3) and
 # TAKEOVER_KILL_ONLY=1 (part 1 only).
 TEST=fleet-takeover
@@ -23,19 +30,37 @@ fail() {
 }
 pg_start || fail "PostgreSQL did not start"
 B_PID=
+declare -A PROXY_PID PROXY_PORT
 takeover_stop() {
 	local pid
+	# a link still frozen would hold up an agent's stop
+	for pid in "${PROXY_PID[@]}"; do kill -USR1 "$pid" 2>/dev/null; done
 	for pid in ${AGENT_PID:-} ${B_PID:-}; do
 		kill -CONT "$pid" 2>/dev/null
 		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	done
+	for pid in "${PROXY_PID[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	pg_stop
 }
 agent_on_exit takeover_stop
+# each agent's way to PostgreSQL: a proxy that freezes at the first bytes after a
+# SIGUSR2 (part 3) and forwards again after a SIGUSR1
+proxy_start() {	# name
+	local n=$1
+	PROXY_PORT[$n]=$(free_port)
+	python3 "$TESTS_DIR/lib/sockproxy.py" "tcp:127.0.0.1:${PROXY_PORT[$n]}" "tcp:127.0.0.1:$PG_PORT" \
+		--ready "$AGENT_DIR/proxy-$n.ready" --freeze-on '(?s).' --frozen "$AGENT_DIR/proxy-$n.frozen" \
+		--disarmed >"$AGENT_DIR/proxy-$n.log" 2>&1 &
+	PROXY_PID[$n]=$!
+	wait_for 10 test -s "$AGENT_DIR/proxy-$n.ready" ||
+		fail "the proxy to PostgreSQL did not start: $(cat "$AGENT_DIR/proxy-$n.log")"
+}
+proxy_start a
+proxy_start b
 
 pl_builder
 pl_repo web
-AGENT_EXTRA="database = $PG_URL
+AGENT_EXTRA="database = postgresql://agent@127.0.0.1:${PROXY_PORT[a]}/s2i
 database_password_file = $PG_PASSWORD_FILE
 lease = ${LEASE}s"
 start_agent || fail "agent a did not start"
@@ -48,6 +73,7 @@ start_b() {	# (another port while the one tried is taken)
 		B_PORT=$(free_port)
 		agent_write_config "$conf"
 		sed -i -e "s|127.0.0.1:$AGENT_PORT|127.0.0.1:$B_PORT|g" \
+			-e "s|127.0.0.1:${PROXY_PORT[a]}/|127.0.0.1:${PROXY_PORT[b]}/|" \
 			-e "s|^state_dir = .*|state_dir = $AGENT_DIR/state-b|" "$conf"
 		"$S2I_AGENT" serve -c "$conf" >>"$AGENT_DIR/b.log" 2>&1 &
 		B_PID=$!
@@ -80,6 +106,54 @@ final_statuses() {	# sha
 }
 ms() { date +%s%3N; }
 
+# The build ends once, as the other agent's rerun (which sleeps SLEEP seconds from
+# its start: the stopped run, let go in the middle of its sleep, would end sooner),
+# with one final status; the stopped agent (its log LOG) recorded and posted nothing
+# of it; no container is left.
+rerun_recorded() {	# id sha sleep log who
+	local id=$1 sha=$2 sleep=$3 log=$4 who=$5 ran o
+	final() { case $(field "$id" state) in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
+	wait_for 90 final || fail "build $id did not end"
+	[ "$(field "$id" "state || ' ' || attempt || ' ' || agent")" = "succeeded 2 $O_OWNER" ] ||
+		fail "build $id: $(field "$id" "state, attempt, agent, reason")"
+	ran=$(field "$id" "finished - started")
+	[ "$ran" -ge $((sleep * 1000)) ] || fail "build $id recorded $ran ms after its rerun started: the $who agent's outcome"
+	wait_for 30 eval '[ "$(final_statuses "$sha")" -ge 1 ]' || fail "no final status: $(pl_statuses)"
+	sleep 2
+	[ "$(final_statuses "$sha")" = 1 ] || fail "final statuses of build $id: $(pl_statuses "$sha")"
+	[ "$(pl_statuses "$sha" | grep -c '^success|')" -ge 1 ] || fail "no success status: $(pl_statuses "$sha")"
+	pl_statuses "$sha" | grep -q '^canceled\|^error|' && fail "the $who agent's outcome was posted: $(pl_statuses "$sha")"
+	grep -q "build $id: canceled\|build $id: succeeded" "$log" &&
+		fail "the $who agent recorded build $id: $(grep "build $id" "$log")"
+	for o in "$A_OWNER" "$B_OWNER"; do
+		wait_for 20 no_containers "$id" "$o" || fail "containers of build $id left ($o)"
+	done
+}
+
+# A build whose assemble sleeps that long, running on one of the agents: sets shaN
+# and idN (N given), R (a or b) with R_PID, R_OWNER and R_LOG for the agent running
+# it, O_OWNER for the other, and bpid (its build process).
+slow_build() {	# seconds delivery N
+	local sha id
+	sha=$(pl_commit web "slow, $2" SLEEP "$1")
+	pl_push web >/dev/null || fail "git push"
+	pl_github_push web "$sha" refs/heads/main "$2"
+	expect 202
+	id=$(jq -r .build <<<"$HTTP_BODY")
+	printf -v "sha$3" %s "$sha"
+	printf -v "id$3" %s "$id"
+	on_some() { sleeping_on "$id" "$AGENT_DIR/state" || sleeping_on "$id" "$AGENT_DIR/state-b"; }
+	wait_for 60 on_some || fail "build $id did not start"
+	if [ "$(field "$id" agent)" = "$A_OWNER" ]; then
+		R=a R_PID=$AGENT_PID R_OWNER=$A_OWNER R_LOG=$A_LOG O_OWNER=$B_OWNER
+	else
+		R=b R_PID=$B_PID R_OWNER=$B_OWNER R_LOG=$AGENT_DIR/b.log O_OWNER=$A_OWNER
+	fi
+	bpid=$(field "$id" pid)
+	[ -n "$bpid" ] || fail "no build process recorded for build $id"
+	[ -n "$(containers "$id" "$R_OWNER")" ] || fail "no container of build $id"
+}
+
 # ---- 1. SIGKILL of the agent and its build process ----
 sha1=$(pl_commit web "slow" SLEEP 8)
 pl_push web >/dev/null || fail "git push"
@@ -111,7 +185,8 @@ wait_for 90 final1 || fail "build $id1 did not end"
 [ "$(field "$id1" state)" = succeeded ] || fail "build $id1: $(field "$id1" "state, reason")"
 # the dead agent's container is its own to remove, on its return: b left it
 [ -n "$(containers "$id1" "$A_OWNER")" ] || fail "agent b removed agent a's container"
-no_containers "$id1" "$B_OWNER" || fail "agent b left its container of build $id1"
+# the build removes its containers after it printed its result
+wait_for 20 no_containers "$id1" "$B_OWNER" || fail "agent b left its container of build $id1"
 KEEP_PORT=1 start_agent || fail "agent a did not restart"
 wait_for 30 no_containers "$id1" "$A_OWNER" || fail "agent a did not remove its container of build $id1"
 [ "$(field "$id1" "state || ' ' || attempt")" = "succeeded 2" ] ||
@@ -122,47 +197,45 @@ sleep 1
 [ "${TAKEOVER_KILL_ONLY:-}" = 1 ] && exit 0
 
 # ---- 2. the agent running a build frozen past its lease ----
-sha2=$(pl_commit web "slow again" SLEEP 10)
-pl_push web >/dev/null || fail "git push"
-pl_github_push web "$sha2" refs/heads/main "frozen-$$"
-expect 202
-id2=$(jq -r .build <<<"$HTTP_BODY")
-on_some() { sleeping_on "$id2" "$AGENT_DIR/state" || sleeping_on "$id2" "$AGENT_DIR/state-b"; }
-wait_for 60 on_some || fail "build $id2 did not start"
-if [ "$(field "$id2" agent)" = "$A_OWNER" ]; then
-	F_PID=$AGENT_PID F_OWNER=$A_OWNER F_LOG=$A_LOG O_OWNER=$B_OWNER
-else
-	F_PID=$B_PID F_OWNER=$B_OWNER F_LOG=$AGENT_DIR/b.log O_OWNER=$A_OWNER
-fi
-bpid=$(field "$id2" pid)
-[ -n "$bpid" ] || fail "no build process recorded for build $id2"
-[ -n "$(containers "$id2" "$F_OWNER")" ] || fail "no container of build $id2"
+slow_build 10 "frozen-$$" 2
+F_PID=$R_PID F_OWNER=$R_OWNER F_LOG=$R_LOG
 kill -STOP "$F_PID" && kill -STOP -- "-$bpid"
 taken() { [ "$(field "$id2" "state || ' ' || attempt || ' ' || agent")" = "running 2 $O_OWNER" ]; }
 wait_for $((LEASE + 5)) taken || fail "build $id2 not taken over: $(field "$id2" "state, attempt, agent")"
 kill -CONT -- "-$bpid"
 kill -CONT "$F_PID"
-wait_grep "build $id2: another agent took it over" "$F_LOG" 15 ||
+# by the heartbeat's answer, or by its own clock (the watch) first
+wait_grep "build $id2: another agent took it over\|build $id2: its lease ran out" "$F_LOG" 15 ||
 	fail "the frozen agent did not learn it lost build $id2"
 gone() { ! kill -0 "$bpid" 2>/dev/null; }
 wait_for 20 gone || fail "the frozen agent's build process of build $id2 still runs"
 wait_for 30 no_containers "$id2" "$F_OWNER" || fail "the frozen agent left its container of build $id2"
-final2() { case $(field "$id2" state) in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
-wait_for 90 final2 || fail "build $id2 did not end"
-[ "$(field "$id2" "state || ' ' || attempt || ' ' || agent")" = "succeeded 2 $O_OWNER" ] ||
-	fail "build $id2: $(field "$id2" "state, attempt, agent, reason")"
-# the outcome on record is the rerun's, which sleeps 10 s after its start: the frozen
-# run, let go in the middle of its sleep, would have ended sooner
-ran=$(field "$id2" "finished - started")
-[ "$ran" -ge 10000 ] || fail "build $id2 recorded $ran ms after its rerun started: the frozen agent's outcome"
-wait_for 30 eval '[ "$(final_statuses "$sha2")" -ge 1 ]' || fail "no final status: $(pl_statuses)"
-sleep 2
-[ "$(final_statuses "$sha2")" = 1 ] || fail "final statuses of build $id2: $(pl_statuses "$sha2")"
-[ "$(pl_statuses "$sha2" | grep -c '^success|')" -ge 1 ] || fail "no success status: $(pl_statuses "$sha2")"
-pl_statuses "$sha2" | grep -q '^canceled\|^error|' && fail "the frozen agent's outcome was posted: $(pl_statuses "$sha2")"
-grep -q "build $id2: canceled\|build $id2: succeeded" "$F_LOG" &&
-	fail "the frozen agent recorded build $id2: $(grep "build $id2" "$F_LOG")"
-for o in "$A_OWNER" "$B_OWNER"; do
-	wait_for 20 no_containers "$id2" "$o" || fail "containers of build $id2 left ($o)"
-done
+rerun_recorded "$id2" "$sha2" 10 "$F_LOG" frozen
 echo "frozen agent: build $id2 stopped there, recorded once by the other agent"
+
+# ---- 3. the agent running a build cut off from PostgreSQL ----
+slow_build 15 "cut-$$" 3
+C=$R C_OWNER=$R_OWNER C_LOG=$R_LOG
+# the next bytes it sends PostgreSQL (a renewal every lease/3 at the latest) freeze
+# its link: the lease it holds runs out at most a lease after that
+kill -USR2 "${PROXY_PID[$C]}"
+wait_for 10 test -e "$AGENT_DIR/proxy-$C.frozen" || fail "agent $C sent nothing to PostgreSQL for 10 s"
+cut=$(ms)
+# ended: its agent, waiting on PostgreSQL, may not have reaped it yet (a zombie)
+ended() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+stopped() { ended "$bpid" && no_containers "$id3" "$C_OWNER"; }
+wait_for $((LEASE + 2)) stopped ||
+	fail "agent $C, cut off from PostgreSQL, still runs build $id3 $(($(ms) - cut)) ms after the cut" \
+		"(lease ${LEASE}s): process $(ended "$bpid" && echo ended || echo alive)," \
+		"containers: $(containers "$id3" "$C_OWNER" | tr '\n' ' ')"
+took=$(($(ms) - cut))
+[ "$took" -le $((LEASE * 1000 + 1000)) ] ||
+	fail "build $id3 stopped $took ms after the cut: later than its lease (${LEASE}s) and 1 s"
+echo "cut-off agent: build $id3 stopped $took ms after its link to PostgreSQL froze (lease ${LEASE}s)"
+taken() { [ "$(field "$id3" "state || ' ' || attempt || ' ' || agent")" = "running 2 $O_OWNER" ]; }
+wait_for $((LEASE + 5)) taken || fail "build $id3 not taken over: $(field "$id3" "state, attempt, agent")"
+kill -USR1 "${PROXY_PID[$C]}"
+wait_grep "build $id3: its lease ran out before this agent could renew it" "$C_LOG" 20 ||
+	fail "agent $C does not say it stopped build $id3: $(tail -n 20 "$C_LOG")"
+rerun_recorded "$id3" "$sha3" 15 "$C_LOG" cut-off
+echo "cut-off agent: build $id3 stopped by its own clock, run and recorded once by the other agent"

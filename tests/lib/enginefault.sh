@@ -11,6 +11,12 @@
 #   ef_log_has ID TEXT            build ID's log has TEXT
 #   ef_wait_assemble ID           waits until build ID's (sleeping) assemble runs
 #   ef_push NAME SHA [REF]        git push + its webhook, answered 202; sets EF_BUILD
+#   ef_images NAME ids of every image of this test's repository NAME, tagged or
+#                                 not, in the real engine (sorted)
+#   ef_tagged NAME                the id its tag (main) names
+#   ef_start_admin                the agent on the proxy with an admin token; sets AUTH
+#   ef_first_image NAME           a first push of NAME builds; sets EF_IMG to its image,
+#                                 the only one of the repository
 #   ef_expect_statuses "ID SHA STATE"...  once every build has a final status: each has
 #                                 pending, pending, then exactly one final one, and STATE
 
@@ -36,6 +42,30 @@ ef_cleanup() {
 # containers of this test in the real engine (our builder image, our agent's label)
 ef_containers() { docker ps -aq --filter "label=s2i-agent-test.image=$PL_ID" --filter label=io.s2i-agent.build; }
 ef_no_containers() { [ -z "$(ef_containers)" ]; }
+
+# a commit keeps the tag the image had as io.k8s.display-name
+ef_images() {	# name
+	local ids
+	ids=$(docker images -aq --no-trunc)
+	[ -n "$ids" ] && docker image inspect --format '{{.Id}} {{index .Config.Labels "io.k8s.display-name"}}' \
+		$ids 2>/dev/null | awk -v n="s2i-agent-test/$PL_ID-$1:main" '$2 == n { print $1 }' | sort -u
+}
+ef_tagged() { docker image inspect --format '{{.Id}}' "s2i-agent-test/$PL_ID-$1:main" 2>/dev/null; }
+
+ef_start_admin() {
+	AGENT_ENGINE=unix://$PROXY_SOCK
+	AGENT_EXTRA="admin_token_file = $AGENT_DIR/admin.token"
+	start_agent || fail "agent did not start"
+	AUTH="Authorization: Bearer $PL_ADMIN"
+}
+
+ef_first_image() {	# name
+	ef_push "$1" "$(pl_commit "$1" "first build")"
+	pl_expect "$EF_BUILD" succeeded 120
+	EF_IMG=$(ef_tagged "$1")
+	[ -n "$EF_IMG" ] || fail "build $EF_BUILD succeeded and its tag names no image"
+	[ "$(ef_images "$1")" = "$EF_IMG" ] || fail "after build $EF_BUILD: images $(ef_images "$1" | tr '\n' ' ')"
+}
 
 ef_log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
 

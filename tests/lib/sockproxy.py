@@ -5,7 +5,8 @@ or, with tcp: addresses, a TCP link that can be cut (fleet-chaos.sh: an agent's
 connection to PostgreSQL).
 
     sockproxy.py LISTEN TARGET [--ready FILE] [--freeze-on REGEX [--frozen FILE] [--disarmed]]
-                 [--delay-on REGEX=SECONDS]... [--delayed FILE]
+                 [--delay-on REGEX=SECONDS]... [--delay-reply-on REGEX=SECONDS]...
+                 [--delayed FILE]
 
 LISTEN and TARGET are unix socket paths, or tcp:HOST:PORT (LISTEN's HOST must be
 127.0.0.1: nothing here listens beyond the machine).
@@ -26,6 +27,11 @@ written then), so that requests made before do not freeze it.
 --delay-on REGEX=SECONDS (repeatable): each request whose bytes match REGEX goes on to
 TARGET SECONDS later, whether or not its client is still there: an engine busy with
 it that long (fault-engine-commit.sh: a commit in flight when the build is canceled).
+--delay-reply-on REGEX=SECONDS (repeatable): the first request whose bytes match REGEX
+goes on at once, but the answer on its connection reaches the client SECONDS later (if
+it is still there): an engine that did the work at once and answers late
+(fault-engine-commit-kill.sh: a commit that moved the tag, its build killed before
+the answer came). Once each; with --disarmed, only after SIGUSR2.
 --delayed FILE gets a line per request delayed, its first line.
 
 SIGTERM and SIGINT stop it the way a stopped engine looks to its clients: the socket
@@ -50,6 +56,8 @@ flowing.set()
 freeze = {"re": None, "fired": False, "file": None, "armed": True}
 freeze_lock = threading.Lock()
 delays = []             # (compiled REGEX, seconds) of --delay-on
+reply_delays = []       # [compiled REGEX, seconds, fired] of --delay-reply-on
+reply = {"armed": True}
 delayed = {"file": None}
 delayed_lock = threading.Lock()
 
@@ -69,13 +77,27 @@ def maybe_freeze(data):
         os.rename(freeze["file"] + ".tmp", freeze["file"])
 
 
-def maybe_delay(data):
-    """A request matching --delay-on waits its seconds here (before it is forwarded)."""
+def note_delayed(data):
+    if delayed["file"]:
+        with delayed_lock, open(delayed["file"], "a") as f:
+            f.write(data.split(b"\r\n", 1)[0].decode("latin-1") + "\n")
+
+
+def maybe_delay(data, conn):
+    """A request matching --delay-on waits its seconds here (before it is forwarded);
+    one matching --delay-reply-on sets conn["reply_delay"] for the answer's pump."""
+    fired = False
+    with delayed_lock:
+        for d in reply_delays:
+            if reply["armed"] and not d[2] and d[0].search(data):
+                d[2] = fired = True
+                conn["reply_delay"] = d[1]
+                break
+    if fired:
+        note_delayed(data)
     for rx, secs in delays:
         if rx.search(data):
-            if delayed["file"]:
-                with delayed_lock, open(delayed["file"], "a") as f:
-                    f.write(data.split(b"\r\n", 1)[0].decode("latin-1") + "\n")
+            note_delayed(data)
             time.sleep(secs)
             return
 
@@ -87,9 +109,10 @@ def cut(s):
         pass
 
 
-def pump(src, dst, requests=False):
+def pump(src, dst, conn, requests=False):
     """src -> dst until src ends; then half-close dst (the attach protocol needs it).
-    requests: src is the client (its bytes may trigger the freeze)."""
+    requests: src is the client (its bytes may trigger the freeze and delays); else
+    an answer waits conn["reply_delay"] seconds first, when a request set it."""
     try:
         while True:
             data = src.recv(65536)
@@ -97,7 +120,9 @@ def pump(src, dst, requests=False):
                 break
             if requests:
                 maybe_freeze(data)
-                maybe_delay(data)
+                maybe_delay(data, conn)
+            elif conn.get("reply_delay"):
+                time.sleep(conn.pop("reply_delay"))
             flowing.wait()
             dst.sendall(data)
         dst.shutdown(socket.SHUT_WR)
@@ -125,9 +150,10 @@ def serve(client, target):
         return
     with conns_lock:
         conns.update((client, upstream))
-    t = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+    conn = {}
+    t = threading.Thread(target=pump, args=(upstream, client, conn), daemon=True)
     t.start()
-    pump(client, upstream, requests=True)
+    pump(client, upstream, conn, requests=True)
     t.join()
     with conns_lock:
         conns.discard(client)
@@ -145,11 +171,16 @@ def main():
     ap.add_argument("--frozen")
     ap.add_argument("--disarmed", action="store_true")
     ap.add_argument("--delay-on", action="append", default=[])
+    ap.add_argument("--delay-reply-on", action="append", default=[])
     ap.add_argument("--delayed")
     a = ap.parse_args()
     for d in a.delay_on:
         rx, secs = d.rsplit("=", 1)
         delays.append((re.compile(rx.encode(), re.MULTILINE), float(secs)))
+    for d in a.delay_reply_on:
+        rx, secs = d.rsplit("=", 1)
+        reply_delays.append([re.compile(rx.encode(), re.MULTILINE), float(secs), False])
+    reply["armed"] = not a.disarmed
     delayed["file"] = a.delayed
     if a.freeze_on:
         freeze["re"] = re.compile(a.freeze_on.encode(), re.MULTILINE)
@@ -159,6 +190,7 @@ def main():
     def arm(signum, frame):
         with freeze_lock:
             freeze["armed"] = True
+        reply["armed"] = True
         if freeze["file"]:
             with open(freeze["file"] + ".armed", "w") as f:
                 f.write("armed\n")

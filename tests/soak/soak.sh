@@ -7,10 +7,11 @@
 # the mirrors and the daemon's RSS and open descriptors; at the end it asserts that the
 # first four level off (each sample of the last half within SOAK_TOLERANCE % of that
 # half's median, or within a floor of a few KiB / one image) and that RSS and descriptors
-# are flat: the last RSS at most 2 MB above the one at SOAK_WARMUP % of the run, descriptors
-# (once idle) no more than then. Prints the figures.
+# are flat: the last RSS at most 2 MB above the one once SOAK_WARMUP % of the builds had
+# ended, descriptors (once idle) no more than then. Prints the figures.
 # Env: SOAK_BUILDS (300), SOAK_EVERY (SOAK_BUILDS / 20), SOAK_TOLERANCE (10),
-# SOAK_WARMUP (10: the % of the run whose RSS the end is compared with), SOAK_RSS (1; 0:
+# SOAK_WARMUP (10: the % of the builds after which the RSS the end is compared with is
+# taken, the first sample with that many ended), SOAK_RSS (1; 0:
 # RSS is printed, not checked: a sanitizer's quarantine grows it by design), S2I_AGENT.
 set -u
 cd "$(dirname "$0")/../.."
@@ -125,12 +126,20 @@ check_level() {	# column name floor
 ids=$(docker images -aq --no-trunc --filter dangling=true)
 [ -n "$ids" ] && docker image inspect --format '{{.Id}} {{.Created}} {{index .Config.Labels "io.k8s.display-name"}} {{index .Config.Labels "io.openshift.s2i.build.commit.message"}}' \
 	$ids 2>/dev/null | grep " s2i-agent-test/$PL_ID-" | sed 's/^/soak: untagged: /'
+echo "soak: builds killed when they did not stop within the grace after a cancel:" \
+	"$(grep -c 'did not stop within' "$AGENT_LOG")"
 check_level 2 "database bytes" 16384
 check_level 3 "log bytes" 16384
 check_level 4 "images" 1
 check_level 5 "mirror bytes" 65536
 # flat: RSS and descriptors
-early=$(( n * ${SOAK_WARMUP:-10} / 100 ))
+# the baseline: the first sample taken once SOAK_WARMUP % of the builds had ended (500
+# of 5,000: "RSS after the first 500 builds"), not the sample at that % of the samples
+warm=$(( N * ${SOAK_WARMUP:-10} / 100 ))
+for ((early = 0; early < n - 1; early++)); do
+	[ "$(echo "${samples[$early]}" | cut -d' ' -f1)" -ge "$warm" ] && break
+done
+warm=$(echo "${samples[$early]}" | cut -d' ' -f1)
 rss0=$(echo "${samples[$early]}" | cut -d' ' -f6)
 rss1=$(echo "${samples[$((n - 1))]}" | cut -d' ' -f6)
 fd0=$(echo "${samples[$early]}" | cut -d' ' -f7)
@@ -139,7 +148,7 @@ fd0=$(echo "${samples[$early]}" | cut -d' ' -f7)
 fds_settled() { [ "$(metric process_open_fds)" -le "$fd0" ]; }
 wait_for 15 fds_settled
 fd1=$(metric process_open_fds)
-echo "soak: $total builds in ${secs}s; RSS $rss0 -> $rss1 bytes; fds $fd0 -> $fd1;" \
+echo "soak: $total builds in ${secs}s; RSS $rss0 (after $warm builds) -> $rss1 bytes; fds $fd0 -> $fd1;" \
 	"pruned $(metric s2i_agent_pruned_builds_total) builds, $(metric s2i_agent_pruned_logs_total) logs," \
 	"$(metric s2i_agent_pruned_bytes_total) bytes in $(metric s2i_agent_retention_passes_total) passes"
 [ "${SOAK_RSS:-1}" = 0 ] || [ "$rss1" -le $(( rss0 + 2 * 1024 * 1024 )) ] || fail "RSS grew: $rss0 -> $rss1"
