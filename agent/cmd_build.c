@@ -213,6 +213,23 @@ static void build_log_line(void *arg, enum s2i_log_kind kind, const char *line, 
 	fflush(stdout);
 }
 
+/* s2i_opts.on_outcome: the result, before the cleanup. */
+static void build_outcome(void *arg, const struct s2i_result *r)
+{
+	const struct s2i_opts *o = arg;
+
+	fflush(stdout);
+	if (r->outcome == S2I_SUCCEEDED) {
+		/* the image id last, or where the Dockerfile went (s2i says so too) */
+		printf("%s\n", o->as_dockerfile ? o->as_dockerfile : r->image_id);
+		fflush(stdout);
+	} else {
+		fprintf(stderr, "s2i-agent build: %s: %s\n",
+			r->outcome == S2I_FAILED ? "build failed" :
+			r->outcome == S2I_CANCELED ? "build canceled" : "error", r->reason);
+	}
+}
+
 /* The CLI's registry credentials, like docker's: $DOCKER_CONFIG/config.json, else
  * ~/.docker/config.json, when it exists. */
 static char *build_docker_config(void)
@@ -417,18 +434,12 @@ int cmd_build(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	if (s2i_build(&o, build_log_line, &bl, &build_cancel, &r, &e) < 0) {
-		fflush(stdout);
-		fprintf(stderr, "s2i-agent build: %s: %s\n",
-			r.outcome == S2I_FAILED ? "build failed" :
-			r.outcome == S2I_CANCELED ? "build canceled" : "error", e.msg);
-		rc = 1;
-	} else {
-		/* the image id last, or where the Dockerfile went (s2i says so too) */
-		printf("%s\n", o.as_dockerfile ? o.as_dockerfile : r.image_id);
-		fflush(stdout);
-		rc = 0;
-	}
+	/* the result is printed once known; the containers go after it, in a process of
+	 * their own, unless the build was interrupted */
+	o.on_outcome = build_outcome;
+	o.on_outcome_arg = &o;
+	o.detach_cleanup = 1;
+	rc = s2i_build(&o, build_log_line, &bl, &build_cancel, &r, &e) < 0 ? 1 : 0;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 out:

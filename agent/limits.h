@@ -186,6 +186,8 @@
 /* seconds: removing a build's containers at its end; within the daemon's grace, so a
  * build whose engine hangs still reports (and lists what it could not remove) */
 #define S2I_CLEANUP_TIMEOUT	(KILL_GRACE_SECONDS - 2)
+/* seconds: the CLI's cleanup after its result (s2i_cleanup_detach), retries included */
+#define S2I_CLEANUP_DETACHED_TIMEOUT	60
 #define S2I_DEFAULT_DESTINATION	"/tmp"
 #define S2I_CALLBACK_BODY_MAX	(1024 * 1024)
 

@@ -456,7 +456,7 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	      const volatile sig_atomic_t *cancel, struct s2i_result *r, struct err *e)
 {
 	struct s2i_ctx c;
-	int i, rc;
+	int i, rc, callback;
 
 	memset(r, 0, sizeof(*r));
 	r->outcome = S2I_ERRORED;
@@ -520,12 +520,17 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	if (rc < 0)
 		snprintf(r->reason, sizeof(r->reason), "%s", e->msg);
 	/* the outcome is final: whoever waits for it need not wait for the cleanup */
+	callback = o->callback_url && *o->callback_url && r->outcome != S2I_CANCELED;
+	/* the CLI's result is its last line: its callback (and the line saying so) first */
+	if (callback && o->detach_cleanup)
+		s2i_callback(&c, rc == 0);
 	if (o->on_outcome)
 		o->on_outcome(o->on_outcome_arg, r);
-	s2i_remove_containers(&c);
-	s2i_secrets_remove(&c);
-	if (o->callback_url && *o->callback_url && r->outcome != S2I_CANCELED)
+	if (callback && !o->detach_cleanup)
 		s2i_callback(&c, rc == 0);
+	if (!o->detach_cleanup || r->outcome == S2I_CANCELED || s2i_cleanup_detach(&c) < 0)
+		s2i_remove_containers(&c);
+	s2i_secrets_remove(&c);
 
 	for (i = 0; i < SC_N; i++) {
 		free(c.scripts[i].path);

@@ -22,8 +22,8 @@
  * r.outcome telling failed (a build script exited non-zero or timed out) from
  * errored (agent, git, engine, registry) or canceled, and the reason in e (also
  * copied to r.reason; o.on_outcome hears it before the cleanup). Every container it
- * created is removed before it returns,
- * whatever happened; those the engine could not be asked to remove (it stopped) are
+ * created is removed before it returns (with o.detach_cleanup, by a process it leaves
+ * behind), whatever happened; those the engine could not be asked to remove (it stopped) are
  * listed in r.left, for the caller to remove once it is back.
  */
 
@@ -91,6 +91,11 @@ struct s2i_opts {
 	 * is not known yet then. NULL: none. */
 	void (*on_outcome)(void *arg, const struct s2i_result *r);
 	void *on_outcome_arg;
+	/* after on_outcome, the cleanup goes to a detached process (the CLI: its result
+	 * is out, its caller need not wait for the removals); r->left stays empty then.
+	 * Not after a cancel: that cleanup is waited for. The callback then comes before
+	 * on_outcome (the CLI's result is its last line), else after it. */
+	int detach_cleanup;
 };
 
 void s2i_opts_init(struct s2i_opts *o);

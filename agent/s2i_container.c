@@ -2,9 +2,12 @@
  * file, resolve a user, remove; and the removal by label that the daemon's cleanups use. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "s2i_int.h"
@@ -114,6 +117,79 @@ void s2i_remove_containers(struct s2i_ctx *c)
 		}
 	}
 	strv_clear(&c->containers);
+}
+
+/* The detached cleanup's work: what the build listed, then every container and volume
+ * still carrying the build's labels (one whose create answered after a failure), tried
+ * again each second while something stays and the deadline allows. */
+static void s2i_cleanup_detached_run(struct s2i_ctx *c)
+{
+	const char *owner = strchr(c->owner_label, '=') + 1;
+	int64_t deadline = engine_clock_ms() + (int64_t)S2I_CLEANUP_DETACHED_TIMEOUT * 1000;
+	size_t i;
+
+	engine_set_cancel(c->eng, NULL);
+	engine_set_deadline(c->eng, deadline);
+	for (i = c->containers.n; i-- > 0;) {
+		struct err e = ERR_INIT;
+
+		engine_container_remove(c->eng, c->containers.items[i], 1, 1, &e);
+	}
+	for (;;) {
+		struct err e = ERR_INIT;
+
+		if (s2i_remove_build_containers(c->eng, c->build_id, owner, NULL, &e) == 0 ||
+		    engine_clock_ms() + 1000 >= deadline)
+			break;
+		sleep(1);
+	}
+}
+
+int s2i_cleanup_detach(struct s2i_ctx *c)
+{
+	struct sigaction ign;
+	pid_t pid, inner;
+	int status, fd;
+
+	if (!c->eng)
+		return -1;
+	if (!c->containers.n && !c->secrets_volume)
+		return 0;
+	fflush(NULL);		/* nothing buffered is written twice */
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		/* the middle process ends at once: the cleanup is nobody's child */
+		inner = fork();
+		if (inner != 0)
+			_exit(inner < 0 ? 1 : 0);
+		setsid();
+		memset(&ign, 0, sizeof(ign));
+		ign.sa_handler = SIG_IGN;
+		sigaction(SIGINT, &ign, NULL);
+		sigaction(SIGHUP, &ign, NULL);
+		sigaction(SIGPIPE, &ign, NULL);
+		/* the caller's pipes end with the result; no lock of the caller stays held */
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		close_range(3, ~0u, 0);
+		s2i_cleanup_detached_run(c);
+		_exit(0);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	strv_clear(&c->containers);
+	free(c->secrets_volume);
+	c->secrets_volume = NULL;
+	return 0;
 }
 
 void s2i_drop_container(struct s2i_ctx *c, const char *id)

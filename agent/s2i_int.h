@@ -124,6 +124,13 @@ int s2i_create_argv(struct s2i_ctx *c, const char *image, const char *user,
 		    const char *const *argv, const struct strv *env, const struct strv *binds,
 		    char **ret_id, struct err *e);
 void s2i_remove_containers(struct s2i_ctx *c);
+/* The cleanup handed to a process of its own (s2i_opts.detach_cleanup): in a session of
+ * its own (the caller's Ctrl-C or a kill of its process group does not stop it halfway),
+ * no output, no fd of the caller but /dev/null; it removes the build's containers and
+ * secrets volume, then sweeps by the build's labels until none is left or
+ * S2I_CLEANUP_DETACHED_TIMEOUT. 0: handed over (the lists are empty); -1: no such
+ * process, the caller removes them itself. */
+int s2i_cleanup_detach(struct s2i_ctx *c);
 void s2i_drop_container(struct s2i_ctx *c, const char *id);
 int s2i_run(struct s2i_ctx *c, const char *id, const char *what, int *ret_code, struct err *e);
 int s2i_upload_opts(struct s2i_ctx *c, const char *id, const char *dir,

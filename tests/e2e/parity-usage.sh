@@ -25,7 +25,7 @@ grep -q "usage: this builder runs as 1001 with GREETING=unset" "$S2I_TMP/agent.u
 	fail "no usage text: $(cat "$S2I_TMP/agent.usage")"
 diff -u "$S2I_TMP/s2i.usage" "$S2I_TMP/agent.usage" || fail "the output differs from s2i usage"
 diff -u "$S2I_TMP/s2i.out" "$S2I_TMP/agent.out" || fail "stdout differs from s2i usage's"
-s2i_no_leftovers
+s2i_no_leftovers "$S2I_ID-u1"
 
 # -e reaches the script; --scripts-url file:// downloads another one into the container
 mkdir -p "$S2I_TMP/other"
@@ -33,7 +33,7 @@ printf '#!/bin/sh\necho "other usage, GREETING=$GREETING"\n' >"$S2I_TMP/other/us
 out=$(S2I_AGENT_BUILD_ID=$S2I_ID-u2 "$S2I_AGENT" usage -e GREETING=hi -s "file://$S2I_TMP/other" "$builder" 2>&1) ||
 	fail "usage with --scripts-url failed"
 [ "$out" = "other usage, GREETING=hi" ] || fail "usage with --scripts-url said: $out"
-s2i_no_leftovers
+s2i_no_leftovers "$S2I_ID-u2"
 
 # a usage script that fails, none at all, bad usage
 printf '#!/bin/sh\necho failing\nexit 3\n' >"$S2I_TMP/other/usage"
@@ -48,5 +48,5 @@ rc=$?
 grep -q "no 'usage' script" "$S2I_TMP/err" || fail "no word on the missing script: $(cat "$S2I_TMP/err")"
 "$S2I_AGENT" usage >/dev/null 2>&1; [ $? = 2 ] || fail "usage without BUILDER is not bad usage"
 "$S2I_AGENT" usage --help | grep -q "^usage: s2i-agent usage" || fail "usage --help"
-s2i_no_leftovers
+for i in 3 4; do s2i_no_leftovers "$S2I_ID-u$i"; done
 echo ok

@@ -243,11 +243,17 @@ s2i_rebuild_incremental() {	# src builder tag answer n
 	[ "$(s2i_run "$3")" = "answer: $4" ] || fail "the app of incremental build $5"
 }
 
-# No container of the last build (or of build id $1) is left.
+# No container or volume of the last build (or of build id $1) is left: the CLI prints
+# its result first and removes them after, in a process of its own (s2i_cleanup_detach),
+# so they may take a moment to go; 30 s is far more than it takes.
+s2i_build_objects() {	# build id
+	eng ps -aq --filter "label=io.s2i-agent.build=$1"
+	eng volume ls -q --filter "label=io.s2i-agent.build=$1"
+}
 s2i_no_leftovers() {
-	local left
-	left=$(eng ps -aq --filter "label=io.s2i-agent.build=${1:-$build_id}")
-	[ -z "$left" ] || fail "containers left over: $left"
+	local id=${1:-$build_id}
+	wait_for 30 eval '[ -z "$(s2i_build_objects "$id")" ]' ||
+		fail "containers or volumes left over: $(s2i_build_objects "$id" | tr '\n' ' ')"
 }
 
 s2i_label() {	# image key
