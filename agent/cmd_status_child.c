@@ -20,9 +20,10 @@ int cmd_status_child(int argc, char **argv)
 	struct forge_answer a;
 	struct err e = ERR_INIT;
 	const char *oc;
+	char unchecked[ERR_MSG_MAX] = "";
 	json_int_t parent;
 	int check, found = 0;
-	json_t *job;
+	json_t *job, *out;
 
 	(void)argv;
 	/* the agent dying ends its post: a post going out after its daemon died is
@@ -56,20 +57,26 @@ int cmd_status_child(int argc, char **argv)
 	httpc_global_init(NULL);	/* a failure shows at the first request */
 	if (check) {
 		found = forge_find(&r, &a, &e);
-		/* not known (the forge does not list them): posted, as without the check */
-		if (found < 0 && a.outcome == FORGE_FAILED)
+		/* not known (the forge does not list them to this token): posted, as
+		 * without the check, and said so (the daemon warns and counts it) */
+		if (found < 0 && a.outcome == FORGE_FAILED) {
+			snprintf(unchecked, sizeof(unchecked), "%s", e.msg);
 			found = 0;
+		}
 	}
 	if (found == 0)
 		forge_post(&r, &a, &e);
 	else if (found > 0)
 		a.outcome = FORGE_DONE;
 	oc = a.outcome == FORGE_DONE ? "done" : a.outcome == FORGE_RETRY ? "retry" : "failed";
-	runner_print(a.outcome == FORGE_DONE ?
-		     json_pack("{sssIsb}", "outcome", oc, "http_code", (json_int_t)a.http_code,
-			       "found", found > 0) :
-		     json_pack("{sssIsIss}", "outcome", oc, "http_code", (json_int_t)a.http_code,
-			       "retry_after", (json_int_t)a.retry_after, "error", e.msg));
+	out = a.outcome == FORGE_DONE ?
+	      json_pack("{sssIsb}", "outcome", oc, "http_code", (json_int_t)a.http_code,
+			"found", found > 0) :
+	      json_pack("{sssIsIss}", "outcome", oc, "http_code", (json_int_t)a.http_code,
+			"retry_after", (json_int_t)a.retry_after, "error", e.msg);
+	if (*unchecked)
+		json_object_set_new(out, "unchecked", json_string(unchecked));
+	runner_print(out);
 	forge_request_release(&r);
 	httpc_global_cleanup();
 	return 0;

@@ -360,19 +360,33 @@ void engine_req_wait(struct req *r, enum engine_wait kind)
 	r->probe_next_ms = kind == ENGINE_WAIT_CONTAINER && t->probe_s > 0 ? now + (int64_t)t->probe_s * 1000 : 0;
 }
 
+/* Binds r, a stream, to container id: it ends, complete, once id has ended and the
+ * stream stays silent (engine_ended_check). */
+void engine_req_bind(struct req *r, const char *id)
+{
+	free(r->container);
+	r->container = xstrdup(id);
+	r->ended_after_ms = ENGINE_ENDED_CHECK_MS;
+	r->ended_seen = 0;
+}
+
 static int engine_req_perform(struct req *r, struct err *e);
 
 /* 1 when the engine says container id has ended (exited, dead, being removed) or is
- * gone; 0 while it is created or running, or when the engine cannot say. */
+ * gone; 0 while it is created or running, or when the engine cannot say. The
+ * engine's status and unreachable message are left as they were. */
 static int engine_container_ended(struct engine *eng, const char *id)
 {
 	char *path = engine_container_path(id, "/json", NULL, NULL);
+	char unreachable[ERR_MSG_MAX];
+	int status = eng->status;
 	json_t *j = NULL;
 	const char *st;
 	int ended = 0;
 
 	if (!path)
 		return 0;
+	memcpy(unreachable, eng->unreachable, sizeof(unreachable));
 	if (engine_call(eng, "GET", path, NULL, ENGINE_WAIT_CALL, &j, NULL) == 0) {
 		st = json_string_value(json_object_get(json_object_get(j, "State"), "Status"));
 		ended = st && (!strcmp(st, "exited") || !strcmp(st, "dead") || !strcmp(st, "removing") ||
@@ -382,7 +396,34 @@ static int engine_container_ended(struct engine *eng, const char *id)
 	}
 	json_decref(j);
 	free(path);
+	eng->status = status;
+	memcpy(eng->unreachable, unreachable, sizeof(unreachable));
 	return ended;
+}
+
+/* A bound stream silent for ended_after_ms: has its container ended? Ended at two
+ * checks ENGINE_ENDED_GRACE_MS of silence apart (the engine may still be sending
+ * the last lines when it first says exited), the stream is complete: 1. Else the
+ * next check comes after twice the silence, up to the probe interval. */
+static int engine_ended_check(struct req *r, int64_t now)
+{
+	int64_t cap = (int64_t)(r->eng->limits.probe_s > 0 ? r->eng->limits.probe_s : ENGINE_PROBE_INTERVAL) * 1000;
+	int64_t silent = now - r->idle_since_ms;
+
+	if (!engine_container_ended(r->eng, r->container)) {
+		r->ended_seen = 0;
+		r->ended_after_ms = silent * 2 < cap ? silent * 2 : cap;
+		if (r->ended_after_ms < ENGINE_ENDED_CHECK_MS)
+			r->ended_after_ms = ENGINE_ENDED_CHECK_MS;
+		return 0;
+	}
+	if (r->ended_seen) {
+		r->container_gone = 1;
+		return 1;
+	}
+	r->ended_seen = 1;
+	r->ended_after_ms = silent + ENGINE_ENDED_GRACE_MS;
+	return 0;
 }
 
 /* A container wait silent for probe_s: is the engine still there? A ping on another
@@ -402,8 +443,6 @@ static int engine_probe(struct req *r)
 		frozen = p.silent_s > 0;
 	}
 	engine_req_release(&p);
-	if (!frozen && r->container)
-		r->container_gone = engine_container_ended(eng, r->container);
 	eng->status = status;
 	memcpy(eng->unreachable, unreachable, sizeof(unreachable));
 	return frozen;
@@ -417,7 +456,8 @@ int engine_should_abort(struct req *r)
 		r->abort_reason = ENGINE_CANCELED;
 		return 1;
 	}
-	if (!r->deadline_ms && !r->eng->deadline_ms && !r->limit_ms && !r->idle_s && !r->probe_next_ms)
+	if (!r->deadline_ms && !r->eng->deadline_ms && !r->limit_ms && !r->idle_s && !r->probe_next_ms &&
+	    !r->container)
 		return 0;
 	now = engine_clock_ms();
 	/* the build's deadline first: when both have passed, the build timed out */
@@ -439,10 +479,11 @@ int engine_should_abort(struct req *r)
 			r->silent_s = r->eng->limits.call_s;
 			return 1;
 		}
-		if (r->container_gone)
-			return 1;	/* a complete stream (engine_req_result) */
 		r->probe_next_ms = engine_clock_ms() + (int64_t)r->eng->limits.probe_s * 1000;
 	}
+	/* a complete stream (engine_req_result) */
+	if (r->container && now - r->idle_since_ms >= r->ended_after_ms && engine_ended_check(r, engine_clock_ms()))
+		return 1;
 	return 0;
 }
 
@@ -457,6 +498,8 @@ static int engine_xfer_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut
 		r->idle_since_ms = engine_clock_ms();
 		if (r->probe_next_ms)
 			r->probe_next_ms = r->idle_since_ms + (int64_t)r->eng->limits.probe_s * 1000;
+		r->ended_after_ms = ENGINE_ENDED_CHECK_MS;
+		r->ended_seen = 0;
 	}
 	return engine_should_abort(r);
 }
@@ -629,7 +672,7 @@ int engine_req_result(struct req *r, CURLcode rc, struct err *e)
 		return err_set(e, "%s", r->cb_err.msg);
 	}
 	if (r->container_gone && r->code >= 200 && r->code < 300) {
-		/* silent for a probe interval after its container ended: all it had */
+		/* silent after its container ended: all it had */
 		r->eng->status = (int)r->code;
 		return 0;
 	}
@@ -697,6 +740,8 @@ int engine_request(struct engine *eng, const char *method, const char *path, con
 	if (x->timeout_s > 0)
 		r.deadline_ms = engine_clock_ms() + (int64_t)x->timeout_s * 1000;
 	engine_req_wait(&r, x->wait);
+	if (x->container)
+		engine_req_bind(&r, x->container);
 	r.sink = x->sink;
 	r.sink_arg = x->sink_arg;
 	if (engine_req_perform(&r, e) < 0)

@@ -60,11 +60,14 @@ struct req {
 	int silent_s;
 	int silent_idle;		/* silent_s is the idle limit */
 	int64_t probe_next_ms;		/* a container wait: ping the engine then, 0: never */
-	/* a stream that lasts as long as this container runs (attach, logs that follow):
-	 * a probe that finds it ended closes the stream as complete (container_gone), so
-	 * an engine that leaves the stream open after the end (Podman 4.3 once did)
-	 * cannot hold us past a probe interval of silence */
+	/* a stream that lasts as long as this container runs (attach, logs that follow,
+	 * engine_req_bind): silent for ended_after_ms, it asks whether the container has
+	 * ended; ended at two checks a grace apart, the stream is complete
+	 * (container_gone), so an engine that leaves it open after the end (Podman 4.3's
+	 * logs follow) holds us seconds, not forever */
 	char *container;
+	int64_t ended_after_ms;		/* silence before the next check */
+	int ended_seen;			/* the last check found it ended */
 	int container_gone;
 	char curl_errbuf[CURL_ERROR_SIZE];
 };
@@ -86,6 +89,7 @@ struct engine_xfer {
 	const char *auth_ref;		/* X-Registry-Auth for this image reference */
 	enum engine_wait wait;		/* how long the engine may keep us waiting */
 	int timeout_s;			/* this call's own deadline, 0: none */
+	const char *container;		/* a stream that ends with this container (engine_req_bind) */
 	/* a 2xx body goes to sink as it arrives, else into answer (may be NULL) */
 	int (*sink)(struct req *r, const char *data, size_t len);
 	void *sink_arg;
@@ -108,6 +112,7 @@ int engine_list_labelled(struct engine *eng, const char *what, const char *path,
 int engine_req_init(struct req *r, struct engine *eng, const char *method, const char *path, int versioned,
 		    struct err *e);
 void engine_req_wait(struct req *r, enum engine_wait kind);
+void engine_req_bind(struct req *r, const char *id);
 size_t engine_write_cb(char *data, size_t size, size_t nmemb, void *arg);
 int engine_should_abort(struct req *r);
 int engine_req_result(struct req *r, CURLcode rc, struct err *e);

@@ -232,7 +232,7 @@ int engine_container_logs(struct engine *eng, const char *id, int follow, engine
 {
 	struct engine_sink_demux s = { ENGINE_DEMUX_INIT, fn, arg };
 	struct engine_xfer x = { .wait = follow ? ENGINE_WAIT_CONTAINER : ENGINE_WAIT_STREAM,
-				 .sink = engine_sink_demux, .sink_arg = &s };
+				 .container = follow ? id : NULL, .sink = engine_sink_demux, .sink_arg = &s };
 	char *path = engine_logs_path(id, follow, e);
 	int rv = -1;
 
@@ -370,7 +370,7 @@ int engine_logs_open(struct engine *eng, const char *id, int follow, engine_outp
 	free(url);
 	if (rv == 0) {
 		if (follow)
-			(*ret)->r.container = xstrdup(id);
+			engine_req_bind(&(*ret)->r, id);
 		(*ret)->demux = 1;
 		(*ret)->dm.fn = other_fn;
 		(*ret)->dm.arg = arg;
@@ -450,7 +450,7 @@ int engine_attach_open(struct engine *eng, const char *id, engine_output_fn othe
 		}
 	}
 	engine_req_wait(&s->r, ENGINE_WAIT_CONTAINER);
-	s->r.container = xstrdup(id);
+	engine_req_bind(&s->r, id);
 	*ret = s;
 	return 0;
 }

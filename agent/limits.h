@@ -145,6 +145,13 @@
 /* seconds without a byte while a container runs (wait, attach, logs follow) before the
  * engine is pinged on another connection; no answer within ENGINE_CALL_TIMEOUT: frozen */
 #define ENGINE_PROBE_INTERVAL	60
+/* a stream bound to a container (attach, logs that follow) silent this long asks
+ * whether its container has ended, again after twice the silence each time (up to
+ * ENGINE_PROBE_INTERVAL); found ended twice, ENGINE_ENDED_GRACE_MS of silence apart,
+ * the stream is complete. Podman 4.3 can leave a logs follow open forever after its
+ * container exited: it waits for a "died" event it subscribed to too late. */
+#define ENGINE_ENDED_CHECK_MS	1000
+#define ENGINE_ENDED_GRACE_MS	2000
 /* Podman: ms a wait gives the engine's cleanup of an exited container (conmon's
  * `podman container cleanup` unmounts its root filesystem) to finish, polled every
  * ENGINE_SETTLE_POLL_MS, before the container's files are read or written */

@@ -702,6 +702,7 @@ void worker_free(struct worker *w)
 	worker_keep_free(w);
 	worker_disk_free_all(w);
 	worker_mirror_free(w);
+	worker_status_free(w);
 	json_decref(w->w_cleanup_ids);
 	json_decref(w->w_cleanup_containers);
 	if (w->w_queued_ev)

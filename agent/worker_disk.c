@@ -180,5 +180,6 @@ void worker_metrics(void *ctx, struct buf *o)
 		 "s2i_agent_retention_passes_total %lld\n",
 		 w->w_keep_total.rows, w->w_keep_total.logs, w->w_keep_total.bytes, w->w_keep_passes);
 	worker_mirror_metrics(w, o);
+	worker_status_metrics(w, o);
 	worker_fleet_metrics(w, o);
 }

@@ -116,6 +116,10 @@ struct worker {
 	struct event *w_sigchld;
 	struct event *w_kick;
 	struct event *w_status_ev;
+	/* taken-over status posts sent without the forge's list (the token cannot read
+	 * it), and the repositories already warned of (worker_status.c) */
+	unsigned long long w_status_unchecked;
+	json_t *w_status_unread;
 	struct wproc *w_procs;
 	struct wfollow *w_follows;	/* log streams (worker_http.c) */
 	unsigned w_running;
@@ -353,6 +357,9 @@ void worker_status_release(struct wproc_status *s);
 /* Posts due statuses after delay_ms (a wake-up already armed for earlier stays). */
 void worker_status_kick(struct worker *w, long long delay_ms);
 void worker_status_cb(evutil_socket_t fd, short what, void *arg);
+/* its /metrics lines, and what it keeps */
+void worker_status_metrics(const struct worker *w, struct buf *o);
+void worker_status_free(struct worker *w);
 
 /* worker_cleanup.c: removing the containers builds left, with backoff */
 /* Removes the containers of builds ids (by label) and the containers named; takes

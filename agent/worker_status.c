@@ -72,6 +72,45 @@ static void worker_set_strv(json_t *o, const char *k, const struct strv *v)
 	json_object_set_new(o, k, a);
 }
 
+/* A post taken over from another agent went out without the check (the forge would
+ * not list the commit's statuses, why says how it answered): it may be a second copy
+ * of one that agent sent. Counted, and said once per repository, since only the
+ * token's access can change it. */
+static void worker_status_unchecked(struct wproc *p, const char *why)
+{
+	struct worker *w = p->p_w;
+	const char *repo = p->p_status.s_repo;
+
+	if (!why)
+		return;
+	w->w_status_unchecked++;
+	if (!w->w_status_unread)
+		w->w_status_unread = json_object();
+	if (json_object_get(w->w_status_unread, repo))
+		return;
+	json_object_set_new(w->w_status_unread, repo, json_true());
+	log_warn("repository '%s': a commit status taken over from another agent was posted "
+		 "without asking the forge first whether it already has it (%s): the status "
+		 "token needs read access to commit statuses, else a status may be posted "
+		 "twice; said once per repository, counted in s2i_agent_status_unchecked_total",
+		 repo, why);
+}
+
+void worker_status_metrics(const struct worker *w, struct buf *o)
+{
+	buf_addf(o, "# HELP s2i_agent_status_unchecked_total Commit status posts taken over "
+		 "from another agent and sent without the forge's list of the commit's "
+		 "statuses (the token cannot read it): each may be a duplicate.\n"
+		 "# TYPE s2i_agent_status_unchecked_total counter\n"
+		 "s2i_agent_status_unchecked_total %llu\n", w->w_status_unchecked);
+}
+
+void worker_status_free(struct worker *w)
+{
+	json_decref(w->w_status_unread);
+	w->w_status_unread = NULL;
+}
+
 void worker_status_done(struct wproc *p)
 {
 	struct worker *w = p->p_w;
@@ -93,6 +132,7 @@ void worker_status_done(struct wproc *p)
 		if ((v = json_object_get(j, "retry_after")))
 			retry_after = (long)json_integer_value(v);
 		found = json_is_true(json_object_get(j, "found"));
+		worker_status_unchecked(p, json_string_value(json_object_get(j, "unchecked")));
 	}
 	if (!outcome) {
 		outcome = "retry";

@@ -32,6 +32,10 @@ Control (never recorded):
                            (ratelimit_reset: x-ratelimit-remaining 0 and a reset
                            that many seconds ahead, as GitHub's 403/429)
     "retry_after": V       Retry-After for queued 429/503 items that set none
+    "list_fail": [ITEM, ...]  answers for the next lists of a commit's statuses
+                           (GETs with the right token), one each, in order; ITEM as
+                           in "fail" (e.g. {"code": 403, "body": {...}}: a token that
+                           may post statuses but not read them)
     "hang": true           queue one hang: no answer until the client goes away
                            (or --hang-max seconds)
     "hold": S              queue one held post: accepted (recorded, listed) at
@@ -89,6 +93,7 @@ class State:
         self.token = token
         self.hang_max = hang_max
         self.queue = []
+        self.list_queue = []
         self.records = []
         self.seq = 0
         self.gitlab = {}
@@ -110,6 +115,10 @@ class State:
     def pop(self):
         with self.lock:
             return self.queue.pop(0) if self.queue else None
+
+    def pop_list(self):
+        with self.lock:
+            return self.list_queue.pop(0) if self.list_queue else None
 
     def keep(self, provider, repo, sha, status):
         with self.lock:
@@ -216,6 +225,7 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             if c.get("reset"):
                 st.queue.clear()
+                st.list_queue.clear()
                 st.gitlab.clear()
             if "token" in c:
                 st.token = c["token"]
@@ -229,6 +239,8 @@ class Handler(BaseHTTPRequestHandler):
                 if ra is not None and item.get("code") in (429, 503) and "retry_after" not in item:
                     item["retry_after"] = ra
                 st.queue.append(item)
+            for item in c.get("list_fail", []):
+                st.list_queue.append({"code": item} if isinstance(item, int) else dict(item))
             if c.get("hang"):
                 st.queue.append({"hang": True})
             if c.get("hold"):
@@ -464,6 +476,11 @@ class Handler(BaseHTTPRequestHandler):
                    "status": "401"}
         if tok != st.token:
             entry["answer"] = self.send(401, bad)
+            st.record(entry)
+            return
+        item = st.pop_list()
+        if item:
+            entry["answer"] = self.scripted(item)
             st.record(entry)
             return
         got = st.listed(provider, repo, sha)

@@ -386,39 +386,56 @@ static void test_probe(void **state)
 	engine_free(eng);
 }
 
-/* A stream bound to a container (logs that follow, attach) that the engine leaves
- * open after the container ended (Podman 4.3 once held a logs follow so for over 7
- * minutes): after probe_s of silence the probe finds the container exited, and the
- * stream ends as complete, with what it carried, long before the deadline. */
+/* A stream bound to a container (logs that follow, pulled or pushed; attach) that
+ * the engine leaves open after the container ended (Podman 4.3 can hold a logs
+ * follow so forever): a few seconds of silence and two inspects that say exited end
+ * it as complete, with what it carried, long before the probe interval (30 s here)
+ * and the deadline. Before, the end came only at the probe (logs, attach) or never
+ * (pushed logs). */
+static int count_out(void *arg, int stream, const void *data, size_t len, struct err *e)
+{
+	(void)stream;
+	(void)data;
+	(void)e;
+	*(size_t *)arg += len;
+	return 0;
+}
+
 static void test_stream_outlives_container(void **state)
 {
+	static const char *const what[] = { "logs", "attach", "pushed logs" };
 	const char *p = sock_path("ended.sock");
 	struct engine *eng = engine_at(p);
 	struct engine_stream *st = NULL;
 	struct err e = ERR_INIT;
 	int64_t t0;
 	size_t got;
-	int k;
+	int k, rv;
 	pid_t pid;
 
 	(void)state;
 	pid = fake_engine(p, FAKE_ENDED);
-	short_limits(eng, 5, 5, 5, 1);
-	for (k = 0; k < 2; k++) {
-		engine_set_deadline(eng, engine_clock_ms() + 8000);
+	short_limits(eng, 5, 5, 5, 30);
+	for (k = 0; k < 3; k++) {
+		engine_set_deadline(eng, engine_clock_ms() + 10000);
 		t0 = engine_clock_ms();
 		got = 0;
-		if ((k == 0 ? engine_logs_open(eng, "abc123", 1, NULL, NULL, &st, &e) :
-			      engine_attach_open(eng, "abc123", NULL, NULL, &st, &e)) < 0)
-			fail_msg("%s", e.msg);
-		if (drain(st, &got, &e) != 0)
-			fail_msg("%s: %s", k == 0 ? "logs" : "attach", e.msg);
+		if (k == 2) {
+			rv = engine_container_logs(eng, "abc123", 1, count_out, &got, &e);
+		} else {
+			if ((k == 0 ? engine_logs_open(eng, "abc123", 1, NULL, NULL, &st, &e) :
+				      engine_attach_open(eng, "abc123", NULL, NULL, &st, &e)) < 0)
+				fail_msg("%s", e.msg);
+			rv = (int)drain(st, &got, &e);
+			engine_stream_free(st);
+			st = NULL;
+		}
+		if (rv != 0)
+			fail_msg("%s: %s", what[k], e.msg);
 		assert_int_equal(got, 5);
 		assert_int_equal(engine_status(eng), 200);
-		if (engine_clock_ms() - t0 > 5000)
-			fail_msg("the stream ended only after %lld ms", (long long)(engine_clock_ms() - t0));
-		engine_stream_free(st);
-		st = NULL;
+		if (engine_clock_ms() - t0 > 6000)
+			fail_msg("%s: the stream ended only after %lld ms", what[k], (long long)(engine_clock_ms() - t0));
 	}
 	fake_stop(pid);
 	engine_free(eng);
