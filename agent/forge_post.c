@@ -288,6 +288,18 @@ static int forge_send(const struct forge_request *r, const char *url, const char
 	return 0;
 }
 
+/* The end of an exchange, rv its result: the answer and the shown URL freed, and a
+ * failure's message rid of the token. */
+static int forge_done(const struct forge_request *r, int rv, struct httpc_answer *a,
+		      char *shown, struct err *e)
+{
+	if (rv < 0)
+		scrub(e, r->token);
+	httpc_answer_release(a);
+	free(shown);
+	return rv;
+}
+
 int forge_find(const struct forge_request *r, struct forge_answer *ret, struct err *e)
 {
 	struct httpc_answer a = HTTPC_ANSWER_INIT;
@@ -316,11 +328,7 @@ int forge_find(const struct forge_request *r, struct forge_answer *ret, struct e
 		err_set(e, "GET %s: HTTP %ld: not a list of statuses", shown, a.code);
 	}
 out:
-	if (rv < 0)
-		scrub(e, r->token);
-	httpc_answer_release(&a);
-	free(shown);
-	return rv;
+	return forge_done(r, rv, &a, shown, e);
 }
 
 int forge_post(const struct forge_request *r, struct forge_answer *ret, struct err *e)
@@ -342,9 +350,5 @@ int forge_post(const struct forge_request *r, struct forge_answer *ret, struct e
 	else
 		err_set(e, "POST %s: %s", shown, msg);
 out:
-	if (rv < 0)
-		scrub(e, r->token);
-	httpc_answer_release(&a);
-	free(shown);
-	return rv;
+	return forge_done(r, rv, &a, shown, e);
 }

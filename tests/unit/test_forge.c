@@ -605,32 +605,6 @@ static void test_classify(void **state)
 	}
 }
 
-/* A post that cannot connect is a RETRY, and its message never holds the token
- * even where the API base itself carries it. */
-static void test_post_unreachable(void **state)
-{
-	struct forge_request r = FORGE_REQUEST_INIT;
-	struct forge_build b = { 1, SHA, NULL, "queued", NULL };
-	struct forge_answer a;
-	struct repo_conf rc;
-	struct err e = ERR_INIT;
-
-	(void)state;
-	fill_conf(&rc, STATUS_GITHUB, "https://github.com/a/b", "http://u:pw@127.0.0.1:1/sEcReT-tok",
-		  NULL, NULL, "sEcReT-tok");
-	assert_int_equal(forge_request_build(&rc, &b, NULL, NULL, &r, &e), 0);
-	r.connect_timeout = 2;
-	r.timeout = 3;
-	assert_int_equal(forge_post(&r, &a, &e), -1);
-	assert_int_equal(a.outcome, FORGE_RETRY);
-	assert_int_equal(a.http_code, 0);
-	print_message("message: %s\n", e.msg);
-	assert_non_null(strstr(e.msg, "POST http://127.0.0.1:1/***/repos/a/b/statuses/"));
-	assert_null(strstr(e.msg, "sEcReT"));
-	assert_null(strstr(e.msg, "pw"));
-	forge_request_release(&r);
-}
-
 /* Which listed status is the one posted: GitHub's and Gitea's context, GitLab's
  * name; GitHub's state, GitLab's and Gitea's status; the description; the build
  * in target_url, whichever agent's address it starts with. */
@@ -665,27 +639,54 @@ static void test_status_listed(void **state)
 	assert_int_equal(forge_status_listed("[{\"state\":", gh), -1);
 }
 
-/* A look that cannot connect is a RETRY, and its message never holds the token. */
-static void test_find_unreachable(void **state)
+/* A post or a look at the list that cannot connect is a RETRY, and its message
+ * names the request without the token, even where the API base itself carries it
+ * (and without the base's userinfo). */
+static void test_unreachable(void **state)
 {
-	struct forge_request r = FORGE_REQUEST_INIT;
-	struct forge_build b = { 1, SHA, NULL, "queued", NULL };
-	struct forge_answer a;
-	struct repo_conf rc;
-	struct err e = ERR_INIT;
+	static const struct {
+		enum status_kind kind;
+		const char *url, *api;
+		int find;
+		const char *want;
+	} cases[] = {
+		{ STATUS_GITHUB, "https://github.com/a/b", "http://u:pw@127.0.0.1:1/sEcReT-tok", 0,
+		  "POST http://127.0.0.1:1/***/repos/a/b/statuses/" SHA },
+		{ STATUS_GITHUB, "https://github.com/a/b", "http://u:pw@127.0.0.1:1/sEcReT-tok", 1,
+		  "GET http://127.0.0.1:1/***/repos/a/b/commits/" SHA "/statuses?per_page=100" },
+		{ STATUS_GITLAB, "https://gitlab.example/a/b", "http://127.0.0.1:1/sEcReT-tok/api/v4", 0,
+		  "POST http://127.0.0.1:1/***/api/v4/projects/a%2Fb/statuses/" SHA },
+		{ STATUS_GITLAB, "https://gitlab.example/a/b", "http://127.0.0.1:1/sEcReT-tok/api/v4", 1,
+		  "GET http://127.0.0.1:1/***/api/v4/projects/a%2Fb/repository/commits/" SHA
+		  "/statuses?all=true&per_page=100" },
+		{ STATUS_GITEA, "https://git.example/a/b", "http://127.0.0.1:1/sEcReT-tok", 0,
+		  "POST http://127.0.0.1:1/***/repos/a/b/statuses/" SHA },
+		{ STATUS_GITEA, "https://git.example/a/b", "http://127.0.0.1:1/sEcReT-tok", 1,
+		  "GET http://127.0.0.1:1/***/repos/a/b/commits/" SHA "/statuses?limit=50" },
+	};
+	size_t i;
 
 	(void)state;
-	fill_conf(&rc, STATUS_GITEA, "https://git.example/a/b", "http://127.0.0.1:1/sEcReT-tok",
-		  NULL, NULL, "sEcReT-tok");
-	assert_int_equal(forge_request_build(&rc, &b, NULL, NULL, &r, &e), 0);
-	r.connect_timeout = 2;
-	r.timeout = 3;
-	assert_int_equal(forge_find(&r, &a, &e), -1);
-	assert_int_equal(a.outcome, FORGE_RETRY);
-	print_message("message: %s\n", e.msg);
-	assert_non_null(strstr(e.msg, "GET http://127.0.0.1:1/***/repos/a/b/commits/"));
-	assert_null(strstr(e.msg, "sEcReT"));
-	forge_request_release(&r);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct forge_request r = FORGE_REQUEST_INIT;
+		struct forge_build b = { 1, SHA, NULL, "queued", NULL };
+		struct forge_answer a;
+		struct repo_conf rc;
+		struct err e = ERR_INIT;
+
+		fill_conf(&rc, cases[i].kind, cases[i].url, cases[i].api, NULL, NULL, "sEcReT-tok");
+		assert_int_equal(forge_request_build(&rc, &b, NULL, NULL, &r, &e), 0);
+		r.connect_timeout = 2;
+		r.timeout = 3;
+		assert_int_equal(cases[i].find ? forge_find(&r, &a, &e) : forge_post(&r, &a, &e), -1);
+		print_message("unreachable %zu: %s\n", i, e.msg);
+		assert_int_equal(a.outcome, FORGE_RETRY);
+		assert_int_equal(a.http_code, 0);
+		assert_non_null(strstr(e.msg, cases[i].want));
+		assert_null(strstr(e.msg, "sEcReT"));
+		assert_null(strstr(e.msg, "pw@"));
+		forge_request_release(&r);
+	}
 }
 
 int main(void)
@@ -702,9 +703,8 @@ int main(void)
 		cmocka_unit_test(test_retry_after),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_post_unreachable),
 		cmocka_unit_test(test_status_listed),
-		cmocka_unit_test(test_find_unreachable),
+		cmocka_unit_test(test_unreachable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
