@@ -23,6 +23,7 @@ struct batch_opitem {
 	batch_op_fn bo_fn;
 	batch_op_done_fn bo_done;
 	void *bo_arg;
+	int bo_yield;			/* never in one batch with deliveries (batch_op_yield) */
 	int bo_failed;			/* out: undone alone (its savepoint) */
 	char bo_err[ERR_MSG_MAX];
 };
@@ -55,6 +56,7 @@ struct batch {
 	int q_busy;			/* q_work belongs to the writer (mu) */
 	int q_done;			/* the writer finished q_work (mu) */
 	int q_quit;			/* (mu) */
+	int q_yielded;			/* the last batch took deliveries before a yielding op */
 	/* a shared store's counts, read by the writer (BATCH_COUNTS_MS) for the loop */
 	int q_shared;
 	int q_count_wanted;		/* (mu) */
@@ -330,16 +332,54 @@ static void batch_set_release(struct batch_set *s)
 	s->bs_nops = 0;			/* their args belong to their callers */
 }
 
-/* Hands the gathered batch to the idle writer. */
+/* The ops of from from index k on appended to to (and taken from from). */
+static void batch_ops_move(struct batch_set *to, struct batch_set *from, size_t k)
+{
+	size_t i;
+
+	for (i = k; i < from->bs_nops; i++) {
+		if (to->bs_nops == to->bs_opalloc) {
+			to->bs_opalloc = to->bs_opalloc ? to->bs_opalloc * 2 : 64;
+			to->bs_ops = xrealloc(to->bs_ops, to->bs_opalloc * sizeof(*to->bs_ops));
+		}
+		to->bs_ops[to->bs_nops++] = from->bs_ops[i];
+	}
+	from->bs_nops = k;
+}
+
+/* Hands the gathered batch to the idle writer. A yielding op (a retention slice) and
+ * deliveries never share a batch: a delivery would wait for the slice's work and
+ * its heavier fsync on top of its own. When both wait, they take turns: the
+ * deliveries with the ops queued before the yielding one, then the ops alone (the
+ * deliveries that came meanwhile wait for that one batch), and so on. */
 static void batch_handover(struct batch *q)
 {
 	struct batch_set t;
+	size_t k;
+	int split = 0;
 
 	if ((!q->q_gather.bs_n && !q->q_gather.bs_nops) || q->q_busy)
 		return;
+	for (k = 0; k < q->q_gather.bs_nops && !q->q_gather.bs_ops[k].bo_yield; k++)
+		;
+	if (q->q_gather.bs_n && k < q->q_gather.bs_nops)
+		split = q->q_yielded ? 2 : 1;
+	q->q_yielded = split == 1;
 	t = q->q_work;			/* empty: keeps its allocation for reuse */
 	q->q_work = q->q_gather;
 	q->q_gather = t;
+	if (split == 1) {
+		batch_ops_move(&q->q_gather, &q->q_work, k);
+	} else if (split == 2) {	/* the deliveries wait: their arrays change sides */
+		t.bs_items = q->q_gather.bs_items;
+		t.bs_alloc = q->q_gather.bs_alloc;
+		q->q_gather.bs_items = q->q_work.bs_items;
+		q->q_gather.bs_alloc = q->q_work.bs_alloc;
+		q->q_gather.bs_n = q->q_work.bs_n;
+		q->q_work.bs_items = t.bs_items;
+		q->q_work.bs_alloc = t.bs_alloc;
+		q->q_work.bs_n = 0;
+	}
 	q->q_work.bs_room = q->q_room_fn(q->q_arg);
 	pthread_mutex_lock(&q->q_mu);
 	q->q_busy = 1;
@@ -458,7 +498,8 @@ void batch_push_signed(struct batch *q, struct build *b,
 	memcpy(it->bi_digest, digest, STORE_DIGEST_LEN);
 }
 
-void batch_op(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg)
+static void batch_op_add(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg,
+			 int yield)
 {
 	struct batch_set *g = &q->q_gather;
 	struct batch_opitem *o;
@@ -472,8 +513,19 @@ void batch_op(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg)
 	o->bo_fn = fn;
 	o->bo_done = done;
 	o->bo_arg = arg;
+	o->bo_yield = yield;
 	if (!q->q_busy && g->bs_nops == 1 && !g->bs_n)
 		event_active(q->q_ev_flush, EV_WRITE, 0);
+}
+
+void batch_op(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg)
+{
+	batch_op_add(q, fn, done, arg, 0);
+}
+
+void batch_op_yield(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg)
+{
+	batch_op_add(q, fn, done, arg, 1);
 }
 
 size_t batch_pending(const struct batch *q)

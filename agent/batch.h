@@ -55,6 +55,10 @@ void batch_push_signed(struct batch *q, struct build *b,
 		       const unsigned char digest[STORE_DIGEST_LEN], void *ctx);
 /* Queues an op for the next batch; ops run and report in the order they were queued. */
 void batch_op(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg);
+/* The same for an op that may take a few ms (a retention slice): it never shares a
+ * batch with deliveries, which take turns with it (the ops queued after it wait
+ * with it, so the order holds). */
+void batch_op_yield(struct batch *q, batch_op_fn fn, batch_op_done_fn done, void *arg);
 /* Items and ops pushed and not yet reported done. */
 size_t batch_pending(const struct batch *q);
 /* Commits and reports everything pushed, waiting for the writer (shutdown). */

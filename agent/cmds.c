@@ -91,9 +91,11 @@ static const struct cmds_help {
 	  "reads 'OLD NEW REF' lines on stdin (as git's post-receive and pre-receive\n"
 	  "hooks get them) and posts one signed event per ref to URL/hooks/REPO\n" },
 	{ "prune", "delete builds, logs and mirror packs past retention, now",
-	  "usage: s2i-agent prune [-c FILE] [--dry-run]\n"
+	  "usage: s2i-agent prune [-c FILE] [--dry-run] [--wait]\n"
 	  "  -c, --config=FILE  the configuration (s2i-agent.conf(5))\n"
 	  "  -n, --dry-run      count what a pass would delete, delete nothing\n"
+	  "  -w, --wait         unlink the deleted logs' files before exiting (default:\n"
+	  "                     a background process does)\n"
 	  "  -h, --help         this help\n"
 	  "one retention pass (keep_builds, keep_days) over the database and the logs, then\n"
 	  "repacks the git mirrors; safe while serve runs\n" },

@@ -243,12 +243,13 @@
 #define WORKER_LEASE_SAFETY_DIV	6
 /* retention passes (worker_keep.c): one at start-up, one when a build ends unless
  * one ran within RETAIN_GAP_MS, one every RETAIN_INTERVAL_MS. A pass runs in
- * slices of at most RETAIN_SLICE_ROWS builds or RETAIN_SLICE_MS in the writer's
- * transaction (intake waits for no more); it stops after RETAIN_PASS_MS */
+ * slices of at most RETAIN_SLICE_ROWS builds or RETAIN_SLICE_MS, each in a
+ * transaction of the writer's without deliveries (batch_op_yield: a delivery waits
+ * for at most one slice and its fsync); it stops after RETAIN_PASS_MS */
 #define RETAIN_INTERVAL_MS	(15LL * 60 * 1000)
 #define RETAIN_GAP_MS		(5LL * 1000)
 #define RETAIN_SLICE_ROWS	64
-#define RETAIN_SLICE_MS		4
+#define RETAIN_SLICE_MS		2
 #define RETAIN_PASS_MS		(10LL * 1000)
 #define RETAIN_CLI_SLICE_ROWS	1024	/* s2i-agent prune: builds per transaction */
 #define RETAIN_SWEEP_TIMEOUT	600		/* seconds: a __sweep of the logs' trash is killed after */

@@ -548,5 +548,9 @@ void worker_op_submit(struct worker *w, struct wop *o)
 {
 	o->o_w = w;
 	w->w_nops++;
-	batch_op(w->w_batch, worker_op_run, worker_op_done, o);
+	/* a retention slice takes up to RETAIN_SLICE_MS: deliveries do not wait in it */
+	if (o->o_kind == WOP_KEEP)
+		batch_op_yield(w->w_batch, worker_op_run, worker_op_done, o);
+	else
+		batch_op(w->w_batch, worker_op_run, worker_op_done, o);
 }

@@ -140,8 +140,11 @@ new=$(jq -r .build <<<"$HTTP_BODY")
 metric() {	# name: its value
 	curl -sS --max-time 5 "$AGENT_URL/metrics" | sed -n "s/^$1 //p"
 }
-[ "$(metric 's2i_agent_builds{state="errored"}')" = "$nb" ] ||
-	fail "/metrics: $(curl -sS "$AGENT_URL/metrics" | grep s2i_agent_builds)"
+# the copied builds and the new one, which errors at once (its source does not exist)
+new_ended() { [ "$(pg_sql "SELECT state FROM builds WHERE id = $new")" = errored ]; }
+wait_for 30 new_ended || fail "build $new did not end: $(pg_sql "SELECT state FROM builds WHERE id = $new")"
+all_errored() { [ "$(metric 's2i_agent_builds{state="errored"}')" = $((nb + 1)) ]; }
+wait_for 5 all_errored || fail "/metrics: $(curl -sS "$AGENT_URL/metrics" | grep s2i_agent_builds)"
 now=$(date +%s%3N)
 pg_sql "INSERT INTO builds (repo, ref, sha, state, created, started, provider, attempt, agent)
 	VALUES ('elsewhere', 'refs/heads/main', '$(printf %040d 7)', 'running', $now, $now, 'generic', 1, 'agent-elsewhere')" ||

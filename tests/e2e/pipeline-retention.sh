@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pipeline, retention (keep_builds, keep_days): builds past a repository's rules are
 # deleted with their logs by the daemon's pass at start, and by `s2i-agent prune`
-# while it runs (which also repacks the mirrors); the newest build of each ref is kept
+# while it runs (which also repacks the mirrors; the logs' files unlinked by a process
+# in the background, or before it returns with --wait); the newest build of each ref is kept
 # whatever the rules, [repo] keys override [agent]'s, --dry-run deletes nothing, the
 # API and /metrics agree, and a build removes the image its tag named before.
 TEST=pl-retention
@@ -81,6 +82,11 @@ size=$(stat -c %s "$AGENT_DIR/state/logs/6.log")
 pl_expect_field 6 .state succeeded
 out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" 2>&1) || fail "prune: $out"
 [ "$(head -n 1 <<<"$out")" = "deleted 1 builds and 1 logs ($size bytes)" ] || fail "prune said: $out"
+# its file unlinked by a process of its own
+grep -qE '^unlinking the deleted logs. files in the background \(process [0-9]+; --wait waits for it\)$' \
+	<<<"$out" || fail "prune did not say the files go in the background: $out"
+trash_empty() { [ -z "$(ls -A "$AGENT_DIR/state/logs/.trash" 2>/dev/null)" ]; }
+wait_for 30 trash_empty || fail "the trash still holds $(ls "$AGENT_DIR/state/logs/.trash")"
 # ... and repacked api's mirror into one pack
 grep -qE '^repacked 1 mirrors: [0-9]+ -> [0-9]+ bytes$' <<<"$out" || fail "prune said: $out"
 [ "$(ls "$AGENT_DIR/state/git/api.git/objects/pack/"*.pack | wc -l)" = 1 ] || fail "api's mirror is not one pack"
@@ -93,6 +99,14 @@ expect 404
 pl_expect_field 7 .state succeeded
 out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" 2>&1) || fail "prune again: $out"
 [ "$(head -n 1 <<<"$out")" = "deleted 0 builds and 0 logs (0 bytes)" ] || fail "a second prune said: $out"
+grep -q background <<<"$out" && fail "a prune with nothing to unlink started a process: $out"
+# --wait: the files are gone once it returns (one planted in the trash, as a stop
+# during a pass leaves them)
+mkdir -p "$AGENT_DIR/state/logs/.trash"
+echo left >"$AGENT_DIR/state/logs/.trash/99.log"
+out=$("$S2I_AGENT" prune -c "$AGENT_DIR/agent.conf" --wait 2>&1) || fail "prune --wait: $out"
+grep -q background <<<"$out" && fail "prune --wait left the files to a process: $out"
+trash_empty || fail "prune --wait left $(ls "$AGENT_DIR/state/logs/.trash") in the trash"
 
 # intake goes on as before
 sha=$(pl_commit web "after the prune" app.sh 'echo "hello again"')

@@ -74,6 +74,10 @@ push_one() {	# n repo branch
 }
 
 samples=()
+# the baseline of RSS and descriptors: a sample as soon as SOAK_WARMUP % of the builds
+# ended (looked at every 10 pushes until then), "RSS after the first 500 builds" of 5,000
+warm=$(( N * ${SOAK_WARMUP:-10} / 100 ))
+warm_s=
 pushed=0 t0=$(date +%s)
 while [ "$pushed" -lt "$N" ]; do
 	# the queue stays short: a soak of the pipeline, not of intake's queue
@@ -86,6 +90,10 @@ while [ "$pushed" -lt "$N" ]; do
 	   pushed=$((pushed + 1)); push_one "$pushed" hk dev ;;
 	esac
 	pushed=$((pushed + 1))
+	if [ -z "$warm_s" ] && [ $((pushed % 10)) -lt 2 ] && [ "$(builds_done)" -ge "$warm" ]; then
+		warm_s=$(sample)
+		echo "soak: baseline after $warm of the builds ended: builds db logs images mirrors rss fds = $warm_s"
+	fi
 	if [ $((pushed / EVERY)) -gt "${#samples[@]}" ]; then
 		s=$(sample)
 		samples+=("$s")
@@ -133,16 +141,18 @@ check_level 3 "log bytes" 16384
 check_level 4 "images" 1
 check_level 5 "mirror bytes" 65536
 # flat: RSS and descriptors
-# the baseline: the first sample taken once SOAK_WARMUP % of the builds had ended (500
-# of 5,000: "RSS after the first 500 builds"), not the sample at that % of the samples
-warm=$(( N * ${SOAK_WARMUP:-10} / 100 ))
-for ((early = 0; early < n - 1; early++)); do
-	[ "$(echo "${samples[$early]}" | cut -d' ' -f1)" -ge "$warm" ] && break
-done
-warm=$(echo "${samples[$early]}" | cut -d' ' -f1)
-rss0=$(echo "${samples[$early]}" | cut -d' ' -f6)
+# the baseline (warm_s): taken once SOAK_WARMUP % of the builds had ended, not the sample
+# at that % of the samples; a run too short to take it uses the first sample past it
+if [ -z "$warm_s" ]; then
+	for ((early = 0; early < n - 1; early++)); do
+		[ "$(echo "${samples[$early]}" | cut -d' ' -f1)" -ge "$warm" ] && break
+	done
+	warm_s=${samples[$early]}
+fi
+warm=$(echo "$warm_s" | cut -d' ' -f1)
+rss0=$(echo "$warm_s" | cut -d' ' -f6)
 rss1=$(echo "${samples[$((n - 1))]}" | cut -d' ' -f6)
-fd0=$(echo "${samples[$early]}" | cut -d' ' -f7)
+fd0=$(echo "$warm_s" | cut -d' ' -f7)
 # the end's once idle: the last status posts, sweeps and keep-alive connections may
 # still hold a descriptor for a moment after the queue drained
 fds_settled() { [ "$(metric process_open_fds)" -le "$fd0" ]; }

@@ -1,6 +1,7 @@
 /* Unit tests for batch: deliveries and ops committed together by the writer
  * thread, each reported once on disk and in order; an op that fails is undone
- * alone (its savepoint) and the others land; the loop's counts follow. */
+ * alone (its savepoint) and the others land; the loop's counts follow; a yielding op
+ * (a retention slice) never shares a batch with deliveries, and they take turns. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -25,6 +26,8 @@ struct seen {
 	enum store_dup why[8];
 	int failed[8], order[8], norder;
 	long long room;		/* builds the next batch may queue */
+	struct batch *q;
+	size_t push_at;		/* set: once this many items are answered, one more is pushed */
 };
 
 struct op {
@@ -33,6 +36,7 @@ struct op {
 	long long id;		/* the build it finishes */
 	int fail;		/* writes, then returns -1 */
 	int saw_state;		/* out: the state it read in the writer */
+	size_t saw_items;	/* out: items answered when it ran */
 };
 
 static void items_done(void *arg, struct batch_item *items, size_t n, int failed, const char *err)
@@ -46,6 +50,16 @@ static void items_done(void *arg, struct batch_item *items, size_t n, int failed
 		sn->dups[sn->items] = items[i].bi_full ? -1 : items[i].bi_dup;
 		sn->why[sn->items] = items[i].bi_why;
 		sn->ids[sn->items++] = items[i].bi_build.id;
+	}
+	if (sn->push_at && sn->items == sn->push_at) {
+		struct build b = BUILD_INIT;
+
+		b.repo = xstrdup("web");
+		b.ref = xstrdup("refs/heads/main");
+		snprintf(b.sha, sizeof(b.sha), "%040d", 1);
+		b.provider = xstrdup("github");
+		b.delivery = xstrdup("pushed-when-answered");
+		batch_push(sn->q, &b, sn);
 	}
 }
 
@@ -64,6 +78,8 @@ static int op_run(struct store *st, void *arg, struct err *e)
 	/* the writer's connection sees the deliveries of its own transaction */
 	assert_int_equal(store_get_build(st, o->id, &b, e), 0);
 	o->saw_state = b.state;
+	/* items_done ran before this batch was handed over, or after it ends */
+	o->saw_items = o->sn->items;
 	build_release(&b);
 	if (store_set_finished(st, o->id, BUILD_CANCELED, "by a test", NULL, NULL, e) < 0)
 		return -1;
@@ -112,11 +128,33 @@ static void push_signed(struct batch *q, const char *delivery, int sha, int dige
 	batch_push_signed(q, &b, d, ctx);
 }
 
+/* The loop's base and store and a batch reporting into sn (zeroed first). */
+static struct batch *open_batch(struct seen *sn, struct store **loop)
+{
+	struct err e = ERR_INIT;
+	struct batch *q;
+
+	memset(sn, 0, sizeof(*sn));
+	sn->base = event_base_new();
+	assert_int_equal(store_open(sf_dir, loop, &e), 0);
+	q = batch_new(sn->base, sf_dir, *loop, items_done, room, sn, &e);
+	assert_non_null(q);
+	sn->q = q;
+	return q;
+}
+
+static void close_batch(struct seen *sn, struct batch *q, struct store *loop)
+{
+	assert_int_equal(batch_pending(q), 0);
+	batch_free(q);
+	store_free(loop);
+	event_base_free(sn->base);
+}
+
 /* Replays caught inside one batch (the first push is not committed yet when the
  * second is checked) and with the queue full (answered duplicate, not 503). */
 static void test_replay(void **state)
 {
-	struct event_base *base = event_base_new();
 	struct store *loop = NULL;
 	struct batch *q;
 	struct err e = ERR_INIT;
@@ -124,11 +162,7 @@ static void test_replay(void **state)
 	long long counts[BUILD_NSTATES];
 
 	(void)state;
-	memset(&sn, 0, sizeof(sn));
-	sn.base = base;
-	assert_int_equal(store_open(sf_dir, &loop, &e), 0);
-	q = batch_new(base, sf_dir, loop, items_done, room, &sn, &e);
-	assert_non_null(q);
+	q = open_batch(&sn, &loop);
 	push_signed(q, "r-1", 1, 1, &sn);
 	push_signed(q, "r-2", 1, 1, &sn);	/* replay of r-1 */
 	push_signed(q, "r-3", 1, 2, &sn);	/* commit 1 is being built */
@@ -157,14 +191,11 @@ static void test_replay(void **state)
 	assert_int_equal(sn.why[6], STORE_DUP_DELIVERY);
 	assert_int_equal(store_count_states(loop, counts, &e), 0);
 	assert_int_equal(counts[BUILD_QUEUED], 2);
-	batch_free(q);
-	store_free(loop);
-	event_base_free(base);
+	close_batch(&sn, q, loop);
 }
 
 static void test_ops(void **state)
 {
-	struct event_base *base = event_base_new();
 	struct store *loop = NULL;
 	struct batch *q;
 	struct err e = ERR_INIT;
@@ -175,11 +206,7 @@ static void test_ops(void **state)
 	int i;
 
 	(void)state;
-	memset(&sn, 0, sizeof(sn));
-	sn.base = base;
-	assert_int_equal(store_open(sf_dir, &loop, &e), 0);
-	q = batch_new(base, sf_dir, loop, items_done, room, &sn, &e);
-	assert_non_null(q);
+	q = open_batch(&sn, &loop);
 	/* three deliveries, one commit */
 	push(q, "d-1", &sn);
 	push(q, "d-2", &sn);
@@ -190,13 +217,13 @@ static void test_ops(void **state)
 	assert_int_equal(counts[BUILD_QUEUED], 3);
 	/* three ops in one batch with a fourth delivery; the middle one fails */
 	for (i = 0; i < 3; i++) {
-		ops[i] = (struct op){ &sn, i, sn.ids[i], i == 1, -1 };
+		ops[i] = (struct op){ &sn, i, sn.ids[i], i == 1, -1, 0 };
 		batch_op(q, op_run, op_done, &ops[i]);
 		sn.ops_pending++;
 	}
 	push(q, "d-4", &sn);
 	assert_int_equal(batch_pending(q), 4);
-	event_base_dispatch(base);
+	event_base_dispatch(sn.base);
 	assert_int_equal(sn.items, 4);
 	assert_int_equal(sn.norder, 3);
 	for (i = 0; i < 3; i++) {
@@ -220,16 +247,52 @@ static void test_ops(void **state)
 	assert_int_equal(store_count_states(loop, counts, &e), 0);
 	assert_int_equal(counts[BUILD_QUEUED], 2);
 	assert_int_equal(counts[BUILD_CANCELED], 2);
-	assert_int_equal(batch_pending(q), 0);
-	batch_free(q);
-	store_free(loop);
-	event_base_free(base);
+	close_batch(&sn, q, loop);
+}
+
+/* A yielding op queued with a delivery: the delivery commits (and is answered) first,
+ * the op then in a batch of its own; with both waiting again right after, the op goes
+ * first, the delivery after it. */
+static void test_yield(void **state)
+{
+	struct store *loop = NULL;
+	struct batch *q;
+	struct seen sn;
+	struct op ops[2];
+
+	(void)state;
+	q = open_batch(&sn, &loop);
+	push(q, "y-1", &sn);
+	batch_drain(q);
+	assert_int_equal(sn.items, 1);
+	/* queued before the delivery, it still waits for the delivery's batch */
+	ops[0] = (struct op){ &sn, 0, sn.ids[0], 0, -1, 0 };
+	batch_op_yield(q, op_run, op_done, &ops[0]);
+	sn.ops_pending = 1;
+	push(q, "y-2", &sn);
+	event_base_dispatch(sn.base);
+	assert_int_equal(ops[0].saw_items, 2);
+	assert_int_equal(sn.items, 2);
+	/* y-3 goes before the op; once it is answered y-4 comes: now the op's turn */
+	ops[1] = (struct op){ &sn, 1, sn.ids[1], 0, -1, 0 };
+	batch_op_yield(q, op_run, op_done, &ops[1]);
+	sn.ops_pending = 1;
+	push(q, "y-3", &sn);
+	sn.push_at = 3;
+	event_base_dispatch(sn.base);
+	assert_int_equal(ops[1].saw_items, 3);
+	batch_drain(q);
+	assert_int_equal(sn.items, 4);
+	assert_false(sn.failed[0]);
+	assert_false(sn.failed[1]);
+	close_batch(&sn, q, loop);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops),
+		cmocka_unit_test_setup(test_yield, sf_remove_db),
 		cmocka_unit_test_setup(test_replay, sf_remove_db),
 	};
 
