@@ -233,6 +233,29 @@ struct engine *engine_new_from_env(const char *url, struct err *e)
 	return eng;
 }
 
+static char *engine_strdup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct engine *engine_dup(const struct engine *eng)
+{
+	struct engine *d = xcalloc(1, sizeof(*d));
+
+	d->base = xstrdup(eng->base);
+	d->unix_path = engine_strdup_or_null(eng->unix_path);
+	d->where = xstrdup(eng->where);
+	d->tls_ca = engine_strdup_or_null(eng->tls_ca);
+	d->tls_cert = engine_strdup_or_null(eng->tls_cert);
+	d->tls_key = engine_strdup_or_null(eng->tls_key);
+	memcpy(d->api, eng->api, sizeof(d->api));
+	d->ver = eng->ver;
+	d->cancel = eng->cancel;
+	d->deadline_ms = eng->deadline_ms;
+	d->limits = eng->limits;
+	return d;
+}
+
 void engine_free(struct engine *eng)
 {
 	if (!eng)

@@ -55,6 +55,11 @@ struct engine *engine_new(const char *url, const struct engine_tls *tls, struct 
  * unix:///var/run/docker.sock; $DOCKER_TLS_VERIFY + $DOCKER_CERT_PATH (ca.pem,
  * cert.pem, key.pem) give the TLS files for tcp URLs. */
 struct engine *engine_new_from_env(const char *url, struct err *e);
+/* A second handle on eng's engine: its address, TLS files, API version, limits, cancel
+ * flag and deadline (no registry auth). A handle is used by one thread at a time: this
+ * one reads a stream in another thread while eng makes calls (s2i's incremental
+ * upload). */
+struct engine *engine_dup(const struct engine *eng);
 void engine_free(struct engine *eng);
 
 /* Registry credentials: a docker config.json, "auths": {"registry": {"auth":

@@ -143,14 +143,40 @@ int s2i_fill_main(struct srctar *t, void *arg, struct err *e)
 	/* s2i makes it as a private temporary directory */
 	if (f->with_artifacts && srctar_add_dirent(t, "artifacts", 0700, e) < 0)
 		return -1;
+	/* then what save-artifacts streams, in the same tar: one upload, not two */
+	if (f->restore && srctar_add_tar(t, tarx_filter_read, f->restore, &f->restore_failed, e) < 0) {
+		if (f->restore_failed)
+			f->restore_err = *e;
+		return -1;
+	}
 	return 0;
 }
 
 int s2i_upload_source(struct s2i_ctx *c, const char *id, int with_artifacts, struct err *e)
 {
-	struct s2i_fill_main f = { c, with_artifacts };
+	struct s2i_fill_main f = { c, with_artifacts, NULL, 0, ERR_INIT };
+	struct tarx_opts to = TARX_OPTS_INIT;
+	int rc;
 
-	if (s2i_upload(c, id, c->dest, s2i_fill_main, &f, e) < 0)
+	c->restore_failed = 0;
+	if (with_artifacts && c->save_st) {
+		to.prefix = "artifacts";
+		to.set_owner = 1;
+		to.uid = c->uid;
+		to.gid = c->gid;
+		if (tarx_filter_open(engine_stream_read, c->save_st, &to, &f.restore, e) < 0)
+			return err_prefix(e, "cannot read the artifacts");
+	}
+	rc = s2i_upload(c, id, c->dest, s2i_fill_main, &f, e);
+	if (f.restore)
+		tarx_filter_stats(f.restore, &c->restore_stats);
+	tarx_filter_free(f.restore);
+	if (f.restore_failed) {
+		c->restore_failed = 1;
+		c->restore_err = f.restore_err;
+		*e = f.restore_err;
+	}
+	if (rc < 0)
 		return err_prefix(e, "cannot upload the source");
 	return 0;
 }
@@ -434,7 +460,10 @@ static int s2i_do_build(struct s2i_ctx *c, struct err *e)
 		err_prefix(e, "builder image '%s'", o->builder);
 		goto out;
 	}
-	if (s2i_upload_source(c, id, incremental, e) < 0 || s2i_secrets_upload(c, id, e) < 0)
+	/* the artifacts' failure is not the build's: it goes on clean, in a new container */
+	if (s2i_upload_source(c, id, incremental, e) < 0 && !c->restore_failed)
+		goto out;
+	if (!c->restore_failed && s2i_secrets_upload(c, id, e) < 0)
 		goto out;
 	if (incremental && s2i_incremental_finish(c, &id, assemble, &incremental, e) < 0)
 		goto out;
@@ -501,6 +530,8 @@ int s2i_build(const struct s2i_opts *o, s2i_log_fn log, void *log_arg,
 	}
 	engine_stream_free(c.save_st);
 	c.save_st = NULL;
+	engine_free(c.save_eng);
+	c.save_eng = NULL;
 	free(c.save_id);	/* still listed in c.containers: removed below */
 	c.save_id = NULL;
 	s2i_lines_flush(&c);

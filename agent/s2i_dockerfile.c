@@ -146,7 +146,7 @@ static int s2i_df_mkdirs(const char *dir, struct err *e)
 int s2i_dockerfile(struct s2i_ctx *c, struct err *e)
 {
 	const struct s2i_opts *o = c->o;
-	struct s2i_fill_main f = { c, 0 };
+	struct s2i_fill_main f = { c, 0, NULL, 0, ERR_INIT };
 	struct srctar_opts so = SRCTAR_OPTS_INIT;
 	struct tarx_opts xo = TARX_OPTS_INIT;
 	struct srctar_pipe *pipe = NULL;

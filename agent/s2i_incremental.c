@@ -8,8 +8,8 @@
 #include "tarx.h"
 
 /* Starts save-artifacts in the previous image, its stdout (a tar) held in an attach
- * stream: it runs while the builder container is made and the source uploaded, and
- * s2i_restore_finish streams it into the builder container. 0: started; -1: the
+ * stream: it runs while the builder container is made, and the source upload carries
+ * it into the builder container (s2i_upload_source). 0: started; -1: the
  * caller falls back to a clean build (after a cancel it stops). */
 static int s2i_restore_start(struct s2i_ctx *c, struct err *e)
 {
@@ -42,7 +42,10 @@ static int s2i_restore_start(struct s2i_ctx *c, struct err *e)
 		if (s2i_upload(c, c->save_id, c->dest, s2i_fill_scripts, &f, e) < 0)
 			goto out;
 	}
-	if (engine_attach_open(c->eng, c->save_id, s2i_on_output, c, &c->save_st, e) < 0) {
+	/* its stdout is read by the upload's writer thread: on a handle of its own */
+	engine_free(c->save_eng);
+	c->save_eng = engine_dup(c->eng);
+	if (engine_attach_open(c->save_eng, c->save_id, s2i_on_output, c, &c->save_st, e) < 0) {
 		s2i_engine_outcome(c);
 		goto out;
 	}
@@ -63,52 +66,36 @@ static void s2i_restore_end(struct s2i_ctx *c)
 	s2i_lines_flush(c);
 	engine_stream_free(c->save_st);
 	c->save_st = NULL;
+	engine_free(c->save_eng);
+	c->save_eng = NULL;
 	if (c->save_id)
 		s2i_drop_container(c, c->save_id);
 	free(c->save_id);
 	c->save_id = NULL;
 }
 
-/* Streams save-artifacts' tar through the defensive filter into <dest>/artifacts of the
- * builder container, then checks its exit code. 0: restored; -1: the caller falls back
- * to a clean build (after a cancel it stops). */
-static int s2i_restore_finish(struct s2i_ctx *c, const char *builder_id, struct err *e)
+/* After the upload that carried save-artifacts' tar (through the defensive filter, into
+ * <dest>/artifacts of the builder container): was it whole, and did save-artifacts exit
+ * 0? 0: restored; -1: the caller falls back to a clean build (after a cancel it stops). */
+static int s2i_restore_finish(struct s2i_ctx *c, struct err *e)
 {
-	struct tarx_filter *filt = NULL;
-	struct tarx_opts to = TARX_OPTS_INIT;
-	struct tarx_stats stats = { 0, 0 };
-	char *prefix = xstrdup("artifacts");
-	int code = -1, rc = -1;
+	int code = -1;
 
-	to.prefix = prefix;
-	to.set_owner = 1;
-	to.uid = c->uid;
-	to.gid = c->gid;
-	if (tarx_filter_open(engine_stream_read, c->save_st, &to, &filt, e) < 0)
-		goto out;
-	if (engine_archive_put(c->eng, builder_id, c->dest, tarx_filter_read, filt, e) < 0) {
-		s2i_engine_outcome(c);
-		goto out;
-	}
-	tarx_filter_stats(filt, &stats);
 	s2i_lines_flush(c);
+	if (c->restore_failed) {
+		*e = c->restore_err;
+		return -1;
+	}
 	if (engine_container_wait(c->eng, c->save_id, 0, &code, e) < 0) {
 		s2i_engine_outcome(c);
-		goto out;
+		return -1;
 	}
-	if (code != 0) {
-		err_set(e, "save-artifacts exited with code %d", code);
-		goto out;
-	}
+	if (code != 0)
+		return err_set(e, "save-artifacts exited with code %d", code);
 	s2i_step(c, S2I_LOG_STEP, "--> restored %llu artifact entries (%llu bytes)",
-		 (unsigned long long)stats.entries, (unsigned long long)stats.bytes);
-	rc = 0;
-out:
-	tarx_filter_free(filt);
-	free(prefix);
-	return rc;
+		 (unsigned long long)c->restore_stats.entries, (unsigned long long)c->restore_stats.bytes);
+	return 0;
 }
-
 
 /* A failure after which not even a clean build is tried: a cancel, a timeout, or an
  * engine that is gone or does not answer. */
@@ -137,15 +124,15 @@ int s2i_incremental_start(struct s2i_ctx *c, int *ret_on, struct err *e)
 	return 0;
 }
 
-/* After the source upload into *id: restores the artifacts. When that fails the build
- * goes on clean (*incremental 0) in a fresh container, *id replaced, as the artifacts may
- * be half uploaded. -1: the build stops. */
+/* After the upload into *id that carried the artifacts: when they failed the build goes
+ * on clean (*incremental 0) in a fresh container, *id replaced, as the artifacts may be
+ * half uploaded. -1: the build stops. */
 int s2i_incremental_finish(struct s2i_ctx *c, char **id, const char *assemble, int *incremental,
 			   struct err *e)
 {
 	struct err ie = ERR_INIT;
 
-	if (s2i_restore_finish(c, *id, &ie) < 0) {
+	if (s2i_restore_finish(c, &ie) < 0) {
 		*incremental = 0;
 		if (s2i_incremental_stop(c)) {
 			*e = ie;

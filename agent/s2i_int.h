@@ -9,6 +9,7 @@
 #include "limits.h"
 #include "s2i.h"
 #include "srctar.h"
+#include "tarx.h"
 
 struct gitsrc;
 
@@ -58,7 +59,12 @@ struct s2i_ctx {
 	struct s2i_lines out_lines, err_lines;
 	char *prev_image;		/* id of the previous image of an incremental build */
 	char *save_id;			/* its save-artifacts container, while it runs */
-	struct engine_stream *save_st;	/* and that container's stdout */
+	struct engine_stream *save_st;	/* and that container's stdout, read (through a
+					 * tarx filter) by the upload's writer thread: */
+	struct engine *save_eng;	/* so on a handle of its own */
+	int restore_failed;		/* that stream or its tar failed the upload */
+	struct err restore_err;		/* why */
+	struct tarx_stats restore_stats;	/* what it brought */
 	int quiet_scripts;
 	int timed_out;
 	char *secrets_volume;		/* the volume at /run/secrets of assemble, or NULL */
@@ -75,10 +81,15 @@ void s2i_engine_outcome(struct s2i_ctx *c);
 struct s2i_fill_main {
 	struct s2i_ctx *c;
 	int with_artifacts;
+	struct tarx_filter *restore;	/* the previous image's artifacts, or NULL */
+	int restore_failed;		/* reading them failed: the reason in restore_err */
+	struct err restore_err;
 };
 
 int s2i_fill_main(struct srctar *t, void *arg, struct err *e);
-/* Uploads src/, scripts/ and (with_artifacts) an empty artifacts/ into the destination. */
+/* Uploads src/, scripts/ and (with_artifacts) artifacts/ into the destination: with the
+ * previous image's artifacts when save-artifacts runs (c->save_st), in the same tar. A
+ * failure of those (c->restore_failed) leaves a container the build cannot use. */
 int s2i_upload_source(struct s2i_ctx *c, const char *id, int with_artifacts, struct err *e);
 
 /* s2i_log.c */

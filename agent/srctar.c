@@ -355,6 +355,81 @@ out:
 	return rc;
 }
 
+/* ---- another tar's entries ---- */
+
+struct srctar_in {
+	srctar_read_fn rd;
+	void *arg;
+	char *buf;
+	int failed;		/* the reader failed: its message is in e */
+	struct err e;
+};
+
+static la_ssize_t srctar_in_read(struct archive *a, void *cd, const void **p)
+{
+	struct srctar_in *in = cd;
+	ssize_t n = in->rd(in->arg, in->buf, GITSRC_CHUNK, &in->e);
+
+	if (n < 0) {
+		in->failed = 1;
+		archive_set_error(a, EIO, "%s", in->e.msg);
+		return -1;
+	}
+	*p = in->buf;
+	return (la_ssize_t)n;
+}
+
+int srctar_add_tar(struct srctar *t, srctar_read_fn rd, void *arg, int *ret_read_failed,
+		   struct err *e)
+{
+	struct srctar_in in = { rd, arg, NULL, 0, ERR_INIT };
+	struct archive *a = archive_read_new();
+	struct archive_entry *ae;
+	const char *name = "tar";
+	int r, rc = -1;
+
+	*ret_read_failed = 0;
+	if (!a)
+		return err_set(e, "cannot create a tar reader");
+	in.buf = xmalloc(GITSRC_CHUNK);
+	archive_read_support_format_tar(a);
+	if (archive_read_open(a, &in, NULL, srctar_in_read, NULL) != ARCHIVE_OK)
+		goto read_failed;
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+		la_ssize_t n;
+
+		name = archive_entry_pathname(ae);
+		if (t->failed) {
+			err_set(e, "cannot add '%s': the tar has already failed or is finished", name);
+			goto out;
+		}
+		if (archive_write_header(t->a, ae) != ARCHIVE_OK) {
+			srctar_aerr(t, e, "cannot add", name);
+			goto out;
+		}
+		while ((n = archive_read_data(a, t->chunk, GITSRC_CHUNK)) > 0)
+			if (srctar_data(t, name, t->chunk, (size_t)n, e) < 0)
+				goto out;
+		if (n < 0)
+			goto read_failed;
+	}
+	if (r == ARCHIVE_EOF) {
+		rc = 0;
+		goto out;
+	}
+read_failed:
+	*ret_read_failed = 1;
+	if (in.failed)
+		*e = in.e;
+	else
+		err_set(e, "cannot read the tar at '%s': %s", name,
+			archive_error_string(a) ? archive_error_string(a) : "libarchive error");
+out:
+	archive_read_free(a);
+	free(in.buf);
+	return rc;
+}
+
 /* Streams exactly size bytes of fd; a file that shrinks is an error. */
 static int srctar_copy_fd(struct srctar *t, const char *name, int fd, uint64_t size, struct err *e)
 {

@@ -73,6 +73,15 @@ int srctar_add_file(struct srctar *t, const char *name, unsigned mode, const voi
 int srctar_add_path(struct srctar *t, const char *name, const char *path, unsigned mode,
 		    struct err *e);
 
+/* The reader of srctar_add_tar: bytes into buf, 0 at the end, -1 with e set (the
+ * shape of tarx_read_fn and engine_read_fn). */
+typedef ssize_t (*srctar_read_fn)(void *arg, void *buf, size_t len, struct err *e);
+/* Every entry of the tar rd reads, as it is (names, owners, modes, links: a tar already
+ * checked, e.g. tarx_filter_read's), after what is in the tar so far. On -1,
+ * *ret_read_failed tells a failed read (rd's error, or a tar libarchive cannot read)
+ * from a failed write. */
+int srctar_add_tar(struct srctar *t, srctar_read_fn rd, void *arg, int *ret_read_failed,
+		   struct err *e);
 /* An (empty) directory entry, with its parents. */
 int srctar_add_dirent(struct srctar *t, const char *name, unsigned mode, struct err *e);
 

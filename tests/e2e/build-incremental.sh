@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # --incremental: save-artifacts runs in the previous image of the tag, its tar lands in
-# <dest>/artifacts owned by the assemble user; a failing save-artifacts warns and builds
-# clean; no previous image builds clean.
+# <dest>/artifacts owned by the assemble user, in the same upload as the source; a
+# failing save-artifacts warns and builds clean; no previous image builds clean.
 TEST=build-incremental
 source "$TESTS_DIR/lib/s2i.sh"
 
@@ -48,6 +48,25 @@ s2i_expect_ok "incremental build with --rm"
 s2i_expect_out "assemble: build number 5"
 eng image inspect "$prev" >/dev/null 2>&1 && fail "--rm kept the previous image $prev"
 [ "$(s2i_run "$tag" md5sum deps/blob.bin | cut -d' ' -f1)" = "$want" ] || fail "blob lost after --rm"
+
+# one upload: the source and save-artifacts' tar go into the builder container in one
+# tar (one PUT of an archive; the scripts are the image's), as the trace of every Engine
+# API call of the build shows (tests/bench/apitrace.py)
+trace=$S2I_TMP/trace.sock
+upstream=${S2I_ENGINE_URL:-unix://$ENGINE_SOCK}
+python3 "$TESTS_DIR/bench/apitrace.py" "$trace" "${upstream#unix://}" "$S2I_TMP/trace.out" &
+trace_pid=$!
+S2I_PIDS+=("$trace_pid")
+wait_for 10 test -S "$trace" || fail "apitrace did not start"
+S2I_ENGINE_URL=unix://$trace s2i_build --network none --incremental "$src" "$builder" "$tag"
+kill -TERM "$trace_pid"
+wait "$trace_pid"
+s2i_expect_ok "traced incremental build"
+s2i_expect_out "assemble: build number 6"
+s2i_expect_out "restored [1-9][0-9]* artifact entries"
+[ "$(s2i_run "$tag" md5sum deps/blob.bin | cut -d' ' -f1)" = "$want" ] || fail "blob lost in the traced build"
+puts=$(grep -c 'PUT /containers/ID/archive' "$S2I_TMP/trace.out")
+[ "$puts" = 1 ] || { cat "$S2I_TMP/trace.out"; fail "$puts uploads into containers, not one"; }
 
 # a failing save-artifacts: warning and a clean build
 scripts=$S2I_TMP/broken

@@ -32,6 +32,15 @@ static int buf_sink(void *ctx, const void *p, size_t n)
 
 static uint64_t counted;
 
+static int fail_sink(void *ctx, const void *p, size_t n)
+{
+	(void)ctx;
+	(void)p;
+	(void)n;
+	errno = EPIPE;
+	return -1;
+}
+
 static int count_sink(void *ctx, const void *p, size_t n)
 {
 	(void)ctx;
@@ -388,6 +397,94 @@ static void test_add_files(void **state)
 	buf_release(&tar);
 }
 
+/* A reader over memory: up to 700 bytes a read (tars straddle the reads), and an error
+ * once fail_at bytes are gone when fail_at is set. */
+struct mem_reader {
+	const struct buf *b;
+	size_t off, fail_at;
+};
+
+static ssize_t mem_read(void *arg, void *p, size_t len, struct err *e)
+{
+	struct mem_reader *r = arg;
+	size_t n = r->b->len - r->off;
+
+	if (r->fail_at && r->off >= r->fail_at)
+		return err_set(e, "the stream broke at %zu", r->off);
+	if (n > len)
+		n = len;
+	if (n > 700)
+		n = 700;
+	memcpy(p, r->b->data + r->off, n);
+	r->off += n;
+	return (ssize_t)n;
+}
+
+/* srctar_add_tar: another tar's entries as they are, after ours; a reader's failure is
+ * told from a writer's. */
+static void test_add_tar(void **state)
+{
+	struct srctar_opts o = SRCTAR_OPTS_INIT;
+	struct strv l = STRV_INIT;
+	struct srctar *t = NULL;
+	struct buf in = BUF_INIT(1 << 20), tar = BUF_INIT(1 << 20);
+	struct mem_reader r = { &in, 0, 0 };
+	struct err e = ERR_INIT;
+	char big[20000];
+	int read_failed = -1;
+
+	(void)state;
+	/* the tar read: another owner, a link, a file larger than a read */
+	o.uid = 7;
+	o.gid = 8;
+	memset(big, 'b', sizeof(big));
+	assert_int_equal(srctar_new(buf_sink, &in, &o, &t, &e), 0);
+	assert_int_equal(srctar_add_dirent(t, "artifacts/deps", 0700, &e), 0);
+	assert_int_equal(srctar_add_file(t, "artifacts/deps/count", 0644, "3\n", 2, &e), 0);
+	assert_int_equal(srctar_add_file(t, "artifacts/deps/big", 0600, big, sizeof(big), &e), 0);
+	assert_int_equal(srctar_finish(t, &e), 0);
+	srctar_free(t);
+
+	o.uid = 1001;
+	o.gid = 0;
+	assert_int_equal(srctar_new(buf_sink, &tar, &o, &t, &e), 0);
+	assert_int_equal(srctar_add_file(t, "src/app.sh", 0644, "echo\n", 5, &e), 0);
+	assert_int_equal(srctar_add_tar(t, mem_read, &r, &read_failed, &e), 0);
+	assert_int_equal(read_failed, 0);
+	assert_int_equal(srctar_finish(t, &e), 0);
+	srctar_free(t);
+	list_tar(&tar, &l);
+	dump(&l);
+	assert_true(gf_has(&l, "src/app.sh 100644 1001:0 =echo"));
+	assert_true(gf_has(&l, "artifacts/deps/ 40700 7:8"));
+	assert_true(gf_has(&l, "artifacts/deps/count 100644 7:8 =3"));
+	assert_true(has_prefix(&l, "artifacts/deps/big 100600 7:8"));
+	assert_true(gf_has(&l, "artifacts/ 40755 7:8"));
+	assert_int_equal(l.n, 6);	/* src/, src/app.sh, artifacts/, deps/, count, big */
+	strv_clear(&l);
+
+	/* the stream breaks in the middle: a read failure, with the reader's message */
+	buf_reset(&tar);
+	r.off = 0;
+	r.fail_at = 2048;
+	assert_int_equal(srctar_new(buf_sink, &tar, &o, &t, &e), 0);
+	assert_int_equal(srctar_add_tar(t, mem_read, &r, &read_failed, &e), -1);
+	assert_int_equal(read_failed, 1);
+	assert_non_null(strstr(e.msg, "the stream broke at"));
+	srctar_free(t);
+
+	/* the writer fails (the engine went away): not a read failure */
+	r.off = 0;
+	r.fail_at = 0;
+	assert_int_equal(srctar_new(fail_sink, NULL, &o, &t, &e), 0);
+	assert_int_equal(srctar_add_tar(t, mem_read, &r, &read_failed, &e), -1);
+	assert_int_equal(read_failed, 0);
+	assert_non_null(strstr(e.msg, "cannot write the tar"));
+	srctar_free(t);
+	buf_release(&in);
+	buf_release(&tar);
+}
+
 struct fill_ctx {
 	const char *dir;
 	size_t big;
@@ -623,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_plain_dir),
 		cmocka_unit_test(test_s2iignore),
 		cmocka_unit_test(test_add_files),
+		cmocka_unit_test(test_add_tar),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_big_rss),
 		cmocka_unit_test(test_big_blobs),
