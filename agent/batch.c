@@ -105,8 +105,10 @@ static int batch_prune(struct store *st, long long *next_at)
 }
 
 /* Items [i, i + n) of w, all of which the queue has room for, through one
- * store_add_many (one round trip on PostgreSQL). */
-static int batch_add(struct store *st, struct batch_set *w, size_t i, size_t n, struct err *e)
+ * store_add_many (one round trip on PostgreSQL), or with commit one store_add_commit
+ * (a transaction of their own). */
+static int batch_add(struct store *st, struct batch_set *w, size_t i, size_t n, int commit,
+		     struct err *e)
 {
 	struct store_add *a = xcalloc(n, sizeof(*a));
 	size_t j;
@@ -118,7 +120,7 @@ static int batch_add(struct store *st, struct batch_set *w, size_t i, size_t n, 
 		a[j].sa_build = &it->bi_build;
 		a[j].sa_digest = it->bi_signed ? it->bi_digest : NULL;
 	}
-	rc = store_add_many(st, a, n, e);
+	rc = commit ? store_add_commit(st, a, n, e) : store_add_many(st, a, n, e);
 	for (j = 0; rc == 0 && j < n; j++) {
 		struct batch_item *it = &w->bs_items[i + j];
 
@@ -142,6 +144,21 @@ static void batch_commit(struct store *st, struct batch_set *w, long long *prune
 
 	w->bs_failed = 0;
 	w->bs_err[0] = '\0';
+	for (i = 0; i < w->bs_n; i++) {
+		it = &w->bs_items[i];
+		it->bi_dup = 0;
+		it->bi_full = 0;
+		it->bi_why = STORE_DUP_NONE;
+	}
+	/* deliveries only, with room for all and no prune due: on a shared store the
+	 * transaction is one round trip instead of three (BEGIN, adds, COMMIT) */
+	if (store_shared(st) && w->bs_n && !w->bs_nops && (size_t)w->bs_room >= w->bs_n &&
+	    store_now_ms() < *prune_at) {
+		if (batch_add(st, w, 0, w->bs_n, 1, &e) < 0)
+			goto fail;
+		store_delta(st, w->bs_delta);
+		return;
+	}
 	if (store_begin(st, &e) < 0)
 		goto fail;
 	for (i = 0; i < w->bs_n; i += n) {
@@ -150,9 +167,6 @@ static void batch_commit(struct store *st, struct batch_set *w, long long *prune
 
 		it = &w->bs_items[i];
 		b = &it->bi_build;
-		it->bi_dup = 0;
-		it->bi_full = 0;
-		it->bi_why = STORE_DUP_NONE;
 		n = 1;
 		if (w->bs_room <= 0) {
 			/* full: a redelivery or a replay still gets its duplicate answer */
@@ -174,7 +188,7 @@ static void batch_commit(struct store *st, struct batch_set *w, long long *prune
 		}
 		/* as many as there is room for, at once */
 		n = w->bs_n - i < (size_t)w->bs_room ? w->bs_n - i : (size_t)w->bs_room;
-		if (batch_add(st, w, i, n, &e) < 0)
+		if (batch_add(st, w, i, n, 0, &e) < 0)
 			goto fail;
 	}
 	if (w->bs_n && batch_prune(st, prune_at) < 0) {

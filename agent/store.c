@@ -1036,6 +1036,16 @@ int store_add_many(struct store *s, struct store_add *a, size_t n, struct err *e
 	return 0;
 }
 
+int store_add_commit(struct store *s, struct store_add *a, size_t n, struct err *e)
+{
+	if (s->st_pg)
+		return store_pg_add_commit(s->st_pg, a, n, e);
+	if (store_begin(s, e) == 0 && store_add_many(s, a, n, e) == 0 && store_commit(s, e) == 0)
+		return 0;
+	store_rollback(s);
+	return -1;
+}
+
 int store_prune_pushes(struct store *s, long long before_ms, long long *ret_n, struct err *e)
 {
 	if (s->st_pg)

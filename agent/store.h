@@ -92,10 +92,11 @@ void store_set_agent(struct store *s, const char *id);
 
 /* Wake-ups on a shared store (PostgreSQL's LISTEN/NOTIFY): a COMMIT that queued
  * builds (or requeued one) notifies every agent listening, as does one that claimed
- * a build (a lease to watch). store_listen opens a connection of its own to s's
- * database that only listens; watch store_listen_fd for reading, then store_notified
- * says since its last call: 1 when builds were queued, | 2 when builds were claimed,
- * 0 when neither, -1 when the connection is lost (free it, listen again later).
+ * a build (a lease to watch) or queued commit statuses. store_listen opens a
+ * connection of its own to s's database that only listens; watch store_listen_fd for
+ * reading, then store_notified says since its last call: 1 when builds were queued,
+ * | 2 when builds were claimed, | 4 when statuses were queued, 0 when none, -1 when
+ * the connection is lost (free it, listen again later).
  * What else it heard goes to fn, one call per build (fn may be NULL):
  * STORE_HEARD_LOG, a build's log grew or the build ended (store_log_append,
  * store_set_finished); STORE_HEARD_CANCEL, a cancel was asked (store_cancel_ask).
@@ -186,6 +187,10 @@ struct store_add {
 	enum store_dup sa_why;
 };
 int store_add_many(struct store *s, struct store_add *a, size_t n, struct err *e);
+/* store_add_many in a transaction of its own, committed (no transaction may be
+ * open): 0 once committed, -1 on error (nothing written). On PostgreSQL BEGIN, the
+ * adds, the NOTIFY and the COMMIT take one round trip (up to 61 adds). */
+int store_add_commit(struct store *s, struct store_add *a, size_t n, struct err *e);
 /* The same checks, writing nothing (a full queue still answers duplicates): 0 with
  * *ret_dup and *ret_why, 1 when the push would queue a build, -1 on error. */
 int store_find_push(struct store *s, const struct build *b,

@@ -39,6 +39,7 @@ int store_pg_add_push(struct store_pg *p, struct build *b,
 		      const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
 		      enum store_dup *ret_why, struct err *e);
 int store_pg_add_many(struct store_pg *p, struct store_add *a, size_t n, struct err *e);
+int store_pg_add_commit(struct store_pg *p, struct store_add *a, size_t n, struct err *e);
 int store_pg_find_push(struct store_pg *p, const struct build *b,
 		       const unsigned char digest[STORE_DIGEST_LEN], long long *ret_dup,
 		       enum store_dup *ret_why, struct err *e);

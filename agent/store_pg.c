@@ -48,6 +48,7 @@
 	X(PQresultErrorMessage) \
 	X(PQresultStatus) \
 	X(PQsendQueryPrepared) \
+	X(PQsendQueryParams) \
 	X(PQsetNoticeProcessor) \
 	X(PQsocket) \
 	X(PQstatus) \
@@ -89,6 +90,8 @@ static int pq_ready(struct err *e)
 
 /* pg_advisory_xact_lock key of the schema migration: "s2ia" */
 #define PG_SCHEMA_LOCK	1932683617LL
+/* pg_try_advisory_xact_lock key of folding build_counts: "s2ic" */
+#define PG_COUNT_LOCK_SQL "1932683619"
 /* notified by a COMMIT that queued builds (store_listen) */
 #define PG_CHANNEL	"s2i_queued"
 /* ... that added to a build's log or ended it, that asked to cancel a build: the
@@ -97,6 +100,9 @@ static int pq_ready(struct err *e)
 #define PG_CHANNEL_CANCEL "s2i_cancel"
 /* the payload of a notification that a build was claimed: a lease to watch */
 #define PG_LEASED	"lease"
+/* ... that commit statuses were queued: only these wake the status posters, so an
+ * agent does not read the outbox on every delivery of the fleet */
+#define PG_STATUSES	"status"
 #define PG_PARAMS_MAX	16
 /* statements sent before their answers are read (store_pg_add_many): bounded, so that
  * neither side's socket buffer fills while the other waits */
@@ -110,7 +116,8 @@ enum {
 	PS_FIND_SIGNED, PS_REF_NEWEST, PS_PRUNE_SIGNED, PS_TAG_CLAIM, PS_TAG_OWNER,
 	PS_REPO_LOCK, PS_CLAIM, PS_KEEP_REPO, PS_KEEP_NTH, PS_KEEP_PICK, PS_KEEP_DELETE,
 	PS_KEEP_DELIVERY, PS_LEASE_RENEW, PS_LEASE_SCAN, PS_TAKE_OVER, PS_FENCE, PS_LOG_STORED,
-	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_ADD, PS_N
+	PS_LOG_APPEND, PS_LOG_READ, PS_LOG_TAIL, PS_CANCEL_ASK, PS_CANCEL_PENDING, PS_ADD,
+	PS_COUNT_FOLD, PS_N
 };
 
 /* the database's clock in ms: leases are compared with one clock, not each agent's */
@@ -150,8 +157,13 @@ static const char *const pg_sql[PS_N] = {
 		"WHERE id = $1 AND state IN ('queued', 'running')",
 	[PS_REQUEUE] = "UPDATE builds SET state = 'queued', reason = coalesce($2, reason), pid = NULL, "
 		"started = NULL WHERE id = $1 AND state = 'running'",
-	[PS_COUNT] = "SELECT state, count(*) FROM builds GROUP BY state",
-	[PS_DEPTH] = "SELECT count(*) FROM builds WHERE state = 'queued'",
+	[PS_COUNT] = "SELECT state, sum(n) FROM build_counts GROUP BY state",
+	[PS_DEPTH] = "SELECT coalesce(sum(n), 0) FROM build_counts WHERE state = 'queued'",
+	/* the rows of changes summed into one per state, by one agent at a time (the
+	 * others skip it); what commits meanwhile stays as rows for the next fold */
+	[PS_COUNT_FOLD] = "WITH l AS (SELECT pg_try_advisory_xact_lock(" PG_COUNT_LOCK_SQL ") AS got), "
+		"d AS (DELETE FROM build_counts WHERE (SELECT got FROM l) RETURNING state, n) "
+		"INSERT INTO build_counts SELECT state, sum(n) FROM d GROUP BY state HAVING sum(n) <> 0",
 	[PS_AGENT_SEEN] = "INSERT INTO agents (id, labels, workers, seen) VALUES ($1, $2, $3, "
 		PG_NOW ") ON CONFLICT (id) DO UPDATE SET labels = $2, workers = $3, seen = " PG_NOW,
 	/* those heard of within $1 ms that run builds */
@@ -377,6 +389,34 @@ static const char *const pg_migrations[] = {
 	 * (store_agent_seen): a build whose run_on none of them matches is told apart */
 	("CREATE TABLE agents (id text PRIMARY KEY, labels text NOT NULL, workers integer NOT NULL,"
 	 " seen bigint NOT NULL);"),
+	/* 9: the builds per state, kept by triggers as rows of changes (no row is ever
+	 * updated, so agents writing at once never wait on each other), which
+	 * store_pg_count_states folds and sums: counting the builds table itself took
+	 * longer the longer the history, on every agent twice a second. A row per
+	 * build queued (intake's one-row inserts), a row per state and statement for
+	 * updates and deletes (a whole retention pass, or a bulk update by hand, in a
+	 * few rows). The triggers come first: they lock the table, so the first count
+	 * misses no write. */
+	"CREATE TABLE build_counts (state text NOT NULL, n bigint NOT NULL);"
+	"CREATE FUNCTION s2i_count_insert() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	" BEGIN INSERT INTO build_counts VALUES (NEW.state, 1); RETURN NULL; END $f$;"
+	"CREATE FUNCTION s2i_count_change() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	" BEGIN"
+	"  IF TG_OP = 'DELETE' THEN"
+	"   INSERT INTO build_counts SELECT state, -count(*) FROM old_rows GROUP BY state;"
+	"  ELSE"
+	"   INSERT INTO build_counts SELECT state, sum(n) FROM (SELECT state, -1 AS n FROM old_rows"
+	"    UNION ALL SELECT state, 1 FROM new_rows) c GROUP BY state HAVING sum(n) <> 0;"
+	"  END IF;"
+	"  RETURN NULL;"
+	" END $f$;"
+	"CREATE TRIGGER builds_count_insert AFTER INSERT ON builds FOR EACH ROW"
+	" EXECUTE FUNCTION s2i_count_insert();"
+	"CREATE TRIGGER builds_count_update AFTER UPDATE ON builds REFERENCING OLD TABLE AS old_rows"
+	" NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION s2i_count_change();"
+	"CREATE TRIGGER builds_count_delete AFTER DELETE ON builds REFERENCING OLD TABLE AS old_rows"
+	" FOR EACH STATEMENT EXECUTE FUNCTION s2i_count_change();"
+	"INSERT INTO build_counts SELECT state, count(*) FROM builds GROUP BY state;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -388,6 +428,7 @@ struct store_pg {
 	char *pg_agent;			/* store_set_agent's, NULL: none set */
 	long long pg_lease_ms;		/* store_set_lease's */
 	int pg_queued;			/* the open transaction queued builds: NOTIFY */
+	int pg_statused;		/* ... statuses: NOTIFY with PG_STATUSES */
 	int pg_leased;			/* ... took a lease: NOTIFY with PG_LEASED */
 	int pg_prepared;		/* the statements exist on this connection */
 };
@@ -752,7 +793,8 @@ int store_pg_notified(struct store_pg *p, store_heard_fn *fn, void *arg)
 		return -1;
 	while ((n = pq.PQnotifies(p->pg_conn))) {
 		if (!strcmp(n->relname, PG_CHANNEL))
-			got |= n->extra && !strcmp(n->extra, PG_LEASED) ? 2 : 1;
+			got |= !n->extra || !*n->extra ? 1 : !strcmp(n->extra, PG_LEASED) ? 2 :
+				!strcmp(n->extra, PG_STATUSES) ? 4 : 0;
 		else if (fn && !strcmp(n->relname, PG_CHANNEL_LOG))
 			fn(arg, STORE_HEARD_LOG, atoll(n->extra));
 		else if (fn && !strcmp(n->relname, PG_CHANNEL_CANCEL))
@@ -826,6 +868,16 @@ static void pg_queued(struct store_pg *p)
 		pg_simple(p, "NOTIFY " PG_CHANNEL, PGRES_COMMAND_OK, NULL, "notify");
 }
 
+/* The same for a commit status queued. */
+static void pg_statused(struct store_pg *p)
+{
+	if (store_pg_in_transaction(p))
+		p->pg_statused = 1;
+	else
+		pg_simple(p, "NOTIFY " PG_CHANNEL ", '" PG_STATUSES "'", PGRES_COMMAND_OK, NULL,
+			  "notify");
+}
+
 /* Notifies channel with a build's id: at the COMMIT inside a transaction, else now. */
 static void pg_notify_id(struct store_pg *p, const char *channel, long long id)
 {
@@ -838,14 +890,15 @@ static void pg_notify_id(struct store_pg *p, const char *channel, long long id)
 int store_pg_commit(struct store_pg *p, struct err *e)
 {
 	PGresult *r;
-	char sql[96];
+	char sql[128];
 	int rc = 0;
 
 	/* one round trip: a NOTIFY that fails skips the COMMIT, whose answer is then
 	 * that error */
-	snprintf(sql, sizeof(sql), "%s%sCOMMIT", p->pg_queued ? "NOTIFY " PG_CHANNEL "; " : "",
-		 p->pg_leased ? "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'; " : "");
-	p->pg_queued = p->pg_leased = 0;
+	snprintf(sql, sizeof(sql), "%s%s%sCOMMIT", p->pg_queued ? "NOTIFY " PG_CHANNEL "; " : "",
+		 p->pg_leased ? "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'; " : "",
+		 p->pg_statused ? "NOTIFY " PG_CHANNEL ", '" PG_STATUSES "'; " : "");
+	p->pg_queued = p->pg_leased = p->pg_statused = 0;
 	r = pq.PQexec(p->pg_conn, sql);
 	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
 	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(pq.PQcmdStatus(r), "COMMIT") != 0)
@@ -856,7 +909,7 @@ int store_pg_commit(struct store_pg *p, struct err *e)
 
 void store_pg_rollback(struct store_pg *p)
 {
-	p->pg_queued = p->pg_leased = 0;
+	p->pg_queued = p->pg_leased = p->pg_statused = 0;
 	if (store_pg_in_transaction(p))
 		pg_simple(p, "ROLLBACK", PGRES_COMMAND_OK, NULL, "rollback");
 }
@@ -1037,24 +1090,49 @@ static int pg_add(struct store_pg *p, struct build *b, const unsigned char *dige
 	return rc;
 }
 
-/* Up to PG_PIPELINE_MAX of them in one round trip (libpq's pipeline mode): all sent,
- * one sync, then every answer read. The first error fails the lot, and PostgreSQL
- * skips the statements after it (PGRES_PIPELINE_ABORTED). */
-static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, struct err *e)
+/* The statements around the adds of store_pg_add_commit: BEGIN first, then NOTIFY and
+ * COMMIT (a NOTIFY even when every add was a duplicate: a listener that finds nothing
+ * new costs less than a round trip to know) */
+static const char *const pg_around[] = { "BEGIN", "NOTIFY " PG_CHANNEL, "COMMIT" };
+
+/* The answer to pg_around[k]: 0 when it is that statement's success. */
+static int pg_around_result(struct store_pg *p, PGresult *r, size_t k, struct err *e)
 {
+	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK ||
+	    (k == 2 && strcmp(pq.PQcmdStatus(r), "COMMIT") != 0))
+		return pg_fail(p, e, k == 0 ? "cannot begin" : "cannot commit", r);
+	return 0;
+}
+
+/* Up to PG_PIPELINE_MAX statements in one round trip (libpq's pipeline mode): all
+ * sent, one sync, then every answer read. The first error fails the lot, and
+ * PostgreSQL skips the statements after it (PGRES_PIPELINE_ABORTED). With commit,
+ * the adds are wrapped in pg_around, in that same round trip; *ret_lost then says
+ * that the connection was found lost before BEGIN was answered (nothing ran). */
+static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, int commit,
+			   int *ret_lost, struct err *e)
+{
+	size_t i, sent = 0, first = commit ? 1 : 0, total = n + (commit ? 3 : 0);
 	struct pg_params q;
 	PGresult *r;
-	size_t i, sent = 0;
 	char name[16];
-	int rc = 0;
+	int rc = 0, begun = !commit;
 
 	snprintf(name, sizeof(name), "s2i_%d", PS_ADD);
 	if (!pq.PQenterPipelineMode(p->pg_conn))
 		return pg_fail(p, e, "cannot queue builds", NULL);
-	for (i = 0; i < n; i++, sent++) {
-		pg_add_params(&q, a[i].sa_build, a[i].sa_digest);
-		if (!pq.PQsendQueryPrepared(p->pg_conn, name, q.pp_n, q.pp_val,
-					    q.pp_len, q.pp_fmt, 0)) {
+	for (i = 0; i < total; i++, sent++) {
+		int ok;
+
+		if (i < first || i >= first + n) {
+			ok = pq.PQsendQueryParams(p->pg_conn, pg_around[i < first ? 0 : i - first - n + 1],
+						  0, NULL, NULL, NULL, NULL, 0);
+		} else {
+			pg_add_params(&q, a[i - first].sa_build, a[i - first].sa_digest);
+			ok = pq.PQsendQueryPrepared(p->pg_conn, name, q.pp_n, q.pp_val,
+						    q.pp_len, q.pp_fmt, 0);
+		}
+		if (!ok) {
 			rc = pg_fail(p, e, "cannot queue builds", NULL);
 			break;
 		}
@@ -1063,8 +1141,14 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, st
 		rc = pg_fail(p, e, "cannot queue builds", NULL);
 	/* each statement sent: its result, then NULL; then the sync's */
 	for (i = 0; i < sent; i++) {
-		if ((r = pq.PQgetResult(p->pg_conn)) && rc == 0)
-			rc = pg_add_result(p, r, &a[i], e);
+		if ((r = pq.PQgetResult(p->pg_conn)) && rc == 0) {
+			if (i < first || i >= first + n)
+				rc = pg_around_result(p, r, i < first ? 0 : i - first - n + 1, e);
+			else
+				rc = pg_add_result(p, r, &a[i - first], e);
+			if (i == 0 && rc == 0)
+				begun = 1;
+		}
 		pq.PQclear(r);
 		while ((r = pq.PQgetResult(p->pg_conn)) &&
 		       pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC)
@@ -1081,6 +1165,8 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, st
 			if (sync)
 				break;
 		}
+	if (ret_lost)
+		*ret_lost = rc < 0 && !begun && pq.PQstatus(p->pg_conn) != CONNECTION_OK;
 	if (!pq.PQexitPipelineMode(p->pg_conn)) {
 		/* answers still pending: a connection that cannot go on (its
 		 * transaction is lost either way) is made anew */
@@ -1099,10 +1185,36 @@ int store_pg_add_many(struct store_pg *p, struct store_add *a, size_t n, struct 
 		return -1;
 	for (i = 0; i < n; i += m) {
 		m = n - i < PG_PIPELINE_MAX ? n - i : PG_PIPELINE_MAX;
-		if (pg_add_pipeline(p, a + i, m, e) < 0)
+		if (pg_add_pipeline(p, a + i, m, 0, NULL, e) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+int store_pg_add_commit(struct store_pg *p, struct store_add *a, size_t n, struct err *e)
+{
+	int tries, lost = 0, rc = -1;
+
+	if (n + 3 > PG_PIPELINE_MAX) {
+		if (store_pg_begin(p, e) == 0 && store_pg_add_many(p, a, n, e) == 0 &&
+		    store_pg_commit(p, e) == 0)
+			return 0;
+		store_pg_rollback(p);
+		return -1;
+	}
+	/* a connection found lost by BEGIN (a restarted server) is made again and the
+	 * whole tried once more, as pg_first does */
+	for (tries = 0; tries < 2; tries++) {
+		if (pg_ready(p, e) < 0)
+			break;
+		rc = pg_add_pipeline(p, a, n, 1, &lost, e);
+		if (rc == 0 || !lost)
+			break;
+	}
+	p->pg_queued = 0;	/* notified in the pipeline */
+	if (rc < 0)
+		store_pg_rollback(p);
+	return rc;
 }
 
 int store_pg_add_build(struct store_pg *p, struct build *b, long long *ret_dup, struct err *e)
@@ -1496,9 +1608,17 @@ int store_pg_set_sha(struct store_pg *p, long long id, const char *sha, struct e
 
 int store_pg_count_states(struct store_pg *p, long long counts[BUILD_NSTATES], struct err *e)
 {
-	PGresult *r = pg_run(p, PS_COUNT, NULL, PGRES_TUPLES_OK, e, "cannot count builds");
+	PGresult *r;
 	int i, n;
 
+	/* not in a caller's transaction: the fold's locks would last as long */
+	if (!store_pg_in_transaction(p)) {
+		r = pg_run(p, PS_COUNT_FOLD, NULL, PGRES_COMMAND_OK, e, "cannot count builds");
+		if (!r)
+			return -1;
+		pq.PQclear(r);
+	}
+	r = pg_run(p, PS_COUNT, NULL, PGRES_TUPLES_OK, e, "cannot count builds");
 	if (!r)
 		return -1;
 	memset(counts, 0, sizeof(long long) * BUILD_NSTATES);
@@ -1531,7 +1651,7 @@ int store_pg_status_add(struct store_pg *p, long long build_id, const char *stat
 	pp_int(&q, store_now_ms());
 	if (pg_change(p, PS_STATUS_ADD, &q, e, "cannot queue a commit status") < 0)
 		return -1;
-	pg_queued(p);		/* any agent may post it: they hear of it */
+	pg_statused(p);		/* any agent may post it: they hear of it */
 	return 0;
 }
 

@@ -41,10 +41,10 @@ static void worker_listen_cb(evutil_socket_t fd, short what, void *arg)
 			 "listening again in %ds", WORKER_RETRY_SECONDS);
 		worker_listen_later(w);
 	} else {
-		if (rc & 1) {	/* builds or statuses queued */
+		if (rc & 1)	/* builds queued */
 			worker_kick(w);
+		if (rc & 4)	/* commit statuses queued */
 			worker_status_kick(w, 0);
-		}
 		if (rc & 2)
 			worker_lease_scan(w);	/* a build claimed: its lease to watch */
 	}

@@ -6,7 +6,7 @@
 # index digest (the graph-driver store names it by its config).
 TEST=build-multiplatform
 source "$TESTS_DIR/lib/s2i.sh"
-s2i_podman && skip "$S2I_TEST_ENGINE pulls from a plain-HTTP registry only if registries.conf says insecure"
+s2i_pulls_plain_http || skip "$S2I_TEST_ENGINE pulls from a plain-HTTP registry only if registries.conf says insecure (podman5: restart it, tests/lib/sidengine.sh stop podman5; podman: the host's /etc, left alone)"
 [ -f "$TESTS_DIR/lib/registry.sh" ] || skip "tests/lib/registry.sh is missing"
 source "$TESTS_DIR/lib/registry.sh"
 command -v docker-registry >/dev/null || skip "docker-registry is not installed"

@@ -75,9 +75,9 @@ printf '{"credHelpers": {"%s": "s2itest"}}\n' "$REGISTRY_ADDR" >"$S2I_TMP/helper
 tag2="$REGISTRY_ADDR/$repo:v2" tag3="$REGISTRY_ADDR/$repo:v3"
 S2I_IMAGES+=("$tag2" "$tag3")
 # Podman pulls from a plain-HTTP registry only when its registries.conf says insecure
-# (as build-multiplatform): there the builder stays local and only the push asks
+# (s2i_pulls_plain_http): where it does not, the builder stays local and only the push asks
 pull=always asks=2
-s2i_podman && pull=never asks=1
+s2i_pulls_plain_http || pull=never asks=1
 [ $pull = always ] && eng image rm "$tag" >/dev/null 2>&1	# the pull must come from the registry
 PATH=$hbin:$PATH DOCKER_CONFIG=$S2I_TMP/storecfg s2i_build --network none --pull-policy $pull \
 	--push "$src" "$tag" "$tag2"

@@ -25,6 +25,17 @@ docker28|docker28-containerd|podman5)
 *) echo "S2I_TEST_ENGINE: unknown engine '$S2I_TEST_ENGINE'" >&2; exit 2 ;;
 esac
 s2i_podman() { [ "$S2I_TEST_ENGINE" = podman ] || [ "$S2I_TEST_ENGINE" = podman5 ]; }
+# the engine pulls from a plain-HTTP registry on 127.0.0.1 (tests/lib/registry.sh's):
+# Docker does; Podman only when registries.conf says insecure: podman5 when its
+# service started after tests/lib/sidengine.sh gave its root a drop-in saying so
+# (SID_P5_REGISTRIES), the host's Podman 4.3 never (the tests leave /etc alone)
+s2i_pulls_plain_http() {
+	case $S2I_TEST_ENGINE in
+	podman) return 1 ;;
+	podman5) [ -f "$SID_ROOT$SID_P5_REGISTRIES" ] && [ "$SID_ROOT/run/s2i-p5/pid" -nt "$SID_ROOT$SID_P5_REGISTRIES" ] ;;
+	*) return 0 ;;
+	esac
+}
 # not the host's dockerd: images go there by docker save | eng load
 s2i_other_engine() { [ "$S2I_TEST_ENGINE" != docker ]; }
 # the containerd image store: image ids are manifest digests

@@ -104,6 +104,7 @@ sid_dockerd_start() {	# ENGINE
 		--containerd-namespace "$n" --containerd-plugins-namespace "${n}p"
 }
 
+SID_P5_REGISTRIES=/etc/containers/registries.conf.d/50-s2i-agent-tests.conf
 sid_podman_start() {	# ENGINE
 	local engine=$1 n log
 	n=$(sid_engine_name "$engine")
@@ -117,6 +118,18 @@ events_logger = "file"
 [containers]
 netns = "none"
 EOF
+	# the tests' registries (tests/lib/registry.sh) serve plain HTTP on 127.0.0.1:PORT;
+	# Podman pulls from one only when registries.conf says insecure. A location
+	# without a port matches every port of that host (containers/image's prefix rule).
+	# (Written only when it changes: a service started before it predates it, which
+	# tests/lib/s2i.sh's s2i_pulls_plain_http sees by the pid file's age.)
+	mkdir -p "$SID_ROOT/etc/containers/registries.conf.d"
+	printf '[[registry]]\nlocation = "127.0.0.1"\ninsecure = true\n' >"$SID_ROOT$SID_P5_REGISTRIES.new"
+	if cmp -s "$SID_ROOT$SID_P5_REGISTRIES.new" "$SID_ROOT$SID_P5_REGISTRIES"; then
+		rm -f "$SID_ROOT$SID_P5_REGISTRIES.new"
+	else
+		mv "$SID_ROOT$SID_P5_REGISTRIES.new" "$SID_ROOT$SID_P5_REGISTRIES"
+	fi
 	rm -f "$SID_ROOT/run/$n/pid"
 	sid_launch "$log" PODMAN_IGNORE_CGROUPSV1_WARNING=1 prlimit --nofile=20000:20000 --nproc=20000:20000 \
 		podman system service --time=0 "unix:///run/$n/podman.sock"

@@ -24,6 +24,8 @@
 #include "store.h"
 #include "storefixture.h"
 
+static void pg_exec(const char *sql);
+
 static long long add(struct store *s, const char *repo, const char *ref, const char *delivery,
 		     long long *dup)
 {
@@ -100,7 +102,9 @@ static long long push(struct store *s, const char *repo, const char *ref, int sh
 
 /* Many at once (the group commit's store_add_many, one round trip on PostgreSQL):
  * each answered as alone, in order, seeing the ones before it. */
-static void test_add_many(void **state)
+/* Many deliveries at once, in the caller's transaction (store_add_many) or in one
+ * of their own (store_add_commit, commit). */
+static void add_many_case(const char *repo, int commit)
 {
 	static const struct {
 		const char *delivery;
@@ -121,16 +125,15 @@ static void test_add_many(void **state)
 	struct store_add a[N];
 	struct store *s = sf_store();
 	struct err e = ERR_INIT;
-	long long depth;
+	long long depth0, depth;
 	size_t i;
 
-	(void)state;
 	memset(a, 0, sizeof(a));
 	memset(d, 0, sizeof(d));
-	assert_int_equal(store_begin(s, &e), 0);
+	assert_int_equal(store_queue_depth(s, &depth0, &e), 0);
 	for (i = 0; i < N; i++) {
 		memset(&b[i], 0, sizeof(b[i]));
-		b[i].repo = xstrdup("many");
+		b[i].repo = xstrdup(repo);
 		b[i].ref = xstrdup("refs/heads/main");
 		snprintf(b[i].sha, sizeof(b[i].sha), "%040d", in[i].sha);
 		b[i].provider = xstrdup("github");
@@ -139,9 +142,16 @@ static void test_add_many(void **state)
 		a[i].sa_build = &b[i];
 		a[i].sa_digest = in[i].digest ? d[i] : NULL;
 	}
-	if (store_add_many(s, a, N, &e) < 0)
-		fail_msg("%s", e.msg);
-	assert_int_equal(store_commit(s, &e), 0);
+	if (commit) {
+		if (store_add_commit(s, a, N, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_false(store_in_transaction(s));
+	} else {
+		assert_int_equal(store_begin(s, &e), 0);
+		if (store_add_many(s, a, N, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_int_equal(store_commit(s, &e), 0);
+	}
 	for (i = 0; i < N; i++) {
 		assert_int_equal(a[i].sa_why, in[i].why);
 		if (in[i].why == STORE_DUP_NONE) {
@@ -156,9 +166,63 @@ static void test_add_many(void **state)
 	assert_int_equal(a[3].sa_dup, b[0].id);
 	assert_int_equal(a[5].sa_dup, b[4].id);
 	assert_true(b[0].id < b[4].id && b[4].id < b[6].id);
+	store_free(s);
+	/* committed: another connection counts them */
+	s = sf_store();
 	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
-	assert_int_equal(depth, 3);
+	assert_int_equal(depth, depth0 + 3);
 	for (i = 0; i < N; i++)
+		build_release(&b[i]);
+	store_free(s);
+}
+
+static void test_add_many(void **state)
+{
+	(void)state;
+	add_many_case("many", 0);
+	add_many_case("many-commit", 1);
+}
+
+/* store_add_commit writes nothing when one of its adds fails; on PostgreSQL it makes
+ * a connection found lost (a restarted server) again and succeeds. */
+static void test_add_commit_fails(void **state)
+{
+	struct store *s = sf_store();
+	struct build b[2];
+	struct store_add a[2];
+	struct err e = ERR_INIT;
+	long long depth0, depth;
+	size_t i;
+
+	(void)state;
+	memset(a, 0, sizeof(a));
+	assert_int_equal(store_queue_depth(s, &depth0, &e), 0);
+	for (i = 0; i < 2; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].repo = i ? NULL : xstrdup("fails");	/* NOT NULL */
+		b[i].ref = xstrdup("refs/heads/main");
+		snprintf(b[i].sha, sizeof(b[i].sha), "%040zu", i + 1);
+		b[i].provider = xstrdup("github");
+		b[i].delivery = xasprintf("fails-%zu", i);
+		a[i].sa_build = &b[i];
+	}
+	assert_int_equal(store_add_commit(s, a, 2, &e), -1);
+	assert_false(store_in_transaction(s));
+	store_free(s);
+	s = sf_store();
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, depth0);
+	if (sf_pg_url()) {
+		pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+			"WHERE usename = 'agent' AND pid <> pg_backend_pid()");
+		b[1].repo = xstrdup("fails");
+		if (store_add_commit(s, a, 2, &e) < 0)
+			fail_msg("%s", e.msg);
+		assert_true(b[0].id > 0 && b[1].id > b[0].id);
+		assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+		assert_int_equal(depth, depth0 + 2);
+	}
+	for (i = 0; i < 2; i++)
 		build_release(&b[i]);
 	store_free(s);
 }
@@ -745,6 +809,92 @@ static void pg_exec(const char *sql)
 	PQfinish(c);
 }
 
+/* The first column of sql's first row, as a number. */
+static long long pg_value(const char *sql)
+{
+	const char *keys[] = { "dbname", "password", NULL };
+	const char *vals[] = { sf_pg_url(), NULL, NULL };
+	char *pw = sf_pg_password();
+	long long v = -1;
+	PGconn *c;
+	PGresult *r;
+
+	vals[1] = pw;
+	c = PQconnectdbParams(keys, vals, 1);
+	free(pw);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+/* store_count_states, read from the rows of changes, agrees with the builds
+ * themselves after every kind of write: one build and a batch queued, started,
+ * ended, requeued, updated and deleted by hand; folded by two agents in turn. */
+static void pg_counts_agree(struct store *s)
+{
+	long long counts[BUILD_NSTATES];
+	struct err e = ERR_INIT;
+	char sql[128];
+	int i;
+
+	assert_int_equal(store_count_states(s, counts, &e), 0);
+	for (i = 0; i < BUILD_NSTATES; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM builds WHERE state = '%s'",
+			 store_state_name((enum build_state)i));
+		assert_int_equal(counts[i], pg_value(sql));
+	}
+}
+
+static void test_pg_counts(void **state)
+{
+	struct store *s = sf_store(), *t = sf_store();
+	struct build b[8];
+	struct store_add a[8];
+	struct err e = ERR_INIT;
+	long long dup, id, depth;
+	size_t i;
+
+	(void)state;
+	id = add(s, "count", "refs/heads/one", NULL, &dup);
+	pg_counts_agree(s);
+	memset(a, 0, sizeof(a));
+	assert_int_equal(store_begin(s, &e), 0);
+	for (i = 0; i < 8; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].repo = xstrdup("count");
+		b[i].ref = xasprintf("refs/heads/b%zu", i);
+		snprintf(b[i].sha, sizeof(b[i].sha), "%040zu", i + 1);
+		b[i].provider = xstrdup("github");
+		a[i].sa_build = &b[i];
+	}
+	assert_int_equal(store_add_many(s, a, 8, &e), 0);
+	assert_int_equal(store_commit(s, &e), 0);
+	pg_counts_agree(t);
+	assert_int_equal(store_set_running(s, id, 0, NULL, &e), 0);
+	assert_int_equal(store_set_running(s, b[0].id, 0, NULL, &e), 0);
+	assert_int_equal(store_set_finished(s, b[0].id, BUILD_FAILED, "x", NULL, NULL, &e), 0);
+	assert_int_equal(store_requeue(s, id, "again", &e), 0);
+	pg_counts_agree(s);
+	pg_exec("UPDATE builds SET state = 'canceled' WHERE repo = 'count' AND ref LIKE '%b1'");
+	pg_exec("UPDATE builds SET reason = 'no state change' WHERE repo = 'count'");
+	pg_exec("DELETE FROM builds WHERE repo = 'count' AND ref IN ('refs/heads/b2', 'refs/heads/b3')");
+	pg_counts_agree(t);
+	pg_counts_agree(s);
+	/* folded: one row per state at most */
+	assert_true(pg_value("SELECT count(*) FROM build_counts") <= BUILD_NSTATES);
+	assert_int_equal(store_queue_depth(s, &depth, &e), 0);
+	assert_int_equal(depth, pg_value("SELECT count(*) FROM builds WHERE state = 'queued'"));
+	for (i = 0; i < 8; i++)
+		build_release(&b[i]);
+	store_free(t);
+	store_free(s);
+}
+
 /* A COMMIT is flushed, and the store knows it is shared. */
 static void test_pg_durable(void **state)
 {
@@ -1002,12 +1152,17 @@ static void test_pg_migrate_up(void **state)
 {
 	struct store *s;
 	struct err e = ERR_INIT;
-	long long dup, id, got = 0;
+	long long dup, id, got = 0, counts[BUILD_NSTATES];
 
 	(void)state;
 	s = sf_store();
+	/* there before the counts were kept: counted when they start */
+	add(s, "old", "refs/heads/up", NULL, &dup);
 	store_free(s);
-	pg_exec("DROP TABLE build_logs; "
+	pg_exec("DROP TABLE build_counts; DROP TRIGGER builds_count_insert ON builds; "
+		"DROP TRIGGER builds_count_delete ON builds; DROP TRIGGER builds_count_update ON builds; "
+		"DROP FUNCTION s2i_count_insert; DROP FUNCTION s2i_count_change; "
+		"DROP TABLE build_logs; "
 		"ALTER TABLE builds DROP COLUMN agent, DROP COLUMN untrusted, DROP COLUMN retry_of, "
 		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status, "
 		"DROP COLUMN cancel_at; "
@@ -1020,6 +1175,9 @@ static void test_pg_migrate_up(void **state)
 	assert_int_equal(store_set_running(s, id, 0, NULL, &e), 0);
 	assert_int_equal(mine(s, BUILD_RUNNING, &got), 1);
 	assert_int_equal(got, id);
+	assert_int_equal(store_count_states(s, counts, &e), 0);
+	assert_int_equal(counts[BUILD_QUEUED], 1);
+	assert_int_equal(counts[BUILD_RUNNING], 1);
 	store_free(s);
 }
 
@@ -1052,6 +1210,45 @@ static void heard_wait(struct store *l, struct heard *h)
 			break;
 		assert_true(store_notified(l, heard_fn, h) >= 0);
 	}
+}
+
+/* What store_notified said l heard (bits or'ed) until it heard nothing for 300 ms. */
+static int heard_bits(struct store *l)
+{
+	struct pollfd pfd = { store_listen_fd(l), POLLIN, 0 };
+	int rc, got = 0;
+
+	while (poll(&pfd, 1, 300) > 0) {
+		rc = store_notified(l, NULL, NULL);
+		assert_true(rc >= 0);
+		got |= rc;
+	}
+	return got;
+}
+
+/* A build queued wakes the schedulers and not the status posters, a commit status
+ * queued the posters only: an agent does not read the outbox for every delivery. */
+static void test_pg_heard_kinds(void **state)
+{
+	struct store *s = sf_store(), *l = NULL;
+	struct err e = ERR_INIT;
+	long long dup, id;
+
+	(void)state;
+	assert_int_equal(store_listen(s, &l, &e), 0);
+	assert_non_null(l);
+	heard_bits(l);
+	id = add(s, "heard", "refs/heads/main", NULL, &dup);
+	assert_int_equal(heard_bits(l), 1);
+	assert_int_equal(store_status_add(s, id, "queued", "waiting", &e), 0);
+	assert_int_equal(heard_bits(l), 4);
+	assert_int_equal(store_begin(s, &e), 0);
+	add(s, "heard", "refs/heads/other", NULL, &dup);
+	assert_int_equal(store_status_add(s, id, "running", "building", &e), 0);
+	assert_int_equal(store_commit(s, &e), 0);
+	assert_int_equal(heard_bits(l), 1 | 4);
+	store_free(l);
+	store_free(s);
 }
 
 /* Forgets what l heard until it hears nothing for 300 ms. */
@@ -1279,8 +1476,9 @@ static void test_pg_status_claim(void **state)
 	(void)state;
 	store_set_agent(a, "agent-a");
 	store_set_agent(b, "agent-b");
-	assert_int_equal(store_status_add(a, 71, "pending", "Build 71 running", &e), 0);
-	assert_int_equal(store_status_add(a, 71, "success", "Build 71 succeeded", &e), 0);
+	/* a build id no other test's builds reach: its statuses are a commit alone */
+	assert_int_equal(store_status_add(a, 900071, "pending", "Build 900071 running", &e), 0);
+	assert_int_equal(store_status_add(a, 900071, "success", "Build 900071 succeeded", &e), 0);
 	assert_int_equal(heads(a, ra, 4), 1);
 	assert_int_equal(heads(b, rb, 4), 1);
 	assert_int_equal(ra[0].id, rb[0].id);
@@ -1650,6 +1848,7 @@ static void test_keep(void **state)
 	cmocka_unit_test(test_add_get_dup), \
 	cmocka_unit_test_setup(test_push_replay, sf_remove_db), \
 	cmocka_unit_test_setup(test_add_many, sf_remove_db), \
+	cmocka_unit_test(test_add_commit_fails), \
 	cmocka_unit_test(test_states_and_counts), \
 	cmocka_unit_test(test_rollback), \
 	cmocka_unit_test(test_list), \
@@ -1663,6 +1862,8 @@ int main(void)
 	const struct CMUnitTest pg_tests[] = {
 		STORE_TESTS_COMMON,
 		cmocka_unit_test(test_pg_durable),
+		cmocka_unit_test(test_pg_counts),
+		cmocka_unit_test(test_pg_heard_kinds),
 		cmocka_unit_test(test_pg_schema_newer),
 		cmocka_unit_test(test_pg_fleet_dedup),
 		cmocka_unit_test(test_pg_mine),
