@@ -274,15 +274,17 @@ static void build_child_remove_untagged(struct build_child_log *l, struct engine
  * tag too): the image the tag named before, now superseded, goes unless a container
  * or another tag still uses it (no force: the engine refuses those). An incremental
  * build took what it needed from it already; the next one starts from the new image.
- * Then what earlier builds of the tag left untagged. */
+ * Then what earlier builds of the tag left untagged, when the tag names an image. */
 static void build_child_remove_replaced(struct build_child_log *l, const struct s2i_opts *o,
-					const char *old)
+					const char *old, int succeeded)
 {
 	char now[80];
 	struct err e = ERR_INIT;
 	struct engine *eng;
 
-	if (!o->tag)
+	/* no image before and none made: nothing to ask the engine, which may be the
+	 * reason the build ended (a frozen one holds each call for its limit) */
+	if (!o->tag || (!old[0] && !succeeded))
 		return;
 	build_child_tagged(o, now, sizeof(now));
 	if (!(eng = build_child_engine(o, &e))) {
@@ -295,7 +297,11 @@ static void build_child_remove_replaced(struct build_child_log *l, const struct 
 		else
 			build_child_logf(l, "--> removed the replaced image %.19s", old);
 	}
-	build_child_remove_untagged(l, eng, o);
+	/* an engine that could not say what the tag names now (down, or the tag gone)
+	 * is not asked for the tag's untagged images either: the outcome line stays the
+	 * log's last */
+	if (now[0])
+		build_child_remove_untagged(l, eng, o);
 	engine_free(eng);
 }
 
@@ -470,7 +476,7 @@ int cmd_build_child(int argc, char **argv)
 	/* the result went out before the containers were removed: those left follow */
 	if (out.printed && r.left.n)
 		runner_print(json_pack("{so}", "containers", build_child_left(&r.left)));
-	build_child_remove_replaced(&l, &o, replaced);
+	build_child_remove_replaced(&l, &o, replaced, r.outcome == S2I_SUCCEEDED);
 	build_child_gc(&l, o.mirror_dir);
 result:
 	build_child_result(&out, &r);
