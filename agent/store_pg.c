@@ -1093,7 +1093,7 @@ static int pg_add(struct store_pg *p, struct build *b, const unsigned char *dige
 /* The statements around the adds of store_pg_add_commit: BEGIN first, then NOTIFY and
  * COMMIT (a NOTIFY even when every add was a duplicate: a listener that finds nothing
  * new costs less than a round trip to know) */
-static const char *const pg_around[] = { "BEGIN", "NOTIFY " PG_CHANNEL, "COMMIT" };
+static const char *const pg_around[] = { "BEGIN", ("NOTIFY " PG_CHANNEL), "COMMIT" };
 
 /* The answer to pg_around[k]: 0 when it is that statement's success. */
 static int pg_around_result(struct store_pg *p, PGresult *r, size_t k, struct err *e)
