@@ -24,7 +24,8 @@ static unsigned long long worker_disk_free(const char *path)
 }
 
 /* statvfs of both at most every DISK_CHECK_MS; the engine's data root asked for
- * every DISK_ROOT_INTERVAL_MS (an engine that does not answer keeps the last one). */
+ * every DISK_ROOT_INTERVAL_MS once known, after DISK_CHECK_MS doubling until then
+ * (an engine that does not answer keeps the last one). */
 static void worker_disk_refresh(struct worker *w)
 {
 	long long now = retain_clock_ms();
@@ -34,15 +35,21 @@ static void worker_disk_refresh(struct worker *w)
 	if (w->w_disk_at && now - w->w_disk_at < DISK_CHECK_MS)
 		return;
 	w->w_disk_at = now;
-	if (!w->w_root_at || now - w->w_root_at >= DISK_ROOT_INTERVAL_MS) {
+	if (!w->w_root_at || now - w->w_root_at >= w->w_root_wait) {
 		w->w_root_at = now;
 		if (http_engine_root_dir(w->w_cfg->engine, root, sizeof(root), &e) == 0) {
 			if (!w->w_engine_root || strcmp(w->w_engine_root, root)) {
 				free(w->w_engine_root);
 				w->w_engine_root = xstrdup(root);
 			}
+			w->w_root_wait = DISK_ROOT_INTERVAL_MS;
 		} else {
 			log_debug("free space: %s", e.msg);
+			/* not known yet (a busy engine answers /info late): asked again
+			 * soon, at doubling intervals, so a frozen one costs the loop little */
+			if (!w->w_engine_root)
+				w->w_root_wait = w->w_root_wait < DISK_ROOT_INTERVAL_MS / 2 ?
+						 w->w_root_wait * 2 : DISK_ROOT_INTERVAL_MS;
 		}
 	}
 	w->w_free_state = worker_disk_free(w->w_cfg->state_dir);
@@ -60,6 +67,7 @@ int worker_disk_start(struct worker *w)
 {
 	w->w_disk_ev = evtimer_new(w->w_base, worker_disk_cb, w);
 	w->w_free_state = w->w_free_engine = DISK_UNKNOWN;
+	w->w_root_wait = DISK_CHECK_MS;
 	http_set_pipeline_health(w->w_http, worker_disk_health, worker_metrics, w);
 	return w->w_disk_ev ? 0 : -1;
 }

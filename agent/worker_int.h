@@ -165,6 +165,7 @@ struct worker {
 	struct event *w_disk_ev;	/* held builds: the scheduler again */
 	char *w_engine_root;		/* the engine's data root, NULL until known */
 	long long w_disk_at, w_root_at;	/* retain_clock_ms of the last looks */
+	long long w_root_wait;		/* ms until the data root is asked again */
 	unsigned long long w_free_state, w_free_engine;	/* bytes, ~0: unknown */
 	int w_held;			/* builds wait for free space */
 	int w_hold_seen;		/* ... seen in this scheduling pass */

@@ -20,7 +20,9 @@ got=$(metric 's2i_agent_free_bytes{dir="state_dir"}')
 [ $((got > want ? got - want : want - got)) -lt $((512 * 1024 * 1024)) ] ||
 	fail "free bytes of state_dir: $got, df says $want"
 # the engine is local here: its data root is measured too
-[ -n "$(metric 's2i_agent_free_bytes{dir="engine"}')" ] || fail "no free space of the engine's data root"
+# (a busy engine may answer /info late: asked again at each check until it answers)
+metric_set() { [ -n "$(metric "$1")" ]; }
+wait_for 30 metric_set 's2i_agent_free_bytes{dir="engine"}' || fail "no free space of the engine's data root"
 
 for i in 1 2; do
 	sha=$(pl_commit api "api change $i" app.sh "echo \"api $i\"")
