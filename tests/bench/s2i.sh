@@ -8,13 +8,13 @@
 # ../shared/peers/s2i.xz (unpacked into build/s2i); without it the piece exits 77.
 # Env: RUNS (default 5), BIG_FILES (default 4500), BIG_COMMITS (default 40): bigrepo.sh;
 # S2I_BENCH_ENGINES: the engines to run it on, one after the other, each line of figures
-# naming its engine (default "docker docker28 docker28-containerd": the host's Docker
-# 20.10 and Docker 28.5 on both image stores, see tests/lib/s2i.sh); S2I_TEST_ENGINE
-# set: that engine only.
+# naming its engine (default "docker docker28 docker28-containerd podman5": the host's
+# Docker 20.10, Docker 28.5 on both image stores and Podman 5.8, see tests/lib/s2i.sh);
+# S2I_TEST_ENGINE set: that engine only.
 set -u
 if [ -z "${S2I_TEST_ENGINE:-}" ]; then
 	source "$TESTS_DIR/lib/benchloop.sh"
-	bench_each_engine s2i "${S2I_BENCH_ENGINES-docker docker28 docker28-containerd}" "$0"
+	bench_each_engine s2i "${S2I_BENCH_ENGINES-docker docker28 docker28-containerd podman5}" "$0"
 	exit
 fi
 TEST=bench-s2i
@@ -63,9 +63,15 @@ bench_report() {	# name what target
 	echo "  s2i runs:       $(tr '\n' ' ' <"$S2I_TMP/$1.s2i")"
 }
 
+# Podman names a loaded or committed image localhost/NAME, while s2i's client takes a
+# name without a registry for docker.io/NAME, which Podman does not find: on Podman
+# both tools get the full name.
+full() { if s2i_podman; then echo "localhost/$1"; else echo "$1"; fi; }
+
 # ---- a small app: 20 files, one changed (and committed) before every build ----
 builder=$(s2i_name builder)
 s2i_builder "$builder"
+builder=$(full "$builder")
 small=$S2I_TMP/small
 s2i_git_source "$small" "bench"
 mkdir -p "$small/lib"
@@ -75,7 +81,7 @@ small_change() {
 	echo "$RANDOM-$(now)" >"$small/version.txt"
 	s2i_commit_all "$small" "one change"
 }
-tag=$(s2i_name small)
+tag=$(full "$(s2i_name small)")
 # warm-up (page cache, layers) and the previous images of the incremental runs
 small_change
 "$S2I_AGENT" build -q --pull-policy never "$small" "$builder" "$tag-agent:latest" >/dev/null 2>&1 ||
@@ -99,7 +105,8 @@ git clone -q "$repo" "$big" || fail "clone of the big repository"
 rm -rf "$repo"
 bigb=$(s2i_name bigbuilder)
 big_builder "$bigb"
-btag=$(s2i_name big)
+bigb=$(full "$bigb")
+btag=$(full "$(s2i_name big)")
 big_change_work() { big_change "$big"; }
 bench_pair big big_change_work "file://$big" "$bigb" "$btag"
 bench_report big "git source ($nfiles files, $mb MB, file://)" 0.7

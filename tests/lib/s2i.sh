@@ -24,6 +24,9 @@ docker28|docker28-containerd|podman5)
 	eng() { sid_cli "$S2I_TEST_ENGINE" "$@"; } ;;
 *) echo "S2I_TEST_ENGINE: unknown engine '$S2I_TEST_ENGINE'" >&2; exit 2 ;;
 esac
+# the host's dockerd, where builders are made, whatever DOCKER_HOST says (parity.sh
+# points DOCKER_HOST at the engine under test for the s2i CLI)
+hdocker() { DOCKER_HOST=unix://${ENGINE_SOCK:-/var/run/docker.sock} docker "$@"; }
 s2i_podman() { [ "$S2I_TEST_ENGINE" = podman ] || [ "$S2I_TEST_ENGINE" = podman5 ]; }
 # the engine pulls from a plain-HTTP registry on 127.0.0.1 (tests/lib/registry.sh's):
 # Docker does; Podman only when registries.conf says insecure: podman5 when its
@@ -44,7 +47,7 @@ S2I_TMP=$(mktemp -d)
 S2I_IMAGES=()
 S2I_PIDS=()
 
-s2i_rm_dangling() {	# docker|eng
+s2i_rm_dangling() {	# hdocker|eng
 	local i v
 	for i in $("$1" images -q --filter dangling=true --filter label=s2i-agent-test.image 2>/dev/null); do
 		v=$("$1" image inspect -f '{{index .Config.Labels "s2i-agent-test.image"}}' "$i" 2>/dev/null)
@@ -56,9 +59,9 @@ s2i_cleanup() {
 	local i
 	for i in "${S2I_PIDS[@]}"; do kill "$i" 2>/dev/null; done
 	# s2i_name runs in $(...) subshells: find this test's images by name
-	for i in "${S2I_IMAGES[@]}" $(docker images --format '{{.Repository}}:{{.Tag}}' \
+	for i in "${S2I_IMAGES[@]}" $(hdocker images --format '{{.Repository}}:{{.Tag}}' \
 		"s2i-agent-test/${S2I_ID}-*" 2>/dev/null); do
-		docker rmi -f "$i" >/dev/null 2>&1
+		hdocker rmi -f "$i" >/dev/null 2>&1
 	done
 	if s2i_other_engine; then
 		for i in $(eng images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep "s2i-agent-test/${S2I_ID}[-:]"); do
@@ -68,7 +71,7 @@ s2i_cleanup() {
 	# images a rebuild of the same tag left untagged: they carry the builder's
 	# s2i-agent-test.image label, which names this test
 	# (twice: an untagged builder goes once its children have gone)
-	s2i_rm_dangling docker; s2i_rm_dangling docker
+	s2i_rm_dangling hdocker; s2i_rm_dangling hdocker
 	s2i_other_engine && { s2i_rm_dangling eng; s2i_rm_dangling eng; }
 	rm -rf "$S2I_TMP" "${S2I_BIND_DIRS[@]}"
 }
@@ -189,10 +192,10 @@ s2i_builder() {	# name [options]
 		echo "WORKDIR $workdir"
 		[ -n "$user" ] && echo "USER $user"
 	} >"$ctx/Dockerfile"
-	DOCKER_BUILDKIT=0 docker build -q --network none -t "$name" "$ctx" >/dev/null 2>"$ctx/err" ||
+	DOCKER_BUILDKIT=0 hdocker build -q --network none -t "$name" "$ctx" >/dev/null 2>"$ctx/err" ||
 		{ cat "$ctx/err" >&2; fail "docker build of $name"; }
 	if s2i_other_engine; then
-		docker save "$name" | eng load >/dev/null 2>"$ctx/err" ||
+		hdocker save "$name" | eng load >/dev/null 2>"$ctx/err" ||
 			{ cat "$ctx/err" >&2; fail "$S2I_TEST_ENGINE: load of $name"; }
 	fi
 }
