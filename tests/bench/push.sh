@@ -9,13 +9,13 @@
 # goes to both, the order alternating between runs; medians and the ratio (target <= 0.7).
 # Each run checks that both images were made from the pushed commit.
 # Env: RUNS (default 5), BIG_FILES, BIG_COMMITS (bigrepo.sh); PUSH_BENCH_ENGINES: the
-# engines, one after the other (default "docker docker28 docker28-containerd", see
+# engines, one after the other (default "docker docker28 docker28-containerd podman5", see
 # tests/lib/s2i.sh); S2I_TEST_ENGINE set: that engine only. PUSH_BENCH_TRACE=1: then one
 # push of each through tests/bench/apitrace.py, every Engine API call with its time.
 set -u
 if [ -z "${S2I_TEST_ENGINE:-}" ]; then
 	source "$TESTS_DIR/lib/benchloop.sh"
-	bench_each_engine push "${PUSH_BENCH_ENGINES-docker docker28 docker28-containerd}" "$0"
+	bench_each_engine push "${PUSH_BENCH_ENGINES-docker docker28 docker28-containerd podman5}" "$0"
 	exit
 fi
 TEST=bench-push
@@ -53,7 +53,8 @@ git clone -q "$S2I_TMP/gen.git" "$work" || fail "clone of the repository"
 rm -rf "$S2I_TMP/gen.git"
 bigb=$(s2i_name bigbuilder)
 big_builder "$bigb"
-tag=$(s2i_name push)
+bigb=$(s2i_ref "$bigb")
+tag=$(s2i_ref "$(s2i_name push)")
 
 # ---- the daemon, and our hook ----
 printf 'push-bench-secret-%s-%s\n' "$$" "$RANDOM$RANDOM" >"$AGENT_DIR/big.secret"

@@ -63,15 +63,10 @@ bench_report() {	# name what target
 	echo "  s2i runs:       $(tr '\n' ' ' <"$S2I_TMP/$1.s2i")"
 }
 
-# Podman names a loaded or committed image localhost/NAME, while s2i's client takes a
-# name without a registry for docker.io/NAME, which Podman does not find: on Podman
-# both tools get the full name.
-full() { if s2i_podman; then echo "localhost/$1"; else echo "$1"; fi; }
-
 # ---- a small app: 20 files, one changed (and committed) before every build ----
 builder=$(s2i_name builder)
 s2i_builder "$builder"
-builder=$(full "$builder")
+builder=$(s2i_ref "$builder")
 small=$S2I_TMP/small
 s2i_git_source "$small" "bench"
 mkdir -p "$small/lib"
@@ -81,7 +76,7 @@ small_change() {
 	echo "$RANDOM-$(now)" >"$small/version.txt"
 	s2i_commit_all "$small" "one change"
 }
-tag=$(full "$(s2i_name small)")
+tag=$(s2i_ref "$(s2i_name small)")
 # warm-up (page cache, layers) and the previous images of the incremental runs
 small_change
 "$S2I_AGENT" build -q --pull-policy never "$small" "$builder" "$tag-agent:latest" >/dev/null 2>&1 ||
@@ -105,8 +100,8 @@ git clone -q "$repo" "$big" || fail "clone of the big repository"
 rm -rf "$repo"
 bigb=$(s2i_name bigbuilder)
 big_builder "$bigb"
-bigb=$(full "$bigb")
-btag=$(full "$(s2i_name big)")
+bigb=$(s2i_ref "$bigb")
+btag=$(s2i_ref "$(s2i_name big)")
 big_change_work() { big_change "$big"; }
 bench_pair big big_change_work "file://$big" "$bigb" "$btag"
 bench_report big "git source ($nfiles files, $mb MB, file://)" 0.7

@@ -115,6 +115,13 @@ s2i_name() {	# suffix
 	echo "s2i-agent-test/${S2I_ID}-$1"
 }
 
+# The name both s2i-agent and the real s2i find an image by: Podman names a loaded or
+# committed image localhost/NAME, while s2i's client reads a name without a registry
+# as docker.io/NAME, which Podman does not find; so on Podman, localhost/NAME.
+s2i_ref() {	# name
+	if s2i_podman; then echo "localhost/$1"; else echo "$1"; fi
+}
+
 # Writes the standard busybox-sh scripts of a test builder into dir:
 # assemble copies the source into the WORKDIR (restoring artifacts first), run
 # executes the app, save-artifacts tars the "deps" directory.
