@@ -16,6 +16,10 @@
 #    PostgreSQL is still out of its reach, it stops the build (process and
 #    containers); the other agent takes the build over and runs it; let back, the
 #    cut-off agent records nothing of it.
+# 4. The build's lease is taken by someone else while the agent running it is healthy
+#    (the test moves it in PostgreSQL: a new fence, another holder): the agent's next
+#    renewal, before its own clock runs out, finds it gone; it stops the build and
+#    records nothing. Once that lease runs out an agent runs the build again.
 # For tests/bench/takeover.sh: TAKEOVER_LEASE (seconds, default 3) and
 # TAKEOVER_KILL_ONLY=1 (part 1 only).
 TEST=fleet-takeover
@@ -239,3 +243,35 @@ wait_grep "build $id3: its lease ran out before this agent could renew it" "$C_L
 	fail "agent $C does not say it stopped build $id3: $(tail -n 20 "$C_LOG")"
 rerun_recorded "$id3" "$sha3" 15 "$C_LOG" cut-off
 echo "cut-off agent: build $id3 stopped by its own clock, run and recorded once by the other agent"
+
+# ---- 4. the lease moved to another holder while the agent is healthy ----
+slow_build 16 "moved-$$" 4
+H_OWNER=$R_OWNER H_LOG=$R_LOG
+moved=$(ms)
+out=$(pg_sql "UPDATE builds SET fence = fence + 1, agent = 'elsewhere-$$',
+	lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + 3600000 WHERE id = $id4" 2>&1) || fail "cannot move the lease: $out"
+# the heartbeat (every lease/3) finds it, not the agent's own clock (a lease later)
+wait_grep "build $id4: another agent took it over" "$H_LOG" 10 ||
+	fail "the heartbeat did not find build $id4 taken over: $(grep "build $id4" "$H_LOG")"
+took=$(($(ms) - moved))
+grep -q "build $id4: its lease ran out" "$H_LOG" &&
+	fail "build $id4 was stopped by the agent's own clock, not by its heartbeat"
+wait_for 20 gone || fail "the build process of build $id4 still runs"
+wait_for 30 no_containers "$id4" "$H_OWNER" || fail "containers of build $id4 left ($H_OWNER)"
+[ "$(field "$id4" "state || ' ' || agent")" = "running elsewhere-$$" ] ||
+	fail "the stopped agent recorded build $id4: $(field "$id4" "state, agent, reason")"
+echo "moved lease: build $id4 stopped $took ms after its lease moved (lease ${LEASE}s)"
+# the other holder's lease runs out: an agent runs it again, and it ends once
+out=$(pg_sql "UPDATE builds SET lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint - 1000 WHERE id = $id4" 2>&1) ||
+	fail "cannot end the moved lease: $out"
+final4() { case $(field "$id4" state) in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
+wait_for 90 final4 || fail "build $id4 did not end"
+[ "$(field "$id4" "state || ' ' || attempt")" = "succeeded 2" ] ||
+	fail "build $id4: $(field "$id4" "state, attempt, agent, reason")"
+[ "$(field "$id4" "finished - started")" -ge 16000 ] || fail "build $id4 recorded before its rerun's end"
+wait_for 30 eval '[ "$(final_statuses "$sha4")" -ge 1 ]' || fail "no final status: $(pl_statuses)"
+sleep 2
+[ "$(final_statuses "$sha4")" = 1 ] || fail "final statuses of build $id4: $(pl_statuses "$sha4")"
+for o in "$A_OWNER" "$B_OWNER"; do
+	wait_for 20 no_containers "$id4" "$o" || fail "containers of build $id4 left ($o)"
+done
