@@ -8,10 +8,11 @@
 # keeps, then builds that directory: s2i's quickest way to a local source). The same commit
 # goes to both, the order alternating between runs; medians and the ratio (target <= 0.7).
 # Each run checks that both images were made from the pushed commit.
-# Env: RUNS (default 5), BIG_FILES, BIG_COMMITS (bigrepo.sh); PUSH_BENCH_ENGINES: the
-# engines, one after the other (default "docker docker28 docker28-containerd podman5", see
-# tests/lib/s2i.sh); S2I_TEST_ENGINE set: that engine only. PUSH_BENCH_TRACE=1: then one
-# push of each through tests/bench/apitrace.py, every Engine API call with its time.
+# Env: RUNS (default 9: single pushes spread widely), BIG_FILES, BIG_COMMITS
+# (bigrepo.sh); PUSH_BENCH_ENGINES: the engines, one after the other (default "docker
+# docker28 docker28-containerd podman5", see tests/lib/s2i.sh); S2I_TEST_ENGINE set:
+# that engine only. PUSH_BENCH_TRACE=1: then one push of each through
+# tests/bench/apitrace.py, every Engine API call with its time.
 set -u
 if [ -z "${S2I_TEST_ENGINE:-}" ]; then
 	source "$TESTS_DIR/lib/benchloop.sh"
@@ -22,7 +23,7 @@ TEST=bench-push
 source "$TESTS_DIR/lib/parity.sh"
 source "$TESTS_DIR/lib/bigrepo.sh"
 source "$TESTS_DIR/lib/agent.sh"
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-9}
 export GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
