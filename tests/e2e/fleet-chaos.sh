@@ -399,7 +399,19 @@ for id in $(awk '$1 > 1 { print $2 }' "$AGENT_DIR/final-posts"); do
 done
 unposted=0
 for id in $(pg_sql "SELECT id FROM builds ORDER BY id"); do
-	grep -q " $id\$" "$AGENT_DIR/final-posts" || { unposted=$((unposted + 1)); echo "statuses: build $id has no final status"; }
+	grep -q " $id\$" "$AGENT_DIR/final-posts" && continue
+	unposted=$((unposted + 1))
+	# what is known of it: its row, its statuses still queued, its posts, what agents said
+	echo "statuses: build $id has no final status; build: $(pg_sql "SELECT repo, sha, state,
+		attempt, agent, reason FROM builds WHERE id = $id" | tr '\n' ' ')"
+	echo "  queued for its commit: $(pg_sql "SELECT s.id || ':' || s.build_id || ':' || s.state
+		|| ' attempts ' || s.attempts || ' claim ' || coalesce(s.claimed_by, '-') || ' until '
+		|| coalesce(s.claim_until::text, '-') || ' error ' || coalesce(s.last_error, '-')
+		FROM statuses s JOIN builds b ON b.id = s.build_id JOIN builds o ON o.id = $id
+		WHERE b.repo = o.repo AND b.sha = o.sha ORDER BY s.id" | tr '\n' ' ')"
+	echo "  posted: $(jq -r --arg u "$LB_URL/builds/$id" 'select(.body.target_url == $u) | .body.state' \
+		"$FORGE_DOUBLE_LOG" | paste -sd, -)"
+	grep -h "build $id[: ]" "$AGENT_DIR"/[abcd].log | tail -n 20 | sed 's/^/  /'
 done
 # nothing after a build's final status (a takeover's "pending" included)
 late=$(jq -rs '[.[] | {u: .body.target_url, s: .body.state}] | group_by(.u)[]
