@@ -65,8 +65,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	[ "$state" = errored ] || fail "build $id is $state after the engine stopped (SIG$sig): $(pl_build_json "$id")"
 	engine_reason "$id"
 	echo "round $round (SIG$sig): interrupted build $id errored: $REASON"
-	curl -sf "$AGENT_URL/builds/$id/log" | tail -n 1 | grep -q "^==> build $id errored: .*container engine" ||
-		fail "build $id: last log line: $(curl -sf "$AGENT_URL/builds/$id/log" | tail -n 1)"
+	tail=$(ef_log_ends_with "$id" "^==> build $id errored: .*container engine") ||
+		fail "build $id: the log does not end with its outcome: $tail"
 	interrupted=$((interrupted + 1)) errored=$((errored + 1))
 	builds+=("$id $sha errored")
 

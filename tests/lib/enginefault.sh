@@ -9,6 +9,8 @@
 #   ef_containers                 ids of this test's build containers in the real engine
 #   ef_no_containers              none of them is left
 #   ef_log_has ID TEXT            build ID's log has TEXT
+#   ef_log_ends_with ID REGEX     its last outcome line matches, then only lines of its
+#                                 container removal (prints the log's tail when not)
 #   ef_wait_assemble ID           waits until build ID's (sleeping) assemble runs
 #   ef_push NAME SHA [REF]        git push + its webhook, answered 202; sets EF_BUILD
 #   ef_images NAME ids of every image of this test's repository NAME, tagged or
@@ -68,6 +70,21 @@ ef_first_image() {	# name
 }
 
 ef_log_has() { curl -sf --max-time 10 "$AGENT_URL/builds/$1/log" | grep -q "$2"; }
+
+# The build's last outcome line (==> build ID ...) matches REGEX, and after it come only
+# the build process's own lines about removing its containers: it may still be doing
+# that when the agent writes the outcome (the outcome goes out first, by design), and
+# with the engine gone each attempt says it failed. Prints the log's tail when not.
+ef_log_ends_with() {	# id regex
+	local log after
+	log=$(curl -sf --max-time 10 "$AGENT_URL/builds/$1/log")
+	after=$(awk -v id="$1" 'index($0, "==> build " id " ") == 1 { n = NR; o = $0 } { l[NR] = $0 }
+		END { if (!n) exit 1; print o; for (i = n + 1; i <= NR; i++) print l[i] }' <<<"$log") &&
+		head -n 1 <<<"$after" | grep -q "$2" &&
+		! tail -n +2 <<<"$after" | grep -qv '^warning: cannot remove container ' && return 0
+	tail -n 5 <<<"$log"
+	return 1
+}
 
 ef_wait_assemble() {	# id
 	wait_for 120 ef_log_has "$1" "assemble: sleeping" || fail "build $1 never reached assemble: $(pl_build_json "$1")"
