@@ -109,6 +109,16 @@ final_statuses() {	# sha
 	pl_statuses "$1" | grep -E '^(success|failure|error)\|' | sort -u | wc -l
 }
 ms() { date +%s%3N; }
+ended_state() { case $(field "$1" state) in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
+# the commit's final status arrives, and (after a pause for a late duplicate) only once
+one_final_status() {	# sha id
+	local fsha=$1	# (wait_for's eval runs in a function of its own: its $1 is not ours)
+	wait_for 30 eval '[ "$(final_statuses "$fsha")" -ge 1 ]' || fail "no final status: $(pl_statuses)"
+	sleep 2
+	[ "$(final_statuses "$fsha")" = 1 ] || fail "final statuses of build $2: $(pl_statuses "$fsha")"
+}
+# PostgreSQL's clock in the ms the agents write (store_pg.c's PG_NOW)
+PG_NOW_MS="(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 # The build ends once, as the other agent's rerun (which sleeps SLEEP seconds from
 # its start: the stopped run, let go in the middle of its sleep, would end sooner),
@@ -116,15 +126,12 @@ ms() { date +%s%3N; }
 # of it; no container is left.
 rerun_recorded() {	# id sha sleep log who
 	local id=$1 sha=$2 sleep=$3 log=$4 who=$5 ran o
-	final() { case $(field "$id" state) in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
-	wait_for 90 final || fail "build $id did not end"
+	wait_for 90 ended_state "$id" || fail "build $id did not end"
 	[ "$(field "$id" "state || ' ' || attempt || ' ' || agent")" = "succeeded 2 $O_OWNER" ] ||
 		fail "build $id: $(field "$id" "state, attempt, agent, reason")"
 	ran=$(field "$id" "finished - started")
 	[ "$ran" -ge $((sleep * 1000)) ] || fail "build $id recorded $ran ms after its rerun started: the $who agent's outcome"
-	wait_for 30 eval '[ "$(final_statuses "$sha")" -ge 1 ]' || fail "no final status: $(pl_statuses)"
-	sleep 2
-	[ "$(final_statuses "$sha")" = 1 ] || fail "final statuses of build $id: $(pl_statuses "$sha")"
+	one_final_status "$sha" "$id"
 	[ "$(pl_statuses "$sha" | grep -c '^success|')" -ge 1 ] || fail "no success status: $(pl_statuses "$sha")"
 	pl_statuses "$sha" | grep -q '^canceled\|^error|' && fail "the $who agent's outcome was posted: $(pl_statuses "$sha")"
 	grep -q "build $id: canceled\|build $id: succeeded" "$log" &&
@@ -184,8 +191,7 @@ wait_for $((LEASE + 5)) rerun ||
 echo "takeover: build $id1 running again on agent b $(($(ms) - killed)) ms after SIGKILL (lease ${LEASE}s)"
 grep -q "build $id1: taken over: the agent running it stopped renewing its lease; it runs again" \
 	"$AGENT_DIR/b.log" || fail "agent b does not log the takeover"
-final1() { case $(field "$id1" state) in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
-wait_for 90 final1 || fail "build $id1 did not end"
+wait_for 90 ended_state "$id1" || fail "build $id1 did not end"
 [ "$(field "$id1" state)" = succeeded ] || fail "build $id1: $(field "$id1" "state, reason")"
 # the dead agent's container is its own to remove, on its return: b left it
 [ -n "$(containers "$id1" "$A_OWNER")" ] || fail "agent b removed agent a's container"
@@ -195,9 +201,7 @@ KEEP_PORT=1 start_agent || fail "agent a did not restart"
 wait_for 30 no_containers "$id1" "$A_OWNER" || fail "agent a did not remove its container of build $id1"
 [ "$(field "$id1" "state || ' ' || attempt")" = "succeeded 2" ] ||
 	fail "build $id1 after agent a came back: $(field "$id1" "state, attempt")"
-wait_for 30 eval '[ "$(final_statuses "$sha1")" -ge 1 ]' || fail "no final status: $(pl_statuses)"
-sleep 1
-[ "$(final_statuses "$sha1")" = 1 ] || fail "final statuses of build $id1: $(pl_statuses "$sha1")"
+one_final_status "$sha1" "$id1"
 [ "${TAKEOVER_KILL_ONLY:-}" = 1 ] && exit 0
 
 # ---- 2. the agent running a build frozen past its lease ----
@@ -249,7 +253,7 @@ slow_build 16 "moved-$$" 4
 H_OWNER=$R_OWNER H_LOG=$R_LOG
 moved=$(ms)
 out=$(pg_sql "UPDATE builds SET fence = fence + 1, agent = 'elsewhere-$$',
-	lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint + 3600000 WHERE id = $id4" 2>&1) || fail "cannot move the lease: $out"
+	lease_until = $PG_NOW_MS + 3600000 WHERE id = $id4" 2>&1) || fail "cannot move the lease: $out"
 # the heartbeat (every lease/3) finds it, not the agent's own clock (a lease later)
 wait_grep "build $id4: another agent took it over" "$H_LOG" 10 ||
 	fail "the heartbeat did not find build $id4 taken over: $(grep "build $id4" "$H_LOG")"
@@ -262,16 +266,13 @@ wait_for 30 no_containers "$id4" "$H_OWNER" || fail "containers of build $id4 le
 	fail "the stopped agent recorded build $id4: $(field "$id4" "state, agent, reason")"
 echo "moved lease: build $id4 stopped $took ms after its lease moved (lease ${LEASE}s)"
 # the other holder's lease runs out: an agent runs it again, and it ends once
-out=$(pg_sql "UPDATE builds SET lease_until = (extract(epoch from clock_timestamp()) * 1000)::bigint - 1000 WHERE id = $id4" 2>&1) ||
+out=$(pg_sql "UPDATE builds SET lease_until = $PG_NOW_MS - 1000 WHERE id = $id4" 2>&1) ||
 	fail "cannot end the moved lease: $out"
-final4() { case $(field "$id4" state) in succeeded | failed | errored | canceled) return 0 ;; esac; return 1; }
-wait_for 90 final4 || fail "build $id4 did not end"
+wait_for 90 ended_state "$id4" || fail "build $id4 did not end"
 [ "$(field "$id4" "state || ' ' || attempt")" = "succeeded 2" ] ||
 	fail "build $id4: $(field "$id4" "state, attempt, agent, reason")"
 [ "$(field "$id4" "finished - started")" -ge 16000 ] || fail "build $id4 recorded before its rerun's end"
-wait_for 30 eval '[ "$(final_statuses "$sha4")" -ge 1 ]' || fail "no final status: $(pl_statuses)"
-sleep 2
-[ "$(final_statuses "$sha4")" = 1 ] || fail "final statuses of build $id4: $(pl_statuses "$sha4")"
+one_final_status "$sha4" "$id4"
 for o in "$A_OWNER" "$B_OWNER"; do
 	wait_for 20 no_containers "$id4" "$o" || fail "containers of build $id4 left ($o)"
 done

@@ -14,13 +14,11 @@ ef_proxy_start --delay-reply-on 'GET /info=3' || fail "sockproxy did not start"
 AGENT_ENGINE=unix://$PROXY_SOCK
 start_agent || fail "agent did not start"
 
-metric() { curl -sf "$AGENT_URL/metrics" | sed -n "s/^$1 //p"; }
-metric_set() { [ -n "$(metric "$1")" ]; }
 # the first /info answer comes 3 s late, after the agent stopped waiting for it
-[ -z "$(metric 's2i_agent_free_bytes{dir="engine"}')" ] ||
+[ -z "$(pl_metric 's2i_agent_free_bytes{dir="engine"}')" ] ||
 	fail "the data root is known although /info was not answered in time"
-metric_set 's2i_agent_free_bytes{dir="state_dir"}' || fail "no free space of state_dir"
-wait_for 20 metric_set 's2i_agent_free_bytes{dir="engine"}' ||
+pl_metric_set 's2i_agent_free_bytes{dir="state_dir"}' || fail "no free space of state_dir"
+wait_for 20 pl_metric_set 's2i_agent_free_bytes{dir="engine"}' ||
 	fail "the engine's data root is not asked again after a late answer"
 stop_agent || fail "agent exited $? on SIGTERM"
 exit 0

@@ -11,18 +11,16 @@ pl_repo api keep_builds=1
 pl_repo web min_free_space=4000000G
 start_agent || fail "agent did not start"
 
-metric() { curl -sf "$AGENT_URL/metrics" | sed -n "s/^$1 //p"; }
-metric_is() { [ "$(metric "$1")" = "$2" ]; }
-metric_above() { [ "$(metric "$1")" -gt "$2" ]; }
-[ -n "$(metric 's2i_agent_free_bytes{dir="state_dir"}')" ] || fail "no free space of state_dir in /metrics"
+metric_is() { [ "$(pl_metric "$1")" = "$2" ]; }
+metric_above() { [ "$(pl_metric "$1")" -gt "$2" ]; }
+[ -n "$(pl_metric 's2i_agent_free_bytes{dir="state_dir"}')" ] || fail "no free space of state_dir in /metrics"
 want=$(stat -f -c '%a*%S' "$AGENT_DIR/state" | bc)
-got=$(metric 's2i_agent_free_bytes{dir="state_dir"}')
+got=$(pl_metric 's2i_agent_free_bytes{dir="state_dir"}')
 [ $((got > want ? got - want : want - got)) -lt $((512 * 1024 * 1024)) ] ||
 	fail "free bytes of state_dir: $got, df says $want"
 # the engine is local here: its data root is measured too
 # (a busy engine may answer /info late: asked again at each check until it answers)
-metric_set() { [ -n "$(metric "$1")" ]; }
-wait_for 30 metric_set 's2i_agent_free_bytes{dir="engine"}' || fail "no free space of the engine's data root"
+wait_for 30 pl_metric_set 's2i_agent_free_bytes{dir="engine"}' || fail "no free space of the engine's data root"
 
 for i in 1 2; do
 	sha=$(pl_commit api "api change $i" app.sh "echo \"api $i\"")
@@ -31,8 +29,8 @@ for i in 1 2; do
 	expect 202 .build $i
 	pl_expect $i succeeded 120
 done
-passes=$(metric s2i_agent_retention_passes_total)
-[ "$(metric s2i_agent_builds_held)" = 0 ] || fail "builds held before any is short of space"
+passes=$(pl_metric s2i_agent_retention_passes_total)
+[ "$(pl_metric s2i_agent_builds_held)" = 0 ] || fail "builds held before any is short of space"
 http_req "$AGENT_URL/healthz"
 expect 200
 
@@ -52,9 +50,9 @@ grep -q 'class="notice"><strong>.*below min_free_space' <<<"$HTTP_BODY" || fail 
 # a pass ran at once (api keeps 1 build: build 1 goes)
 wait_for 30 metric_above s2i_agent_retention_passes_total "$passes" || fail "no retention pass"
 wait_grep 'retention: deleted 1 builds and 1 logs' "$AGENT_LOG" 30 || fail "the pass deleted nothing"
-[ "$(metric s2i_agent_pruned_builds_total)" = 1 ] || fail "pruned builds: $(metric s2i_agent_pruned_builds_total)"
-[ "$(metric s2i_agent_pruned_logs_total)" = 1 ] || fail "pruned logs: $(metric s2i_agent_pruned_logs_total)"
-[ "$(metric s2i_agent_pruned_bytes_total)" -gt 0 ] || fail "pruned bytes: $(metric s2i_agent_pruned_bytes_total)"
+[ "$(pl_metric s2i_agent_pruned_builds_total)" = 1 ] || fail "pruned builds: $(pl_metric s2i_agent_pruned_builds_total)"
+[ "$(pl_metric s2i_agent_pruned_logs_total)" = 1 ] || fail "pruned logs: $(pl_metric s2i_agent_pruned_logs_total)"
+[ "$(pl_metric s2i_agent_pruned_bytes_total)" -gt 0 ] || fail "pruned bytes: $(pl_metric s2i_agent_pruned_bytes_total)"
 # intake still accepts, and a repository with room builds
 sha=$(pl_commit api "api change 3" app.sh 'echo "api 3"')
 pl_push api >/dev/null || fail "git push api"
@@ -70,7 +68,7 @@ agent_write_config
 kill -HUP "$AGENT_PID"
 pl_expect 3 succeeded 120
 wait_grep 'builds run again' "$AGENT_LOG" 30 || fail "no line for the end of the hold"
-[ "$(metric s2i_agent_builds_held)" = 0 ] || fail "still held"
+[ "$(pl_metric s2i_agent_builds_held)" = 0 ] || fail "still held"
 http_req "$AGENT_URL/healthz"
 expect 200
 stop_agent || fail "agent exited $? on SIGTERM"

@@ -22,7 +22,6 @@ git --git-dir="$AGENT_DIR/hk.git" config s2i.follow false
 
 mirror_bytes() { du -sb "$AGENT_DIR/state/git/$1.git/objects" | cut -f1; }
 in_mirror() { git --git-dir="$AGENT_DIR/state/git/$1.git" cat-file -e "$2" 2>/dev/null; }
-metric() { curl -sf --max-time 10 "$AGENT_URL/metrics" | sed -n "s/^$1 //p"; }
 cleaned() { grep -c "repo '$1': cleaned the mirror" "$AGENT_LOG"; }
 cleaned_once_more() { [ "$(cleaned "$1")" -gt "$2" ]; }
 big_blob() {	# repo: a commit of 2 MiB nobody else has on a new branch; prints the blob id
@@ -56,10 +55,10 @@ git --git-dir="$AGENT_DIR/state/git/hk.git" rev-parse -q --verify refs/heads/fea
 in_mirror hk "$main_sha" || fail "the mirror of hk lost main's commit"
 size2=$(mirror_bytes hk)
 [ $((size1 - size2)) -ge 2000000 ] || fail "the mirror of hk went from $size1 to $size2 bytes only"
-[ "$(metric s2i_agent_mirror_cleans_total)" = 1 ] ||
-	fail "s2i_agent_mirror_cleans_total is '$(metric s2i_agent_mirror_cleans_total)'"
-[ "$(metric s2i_agent_mirror_freed_bytes_total)" -ge 2000000 ] ||
-	fail "s2i_agent_mirror_freed_bytes_total is '$(metric s2i_agent_mirror_freed_bytes_total)'"
+[ "$(pl_metric s2i_agent_mirror_cleans_total)" = 1 ] ||
+	fail "s2i_agent_mirror_cleans_total is '$(pl_metric s2i_agent_mirror_cleans_total)'"
+[ "$(pl_metric s2i_agent_mirror_freed_bytes_total)" -ge 2000000 ] ||
+	fail "s2i_agent_mirror_freed_bytes_total is '$(pl_metric s2i_agent_mirror_freed_bytes_total)'"
 
 # --- over a webhook, while the repository builds ---
 git -C "$AGENT_DIR/wb.work" checkout -q -b old
@@ -85,8 +84,8 @@ sleep 3	# past WORKER_MIRROR_DELAY_MS
 pl_expect 4 succeeded 60
 wait_for 30 cleaned_once_more wb 0 || fail "the mirror of wb was not cleaned after build 4"
 in_mirror wb "$wblob" && fail "the blob only old held is still in the mirror of wb"
-[ "$(metric s2i_agent_mirror_cleans_total)" = 2 ] ||
-	fail "s2i_agent_mirror_cleans_total is '$(metric s2i_agent_mirror_cleans_total)'"
+[ "$(pl_metric s2i_agent_mirror_cleans_total)" = 2 ] ||
+	fail "s2i_agent_mirror_cleans_total is '$(pl_metric s2i_agent_mirror_cleans_total)'"
 
 # --- builds go on from the cleaned mirrors ---
 pl_rm wb SLEEP

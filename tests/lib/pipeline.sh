@@ -208,6 +208,11 @@ pl_wait_statuses() {	# n [seconds]
 }
 _pl_statuses_in() { [ -s "$FORGE_DOUBLE_LOG" ] && [ "$(forge_double_count)" -ge "$1" ]; }
 
+# A /metrics value of the agent (NAME with its labels, as printed), "" when absent;
+# pl_metric_set NAME: it is printed.
+pl_metric() { curl -sf --max-time 10 "$AGENT_URL/metrics" | sed -n "s/^$1 //p"; }
+pl_metric_set() { [ -n "$(pl_metric "$1")" ]; }
+
 pl_statuses() {	# [sha]: "state|description" per recorded post, in order
 	jq -r "select(${1:+.sha == \"$1\" and }true) | \"\(.body.state)|\(.body.description)\"" "$FORGE_DOUBLE_LOG"
 }
