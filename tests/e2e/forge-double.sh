@@ -175,5 +175,33 @@ check "double: 140 characters of 2 bytes" 201 "$(gh "{\"state\":\"success\",\"de
 check "double: bad target_url" 422 "$(gh '{"state":"success","target_url":"ftp://x/y"}' "Bearer $TOKEN")"
 check "double: bad json" 400 "$(gh '{"state":' "Bearer $TOKEN")"
 
+# ---- a post whose client is gone before the answer (a status process killed with its
+# agent, as in fleet-chaos): the forge has it, so the double lists it and logs it too ----
+n0=$(forge_double_count)
+python3 - "${FORGE_DOUBLE_URL##*:}" "$TOKEN" "$SHA" <<'EOF'
+import json, socket, sys
+port, token, sha = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for i in range(1, 6):
+    body = json.dumps({"state": "success", "description": "gone %d" % i, "context": "s2i-agent",
+                       "target_url": "https://ci.example.com/builds/%d" % i}).encode()
+    head = ("POST /repos/acme/gone/statuses/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            "Content-Length: %d\r\n\r\n" % (sha, token, len(body))).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(head + body)
+    s.close()	# before the answer: its write fails at the double
+EOF
+gone_logged() {	# the descriptions of their posts in the log, sorted
+	jq -rs --argjson n "$n0" '[.[$n:][] | select(.method == "POST") | .body.description]
+		| sort | join(",")' "$FORGE_DOUBLE_LOG"
+}
+for i in $(seq 1 50); do [ "$(gone_logged)" = "gone 1,gone 2,gone 3,gone 4,gone 5" ] && break; sleep 0.1; done
+check "posts of gone clients logged" "gone 1,gone 2,gone 3,gone 4,gone 5" "$(gone_logged)"
+check "posts of gone clients listed" 5 "$(curl -s -H "Authorization: Bearer $TOKEN" \
+	"$FORGE_DOUBLE_URL/repos/acme/gone/commits/$SHA/statuses" | jq length)"
+# the case was met: the answer to one at least could not be written
+[ "$(jq -s --argjson n "$n0" '[.[$n:][] | select(.answer.gone)] | length' "$FORGE_DOUBLE_LOG")" -ge 1 ] ||
+	fail "no answer found its client gone: the case was not met"
+
 [ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
 echo "all forge double checks passed"

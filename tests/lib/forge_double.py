@@ -50,7 +50,8 @@ Control (never recorded):
 Log line (one per status post or list): {"seq", "time", "method", "path", "provider",
   "repo", "sha", "headers" (lower-case names), "body" (parsed JSON or null),
   "raw", "answer": {"code", "headers", "body"} or {"hang": true}, and "held": S
-  for a held post}
+  for a held post}; "answer" has "gone": true when the client went away before the
+  answer could be written (a post is recorded, and listed, all the same)
 """
 import argparse
 import json
@@ -151,21 +152,27 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n > 0 else b""
 
     def send(self, code, body, headers=None):
-        if getattr(self, "deferred", None) is not None:  # a held post: written later
-            self.deferred.append((code, body, headers))
-            hdrs = {"Content-Type": "application/json; charset=utf-8"}
-            hdrs.update(headers or {})
-            return {"code": code, "headers": {k: str(v) for k, v in hdrs.items()}, "body": body}
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(code)
         hdrs = {"Content-Type": "application/json; charset=utf-8"}
         hdrs.update(headers or {})
-        for k, v in hdrs.items():
-            self.send_header(k, str(v))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        return {"code": code, "headers": {k: str(v) for k, v in hdrs.items()}, "body": body}
+        answer = {"code": code, "headers": {k: str(v) for k, v in hdrs.items()}, "body": body}
+        if getattr(self, "deferred", None) is not None:  # a held post: written later
+            self.deferred.append((code, body, headers))
+            return answer
+        data = b"" if body is None else json.dumps(body).encode()
+        # a client gone before its answer (a status process killed with its agent): what
+        # was decided stands, as on a forge that committed the status before answering,
+        # and is still recorded, with "gone"
+        try:
+            self.send_response(code)
+            for k, v in hdrs.items():
+                self.send_header(k, str(v))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+            answer["gone"] = True
+        return answer
 
     def hang(self, seconds=None):
         """Keeps the connection open without answering until the client leaves
