@@ -49,7 +49,7 @@ struct batch {
 	pthread_mutex_t q_mu;
 	pthread_cond_t q_cv;
 	pthread_cond_t q_ckpt_cv;
-	struct store *q_ckpt_store;	/* the checkpoint thread's, opened at its first need */
+	struct store *q_ckpt_store;	/* the checkpoint thread's (SQLite only) */
 	pthread_t q_ckpt_thread;
 	int q_ckpt_started;
 	int q_ckpt_wanted;		/* (mu) */
@@ -262,8 +262,7 @@ static void *batch_ckpt_thread(void *arg)
 		pthread_mutex_unlock(&q->q_mu);
 		/* errors: see batch_after_commit */
 		e = (struct err)ERR_INIT;
-		if (q->q_ckpt_store ||
-		    store_open_checkpointer(store_path(q->q_store), &q->q_ckpt_store, &e) == 0)
+		if (q->q_ckpt_store)
 			store_checkpoint(q->q_ckpt_store, &left, &e);
 		pthread_mutex_lock(&q->q_mu);
 	}
@@ -586,6 +585,12 @@ struct batch *batch_new(struct event_base *base, const char *state_dir, struct s
 	/* no connection of the daemon checkpoints inside a commit */
 	store_wal_manual(q->q_store);
 	store_wal_manual(loop_st);
+	/* the checkpoint thread's connection, opened now: the daemon's descriptors
+	 * are taken at start, so their count stays flat from then on, and one it
+	 * cannot open stops the start rather than the first checkpoint */
+	if (!store_shared(loop_st) &&
+	    store_open_checkpointer(store_path(q->q_store), &q->q_ckpt_store, e) < 0)
+		goto fail;
 	q->q_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->q_efd < 0) {
 		err_errno(e, "cannot create an eventfd");

@@ -73,11 +73,34 @@ push_one() {	# n repo branch
 	fi
 }
 
+drained() {
+	[ "$(metric s2i_agent_queue_depth)" = 0 ] &&
+		[ "$(curl -sf "$AGENT_URL/metrics" | sed -n 's/^s2i_agent_builds{state="running"} //p')" = 0 ]
+}
+# what the agent holds open, by kind ("socket", "pipe", a path), to name a difference
+fd_kinds() {
+	ls -l "/proc/$AGENT_PID/fd" 2>/dev/null | sed -n 's/.* -> //p' | sed 's/:\[[0-9]*\]$//' |
+		LC_ALL=C sort | uniq -c
+}
+# descriptors once idle: the fewest over three seconds after the queue drained (a status
+# post's or a sweep's descriptor may linger a moment), and what they are
+idle_fds() {
+	local i n min=
+	for i in 1 2 3 4 5 6; do
+		n=$(metric process_open_fds)
+		[ -z "$min" ] || [ "$n" -lt "$min" ] && min=$n
+		sleep 0.5
+	done
+	echo "$min"
+}
+
 samples=()
 # the baseline of RSS and descriptors: a sample as soon as SOAK_WARMUP % of the builds
-# ended (looked at every 10 pushes until then), "RSS after the first 500 builds" of 5,000
+# ended (looked at every 10 pushes until then), "RSS after the first 500 builds" of 5,000.
+# Descriptors are compared idle with idle: at the baseline the pushes pause until the
+# queue drained, and the figure is taken then, as it is at the end.
 warm=$(( N * ${SOAK_WARMUP:-10} / 100 ))
-warm_s=
+warm_s= fd0= fd0_kinds=
 pushed=0 t0=$(date +%s)
 while [ "$pushed" -lt "$N" ]; do
 	# the queue stays short: a soak of the pipeline, not of intake's queue
@@ -93,6 +116,9 @@ while [ "$pushed" -lt "$N" ]; do
 	if [ -z "$warm_s" ] && [ $((pushed % 10)) -lt 2 ] && [ "$(builds_done)" -ge "$warm" ]; then
 		warm_s=$(sample)
 		echo "soak: baseline after $warm of the builds ended: builds db logs images mirrors rss fds = $warm_s"
+		wait_for 300 drained || fail "the queue did not drain for the baseline"
+		fd0=$(idle_fds) fd0_kinds=$(fd_kinds)
+		echo "soak: idle descriptors at the baseline: $fd0"
 	fi
 	if [ $((pushed / EVERY)) -gt "${#samples[@]}" ]; then
 		s=$(sample)
@@ -101,10 +127,6 @@ while [ "$pushed" -lt "$N" ]; do
 	fi
 done
 # the last builds end
-drained() {
-	[ "$(metric s2i_agent_queue_depth)" = 0 ] &&
-		[ "$(curl -sf "$AGENT_URL/metrics" | sed -n 's/^s2i_agent_builds{state="running"} //p')" = 0 ]
-}
 wait_for 300 drained || fail "the queue did not drain"
 secs=$(( $(date +%s) - t0 ))
 s=$(sample)
@@ -152,7 +174,7 @@ fi
 warm=$(echo "$warm_s" | cut -d' ' -f1)
 rss0=$(echo "$warm_s" | cut -d' ' -f6)
 rss1=$(echo "${samples[$((n - 1))]}" | cut -d' ' -f6)
-fd0=$(echo "$warm_s" | cut -d' ' -f7)
+[ -n "$fd0" ] || fd0=$(echo "$warm_s" | cut -d' ' -f7)
 # the end's once idle: the last status posts, sweeps and keep-alive connections may
 # still hold a descriptor for a moment after the queue drained
 fds_settled() { [ "$(metric process_open_fds)" -le "$fd0" ]; }
@@ -162,7 +184,10 @@ echo "soak: $total builds in ${secs}s; RSS $rss0 (after $warm builds) -> $rss1 b
 	"pruned $(metric s2i_agent_pruned_builds_total) builds, $(metric s2i_agent_pruned_logs_total) logs," \
 	"$(metric s2i_agent_pruned_bytes_total) bytes in $(metric s2i_agent_retention_passes_total) passes"
 [ "${SOAK_RSS:-1}" = 0 ] || [ "$rss1" -le $(( rss0 + 2 * 1024 * 1024 )) ] || fail "RSS grew: $rss0 -> $rss1"
-[ "$fd1" -le "$fd0" ] || fail "open descriptors grew: $fd0 -> $fd1"
+[ "$fd1" -le "$fd0" ] || fail "open descriptors grew: $fd0 -> $fd1 (at the baseline:
+${fd0_kinds:-not listed}
+at the end:
+$(fd_kinds))"
 stop_agent || fail "agent exited $? on SIGTERM"
 echo "soak: ok"
 exit 0
