@@ -60,9 +60,22 @@ database_password_file = $PG_PASSWORD_FILE|" "$AGENT_DIR/agent.conf" >"$AGENT_DI
 done
 
 val() { sed -n "s/^$1=//p" "$2"; }
+# CPU time (clock ticks, user + system) of every live process whose name is $1 (the
+# daemon runs as s2i-agentd): the agents' and PostgreSQL's share of a run, per delivery
+cpu_ticks() {
+	local f t=0 rest
+	for f in /proc/[0-9]*/stat; do
+		rest=$(cat "$f" 2>/dev/null) || continue
+		[[ $rest == *"($1) "* ]] || continue
+		rest=${rest##*) }
+		read -r -a v <<<"$rest"
+		t=$((t + v[11] + v[12]))
+	done
+	echo "$t"
+}
 # run name conns urls...: wrk against each url at once (conns split over them)
 run() {
-	local name=$1 c=$2 i=0 u pids=() rate=0 n202=0 p99=0
+	local name=$1 c=$2 i=0 u pids=() rate=0 n202=0 p99=0 a0 g0 a1 g1
 	shift 2
 	for u in "$@"; do
 		i=$((i + 1))
@@ -70,6 +83,7 @@ run() {
 			>"$AGENT_DIR/pool-$i" || fail "cannot sign the pool of pushes"
 	done
 	i=0
+	a0=$(cpu_ticks s2i-agentd) g0=$(cpu_ticks postgres)
 	for u in "$@"; do
 		i=$((i + 1))
 		# c over the agents, the remainder one each to the first: all c open (32 over
@@ -80,6 +94,7 @@ run() {
 		pids+=($!)
 	done
 	wait "${pids[@]}"
+	a1=$(cpu_ticks s2i-agentd) g1=$(cpu_ticks postgres)
 	for i in $(seq 1 $#); do
 		f=$AGENT_DIR/$name-$i.out
 		[ -s "$f" ] || fail "wrk printed no figures ($name)"
@@ -88,10 +103,14 @@ run() {
 		p99=$(echo "if ($(val p99_ms "$f") > $p99) $(val p99_ms "$f") else $p99" | bc)
 		rm -f "$AGENT_DIR/pool-$i"
 	done
-	printf '%-26s %6s %12s %9s %8s\n' "$name" "$c" "$rate" "$p99" "$n202"
+	local hz; hz=$(getconf CLK_TCK)
+	printf '%-26s %6s %12s %9s %8s %9s %9s\n' "$name" "$c" "$rate" "$p99" "$n202" \
+		"$(( n202 > 0 ? (a1 - a0) * 1000000 / hz / n202 : 0 ))" \
+		"$(( n202 > 0 ? (g1 - g0) * 1000000 / hz / n202 : 0 ))"
 	RUN_202=$n202 RUN_RATE=$rate RUN_P99=$p99
 }
-printf '%-26s %6s %12s %9s %8s\n' "" "conns" "deliveries/s" "p99 ms" "202s"
+# the last two columns: CPU µs per 202 of the agents and of PostgreSQL during the run
+printf '%-26s %6s %12s %9s %8s %9s %9s\n' "" "conns" "deliveries/s" "p99 ms" "202s" "agent µs" "pg µs"
 run sqlite "$CONNS" "$SQ_URL"
 sq_202=$RUN_202 sq_rate=$RUN_RATE sq_p99=$RUN_P99
 rows=$(db_count builds "delivery LIKE 'sqlite-%'")
