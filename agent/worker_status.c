@@ -226,9 +226,10 @@ static int worker_status_claim(struct worker *w, struct status_row *row)
 
 /* Starts the post of row in a child: 1 started, 0 dropped or put off (the row
  * changed, or another agent claimed it: look again), -1 not now (its repository or
- * forge has posts in flight), -2 the store refused to claim or drop it, or no
- * process can start (disk full?): look again later. Nothing is claimed before it is
- * sure to be posted or dropped: a claim keeps other agents off for a while. */
+ * forge has posts in flight), -2 the store failed to read its build, or refused to
+ * claim or drop it, or no process can start (disk full?): look again later. Nothing
+ * is claimed before it is sure to be posted or dropped: a claim keeps other agents
+ * off for a while. */
 static int worker_status_start(struct worker *w, struct status_row *row)
 {
 	const struct repo_conf *rc;
@@ -241,10 +242,16 @@ static int worker_status_start(struct worker *w, struct status_row *row)
 	const char *payload;
 	char *forge = NULL;
 	json_t *job;
-	int ret = 0;
+	int ret = 0, got;
 
-	if (store_get_build(w->w_store, row->build_id, &b, &e) != 0 ||
-	    !(rc = worker_repo(w, b.repo)) || rc->status == STATUS_NONE) {
+	/* a read the database failed is no build gone: the row waits for a later pass */
+	if ((got = store_get_build(w->w_store, row->build_id, &b, &e)) < 0) {
+		log_error("build %lld: commit status '%s' not posted yet: %s", row->build_id,
+			  row->state, e.msg);
+		ret = -2;
+		goto out;
+	}
+	if (got > 0 || !(rc = worker_repo(w, b.repo)) || rc->status == STATUS_NONE) {
 		if ((ret = worker_status_claim(w, row)) <= 0)
 			goto out;
 		log_warn("build %lld: commit status '%s' dropped: the build or its "
@@ -338,7 +345,9 @@ static void worker_status_post(struct worker *w)
 		if (!rows)
 			rows = xcalloc(STATUS_SCAN_MAX, sizeof(*rows));
 		if (store_status_heads(w->w_store, STATUS_SCAN_MAX, rows, &n, &e) < 0) {
-			log_error("%s", e.msg);
+			/* nothing else may come to wake the posts (the last status queued) */
+			log_error("%s; next look in %ds", e.msg, WORKER_RETRY_SECONDS);
+			worker_status_kick(w, WORKER_RETRY_SECONDS * 1000LL);
 			break;
 		}
 		now = store_now_ms();

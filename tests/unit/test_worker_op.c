@@ -1,4 +1,5 @@
-/* Unit tests for worker_op: the worker's writes of each kind against the store fixture. */
+/* Unit tests for worker_op: the worker's writes of each kind against the store fixture,
+ * and a status post pass whose reads the database fails. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -476,6 +477,54 @@ static void test_done_status(void **state)
 	assert_int_equal(w->w_running, 0);
 }
 
+/* ---------- a status post pass the database fails ---------- */
+
+static void noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Changes the schema behind the store's back (sql on a connection of its own), so that
+ * the statements naming what it changes fail: a read the database refuses. */
+static void break_schema(const char *sql)
+{
+	char *path = xasprintf("%s/agent.db", sf_dir);
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	free(path);
+}
+
+/* A status whose build cannot be read (the database failed, the build is not gone)
+ * stays queued, and the pass looks again later; and so when the waiting statuses
+ * cannot be read at all. A dropped status is one its commit never gets. */
+static void test_post_read_fails(void **state)
+{
+	struct fx *f = *state;
+	struct worker *w = f->w;
+	struct err e = ERR_INIT;
+	long long id = mkbuild(f->st, "web", "refs/heads/main", SHA_A, BUILD_SUCCEEDED);
+
+	assert_int_equal(store_status_add(f->st, id, "succeeded", "Build 1 succeeded in 1s", &e), 0);
+	w->w_status_ev = evtimer_new(f->base, noop_cb, NULL);
+	/* the build's read names every column; the pass's own list names none of these */
+	break_schema("ALTER TABLE builds RENAME COLUMN clone_url TO clone_url_gone");
+	worker_status_cb(-1, 0, w);
+	assert_statuses(id, "succeeded:Build 1 succeeded in 1s");
+	assert_true(evtimer_pending(w->w_status_ev, NULL));
+	assert_null(w->w_procs);
+
+	evtimer_del(w->w_status_ev);
+	break_schema("ALTER TABLE statuses RENAME COLUMN last_error TO last_error_gone");
+	worker_status_cb(-1, 0, w);
+	assert_true(evtimer_pending(w->w_status_ev, NULL));
+	assert_null(w->w_procs);
+}
+
 /* ---------- the loop's half: refused ---------- */
 
 struct failed_case {
@@ -638,6 +687,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_done_finish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_start_not_queued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_post_read_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_kinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_backoff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_submit_finish, setup, teardown),
