@@ -91,6 +91,7 @@
  * (the daemon answers 503 meanwhile) */
 #define STORE_PG_CONNECT_TIMEOUT "5"		/* seconds */
 #define STORE_PG_TCP_TIMEOUT	"10000"		/* ms: tcp_user_timeout */
+#define STORE_PG_ANSWER_MS	10000LL		/* a statement's answer (store_pg.c pg_await) */
 /* a build's log on a shared store (store_log_*): the log file's cap, and room for
  * the agent's own lines after the build process reached it (its outcome) */
 #define STORE_LOG_MAX		((long long)BUILD_LOG_MAX + 64 * 1024)

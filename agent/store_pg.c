@@ -5,10 +5,14 @@
  * through what one connection read; counts are read from the table, since other
  * agents change it. A connection is used by one thread. */
 #include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -40,6 +44,7 @@
 	X(PQgetisnull) \
 	X(PQgetlength) \
 	X(PQgetvalue) \
+	X(PQisBusy) \
 	X(PQnotifies) \
 	X(PQntuples) \
 	X(PQpipelineSync) \
@@ -47,6 +52,8 @@
 	X(PQreset) \
 	X(PQresultErrorMessage) \
 	X(PQresultStatus) \
+	X(PQsendPrepare) \
+	X(PQsendQuery) \
 	X(PQsendQueryPrepared) \
 	X(PQsendQueryParams) \
 	X(PQsetNoticeProcessor) \
@@ -107,6 +114,8 @@ static int pq_ready(struct err *e)
 /* statements sent before their answers are read (store_pg_add_many): bounded, so that
  * neither side's socket buffer fills while the other waits */
 #define PG_PIPELINE_MAX	64
+/* a connection attempt that failed after this long (ms) is not made again at once */
+#define PG_SLOW_CONNECT_MS 1000
 
 enum {
 	PS_FIND_DELIVERY, PS_GET,
@@ -431,6 +440,10 @@ struct store_pg {
 	int pg_statused;		/* ... statuses: NOTIFY with PG_STATUSES */
 	int pg_leased;			/* ... took a lease: NOTIFY with PG_LEASED */
 	int pg_prepared;		/* the statements exist on this connection */
+	long long pg_answer_ms;		/* pg_await's limit, 0: none */
+	int pg_gave_up;			/* pg_await gave the connection up */
+	long long pg_retry_at;		/* a slow failed connect: no other before (monotonic ms) */
+	char pg_down[ERR_MSG_MAX];	/* ... and why it failed */
 };
 
 /* The parameters of one statement, as text (binary for bytea). */
@@ -478,7 +491,11 @@ static int pg_fail_msg(struct store_pg *p, struct err *e, const char *what, cons
 {
 	char one[ERR_MSG_MAX];
 
-	snprintf(one, sizeof(one), "%s", msg && *msg ? msg : "unknown error");
+	if (p->pg_gave_up)
+		snprintf(one, sizeof(one), "no answer within %lld s: the connection is given up",
+			 p->pg_answer_ms / 1000);
+	else
+		snprintf(one, sizeof(one), "%s", msg && *msg ? msg : "unknown error");
 	one[strcspn(one, "\n")] = '\0';
 	return err_set(e, "database '%s': %s: %s", p->pg_url, what, one);
 }
@@ -490,11 +507,108 @@ static int pg_fail(struct store_pg *p, struct err *e, const char *what, const PG
 	return pg_fail_msg(p, e, what, msg && *msg ? msg : pq.PQerrorMessage(p->pg_conn));
 }
 
+static long long pg_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits, for at most pg_answer_ms, until the next PQgetResult will not block. A
+ * server that accepts and never answers (stopped, out of memory, or a link that
+ * holds its packets while the kernel on the way acknowledges them) must not hold
+ * the event loop or a thread for longer: past the limit the socket is shut, so
+ * that libpq finds the connection lost and PQgetResult answers at once with
+ * that (pg_fail names the limit); the next statement makes a new connection.
+ * -1 when it gave up. */
+static int pg_await(struct store_pg *p)
+{
+	long long until = pg_clock_ms() + p->pg_answer_ms;
+	struct pollfd pfd;
+	int n;
+
+	if (!p->pg_answer_ms)
+		return 0;
+	while (pq.PQisBusy(p->pg_conn)) {
+		long long left = until - pg_clock_ms();
+
+		pfd.fd = pq.PQsocket(p->pg_conn);
+		pfd.events = POLLIN;
+		if (pfd.fd < 0)
+			return 0;
+		n = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			shutdown(pfd.fd, SHUT_RDWR);
+			pq.PQconsumeInput(p->pg_conn);
+			p->pg_gave_up = 1;
+			return -1;
+		}
+		if (!pq.PQconsumeInput(p->pg_conn))
+			return 0;	/* lost: PQgetResult says so */
+	}
+	return 0;
+}
+
+/* The answer to what was just sent, as PQexec gives it: the last result, or the
+ * first error; NULL when nothing was sent (sent is 0). */
+static PGresult *pg_answer(struct store_pg *p, int sent)
+{
+	PGresult *r, *last = NULL;
+
+	if (!sent)
+		return NULL;
+	for (;;) {
+		if (pg_await(p) < 0 && pq.PQisBusy(p->pg_conn))
+			break;
+		if (!(r = pq.PQgetResult(p->pg_conn)))
+			break;
+		if (last && pq.PQresultStatus(last) == PGRES_FATAL_ERROR) {
+			pq.PQclear(r);
+			continue;
+		}
+		pq.PQclear(last);
+		last = r;
+	}
+	return last;
+}
+
+/* PQexec, PQexecParams, PQexecPrepared and PQprepare, each answered within
+ * pg_answer_ms (pg_await) */
+static PGresult *pg_exec(struct store_pg *p, const char *sql)
+{
+	p->pg_gave_up = 0;
+	return pg_answer(p, pq.PQsendQuery(p->pg_conn, sql));
+}
+
+static PGresult *pg_exec_params(struct store_pg *p, const char *sql, int n,
+				const char *const *vals, const int *lens, const int *fmts)
+{
+	p->pg_gave_up = 0;
+	return pg_answer(p, pq.PQsendQueryParams(p->pg_conn, sql, n, NULL, vals, lens, fmts, 0));
+}
+
+static PGresult *pg_exec_prepared(struct store_pg *p, const char *name, int n,
+				  const char *const *vals, const int *lens, const int *fmts,
+				  int binary)
+{
+	p->pg_gave_up = 0;
+	return pg_answer(p, pq.PQsendQueryPrepared(p->pg_conn, name, n, vals, lens, fmts, binary));
+}
+
+static PGresult *pg_prepare_one(struct store_pg *p, const char *name, const char *sql)
+{
+	p->pg_gave_up = 0;
+	return pg_answer(p, pq.PQsendPrepare(p->pg_conn, name, sql, 0, NULL));
+}
+
 /* Runs sql with no parameters; 0 when it returned status ok. */
 static int pg_simple(struct store_pg *p, const char *sql, ExecStatusType ok, struct err *e,
 		     const char *what)
 {
-	PGresult *r = pq.PQexec(p->pg_conn, sql);
+	PGresult *r = pg_exec(p, sql);
 	int rc = 0;
 
 	if (pq.PQresultStatus(r) != ok)
@@ -511,7 +625,7 @@ static int pg_prepare(struct store_pg *p, struct err *e)
 
 	for (i = 0; i < PS_N; i++) {
 		snprintf(name, sizeof(name), "s2i_%d", i);
-		r = pq.PQprepare(p->pg_conn, name, pg_sql[i], 0, NULL);
+		r = pg_prepare_one(p, name, pg_sql[i]);
 		if (pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
 			pg_fail(p, e, "cannot prepare a statement", r);
 			pq.PQclear(r);
@@ -525,16 +639,32 @@ static int pg_prepare(struct store_pg *p, struct err *e)
 
 /* A connection lost outside a transaction is made again before the next statement
  * (the one that found it lost has failed already); inside one, the transaction is
- * lost and its caller rolls back. */
+ * lost and its caller rolls back. An attempt that failed slowly (a server that
+ * accepts and never answers costs up to connect_timeout) is not made again before
+ * twice as long has passed, so that it holds the event loop a third of the time
+ * at most; a refused one (a server down) is tried again at once. */
 static int pg_ready(struct store_pg *p, struct err *e)
 {
+	long long t0, took;
+
 	if (pq.PQstatus(p->pg_conn) == CONNECTION_OK && p->pg_prepared)
 		return 0;
 	if (pq.PQstatus(p->pg_conn) != CONNECTION_OK) {
 		p->pg_prepared = 0;
+		p->pg_gave_up = 0;
+		t0 = pg_clock_ms();
+		if (t0 < p->pg_retry_at)
+			return err_set(e, "database '%s': cannot connect: %s (tried again in %lld ms)",
+				       p->pg_url, p->pg_down, p->pg_retry_at - t0);
 		pq.PQreset(p->pg_conn);
-		if (pq.PQstatus(p->pg_conn) != CONNECTION_OK)
-			return pg_fail_msg(p, e, "cannot connect", pq.PQerrorMessage(p->pg_conn));
+		if (pq.PQstatus(p->pg_conn) != CONNECTION_OK) {
+			took = pg_clock_ms() - t0;
+			snprintf(p->pg_down, sizeof(p->pg_down), "%s", pq.PQerrorMessage(p->pg_conn));
+			p->pg_down[strcspn(p->pg_down, "\n")] = '\0';
+			p->pg_retry_at = took >= PG_SLOW_CONNECT_MS ? t0 + 3 * took : 0;
+			return pg_fail_msg(p, e, "cannot connect", p->pg_down);
+		}
+		p->pg_retry_at = 0;
 	}
 	return pg_prepare(p, e);
 }
@@ -550,8 +680,8 @@ static PGresult *pg_run_as(struct store_pg *p, int which, const struct pg_params
 	if (pg_ready(p, e) < 0)
 		return NULL;
 	snprintf(name, sizeof(name), "s2i_%d", which);
-	r = pq.PQexecPrepared(p->pg_conn, name, q ? q->pp_n : 0, q ? q->pp_val : NULL,
-			   q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, binary);
+	r = pg_exec_prepared(p, name, q ? q->pp_n : 0, q ? q->pp_val : NULL,
+			     q ? q->pp_len : NULL, q ? q->pp_fmt : NULL, binary);
 	if (pq.PQresultStatus(r) != ok) {
 		pg_fail(p, e, what, r);
 		pq.PQclear(r);
@@ -599,7 +729,7 @@ static int pg_one_id(struct store_pg *p, int which, const struct pg_params *q, l
 
 /* Brings the schema to PG_SCHEMA_VERSION in one transaction under an advisory lock:
  * agents starting together migrate once, the others wait and find it done. */
-static int pg_migrate(struct store_pg *p, struct err *e)
+static int pg_migrate_locked(struct store_pg *p, struct err *e)
 {
 	char sql[160];
 	PGresult *r;
@@ -609,7 +739,7 @@ static int pg_migrate(struct store_pg *p, struct err *e)
 		 "CREATE TABLE IF NOT EXISTS s2i_schema (version integer NOT NULL)", PG_SCHEMA_LOCK);
 	if (pg_simple(p, sql, PGRES_COMMAND_OK, e, "cannot lock the schema") < 0)
 		goto fail;
-	r = pq.PQexec(p->pg_conn, "SELECT max(version) FROM s2i_schema");
+	r = pg_exec(p, "SELECT max(version) FROM s2i_schema");
 	if (pq.PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_fail(p, e, "cannot read the schema version", r);
 		pq.PQclear(r);
@@ -635,6 +765,18 @@ static int pg_migrate(struct store_pg *p, struct err *e)
 fail:
 	pg_simple(p, "ROLLBACK", PGRES_COMMAND_OK, NULL, "rollback");
 	return -1;
+}
+
+/* ... with no limit on the answers: a migration may take long, and an agent waits
+ * for the one another agent is making */
+static int pg_migrate(struct store_pg *p, struct err *e)
+{
+	int rc;
+
+	p->pg_answer_ms = 0;
+	rc = pg_migrate_locked(p, e);
+	p->pg_answer_ms = STORE_PG_ANSWER_MS;
+	return rc;
 }
 
 /* SHOW's answer for name, "" when it cannot be read. */
@@ -741,6 +883,7 @@ static int pg_open_as(const char *database, const char *password, int migrate,
 	p->pg_url = xstrdup(database);
 	p->pg_password = password ? xstrdup(password) : NULL;
 	p->pg_lease_ms = CONFIG_DEFAULT_LEASE * 1000LL;
+	p->pg_answer_ms = STORE_PG_ANSWER_MS;
 	if (pg_connect(p, e) < 0 || (migrate && pg_migrate(p, e) < 0) || pg_prepare(p, e) < 0) {
 		store_pg_free(p);
 		return -1;
@@ -842,7 +985,9 @@ static int pg_first(struct store_pg *p, const char *sql, ExecStatusType ok, stru
 			return -1;
 		if (pg_simple(p, sql, ok, e, what) == 0)
 			return 0;
-		if (pq.PQstatus(p->pg_conn) == CONNECTION_OK)
+		/* tried again only on a connection found lost, not on one given up:
+		 * that server would most likely not answer the next either */
+		if (pq.PQstatus(p->pg_conn) == CONNECTION_OK || p->pg_gave_up)
 			break;
 	}
 	return -1;
@@ -899,7 +1044,7 @@ int store_pg_commit(struct store_pg *p, struct err *e)
 		 p->pg_leased ? "NOTIFY " PG_CHANNEL ", '" PG_LEASED "'; " : "",
 		 p->pg_statused ? "NOTIFY " PG_CHANNEL ", '" PG_STATUSES "'; " : "");
 	p->pg_queued = p->pg_leased = p->pg_statused = 0;
-	r = pq.PQexec(p->pg_conn, sql);
+	r = pg_exec(p, sql);
 	/* COMMIT of a transaction in error answers ok and rolls back: "ROLLBACK" */
 	if (pq.PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(pq.PQcmdStatus(r), "COMMIT") != 0)
 		rc = pg_fail(p, e, "cannot commit", r);
@@ -1119,6 +1264,7 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, in
 	int rc = 0, begun = !commit;
 
 	snprintf(name, sizeof(name), "s2i_%d", PS_ADD);
+	p->pg_gave_up = 0;
 	if (!pq.PQenterPipelineMode(p->pg_conn))
 		return pg_fail(p, e, "cannot queue builds", NULL);
 	for (i = 0; i < total; i++, sent++) {
@@ -1139,8 +1285,12 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, in
 	}
 	if (!pq.PQpipelineSync(p->pg_conn) && rc == 0)
 		rc = pg_fail(p, e, "cannot queue builds", NULL);
-	/* each statement sent: its result, then NULL; then the sync's */
-	for (i = 0; i < sent; i++) {
+	/* each statement sent: its result, then NULL; then the sync's. A connection
+	 * given up (pg_await) answers no more: its transaction is lost, and whether it
+	 * committed is not known (the forge's next try of a delivery that did is
+	 * found a duplicate) */
+	for (i = 0; i < sent && !p->pg_gave_up; i++) {
+		pg_await(p);
 		if ((r = pq.PQgetResult(p->pg_conn)) && rc == 0) {
 			if (i < first || i >= first + n)
 				rc = pg_around_result(p, r, i < first ? 0 : i - first - n + 1, e);
@@ -1150,15 +1300,18 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, in
 				begun = 1;
 		}
 		pq.PQclear(r);
-		while ((r = pq.PQgetResult(p->pg_conn)) &&
-		       pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		r = NULL;
+		while (pg_await(p) == 0 && (r = pq.PQgetResult(p->pg_conn)) &&
+		       pq.PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
 			pq.PQclear(r);
+			r = NULL;
+		}
 		pq.PQclear(r);
 		if (r)
 			break;		/* a sync already: the connection failed mid-way */
 	}
-	if (i == sent)
-		while ((r = pq.PQgetResult(p->pg_conn))) {
+	if (i == sent && !p->pg_gave_up)
+		while (pg_await(p) == 0 && (r = pq.PQgetResult(p->pg_conn))) {
 			int sync = pq.PQresultStatus(r) == PGRES_PIPELINE_SYNC;
 
 			pq.PQclear(r);
@@ -1166,8 +1319,14 @@ static int pg_add_pipeline(struct store_pg *p, struct store_add *a, size_t n, in
 				break;
 		}
 	if (ret_lost)
-		*ret_lost = rc < 0 && !begun && pq.PQstatus(p->pg_conn) != CONNECTION_OK;
-	if (!pq.PQexitPipelineMode(p->pg_conn)) {
+		*ret_lost = rc < 0 && !begun && !p->pg_gave_up &&
+			    pq.PQstatus(p->pg_conn) != CONNECTION_OK;
+	if (p->pg_gave_up) {
+		/* lost: the next statement's connection is made anew (pg_ready), out
+		 * of pipeline mode */
+		rc = rc < 0 ? rc : pg_fail(p, e, "cannot queue builds", NULL);
+		p->pg_prepared = 0;
+	} else if (!pq.PQexitPipelineMode(p->pg_conn)) {
 		/* answers still pending: a connection that cannot go on (its
 		 * transaction is lost either way) is made anew */
 		rc = rc < 0 ? rc : pg_fail(p, e, "cannot queue builds", NULL);
@@ -1438,7 +1597,7 @@ int store_pg_list_builds(struct store_pg *p, const struct store_filter *f,
 	buf_addf(&sql, " ORDER BY id %s LIMIT %zu", f->oldest_first ? "ASC" : "DESC", limit);
 	if (pg_ready(p, e) < 0)
 		goto out;
-	r = pq.PQexecParams(p->pg_conn, sql.data, q.pp_n, NULL, q.pp_val, q.pp_len, q.pp_fmt, 0);
+	r = pg_exec_params(p, sql.data, q.pp_n, q.pp_val, q.pp_len, q.pp_fmt);
 	if (pq.PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_fail(p, e, "cannot list builds", r);
 		goto out;
@@ -1923,7 +2082,7 @@ int store_pg_exec(struct store_pg *p, const char *sql, int n, const char *const 
 
 	if (pg_ready(p, e) < 0)
 		return -1;
-	r = pq.PQexecParams(p->pg_conn, sql, n, NULL, vals, lens, fmts, 0);
+	r = pg_exec_params(p, sql, n, vals, lens, fmts);
 	if (pq.PQresultStatus(r) == PGRES_TUPLES_OK)
 		*ret_n = pq.PQntuples(r);
 	else if (pq.PQresultStatus(r) == PGRES_COMMAND_OK)
