@@ -201,12 +201,15 @@ static const char *const pg_sql[PS_N] = {
 	 * first's COMMIT, then finds the row held and changes nothing. claim counts the
 	 * claims: the token that done and retry must show ($3: now, $4: the claim's ms).
 	 * A claim left set is one whose post never ended (done deletes the row, retry
-	 * clears it): the third column says this claim took such a one over */
+	 * clears it): unsure marks the row once a claim took such a one over, for good
+	 * (a later retry does not tell whether that post reached the forge), and the
+	 * third column returns it */
 	[PS_STATUS_CLAIM] = "UPDATE statuses s SET claimed_by = $2, claim_until = $3::bigint + $4, "
-		"claim = s.claim + 1 FROM (SELECT id, claim_until FROM statuses WHERE id = $1 "
+		"claim = s.claim + 1, unsure = CASE WHEN o.claim_until IS NOT NULL THEN 1 "
+		"ELSE s.unsure END FROM (SELECT id, claim_until FROM statuses WHERE id = $1 "
 		"FOR UPDATE) o WHERE s.id = o.id AND s.next_at <= $3 "
 		"AND (s.claim_until IS NULL OR s.claim_until <= $3) "
-		"RETURNING s.claim, s.attempts, (o.claim_until IS NOT NULL)::int",
+		"RETURNING s.claim, s.attempts, s.unsure",
 	[PS_STATUS_DONE] = "DELETE FROM statuses WHERE id = $1 AND claim = $2",
 	/* the build's queued status is written once, by the first of the agent that
 	 * queued it and the one starting it (the row lock orders them) */
@@ -426,6 +429,9 @@ static const char *const pg_migrations[] = {
 	"CREATE TRIGGER builds_count_delete AFTER DELETE ON builds REFERENCING OLD TABLE AS old_rows"
 	" FOR EACH STATEMENT EXECUTE FUNCTION s2i_count_change();"
 	"INSERT INTO build_counts SELECT state, count(*) FROM builds GROUP BY state;",
+	/* 10: a status whose claim was once taken over from an agent that may have posted
+	 * it: every later post asks the forge first (PS_STATUS_CLAIM) */
+	"ALTER TABLE statuses ADD COLUMN unsure integer NOT NULL DEFAULT 0;",
 };
 
 #define PG_SCHEMA_VERSION ((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

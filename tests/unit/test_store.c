@@ -1167,7 +1167,7 @@ static void test_pg_migrate_up(void **state)
 		"DROP COLUMN lease_until, DROP COLUMN fence, DROP COLUMN queued_status, "
 		"DROP COLUMN cancel_at; "
 		"ALTER TABLE statuses DROP COLUMN claimed_by, DROP COLUMN claim_until, "
-		"DROP COLUMN claim; "
+		"DROP COLUMN claim, DROP COLUMN unsure; "
 		"DROP FUNCTION s2i_add_build; DROP TABLE agents; UPDATE s2i_schema SET version = 1");
 	s = sf_store();
 	store_set_agent(s, "agent-up");
@@ -1484,6 +1484,7 @@ static void test_pg_status_claim(void **state)
 	assert_int_equal(ra[0].id, rb[0].id);
 	assert_int_equal(store_status_claim(a, &ra[0], now, &e), 1);
 	assert_true(ra[0].claim > 0);
+	assert_false(ra[0].taken_over);
 	/* b read it before a claimed it: b's claim finds it held */
 	assert_int_equal(store_status_claim(b, &rb[0], now, &e), 0);
 	assert_int_equal(rb[0].claim, 0);
@@ -1503,6 +1504,7 @@ static void test_pg_status_claim(void **state)
 	assert_int_equal(store_status_claim(b, &rb[0], now + ttl - 1, &e), 0);
 	assert_int_equal(store_status_claim(b, &rb[0], now + ttl, &e), 1);
 	assert_true(rb[0].claim > ra[0].claim);
+	assert_true(rb[0].taken_over);
 	/* a comes back late: its end of the post is fenced off */
 	old = ra[0].claim;
 	assert_int_equal(store_status_retry(a, ra[0].id, old, now, "late", &e), 0);
@@ -1521,6 +1523,9 @@ static void test_pg_status_claim(void **state)
 	assert_int_equal(store_status_claim(a, &ra[0], now + ttl + 4999, &e), 0);
 	assert_int_equal(store_status_claim(a, &ra[0], now + ttl + 5000, &e), 1);
 	assert_int_equal(ra[0].attempts, 1);
+	/* a's claim ended no one's, but the post a made before it died may be on the
+	 * forge all the same: this post too asks the forge first */
+	assert_true(ra[0].taken_over);
 	assert_int_equal(store_status_done(a, ra[0].id, ra[0].claim, &e), 0);
 	release_rows(ra, 1);
 	/* then the commit's next status */
