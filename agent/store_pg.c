@@ -564,6 +564,7 @@ static PGresult *pg_answer(struct store_pg *p, int sent)
 {
 	PGresult *r, *last = NULL;
 
+	p->pg_gave_up = 0;
 	if (!sent)
 		return NULL;
 	for (;;) {
@@ -585,14 +586,12 @@ static PGresult *pg_answer(struct store_pg *p, int sent)
  * pg_answer_ms (pg_await) */
 static PGresult *pg_exec(struct store_pg *p, const char *sql)
 {
-	p->pg_gave_up = 0;
 	return pg_answer(p, pq.PQsendQuery(p->pg_conn, sql));
 }
 
 static PGresult *pg_exec_params(struct store_pg *p, const char *sql, int n,
 				const char *const *vals, const int *lens, const int *fmts)
 {
-	p->pg_gave_up = 0;
 	return pg_answer(p, pq.PQsendQueryParams(p->pg_conn, sql, n, NULL, vals, lens, fmts, 0));
 }
 
@@ -600,13 +599,11 @@ static PGresult *pg_exec_prepared(struct store_pg *p, const char *name, int n,
 				  const char *const *vals, const int *lens, const int *fmts,
 				  int binary)
 {
-	p->pg_gave_up = 0;
 	return pg_answer(p, pq.PQsendQueryPrepared(p->pg_conn, name, n, vals, lens, fmts, binary));
 }
 
 static PGresult *pg_prepare_one(struct store_pg *p, const char *name, const char *sql)
 {
-	p->pg_gave_up = 0;
 	return pg_answer(p, pq.PQsendPrepare(p->pg_conn, name, sql, 0, NULL));
 }
 

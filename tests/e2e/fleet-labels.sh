@@ -32,7 +32,7 @@ A_ID=$(cat "$AGENT_DIR/state/instance-id") B_ID=$(cat "$AGENT_DIR/state-b/instan
 
 g=$AGENT_DIR/generic.json
 push() {	# repo n url: a push of its own commit to its own branch, to that agent
-	printf '{"ref": "refs/heads/b%d", "before": "%040d", "after": "%040d"}' "$2" 0 "$2" >"$g"
+	generic_push "$g" "$2"
 	AGENT_URL=$3
 	post_hook generic "$1" "$g" "$S" "fleet-labels-$1-$2"
 	expect 202

@@ -33,9 +33,7 @@ workers = 0"
 start_agent || fail "the agent did not start"
 
 g=$AGENT_DIR/generic.json
-body() {	# n: a push of its own commit to its own branch
-	printf '{"ref": "refs/heads/b%d", "before": "%040d", "after": "%040d"}' "$1" 0 "$1" >"$g"
-}
+body() { generic_push "$g" "$1"; }	# n: a push of its own commit to its own branch
 body 1
 post_hook generic web "$g" "$S" "frozen-1"
 expect 202

@@ -45,9 +45,7 @@ start_b() {	# again, on its port
 B_URL=http://127.0.0.1:$B_PORT
 
 g=$AGENT_DIR/generic.json
-body() {	# n: a push of its own commit to its own branch
-	printf '{"ref": "refs/heads/b%d", "before": "%040d", "after": "%040d"}' "$1" 0 "$1" >"$g"
-}
+body() { generic_push "$g" "$1"; }	# n: a push of its own commit to its own branch
 at() {	# url: where the next post_hook goes
 	AGENT_URL=$1
 }

@@ -149,6 +149,11 @@ http_req() {
 	printf '\n' >>"$AGENT_DIR/answers.log"
 }
 
+# generic_push FILE N: a generic push of commit N (40 digits) to branch bN, into FILE
+generic_push() {
+	printf '{"ref": "refs/heads/b%d", "before": "%040d", "after": "%040d"}' "$2" 0 "$2" >"$1"
+}
+
 # post_hook PROVIDER REPO FILE SECRET DELIVERY [extra curl args...]: a delivery
 # signed the way PROVIDER signs (github/gitea: X-Hub-Signature-256, gitlab:
 # X-Gitlab-Token, generic: X-Hub-Signature-256), JSON body from FILE.
